@@ -1,0 +1,77 @@
+# Protocol buffer code generation.
+#
+# protoc runs through explicit custom commands (CMake's protobuf_generate puts
+# outputs where the includes do not find them). Generated files land under
+# ${CSTOPA_GEN_DIR} mirroring the import paths, e.g.
+#   #include "cstopa/membership/v1/membership.grpc.pb.h"
+#
+# The google/{rpc,api,type} protos are not on disk in Debian; they ship inside
+# the jar of libgoogle-common-protos-java. We extract them at configure time
+# into the build tree. They are never committed.
+
+set(CSTOPA_GEN_DIR ${CMAKE_BINARY_DIR}/gen)
+set(CSTOPA_GOOGLEAPIS_DIR ${CMAKE_BINARY_DIR}/googleapis)
+file(MAKE_DIRECTORY ${CSTOPA_GEN_DIR})
+
+find_program(CSTOPA_PROTOC protoc REQUIRED)
+find_program(CSTOPA_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+set(CSTOPA_COMMON_PROTOS_JAR /usr/share/java/proto-google-common-protos.jar
+    CACHE FILEPATH "Jar with google/rpc, google/api and google/type protos")
+if(NOT EXISTS ${CSTOPA_GOOGLEAPIS_DIR}/google/rpc/status.proto)
+  if(NOT EXISTS ${CSTOPA_COMMON_PROTOS_JAR})
+    message(FATAL_ERROR "${CSTOPA_COMMON_PROTOS_JAR} is missing: install "
+                        "libgoogle-common-protos-java (scripts/install-deps.sh)")
+  endif()
+  file(MAKE_DIRECTORY ${CSTOPA_GOOGLEAPIS_DIR})
+  execute_process(
+    COMMAND ${CMAKE_COMMAND} -E tar xf ${CSTOPA_COMMON_PROTOS_JAR}
+            google/rpc google/api google/type
+    WORKING_DIRECTORY ${CSTOPA_GOOGLEAPIS_DIR}
+    RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "could not extract protos from ${CSTOPA_COMMON_PROTOS_JAR}")
+  endif()
+endif()
+
+# cstopa_proto_library(<target> ROOT <import root> PROTOS <rel paths...>
+#                      [GRPC] [DEPS <targets...>])
+# Compiles the given .proto files (paths relative to ROOT) into one static
+# library. GRPC also generates service stubs.
+function(cstopa_proto_library target)
+  cmake_parse_arguments(ARG "GRPC" "ROOT" "PROTOS;DEPS" ${ARGN})
+  set(srcs)
+  set(hdrs)
+  set(abs)
+  foreach(p ${ARG_PROTOS})
+    string(REGEX REPLACE "\\.proto$" "" base ${p})
+    list(APPEND srcs ${CSTOPA_GEN_DIR}/${base}.pb.cc)
+    list(APPEND hdrs ${CSTOPA_GEN_DIR}/${base}.pb.h)
+    if(ARG_GRPC)
+      list(APPEND srcs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.cc)
+      list(APPEND hdrs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.h)
+    endif()
+    list(APPEND abs ${ARG_ROOT}/${p})
+  endforeach()
+  set(grpc_args)
+  if(ARG_GRPC)
+    set(grpc_args --grpc_out=${CSTOPA_GEN_DIR}
+                  --plugin=protoc-gen-grpc=${CSTOPA_GRPC_CPP_PLUGIN})
+  endif()
+  add_custom_command(
+    OUTPUT ${srcs} ${hdrs}
+    COMMAND ${CSTOPA_PROTOC}
+            -I${CMAKE_SOURCE_DIR}/proto -I${CSTOPA_GOOGLEAPIS_DIR}
+            -I${CMAKE_SOURCE_DIR}/services -I/usr/include
+            --cpp_out=${CSTOPA_GEN_DIR} ${grpc_args} ${ARG_PROTOS}
+    WORKING_DIRECTORY ${ARG_ROOT}
+    DEPENDS ${abs}
+    COMMENT "protoc ${target}"
+    VERBATIM)
+  add_library(${target} STATIC ${srcs})
+  target_include_directories(${target} SYSTEM PUBLIC ${CSTOPA_GEN_DIR})
+  target_link_libraries(${target} PUBLIC protobuf::libprotobuf ${ARG_DEPS})
+  if(ARG_GRPC)
+    target_link_libraries(${target} PUBLIC gRPC::grpc++)
+  endif()
+endfunction()
