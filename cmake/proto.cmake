@@ -34,12 +34,35 @@ if(NOT EXISTS ${CSTOPA_GOOGLEAPIS_DIR}/google/rpc/status.proto)
   endif()
 endif()
 
+# The jar's google/rpc/error_details.proto predates ErrorInfo; take that file's
+# descriptor from Debian's golang-google-genproto-dev instead (see
+# cmake/go_descriptor.py) and drop the jar's copy so nothing imports it.
+set(CSTOPA_ERROR_DETAILS_GO
+    /usr/share/gocode/src/google.golang.org/genproto/googleapis/rpc/errdetails/error_details.pb.go
+    CACHE FILEPATH "Go code of google/rpc/error_details.proto")
+set(CSTOPA_ERROR_DETAILS_SET ${CSTOPA_GOOGLEAPIS_DIR}/error_details.binpb)
+if(NOT EXISTS ${CSTOPA_ERROR_DETAILS_SET})
+  if(NOT EXISTS ${CSTOPA_ERROR_DETAILS_GO})
+    message(FATAL_ERROR "${CSTOPA_ERROR_DETAILS_GO} is missing: install "
+                        "golang-google-genproto-dev (scripts/install-deps.sh)")
+  endif()
+  execute_process(
+    COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/cmake/go_descriptor.py
+            ${CSTOPA_ERROR_DETAILS_GO} ${CSTOPA_ERROR_DETAILS_SET}
+    RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "could not read the descriptor of error_details.proto")
+  endif()
+endif()
+file(REMOVE ${CSTOPA_GOOGLEAPIS_DIR}/google/rpc/error_details.proto)
+
 # cstopa_proto_library(<target> ROOT <import root> PROTOS <rel paths...>
-#                      [GRPC] [DEPS <targets...>])
+#                      [GRPC] [DEPS <targets...>] [DESCRIPTOR_SET_IN <set>])
 # Compiles the given .proto files (paths relative to ROOT) into one static
-# library. GRPC also generates service stubs.
+# library. GRPC also generates service stubs. DESCRIPTOR_SET_IN reads the
+# protos from a descriptor set instead of source files.
 function(cstopa_proto_library target)
-  cmake_parse_arguments(ARG "GRPC" "ROOT" "PROTOS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "GRPC" "ROOT;DESCRIPTOR_SET_IN" "PROTOS;DEPS" ${ARGN})
   set(srcs)
   set(hdrs)
   set(abs)
@@ -51,8 +74,17 @@ function(cstopa_proto_library target)
       list(APPEND srcs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.cc)
       list(APPEND hdrs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.h)
     endif()
-    list(APPEND abs ${ARG_ROOT}/${p})
+    if(ARG_DESCRIPTOR_SET_IN)
+      list(APPEND abs ${ARG_DESCRIPTOR_SET_IN})
+    else()
+      list(APPEND abs ${ARG_ROOT}/${p})
+    endif()
   endforeach()
+  set(input_args -I${CMAKE_SOURCE_DIR}/proto -I${CSTOPA_GOOGLEAPIS_DIR}
+                 -I${CMAKE_SOURCE_DIR}/services -I/usr/include)
+  if(ARG_DESCRIPTOR_SET_IN)
+    set(input_args --descriptor_set_in=${ARG_DESCRIPTOR_SET_IN})
+  endif()
   set(grpc_args)
   if(ARG_GRPC)
     set(grpc_args --grpc_out=${CSTOPA_GEN_DIR}
@@ -60,9 +92,7 @@ function(cstopa_proto_library target)
   endif()
   add_custom_command(
     OUTPUT ${srcs} ${hdrs}
-    COMMAND ${CSTOPA_PROTOC}
-            -I${CMAKE_SOURCE_DIR}/proto -I${CSTOPA_GOOGLEAPIS_DIR}
-            -I${CMAKE_SOURCE_DIR}/services -I/usr/include
+    COMMAND ${CSTOPA_PROTOC} ${input_args}
             --cpp_out=${CSTOPA_GEN_DIR} ${grpc_args} ${ARG_PROTOS}
     WORKING_DIRECTORY ${ARG_ROOT}
     DEPENDS ${abs}
