@@ -80,7 +80,7 @@ function(cstopa_proto_library target)
       list(APPEND abs ${ARG_ROOT}/${p})
     endif()
   endforeach()
-  set(input_args -I${CMAKE_SOURCE_DIR}/proto -I${CSTOPA_GOOGLEAPIS_DIR}
+  set(input_args -I${ARG_ROOT} -I${CMAKE_SOURCE_DIR}/proto -I${CSTOPA_GOOGLEAPIS_DIR}
                  -I${CMAKE_SOURCE_DIR}/services -I/usr/include)
   if(ARG_DESCRIPTOR_SET_IN)
     set(input_args --descriptor_set_in=${ARG_DESCRIPTOR_SET_IN})

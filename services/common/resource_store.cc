@@ -1,0 +1,372 @@
+#include "services/common/resource_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "services/common/errors.h"
+
+namespace cstopa::common {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+constexpr char kStandardColumns[] =
+    "name, parent, data, etag, revision, create_time, update_time, "
+    "delete_time";
+
+void SetTimestamp(Message* m, const char* field, int64_t micros) {
+  const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(field);
+  if (f == nullptr) return;
+  auto* ts = static_cast<google::protobuf::Timestamp*>(
+      m->GetReflection()->MutableMessage(m, f));
+  ts->set_seconds(micros / 1000000);
+  ts->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+void SetString(Message* m, const char* field, const std::string& value) {
+  const FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(field);
+  if (f != nullptr) m->GetReflection()->SetString(m, f, value);
+}
+
+std::string GetString(const Message& m, const char* field) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field);
+  return f == nullptr ? "" : m.GetReflection()->GetString(m, f);
+}
+
+// A stable, opaque etag: FNV-1a 64 of the content and the revision.
+std::string MakeEtag(const std::string& bytes, int64_t revision) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  };
+  for (unsigned char c : bytes) mix(c);
+  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(revision >> (8 * i)));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kHex[h & 0xf];
+    h >>= 4;
+  }
+  return out;
+}
+
+struct OrderKey {
+  std::string column;
+  bool desc = false;
+};
+
+}  // namespace
+
+ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
+                             const PageTokenCodec* tokens)
+    : db_(db), spec_(spec), tokens_(tokens) {
+  filter_fields_.push_back({"name", "name", FilterFieldType::kString});
+  filter_fields_.push_back(
+      {"create_time", "create_time", FilterFieldType::kTimestamp});
+  filter_fields_.push_back(
+      {"update_time", "update_time", FilterFieldType::kTimestamp});
+  std::vector<std::string> cols = {kStandardColumns};
+  std::vector<std::string> marks(8, "?");
+  std::vector<std::string> sets = {"data = ?", "etag = ?", "revision = ?",
+                                   "update_time = ?", "delete_time = ?"};
+  for (const ColumnSpec& c : spec_->columns) {
+    filter_fields_.push_back({c.name, c.name, c.type, c.enum_type});
+    cols.push_back(c.name);
+    marks.push_back("?");
+    sets.push_back(absl::StrCat(c.name, " = ?"));
+  }
+  insert_sql_ = absl::StrCat("INSERT INTO ", spec_->table, " (",
+                             absl::StrJoin(cols, ", "), ") VALUES (",
+                             absl::StrJoin(marks, ", "), ")");
+  update_sql_ = absl::StrCat("UPDATE ", spec_->table, " SET ",
+                             absl::StrJoin(sets, ", "), " WHERE name = ?");
+}
+
+std::string ResourceStore::ParentOf(absl::string_view name) {
+  size_t slash = name.rfind('/');
+  if (slash == absl::string_view::npos) return "";
+  size_t prev = name.rfind('/', slash - 1);
+  if (prev == absl::string_view::npos || slash == 0) return "";
+  return std::string(name.substr(0, prev));
+}
+
+int64_t ResourceStore::NextTime() {
+  int64_t now = absl::ToUnixMicros(absl::Now());
+  last_time_ = std::max(now, last_time_ + 1);
+  return last_time_;
+}
+
+absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
+                                Message* out) const {
+  std::string sql = absl::StrCat("SELECT data, delete_time FROM ",
+                                 spec_->table, " WHERE name = ?");
+  return db_->Read([&](SqlTransaction& tx) -> absl::Status {
+    auto rows = tx.Query(sql, {std::string(name)});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return NotFound(name);
+    const SqlValues& row = rows->front();
+    if (!allow_deleted && !std::holds_alternative<std::monostate>(row[1]))
+      return NotFound(name);
+    if (!out->ParseFromString(AsString(row[0])))
+      return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ResourceStore::BatchGet(
+    const std::vector<std::string>& names,
+    const std::function<Message*()>& add) const {
+  std::string sql = absl::StrCat("SELECT data FROM ", spec_->table,
+                                 " WHERE name = ? AND delete_time IS NULL");
+  return db_->Read([&](SqlTransaction& tx) -> absl::Status {
+    for (const std::string& name : names) {
+      auto rows = tx.Query(sql, {name});
+      if (!rows.ok()) return rows.status();
+      if (rows->empty()) return NotFound(name);
+      if (!add()->ParseFromString(AsString(rows->front()[0])))
+        return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> ResourceStore::List(
+    const ListQuery& q, const std::function<Message*()>& add) const {
+  auto page_size = NormalizePageSize(q.page_size);
+  if (!page_size.ok()) return page_size.status();
+
+  // order_by: "field [asc|desc], ..."; the name is the final tie-breaker.
+  std::vector<OrderKey> keys;
+  bool has_name = false;
+  for (absl::string_view part :
+       absl::StrSplit(q.order_by, ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> words =
+        absl::StrSplit(part, ' ', absl::SkipEmpty());
+    if (words.empty() || words.size() > 2 ||
+        (words.size() == 2 && words[1] != "desc" && words[1] != "asc")) {
+      return InvalidArgument(
+          "INVALID_ORDER_BY",
+          {{"order_by", absl::StrCat("`", absl::StripAsciiWhitespace(part),
+                                     "` is not `field` or `field desc`")}});
+    }
+    std::string field(words[0]);
+    bool known = field == "name" || field == "create_time" ||
+                 field == "update_time";
+    for (const ColumnSpec& c : spec_->columns)
+      known |= c.orderable && c.name == field;
+    if (!known) {
+      std::vector<std::string> allowed = {"name", "create_time", "update_time"};
+      for (const ColumnSpec& c : spec_->columns)
+        if (c.orderable) allowed.push_back(c.name);
+      return InvalidArgument(
+          "INVALID_ORDER_BY",
+          {{"order_by", absl::StrCat("cannot order by `", field,
+                                     "`; allowed: ", absl::StrJoin(allowed, ", "))}});
+    }
+    for (const OrderKey& k : keys) {
+      if (k.column == field)
+        return InvalidArgument(
+            "INVALID_ORDER_BY",
+            {{"order_by", absl::StrCat("`", field, "` appears twice")}});
+    }
+    has_name |= field == "name";
+    keys.push_back({field, words.size() == 2 && words[1] == "desc"});
+    if (has_name) break;  // nothing after the unique key matters
+  }
+  if (!has_name) keys.push_back({"name", false});
+
+  auto cond = CompileFilter(q.filter, filter_fields_);
+  if (!cond.ok()) return cond.status();
+
+  std::string fingerprint = absl::StrCat(
+      spec_->table, "\n", q.parent, "\n", q.filter, "\n", q.order_by, "\n",
+      q.show_deleted ? "1" : "0", "\n", q.extra_fingerprint);
+
+  std::vector<std::string> where;
+  SqlValues params;
+  if (!q.show_deleted) where.push_back("delete_time IS NULL");
+  if (!q.parent.empty() && !absl::EndsWith(q.parent, "/-")) {
+    where.push_back("parent = ?");
+    params.push_back(q.parent);
+  }
+  if (!cond->sql.empty()) {
+    where.push_back(cond->sql);
+    for (auto& p : cond->params) params.push_back(std::move(p));
+  }
+  if (!q.extra_sql.empty()) {
+    where.push_back(absl::StrCat("(", q.extra_sql, ")"));
+    for (const auto& p : q.extra_params) params.push_back(p);
+  }
+  if (!q.page_token.empty()) {
+    auto cursor = tokens_->Decode(q.page_token, fingerprint);
+    if (!cursor.ok()) return cursor.status();
+    if (cursor->last_values.size() != keys.size()) {
+      return InvalidArgument("INVALID_PAGE_TOKEN",
+                             {{"page_token", "does not match this query"}});
+    }
+    // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...
+    std::vector<std::string> ors;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::vector<std::string> ands;
+      for (size_t j = 0; j < i; ++j) {
+        ands.push_back(absl::StrCat(keys[j].column, " = ?"));
+        params.push_back(cursor->last_values[j]);
+      }
+      ands.push_back(
+          absl::StrCat(keys[i].column, keys[i].desc ? " < ?" : " > ?"));
+      params.push_back(cursor->last_values[i]);
+      ors.push_back(absl::StrCat("(", absl::StrJoin(ands, " AND "), ")"));
+    }
+    where.push_back(absl::StrCat("(", absl::StrJoin(ors, " OR "), ")"));
+  }
+
+  std::vector<std::string> order_cols, select_keys;
+  for (const OrderKey& k : keys) {
+    order_cols.push_back(absl::StrCat(k.column, k.desc ? " DESC" : " ASC"));
+    select_keys.push_back(k.column);
+  }
+  std::string sql = absl::StrCat(
+      "SELECT data, ", absl::StrJoin(select_keys, ", "), " FROM ",
+      spec_->table, where.empty() ? "" : " WHERE ",
+      absl::StrJoin(where, " AND "), " ORDER BY ",
+      absl::StrJoin(order_cols, ", "), " LIMIT ", *page_size + 1);
+
+  std::string next;
+  absl::Status s = db_->Read([&](SqlTransaction& tx) -> absl::Status {
+    auto rows = tx.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    size_t n = std::min(rows->size(), static_cast<size_t>(*page_size));
+    for (size_t i = 0; i < n; ++i) {
+      if (!add()->ParseFromString(AsString((*rows)[i][0])))
+        return absl::DataLossError("a stored resource is corrupt");
+    }
+    if (rows->size() > n && n > 0) {
+      PageCursor cursor;
+      const SqlValues& last = (*rows)[n - 1];
+      cursor.last_values.assign(last.begin() + 1, last.end());
+      cursor.last_name = AsString(last.back());
+      next = tokens_->Encode(cursor, fingerprint);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return next;
+}
+
+absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
+                                  int64_t revision, int64_t now) {
+  SetTimestamp(resource, "update_time", now);
+  SetString(resource, "etag", "");
+  std::string content = resource->SerializeAsString();
+  std::string etag = MakeEtag(content, revision);
+  SetString(resource, "etag", etag);
+  SqlValues params = {resource->SerializeAsString(), etag, revision, now};
+  const FieldDescriptor* del =
+      resource->GetDescriptor()->FindFieldByName("delete_time");
+  if (del != nullptr && resource->GetReflection()->HasField(*resource, del)) {
+    const auto& ts = static_cast<const google::protobuf::Timestamp&>(
+        resource->GetReflection()->GetMessage(*resource, del));
+    params.push_back(ts.seconds() * 1000000 + ts.nanos() / 1000);
+  } else {
+    params.push_back(std::monostate{});
+  }
+  for (const ColumnSpec& c : spec_->columns)
+    params.push_back(c.extract(*resource));
+  params.push_back(GetString(*resource, "name"));
+  auto changed = tx.Execute(update_sql_, params);
+  if (!changed.ok()) return changed.status();
+  return absl::OkStatus();
+}
+
+absl::Status ResourceStore::Insert(SqlTransaction& tx, Message* resource,
+                                   int64_t now) {
+  std::string name = GetString(*resource, "name");
+  SetTimestamp(resource, "create_time", now);
+  SetTimestamp(resource, "update_time", now);
+  SetString(resource, "etag", "");
+  std::string etag = MakeEtag(resource->SerializeAsString(), 1);
+  SetString(resource, "etag", etag);
+  SqlValues params = {name,     ParentOf(name), resource->SerializeAsString(),
+                      etag,     int64_t{1},     now,
+                      now,      std::monostate{}};
+  for (const ColumnSpec& c : spec_->columns)
+    params.push_back(c.extract(*resource));
+  return tx.Execute(insert_sql_, params).status();
+}
+
+absl::Status ResourceStore::Create(Message* resource) {
+  std::string name = GetString(*resource, "name");
+  std::string exists_sql =
+      absl::StrCat("SELECT 1 FROM ", spec_->table, " WHERE name = ?");
+  return db_->Write([&](SqlTransaction& tx) -> absl::Status {
+    auto rows = tx.Query(exists_sql, {name});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) return AlreadyExists(name);
+    return Insert(tx, resource, NextTime());
+  });
+}
+
+absl::Status ResourceStore::Update(
+    absl::string_view name, absl::string_view etag,
+    absl::FunctionRef<absl::Status(Message*)> mutate, Message* out) {
+  std::string sql = absl::StrCat("SELECT data, etag, revision, delete_time FROM ",
+                                 spec_->table, " WHERE name = ?");
+  return db_->Write([&](SqlTransaction& tx) -> absl::Status {
+    auto rows = tx.Query(sql, {std::string(name)});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return NotFound(name);
+    const SqlValues& row = rows->front();
+    if (!std::holds_alternative<std::monostate>(row[3])) return NotFound(name);
+    if (!etag.empty() && etag != AsString(row[1])) return EtagMismatch(name);
+    if (!out->ParseFromString(AsString(row[0])))
+      return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+    if (auto s = mutate(out); !s.ok()) return s;
+    // The identity and output-only bookkeeping stay the store's.
+    SetString(out, "name", std::string(name));
+    return Store(tx, out, AsInt(row[2]) + 1, NextTime());
+  });
+}
+
+absl::Status ResourceStore::Delete(absl::string_view name,
+                                   absl::string_view etag, Message* out) {
+  return Update(
+      name, etag,
+      [&](Message* m) {
+        SetTimestamp(m, "delete_time", absl::ToUnixMicros(absl::Now()));
+        return absl::OkStatus();
+      },
+      out);
+}
+
+absl::StatusOr<int> ResourceStore::InsertMissing(
+    const std::vector<const Message*>& resources) {
+  std::string exists_sql =
+      absl::StrCat("SELECT 1 FROM ", spec_->table, " WHERE name = ?");
+  int inserted = 0;
+  absl::Status s = db_->Write([&](SqlTransaction& tx) -> absl::Status {
+    inserted = 0;
+    for (const Message* r : resources) {
+      std::string name = GetString(*r, "name");
+      auto rows = tx.Query(exists_sql, {name});
+      if (!rows.ok()) return rows.status();
+      if (!rows->empty()) continue;
+      std::unique_ptr<Message> copy(r->New());
+      copy->CopyFrom(*r);
+      if (auto st = Insert(tx, copy.get(), NextTime()); !st.ok()) return st;
+      ++inserted;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return inserted;
+}
+
+}  // namespace cstopa::common

@@ -1,0 +1,35 @@
+#include "services/common/sql.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/errors.h"
+#include "services/common/sqlite.h"
+
+namespace cstopa::common {
+
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
+    const std::string& url, const SchemaSpec& schema) {
+  if (url == "sqlite::memory:") return OpenSqlite(":memory:", schema);
+  if (absl::StartsWith(url, "sqlite://")) {
+    std::string path = url.substr(9);
+    if (path.empty()) return InvalidArgument("store", "sqlite:// needs a path");
+    return OpenSqlite(path, schema);
+  }
+  return InvalidArgument(
+      "store", absl::StrCat("unsupported store URL `", url,
+                            "`: use sqlite:///path/file.db or sqlite::memory:"));
+}
+
+int64_t AsInt(const SqlValue& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  return 0;
+}
+
+std::string AsString(const SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  return "";
+}
+
+}  // namespace cstopa::common

@@ -1,0 +1,329 @@
+#include "services/common/sqlite.h"
+
+#include <sqlite3.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "services/common/errors.h"
+
+namespace cstopa::common {
+namespace {
+
+constexpr int kReaderConnections = 4;
+constexpr int kBusyTimeoutMs = 10000;
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  std::string msg = absl::StrCat("sqlite ", what, ": ",
+                                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+      primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
+      primary == SQLITE_FULL) {
+    return absl::UnavailableError(msg);
+  }
+  if (primary == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
+  return absl::InternalError(msg);
+}
+
+// One connection with its prepared-statement cache.
+class Connection {
+ public:
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(
+      const std::string& path, bool read_only) {
+    auto c = std::make_unique<Connection>();
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (read_only ? SQLITE_OPEN_READONLY
+                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      absl::Status s = SqliteError(c->db_, rc, absl::StrCat("open ", path));
+      return s;
+    }
+    sqlite3_busy_timeout(c->db_, kBusyTimeoutMs);
+    sqlite3_extended_result_codes(c->db_, 1);
+    return c;
+  }
+
+  absl::Status Exec(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      return SqliteError(db_, rc, absl::StrCat("exec: ", msg));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<sqlite3_stmt*> Prepare(absl::string_view sql) {
+    std::string key(sql);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare");
+    // Bounded cache: filters make SQL text vary; keep the common ones.
+    if (cache_.size() >= 256) {
+      for (auto& [s, st] : cache_) sqlite3_finalize(st);
+      cache_.clear();
+    }
+    cache_.emplace(std::move(key), stmt);
+    return stmt;
+  }
+
+  sqlite3* db() { return db_; }
+
+  Connection() = default;
+
+ private:
+  sqlite3* db_ = nullptr;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> cache_;
+};
+
+absl::Status Bind(sqlite3* db, sqlite3_stmt* stmt, const SqlValues& params) {
+  if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt)) {
+    return absl::InternalError(
+        absl::StrCat("statement expects ", sqlite3_bind_parameter_count(stmt),
+                     " parameters, got ", params.size()));
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    int idx = static_cast<int>(i) + 1;
+    int rc = SQLITE_OK;
+    const SqlValue& v = params[i];
+    if (std::holds_alternative<std::monostate>(v)) {
+      rc = sqlite3_bind_null(stmt, idx);
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      rc = sqlite3_bind_int64(stmt, idx, *n);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      rc = sqlite3_bind_double(stmt, idx, *d);
+    } else {
+      const auto& s = std::get<std::string>(v);
+      // Bound as text so that comparisons with text columns work; the
+      // serialized `data` column is read back byte for byte all the same.
+      rc = sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_STATIC,
+                               SQLITE_UTF8);
+    }
+    if (rc != SQLITE_OK) return SqliteError(db, rc, "bind");
+  }
+  return absl::OkStatus();
+}
+
+class SqliteTransaction : public SqlTransaction {
+ public:
+  explicit SqliteTransaction(Connection* c) : c_(c) {}
+
+  absl::StatusOr<std::vector<SqlValues>> Query(
+      absl::string_view sql, const SqlValues& params) override {
+    auto stmt = c_->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    if (auto s = Bind(c_->db(), *stmt, params); !s.ok()) return s;
+    std::vector<SqlValues> rows;
+    while (true) {
+      int rc = sqlite3_step(*stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        absl::Status s = SqliteError(c_->db(), rc, "query");
+        sqlite3_reset(*stmt);
+        return s;
+      }
+      int n = sqlite3_column_count(*stmt);
+      SqlValues row;
+      row.reserve(n);
+      for (int i = 0; i < n; ++i) {
+        switch (sqlite3_column_type(*stmt, i)) {
+          case SQLITE_NULL:
+            row.emplace_back(std::monostate{});
+            break;
+          case SQLITE_INTEGER:
+            row.emplace_back(
+                static_cast<int64_t>(sqlite3_column_int64(*stmt, i)));
+            break;
+          case SQLITE_FLOAT:
+            row.emplace_back(sqlite3_column_double(*stmt, i));
+            break;
+          default: {
+            const void* p = sqlite3_column_blob(*stmt, i);
+            int len = sqlite3_column_bytes(*stmt, i);
+            row.emplace_back(
+                std::string(static_cast<const char*>(p), p ? len : 0));
+          }
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_reset(*stmt);
+    return rows;
+  }
+
+  absl::StatusOr<int64_t> Execute(absl::string_view sql,
+                                  const SqlValues& params) override {
+    auto stmt = c_->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    if (auto s = Bind(c_->db(), *stmt, params); !s.ok()) return s;
+    int rc;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(*stmt);
+    if (rc != SQLITE_DONE) return SqliteError(c_->db(), rc, "execute");
+    return static_cast<int64_t>(sqlite3_changes64(c_->db()));
+  }
+
+ private:
+  Connection* c_;
+};
+
+class SqliteDatabase : public Database {
+ public:
+  explicit SqliteDatabase(std::string path) : path_(std::move(path)) {}
+
+  absl::Status Init(const SchemaSpec& schema) {
+    auto w = Connection::Open(path_, /*read_only=*/false);
+    if (!w.ok()) return w.status();
+    writer_ = std::move(*w);
+    const bool memory = path_ == ":memory:";
+    if (!memory) {
+      if (auto s = writer_->Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
+    }
+    if (auto s = writer_->Exec("PRAGMA synchronous=FULL; "
+                               "PRAGMA foreign_keys=ON");
+        !s.ok())
+      return s;
+    if (auto s = Migrate(schema); !s.ok()) return s;
+    if (!memory) {
+      for (int i = 0; i < kReaderConnections; ++i) {
+        auto r = Connection::Open(path_, /*read_only=*/true);
+        if (!r.ok()) return r.status();
+        readers_.push_back(std::move(*r));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Read(
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    if (readers_.empty()) {
+      absl::MutexLock lock(&write_mu_);
+      return RunInTransaction(writer_.get(), "BEGIN", fn);
+    }
+    Connection* c = AcquireReader();
+    absl::Status s = RunInTransaction(c, "BEGIN", fn);
+    ReleaseReader(c);
+    return s;
+  }
+
+  absl::Status Write(
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    absl::MutexLock lock(&write_mu_);
+    return RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+  }
+
+  absl::Status Ping() override {
+    return Read([](SqlTransaction& tx) {
+      return tx.Query("SELECT 1", {}).status();
+    });
+  }
+
+  absl::string_view dialect() const override { return "sqlite"; }
+
+ private:
+  static absl::Status RunInTransaction(
+      Connection* c, const char* begin,
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) {
+    if (auto s = c->Exec(begin); !s.ok()) return s;
+    SqliteTransaction tx(c);
+    absl::Status s = fn(tx);
+    if (s.ok()) {
+      s = c->Exec("COMMIT");
+      if (s.ok()) return s;
+    }
+    (void)c->Exec("ROLLBACK");
+    return s;
+  }
+
+  Connection* AcquireReader() {
+    absl::MutexLock lock(&pool_mu_);
+    pool_mu_.Await(absl::Condition(
+        +[](std::vector<Connection*>* free) { return !free->empty(); },
+        &free_readers_));
+    Connection* c = free_readers_.back();
+    free_readers_.pop_back();
+    return c;
+  }
+
+  void ReleaseReader(Connection* c) {
+    absl::MutexLock lock(&pool_mu_);
+    free_readers_.push_back(c);
+  }
+
+  absl::Status Migrate(const SchemaSpec& schema) {
+    absl::MutexLock lock(&write_mu_);
+    if (auto s = writer_->Exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+        !s.ok())
+      return s;
+    for (const Migration& m : schema.migrations) {
+      absl::Status s = RunInTransaction(
+          writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
+            auto rows = tx.Query(
+                "SELECT 1 FROM schema_migrations WHERE version = ?",
+                {int64_t{m.version}});
+            if (!rows.ok()) return rows.status();
+            if (!rows->empty()) return absl::OkStatus();
+            if (auto e = writer_->Exec(m.sql); !e.ok()) {
+              return absl::InternalError(
+                  absl::StrCat("migration ", m.version, " (", m.name,
+                               ") of ", schema.service,
+                               " failed: ", e.message()));
+            }
+            return tx
+                .Execute("INSERT INTO schema_migrations(version, name) "
+                         "VALUES (?, ?)",
+                         {int64_t{m.version}, m.name})
+                .status();
+          });
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  absl::Mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  absl::Mutex pool_mu_;
+  std::vector<Connection*> free_readers_;
+
+ public:
+  void InitPool() {
+    for (auto& r : readers_) free_readers_.push_back(r.get());
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                                     const SchemaSpec& schema) {
+  auto db = std::make_unique<SqliteDatabase>(path);
+  if (auto s = db->Init(schema); !s.ok()) return s;
+  db->InitPool();
+  return db;
+}
+
+}  // namespace cstopa::common

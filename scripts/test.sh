@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds, runs the unit tests
+# under AddressSanitizer and UBSan, then every test (unit, integration, proto
+# lint, Python client) on the regular build. Exits non-zero on any failure.
+#
+#   ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=$(nproc)
+
+scripts/install-deps.sh
+
+# ccache hits across fresh clones need paths relative to the checkout.
+export CCACHE_BASEDIR="$root"
+export CCACHE_NOHASHDIR=true
+
+echo "== sanitizer build (ASan + UBSan) of the unit tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCSTOPA_SANITIZE=ON -DCSTOPA_UNIT_ONLY=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+
+echo "== regular build: every test"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"

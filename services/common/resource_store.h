@@ -1,0 +1,138 @@
+// Generic storage of AIP resources over the SQL layer (sql.h).
+//
+// Each resource type has a table with the standard columns
+//   name TEXT PRIMARY KEY, parent TEXT, data BLOB (the serialized message),
+//   etag TEXT, revision INTEGER, create_time, update_time, delete_time
+//   (INTEGER microseconds since the epoch, delete_time NULL while live)
+// plus the columns its ResourceSpec extracts from the message for filtering
+// and ordering. A ResourceStore implements the standard methods on top:
+// Get, BatchGet, List (AIP-160 filter, order_by, keyset pagination with
+// signed page tokens), Create, Update (etag check), soft Delete, and an
+// idempotent insert-if-absent used to load seed data.
+//
+// The message type must have the fields `name` (string), `etag` (string) and
+// `create_time`, `update_time`, `delete_time` (google.protobuf.Timestamp).
+//
+//   ResourceStore states(db, &kStateSpec, &token_codec);
+//   State s;
+//   s.set_name("states/kz");
+//   absl::Status st = states.Create(&s);  // sets times and etag
+#ifndef CSTOPA_SERVICES_COMMON_RESOURCE_STORE_H_
+#define CSTOPA_SERVICES_COMMON_RESOURCE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "services/common/filter.h"
+#include "services/common/paging.h"
+#include "services/common/sql.h"
+
+namespace cstopa::common {
+
+// A column derived from the resource, usable in `filter` and, if orderable,
+// in `order_by`. Orderable columns must never be NULL.
+struct ColumnSpec {
+  std::string name;  // the field name clients use and the SQL column name
+  FilterFieldType type;
+  const google::protobuf::EnumDescriptor* enum_type = nullptr;
+  std::function<SqlValue(const google::protobuf::Message&)> extract;
+  bool orderable = false;
+};
+
+struct ResourceSpec {
+  std::string table;  // SQL table, e.g. "states"
+  std::vector<ColumnSpec> columns;
+};
+
+// A List call after request validation.
+struct ListQuery {
+  // For nested collections: the parent name, or "<collection>/-" for all
+  // parents. Empty for top-level collections.
+  std::string parent;
+  std::string filter;
+  std::string order_by;
+  std::string page_token;
+  int32_t page_size = 0;  // as given by the client; normalized here
+  bool show_deleted = false;
+  // An extra condition the handler adds (e.g. "as of" date bounds), with a
+  // canonical description that binds page tokens to it.
+  std::string extra_sql;
+  SqlValues extra_params;
+  std::string extra_fingerprint;
+};
+
+class ResourceStore {
+ public:
+  // `db`, `spec` and `tokens` must outlive the store.
+  ResourceStore(Database* db, const ResourceSpec* spec,
+                const PageTokenCodec* tokens);
+
+  // Reads one resource into `out`. NOT_FOUND when missing, or soft-deleted
+  // and !allow_deleted.
+  absl::Status Get(absl::string_view name, bool allow_deleted,
+                   google::protobuf::Message* out) const;
+
+  // Reads several live resources in the order of `names`, calling `add()`
+  // for each to get the message to fill. NOT_FOUND names the first missing.
+  absl::Status BatchGet(
+      const std::vector<std::string>& names,
+      const std::function<google::protobuf::Message*()>& add) const;
+
+  // One page of a list; returns the next page token ("" at the end).
+  absl::StatusOr<std::string> List(
+      const ListQuery& query,
+      const std::function<google::protobuf::Message*()>& add) const;
+
+  // Inserts `resource` (its name set; parent derived from the name). Sets
+  // create/update time, etag. ALREADY_EXISTS if the name was ever used.
+  absl::Status Create(google::protobuf::Message* resource);
+
+  // Reads the live resource, checks `etag` when non-empty, lets `mutate`
+  // change it (returning an error aborts the write), then stores it with a
+  // new update_time and etag. The result is left in `out`.
+  absl::Status Update(
+      absl::string_view name, absl::string_view etag,
+      absl::FunctionRef<absl::Status(google::protobuf::Message*)> mutate,
+      google::protobuf::Message* out);
+
+  // Soft-deletes; `out` receives the deleted resource.
+  absl::Status Delete(absl::string_view name, absl::string_view etag,
+                      google::protobuf::Message* out);
+
+  // Inserts every resource whose name was never used, in one transaction,
+  // leaving existing (or deleted) ones untouched. Returns how many were new.
+  absl::StatusOr<int> InsertMissing(
+      const std::vector<const google::protobuf::Message*>& resources);
+
+  const ResourceSpec& spec() const { return *spec_; }
+
+  // The parent part of a resource name: "a/x/b/y" -> "a/x"; "" for
+  // top-level names.
+  static std::string ParentOf(absl::string_view name);
+
+ private:
+  absl::Status Insert(SqlTransaction& tx, google::protobuf::Message* resource,
+                      int64_t now);
+  absl::Status Store(SqlTransaction& tx, google::protobuf::Message* resource,
+                     int64_t revision, int64_t now);
+  int64_t NextTime();
+
+  Database* db_;
+  const ResourceSpec* spec_;
+  const PageTokenCodec* tokens_;
+  std::vector<FilterField> filter_fields_;
+  std::string insert_sql_;
+  std::string update_sql_;
+  int64_t last_time_ = 0;  // guarded by the database's write serialization
+};
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_RESOURCE_STORE_H_

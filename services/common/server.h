@@ -1,0 +1,79 @@
+// The runner every service binary uses: flags, store, gRPC server, health,
+// reflection, telemetry, auth keys, seed data and graceful shutdown.
+//
+// A service's main.cc only describes itself:
+//
+//   int main(int argc, char** argv) {
+//     cstopa::common::ServiceDefinition def;
+//     def.name = "membership";
+//     def.grpc_service_name = "cstopa.membership.v1.MembershipService";
+//     def.default_port = 50051;
+//     def.schema = cstopa::membership::Schema();
+//     def.create = [](const cstopa::common::ServiceContext& ctx) { ... };
+//     return cstopa::common::RunService(argc, argv, def);
+//   }
+//
+// What RunService does, in order: parses and validates flags (see --help),
+// opens the store and applies migrations, loads the seed (idempotent),
+// starts the gRPC server (callback API, standard health service, server
+// reflection, request-id/traceparent/access-log/metrics interceptors,
+// message-size and stream limits, optional TLS or mutual TLS) and the admin
+// HTTP server (/metrics, /healthz), then waits for SIGTERM or SIGINT. Health
+// reports NOT_SERVING while the store does not answer and while draining; on
+// a signal the server stops taking calls and lets in-flight calls finish
+// within --drain_seconds.
+#ifndef CSTOPA_SERVICES_COMMON_SERVER_H_
+#define CSTOPA_SERVICES_COMMON_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/common/auth.h"
+#include "services/common/paging.h"
+#include "services/common/sql.h"
+
+namespace grpc {
+class Service;
+}  // namespace grpc
+
+namespace cstopa::common {
+
+// What a service implementation gets from the runner.
+struct ServiceContext {
+  Database* db = nullptr;
+  const PageTokenCodec* page_tokens = nullptr;
+  const ApiKeyStore* api_keys = nullptr;
+};
+
+// A running service: the gRPC implementation plus whatever it owns.
+class ServiceInstance {
+ public:
+  virtual ~ServiceInstance() = default;
+  virtual grpc::Service* grpc_service() = 0;
+  // Loads seed data from `text` (the service's seed file format). Must be
+  // idempotent: records that exist, or were deleted, are left alone.
+  virtual absl::Status LoadSeed(const std::string& text) = 0;
+};
+
+struct ServiceDefinition {
+  std::string name;               // short name, e.g. "membership"
+  std::string grpc_service_name;  // e.g. "cstopa.membership.v1.MembershipService"
+  int default_port = 0;
+  int default_admin_port = 0;
+  SchemaSpec schema;
+  std::string builtin_seed;  // the seed file compiled into the binary
+  std::function<absl::StatusOr<std::unique_ptr<ServiceInstance>>(
+      const ServiceContext&)>
+      create;
+};
+
+// Runs the service until SIGTERM/SIGINT; returns the process exit code
+// (0 after a clean drain, 2 for bad flags, 1 for start-up failures).
+int RunService(int argc, char** argv, const ServiceDefinition& def);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_SERVER_H_

@@ -1,0 +1,89 @@
+// A small SQL layer that every service store is written against.
+//
+// A Database runs functions inside transactions; the function issues
+// statements through SqlTransaction with `?` placeholders and bound
+// parameters only (user input is never spliced into SQL text). Back ends:
+// SQLite today (sqlite.h); PostgreSQL slots in behind the same interface by
+// rewriting `?` to `$n`.
+//
+//   auto db = OpenDatabase("sqlite:///var/lib/cstopa/membership.db",
+//                          {"membership", migrations});
+//   absl::Status s = (*db)->Write([&](SqlTransaction& tx) -> absl::Status {
+//     return tx.Execute("UPDATE t SET x = ? WHERE id = ?", {int64_t{1}, id})
+//         .status();
+//   });
+#ifndef CSTOPA_SERVICES_COMMON_SQL_H_
+#define CSTOPA_SERVICES_COMMON_SQL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "services/common/sql_value.h"
+
+namespace cstopa::common {
+
+// One schema change. Versions start at 1 and increase by one; a database
+// records the versions applied and applies the rest, in order, at start.
+struct Migration {
+  int version = 0;
+  std::string name;
+  std::string sql;  // one or more statements separated by ';'
+};
+
+// The schema of one service: its name (a PostgreSQL schema, later) and its
+// migrations in the dialect of the back end.
+struct SchemaSpec {
+  std::string service;
+  std::vector<Migration> migrations;
+};
+
+// Statements within one transaction. Not thread-safe; lives only inside
+// Database::Read/Write.
+class SqlTransaction {
+ public:
+  virtual ~SqlTransaction() = default;
+  // Runs a query and returns every row.
+  virtual absl::StatusOr<std::vector<SqlValues>> Query(
+      absl::string_view sql, const SqlValues& params) = 0;
+  // Runs a statement and returns the number of rows it changed.
+  virtual absl::StatusOr<int64_t> Execute(absl::string_view sql,
+                                          const SqlValues& params) = 0;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  // Runs `fn` in a read-only transaction (one consistent snapshot).
+  virtual absl::Status Read(
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
+  // Runs `fn` in a write transaction; commits when it returns OK (durably,
+  // before returning), rolls back otherwise. Writes are serialized.
+  virtual absl::Status Write(
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
+  // OK while the store answers; UNAVAILABLE otherwise. Cheap.
+  virtual absl::Status Ping() = 0;
+  // "sqlite" or "postgresql".
+  virtual absl::string_view dialect() const = 0;
+};
+
+// Opens the store named by `url` and applies pending migrations:
+//   sqlite:///absolute/path.db   a file (created if missing; WAL mode)
+//   sqlite://relative/path.db    a file relative to the working directory
+//   sqlite::memory:              a private in-memory database
+// Unknown schemes are INVALID_ARGUMENT.
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
+    const std::string& url, const SchemaSpec& schema);
+
+// Helpers for reading result columns. A NULL reads as 0 / "".
+int64_t AsInt(const SqlValue& v);
+std::string AsString(const SqlValue& v);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_SQL_H_
