@@ -1,0 +1,407 @@
+// Handler tests: the membership API's behaviour without a server, on an
+// in-memory store loaded with the real seed file.
+#include "services/membership/membership_service.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/errors.h"
+#include "services/membership/embedded_files.h"
+
+namespace cstopa::membership {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kEditorKey[] = "editor-secret";
+constexpr char kAdminKey[] = "admin-secret";
+
+google::type::Date Day(int y, int m, int d) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+class MembershipHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto keys = common::ApiKeyStore::Parse(
+        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
+        common::HashApiKey(kAdminKey) + " admin test-admin\n");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = std::move(*keys);
+    store_ = std::make_unique<MembershipStore>(db_.get(), &tokens_);
+    handler_ = std::make_unique<MembershipHandler>(
+        store_.get(), &keys_, [] { return int64_t{20261122}; });
+    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+  }
+
+  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
+  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
+
+  std::vector<std::string> FieldsOf(const absl::Status& s) {
+    std::vector<std::string> out;
+    auto bad = common::GetBadRequest(s);
+    if (bad) {
+      for (const auto& v : bad->field_violations()) out.push_back(v.field());
+    }
+    return out;
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_;
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<MembershipStore> store_;
+  std::unique_ptr<MembershipHandler> handler_;
+};
+
+TEST_F(MembershipHandlerTest, SeedHasTheSixMemberStatesWithProvenance) {
+  v1::ListStatesRequest req;
+  v1::ListStatesResponse resp;
+  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  std::set<std::string> names;
+  for (const auto& s : resp.states()) {
+    names.insert(s.name());
+    EXPECT_EQ(s.current_status(), v1::MEMBERSHIP_STATUS_MEMBER) << s.name();
+    EXPECT_FALSE(s.provenance().empty()) << s.name();
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"states/am", "states/by", "states/kg",
+                                          "states/kz", "states/ru",
+                                          "states/tj"}));
+  EXPECT_TRUE(resp.next_page_token().empty());
+}
+
+TEST_F(MembershipHandlerTest, KyrgyzDelegationHasSixSeatsIn2022AndSevenNow) {
+  v1::GetDelegationRequest req;
+  req.set_name("parliaments/kg-jogorku-kenesh/delegations/csto-pa");
+  *req.mutable_as_of() = Day(2022, 5, 1);
+  v1::Delegation then;
+  ASSERT_TRUE(handler_->GetDelegation({}, req, &then).ok());
+  EXPECT_EQ(then.total_seats(), 6);
+  EXPECT_EQ(then.seat_allocations_size(), 2);  // both facts kept
+
+  req.clear_as_of();
+  v1::Delegation now;
+  ASSERT_TRUE(handler_->GetDelegation({}, req, &now).ok());
+  EXPECT_EQ(now.total_seats(), 7);
+  EXPECT_EQ(now.as_of_date().year(), 2026);
+}
+
+TEST_F(MembershipHandlerTest, BicameralDelegationSumsChambers) {
+  v1::GetDelegationRequest req;
+  req.set_name("parliaments/ru-federal-assembly/delegations/csto-pa");
+  v1::Delegation d;
+  ASSERT_TRUE(handler_->GetDelegation({}, req, &d).ok());
+  EXPECT_EQ(d.total_seats(), 22);
+  EXPECT_EQ(d.effective_seats_size(), 2);
+}
+
+TEST_F(MembershipHandlerTest, RolesAsOfADateOnlyListThoseHeldThen) {
+  v1::ListRolesRequest req;
+  req.set_filter("role_type = ROLE_TYPE_PLENIPOTENTIARY_REPRESENTATIVE");
+  *req.mutable_as_of() = Day(2022, 5, 1);
+  v1::ListRolesResponse resp;
+  ASSERT_TRUE(handler_->ListRoles({}, req, &resp).ok());
+  std::set<std::string> people;
+  for (const auto& r : resp.roles()) people.insert(r.person());
+  EXPECT_EQ(people, (std::set<std::string>{
+                        "persons/viktor-kogut", "persons/viktor-rogalev",
+                        "persons/shabdanbek-alishev", "persons/mikhail-krotov"}));
+
+  // Council membership is attested from 2024 only.
+  v1::ListRolesRequest council;
+  council.set_filter("organization = \"bodies/csto-pa-council\"");
+  *council.mutable_as_of() = Day(2022, 5, 1);
+  v1::ListRolesResponse none;
+  ASSERT_TRUE(handler_->ListRoles({}, council, &none).ok());
+  EXPECT_EQ(none.roles_size(), 0);
+  *council.mutable_as_of() = Day(2024, 6, 1);
+  v1::ListRolesResponse some;
+  ASSERT_TRUE(handler_->ListRoles({}, council, &some).ok());
+  EXPECT_GE(some.roles_size(), 8);
+}
+
+TEST_F(MembershipHandlerTest, PostWithUnknownHolderIsStored) {
+  v1::ListRolesRequest req;
+  req.set_filter("person = \"\" AND organization = \"bodies/csto-pa-council\"");
+  v1::ListRolesResponse resp;
+  ASSERT_TRUE(handler_->ListRoles({}, req, &resp).ok());
+  ASSERT_EQ(resp.roles_size(), 1);
+  EXPECT_FALSE(resp.roles(0).provenance().empty());
+}
+
+TEST_F(MembershipHandlerTest, ChairmanshipPassesFromKyrgyzstanToRussia) {
+  v1::GetStateRequest req;
+  req.set_name("states/ru");
+  v1::State ru;
+  ASSERT_TRUE(handler_->GetState({}, req, &ru).ok());
+  ASSERT_EQ(ru.chairmanships_size(), 1);
+  EXPECT_EQ(ru.chairmanships(0).period().start_date().year(), 2025);
+  req.set_name("states/kg");
+  v1::State kg;
+  ASSERT_TRUE(handler_->GetState({}, req, &kg).ok());
+  ASSERT_EQ(kg.chairmanships_size(), 1);
+  EXPECT_EQ(kg.chairmanships(0).period().end_date().year(), 2025);
+}
+
+TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
+  v1::CreatePersonRequest create;
+  create.set_person_id("test-person");
+  auto* name = create.mutable_person()->add_display_name();
+  name->set_language_code("en");
+  name->set_text("Test Person");
+  create.mutable_person()->set_state("states/kz");
+  v1::Person created;
+  ASSERT_TRUE(handler_->CreatePerson(Editor(), create, &created).ok());
+  EXPECT_EQ(created.name(), "persons/test-person");
+  EXPECT_FALSE(created.etag().empty());
+  EXPECT_TRUE(created.has_create_time());
+
+  // Update with a stale etag fails; with the current one it succeeds.
+  v1::UpdatePersonRequest update;
+  *update.mutable_person() = created;
+  update.mutable_person()->mutable_display_name(0)->set_text("Renamed");
+  update.mutable_update_mask()->add_paths("display_name");
+  update.mutable_person()->set_etag("stale");
+  v1::Person updated;
+  absl::Status stale = handler_->UpdatePerson(Editor(), update, &updated);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(common::GetErrorInfo(stale)->reason(), "ETAG_MISMATCH");
+  update.mutable_person()->set_etag(created.etag());
+  ASSERT_TRUE(handler_->UpdatePerson(Editor(), update, &updated).ok());
+  EXPECT_EQ(updated.display_name(0).text(), "Renamed");
+  EXPECT_EQ(updated.state(), "states/kz");
+  EXPECT_NE(updated.etag(), created.etag());
+
+  // Delete is soft and the ID is never reused.
+  v1::DeletePersonRequest del;
+  del.set_name("persons/test-person");
+  v1::Person deleted;
+  ASSERT_TRUE(handler_->DeletePerson(Admin(), del, &deleted).ok());
+  EXPECT_TRUE(deleted.has_delete_time());
+  v1::GetPersonRequest get;
+  get.set_name("persons/test-person");
+  v1::Person gone;
+  EXPECT_EQ(handler_->GetPerson({}, get, &gone).code(),
+            absl::StatusCode::kNotFound);
+  v1::ListPersonsRequest list;
+  list.set_filter("name = \"persons/test-person\"");
+  list.set_show_deleted(true);
+  v1::ListPersonsResponse listed;
+  ASSERT_TRUE(handler_->ListPersons({}, list, &listed).ok());
+  EXPECT_EQ(listed.persons_size(), 1);
+  v1::Person again;
+  EXPECT_EQ(handler_->CreatePerson(Editor(), create, &again).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(MembershipHandlerTest, UpdateMaskRejectsOutputOnlyAndUnknownFields) {
+  v1::UpdateStateRequest req;
+  req.mutable_state()->set_name("states/kz");
+  req.mutable_update_mask()->add_paths("create_time");
+  req.mutable_update_mask()->add_paths("colour");
+  v1::State out;
+  absl::Status s = handler_->UpdateState(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask", "update_mask"));
+}
+
+TEST_F(MembershipHandlerTest, WritesNeedAKeyAndDeletesNeedAdmin) {
+  v1::DeleteStateRequest del;
+  del.set_name("states/kz");
+  v1::State out;
+  absl::Status anonymous = handler_->DeleteState({}, del, &out);
+  EXPECT_EQ(anonymous.code(), absl::StatusCode::kUnauthenticated);
+  absl::Status wrong = handler_->DeleteState(Caller{"Bearer nope"}, del, &out);
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
+  absl::Status editor = handler_->DeleteState(Editor(), del, &out);
+  EXPECT_EQ(editor.code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(MembershipHandlerTest, InvalidCreateListsEveryViolation) {
+  v1::CreateRoleRequest req;
+  req.set_role_id("Bad_ID");
+  req.mutable_role()->set_person("people/x");
+  req.mutable_role()->set_role_type(static_cast<v1::RoleType>(99));
+  *req.mutable_role()->mutable_period()->mutable_start_date() = Day(2024, 1, 1);
+  *req.mutable_role()->mutable_period()->mutable_end_date() = Day(2023, 1, 1);
+  v1::Role out;
+  absl::Status s = handler_->CreateRole(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre("role_id", "role.person", "role.organization",
+                                   "role.role_type", "role.period.end_date"));
+}
+
+TEST_F(MembershipHandlerTest, ReferencesToMissingResourcesAreRejected) {
+  v1::CreateRoleRequest req;
+  req.set_role_id("ghost-role");
+  req.mutable_role()->set_person("persons/nobody");
+  req.mutable_role()->set_organization("bodies/csto-pa");
+  req.mutable_role()->set_role_type(v1::ROLE_TYPE_MEMBER);
+  v1::Role out;
+  absl::Status s = handler_->CreateRole(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::GetErrorInfo(s)->reason(), "UNKNOWN_REFERENCE");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("role.person"));
+}
+
+TEST_F(MembershipHandlerTest, BadNamesAndDatesAreInvalidArgument) {
+  v1::GetStateRequest get;
+  get.set_name("countries/kz");
+  v1::State out;
+  EXPECT_EQ(handler_->GetState({}, get, &out).code(),
+            absl::StatusCode::kInvalidArgument);
+  get.set_name("states/kz");
+  get.mutable_as_of()->set_year(2022);  // partial dates are not "as of" days
+  EXPECT_EQ(handler_->GetState({}, get, &out).code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::ListDelegationsRequest list;
+  list.set_parent("nowhere");
+  v1::ListDelegationsResponse resp;
+  EXPECT_EQ(handler_->ListDelegations({}, list, &resp).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MembershipHandlerTest, BatchGetKeepsOrderAndFailsOnUnknown) {
+  v1::BatchGetStatesRequest req;
+  req.add_names("states/tj");
+  req.add_names("states/am");
+  v1::BatchGetStatesResponse resp;
+  ASSERT_TRUE(handler_->BatchGetStates({}, req, &resp).ok());
+  ASSERT_EQ(resp.states_size(), 2);
+  EXPECT_EQ(resp.states(0).name(), "states/tj");
+  EXPECT_EQ(resp.states(1).name(), "states/am");
+  req.add_names("states/zz");
+  v1::BatchGetStatesResponse fail;
+  EXPECT_EQ(handler_->BatchGetStates({}, req, &fail).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(MembershipHandlerTest, PagesWalkEverythingOnceWhileRowsAreInserted) {
+  v1::ListPersonsRequest req;
+  req.set_page_size(3);
+  std::set<std::string> seen, initial;
+  v1::ListPersonsRequest all;
+  all.set_page_size(1000);
+  v1::ListPersonsResponse everything;
+  ASSERT_TRUE(handler_->ListPersons({}, all, &everything).ok());
+  for (const auto& p : everything.persons()) initial.insert(p.name());
+  int inserted = 0;
+  while (true) {
+    v1::ListPersonsResponse page;
+    ASSERT_TRUE(handler_->ListPersons({}, req, &page).ok());
+    for (const auto& p : page.persons())
+      EXPECT_TRUE(seen.insert(p.name()).second) << "duplicate " << p.name();
+    // Insert rows that sort before, between and after the cursor.
+    for (const char* id : {"aaa-new", "mmm-new", "zzz-new"}) {
+      v1::CreatePersonRequest c;
+      c.set_person_id(absl::StrCat(id, inserted));
+      auto* n = c.mutable_person()->add_display_name();
+      n->set_language_code("en");
+      n->set_text("Inserted");
+      v1::Person out;
+      ASSERT_TRUE(handler_->CreatePerson(Editor(), c, &out).ok());
+    }
+    ++inserted;
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  for (const auto& name : initial) EXPECT_TRUE(seen.count(name)) << name;
+}
+
+TEST_F(MembershipHandlerTest, PageTokenIsBoundToTheQuery) {
+  v1::ListPersonsRequest req;
+  req.set_page_size(2);
+  v1::ListPersonsResponse first;
+  ASSERT_TRUE(handler_->ListPersons({}, req, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_page_token(first.next_page_token());
+  req.set_filter("state = \"states/ru\"");
+  v1::ListPersonsResponse other;
+  absl::Status s = handler_->ListPersons({}, req, &other);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("page_token"));
+}
+
+TEST_F(MembershipHandlerTest, PageSizeRules) {
+  v1::ListPersonsRequest req;
+  req.set_page_size(-1);
+  v1::ListPersonsResponse resp;
+  EXPECT_EQ(handler_->ListPersons({}, req, &resp).code(),
+            absl::StatusCode::kInvalidArgument);
+  req.set_page_size(5000);  // lowered to the maximum, not an error
+  EXPECT_TRUE(handler_->ListPersons({}, req, &resp).ok());
+}
+
+TEST_F(MembershipHandlerTest, OrderByDescAndInvalidOrder) {
+  v1::ListStatesRequest req;
+  req.set_order_by("region_code desc");
+  v1::ListStatesResponse resp;
+  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  ASSERT_EQ(resp.states_size(), 6);
+  EXPECT_EQ(resp.states(0).region_code(), "TJ");
+  req.set_order_by("colour");
+  v1::ListStatesResponse bad;
+  absl::Status s = handler_->ListStates({}, req, &bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::GetErrorInfo(s)->reason(), "INVALID_ORDER_BY");
+}
+
+TEST_F(MembershipHandlerTest, ReloadingTheSeedNeitherDuplicatesNorUndoesEdits) {
+  v1::UpdatePersonRequest update;
+  update.mutable_person()->set_name("persons/vyacheslav-volodin");
+  auto* n = update.mutable_person()->add_display_name();
+  n->set_language_code("en");
+  n->set_text("Edited Name");
+  update.mutable_update_mask()->add_paths("display_name");
+  v1::Person out;
+  ASSERT_TRUE(handler_->UpdatePerson(Editor(), update, &out).ok());
+  v1::DeleteBodyRequest del;
+  del.set_name("bodies/csto-icmec");
+  v1::Body deleted;
+  ASSERT_TRUE(handler_->DeleteBody(Admin(), del, &deleted).ok());
+
+  ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+
+  v1::GetPersonRequest get;
+  get.set_name("persons/vyacheslav-volodin");
+  v1::Person volodin;
+  ASSERT_TRUE(handler_->GetPerson({}, get, &volodin).ok());
+  EXPECT_EQ(volodin.display_name(0).text(), "Edited Name");
+  v1::GetBodyRequest body;
+  body.set_name("bodies/csto-icmec");
+  v1::Body b;
+  EXPECT_EQ(handler_->GetBody({}, body, &b).code(),
+            absl::StatusCode::kNotFound);
+  v1::ListStatesResponse states;
+  ASSERT_TRUE(handler_->ListStates({}, {}, &states).ok());
+  EXPECT_EQ(states.states_size(), 6);
+}
+
+TEST_F(MembershipHandlerTest, FilterOnDisplayNameFindsCyrillicAndLatin) {
+  v1::ListStatesRequest req;
+  req.set_filter("display_name:\"Kazakh\"");
+  v1::ListStatesResponse resp;
+  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  ASSERT_EQ(resp.states_size(), 1);
+  EXPECT_EQ(resp.states(0).name(), "states/kz");
+  req.set_filter("display_name = \"Казахстан\"");
+  v1::ListStatesResponse ru;
+  ASSERT_TRUE(handler_->ListStates({}, req, &ru).ok());
+  EXPECT_EQ(ru.states_size(), 1);
+}
+
+}  // namespace
+}  // namespace cstopa::membership
