@@ -515,10 +515,11 @@ MembershipHandler::MembershipHandler(MembershipStore* store,
   }
 }
 
-absl::Status MembershipHandler::RequireEditor(const Caller& caller) const {
+absl::Status MembershipHandler::RequireRole(const Caller& caller,
+                                            common::Role role) const {
   std::optional<absl::string_view> auth;
   if (caller.authorization) auth = *caller.authorization;
-  return common::Authorize(*keys_, auth, common::Role::kEditor).status();
+  return common::Authorize(*keys_, auth, role).status();
 }
 
 absl::StatusOr<int64_t> MembershipHandler::AsOfDay(
@@ -666,7 +667,7 @@ absl::Status MembershipHandler::ListStates(const Caller&,
 absl::Status MembershipHandler::CreateState(const Caller& c,
                                             const v1::CreateStateRequest& req,
                                             v1::State* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   if (auto s = CreateOne(store_->states(), "states/" + req.state_id(),
                          "state_id", req.state_id(), "state", req.state(),
                          CSTOPA_REFS_CHECK, resp);
@@ -679,7 +680,7 @@ absl::Status MembershipHandler::CreateState(const Caller& c,
 absl::Status MembershipHandler::UpdateState(const Caller& c,
                                             const v1::UpdateStateRequest& req,
                                             v1::State* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   if (auto s = UpdateOne(store_->states(), req.state(), req.update_mask(),
                          "state", {"states"}, CSTOPA_REFS_CHECK, resp);
       !s.ok())
@@ -691,7 +692,7 @@ absl::Status MembershipHandler::UpdateState(const Caller& c,
 absl::Status MembershipHandler::DeleteState(const Caller& c,
                                             const v1::DeleteStateRequest& req,
                                             v1::State* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->states(), req.name(), req.etag(), {"states"}, resp);
 }
 
@@ -712,7 +713,7 @@ absl::Status MembershipHandler::ListParliaments(
 absl::Status MembershipHandler::CreateParliament(
     const Caller& c, const v1::CreateParliamentRequest& req,
     v1::Parliament* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->parliaments(), "parliaments/" + req.parliament_id(),
                    "parliament_id", req.parliament_id(), "parliament",
                    req.parliament(), CSTOPA_REFS_CHECK, resp);
@@ -721,7 +722,7 @@ absl::Status MembershipHandler::CreateParliament(
 absl::Status MembershipHandler::UpdateParliament(
     const Caller& c, const v1::UpdateParliamentRequest& req,
     v1::Parliament* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return UpdateOne(store_->parliaments(), req.parliament(), req.update_mask(),
                    "parliament", {"parliaments"}, CSTOPA_REFS_CHECK, resp);
 }
@@ -729,7 +730,7 @@ absl::Status MembershipHandler::UpdateParliament(
 absl::Status MembershipHandler::DeleteParliament(
     const Caller& c, const v1::DeleteParliamentRequest& req,
     v1::Parliament* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->parliaments(), req.name(), req.etag(),
                    {"parliaments"}, resp);
 }
@@ -762,7 +763,7 @@ absl::Status MembershipHandler::ListDelegations(
 absl::Status MembershipHandler::CreateDelegation(
     const Caller& c, const v1::CreateDelegationRequest& req,
     v1::Delegation* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   Violations v;
   CheckName(v, "parent", req.parent(), {"parliaments"}, true);
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
@@ -783,7 +784,7 @@ absl::Status MembershipHandler::CreateDelegation(
 absl::Status MembershipHandler::UpdateDelegation(
     const Caller& c, const v1::UpdateDelegationRequest& req,
     v1::Delegation* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   if (auto s = UpdateOne(store_->delegations(), req.delegation(),
                          req.update_mask(), "delegation",
                          {"parliaments", "delegations"}, CSTOPA_REFS_CHECK,
@@ -797,7 +798,7 @@ absl::Status MembershipHandler::UpdateDelegation(
 absl::Status MembershipHandler::DeleteDelegation(
     const Caller& c, const v1::DeleteDelegationRequest& req,
     v1::Delegation* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->delegations(), req.name(), req.etag(),
                    {"parliaments", "delegations"}, resp);
 }
@@ -827,7 +828,7 @@ absl::Status MembershipHandler::ListPersons(const Caller&,
 absl::Status MembershipHandler::CreatePerson(const Caller& c,
                                              const v1::CreatePersonRequest& req,
                                              v1::Person* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->persons(), "persons/" + req.person_id(),
                    "person_id", req.person_id(), "person", req.person(),
                    CSTOPA_REFS_CHECK, resp);
@@ -836,7 +837,7 @@ absl::Status MembershipHandler::CreatePerson(const Caller& c,
 absl::Status MembershipHandler::UpdatePerson(const Caller& c,
                                              const v1::UpdatePersonRequest& req,
                                              v1::Person* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return UpdateOne(store_->persons(), req.person(), req.update_mask(),
                    "person", {"persons"}, CSTOPA_REFS_CHECK, resp);
 }
@@ -844,7 +845,7 @@ absl::Status MembershipHandler::UpdatePerson(const Caller& c,
 absl::Status MembershipHandler::DeletePerson(const Caller& c,
                                              const v1::DeletePersonRequest& req,
                                              v1::Person* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->persons(), req.name(), req.etag(), {"persons"},
                    resp);
 }
@@ -875,16 +876,16 @@ absl::Status MembershipHandler::ListRoles(const Caller&,
 absl::Status MembershipHandler::CreateRole(const Caller& c,
                                            const v1::CreateRoleRequest& req,
                                            v1::Role* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->roles(), "roles/" + req.role_id(), "role_id",
-                   req.role_id(), "role", req.role(), {"roles"},
+                   req.role_id(), "role", req.role(),
                    CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateRole(const Caller& c,
                                            const v1::UpdateRoleRequest& req,
                                            v1::Role* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return UpdateOne(store_->roles(), req.role(), req.update_mask(), "role",
                    {"roles"}, CSTOPA_REFS_CHECK, resp);
 }
@@ -892,7 +893,7 @@ absl::Status MembershipHandler::UpdateRole(const Caller& c,
 absl::Status MembershipHandler::DeleteRole(const Caller& c,
                                            const v1::DeleteRoleRequest& req,
                                            v1::Role* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->roles(), req.name(), req.etag(), {"roles"}, resp);
 }
 
@@ -914,16 +915,16 @@ absl::Status MembershipHandler::ListBodies(const Caller&,
 absl::Status MembershipHandler::CreateBody(const Caller& c,
                                            const v1::CreateBodyRequest& req,
                                            v1::Body* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->bodies(), "bodies/" + req.body_id(), "body_id",
-                   req.body_id(), "body", req.body(), {"bodies"},
+                   req.body_id(), "body", req.body(),
                    CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateBody(const Caller& c,
                                            const v1::UpdateBodyRequest& req,
                                            v1::Body* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return UpdateOne(store_->bodies(), req.body(), req.update_mask(), "body",
                    {"bodies"}, CSTOPA_REFS_CHECK, resp);
 }
@@ -931,7 +932,7 @@ absl::Status MembershipHandler::UpdateBody(const Caller& c,
 absl::Status MembershipHandler::DeleteBody(const Caller& c,
                                            const v1::DeleteBodyRequest& req,
                                            v1::Body* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->bodies(), req.name(), req.etag(), {"bodies"}, resp);
 }
 
@@ -952,7 +953,7 @@ absl::Status MembershipHandler::ListPartners(const Caller&,
 
 absl::Status MembershipHandler::CreatePartner(
     const Caller& c, const v1::CreatePartnerRequest& req, v1::Partner* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->partners(), "partners/" + req.partner_id(),
                    "partner_id", req.partner_id(), "partner", req.partner(),
                    CSTOPA_REFS_CHECK, resp);
@@ -960,14 +961,14 @@ absl::Status MembershipHandler::CreatePartner(
 
 absl::Status MembershipHandler::UpdatePartner(
     const Caller& c, const v1::UpdatePartnerRequest& req, v1::Partner* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return UpdateOne(store_->partners(), req.partner(), req.update_mask(),
                    "partner", {"partners"}, CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeletePartner(
     const Caller& c, const v1::DeletePartnerRequest& req, v1::Partner* resp) {
-  if (auto s = RequireEditor(c); !s.ok()) return s;
+  if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
   return DeleteOne(store_->partners(), req.name(), req.etag(), {"partners"},
                    resp);
 }

@@ -84,7 +84,7 @@ class MembershipHandler {
   absl::Status LoadSeed(const std::string& text);
 
  private:
-  absl::Status RequireEditor(const Caller& caller) const;
+  absl::Status RequireRole(const Caller& caller, common::Role role) const;
   absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of,
                                   bool present, const char* field) const;
   absl::Status CheckReferences(
