@@ -14,7 +14,7 @@ scripts/install-deps.sh
 export CCACHE_BASEDIR="$root"
 export CCACHE_NOHASHDIR=true
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target membership_server cstopa_keyhash
+cmake --build build -j "$(nproc)" --target membership_server cstopa_keyhash cstopa_python_stubs
 
 mkdir -p run
 if [ ! -s run/dev-editor.key ]; then
@@ -64,6 +64,7 @@ or with the bundled Python client (no extra installs):
   /usr/bin/python3 tests/clients/python/cstopa_client.py list-roles --as-of 2022-05-01
 
 Development editor key (for writes): $key
-  /usr/bin/python3 tests/clients/python/cstopa_client.py --key $key create-person demo-person "Demo Person"
+  /usr/bin/python3 tests/clients/python/cstopa_client.py --key $key create-person "demo-$(date +%s)" "Demo Person"
+(IDs are never reused, so each try needs a new one; run/ keeps data between starts.)
 MSG
 wait

@@ -1,0 +1,495 @@
+#!/usr/bin/python3
+"""Command-line client for the cstopa membership gRPC service.
+
+Uses the Python stubs that the build generates from the protos (target
+cstopa_python_stubs, into build/gen-python) and Debian's python3-grpcio and
+python3-protobuf, so run it with /usr/bin/python3:
+
+  /usr/bin/python3 tests/clients/python/cstopa_client.py get-state states/kz
+  /usr/bin/python3 tests/clients/python/cstopa_client.py list-roles \\
+      --as-of 2022-05-01
+  /usr/bin/python3 tests/clients/python/cstopa_client.py --key KEY \\
+      create-person demo-person "Demo Person"
+
+Results are printed as protobuf JSON with the proto field names. A failed call
+prints `ERROR <CODE>: <message>` and the google.rpc.Status details to stderr
+and exits with status 1; bad usage exits with status 2.
+
+Environment: CSTOPA_MEMBERSHIP_TARGET (default for --target), CSTOPA_API_KEY
+(default for --key), CSTOPA_PY_STUBS (default for --stubs).
+"""
+
+import argparse
+import os
+import re
+import sys
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 10.0
+REPO_ROOT = os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+DEFAULT_STUBS = os.path.join(REPO_ROOT, "build", "gen-python")
+REQUEST_ID_HEADER = "x-request-id"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Upper bound on pages fetched by --all, against a server that never ends.
+MAX_PAGES = 10000
+
+
+class UsageError(Exception):
+    """A problem with the command line or the environment (exit status 2)."""
+
+
+# ---------------------------------------------------------------------------
+# Stubs
+# ---------------------------------------------------------------------------
+
+
+def load_stubs(stubs_dir):
+    """Imports grpc and the generated modules; returns them in a namespace."""
+    # pylint: disable=import-outside-toplevel
+    try:
+        import grpc
+        from google.protobuf import json_format
+    except ImportError as e:
+        raise UsageError(
+            f"{e}: run this with Debian's /usr/bin/python3 (packages "
+            f"python3-grpcio and python3-protobuf), not {sys.executable}"
+        ) from e
+    marker = os.path.join(stubs_dir, "cstopa", "membership", "v1",
+                          "membership_pb2_grpc.py")
+    if not os.path.isfile(marker):
+        raise UsageError(
+            f"no generated Python stubs in {stubs_dir}; build them with "
+            f"`ninja -C build cstopa_python_stubs` or point --stubs / "
+            f"CSTOPA_PY_STUBS at them")
+    sys.path.insert(0, os.path.abspath(stubs_dir))
+    from cstopa.membership.v1 import membership_pb2
+    from cstopa.membership.v1 import membership_pb2_grpc
+    from cstopa.type.v1 import types_pb2
+    from google.rpc import error_details_pb2
+    from google.rpc import status_pb2
+    from google.type import date_pb2
+
+    return argparse.Namespace(
+        grpc=grpc, json_format=json_format, m=membership_pb2,
+        m_grpc=membership_pb2_grpc, types=types_pb2,
+        error_details=error_details_pb2, status=status_pb2, date=date_pb2)
+
+
+# ---------------------------------------------------------------------------
+# Output and errors
+# ---------------------------------------------------------------------------
+
+
+def to_json(stubs, message, indent=2):
+    return stubs.json_format.MessageToJson(
+        message, preserving_proto_field_name=True, indent=indent,
+        ensure_ascii=False)
+
+
+def decode_status_details(stubs, trailing_metadata):
+    """The google.rpc.Status in `grpc-status-details-bin`, or None."""
+    for key, value in trailing_metadata or ():
+        if key == STATUS_DETAILS_KEY:
+            status = stubs.status.Status()
+            status.ParseFromString(value)
+            return status
+    return None
+
+
+def describe_details(stubs, status):
+    """Human-readable lines for the details of a google.rpc.Status."""
+    ed = stubs.error_details
+    lines = []
+    for any_msg in status.details:
+        if any_msg.Is(ed.BadRequest.DESCRIPTOR):
+            bad = ed.BadRequest()
+            any_msg.Unpack(bad)
+            for v in bad.field_violations:
+                lines.append(f"  BadRequest: field {v.field}: {v.description}")
+            if not bad.field_violations:
+                lines.append("  BadRequest: (no field violations)")
+        elif any_msg.Is(ed.ErrorInfo.DESCRIPTOR):
+            info = ed.ErrorInfo()
+            any_msg.Unpack(info)
+            line = f"  ErrorInfo: reason={info.reason} domain={info.domain}"
+            if info.metadata:
+                pairs = (f"{k}={v}" for k, v in sorted(info.metadata.items()))
+                line += " metadata={" + ", ".join(pairs) + "}"
+            lines.append(line)
+        else:
+            known = None
+            for cls in (ed.RetryInfo, ed.DebugInfo, ed.QuotaFailure,
+                        ed.PreconditionFailure, ed.RequestInfo, ed.ResourceInfo,
+                        ed.Help, ed.LocalizedMessage):
+                if any_msg.Is(cls.DESCRIPTOR):
+                    known = cls()
+                    any_msg.Unpack(known)
+                    break
+            if known is not None:
+                lines.append(f"  {type(known).__name__}: "
+                             f"{to_json(stubs, known, indent=None)}")
+            else:
+                lines.append(f"  detail of unknown type {any_msg.type_url} "
+                             f"({len(any_msg.value)} bytes)")
+    return lines
+
+
+def report_rpc_error(stubs, err, target):
+    """Prints a failed call to stderr."""
+    code = err.code()
+    name = code.name if code is not None else "UNKNOWN"
+    print(f"ERROR {name}: {err.details()}", file=sys.stderr)
+    try:
+        trailing = err.trailing_metadata()
+    except Exception:  # pylint: disable=broad-except
+        trailing = None
+    status = None
+    try:
+        status = decode_status_details(stubs, trailing)
+    except Exception as e:  # pylint: disable=broad-except
+        print(f"  (undecodable {STATUS_DETAILS_KEY}: {e})", file=sys.stderr)
+    if status is not None:
+        for line in describe_details(stubs, status):
+            print(line, file=sys.stderr)
+    if code == stubs.grpc.StatusCode.UNAVAILABLE:
+        print(f"  (is the server running at {target}? see --target)",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Calls
+# ---------------------------------------------------------------------------
+
+
+class Client:
+    """One channel and the call options every command shares."""
+
+    def __init__(self, stubs, args):
+        self.stubs = stubs
+        self.args = args
+        grpc = stubs.grpc
+        if args.tls:
+            def read(path):
+                if not path:
+                    return None
+                with open(path, "rb") as f:
+                    return f.read()
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=read(args.ca_cert),
+                private_key=read(args.client_key),
+                certificate_chain=read(args.client_cert))
+            self.channel = grpc.secure_channel(args.target, creds)
+        else:
+            self.channel = grpc.insecure_channel(args.target)
+        self.stub = stubs.m_grpc.MembershipServiceStub(self.channel)
+
+    def close(self):
+        self.channel.close()
+
+    def metadata(self):
+        md = []
+        if self.args.key:
+            md.append(("authorization", f"Bearer {self.args.key}"))
+        if self.args.request_id:
+            md.append((REQUEST_ID_HEADER, self.args.request_id))
+        return md
+
+    def call(self, method, request):
+        """Calls `method` with the shared metadata and timeout."""
+        response, call = getattr(self.stub, method).with_call(
+            request, timeout=self.args.timeout, metadata=self.metadata())
+        if self.args.verbose:
+            for kind, md in (("header", call.initial_metadata()),
+                             ("trailer", call.trailing_metadata())):
+                for key, value in md or ():
+                    if not key.endswith("-bin"):
+                        print(f"< {kind} {key}: {value}", file=sys.stderr)
+        return response
+
+    def list_all(self, method, request, items_field):
+        """Calls a List method; with --all follows next_page_token and returns
+        one response holding every item."""
+        response = self.call(method, request)
+        if not getattr(self.args, "all", False):
+            return response
+        merged = type(response)()
+        getattr(merged, items_field).extend(getattr(response, items_field))
+        seen = set()
+        pages = 1
+        while response.next_page_token:
+            token = response.next_page_token
+            if token in seen or pages >= MAX_PAGES:
+                raise RuntimeError(f"paging did not end after {pages} pages")
+            seen.add(token)
+            request.page_token = token
+            response = self.call(method, request)
+            getattr(merged, items_field).extend(getattr(response, items_field))
+            pages += 1
+        return merged
+
+
+# ---------------------------------------------------------------------------
+# Argument helpers
+# ---------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def parse_date(text):
+    """YYYY-MM-DD (or YYYY-MM, YYYY for partial dates) -> (y, m, d)."""
+    m = _DATE_RE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD")
+    y, mo, d = (int(g) if g else 0 for g in m.groups())
+    if mo > 12 or d > 31:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid date")
+    return (y, mo, d)
+
+
+def resource_name(collection):
+    """argparse type: accepts `collection/id` or a bare id."""
+    def conv(text):
+        if not text:
+            raise argparse.ArgumentTypeError("empty resource name")
+        if "/" in text:
+            return text
+        return f"{collection}/{text}"
+    conv.__name__ = f"{collection} name"
+    return conv
+
+
+def set_date(stubs, request, field, value):
+    if value is not None:
+        y, m, d = value
+        getattr(request, field).CopyFrom(
+            stubs.date.Date(year=y, month=m, day=d))
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+
+def make_list_request(stubs, args, request_cls, has_as_of):
+    req = request_cls(page_size=args.page_size, page_token=args.page_token,
+                      filter=args.filter, order_by=args.order_by,
+                      show_deleted=args.show_deleted)
+    if has_as_of:
+        set_date(stubs, req, "as_of", args.as_of)
+    return req
+
+
+# name -> (method, request class name, items field, has as_of, help)
+LIST_COMMANDS = {
+    "list-states": ("ListStates", "ListStatesRequest", "states", True,
+                    "List states."),
+    "list-parliaments": ("ListParliaments", "ListParliamentsRequest",
+                         "parliaments", False, "List parliaments."),
+    "list-delegations": ("ListDelegations", "ListDelegationsRequest",
+                         "delegations", True,
+                         "List delegations (of all parliaments by default)."),
+    "list-persons": ("ListPersons", "ListPersonsRequest", "persons", False,
+                     "List persons."),
+    "list-roles": ("ListRoles", "ListRolesRequest", "roles", True,
+                   "List roles; with --as-of only those held on that date."),
+    "list-bodies": ("ListBodies", "ListBodiesRequest", "bodies", False,
+                    "List bodies."),
+    "list-partners": ("ListPartners", "ListPartnersRequest", "partners", False,
+                      "List partners and observers."),
+}
+
+# name -> (method, request class name, collection, has as_of, help)
+GET_COMMANDS = {
+    "get-state": ("GetState", "GetStateRequest", "states", True,
+                  "Get a state (states/ID or ID)."),
+    "get-parliament": ("GetParliament", "GetParliamentRequest", "parliaments",
+                       False, "Get a parliament (parliaments/ID or ID)."),
+    "get-delegation": ("GetDelegation", "GetDelegationRequest", None, True,
+                       "Get a delegation "
+                       "(parliaments/P/delegations/D)."),
+    "get-person": ("GetPerson", "GetPersonRequest", "persons", False,
+                   "Get a person (persons/ID or ID)."),
+    "get-role": ("GetRole", "GetRoleRequest", "roles", False,
+                 "Get a role (roles/ID or ID)."),
+    "get-body": ("GetBody", "GetBodyRequest", "bodies", False,
+                 "Get a body (bodies/ID or ID)."),
+    "get-partner": ("GetPartner", "GetPartnerRequest", "partners", False,
+                    "Get a partner (partners/ID or ID)."),
+}
+
+
+def run_get(client, args):
+    method, req_name, _, has_as_of, _ = GET_COMMANDS[args.command]
+    req = getattr(client.stubs.m, req_name)(name=args.name)
+    if has_as_of:
+        set_date(client.stubs, req, "as_of", args.as_of)
+    return client.call(method, req)
+
+
+def run_list(client, args):
+    method, req_name, items, has_as_of, _ = LIST_COMMANDS[args.command]
+    req = make_list_request(client.stubs, args,
+                            getattr(client.stubs.m, req_name), has_as_of)
+    if args.command == "list-delegations":
+        req.parent = args.parent
+    return client.list_all(method, req, items)
+
+
+def run_create_person(client, args):
+    s = client.stubs
+    person = s.m.Person(
+        display_name=[s.types.LocalizedText(language_code=args.language,
+                                            text=args.display_name)],
+        state=args.state or "")
+    if args.source:
+        person.provenance.add(source=args.source)
+    return client.call("CreatePerson", s.m.CreatePersonRequest(
+        person_id=args.person_id, person=person))
+
+
+def run_delete_person(client, args):
+    return client.call("DeletePerson", client.stubs.m.DeletePersonRequest(
+        name=args.name, etag=args.etag or ""))
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
+def add_global_options(p, suppress):
+    """Options accepted before or after the command. On subcommands their
+    defaults are suppressed so they do not override the main parser's."""
+    def d(value):
+        return argparse.SUPPRESS if suppress else value
+    env = os.environ
+    p.add_argument("--target", default=d(env.get("CSTOPA_MEMBERSHIP_TARGET",
+                                                  DEFAULT_TARGET)),
+                   help="server host:port (env CSTOPA_MEMBERSHIP_TARGET; "
+                        f"default {DEFAULT_TARGET})")
+    p.add_argument("--key", default=d(env.get("CSTOPA_API_KEY")),
+                   help="API key, sent as `authorization: Bearer KEY`; needed "
+                        "for writes (env CSTOPA_API_KEY)")
+    p.add_argument("--request-id", default=d(None),
+                   help=f"request ID, sent as `{REQUEST_ID_HEADER}` metadata")
+    p.add_argument("--timeout", type=float, default=d(DEFAULT_TIMEOUT),
+                   help=f"seconds per call (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--stubs", default=d(env.get("CSTOPA_PY_STUBS",
+                                                DEFAULT_STUBS)),
+                   help="directory of the generated Python stubs "
+                        "(env CSTOPA_PY_STUBS; default "
+                        "<repo>/build/gen-python)")
+    p.add_argument("--tls", action="store_true", default=d(False),
+                   help="use TLS instead of plaintext")
+    p.add_argument("--ca-cert", default=d(None),
+                   help="PEM CA bundle for --tls (default: system roots)")
+    p.add_argument("--client-cert", default=d(None),
+                   help="PEM client certificate for mutual TLS")
+    p.add_argument("--client-key", default=d(None),
+                   help="PEM client private key for mutual TLS")
+    p.add_argument("-v", "--verbose", action="store_true", default=d(False),
+                   help="print response metadata to stderr")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="cstopa_client.py",
+        description="Calls cstopa.membership.v1.MembershipService and prints "
+                    "the result as protobuf JSON.",
+        epilog="Resource names may be given as collection/ID or as a bare ID "
+               "where the collection is clear (e.g. `get-state kz`).")
+    add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                required=True)
+
+    def command(name, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_global_options(p, suppress=True)
+        return p
+
+    for name, (_, _, collection, has_as_of, help_text) in GET_COMMANDS.items():
+        p = command(name, help_text)
+        p.add_argument("name", metavar="NAME",
+                       type=resource_name(collection) if collection else str)
+        if has_as_of:
+            p.add_argument("--as-of", type=parse_date, metavar="YYYY-MM-DD",
+                           help="date for time-bounded fields "
+                                "(default today, UTC)")
+        p.set_defaults(run=run_get)
+
+    for name, (_, _, _, has_as_of, help_text) in LIST_COMMANDS.items():
+        p = command(name, help_text)
+        if name == "list-delegations":
+            p.add_argument("--parent", default="parliaments/-",
+                           type=resource_name("parliaments"),
+                           help="parliaments/ID, or parliaments/- "
+                                "(default) for all")
+        p.add_argument("--filter", default="", help="AIP-160 filter")
+        p.add_argument("--order-by", default="", help="e.g. `name desc`")
+        p.add_argument("--page-size", type=int, default=0,
+                       help="results per page (server default 50)")
+        p.add_argument("--page-token", default="",
+                       help="next_page_token of a previous call")
+        p.add_argument("--all", action="store_true",
+                       help="follow next_page_token and print every result")
+        p.add_argument("--show-deleted", action="store_true",
+                       help="include soft-deleted resources")
+        if has_as_of:
+            p.add_argument("--as-of", type=parse_date, metavar="YYYY-MM-DD",
+                           help="date for time-bounded fields")
+        p.set_defaults(run=run_list)
+
+    p = command("create-person", "Create a person (needs an editor key).")
+    p.add_argument("person_id", metavar="ID", help="ID of the new person")
+    p.add_argument("display_name", metavar="DISPLAY_NAME", help="full name")
+    p.add_argument("--language", default="en",
+                   help="BCP 47 language of DISPLAY_NAME (default en)")
+    p.add_argument("--state", type=resource_name("states"),
+                   help="state the person represents, states/ID")
+    p.add_argument("--source", help="provenance: source document")
+    p.set_defaults(run=run_create_person)
+
+    p = command("delete-person", "Soft-delete a person (needs an admin key).")
+    p.add_argument("name", metavar="NAME", type=resource_name("persons"))
+    p.add_argument("--etag", help="only delete if the etag still matches")
+    p.set_defaults(run=run_delete_person)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    try:
+        stubs = load_stubs(args.stubs)
+    except UsageError as e:
+        print(f"cstopa_client.py: {e}", file=sys.stderr)
+        return 2
+    try:
+        client = Client(stubs, args)
+    except OSError as e:
+        print(f"cstopa_client.py: {e}", file=sys.stderr)
+        return 2
+    try:
+        response = args.run(client, args)
+    except stubs.grpc.RpcError as e:
+        report_rpc_error(stubs, e, args.target)
+        return 1
+    except RuntimeError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(to_json(stubs, response))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except AttributeError:
+        pass
+    sys.exit(main())
