@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -216,6 +218,12 @@ class SqliteDatabase : public Database {
 
   absl::Status Read(
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    // A read issued from inside a Write (on the writing thread) joins that
+    // transaction: it sees the write's own changes and cannot deadlock.
+    if (writer_thread_.load() == std::this_thread::get_id()) {
+      SqliteTransaction tx(writer_.get());
+      return fn(tx);
+    }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       return RunInTransaction(writer_.get(), "BEGIN", fn);
@@ -229,7 +237,10 @@ class SqliteDatabase : public Database {
   absl::Status Write(
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     absl::MutexLock lock(&write_mu_);
-    return RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    writer_thread_ = std::this_thread::get_id();
+    absl::Status s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    writer_thread_ = std::thread::id();
+    return s;
   }
 
   absl::Status Ping() override {
@@ -306,6 +317,8 @@ class SqliteDatabase : public Database {
   std::string path_;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  // The thread inside Write(), if any.
+  std::atomic<std::thread::id> writer_thread_{};
   std::vector<std::unique_ptr<Connection>> readers_;
   absl::Mutex pool_mu_;
   std::vector<Connection*> free_readers_;

@@ -1,0 +1,189 @@
+// Store tests: date arithmetic of "as of" queries and the generic resource
+// store (as the membership tables use it) on SQLite.
+#include "services/membership/membership_store.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/errors.h"
+
+namespace cstopa::membership {
+namespace {
+
+google::type::Date D(int y, int m = 0, int d = 0) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+TEST(DatesTest, PartialDatesWidenToTheirEarliestAndLatestDay) {
+  EXPECT_EQ(EarliestDay(D(2022), true), 20220101);
+  EXPECT_EQ(LatestDay(D(2022), true), 20221231);
+  EXPECT_EQ(EarliestDay(D(2024, 2), true), 20240201);
+  EXPECT_EQ(LatestDay(D(2024, 2), true), 20240229);  // leap year
+  EXPECT_EQ(LatestDay(D(2023, 2), true), 20230228);
+  EXPECT_EQ(LatestDay(D(2100, 2), true), 21000228);  // not a leap year
+  EXPECT_EQ(EarliestDay(D(2022, 5, 19), true), 20220519);
+  EXPECT_EQ(EarliestDay(D(0), false), 0);
+  EXPECT_EQ(LatestDay(D(0), false), 99991231);
+}
+
+TEST(DatesTest, RangeHoldsUsesTheWidestReading) {
+  cstopa::type::v1::DateRange r;
+  *r.mutable_start_date() = D(2022);
+  *r.mutable_end_date() = D(2024, 5);
+  EXPECT_FALSE(RangeHolds(r, 20211231));
+  EXPECT_TRUE(RangeHolds(r, 20220101));
+  EXPECT_TRUE(RangeHolds(r, 20240531));
+  EXPECT_FALSE(RangeHolds(r, 20240601));
+  cstopa::type::v1::DateRange open;  // unknown start, still holds
+  EXPECT_TRUE(RangeHolds(open, 19000101));
+  EXPECT_TRUE(RangeHolds(open, 99990101));
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    store_ = std::make_unique<MembershipStore>(db_.get(), &tokens_);
+  }
+
+  v1::Person NewPerson(const std::string& id, const std::string& text) {
+    v1::Person p;
+    p.set_name("persons/" + id);
+    auto* n = p.add_display_name();
+    n->set_language_code("en");
+    n->set_text(text);
+    return p;
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::PageTokenCodec tokens_{"k"};
+  std::unique_ptr<MembershipStore> store_;
+};
+
+TEST_F(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
+  v1::Person p = NewPerson("a", "A");
+  ASSERT_TRUE(store_->persons().Create(&p).ok());
+  EXPECT_TRUE(p.has_create_time());
+  EXPECT_EQ(p.create_time().seconds(), p.update_time().seconds());
+  EXPECT_EQ(p.etag().size(), 16u);
+  v1::Person again = NewPerson("a", "A2");
+  EXPECT_EQ(store_->persons().Create(&again).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
+  v1::Person p = NewPerson("a", "A");
+  ASSERT_TRUE(store_->persons().Create(&p).ok());
+  v1::Person out;
+  ASSERT_TRUE(store_->persons()
+                  .Update("persons/a", p.etag(),
+                          [](google::protobuf::Message* m) {
+                            static_cast<v1::Person*>(m)->set_state("states/kz");
+                            return absl::OkStatus();
+                          },
+                          &out)
+                  .ok());
+  EXPECT_NE(out.etag(), p.etag());
+  EXPECT_GT(out.update_time().seconds() * 1000000000LL +
+                out.update_time().nanos(),
+            p.update_time().seconds() * 1000000000LL + p.update_time().nanos());
+  EXPECT_EQ(out.create_time().seconds(), p.create_time().seconds());
+  absl::Status stale = store_->persons().Update(
+      "persons/a", p.etag(),
+      [](google::protobuf::Message*) { return absl::OkStatus(); }, &out);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  // A failing mutation writes nothing.
+  v1::Person before;
+  ASSERT_TRUE(store_->persons().Get("persons/a", false, &before).ok());
+  absl::Status aborted = store_->persons().Update(
+      "persons/a", "",
+      [](google::protobuf::Message* m) {
+        static_cast<v1::Person*>(m)->set_state("states/ru");
+        return absl::InvalidArgumentError("no");
+      },
+      &out);
+  EXPECT_FALSE(aborted.ok());
+  v1::Person after;
+  ASSERT_TRUE(store_->persons().Get("persons/a", false, &after).ok());
+  EXPECT_EQ(after.state(), "states/kz");
+  EXPECT_EQ(after.etag(), before.etag());
+}
+
+TEST_F(StoreTest, SoftDeleteHidesButKeepsTheRow) {
+  v1::Person p = NewPerson("a", "A");
+  ASSERT_TRUE(store_->persons().Create(&p).ok());
+  v1::Person out;
+  ASSERT_TRUE(store_->persons().Delete("persons/a", "", &out).ok());
+  EXPECT_TRUE(out.has_delete_time());
+  EXPECT_EQ(store_->persons().Get("persons/a", false, &out).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->persons().Get("persons/a", true, &out).ok());
+  EXPECT_EQ(store_->persons().Delete("persons/a", "", &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
+  v1::Person a = NewPerson("a", "A"), b = NewPerson("b", "B");
+  auto n = store_->persons().InsertMissing({&a, &b});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2);
+  v1::Person out;
+  ASSERT_TRUE(store_->persons()
+                  .Update("persons/a", "",
+                          [](google::protobuf::Message* m) {
+                            static_cast<v1::Person*>(m)
+                                ->mutable_display_name(0)
+                                ->set_text("Edited");
+                            return absl::OkStatus();
+                          },
+                          &out)
+                  .ok());
+  n = store_->persons().InsertMissing({&a, &b});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+  ASSERT_TRUE(store_->persons().Get("persons/a", false, &out).ok());
+  EXPECT_EQ(out.display_name(0).text(), "Edited");
+}
+
+TEST_F(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
+  for (int i = 0; i < 25; ++i) {
+    v1::Person p = NewPerson("p" + std::to_string(100 + i), "P");
+    p.set_state(i % 2 ? "states/kz" : "states/ru");
+    ASSERT_TRUE(store_->persons().Create(&p).ok());
+  }
+  common::ListQuery q;
+  q.order_by = "state desc, name desc";
+  q.page_size = 4;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 20; ++pages) {
+    v1::ListPersonsResponse resp;
+    auto next = store_->persons().List(
+        q, [&]() { return resp.add_persons(); });
+    ASSERT_TRUE(next.ok()) << next.status();
+    for (const auto& p : resp.persons())
+      seen.push_back(p.state() + "|" + p.name());
+    if (next->empty()) break;
+    q.page_token = *next;
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i - 1], seen[i]);
+}
+
+TEST_F(StoreTest, ExistsKnowsEveryCollection) {
+  v1::Person p = NewPerson("a", "A");
+  ASSERT_TRUE(store_->persons().Create(&p).ok());
+  EXPECT_TRUE(*store_->Exists("persons/a"));
+  EXPECT_FALSE(*store_->Exists("persons/b"));
+  EXPECT_FALSE(*store_->Exists("bodies/a"));
+  EXPECT_FALSE(*store_->Exists("unknown/a"));
+}
+
+}  // namespace
+}  // namespace cstopa::membership
