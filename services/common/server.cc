@@ -63,7 +63,7 @@ struct Settings {
   std::string listen, admin_listen, store, api_keys_file, page_token_secret,
       seed, port_file, access_log, tls_cert_file, tls_key_file,
       tls_client_ca_file;
-  int64_t drain_seconds = 10, max_message_bytes = 0, max_concurrent_streams = 0;
+  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0, max_concurrent_streams = 0;
 };
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
@@ -94,6 +94,10 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
             "where the JSON access log goes: stderr, stdout, off, or a path");
   flags.Add("drain_seconds", "CSTOPA_DRAIN_SECONDS", "10",
             "on SIGTERM, how long in-flight calls may take to finish");
+  flags.Add("lame_duck_seconds", "CSTOPA_LAME_DUCK_SECONDS", "0",
+            "on SIGTERM, how long to keep serving while health already says "
+            "NOT_SERVING, so that load balancers move away before the "
+            "server stops accepting calls");
   flags.Add("max_message_bytes", "CSTOPA_MAX_MESSAGE_BYTES", "4194304",
             "largest request or response message");
   flags.Add("max_concurrent_streams", "CSTOPA_MAX_CONCURRENT_STREAMS", "200",
@@ -119,7 +123,8 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   st.tls_key_file = flags.Get("tls_key_file");
   st.tls_client_ca_file = flags.Get("tls_client_ca_file");
   for (const char* name :
-       {"drain_seconds", "max_message_bytes", "max_concurrent_streams"}) {
+       {"drain_seconds", "lame_duck_seconds", "max_message_bytes",
+        "max_concurrent_streams"}) {
     auto v = flags.GetInt(name);
     if (!v.ok()) return v.status();
     if (*v < 0)
@@ -127,6 +132,7 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
           absl::StrCat("--", name, " must not be negative"));
   }
   st.drain_seconds = *flags.GetInt("drain_seconds");
+  st.lame_duck_seconds = *flags.GetInt("lame_duck_seconds");
   st.max_message_bytes = *flags.GetInt("max_message_bytes");
   st.max_concurrent_streams = *flags.GetInt("max_concurrent_streams");
   if (st.max_message_bytes < 1024 || st.max_message_bytes > (1 << 30))
@@ -251,7 +257,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
                       absl::StrCat("cannot open ", st.access_log)));
     close_log = true;
   }
-  Metrics metrics;
+  Metrics metrics(def.name);
   AccessLog access_log(log_out);
 
   auto creds = Credentials(st);
@@ -284,6 +290,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   std::atomic<bool> draining{false};
   auto set_health = [&](bool ok) {
     serving = ok;
+    health->SetServingStatus(def.grpc_service_name, ok);
     health->SetServingStatus(ok);
   };
   set_health((*db)->Ping().ok());
@@ -346,6 +353,9 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
             {"deadline_seconds", std::to_string(st.drain_seconds)}});
   draining = true;
   set_health(false);
+  if (st.lame_duck_seconds > 0) {
+    absl::SleepFor(absl::Seconds(st.lame_duck_seconds));
+  }
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(st.drain_seconds));
   server->Wait();
