@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, runs the unit tests
-# under AddressSanitizer and UBSan, then every test (unit, integration, proto
-# lint, Python client) on the regular build. Exits non-zero on any failure.
+# under AddressSanitizer and UBSan, fuzzes every parser of untrusted input for
+# a while (clang, libFuzzer), then runs every test (unit, integration, proto
+# lint, Python client, benchmark smoke run) on the regular build. Exits
+# non-zero on any failure.
 #
 #   ./scripts/test.sh
 set -euo pipefail
@@ -22,6 +24,13 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+
+echo "== fuzz targets (clang + libFuzzer + ASan), ${CSTOPA_FUZZ_SECONDS:-20} s each"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCSTOPA_FUZZ=ON -DCSTOPA_UNIT_ONLY=ON \
+  -DCSTOPA_FUZZ_SECONDS="${CSTOPA_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build build-fuzz -j "$jobs" --target filter_fuzz page_token_fuzz
+ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$jobs"
 
 echo "== regular build: every test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
