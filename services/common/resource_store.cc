@@ -83,6 +83,8 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
     marks.push_back("?");
     sets.push_back(absl::StrCat(c.name, " = ?"));
   }
+  get_sql_ = absl::StrCat("SELECT data, delete_time FROM ", spec_->table,
+                          " WHERE name = ?");
   insert_sql_ = absl::StrCat("INSERT INTO ", spec_->table, " (",
                              absl::StrJoin(cols, ", "), ") VALUES (",
                              absl::StrJoin(marks, ", "), ")");
@@ -106,33 +108,42 @@ int64_t ResourceStore::NextTime() {
 
 absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
                                 Message* out) const {
-  std::string sql = absl::StrCat("SELECT data, delete_time FROM ",
-                                 spec_->table, " WHERE name = ?");
   return db_->Read([&](SqlTransaction& tx) -> absl::Status {
-    auto rows = tx.Query(sql, {std::string(name)});
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) return NotFound(name);
-    const SqlValues& row = rows->front();
-    if (!allow_deleted && !std::holds_alternative<std::monostate>(row[1]))
-      return NotFound(name);
-    if (!out->ParseFromString(AsString(row[0])))
-      return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-    return absl::OkStatus();
+    bool found = false;
+    absl::Status s = tx.QueryEach(
+        get_sql_, {std::string(name)}, [&](const SqlRow& row) -> absl::Status {
+          if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
+          absl::string_view data = row.Bytes(0);
+          if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
+            return absl::DataLossError(
+                absl::StrCat("stored ", name, " is corrupt"));
+          found = true;
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    return found ? absl::OkStatus() : NotFound(name);
   });
 }
 
 absl::Status ResourceStore::BatchGet(
     const std::vector<std::string>& names,
     const std::function<Message*()>& add) const {
-  std::string sql = absl::StrCat("SELECT data FROM ", spec_->table,
-                                 " WHERE name = ? AND delete_time IS NULL");
   return db_->Read([&](SqlTransaction& tx) -> absl::Status {
     for (const std::string& name : names) {
-      auto rows = tx.Query(sql, {name});
-      if (!rows.ok()) return rows.status();
-      if (rows->empty()) return NotFound(name);
-      if (!add()->ParseFromString(AsString(rows->front()[0])))
-        return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+      bool found = false;
+      absl::Status s = tx.QueryEach(
+          get_sql_, {name}, [&](const SqlRow& row) -> absl::Status {
+            if (!row.IsNull(1)) return absl::OkStatus();
+            absl::string_view data = row.Bytes(0);
+            if (!add()->ParseFromArray(data.data(),
+                                       static_cast<int>(data.size())))
+              return absl::DataLossError(
+                  absl::StrCat("stored ", name, " is corrupt"));
+            found = true;
+            return absl::OkStatus();
+          });
+      if (!s.ok()) return s;
+      if (!found) return NotFound(name);
     }
     return absl::OkStatus();
   });
@@ -140,6 +151,36 @@ absl::Status ResourceStore::BatchGet(
 
 absl::StatusOr<std::string> ResourceStore::List(
     const ListQuery& q, const std::function<Message*()>& add) const {
+  return ListRows(q, [&](absl::string_view data) -> absl::Status {
+    if (!add()->ParseFromArray(data.data(), static_cast<int>(data.size())))
+      return absl::DataLossError("a stored resource is corrupt");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> ResourceStore::ListEncoded(const ListQuery& q,
+                                                       int field_number,
+                                                       std::string* out) const {
+  const uint32_t tag = (static_cast<uint32_t>(field_number) << 3) | 2;
+  return ListRows(q, [&](absl::string_view data) -> absl::Status {
+    AppendVarint(tag, out);
+    AppendVarint(data.size(), out);
+    out->append(data.data(), data.size());
+    return absl::OkStatus();
+  });
+}
+
+void ResourceStore::AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+absl::StatusOr<std::string> ResourceStore::ListRows(
+    const ListQuery& q,
+    absl::FunctionRef<absl::Status(absl::string_view)> row_data) const {
   auto page_size = NormalizePageSize(q.page_size);
   if (!page_size.ok()) return page_size.status();
 
@@ -241,20 +282,26 @@ absl::StatusOr<std::string> ResourceStore::List(
 
   std::string next;
   absl::Status s = db_->Read([&](SqlTransaction& tx) -> absl::Status {
-    auto rows = tx.Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    size_t n = std::min(rows->size(), static_cast<size_t>(*page_size));
-    for (size_t i = 0; i < n; ++i) {
-      if (!add()->ParseFromString(AsString((*rows)[i][0])))
-        return absl::DataLossError("a stored resource is corrupt");
-    }
-    if (rows->size() > n && n > 0) {
-      PageCursor cursor;
-      const SqlValues& last = (*rows)[n - 1];
-      cursor.last_values.assign(last.begin() + 1, last.end());
-      cursor.last_name = AsString(last.back());
-      next = tokens_->Encode(cursor, fingerprint);
-    }
+    int32_t n = 0;
+    PageCursor cursor;
+    bool more = false;
+    absl::Status st = tx.QueryEach(
+        sql, params, [&](const SqlRow& row) -> absl::Status {
+          if (n == *page_size) {  // the extra row: there is a next page
+            more = true;
+            return absl::OkStatus();
+          }
+          if (auto s = row_data(row.Bytes(0)); !s.ok()) return s;
+          if (++n == *page_size) {  // keys of the last row of this page
+            cursor.last_values.clear();
+            for (int i = 1; i < row.size(); ++i)
+              cursor.last_values.push_back(row.Value(i));
+            cursor.last_name = std::string(row.Bytes(row.size() - 1));
+          }
+          return absl::OkStatus();
+        });
+    if (!st.ok()) return st;
+    if (more) next = tokens_->Encode(cursor, fingerprint);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -90,6 +90,17 @@ class ResourceStore {
       const ListQuery& query,
       const std::function<google::protobuf::Message*()>& add) const;
 
+  // Like List, but appends the stored resources to `out` as they are, each
+  // encoded as the length-delimited field `field_number` of a response
+  // message, without decoding them: the fast path for lists whose resources
+  // need no per-request computation.
+  absl::StatusOr<std::string> ListEncoded(const ListQuery& query,
+                                          int field_number,
+                                          std::string* out) const;
+
+  // Appends a protobuf base-128 varint.
+  static void AppendVarint(uint64_t value, std::string* out);
+
   // Inserts `resource` (its name set; parent derived from the name). Sets
   // create/update time, etag. ALREADY_EXISTS if the name was ever used.
   absl::Status Create(google::protobuf::Message* resource);
@@ -118,6 +129,9 @@ class ResourceStore {
   static std::string ParentOf(absl::string_view name);
 
  private:
+  absl::StatusOr<std::string> ListRows(
+      const ListQuery& query,
+      absl::FunctionRef<absl::Status(absl::string_view)> row_data) const;
   absl::Status Insert(SqlTransaction& tx, google::protobuf::Message* resource,
                       int64_t now);
   absl::Status Store(SqlTransaction& tx, google::protobuf::Message* resource,
@@ -128,6 +142,7 @@ class ResourceStore {
   const ResourceSpec* spec_;
   const PageTokenCodec* tokens_;
   std::vector<FilterField> filter_fields_;
+  std::string get_sql_;
   std::string insert_sql_;
   std::string update_sql_;
   int64_t last_time_ = 0;  // guarded by the database's write serialization

@@ -45,9 +45,27 @@ struct SchemaSpec {
 
 // Statements within one transaction. Not thread-safe; lives only inside
 // Database::Read/Write.
+// One result row while a query steps; valid only inside the callback.
+class SqlRow {
+ public:
+  virtual ~SqlRow() = default;
+  virtual int size() const = 0;
+  virtual bool IsNull(int column) const = 0;
+  virtual int64_t Int(int column) const = 0;
+  // Text or blob bytes, without a copy.
+  virtual absl::string_view Bytes(int column) const = 0;
+  // A copy of the value (for page cursors).
+  virtual SqlValue Value(int column) const = 0;
+};
+
 class SqlTransaction {
  public:
   virtual ~SqlTransaction() = default;
+  // Runs a query and calls `fn` for each row, without copying values; an
+  // error from `fn` stops the query and is returned.
+  virtual absl::Status QueryEach(
+      absl::string_view sql, const SqlValues& params,
+      absl::FunctionRef<absl::Status(const SqlRow&)> fn) = 0;
   // Runs a query and returns every row.
   virtual absl::StatusOr<std::vector<SqlValues>> Query(
       absl::string_view sql, const SqlValues& params) = 0;

@@ -67,6 +67,18 @@ class Connection {
     return absl::OkStatus();
   }
 
+  // Runs a parameterless statement through the prepared-statement cache
+  // (BEGIN, COMMIT and ROLLBACK run on every call).
+  absl::Status Step(absl::string_view sql) {
+    auto stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    int rc = sqlite3_step(*stmt);
+    sqlite3_reset(*stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+      return SqliteError(db_, rc, absl::StrCat("step ", sql));
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<sqlite3_stmt*> Prepare(absl::string_view sql) {
     std::string key(sql);
     auto it = cache_.find(key);
@@ -125,9 +137,62 @@ absl::Status Bind(sqlite3* db, sqlite3_stmt* stmt, const SqlValues& params) {
   return absl::OkStatus();
 }
 
+class SqliteRow : public SqlRow {
+ public:
+  explicit SqliteRow(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  int size() const override { return sqlite3_column_count(stmt_); }
+  bool IsNull(int i) const override {
+    return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+  }
+  int64_t Int(int i) const override { return sqlite3_column_int64(stmt_, i); }
+  absl::string_view Bytes(int i) const override {
+    const void* p = sqlite3_column_blob(stmt_, i);
+    int len = sqlite3_column_bytes(stmt_, i);
+    return p == nullptr ? absl::string_view()
+                        : absl::string_view(static_cast<const char*>(p), len);
+  }
+  SqlValue Value(int i) const override {
+    switch (sqlite3_column_type(stmt_, i)) {
+      case SQLITE_NULL:
+        return std::monostate{};
+      case SQLITE_INTEGER:
+        return static_cast<int64_t>(sqlite3_column_int64(stmt_, i));
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(stmt_, i);
+      default:
+        return std::string(Bytes(i));
+    }
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
 class SqliteTransaction : public SqlTransaction {
  public:
   explicit SqliteTransaction(Connection* c) : c_(c) {}
+
+  absl::Status QueryEach(
+      absl::string_view sql, const SqlValues& params,
+      absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
+    auto stmt = c_->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    if (auto s = Bind(c_->db(), *stmt, params); !s.ok()) return s;
+    SqliteRow row(*stmt);
+    absl::Status result;
+    while (true) {
+      int rc = sqlite3_step(*stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        result = SqliteError(c_->db(), rc, "query");
+        break;
+      }
+      result = fn(row);
+      if (!result.ok()) break;
+    }
+    sqlite3_reset(*stmt);
+    return result;
+  }
 
   absl::StatusOr<std::vector<SqlValues>> Query(
       absl::string_view sql, const SqlValues& params) override {
@@ -255,14 +320,14 @@ class SqliteDatabase : public Database {
   static absl::Status RunInTransaction(
       Connection* c, const char* begin,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) {
-    if (auto s = c->Exec(begin); !s.ok()) return s;
+    if (auto s = c->Step(begin); !s.ok()) return s;
     SqliteTransaction tx(c);
     absl::Status s = fn(tx);
     if (s.ok()) {
-      s = c->Exec("COMMIT");
+      s = c->Step("COMMIT");
       if (s.ok()) return s;
     }
-    (void)c->Exec("ROLLBACK");
+    (void)c->Step("ROLLBACK");
     return s;
   }
 

@@ -497,6 +497,36 @@ absl::Status ListMany(ResourceStore& store, const Req& req,
   return absl::OkStatus();
 }
 
+template <typename Req>
+absl::StatusOr<std::string> ListEncodedMany(ResourceStore& store,
+                                            const Req& req,
+                                            const std::string& parent,
+                                            common::ListQuery q = {}) {
+  q.parent = parent;
+  q.filter = req.filter();
+  q.order_by = req.order_by();
+  q.page_token = req.page_token();
+  q.page_size = req.page_size();
+  q.show_deleted = req.show_deleted();
+  std::string out;
+  auto token = store.ListEncoded(q, /*field_number=*/1, &out);
+  if (!token.ok()) return token.status();
+  if (!token->empty()) {  // next_page_token = 2
+    out.push_back(static_cast<char>((2 << 3) | 2));
+    ResourceStore::AppendVarint(token->size(), &out);
+    out += *token;
+  }
+  return out;
+}
+
+template <typename Resp>
+absl::Status Decode(const absl::StatusOr<std::string>& encoded, Resp* resp) {
+  if (!encoded.ok()) return encoded.status();
+  if (!resp->ParseFromString(*encoded))
+    return absl::InternalError("could not decode an encoded list");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -703,11 +733,15 @@ absl::Status MembershipHandler::GetParliament(
   return GetOne(store_->parliaments(), req.name(), {"parliaments"}, resp, 0);
 }
 
-absl::Status MembershipHandler::ListParliaments(
-    const Caller&, const v1::ListParliamentsRequest& req,
-    v1::ListParliamentsResponse* resp) {
-  return ListMany(store_->parliaments(), req, "", resp->mutable_parliaments(),
-                  resp->mutable_next_page_token(), 0);
+absl::Status MembershipHandler::ListParliaments(const Caller& c,
+                                     const v1::ListParliamentsRequest& req,
+                                     v1::ListParliamentsResponse* resp) {
+  return Decode(ListParliamentsEncoded(c, req), resp);
+}
+
+absl::StatusOr<std::string> MembershipHandler::ListParliamentsEncoded(
+    const Caller&, const v1::ListParliamentsRequest& req) {
+  return ListEncodedMany(store_->parliaments(), req, "");
 }
 
 absl::Status MembershipHandler::CreateParliament(
@@ -818,11 +852,15 @@ absl::Status MembershipHandler::BatchGetPersons(
                       resp->mutable_persons(), 0);
 }
 
-absl::Status MembershipHandler::ListPersons(const Caller&,
-                                            const v1::ListPersonsRequest& req,
-                                            v1::ListPersonsResponse* resp) {
-  return ListMany(store_->persons(), req, "", resp->mutable_persons(),
-                  resp->mutable_next_page_token(), 0);
+absl::Status MembershipHandler::ListPersons(const Caller& c,
+                                     const v1::ListPersonsRequest& req,
+                                     v1::ListPersonsResponse* resp) {
+  return Decode(ListPersonsEncoded(c, req), resp);
+}
+
+absl::StatusOr<std::string> MembershipHandler::ListPersonsEncoded(
+    const Caller&, const v1::ListPersonsRequest& req) {
+  return ListEncodedMany(store_->persons(), req, "");
 }
 
 absl::Status MembershipHandler::CreatePerson(const Caller& c,
@@ -858,9 +896,14 @@ absl::Status MembershipHandler::GetRole(const Caller&,
   return GetOne(store_->roles(), req.name(), {"roles"}, resp, 0);
 }
 
-absl::Status MembershipHandler::ListRoles(const Caller&,
-                                          const v1::ListRolesRequest& req,
-                                          v1::ListRolesResponse* resp) {
+absl::Status MembershipHandler::ListRoles(const Caller& c,
+                                     const v1::ListRolesRequest& req,
+                                     v1::ListRolesResponse* resp) {
+  return Decode(ListRolesEncoded(c, req), resp);
+}
+
+absl::StatusOr<std::string> MembershipHandler::ListRolesEncoded(
+    const Caller&, const v1::ListRolesRequest& req) {
   common::ListQuery q;
   if (req.has_as_of()) {
     auto day = AsOfDay(req.as_of(), true, "as_of");
@@ -869,8 +912,7 @@ absl::Status MembershipHandler::ListRoles(const Caller&,
     q.extra_params = {*day, *day};
     q.extra_fingerprint = absl::StrCat("as_of=", *day);
   }
-  return ListMany(store_->roles(), req, "", resp->mutable_roles(),
-                  resp->mutable_next_page_token(), 0, std::move(q));
+  return ListEncodedMany(store_->roles(), req, "", std::move(q));
 }
 
 absl::Status MembershipHandler::CreateRole(const Caller& c,
@@ -905,11 +947,15 @@ absl::Status MembershipHandler::GetBody(const Caller&,
   return GetOne(store_->bodies(), req.name(), {"bodies"}, resp, 0);
 }
 
-absl::Status MembershipHandler::ListBodies(const Caller&,
-                                           const v1::ListBodiesRequest& req,
-                                           v1::ListBodiesResponse* resp) {
-  return ListMany(store_->bodies(), req, "", resp->mutable_bodies(),
-                  resp->mutable_next_page_token(), 0);
+absl::Status MembershipHandler::ListBodies(const Caller& c,
+                                     const v1::ListBodiesRequest& req,
+                                     v1::ListBodiesResponse* resp) {
+  return Decode(ListBodiesEncoded(c, req), resp);
+}
+
+absl::StatusOr<std::string> MembershipHandler::ListBodiesEncoded(
+    const Caller&, const v1::ListBodiesRequest& req) {
+  return ListEncodedMany(store_->bodies(), req, "");
 }
 
 absl::Status MembershipHandler::CreateBody(const Caller& c,
@@ -944,11 +990,15 @@ absl::Status MembershipHandler::GetPartner(const Caller&,
   return GetOne(store_->partners(), req.name(), {"partners"}, resp, 0);
 }
 
-absl::Status MembershipHandler::ListPartners(const Caller&,
-                                             const v1::ListPartnersRequest& req,
-                                             v1::ListPartnersResponse* resp) {
-  return ListMany(store_->partners(), req, "", resp->mutable_partners(),
-                  resp->mutable_next_page_token(), 0);
+absl::Status MembershipHandler::ListPartners(const Caller& c,
+                                     const v1::ListPartnersRequest& req,
+                                     v1::ListPartnersResponse* resp) {
+  return Decode(ListPartnersEncoded(c, req), resp);
+}
+
+absl::StatusOr<std::string> MembershipHandler::ListPartnersEncoded(
+    const Caller&, const v1::ListPartnersRequest& req) {
+  return ListEncodedMany(store_->partners(), req, "");
 }
 
 absl::Status MembershipHandler::CreatePartner(
@@ -1040,11 +1090,30 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
   Caller c;
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
-  if (it != md.end()) c.authorization.emplace(it->second.data(), it->second.size());
+  if (it != md.end())
+    c.authorization.emplace(it->second.data(), it->second.size());
   return c;
 }
 
+bool ParseRequest(const grpc::ByteBuffer* buffer,
+                  google::protobuf::Message* out) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer->Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out->ParseFromString(bytes);
+}
+
 }  // namespace
+
+MembershipGrpcService::MembershipGrpcService(MembershipHandler* handler)
+    : handler_(handler) {
+#define CSTOPA_MEMBERSHIP_SET_ALLOCATOR(Method, Request, Response) \
+  SetMessageAllocatorFor_##Method(&Method##_allocator_);
+  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_SET_ALLOCATOR)
+#undef CSTOPA_MEMBERSHIP_SET_ALLOCATOR
+}
 
 #define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)                    \
   grpc::ServerUnaryReactor* MembershipGrpcService::Method(                  \
@@ -1055,7 +1124,30 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
         handler_->Method(CallerOf(ctx), *request, response)));              \
     return reactor;                                                         \
   }
-CSTOPA_MEMBERSHIP_METHODS(CSTOPA_MEMBERSHIP_RPC)
+CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
+
+#define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)                \
+  grpc::ServerUnaryReactor* MembershipGrpcService::Method(                  \
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,    \
+      grpc::ByteBuffer* response) {                                         \
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();              \
+    v1::Request decoded;                                                    \
+    if (!ParseRequest(request, &decoded)) {                                 \
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,      \
+                                   "the request is not a valid " #Request)); \
+      return reactor;                                                       \
+    }                                                                       \
+    absl::StatusOr<std::string> encoded =                                   \
+        handler_->Method##Encoded(CallerOf(ctx), decoded);                  \
+    if (encoded.ok()) {                                                     \
+      grpc::Slice slice(*encoded);                                          \
+      *response = grpc::ByteBuffer(&slice, 1);                              \
+    }                                                                       \
+    reactor->Finish(common::ToGrpcStatus(encoded.status()));                \
+    return reactor;                                                         \
+  }
+CSTOPA_MEMBERSHIP_RAW_LISTS(CSTOPA_MEMBERSHIP_RAW_RPC)
+#undef CSTOPA_MEMBERSHIP_RAW_RPC
 
 }  // namespace cstopa::membership

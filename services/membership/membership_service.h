@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "cstopa/membership/v1/membership.grpc.pb.h"
+#include "services/common/arena_allocator.h"
 #include "services/common/auth.h"
 #include "services/membership/membership_store.h"
 
@@ -38,47 +39,60 @@ class MembershipHandler {
 #define CSTOPA_MEMBERSHIP_METHOD(Method, Request, Response)  \
   absl::Status Method(const Caller& caller, const v1::Request& request, \
                       v1::Response* response);
-#define CSTOPA_MEMBERSHIP_METHODS(X)                                         \
-  X(GetState, GetStateRequest, State)                                        \
-  X(BatchGetStates, BatchGetStatesRequest, BatchGetStatesResponse)           \
-  X(ListStates, ListStatesRequest, ListStatesResponse)                       \
-  X(CreateState, CreateStateRequest, State)                                  \
-  X(UpdateState, UpdateStateRequest, State)                                  \
-  X(DeleteState, DeleteStateRequest, State)                                  \
-  X(GetParliament, GetParliamentRequest, Parliament)                         \
-  X(ListParliaments, ListParliamentsRequest, ListParliamentsResponse)        \
-  X(CreateParliament, CreateParliamentRequest, Parliament)                   \
-  X(UpdateParliament, UpdateParliamentRequest, Parliament)                   \
-  X(DeleteParliament, DeleteParliamentRequest, Parliament)                   \
-  X(GetDelegation, GetDelegationRequest, Delegation)                         \
-  X(ListDelegations, ListDelegationsRequest, ListDelegationsResponse)        \
-  X(CreateDelegation, CreateDelegationRequest, Delegation)                   \
-  X(UpdateDelegation, UpdateDelegationRequest, Delegation)                   \
-  X(DeleteDelegation, DeleteDelegationRequest, Delegation)                   \
-  X(GetPerson, GetPersonRequest, Person)                                     \
-  X(BatchGetPersons, BatchGetPersonsRequest, BatchGetPersonsResponse)        \
-  X(ListPersons, ListPersonsRequest, ListPersonsResponse)                    \
-  X(CreatePerson, CreatePersonRequest, Person)                               \
-  X(UpdatePerson, UpdatePersonRequest, Person)                               \
-  X(DeletePerson, DeletePersonRequest, Person)                               \
-  X(GetRole, GetRoleRequest, Role)                                           \
-  X(ListRoles, ListRolesRequest, ListRolesResponse)                          \
-  X(CreateRole, CreateRoleRequest, Role)                                     \
-  X(UpdateRole, UpdateRoleRequest, Role)                                     \
-  X(DeleteRole, DeleteRoleRequest, Role)                                     \
-  X(GetBody, GetBodyRequest, Body)                                           \
-  X(ListBodies, ListBodiesRequest, ListBodiesResponse)                       \
-  X(CreateBody, CreateBodyRequest, Body)                                     \
-  X(UpdateBody, UpdateBodyRequest, Body)                                     \
-  X(DeleteBody, DeleteBodyRequest, Body)                                     \
-  X(GetPartner, GetPartnerRequest, Partner)                                  \
-  X(ListPartners, ListPartnersRequest, ListPartnersResponse)                 \
-  X(CreatePartner, CreatePartnerRequest, Partner)                            \
-  X(UpdatePartner, UpdatePartnerRequest, Partner)                            \
+// Methods whose gRPC face decodes and encodes messages.
+#define CSTOPA_MEMBERSHIP_TYPED_METHODS(X) \
+  X(GetState, GetStateRequest, State) \
+  X(BatchGetStates, BatchGetStatesRequest, BatchGetStatesResponse) \
+  X(ListStates, ListStatesRequest, ListStatesResponse) \
+  X(CreateState, CreateStateRequest, State) \
+  X(UpdateState, UpdateStateRequest, State) \
+  X(DeleteState, DeleteStateRequest, State) \
+  X(GetParliament, GetParliamentRequest, Parliament) \
+  X(CreateParliament, CreateParliamentRequest, Parliament) \
+  X(UpdateParliament, UpdateParliamentRequest, Parliament) \
+  X(DeleteParliament, DeleteParliamentRequest, Parliament) \
+  X(GetDelegation, GetDelegationRequest, Delegation) \
+  X(ListDelegations, ListDelegationsRequest, ListDelegationsResponse) \
+  X(CreateDelegation, CreateDelegationRequest, Delegation) \
+  X(UpdateDelegation, UpdateDelegationRequest, Delegation) \
+  X(DeleteDelegation, DeleteDelegationRequest, Delegation) \
+  X(GetPerson, GetPersonRequest, Person) \
+  X(BatchGetPersons, BatchGetPersonsRequest, BatchGetPersonsResponse) \
+  X(CreatePerson, CreatePersonRequest, Person) \
+  X(UpdatePerson, UpdatePersonRequest, Person) \
+  X(DeletePerson, DeletePersonRequest, Person) \
+  X(GetRole, GetRoleRequest, Role) \
+  X(CreateRole, CreateRoleRequest, Role) \
+  X(UpdateRole, UpdateRoleRequest, Role) \
+  X(DeleteRole, DeleteRoleRequest, Role) \
+  X(GetBody, GetBodyRequest, Body) \
+  X(CreateBody, CreateBodyRequest, Body) \
+  X(UpdateBody, UpdateBodyRequest, Body) \
+  X(DeleteBody, DeleteBodyRequest, Body) \
+  X(GetPartner, GetPartnerRequest, Partner) \
+  X(CreatePartner, CreatePartnerRequest, Partner) \
+  X(UpdatePartner, UpdatePartnerRequest, Partner) \
   X(DeletePartner, DeletePartnerRequest, Partner)
+// Lists whose gRPC face sends stored resources without decoding them (see
+// ResourceStore::ListEncoded); their handlers also have an ...Encoded form.
+#define CSTOPA_MEMBERSHIP_RAW_LISTS(X) \
+  X(ListParliaments, ListParliamentsRequest, ListParliamentsResponse) \
+  X(ListPersons, ListPersonsRequest, ListPersonsResponse) \
+  X(ListRoles, ListRolesRequest, ListRolesResponse) \
+  X(ListBodies, ListBodiesRequest, ListBodiesResponse) \
+  X(ListPartners, ListPartnersRequest, ListPartnersResponse)
+#define CSTOPA_MEMBERSHIP_METHODS(X) \
+  CSTOPA_MEMBERSHIP_TYPED_METHODS(X) CSTOPA_MEMBERSHIP_RAW_LISTS(X)
 
   CSTOPA_MEMBERSHIP_METHODS(CSTOPA_MEMBERSHIP_METHOD)
 #undef CSTOPA_MEMBERSHIP_METHOD
+
+  // The serialized List...Response, built from the stored bytes.
+#define CSTOPA_MEMBERSHIP_ENCODED(Method, Request, Response) \
+  absl::StatusOr<std::string> Method##Encoded(const Caller& caller, \
+                                              const v1::Request& request);
+  CSTOPA_MEMBERSHIP_RAW_LISTS(CSTOPA_MEMBERSHIP_ENCODED)
+#undef CSTOPA_MEMBERSHIP_ENCODED
 
   // Loads the seed file text (MembershipSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);
@@ -95,22 +109,40 @@ class MembershipHandler {
   std::function<int64_t()> today_;
 };
 
+// The generated callback service with the raw (ByteBuffer) variant of the
+// methods in CSTOPA_MEMBERSHIP_RAW_LISTS.
+using MembershipGrpcBase = v1::MembershipService::WithRawCallbackMethod_ListParliaments<
+    v1::MembershipService::WithRawCallbackMethod_ListPersons<
+        v1::MembershipService::WithRawCallbackMethod_ListRoles<
+            v1::MembershipService::WithRawCallbackMethod_ListBodies<
+                v1::MembershipService::WithRawCallbackMethod_ListPartners<
+                    v1::MembershipService::CallbackService>>>>>;
+
 // The gRPC face of MembershipHandler (callback API).
-class MembershipGrpcService final
-    : public v1::MembershipService::CallbackService {
+class MembershipGrpcService final : public MembershipGrpcBase {
  public:
-  explicit MembershipGrpcService(MembershipHandler* handler)
-      : handler_(handler) {}
+  explicit MembershipGrpcService(MembershipHandler* handler);
 
 #define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)           \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
                                    const v1::Request* request,       \
                                    v1::Response* response) override;
-  CSTOPA_MEMBERSHIP_METHODS(CSTOPA_MEMBERSHIP_RPC)
+  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
+#define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)         \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
+                                   const grpc::ByteBuffer* request,  \
+                                   grpc::ByteBuffer* response) override;
+  CSTOPA_MEMBERSHIP_RAW_LISTS(CSTOPA_MEMBERSHIP_RAW_RPC)
+#undef CSTOPA_MEMBERSHIP_RAW_RPC
 
  private:
   MembershipHandler* handler_;
+  // Every call's messages live on a per-call arena.
+#define CSTOPA_MEMBERSHIP_ALLOCATOR(Method, Request, Response) \
+  common::ArenaMessageAllocator<v1::Request, v1::Response> Method##_allocator_;
+  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_ALLOCATOR)
+#undef CSTOPA_MEMBERSHIP_ALLOCATOR
 };
 
 }  // namespace cstopa::membership
