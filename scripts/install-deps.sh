@@ -41,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# buf (proto lint), pinned by tools/package-lock.json.
+# buf (proto lint), version pinned in tools/package.json. (`npm ci` trips over
+# the optional per-platform packages in the lock file, hence `install`.)
 if [ ! -x tools/node_modules/.bin/buf ]; then
   echo "install-deps: installing npm packages into tools/node_modules"
-  (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tools && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi

@@ -9,7 +9,8 @@
 //     ArenaMessageAllocator<v1::ListThingsRequest, v1::ListThingsResponse>
 //         list_things_allocator_;
 //    public:
-//     MyService() { SetMessageAllocatorFor_ListThings(&list_things_allocator_); }
+//     MyService() { SetMessageAllocatorFor_ListThings(&list_things_allocator_);
+//     }
 //   };
 #ifndef CSTOPA_SERVICES_COMMON_ARENA_ALLOCATOR_H_
 #define CSTOPA_SERVICES_COMMON_ARENA_ALLOCATOR_H_

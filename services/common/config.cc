@@ -82,8 +82,8 @@ std::string FlagSet::Get(const std::string& name) const {
 absl::StatusOr<int64_t> FlagSet::GetInt(const std::string& name) const {
   int64_t v;
   if (!absl::SimpleAtoi(Get(name), &v)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " must be an integer, not `", Get(name), "`"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be an integer, not `", Get(name), "`"));
   }
   return v;
 }
@@ -98,8 +98,9 @@ absl::StatusOr<bool> FlagSet::GetBool(const std::string& name) const {
 }
 
 std::string FlagSet::Usage() const {
-  std::string out = absl::StrCat("usage: ", program_, " [flags]\n", summary_,
-                                 "\n\nflags (environment variable, default):\n");
+  std::string out =
+      absl::StrCat("usage: ", program_, " [flags]\n", summary_,
+                   "\n\nflags (environment variable, default):\n");
   for (const std::string& name : order_) {
     const Flag& f = flags_.at(name);
     absl::StrAppend(&out, "  --", name, "  (", f.env.empty() ? "-" : f.env,

@@ -71,8 +71,9 @@ absl::Status InvalidArgument(absl::string_view reason,
     auto* fv = bad.add_field_violations();
     fv->set_field(v.field);
     fv->set_description(v.description);
-    parts.push_back(v.field.empty() ? v.description
-                                    : absl::StrCat(v.field, ": ", v.description));
+    parts.push_back(v.field.empty()
+                        ? v.description
+                        : absl::StrCat(v.field, ": ", v.description));
   }
   absl::Status status(absl::StatusCode::kInvalidArgument,
                       absl::StrJoin(parts, "; "));

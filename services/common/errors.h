@@ -52,10 +52,9 @@ absl::Status InvalidArgument(absl::string_view field,
                              absl::string_view description);
 
 // Any code with an ErrorInfo {reason, domain, metadata}.
-absl::Status ErrorWithInfo(absl::StatusCode code, absl::string_view reason,
-                           absl::string_view message,
-                           const std::map<std::string, std::string>& metadata =
-                               {});
+absl::Status ErrorWithInfo(
+    absl::StatusCode code, absl::string_view reason, absl::string_view message,
+    const std::map<std::string, std::string>& metadata = {});
 
 // NOT_FOUND for a resource name, reason "RESOURCE_NOT_FOUND".
 absl::Status NotFound(absl::string_view resource_name);
@@ -69,7 +68,8 @@ absl::Status EtagMismatch(absl::string_view resource_name);
 void EnsureErrorInfo(absl::Status& status);
 
 // The BadRequest / ErrorInfo attached to `status`, if any (tests and logs).
-std::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status);
+std::optional<google::rpc::BadRequest> GetBadRequest(
+    const absl::Status& status);
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 
 // The gRPC status for `status`: same code and message, and binary details

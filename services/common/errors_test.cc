@@ -9,9 +9,9 @@ namespace cstopa::common {
 namespace {
 
 TEST(ErrorsTest, InvalidArgumentCarriesFieldViolationsAndReason) {
-  absl::Status s = InvalidArgument(
-      "INVALID_FILTER", {{"filter", "unknown field `colour`"},
-                         {"page_size", "must not be negative"}});
+  absl::Status s = InvalidArgument("INVALID_FILTER",
+                                   {{"filter", "unknown field `colour`"},
+                                    {"page_size", "must not be negative"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("page_size: must not be negative"),
             absl::string_view::npos);
@@ -51,7 +51,9 @@ TEST(ErrorsTest, PlainStatusGetsDefaultErrorInfo) {
   EXPECT_EQ(info.reason(), "UNAVAILABLE");
 }
 
-TEST(ErrorsTest, OkMapsToOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok()); }
+TEST(ErrorsTest, OkMapsToOk) {
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
 
 TEST(ErrorsTest, EtagMismatchIsFailedPrecondition) {
   absl::Status s = EtagMismatch("states/kz");

@@ -48,7 +48,8 @@ std::string MakeEtag(const std::string& bytes, int64_t revision) {
     h *= 1099511628211ULL;
   };
   for (unsigned char c : bytes) mix(c);
-  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(revision >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    mix(static_cast<unsigned char>(revision >> (8 * i)));
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(16, '0');
   for (int i = 15; i >= 0; --i) {
@@ -199,8 +200,8 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
                                      "` is not `field` or `field desc`")}});
     }
     std::string field(words[0]);
-    bool known = field == "name" || field == "create_time" ||
-                 field == "update_time";
+    bool known =
+        field == "name" || field == "create_time" || field == "update_time";
     for (const ColumnSpec& c : spec_->columns)
       known |= c.orderable && c.name == field;
     if (!known) {
@@ -209,8 +210,8 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
         if (c.orderable) allowed.push_back(c.name);
       return InvalidArgument(
           "INVALID_ORDER_BY",
-          {{"order_by", absl::StrCat("cannot order by `", field,
-                                     "`; allowed: ", absl::StrJoin(allowed, ", "))}});
+          {{"order_by", absl::StrCat("cannot order by `", field, "`; allowed: ",
+                                     absl::StrJoin(allowed, ", "))}});
     }
     for (const OrderKey& k : keys) {
       if (k.column == field)
@@ -275,18 +276,17 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
     select_keys.push_back(k.column);
   }
   std::string sql = absl::StrCat(
-      "SELECT data, ", absl::StrJoin(select_keys, ", "), " FROM ",
-      spec_->table, where.empty() ? "" : " WHERE ",
-      absl::StrJoin(where, " AND "), " ORDER BY ",
-      absl::StrJoin(order_cols, ", "), " LIMIT ", *page_size + 1);
+      "SELECT data, ", absl::StrJoin(select_keys, ", "), " FROM ", spec_->table,
+      where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+      " ORDER BY ", absl::StrJoin(order_cols, ", "), " LIMIT ", *page_size + 1);
 
   std::string next;
   absl::Status s = db_->Read([&](SqlTransaction& tx) -> absl::Status {
     int32_t n = 0;
     PageCursor cursor;
     bool more = false;
-    absl::Status st = tx.QueryEach(
-        sql, params, [&](const SqlRow& row) -> absl::Status {
+    absl::Status st =
+        tx.QueryEach(sql, params, [&](const SqlRow& row) -> absl::Status {
           if (n == *page_size) {  // the extra row: there is a next page
             more = true;
             return absl::OkStatus();
@@ -341,9 +341,9 @@ absl::Status ResourceStore::Insert(SqlTransaction& tx, Message* resource,
   SetString(resource, "etag", "");
   std::string etag = MakeEtag(resource->SerializeAsString(), 1);
   SetString(resource, "etag", etag);
-  SqlValues params = {name,     ParentOf(name), resource->SerializeAsString(),
-                      etag,     int64_t{1},     now,
-                      now,      std::monostate{}};
+  SqlValues params = {name, ParentOf(name),  resource->SerializeAsString(),
+                      etag, int64_t{1},      now,
+                      now,  std::monostate{}};
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
   return tx.Execute(insert_sql_, params).status();
@@ -364,8 +364,9 @@ absl::Status ResourceStore::Create(Message* resource) {
 absl::Status ResourceStore::Update(
     absl::string_view name, absl::string_view etag,
     absl::FunctionRef<absl::Status(Message*)> mutate, Message* out) {
-  std::string sql = absl::StrCat("SELECT data, etag, revision, delete_time FROM ",
-                                 spec_->table, " WHERE name = ?");
+  std::string sql =
+      absl::StrCat("SELECT data, etag, revision, delete_time FROM ",
+                   spec_->table, " WHERE name = ?");
   return db_->Write([&](SqlTransaction& tx) -> absl::Status {
     auto rows = tx.Query(sql, {std::string(name)});
     if (!rows.ok()) return rows.status();

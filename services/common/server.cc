@@ -29,8 +29,9 @@ namespace {
 void LogEvent(absl::string_view level, absl::string_view msg,
               const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string line = absl::StrCat(
-      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                     absl::UTCTimeZone()),
+      "{\"ts\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                       absl::UTCTimeZone()),
       "\",\"level\":\"", level, "\",\"msg\":\"", JsonEscape(msg), "\"");
   for (const auto& [k, v] : fields)
     absl::StrAppend(&line, ",\"", k, "\":\"", JsonEscape(v), "\"");
@@ -64,7 +65,8 @@ struct Settings {
   std::string listen, admin_listen, store, api_keys_file, page_token_secret,
       seed, port_file, access_log, tls_cert_file, tls_key_file,
       tls_client_ca_file;
-  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0, max_concurrent_streams = 0;
+  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
+          max_concurrent_streams = 0;
 };
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
@@ -77,8 +79,7 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   flags.Add("admin_listen", "CSTOPA_ADMIN_LISTEN",
             absl::StrCat("127.0.0.1:", def.default_admin_port),
             "HTTP address for /metrics and /healthz; empty disables it");
-  flags.Add("store", "CSTOPA_STORE",
-            absl::StrCat("sqlite://", def.name, ".db"),
+  flags.Add("store", "CSTOPA_STORE", absl::StrCat("sqlite://", def.name, ".db"),
             "store URL: sqlite:///abs/path.db, sqlite://rel/path.db or "
             "sqlite::memory:");
   flags.Add("api_keys_file", "CSTOPA_API_KEYS_FILE", "",
@@ -123,9 +124,8 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   st.tls_cert_file = flags.Get("tls_cert_file");
   st.tls_key_file = flags.Get("tls_key_file");
   st.tls_client_ca_file = flags.Get("tls_client_ca_file");
-  for (const char* name :
-       {"drain_seconds", "lame_duck_seconds", "max_message_bytes",
-        "max_concurrent_streams"}) {
+  for (const char* name : {"drain_seconds", "lame_duck_seconds",
+                           "max_message_bytes", "max_concurrent_streams"}) {
     auto v = flags.GetInt(name);
     if (!v.ok()) return v.status();
     if (*v < 0)
@@ -197,8 +197,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
       std::cout << settings.status().message();
       return 0;
     }
-    std::cerr << def.name << "_server: " << settings.status().message()
-              << "\n";
+    std::cerr << def.name << "_server: " << settings.status().message() << "\n";
     return 2;
   }
   const Settings& st = *settings;
@@ -257,9 +256,8 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   } else if (st.access_log != "off") {
     log_out = std::fopen(st.access_log.c_str(), "a");
     if (log_out == nullptr)
-      return fail("--access_log",
-                  absl::InvalidArgumentError(
-                      absl::StrCat("cannot open ", st.access_log)));
+      return fail("--access_log", absl::InvalidArgumentError(absl::StrCat(
+                                      "cannot open ", st.access_log)));
     close_log = true;
   }
   Metrics metrics(def.name);
@@ -278,17 +276,17 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   builder.SetMaxSendMessageSize(static_cast<int>(st.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(st.max_concurrent_streams));
-  std::vector<std::unique_ptr<
-      grpc::experimental::ServerInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       creators;
   creators.push_back(std::make_unique<TelemetryInterceptorFactory>(
       def.name, &metrics, &access_log));
   builder.experimental().SetInterceptorCreators(std::move(creators));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return fail("gRPC", absl::UnavailableError(absl::StrCat(
-                            "cannot listen on ", st.listen,
-                            " (address in use or not local?)")));
+    return fail("gRPC", absl::UnavailableError(
+                            absl::StrCat("cannot listen on ", st.listen,
+                                         " (address in use or not local?)")));
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   std::atomic<bool> serving{true};

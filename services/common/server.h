@@ -59,8 +59,9 @@ class ServiceInstance {
 };
 
 struct ServiceDefinition {
-  std::string name;               // short name, e.g. "membership"
-  std::string grpc_service_name;  // e.g. "cstopa.membership.v1.MembershipService"
+  std::string name;  // short name, e.g. "membership"
+  std::string
+      grpc_service_name;  // e.g. "cstopa.membership.v1.MembershipService"
   int default_port = 0;
   int default_admin_port = 0;
   SchemaSpec schema;

@@ -16,8 +16,9 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
     return OpenSqlite(path, schema);
   }
   return InvalidArgument(
-      "store", absl::StrCat("unsupported store URL `", url,
-                            "`: use sqlite:///path/file.db or sqlite::memory:"));
+      "store",
+      absl::StrCat("unsupported store URL `", url,
+                   "`: use sqlite:///path/file.db or sqlite::memory:"));
 }
 
 int64_t AsInt(const SqlValue& v) {

@@ -309,9 +309,8 @@ class SqliteDatabase : public Database {
   }
 
   absl::Status Ping() override {
-    return Read([](SqlTransaction& tx) {
-      return tx.Query("SELECT 1", {}).status();
-    });
+    return Read(
+        [](SqlTransaction& tx) { return tx.Query("SELECT 1", {}).status(); });
   }
 
   absl::string_view dialect() const override { return "sqlite"; }
@@ -357,21 +356,21 @@ class SqliteDatabase : public Database {
     for (const Migration& m : schema.migrations) {
       absl::Status s = RunInTransaction(
           writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
-            auto rows = tx.Query(
-                "SELECT 1 FROM schema_migrations WHERE version = ?",
-                {int64_t{m.version}});
+            auto rows =
+                tx.Query("SELECT 1 FROM schema_migrations WHERE version = ?",
+                         {int64_t{m.version}});
             if (!rows.ok()) return rows.status();
             if (!rows->empty()) return absl::OkStatus();
             if (auto e = writer_->Exec(m.sql); !e.ok()) {
               return absl::InternalError(
-                  absl::StrCat("migration ", m.version, " (", m.name,
-                               ") of ", schema.service,
-                               " failed: ", e.message()));
+                  absl::StrCat("migration ", m.version, " (", m.name, ") of ",
+                               schema.service, " failed: ", e.message()));
             }
             return tx
-                .Execute("INSERT INTO schema_migrations(version, name) "
-                         "VALUES (?, ?)",
-                         {int64_t{m.version}, m.name})
+                .Execute(
+                    "INSERT INTO schema_migrations(version, name) "
+                    "VALUES (?, ?)",
+                    {int64_t{m.version}, m.name})
                 .status();
           });
       if (!s.ok()) return s;

@@ -45,13 +45,16 @@ TEST(SqliteTest, AppliesMigrationsOnceAndRecordsThem) {
   for (int i = 0; i < 2; ++i) {
     auto db = OpenDatabase("sqlite://" + path, TestSchema());
     ASSERT_TRUE(db.ok()) << db.status();
-    ASSERT_TRUE((*db)->Read([](SqlTransaction& tx) {
-                   auto rows = tx.Query(
-                       "SELECT version FROM schema_migrations ORDER BY 1", {});
-                   EXPECT_TRUE(rows.ok());
-                   EXPECT_EQ(rows->size(), 2u);
-                   return absl::OkStatus();
-                 }).ok());
+    ASSERT_TRUE((*db)
+                    ->Read([](SqlTransaction& tx) {
+                      auto rows = tx.Query(
+                          "SELECT version FROM schema_migrations ORDER BY 1",
+                          {});
+                      EXPECT_TRUE(rows.ok());
+                      EXPECT_EQ(rows->size(), 2u);
+                      return absl::OkStatus();
+                    })
+                    .ok());
   }
   std::remove(path.c_str());
 }
@@ -60,8 +63,7 @@ TEST(SqliteTest, FailedMigrationStopsOpenWithItsName) {
   SchemaSpec bad = {"test", {{1, "broken", "CREATE TABLE ("}}};
   auto db = OpenDatabase("sqlite::memory:", bad);
   ASSERT_FALSE(db.ok());
-  EXPECT_THAT(std::string(db.status().message()),
-              testing::HasSubstr("broken"));
+  EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("broken"));
 }
 
 TEST(SqliteTest, WriteRollsBackWhenTheFunctionFails) {
@@ -81,11 +83,14 @@ TEST(SqliteTest, CommittedWritesSurviveReopening) {
   {
     auto db = OpenDatabase("sqlite://" + path, TestSchema());
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Write([](SqlTransaction& tx) {
-                   return tx.Execute("INSERT INTO t (v) VALUES (?)",
-                                     {std::string("kept")})
-                       .status();
-                 }).ok());
+    ASSERT_TRUE((*db)
+                    ->Write([](SqlTransaction& tx) {
+                      return tx
+                          .Execute("INSERT INTO t (v) VALUES (?)",
+                                   {std::string("kept")})
+                          .status();
+                    })
+                    .ok());
   }
   auto db = OpenDatabase("sqlite://" + path, TestSchema());
   ASSERT_TRUE(db.ok());
@@ -98,27 +103,28 @@ TEST(SqliteTest, CommittedWritesSurviveReopening) {
 TEST(SqliteTest, BindsEveryValueKindAndReadsItBack) {
   auto db = OpenDatabase("sqlite::memory:", TestSchema());
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Read([](SqlTransaction& tx) {
-                 std::string with_nul("a\0b", 3);
-                 auto rows = tx.Query("SELECT ?, ?, ?, ?",
-                                      {std::monostate{}, int64_t{-7}, 2.5,
-                                       with_nul});
-                 EXPECT_TRUE(rows.ok()) << rows.status();
-                 const SqlValues& r = (*rows)[0];
-                 EXPECT_TRUE(std::holds_alternative<std::monostate>(r[0]));
-                 EXPECT_EQ(AsInt(r[1]), -7);
-                 EXPECT_EQ(std::get<double>(r[2]), 2.5);
-                 EXPECT_EQ(AsString(r[3]), with_nul);
-                 return absl::OkStatus();
-               }).ok());
+  ASSERT_TRUE((*db)
+                  ->Read([](SqlTransaction& tx) {
+                    std::string with_nul("a\0b", 3);
+                    auto rows = tx.Query(
+                        "SELECT ?, ?, ?, ?",
+                        {std::monostate{}, int64_t{-7}, 2.5, with_nul});
+                    EXPECT_TRUE(rows.ok()) << rows.status();
+                    const SqlValues& r = (*rows)[0];
+                    EXPECT_TRUE(std::holds_alternative<std::monostate>(r[0]));
+                    EXPECT_EQ(AsInt(r[1]), -7);
+                    EXPECT_EQ(std::get<double>(r[2]), 2.5);
+                    EXPECT_EQ(AsString(r[3]), with_nul);
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 TEST(SqliteTest, WrongParameterCountIsAnError) {
   auto db = OpenDatabase("sqlite::memory:", TestSchema());
   ASSERT_TRUE(db.ok());
-  absl::Status s = (*db)->Read([](SqlTransaction& tx) {
-    return tx.Query("SELECT ?", {}).status();
-  });
+  absl::Status s = (*db)->Read(
+      [](SqlTransaction& tx) { return tx.Query("SELECT ?", {}).status(); });
   EXPECT_FALSE(s.ok());
 }
 
@@ -132,10 +138,12 @@ TEST(SqliteTest, ConcurrentWritersAndReadersLoseNothing) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kWrites; ++i) {
-        if (!(*db)->Write([](SqlTransaction& tx) {
-                     return tx.Execute("INSERT INTO t (v) VALUES ('x')", {})
-                         .status();
-                   }).ok())
+        if (!(*db)
+                 ->Write([](SqlTransaction& tx) {
+                   return tx.Execute("INSERT INTO t (v) VALUES ('x')", {})
+                       .status();
+                 })
+                 .ok())
           ++failures;
         if (Count(**db) < 0) ++failures;
       }
@@ -150,8 +158,7 @@ TEST(SqliteTest, ConcurrentWritersAndReadersLoseNothing) {
 TEST(OpenDatabaseTest, RejectsUnknownSchemes) {
   auto db = OpenDatabase("mysql://localhost/x", TestSchema());
   EXPECT_EQ(db.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(db.status().message()),
-              testing::HasSubstr("sqlite"));
+  EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("sqlite"));
 }
 
 }  // namespace

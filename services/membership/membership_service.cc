@@ -22,12 +22,12 @@ namespace {
 
 using common::FieldViolation;
 using common::ResourceStore;
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::RepeatedPtrField;
 using cstopa::type::v1::DateRange;
 using cstopa::type::v1::LocalizedText;
 using cstopa::type::v1::Provenance;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::RepeatedPtrField;
 
 constexpr int kMaxBatch = 1000;
 constexpr size_t kMaxTextLength = 4000;
@@ -100,12 +100,14 @@ void CheckName(Violations& v, const std::string& field, const std::string& name,
                std::initializer_list<absl::string_view> collections,
                bool required) {
   if (name.empty()) {
-    if (required) v.Add(field, absl::StrCat("is required (", Pattern(collections), ")"));
+    if (required)
+      v.Add(field, absl::StrCat("is required (", Pattern(collections), ")"));
     return;
   }
   if (!ValidName(name, collections)) {
-    v.Add(field, absl::StrCat("`", name, "` is not a resource name of the form ",
-                              Pattern(collections), "; IDs ", kIdRule));
+    v.Add(field,
+          absl::StrCat("`", name, "` is not a resource name of the form ",
+                       Pattern(collections), "; IDs ", kIdRule));
   }
 }
 
@@ -137,8 +139,8 @@ void CheckTexts(Violations& v, const std::string& field,
     if (absl::StripAsciiWhitespace(texts[i].text()).empty())
       v.Add(f + ".text", "must not be empty");
     if (texts[i].text().size() > kMaxTextLength)
-      v.Add(f + ".text", absl::StrCat("is longer than ", kMaxTextLength,
-                                      " bytes"));
+      v.Add(f + ".text",
+            absl::StrCat("is longer than ", kMaxTextLength, " bytes"));
   }
 }
 
@@ -158,17 +160,17 @@ void CheckDate(Violations& v, const std::string& field,
       return;
     }
     int last = static_cast<int>(LatestDay(
-                   [&] {
-                     google::type::Date m;
-                     m.set_year(d.year());
-                     m.set_month(d.month());
-                     return m;
-                   }(),
-                   true) %
-               100);
+                                    [&] {
+                                      google::type::Date m;
+                                      m.set_year(d.year());
+                                      m.set_month(d.month());
+                                      return m;
+                                    }(),
+                                    true) %
+                                100);
     if (d.day() < 1 || d.day() > last)
-      v.Add(field + ".day", absl::StrCat("must be 1-", last, " for ",
-                                         d.year(), "-", d.month()));
+      v.Add(field + ".day", absl::StrCat("must be 1-", last, " for ", d.year(),
+                                         "-", d.month()));
   }
 }
 
@@ -188,9 +190,9 @@ void CheckEnum(Violations& v, const std::string& field,
   if (e->FindValueByNumber(value) == nullptr) {
     v.Add(field, absl::StrCat(value, " is not a known ", e->name(), " value"));
   } else if (required && value == 0) {
-    v.Add(field, absl::StrCat("is required: one of the ", e->name(),
-                              " values other than ",
-                              e->FindValueByNumber(0)->name()));
+    v.Add(field,
+          absl::StrCat("is required: one of the ", e->name(),
+                       " values other than ", e->FindValueByNumber(0)->name()));
   }
 }
 
@@ -211,8 +213,9 @@ void CheckRegionCode(Violations& v, const std::string& field,
   if (code.empty()) return;
   if (code.size() != 2 || !absl::ascii_isupper(code[0]) ||
       !absl::ascii_isupper(code[1]))
-    v.Add(field, absl::StrCat("`", code,
-                              "` is not an ISO 3166-1 alpha-2 code such as KZ"));
+    v.Add(field,
+          absl::StrCat("`", code,
+                       "` is not an ISO 3166-1 alpha-2 code such as KZ"));
 }
 
 void CheckUri(Violations& v, const std::string& field, const std::string& uri) {
@@ -377,7 +380,8 @@ void ClearComputed(Message* m) {
 void ClearOutputOnly(Message* m) {
   const auto* d = m->GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i)
-    if (IsOutputOnly(d->field(i))) m->GetReflection()->ClearField(m, d->field(i));
+    if (IsOutputOnly(d->field(i)))
+      m->GetReflection()->ClearField(m, d->field(i));
 }
 
 absl::StatusOr<google::protobuf::FieldMask> EffectiveMask(
@@ -398,13 +402,13 @@ absl::StatusOr<google::protobuf::FieldMask> EffectiveMask(
     }
     const FieldDescriptor* f = d->FindFieldByName(path);
     if (f == nullptr) {
-      v.Add("update_mask", absl::StrCat("`", path, "` is not a field of ",
-                                        d->name(),
-                                        " (only top-level fields can be named)"));
-    } else if (!IsWritable(f)) {
       v.Add("update_mask",
-            absl::StrCat("`", path, "` cannot be written (output only or "
-                                    "identity)"));
+            absl::StrCat("`", path, "` is not a field of ", d->name(),
+                         " (only top-level fields can be named)"));
+    } else if (!IsWritable(f)) {
+      v.Add("update_mask", absl::StrCat("`", path,
+                                        "` cannot be written (output only or "
+                                        "identity)"));
     } else {
       out.add_paths(path);
     }
@@ -430,8 +434,8 @@ void Compute(v1::State* s, int64_t day) {
   v1::MembershipStatus status = v1::MEMBERSHIP_STATUS_UNSPECIFIED;
   for (const auto& p : s->status_history()) {
     if (!RangeHolds(p.period(), day)) continue;
-    int64_t start = EarliestDay(p.period().start_date(),
-                                p.period().has_start_date());
+    int64_t start =
+        EarliestDay(p.period().start_date(), p.period().has_start_date());
     if (start > best_start) {
       best_start = start;
       status = p.status();
@@ -444,8 +448,8 @@ void Compute(v1::Delegation* d, int64_t day) {
   std::map<std::string, std::pair<int64_t, const v1::SeatAllocation*>> best;
   for (const auto& a : d->seat_allocations()) {
     if (!RangeHolds(a.period(), day)) continue;
-    int64_t start = EarliestDay(a.period().start_date(),
-                                a.period().has_start_date());
+    int64_t start =
+        EarliestDay(a.period().start_date(), a.period().has_start_date());
     auto it = best.find(a.chamber_id());
     if (it == best.end() || start > it->second.first)
       best[a.chamber_id()] = {start, &a};
@@ -556,8 +560,8 @@ absl::StatusOr<int64_t> MembershipHandler::AsOfDay(
     const google::type::Date& as_of, bool present, const char* field) const {
   if (!present) return today_();
   if (as_of.year() == 0 || as_of.month() == 0 || as_of.day() == 0) {
-    return common::InvalidArgument(
-        field, "must be a full date (year, month and day)");
+    return common::InvalidArgument(field,
+                                   "must be a full date (year, month and day)");
   }
   Violations v;
   CheckDate(v, field, as_of);
@@ -622,7 +626,7 @@ absl::Status UpdateOne(ResourceStore& store, const T& patch,
       [&](Message* m) -> absl::Status {
         T* current = static_cast<T*>(m);
         google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, *effective,
-                                                             opts, current);
+                                                              opts, current);
         ClearComputed(current);
         Violations after;
         Refs refs;
@@ -733,9 +737,9 @@ absl::Status MembershipHandler::GetParliament(
   return GetOne(store_->parliaments(), req.name(), {"parliaments"}, resp, 0);
 }
 
-absl::Status MembershipHandler::ListParliaments(const Caller& c,
-                                     const v1::ListParliamentsRequest& req,
-                                     v1::ListParliamentsResponse* resp) {
+absl::Status MembershipHandler::ListParliaments(
+    const Caller& c, const v1::ListParliamentsRequest& req,
+    v1::ListParliamentsResponse* resp) {
   return Decode(ListParliamentsEncoded(c, req), resp);
 }
 
@@ -790,8 +794,8 @@ absl::Status MembershipHandler::ListDelegations(
     if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
   }
   return ListMany(store_->delegations(), req, req.parent(),
-                  resp->mutable_delegations(),
-                  resp->mutable_next_page_token(), *day);
+                  resp->mutable_delegations(), resp->mutable_next_page_token(),
+                  *day);
 }
 
 absl::Status MembershipHandler::CreateDelegation(
@@ -807,8 +811,7 @@ absl::Status MembershipHandler::CreateDelegation(
   if (auto s = CreateOne(store_->delegations(),
                          req.parent() + "/delegations/" + req.delegation_id(),
                          "delegation_id", req.delegation_id(), "delegation",
-                         req.delegation(), 
-                         CSTOPA_REFS_CHECK, resp);
+                         req.delegation(), CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
   Compute(resp, today_());
@@ -819,10 +822,10 @@ absl::Status MembershipHandler::UpdateDelegation(
     const Caller& c, const v1::UpdateDelegationRequest& req,
     v1::Delegation* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  if (auto s = UpdateOne(store_->delegations(), req.delegation(),
-                         req.update_mask(), "delegation",
-                         {"parliaments", "delegations"}, CSTOPA_REFS_CHECK,
-                         resp);
+  if (auto s =
+          UpdateOne(store_->delegations(), req.delegation(), req.update_mask(),
+                    "delegation", {"parliaments", "delegations"},
+                    CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
   Compute(resp, today_());
@@ -853,8 +856,8 @@ absl::Status MembershipHandler::BatchGetPersons(
 }
 
 absl::Status MembershipHandler::ListPersons(const Caller& c,
-                                     const v1::ListPersonsRequest& req,
-                                     v1::ListPersonsResponse* resp) {
+                                            const v1::ListPersonsRequest& req,
+                                            v1::ListPersonsResponse* resp) {
   return Decode(ListPersonsEncoded(c, req), resp);
 }
 
@@ -867,17 +870,17 @@ absl::Status MembershipHandler::CreatePerson(const Caller& c,
                                              const v1::CreatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->persons(), "persons/" + req.person_id(),
-                   "person_id", req.person_id(), "person", req.person(),
-                   CSTOPA_REFS_CHECK, resp);
+  return CreateOne(store_->persons(), "persons/" + req.person_id(), "person_id",
+                   req.person_id(), "person", req.person(), CSTOPA_REFS_CHECK,
+                   resp);
 }
 
 absl::Status MembershipHandler::UpdatePerson(const Caller& c,
                                              const v1::UpdatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->persons(), req.person(), req.update_mask(),
-                   "person", {"persons"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(store_->persons(), req.person(), req.update_mask(), "person",
+                   {"persons"}, CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeletePerson(const Caller& c,
@@ -897,8 +900,8 @@ absl::Status MembershipHandler::GetRole(const Caller&,
 }
 
 absl::Status MembershipHandler::ListRoles(const Caller& c,
-                                     const v1::ListRolesRequest& req,
-                                     v1::ListRolesResponse* resp) {
+                                          const v1::ListRolesRequest& req,
+                                          v1::ListRolesResponse* resp) {
   return Decode(ListRolesEncoded(c, req), resp);
 }
 
@@ -920,8 +923,7 @@ absl::Status MembershipHandler::CreateRole(const Caller& c,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->roles(), "roles/" + req.role_id(), "role_id",
-                   req.role_id(), "role", req.role(),
-                   CSTOPA_REFS_CHECK, resp);
+                   req.role_id(), "role", req.role(), CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateRole(const Caller& c,
@@ -948,8 +950,8 @@ absl::Status MembershipHandler::GetBody(const Caller&,
 }
 
 absl::Status MembershipHandler::ListBodies(const Caller& c,
-                                     const v1::ListBodiesRequest& req,
-                                     v1::ListBodiesResponse* resp) {
+                                           const v1::ListBodiesRequest& req,
+                                           v1::ListBodiesResponse* resp) {
   return Decode(ListBodiesEncoded(c, req), resp);
 }
 
@@ -963,8 +965,7 @@ absl::Status MembershipHandler::CreateBody(const Caller& c,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   return CreateOne(store_->bodies(), "bodies/" + req.body_id(), "body_id",
-                   req.body_id(), "body", req.body(),
-                   CSTOPA_REFS_CHECK, resp);
+                   req.body_id(), "body", req.body(), CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateBody(const Caller& c,
@@ -991,8 +992,8 @@ absl::Status MembershipHandler::GetPartner(const Caller&,
 }
 
 absl::Status MembershipHandler::ListPartners(const Caller& c,
-                                     const v1::ListPartnersRequest& req,
-                                     v1::ListPartnersResponse* resp) {
+                                             const v1::ListPartnersRequest& req,
+                                             v1::ListPartnersResponse* resp) {
   return Decode(ListPartnersEncoded(c, req), resp);
 }
 
@@ -1051,8 +1052,9 @@ absl::Status SeedOne(ResourceStore& store, const RepeatedPtrField<T>& items,
 absl::Status MembershipHandler::LoadSeed(const std::string& text) {
   seed::MembershipSeed seed;
   if (!google::protobuf::TextFormat::ParseFromString(text, &seed))
-    return absl::InvalidArgumentError("the seed file is not a valid "
-                                      "MembershipSeed in text format");
+    return absl::InvalidArgumentError(
+        "the seed file is not a valid "
+        "MembershipSeed in text format");
   for (auto& r : *seed.mutable_states()) ClearOutputOnly(&r);
   for (auto& r : *seed.mutable_delegations()) ClearOutputOnly(&r);
   if (auto s = SeedOne(store_->states(), seed.states(), "states", {"states"});
@@ -1061,23 +1063,22 @@ absl::Status MembershipHandler::LoadSeed(const std::string& text) {
   if (auto s = SeedOne(store_->bodies(), seed.bodies(), "bodies", {"bodies"});
       !s.ok())
     return s;
-  if (auto s = SeedOne(store_->parliaments(), seed.parliaments(),
-                       "parliaments", {"parliaments"});
+  if (auto s = SeedOne(store_->parliaments(), seed.parliaments(), "parliaments",
+                       {"parliaments"});
       !s.ok())
     return s;
-  if (auto s = SeedOne(store_->delegations(), seed.delegations(),
-                       "delegations", {"parliaments", "delegations"});
+  if (auto s = SeedOne(store_->delegations(), seed.delegations(), "delegations",
+                       {"parliaments", "delegations"});
       !s.ok())
     return s;
-  if (auto s = SeedOne(store_->persons(), seed.persons(), "persons",
-                       {"persons"});
+  if (auto s =
+          SeedOne(store_->persons(), seed.persons(), "persons", {"persons"});
       !s.ok())
     return s;
   if (auto s = SeedOne(store_->roles(), seed.roles(), "roles", {"roles"});
       !s.ok())
     return s;
-  return SeedOne(store_->partners(), seed.partners(), "partners",
-                 {"partners"});
+  return SeedOne(store_->partners(), seed.partners(), "partners", {"partners"});
 }
 
 // ---------------------------------------------------------------------------
@@ -1115,37 +1116,37 @@ MembershipGrpcService::MembershipGrpcService(MembershipHandler* handler)
 #undef CSTOPA_MEMBERSHIP_SET_ALLOCATOR
 }
 
-#define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)                    \
-  grpc::ServerUnaryReactor* MembershipGrpcService::Method(                  \
-      grpc::CallbackServerContext* ctx, const v1::Request* request,         \
-      v1::Response* response) {                                             \
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();              \
-    reactor->Finish(common::ToGrpcStatus(                                   \
-        handler_->Method(CallerOf(ctx), *request, response)));              \
-    return reactor;                                                         \
+#define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)            \
+  grpc::ServerUnaryReactor* MembershipGrpcService::Method(          \
+      grpc::CallbackServerContext* ctx, const v1::Request* request, \
+      v1::Response* response) {                                     \
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();      \
+    reactor->Finish(common::ToGrpcStatus(                           \
+        handler_->Method(CallerOf(ctx), *request, response)));      \
+    return reactor;                                                 \
   }
 CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
 
-#define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)                \
-  grpc::ServerUnaryReactor* MembershipGrpcService::Method(                  \
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,    \
-      grpc::ByteBuffer* response) {                                         \
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();              \
-    v1::Request decoded;                                                    \
-    if (!ParseRequest(request, &decoded)) {                                 \
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,      \
+#define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)                 \
+  grpc::ServerUnaryReactor* MembershipGrpcService::Method(                   \
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,     \
+      grpc::ByteBuffer* response) {                                          \
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();               \
+    v1::Request decoded;                                                     \
+    if (!ParseRequest(request, &decoded)) {                                  \
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,       \
                                    "the request is not a valid " #Request)); \
-      return reactor;                                                       \
-    }                                                                       \
-    absl::StatusOr<std::string> encoded =                                   \
-        handler_->Method##Encoded(CallerOf(ctx), decoded);                  \
-    if (encoded.ok()) {                                                     \
-      grpc::Slice slice(*encoded);                                          \
-      *response = grpc::ByteBuffer(&slice, 1);                              \
-    }                                                                       \
-    reactor->Finish(common::ToGrpcStatus(encoded.status()));                \
-    return reactor;                                                         \
+      return reactor;                                                        \
+    }                                                                        \
+    absl::StatusOr<std::string> encoded =                                    \
+        handler_->Method##Encoded(CallerOf(ctx), decoded);                   \
+    if (encoded.ok()) {                                                      \
+      grpc::Slice slice(*encoded);                                           \
+      *response = grpc::ByteBuffer(&slice, 1);                               \
+    }                                                                        \
+    reactor->Finish(common::ToGrpcStatus(encoded.status()));                 \
+    return reactor;                                                          \
   }
 CSTOPA_MEMBERSHIP_RAW_LISTS(CSTOPA_MEMBERSHIP_RAW_RPC)
 #undef CSTOPA_MEMBERSHIP_RAW_RPC

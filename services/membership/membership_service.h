@@ -36,50 +36,50 @@ class MembershipHandler {
   MembershipHandler(MembershipStore* store, const common::ApiKeyStore* keys,
                     std::function<int64_t()> today = nullptr);
 
-#define CSTOPA_MEMBERSHIP_METHOD(Method, Request, Response)  \
+#define CSTOPA_MEMBERSHIP_METHOD(Method, Request, Response)             \
   absl::Status Method(const Caller& caller, const v1::Request& request, \
                       v1::Response* response);
 // Methods whose gRPC face decodes and encodes messages.
-#define CSTOPA_MEMBERSHIP_TYPED_METHODS(X) \
-  X(GetState, GetStateRequest, State) \
-  X(BatchGetStates, BatchGetStatesRequest, BatchGetStatesResponse) \
-  X(ListStates, ListStatesRequest, ListStatesResponse) \
-  X(CreateState, CreateStateRequest, State) \
-  X(UpdateState, UpdateStateRequest, State) \
-  X(DeleteState, DeleteStateRequest, State) \
-  X(GetParliament, GetParliamentRequest, Parliament) \
-  X(CreateParliament, CreateParliamentRequest, Parliament) \
-  X(UpdateParliament, UpdateParliamentRequest, Parliament) \
-  X(DeleteParliament, DeleteParliamentRequest, Parliament) \
-  X(GetDelegation, GetDelegationRequest, Delegation) \
+#define CSTOPA_MEMBERSHIP_TYPED_METHODS(X)                            \
+  X(GetState, GetStateRequest, State)                                 \
+  X(BatchGetStates, BatchGetStatesRequest, BatchGetStatesResponse)    \
+  X(ListStates, ListStatesRequest, ListStatesResponse)                \
+  X(CreateState, CreateStateRequest, State)                           \
+  X(UpdateState, UpdateStateRequest, State)                           \
+  X(DeleteState, DeleteStateRequest, State)                           \
+  X(GetParliament, GetParliamentRequest, Parliament)                  \
+  X(CreateParliament, CreateParliamentRequest, Parliament)            \
+  X(UpdateParliament, UpdateParliamentRequest, Parliament)            \
+  X(DeleteParliament, DeleteParliamentRequest, Parliament)            \
+  X(GetDelegation, GetDelegationRequest, Delegation)                  \
   X(ListDelegations, ListDelegationsRequest, ListDelegationsResponse) \
-  X(CreateDelegation, CreateDelegationRequest, Delegation) \
-  X(UpdateDelegation, UpdateDelegationRequest, Delegation) \
-  X(DeleteDelegation, DeleteDelegationRequest, Delegation) \
-  X(GetPerson, GetPersonRequest, Person) \
+  X(CreateDelegation, CreateDelegationRequest, Delegation)            \
+  X(UpdateDelegation, UpdateDelegationRequest, Delegation)            \
+  X(DeleteDelegation, DeleteDelegationRequest, Delegation)            \
+  X(GetPerson, GetPersonRequest, Person)                              \
   X(BatchGetPersons, BatchGetPersonsRequest, BatchGetPersonsResponse) \
-  X(CreatePerson, CreatePersonRequest, Person) \
-  X(UpdatePerson, UpdatePersonRequest, Person) \
-  X(DeletePerson, DeletePersonRequest, Person) \
-  X(GetRole, GetRoleRequest, Role) \
-  X(CreateRole, CreateRoleRequest, Role) \
-  X(UpdateRole, UpdateRoleRequest, Role) \
-  X(DeleteRole, DeleteRoleRequest, Role) \
-  X(GetBody, GetBodyRequest, Body) \
-  X(CreateBody, CreateBodyRequest, Body) \
-  X(UpdateBody, UpdateBodyRequest, Body) \
-  X(DeleteBody, DeleteBodyRequest, Body) \
-  X(GetPartner, GetPartnerRequest, Partner) \
-  X(CreatePartner, CreatePartnerRequest, Partner) \
-  X(UpdatePartner, UpdatePartnerRequest, Partner) \
+  X(CreatePerson, CreatePersonRequest, Person)                        \
+  X(UpdatePerson, UpdatePersonRequest, Person)                        \
+  X(DeletePerson, DeletePersonRequest, Person)                        \
+  X(GetRole, GetRoleRequest, Role)                                    \
+  X(CreateRole, CreateRoleRequest, Role)                              \
+  X(UpdateRole, UpdateRoleRequest, Role)                              \
+  X(DeleteRole, DeleteRoleRequest, Role)                              \
+  X(GetBody, GetBodyRequest, Body)                                    \
+  X(CreateBody, CreateBodyRequest, Body)                              \
+  X(UpdateBody, UpdateBodyRequest, Body)                              \
+  X(DeleteBody, DeleteBodyRequest, Body)                              \
+  X(GetPartner, GetPartnerRequest, Partner)                           \
+  X(CreatePartner, CreatePartnerRequest, Partner)                     \
+  X(UpdatePartner, UpdatePartnerRequest, Partner)                     \
   X(DeletePartner, DeletePartnerRequest, Partner)
 // Lists whose gRPC face sends stored resources without decoding them (see
 // ResourceStore::ListEncoded); their handlers also have an ...Encoded form.
-#define CSTOPA_MEMBERSHIP_RAW_LISTS(X) \
+#define CSTOPA_MEMBERSHIP_RAW_LISTS(X)                                \
   X(ListParliaments, ListParliamentsRequest, ListParliamentsResponse) \
-  X(ListPersons, ListPersonsRequest, ListPersonsResponse) \
-  X(ListRoles, ListRolesRequest, ListRolesResponse) \
-  X(ListBodies, ListBodiesRequest, ListBodiesResponse) \
+  X(ListPersons, ListPersonsRequest, ListPersonsResponse)             \
+  X(ListRoles, ListRolesRequest, ListRolesResponse)                   \
+  X(ListBodies, ListBodiesRequest, ListBodiesResponse)                \
   X(ListPartners, ListPartnersRequest, ListPartnersResponse)
 #define CSTOPA_MEMBERSHIP_METHODS(X) \
   CSTOPA_MEMBERSHIP_TYPED_METHODS(X) CSTOPA_MEMBERSHIP_RAW_LISTS(X)
@@ -88,7 +88,7 @@ class MembershipHandler {
 #undef CSTOPA_MEMBERSHIP_METHOD
 
   // The serialized List...Response, built from the stored bytes.
-#define CSTOPA_MEMBERSHIP_ENCODED(Method, Request, Response) \
+#define CSTOPA_MEMBERSHIP_ENCODED(Method, Request, Response)        \
   absl::StatusOr<std::string> Method##Encoded(const Caller& caller, \
                                               const v1::Request& request);
   CSTOPA_MEMBERSHIP_RAW_LISTS(CSTOPA_MEMBERSHIP_ENCODED)
@@ -99,8 +99,8 @@ class MembershipHandler {
 
  private:
   absl::Status RequireRole(const Caller& caller, common::Role role) const;
-  absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of,
-                                  bool present, const char* field) const;
+  absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of, bool present,
+                                  const char* field) const;
   absl::Status CheckReferences(
       const std::vector<std::pair<std::string, std::string>>& refs);
 
@@ -111,19 +111,20 @@ class MembershipHandler {
 
 // The generated callback service with the raw (ByteBuffer) variant of the
 // methods in CSTOPA_MEMBERSHIP_RAW_LISTS.
-using MembershipGrpcBase = v1::MembershipService::WithRawCallbackMethod_ListParliaments<
-    v1::MembershipService::WithRawCallbackMethod_ListPersons<
-        v1::MembershipService::WithRawCallbackMethod_ListRoles<
-            v1::MembershipService::WithRawCallbackMethod_ListBodies<
-                v1::MembershipService::WithRawCallbackMethod_ListPartners<
-                    v1::MembershipService::CallbackService>>>>>;
+using MembershipGrpcBase =
+    v1::MembershipService::WithRawCallbackMethod_ListParliaments<
+        v1::MembershipService::WithRawCallbackMethod_ListPersons<
+            v1::MembershipService::WithRawCallbackMethod_ListRoles<
+                v1::MembershipService::WithRawCallbackMethod_ListBodies<
+                    v1::MembershipService::WithRawCallbackMethod_ListPartners<
+                        v1::MembershipService::CallbackService>>>>>;
 
 // The gRPC face of MembershipHandler (callback API).
 class MembershipGrpcService final : public MembershipGrpcBase {
  public:
   explicit MembershipGrpcService(MembershipHandler* handler);
 
-#define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)           \
+#define CSTOPA_MEMBERSHIP_RPC(Method, Request, Response)             \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
                                    const v1::Request* request,       \
                                    v1::Response* response) override;

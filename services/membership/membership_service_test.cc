@@ -76,9 +76,9 @@ TEST_F(MembershipHandlerTest, SeedHasTheSixMemberStatesWithProvenance) {
     EXPECT_EQ(s.current_status(), v1::MEMBERSHIP_STATUS_MEMBER) << s.name();
     EXPECT_FALSE(s.provenance().empty()) << s.name();
   }
-  EXPECT_EQ(names, (std::set<std::string>{"states/am", "states/by", "states/kg",
-                                          "states/kz", "states/ru",
-                                          "states/tj"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"states/am", "states/by", "states/kg",
+                                   "states/kz", "states/ru", "states/tj"}));
   EXPECT_TRUE(resp.next_page_token().empty());
 }
 
@@ -115,9 +115,10 @@ TEST_F(MembershipHandlerTest, RolesAsOfADateOnlyListThoseHeldThen) {
   ASSERT_TRUE(handler_->ListRoles({}, req, &resp).ok());
   std::set<std::string> people;
   for (const auto& r : resp.roles()) people.insert(r.person());
-  EXPECT_EQ(people, (std::set<std::string>{
-                        "persons/viktor-kogut", "persons/viktor-rogalev",
-                        "persons/shabdanbek-alishev", "persons/mikhail-krotov"}));
+  EXPECT_EQ(people,
+            (std::set<std::string>{
+                "persons/viktor-kogut", "persons/viktor-rogalev",
+                "persons/shabdanbek-alishev", "persons/mikhail-krotov"}));
 
   // Council membership is attested from 2024 only.
   v1::ListRolesRequest council;
@@ -239,9 +240,9 @@ TEST_F(MembershipHandlerTest, InvalidCreateListsEveryViolation) {
   v1::Role out;
   absl::Status s = handler_->CreateRole(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(FieldsOf(s),
-              UnorderedElementsAre("role_id", "role.person", "role.organization",
-                                   "role.role_type", "role.period.end_date"));
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
+                               "role_id", "role.person", "role.organization",
+                               "role.role_type", "role.period.end_date"));
 }
 
 TEST_F(MembershipHandlerTest, ReferencesToMissingResourcesAreRejected) {

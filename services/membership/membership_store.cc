@@ -85,8 +85,7 @@ const ResourceSpec kRoles{
          "organization", [](const v1::Role& r) { return r.organization(); },
          true),
      StringColumn<v1::Role>(
-         "chamber_id", [](const v1::Role& r) { return r.chamber_id(); },
-         false),
+         "chamber_id", [](const v1::Role& r) { return r.chamber_id(); }, false),
      EnumColumn<v1::Role>("role_type", v1::RoleType_descriptor(),
                           [](const v1::Role& r) { return r.role_type(); }),
      {"start_date", FilterFieldType::kDate, nullptr,

@@ -83,17 +83,18 @@ TEST_F(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   ASSERT_TRUE(store_->persons().Create(&p).ok());
   v1::Person out;
   ASSERT_TRUE(store_->persons()
-                  .Update("persons/a", p.etag(),
-                          [](google::protobuf::Message* m) {
-                            static_cast<v1::Person*>(m)->set_state("states/kz");
-                            return absl::OkStatus();
-                          },
-                          &out)
+                  .Update(
+                      "persons/a", p.etag(),
+                      [](google::protobuf::Message* m) {
+                        static_cast<v1::Person*>(m)->set_state("states/kz");
+                        return absl::OkStatus();
+                      },
+                      &out)
                   .ok());
   EXPECT_NE(out.etag(), p.etag());
-  EXPECT_GT(out.update_time().seconds() * 1000000000LL +
-                out.update_time().nanos(),
-            p.update_time().seconds() * 1000000000LL + p.update_time().nanos());
+  EXPECT_GT(
+      out.update_time().seconds() * 1000000000LL + out.update_time().nanos(),
+      p.update_time().seconds() * 1000000000LL + p.update_time().nanos());
   EXPECT_EQ(out.create_time().seconds(), p.create_time().seconds());
   absl::Status stale = store_->persons().Update(
       "persons/a", p.etag(),
@@ -135,16 +136,17 @@ TEST_F(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 2);
   v1::Person out;
-  ASSERT_TRUE(store_->persons()
-                  .Update("persons/a", "",
-                          [](google::protobuf::Message* m) {
-                            static_cast<v1::Person*>(m)
-                                ->mutable_display_name(0)
-                                ->set_text("Edited");
-                            return absl::OkStatus();
-                          },
-                          &out)
-                  .ok());
+  ASSERT_TRUE(
+      store_->persons()
+          .Update(
+              "persons/a", "",
+              [](google::protobuf::Message* m) {
+                static_cast<v1::Person*>(m)->mutable_display_name(0)->set_text(
+                    "Edited");
+                return absl::OkStatus();
+              },
+              &out)
+          .ok());
   n = store_->persons().InsertMissing({&a, &b});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 0);
@@ -164,8 +166,7 @@ TEST_F(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
   std::vector<std::string> seen;
   for (int pages = 0; pages < 20; ++pages) {
     v1::ListPersonsResponse resp;
-    auto next = store_->persons().List(
-        q, [&]() { return resp.add_persons(); });
+    auto next = store_->persons().List(q, [&]() { return resp.add_persons(); });
     ASSERT_TRUE(next.ok()) << next.status();
     for (const auto& p : resp.persons())
       seen.push_back(p.state() + "|" + p.name());

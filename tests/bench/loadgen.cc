@@ -673,7 +673,8 @@ int Main(int argc, char** argv) {
     absl::StatusOr<RunResult> r;
     if (scenario == "echo") {
       r = Measure<EchoService, EchoRequest, EchoResponse>(
-          scenario, echo_target, "/cstopa.bench.v1.EchoService/Echo", options, echo_request,
+          scenario, echo_target, "/cstopa.bench.v1.EchoService/Echo", options,
+          echo_request,
           [](auto* stub, grpc::ClientContext* c, const EchoRequest* req,
              EchoResponse* resp, std::function<void(grpc::Status)> done) {
             stub->Echo(c, req, resp, std::move(done));

@@ -24,8 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   built.last_values.emplace_back(std::string(token.substr(0, 64)));
   built.last_values.emplace_back(static_cast<int64_t>(size));
   built.last_name = std::string(token.substr(0, 32));
-  const auto again =
-      kCodec->Decode(kCodec->Encode(built, "other"), "other");
+  const auto again = kCodec->Decode(kCodec->Encode(built, "other"), "other");
   if (!again.ok() || *again != built) std::abort();
   return 0;
 }

@@ -897,9 +897,9 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
       ++refused_cancelled;
       continue;
     }
-    accepted_failures.push_back(absl::StrCat(
-        bad[i], "\n    server side: ",
-        line.empty() ? "(not in the access log)" : line));
+    accepted_failures.push_back(
+        absl::StrCat(bad[i], "\n    server side: ",
+                     line.empty() ? "(not in the access log)" : line));
   }
   std::cerr << "refused before reaching a handler with CANCELLED: "
             << refused_cancelled << "\n";
