@@ -41,9 +41,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# buf (proto lint), version pinned in tools/package.json. (`npm ci` trips over
+# buf (proto lint), kubernetes-models and js-yaml (manifest validation),
+# versions pinned in tools/package.json. (`npm ci` trips over
 # the optional per-platform packages in the lock file, hence `install`.)
-if [ ! -x tools/node_modules/.bin/buf ]; then
+if [ ! -x tools/node_modules/.bin/buf ] || [ ! -d tools/node_modules/kubernetes-models ] \
+   || [ ! -d tools/node_modules/js-yaml ]; then
   echo "install-deps: installing npm packages into tools/node_modules"
   (cd tools && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi
