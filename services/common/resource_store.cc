@@ -89,8 +89,12 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
   insert_sql_ = absl::StrCat("INSERT INTO ", spec_->table, " (",
                              absl::StrJoin(cols, ", "), ") VALUES (",
                              absl::StrJoin(marks, ", "), ")");
+  // Conditional on the revision that was read: with several writers (replicas
+  // on one PostgreSQL), of two updates from the same revision one wins and
+  // the other changes nothing, and is told its etag is stale.
   update_sql_ = absl::StrCat("UPDATE ", spec_->table, " SET ",
-                             absl::StrJoin(sets, ", "), " WHERE name = ?");
+                             absl::StrJoin(sets, ", "),
+                             " WHERE name = ? AND revision = ?");
 }
 
 std::string ResourceStore::ParentOf(absl::string_view name) {
@@ -327,9 +331,12 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   }
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
-  params.push_back(GetString(*resource, "name"));
+  const std::string name = GetString(*resource, "name");
+  params.push_back(name);
+  params.push_back(revision - 1);
   auto changed = tx.Execute(update_sql_, params);
   if (!changed.ok()) return changed.status();
+  if (*changed != 1) return EtagMismatch(name);
   return absl::OkStatus();
 }
 
@@ -357,7 +364,10 @@ absl::Status ResourceStore::Create(Message* resource) {
     auto rows = tx.Query(exists_sql, {name});
     if (!rows.ok()) return rows.status();
     if (!rows->empty()) return AlreadyExists(name);
-    return Insert(tx, resource, NextTime());
+    absl::Status s = Insert(tx, resource, NextTime());
+    // Another writer inserted the same name since the check above.
+    if (s.code() == absl::StatusCode::kAlreadyExists) return AlreadyExists(name);
+    return s;
   });
 }
 

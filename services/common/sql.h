@@ -33,7 +33,8 @@ namespace cstopa::common {
 struct Migration {
   int version = 0;
   std::string name;
-  std::string sql;  // one or more statements separated by ';'
+  std::string sql;           // SQLite: one or more statements separated by ';'
+  std::string postgres_sql;  // the same change in PostgreSQL's dialect
 };
 
 // The schema of one service: its name (a PostgreSQL schema, later) and its

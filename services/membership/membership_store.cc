@@ -135,7 +135,9 @@ int DaysInMonth(int year, int month) {
 
 const common::SchemaSpec& MembershipSchema() {
   static const common::SchemaSpec* schema = new common::SchemaSpec{
-      "membership", {{1, "init", std::string(kMigration0001Init)}}};
+      "membership",
+      {{1, "init", std::string(kMigration0001Init),
+        std::string(kMigration0001InitPostgres)}}};
   return *schema;
 }
 
