@@ -1,0 +1,2 @@
+// Placeholder replaced by the flag tests.
+#include "gtest/gtest.h"
