@@ -41,13 +41,24 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+rm -f run/membership.ports
 build/services/membership/membership_server \
   --listen=127.0.0.1:50051 --admin_listen=127.0.0.1:9051 \
   --store="sqlite://$root/run/membership.db" \
-  --access_log="$root/run/membership.access.log" &
+  --access_log="$root/run/membership.access.log" \
+  --port_file="$root/run/membership.ports" &
 pids+=($!)
 
-sleep 1
+# Each server writes its port file once it serves; stop if one dies first.
+for _ in $(seq 1 100); do
+  [ -s run/membership.ports ] && break
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then
+    echo "membership_server did not start (see the messages above)" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[ -s run/membership.ports ] || { echo "membership_server did not start in 10 s" >&2; exit 1; }
 key=$(cat run/dev-editor.key)
 cat <<MSG
 
@@ -56,12 +67,12 @@ cstopa is running (Ctrl-C stops it):
                health http://127.0.0.1:9051/healthz
                access log run/membership.access.log
 
-Try it (server reflection is on, so grpcurl needs no proto files):
-  grpcurl -plaintext -d '{"name":"states/kz"}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/GetState
-  grpcurl -plaintext -d '{"as_of":{"year":2022,"month":5,"day":1}}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/ListRoles
-or with the bundled Python client (no extra installs):
+Try it with the bundled Python client (nothing more to install):
   /usr/bin/python3 tests/clients/python/cstopa_client.py get-state states/kz
   /usr/bin/python3 tests/clients/python/cstopa_client.py list-roles --as-of 2022-05-01
+or, if you have grpcurl (not packaged in Debian; server reflection is on, so
+it needs no proto files):
+  grpcurl -plaintext -d '{"name":"states/kz"}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/GetState
 
 Development editor key (for writes): $key
   /usr/bin/python3 tests/clients/python/cstopa_client.py --key $key create-person "demo-$(date +%s)" "Demo Person"

@@ -356,7 +356,8 @@ absl::Status ResourceStore::Insert(SqlTransaction& tx, Message* resource,
   return tx.Execute(insert_sql_, params).status();
 }
 
-absl::Status ResourceStore::Create(Message* resource) {
+absl::Status ResourceStore::Create(Message* resource,
+                                   const std::function<absl::Status()>& check) {
   std::string name = GetString(*resource, "name");
   std::string exists_sql =
       absl::StrCat("SELECT 1 FROM ", spec_->table, " WHERE name = ?");
@@ -364,6 +365,9 @@ absl::Status ResourceStore::Create(Message* resource) {
     auto rows = tx.Query(exists_sql, {name});
     if (!rows.ok()) return rows.status();
     if (!rows->empty()) return AlreadyExists(name);
+    if (check) {
+      if (absl::Status c = check(); !c.ok()) return c;
+    }
     absl::Status s = Insert(tx, resource, NextTime());
     // Another writer inserted the same name since the check above.
     if (s.code() == absl::StatusCode::kAlreadyExists) return AlreadyExists(name);

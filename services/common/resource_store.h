@@ -103,7 +103,10 @@ class ResourceStore {
 
   // Inserts `resource` (its name set; parent derived from the name). Sets
   // create/update time, etag. ALREADY_EXISTS if the name was ever used.
-  absl::Status Create(google::protobuf::Message* resource);
+  // `check`, if given, runs inside the write transaction first (e.g. that
+  // referenced resources exist), so nothing can change in between.
+  absl::Status Create(google::protobuf::Message* resource,
+                      const std::function<absl::Status()>& check = nullptr);
 
   // Reads the live resource, checks `etag` when non-empty, lets `mutate`
   // change it (returning an error aborts the write), then stores it with a

@@ -136,6 +136,9 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   st.lame_duck_seconds = *flags.GetInt("lame_duck_seconds");
   st.max_message_bytes = *flags.GetInt("max_message_bytes");
   st.max_concurrent_streams = *flags.GetInt("max_concurrent_streams");
+  if (st.max_concurrent_streams < 1)
+    return absl::InvalidArgumentError(
+        "--max_concurrent_streams must be at least 1");
   if (st.max_message_bytes < 1024 || st.max_message_bytes > (1 << 30))
     return absl::InvalidArgumentError(
         "--max_message_bytes must be between 1024 and 1073741824");
@@ -289,14 +292,24 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
                                          " (address in use or not local?)")));
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  std::atomic<bool> serving{true};
-  std::atomic<bool> draining{false};
-  auto set_health = [&](bool ok) {
-    serving = ok;
-    health->SetServingStatus(def.grpc_service_name, ok);
-    health->SetServingStatus(ok);
+  // Health is SERVING while the store answers, and NOT_SERVING for good
+  // once draining starts; one mutex orders the watcher's and the signal's
+  // updates.
+  absl::Mutex health_mu;
+  bool serving = true, draining = false;
+  auto set_health = [&](bool ok, bool drain) {
+    absl::MutexLock lock(&health_mu);
+    if (draining) return;
+    draining = drain;
+    serving = ok && !drain;
+    health->SetServingStatus(def.grpc_service_name, serving);
+    health->SetServingStatus(serving);
   };
-  set_health((*db)->Ping().ok());
+  auto is_serving = [&] {
+    absl::MutexLock lock(&health_mu);
+    return serving;
+  };
+  set_health((*db)->Ping().ok(), false);
 
   std::unique_ptr<AdminHttpServer> admin;
   if (!st.admin_listen.empty()) {
@@ -309,8 +322,9 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
     };
     routes["/healthz"] = [&] {
       AdminHttpServer::Response r;
-      r.status = serving ? 200 : 503;
-      r.body = serving ? "SERVING\n" : "NOT_SERVING\n";
+      const bool ok = is_serving();
+      r.status = ok ? 200 : 503;
+      r.body = ok ? "SERVING\n" : "NOT_SERVING\n";
       return r;
     };
     auto started = AdminHttpServer::Start(st.admin_listen, std::move(routes));
@@ -336,14 +350,15 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   // Watch the store: NOT_SERVING while it does not answer.
   absl::Notification stop_watch;
   std::thread watcher([&] {
+    bool was_ok = is_serving();
     while (!stop_watch.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-      if (draining) continue;
       bool ok = (*db)->Ping().ok();
-      if (ok != serving.load()) {
+      if (ok != was_ok) {
         LogEvent(ok ? "info" : "error",
                  ok ? "store reachable again" : "store unreachable",
                  {{"service", def.name}});
-        set_health(ok);
+        set_health(ok, false);  // no effect once draining
+        was_ok = ok;
       }
     }
   });
@@ -354,8 +369,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
            {{"service", def.name},
             {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
             {"deadline_seconds", std::to_string(st.drain_seconds)}});
-  draining = true;
-  set_health(false);
+  set_health(false, /*drain=*/true);
   if (st.lame_duck_seconds > 0) {
     absl::SleepFor(absl::Seconds(st.lame_duck_seconds));
   }

@@ -22,14 +22,23 @@ constexpr int kBusyTimeoutMs = 10000;
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   std::string msg = absl::StrCat("sqlite ", what, ": ",
                                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  int primary = rc & 0xff;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
-      primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
-      primary == SQLITE_FULL) {
-    return absl::UnavailableError(msg);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      // The store cannot be reached right now (locked, or its file or disk
+      // is failing): the health watcher reports NOT_SERVING meanwhile.
+      return absl::UnavailableError(msg);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(msg);
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return absl::AlreadyExistsError(msg);
+      return absl::InternalError(msg);
+    default:
+      return absl::InternalError(msg);
   }
-  if (primary == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
-  return absl::InternalError(msg);
 }
 
 // One connection with its prepared-statement cache.
@@ -91,16 +100,20 @@ class Connection {
     int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare");
-    // Bounded cache: filters make SQL text vary; keep the common ones.
-    if (cache_.size() >= 256) {
-      for (auto& [s, st] : cache_) sqlite3_finalize(st);
-      cache_.clear();
-    }
     cache_.emplace(std::move(key), stmt);
     return stmt;
   }
 
   sqlite3* db() { return db_; }
+
+  // Filters make SQL text vary, so the cache is bounded: when it has grown
+  // past the limit it is emptied, between transactions only, when no
+  // statement can be in use.
+  void TrimCache() {
+    if (cache_.size() < 256) return;
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    cache_.clear();
+  }
 
   Connection() = default;
 
@@ -319,6 +332,7 @@ class SqliteDatabase : public Database {
   static absl::Status RunInTransaction(
       Connection* c, const char* begin,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) {
+    c->TrimCache();
     if (auto s = c->Step(begin); !s.ok()) return s;
     SqliteTransaction tx(c);
     absl::Status s = fn(tx);

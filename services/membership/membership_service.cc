@@ -1,6 +1,7 @@
 #include "services/membership/membership_service.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -124,12 +125,17 @@ bool ValidLanguageCode(absl::string_view code) {
   return true;
 }
 
+void CheckCount(Violations& v, const std::string& field, int count) {
+  if (count > kMaxRepeated)
+    v.Add(field, absl::StrCat("has ", count, " entries; at most ", kMaxRepeated));
+}
+
 void CheckTexts(Violations& v, const std::string& field,
                 const RepeatedPtrField<LocalizedText>& texts, bool required) {
   if (texts.empty() && required) {
     v.Add(field, "needs at least one entry {language_code, text}");
   }
-  if (texts.size() > kMaxRepeated) v.Add(field, "has too many entries");
+  CheckCount(v, field, texts.size());
   for (int i = 0; i < texts.size(); ++i) {
     std::string f = absl::StrCat(field, "[", i, "]");
     if (!ValidLanguageCode(texts[i].language_code()))
@@ -198,7 +204,7 @@ void CheckEnum(Violations& v, const std::string& field,
 
 void CheckProvenance(Violations& v, const std::string& field,
                      const RepeatedPtrField<Provenance>& ps) {
-  if (ps.size() > kMaxRepeated) v.Add(field, "has too many entries");
+  CheckCount(v, field, ps.size());
   for (int i = 0; i < ps.size(); ++i) {
     std::string f = absl::StrCat(field, "[", i, "]");
     if (ps[i].source().size() > 500) v.Add(f + ".source", "is too long");
@@ -241,6 +247,8 @@ void Validate(const v1::State& s, const std::string& p, Violations& v,
               Refs& refs) {
   CheckTexts(v, p + "display_name", s.display_name(), true);
   CheckRegionCode(v, p + "region_code", s.region_code());
+  CheckCount(v, p + "status_history", s.status_history_size());
+  CheckCount(v, p + "chairmanships", s.chairmanships_size());
   for (int i = 0; i < s.status_history_size(); ++i) {
     std::string f = absl::StrCat(p, "status_history[", i, "]");
     CheckEnum(v, f + ".status", v1::MembershipStatus_descriptor(),
@@ -263,6 +271,7 @@ void Validate(const v1::Parliament& r, const std::string& p, Violations& v,
   CheckTexts(v, p + "display_name", r.display_name(), true);
   CheckName(v, p + "state", r.state(), {"states"}, true);
   refs.push_back({p + "state", r.state()});
+  CheckCount(v, p + "chambers", r.chambers_size());
   std::map<std::string, int> seen;
   for (int i = 0; i < r.chambers_size(); ++i) {
     std::string f = absl::StrCat(p, "chambers[", i, "]");
@@ -283,6 +292,7 @@ void Validate(const v1::Delegation& r, const std::string& p, Violations& v,
   CheckTexts(v, p + "display_name", r.display_name(), true);
   CheckName(v, p + "assembly", r.assembly(), {"bodies"}, true);
   refs.push_back({p + "assembly", r.assembly()});
+  CheckCount(v, p + "seat_allocations", r.seat_allocations_size());
   for (int i = 0; i < r.seat_allocations_size(); ++i) {
     std::string f = absl::StrCat(p, "seat_allocations[", i, "]");
     const auto& a = r.seat_allocations(i);
@@ -334,6 +344,7 @@ void Validate(const v1::Body& r, const std::string& p, Violations& v,
   CheckEnum(v, p + "kind", v1::BodyKind_descriptor(), r.kind(), true);
   CheckName(v, p + "parent_body", r.parent_body(), {"bodies"}, false);
   refs.push_back({p + "parent_body", r.parent_body()});
+  CheckCount(v, p + "mandate", r.mandate_size());
   for (int i = 0; i < r.mandate_size(); ++i)
     CheckTexts(v, absl::StrCat(p, "mandate[", i, "].text"), r.mandate(i).text(),
                true);
@@ -388,17 +399,25 @@ absl::StatusOr<google::protobuf::FieldMask> EffectiveMask(
     const Message& prototype, const google::protobuf::FieldMask& mask,
     const std::string& resource_field) {
   const auto* d = prototype.GetDescriptor();
+  const auto* r = prototype.GetReflection();
   google::protobuf::FieldMask out;
   if (mask.paths_size() == 0) {
-    for (int i = 0; i < d->field_count(); ++i)
-      if (IsWritable(d->field(i))) out.add_paths(d->field(i)->name());
+    // AIP-134: no mask means the fields the request populates.
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      bool populated = f->is_repeated() ? r->FieldSize(prototype, f) > 0
+                                        : r->HasField(prototype, f);
+      if (IsWritable(f) && populated) out.add_paths(f->name());
+    }
     return out;
   }
   Violations v;
   for (const std::string& path : mask.paths()) {
-    if (path == "*") {
-      return EffectiveMask(prototype, google::protobuf::FieldMask(),
-                           resource_field);
+    if (path == "*") {  // full replacement of every writable field
+      google::protobuf::FieldMask all;
+      for (int i = 0; i < d->field_count(); ++i)
+        if (IsWritable(d->field(i))) all.add_paths(d->field(i)->name());
+      return all;
     }
     const FieldDescriptor* f = d->FindFieldByName(path);
     if (f == nullptr) {
@@ -420,6 +439,12 @@ absl::StatusOr<google::protobuf::FieldMask> EffectiveMask(
 // ---------------------------------------------------------------------------
 // Computed ("as of") output fields
 // ---------------------------------------------------------------------------
+
+// Binds page tokens to the `as_of` a list was asked for (unset is "today",
+// which a token keeps meaning).
+std::string AsOfFingerprint(const google::type::Date& d, bool present) {
+  return present ? absl::StrCat("as_of=", EarliestDay(d, true)) : "as_of=";
+}
 
 google::type::Date DayToDate(int64_t day) {
   google::type::Date d;
@@ -455,12 +480,13 @@ void Compute(v1::Delegation* d, int64_t day) {
       best[a.chamber_id()] = {start, &a};
   }
   d->clear_effective_seats();
-  int32_t total = 0;
+  int64_t total = 0;
   for (const auto& [chamber, entry] : best) {
     *d->add_effective_seats() = *entry.second;
     total += entry.second->seats();
   }
-  d->set_total_seats(total);
+  d->set_total_seats(static_cast<int32_t>(
+      std::min<int64_t>(total, std::numeric_limits<int32_t>::max())));
   *d->mutable_as_of_date() = DayToDate(day);
 }
 
@@ -598,12 +624,12 @@ absl::Status CreateOne(ResourceStore& store, const std::string& name,
   Refs refs;
   Validate(body, body_field + ".", v, refs);
   if (auto s = v.ToStatus(); !s.ok()) return s;
-  if (auto s = check(refs); !s.ok()) return s;
   *out = body;
+  out->DiscardUnknownFields();
   ClearOutputOnly(out);
   out->set_etag("");
   out->set_name(name);
-  return store.Create(out);
+  return store.Create(out, [&] { return check(refs); });
 }
 
 template <typename T>
@@ -625,14 +651,26 @@ absl::Status UpdateOne(ResourceStore& store, const T& patch,
       patch.name(), patch.etag(),
       [&](Message* m) -> absl::Status {
         T* current = static_cast<T*>(m);
-        google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, *effective,
+        // References the resource already had may point at resources
+        // deleted since; only new ones must exist.
+        Violations ignored;
+        Refs before;
+        Validate(*current, body_field + ".", ignored, before);
+        T clean = patch;
+        clean.DiscardUnknownFields();
+        google::protobuf::util::FieldMaskUtil::MergeMessageTo(clean, *effective,
                                                               opts, current);
         ClearComputed(current);
         Violations after;
-        Refs refs;
+        Refs refs, added;
         Validate(*current, body_field + ".", after, refs);
         if (auto s = after.ToStatus(); !s.ok()) return s;
-        return check(refs);
+        for (const auto& ref : refs) {
+          bool had = false;
+          for (const auto& old : before) had |= old.second == ref.second;
+          if (!had) added.push_back(ref);
+        }
+        return check(added);
       },
       out);
 }
@@ -694,8 +732,10 @@ absl::Status MembershipHandler::ListStates(const Caller&,
                                            v1::ListStatesResponse* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
+  common::ListQuery q;
+  q.extra_fingerprint = AsOfFingerprint(req.as_of(), req.has_as_of());
   return ListMany(store_->states(), req, "", resp->mutable_states(),
-                  resp->mutable_next_page_token(), *day);
+                  resp->mutable_next_page_token(), *day, std::move(q));
 }
 
 absl::Status MembershipHandler::CreateState(const Caller& c,
@@ -793,9 +833,11 @@ absl::Status MembershipHandler::ListDelegations(
     CheckName(v, "parent", req.parent(), {"parliaments"}, true);
     if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
   }
+  common::ListQuery q;
+  q.extra_fingerprint = AsOfFingerprint(req.as_of(), req.has_as_of());
   return ListMany(store_->delegations(), req, req.parent(),
                   resp->mutable_delegations(), resp->mutable_next_page_token(),
-                  *day);
+                  *day, std::move(q));
 }
 
 absl::Status MembershipHandler::CreateDelegation(
