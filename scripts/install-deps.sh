@@ -13,7 +13,9 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev
-  libbenchmark-dev
+  libbenchmark-dev libpq-dev
+  # PostgreSQL server binaries for the throwaway test server (tests/postgres)
+  postgresql-15
   # google/{rpc,api,type} protos (extracted at build time; see cmake/proto.cmake)
   grpc-proto libgoogle-common-protos-java golang-google-genproto-dev
   # tools and clients used by the tests and the benchmark

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/errors.h"
+#include "services/common/postgres.h"
 #include "services/common/sqlite.h"
 
 namespace cstopa::common {
@@ -15,10 +16,13 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
     if (path.empty()) return InvalidArgument("store", "sqlite:// needs a path");
     return OpenSqlite(path, schema);
   }
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://"))
+    return OpenPostgres(url, schema);
   return InvalidArgument(
-      "store",
-      absl::StrCat("unsupported store URL `", url,
-                   "`: use sqlite:///path/file.db or sqlite::memory:"));
+      "store", absl::StrCat("unsupported store URL `", url,
+                            "`: use sqlite:///path/file.db, sqlite::memory: "
+                            "or postgresql://user@host:port/db"));
 }
 
 int64_t AsInt(const SqlValue& v) {

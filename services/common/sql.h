@@ -37,8 +37,8 @@ struct Migration {
   std::string postgres_sql;  // the same change in PostgreSQL's dialect
 };
 
-// The schema of one service: its name (a PostgreSQL schema, later) and its
-// migrations in the dialect of the back end.
+// The schema of one service: its name (its PostgreSQL schema) and its
+// migrations in both dialects.
 struct SchemaSpec {
   std::string service;
   std::vector<Migration> migrations;
@@ -82,7 +82,9 @@ class Database {
   virtual absl::Status Read(
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
   // Runs `fn` in a write transaction; commits when it returns OK (durably,
-  // before returning), rolls back otherwise. Writes are serialized.
+  // before returning), rolls back otherwise. SQLite serializes writes;
+  // PostgreSQL runs them concurrently (READ COMMITTED), so writers make their
+  // changes conditional (see ResourceStore::Update).
   virtual absl::Status Write(
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
   // OK while the store answers; UNAVAILABLE otherwise. Cheap.
@@ -95,6 +97,7 @@ class Database {
 //   sqlite:///absolute/path.db   a file (created if missing; WAL mode)
 //   sqlite://relative/path.db    a file relative to the working directory
 //   sqlite::memory:              a private in-memory database
+//   postgresql://user@host:port/db?pool_size=8   PostgreSQL (postgres.h)
 // Unknown schemes are INVALID_ARGUMENT.
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
     const std::string& url, const SchemaSpec& schema);

@@ -1,6 +1,7 @@
 // Conformance tests of the SQL layer, run on every back end: SQLite always,
-// PostgreSQL when CSTOPA_TEST_POSTGRES_URL names a server (the test command
-// starts a throwaway one). Each PostgreSQL test works in a schema of its own.
+// PostgreSQL on the throwaway server the test command starts (skipped where
+// there is none, as in the sanitizer build). Each PostgreSQL test works in a
+// schema of its own.
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/sql.h"
+#include "services/common/test_postgres.h"
 
 namespace cstopa::common {
 namespace {
@@ -37,10 +39,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       path_ = TempPath();
       url_ = "sqlite://" + path_;
     } else {
-      const char* pg = std::getenv("CSTOPA_TEST_POSTGRES_URL");
-      if (pg == nullptr || *pg == '\0')
-        GTEST_SKIP() << "CSTOPA_TEST_POSTGRES_URL is not set";
-      url_ = pg;
+      url_ = TestPostgresUrl();
+      if (url_.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
     }
   }
 
