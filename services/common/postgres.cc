@@ -797,6 +797,32 @@ class PgDatabase : public Database {
     return s;
   }
 
+  absl::Status QueryOnce(
+      absl::string_view sql, const SqlValues& params,
+      absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
+    if (Connection* c = Joined(std::this_thread::get_id(), nullptr)) {
+      PgTransaction tx(c);
+      return tx.QueryEach(sql, params, fn);
+    }
+    auto c = Acquire();
+    if (!c.ok()) return c.status();
+    // Autocommit: the statement is its own snapshot.
+    PgTransaction tx(*c);
+    bool called = false;
+    auto counting = [&](const SqlRow& row) {
+      called = true;
+      return fn(row);
+    };
+    absl::Status s = tx.QueryEach(sql, params, counting);
+    if (!s.ok() && !called && (*c)->broken()) {
+      // A connection the server dropped while idle: a read can be retried.
+      s = (*c)->Connect();
+      if (s.ok()) s = tx.QueryEach(sql, params, counting);
+    }
+    Release(*c);
+    return s;
+  }
+
   absl::Status Ping() override {
     absl::Status s;
     if (Connection* joined = Joined(std::this_thread::get_id(), nullptr)) {

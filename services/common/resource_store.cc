@@ -113,21 +113,19 @@ int64_t ResourceStore::NextTime() {
 
 absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
                                 Message* out) const {
-  return db_->Read([&](SqlTransaction& tx) -> absl::Status {
-    bool found = false;
-    absl::Status s = tx.QueryEach(
-        get_sql_, {std::string(name)}, [&](const SqlRow& row) -> absl::Status {
-          if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
-          absl::string_view data = row.Bytes(0);
-          if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
-            return absl::DataLossError(
-                absl::StrCat("stored ", name, " is corrupt"));
-          found = true;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-    return found ? absl::OkStatus() : NotFound(name);
-  });
+  bool found = false;
+  absl::Status s = db_->QueryOnce(
+      get_sql_, {std::string(name)}, [&](const SqlRow& row) -> absl::Status {
+        if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
+        absl::string_view data = row.Bytes(0);
+        if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
+          return absl::DataLossError(
+              absl::StrCat("stored ", name, " is corrupt"));
+        found = true;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return found ? absl::OkStatus() : NotFound(name);
 }
 
 absl::Status ResourceStore::BatchGet(
@@ -284,13 +282,14 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
       where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
       " ORDER BY ", absl::StrJoin(order_cols, ", "), " LIMIT ", *page_size + 1);
 
+  // One statement: its own consistent snapshot, no explicit transaction.
   std::string next;
-  absl::Status s = db_->Read([&](SqlTransaction& tx) -> absl::Status {
+  absl::Status s = [&]() -> absl::Status {
     int32_t n = 0;
     PageCursor cursor;
     bool more = false;
     absl::Status st =
-        tx.QueryEach(sql, params, [&](const SqlRow& row) -> absl::Status {
+        db_->QueryOnce(sql, params, [&](const SqlRow& row) -> absl::Status {
           if (n == *page_size) {  // the extra row: there is a next page
             more = true;
             return absl::OkStatus();
@@ -307,7 +306,7 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
     if (!st.ok()) return st;
     if (more) next = tokens_->Encode(cursor, fingerprint);
     return absl::OkStatus();
-  });
+  }();
   if (!s.ok()) return s;
   return next;
 }

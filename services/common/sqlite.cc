@@ -321,6 +321,27 @@ class SqliteDatabase : public Database {
     return s;
   }
 
+  absl::Status QueryOnce(
+      absl::string_view sql, const SqlValues& params,
+      absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
+    if (writer_thread_.load() == std::this_thread::get_id()) {
+      SqliteTransaction tx(writer_.get());
+      return tx.QueryEach(sql, params, fn);
+    }
+    if (readers_.empty()) {
+      absl::MutexLock lock(&write_mu_);
+      writer_->TrimCache();
+      SqliteTransaction tx(writer_.get());
+      return tx.QueryEach(sql, params, fn);
+    }
+    Connection* c = AcquireReader();
+    c->TrimCache();
+    SqliteTransaction tx(c);
+    absl::Status s = tx.QueryEach(sql, params, fn);
+    ReleaseReader(c);
+    return s;
+  }
+
   absl::Status Ping() override {
     return Read(
         [](SqlTransaction& tx) { return tx.Query("SELECT 1", {}).status(); });

@@ -3,7 +3,7 @@
 #
 #   tests/bench/run_bench.sh [--duration S] [--warmup S] [--persons N]
 #                            [--roles N] [--channels N] [--outstanding N]
-#                            [--strict] [BUILD_DIR]
+#                            [--stores sqlite,postgresql] [--strict] [BUILD_DIR]
 #
 # Builds nothing: BUILD_DIR (default: build/ at the top of the repository)
 # must hold bench_echo_server, cstopa_loadgen and membership_server, e.g.
@@ -16,6 +16,10 @@
 # 50), echo again. Prints JSON lines, a table with each scenario's throughput
 # as a ratio to echo (the mean of the two echo runs), and PASS/FAIL against the
 # targets: GetState >= 0.6, ListPersons >= 0.3 of echo.
+#
+# --stores runs the whole set once per store, each with its own echo runs:
+# `sqlite` (default) and/or `postgresql` (a throwaway server started with
+# tests/postgres/pg_server.sh; target GetState >= 0.3 of echo).
 #
 # Exits 0 whatever the numbers (it reports; it is not a test), 1 if something
 # could not run. With --strict (the bench_smoke test) it also exits 1 unless
@@ -33,6 +37,7 @@ roles=
 channels=4
 outstanding=32
 strict=0
+stores=sqlite
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -47,6 +52,8 @@ need_value() {
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --stores) need_value "$@"; stores=$2; shift 2 ;;
+    --stores=*) stores=${1#*=}; shift ;;
     --duration) need_value "$@"; duration=$2; shift 2 ;;
     --duration=*) duration=${1#*=}; shift ;;
     --warmup) need_value "$@"; warmup=$2; shift 2 ;;
@@ -101,6 +108,9 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$tmp"
+  if [[ -n "${pg_dir:-}" ]]; then
+    "$root/tests/postgres/pg_server.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -116,12 +126,6 @@ printf 'sha256:%s editor bench\n' \
   2>"$tmp/echo.log" &
 pids+=($!)
 echo_pid=$!
-"$server_bin" --listen=127.0.0.1:0 --admin_listen= \
-  --port_file="$tmp/ports.json" --store="sqlite:///$tmp/bench.db" \
-  --access_log=off --api_keys_file="$tmp/keys.txt" \
-  2>"$tmp/membership.log" &
-pids+=($!)
-server_pid=$!
 
 # Prints the gRPC port from port file $1 once process $2 has written it
 # (at most 30 s); on failure shows log $3 and exits.
@@ -147,13 +151,32 @@ wait_port() {
   exit 1
 }
 echo_port=$(wait_port "$tmp/echo_port.json" "$echo_pid" "$tmp/echo.log")
+
+# One full set of scenarios against membership_server on store $1.
+run_store() {
+local store=$1 url
+case "$store" in
+  sqlite) url="sqlite:///$tmp/bench.db" ;;
+  postgresql)
+    pg_dir=$(mktemp -u /tmp/cstopa-bench-pg-XXXXXX)
+    "$root/tests/postgres/pg_server.sh" start "$pg_dir" >/dev/null
+    url=$(cat "$pg_dir/url") ;;
+  *) echo "run_bench.sh: unknown store $store (sqlite, postgresql)" >&2; exit 2 ;;
+esac
+rm -f "$tmp/ports.json" "$tmp/out.txt"
+"$server_bin" --listen=127.0.0.1:0 --admin_listen= \
+  --port_file="$tmp/ports.json" --store="$url" \
+  --access_log=off --api_keys_file="$tmp/keys.txt" \
+  2>"$tmp/membership.log" &
+pids+=($!)
+server_pid=$!
 grpc_port=$(wait_port "$tmp/ports.json" "$server_pid" "$tmp/membership.log")
 
 echo "cstopa benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs," \
   "$channels connections x $outstanding calls in flight," \
   "${warmup}s warm-up + ${duration}s per scenario"
 echo "  echo server on :$echo_port, membership_server on :$grpc_port" \
-  "(sqlite, access log off); creating $persons persons and $roles roles"
+  "($store, access log off); creating $persons persons and $roles roles"
 
 # In the background, so that a signal to this script runs the traps at once
 # (and stops the load generator too).
@@ -191,8 +214,11 @@ awk '
              (ratio[s] + 0 >= min ? "PASS" : "FAIL")
     }
   }
-  END { check("GetState", 0.6); check("ListPersons", 0.3) }
-' "$tmp/out.txt"
+  END {
+    if (store == "postgresql") { check("GetState", 0.3) }
+    else { check("GetState", 0.6); check("ListPersons", 0.3) }
+  }
+' store="$store" "$tmp/out.txt"
 
 if [[ $strict -eq 1 ]]; then
   ok=1
@@ -214,3 +240,17 @@ if [[ $strict -eq 1 ]]; then
   echo "strict: all scenarios ran with zero errors"
 fi
 exit 0
+kill -TERM "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+if [[ -n "${pg_dir:-}" ]]; then
+  "$root/tests/postgres/pg_server.sh" stop "$pg_dir" >/dev/null || true
+  pg_dir=
+fi
+}
+
+IFS=, read -r -a store_list <<<"$stores"
+for store in "${store_list[@]}"; do
+  echo
+  echo "== store: $store"
+  run_store "$store"
+done
