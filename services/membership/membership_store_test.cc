@@ -2,11 +2,17 @@
 // store (as the membership tables use it) on SQLite.
 #include "services/membership/membership_store.h"
 
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/errors.h"
+#include "services/common/test_postgres.h"
 
 namespace cstopa::membership {
 namespace {
@@ -44,14 +50,36 @@ TEST(DatesTest, RangeHoldsUsesTheWidestReading) {
   EXPECT_TRUE(RangeHolds(open, 99990101));
 }
 
-class StoreTest : public ::testing::Test {
+// Runs on SQLite and, where the test command started one, on PostgreSQL (in
+// a schema of its own per test).
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
+    common::SchemaSpec schema = MembershipSchema();
+    std::string url = "sqlite::memory:";
+    if (GetParam() == "postgresql") {
+      url = common::TestPostgresUrl();
+      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
+      std::random_device rd;
+      schema.service = absl::StrCat("membership_t", rd(), "_", rd());
+      schema_ = schema.service;
+    }
+    auto db = common::OpenDatabase(url, schema);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = std::make_unique<MembershipStore>(db_.get(), &tokens_);
   }
+
+  void TearDown() override {
+    if (db_ != nullptr && !schema_.empty()) {
+      (void)db_->Write([&](common::SqlTransaction& tx) {
+        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
+            .status();
+      });
+    }
+  }
+
+  std::string schema_;
 
   v1::Person NewPerson(const std::string& id, const std::string& text) {
     v1::Person p;
@@ -67,7 +95,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<MembershipStore> store_;
 };
 
-TEST_F(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
+TEST_P(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
   EXPECT_TRUE(p.has_create_time());
@@ -78,7 +106,7 @@ TEST_F(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
             absl::StatusCode::kAlreadyExists);
 }
 
-TEST_F(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
+TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
   v1::Person out;
@@ -117,7 +145,7 @@ TEST_F(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   EXPECT_EQ(after.etag(), before.etag());
 }
 
-TEST_F(StoreTest, SoftDeleteHidesButKeepsTheRow) {
+TEST_P(StoreTest, SoftDeleteHidesButKeepsTheRow) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
   v1::Person out;
@@ -130,7 +158,7 @@ TEST_F(StoreTest, SoftDeleteHidesButKeepsTheRow) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
+TEST_P(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
   v1::Person a = NewPerson("a", "A"), b = NewPerson("b", "B");
   auto n = store_->persons().InsertMissing({&a, &b});
   ASSERT_TRUE(n.ok());
@@ -154,7 +182,7 @@ TEST_F(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
   EXPECT_EQ(out.display_name(0).text(), "Edited");
 }
 
-TEST_F(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
+TEST_P(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
   for (int i = 0; i < 25; ++i) {
     v1::Person p = NewPerson("p" + std::to_string(100 + i), "P");
     p.set_state(i % 2 ? "states/kz" : "states/ru");
@@ -177,7 +205,7 @@ TEST_F(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i - 1], seen[i]);
 }
 
-TEST_F(StoreTest, ExistsKnowsEveryCollection) {
+TEST_P(StoreTest, ExistsKnowsEveryCollection) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
   EXPECT_TRUE(*store_->Exists("persons/a"));
@@ -185,6 +213,43 @@ TEST_F(StoreTest, ExistsKnowsEveryCollection) {
   EXPECT_FALSE(*store_->Exists("bodies/a"));
   EXPECT_FALSE(*store_->Exists("unknown/a"));
 }
+
+TEST_P(StoreTest, OfTwoConcurrentUpdatesFromOneEtagExactlyOneWins) {
+  for (int round = 0; round < 10; ++round) {
+    const std::string id = absl::StrCat("race-", round);
+    v1::Person p = NewPerson(id, "Racer");
+    ASSERT_TRUE(store_->persons().Create(&p).ok());
+    std::atomic<int> ok{0}, stale{0}, other{0};
+    std::vector<std::thread> threads;
+    for (const char* state : {"states/kz", "states/ru"}) {
+      threads.emplace_back([&, state] {
+        v1::Person out;
+        absl::Status s = store_->persons().Update(
+            p.name(), p.etag(),
+            [state](google::protobuf::Message* m) {
+              static_cast<v1::Person*>(m)->set_state(state);
+              return absl::OkStatus();
+            },
+            &out);
+        if (s.ok()) {
+          ++ok;
+        } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
+          ++stale;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 1) << "round " << round;
+    EXPECT_EQ(stale, 1) << "round " << round;
+    EXPECT_EQ(other, 0) << "round " << round;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::membership
