@@ -92,6 +92,8 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
   // Conditional on the revision that was read: with several writers (replicas
   // on one PostgreSQL), of two updates from the same revision one wins and
   // the other changes nothing, and is told its etag is stale.
+  insert_if_absent_sql_ =
+      absl::StrCat(insert_sql_, " ON CONFLICT (name) DO NOTHING");
   update_sql_ = absl::StrCat("UPDATE ", spec_->table, " SET ",
                              absl::StrJoin(sets, ", "),
                              " WHERE name = ? AND revision = ?");
@@ -339,8 +341,9 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   return absl::OkStatus();
 }
 
-absl::Status ResourceStore::Insert(SqlTransaction& tx, Message* resource,
-                                   int64_t now) {
+absl::StatusOr<int64_t> ResourceStore::Insert(SqlTransaction& tx,
+                                              Message* resource, int64_t now,
+                                              bool if_absent) {
   std::string name = GetString(*resource, "name");
   SetTimestamp(resource, "create_time", now);
   SetTimestamp(resource, "update_time", now);
@@ -352,7 +355,7 @@ absl::Status ResourceStore::Insert(SqlTransaction& tx, Message* resource,
                       now,  std::monostate{}};
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
-  return tx.Execute(insert_sql_, params).status();
+  return tx.Execute(if_absent ? insert_if_absent_sql_ : insert_sql_, params);
 }
 
 absl::Status ResourceStore::Create(Message* resource,
@@ -367,7 +370,7 @@ absl::Status ResourceStore::Create(Message* resource,
     if (check) {
       if (absl::Status c = check(); !c.ok()) return c;
     }
-    absl::Status s = Insert(tx, resource, NextTime());
+    absl::Status s = Insert(tx, resource, NextTime(), false).status();
     // Another writer inserted the same name since the check above.
     if (s.code() == absl::StatusCode::kAlreadyExists) return AlreadyExists(name);
     return s;
@@ -409,20 +412,17 @@ absl::Status ResourceStore::Delete(absl::string_view name,
 
 absl::StatusOr<int> ResourceStore::InsertMissing(
     const std::vector<const Message*>& resources) {
-  std::string exists_sql =
-      absl::StrCat("SELECT 1 FROM ", spec_->table, " WHERE name = ?");
   int inserted = 0;
   absl::Status s = db_->Write([&](SqlTransaction& tx) -> absl::Status {
     inserted = 0;
     for (const Message* r : resources) {
-      std::string name = GetString(*r, "name");
-      auto rows = tx.Query(exists_sql, {name});
-      if (!rows.ok()) return rows.status();
-      if (!rows->empty()) continue;
       std::unique_ptr<Message> copy(r->New());
       copy->CopyFrom(*r);
-      if (auto st = Insert(tx, copy.get(), NextTime()); !st.ok()) return st;
-      ++inserted;
+      // ON CONFLICT DO NOTHING: replicas seeding one database at the same
+      // time each insert what no one has, and none fails.
+      auto n = Insert(tx, copy.get(), NextTime(), /*if_absent=*/true);
+      if (!n.ok()) return n.status();
+      inserted += static_cast<int>(*n);
     }
     return absl::OkStatus();
   });

@@ -135,8 +135,10 @@ class ResourceStore {
   absl::StatusOr<std::string> ListRows(
       const ListQuery& query,
       absl::FunctionRef<absl::Status(absl::string_view)> row_data) const;
-  absl::Status Insert(SqlTransaction& tx, google::protobuf::Message* resource,
-                      int64_t now);
+  // Rows inserted (0 when `if_absent` and the name exists).
+  absl::StatusOr<int64_t> Insert(SqlTransaction& tx,
+                                 google::protobuf::Message* resource,
+                                 int64_t now, bool if_absent);
   absl::Status Store(SqlTransaction& tx, google::protobuf::Message* resource,
                      int64_t revision, int64_t now);
   int64_t NextTime();
@@ -147,6 +149,7 @@ class ResourceStore {
   std::vector<FilterField> filter_fields_;
   std::string get_sql_;
   std::string insert_sql_;
+  std::string insert_if_absent_sql_;
   std::string update_sql_;
   int64_t last_time_ = 0;  // guarded by the database's write serialization
 };

@@ -2,15 +2,20 @@
 // in-memory store loaded with the real seed file.
 #include "services/membership/membership_service.h"
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
 #include "services/membership/embedded_files.h"
+#include "services/membership/membership_store.h"
 
 namespace cstopa::membership {
 namespace {
@@ -402,6 +407,213 @@ TEST_F(MembershipHandlerTest, FilterOnDisplayNameFindsCyrillicAndLatin) {
   v1::ListStatesResponse ru;
   ASSERT_TRUE(handler_->ListStates({}, req, &ru).ok());
   EXPECT_EQ(ru.states_size(), 1);
+}
+
+// Keyset pagination on an order_by key that many rows share: the walk below
+// lists roles a few at a time, inserting roles between pages, and checks
+// that no role is returned twice, that every role present at the start is
+// returned, that every role inserted after the cursor is returned, and that
+// the walk is in the requested order (ties broken by name).
+class RolePaginationTest : public MembershipHandlerTest {
+ protected:
+  using Key = std::function<int64_t(const v1::Role&)>;
+
+  static int64_t StartDay(const v1::Role& r) {
+    return EarliestDay(r.period().start_date(), r.period().has_start_date());
+  }
+  static int64_t UpdateMicros(const v1::Role& r) {
+    return r.update_time().seconds() * 1000000 + r.update_time().nanos() / 1000;
+  }
+
+  // Creates roles/`id` held at bodies/csto-pa by nobody in particular,
+  // starting on `start` (no period when unset).
+  v1::Role CreateRole(const std::string& id,
+                      const std::optional<google::type::Date>& start) {
+    v1::CreateRoleRequest req;
+    req.set_role_id(id);
+    req.mutable_role()->set_organization("bodies/csto-pa");
+    req.mutable_role()->set_role_type(v1::ROLE_TYPE_MEMBER);
+    if (start.has_value())
+      *req.mutable_role()->mutable_period()->mutable_start_date() = *start;
+    v1::Role out;
+    absl::Status s = handler_->CreateRole(Editor(), req, &out);
+    EXPECT_TRUE(s.ok()) << id << ": " << s;
+    return out;
+  }
+
+  // ~30 roles over three start dates, plus a few without one.
+  void CreateTiedRoles() {
+    const google::type::Date dates[] = {Day(2021, 6, 15), Day(2019, 3, 1),
+                                        Day(2024, 1, 10)};
+    for (int i = 0; i < 30; ++i) {
+      std::optional<google::type::Date> start;
+      if (i % 10 != 9) start = dates[i % 3];
+      CreateRole(absl::StrCat("tie-role-", i), start);
+    }
+  }
+
+  std::vector<std::string> AllRoleNames() {
+    v1::ListRolesRequest req;
+    req.set_page_size(1000);
+    v1::ListRolesResponse resp;
+    absl::Status s = handler_->ListRoles({}, req, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_TRUE(resp.next_page_token().empty());
+    std::vector<std::string> names;
+    for (const auto& r : resp.roles()) names.push_back(r.name());
+    return names;
+  }
+
+  // Whether (key, name) comes after the cursor (cursor_key, cursor_name) in
+  // the order `key [desc], name`.
+  static bool After(int64_t key, const std::string& name, int64_t cursor_key,
+                    const std::string& cursor_name, bool desc) {
+    if (key != cursor_key) return desc ? key < cursor_key : key > cursor_key;
+    return name > cursor_name;
+  }
+
+  // Walks ListRoles ordered by `order_by` (whose first key is `key`, `desc`)
+  // with page size 4; after each of the first pages, `insert` creates roles
+  // given the last role of the page. Checks the walk as described above.
+  // With `ties_at_page_breaks`, also checks that the walk exercised a page
+  // break between two rows with the same key. Unless every insert sorts
+  // before the cursor (update_time desc), some must sort after it.
+  void WalkWhileInserting(
+      const std::string& order_by, bool desc, const Key& key,
+      const std::function<std::vector<v1::Role>(const v1::Role& cursor,
+                                                int page)>& insert,
+      bool ties_at_page_breaks) {
+    const std::vector<std::string> initial = AllRoleNames();
+    ASSERT_GE(initial.size(), 30u);
+
+    std::vector<v1::Role> seen;
+    std::set<std::string> inserted_after_cursor, inserted;
+    std::vector<size_t> page_starts;
+    v1::ListRolesRequest req;
+    req.set_order_by(order_by);
+    req.set_page_size(4);
+    int page = 0;
+    for (; page < 300; ++page) {
+      v1::ListRolesResponse resp;
+      absl::Status s = handler_->ListRoles({}, req, &resp);
+      ASSERT_TRUE(s.ok()) << s << " on page " << page;
+      ASSERT_LE(resp.roles_size(), 4);
+      page_starts.push_back(seen.size());
+      for (const auto& r : resp.roles()) seen.push_back(r);
+      if (resp.next_page_token().empty()) break;
+      ASSERT_GT(resp.roles_size(), 0) << "empty page with a next_page_token";
+      const v1::Role& cursor = resp.roles(resp.roles_size() - 1);
+      if (page < 12) {
+        for (const v1::Role& r : insert(cursor, page)) {
+          ASSERT_FALSE(r.name().empty());
+          inserted.insert(r.name());
+          if (After(key(r), r.name(), key(cursor), cursor.name(), desc))
+            inserted_after_cursor.insert(r.name());
+        }
+      }
+      req.set_page_token(resp.next_page_token());
+    }
+    ASSERT_LT(page, 300) << "the walk did not end";
+    EXPECT_FALSE(inserted.empty());
+    if (order_by != "update_time desc") {
+      EXPECT_FALSE(inserted_after_cursor.empty());
+    }
+    if (ties_at_page_breaks) {
+      int ties = 0;
+      for (size_t start : page_starts) {
+        if (start > 0 && start < seen.size() &&
+            key(seen[start - 1]) == key(seen[start]))
+          ++ties;
+      }
+      EXPECT_GT(ties, 0) << "no page break fell inside a run of equal keys";
+    }
+
+    std::set<std::string> unique;
+    std::vector<std::string> walk;
+    for (const v1::Role& r : seen) {
+      walk.push_back(absl::StrCat(r.name(), "@", key(r)));
+      EXPECT_TRUE(unique.insert(r.name()).second)
+          << r.name() << " returned twice";
+    }
+    for (const std::string& name : initial)
+      EXPECT_TRUE(unique.count(name)) << name << " was never returned";
+    for (const std::string& name : inserted_after_cursor)
+      EXPECT_TRUE(unique.count(name))
+          << name << " (inserted after the cursor) was never returned";
+    for (size_t i = 1; i < seen.size(); ++i) {
+      const int64_t prev = key(seen[i - 1]), cur = key(seen[i]);
+      if (desc) {
+        EXPECT_GE(prev, cur) << "out of order at " << i;
+      } else {
+        EXPECT_LE(prev, cur) << "out of order at " << i;
+      }
+      if (prev == cur) {
+        EXPECT_LT(seen[i - 1].name(), seen[i].name())
+            << "ties not broken by name at " << i;
+      }
+    }
+    if (HasFailure()) ADD_FAILURE() << "walk: " << absl::StrJoin(walk, ", ");
+  }
+};
+
+TEST_F(RolePaginationTest, StartDateDescWithTiesWhileInserting) {
+  ASSERT_NO_FATAL_FAILURE(CreateTiedRoles());
+  // Between pages: one role later than the cursor's start date, two on the
+  // same date (named to sort before and after most names) and one earlier.
+  auto insert = [&](const v1::Role& cursor, int page) {
+    std::optional<google::type::Date> same;
+    if (cursor.period().has_start_date()) same = cursor.period().start_date();
+    return std::vector<v1::Role>{
+        CreateRole(absl::StrCat("later-", page), Day(2030, 1, 1)),
+        CreateRole(absl::StrCat("a-same-", page), same),
+        CreateRole(absl::StrCat("z-same-", page), same),
+        CreateRole(absl::StrCat("earlier-", page), Day(1995, 2, 2)),
+    };
+  };
+  WalkWhileInserting("start_date desc", /*desc=*/true, StartDay, insert,
+                     /*ties_at_page_breaks=*/true);
+}
+
+TEST_F(RolePaginationTest, StartDateAscWithTiesWhileInserting) {
+  ASSERT_NO_FATAL_FAILURE(CreateTiedRoles());
+  auto insert = [&](const v1::Role& cursor, int page) {
+    std::optional<google::type::Date> same;
+    if (cursor.period().has_start_date()) same = cursor.period().start_date();
+    return std::vector<v1::Role>{
+        CreateRole(absl::StrCat("later-", page), Day(2030, 1, 1)),
+        CreateRole(absl::StrCat("a-same-", page), same),
+        CreateRole(absl::StrCat("z-same-", page), same),
+        CreateRole(absl::StrCat("earlier-", page), Day(1995, 2, 2)),
+    };
+  };
+  WalkWhileInserting("start_date", /*desc=*/false, StartDay, insert,
+                     /*ties_at_page_breaks=*/true);
+}
+
+TEST_F(RolePaginationTest, UpdateTimeWhileInserting) {
+  ASSERT_NO_FATAL_FAILURE(CreateTiedRoles());
+  // Every new role is updated last, so it sorts after the cursor and must be
+  // returned.
+  auto insert = [&](const v1::Role&, int page) {
+    return std::vector<v1::Role>{
+        CreateRole(absl::StrCat("a-new-", page), Day(2021, 6, 15)),
+        CreateRole(absl::StrCat("z-new-", page), std::nullopt),
+    };
+  };
+  WalkWhileInserting("update_time", /*desc=*/false, UpdateMicros, insert,
+                     /*ties_at_page_breaks=*/false);
+}
+
+TEST_F(RolePaginationTest, UpdateTimeDescWhileInserting) {
+  ASSERT_NO_FATAL_FAILURE(CreateTiedRoles());
+  auto insert = [&](const v1::Role&, int page) {
+    return std::vector<v1::Role>{
+        CreateRole(absl::StrCat("a-new-", page), Day(2021, 6, 15)),
+        CreateRole(absl::StrCat("z-new-", page), std::nullopt),
+    };
+  };
+  WalkWhileInserting("update_time desc", /*desc=*/true, UpdateMicros,
+                     insert, /*ties_at_page_breaks=*/false);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // Every test starts its own server (see server_process.h), so tests are
 // independent and may run in any order.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -802,19 +803,35 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
   std::map<std::string, int> before, after;  // code name -> count
   std::vector<std::string> bad;              // unexpected failures
   std::vector<std::string> bad_ids;          // their x-request-ids
+  // Persons whose CreatePerson returned OK, in the order of the answers.
+  std::vector<std::string> acknowledged;
 
+  // Every fourth worker writes (CreatePerson, a new ID each call); the
+  // others read.
+  auto is_writer = [](int id) { return id % 4 == 3; };
   auto worker = [&](int id) {
     auto stub = v1::MembershipService::NewStub(channel_);
     for (int i = 0; !stop.load(); ++i) {
       grpc::ClientContext ctx;
-      Prepare(&ctx, "", absl::Seconds(kDrainSeconds + 5));
+      const bool write = is_writer(id);
+      Prepare(&ctx, write ? kEditorKey : "",
+              absl::Seconds(kDrainSeconds + 5));
       const std::string request_id = absl::StrCat("sigterm-", id, "-", i);
       ctx.AddMetadata("x-request-id", request_id);
       grpc::Status s;
       const char* method;
+      std::string created;
       bool sent_after_signal = signalled.load();
       const absl::Time started = absl::Now();
-      if ((i + id) % 2 == 0) {
+      if (write) {
+        method = "CreatePerson";
+        v1::CreatePersonRequest req;
+        req.set_person_id(absl::StrCat("sigterm-w", id, "-", i));
+        *req.mutable_person() = NewPerson(absl::StrCat("Writer ", id, " ", i));
+        v1::Person resp;
+        s = stub->CreatePerson(&ctx, req, &resp);
+        if (s.ok()) created = resp.name();
+      } else if ((i + id) % 2 == 0) {
         method = "GetState";
         v1::GetStateRequest req;
         req.set_name("states/kz");
@@ -830,6 +847,7 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
       const absl::Time ended = absl::Now();
       absl::MutexLock lock(&mu);
       (sent_after_signal ? after : before)[CodeName(s.error_code())]++;
+      if (!created.empty()) acknowledged.push_back(created);
       if (!s.ok() && s.error_code() != grpc::StatusCode::UNAVAILABLE) {
         // Times relative to SIGTERM (negative: before it).
         const absl::Time sig = absl::FromUnixNanos(signalled_at_ns.load());
@@ -917,6 +935,29 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
   for (const char* forbidden : {"INTERNAL", "DEADLINE_EXCEEDED", "UNKNOWN"}) {
     EXPECT_EQ(before[forbidden] + after[forbidden], 0) << forbidden;
   }
+
+  // Every write that was acknowledged is stored: restart on the same store
+  // and read back a sample, weighted towards the last answers (those closest
+  // to the shutdown).
+  std::cerr << "writes acknowledged: " << acknowledged.size() << "\n";
+  ASSERT_FALSE(acknowledged.empty()) << "no CreatePerson succeeded";
+  std::vector<std::string> sample;
+  const size_t n = acknowledged.size();
+  const size_t tail = std::min<size_t>(10, n);
+  for (size_t i = n - tail; i < n; ++i) sample.push_back(acknowledged[i]);
+  const size_t rest = n - tail;
+  const size_t spread = std::min<size_t>(10, rest);
+  for (size_t k = 0; k < spread; ++k)
+    sample.push_back(acknowledged[k * rest / spread]);
+  absl::Status restarted = server_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  Connect();
+  for (const std::string& name : sample) {
+    v1::Person got;
+    grpc::Status s = GetPerson(name, &got);
+    EXPECT_TRUE(s.ok()) << "acknowledged write " << name
+                        << " is missing after the restart: " << Describe(s);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -955,7 +996,167 @@ TEST_F(MembershipIntegrationTest, AcknowledgedWriteSurvivesSigkill) {
 }
 
 // ---------------------------------------------------------------------------
-// 11. Flag validation
+// 11. Lame duck: health says NOT_SERVING while calls are still served
+// ---------------------------------------------------------------------------
+
+TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
+  constexpr absl::Duration kLameDuck = absl::Seconds(2);
+  ServerProcess::Options options = MembershipOptions();
+  options.drain_seconds = 5;
+  options.extra_args = {"--lame_duck_seconds=2"};
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  using HealthStatus = grpc::health::v1::HealthCheckResponse;
+  auto check = [&](const std::string& service, HealthStatus* out) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "", absl::Seconds(1));
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    return health->Check(&ctx, req, out);
+  };
+  auto get_state = [&] {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "", absl::Seconds(1));
+    v1::GetStateRequest req;
+    req.set_name("states/kz");
+    v1::State resp;
+    return stub_->GetState(&ctx, req, &resp);
+  };
+  {
+    HealthStatus resp;
+    grpc::Status s = check("", &resp);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    ASSERT_EQ(resp.status(), HealthStatus::SERVING);
+    s = get_state();
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+
+  const absl::Time signalled_at = absl::Now();
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+
+  // The server flips health as soon as it takes the signal; poll for it.
+  HealthStatus overall;
+  grpc::Status s;
+  while (absl::Now() - signalled_at < kLameDuck / 2) {
+    s = check("", &overall);
+    if (s.ok() && overall.status() == HealthStatus::NOT_SERVING) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(overall.status(), HealthStatus::NOT_SERVING)
+      << "health still " << HealthStatus::ServingStatus_Name(overall.status())
+      << " " << absl::FormatDuration(absl::Now() - signalled_at)
+      << " after SIGTERM";
+  HealthStatus service;
+  grpc::Status service_status = check(kServiceName, &service);
+  grpc::Status served = get_state();
+  absl::StatusOr<std::string> healthz =
+      HttpGet(server_->admin_port(), "/healthz", absl::Seconds(1));
+  const absl::Duration checked_after = absl::Now() - signalled_at;
+
+  ASSERT_TRUE(service_status.ok()) << Describe(service_status);
+  EXPECT_EQ(service.status(), HealthStatus::NOT_SERVING)
+      << HealthStatus::ServingStatus_Name(service.status());
+  EXPECT_TRUE(served.ok()) << "GetState during the lame-duck period: "
+                           << Describe(served);
+  ASSERT_TRUE(healthz.ok()) << healthz.status();
+  EXPECT_THAT(healthz->substr(0, healthz->find('\n')), HasSubstr(" 503"))
+      << *healthz;
+  // All of the above must have happened inside the lame-duck window, or
+  // the test proves nothing about it.
+  EXPECT_LT(checked_after, kLameDuck)
+      << "the checks took too long to tell anything about the window";
+
+  // Close the client connection: the server's shutdown waits for it, and an
+  // idle client channel notices the server's GOAWAY only when gRPC's backup
+  // poller runs (every 5 s by default), which would stretch the exit.
+  health.reset();
+  stub_.reset();
+  channel_.reset();
+  absl::StatusOr<ExitInfo> exit = server_->WaitForExit(absl::Seconds(12));
+  const absl::Duration took = absl::Now() - signalled_at;
+  std::cerr << "health NOT_SERVING and calls served until "
+            << absl::FormatDuration(checked_after) << " after SIGTERM; exit "
+            << absl::FormatDuration(took) << " after it\n";
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->exited && exit->code == 0) << exit->ToString();
+  // The server kept its listener for the whole lame-duck period.
+  EXPECT_GE(took, kLameDuck - absl::Milliseconds(50))
+      << "exited " << absl::FormatDuration(took) << " after SIGTERM";
+  // ... and then stopped within the drain deadline (nothing was in flight).
+  EXPECT_LT(took, kLameDuck + absl::Seconds(5))
+      << "exited " << absl::FormatDuration(took) << " after SIGTERM";
+}
+
+// ---------------------------------------------------------------------------
+// 12. Message size limit
+// ---------------------------------------------------------------------------
+
+TEST_F(MembershipIntegrationTest, OversizedRequestIsResourceExhausted) {
+  ServerProcess::Options options = MembershipOptions();
+  options.extra_args = {"--max_message_bytes=4096"};
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+
+  v1::Person out;
+  grpc::Status s = CreatePerson(
+      "itest-huge", NewPerson(std::string(10 * 1024, 'x')), &out);
+  // gRPC's own limit, before any handler: not the handler's
+  // INVALID_ARGUMENT for a too-long text.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << Describe(s);
+  v1::Person got;
+  s = GetPerson("persons/itest-huge", &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND)
+      << "the oversized person was stored: " << Describe(s);
+
+  v1::Person small;
+  s = CreatePerson("itest-small", NewPerson("Small Person"), &small);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  s = GetPerson("persons/itest-small", &got);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(got.display_name(0).text(), "Small Person");
+}
+
+// ---------------------------------------------------------------------------
+// 13. Environment fallback
+// ---------------------------------------------------------------------------
+
+bool FileExists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0;
+}
+
+TEST_F(MembershipIntegrationTest, StoreComesFromEnvironmentWithoutFlag) {
+  ServerProcess::Options options = MembershipOptions();
+  options.store_flag = false;
+  options.env = {{"CSTOPA_STORE", "sqlite:///{dir}/env.db"}};
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  const std::string env_db = server_->dir() + "/env.db";
+  EXPECT_TRUE(FileExists(env_db)) << env_db << " was not created";
+  EXPECT_FALSE(FileExists(server_->store_path()));
+
+  // And it is the store in use: a write survives a restart.
+  v1::Person out;
+  grpc::Status s = CreatePerson("itest-env", NewPerson("From Env"), &out);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  absl::Status restarted = server_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  Connect();
+  v1::Person got;
+  s = GetPerson("persons/itest-env", &got);
+  EXPECT_TRUE(s.ok()) << Describe(s);
+  EXPECT_FALSE(FileExists(server_->store_path()));
+}
+
+TEST_F(MembershipIntegrationTest, StoreFlagBeatsEnvironment) {
+  ServerProcess::Options options = MembershipOptions();
+  options.env = {{"CSTOPA_STORE", "sqlite:///{dir}/env.db"}};
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  EXPECT_TRUE(FileExists(server_->store_path()));
+  EXPECT_FALSE(FileExists(server_->dir() + "/env.db"));
+}
+
+// ---------------------------------------------------------------------------
+// 14. Flag validation
 // ---------------------------------------------------------------------------
 
 TEST_F(MembershipIntegrationTest, BadListenFlagExitsWithCode2) {

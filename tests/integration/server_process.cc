@@ -20,8 +20,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -118,7 +120,10 @@ std::vector<std::string> ServerProcess::Args() const {
       options_.binary,
       absl::StrCat("--listen=", options_.listen),
       absl::StrCat("--admin_listen=", options_.admin_listen),
-      absl::StrCat("--store=sqlite://", store_path()),
+  };
+  if (options_.store_flag)
+    args.push_back(absl::StrCat("--store=sqlite://", store_path()));
+  args.insert(args.end(), {
       absl::StrCat("--port_file=", dir_, "/ports.json"),
       absl::StrCat("--api_keys_file=", dir_, "/keys.txt"),
       absl::StrCat("--page_token_secret=", options_.page_token_secret),
@@ -127,10 +132,27 @@ std::vector<std::string> ServerProcess::Args() const {
                                         : options_.access_log),
       absl::StrCat("--drain_seconds=", options_.drain_seconds),
       absl::StrCat("--seed=", options_.seed),
-  };
+  });
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());
   return args;
+}
+
+std::vector<std::string> ServerProcess::Environment() const {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& [name, value] : options_.env) {
+      replaced |= absl::StartsWith(entry, absl::StrCat(name, "="));
+    }
+    if (!replaced) env.emplace_back(entry);
+  }
+  for (const auto& [name, value] : options_.env) {
+    env.push_back(absl::StrCat(name, "=",
+                               absl::StrReplaceAll(value, {{"{dir}", dir_}})));
+  }
+  return env;
 }
 
 absl::Status ServerProcess::Launch() {
@@ -148,6 +170,10 @@ absl::Status ServerProcess::Launch() {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = Environment();
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int out = open((dir_ + "/server.stdout").c_str(),
                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err = open(stderr_path().c_str(),
@@ -178,8 +204,8 @@ absl::Status ServerProcess::Launch() {
     for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
       sigaction(s, &dfl, nullptr);
     close_range(3, ~0U, 0);
-    execv(argv[0], argv.data());
-    static const char kMsg[] = "server_process: execv failed\n";
+    execve(argv[0], argv.data(), envp.data());
+    static const char kMsg[] = "server_process: execve failed\n";
     ssize_t ignored = write(2, kMsg, sizeof(kMsg) - 1);
     (void)ignored;
     _exit(127);

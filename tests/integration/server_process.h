@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -58,6 +59,12 @@ class ServerProcess {
     std::string page_token_secret = "itest-page-token-secret";
     // Appended after the flags above.
     std::vector<std::string> extra_args;
+    // When false, no --store flag is passed: the server falls back to
+    // CSTOPA_STORE or its default (store_path() is then not the store).
+    bool store_flag = true;
+    // Environment variables set (or replaced) for the child, on top of the
+    // test's own environment. "{dir}" in a value stands for dir().
+    std::vector<std::pair<std::string, std::string>> env;
   };
 
   explicit ServerProcess(Options options);
@@ -72,8 +79,13 @@ class ServerProcess {
   absl::Status Start(absl::Duration timeout = absl::Seconds(20));
 
   // Launches the binary without waiting for anything (for start-up failure
-  // tests); follow with WaitForExit().
+  // tests); follow with WaitForExit(), or with WaitForPortFile() to start
+  // several servers together (Start() is Launch() then WaitForPortFile()).
   absl::Status Launch();
+
+  // Waits up to `timeout` for the port file of the child Launch() started,
+  // as Start() does (same failures; the child is killed on timeout).
+  absl::Status WaitForPortFile(absl::Duration timeout = absl::Seconds(20));
 
   // Start() again after the previous child has exited (or been killed), on
   // the same store and key file. Kills a child that still runs.
@@ -107,7 +119,8 @@ class ServerProcess {
 
  private:
   std::vector<std::string> Args() const;
-  absl::Status WaitForPortFile(absl::Duration timeout);
+  // The child's environment: the test's, with Options::env applied.
+  std::vector<std::string> Environment() const;
 
   Options options_;
   std::string dir_;
