@@ -80,8 +80,7 @@ std::unique_ptr<FlagSet> MakeFlags() {
 class FlagSetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* env : {kEnvListen, kEnvLevel, kEnvVerbose})
-      unsetenv(env);
+    for (const char* env : {kEnvListen, kEnvLevel, kEnvVerbose}) unsetenv(env);
   }
   void TearDown() override { SetUp(); }
 };
@@ -112,9 +111,9 @@ TEST_F(FlagSetTest, CommandLineBeatsEnvironment) {
   ScopedEnv level(kEnvLevel, "9");
   ScopedEnv verbose(kEnvVerbose, "true");
   auto flags = MakeFlags();
-  ASSERT_TRUE(Parse(*flags, {"--listen=10.0.0.1:8000", "--level", "12",
-                             "--noverbose"})
-                  .ok());
+  ASSERT_TRUE(
+      Parse(*flags, {"--listen=10.0.0.1:8000", "--level", "12", "--noverbose"})
+          .ok());
   EXPECT_EQ(flags->Get("listen"), "10.0.0.1:8000");
   EXPECT_EQ(flags->Get("level"), "12");
   absl::StatusOr<bool> b = flags->GetBool("verbose");
@@ -226,8 +225,8 @@ TEST_F(FlagSetTest, HelpIsCancelledWithUsageListingEveryFlag) {
   EXPECT_EQ(usage, flags->Usage());
   EXPECT_THAT(usage, HasSubstr("config_test"));
   EXPECT_THAT(usage, HasSubstr("Tests flags."));
-  for (const char* flag : {"--listen", "--level", "--verbose", "--color",
-                           "--name"}) {
+  for (const char* flag :
+       {"--listen", "--level", "--verbose", "--color", "--name"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   for (const char* env : {kEnvListen, kEnvLevel, kEnvVerbose}) {
@@ -282,9 +281,8 @@ TEST(ValidateListenAddressTest, AcceptsHostPort) {
 }
 
 TEST(ValidateListenAddressTest, RejectsMalformedNamingTheFlag) {
-  for (const char* address :
-       {"nonsense", ":80", "host:70000", "[::1:80", "host:-1", "host:",
-        "host:http", ""}) {
+  for (const char* address : {"nonsense", ":80", "host:70000", "[::1:80",
+                              "host:-1", "host:", "host:http", ""}) {
     absl::Status s = ValidateListenAddress("admin_listen", address);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument)
         << "`" << address << "`: " << s;

@@ -1,6 +1,7 @@
 #include "services/common/postgres.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <charconv>
@@ -539,6 +540,10 @@ class Connection {
 
   // Runs one statement with `?` placeholders through the statement cache;
   // the result is in binary format.
+  // Statements run on this connection are cancelled on the server once
+  // `deadline` passes (the call's deadline; InfiniteFuture: no limit).
+  void set_deadline(absl::Time deadline) { deadline_ = deadline; }
+
   absl::StatusOr<Result> Run(absl::string_view sql, const SqlValues& params) {
     if (conn_ == nullptr) {
       return absl::UnavailableError(
@@ -570,9 +575,16 @@ class Connection {
         formats[i] = BinaryForString(stmt.param_types[i]) ? 1 : 0;
       }
     }
-    Result res(PQexecPrepared(conn_, stmt.name.c_str(), static_cast<int>(n),
-                              values.data(), lengths.data(), formats.data(),
-                              /*resultFormat=*/1));
+    Result res;
+    if (deadline_ == absl::InfiniteFuture()) {
+      res.reset(PQexecPrepared(conn_, stmt.name.c_str(), static_cast<int>(n),
+                               values.data(), lengths.data(), formats.data(),
+                               /*resultFormat=*/1));
+    } else {
+      auto got = RunUntil(stmt.name, values, lengths, formats);
+      if (!got.ok()) return got.status();
+      res = std::move(*got);
+    }
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return res;
     absl::Status error = PgError(conn_, res.get(), "query");
@@ -588,6 +600,54 @@ class Connection {
   }
 
  private:
+  // Sends the prepared statement and waits for its result until the
+  // deadline; then asks the server to cancel it (SQLSTATE 57014, which maps
+  // to DEADLINE_EXCEEDED) and waits a little longer for the reply. A server
+  // that does not answer even then costs the connection.
+  absl::StatusOr<Result> RunUntil(const std::string& name,
+                                  const std::vector<const char*>& values,
+                                  const std::vector<int>& lengths,
+                                  const std::vector<int>& formats) {
+    if (!PQsendQueryPrepared(conn_, name.c_str(),
+                             static_cast<int>(values.size()), values.data(),
+                             lengths.data(), formats.data(),
+                             /*resultFormat=*/1)) {
+      return PgError(conn_, nullptr, "query");
+    }
+    constexpr absl::Duration kCancelGrace = absl::Seconds(5);
+    bool cancelled = false;
+    absl::Time limit = deadline_;
+    while (PQisBusy(conn_)) {
+      absl::Time now = absl::Now();
+      if (now >= limit) {
+        if (cancelled) {
+          Close();
+          return absl::DeadlineExceededError(
+              "postgresql: the server did not answer a cancel request; "
+              "the connection was closed");
+        }
+        if (PGcancel* cancel = PQgetCancel(conn_)) {
+          char err[256];
+          (void)PQcancel(cancel, err, sizeof(err));
+          PQfreeCancel(cancel);
+        }
+        cancelled = true;
+        limit = now + kCancelGrace;
+        continue;
+      }
+      pollfd pfd{PQsocket(conn_), POLLIN, 0};
+      int ms = static_cast<int>(
+          std::min<int64_t>(absl::ToInt64Milliseconds(limit - now) + 1, 1000));
+      if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+        return absl::UnavailableError("postgresql: poll failed");
+      }
+      if (!PQconsumeInput(conn_)) return PgError(conn_, nullptr, "query");
+    }
+    Result res(PQgetResult(conn_));
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    return res;
+  }
+
   struct Statement {
     std::string name;
     std::vector<Oid> param_types;  // as the server inferred them
@@ -629,6 +689,7 @@ class Connection {
 
   const Options* opts_;
   PGconn* conn_ = nullptr;
+  absl::Time deadline_ = absl::InfiniteFuture();
   absl::flat_hash_map<std::string, Statement> cache_;
   int64_t next_statement_ = 0;
 };
@@ -760,8 +821,17 @@ class PgDatabase : public Database {
     return s;
   }
 
+  using Database::QueryOnce;
+  using Database::Read;
+  using Database::Write;
+
   absl::Status Read(
+      absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "the call's deadline passed before the store finished");
+    }
     const std::thread::id self = std::this_thread::get_id();
     // A read from inside a transaction on this thread joins it: it sees the
     // write's own changes and cannot wait for a second connection.
@@ -772,15 +842,22 @@ class PgDatabase : public Database {
     auto c = Acquire();
     if (!c.ok()) return c.status();
     SetActive(self, *c, /*writing=*/false);
+    (*c)->set_deadline(deadline);
     absl::Status s = RunTransaction(
         *c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn);
+    (*c)->set_deadline(absl::InfiniteFuture());
     ClearActive(self);
     Release(*c);
     return s;
   }
 
   absl::Status Write(
+      absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "the call's deadline passed before the store finished");
+    }
     const std::thread::id self = std::this_thread::get_id();
     bool writing = false;
     if (Joined(self, &writing) != nullptr) {
@@ -791,15 +868,21 @@ class PgDatabase : public Database {
     auto c = Acquire();
     if (!c.ok()) return c.status();
     SetActive(self, *c, /*writing=*/true);
+    (*c)->set_deadline(deadline);
     absl::Status s = RunTransaction(*c, "BEGIN", fn);
+    (*c)->set_deadline(absl::InfiniteFuture());
     ClearActive(self);
     Release(*c);
     return s;
   }
 
   absl::Status QueryOnce(
-      absl::string_view sql, const SqlValues& params,
+      absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "the call's deadline passed before the store finished");
+    }
     if (Connection* c = Joined(std::this_thread::get_id(), nullptr)) {
       PgTransaction tx(c);
       return tx.QueryEach(sql, params, fn);
@@ -807,6 +890,7 @@ class PgDatabase : public Database {
     auto c = Acquire();
     if (!c.ok()) return c.status();
     // Autocommit: the statement is its own snapshot.
+    (*c)->set_deadline(deadline);
     PgTransaction tx(*c);
     bool called = false;
     auto counting = [&](const SqlRow& row) {
@@ -819,6 +903,7 @@ class PgDatabase : public Database {
       s = (*c)->Connect();
       if (s.ok()) s = tx.QueryEach(sql, params, counting);
     }
+    (*c)->set_deadline(absl::InfiniteFuture());
     Release(*c);
     return s;
   }

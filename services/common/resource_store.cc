@@ -114,10 +114,11 @@ int64_t ResourceStore::NextTime() {
 }
 
 absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
-                                Message* out) const {
+                                Message* out, absl::Time deadline) const {
   bool found = false;
   absl::Status s = db_->QueryOnce(
-      get_sql_, {std::string(name)}, [&](const SqlRow& row) -> absl::Status {
+      get_sql_, {std::string(name)}, deadline,
+      [&](const SqlRow& row) -> absl::Status {
         if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
         absl::string_view data = row.Bytes(0);
         if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
@@ -132,8 +133,8 @@ absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
 
 absl::Status ResourceStore::BatchGet(
     const std::vector<std::string>& names,
-    const std::function<Message*()>& add) const {
-  return db_->Read([&](SqlTransaction& tx) -> absl::Status {
+    const std::function<Message*()>& add, absl::Time deadline) const {
+  return db_->Read(deadline, [&](SqlTransaction& tx) -> absl::Status {
     for (const std::string& name : names) {
       bool found = false;
       absl::Status s = tx.QueryEach(
@@ -155,24 +156,29 @@ absl::Status ResourceStore::BatchGet(
 }
 
 absl::StatusOr<std::string> ResourceStore::List(
-    const ListQuery& q, const std::function<Message*()>& add) const {
-  return ListRows(q, [&](absl::string_view data) -> absl::Status {
+    const ListQuery& q, const std::function<Message*()>& add,
+    absl::Time deadline) const {
+  return ListRows(
+      q,
+      [&](absl::string_view data) -> absl::Status {
     if (!add()->ParseFromArray(data.data(), static_cast<int>(data.size())))
       return absl::DataLossError("a stored resource is corrupt");
     return absl::OkStatus();
-  });
+  },
+      deadline);
 }
 
 absl::StatusOr<std::string> ResourceStore::ListEncoded(const ListQuery& q,
                                                        int field_number,
-                                                       std::string* out) const {
+                                                       std::string* out,
+                                                       absl::Time deadline) const {
   const uint32_t tag = (static_cast<uint32_t>(field_number) << 3) | 2;
   return ListRows(q, [&](absl::string_view data) -> absl::Status {
     AppendVarint(tag, out);
     AppendVarint(data.size(), out);
     out->append(data.data(), data.size());
     return absl::OkStatus();
-  });
+  }, deadline);
 }
 
 void ResourceStore::AppendVarint(uint64_t v, std::string* out) {
@@ -185,7 +191,8 @@ void ResourceStore::AppendVarint(uint64_t v, std::string* out) {
 
 absl::StatusOr<std::string> ResourceStore::ListRows(
     const ListQuery& q,
-    absl::FunctionRef<absl::Status(absl::string_view)> row_data) const {
+    absl::FunctionRef<absl::Status(absl::string_view)> row_data,
+    absl::Time deadline) const {
   auto page_size = NormalizePageSize(q.page_size);
   if (!page_size.ok()) return page_size.status();
 
@@ -291,7 +298,8 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
     PageCursor cursor;
     bool more = false;
     absl::Status st =
-        db_->QueryOnce(sql, params, [&](const SqlRow& row) -> absl::Status {
+        db_->QueryOnce(sql, params, deadline,
+                       [&](const SqlRow& row) -> absl::Status {
           if (n == *page_size) {  // the extra row: there is a next page
             more = true;
             return absl::OkStatus();
@@ -359,11 +367,12 @@ absl::StatusOr<int64_t> ResourceStore::Insert(SqlTransaction& tx,
 }
 
 absl::Status ResourceStore::Create(Message* resource,
-                                   const std::function<absl::Status()>& check) {
+                                   const std::function<absl::Status()>& check,
+                                   absl::Time deadline) {
   std::string name = GetString(*resource, "name");
   std::string exists_sql =
       absl::StrCat("SELECT 1 FROM ", spec_->table, " WHERE name = ?");
-  return db_->Write([&](SqlTransaction& tx) -> absl::Status {
+  return db_->Write(deadline, [&](SqlTransaction& tx) -> absl::Status {
     auto rows = tx.Query(exists_sql, {name});
     if (!rows.ok()) return rows.status();
     if (!rows->empty()) return AlreadyExists(name);
@@ -379,11 +388,12 @@ absl::Status ResourceStore::Create(Message* resource,
 
 absl::Status ResourceStore::Update(
     absl::string_view name, absl::string_view etag,
-    absl::FunctionRef<absl::Status(Message*)> mutate, Message* out) {
+    absl::FunctionRef<absl::Status(Message*)> mutate, Message* out,
+    absl::Time deadline) {
   std::string sql =
       absl::StrCat("SELECT data, etag, revision, delete_time FROM ",
                    spec_->table, " WHERE name = ?");
-  return db_->Write([&](SqlTransaction& tx) -> absl::Status {
+  return db_->Write(deadline, [&](SqlTransaction& tx) -> absl::Status {
     auto rows = tx.Query(sql, {std::string(name)});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return NotFound(name);
@@ -400,14 +410,15 @@ absl::Status ResourceStore::Update(
 }
 
 absl::Status ResourceStore::Delete(absl::string_view name,
-                                   absl::string_view etag, Message* out) {
+                                   absl::string_view etag, Message* out,
+                                   absl::Time deadline) {
   return Update(
       name, etag,
       [&](Message* m) {
         SetTimestamp(m, "delete_time", absl::ToUnixMicros(absl::Now()));
         return absl::OkStatus();
       },
-      out);
+      out, deadline);
 }
 
 absl::StatusOr<int> ResourceStore::InsertMissing(

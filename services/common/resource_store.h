@@ -1,5 +1,8 @@
 // Generic storage of AIP resources over the SQL layer (sql.h).
 //
+// Every call takes an optional deadline (the gRPC call's): store work past it
+// fails with DEADLINE_EXCEEDED.
+//
 // Each resource type has a table with the standard columns
 //   name TEXT PRIMARY KEY, parent TEXT, data BLOB (the serialized message),
 //   etag TEXT, revision INTEGER, create_time, update_time, delete_time
@@ -29,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "services/common/filter.h"
 #include "services/common/paging.h"
@@ -77,26 +81,29 @@ class ResourceStore {
   // Reads one resource into `out`. NOT_FOUND when missing, or soft-deleted
   // and !allow_deleted.
   absl::Status Get(absl::string_view name, bool allow_deleted,
-                   google::protobuf::Message* out) const;
+                   google::protobuf::Message* out,
+                   absl::Time deadline = absl::InfiniteFuture()) const;
 
   // Reads several live resources in the order of `names`, calling `add()`
   // for each to get the message to fill. NOT_FOUND names the first missing.
   absl::Status BatchGet(
       const std::vector<std::string>& names,
-      const std::function<google::protobuf::Message*()>& add) const;
+      const std::function<google::protobuf::Message*()>& add,
+      absl::Time deadline = absl::InfiniteFuture()) const;
 
   // One page of a list; returns the next page token ("" at the end).
   absl::StatusOr<std::string> List(
       const ListQuery& query,
-      const std::function<google::protobuf::Message*()>& add) const;
+      const std::function<google::protobuf::Message*()>& add,
+      absl::Time deadline = absl::InfiniteFuture()) const;
 
   // Like List, but appends the stored resources to `out` as they are, each
   // encoded as the length-delimited field `field_number` of a response
   // message, without decoding them: the fast path for lists whose resources
   // need no per-request computation.
-  absl::StatusOr<std::string> ListEncoded(const ListQuery& query,
-                                          int field_number,
-                                          std::string* out) const;
+  absl::StatusOr<std::string> ListEncoded(
+      const ListQuery& query, int field_number, std::string* out,
+      absl::Time deadline = absl::InfiniteFuture()) const;
 
   // Appends a protobuf base-128 varint.
   static void AppendVarint(uint64_t value, std::string* out);
@@ -106,7 +113,8 @@ class ResourceStore {
   // `check`, if given, runs inside the write transaction first (e.g. that
   // referenced resources exist), so nothing can change in between.
   absl::Status Create(google::protobuf::Message* resource,
-                      const std::function<absl::Status()>& check = nullptr);
+                      const std::function<absl::Status()>& check = nullptr,
+                      absl::Time deadline = absl::InfiniteFuture());
 
   // Reads the live resource, checks `etag` when non-empty, lets `mutate`
   // change it (returning an error aborts the write), then stores it with a
@@ -114,11 +122,13 @@ class ResourceStore {
   absl::Status Update(
       absl::string_view name, absl::string_view etag,
       absl::FunctionRef<absl::Status(google::protobuf::Message*)> mutate,
-      google::protobuf::Message* out);
+      google::protobuf::Message* out,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // Soft-deletes; `out` receives the deleted resource.
   absl::Status Delete(absl::string_view name, absl::string_view etag,
-                      google::protobuf::Message* out);
+                      google::protobuf::Message* out,
+                      absl::Time deadline = absl::InfiniteFuture());
 
   // Inserts every resource whose name was never used, in one transaction,
   // leaving existing (or deleted) ones untouched. Returns how many were new.
@@ -134,7 +144,8 @@ class ResourceStore {
  private:
   absl::StatusOr<std::string> ListRows(
       const ListQuery& query,
-      absl::FunctionRef<absl::Status(absl::string_view)> row_data) const;
+      absl::FunctionRef<absl::Status(absl::string_view)> row_data,
+      absl::Time deadline) const;
   // Rows inserted (0 when `if_absent` and the name exists).
   absl::StatusOr<int64_t> Insert(SqlTransaction& tx,
                                  google::protobuf::Message* resource,

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "services/common/sql_value.h"
 
 namespace cstopa::common {
@@ -79,21 +80,38 @@ class Database {
  public:
   virtual ~Database() = default;
   // Runs `fn` in a read-only transaction (one consistent snapshot).
-  virtual absl::Status Read(
-      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
+  absl::Status Read(absl::FunctionRef<absl::Status(SqlTransaction&)> fn) {
+    return Read(absl::InfiniteFuture(), fn);
+  }
   // Runs `fn` in a write transaction; commits when it returns OK (durably,
   // before returning), rolls back otherwise. SQLite serializes writes;
   // PostgreSQL runs them concurrently (READ COMMITTED), so writers make their
   // changes conditional (see ResourceStore::Update).
-  virtual absl::Status Write(
-      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
+  absl::Status Write(absl::FunctionRef<absl::Status(SqlTransaction&)> fn) {
+    return Write(absl::InfiniteFuture(), fn);
+  }
   // Runs one read-only statement without an explicit transaction (a single
   // statement reads one consistent snapshot by itself), calling `fn` for each
   // row: one round trip instead of three on PostgreSQL. Joins the current
   // transaction when called inside a Read or Write on the same thread.
+  absl::Status QueryOnce(absl::string_view sql, const SqlValues& params,
+                         absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
+    return QueryOnce(sql, params, absl::InfiniteFuture(), fn);
+  }
+
+  // The same, bounded by `deadline`: statements still running then are
+  // interrupted (SQLite) or cancelled on the server (PostgreSQL), and the
+  // call fails with DEADLINE_EXCEEDED.
+  virtual absl::Status Read(
+      absl::Time deadline,
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
+  virtual absl::Status Write(
+      absl::Time deadline,
+      absl::FunctionRef<absl::Status(SqlTransaction&)> fn) = 0;
   virtual absl::Status QueryOnce(
-      absl::string_view sql, const SqlValues& params,
+      absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) = 0;
+
   // OK while the store answers; UNAVAILABLE otherwise. Cheap.
   virtual absl::Status Ping() = 0;
   // "sqlite" or "postgresql".

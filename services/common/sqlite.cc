@@ -11,6 +11,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/errors.h"
 
 namespace cstopa::common {
@@ -32,6 +34,8 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
       return absl::UnavailableError(msg);
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(msg);
+    case SQLITE_INTERRUPT:  // by DeadlineGuard
+      return absl::DeadlineExceededError(msg);
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         return absl::AlreadyExistsError(msg);
@@ -267,6 +271,37 @@ class SqliteTransaction : public SqlTransaction {
   Connection* c_;
 };
 
+absl::Status DeadlinePassed() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before the store finished");
+}
+
+// Interrupts the connection's statements once `deadline` passes (checked
+// every 1000 virtual-machine steps), for the guard's lifetime.
+class DeadlineGuard {
+ public:
+  DeadlineGuard(Connection* c, absl::Time deadline) : db_(c->db()) {
+    if (deadline == absl::InfiniteFuture()) {
+      db_ = nullptr;
+      return;
+    }
+    deadline_ = deadline;
+    sqlite3_progress_handler(db_, 1000, &DeadlineGuard::Check, &deadline_);
+  }
+  ~DeadlineGuard() {
+    if (db_ != nullptr) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  DeadlineGuard(const DeadlineGuard&) = delete;
+  DeadlineGuard& operator=(const DeadlineGuard&) = delete;
+
+ private:
+  static int Check(void* deadline) {
+    return absl::Now() >= *static_cast<absl::Time*>(deadline) ? 1 : 0;
+  }
+  sqlite3* db_;
+  absl::Time deadline_;
+};
+
 class SqliteDatabase : public Database {
  public:
   explicit SqliteDatabase(std::string path) : path_(std::move(path)) {}
@@ -294,8 +329,14 @@ class SqliteDatabase : public Database {
     return absl::OkStatus();
   }
 
+  using Database::QueryOnce;
+  using Database::Read;
+  using Database::Write;
+
   absl::Status Read(
+      absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    if (absl::Now() >= deadline) return DeadlinePassed();
     // A read issued from inside a Write (on the writing thread) joins that
     // transaction: it sees the write's own changes and cannot deadlock.
     if (writer_thread_.load() == std::this_thread::get_id()) {
@@ -304,26 +345,38 @@ class SqliteDatabase : public Database {
     }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
+      DeadlineGuard guard(writer_.get(), deadline);
       return RunInTransaction(writer_.get(), "BEGIN", fn);
     }
     Connection* c = AcquireReader();
-    absl::Status s = RunInTransaction(c, "BEGIN", fn);
+    absl::Status s;
+    {
+      DeadlineGuard guard(c, deadline);
+      s = RunInTransaction(c, "BEGIN", fn);
+    }
     ReleaseReader(c);
     return s;
   }
 
   absl::Status Write(
+      absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    if (absl::Now() >= deadline) return DeadlinePassed();
     absl::MutexLock lock(&write_mu_);
     writer_thread_ = std::this_thread::get_id();
-    absl::Status s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    absl::Status s;
+    {
+      DeadlineGuard guard(writer_.get(), deadline);
+      s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    }
     writer_thread_ = std::thread::id();
     return s;
   }
 
   absl::Status QueryOnce(
-      absl::string_view sql, const SqlValues& params,
+      absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
+    if (absl::Now() >= deadline) return DeadlinePassed();
     if (writer_thread_.load() == std::this_thread::get_id()) {
       SqliteTransaction tx(writer_.get());
       return tx.QueryEach(sql, params, fn);
@@ -331,20 +384,29 @@ class SqliteDatabase : public Database {
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       writer_->TrimCache();
+      DeadlineGuard guard(writer_.get(), deadline);
       SqliteTransaction tx(writer_.get());
       return tx.QueryEach(sql, params, fn);
     }
     Connection* c = AcquireReader();
     c->TrimCache();
-    SqliteTransaction tx(c);
-    absl::Status s = tx.QueryEach(sql, params, fn);
+    absl::Status s;
+    {
+      DeadlineGuard guard(c, deadline);
+      SqliteTransaction tx(c);
+      s = tx.QueryEach(sql, params, fn);
+    }
     ReleaseReader(c);
     return s;
   }
 
   absl::Status Ping() override {
-    return Read(
-        [](SqlTransaction& tx) { return tx.Query("SELECT 1", {}).status(); });
+    // Reads the file (SELECT 1 would not), so a lost or unreadable database
+    // makes the store unreachable.
+    return Read([](SqlTransaction& tx) {
+      return tx.Query("SELECT version FROM schema_migrations LIMIT 1", {})
+          .status();
+    });
   }
 
   absl::string_view dialect() const override { return "sqlite"; }

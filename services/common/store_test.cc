@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/sql.h"
@@ -244,6 +246,40 @@ TEST_P(StoreTest, PingAnswersWhileTheStoreIsUp) {
   ASSERT_NE(db, nullptr);
   EXPECT_TRUE(db->Ping().ok());
   EXPECT_EQ(db->dialect(), GetParam());
+}
+
+// A statement that would run for many seconds.
+constexpr char kSlowQuery[] =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 1000000000) SELECT COUNT(*) FROM c";
+
+TEST_P(StoreTest, StatementsStopAtTheDeadline) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  const absl::Time start = absl::Now();
+  absl::Status once = db->QueryOnce(
+      kSlowQuery, {}, start + absl::Milliseconds(200),
+      [](const SqlRow&) { return absl::OkStatus(); });
+  EXPECT_EQ(once.code(), absl::StatusCode::kDeadlineExceeded) << once;
+  absl::Status read = db->Read(
+      absl::Now() + absl::Milliseconds(200),
+      [](SqlTransaction& tx) { return tx.Query(kSlowQuery, {}).status(); });
+  EXPECT_EQ(read.code(), absl::StatusCode::kDeadlineExceeded) << read;
+  absl::Status write = db->Write(
+      absl::Now() + absl::Milliseconds(200), [](SqlTransaction& tx) {
+        auto r = tx.Execute("INSERT INTO t (v) VALUES ('lost')", {});
+        if (!r.ok()) return r.status();
+        return tx.Query(kSlowQuery, {}).status();
+      });
+  EXPECT_EQ(write.code(), absl::StatusCode::kDeadlineExceeded) << write;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // The write was rolled back, and the store still answers.
+  EXPECT_EQ(Count(*db), 0);
+  // A deadline already past fails at once.
+  absl::Status past = db->QueryOnce(
+      "SELECT 1", {}, absl::Now() - absl::Seconds(1),
+      [](const SqlRow&) { return absl::OkStatus(); });
+  EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,

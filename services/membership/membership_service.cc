@@ -498,19 +498,19 @@ void Compute(T*, int64_t) {}
 // ---------------------------------------------------------------------------
 
 template <typename T>
-absl::Status GetOne(ResourceStore& store, const std::string& name,
+absl::Status GetOne(absl::Time deadline, ResourceStore& store, const std::string& name,
                     std::initializer_list<absl::string_view> shape, T* out,
                     int64_t day) {
   Violations v;
   CheckName(v, "name", name, shape, true);
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
-  if (auto s = store.Get(name, false, out); !s.ok()) return s;
+  if (auto s = store.Get(name, false, out, deadline); !s.ok()) return s;
   Compute(out, day);
   return absl::OkStatus();
 }
 
 template <typename Req, typename T>
-absl::Status ListMany(ResourceStore& store, const Req& req,
+absl::Status ListMany(absl::Time deadline, ResourceStore& store, const Req& req,
                       const std::string& parent, RepeatedPtrField<T>* out,
                       std::string* next, int64_t day,
                       common::ListQuery q = {}) {
@@ -520,7 +520,7 @@ absl::Status ListMany(ResourceStore& store, const Req& req,
   q.page_token = req.page_token();
   q.page_size = req.page_size();
   q.show_deleted = req.show_deleted();
-  auto token = store.List(q, [out]() { return out->Add(); });
+  auto token = store.List(q, [out]() { return out->Add(); }, deadline);
   if (!token.ok()) return token.status();
   *next = *token;
   for (T& t : *out) Compute(&t, day);
@@ -528,7 +528,7 @@ absl::Status ListMany(ResourceStore& store, const Req& req,
 }
 
 template <typename Req>
-absl::StatusOr<std::string> ListEncodedMany(ResourceStore& store,
+absl::StatusOr<std::string> ListEncodedMany(absl::Time deadline, ResourceStore& store,
                                             const Req& req,
                                             const std::string& parent,
                                             common::ListQuery q = {}) {
@@ -539,7 +539,7 @@ absl::StatusOr<std::string> ListEncodedMany(ResourceStore& store,
   q.page_size = req.page_size();
   q.show_deleted = req.show_deleted();
   std::string out;
-  auto token = store.ListEncoded(q, /*field_number=*/1, &out);
+  auto token = store.ListEncoded(q, /*field_number=*/1, &out, deadline);
   if (!token.ok()) return token.status();
   if (!token->empty()) {  // next_page_token = 2
     out.push_back(static_cast<char>((2 << 3) | 2));
@@ -611,7 +611,7 @@ namespace {
 
 // Create/Update/Delete shared by every resource type.
 template <typename T>
-absl::Status CreateOne(ResourceStore& store, const std::string& name,
+absl::Status CreateOne(absl::Time deadline, ResourceStore& store, const std::string& name,
                        const std::string& id_field, const std::string& id,
                        const std::string& body_field, const T& body,
                        const std::function<absl::Status(const Refs&)>& check,
@@ -629,11 +629,11 @@ absl::Status CreateOne(ResourceStore& store, const std::string& name,
   ClearOutputOnly(out);
   out->set_etag("");
   out->set_name(name);
-  return store.Create(out, [&] { return check(refs); });
+  return store.Create(out, [&] { return check(refs); }, deadline);
 }
 
 template <typename T>
-absl::Status UpdateOne(ResourceStore& store, const T& patch,
+absl::Status UpdateOne(absl::Time deadline, ResourceStore& store, const T& patch,
                        const google::protobuf::FieldMask& mask,
                        const std::string& body_field,
                        std::initializer_list<absl::string_view> shape,
@@ -672,21 +672,21 @@ absl::Status UpdateOne(ResourceStore& store, const T& patch,
         }
         return check(added);
       },
-      out);
+      out, deadline);
 }
 
 template <typename T>
-absl::Status DeleteOne(ResourceStore& store, const std::string& name,
+absl::Status DeleteOne(absl::Time deadline, ResourceStore& store, const std::string& name,
                        const std::string& etag,
                        std::initializer_list<absl::string_view> shape, T* out) {
   Violations v;
   CheckName(v, "name", name, shape, true);
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
-  return store.Delete(name, etag, out);
+  return store.Delete(name, etag, out, deadline);
 }
 
 template <typename T>
-absl::Status BatchGetMany(ResourceStore& store,
+absl::Status BatchGetMany(absl::Time deadline, ResourceStore& store,
                           const RepeatedPtrField<std::string>& names,
                           std::initializer_list<absl::string_view> shape,
                           RepeatedPtrField<T>* out, int64_t day) {
@@ -698,7 +698,8 @@ absl::Status BatchGetMany(ResourceStore& store,
     CheckName(v, absl::StrCat("names[", i, "]"), names[i], shape, true);
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
   std::vector<std::string> list(names.begin(), names.end());
-  if (auto s = store.BatchGet(list, [out]() { return out->Add(); }); !s.ok())
+  if (auto s = store.BatchGet(list, [out]() { return out->Add(); }, deadline);
+      !s.ok())
     return s;
   for (T& t : *out) Compute(&t, day);
   return absl::OkStatus();
@@ -710,31 +711,31 @@ absl::Status BatchGetMany(ResourceStore& store,
 
 // States ---------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetState(const Caller&,
+absl::Status MembershipHandler::GetState(const Caller& c,
                                          const v1::GetStateRequest& req,
                                          v1::State* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
-  return GetOne(store_->states(), req.name(), {"states"}, resp, *day);
+  return GetOne(c.deadline, store_->states(), req.name(), {"states"}, resp, *day);
 }
 
 absl::Status MembershipHandler::BatchGetStates(
-    const Caller&, const v1::BatchGetStatesRequest& req,
+    const Caller& c, const v1::BatchGetStatesRequest& req,
     v1::BatchGetStatesResponse* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
-  return BatchGetMany(store_->states(), req.names(), {"states"},
+  return BatchGetMany(c.deadline, store_->states(), req.names(), {"states"},
                       resp->mutable_states(), *day);
 }
 
-absl::Status MembershipHandler::ListStates(const Caller&,
+absl::Status MembershipHandler::ListStates(const Caller& c,
                                            const v1::ListStatesRequest& req,
                                            v1::ListStatesResponse* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
   common::ListQuery q;
   q.extra_fingerprint = AsOfFingerprint(req.as_of(), req.has_as_of());
-  return ListMany(store_->states(), req, "", resp->mutable_states(),
+  return ListMany(c.deadline, store_->states(), req, "", resp->mutable_states(),
                   resp->mutable_next_page_token(), *day, std::move(q));
 }
 
@@ -742,7 +743,7 @@ absl::Status MembershipHandler::CreateState(const Caller& c,
                                             const v1::CreateStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  if (auto s = CreateOne(store_->states(), "states/" + req.state_id(),
+  if (auto s = CreateOne(c.deadline, store_->states(), "states/" + req.state_id(),
                          "state_id", req.state_id(), "state", req.state(),
                          CSTOPA_REFS_CHECK, resp);
       !s.ok())
@@ -755,7 +756,7 @@ absl::Status MembershipHandler::UpdateState(const Caller& c,
                                             const v1::UpdateStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  if (auto s = UpdateOne(store_->states(), req.state(), req.update_mask(),
+  if (auto s = UpdateOne(c.deadline, store_->states(), req.state(), req.update_mask(),
                          "state", {"states"}, CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
@@ -767,14 +768,14 @@ absl::Status MembershipHandler::DeleteState(const Caller& c,
                                             const v1::DeleteStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->states(), req.name(), req.etag(), {"states"}, resp);
+  return DeleteOne(c.deadline, store_->states(), req.name(), req.etag(), {"states"}, resp);
 }
 
 // Parliaments ----------------------------------------------------------------
 
 absl::Status MembershipHandler::GetParliament(
-    const Caller&, const v1::GetParliamentRequest& req, v1::Parliament* resp) {
-  return GetOne(store_->parliaments(), req.name(), {"parliaments"}, resp, 0);
+    const Caller& c, const v1::GetParliamentRequest& req, v1::Parliament* resp) {
+  return GetOne(c.deadline, store_->parliaments(), req.name(), {"parliaments"}, resp, 0);
 }
 
 absl::Status MembershipHandler::ListParliaments(
@@ -784,15 +785,15 @@ absl::Status MembershipHandler::ListParliaments(
 }
 
 absl::StatusOr<std::string> MembershipHandler::ListParliamentsEncoded(
-    const Caller&, const v1::ListParliamentsRequest& req) {
-  return ListEncodedMany(store_->parliaments(), req, "");
+    const Caller& c, const v1::ListParliamentsRequest& req) {
+  return ListEncodedMany(c.deadline, store_->parliaments(), req, "");
 }
 
 absl::Status MembershipHandler::CreateParliament(
     const Caller& c, const v1::CreateParliamentRequest& req,
     v1::Parliament* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->parliaments(), "parliaments/" + req.parliament_id(),
+  return CreateOne(c.deadline, store_->parliaments(), "parliaments/" + req.parliament_id(),
                    "parliament_id", req.parliament_id(), "parliament",
                    req.parliament(), CSTOPA_REFS_CHECK, resp);
 }
@@ -801,7 +802,7 @@ absl::Status MembershipHandler::UpdateParliament(
     const Caller& c, const v1::UpdateParliamentRequest& req,
     v1::Parliament* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->parliaments(), req.parliament(), req.update_mask(),
+  return UpdateOne(c.deadline, store_->parliaments(), req.parliament(), req.update_mask(),
                    "parliament", {"parliaments"}, CSTOPA_REFS_CHECK, resp);
 }
 
@@ -809,22 +810,22 @@ absl::Status MembershipHandler::DeleteParliament(
     const Caller& c, const v1::DeleteParliamentRequest& req,
     v1::Parliament* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->parliaments(), req.name(), req.etag(),
+  return DeleteOne(c.deadline, store_->parliaments(), req.name(), req.etag(),
                    {"parliaments"}, resp);
 }
 
 // Delegations ----------------------------------------------------------------
 
 absl::Status MembershipHandler::GetDelegation(
-    const Caller&, const v1::GetDelegationRequest& req, v1::Delegation* resp) {
+    const Caller& c, const v1::GetDelegationRequest& req, v1::Delegation* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
-  return GetOne(store_->delegations(), req.name(),
+  return GetOne(c.deadline, store_->delegations(), req.name(),
                 {"parliaments", "delegations"}, resp, *day);
 }
 
 absl::Status MembershipHandler::ListDelegations(
-    const Caller&, const v1::ListDelegationsRequest& req,
+    const Caller& c, const v1::ListDelegationsRequest& req,
     v1::ListDelegationsResponse* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
@@ -835,7 +836,7 @@ absl::Status MembershipHandler::ListDelegations(
   }
   common::ListQuery q;
   q.extra_fingerprint = AsOfFingerprint(req.as_of(), req.has_as_of());
-  return ListMany(store_->delegations(), req, req.parent(),
+  return ListMany(c.deadline, store_->delegations(), req, req.parent(),
                   resp->mutable_delegations(), resp->mutable_next_page_token(),
                   *day, std::move(q));
 }
@@ -850,7 +851,7 @@ absl::Status MembershipHandler::CreateDelegation(
   auto parent = store_->Exists(req.parent());
   if (!parent.ok()) return parent.status();
   if (!*parent) return common::NotFound(req.parent());
-  if (auto s = CreateOne(store_->delegations(),
+  if (auto s = CreateOne(c.deadline, store_->delegations(),
                          req.parent() + "/delegations/" + req.delegation_id(),
                          "delegation_id", req.delegation_id(), "delegation",
                          req.delegation(), CSTOPA_REFS_CHECK, resp);
@@ -865,7 +866,7 @@ absl::Status MembershipHandler::UpdateDelegation(
     v1::Delegation* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   if (auto s =
-          UpdateOne(store_->delegations(), req.delegation(), req.update_mask(),
+          UpdateOne(c.deadline, store_->delegations(), req.delegation(), req.update_mask(),
                     "delegation", {"parliaments", "delegations"},
                     CSTOPA_REFS_CHECK, resp);
       !s.ok())
@@ -878,22 +879,22 @@ absl::Status MembershipHandler::DeleteDelegation(
     const Caller& c, const v1::DeleteDelegationRequest& req,
     v1::Delegation* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->delegations(), req.name(), req.etag(),
+  return DeleteOne(c.deadline, store_->delegations(), req.name(), req.etag(),
                    {"parliaments", "delegations"}, resp);
 }
 
 // Persons --------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetPerson(const Caller&,
+absl::Status MembershipHandler::GetPerson(const Caller& c,
                                           const v1::GetPersonRequest& req,
                                           v1::Person* resp) {
-  return GetOne(store_->persons(), req.name(), {"persons"}, resp, 0);
+  return GetOne(c.deadline, store_->persons(), req.name(), {"persons"}, resp, 0);
 }
 
 absl::Status MembershipHandler::BatchGetPersons(
-    const Caller&, const v1::BatchGetPersonsRequest& req,
+    const Caller& c, const v1::BatchGetPersonsRequest& req,
     v1::BatchGetPersonsResponse* resp) {
-  return BatchGetMany(store_->persons(), req.names(), {"persons"},
+  return BatchGetMany(c.deadline, store_->persons(), req.names(), {"persons"},
                       resp->mutable_persons(), 0);
 }
 
@@ -904,15 +905,15 @@ absl::Status MembershipHandler::ListPersons(const Caller& c,
 }
 
 absl::StatusOr<std::string> MembershipHandler::ListPersonsEncoded(
-    const Caller&, const v1::ListPersonsRequest& req) {
-  return ListEncodedMany(store_->persons(), req, "");
+    const Caller& c, const v1::ListPersonsRequest& req) {
+  return ListEncodedMany(c.deadline, store_->persons(), req, "");
 }
 
 absl::Status MembershipHandler::CreatePerson(const Caller& c,
                                              const v1::CreatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->persons(), "persons/" + req.person_id(), "person_id",
+  return CreateOne(c.deadline, store_->persons(), "persons/" + req.person_id(), "person_id",
                    req.person_id(), "person", req.person(), CSTOPA_REFS_CHECK,
                    resp);
 }
@@ -921,7 +922,7 @@ absl::Status MembershipHandler::UpdatePerson(const Caller& c,
                                              const v1::UpdatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->persons(), req.person(), req.update_mask(), "person",
+  return UpdateOne(c.deadline, store_->persons(), req.person(), req.update_mask(), "person",
                    {"persons"}, CSTOPA_REFS_CHECK, resp);
 }
 
@@ -929,16 +930,16 @@ absl::Status MembershipHandler::DeletePerson(const Caller& c,
                                              const v1::DeletePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->persons(), req.name(), req.etag(), {"persons"},
+  return DeleteOne(c.deadline, store_->persons(), req.name(), req.etag(), {"persons"},
                    resp);
 }
 
 // Roles ----------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetRole(const Caller&,
+absl::Status MembershipHandler::GetRole(const Caller& c,
                                         const v1::GetRoleRequest& req,
                                         v1::Role* resp) {
-  return GetOne(store_->roles(), req.name(), {"roles"}, resp, 0);
+  return GetOne(c.deadline, store_->roles(), req.name(), {"roles"}, resp, 0);
 }
 
 absl::Status MembershipHandler::ListRoles(const Caller& c,
@@ -948,7 +949,7 @@ absl::Status MembershipHandler::ListRoles(const Caller& c,
 }
 
 absl::StatusOr<std::string> MembershipHandler::ListRolesEncoded(
-    const Caller&, const v1::ListRolesRequest& req) {
+    const Caller& c, const v1::ListRolesRequest& req) {
   common::ListQuery q;
   if (req.has_as_of()) {
     auto day = AsOfDay(req.as_of(), true, "as_of");
@@ -957,14 +958,14 @@ absl::StatusOr<std::string> MembershipHandler::ListRolesEncoded(
     q.extra_params = {*day, *day};
     q.extra_fingerprint = absl::StrCat("as_of=", *day);
   }
-  return ListEncodedMany(store_->roles(), req, "", std::move(q));
+  return ListEncodedMany(c.deadline, store_->roles(), req, "", std::move(q));
 }
 
 absl::Status MembershipHandler::CreateRole(const Caller& c,
                                            const v1::CreateRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->roles(), "roles/" + req.role_id(), "role_id",
+  return CreateOne(c.deadline, store_->roles(), "roles/" + req.role_id(), "role_id",
                    req.role_id(), "role", req.role(), CSTOPA_REFS_CHECK, resp);
 }
 
@@ -972,7 +973,7 @@ absl::Status MembershipHandler::UpdateRole(const Caller& c,
                                            const v1::UpdateRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->roles(), req.role(), req.update_mask(), "role",
+  return UpdateOne(c.deadline, store_->roles(), req.role(), req.update_mask(), "role",
                    {"roles"}, CSTOPA_REFS_CHECK, resp);
 }
 
@@ -980,15 +981,15 @@ absl::Status MembershipHandler::DeleteRole(const Caller& c,
                                            const v1::DeleteRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->roles(), req.name(), req.etag(), {"roles"}, resp);
+  return DeleteOne(c.deadline, store_->roles(), req.name(), req.etag(), {"roles"}, resp);
 }
 
 // Bodies ---------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetBody(const Caller&,
+absl::Status MembershipHandler::GetBody(const Caller& c,
                                         const v1::GetBodyRequest& req,
                                         v1::Body* resp) {
-  return GetOne(store_->bodies(), req.name(), {"bodies"}, resp, 0);
+  return GetOne(c.deadline, store_->bodies(), req.name(), {"bodies"}, resp, 0);
 }
 
 absl::Status MembershipHandler::ListBodies(const Caller& c,
@@ -998,15 +999,15 @@ absl::Status MembershipHandler::ListBodies(const Caller& c,
 }
 
 absl::StatusOr<std::string> MembershipHandler::ListBodiesEncoded(
-    const Caller&, const v1::ListBodiesRequest& req) {
-  return ListEncodedMany(store_->bodies(), req, "");
+    const Caller& c, const v1::ListBodiesRequest& req) {
+  return ListEncodedMany(c.deadline, store_->bodies(), req, "");
 }
 
 absl::Status MembershipHandler::CreateBody(const Caller& c,
                                            const v1::CreateBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->bodies(), "bodies/" + req.body_id(), "body_id",
+  return CreateOne(c.deadline, store_->bodies(), "bodies/" + req.body_id(), "body_id",
                    req.body_id(), "body", req.body(), CSTOPA_REFS_CHECK, resp);
 }
 
@@ -1014,7 +1015,7 @@ absl::Status MembershipHandler::UpdateBody(const Caller& c,
                                            const v1::UpdateBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->bodies(), req.body(), req.update_mask(), "body",
+  return UpdateOne(c.deadline, store_->bodies(), req.body(), req.update_mask(), "body",
                    {"bodies"}, CSTOPA_REFS_CHECK, resp);
 }
 
@@ -1022,15 +1023,15 @@ absl::Status MembershipHandler::DeleteBody(const Caller& c,
                                            const v1::DeleteBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->bodies(), req.name(), req.etag(), {"bodies"}, resp);
+  return DeleteOne(c.deadline, store_->bodies(), req.name(), req.etag(), {"bodies"}, resp);
 }
 
 // Partners -------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetPartner(const Caller&,
+absl::Status MembershipHandler::GetPartner(const Caller& c,
                                            const v1::GetPartnerRequest& req,
                                            v1::Partner* resp) {
-  return GetOne(store_->partners(), req.name(), {"partners"}, resp, 0);
+  return GetOne(c.deadline, store_->partners(), req.name(), {"partners"}, resp, 0);
 }
 
 absl::Status MembershipHandler::ListPartners(const Caller& c,
@@ -1040,14 +1041,14 @@ absl::Status MembershipHandler::ListPartners(const Caller& c,
 }
 
 absl::StatusOr<std::string> MembershipHandler::ListPartnersEncoded(
-    const Caller&, const v1::ListPartnersRequest& req) {
-  return ListEncodedMany(store_->partners(), req, "");
+    const Caller& c, const v1::ListPartnersRequest& req) {
+  return ListEncodedMany(c.deadline, store_->partners(), req, "");
 }
 
 absl::Status MembershipHandler::CreatePartner(
     const Caller& c, const v1::CreatePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(store_->partners(), "partners/" + req.partner_id(),
+  return CreateOne(c.deadline, store_->partners(), "partners/" + req.partner_id(),
                    "partner_id", req.partner_id(), "partner", req.partner(),
                    CSTOPA_REFS_CHECK, resp);
 }
@@ -1055,14 +1056,14 @@ absl::Status MembershipHandler::CreatePartner(
 absl::Status MembershipHandler::UpdatePartner(
     const Caller& c, const v1::UpdatePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(store_->partners(), req.partner(), req.update_mask(),
+  return UpdateOne(c.deadline, store_->partners(), req.partner(), req.update_mask(),
                    "partner", {"partners"}, CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeletePartner(
     const Caller& c, const v1::DeletePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(store_->partners(), req.name(), req.etag(), {"partners"},
+  return DeleteOne(c.deadline, store_->partners(), req.name(), req.etag(), {"partners"},
                    resp);
 }
 
@@ -1135,6 +1136,7 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
   auto it = md.find("authorization");
   if (it != md.end())
     c.authorization.emplace(it->second.data(), it->second.size());
+  c.deadline = absl::FromChrono(ctx->deadline());
   return c;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "cstopa/membership/v1/membership.grpc.pb.h"
 #include "services/common/arena_allocator.h"
 #include "services/common/auth.h"
@@ -28,6 +29,9 @@ namespace cstopa::membership {
 struct Caller {
   // Value of the `authorization` metadata, if sent.
   std::optional<std::string> authorization;
+  // The call's deadline; store work past it fails with DEADLINE_EXCEEDED
+  // (on PostgreSQL the running statement is cancelled).
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 class MembershipHandler {

@@ -478,11 +478,11 @@ class RolePaginationTest : public MembershipHandlerTest {
   // With `ties_at_page_breaks`, also checks that the walk exercised a page
   // break between two rows with the same key. Unless every insert sorts
   // before the cursor (update_time desc), some must sort after it.
-  void WalkWhileInserting(
-      const std::string& order_by, bool desc, const Key& key,
-      const std::function<std::vector<v1::Role>(const v1::Role& cursor,
-                                                int page)>& insert,
-      bool ties_at_page_breaks) {
+  void WalkWhileInserting(const std::string& order_by, bool desc,
+                          const Key& key,
+                          const std::function<std::vector<v1::Role>(
+                              const v1::Role& cursor, int page)>& insert,
+                          bool ties_at_page_breaks) {
     const std::vector<std::string> initial = AllRoleNames();
     ASSERT_GE(initial.size(), 30u);
 
@@ -612,8 +612,8 @@ TEST_F(RolePaginationTest, UpdateTimeDescWhileInserting) {
         CreateRole(absl::StrCat("z-new-", page), std::nullopt),
     };
   };
-  WalkWhileInserting("update_time desc", /*desc=*/true, UpdateMicros,
-                     insert, /*ties_at_page_breaks=*/false);
+  WalkWhileInserting("update_time desc", /*desc=*/true, UpdateMicros, insert,
+                     /*ties_at_page_breaks=*/false);
 }
 
 }  // namespace

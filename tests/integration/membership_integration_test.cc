@@ -814,8 +814,7 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
     for (int i = 0; !stop.load(); ++i) {
       grpc::ClientContext ctx;
       const bool write = is_writer(id);
-      Prepare(&ctx, write ? kEditorKey : "",
-              absl::Seconds(kDrainSeconds + 5));
+      Prepare(&ctx, write ? kEditorKey : "", absl::Seconds(kDrainSeconds + 5));
       const std::string request_id = absl::StrCat("sigterm-", id, "-", i);
       ctx.AddMetadata("x-request-id", request_id);
       grpc::Status s;
@@ -1098,8 +1097,8 @@ TEST_F(MembershipIntegrationTest, OversizedRequestIsResourceExhausted) {
   ASSERT_NO_FATAL_FAILURE(StartServer(options));
 
   v1::Person out;
-  grpc::Status s = CreatePerson(
-      "itest-huge", NewPerson(std::string(10 * 1024, 'x')), &out);
+  grpc::Status s =
+      CreatePerson("itest-huge", NewPerson(std::string(10 * 1024, 'x')), &out);
   // gRPC's own limit, before any handler: not the handler's
   // INVALID_ARGUMENT for a too-long text.
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)

@@ -120,10 +120,6 @@ std::vector<std::string> ServerProcess::Args() const {
       options_.binary,
       absl::StrCat("--listen=", options_.listen),
       absl::StrCat("--admin_listen=", options_.admin_listen),
-  };
-  if (options_.store_flag)
-    args.push_back(absl::StrCat("--store=sqlite://", store_path()));
-  args.insert(args.end(), {
       absl::StrCat("--port_file=", dir_, "/ports.json"),
       absl::StrCat("--api_keys_file=", dir_, "/keys.txt"),
       absl::StrCat("--page_token_secret=", options_.page_token_secret),
@@ -132,7 +128,9 @@ std::vector<std::string> ServerProcess::Args() const {
                                         : options_.access_log),
       absl::StrCat("--drain_seconds=", options_.drain_seconds),
       absl::StrCat("--seed=", options_.seed),
-  });
+  };
+  if (options_.store_flag)
+    args.push_back(absl::StrCat("--store=sqlite://", store_path()));
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());
   return args;
@@ -149,8 +147,8 @@ std::vector<std::string> ServerProcess::Environment() const {
     if (!replaced) env.emplace_back(entry);
   }
   for (const auto& [name, value] : options_.env) {
-    env.push_back(absl::StrCat(name, "=",
-                               absl::StrReplaceAll(value, {{"{dir}", dir_}})));
+    env.push_back(
+        absl::StrCat(name, "=", absl::StrReplaceAll(value, {{"{dir}", dir_}})));
   }
   return env;
 }
