@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -614,6 +615,101 @@ TEST_F(RolePaginationTest, UpdateTimeDescWhileInserting) {
   };
   WalkWhileInserting("update_time desc", /*desc=*/true, UpdateMicros, insert,
                      /*ties_at_page_breaks=*/false);
+}
+
+TEST_F(MembershipHandlerTest, EmptyUpdateMaskUpdatesOnlyTheFieldsSet) {
+  v1::GetStateRequest get;
+  get.set_name("states/kz");
+  v1::State before;
+  ASSERT_TRUE(handler_->GetState({}, get, &before).ok());
+  ASSERT_GT(before.status_history_size(), 0);
+  v1::UpdateStateRequest req;  // no mask: only region_code is set
+  req.mutable_state()->set_name("states/kz");
+  req.mutable_state()->set_region_code("KZ");
+  auto* n = req.mutable_state()->add_display_name();
+  n->set_language_code("en");
+  n->set_text("Republic of Kazakhstan");
+  v1::State after;
+  ASSERT_TRUE(handler_->UpdateState(Editor(), req, &after).ok());
+  EXPECT_EQ(after.display_name(0).text(), "Republic of Kazakhstan");
+  EXPECT_EQ(after.status_history_size(), before.status_history_size());
+  EXPECT_EQ(after.provenance_size(), before.provenance_size());
+  // `*` replaces everything: what the request leaves out is cleared.
+  req.mutable_update_mask()->add_paths("*");
+  v1::State replaced;
+  ASSERT_TRUE(handler_->UpdateState(Editor(), req, &replaced).ok());
+  EXPECT_EQ(replaced.status_history_size(), 0);
+  EXPECT_EQ(replaced.provenance_size(), 0);
+}
+
+TEST_F(MembershipHandlerTest, ARoleOfADeletedPersonCanStillBeEdited) {
+  v1::DeletePersonRequest del;
+  del.set_name("persons/viktor-kogut");
+  v1::Person deleted;
+  ASSERT_TRUE(handler_->DeletePerson(Admin(), del, &deleted).ok());
+  v1::UpdateRoleRequest req;
+  req.mutable_role()->set_name("roles/kogut-by-plenipotentiary");
+  auto* t = req.mutable_role()->add_title();
+  t->set_language_code("en");
+  t->set_text("Plenipotentiary representative");
+  req.mutable_update_mask()->add_paths("title");
+  v1::Role out;
+  ASSERT_TRUE(handler_->UpdateRole(Editor(), req, &out).ok());
+  EXPECT_EQ(out.person(), "persons/viktor-kogut");
+  // Pointing a role at a missing person is still refused.
+  req.mutable_role()->set_person("persons/nobody");
+  req.mutable_update_mask()->add_paths("person");
+  absl::Status s = handler_->UpdateRole(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::GetErrorInfo(s)->reason(), "UNKNOWN_REFERENCE");
+}
+
+TEST_F(MembershipHandlerTest, PageTokensAreBoundToAsOf) {
+  v1::ListStatesRequest req;
+  req.set_page_size(2);
+  *req.mutable_as_of() = Day(2022, 5, 1);
+  v1::ListStatesResponse first;
+  ASSERT_TRUE(handler_->ListStates({}, req, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_page_token(first.next_page_token());
+  v1::ListStatesResponse second;
+  EXPECT_TRUE(handler_->ListStates({}, req, &second).ok());
+  *req.mutable_as_of() = Day(2024, 5, 1);
+  v1::ListStatesResponse other;
+  EXPECT_EQ(handler_->ListStates({}, req, &other).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MembershipHandlerTest, UnknownFieldsAreNotStored) {
+  v1::CreatePersonRequest create;
+  create.set_person_id("with-unknown");
+  auto* n = create.mutable_person()->add_display_name();
+  n->set_language_code("en");
+  n->set_text("Unknown Fields");
+  // Field 999 does not exist in Person.
+  create.mutable_person()->GetReflection()->MutableUnknownFields(
+      create.mutable_person())->AddVarint(999, 42);
+  v1::Person out;
+  ASSERT_TRUE(handler_->CreatePerson(Editor(), create, &out).ok());
+  v1::GetPersonRequest get;
+  get.set_name("persons/with-unknown");
+  v1::Person stored;
+  ASSERT_TRUE(handler_->GetPerson({}, get, &stored).ok());
+  EXPECT_EQ(stored.GetReflection()->GetUnknownFields(stored).field_count(), 0);
+}
+
+TEST_F(MembershipHandlerTest, ACallPastItsDeadlineFailsWithDeadlineExceeded) {
+  Caller late;
+  late.deadline = absl::Now() - absl::Seconds(1);
+  v1::GetStateRequest get;
+  get.set_name("states/kz");
+  v1::State out;
+  EXPECT_EQ(handler_->GetState(late, get, &out).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  v1::ListPersonsRequest list;
+  v1::ListPersonsResponse resp;
+  EXPECT_EQ(handler_->ListPersons(late, list, &resp).code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 }  // namespace
