@@ -239,7 +239,6 @@ if [[ $strict -eq 1 ]]; then
   fi
   echo "strict: all scenarios ran with zero errors"
 fi
-exit 0
 kill -TERM "$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 if [[ -n "${pg_dir:-}" ]]; then
