@@ -94,9 +94,9 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
   // the other changes nothing, and is told its etag is stale.
   insert_if_absent_sql_ =
       absl::StrCat(insert_sql_, " ON CONFLICT (name) DO NOTHING");
-  update_sql_ = absl::StrCat("UPDATE ", spec_->table, " SET ",
-                             absl::StrJoin(sets, ", "),
-                             " WHERE name = ? AND revision = ?");
+  update_sql_ =
+      absl::StrCat("UPDATE ", spec_->table, " SET ", absl::StrJoin(sets, ", "),
+                   " WHERE name = ? AND revision = ?");
 }
 
 std::string ResourceStore::ParentOf(absl::string_view name) {
@@ -131,9 +131,9 @@ absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
   return found ? absl::OkStatus() : NotFound(name);
 }
 
-absl::Status ResourceStore::BatchGet(
-    const std::vector<std::string>& names,
-    const std::function<Message*()>& add, absl::Time deadline) const {
+absl::Status ResourceStore::BatchGet(const std::vector<std::string>& names,
+                                     const std::function<Message*()>& add,
+                                     absl::Time deadline) const {
   return db_->Read(deadline, [&](SqlTransaction& tx) -> absl::Status {
     for (const std::string& name : names) {
       bool found = false;
@@ -161,24 +161,26 @@ absl::StatusOr<std::string> ResourceStore::List(
   return ListRows(
       q,
       [&](absl::string_view data) -> absl::Status {
-    if (!add()->ParseFromArray(data.data(), static_cast<int>(data.size())))
-      return absl::DataLossError("a stored resource is corrupt");
-    return absl::OkStatus();
-  },
+        if (!add()->ParseFromArray(data.data(), static_cast<int>(data.size())))
+          return absl::DataLossError("a stored resource is corrupt");
+        return absl::OkStatus();
+      },
       deadline);
 }
 
-absl::StatusOr<std::string> ResourceStore::ListEncoded(const ListQuery& q,
-                                                       int field_number,
-                                                       std::string* out,
-                                                       absl::Time deadline) const {
+absl::StatusOr<std::string> ResourceStore::ListEncoded(
+    const ListQuery& q, int field_number, std::string* out,
+    absl::Time deadline) const {
   const uint32_t tag = (static_cast<uint32_t>(field_number) << 3) | 2;
-  return ListRows(q, [&](absl::string_view data) -> absl::Status {
-    AppendVarint(tag, out);
-    AppendVarint(data.size(), out);
-    out->append(data.data(), data.size());
-    return absl::OkStatus();
-  }, deadline);
+  return ListRows(
+      q,
+      [&](absl::string_view data) -> absl::Status {
+        AppendVarint(tag, out);
+        AppendVarint(data.size(), out);
+        out->append(data.data(), data.size());
+        return absl::OkStatus();
+      },
+      deadline);
 }
 
 void ResourceStore::AppendVarint(uint64_t v, std::string* out) {
@@ -297,9 +299,8 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
     int32_t n = 0;
     PageCursor cursor;
     bool more = false;
-    absl::Status st =
-        db_->QueryOnce(sql, params, deadline,
-                       [&](const SqlRow& row) -> absl::Status {
+    absl::Status st = db_->QueryOnce(
+        sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
           if (n == *page_size) {  // the extra row: there is a next page
             more = true;
             return absl::OkStatus();
@@ -381,7 +382,8 @@ absl::Status ResourceStore::Create(Message* resource,
     }
     absl::Status s = Insert(tx, resource, NextTime(), false).status();
     // Another writer inserted the same name since the check above.
-    if (s.code() == absl::StatusCode::kAlreadyExists) return AlreadyExists(name);
+    if (s.code() == absl::StatusCode::kAlreadyExists)
+      return AlreadyExists(name);
     return s;
   });
 }

@@ -86,10 +86,9 @@ class ResourceStore {
 
   // Reads several live resources in the order of `names`, calling `add()`
   // for each to get the message to fill. NOT_FOUND names the first missing.
-  absl::Status BatchGet(
-      const std::vector<std::string>& names,
-      const std::function<google::protobuf::Message*()>& add,
-      absl::Time deadline = absl::InfiniteFuture()) const;
+  absl::Status BatchGet(const std::vector<std::string>& names,
+                        const std::function<google::protobuf::Message*()>& add,
+                        absl::Time deadline = absl::InfiniteFuture()) const;
 
   // One page of a list; returns the next page token ("" at the end).
   absl::StatusOr<std::string> List(

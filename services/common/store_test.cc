@@ -54,8 +54,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       auto db = OpenDatabase(url_, {service_, {}});
       if (db.ok()) {
         (void)(*db)->Write([&](SqlTransaction& tx) {
-          return tx.Execute(absl::StrCat("DROP SCHEMA ", service_, " CASCADE"),
-                            {})
+          return tx
+              .Execute(absl::StrCat("DROP SCHEMA ", service_, " CASCADE"), {})
               .status();
         });
       }
@@ -111,7 +111,8 @@ TEST_P(StoreTest, AppliesMigrationsOnceAndRecordsThem) {
 }
 
 TEST_P(StoreTest, FailedMigrationStopsOpenWithItsName) {
-  SchemaSpec bad = {service_, {{1, "broken", "CREATE TABLE (", "CREATE TABLE ("}}};
+  SchemaSpec bad = {service_,
+                    {{1, "broken", "CREATE TABLE (", "CREATE TABLE ("}}};
   auto db = OpenDatabase(url_, bad);
   ASSERT_FALSE(db.ok());
   EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("broken"));
@@ -145,48 +146,49 @@ TEST_P(StoreTest, ValuesRoundTripIncludingBinaryBytes) {
   ASSERT_NE(db, nullptr);
   const std::string binary("a\0b\xff\x80", 5);
   ASSERT_TRUE(db->Write([&](SqlTransaction& tx) {
-                  return tx.Execute("INSERT INTO b (k, data) VALUES (?, ?)",
-                                    {std::string("key"), binary})
+                  return tx
+                      .Execute("INSERT INTO b (k, data) VALUES (?, ?)",
+                               {std::string("key"), binary})
                       .status();
                 }).ok());
-  ASSERT_TRUE(db->Read([&](SqlTransaction& tx) {
-                  auto rows = tx.Query(
-                      "SELECT data, k, 7, NULL FROM b WHERE k = ?",
-                      {std::string("key")});
-                  EXPECT_TRUE(rows.ok()) << rows.status();
-                  EXPECT_EQ(rows->size(), 1u);
-                  const SqlValues& r = (*rows)[0];
-                  EXPECT_EQ(AsString(r[0]), binary);
-                  EXPECT_EQ(AsString(r[1]), "key");
-                  EXPECT_EQ(AsInt(r[2]), 7);
-                  EXPECT_TRUE(std::holds_alternative<std::monostate>(r[3]));
-                  // The streaming form sees the same bytes without a copy.
-                  return tx.QueryEach("SELECT data FROM b", {},
-                                      [&](const SqlRow& row) {
-                                        EXPECT_EQ(row.Bytes(0), binary);
-                                        return absl::OkStatus();
-                                      });
-                }).ok());
+  ASSERT_TRUE(
+      db->Read([&](SqlTransaction& tx) {
+          auto rows = tx.Query("SELECT data, k, 7, NULL FROM b WHERE k = ?",
+                               {std::string("key")});
+          EXPECT_TRUE(rows.ok()) << rows.status();
+          EXPECT_EQ(rows->size(), 1u);
+          const SqlValues& r = (*rows)[0];
+          EXPECT_EQ(AsString(r[0]), binary);
+          EXPECT_EQ(AsString(r[1]), "key");
+          EXPECT_EQ(AsInt(r[2]), 7);
+          EXPECT_TRUE(std::holds_alternative<std::monostate>(r[3]));
+          // The streaming form sees the same bytes without a copy.
+          return tx.QueryEach("SELECT data FROM b", {}, [&](const SqlRow& row) {
+            EXPECT_EQ(row.Bytes(0), binary);
+            return absl::OkStatus();
+          });
+        }).ok());
 }
 
 TEST_P(StoreTest, BindsIntegersAndNulls) {
   auto db = Open();
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->Write([](SqlTransaction& tx) {
-                  return tx.Execute("INSERT INTO t (id, v) VALUES (?, ?)",
-                                    {int64_t{-7}, std::monostate{}})
+                  return tx
+                      .Execute("INSERT INTO t (id, v) VALUES (?, ?)",
+                               {int64_t{-7}, std::monostate{}})
                       .status();
                 }).ok());
-  ASSERT_TRUE(db->Read([](SqlTransaction& tx) {
-                  auto rows = tx.Query("SELECT id, v FROM t WHERE id = ?",
-                                       {int64_t{-7}});
-                  EXPECT_TRUE(rows.ok()) << rows.status();
-                  EXPECT_EQ(rows->size(), 1u);
-                  EXPECT_EQ(AsInt((*rows)[0][0]), -7);
-                  EXPECT_TRUE(
-                      std::holds_alternative<std::monostate>((*rows)[0][1]));
-                  return absl::OkStatus();
-                }).ok());
+  ASSERT_TRUE(
+      db->Read([](SqlTransaction& tx) {
+          auto rows =
+              tx.Query("SELECT id, v FROM t WHERE id = ?", {int64_t{-7}});
+          EXPECT_TRUE(rows.ok()) << rows.status();
+          EXPECT_EQ(rows->size(), 1u);
+          EXPECT_EQ(AsInt((*rows)[0][0]), -7);
+          EXPECT_TRUE(std::holds_alternative<std::monostate>((*rows)[0][1]));
+          return absl::OkStatus();
+        }).ok());
 }
 
 TEST_P(StoreTest, DuplicateKeyIsAlreadyExists) {
@@ -257,16 +259,16 @@ TEST_P(StoreTest, StatementsStopAtTheDeadline) {
   auto db = Open();
   ASSERT_NE(db, nullptr);
   const absl::Time start = absl::Now();
-  absl::Status once = db->QueryOnce(
-      kSlowQuery, {}, start + absl::Milliseconds(200),
-      [](const SqlRow&) { return absl::OkStatus(); });
+  absl::Status once =
+      db->QueryOnce(kSlowQuery, {}, start + absl::Milliseconds(200),
+                    [](const SqlRow&) { return absl::OkStatus(); });
   EXPECT_EQ(once.code(), absl::StatusCode::kDeadlineExceeded) << once;
   absl::Status read = db->Read(
       absl::Now() + absl::Milliseconds(200),
       [](SqlTransaction& tx) { return tx.Query(kSlowQuery, {}).status(); });
   EXPECT_EQ(read.code(), absl::StatusCode::kDeadlineExceeded) << read;
-  absl::Status write = db->Write(
-      absl::Now() + absl::Milliseconds(200), [](SqlTransaction& tx) {
+  absl::Status write =
+      db->Write(absl::Now() + absl::Milliseconds(200), [](SqlTransaction& tx) {
         auto r = tx.Execute("INSERT INTO t (v) VALUES ('lost')", {});
         if (!r.ok()) return r.status();
         return tx.Query(kSlowQuery, {}).status();
@@ -276,9 +278,9 @@ TEST_P(StoreTest, StatementsStopAtTheDeadline) {
   // The write was rolled back, and the store still answers.
   EXPECT_EQ(Count(*db), 0);
   // A deadline already past fails at once.
-  absl::Status past = db->QueryOnce(
-      "SELECT 1", {}, absl::Now() - absl::Seconds(1),
-      [](const SqlRow&) { return absl::OkStatus(); });
+  absl::Status past =
+      db->QueryOnce("SELECT 1", {}, absl::Now() - absl::Seconds(1),
+                    [](const SqlRow&) { return absl::OkStatus(); });
   EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
@@ -289,8 +291,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
 TEST(OpenDatabaseTest, RejectsUnknownSchemes) {
   auto db = OpenDatabase("mysql://localhost/x", {"x", {}});
   EXPECT_EQ(db.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(db.status().message()),
-              testing::HasSubstr("sqlite"));
+  EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("sqlite"));
 }
 
 TEST(OpenDatabaseTest, MemoryDatabasesArePrivate) {
@@ -298,14 +299,17 @@ TEST(OpenDatabaseTest, MemoryDatabasesArePrivate) {
   auto a = OpenDatabase("sqlite::memory:", schema);
   auto b = OpenDatabase("sqlite::memory:", schema);
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE((*a)->Write([](SqlTransaction& tx) {
-                    return tx.Execute("INSERT INTO t VALUES ('a')", {}).status();
-                  }).ok());
+  ASSERT_TRUE(
+      (*a)->Write([](SqlTransaction& tx) {
+            return tx.Execute("INSERT INTO t VALUES ('a')", {}).status();
+          })
+          .ok());
   ASSERT_TRUE((*b)->Read([](SqlTransaction& tx) {
                     auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
                     EXPECT_EQ(AsInt((*rows)[0][0]), 0);
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
 }
 
 }  // namespace

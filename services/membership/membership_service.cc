@@ -127,7 +127,8 @@ bool ValidLanguageCode(absl::string_view code) {
 
 void CheckCount(Violations& v, const std::string& field, int count) {
   if (count > kMaxRepeated)
-    v.Add(field, absl::StrCat("has ", count, " entries; at most ", kMaxRepeated));
+    v.Add(field,
+          absl::StrCat("has ", count, " entries; at most ", kMaxRepeated));
 }
 
 void CheckTexts(Violations& v, const std::string& field,
@@ -498,7 +499,8 @@ void Compute(T*, int64_t) {}
 // ---------------------------------------------------------------------------
 
 template <typename T>
-absl::Status GetOne(absl::Time deadline, ResourceStore& store, const std::string& name,
+absl::Status GetOne(absl::Time deadline, ResourceStore& store,
+                    const std::string& name,
                     std::initializer_list<absl::string_view> shape, T* out,
                     int64_t day) {
   Violations v;
@@ -520,7 +522,8 @@ absl::Status ListMany(absl::Time deadline, ResourceStore& store, const Req& req,
   q.page_token = req.page_token();
   q.page_size = req.page_size();
   q.show_deleted = req.show_deleted();
-  auto token = store.List(q, [out]() { return out->Add(); }, deadline);
+  auto token = store.List(
+      q, [out]() { return out->Add(); }, deadline);
   if (!token.ok()) return token.status();
   *next = *token;
   for (T& t : *out) Compute(&t, day);
@@ -528,7 +531,8 @@ absl::Status ListMany(absl::Time deadline, ResourceStore& store, const Req& req,
 }
 
 template <typename Req>
-absl::StatusOr<std::string> ListEncodedMany(absl::Time deadline, ResourceStore& store,
+absl::StatusOr<std::string> ListEncodedMany(absl::Time deadline,
+                                            ResourceStore& store,
                                             const Req& req,
                                             const std::string& parent,
                                             common::ListQuery q = {}) {
@@ -611,9 +615,10 @@ namespace {
 
 // Create/Update/Delete shared by every resource type.
 template <typename T>
-absl::Status CreateOne(absl::Time deadline, ResourceStore& store, const std::string& name,
-                       const std::string& id_field, const std::string& id,
-                       const std::string& body_field, const T& body,
+absl::Status CreateOne(absl::Time deadline, ResourceStore& store,
+                       const std::string& name, const std::string& id_field,
+                       const std::string& id, const std::string& body_field,
+                       const T& body,
                        const std::function<absl::Status(const Refs&)>& check,
                        T* out) {
   Violations v;
@@ -629,12 +634,13 @@ absl::Status CreateOne(absl::Time deadline, ResourceStore& store, const std::str
   ClearOutputOnly(out);
   out->set_etag("");
   out->set_name(name);
-  return store.Create(out, [&] { return check(refs); }, deadline);
+  return store.Create(
+      out, [&] { return check(refs); }, deadline);
 }
 
 template <typename T>
-absl::Status UpdateOne(absl::Time deadline, ResourceStore& store, const T& patch,
-                       const google::protobuf::FieldMask& mask,
+absl::Status UpdateOne(absl::Time deadline, ResourceStore& store,
+                       const T& patch, const google::protobuf::FieldMask& mask,
                        const std::string& body_field,
                        std::initializer_list<absl::string_view> shape,
                        const std::function<absl::Status(const Refs&)>& check,
@@ -676,8 +682,8 @@ absl::Status UpdateOne(absl::Time deadline, ResourceStore& store, const T& patch
 }
 
 template <typename T>
-absl::Status DeleteOne(absl::Time deadline, ResourceStore& store, const std::string& name,
-                       const std::string& etag,
+absl::Status DeleteOne(absl::Time deadline, ResourceStore& store,
+                       const std::string& name, const std::string& etag,
                        std::initializer_list<absl::string_view> shape, T* out) {
   Violations v;
   CheckName(v, "name", name, shape, true);
@@ -698,7 +704,8 @@ absl::Status BatchGetMany(absl::Time deadline, ResourceStore& store,
     CheckName(v, absl::StrCat("names[", i, "]"), names[i], shape, true);
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
   std::vector<std::string> list(names.begin(), names.end());
-  if (auto s = store.BatchGet(list, [out]() { return out->Add(); }, deadline);
+  if (auto s = store.BatchGet(
+          list, [out]() { return out->Add(); }, deadline);
       !s.ok())
     return s;
   for (T& t : *out) Compute(&t, day);
@@ -716,7 +723,8 @@ absl::Status MembershipHandler::GetState(const Caller& c,
                                          v1::State* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
-  return GetOne(c.deadline, store_->states(), req.name(), {"states"}, resp, *day);
+  return GetOne(c.deadline, store_->states(), req.name(), {"states"}, resp,
+                *day);
 }
 
 absl::Status MembershipHandler::BatchGetStates(
@@ -743,9 +751,9 @@ absl::Status MembershipHandler::CreateState(const Caller& c,
                                             const v1::CreateStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  if (auto s = CreateOne(c.deadline, store_->states(), "states/" + req.state_id(),
-                         "state_id", req.state_id(), "state", req.state(),
-                         CSTOPA_REFS_CHECK, resp);
+  if (auto s = CreateOne(c.deadline, store_->states(),
+                         "states/" + req.state_id(), "state_id", req.state_id(),
+                         "state", req.state(), CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
   Compute(resp, today_());
@@ -756,8 +764,9 @@ absl::Status MembershipHandler::UpdateState(const Caller& c,
                                             const v1::UpdateStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  if (auto s = UpdateOne(c.deadline, store_->states(), req.state(), req.update_mask(),
-                         "state", {"states"}, CSTOPA_REFS_CHECK, resp);
+  if (auto s = UpdateOne(c.deadline, store_->states(), req.state(),
+                         req.update_mask(), "state", {"states"},
+                         CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
   Compute(resp, today_());
@@ -768,14 +777,17 @@ absl::Status MembershipHandler::DeleteState(const Caller& c,
                                             const v1::DeleteStateRequest& req,
                                             v1::State* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(c.deadline, store_->states(), req.name(), req.etag(), {"states"}, resp);
+  return DeleteOne(c.deadline, store_->states(), req.name(), req.etag(),
+                   {"states"}, resp);
 }
 
 // Parliaments ----------------------------------------------------------------
 
 absl::Status MembershipHandler::GetParliament(
-    const Caller& c, const v1::GetParliamentRequest& req, v1::Parliament* resp) {
-  return GetOne(c.deadline, store_->parliaments(), req.name(), {"parliaments"}, resp, 0);
+    const Caller& c, const v1::GetParliamentRequest& req,
+    v1::Parliament* resp) {
+  return GetOne(c.deadline, store_->parliaments(), req.name(), {"parliaments"},
+                resp, 0);
 }
 
 absl::Status MembershipHandler::ListParliaments(
@@ -793,17 +805,19 @@ absl::Status MembershipHandler::CreateParliament(
     const Caller& c, const v1::CreateParliamentRequest& req,
     v1::Parliament* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(c.deadline, store_->parliaments(), "parliaments/" + req.parliament_id(),
-                   "parliament_id", req.parliament_id(), "parliament",
-                   req.parliament(), CSTOPA_REFS_CHECK, resp);
+  return CreateOne(c.deadline, store_->parliaments(),
+                   "parliaments/" + req.parliament_id(), "parliament_id",
+                   req.parliament_id(), "parliament", req.parliament(),
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateParliament(
     const Caller& c, const v1::UpdateParliamentRequest& req,
     v1::Parliament* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(c.deadline, store_->parliaments(), req.parliament(), req.update_mask(),
-                   "parliament", {"parliaments"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(c.deadline, store_->parliaments(), req.parliament(),
+                   req.update_mask(), "parliament", {"parliaments"},
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeleteParliament(
@@ -817,7 +831,8 @@ absl::Status MembershipHandler::DeleteParliament(
 // Delegations ----------------------------------------------------------------
 
 absl::Status MembershipHandler::GetDelegation(
-    const Caller& c, const v1::GetDelegationRequest& req, v1::Delegation* resp) {
+    const Caller& c, const v1::GetDelegationRequest& req,
+    v1::Delegation* resp) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
   if (!day.ok()) return day.status();
   return GetOne(c.deadline, store_->delegations(), req.name(),
@@ -866,9 +881,9 @@ absl::Status MembershipHandler::UpdateDelegation(
     v1::Delegation* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
   if (auto s =
-          UpdateOne(c.deadline, store_->delegations(), req.delegation(), req.update_mask(),
-                    "delegation", {"parliaments", "delegations"},
-                    CSTOPA_REFS_CHECK, resp);
+          UpdateOne(c.deadline, store_->delegations(), req.delegation(),
+                    req.update_mask(), "delegation",
+                    {"parliaments", "delegations"}, CSTOPA_REFS_CHECK, resp);
       !s.ok())
     return s;
   Compute(resp, today_());
@@ -888,7 +903,8 @@ absl::Status MembershipHandler::DeleteDelegation(
 absl::Status MembershipHandler::GetPerson(const Caller& c,
                                           const v1::GetPersonRequest& req,
                                           v1::Person* resp) {
-  return GetOne(c.deadline, store_->persons(), req.name(), {"persons"}, resp, 0);
+  return GetOne(c.deadline, store_->persons(), req.name(), {"persons"}, resp,
+                0);
 }
 
 absl::Status MembershipHandler::BatchGetPersons(
@@ -913,25 +929,26 @@ absl::Status MembershipHandler::CreatePerson(const Caller& c,
                                              const v1::CreatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(c.deadline, store_->persons(), "persons/" + req.person_id(), "person_id",
-                   req.person_id(), "person", req.person(), CSTOPA_REFS_CHECK,
-                   resp);
+  return CreateOne(c.deadline, store_->persons(), "persons/" + req.person_id(),
+                   "person_id", req.person_id(), "person", req.person(),
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdatePerson(const Caller& c,
                                              const v1::UpdatePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(c.deadline, store_->persons(), req.person(), req.update_mask(), "person",
-                   {"persons"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(c.deadline, store_->persons(), req.person(),
+                   req.update_mask(), "person", {"persons"}, CSTOPA_REFS_CHECK,
+                   resp);
 }
 
 absl::Status MembershipHandler::DeletePerson(const Caller& c,
                                              const v1::DeletePersonRequest& req,
                                              v1::Person* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(c.deadline, store_->persons(), req.name(), req.etag(), {"persons"},
-                   resp);
+  return DeleteOne(c.deadline, store_->persons(), req.name(), req.etag(),
+                   {"persons"}, resp);
 }
 
 // Roles ----------------------------------------------------------------------
@@ -965,23 +982,25 @@ absl::Status MembershipHandler::CreateRole(const Caller& c,
                                            const v1::CreateRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(c.deadline, store_->roles(), "roles/" + req.role_id(), "role_id",
-                   req.role_id(), "role", req.role(), CSTOPA_REFS_CHECK, resp);
+  return CreateOne(c.deadline, store_->roles(), "roles/" + req.role_id(),
+                   "role_id", req.role_id(), "role", req.role(),
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateRole(const Caller& c,
                                            const v1::UpdateRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(c.deadline, store_->roles(), req.role(), req.update_mask(), "role",
-                   {"roles"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(c.deadline, store_->roles(), req.role(), req.update_mask(),
+                   "role", {"roles"}, CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeleteRole(const Caller& c,
                                            const v1::DeleteRoleRequest& req,
                                            v1::Role* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(c.deadline, store_->roles(), req.name(), req.etag(), {"roles"}, resp);
+  return DeleteOne(c.deadline, store_->roles(), req.name(), req.etag(),
+                   {"roles"}, resp);
 }
 
 // Bodies ---------------------------------------------------------------------
@@ -1007,23 +1026,25 @@ absl::Status MembershipHandler::CreateBody(const Caller& c,
                                            const v1::CreateBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(c.deadline, store_->bodies(), "bodies/" + req.body_id(), "body_id",
-                   req.body_id(), "body", req.body(), CSTOPA_REFS_CHECK, resp);
+  return CreateOne(c.deadline, store_->bodies(), "bodies/" + req.body_id(),
+                   "body_id", req.body_id(), "body", req.body(),
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdateBody(const Caller& c,
                                            const v1::UpdateBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(c.deadline, store_->bodies(), req.body(), req.update_mask(), "body",
-                   {"bodies"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(c.deadline, store_->bodies(), req.body(), req.update_mask(),
+                   "body", {"bodies"}, CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeleteBody(const Caller& c,
                                            const v1::DeleteBodyRequest& req,
                                            v1::Body* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(c.deadline, store_->bodies(), req.name(), req.etag(), {"bodies"}, resp);
+  return DeleteOne(c.deadline, store_->bodies(), req.name(), req.etag(),
+                   {"bodies"}, resp);
 }
 
 // Partners -------------------------------------------------------------------
@@ -1031,7 +1052,8 @@ absl::Status MembershipHandler::DeleteBody(const Caller& c,
 absl::Status MembershipHandler::GetPartner(const Caller& c,
                                            const v1::GetPartnerRequest& req,
                                            v1::Partner* resp) {
-  return GetOne(c.deadline, store_->partners(), req.name(), {"partners"}, resp, 0);
+  return GetOne(c.deadline, store_->partners(), req.name(), {"partners"}, resp,
+                0);
 }
 
 absl::Status MembershipHandler::ListPartners(const Caller& c,
@@ -1048,23 +1070,25 @@ absl::StatusOr<std::string> MembershipHandler::ListPartnersEncoded(
 absl::Status MembershipHandler::CreatePartner(
     const Caller& c, const v1::CreatePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return CreateOne(c.deadline, store_->partners(), "partners/" + req.partner_id(),
-                   "partner_id", req.partner_id(), "partner", req.partner(),
+  return CreateOne(c.deadline, store_->partners(),
+                   "partners/" + req.partner_id(), "partner_id",
+                   req.partner_id(), "partner", req.partner(),
                    CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::UpdatePartner(
     const Caller& c, const v1::UpdatePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kEditor); !s.ok()) return s;
-  return UpdateOne(c.deadline, store_->partners(), req.partner(), req.update_mask(),
-                   "partner", {"partners"}, CSTOPA_REFS_CHECK, resp);
+  return UpdateOne(c.deadline, store_->partners(), req.partner(),
+                   req.update_mask(), "partner", {"partners"},
+                   CSTOPA_REFS_CHECK, resp);
 }
 
 absl::Status MembershipHandler::DeletePartner(
     const Caller& c, const v1::DeletePartnerRequest& req, v1::Partner* resp) {
   if (auto s = RequireRole(c, common::Role::kAdmin); !s.ok()) return s;
-  return DeleteOne(c.deadline, store_->partners(), req.name(), req.etag(), {"partners"},
-                   resp);
+  return DeleteOne(c.deadline, store_->partners(), req.name(), req.etag(),
+                   {"partners"}, resp);
 }
 
 #undef CSTOPA_REFS_CHECK

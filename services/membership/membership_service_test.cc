@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -687,8 +687,10 @@ TEST_F(MembershipHandlerTest, UnknownFieldsAreNotStored) {
   n->set_language_code("en");
   n->set_text("Unknown Fields");
   // Field 999 does not exist in Person.
-  create.mutable_person()->GetReflection()->MutableUnknownFields(
-      create.mutable_person())->AddVarint(999, 42);
+  create.mutable_person()
+      ->GetReflection()
+      ->MutableUnknownFields(create.mutable_person())
+      ->AddVarint(999, 42);
   v1::Person out;
   ASSERT_TRUE(handler_->CreatePerson(Editor(), create, &out).ok());
   v1::GetPersonRequest get;

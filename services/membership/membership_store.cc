@@ -134,10 +134,10 @@ int DaysInMonth(int year, int month) {
 }  // namespace
 
 const common::SchemaSpec& MembershipSchema() {
-  static const common::SchemaSpec* schema = new common::SchemaSpec{
-      "membership",
-      {{1, "init", std::string(kMigration0001Init),
-        std::string(kMigration0001InitPostgres)}}};
+  static const common::SchemaSpec* schema =
+      new common::SchemaSpec{"membership",
+                             {{1, "init", std::string(kMigration0001Init),
+                               std::string(kMigration0001InitPostgres)}}};
   return *schema;
 }
 
