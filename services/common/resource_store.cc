@@ -332,7 +332,9 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   SqlValues params = {resource->SerializeAsString(), etag, revision, now};
   const FieldDescriptor* del =
       resource->GetDescriptor()->FindFieldByName("delete_time");
-  if (del != nullptr && resource->GetReflection()->HasField(*resource, del)) {
+  const bool deleted =
+      del != nullptr && resource->GetReflection()->HasField(*resource, del);
+  if (deleted) {
     const auto& ts = static_cast<const google::protobuf::Timestamp&>(
         resource->GetReflection()->GetMessage(*resource, del));
     params.push_back(ts.seconds() * 1000000 + ts.nanos() / 1000);
@@ -347,6 +349,11 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   auto changed = tx.Execute(update_sql_, params);
   if (!changed.ok()) return changed.status();
   if (*changed != 1) return EtagMismatch(name);
+  if (write_hook_) {
+    // Update refuses deleted resources, so a delete_time here is new.
+    return write_hook_(tx, deleted ? WriteKind::kDelete : WriteKind::kUpdate,
+                       *resource);
+  }
   return absl::OkStatus();
 }
 
@@ -364,7 +371,14 @@ absl::StatusOr<int64_t> ResourceStore::Insert(SqlTransaction& tx,
                       now,  std::monostate{}};
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
-  return tx.Execute(if_absent ? insert_if_absent_sql_ : insert_sql_, params);
+  auto inserted =
+      tx.Execute(if_absent ? insert_if_absent_sql_ : insert_sql_, params);
+  if (inserted.ok() && *inserted == 1 && write_hook_) {
+    if (absl::Status s = write_hook_(tx, WriteKind::kCreate, *resource);
+        !s.ok())
+      return s;
+  }
+  return inserted;
 }
 
 absl::Status ResourceStore::Create(Message* resource,

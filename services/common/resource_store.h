@@ -72,6 +72,16 @@ struct ListQuery {
   std::string extra_fingerprint;
 };
 
+// What a write did to a resource, as told to a WriteHook.
+enum class WriteKind { kCreate, kUpdate, kDelete };
+
+// Runs inside the write transaction after a resource was stored (Create,
+// Update, soft Delete, and each record a seed load inserted), with the
+// resource as stored (times and etag set). An error aborts the whole write:
+// change logs written here commit with the change or not at all.
+using WriteHook = std::function<absl::Status(SqlTransaction& tx, WriteKind kind,
+                                             const google::protobuf::Message&)>;
+
 class ResourceStore {
  public:
   // `db`, `spec` and `tokens` must outlive the store.
@@ -136,6 +146,10 @@ class ResourceStore {
 
   const ResourceSpec& spec() const { return *spec_; }
 
+  // Sets the hook every write runs in its transaction (none by default).
+  // Call before the store is used.
+  void set_write_hook(WriteHook hook) { write_hook_ = std::move(hook); }
+
   // The parent part of a resource name: "a/x/b/y" -> "a/x"; "" for
   // top-level names.
   static std::string ParentOf(absl::string_view name);
@@ -161,6 +175,7 @@ class ResourceStore {
   std::string insert_sql_;
   std::string insert_if_absent_sql_;
   std::string update_sql_;
+  WriteHook write_hook_;
   int64_t last_time_ = 0;  // guarded by the database's write serialization
 };
 

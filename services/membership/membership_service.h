@@ -21,18 +21,12 @@
 #include "cstopa/membership/v1/membership.grpc.pb.h"
 #include "services/common/arena_allocator.h"
 #include "services/common/auth.h"
+#include "services/common/standard_methods.h"
 #include "services/membership/membership_store.h"
 
 namespace cstopa::membership {
 
-// What a handler knows about the caller.
-struct Caller {
-  // Value of the `authorization` metadata, if sent.
-  std::optional<std::string> authorization;
-  // The call's deadline; store work past it fails with DEADLINE_EXCEEDED
-  // (on PostgreSQL the running statement is cancelled).
-  absl::Time deadline = absl::InfiniteFuture();
-};
+using common::Caller;
 
 class MembershipHandler {
  public:

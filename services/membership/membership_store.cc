@@ -1,6 +1,7 @@
 #include "services/membership/membership_store.h"
 
 #include "absl/strings/match.h"
+#include "services/common/columns.h"
 #include "services/membership/embedded_files.h"
 
 namespace cstopa::membership {
@@ -13,42 +14,12 @@ using common::SqlValue;
 using google::protobuf::Message;
 namespace v1 = cstopa::membership::v1;
 
-// Display names joined as "\nname1\nname2\n" (FilterFieldType::kTextList).
-template <typename T>
-std::string JoinNames(const T& texts) {
-  std::string out = "\n";
-  for (const auto& t : texts) {
-    out += t.text();
-    out += '\n';
-  }
-  return out;
-}
+using common::EnumColumn;
+using common::StringColumn;
 
 template <typename T>
 ColumnSpec DisplayName() {
-  return {"display_name", FilterFieldType::kTextList, nullptr,
-          [](const Message& m) -> SqlValue {
-            return JoinNames(static_cast<const T&>(m).display_name());
-          }};
-}
-
-template <typename T, typename F>
-ColumnSpec StringColumn(const char* name, F get, bool orderable) {
-  return {name, FilterFieldType::kString, nullptr,
-          [get](const Message& m) -> SqlValue {
-            return std::string(get(static_cast<const T&>(m)));
-          },
-          orderable};
-}
-
-template <typename T, typename F>
-ColumnSpec EnumColumn(const char* name,
-                      const google::protobuf::EnumDescriptor* e, F get) {
-  return {name, FilterFieldType::kEnum, e,
-          [get](const Message& m) -> SqlValue {
-            return static_cast<int64_t>(get(static_cast<const T&>(m)));
-          },
-          true};
+  return common::DisplayNameColumn<T>();
 }
 
 const ResourceSpec kStates{
@@ -123,14 +94,6 @@ const ResourceSpec kPartners{
          "region_code", [](const v1::Partner& p) { return p.region_code(); },
          true)}};
 
-int DaysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31};
-  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-    return 29;
-  return kDays[(month - 1) % 12];
-}
-
 }  // namespace
 
 const common::SchemaSpec& MembershipSchema() {
@@ -139,25 +102,6 @@ const common::SchemaSpec& MembershipSchema() {
                              {{1, "init", std::string(kMigration0001Init),
                                std::string(kMigration0001InitPostgres)}}};
   return *schema;
-}
-
-int64_t EarliestDay(const google::type::Date& d, bool present) {
-  if (!present || d.year() == 0) return 0;
-  int month = d.month() == 0 ? 1 : d.month();
-  int day = d.day() == 0 ? 1 : d.day();
-  return int64_t{d.year()} * 10000 + month * 100 + day;
-}
-
-int64_t LatestDay(const google::type::Date& d, bool present) {
-  if (!present || d.year() == 0) return 99991231;
-  int month = d.month() == 0 ? 12 : d.month();
-  int day = d.day() == 0 ? DaysInMonth(d.year(), month) : d.day();
-  return int64_t{d.year()} * 10000 + month * 100 + day;
-}
-
-bool RangeHolds(const cstopa::type::v1::DateRange& range, int64_t day) {
-  return EarliestDay(range.start_date(), range.has_start_date()) <= day &&
-         day <= LatestDay(range.end_date(), range.has_end_date());
 }
 
 MembershipStore::MembershipStore(common::Database* db,

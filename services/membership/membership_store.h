@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "cstopa/membership/v1/membership.pb.h"
 #include "google/type/date.pb.h"
+#include "services/common/dates.h"
 #include "services/common/resource_store.h"
 
 namespace cstopa::membership {
@@ -19,13 +20,10 @@ namespace cstopa::membership {
 // The schema (migrations) of the membership store.
 const common::SchemaSpec& MembershipSchema();
 
-// Dates as the store's YYYYMMDD integers. A partial or absent start becomes
-// its earliest possible day (absent: 0); a partial or absent end its latest
-// possible day (absent: 99991231).
-int64_t EarliestDay(const google::type::Date& d, bool present);
-int64_t LatestDay(const google::type::Date& d, bool present);
-// Whether a range holds on `day` (YYYYMMDD); see cstopa.type.v1.DateRange.
-bool RangeHolds(const cstopa::type::v1::DateRange& range, int64_t day);
+// Dates as the store's YYYYMMDD integers (see services/common/dates.h).
+using common::EarliestDay;
+using common::LatestDay;
+using common::RangeHolds;
 
 class MembershipStore {
  public:

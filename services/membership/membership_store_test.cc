@@ -106,6 +106,49 @@ TEST_P(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
             absl::StatusCode::kAlreadyExists);
 }
 
+// The write hook sees every write, as stored, inside its transaction: an
+// error from it undoes the write.
+TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
+  std::vector<std::pair<common::WriteKind, std::string>> seen;
+  bool fail = false;
+  store_->persons().set_write_hook(
+      [&](common::SqlTransaction&, common::WriteKind kind,
+          const google::protobuf::Message& m) -> absl::Status {
+        const auto& p = static_cast<const v1::Person&>(m);
+        EXPECT_FALSE(p.etag().empty());
+        seen.push_back({kind, p.name()});
+        if (fail) return absl::AbortedError("hook refused");
+        return absl::OkStatus();
+      });
+  v1::Person p = NewPerson("a", "A");
+  ASSERT_TRUE(store_->persons().Create(&p).ok());
+  v1::Person out;
+  ASSERT_TRUE(store_->persons()
+                  .Update(
+                      "persons/a", "",
+                      [](google::protobuf::Message* m) {
+                        static_cast<v1::Person*>(m)->set_state("states/kz");
+                        return absl::OkStatus();
+                      },
+                      &out)
+                  .ok());
+  ASSERT_TRUE(store_->persons().Delete("persons/a", "", &out).ok());
+  v1::Person seeded = NewPerson("s", "S");
+  ASSERT_TRUE(store_->persons().InsertMissing({&seeded}).ok());
+  ASSERT_TRUE(store_->persons().InsertMissing({&seeded}).ok());  // no-op
+  using K = common::WriteKind;
+  EXPECT_THAT(seen, ::testing::ElementsAre(
+                        std::pair(K::kCreate, std::string("persons/a")),
+                        std::pair(K::kUpdate, std::string("persons/a")),
+                        std::pair(K::kDelete, std::string("persons/a")),
+                        std::pair(K::kCreate, std::string("persons/s"))));
+  fail = true;
+  v1::Person b = NewPerson("b", "B");
+  EXPECT_EQ(store_->persons().Create(&b).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->persons().Get("persons/b", true, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
