@@ -12,8 +12,10 @@
 //                  --roles=200 --scenarios=GetState,ListPersons
 //
 // Scenarios: echo (EchoService.Echo on --echo_target), GetState (--state),
-// ListPersons (--page_size), ListRoles (--roles_filter, --page_size). A
-// scenario may be listed twice; the echo baseline is the mean of the echo runs.
+// ListPersons (--page_size), ListRoles (--roles_filter, --page_size), and any
+// named with --custom (a serialized request file sent to a method, for the
+// other services). A scenario may be listed twice; the echo baseline is the
+// mean of the echo runs.
 // Any non-OK response counts as an error.
 //
 // With --persons or --roles (and --api_key_file holding an editor key) it first
@@ -29,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -272,6 +275,82 @@ int ItemCount(const google::protobuf::Message&) { return 1; }
 int ItemCount(const mv1::ListPersonsResponse& r) { return r.persons_size(); }
 int ItemCount(const mv1::ListRolesResponse& r) { return r.roles_size(); }
 
+// The measured closed loop of one scenario on `channels`: `bytes` (a
+// serialized request) sent to `method` through generic stubs. Adds to
+// `result`.
+void RunLoop(const std::string& scenario,
+             const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+             const std::string& method, const LoadOptions& options,
+             const std::string& bytes, RunResult* result) {
+  std::vector<std::unique_ptr<grpc::GenericStub>> generic;
+  for (const auto& channel : channels)
+    generic.push_back(std::make_unique<grpc::GenericStub>(channel));
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request_bytes(&slice, 1);
+  auto loop = std::make_unique<ClosedLoop<grpc::ByteBuffer, grpc::ByteBuffer>>(
+      options, generic.size(), request_bytes,
+      [&generic, method](size_t channel, grpc::ClientContext* context,
+                         const grpc::ByteBuffer* req, grpc::ByteBuffer* resp,
+                         std::function<void(grpc::Status)> done) {
+        generic[channel]->UnaryCall(context, method, grpc::StubOptions(), req,
+                                    resp, std::move(done));
+      });
+  RunResult run;
+  if (!loop->Run(&run)) {
+    // Calls still reference the loop, the stubs and the channels: give up
+    // without destroying them.
+    std::cerr << "cstopa_loadgen: " << scenario << ": " << run.first_error
+              << "\n";
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  result->ok = run.ok;
+  result->errors += run.errors;
+  result->seconds = run.seconds;
+  result->latency = std::move(run.latency);
+  if (result->first_error.empty()) result->first_error = run.first_error;
+}
+
+// A scenario given on the command line (--custom): a serialized request sent
+// to a method of the --target server. The report counts response bytes; the
+// items of a response are unknown here (reported as 1).
+absl::StatusOr<RunResult> MeasureRaw(const std::string& scenario,
+                                     const std::string& target,
+                                     const std::string& method,
+                                     const LoadOptions& options,
+                                     const std::string& bytes) {
+  auto channels = OpenChannels(target, options.channels);
+  if (!channels.ok()) return channels.status();
+  RunResult result;
+  result.scenario = scenario;
+  {
+    grpc::GenericStub stub((*channels)[0]);
+    grpc::ClientContext context;
+    context.set_deadline(
+        absl::ToChronoTime(absl::Now() + options.call_timeout));
+    grpc::Slice slice(bytes);
+    const grpc::ByteBuffer req(&slice, 1);
+    grpc::ByteBuffer resp;
+    grpc::Status status;
+    absl::Notification done;
+    stub.UnaryCall(&context, method, grpc::StubOptions(), &req, &resp,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    if (status.ok()) {
+      result.items = 1;
+      result.response_bytes = resp.Length();
+    } else {
+      ++result.errors;
+      result.first_error = StatusText(status);
+    }
+  }
+  RunLoop(scenario, *channels, method, options, bytes, &result);
+  return result;
+}
+
 // Runs one scenario: `call(async_stub, context, request, response, done)`
 // issues one call of the method under test.
 //
@@ -317,34 +396,8 @@ absl::StatusOr<RunResult> Measure(const std::string& scenario,
     }
   }
 
-  std::vector<std::unique_ptr<grpc::GenericStub>> generic;
-  for (const auto& channel : *channels)
-    generic.push_back(std::make_unique<grpc::GenericStub>(channel));
-  const std::string bytes = request.SerializeAsString();
-  grpc::Slice slice(bytes);
-  const grpc::ByteBuffer request_bytes(&slice, 1);
-  auto loop = std::make_unique<ClosedLoop<grpc::ByteBuffer, grpc::ByteBuffer>>(
-      options, stubs.size(), request_bytes,
-      [&generic, method](size_t channel, grpc::ClientContext* context,
-                         const grpc::ByteBuffer* req, grpc::ByteBuffer* resp,
-                         std::function<void(grpc::Status)> done) {
-        generic[channel]->UnaryCall(context, method, grpc::StubOptions(), req,
-                                    resp, std::move(done));
-      });
-  RunResult run;
-  if (!loop->Run(&run)) {
-    // Calls still reference the loop, the stubs and the channels: give up
-    // without destroying them.
-    std::cerr << "cstopa_loadgen: " << scenario << ": " << run.first_error
-              << "\n";
-    std::fflush(nullptr);
-    std::_Exit(1);
-  }
-  result.ok = run.ok;
-  result.errors += run.errors;
-  result.seconds = run.seconds;
-  result.latency = std::move(run.latency);
-  if (result.first_error.empty()) result.first_error = run.first_error;
+  RunLoop(scenario, *channels, method, options, request.SerializeAsString(),
+          &result);
   return result;
 }
 
@@ -577,6 +630,10 @@ int Main(int argc, char** argv) {
             "first create this many roles, half of them members (needs "
             "--api_key_file)");
   flags.Add("api_key_file", "", "", "file holding an editor API key");
+  flags.Add("custom", "", "",
+            "more scenarios on --target, comma-separated "
+            "NAME=/package.Service/Method@FILE (FILE: a serialized request); "
+            "list NAME in --scenarios to run it");
   if (auto s = flags.Parse(argc, argv); !s.ok()) {
     if (absl::IsCancelled(s)) {
       std::cout << s.message();
@@ -618,6 +675,31 @@ int Main(int argc, char** argv) {
 
   const std::string target = flags.Get("target");
   const std::string echo_target = flags.Get("echo_target");
+  // NAME -> (method, serialized request).
+  std::map<std::string, std::pair<std::string, std::string>> custom;
+  for (absl::string_view entry :
+       absl::StrSplit(flags.Get("custom"), ',', absl::SkipWhitespace())) {
+    std::vector<std::string> name_rest =
+        absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    std::vector<std::string> method_file =
+        name_rest.size() == 2
+            ? absl::StrSplit(name_rest[1], absl::MaxSplits('@', 1))
+            : std::vector<std::string>{};
+    if (method_file.size() != 2 || name_rest[0].empty() ||
+        method_file[0].empty() || method_file[0][0] != '/') {
+      return bad(absl::InvalidArgumentError(
+          absl::StrCat("--custom entry `", entry,
+                       "` is not NAME=/package.Service/Method@FILE")));
+    }
+    std::ifstream in(method_file[1], std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) {
+      return bad(absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", method_file[1])));
+    }
+    custom[name_rest[0]] = {method_file[0], bytes.str()};
+  }
   std::vector<std::string> scenarios =
       absl::StrSplit(flags.Get("scenarios"), ',', absl::SkipWhitespace());
   for (std::string& s : scenarios) {
@@ -625,7 +707,8 @@ int Main(int argc, char** argv) {
     if (s == "echo") {
       if (echo_target.empty())
         return bad(absl::InvalidArgumentError("echo needs --echo_target"));
-    } else if (s == "GetState" || s == "ListPersons" || s == "ListRoles") {
+    } else if (s == "GetState" || s == "ListPersons" || s == "ListRoles" ||
+               custom.count(s) > 0) {
       if (target.empty())
         return bad(absl::InvalidArgumentError(s + " needs --target"));
     } else {
@@ -699,6 +782,9 @@ int Main(int argc, char** argv) {
              std::function<void(grpc::Status)> done) {
             stub->ListPersons(c, req, resp, std::move(done));
           });
+    } else if (auto it = custom.find(scenario); it != custom.end()) {
+      r = MeasureRaw(scenario, target, it->second.first, options,
+                     it->second.second);
     } else {
       r = Measure<mv1::MembershipService, mv1::ListRolesRequest,
                   mv1::ListRolesResponse>(
