@@ -14,7 +14,16 @@ scripts/install-deps.sh
 export CCACHE_BASEDIR="$root"
 export CCACHE_NOHASHDIR=true
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target membership_server cstopa_keyhash cstopa_python_stubs
+# name gRPC-port admin-port, for every service of the suite.
+services=(
+  "membership 50051 9051"
+  "legislation 50052 9052"
+  "events 50053 9053"
+  "monitoring 50054 9054"
+)
+targets=()
+for s in "${services[@]}"; do targets+=("${s%% *}_server"); done
+cmake --build build -j "$(nproc)" --target "${targets[@]}" cstopa_keyhash cstopa_python_stubs
 
 mkdir -p run
 if [ ! -s run/dev-editor.key ]; then
@@ -41,31 +50,45 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-rm -f run/membership.ports
-build/services/membership/membership_server \
-  --listen=127.0.0.1:50051 --admin_listen=127.0.0.1:9051 \
-  --store="sqlite://$root/run/membership.db" \
-  --access_log="$root/run/membership.access.log" \
-  --port_file="$root/run/membership.ports" &
-pids+=($!)
+for s in "${services[@]}"; do
+  read -r name port admin <<<"$s"
+  rm -f "run/$name.ports"
+  "build/services/$name/${name}_server" \
+    --listen="127.0.0.1:$port" --admin_listen="127.0.0.1:$admin" \
+    --store="sqlite://$root/run/$name.db" \
+    --access_log="$root/run/$name.access.log" \
+    --port_file="$root/run/$name.ports" &
+  pids+=($!)
+done
 
 # Each server writes its port file once it serves; stop if one dies first.
-for _ in $(seq 1 100); do
-  [ -s run/membership.ports ] && break
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then
-    echo "membership_server did not start (see the messages above)" >&2
-    exit 1
-  fi
-  sleep 0.1
+i=0
+for s in "${services[@]}"; do
+  name=${s%% *}
+  for _ in $(seq 1 150); do
+    [ -s "run/$name.ports" ] && break
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "${name}_server did not start (see the messages above)" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  [ -s "run/$name.ports" ] || { echo "${name}_server did not start in 15 s" >&2; exit 1; }
+  i=$((i + 1))
 done
-[ -s run/membership.ports ] || { echo "membership_server did not start in 10 s" >&2; exit 1; }
 key=$(cat run/dev-editor.key)
 cat <<MSG
 
 cstopa is running (Ctrl-C stops it):
-  membership   gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9051/metrics
-               health http://127.0.0.1:9051/healthz
-               access log run/membership.access.log
+MSG
+for s in "${services[@]}"; do
+  read -r name port admin <<<"$s"
+  printf '  %-12s gRPC 127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics\n' \
+    "$name" "$port" "$admin"
+done
+cat <<MSG
+  Each also serves health at http://127.0.0.1:<admin>/healthz and writes its
+  access log to run/<name>.access.log; stores are run/<name>.db.
 
 Try it with the bundled Python client (nothing more to install):
   /usr/bin/python3 tests/clients/python/cstopa_client.py get-state states/kz
@@ -73,6 +96,9 @@ Try it with the bundled Python client (nothing more to install):
 or, if you have grpcurl (not packaged in Debian; server reflection is on, so
 it needs no proto files):
   grpcurl -plaintext -d '{"name":"states/kz"}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/GetState
+  grpcurl -plaintext -d '{"query":"terrorism"}' 127.0.0.1:50052 cstopa.legislation.v1.LegislationService/SearchDocuments
+  grpcurl -plaintext -d '{}' 127.0.0.1:50053 cstopa.events.v1.EventsService/ListEvents
+  grpcurl -plaintext -d '{}' 127.0.0.1:50054 cstopa.monitoring.v1.MonitoringService/SummarizeMissions
 
 Development editor key (for writes): $key
   /usr/bin/python3 tests/clients/python/cstopa_client.py --key $key create-person "demo-$(date +%s)" "Demo Person"

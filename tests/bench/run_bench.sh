@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# Benchmarks membership_server against a bare gRPC echo server in one run.
+# Benchmarks the services against a bare gRPC echo server in one run.
 #
 #   tests/bench/run_bench.sh [--duration S] [--warmup S] [--persons N]
-#                            [--roles N] [--channels N] [--outstanding N]
+#                            [--roles N] [--documents N] [--events N]
+#                            [--writes N] [--channels N] [--outstanding N]
+#                            [--services membership,legislation,events]
 #                            [--stores sqlite,postgresql] [--strict] [BUILD_DIR]
 #
 # Builds nothing: BUILD_DIR (default: build/ at the top of the repository)
-# must hold bench_echo_server, cstopa_loadgen and membership_server, e.g.
-#   ninja -j2 -C build cstopa_loadgen bench_echo_server membership_server
+# must hold bench_echo_server, cstopa_loadgen, the servers and the data tools:
+#   ninja -j2 -C build cstopa_loadgen bench_echo_server membership_server \
+#     legislation_server legislation_bench_data events_server \
+#     events_bench_data events_watch_bench
 #
-# Starts both servers on free ports with a fresh SQLite store and a one-off
-# editor key, creates --persons persons and --roles roles (so that a page of
-# 50 is full), then runs the load generator: echo, GetState, ListPersons
-# (page_size 50), ListRoles (filter `role_type = ROLE_TYPE_MEMBER`, page_size
-# 50), echo again. Prints JSON lines, a table with each scenario's throughput
-# as a ratio to echo (the mean of the two echo runs), and PASS/FAIL against the
-# targets: GetState >= 0.6, ListPersons >= 0.3 of echo.
+# Starts the echo server and, per service, its server on a fresh store with a
+# one-off editor key, fills the store, then runs the load generator (echo
+# first and last, so each service's ratios come from echo runs beside it):
+#   membership: creates --persons persons and --roles roles (a page of 50 is
+#     full); GetState, ListPersons (page_size 50), ListRoles (a filter).
+#     Targets: GetState >= 0.6 of echo (0.3 on PostgreSQL), ListPersons >= 0.3.
+#   legislation: --documents generated documents (legislation_bench_data);
+#     GetDocument, SearchDocuments (a one-word query, page_size 10).
+#     Target: SearchDocuments >= 0.2 of echo with p50 < 5 ms.
+#   events: --events generated events (events_bench_data); GetEvent,
+#     ListEvents (a time-range filter, page_size 50); then events_watch_bench:
+#     --writes writes and the delay until a watcher receives each (p50, p99).
+# Prints JSON lines, a table per service with throughput as a ratio to echo,
+# and PASS/FAIL against the targets.
 #
-# --stores runs the whole set once per store, each with its own echo runs:
-# `sqlite` (default) and/or `postgresql` (a throwaway server started with
-# tests/postgres/pg_server.sh; target GetState >= 0.3 of echo).
+# --stores runs the whole set once per store: `sqlite` (default) and/or
+# `postgresql` (a throwaway server started with tests/postgres/pg_server.sh).
 #
 # Exits 0 whatever the numbers (it reports; it is not a test), 1 if something
 # could not run. With --strict (the bench_smoke test) it also exits 1 unless
@@ -38,6 +48,10 @@ channels=4
 outstanding=32
 strict=0
 stores=sqlite
+services=membership,legislation,events
+documents=100000
+events=100000
+writes=1000
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -54,6 +68,14 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --stores) need_value "$@"; stores=$2; shift 2 ;;
     --stores=*) stores=${1#*=}; shift ;;
+    --services) need_value "$@"; services=$2; shift 2 ;;
+    --services=*) services=${1#*=}; shift ;;
+    --documents) need_value "$@"; documents=$2; shift 2 ;;
+    --documents=*) documents=${1#*=}; shift ;;
+    --events) need_value "$@"; events=$2; shift 2 ;;
+    --events=*) events=${1#*=}; shift ;;
+    --writes) need_value "$@"; writes=$2; shift 2 ;;
+    --writes=*) writes=${1#*=}; shift ;;
     --duration) need_value "$@"; duration=$2; shift 2 ;;
     --duration=*) duration=${1#*=}; shift ;;
     --warmup) need_value "$@"; warmup=$2; shift 2 ;;
@@ -73,7 +95,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 roles=${roles:-$persons}
-for v in "$persons" "$roles" "$channels" "$outstanding"; do
+for v in "$persons" "$roles" "$channels" "$outstanding" "$documents" "$events" "$writes"; do
   if ! [[ "$v" =~ ^[0-9]+$ ]]; then
     echo "run_bench.sh: counts must be whole numbers, not '$v'" >&2
     exit 2
@@ -82,11 +104,22 @@ done
 
 echo_bin="$build/tests/bench/bench_echo_server"
 loadgen="$build/tests/bench/cstopa_loadgen"
-server_bin="$build/services/membership/membership_server"
-for b in "$echo_bin" "$loadgen" "$server_bin"; do
+IFS=, read -r -a service_list <<<"$services"
+need=("$echo_bin" "$loadgen")
+for svc in "${service_list[@]}"; do
+  case "$svc" in
+    membership) ;;
+    legislation) need+=("$build/tests/bench/legislation_bench_data") ;;
+    events) need+=("$build/tests/bench/events_bench_data"
+                   "$build/tests/bench/events_watch_bench") ;;
+    *) echo "run_bench.sh: unknown service $svc (membership, legislation, events)" >&2
+       exit 2 ;;
+  esac
+  need+=("$build/services/$svc/${svc}_server")
+done
+for b in "${need[@]}"; do
   if [[ ! -x "$b" ]]; then
-    echo "run_bench.sh: $b is missing; build it first:" >&2
-    echo "  ninja -j2 -C $build cstopa_loadgen bench_echo_server membership_server" >&2
+    echo "run_bench.sh: $b is missing; build it first (see --help)" >&2
     exit 1
   fi
 done
@@ -152,77 +185,81 @@ wait_port() {
 }
 echo_port=$(wait_port "$tmp/echo_port.json" "$echo_pid" "$tmp/echo.log")
 
-# One full set of scenarios against membership_server on store $1.
-run_store() {
-local store=$1 url
-case "$store" in
-  sqlite) url="sqlite:///$tmp/bench.db" ;;
-  postgresql)
-    pg_dir=$(mktemp -u /tmp/cstopa-bench-pg-XXXXXX)
-    "$root/tests/postgres/pg_server.sh" start "$pg_dir" >/dev/null
-    url=$(cat "$pg_dir/url") ;;
-  *) echo "run_bench.sh: unknown store $store (sqlite, postgresql)" >&2; exit 2 ;;
-esac
-rm -f "$tmp/ports.json" "$tmp/out.txt"
-"$server_bin" --listen=127.0.0.1:0 --admin_listen= \
-  --port_file="$tmp/ports.json" --store="$url" \
-  --access_log=off --api_keys_file="$tmp/keys.txt" \
-  2>"$tmp/membership.log" &
-pids+=($!)
-server_pid=$!
-grpc_port=$(wait_port "$tmp/ports.json" "$server_pid" "$tmp/membership.log")
+# Starts service $1 on store URL $2 (its schema on PostgreSQL); sets
+# server_pid and grpc_port.
+start_server() {
+  local svc=$1 url=$2
+  rm -f "$tmp/$svc.ports"
+  "$build/services/$svc/${svc}_server" --listen=127.0.0.1:0 --admin_listen= \
+    --port_file="$tmp/$svc.ports" --store="$url" \
+    --access_log=off --api_keys_file="$tmp/keys.txt" \
+    2>"$tmp/$svc.log" &
+  pids+=($!)
+  server_pid=$!
+  grpc_port=$(wait_port "$tmp/$svc.ports" "$server_pid" "$tmp/$svc.log")
+}
 
-echo "cstopa benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs," \
-  "$channels connections x $outstanding calls in flight," \
-  "${warmup}s warm-up + ${duration}s per scenario"
-echo "  echo server on :$echo_port, membership_server on :$grpc_port" \
-  "($store, access log off); creating $persons persons and $roles roles"
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+}
 
-# In the background, so that a signal to this script runs the traps at once
-# (and stops the load generator too).
-"$loadgen" --echo_target="127.0.0.1:$echo_port" \
-  --target="127.0.0.1:$grpc_port" \
-  --scenarios=echo,GetState,ListPersons,ListRoles,echo \
-  --channels="$channels" --outstanding="$outstanding" \
-  --duration="$duration" --warmup="$warmup" \
-  --persons="$persons" --roles="$roles" --api_key_file="$tmp/key" \
-  >"$tmp/out.txt" &
-loadgen_pid=$!
-pids=("$loadgen_pid" "${pids[@]}")
-rc=0
-wait "$loadgen_pid" || rc=$?
-cat "$tmp/out.txt"
-if [[ $rc -ne 0 ]]; then
-  echo "run_bench.sh: cstopa_loadgen failed (exit $rc); membership log:" >&2
-  tail -n 20 "$tmp/membership.log" >&2
-  exit 1
-fi
+# Runs cstopa_loadgen against 127.0.0.1:$grpc_port with the extra arguments
+# given; its report goes to $tmp/out.txt and is printed.
+run_loadgen() {
+  # In the background, so that a signal to this script runs the traps at
+  # once (and stops the load generator too).
+  "$loadgen" --echo_target="127.0.0.1:$echo_port" \
+    --target="127.0.0.1:$grpc_port" \
+    --channels="$channels" --outstanding="$outstanding" \
+    --duration="$duration" --warmup="$warmup" "$@" >"$tmp/out.txt" &
+  local loadgen_pid=$! rc=0
+  pids=("$loadgen_pid" "${pids[@]}")
+  wait "$loadgen_pid" || rc=$?
+  cat "$tmp/out.txt"
+  if [[ $rc -ne 0 ]]; then
+    echo "run_bench.sh: cstopa_loadgen failed (exit $rc); server log:" >&2
+    tail -n 20 "$tmp"/*.log >&2
+    exit 1
+  fi
+}
 
-# Targets, from the JSON lines.
-echo
-awk '
-  /^\{/ {
-    s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
-    r = $0; sub(/.*"ratio_to_echo":/, "", r); sub(/[,}].*/, "", r)
-    ratio[s] = r
-  }
-  function check(s, min) {
-    if (!(s in ratio) || ratio[s] == "null") {
-      printf "target %-12s ratio_to_echo   -   >= %.2f  FAIL (not measured)\n", s, min
-    } else {
-      printf "target %-12s ratio_to_echo %s >= %.2f  %s\n", s, ratio[s], min,
-             (ratio[s] + 0 >= min ? "PASS" : "FAIL")
+# Prints PASS/FAIL lines for targets "scenario:min_ratio[:max_p50_ms]" from
+# the JSON lines in $tmp/out.txt.
+check_targets() {
+  awk -v targets="$*" '
+    /^\{/ {
+      s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
+      r = $0; sub(/.*"ratio_to_echo":/, "", r); sub(/[,}].*/, "", r)
+      p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
+      ratio[s] = r; p50[s] = p
     }
-  }
-  END {
-    if (store == "postgresql") { check("GetState", 0.3) }
-    else { check("GetState", 0.6); check("ListPersons", 0.3) }
-  }
-' store="$store" "$tmp/out.txt"
+    END {
+      n = split(targets, list, " ")
+      for (i = 1; i <= n; i++) {
+        split(list[i], t, ":")
+        s = t[1]; min = t[2] + 0
+        if (!(s in ratio) || ratio[s] == "null") {
+          printf "target %-16s ratio_to_echo   -   >= %.2f  FAIL (not measured)\n", s, min
+          continue
+        }
+        printf "target %-16s ratio_to_echo %s >= %.2f  %s\n", s, ratio[s], min,
+               (ratio[s] + 0 >= min ? "PASS" : "FAIL")
+        if (t[3] != "") {
+          printf "target %-16s p50_ms %s < %s  %s\n", s, p50[s], t[3],
+                 (p50[s] + 0 < t[3] + 0 ? "PASS" : "FAIL")
+        }
+      }
+    }
+  ' "$tmp/out.txt"
+}
 
-if [[ $strict -eq 1 ]]; then
-  ok=1
-  for s in echo GetState ListPersons ListRoles; do
+# With --strict: every scenario of the last loadgen run must have run with
+# zero errors.
+check_strict() {
+  [[ $strict -eq 1 ]] || return 0
+  local ok=1 s line
+  for s in "$@"; do
     line=$(grep "^{\"scenario\":\"$s\"" "$tmp/out.txt" || true)
     if [[ -z "$line" ]]; then
       echo "run_bench.sh: --strict: no result for $s" >&2
@@ -234,17 +271,98 @@ if [[ $strict -eq 1 ]]; then
     fi
   done
   if [[ $ok -ne 1 ]]; then
-    tail -n 20 "$tmp/membership.log" >&2
+    tail -n 20 "$tmp"/*.log >&2
     exit 1
   fi
   echo "strict: all scenarios ran with zero errors"
-fi
-kill -TERM "$server_pid" 2>/dev/null || true
-wait "$server_pid" 2>/dev/null || true
-if [[ -n "${pg_dir:-}" ]]; then
-  "$root/tests/postgres/pg_server.sh" stop "$pg_dir" >/dev/null || true
-  pg_dir=
-fi
+}
+
+bench_membership() {
+  local store=$1 url=$2
+  start_server membership "$url"
+  echo "-- membership_server on :$grpc_port ($store); creating $persons" \
+    "persons and $roles roles"
+  run_loadgen --scenarios=echo,GetState,ListPersons,ListRoles,echo \
+    --persons="$persons" --roles="$roles" --api_key_file="$tmp/key"
+  echo
+  if [[ $store == postgresql ]]; then
+    check_targets GetState:0.3
+  else
+    check_targets GetState:0.6 ListPersons:0.3
+  fi
+  check_strict echo GetState ListPersons ListRoles
+  stop_server
+}
+
+bench_legislation() {
+  local store=$1 url=$2 t0
+  t0=$(date +%s.%N)
+  mkdir -p "$tmp/legislation"
+  "$build/tests/bench/legislation_bench_data" --store="$url" \
+    --documents="$documents" --requests_dir="$tmp/legislation" >/dev/null
+  start_server legislation "$url"
+  echo "-- legislation_server on :$grpc_port ($store); $documents documents" \
+    "generated in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  local m=/cstopa.legislation.v1.LegislationService
+  run_loadgen --scenarios=echo,GetDocument,SearchDocuments,echo \
+    --custom="GetDocument=$m/GetDocument@$tmp/legislation/GetDocument.bin,SearchDocuments=$m/SearchDocuments@$tmp/legislation/SearchDocuments.bin"
+  echo
+  check_targets SearchDocuments:0.2:5
+  check_strict echo GetDocument SearchDocuments
+  stop_server
+}
+
+bench_events() {
+  local store=$1 url=$2 t0
+  t0=$(date +%s.%N)
+  mkdir -p "$tmp/events"
+  "$build/tests/bench/events_bench_data" --store="$url" \
+    --events="$events" --requests_dir="$tmp/events" >/dev/null
+  start_server events "$url"
+  echo "-- events_server on :$grpc_port ($store); $events events generated" \
+    "in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  local m=/cstopa.events.v1.EventsService
+  run_loadgen --scenarios=echo,GetEvent,ListEvents,echo \
+    --custom="GetEvent=$m/GetEvent@$tmp/events/GetEvent.bin,ListEvents=$m/ListEvents@$tmp/events/ListEvents.bin"
+  echo
+  check_strict echo GetEvent ListEvents
+  echo "-- watch delay: $writes writes, one watcher"
+  "$build/tests/bench/events_watch_bench" --target="127.0.0.1:$grpc_port" \
+    --api_key_file="$tmp/key" --writes="$writes" >"$tmp/watch.txt" \
+    2>"$tmp/watch.err" || {
+    echo "run_bench.sh: events_watch_bench failed:" >&2
+    cat "$tmp/watch.err" >&2
+    tail -n 20 "$tmp/events.log" >&2
+    exit 1
+  }
+  cat "$tmp/watch.txt"
+  stop_server
+}
+
+# Every service's scenarios on store $1.
+run_store() {
+  local store=$1 url
+  case "$store" in
+    sqlite) ;;
+    postgresql)
+      pg_dir=$(mktemp -u /tmp/cstopa-bench-pg-XXXXXX)
+      "$root/tests/postgres/pg_server.sh" start "$pg_dir" >/dev/null
+      url=$(cat "$pg_dir/url") ;;
+    *) echo "run_bench.sh: unknown store $store (sqlite, postgresql)" >&2; exit 2 ;;
+  esac
+  echo "cstopa benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs," \
+    "$channels connections x $outstanding calls in flight," \
+    "${warmup}s warm-up + ${duration}s per scenario; echo server on :$echo_port"
+  local svc
+  for svc in "${service_list[@]}"; do
+    echo
+    [[ $store == sqlite ]] && url="sqlite:///$tmp/$svc.db"
+    "bench_$svc" "$store" "$url"
+  done
+  if [[ -n "${pg_dir:-}" ]]; then
+    "$root/tests/postgres/pg_server.sh" stop "$pg_dir" >/dev/null || true
+    pg_dir=
+  fi
 }
 
 IFS=, read -r -a store_list <<<"$stores"
