@@ -373,6 +373,9 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   if (st.lame_duck_seconds > 0) {
     absl::SleepFor(absl::Seconds(st.lame_duck_seconds));
   }
+  // Long-lived streams end now (with a status that tells clients to
+  // resume elsewhere); unary calls in flight get the drain deadline.
+  (*service)->BeginDrain();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(st.drain_seconds));
   server->Wait();

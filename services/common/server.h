@@ -56,6 +56,10 @@ class ServiceInstance {
   // Loads seed data from `text` (the service's seed file format). Must be
   // idempotent: records that exist, or were deleted, are left alone.
   virtual absl::Status LoadSeed(const std::string& text) = 0;
+  // Called once when the server starts draining (SIGTERM), before it stops
+  // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
+  // that clients reconnect to another replica and resume). Must not block.
+  virtual void BeginDrain() {}
 };
 
 struct ServiceDefinition {
