@@ -44,10 +44,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # buf (proto lint), kubernetes-models and js-yaml (manifest validation),
+# @grpc/grpc-js and @grpc/proto-loader (Node client tests),
 # versions pinned in tools/package.json. (`npm ci` trips over
 # the optional per-platform packages in the lock file, hence `install`.)
 if [ ! -x tools/node_modules/.bin/buf ] || [ ! -d tools/node_modules/kubernetes-models ] \
-   || [ ! -d tools/node_modules/js-yaml ]; then
+   || [ ! -d tools/node_modules/js-yaml ] || [ ! -d tools/node_modules/@grpc/grpc-js ] \
+   || [ ! -d tools/node_modules/@grpc/proto-loader ]; then
   echo "install-deps: installing npm packages into tools/node_modules"
   (cd tools && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi

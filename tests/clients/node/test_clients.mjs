@@ -1,0 +1,259 @@
+// Calls the real servers from Node, the way a Node application would: with
+// @grpc/grpc-js and @grpc/proto-loader, from the descriptor set the build
+// makes of every cstopa proto (build/cstopa.binpb), no generated code.
+//
+// Run by CTest (test `node_client`), which sets:
+//   CSTOPA_DESCRIPTOR_SET      build/cstopa.binpb
+//   CSTOPA_ERROR_DETAILS_SET   the google.rpc error details descriptor set
+//   CSTOPA_<SERVICE>_SERVER    path of each server binary (MEMBERSHIP, ...);
+//                              a service whose variable is unset is skipped
+//   NODE_PATH                  tools/node_modules
+// By hand: node --test tests/clients/node/test_clients.mjs (with those set).
+//
+// Each server runs on a free loopback port with an in-memory SQLite store,
+// seeded, and a one-off editor key; it is stopped with SIGTERM when the tests
+// end (SIGKILL if it lingers). Every wait is bounded.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const require = createRequire(path.join(process.env.NODE_PATH ?? ".", "x"));
+const grpc = require("@grpc/grpc-js");
+const protoLoader = require("@grpc/proto-loader");
+const protobuf = require("protobufjs");
+require("protobufjs/ext/descriptor");
+
+const RPC_TIMEOUT_MS = 10000;
+const START_TIMEOUT_MS = 30000;
+
+const descriptorSet = fs.readFileSync(process.env.CSTOPA_DESCRIPTOR_SET);
+const definition = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet, {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+});
+const cstopa = grpc.loadPackageDefinition(definition).cstopa;
+
+// google.rpc.Status and its details, to read the errors' details.
+const detailsRoot = protobuf.Root.fromDescriptor(
+  protobuf.Root.fromJSON(require("protobufjs/google/protobuf/descriptor.json"))
+    .lookupType("google.protobuf.FileDescriptorSet")
+    .decode(fs.readFileSync(process.env.CSTOPA_ERROR_DETAILS_SET)),
+);
+// google.rpc.Status (status.proto is not in either set): three fields.
+const statusRoot = protobuf.Root.fromJSON({
+  nested: {
+    google: {
+      nested: {
+        rpc: {
+          nested: {
+            Status: {
+              fields: {
+                code: { type: "int32", id: 1 },
+                message: { type: "string", id: 2 },
+                details: { rule: "repeated", type: "Any", id: 3 },
+              },
+            },
+            Any: {
+              fields: {
+                type_url: { type: "string", id: 1 },
+                value: { type: "bytes", id: 2 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});
+
+// The google.rpc.Status an error carries, with its details decoded by type.
+function statusDetails(err) {
+  const bin = err.metadata?.get("grpc-status-details-bin")?.[0];
+  if (!bin) return null;
+  const Status = statusRoot.lookupType("google.rpc.Status");
+  const status = Status.decode(bin);
+  const details = status.details.map((any) => {
+    const typeName = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
+    const type = detailsRoot.lookupType(typeName);
+    return { typeName, value: type.toObject(type.decode(any.value)) };
+  });
+  return { code: status.code, message: status.message, details };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cstopa-node-"));
+const key = randomBytes(24).toString("hex");
+const keysFile = path.join(tmp, "keys.txt");
+fs.writeFileSync(
+  keysFile,
+  `sha256:${createHash("sha256").update(key).digest("hex")} editor node-test\n`,
+);
+const running = [];
+
+// Starts `bin` and resolves to "127.0.0.1:<port>" once it serves.
+async function startServer(name, bin) {
+  const portFile = path.join(tmp, `${name}.ports`);
+  const log = fs.openSync(path.join(tmp, `${name}.log`), "w");
+  const proc = spawn(
+    bin,
+    [
+      "--listen=127.0.0.1:0",
+      "--admin_listen=",
+      `--port_file=${portFile}`,
+      "--store=sqlite::memory:",
+      `--api_keys_file=${keysFile}`,
+      "--access_log=off",
+    ],
+    { stdio: ["ignore", "ignore", log] },
+  );
+  running.push(proc);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    if (fs.existsSync(portFile)) {
+      const m = /"grpc_port":(\d+)/.exec(fs.readFileSync(portFile, "utf8"));
+      if (m) return `127.0.0.1:${m[1]}`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${name} did not start: ${fs.readFileSync(path.join(tmp, `${name}.log`), "utf8")}`,
+  );
+}
+
+after(async () => {
+  for (const proc of running) proc.kill("SIGTERM");
+  await Promise.all(
+    running.map(
+      (proc) =>
+        new Promise((resolve) => {
+          if (proc.exitCode !== null) return resolve();
+          const t = setTimeout(() => proc.kill("SIGKILL"), 15000);
+          proc.on("exit", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// Promise form of a unary call, with a deadline and optional editor key.
+function call(client, method, request, { auth = false } = {}) {
+  const metadata = new grpc.Metadata();
+  if (auth) metadata.set("authorization", `Bearer ${key}`);
+  return new Promise((resolve, reject) => {
+    client[method](
+      request,
+      metadata,
+      { deadline: new Date(Date.now() + RPC_TIMEOUT_MS) },
+      (err, response) => (err ? reject(err) : resolve(response)),
+    );
+  });
+}
+
+function text(texts, lang = "en") {
+  return (texts ?? []).find((t) => t.language_code === lang)?.text;
+}
+
+const membershipBin = process.env.CSTOPA_MEMBERSHIP_SERVER;
+describe("membership", { skip: !membershipBin }, () => {
+  let client;
+  before(async () => {
+    const target = await startServer("membership", membershipBin);
+    client = new cstopa.membership.v1.MembershipService(
+      target,
+      grpc.credentials.createInsecure(),
+    );
+  });
+  after(() => client?.close());
+
+  test("reads a seeded state with its current status", async () => {
+    const kz = await call(client, "GetState", { name: "states/kz" });
+    assert.equal(text(kz.display_name), "Kazakhstan");
+    assert.equal(kz.current_status, "MEMBERSHIP_STATUS_MEMBER");
+    assert.ok(kz.provenance.length > 0, "seeded records cite their source");
+  });
+
+  test("pages through every person exactly once", async () => {
+    const seen = new Set();
+    let token = "";
+    let pages = 0;
+    do {
+      const page = await call(client, "ListPersons", {
+        page_size: 4,
+        page_token: token,
+      });
+      for (const p of page.persons) {
+        assert.ok(!seen.has(p.name), `${p.name} twice`);
+        seen.add(p.name);
+      }
+      token = page.next_page_token;
+      pages += 1;
+    } while (token && pages < 100);
+    assert.ok(seen.has("persons/viktor-rogalev"));
+    assert.ok(pages > 1);
+  });
+
+  test("bad input is INVALID_ARGUMENT with field violations", async () => {
+    await assert.rejects(
+      call(client, "ListPersons", { filter: "no_such_field = 1" }),
+      (err) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        const status = statusDetails(err);
+        const bad = status.details.find(
+          (d) => d.typeName === "google.rpc.BadRequest",
+        );
+        assert.equal(bad.value.field_violations[0].field, "filter");
+        return true;
+      },
+    );
+  });
+
+  test("writes need a key, and a stale etag loses", async () => {
+    const id = `node-${Date.now()}`;
+    const person = {
+      display_name: [{ language_code: "en", text: "Node Test" }],
+    };
+    await assert.rejects(
+      call(client, "CreatePerson", { person_id: id, person }),
+      (err) => err.code === grpc.status.UNAUTHENTICATED,
+    );
+    const created = await call(
+      client,
+      "CreatePerson",
+      { person_id: id, person },
+      { auth: true },
+    );
+    const updated = await call(
+      client,
+      "UpdatePerson",
+      {
+        person: { ...created, state: "states/kz" },
+        update_mask: { paths: ["state"] },
+      },
+      { auth: true },
+    );
+    assert.equal(updated.state, "states/kz");
+    await assert.rejects(
+      call(
+        client,
+        "UpdatePerson",
+        {
+          person: { ...created, state: "states/ru" },
+          update_mask: { paths: ["state"] },
+        },
+        { auth: true },
+      ),
+      (err) => err.code === grpc.status.FAILED_PRECONDITION,
+    );
+  });
+});
