@@ -19,7 +19,7 @@ packages=(
   # google/{rpc,api,type} protos (extracted at build time; see cmake/proto.cmake)
   grpc-proto libgoogle-common-protos-java golang-google-genproto-dev
   # tools and clients used by the tests and the benchmark
-  sqlite3 nghttp2-client python3-grpcio python3-protobuf
+  sqlite3 nghttp2-client python3-grpcio python3-protobuf openssl
 )
 
 sudo_cmd=()

@@ -1,0 +1,146 @@
+// TLS and mutual TLS of the real server: certificates made with the openssl
+// command for this run (a CA, a server certificate for 127.0.0.1, a client
+// certificate), then calls over each kind of channel.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "cstopa/membership/v1/membership.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_process.h"
+
+namespace cstopa::itest {
+namespace {
+
+namespace v1 = cstopa::membership::v1;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Certificates shared by the tests, made once in a temporary directory.
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/cstopa-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = new std::string(tmpl);
+    const std::string d = *dir_;
+    const std::string script = absl::StrCat(
+        "set -e; cd ", d,
+        "; exec >openssl.log 2>&1"
+        "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+        "/CN=cstopa-test-ca -keyout ca.key -out ca.pem"
+        "; printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext"
+        "; openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+        "-keyout server.key -out server.csr"
+        "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+        "-CAcreateserial -days 2 -extfile san.ext -out server.pem"
+        "; openssl req -newkey rsa:2048 -nodes -subj /CN=cstopa-client "
+        "-keyout client.key -out client.csr"
+        "; openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
+        "-CAcreateserial -days 2 -out client.pem");
+    int rc = std::system(("/bin/sh -c '" + script + "'").c_str());
+    ASSERT_EQ(rc, 0) << ReadAll(d + "/openssl.log");
+  }
+
+  static void TearDownTestSuite() {
+    if (dir_ != nullptr) {
+      (void)std::system(("rm -rf " + *dir_).c_str());
+      delete dir_;
+      dir_ = nullptr;
+    }
+  }
+
+  static std::string File(const std::string& name) {
+    return *dir_ + "/" + name;
+  }
+
+  ServerProcess::Options ServerOptions(bool require_client_cert) {
+    ServerProcess::Options o;
+    o.binary = CSTOPA_MEMBERSHIP_SERVER;
+    o.extra_args = {"--tls_cert_file=" + File("server.pem"),
+                    "--tls_key_file=" + File("server.key")};
+    if (require_client_cert)
+      o.extra_args.push_back("--tls_client_ca_file=" + File("ca.pem"));
+    return o;
+  }
+
+  // GetState over `credentials`; the status of the call.
+  static grpc::Status Call(
+      const ServerProcess& server,
+      const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+    auto channel = grpc::CreateChannel(server.grpc_target(), credentials);
+    auto stub = v1::MembershipService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    v1::GetStateRequest req;
+    req.set_name("states/kz");
+    v1::State state;
+    grpc::Status s = stub->GetState(&ctx, req, &state);
+    if (s.ok()) {
+      EXPECT_EQ(state.name(), "states/kz");
+    }
+    return s;
+  }
+
+  static grpc::SslCredentialsOptions Trusting(bool with_client_cert) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadAll(File("ca.pem"));
+    if (with_client_cert) {
+      o.pem_private_key = ReadAll(File("client.key"));
+      o.pem_cert_chain = ReadAll(File("client.pem"));
+    }
+    return o;
+  }
+
+  static std::string* dir_;
+};
+
+std::string* TlsTest::dir_ = nullptr;
+
+TEST_F(TlsTest, ServesClientsThatTrustItsCaAndRefusesPlaintext) {
+  ServerProcess server(ServerOptions(false));
+  ASSERT_TRUE(server.Start().ok()) << server.ReadStderr();
+  EXPECT_TRUE(Call(server, grpc::SslCredentials(Trusting(false))).ok());
+  EXPECT_EQ(Call(server, grpc::InsecureChannelCredentials()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // A client that does not trust the server's CA does not connect.
+  grpc::SslCredentialsOptions other;
+  other.pem_root_certs = ReadAll(File("client.pem"));  // not a CA
+  EXPECT_EQ(Call(server, grpc::SslCredentials(other)).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, MutualTlsNeedsAClientCertificateFromTheClientCa) {
+  ServerProcess server(ServerOptions(true));
+  ASSERT_TRUE(server.Start().ok()) << server.ReadStderr();
+  EXPECT_TRUE(Call(server, grpc::SslCredentials(Trusting(true))).ok());
+  EXPECT_EQ(Call(server, grpc::SslCredentials(Trusting(false))).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, UnreadableCertificateStopsTheStartWithItsName) {
+  ServerProcess::Options o = ServerOptions(false);
+  o.extra_args[0] = "--tls_cert_file=" + File("missing.pem");
+  ServerProcess server(o);
+  ASSERT_TRUE(server.Launch().ok());
+  auto exit = server.WaitForExit(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_NE(exit->ToString(), "exit 0");
+  EXPECT_NE(server.ReadStderr().find("missing.pem"), std::string::npos)
+      << server.ReadStderr();
+}
+
+}  // namespace
+}  // namespace cstopa::itest
