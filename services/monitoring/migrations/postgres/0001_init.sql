@@ -1,0 +1,84 @@
+-- Monitoring schema, version 1 (PostgreSQL dialect; the SQLite one is
+-- ../0001_init.sql and must stay equivalent). Text columns use the "C"
+-- collation so that ordering, and so keyset pages, match SQLite byte for byte.
+-- Every table has the standard resource
+-- columns (see services/common/resource_store.h) plus the columns that List
+-- filters and orders on. Dates are YYYYMMDD integers: a start date holds its
+-- earliest possible day (0 when unknown), an end date its latest possible day
+-- (99991231 when unknown or open). Text-list columns (observer, title,
+-- contingent_state, participating_state, obligation) hold "\nA\nB\n".
+-- `missions.year` is the year a mission counts under in SummarizeMissions
+-- (0 when unknown).
+
+CREATE TABLE missions (
+  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
+  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
+  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+  delete_time BIGINT,
+  state TEXT COLLATE "C" NOT NULL,
+  region_code TEXT COLLATE "C" NOT NULL,
+  election_kind BIGINT NOT NULL,
+  year BIGINT NOT NULL,
+  start_date BIGINT NOT NULL,
+  end_date BIGINT NOT NULL,
+  observer TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX missions_state ON missions (state, name);
+CREATE INDEX missions_year ON missions (year, name);
+
+CREATE TABLE operations (
+  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
+  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
+  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+  delete_time BIGINT,
+  state TEXT COLLATE "C" NOT NULL,
+  status BIGINT NOT NULL,
+  contingent_state TEXT COLLATE "C" NOT NULL,
+  title TEXT COLLATE "C" NOT NULL,
+  start_date BIGINT NOT NULL,
+  end_date BIGINT NOT NULL
+);
+CREATE INDEX operations_state ON operations (state, name);
+
+CREATE TABLE regional_operations (
+  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
+  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
+  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+  delete_time BIGINT,
+  title TEXT COLLATE "C" NOT NULL,
+  coordinating_body TEXT COLLATE "C" NOT NULL,
+  participating_state TEXT COLLATE "C" NOT NULL
+);
+
+CREATE TABLE compliance_records (
+  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
+  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
+  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+  delete_time BIGINT,
+  state TEXT COLLATE "C" NOT NULL,
+  obligation TEXT COLLATE "C" NOT NULL,
+  timeliness BIGINT NOT NULL,
+  completeness BIGINT NOT NULL,
+  assessed_by TEXT COLLATE "C" NOT NULL,
+  start_date BIGINT NOT NULL,
+  end_date BIGINT NOT NULL
+);
+CREATE INDEX compliance_records_state ON compliance_records (state, name);
+
+CREATE TABLE field_visits (
+  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
+  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
+  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
+  delete_time BIGINT,
+  kind BIGINT NOT NULL,
+  state TEXT COLLATE "C" NOT NULL,
+  title TEXT COLLATE "C" NOT NULL,
+  start_date BIGINT NOT NULL,
+  end_date BIGINT NOT NULL
+);
+
+CREATE INDEX missions_update_time ON missions (update_time, name);
+CREATE INDEX operations_update_time ON operations (update_time, name);
+CREATE INDEX regional_operations_update_time ON regional_operations (update_time, name);
+CREATE INDEX compliance_records_update_time ON compliance_records (update_time, name);
+CREATE INDEX field_visits_update_time ON field_visits (update_time, name);

@@ -1,0 +1,660 @@
+// Handler tests: the monitoring API's behaviour without a server, on an
+// in-memory store loaded with the real seed file.
+#include "services/monitoring/monitoring_service.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/errors.h"
+#include "services/monitoring/embedded_files.h"
+#include "services/monitoring/monitoring_store.h"
+
+namespace cstopa::monitoring {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kEditorKey[] = "editor-secret";
+constexpr char kAdminKey[] = "admin-secret";
+constexpr char kSeed001[] = "001_2f9c2b9cd01aeccb.txt";
+constexpr char kSeed003[] = "003_29fe70bcc92e977c.txt";
+constexpr char kSeed004[] = "004_48848b51e51230d2.txt";
+
+google::type::Date D(int y, int m = 0, int d = 0) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+void SetText(cstopa::type::v1::LocalizedText* t, const std::string& text) {
+  t->set_language_code("en");
+  t->set_text(text);
+}
+
+class MonitoringHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = common::OpenDatabase("sqlite::memory:", MonitoringSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto keys = common::ApiKeyStore::Parse(
+        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
+        common::HashApiKey(kAdminKey) + " admin test-admin\n");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = std::move(*keys);
+    store_ = std::make_unique<MonitoringStore>(db_.get(), &tokens_);
+    handler_ = std::make_unique<MonitoringHandler>(store_.get(), &keys_);
+    ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
+  }
+
+  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
+  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
+
+  static std::vector<std::string> FieldsOf(const absl::Status& s) {
+    std::vector<std::string> out;
+    auto bad = common::GetBadRequest(s);
+    if (bad) {
+      for (const auto& v : bad->field_violations()) out.push_back(v.field());
+    }
+    return out;
+  }
+  static std::string ReasonOf(const absl::Status& s) {
+    auto info = common::GetErrorInfo(s);
+    return info ? info->reason() : "";
+  }
+
+  std::vector<v1::Mission> AllMissions(bool show_deleted = false) {
+    v1::ListMissionsRequest req;
+    req.set_page_size(1000);
+    req.set_show_deleted(show_deleted);
+    v1::ListMissionsResponse resp;
+    EXPECT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+    return {resp.missions().begin(), resp.missions().end()};
+  }
+
+  // {"2021 states/kg" -> 3, ...} from a summary's per-year-and-state counts.
+  static std::map<std::string, int> Counts(
+      const v1::SummarizeMissionsResponse& r) {
+    std::map<std::string, int> out;
+    for (const auto& c : r.counts())
+      out[absl::StrCat(c.year(), " ",
+                       c.state().empty() ? c.region_code() : c.state())] =
+          c.mission_count();
+    return out;
+  }
+
+  v1::SummarizeMissionsResponse Summarize(v1::SummarizeMissionsRequest req) {
+    v1::SummarizeMissionsResponse resp;
+    absl::Status s = handler_->SummarizeMissions({}, req, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    return resp;
+  }
+
+  v1::Mission NewMission(const std::string& state, int year) {
+    v1::Mission m;
+    m.set_state(state);
+    *m.mutable_period()->mutable_start_date() = D(year);
+    *m.mutable_period()->mutable_end_date() = D(year);
+    return m;
+  }
+
+  absl::Status CreateMission(const std::string& id, const v1::Mission& m,
+                             v1::Mission* out) {
+    v1::CreateMissionRequest req;
+    req.set_mission_id(id);
+    *req.mutable_mission() = m;
+    return handler_->CreateMission(Editor(), req, out);
+  }
+
+  v1::Operation GetOperation(const std::string& name) {
+    v1::GetOperationRequest req;
+    req.set_name(name);
+    v1::Operation op;
+    absl::Status s = handler_->GetOperation({}, req, &op);
+    EXPECT_TRUE(s.ok()) << s;
+    return op;
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_;
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<MonitoringStore> store_;
+  std::unique_ptr<MonitoringHandler> handler_;
+};
+
+// Seed ------------------------------------------------------------------------
+
+TEST_F(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
+  std::vector<v1::Mission> missions = AllMissions();
+  std::vector<std::string> names;
+  for (const auto& m : missions) {
+    names.push_back(m.name());
+    ASSERT_FALSE(m.provenance().empty()) << m.name();
+    EXPECT_EQ(m.provenance(0).source(), kSeed001) << m.name();
+    EXPECT_NE(MissionYear(m), 2023) << m.name();
+    // Nothing the brochure does not say.
+    EXPECT_EQ(m.election_kind(), v1::ELECTION_KIND_UNSPECIFIED);
+    EXPECT_THAT(m.observers(), IsEmpty());
+    EXPECT_THAT(m.conclusion(), IsEmpty());
+    EXPECT_FALSE(m.has_conclusion_submitted_date());
+  }
+  EXPECT_THAT(
+      names, UnorderedElementsAre(
+                 "missions/am-2021", "missions/kz-2021", "missions/kg-2021-1",
+                 "missions/kg-2021-2", "missions/kg-2021-3", "missions/ru-2021",
+                 "missions/kz-2022-1", "missions/kz-2022-2", "missions/rs-2022",
+                 "missions/by-2024", "missions/ru-2024"));
+  v1::GetMissionRequest get;
+  get.set_name("missions/rs-2022");
+  v1::Mission serbia;
+  ASSERT_TRUE(handler_->GetMission({}, get, &serbia).ok());
+  EXPECT_EQ(serbia.state(), "");  // no states/rs in the membership seed
+  EXPECT_EQ(serbia.region_code(), "RS");
+}
+
+TEST_F(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
+  v1::Operation op = GetOperation("operations/kz-2022-01");
+  EXPECT_EQ(op.state(), "states/kz");
+  EXPECT_EQ(op.period().start_date().year(), 2022);
+  EXPECT_EQ(op.period().start_date().month(), 1);
+  EXPECT_EQ(op.period().start_date().day(), 6);
+  EXPECT_FALSE(op.period().has_end_date());  // "on Wednesday": no date
+  EXPECT_EQ(op.withdrawal_days(), 10);
+  ASSERT_TRUE(op.has_total_size());
+  EXPECT_EQ(op.total_size(), 2000);
+  EXPECT_EQ(op.total_size_qualifier(), v1::SIZE_QUALIFIER_MORE_THAN);
+  EXPECT_EQ(op.commanding_state(), "states/ru");
+  EXPECT_EQ(op.status(), v1::OPERATION_STATUS_COMPLETED);
+  ASSERT_FALSE(op.provenance().empty());
+  EXPECT_EQ(op.provenance(0).source(), kSeed003);
+  std::map<std::string, const v1::Contingent*> by_state;
+  for (const auto& c : op.contingents()) {
+    by_state[c.state()] = &c;
+    ASSERT_FALSE(c.provenance().empty()) << c.state();
+    EXPECT_EQ(c.provenance(0).source(), kSeed003);
+  }
+  ASSERT_EQ(by_state.size(), 5u);
+  EXPECT_FALSE(by_state["states/ru"]->has_size());  // not given
+  EXPECT_EQ(by_state["states/am"]->size(), 100);
+  EXPECT_EQ(by_state["states/am"]->size_qualifier(),
+            v1::SIZE_QUALIFIER_UNSPECIFIED);
+  EXPECT_EQ(by_state["states/kg"]->size(), 150);
+  EXPECT_EQ(by_state["states/kg"]->size_qualifier(),
+            v1::SIZE_QUALIFIER_APPROXIMATE);
+  EXPECT_EQ(by_state["states/tj"]->size(), 200);
+  EXPECT_EQ(by_state["states/tj"]->size_qualifier(),
+            v1::SIZE_QUALIFIER_APPROXIMATE);
+  EXPECT_FALSE(by_state["states/by"]->has_size());
+  ASSERT_FALSE(by_state["states/by"]->unit().empty());
+  EXPECT_THAT(by_state["states/by"]->unit(0).text(),
+              ::testing::HasSubstr("company"));
+}
+
+TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
+  v1::GetRegionalOperationRequest get;
+  get.set_name("regionalOperations/illegal-migrant");
+  v1::RegionalOperation ro;
+  ASSERT_TRUE(handler_->GetRegionalOperation({}, get, &ro).ok());
+  EXPECT_EQ(ro.title(0).text(), "Illegal Migrant");
+  ASSERT_EQ(ro.stages_size(), 1);
+  EXPECT_EQ(ro.stages(0).stage_number(), 1);
+  EXPECT_EQ(ro.stages(0).period().start_date().year(), 2025);
+  EXPECT_THAT(ro.stages(0).results(), IsEmpty());  // not given
+  EXPECT_EQ(ro.stages(0).provenance(0).source(), kSeed004);
+  EXPECT_EQ(ro.provenance(0).source(), kSeed004);
+
+  v1::ListComplianceRecordsRequest list;
+  list.set_filter("obligation:\"Interstate Information Bank\"");
+  v1::ListComplianceRecordsResponse records;
+  ASSERT_TRUE(handler_->ListComplianceRecords({}, list, &records).ok());
+  ASSERT_EQ(records.compliance_records_size(), 1);
+  const v1::ComplianceRecord& r = records.compliance_records(0);
+  EXPECT_EQ(r.timeliness(), v1::COMPLIANCE_LEVEL_DEFICIENT);
+  EXPECT_EQ(r.completeness(), v1::COMPLIANCE_LEVEL_DEFICIENT);
+  EXPECT_EQ(r.state(), "");  // no state named
+  EXPECT_FALSE(r.has_period());
+  EXPECT_EQ(r.provenance(0).source(), kSeed004);
+
+  // Seed 001 names no particular field visit.
+  v1::ListFieldVisitsResponse visits;
+  ASSERT_TRUE(handler_->ListFieldVisits({}, {}, &visits).ok());
+  EXPECT_THAT(visits.field_visits(), IsEmpty());
+}
+
+TEST_F(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
+  v1::UpdateMissionRequest update;
+  update.mutable_mission()->set_name("missions/am-2021");
+  SetText(update.mutable_mission()->add_conclusion(), "Edited");
+  v1::Mission out;
+  ASSERT_TRUE(handler_->UpdateMission(Editor(), update, &out).ok());
+  v1::DeleteMissionRequest del;
+  del.set_name("missions/ru-2024");
+  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+
+  ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
+  ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
+  EXPECT_EQ(AllMissions().size(), 10u);
+  EXPECT_EQ(AllMissions(/*show_deleted=*/true).size(), 11u);
+  v1::GetMissionRequest get;
+  get.set_name("missions/am-2021");
+  ASSERT_TRUE(handler_->GetMission({}, get, &out).ok());
+  ASSERT_EQ(out.conclusion_size(), 1);
+  EXPECT_EQ(out.conclusion(0).text(), "Edited");
+  EXPECT_EQ(out.provenance(0).source(), kSeed001);  // kept by the update
+}
+
+TEST_F(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
+  absl::Status s = handler_->LoadSeed(
+      "operations { name: \"operations/x\" state: \"states/kz\" "
+      "title { language_code: \"en\" text: \"X\" } "
+      "contingents { state: \"states/am\" size: -1 } }");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_SEED");
+  EXPECT_THAT(FieldsOf(s), Contains("operations[0].contingents[0].size"));
+  EXPECT_EQ(handler_->LoadSeed("not a seed {").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// SummarizeMissions -----------------------------------------------------------
+
+TEST_F(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
+  v1::SummarizeMissionsResponse r = Summarize({});
+  EXPECT_EQ(Counts(r), (std::map<std::string, int>{
+                           {"2021 states/am", 1},
+                           {"2021 states/kg", 3},
+                           {"2021 states/kz", 1},
+                           {"2021 states/ru", 1},
+                           {"2022 RS", 1},
+                           {"2022 states/kz", 2},
+                           {"2024 states/by", 1},
+                           {"2024 states/ru", 1},
+                       }));
+  std::map<int, int> years;
+  for (const auto& y : r.years()) years[y.year()] = y.mission_count();
+  EXPECT_EQ(years, (std::map<int, int>{{2021, 6}, {2022, 3}, {2024, 2}}));
+  std::map<std::string, int> states;
+  for (const auto& s : r.states())
+    states[s.state().empty() ? s.region_code() : s.state()] = s.mission_count();
+  EXPECT_EQ(states, (std::map<std::string, int>{{"RS", 1},
+                                                {"states/am", 1},
+                                                {"states/by", 1},
+                                                {"states/kg", 3},
+                                                {"states/kz", 3},
+                                                {"states/ru", 2}}));
+  EXPECT_EQ(r.total_mission_count(), 11);
+  // Ordered by year, then state.
+  ASSERT_GE(r.counts_size(), 2);
+  EXPECT_EQ(r.counts(0).year(), 2021);
+  EXPECT_EQ(r.counts(0).state(), "states/am");
+}
+
+TEST_F(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
+  v1::SummarizeMissionsRequest req;
+  req.set_start_year(2022);
+  req.set_end_year(2022);
+  v1::SummarizeMissionsResponse r = Summarize(req);
+  EXPECT_EQ(Counts(r), (std::map<std::string, int>{{"2022 RS", 1},
+                                                   {"2022 states/kz", 2}}));
+  EXPECT_EQ(r.total_mission_count(), 3);
+
+  req = {};
+  req.set_state("states/kz");
+  r = Summarize(req);
+  EXPECT_EQ(Counts(r), (std::map<std::string, int>{{"2021 states/kz", 1},
+                                                   {"2022 states/kz", 2}}));
+
+  req = {};
+  req.set_start_year(2022);
+  r = Summarize(req);
+  EXPECT_EQ(r.total_mission_count(), 5);
+
+  req = {};
+  req.set_filter("region_code = \"RU\"");
+  r = Summarize(req);
+  EXPECT_EQ(Counts(r), (std::map<std::string, int>{{"2021 states/ru", 1},
+                                                   {"2024 states/ru", 1}}));
+}
+
+TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
+  v1::Mission out;
+  ASSERT_TRUE(
+      CreateMission("kg-2021-4", NewMission("states/kg", 2021), &out).ok());
+  v1::Mission unknown_year;
+  unknown_year.set_state("states/tj");
+  ASSERT_TRUE(CreateMission("tj-undated", unknown_year, &out).ok());
+  v1::DeleteMissionRequest del;
+  del.set_name("missions/am-2021");
+  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+
+  v1::SummarizeMissionsResponse r = Summarize({});
+  std::map<std::string, int> counts = Counts(r);
+  EXPECT_EQ(counts["2021 states/kg"], 4);  // with or without region code
+  EXPECT_EQ(counts.count("2021 states/am"), 0u);
+  EXPECT_EQ(counts["0 states/tj"], 1);  // year unknown
+  EXPECT_EQ(r.total_mission_count(), 12);
+  // A year range leaves the undated mission out.
+  v1::SummarizeMissionsRequest req;
+  req.set_start_year(1);
+  EXPECT_EQ(Summarize(req).total_mission_count(), 11);
+}
+
+TEST_F(MonitoringHandlerTest, SummaryRejectsBadBounds) {
+  v1::SummarizeMissionsRequest req;
+  req.set_start_year(2024);
+  req.set_end_year(2021);
+  v1::SummarizeMissionsResponse r;
+  absl::Status s = handler_->SummarizeMissions({}, req, &r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("end_year"));
+
+  req = {};
+  req.set_start_year(-5);
+  req.set_state("kz");
+  s = handler_->SummarizeMissions({}, req, &r);
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("start_year", "state"));
+
+  req = {};
+  req.set_filter("year >>= 3");
+  s = handler_->SummarizeMissions({}, req, &r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_FILTER");
+}
+
+// Validation
+// -------------------------------------------------------------------
+
+TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
+  v1::CreateOperationRequest req;
+  req.set_operation_id("bad-op");
+  v1::Operation* op = req.mutable_operation();
+  SetText(op->add_title(), "Bad");
+  op->set_state("states/kz");
+  op->add_contingents()->set_state("states/am");
+  op->mutable_contingents(0)->set_size(-100);
+  op->add_contingents()->set_state("states/by");
+  op->mutable_contingents(1)->set_size_qualifier(
+      v1::SIZE_QUALIFIER_APPROXIMATE);            // qualifies no number
+  op->add_contingents()->set_state("states/am");  // twice
+  op->set_total_size(-1);
+  op->set_withdrawal_days(-3);
+  v1::Operation out;
+  absl::Status s = handler_->CreateOperation(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre("operation.contingents[0].size",
+                                   "operation.contingents[1].size_qualifier",
+                                   "operation.contingents[2].state",
+                                   "operation.total_size",
+                                   "operation.withdrawal_days"));
+  v1::GetOperationRequest get;
+  get.set_name("operations/bad-op");
+  EXPECT_EQ(handler_->GetOperation({}, get, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
+  v1::Mission m = NewMission("states/kz", 2022);
+  *m.mutable_period()->mutable_start_date() = D(2022, 5, 10);
+  *m.mutable_period()->mutable_end_date() = D(2022, 5, 9);
+  *m.mutable_conclusion_submitted_date() = D(2021, 12);
+  v1::Mission out;
+  absl::Status s = CreateMission("backwards", m, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("mission.period.end_date"));
+
+  m.mutable_period()->clear_end_date();
+  s = CreateMission("backwards", m, &out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("mission.conclusion_submitted_date"));
+
+  v1::CreateOperationRequest op;
+  op.set_operation_id("early-withdrawal");
+  SetText(op.mutable_operation()->add_title(), "Op");
+  op.mutable_operation()->set_state("states/kz");
+  *op.mutable_operation()->mutable_period()->mutable_start_date() =
+      D(2022, 1, 6);
+  *op.mutable_operation()->mutable_withdrawal_period()->mutable_start_date() =
+      D(2021, 12, 31);
+  v1::Operation op_out;
+  s = handler_->CreateOperation(Editor(), op, &op_out);
+  EXPECT_THAT(FieldsOf(s),
+              ElementsAre("operation.withdrawal_period.start_date"));
+
+  v1::CreateRegionalOperationRequest ro;
+  ro.set_regional_operation_id("stages");
+  SetText(ro.mutable_regional_operation()->add_title(), "Stages");
+  auto* stage = ro.mutable_regional_operation()->add_stages();
+  stage->set_stage_number(1);
+  *stage->mutable_period()->mutable_start_date() = D(2025);
+  *stage->mutable_period()->mutable_end_date() = D(2024);
+  ro.mutable_regional_operation()->add_stages()->set_stage_number(1);
+  ro.mutable_regional_operation()->add_stages();  // no number
+  v1::RegionalOperation ro_out;
+  s = handler_->CreateRegionalOperation(Editor(), ro, &ro_out);
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
+                               "regional_operation.stages[0].period.end_date",
+                               "regional_operation.stages[1].stage_number",
+                               "regional_operation.stages[2].stage_number"));
+}
+
+TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
+  v1::Mission m;
+  m.set_election_kind(static_cast<v1::ElectionKind>(42));
+  m.add_observers();                                // neither person nor name
+  m.add_observers()->set_person("viktor-rogalev");  // not a name
+  v1::Mission out;
+  absl::Status s = CreateMission("Bad_ID", m, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_ARGUMENT");
+  EXPECT_THAT(
+      FieldsOf(s),
+      UnorderedElementsAre("mission_id", "mission.election_kind",
+                           "mission.state", "mission.observers[0].display_name",
+                           "mission.observers[1].person"));
+
+  v1::CreateFieldVisitRequest fv;
+  fv.set_field_visit_id("visit");
+  fv.mutable_field_visit()->set_kind(static_cast<v1::FieldVisitKind>(7));
+  v1::FieldVisit fv_out;
+  s = handler_->CreateFieldVisit(Editor(), fv, &fv_out);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre("field_visit.kind", "field_visit.title"));
+
+  v1::CreateComplianceRecordRequest cr;
+  cr.set_compliance_record_id("c");
+  SetText(cr.mutable_compliance_record()->add_obligation(), "O");
+  cr.mutable_compliance_record()->set_timeliness(
+      static_cast<v1::ComplianceLevel>(-1));
+  v1::ComplianceRecord cr_out;
+  s = handler_->CreateComplianceRecord(Editor(), cr, &cr_out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("compliance_record.timeliness"));
+}
+
+TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
+  v1::Mission m = NewMission("", 2023);
+  m.set_region_code("RS");
+  v1::Participant* o = m.add_observers();
+  SetText(o->add_display_name(), "An observer not in membership");
+  m.add_observers()->set_person("persons/viktor-rogalev");
+  v1::Mission out;
+  ASSERT_TRUE(CreateMission("rs-2023", m, &out).ok());
+  v1::ListMissionsRequest req;
+  req.set_filter("observer = \"persons/viktor-rogalev\"");
+  v1::ListMissionsResponse resp;
+  ASSERT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+  ASSERT_EQ(resp.missions_size(), 1);
+  EXPECT_EQ(resp.missions(0).name(), "missions/rs-2023");
+}
+
+// Standard methods ------------------------------------------------------------
+
+TEST_F(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
+  v1::Mission out;
+  v1::CreateMissionRequest req;
+  req.set_mission_id("x");
+  *req.mutable_mission() = NewMission("states/kz", 2025);
+  EXPECT_EQ(handler_->CreateMission({}, req, &out).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      handler_->CreateMission(Caller{std::string("Bearer nope")}, req, &out)
+          .code(),
+      absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(handler_->CreateMission(Editor(), req, &out).ok());
+  v1::DeleteMissionRequest del;
+  del.set_name("missions/x");
+  EXPECT_EQ(handler_->DeleteMission(Editor(), del, &out).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+}
+
+TEST_F(MonitoringHandlerTest, EtagsMakeWritesConditional) {
+  v1::Operation op = GetOperation("operations/kz-2022-01");
+  v1::UpdateOperationRequest update;
+  update.mutable_operation()->set_name(op.name());
+  update.mutable_operation()->set_etag(op.etag());
+  update.mutable_operation()->set_status(v1::OPERATION_STATUS_WITHDRAWN);
+  v1::Operation updated;
+  ASSERT_TRUE(handler_->UpdateOperation(Editor(), update, &updated).ok());
+  EXPECT_NE(updated.etag(), op.etag());
+  EXPECT_EQ(updated.status(), v1::OPERATION_STATUS_WITHDRAWN);
+  EXPECT_EQ(updated.contingents_size(), 5);  // untouched by the update
+
+  // The same, stale etag again.
+  absl::Status s = handler_->UpdateOperation(Editor(), update, &updated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
+  v1::DeleteOperationRequest del;
+  del.set_name(op.name());
+  del.set_etag(op.etag());
+  v1::Operation out;
+  EXPECT_EQ(handler_->DeleteOperation(Admin(), del, &out).code(),
+            absl::StatusCode::kFailedPrecondition);
+  del.set_etag(GetOperation(op.name()).etag());
+  EXPECT_TRUE(handler_->DeleteOperation(Admin(), del, &out).ok());
+}
+
+TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
+  v1::Operation op = GetOperation("operations/kz-2022-01");
+  // Naming `contingents` with an empty list clears them; `status` is not in
+  // the mask so its new value is ignored.
+  v1::UpdateOperationRequest update;
+  update.mutable_operation()->set_name(op.name());
+  update.mutable_operation()->set_status(v1::OPERATION_STATUS_PLANNED);
+  update.mutable_update_mask()->add_paths("contingents");
+  v1::Operation out;
+  ASSERT_TRUE(handler_->UpdateOperation(Editor(), update, &out).ok());
+  EXPECT_THAT(out.contingents(), IsEmpty());
+  EXPECT_EQ(out.status(), v1::OPERATION_STATUS_COMPLETED);
+
+  // Unknown and read-only paths are refused.
+  update.mutable_update_mask()->set_paths(0, "no_such_field");
+  absl::Status s = handler_->UpdateOperation(Editor(), update, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask"));
+  update.mutable_update_mask()->set_paths(0, "create_time");
+  EXPECT_EQ(handler_->UpdateOperation(Editor(), update, &out).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // An update that would break the rules writes nothing.
+  v1::UpdateOperationRequest bad;
+  bad.mutable_operation()->set_name(op.name());
+  v1::Contingent* c = bad.mutable_operation()->add_contingents();
+  c->set_state("states/am");
+  c->set_size(-5);
+  s = handler_->UpdateOperation(Editor(), bad, &out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("operation.contingents[0].size"));
+  EXPECT_THAT(GetOperation(op.name()).contingents(), IsEmpty());
+
+  // "*" replaces every writable field: what the request leaves unset is
+  // cleared, the required ones must be there.
+  v1::UpdateOperationRequest all;
+  all.mutable_operation()->set_name(op.name());
+  all.mutable_update_mask()->add_paths("*");
+  s = handler_->UpdateOperation(Editor(), all, &out);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre("operation.title", "operation.state"));
+}
+
+TEST_F(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
+  v1::DeleteMissionRequest del;
+  del.set_name("missions/kz-2021");
+  v1::Mission out;
+  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+  EXPECT_TRUE(out.has_delete_time());
+  v1::GetMissionRequest get;
+  get.set_name("missions/kz-2021");
+  EXPECT_EQ(handler_->GetMission({}, get, &out).code(),
+            absl::StatusCode::kNotFound);
+  bool listed = false;
+  for (const auto& m : AllMissions(/*show_deleted=*/true))
+    listed |= m.name() == "missions/kz-2021" && m.has_delete_time();
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(
+      CreateMission("kz-2021", NewMission("states/kz", 2021), &out).code(),
+      absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(handler_->DeleteMission(Admin(), del, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(MonitoringHandlerTest, ListsPageFilterAndOrder) {
+  v1::ListMissionsRequest req;
+  req.set_page_size(4);
+  req.set_order_by("year desc");
+  std::vector<std::string> names;
+  for (int i = 0; i < 10; ++i) {
+    v1::ListMissionsResponse resp;
+    ASSERT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+    for (const auto& m : resp.missions()) names.push_back(m.name());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  ASSERT_EQ(names.size(), 11u);
+  EXPECT_EQ(names.front(), "missions/by-2024");
+  EXPECT_EQ(names.back(), "missions/ru-2021");
+  // A token is bound to its query.
+  req.set_order_by("year");
+  v1::ListMissionsResponse resp;
+  absl::Status s = handler_->ListMissions({}, req, &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+
+  v1::ListOperationsRequest ops;
+  ops.set_filter(
+      "contingent_state = \"states/tj\" AND start_date >= 2022-01-01");
+  v1::ListOperationsResponse ops_resp;
+  ASSERT_TRUE(handler_->ListOperations({}, ops, &ops_resp).ok());
+  ASSERT_EQ(ops_resp.operations_size(), 1);
+  ops.set_filter("contingents = 3");
+  s = handler_->ListOperations({}, ops, &ops_resp);
+  EXPECT_EQ(ReasonOf(s), "INVALID_FILTER");
+
+  v1::ListMissionsRequest neg;
+  neg.set_page_size(-1);
+  EXPECT_EQ(handler_->ListMissions({}, neg, &resp).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
+  v1::GetFieldVisitRequest get;
+  get.set_name("fieldvisits/x");
+  v1::FieldVisit out;
+  absl::Status s = handler_->GetFieldVisit({}, get, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_NAME");
+  get.set_name("fieldVisits/x");
+  EXPECT_EQ(handler_->GetFieldVisit({}, get, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace cstopa::monitoring
