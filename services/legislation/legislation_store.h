@@ -1,0 +1,114 @@
+// Data access of the legislation service: one ResourceStore per resource
+// type over the service's own tables (migrations/), plus what the standard
+// methods do not cover: document revisions, plan progress, full-text search.
+//
+// Revisions and the SQLite full-text index are kept by triggers on the
+// documents table (see migrations/), so they are written in the same
+// transaction as every document write, whichever path makes it (API, seed,
+// bulk load). On PostgreSQL the index is a generated tsvector column.
+//
+//   auto db = OpenDatabase("sqlite::memory:", LegislationSchema());
+//   LegislationStore store(db->get(), &page_tokens);
+//   v1::Document d;
+//   store.documents().Get("documents/x", false, &d);
+#ifndef CSTOPA_SERVICES_LEGISLATION_LEGISLATION_STORE_H_
+#define CSTOPA_SERVICES_LEGISLATION_LEGISLATION_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cstopa/legislation/v1/legislation.pb.h"
+#include "services/common/resource_store.h"
+
+namespace cstopa::legislation {
+
+// The schema (migrations) of the legislation store.
+const common::SchemaSpec& LegislationSchema();
+
+// Search pages: default and maximum sizes.
+inline constexpr int32_t kDefaultSearchPageSize = 20;
+inline constexpr int32_t kMaxSearchPageSize = 100;
+
+// A search after validation: the words (see search_query.h), a ListDocuments
+// filter, and paging.
+struct SearchQuery {
+  std::vector<std::string> words;
+  std::string filter;
+  int32_t page_size = 0;  // as given; 0 means the default
+  std::string page_token;
+};
+
+// One hit: the stored document (serialized), its score and snippets.
+struct SearchHit {
+  std::string document;  // a serialized v1::Document
+  double score = 0;
+  std::vector<std::string> snippets;
+};
+
+struct SearchPage {
+  std::vector<SearchHit> hits;
+  std::string next_page_token;
+};
+
+// Counts of live items of a plan per (status, commission).
+struct ItemCount {
+  int status = 0;
+  std::string commission;
+  int64_t count = 0;
+};
+
+class LegislationStore {
+ public:
+  LegislationStore(common::Database* db, const common::PageTokenCodec* tokens);
+
+  common::ResourceStore& documents() { return documents_; }
+  common::ResourceStore& topics() { return topics_; }
+  common::ResourceStore& action_plans() { return action_plans_; }
+  common::ResourceStore& items() { return items_; }
+  common::ResourceStore& treaties() { return treaties_; }
+  common::ResourceStore& ratifications() { return ratifications_; }
+  common::ResourceStore& implementations() { return implementations_; }
+  common::Database* db() { return db_; }
+
+  // The document as it was at revision `revision_id`, with the time the
+  // revision was made. NOT_FOUND when the document is missing or deleted, or
+  // has no such revision.
+  absl::Status GetRevision(const std::string& document,
+                           const std::string& revision_id, absl::Time deadline,
+                           v1::Document* snapshot, int64_t* create_micros);
+
+  // Live item counts of a plan, ordered by status then commission.
+  absl::StatusOr<std::vector<ItemCount>> CountItems(const std::string& plan,
+                                                    absl::Time deadline);
+
+  // Whether a live resource with this name exists in `store`.
+  absl::StatusOr<bool> Exists(const common::ResourceStore& store,
+                              const std::string& name, absl::Time deadline);
+
+  // One page of live documents that contain every word, best first (then by
+  // name), restricted by the filter. Page tokens bind to the words and the
+  // filter. INVALID_ARGUMENT for a bad filter, page size or token.
+  absl::StatusOr<SearchPage> Search(const SearchQuery& query,
+                                    absl::Time deadline) const;
+
+ private:
+  absl::StatusOr<SearchPage> SearchSqlite(const SearchQuery& query,
+                                          int32_t page_size,
+                                          absl::Time deadline) const;
+  absl::StatusOr<SearchPage> SearchPostgres(const SearchQuery& query,
+                                            int32_t page_size,
+                                            absl::Time deadline) const;
+
+  common::Database* db_;
+  const common::PageTokenCodec* tokens_;
+  common::ResourceStore documents_, topics_, action_plans_, items_, treaties_,
+      ratifications_, implementations_;
+};
+
+}  // namespace cstopa::legislation
+
+#endif  // CSTOPA_SERVICES_LEGISLATION_LEGISLATION_STORE_H_

@@ -1,0 +1,43 @@
+// Turning a user's search text into words that are safe to search for.
+//
+// The text is never handed to a query language as it is: it is split into
+// words (runs of letters and digits in any script; ASCII punctuation,
+// quotes, operators, spaces and Unicode punctuation and symbols separate
+// words), and each back end gets the words as data:
+//   - SQLite FTS5: each word becomes a string literal ("word", with any "
+//     doubled), joined by spaces, which FTS5 reads as "all of these words";
+//     no FTS5 operator (AND, OR, NOT, NEAR, *, ^, :, parentheses) survives.
+//   - PostgreSQL: each word is a bound parameter of plainto_tsquery.
+//
+//   auto words = ParseSearchQuery("\") OR 1=1 --");  // {"OR", "1", "1"}
+//   std::string fts = Fts5Expression(*words);        // "\"OR\" \"1\" \"1\""
+#ifndef CSTOPA_SERVICES_LEGISLATION_SEARCH_QUERY_H_
+#define CSTOPA_SERVICES_LEGISLATION_SEARCH_QUERY_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace cstopa::legislation {
+
+// Longer queries are rejected.
+inline constexpr size_t kMaxSearchQueryBytes = 500;
+// Queries with more words are rejected.
+inline constexpr size_t kMaxSearchWords = 16;
+
+// The words of `query`, in order (duplicates kept). INVALID_ARGUMENT with a
+// field violation on `field` when the query is empty, longer than
+// kMaxSearchQueryBytes, not UTF-8, has no word at all (e.g. "*"), or has
+// more than kMaxSearchWords words.
+absl::StatusOr<std::vector<std::string>> ParseSearchQuery(
+    absl::string_view query, const std::string& field = "query");
+
+// The FTS5 MATCH expression that requires every word: each a quoted string.
+std::string Fts5Expression(const std::vector<std::string>& words);
+
+}  // namespace cstopa::legislation
+
+#endif  // CSTOPA_SERVICES_LEGISLATION_SEARCH_QUERY_H_
