@@ -1,0 +1,376 @@
+// Integration tests of monitoring_server: the real binary, started as a child
+// process on port 0 with its own seeded SQLite store, driven over gRPC.
+//
+// Every test starts its own server (see server_process.h), so tests are
+// independent and may run in any order.
+#include <signal.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/common/metrics.h"
+#include "tests/integration/server_process.h"
+
+#ifndef CSTOPA_MONITORING_SERVER
+#error "CSTOPA_MONITORING_SERVER must name the monitoring_server binary"
+#endif
+
+namespace cstopa::itest {
+namespace {
+
+namespace v1 = ::cstopa::monitoring::v1;
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kServiceName[] = "cstopa.monitoring.v1.MonitoringService";
+
+std::string Describe(const grpc::Status& s) {
+  return absl::StrCat(common::GrpcCodeName(static_cast<int>(s.error_code())),
+                      ": ", s.error_message());
+}
+
+void Prepare(grpc::ClientContext* ctx, absl::string_view key = "") {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  if (!key.empty())
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", key));
+}
+
+struct Details {
+  std::optional<google::rpc::ErrorInfo> error_info;
+  std::vector<std::string> bad_fields;
+};
+
+// Checks `s` failed with `code` and carries a google.rpc.Status of the same
+// code with an ErrorInfo (domain cstopa.org, `reason`).
+Details ExpectError(const grpc::Status& s, grpc::StatusCode code,
+                    absl::string_view reason) {
+  Details d;
+  EXPECT_EQ(s.error_code(), code) << Describe(s);
+  google::rpc::Status status;
+  EXPECT_TRUE(status.ParseFromString(s.error_details()))
+      << "no google.rpc.Status details on " << Describe(s);
+  EXPECT_EQ(status.code(), static_cast<int>(code));
+  for (const google::protobuf::Any& any : status.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad;
+    if (any.UnpackTo(&info)) {
+      d.error_info = info;
+    } else if (any.UnpackTo(&bad)) {
+      for (const auto& v : bad.field_violations())
+        d.bad_fields.push_back(v.field());
+    }
+  }
+  EXPECT_TRUE(d.error_info.has_value()) << Describe(s);
+  if (d.error_info) {
+    EXPECT_EQ(d.error_info->domain(), "cstopa.org");
+    EXPECT_EQ(d.error_info->reason(), reason);
+  }
+  return d;
+}
+
+class MonitoringServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerProcess::Options options;
+    options.binary = CSTOPA_MONITORING_SERVER;
+    server_ = std::make_unique<ServerProcess>(options);
+    absl::Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    stub_ = v1::MonitoringService::NewStub(server_->channel());
+  }
+
+  v1::SummarizeMissionsResponse Summarize(
+      const v1::SummarizeMissionsRequest& req) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::SummarizeMissionsResponse resp;
+    grpc::Status s = stub_->SummarizeMissions(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return resp;
+  }
+
+  static std::map<std::string, int> Counts(
+      const v1::SummarizeMissionsResponse& r) {
+    std::map<std::string, int> out;
+    for (const auto& c : r.counts())
+      out[absl::StrCat(c.year(), " ",
+                       c.state().empty() ? c.region_code() : c.state())] =
+          c.mission_count();
+    return out;
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<v1::MonitoringService::Stub> stub_;
+};
+
+TEST_F(MonitoringServerTest, ServesHealthForItsService) {
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(kServiceName);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = health->Check(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(MonitoringServerTest, SeededMissionsAndTheirSummary) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  v1::ListMissionsRequest list;
+  list.set_filter("year = 2021");
+  v1::ListMissionsResponse missions;
+  grpc::Status s = stub_->ListMissions(&ctx, list, &missions);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  std::vector<std::string> names;
+  for (const auto& m : missions.missions()) {
+    names.push_back(m.name());
+    ASSERT_FALSE(m.provenance().empty());
+    EXPECT_EQ(m.provenance(0).source(), "001_2f9c2b9cd01aeccb.txt");
+  }
+  EXPECT_THAT(names, ElementsAre("missions/am-2021", "missions/kg-2021-1",
+                                 "missions/kg-2021-2", "missions/kg-2021-3",
+                                 "missions/kz-2021", "missions/ru-2021"));
+
+  v1::SummarizeMissionsResponse all = Summarize({});
+  EXPECT_EQ(Counts(all), (std::map<std::string, int>{
+                             {"2021 states/am", 1},
+                             {"2021 states/kg", 3},
+                             {"2021 states/kz", 1},
+                             {"2021 states/ru", 1},
+                             {"2022 RS", 1},
+                             {"2022 states/kz", 2},
+                             {"2024 states/by", 1},
+                             {"2024 states/ru", 1},
+                         }));
+  EXPECT_EQ(all.total_mission_count(), 11);
+  std::map<int, int> years;
+  for (const auto& y : all.years()) years[y.year()] = y.mission_count();
+  EXPECT_EQ(years, (std::map<int, int>{{2021, 6}, {2022, 3}, {2024, 2}}));
+
+  v1::SummarizeMissionsRequest kz;
+  kz.set_state("states/kz");
+  kz.set_start_year(2022);
+  EXPECT_EQ(Counts(Summarize(kz)),
+            (std::map<std::string, int>{{"2022 states/kz", 2}}));
+}
+
+TEST_F(MonitoringServerTest, SeededOperationHasItsContingents) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  v1::GetOperationRequest get;
+  get.set_name("operations/kz-2022-01");
+  v1::Operation op;
+  grpc::Status s = stub_->GetOperation(&ctx, get, &op);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  std::map<std::string, std::string> sizes;
+  for (const auto& c : op.contingents()) {
+    sizes[c.state()] =
+        c.has_size()
+            ? absl::StrCat(c.size_qualifier() == v1::SIZE_QUALIFIER_APPROXIMATE
+                               ? "~"
+                               : "",
+                           c.size())
+            : (c.unit().empty() ? "" : c.unit(0).text());
+  }
+  EXPECT_EQ(
+      sizes,
+      (std::map<std::string, std::string>{
+          {"states/am", "100"},
+          {"states/by", "a company of peacekeepers from the airborne brigade"},
+          {"states/kg", "~150"},
+          {"states/ru", "airborne forces"},
+          {"states/tj", "~200"},
+      }));
+  EXPECT_EQ(op.withdrawal_days(), 10);
+  EXPECT_EQ(op.provenance(0).source(), "003_29fe70bcc92e977c.txt");
+}
+
+TEST_F(MonitoringServerTest, CreateUpdateDeleteWithEtagsAndSummary) {
+  v1::CreateMissionRequest create;
+  create.set_mission_id("kg-2021-extra");
+  v1::Mission* m = create.mutable_mission();
+  m->set_state("states/kg");
+  m->set_region_code("KG");
+  m->set_election_kind(v1::ELECTION_KIND_PRESIDENTIAL);
+  m->mutable_period()->mutable_start_date()->set_year(2021);
+  v1::Participant* o = m->add_observers();
+  auto* name = o->add_display_name();
+  name->set_language_code("en");
+  name->set_text("An observer");
+  v1::Mission created;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    ExpectError(stub_->CreateMission(&ctx, create, &created),
+                grpc::StatusCode::UNAUTHENTICATED, "MISSING_CREDENTIALS");
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    grpc::Status s = stub_->CreateMission(&ctx, create, &created);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  EXPECT_EQ(created.name(), "missions/kg-2021-extra");
+  EXPECT_FALSE(created.etag().empty());
+  EXPECT_EQ(Counts(Summarize({}))["2021 states/kg"], 4);
+
+  v1::UpdateMissionRequest update;
+  update.mutable_mission()->set_name(created.name());
+  update.mutable_mission()->set_etag(created.etag());
+  auto* c = update.mutable_mission()->add_conclusion();
+  c->set_language_code("en");
+  c->set_text("Free and fair");
+  update.mutable_mission()->mutable_conclusion_submitted_date()->set_year(2021);
+  v1::Mission updated;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    grpc::Status s = stub_->UpdateMission(&ctx, update, &updated);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  EXPECT_EQ(updated.conclusion(0).text(), "Free and fair");
+  EXPECT_EQ(updated.election_kind(), v1::ELECTION_KIND_PRESIDENTIAL);
+  EXPECT_NE(updated.etag(), created.etag());
+  {
+    grpc::ClientContext ctx;  // the old etag again
+    Prepare(&ctx, kEditorKey);
+    ExpectError(stub_->UpdateMission(&ctx, update, &updated),
+                grpc::StatusCode::FAILED_PRECONDITION, "ETAG_MISMATCH");
+  }
+
+  v1::DeleteMissionRequest del;
+  del.set_name(created.name());
+  v1::Mission deleted;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    ExpectError(stub_->DeleteMission(&ctx, del, &deleted),
+                grpc::StatusCode::PERMISSION_DENIED, "INSUFFICIENT_ROLE");
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kAdminKey);
+    grpc::Status s = stub_->DeleteMission(&ctx, del, &deleted);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  EXPECT_TRUE(deleted.has_delete_time());
+  EXPECT_EQ(Counts(Summarize({}))["2021 states/kg"], 3);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::GetMissionRequest get;
+    get.set_name(created.name());
+    v1::Mission out;
+    ExpectError(stub_->GetMission(&ctx, get, &out), grpc::StatusCode::NOT_FOUND,
+                "RESOURCE_NOT_FOUND");
+  }
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::ListMissionsRequest list;
+    list.set_show_deleted(true);
+    list.set_filter("state = \"states/kg\"");
+    v1::ListMissionsResponse resp;
+    grpc::Status s = stub_->ListMissions(&ctx, list, &resp);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    EXPECT_EQ(resp.missions_size(), 4);
+  }
+}
+
+TEST_F(MonitoringServerTest, BadInputCarriesFieldViolations) {
+  v1::CreateOperationRequest create;
+  create.set_operation_id("bad");
+  v1::Operation* op = create.mutable_operation();
+  auto* t = op->add_title();
+  t->set_language_code("en");
+  t->set_text("Bad");
+  op->set_state("states/kz");
+  op->mutable_period()->mutable_start_date()->set_year(2022);
+  op->mutable_period()->mutable_end_date()->set_year(2021);
+  v1::Contingent* c = op->add_contingents();
+  c->set_state("states/am");
+  c->set_size(-100);
+  op->set_status(static_cast<v1::OperationStatus>(99));
+  v1::Operation out;
+  grpc::ClientContext ctx;
+  Prepare(&ctx, kEditorKey);
+  Details d =
+      ExpectError(stub_->CreateOperation(&ctx, create, &out),
+                  grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT");
+  EXPECT_THAT(d.bad_fields,
+              UnorderedElementsAre("operation.period.end_date",
+                                   "operation.contingents[0].size",
+                                   "operation.status"));
+
+  grpc::ClientContext ctx2;
+  Prepare(&ctx2);
+  v1::SummarizeMissionsRequest req;
+  req.set_start_year(2024);
+  req.set_end_year(2021);
+  v1::SummarizeMissionsResponse resp;
+  d = ExpectError(stub_->SummarizeMissions(&ctx2, req, &resp),
+                  grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT");
+  EXPECT_THAT(d.bad_fields, ElementsAre("end_year"));
+
+  grpc::ClientContext ctx3;
+  Prepare(&ctx3);
+  v1::ListComplianceRecordsRequest list;
+  list.set_filter("timeliness = NOT_A_LEVEL");
+  v1::ListComplianceRecordsResponse records;
+  d = ExpectError(stub_->ListComplianceRecords(&ctx3, list, &records),
+                  grpc::StatusCode::INVALID_ARGUMENT, "INVALID_FILTER");
+  EXPECT_THAT(d.bad_fields, Contains("filter"));
+}
+
+TEST_F(MonitoringServerTest, WritesSurviveARestart) {
+  v1::CreateFieldVisitRequest create;
+  create.set_field_visit_id("exercise-1");
+  create.mutable_field_visit()->set_kind(v1::FIELD_VISIT_KIND_EXERCISE);
+  auto* t = create.mutable_field_visit()->add_title();
+  t->set_language_code("en");
+  t->set_text("An exercise");
+  v1::FieldVisit out;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    grpc::Status s = stub_->CreateFieldVisit(&ctx, create, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  auto exit = server_->WaitForExit(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  absl::Status restarted = server_->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  stub_ = v1::MonitoringService::NewStub(server_->channel());
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  v1::ListFieldVisitsRequest list;
+  list.set_filter("kind = FIELD_VISIT_KIND_EXERCISE");
+  v1::ListFieldVisitsResponse resp;
+  grpc::Status s = stub_->ListFieldVisits(&ctx, list, &resp);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(resp.field_visits_size(), 1);
+  EXPECT_EQ(resp.field_visits(0).etag(), out.etag());
+  // The seed loaded again on restart added nothing twice.
+  EXPECT_EQ(Summarize({}).total_mission_count(), 11);
+}
+
+}  // namespace
+}  // namespace cstopa::itest
