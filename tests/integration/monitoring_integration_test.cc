@@ -22,6 +22,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/common/metrics.h"
+#include "services/common/sql.h"
+#include "services/common/test_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MONITORING_SERVER
@@ -370,6 +372,71 @@ TEST_F(MonitoringServerTest, WritesSurviveARestart) {
   EXPECT_EQ(resp.field_visits(0).etag(), out.etag());
   // The seed loaded again on restart added nothing twice.
   EXPECT_EQ(Summarize({}).total_mission_count(), 11);
+}
+
+// Two replicas on one PostgreSQL (the throwaway server of the `postgres`
+// CTest fixture): both start and seed the same schema without conflict, and
+// a write through one is counted by the other's summary.
+TEST(MonitoringPostgresTest, TwoReplicasShareMissionsAndSummary) {
+  const std::string url = common::TestPostgresUrl();
+  if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
+  auto drop_schema = [&] {
+    auto db = common::OpenDatabase(url, {"monitoring_itest_admin", {}});
+    ASSERT_TRUE(db.ok()) << db.status();
+    absl::Status s = (*db)->Write([](common::SqlTransaction& tx) {
+      for (const char* sql :
+           {"DROP SCHEMA IF EXISTS monitoring CASCADE",
+            "DROP SCHEMA IF EXISTS monitoring_itest_admin CASCADE"}) {
+        if (auto r = tx.Execute(sql, {}); !r.ok()) return r.status();
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  };
+  drop_schema();
+  {
+    std::vector<std::unique_ptr<ServerProcess>> replicas;
+    for (int i = 0; i < 2; ++i) {
+      ServerProcess::Options options;
+      options.binary = CSTOPA_MONITORING_SERVER;
+      options.drain_seconds = 2;
+      // The harness passes --store=sqlite://... first; the last one wins.
+      options.extra_args = {absl::StrCat("--store=", url)};
+      replicas.push_back(std::make_unique<ServerProcess>(options));
+      ASSERT_TRUE(replicas.back()->Launch().ok());
+    }
+    for (auto& r : replicas) {
+      absl::Status s = r->WaitForPortFile();
+      ASSERT_TRUE(s.ok()) << s << r->ReadStderr(4000);
+    }
+    auto a = v1::MonitoringService::NewStub(replicas[0]->channel());
+    auto b = v1::MonitoringService::NewStub(replicas[1]->channel());
+
+    v1::CreateMissionRequest create;
+    create.set_mission_id("ru-2021-extra");
+    create.mutable_mission()->set_state("states/ru");
+    create.mutable_mission()->mutable_period()->mutable_start_date()->set_year(
+        2021);
+    v1::Mission created;
+    {
+      grpc::ClientContext ctx;
+      Prepare(&ctx, kEditorKey);
+      grpc::Status s = a->CreateMission(&ctx, create, &created);
+      ASSERT_TRUE(s.ok()) << Describe(s);
+    }
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::SummarizeMissionsResponse summary;
+    grpc::Status s = b->SummarizeMissions(&ctx, {}, &summary);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    EXPECT_EQ(summary.total_mission_count(), 12);  // 11 seeded, once
+    std::map<std::string, int> counts;
+    for (const auto& c : summary.counts())
+      counts[absl::StrCat(c.year(), " ", c.state())] = c.mission_count();
+    EXPECT_EQ(counts["2021 states/ru"], 2);
+    EXPECT_EQ(counts["2021 states/kg"], 3);
+  }
+  drop_schema();
 }
 
 }  // namespace
