@@ -419,8 +419,10 @@ absl::StatusOr<SearchPage> LegislationStore::SearchPostgres(
   SqlValues params;
   for (const std::string& w : query.words) {
     terms.push_back(
-        "(plainto_tsquery('english', ?) || plainto_tsquery('russian', ?) || "
-        "plainto_tsquery('simple', ?))");
+        "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
+        "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
+        "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
+        "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
     params.insert(params.end(), {w, w, w});
   }
   static constexpr char kScore[] = "(ts_rank(d.search_tsv, query.tsq)::float8)";

@@ -10,7 +10,9 @@
 -- the 'english', 'russian' and 'simple' configurations (so English and
 -- Russian words match their stems, and any other word matches itself),
 -- weighted A for titles, B for summaries, C for texts; a GIN index serves
--- the @@ searches.
+-- the @@ searches. Texts are lower-cased with the ICU root collation first:
+-- the text-search parser folds case by the database's LC_CTYPE, which under
+-- the C locale folds only ASCII (so "Закон" would not match "закон").
 CREATE TABLE documents (
   name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
   etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
@@ -20,15 +22,15 @@ CREATE TABLE documents (
   commission TEXT COLLATE "C" NOT NULL, adopt_date BIGINT, revision_id TEXT COLLATE "C" NOT NULL,
   title TEXT COLLATE "C" NOT NULL, summary_text TEXT COLLATE "C" NOT NULL, body_text TEXT COLLATE "C" NOT NULL,
   search_tsv tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('english'::regconfig, title), 'A') ||
-    setweight(to_tsvector('russian'::regconfig, title), 'A') ||
-    setweight(to_tsvector('simple'::regconfig, title), 'A') ||
-    setweight(to_tsvector('english'::regconfig, summary_text), 'B') ||
-    setweight(to_tsvector('russian'::regconfig, summary_text), 'B') ||
-    setweight(to_tsvector('simple'::regconfig, summary_text), 'B') ||
-    setweight(to_tsvector('english'::regconfig, body_text), 'C') ||
-    setweight(to_tsvector('russian'::regconfig, body_text), 'C') ||
-    setweight(to_tsvector('simple'::regconfig, body_text), 'C')) STORED
+    setweight(to_tsvector('english'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
+    setweight(to_tsvector('russian'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
+    setweight(to_tsvector('simple'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
+    setweight(to_tsvector('english'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
+    setweight(to_tsvector('russian'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
+    setweight(to_tsvector('simple'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
+    setweight(to_tsvector('english'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C') ||
+    setweight(to_tsvector('russian'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C') ||
+    setweight(to_tsvector('simple'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C')) STORED
 );
 CREATE INDEX documents_update_time ON documents (update_time, name);
 CREATE INDEX documents_kind ON documents (kind, name);

@@ -1,0 +1,890 @@
+// Handler tests: the legislation API's behaviour without a server, on a
+// store loaded with the real seed file, on SQLite and (when the test command
+// started one) PostgreSQL.
+#include "services/legislation/legislation_service.h"
+
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/errors.h"
+#include "services/common/test_postgres.h"
+#include "services/legislation/embedded_files.h"
+#include "services/legislation/legislation_store.h"
+
+namespace cstopa::legislation {
+namespace {
+
+using common::Caller;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kEditorKey[] = "editor-secret";
+constexpr char kAdminKey[] = "admin-secret";
+
+google::type::Date Day(int y, int m = 0, int d = 0) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+void AddText(google::protobuf::RepeatedPtrField<type::v1::LocalizedText>* out,
+             const std::string& lang, const std::string& text) {
+  auto* t = out->Add();
+  t->set_language_code(lang);
+  t->set_text(text);
+}
+
+class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    common::SchemaSpec schema = LegislationSchema();
+    std::string url = "sqlite::memory:";
+    if (GetParam() == "postgresql") {
+      url = common::TestPostgresUrl();
+      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
+      std::random_device rd;
+      schema.service = absl::StrCat("legislation_t", rd(), "_", rd());
+      schema_ = schema.service;
+    }
+    auto db = common::OpenDatabase(url, schema);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto keys = common::ApiKeyStore::Parse(
+        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
+        common::HashApiKey(kAdminKey) + " admin test-admin\n");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = std::move(*keys);
+    store_ = std::make_unique<LegislationStore>(db_.get(), &tokens_);
+    handler_ = std::make_unique<LegislationHandler>(store_.get(), &keys_);
+    ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
+  }
+
+  void TearDown() override {
+    if (db_ != nullptr && !schema_.empty()) {
+      (void)db_->Write([&](common::SqlTransaction& tx) {
+        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
+            .status();
+      });
+    }
+  }
+
+  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
+  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
+
+  static std::vector<std::string> FieldsOf(const absl::Status& s) {
+    std::vector<std::string> out;
+    if (auto bad = common::GetBadRequest(s)) {
+      for (const auto& v : bad->field_violations()) out.push_back(v.field());
+    }
+    return out;
+  }
+  static std::string ReasonOf(const absl::Status& s) {
+    auto info = common::GetErrorInfo(s);
+    return info ? info->reason() : "";
+  }
+
+  // Creates a document; `ru` and `text` optional.
+  v1::Document MakeDocument(
+      const std::string& id, const std::string& en, const std::string& ru = "",
+      const std::string& text = "",
+      v1::DocumentKind kind = v1::DOCUMENT_KIND_MODEL_LAW) {
+    v1::CreateDocumentRequest req;
+    req.set_document_id(id);
+    req.mutable_document()->set_kind(kind);
+    AddText(req.mutable_document()->mutable_title(), "en", en);
+    if (!ru.empty()) AddText(req.mutable_document()->mutable_title(), "ru", ru);
+    if (!text.empty())
+      AddText(req.mutable_document()->mutable_text(), "en", text);
+    v1::Document out;
+    absl::Status s = handler_->CreateDocument(Editor(), req, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  absl::Status Transition(const std::string& name, v1::DocumentStage stage,
+                          google::type::Date date, v1::Document* out) {
+    v1::TransitionDocumentRequest req;
+    req.set_name(name);
+    req.set_stage(stage);
+    *req.mutable_date() = date;
+    return handler_->TransitionDocument(Editor(), req, out);
+  }
+
+  // Adopts a freshly created document on `date`.
+  void Adopt(const std::string& name, google::type::Date date) {
+    v1::Document d;
+    ASSERT_TRUE(
+        Transition(name, v1::DOCUMENT_STAGE_UNDER_REVIEW, date, &d).ok());
+    ASSERT_TRUE(
+        Transition(name, v1::DOCUMENT_STAGE_AT_COMMISSION, date, &d).ok());
+    ASSERT_TRUE(Transition(name, v1::DOCUMENT_STAGE_ADOPTED, date, &d).ok());
+  }
+
+  absl::StatusOr<v1::SearchDocumentsResponse> Search(
+      const std::string& query, const std::string& filter = "",
+      int page_size = 0, const std::string& token = "") {
+    v1::SearchDocumentsRequest req;
+    req.set_query(query);
+    req.set_filter(filter);
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    v1::SearchDocumentsResponse resp;
+    absl::Status s = handler_->SearchDocuments({}, req, &resp);
+    if (!s.ok()) return s;
+    return resp;
+  }
+
+  static std::vector<std::string> Names(
+      const v1::SearchDocumentsResponse& resp) {
+    std::vector<std::string> out;
+    for (const auto& r : resp.results()) out.push_back(r.document().name());
+    return out;
+  }
+
+  std::string schema_;
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_;
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<LegislationStore> store_;
+  std::unique_ptr<LegislationHandler> handler_;
+};
+
+// --- Seed
+// ---------------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, SeedHasTheThreeActionPlansWithComputedProgress) {
+  v1::ListActionPlansRequest req;
+  v1::ListActionPlansResponse resp;
+  ASSERT_TRUE(handler_->ListActionPlans({}, req, &resp).ok());
+  ASSERT_EQ(resp.action_plans_size(), 3);
+  const auto& p2011 = resp.action_plans(0);
+  const auto& p2016 = resp.action_plans(1);
+  const auto& p2021 = resp.action_plans(2);
+  EXPECT_EQ(p2011.name(), "actionPlans/approximation-2011-2015");
+  EXPECT_EQ(p2011.progress().total(), 24);
+  EXPECT_EQ(p2011.progress().done(), 24);
+  EXPECT_EQ(p2011.progress().percent_done(), 100);
+  EXPECT_EQ(p2011.progress().by_status().at("ITEM_STATUS_DONE"), 24);
+  EXPECT_EQ(p2011.period().start_date().year(), 2011);
+  EXPECT_EQ(p2011.period().end_date().year(), 2015);
+  // No count in the source: no invented items.
+  EXPECT_EQ(p2016.name(), "actionPlans/approximation-2016-2020");
+  EXPECT_EQ(p2016.progress().total(), 0);
+  EXPECT_EQ(p2016.progress().percent_done(), 0);
+  EXPECT_EQ(p2021.progress().total(), 35);
+  EXPECT_EQ(p2021.progress().done(), 35);
+  for (const auto& p : resp.action_plans()) {
+    ASSERT_FALSE(p.provenance().empty());
+    EXPECT_EQ(p.provenance(0).source(), "001_2f9c2b9cd01aeccb.txt");
+  }
+}
+
+TEST_P(LegislationHandlerTest, SeedItemsKnownOnlyByCountAreMarkedSo) {
+  v1::ListActionPlanItemsRequest req;
+  req.set_parent("actionPlans/approximation-2021-2025");
+  req.set_page_size(100);
+  v1::ListActionPlanItemsResponse resp;
+  ASSERT_TRUE(handler_->ListActionPlanItems({}, req, &resp).ok());
+  ASSERT_EQ(resp.action_plan_items_size(), 35);
+  for (const auto& item : resp.action_plan_items()) {
+    EXPECT_FALSE(item.details_known());
+    EXPECT_TRUE(item.title().empty());
+    EXPECT_TRUE(item.document().empty());
+    EXPECT_EQ(item.status(), v1::ITEM_STATUS_DONE);
+    EXPECT_EQ(item.kind(), v1::DOCUMENT_KIND_MODEL_ACT);
+    EXPECT_EQ(item.provenance(0).source(), "001_2f9c2b9cd01aeccb.txt");
+  }
+  req.set_parent("actionPlans/-");
+  req.set_filter(
+      "kind = DOCUMENT_KIND_RECOMMENDATION AND details_known = false");
+  resp.Clear();
+  ASSERT_TRUE(handler_->ListActionPlanItems({}, req, &resp).ok());
+  EXPECT_EQ(resp.action_plan_items_size(), 24);
+}
+
+TEST_P(LegislationHandlerTest, SeedHasTheStatementsTopicsAndTreaties) {
+  v1::ListDocumentsRequest dreq;
+  dreq.set_filter("kind = DOCUMENT_KIND_STATEMENT");
+  v1::ListDocumentsResponse docs;
+  ASSERT_TRUE(handler_->ListDocuments({}, dreq, &docs).ok());
+  std::set<std::string> names;
+  for (const auto& d : docs.documents()) {
+    names.insert(d.name());
+    EXPECT_EQ(d.stage(), v1::DOCUMENT_STAGE_ADOPTED);
+    EXPECT_EQ(d.revision_id(), "r1");
+    EXPECT_FALSE(d.has_adopt_date());  // the source gives no date
+    EXPECT_EQ(d.provenance(0).source(), "001_2f9c2b9cd01aeccb.txt");
+  }
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "documents/statement-outer-space-arms-race",
+                       "documents/statement-foreign-electoral-interference",
+                       "documents/statement-artificial-intelligence"}));
+
+  v1::ListTopicsResponse topics;
+  ASSERT_TRUE(handler_->ListTopics({}, {}, &topics).ok());
+  EXPECT_EQ(topics.topics_size(), 6);
+
+  v1::Treaty t;
+  v1::GetTreatyRequest treq;
+  treq.set_name("treaties/jurisdiction-temporary-deployment-2021");
+  ASSERT_TRUE(handler_->GetTreaty({}, treq, &t).ok());
+  EXPECT_EQ(t.signing_date().year(), 2021);
+  EXPECT_EQ(t.signing_date().month(), 9);
+  EXPECT_EQ(t.signing_date().day(), 16);
+  EXPECT_EQ(t.signing_place().locality(0).text(), "Dushanbe");
+  EXPECT_EQ(t.provenance(0).source(), "000_4365105acde5eea1.txt");
+  for (const char* name : {"treaties/status-of-formations-2010",
+                           "treaties/military-transportation-2015"}) {
+    treq.set_name(name);
+    ASSERT_TRUE(handler_->GetTreaty({}, treq, &t).ok()) << name;
+    ASSERT_EQ(t.amendments_size(), 1) << name;
+    EXPECT_EQ(t.amendments(0).proposed_date().year(), 2022);
+    EXPECT_EQ(t.amendments(0).provenance(0).source(),
+              "002_5b865f62c35cc4cc.txt");
+  }
+
+  v1::GetRatificationRequest rreq;
+  rreq.set_name(
+      "treaties/jurisdiction-temporary-deployment-2021/ratifications/kz");
+  v1::Ratification r;
+  ASSERT_TRUE(handler_->GetRatification({}, rreq, &r).ok());
+  EXPECT_EQ(r.state(), "states/kz");
+  EXPECT_EQ(r.status(), v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+  EXPECT_EQ(r.status_date().year(), 2022);
+  EXPECT_EQ(r.status_date().month(), 5);
+  EXPECT_EQ(r.status_date().day(), 19);
+  EXPECT_EQ(r.parliament(), "parliaments/kz-parliament");
+  EXPECT_EQ(r.chamber_id(), "mazhilis");
+  EXPECT_EQ(r.provenance(0).source(), "000_4365105acde5eea1.txt");
+}
+
+TEST_P(LegislationHandlerTest, SeedLoadsIdempotentlyAndLeavesEditsAlone) {
+  v1::UpdateTopicRequest up;
+  up.mutable_topic()->set_name("topics/cybersecurity");
+  AddText(up.mutable_topic()->mutable_display_name(), "en", "Cyber security");
+  v1::Topic edited;
+  ASSERT_TRUE(handler_->UpdateTopic(Editor(), up, &edited).ok());
+  ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
+  v1::ListTopicsResponse topics;
+  ASSERT_TRUE(handler_->ListTopics({}, {}, &topics).ok());
+  EXPECT_EQ(topics.topics_size(), 6);
+  v1::Topic t;
+  v1::GetTopicRequest g;
+  g.set_name("topics/cybersecurity");
+  ASSERT_TRUE(handler_->GetTopic({}, g, &t).ok());
+  EXPECT_EQ(t.display_name(0).text(), "Cyber security");
+  v1::ActionPlan plan;
+  v1::GetActionPlanRequest pg;
+  pg.set_name("actionPlans/approximation-2011-2015");
+  ASSERT_TRUE(handler_->GetActionPlan({}, pg, &plan).ok());
+  EXPECT_EQ(plan.progress().total(), 24);
+}
+
+// --- Lifecycle
+// ----------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, DocumentsMoveOnlyToStagesThatMayFollow) {
+  v1::Document d = MakeDocument("model-law-x", "Model law on X");
+  EXPECT_EQ(d.stage(), v1::DOCUMENT_STAGE_DRAFTED);
+  ASSERT_EQ(d.stage_history_size(), 1);
+
+  absl::Status s =
+      Transition(d.name(), v1::DOCUMENT_STAGE_ADOPTED, Day(2024, 1, 10), &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReasonOf(s), "INVALID_STAGE_TRANSITION");
+  auto payload =
+      s.GetPayload("type.googleapis.com/google.rpc.PreconditionFailure");
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::PreconditionFailure failure;
+  ASSERT_TRUE(failure.ParseFromString(std::string(*payload)));
+  std::vector<std::string> allowed;
+  for (const auto& v : failure.violations()) allowed.push_back(v.subject());
+  EXPECT_THAT(allowed, ElementsAre("DOCUMENT_STAGE_UNDER_REVIEW",
+                                   "DOCUMENT_STAGE_AT_COMMISSION"));
+  EXPECT_EQ(common::GetErrorInfo(s)->metadata().at("allowed_next_stages"),
+            "DOCUMENT_STAGE_UNDER_REVIEW,DOCUMENT_STAGE_AT_COMMISSION");
+
+  ASSERT_TRUE(Transition(d.name(), v1::DOCUMENT_STAGE_UNDER_REVIEW,
+                         Day(2024, 1, 10), &d)
+                  .ok());
+  ASSERT_TRUE(
+      Transition(d.name(), v1::DOCUMENT_STAGE_AT_COMMISSION, Day(2024, 3), &d)
+          .ok());
+  // A date before the previous transition's is refused.
+  s = Transition(d.name(), v1::DOCUMENT_STAGE_ADOPTED, Day(2024, 2, 1), &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("date"));
+  ASSERT_TRUE(
+      Transition(d.name(), v1::DOCUMENT_STAGE_ADOPTED, Day(2024, 11, 28), &d)
+          .ok());
+  EXPECT_EQ(d.stage(), v1::DOCUMENT_STAGE_ADOPTED);
+  EXPECT_EQ(d.adopt_date().year(), 2024);
+  EXPECT_EQ(d.adopt_date().day(), 28);
+  ASSERT_EQ(d.stage_history_size(), 4);
+  EXPECT_EQ(d.stage_history(3).stage(), v1::DOCUMENT_STAGE_ADOPTED);
+  ASSERT_TRUE(
+      Transition(d.name(), v1::DOCUMENT_STAGE_REPEALED, Day(2025, 1, 1), &d)
+          .ok());
+  s = Transition(d.name(), v1::DOCUMENT_STAGE_AMENDED, Day(2025, 2, 1), &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(common::GetErrorInfo(s)->metadata().at("allowed_next_stages"), "");
+}
+
+TEST_P(LegislationHandlerTest, TransitionsNeedAKnownStageAndADate) {
+  v1::Document d = MakeDocument("model-law-y", "Model law on Y");
+  v1::TransitionDocumentRequest req;
+  req.set_name(d.name());
+  req.set_stage(static_cast<v1::DocumentStage>(42));
+  absl::Status s = handler_->TransitionDocument(Editor(), req, &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("stage", "date"));
+  req.set_stage(v1::DOCUMENT_STAGE_UNSPECIFIED);
+  *req.mutable_date() = Day(2024, 13, 1);
+  s = handler_->TransitionDocument(Editor(), req, &d);
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("stage", "date.month"));
+  // The stage is not writable through Update.
+  v1::UpdateDocumentRequest up;
+  up.mutable_document()->set_name(d.name());
+  up.mutable_update_mask()->add_paths("stage");
+  s = handler_->UpdateDocument(Editor(), up, &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask"));
+}
+
+// --- Revisions
+// ----------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, EveryTextChangeKeepsTheEarlierRevision) {
+  v1::Document d = MakeDocument("model-law-z", "Model law on Z", "",
+                                "Article 1. First wording.");
+  EXPECT_EQ(d.revision_id(), "r1");
+  v1::UpdateDocumentRequest up;
+  up.mutable_document()->set_name(d.name());
+  up.mutable_document()->set_etag(d.etag());
+  AddText(up.mutable_document()->mutable_text(), "en",
+          "Article 1. Second wording.");
+  ASSERT_TRUE(handler_->UpdateDocument(Editor(), up, &d).ok());
+  EXPECT_EQ(d.revision_id(), "r2");
+  // A change that leaves the text alone makes no revision.
+  v1::UpdateDocumentRequest title;
+  title.mutable_document()->set_name(d.name());
+  AddText(title.mutable_document()->mutable_title(), "en", "Model law on Z2");
+  ASSERT_TRUE(handler_->UpdateDocument(Editor(), title, &d).ok());
+  EXPECT_EQ(d.revision_id(), "r2");
+
+  v1::GetDocumentRevisionRequest rr;
+  v1::DocumentRevision rev;
+  rr.set_name(d.name() + "/revisions/r1");
+  ASSERT_TRUE(handler_->GetDocumentRevision({}, rr, &rev).ok());
+  EXPECT_EQ(rev.text(0).text(), "Article 1. First wording.");
+  EXPECT_EQ(rev.name(), "documents/model-law-z/revisions/r1");
+  rr.set_name(d.name() + "/revisions/r2");
+  ASSERT_TRUE(handler_->GetDocumentRevision({}, rr, &rev).ok());
+  EXPECT_EQ(rev.text(0).text(), "Article 1. Second wording.");
+  EXPECT_GT(rev.create_time().seconds(), 0);
+  rr.set_name(d.name() + "/revisions/r3");
+  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+            absl::StatusCode::kNotFound);
+  rr.set_name("documents/model-law-z/revisions/R1!");
+  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Revisions of a deleted document are gone with it.
+  v1::DeleteDocumentRequest del;
+  del.set_name(d.name());
+  ASSERT_TRUE(handler_->DeleteDocument(Admin(), del, &d).ok());
+  rr.set_name(d.name() + "/revisions/r1");
+  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+            absl::StatusCode::kNotFound);
+}
+
+// --- Progress
+// -----------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, PlanProgressIsComputedFromLiveItems) {
+  v1::CreateActionPlanRequest cp;
+  cp.set_action_plan_id("plan-2026");
+  AddText(cp.mutable_action_plan()->mutable_title(), "en", "Plan 2026-2030");
+  v1::ActionPlan plan;
+  ASSERT_TRUE(handler_->CreateActionPlan(Editor(), cp, &plan).ok());
+  EXPECT_EQ(plan.progress().total(), 0);
+  struct {
+    const char* id;
+    v1::ItemStatus status;
+    const char* commission;
+  } items[] = {
+      {"a", v1::ITEM_STATUS_DONE, "bodies/csto-pa-political-commission"},
+      {"b", v1::ITEM_STATUS_DONE, "bodies/csto-pa-political-commission"},
+      {"c", v1::ITEM_STATUS_DONE, ""},
+      {"d", v1::ITEM_STATUS_IN_PROGRESS, "bodies/csto-pa-political-commission"},
+      {"e", v1::ITEM_STATUS_DROPPED, ""},
+      {"f", v1::ITEM_STATUS_PLANNED, "bodies/csto-pa-socioeconomic-commission"},
+  };
+  for (const auto& it : items) {
+    v1::CreateActionPlanItemRequest ci;
+    ci.set_parent(plan.name());
+    ci.set_item_id(it.id);
+    ci.mutable_action_plan_item()->set_status(it.status);
+    ci.mutable_action_plan_item()->set_commission(it.commission);
+    v1::ActionPlanItem out;
+    ASSERT_TRUE(handler_->CreateActionPlanItem(Editor(), ci, &out).ok());
+  }
+  v1::DeleteActionPlanItemRequest del;
+  del.set_name(plan.name() + "/items/c");
+  v1::ActionPlanItem gone;
+  ASSERT_TRUE(handler_->DeleteActionPlanItem(Admin(), del, &gone).ok());
+
+  v1::GetActionPlanRequest g;
+  g.set_name(plan.name());
+  ASSERT_TRUE(handler_->GetActionPlan({}, g, &plan).ok());
+  const v1::PlanProgress& p = plan.progress();
+  EXPECT_EQ(p.done(), 2);
+  EXPECT_EQ(p.total(), 5);
+  EXPECT_EQ(p.percent_done(), 40);
+  EXPECT_EQ(p.by_status().at("ITEM_STATUS_DONE"), 2);
+  EXPECT_EQ(p.by_status().at("ITEM_STATUS_IN_PROGRESS"), 1);
+  EXPECT_EQ(p.by_status().at("ITEM_STATUS_DROPPED"), 1);
+  EXPECT_EQ(p.by_status().at("ITEM_STATUS_PLANNED"), 1);
+  ASSERT_EQ(p.by_commission_size(), 3);
+  EXPECT_EQ(p.by_commission(0).commission(), "");
+  EXPECT_EQ(p.by_commission(0).done(), 0);
+  EXPECT_EQ(p.by_commission(0).total(), 1);
+  EXPECT_EQ(p.by_commission(1).commission(),
+            "bodies/csto-pa-political-commission");
+  EXPECT_EQ(p.by_commission(1).done(), 2);
+  EXPECT_EQ(p.by_commission(1).total(), 3);
+  EXPECT_EQ(p.by_commission(2).total(), 1);
+
+  // Progress is output only: a client cannot write it.
+  v1::UpdateActionPlanRequest up;
+  up.mutable_action_plan()->set_name(plan.name());
+  up.mutable_update_mask()->add_paths("progress");
+  EXPECT_EQ(handler_->UpdateActionPlan(Editor(), up, &plan).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(LegislationHandlerTest, ItemsNeedALivePlanAndExistingDocuments) {
+  v1::CreateActionPlanItemRequest ci;
+  ci.set_parent("actionPlans/no-such-plan");
+  ci.set_item_id("x");
+  ci.mutable_action_plan_item()->set_status(v1::ITEM_STATUS_PLANNED);
+  v1::ActionPlanItem out;
+  EXPECT_EQ(handler_->CreateActionPlanItem(Editor(), ci, &out).code(),
+            absl::StatusCode::kNotFound);
+  ci.set_parent("actionPlans/approximation-2016-2020");
+  ci.mutable_action_plan_item()->set_document("documents/nothing-here");
+  absl::Status s = handler_->CreateActionPlanItem(Editor(), ci, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("action_plan_item.document"));
+  ci.mutable_action_plan_item()->set_document(
+      "documents/statement-artificial-intelligence");
+  ASSERT_TRUE(handler_->CreateActionPlanItem(Editor(), ci, &out).ok());
+  EXPECT_EQ(out.name(), "actionPlans/approximation-2016-2020/items/x");
+}
+
+// --- Treaties and ratifications
+// -------------------------------------------------
+
+TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
+  v1::CreateTreatyRequest ct;
+  ct.set_treaty_id("test-agreement");
+  AddText(ct.mutable_treaty()->mutable_title(), "en", "Test agreement");
+  *ct.mutable_treaty()->mutable_signing_date() = Day(2023, 11, 23);
+  for (const char* s : {"states/kz", "states/ru", "states/by"})
+    ct.mutable_treaty()->add_parties(s);
+  v1::Treaty treaty;
+  ASSERT_TRUE(handler_->CreateTreaty(Editor(), ct, &treaty).ok());
+
+  auto ratify = [&](const std::string& id, v1::RatificationStatus status) {
+    v1::CreateRatificationRequest cr;
+    cr.set_parent(treaty.name());
+    cr.set_ratification_id(id);
+    cr.mutable_ratification()->set_status(status);
+    *cr.mutable_ratification()->mutable_status_date() = Day(2024, 6);
+    v1::Ratification out;
+    absl::Status s = handler_->CreateRatification(Editor(), cr, &out);
+    if (s.ok()) {
+      EXPECT_EQ(out.state(), "states/" + id);
+    }
+    return s;
+  };
+  ASSERT_TRUE(ratify("kz", v1::RATIFICATION_STATUS_RATIFIED).ok());
+  ASSERT_TRUE(ratify("ru", v1::RATIFICATION_STATUS_BILL_INTRODUCED).ok());
+  // Armenia is not a party of this treaty.
+  absl::Status s = ratify("am", v1::RATIFICATION_STATUS_RATIFIED);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "NOT_A_PARTY");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("ratification_id"));
+  s = ratify("Not A State", v1::RATIFICATION_STATUS_RATIFIED);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("ratification_id"));
+  EXPECT_EQ(ratify("kz", v1::RATIFICATION_STATUS_IN_FORCE).code(),
+            absl::StatusCode::kAlreadyExists);
+
+  v1::GetTreatyRatificationProgressRequest pr;
+  pr.set_treaty(treaty.name());
+  v1::TreatyRatificationProgress progress;
+  ASSERT_TRUE(handler_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  EXPECT_EQ(progress.party_count(), 3);
+  EXPECT_EQ(progress.ratified_count(), 1);
+  EXPECT_THAT(progress.behind_states(), ElementsAre("states/ru", "states/by"));
+  ASSERT_EQ(progress.parties_size(), 3);
+  EXPECT_EQ(progress.parties(2).state(), "states/by");
+  EXPECT_EQ(progress.parties(2).status(), v1::RATIFICATION_STATUS_NOT_STARTED);
+  EXPECT_TRUE(progress.parties(2).ratification().empty());
+  EXPECT_EQ(progress.parties(1).status(),
+            v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+
+  // The seeded treaty: Kazakhstan's bill is before the Mazhilis.
+  pr.set_treaty("treaties/jurisdiction-temporary-deployment-2021");
+  progress.Clear();
+  ASSERT_TRUE(handler_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  EXPECT_THAT(progress.behind_states(), ElementsAre("states/kz"));
+
+  v1::ListRatificationsRequest lr;
+  lr.set_parent("treaties/-");
+  lr.set_filter("status = RATIFICATION_STATUS_BILL_INTRODUCED");
+  v1::ListRatificationsResponse list;
+  ASSERT_TRUE(handler_->ListRatifications({}, lr, &list).ok());
+  std::vector<std::string> states;
+  for (const auto& r : list.ratifications()) states.push_back(r.state());
+  EXPECT_THAT(states, UnorderedElementsAre("states/kz", "states/ru"));
+}
+
+TEST_P(LegislationHandlerTest, TreatyInputIsChecked) {
+  v1::CreateTreatyRequest ct;
+  ct.set_treaty_id("bad-treaty");
+  *ct.mutable_treaty()->mutable_signing_date() = Day(2022, 2, 30);
+  ct.mutable_treaty()->add_parties("kz");
+  ct.mutable_treaty()->add_parties("states/ru");
+  ct.mutable_treaty()->add_parties("states/ru");
+  auto* a = ct.mutable_treaty()->add_amendments();
+  AddText(a->mutable_summary(), "en", "x");
+  v1::Treaty out;
+  absl::Status s = handler_->CreateTreaty(Editor(), ct, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre("treaty.title", "treaty.signing_date.day",
+                                   "treaty.parties[0]", "treaty.parties[2]"));
+  // An amendment proposed before the signing: dates out of order.
+  ct.mutable_treaty()->clear_parties();
+  AddText(ct.mutable_treaty()->mutable_title(), "en", "T");
+  *ct.mutable_treaty()->mutable_signing_date() = Day(2022, 2, 1);
+  *a->mutable_proposed_date() = Day(2021);
+  s = handler_->CreateTreaty(Editor(), ct, &out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("treaty.amendments[0].proposed_date"));
+}
+
+// --- Search
+// ---------------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, SearchFindsRussianTextCaseInsensitively) {
+  MakeDocument("terror-law", "Model law on countering terrorism",
+               "Модельный закон о противодействии терроризму");
+  MakeDocument("other-law", "Model law on peacekeeping",
+               "Модельный закон о миротворческой деятельности");
+  auto r = Search("ТЕРРОРИЗМУ");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/terror-law"));
+  ASSERT_EQ(r->results(0).snippets_size(), 1);
+  EXPECT_THAT(r->results(0).snippets(0), HasSubstr("<mark>"));
+  EXPECT_THAT(r->results(0).snippets(0), HasSubstr("терроризму"));
+  EXPECT_GT(r->results(0).score(), 0);
+
+  r = Search("модельный закон");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), UnorderedElementsAre("documents/terror-law",
+                                              "documents/other-law"));
+  r = Search("Terrorism");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/terror-law"));
+  r = Search("закон терроризм космос");  // every word must match
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+}
+
+TEST_P(LegislationHandlerTest, SearchRanksTitleMatchesFirst) {
+  MakeDocument("in-text", "Model law on borders", "",
+               "Cybersecurity is mentioned in the text only.");
+  MakeDocument("in-title", "Model law on cybersecurity");
+  auto r = Search("cybersecurity");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r),
+              ElementsAre("documents/in-title", "documents/in-text"));
+  EXPECT_GT(r->results(0).score(), r->results(1).score());
+}
+
+TEST_P(LegislationHandlerTest, HostileSearchTextIsSearchedOrRejected) {
+  MakeDocument("plain", "Model law on emergencies");
+  MakeDocument("near-doc", "Near abroad cooperation");
+  MakeDocument("sqlish", "Recommendation or guidance", "", "case 1 = 1 holds");
+  // Operators and SQL are words to look for, never syntax.
+  auto r = Search("\") OR 1=1 --");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/sqlish"));
+  r = Search("NEAR(");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/near-doc"));
+  r = Search("title:emergencies");  // FTS5 column syntax is not honoured
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+  r = Search("emergencies' ; DROP TABLE documents; --");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+  r = Search("emer*");  // no prefix expansion
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+  r = Search("\"emergencies\"");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/plain"));
+  // Nothing to search for, too long, too many words: rejected.
+  for (const std::string& q :
+       {std::string(""), std::string("*"), std::string("\""),
+        std::string("\"\""), std::string("() - ^ :"), std::string(501, 'a'),
+        std::string("a b c d e f g h i j k l m n o p q")}) {
+    auto bad = Search(q);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << q;
+    EXPECT_THAT(FieldsOf(bad.status()), ElementsAre("query")) << q;
+  }
+  // Invalid UTF-8.
+  EXPECT_EQ(Search("\xff\xfe").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // The table is still there.
+  v1::GetDocumentRequest g;
+  g.set_name("documents/plain");
+  v1::Document d;
+  EXPECT_TRUE(handler_->GetDocument({}, g, &d).ok());
+}
+
+TEST_P(LegislationHandlerTest, SearchCombinesWithListFilters) {
+  MakeDocument("old-law", "Security model law 2019");
+  MakeDocument("new-law", "Security model law 2024");
+  MakeDocument("new-rec", "Security recommendation 2024", "", "",
+               v1::DOCUMENT_KIND_RECOMMENDATION);
+  Adopt("documents/old-law", Day(2019, 5, 1));
+  Adopt("documents/new-law", Day(2024, 5, 1));
+  Adopt("documents/new-rec", Day(2024, 6));
+  auto r = Search("security", "adopt_date >= 2020-01-01");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r),
+              UnorderedElementsAre("documents/new-law", "documents/new-rec"));
+  r = Search("security",
+             "adopt_date >= 2020-01-01 AND kind = DOCUMENT_KIND_MODEL_LAW");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/new-law"));
+  r = Search("security", "stage = DOCUMENT_STAGE_DRAFTED");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+  auto bad = Search("security", "adopt_date >> 2020");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(bad.status()), ElementsAre("filter"));
+  bad = Search("security", "no_such_field = 1");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(LegislationHandlerTest, SearchPagesWithoutGapsOrRepeats) {
+  for (int i = 0; i < 25; ++i) {
+    std::string text = "harmonization";
+    for (int k = 0; k < i % 4; ++k) text += " harmonization";
+    MakeDocument(absl::StrCat("doc-", i), absl::StrCat("Act ", i), "", text);
+  }
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  double last = 1e300;
+  do {
+    auto r = Search("harmonization", "", 10, token);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ++pages;
+    for (const auto& res : r->results()) {
+      EXPECT_TRUE(seen.insert(res.document().name()).second)
+          << res.document().name();
+      EXPECT_LE(res.score(), last);
+      last = res.score();
+    }
+    token = r->next_page_token();
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen.size(), 25u);
+
+  auto first = Search("harmonization", "", 10);
+  ASSERT_TRUE(first.ok());
+  auto other = Search("act", "", 10, first->next_page_token());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(other.status()), ElementsAre("page_token"));
+  other = Search("harmonization", "kind = DOCUMENT_KIND_MODEL_LAW", 10,
+                 first->next_page_token());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Search("harmonization", "", -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto big = Search("harmonization", "", 5000);  // lowered to 100
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->results_size(), 25);
+}
+
+// --- Standard methods
+// -------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, SoftDeleteHidesDocumentsFromGetListAndSearch) {
+  v1::Document d = MakeDocument("to-delete", "Obsolete peacekeeping act");
+  v1::DeleteDocumentRequest del;
+  del.set_name(d.name());
+  del.set_etag("stale");
+  EXPECT_EQ(handler_->DeleteDocument(Admin(), del, &d).code(),
+            absl::StatusCode::kFailedPrecondition);
+  del.set_etag(d.etag());
+  EXPECT_EQ(handler_->DeleteDocument(Editor(), del, &d).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(handler_->DeleteDocument(Admin(), del, &d).ok());
+  EXPECT_TRUE(d.has_delete_time());
+  v1::GetDocumentRequest g;
+  g.set_name(d.name());
+  EXPECT_EQ(handler_->GetDocument({}, g, &d).code(),
+            absl::StatusCode::kNotFound);
+  auto r = Search("obsolete");
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(Names(*r), IsEmpty());
+  v1::ListDocumentsRequest lr;
+  lr.set_show_deleted(true);
+  lr.set_filter("name = \"documents/to-delete\"");
+  v1::ListDocumentsResponse list;
+  ASSERT_TRUE(handler_->ListDocuments({}, lr, &list).ok());
+  EXPECT_EQ(list.documents_size(), 1);
+  // The ID stays taken.
+  v1::CreateDocumentRequest again;
+  again.set_document_id("to-delete");
+  again.mutable_document()->set_kind(v1::DOCUMENT_KIND_DECISION);
+  AddText(again.mutable_document()->mutable_title(), "en", "New");
+  EXPECT_EQ(handler_->CreateDocument(Editor(), again, &d).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(LegislationHandlerTest, UpdatesAreConditionalOnTheEtag) {
+  v1::Document d = MakeDocument("etag-doc", "Etag test");
+  v1::UpdateDocumentRequest up;
+  up.mutable_document()->set_name(d.name());
+  up.mutable_document()->set_etag(d.etag());
+  up.mutable_document()->set_commission(
+      "bodies/csto-pa-defence-security-commission");
+  v1::Document updated;
+  ASSERT_TRUE(handler_->UpdateDocument(Editor(), up, &updated).ok());
+  EXPECT_NE(updated.etag(), d.etag());
+  EXPECT_EQ(updated.commission(), "bodies/csto-pa-defence-security-commission");
+  absl::Status s = handler_->UpdateDocument(Editor(), up, &updated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
+  // Transitions check the etag too.
+  v1::TransitionDocumentRequest tr;
+  tr.set_name(d.name());
+  tr.set_stage(v1::DOCUMENT_STAGE_UNDER_REVIEW);
+  *tr.mutable_date() = Day(2024);
+  tr.set_etag(d.etag());
+  EXPECT_EQ(handler_->TransitionDocument(Editor(), tr, &updated).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(LegislationHandlerTest, BatchGetReturnsDocumentsInTheOrderAsked) {
+  v1::BatchGetDocumentsRequest req;
+  req.add_names("documents/statement-artificial-intelligence");
+  req.add_names("documents/statement-outer-space-arms-race");
+  v1::BatchGetDocumentsResponse resp;
+  ASSERT_TRUE(handler_->BatchGetDocuments({}, req, &resp).ok());
+  ASSERT_EQ(resp.documents_size(), 2);
+  EXPECT_EQ(resp.documents(0).name(),
+            "documents/statement-artificial-intelligence");
+  EXPECT_EQ(resp.documents(1).name(),
+            "documents/statement-outer-space-arms-race");
+  req.add_names("documents/unknown");
+  resp.Clear();
+  EXPECT_EQ(handler_->BatchGetDocuments({}, req, &resp).code(),
+            absl::StatusCode::kNotFound);
+  req.add_names("bad name");
+  absl::Status s = handler_->BatchGetDocuments({}, req, &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("names[3]"));
+}
+
+TEST_P(LegislationHandlerTest, BadDocumentsAreRefusedWithFieldViolations) {
+  v1::CreateDocumentRequest req;
+  req.set_document_id("Bad_Id");
+  req.mutable_document()->set_kind(static_cast<v1::DocumentKind>(42));
+  req.mutable_document()->set_commission("commissions/defence");
+  req.mutable_document()->add_topics("topics/cybersecurity");
+  req.mutable_document()->add_topics("topics/cybersecurity");
+  AddText(req.mutable_document()->mutable_text(), "english", "x");
+  v1::Document out;
+  absl::Status s = handler_->CreateDocument(Editor(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
+                               "document_id", "document.kind", "document.title",
+                               "document.commission", "document.topics[1]",
+                               "document.text[0].language_code"));
+  // A topic that does not exist.
+  req.set_document_id("good-id");
+  req.mutable_document()->set_kind(v1::DOCUMENT_KIND_APPEAL);
+  req.mutable_document()->clear_commission();
+  req.mutable_document()->clear_topics();
+  req.mutable_document()->clear_text();
+  req.mutable_document()->add_topics("topics/astrology");
+  AddText(req.mutable_document()->mutable_title(), "en", "Appeal");
+  s = handler_->CreateDocument(Editor(), req, &out);
+  EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("document.topics[0]"));
+  // Writes need a key.
+  req.mutable_document()->clear_topics();
+  EXPECT_EQ(handler_->CreateDocument({}, req, &out).code(),
+            absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(handler_->CreateDocument(Editor(), req, &out).ok());
+  // A plan whose period ends before it starts.
+  v1::CreateActionPlanRequest cp;
+  cp.set_action_plan_id("backwards");
+  AddText(cp.mutable_action_plan()->mutable_title(), "en", "Backwards");
+  *cp.mutable_action_plan()->mutable_period()->mutable_start_date() = Day(2025);
+  *cp.mutable_action_plan()->mutable_period()->mutable_end_date() = Day(2021);
+  v1::ActionPlan plan;
+  s = handler_->CreateActionPlan(Editor(), cp, &plan);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("action_plan.period.end_date"));
+}
+
+TEST_P(LegislationHandlerTest, ImplementationsReferToLiveDocuments) {
+  v1::CreateImplementationRequest ci;
+  ci.set_implementation_id("kz-ai");
+  ci.mutable_implementation()->set_document("documents/none");
+  ci.mutable_implementation()->set_state("states/kz");
+  ci.mutable_implementation()->set_level(v1::IMPLEMENTATION_LEVEL_PARTIAL);
+  v1::Implementation out;
+  absl::Status s = handler_->CreateImplementation(Editor(), ci, &out);
+  EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
+  ci.mutable_implementation()->set_document(
+      "documents/statement-artificial-intelligence");
+  ci.mutable_implementation()->set_state("kz");
+  s = handler_->CreateImplementation(Editor(), ci, &out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("implementation.state"));
+  ci.mutable_implementation()->set_state("states/kz");
+  ci.mutable_implementation()->set_national_act("Law No. 1");
+  ASSERT_TRUE(handler_->CreateImplementation(Editor(), ci, &out).ok());
+  v1::ListImplementationsRequest lr;
+  lr.set_filter(
+      "state = \"states/kz\" AND level = IMPLEMENTATION_LEVEL_PARTIAL");
+  v1::ListImplementationsResponse list;
+  ASSERT_TRUE(handler_->ListImplementations({}, lr, &list).ok());
+  ASSERT_EQ(list.implementations_size(), 1);
+  EXPECT_EQ(list.implementations(0).national_act(), "Law No. 1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LegislationHandlerTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace cstopa::legislation
