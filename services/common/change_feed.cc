@@ -37,21 +37,6 @@ ChangeFeed::~ChangeFeed() {
     stop_ = true;
   }
   thread_.join();
-  // End the watchers that can still be told; the others belong to calls the
-  // server cancels.
-  std::vector<Delivery> out;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, sub] : subs_) {
-      if (!sub.ready) continue;
-      out.push_back({id,
-                     sub.watcher,
-                     {},
-                     true,
-                     absl::UnavailableError("the server is stopping")});
-    }
-  }
-  Deliver(out);
 }
 
 std::string ChangeFeed::TokenFor(int64_t seq) const {
@@ -405,7 +390,11 @@ void ChangeFeed::Deliver(std::vector<Delivery>& out) {
   for (Delivery& d : out) {
     {
       absl::MutexLock lock(&mu_);
-      if (subs_.find(d.id) == subs_.end()) continue;  // cancelled meanwhile
+      auto it = subs_.find(d.id);
+      if (it == subs_.end()) continue;  // cancelled meanwhile
+      // An ended watcher is gone before it hears so; Cancel still waits for
+      // the call to return.
+      if (d.end) subs_.erase(it);
       delivering_ = d.id;
     }
     if (d.end) {
@@ -415,7 +404,6 @@ void ChangeFeed::Deliver(std::vector<Delivery>& out) {
     }
     absl::MutexLock lock(&mu_);
     delivering_ = 0;
-    if (d.end) subs_.erase(d.id);
   }
 }
 

@@ -122,7 +122,9 @@ class ChangeFeed {
   // Starts the poller thread. `db` and `tokens` must outlive the feed.
   ChangeFeed(Database* db, const PageTokenCodec* tokens,
              ChangeFeedOptions options);
-  // Ends the remaining watchers (UNAVAILABLE) and stops the thread.
+  // Stops the thread. Watchers still registered are forgotten without a
+  // call (a server destroys the feed after its calls are done; Shutdown
+  // ends streams before that).
   ~ChangeFeed();
 
   ChangeFeed(const ChangeFeed&) = delete;

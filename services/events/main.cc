@@ -21,7 +21,7 @@ class EventsInstance : public cstopa::common::ServiceInstance {
   }
   // Ends the watch streams when draining starts (see
   // EventsGrpcService::BeginShutdown).
-  void BeginShutdown() { service_.BeginShutdown(); }
+  void BeginDrain() override { service_.BeginShutdown(); }
 
  private:
   cstopa::events::EventsStore store_;
