@@ -90,6 +90,7 @@ class MonitoringServerTest : public ::testing::Test {
   void SetUp() override {
     ServerProcess::Options options;
     options.binary = CSTOPA_MONITORING_SERVER;
+    options.drain_seconds = 1;
     server_ = std::make_unique<ServerProcess>(options);
     absl::Status s = server_->Start();
     ASSERT_TRUE(s.ok()) << s;
