@@ -248,14 +248,13 @@ absl::StatusOr<std::vector<MissionGroup>> MonitoringStore::CountMissions(
     where.push_back("state = ?");
     params.push_back(query.state);
   }
-  // Missions with a state are grouped by it (whatever region code each
-  // gives); those without one by their region code.
-  constexpr char kCodeKey[] =
-      "CASE WHEN state = '' THEN region_code ELSE '' END";
+  // Grouped by the plain columns, so that the index missions_summary
+  // delivers the rows in group order (no sort); groups of one state that
+  // differ only in region code are merged below.
   const std::string sql = absl::StrCat(
-      "SELECT year, state, MAX(region_code), COUNT(*) FROM missions WHERE ",
-      absl::StrJoin(where, " AND "), " GROUP BY year, state, ", kCodeKey,
-      " ORDER BY year, state, ", kCodeKey);
+      "SELECT year, state, region_code, COUNT(*) FROM missions WHERE ",
+      absl::StrJoin(where, " AND "),
+      " GROUP BY year, state, region_code ORDER BY year, state, region_code");
   std::vector<MissionGroup> out;
   absl::Status s = db_->QueryOnce(
       sql, params, deadline, [&](const common::SqlRow& row) -> absl::Status {
@@ -264,7 +263,17 @@ absl::StatusOr<std::vector<MissionGroup>> MonitoringStore::CountMissions(
         g.state = std::string(row.Bytes(1));
         g.region_code = std::string(row.Bytes(2));
         g.count = row.Int(3);
-        out.push_back(std::move(g));
+        // Missions with a state count under it, whatever region code each
+        // gives (the group keeps a non-empty one); those without, under
+        // their region code.
+        if (!out.empty() && !g.state.empty() && out.back().year == g.year &&
+            out.back().state == g.state) {
+          out.back().count += g.count;
+          if (out.back().region_code.empty())
+            out.back().region_code = std::move(g.region_code);
+        } else {
+          out.push_back(std::move(g));
+        }
         return absl::OkStatus();
       });
   if (!s.ok()) return s;

@@ -25,6 +25,11 @@ CREATE TABLE missions (
 );
 CREATE INDEX missions_state ON missions (state, name);
 CREATE INDEX missions_year ON missions (year, name);
+CREATE INDEX missions_year_desc ON missions (year DESC, name);
+-- SummarizeMissions from the indexes alone: every mission in group order,
+-- or one state's.
+CREATE INDEX missions_summary ON missions (year, state, region_code, delete_time);
+CREATE INDEX missions_state_summary ON missions (state, year, region_code, delete_time);
 
 CREATE TABLE operations (
   name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
