@@ -1,6 +1,7 @@
 #include "services/legislation/legislation_service.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -562,9 +563,8 @@ absl::Status LegislationHandler::GetDocumentRevision(
   return absl::OkStatus();
 }
 
-absl::Status LegislationHandler::SearchDocuments(
-    const Caller& c, const v1::SearchDocumentsRequest& req,
-    v1::SearchDocumentsResponse* resp) {
+absl::StatusOr<std::string> LegislationHandler::SearchDocumentsEncoded(
+    const Caller& c, const v1::SearchDocumentsRequest& req) {
   auto words = ParseSearchQuery(req.query(), "query");
   if (!words.ok()) return words.status();
   SearchQuery q;
@@ -574,14 +574,45 @@ absl::Status LegislationHandler::SearchDocuments(
   q.page_token = req.page_token();
   auto page = store_->Search(q, c.deadline);
   if (!page.ok()) return page.status();
-  for (SearchHit& hit : page->hits) {
-    v1::SearchResult* r = resp->add_results();
-    if (!r->mutable_document()->ParseFromString(hit.document))
-      return absl::DataLossError("a stored document is corrupt");
-    r->set_score(hit.score);
-    for (std::string& s : hit.snippets) r->add_snippets(std::move(s));
+  // SearchDocumentsResponse: results = 1 (SearchResult: document = 1,
+  // score = 2, snippets = 3), next_page_token = 2.
+  using common::ResourceStore;
+  std::string out, result;
+  for (const SearchHit& hit : page->hits) {
+    result.clear();
+    result.push_back(static_cast<char>((1 << 3) | 2));
+    ResourceStore::AppendVarint(hit.document.size(), &result);
+    result += hit.document;
+    result.push_back(static_cast<char>((2 << 3) | 1));
+    uint64_t bits;
+    static_assert(sizeof(bits) == sizeof(hit.score));
+    std::memcpy(&bits, &hit.score, sizeof(bits));
+    for (int i = 0; i < 8; ++i)
+      result.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+    for (const std::string& s : hit.snippets) {
+      result.push_back(static_cast<char>((3 << 3) | 2));
+      ResourceStore::AppendVarint(s.size(), &result);
+      result += s;
+    }
+    out.push_back(static_cast<char>((1 << 3) | 2));
+    ResourceStore::AppendVarint(result.size(), &out);
+    out += result;
   }
-  resp->set_next_page_token(std::move(page->next_page_token));
+  if (!page->next_page_token.empty()) {
+    out.push_back(static_cast<char>((2 << 3) | 2));
+    ResourceStore::AppendVarint(page->next_page_token.size(), &out);
+    out += page->next_page_token;
+  }
+  return out;
+}
+
+absl::Status LegislationHandler::SearchDocuments(
+    const Caller& c, const v1::SearchDocumentsRequest& req,
+    v1::SearchDocumentsResponse* resp) {
+  auto encoded = SearchDocumentsEncoded(c, req);
+  if (!encoded.ok()) return encoded.status();
+  if (!resp->ParseFromString(*encoded))
+    return absl::InternalError("could not decode an encoded search response");
   return absl::OkStatus();
 }
 
@@ -1050,7 +1081,7 @@ LegislationGrpcService::LegislationGrpcService(LegislationHandler* handler)
     : handler_(handler) {
 #define CSTOPA_LEGISLATION_SET_ALLOCATOR(Method, Request, Response) \
   SetMessageAllocatorFor_##Method(&Method##_allocator_);
-  CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_SET_ALLOCATOR)
+  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_SET_ALLOCATOR)
 #undef CSTOPA_LEGISLATION_SET_ALLOCATOR
 }
 
@@ -1061,7 +1092,21 @@ LegislationGrpcService::LegislationGrpcService(LegislationHandler* handler)
     return common::FinishUnary(                                            \
         ctx, handler_->Method(common::CallerOf(ctx), *request, response)); \
   }
-CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_RPC)
+CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_RPC)
 #undef CSTOPA_LEGISLATION_RPC
+
+grpc::ServerUnaryReactor* LegislationGrpcService::SearchDocuments(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  v1::SearchDocumentsRequest decoded;
+  if (!common::ParseRequest(*request, &decoded)) {
+    return common::FinishUnary(
+        ctx, absl::InvalidArgumentError(
+                 "the request is not a valid SearchDocumentsRequest"));
+  }
+  return common::FinishEncoded(
+      ctx, handler_->SearchDocumentsEncoded(common::CallerOf(ctx), decoded),
+      response);
+}
 
 }  // namespace cstopa::legislation

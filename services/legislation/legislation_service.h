@@ -39,7 +39,7 @@ class LegislationHandler {
 #define CSTOPA_LEGISLATION_METHOD(Method, Request, Response) \
   absl::Status Method(const common::Caller& caller,          \
                       const v1::Request& request, v1::Response* response);
-#define CSTOPA_LEGISLATION_METHODS(X)                                       \
+#define CSTOPA_LEGISLATION_TYPED_METHODS(X)                                 \
   X(GetDocument, GetDocumentRequest, Document)                              \
   X(BatchGetDocuments, BatchGetDocumentsRequest, BatchGetDocumentsResponse) \
   X(ListDocuments, ListDocumentsRequest, ListDocumentsResponse)             \
@@ -48,7 +48,6 @@ class LegislationHandler {
   X(DeleteDocument, DeleteDocumentRequest, Document)                        \
   X(TransitionDocument, TransitionDocumentRequest, Document)                \
   X(GetDocumentRevision, GetDocumentRevisionRequest, DocumentRevision)      \
-  X(SearchDocuments, SearchDocumentsRequest, SearchDocumentsResponse)       \
   X(GetTopic, GetTopicRequest, Topic)                                       \
   X(ListTopics, ListTopicsRequest, ListTopicsResponse)                      \
   X(CreateTopic, CreateTopicRequest, Topic)                                 \
@@ -84,8 +83,16 @@ class LegislationHandler {
   X(UpdateImplementation, UpdateImplementationRequest, Implementation)      \
   X(DeleteImplementation, DeleteImplementationRequest, Implementation)
 
+#define CSTOPA_LEGISLATION_METHODS(X) \
+  CSTOPA_LEGISLATION_TYPED_METHODS(X) \
+  X(SearchDocuments, SearchDocumentsRequest, SearchDocumentsResponse)
   CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_METHOD)
 #undef CSTOPA_LEGISLATION_METHOD
+
+  // The serialized SearchDocumentsResponse, built from the stored document
+  // bytes without decoding them (the gRPC fast path).
+  absl::StatusOr<std::string> SearchDocumentsEncoded(
+      const common::Caller& caller, const v1::SearchDocumentsRequest& request);
 
   // Loads the seed file text (LegislationSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);
@@ -101,9 +108,11 @@ class LegislationHandler {
   const common::ApiKeyStore* keys_;
 };
 
-// The gRPC face of LegislationHandler (callback API).
+// The gRPC face of LegislationHandler (callback API). SearchDocuments uses
+// the raw (ByteBuffer) variant, sending stored documents without decoding.
 class LegislationGrpcService final
-    : public v1::LegislationService::CallbackService {
+    : public v1::LegislationService::WithRawCallbackMethod_SearchDocuments<
+          v1::LegislationService::CallbackService> {
  public:
   explicit LegislationGrpcService(LegislationHandler* handler);
 
@@ -111,15 +120,18 @@ class LegislationGrpcService final
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
                                    const v1::Request* request,       \
                                    v1::Response* response) override;
-  CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_RPC)
+  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_RPC)
 #undef CSTOPA_LEGISLATION_RPC
+  grpc::ServerUnaryReactor* SearchDocuments(
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
  private:
   LegislationHandler* handler_;
   // Every call's messages live on a per-call arena.
 #define CSTOPA_LEGISLATION_ALLOCATOR(Method, Request, Response) \
   common::ArenaMessageAllocator<v1::Request, v1::Response> Method##_allocator_;
-  CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_ALLOCATOR)
+  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_ALLOCATOR)
 #undef CSTOPA_LEGISLATION_ALLOCATOR
 };
 

@@ -185,7 +185,7 @@ struct SearchParts {
   SqlValues params;
   bool has_cursor = false;
   double after_score = 0;
-  std::string after_name;
+  SqlValue after_key;
   std::string fingerprint;
 };
 
@@ -210,25 +210,32 @@ absl::StatusOr<SearchParts> CommonParts(const SearchQuery& q,
     auto cursor = tokens.Decode(q.page_token, parts.fingerprint);
     if (!cursor.ok()) return cursor.status();
     if (cursor->last_values.size() != 2 ||
-        !std::holds_alternative<double>(cursor->last_values[0]) ||
-        !std::holds_alternative<std::string>(cursor->last_values[1])) {
+        !std::holds_alternative<double>(cursor->last_values[0])) {
       return common::InvalidArgument(
           "INVALID_PAGE_TOKEN", {{"page_token", "does not match this query"}});
     }
     parts.has_cursor = true;
     parts.after_score = std::get<double>(cursor->last_values[0]);
-    parts.after_name = std::get<std::string>(cursor->last_values[1]);
+    parts.after_key = cursor->last_values[1];
   }
   return parts;
 }
 
-std::string NextToken(const common::PageTokenCodec& tokens,
-                      const SearchParts& parts, double score,
-                      const std::string& name) {
-  common::PageCursor c;
-  c.last_values = {score, name};
-  c.last_name = name;
-  return tokens.Encode(c, parts.fingerprint);
+// The first passage of the titles, summaries or texts (as stored in the
+// text columns, entries separated by newlines) that holds one of the words;
+// the first title when none does (e.g. a match FTS5 made after folding
+// diacritics).
+std::string SnippetOf(std::initializer_list<absl::string_view> columns,
+                      const std::vector<std::string>& words) {
+  for (absl::string_view column : columns) {
+    std::string s = Snippet(column, words);
+    if (!s.empty()) {
+      std::replace(s.begin(), s.end(), '\n', ' ');
+      return std::string(absl::StripAsciiWhitespace(s));
+    }
+  }
+  absl::string_view title = absl::StripAsciiWhitespace(*columns.begin());
+  return std::string(title.substr(0, title.find('\n')));
 }
 
 }  // namespace
@@ -242,16 +249,26 @@ const common::SchemaSpec& LegislationSchema() {
 }
 
 LegislationStore::LegislationStore(common::Database* db,
-                                   const common::PageTokenCodec* tokens)
+                                   const common::PageTokenCodec* tokens,
+                                   SearchCacheOptions cache)
     : db_(db),
       tokens_(tokens),
+      cache_options_(cache),
+      postgres_(db->dialect() == "postgresql"),
       documents_(db, &kDocuments, tokens),
       topics_(db, &kTopics, tokens),
       action_plans_(db, &kActionPlans, tokens),
       items_(db, &kItems, tokens),
       treaties_(db, &kTreaties, tokens),
       ratifications_(db, &kRatifications, tokens),
-      implementations_(db, &kImplementations, tokens) {}
+      implementations_(db, &kImplementations, tokens) {
+  // Every document write (in this process) invalidates cached rankings.
+  documents_.set_write_hook(
+      [this](common::SqlTransaction&, common::WriteKind, const Message&) {
+        generation_.fetch_add(1);
+        return absl::OkStatus();
+      });
+}
 
 absl::Status LegislationStore::GetRevision(const std::string& document,
                                            const std::string& revision_id,
@@ -318,164 +335,258 @@ absl::StatusOr<SearchPage> LegislationStore::Search(const SearchQuery& query,
     return common::InvalidArgument("query", "has no word to search for");
   auto page_size = SearchPageSize(query.page_size);
   if (!page_size.ok()) return page_size.status();
-  if (db_->dialect() == "postgresql")
-    return SearchPostgres(query, *page_size, deadline);
-  return SearchSqlite(query, *page_size, deadline);
-}
-
-// SQLite: FTS5 with bm25 (titles weigh 10, summaries 4, texts 1). Two steps
-// in one snapshot: first the page's rows by rank alone (no snippet, no
-// document bytes, so the sort holds only ids and scores), then the
-// documents and snippets of just those rows.
-absl::StatusOr<SearchPage> LegislationStore::SearchSqlite(
-    const SearchQuery& query, int32_t page_size, absl::Time deadline) const {
-  auto parts = CommonParts(query, *tokens_, "sqlite");
+  auto parts = CommonParts(query, *tokens_, db_->dialect());
   if (!parts.ok()) return parts.status();
-  static constexpr char kScore[] = "(-bm25(documents_fts, 10.0, 4.0, 1.0))";
-  std::string match = Fts5Expression(query.words);
-  SqlValues params = {match};
-  for (const SqlValue& p : parts->params) params.push_back(p);
-  std::string keyset;
+  Ranked after;
   if (parts->has_cursor) {
-    keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
-                          " = ? AND d.name > ?))");
-    params.push_back(parts->after_score);
-    params.push_back(parts->after_score);
-    params.push_back(parts->after_name);
+    after.score = parts->after_score;
+    after.key = parts->after_key;
+    if (postgres_ != std::holds_alternative<std::string>(after.key))
+      return common::InvalidArgument(
+          "INVALID_PAGE_TOKEN", {{"page_token", "does not match this query"}});
   }
-  std::string ranked =
-      absl::StrCat("SELECT d.id, ", kScore,
-                   " AS score, d.name FROM documents_fts "
-                   "JOIN documents d ON d.id = documents_fts.rowid "
-                   "WHERE documents_fts MATCH ? AND d.delete_time IS NULL",
-                   parts->where, keyset,
-                   " ORDER BY score DESC, d.name ASC LIMIT ", page_size + 1);
-
-  struct Ranked {
-    int64_t id;
-    double score;
-    std::string name;
-  };
+  auto rows =
+      Rank(query, parts->where, parts->params,
+           parts->has_cursor ? &after : nullptr, *page_size + 1, deadline);
+  if (!rows.ok()) return rows.status();
   SearchPage page;
-  absl::Status s = db_->Read(deadline, [&](common::SqlTransaction& tx) {
-    std::vector<Ranked> rows;
-    absl::Status st =
-        tx.QueryEach(ranked, params, [&](const SqlRow& row) -> absl::Status {
-          rows.push_back({row.Int(0), std::get<double>(row.Value(1)),
-                          std::string(row.Bytes(2))});
-          return absl::OkStatus();
-        });
-    if (!st.ok()) return st;
-    bool more = rows.size() > static_cast<size_t>(page_size);
-    if (more) rows.pop_back();
-    if (rows.empty()) return absl::OkStatus();
-    std::vector<std::string> marks(rows.size(), "?");
-    SqlValues detail_params = {match};
-    for (const Ranked& r : rows) detail_params.push_back(r.id);
-    absl::flat_hash_map<int64_t, size_t> index;
-    page.hits.resize(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      index[rows[i].id] = i;
-      page.hits[i].score = rows[i].score;
-    }
-    st = tx.QueryEach(
-        absl::StrCat(
-            "SELECT d.id, d.data, snippet(documents_fts, -1, '<mark>', "
-            "'</mark>', '…', 24) FROM documents_fts "
-            "JOIN documents d ON d.id = documents_fts.rowid "
-            "WHERE documents_fts MATCH ? AND documents_fts.rowid IN (",
-            absl::StrJoin(marks, ", "), ")"),
-        detail_params, [&](const SqlRow& row) -> absl::Status {
-          auto it = index.find(row.Int(0));
-          if (it == index.end()) return absl::OkStatus();
-          SearchHit& hit = page.hits[it->second];
-          hit.document = std::string(row.Bytes(1));
-          std::string snippet(row.Bytes(2));
-          // Column texts are stored as "\nt1\nt2\n"; show spaces instead.
-          std::replace(snippet.begin(), snippet.end(), '\n', ' ');
-          hit.snippets.push_back(
-              std::string(absl::StripAsciiWhitespace(snippet)));
-          return absl::OkStatus();
-        });
-    if (!st.ok()) return st;
-    if (more)
-      page.next_page_token =
-          NextToken(*tokens_, *parts, rows.back().score, rows.back().name);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  bool more = rows->size() > static_cast<size_t>(*page_size);
+  if (more) rows->pop_back();
+  if (auto s = Fetch(query, *rows, deadline, &page.hits); !s.ok()) return s;
+  if (more) {
+    common::PageCursor c;
+    c.last_values = {rows->back().score, rows->back().key};
+    page.next_page_token = tokens_->Encode(c, parts->fingerprint);
+  }
   return page;
 }
 
+namespace {
+
+// Whether `a` comes after `b` in (score desc, key asc) order.
+bool After(double a_score, const SqlValue& a_key, double b_score,
+           const SqlValue& b_key) {
+  if (a_score != b_score) return a_score < b_score;
+  return a_key > b_key;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
+    const SearchQuery& query, const std::string& where,
+    const SqlValues& where_params, const Ranked* after, int limit,
+    absl::Time deadline) const {
+  if (cache_options_.max_entries <= 0 || limit > cache_options_.depth)
+    return RankSql(query, where, where_params, after, limit, deadline);
+  std::string key =
+      absl::StrCat(absl::StrJoin(query.words, "\x1f"), "\n", query.filter);
+  uint64_t generation = generation_.load();
+  absl::Time now = absl::Now();
+  std::vector<Ranked> out;
+  auto take = [&](const CacheEntry& e) -> bool {
+    size_t i = 0;
+    if (after != nullptr) {
+      while (i < e.rows.size() &&
+             !After(e.rows[i].score, e.rows[i].key, after->score, after->key))
+        ++i;
+    }
+    for (; i < e.rows.size() && out.size() < static_cast<size_t>(limit); ++i)
+      out.push_back(e.rows[i]);
+    // Served from the cache unless the page runs past a partial entry.
+    return out.size() == static_cast<size_t>(limit) || e.complete;
+  };
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      if (it->second.generation == generation &&
+          now - it->second.created < cache_options_.ttl) {
+        cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.lru);
+        if (take(it->second)) return out;
+        out.clear();
+      } else {
+        cache_lru_.erase(it->second.lru);
+        cache_.erase(it);
+      }
+    }
+  }
+  if (after != nullptr) {
+    // Deep pages not in the cache: straight from the database.
+    return RankSql(query, where, where_params, after, limit, deadline);
+  }
+  auto rows = RankSql(query, where, where_params, nullptr,
+                      cache_options_.depth + 1, deadline);
+  if (!rows.ok()) return rows.status();
+  CacheEntry entry;
+  entry.complete = rows->size() <= static_cast<size_t>(cache_options_.depth);
+  if (!entry.complete) rows->pop_back();
+  entry.rows = *std::move(rows);
+  entry.generation = generation;
+  entry.created = now;
+  take(entry);
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.find(key) == cache_.end()) {
+    while (static_cast<int>(cache_.size()) >= cache_options_.max_entries &&
+           !cache_lru_.empty()) {
+      cache_.erase(cache_lru_.back());
+      cache_lru_.pop_back();
+    }
+    cache_lru_.push_front(key);
+    entry.lru = cache_lru_.begin();
+    cache_.emplace(key, std::move(entry));
+  }
+  return out;
+}
+
+// SQLite: FTS5 with bm25 (titles weigh 10, summaries 4, texts 1); the index
+// holds live documents only (see the triggers), so without a filter the
+// ranking reads the index alone. Ties break on the row id.
+//
 // PostgreSQL: every word must match under at least one of the 'english',
 // 'russian' and 'simple' configurations (each word a bound parameter of
-// plainto_tsquery); ranked by ts_rank over the weighted tsvector; snippets
-// by ts_headline, computed only for the rows of the page.
-absl::StatusOr<SearchPage> LegislationStore::SearchPostgres(
-    const SearchQuery& query, int32_t page_size, absl::Time deadline) const {
-  auto parts = CommonParts(query, *tokens_, "postgresql");
-  if (!parts.ok()) return parts.status();
-  std::vector<std::string> terms;
+// plainto_tsquery, lower-cased like the indexed text); ranked by ts_rank over
+// the weighted tsvector. Ties break on the name.
+absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankSql(
+    const SearchQuery& query, const std::string& where,
+    const SqlValues& where_params, const Ranked* after, int limit,
+    absl::Time deadline) const {
   SqlValues params;
-  for (const std::string& w : query.words) {
-    terms.push_back(
-        "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
-        "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
-        "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
-        "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
-    params.insert(params.end(), {w, w, w});
+  std::string sql;
+  if (!postgres_) {
+    static constexpr char kScore[] = "(-bm25(documents_fts, 10.0, 4.0, 1.0))";
+    params.push_back(Fts5Expression(query.words));
+    for (const SqlValue& p : where_params) params.push_back(p);
+    std::string keyset;
+    if (after != nullptr) {
+      keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
+                            " = ? AND documents_fts.rowid > ?))");
+      params.insert(params.end(), {after->score, after->score, after->key});
+    }
+    sql = absl::StrCat(
+        "SELECT documents_fts.rowid, ", kScore, " AS score FROM documents_fts",
+        where.empty() ? "" : " JOIN documents d ON d.id = documents_fts.rowid",
+        " WHERE documents_fts MATCH ?", where, keyset,
+        " ORDER BY score DESC, documents_fts.rowid ASC LIMIT ", limit);
+  } else {
+    std::vector<std::string> terms;
+    for (const std::string& w : query.words) {
+      terms.push_back(
+          "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
+          "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
+          "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
+          "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
+      params.insert(params.end(), {w, w, w});
+    }
+    static constexpr char kScore[] =
+        "(ts_rank(d.search_tsv, query.tsq)::float8)";
+    for (const SqlValue& p : where_params) params.push_back(p);
+    std::string keyset;
+    if (after != nullptr) {
+      keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
+                            " = ? AND d.name > ?))");
+      params.insert(params.end(), {after->score, after->score, after->key});
+    }
+    sql = absl::StrCat(
+        "SELECT d.name, ", kScore, " AS score FROM documents d, (SELECT ",
+        absl::StrJoin(terms, " && "),
+        " AS tsq) query WHERE d.search_tsv @@ query.tsq AND d.delete_time IS "
+        "NULL",
+        where, keyset, " ORDER BY score DESC, d.name ASC LIMIT ", limit);
   }
-  static constexpr char kScore[] = "(ts_rank(d.search_tsv, query.tsq)::float8)";
-  for (const SqlValue& p : parts->params) params.push_back(p);
-  std::string keyset;
-  if (parts->has_cursor) {
-    keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
-                          " = ? AND d.name > ?))");
-    params.push_back(parts->after_score);
-    params.push_back(parts->after_score);
-    params.push_back(parts->after_name);
-  }
-  std::string sql = absl::StrCat(
-      "SELECT s.data, s.score, s.name, ts_headline('russian', s.title || "
-      "s.summary_text || s.body_text, s.tsq, 'StartSel=<mark>, "
-      "StopSel=</mark>, MaxFragments=2, MaxWords=24, MinWords=8, "
-      "FragmentDelimiter=\" … \"') FROM (SELECT d.data, d.name, d.title, "
-      "d.summary_text, d.body_text, query.tsq, ",
-      kScore, " AS score FROM documents d, (SELECT ",
-      absl::StrJoin(terms, " && "),
-      " AS tsq) query WHERE d.search_tsv @@ query.tsq AND d.delete_time IS "
-      "NULL",
-      parts->where, keyset, " ORDER BY score DESC, d.name ASC LIMIT ",
-      page_size + 1, ") s ORDER BY s.score DESC, s.name ASC");
-  SearchPage page;
-  double last_score = 0;
-  std::string last_name;
-  bool more = false;
+  std::vector<Ranked> out;
   absl::Status s = db_->QueryOnce(
       sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
-        if (page.hits.size() == static_cast<size_t>(page_size)) {
-          more = true;
-          return absl::OkStatus();
-        }
-        SearchHit hit;
-        hit.document = std::string(row.Bytes(0));
+        Ranked r;
+        r.key = row.Value(0);
         SqlValue score = row.Value(1);
-        hit.score = std::holds_alternative<double>(score)
-                        ? std::get<double>(score)
-                        : static_cast<double>(common::AsInt(score));
-        last_score = hit.score;
-        last_name = std::string(row.Bytes(2));
-        std::string snippet(row.Bytes(3));
-        std::replace(snippet.begin(), snippet.end(), '\n', ' ');
-        hit.snippets.push_back(
-            std::string(absl::StripAsciiWhitespace(snippet)));
-        page.hits.push_back(std::move(hit));
+        r.score = std::holds_alternative<double>(score)
+                      ? std::get<double>(score)
+                      : static_cast<double>(common::AsInt(score));
+        out.push_back(std::move(r));
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
-  if (more)
-    page.next_page_token = NextToken(*tokens_, *parts, last_score, last_name);
-  return page;
+  return out;
+}
+
+absl::Status LegislationStore::Fetch(const SearchQuery& query,
+                                     const std::vector<Ranked>& rows,
+                                     absl::Time deadline,
+                                     std::vector<SearchHit>* hits) const {
+  hits->clear();
+  if (rows.empty()) return absl::OkStatus();
+  hits->resize(rows.size());
+  absl::flat_hash_map<std::string, size_t> index;  // key as text
+  auto key_text = [](const SqlValue& v) {
+    return std::holds_alternative<std::string>(v)
+               ? std::get<std::string>(v)
+               : absl::StrCat(common::AsInt(v));
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    index[key_text(rows[i].key)] = i;
+    (*hits)[i].score = rows[i].score;
+  }
+  std::vector<std::string> marks(rows.size(), "?");
+  SqlValues params;
+  std::string sql;
+  if (!postgres_) {
+    // Snippets are cut here (SnippetOf), not by FTS5's snippet(), which
+    // re-tokenizes every column of every row in SQL and costs more than the
+    // rest of the page.
+    for (const Ranked& r : rows) params.push_back(r.key);
+    sql = absl::StrCat(
+        "SELECT id, data, title, summary_text, body_text FROM documents "
+        "WHERE id IN (",
+        absl::StrJoin(marks, ", "), ")");
+  } else {
+    std::vector<std::string> terms;
+    for (const std::string& w : query.words) {
+      terms.push_back(
+          "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
+          "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
+          "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
+          "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
+      params.insert(params.end(), {w, w, w});
+    }
+    for (const Ranked& r : rows) params.push_back(r.key);
+    sql = absl::StrCat(
+        "SELECT d.name, d.data, ts_headline('russian', d.title || "
+        "d.summary_text || d.body_text, query.tsq, 'StartSel=<mark>, "
+        "StopSel=</mark>, MaxFragments=2, MaxWords=24, MinWords=8, "
+        "FragmentDelimiter=\" … \"') FROM documents d, (SELECT ",
+        absl::StrJoin(terms, " && "), " AS tsq) query WHERE d.name IN (",
+        absl::StrJoin(marks, ", "), ")");
+  }
+  std::vector<bool> seen(rows.size(), false);
+  absl::Status s = db_->QueryOnce(
+      sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
+        auto it = index.find(key_text(row.Value(0)));
+        if (it == index.end()) return absl::OkStatus();
+        SearchHit& hit = (*hits)[it->second];
+        seen[it->second] = true;
+        hit.document = std::string(row.Bytes(1));
+        if (!postgres_) {
+          hit.snippets.push_back(SnippetOf(
+              {row.Bytes(2), row.Bytes(3), row.Bytes(4)}, query.words));
+          return absl::OkStatus();
+        }
+        std::string snippet(row.Bytes(2));
+        // Column texts are stored as "\nt1\nt2\n"; show spaces instead.
+        std::replace(snippet.begin(), snippet.end(), '\n', ' ');
+        hit.snippets.push_back(
+            std::string(absl::StripAsciiWhitespace(snippet)));
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  // A document deleted between ranking and fetching drops out of the page.
+  size_t kept = 0;
+  for (size_t i = 0; i < hits->size(); ++i) {
+    if (!seen[i]) continue;
+    if (kept != i) (*hits)[kept] = std::move((*hits)[i]);
+    ++kept;
+  }
+  hits->resize(kept);
+  return absl::OkStatus();
 }
 
 }  // namespace cstopa::legislation

@@ -14,12 +14,16 @@
 #ifndef CSTOPA_SERVICES_LEGISLATION_LEGISLATION_STORE_H_
 #define CSTOPA_SERVICES_LEGISLATION_LEGISLATION_STORE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <list>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cstopa/legislation/v1/legislation.pb.h"
 #include "services/common/resource_store.h"
@@ -42,9 +46,10 @@ struct SearchQuery {
   std::string page_token;
 };
 
-// One hit: the stored document (serialized), its score and snippets.
+// One hit: the stored document (serialized v1::Document), its score and
+// snippets.
 struct SearchHit {
-  std::string document;  // a serialized v1::Document
+  std::string document;
   double score = 0;
   std::vector<std::string> snippets;
 };
@@ -61,9 +66,21 @@ struct ItemCount {
   int64_t count = 0;
 };
 
+// Ranked search results are cached per (words, filter) for a short time:
+// ranking (bm25 / ts_rank over every match) costs far more than fetching a
+// page, and popular queries repeat. An entry is dropped as soon as this
+// process writes a document, and lives at most `ttl` otherwise (the bound on
+// how long a write made by another process or replica can be missed).
+struct SearchCacheOptions {
+  int max_entries = 256;  // 0 disables the cache
+  int depth = 1000;       // ranked rows kept per entry
+  absl::Duration ttl = absl::Seconds(2);
+};
+
 class LegislationStore {
  public:
-  LegislationStore(common::Database* db, const common::PageTokenCodec* tokens);
+  LegislationStore(common::Database* db, const common::PageTokenCodec* tokens,
+                   SearchCacheOptions cache = {});
 
   common::ResourceStore& documents() { return documents_; }
   common::ResourceStore& topics() { return topics_; }
@@ -96,15 +113,42 @@ class LegislationStore {
                                     absl::Time deadline) const;
 
  private:
-  absl::StatusOr<SearchPage> SearchSqlite(const SearchQuery& query,
-                                          int32_t page_size,
-                                          absl::Time deadline) const;
-  absl::StatusOr<SearchPage> SearchPostgres(const SearchQuery& query,
-                                            int32_t page_size,
-                                            absl::Time deadline) const;
+  // One ranked match: its score and tie-breaker (the row id on SQLite, the
+  // name on PostgreSQL).
+  struct Ranked {
+    double score = 0;
+    common::SqlValue key;
+  };
+  struct CacheEntry {
+    std::vector<Ranked> rows;
+    bool complete = false;  // every match is in `rows`
+    uint64_t generation = 0;
+    absl::Time created;
+    std::list<std::string>::iterator lru;
+  };
+  // Ranked matches after `after` (if set), at most `limit`.
+  absl::StatusOr<std::vector<Ranked>> Rank(
+      const SearchQuery& query, const std::string& where,
+      const common::SqlValues& where_params, const Ranked* after, int limit,
+      absl::Time deadline) const;
+  absl::StatusOr<std::vector<Ranked>> RankSql(
+      const SearchQuery& query, const std::string& where,
+      const common::SqlValues& where_params, const Ranked* after, int limit,
+      absl::Time deadline) const;
+  // The page's documents and snippets, in the order of `rows`.
+  absl::Status Fetch(const SearchQuery& query, const std::vector<Ranked>& rows,
+                     absl::Time deadline, std::vector<SearchHit>* hits) const;
+  bool postgres() const { return postgres_; }
 
   common::Database* db_;
   const common::PageTokenCodec* tokens_;
+  SearchCacheOptions cache_options_;
+  bool postgres_ = false;
+  std::atomic<uint64_t> generation_{0};
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, CacheEntry> cache_
+      ABSL_GUARDED_BY(cache_mu_);
+  mutable std::list<std::string> cache_lru_ ABSL_GUARDED_BY(cache_mu_);
   common::ResourceStore documents_, topics_, action_plans_, items_, treaties_,
       ratifications_, implementations_;
 };

@@ -1,6 +1,8 @@
 #include "services/legislation/search_query.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -106,6 +108,122 @@ std::string Fts5Expression(const std::vector<std::string>& words) {
       out += c;
     }
     out += '"';
+  }
+  return out;
+}
+
+namespace {
+
+void AppendUtf8(int32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+int32_t Lower(int32_t cp) {
+  if (cp >= 'A' && cp <= 'Z') return cp + 32;
+  if (cp < 0xC0) return cp;
+  if (cp <= 0xDE && cp != 0xD7) return cp + 32;  // Latin-1
+  if (cp >= 0x100 && cp <= 0x17F && cp % 2 == 0 && cp != 0x130 && cp != 0x138)
+    return cp + 1;                                                // Latin Ext-A
+  if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) return cp + 32;  // Greek
+  if (cp >= 0x400 && cp <= 0x40F) return cp + 80;                 // Ѐ-Џ
+  if (cp >= 0x410 && cp <= 0x42F) return cp + 32;                 // А-Я
+  if (cp >= 0x460 && cp <= 0x4FF && cp % 2 == 0) return cp + 1;
+  return cp;
+}
+
+struct Word {
+  size_t begin, end;  // byte offsets in the text
+};
+
+std::vector<Word> SplitWords(absl::string_view text) {
+  std::vector<Word> out;
+  size_t i = 0, start = 0;
+  bool in_word = false;
+  while (i < text.size()) {
+    size_t at = i;
+    int32_t cp = NextCodePoint(text, &i);
+    if (cp < 0) {  // invalid byte: a separator
+      i = at + 1;
+      cp = ' ';
+    }
+    bool word = IsWordChar(cp);
+    if (word && !in_word) start = at;
+    if (!word && in_word) out.push_back({start, at});
+    in_word = word;
+  }
+  if (in_word) out.push_back({start, text.size()});
+  return out;
+}
+
+}  // namespace
+
+std::string FoldCase(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t at = i;
+    int32_t cp = NextCodePoint(text, &i);
+    if (cp < 0) {
+      out.push_back(text[at]);
+      i = at + 1;
+      continue;
+    }
+    AppendUtf8(Lower(cp), &out);
+  }
+  return out;
+}
+
+std::string Snippet(absl::string_view text,
+                    const std::vector<std::string>& words, int max_words) {
+  std::set<std::string> wanted;
+  for (const std::string& w : words) wanted.insert(FoldCase(w));
+  std::vector<Word> all = SplitWords(text);
+  std::vector<bool> match(all.size(), false);
+  int first = -1;
+  for (size_t k = 0; k < all.size(); ++k) {
+    absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
+    if (wanted.count(FoldCase(w)) > 0) {
+      match[k] = true;
+      if (first < 0) first = static_cast<int>(k);
+    }
+  }
+  if (first < 0) return "";
+  int n = static_cast<int>(all.size());
+  int from = std::max(0, first - max_words / 3);
+  int to = std::min(n, from + max_words);  // exclusive
+  from = std::max(0, std::min(from, to - max_words));
+  std::string out;
+  if (from > 0) out += "…";
+  size_t pos = all[from].begin;
+  for (int k = from; k < to; ++k) {
+    out.append(text.data() + pos, all[k].begin - pos);
+    absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
+    if (match[k]) {
+      absl::StrAppend(&out, "<mark>", w, "</mark>");
+    } else {
+      out.append(w.data(), w.size());
+    }
+    pos = all[k].end;
+  }
+  if (to < n) {
+    out += "…";
+  } else {
+    out.append(text.data() + pos, text.size() - pos);
   }
   return out;
 }

@@ -38,6 +38,17 @@ absl::StatusOr<std::vector<std::string>> ParseSearchQuery(
 // The FTS5 MATCH expression that requires every word: each a quoted string.
 std::string Fts5Expression(const std::vector<std::string>& words);
 
+// `text` with ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic capitals
+// folded to lower case (what the search matches without regard to).
+std::string FoldCase(absl::string_view text);
+
+// A passage of `text` around the first of `words` it contains (compared
+// after FoldCase), at most `max_words` words long, with every occurrence of
+// the words wrapped in <mark></mark> and "…" where the passage cuts the
+// text. Empty when none of the words occurs.
+std::string Snippet(absl::string_view text,
+                    const std::vector<std::string>& words, int max_words = 24);
+
 }  // namespace cstopa::legislation
 
 #endif  // CSTOPA_SERVICES_LEGISLATION_SEARCH_QUERY_H_

@@ -24,31 +24,39 @@ CREATE INDEX documents_stage ON documents (stage, name);
 CREATE INDEX documents_commission ON documents (commission, name);
 CREATE INDEX documents_adopt_date ON documents (adopt_date);
 
--- Full-text index over titles, summaries and texts: an external-content
--- FTS5 table (the text lives once, in `documents`). unicode61 folds case in
--- every script (Cyrillic included) and, with remove_diacritics 2, accents.
+-- Full-text index over titles, summaries and texts of live documents: an
+-- external-content FTS5 table (the text lives once, in `documents`), kept by
+-- the triggers below; a soft delete takes the document out of the index, so
+-- searches need not consult `documents` to skip deleted ones. unicode61
+-- folds case in every script (Cyrillic included) and, with
+-- remove_diacritics 2, accents.
 CREATE VIRTUAL TABLE documents_fts USING fts5(
   title, summary_text, body_text,
   content='documents', content_rowid='id',
   tokenize='unicode61 remove_diacritics 2');
 
-CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents
+WHEN new.delete_time IS NULL BEGIN
   INSERT INTO documents_fts(rowid, title, summary_text, body_text)
   VALUES (new.id, new.title, new.summary_text, new.body_text);
 END;
-CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents
+WHEN old.delete_time IS NULL BEGIN
   INSERT INTO documents_fts(documents_fts, rowid, title, summary_text,
                             body_text)
   VALUES ('delete', old.id, old.title, old.summary_text, old.body_text);
 END;
 CREATE TRIGGER documents_fts_update AFTER UPDATE ON documents
 WHEN old.title IS NOT new.title OR old.summary_text IS NOT new.summary_text
-     OR old.body_text IS NOT new.body_text BEGIN
+     OR old.body_text IS NOT new.body_text
+     OR (old.delete_time IS NULL) != (new.delete_time IS NULL) BEGIN
   INSERT INTO documents_fts(documents_fts, rowid, title, summary_text,
                             body_text)
-  VALUES ('delete', old.id, old.title, old.summary_text, old.body_text);
+  SELECT 'delete', old.id, old.title, old.summary_text, old.body_text
+  WHERE old.delete_time IS NULL;
   INSERT INTO documents_fts(rowid, title, summary_text, body_text)
-  VALUES (new.id, new.title, new.summary_text, new.body_text);
+  SELECT new.id, new.title, new.summary_text, new.body_text
+  WHERE new.delete_time IS NULL;
 END;
 
 -- Revisions: a snapshot of the document (its serialized message) each time
