@@ -169,16 +169,18 @@ absl::Status EventsHandler::BatchGetEvents(const Caller& c,
 absl::Status EventsHandler::ListEvents(const Caller& c,
                                        const v1::ListEventsRequest& req,
                                        v1::ListEventsResponse* out) {
-  if (req.order_by().empty()) {
+  return common::DecodeList(ListEventsEncoded(c, req), out);
+}
+
+absl::StatusOr<std::string> EventsHandler::ListEventsEncoded(
+    const Caller& c, const v1::ListEventsRequest& req) {
+  if (req.order_by().empty()) {  // newest first
     v1::ListEventsRequest with_order = req;
     with_order.set_order_by("start_time desc");
-    return common::ListResources(c.deadline, store_->events(), with_order, "",
-                                 out->mutable_events(),
-                                 out->mutable_next_page_token());
+    return common::ListResourcesEncoded(c.deadline, store_->events(),
+                                        with_order, "");
   }
-  return common::ListResources(c.deadline, store_->events(), req, "",
-                               out->mutable_events(),
-                               out->mutable_next_page_token());
+  return common::ListResourcesEncoded(c.deadline, store_->events(), req, "");
 }
 
 absl::Status EventsHandler::CreateEvent(const Caller& c,
@@ -332,11 +334,23 @@ EventsGrpcService::EventsGrpcService(EventsHandler* handler)
   }
 CSTOPA_EVENTS_RPC(GetEvent, GetEventRequest, Event)
 CSTOPA_EVENTS_RPC(BatchGetEvents, BatchGetEventsRequest, BatchGetEventsResponse)
-CSTOPA_EVENTS_RPC(ListEvents, ListEventsRequest, ListEventsResponse)
 CSTOPA_EVENTS_RPC(CreateEvent, CreateEventRequest, Event)
 CSTOPA_EVENTS_RPC(UpdateEvent, UpdateEventRequest, Event)
 CSTOPA_EVENTS_RPC(DeleteEvent, DeleteEventRequest, Event)
 #undef CSTOPA_EVENTS_RPC
+
+grpc::ServerUnaryReactor* EventsGrpcService::ListEvents(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  v1::ListEventsRequest decoded;
+  if (!common::ParseRequest(*request, &decoded))
+    return common::FinishUnary(
+        ctx, absl::InvalidArgumentError(
+                 "the request is not a valid ListEventsRequest"));
+  return common::FinishEncoded(
+      ctx, handler_->ListEventsEncoded(common::CallerOf(ctx), decoded),
+      response);
+}
 
 grpc::ServerWriteReactor<v1::WatchEventsResponse>*
 EventsGrpcService::WatchEvents(grpc::CallbackServerContext* /*ctx*/,

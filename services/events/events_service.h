@@ -41,6 +41,10 @@ class EventsHandler {
   absl::Status ListEvents(const common::Caller& caller,
                           const v1::ListEventsRequest& request,
                           v1::ListEventsResponse* out);
+  // The serialized ListEventsResponse, built from the stored bytes without
+  // decoding them (the gRPC face's fast path).
+  absl::StatusOr<std::string> ListEventsEncoded(
+      const common::Caller& caller, const v1::ListEventsRequest& request);
   absl::Status CreateEvent(const common::Caller& caller,
                            const v1::CreateEventRequest& request,
                            v1::Event* out);
@@ -64,8 +68,12 @@ class EventsHandler {
   const common::ApiKeyStore* keys_;
 };
 
+// The generated callback service, ListEvents in its raw (ByteBuffer) form.
+using EventsGrpcBase = v1::EventsService::WithRawCallbackMethod_ListEvents<
+    v1::EventsService::CallbackService>;
+
 // The gRPC face of EventsHandler (callback API).
-class EventsGrpcService final : public v1::EventsService::CallbackService {
+class EventsGrpcService final : public EventsGrpcBase {
  public:
   explicit EventsGrpcService(EventsHandler* handler);
 
@@ -76,9 +84,9 @@ class EventsGrpcService final : public v1::EventsService::CallbackService {
       grpc::CallbackServerContext* ctx,
       const v1::BatchGetEventsRequest* request,
       v1::BatchGetEventsResponse* response) override;
-  grpc::ServerUnaryReactor* ListEvents(
-      grpc::CallbackServerContext* ctx, const v1::ListEventsRequest* request,
-      v1::ListEventsResponse* response) override;
+  grpc::ServerUnaryReactor* ListEvents(grpc::CallbackServerContext* ctx,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* CreateEvent(grpc::CallbackServerContext* ctx,
                                         const v1::CreateEventRequest* request,
                                         v1::Event* response) override;

@@ -121,10 +121,12 @@ common::ChangeKind KindOf(common::WriteKind k) {
 }  // namespace
 
 const common::SchemaSpec& EventsSchema() {
-  static const common::SchemaSpec* schema =
-      new common::SchemaSpec{"events",
-                             {{1, "init", std::string(kMigration0001Init),
-                               std::string(kMigration0001InitPostgres)}}};
+  static const common::SchemaSpec* schema = new common::SchemaSpec{
+      "events",
+      {{1, "init", std::string(kMigration0001Init),
+        std::string(kMigration0001InitPostgres)},
+       {2, "list_indexes", std::string(kMigration0002ListIndexes),
+        std::string(kMigration0002ListIndexesPostgres)}}};
   return *schema;
 }
 
