@@ -495,6 +495,12 @@ TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
   ASSERT_TRUE(handler_->ListMissions({}, req, &resp).ok());
   ASSERT_EQ(resp.missions_size(), 1);
   EXPECT_EQ(resp.missions(0).name(), "missions/rs-2023");
+  // Observers without a person are found by name.
+  req.set_filter("observer:\"not in membership\"");
+  v1::ListMissionsResponse by_name;
+  ASSERT_TRUE(handler_->ListMissions({}, req, &by_name).ok());
+  ASSERT_EQ(by_name.missions_size(), 1);
+  EXPECT_EQ(by_name.missions(0).name(), "missions/rs-2023");
 }
 
 // Standard methods ------------------------------------------------------------

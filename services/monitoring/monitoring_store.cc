@@ -102,9 +102,15 @@ const ResourceSpec kMissions{
          [](const v1::Mission& r) -> const DateRange& { return r.period(); }),
      EndDate<v1::Mission>(
          [](const v1::Mission& r) -> const DateRange& { return r.period(); }),
+     // Each observer's person name and display names.
      TextList<v1::Mission>("observer", [](const v1::Mission& r) {
-       return JoinTexts(r.observers(),
-                        [](const v1::Participant& p) { return p.person(); });
+       std::string out = "\n";
+       for (const v1::Participant& p : r.observers()) {
+         if (!p.person().empty()) absl::StrAppend(&out, p.person(), "\n");
+         for (const auto& t : p.display_name())
+           absl::StrAppend(&out, t.text(), "\n");
+       }
+       return out;
      })}};
 
 const ResourceSpec kOperations{
