@@ -281,6 +281,14 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
       ors.push_back(absl::StrCat("(", absl::StrJoin(ands, " AND "), ")"));
     }
     where.push_back(absl::StrCat("(", absl::StrJoin(ors, " OR "), ")"));
+    // The same bound on the first key alone, redundant but in the form both
+    // databases turn into an index range: without it they read the index
+    // from the start, and page N costs N pages.
+    if (keys.size() > 1) {
+      where.push_back(
+          absl::StrCat(keys[0].column, keys[0].desc ? " <= ?" : " >= ?"));
+      params.push_back(cursor->last_values[0]);
+    }
   }
 
   std::vector<std::string> order_cols, select_keys;
