@@ -257,3 +257,76 @@ describe("membership", { skip: !membershipBin }, () => {
     );
   });
 });
+
+const monitoringBin = process.env.CSTOPA_MONITORING_SERVER;
+describe("monitoring", { skip: !monitoringBin }, () => {
+  let client;
+  before(async () => {
+    const target = await startServer("monitoring", monitoringBin);
+    client = new cstopa.monitoring.v1.MonitoringService(
+      target,
+      grpc.credentials.createInsecure(),
+    );
+  });
+  after(() => client?.close());
+
+  test("counts the seeded observation missions per year and state", async () => {
+    const summary = await call(client, "SummarizeMissions", {
+      start_year: 2021,
+      end_year: 2021,
+    });
+    const kg = summary.counts.find(
+      (c) => c.year === 2021 && c.state === "states/kg",
+    );
+    assert.equal(kg.mission_count, 3);
+    assert.equal(
+      summary.total_mission_count,
+      summary.years.reduce((n, y) => n + y.mission_count, 0),
+    );
+  });
+
+  test("keeps contingents with sizes, qualifiers and units", async () => {
+    const ops = await call(client, "ListOperations", {
+      filter: 'state = "states/kz"',
+    });
+    assert.equal(ops.operations.length, 1);
+    const byState = Object.fromEntries(
+      ops.operations[0].contingents.map((c) => [c.state, c]),
+    );
+    assert.equal(byState["states/am"].size, 100);
+    assert.equal(byState["states/kg"].size_qualifier, "SIZE_QUALIFIER_APPROXIMATE");
+    assert.equal(byState["states/by"].size, undefined);
+    assert.match(text(byState["states/by"].unit), /company/);
+  });
+
+  test("a negative contingent is refused with a field violation", async () => {
+    await assert.rejects(
+      call(
+        client,
+        "CreateOperation",
+        {
+          operation_id: "node-bad",
+          operation: {
+            title: [{ language_code: "en", text: "Bad" }],
+            state: "states/kz",
+            contingents: [{ state: "states/ru", size: -1 }],
+          },
+        },
+        { auth: true },
+      ),
+      (err) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        const bad = statusDetails(err).details.find(
+          (d) => d.typeName === "google.rpc.BadRequest",
+        );
+        assert.ok(
+          bad.value.field_violations.some((v) =>
+            v.field.endsWith("contingents[0].size"),
+          ),
+          JSON.stringify(bad.value),
+        );
+        return true;
+      },
+    );
+  });
+});
