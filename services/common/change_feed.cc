@@ -41,7 +41,9 @@ ChangeFeed::~ChangeFeed() {
 
 std::string ChangeFeed::TokenFor(int64_t seq) const {
   PageCursor c;
-  c.last_values.push_back(seq);
+  // (Not push_back: GCC 12's -Wmaybe-uninitialized misfires on the variant's
+  // move in sanitizer builds.)
+  c.last_values.emplace_back(std::in_place_type<int64_t>, seq);
   return tokens_->Encode(c, token_fingerprint_);
 }
 
