@@ -1,7 +1,11 @@
 // events_watch_bench: the delay from a write to its arrival at a watcher.
 //
 //   events_watch_bench --target=127.0.0.1:50053 --api_key_file=KEY
-//       --writes=1000 [--interval_ms=5]
+//       --writes=1000 [--interval_ms=5] [--watch_target=HOST:PORT]
+//
+// With --watch_target (another replica on the same PostgreSQL database) the
+// stream is opened there, so the delay includes finding another replica's
+// writes by polling (every 50 ms).
 //
 // Opens one WatchEvents stream (from now), waits for its first checkpoint,
 // then creates --writes events, one every --interval_ms (a steady pace, not
@@ -50,6 +54,8 @@ int main(int argc, char** argv) {
       "events_watch_bench", "Measures the delay from a write to a watcher.");
   flags.Add("target", "", "127.0.0.1:50053", "events_server address");
   flags.Add("api_key_file", "", "", "file holding an editor API key");
+  flags.Add("watch_target", "", "",
+            "replica to watch (default: --target, the one written to)");
   flags.Add("writes", "", "1000", "how many writes");
   flags.Add("interval_ms", "", "5", "pause between write starts");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
@@ -71,6 +77,11 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel(flags.Get("target"),
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::EventsService::NewStub(channel);
+  const std::string watch_target = flags.Get("watch_target").empty()
+                                       ? flags.Get("target")
+                                       : flags.Get("watch_target");
+  auto watch_stub = v1::EventsService::NewStub(
+      grpc::CreateChannel(watch_target, grpc::InsecureChannelCredentials()));
 
   absl::Mutex mu;
   std::map<std::string, absl::Time> arrived;  // event name -> arrival
@@ -79,7 +90,7 @@ int main(int argc, char** argv) {
   grpc::ClientContext watch_ctx;
   std::thread reader([&] {
     v1::WatchEventsRequest req;
-    auto stream = stub->WatchEvents(&watch_ctx, req);
+    auto stream = watch_stub->WatchEvents(&watch_ctx, req);
     v1::WatchEventsResponse msg;
     while (stream->Read(&msg)) {
       absl::Time now = absl::Now();
@@ -161,10 +172,12 @@ int main(int argc, char** argv) {
       delay_ms.push_back(absl::ToDoubleMilliseconds(it->second - t));
   }
   std::cout << absl::StrFormat(
-      "{\"scenario\":\"watch_delay\",\"writes\":%d,\"received\":%d,"
+      "{\"scenario\":\"watch_delay\",\"same_replica\":%s,\"writes\":%d,"
+      "\"received\":%d,"
       "\"interval_ms\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,"
       "\"write_p50_ms\":%.2f,\"write_p99_ms\":%.2f}\n",
-      *writes, delay_ms.size(), *interval, Percentile(delay_ms, 0.5),
+      watch_target == flags.Get("target") ? "true" : "false", *writes,
+      delay_ms.size(), *interval, Percentile(delay_ms, 0.5),
       Percentile(delay_ms, 0.99), Percentile(delay_ms, 1.0),
       Percentile(call_ms, 0.5), Percentile(call_ms, 0.99));
   if (!all) {
