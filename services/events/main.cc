@@ -2,6 +2,7 @@
 // behaviour, events_service.h for the API.
 #include <memory>
 
+#include "absl/time/time.h"
 #include "services/common/server.h"
 #include "services/events/embedded_files.h"
 #include "services/events/events_service.h"
@@ -41,6 +42,13 @@ int main(int argc, char** argv) {
   def.builtin_seed = cstopa::events::kEventsSeed;
   def.create = [](const cstopa::common::ServiceContext& ctx)
       -> absl::StatusOr<std::unique_ptr<cstopa::common::ServiceInstance>> {
+    // Events carry IANA time zones (validated, and used to turn days into
+    // instants): without the zone database nothing would validate.
+    absl::TimeZone probe;
+    if (!absl::LoadTimeZone("Europe/Moscow", &probe))
+      return absl::FailedPreconditionError(
+          "the IANA time zone database is missing: install tzdata "
+          "(/usr/share/zoneinfo) or point TZDIR at a copy");
     return std::make_unique<EventsInstance>(ctx);
   };
   return cstopa::common::RunService(argc, argv, def);
