@@ -621,6 +621,12 @@ TEST_P(LegislationHandlerTest, SearchRanksTitleMatchesFirst) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Names(*r),
               ElementsAre("documents/in-title", "documents/in-text"));
+  // Results carry the document without its text, and a snippet of the text.
+  EXPECT_TRUE(r->results(1).document().text().empty());
+  EXPECT_EQ(r->results(1).document().title(0).text(), "Model law on borders");
+  EXPECT_FALSE(r->results(1).document().etag().empty());
+  EXPECT_THAT(r->results(1).snippets(0),
+              HasSubstr("<mark>Cybersecurity</mark> is mentioned"));
   EXPECT_GT(r->results(0).score(), r->results(1).score());
 }
 

@@ -221,6 +221,52 @@ absl::StatusOr<SearchParts> CommonParts(const SearchQuery& q,
   return parts;
 }
 
+bool ReadVarint(absl::string_view in, size_t* pos, uint64_t* out) {
+  *out = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    unsigned char b = static_cast<unsigned char>(in[(*pos)++]);
+    *out |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Copies the serialized message `in` to `out` without the top-level field
+// `field` (search results leave out document texts, which may be long),
+// working on the wire format so nothing is decoded. False if `in` is not a
+// valid message encoding.
+bool WithoutField(absl::string_view in, int field, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  size_t pos = 0;
+  while (pos < in.size()) {
+    size_t start = pos;
+    uint64_t tag, n;
+    if (!ReadVarint(in, &pos, &tag)) return false;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(in, &pos, &n)) return false;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2:
+        if (!ReadVarint(in, &pos, &n) || n > in.size() - pos) return false;
+        pos += n;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return false;
+    }
+    if (pos > in.size()) return false;
+    if (static_cast<int64_t>(tag >> 3) != field)
+      out->append(in.data() + start, pos - start);
+  }
+  return true;
+}
+
 // The first passage of the titles, summaries or texts (as stored in the
 // text columns, entries separated by newlines) that holds one of the words;
 // the first title when none does (e.g. a match FTS5 made after folding
@@ -529,34 +575,15 @@ absl::Status LegislationStore::Fetch(const SearchQuery& query,
   std::vector<std::string> marks(rows.size(), "?");
   SqlValues params;
   std::string sql;
-  if (!postgres_) {
-    // Snippets are cut here (SnippetOf), not by FTS5's snippet(), which
-    // re-tokenizes every column of every row in SQL and costs more than the
-    // rest of the page.
-    for (const Ranked& r : rows) params.push_back(r.key);
-    sql = absl::StrCat(
-        "SELECT id, data, title, summary_text, body_text FROM documents "
-        "WHERE id IN (",
-        absl::StrJoin(marks, ", "), ")");
-  } else {
-    std::vector<std::string> terms;
-    for (const std::string& w : query.words) {
-      terms.push_back(
-          "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
-          "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
-          "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
-          "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
-      params.insert(params.end(), {w, w, w});
-    }
-    for (const Ranked& r : rows) params.push_back(r.key);
-    sql = absl::StrCat(
-        "SELECT d.name, d.data, ts_headline('russian', d.title || "
-        "d.summary_text || d.body_text, query.tsq, 'StartSel=<mark>, "
-        "StopSel=</mark>, MaxFragments=2, MaxWords=24, MinWords=8, "
-        "FragmentDelimiter=\" … \"') FROM documents d, (SELECT ",
-        absl::StrJoin(terms, " && "), " AS tsq) query WHERE d.name IN (",
-        absl::StrJoin(marks, ", "), ")");
-  }
+  // Snippets are cut here (SnippetOf) on both back ends, not by FTS5's
+  // snippet() or PostgreSQL's ts_headline(), which re-parse every text of
+  // every row in SQL and cost more than the rest of the page.
+  for (const Ranked& r : rows) params.push_back(r.key);
+  sql = absl::StrCat("SELECT ", postgres_ ? "name" : "id",
+                     ", data, title, summary_text, body_text FROM documents "
+                     "WHERE ",
+                     "delete_time IS NULL AND ", postgres_ ? "name" : "id",
+                     " IN (", absl::StrJoin(marks, ", "), ")");
   std::vector<bool> seen(rows.size(), false);
   absl::Status s = db_->QueryOnce(
       sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
@@ -564,17 +591,11 @@ absl::Status LegislationStore::Fetch(const SearchQuery& query,
         if (it == index.end()) return absl::OkStatus();
         SearchHit& hit = (*hits)[it->second];
         seen[it->second] = true;
-        hit.document = std::string(row.Bytes(1));
-        if (!postgres_) {
-          hit.snippets.push_back(SnippetOf(
-              {row.Bytes(2), row.Bytes(3), row.Bytes(4)}, query.words));
-          return absl::OkStatus();
-        }
-        std::string snippet(row.Bytes(2));
-        // Column texts are stored as "\nt1\nt2\n"; show spaces instead.
-        std::replace(snippet.begin(), snippet.end(), '\n', ' ');
+        if (!WithoutField(row.Bytes(1), v1::Document::kTextFieldNumber,
+                          &hit.document))
+          return absl::DataLossError("a stored document is corrupt");
         hit.snippets.push_back(
-            std::string(absl::StripAsciiWhitespace(snippet)));
+            SnippetOf({row.Bytes(2), row.Bytes(3), row.Bytes(4)}, query.words));
         return absl::OkStatus();
       });
   if (!s.ok()) return s;

@@ -68,6 +68,10 @@ TEST(SearchQueryTest, SnippetsMarkWholeWordsCaseInsensitively) {
   // Whole words only: "law" does not mark "lawful".
   EXPECT_EQ(Snippet("A lawful law", {"law"}), "A lawful <mark>law</mark>");
   EXPECT_EQ(Snippet("nothing here", {"law"}), "");
+  // Forms of a word, as stemmed search matches them, are marked too.
+  EXPECT_EQ(Snippet("terrorist acts", {"terrorism"}),
+            "<mark>terrorist</mark> acts");
+  EXPECT_EQ(Snippet("проект закона", {"закон"}), "проект <mark>закона</mark>");
   std::string long_text;
   for (int i = 0; i < 100; ++i) absl::StrAppend(&long_text, "w", i, " ");
   long_text += "target";

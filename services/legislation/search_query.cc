@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -169,6 +168,24 @@ std::vector<Word> SplitWords(absl::string_view text) {
   return out;
 }
 
+// Whether two folded words are equal or look like forms of one word (what
+// a stemmer would match): both at least 4 code points long and sharing all
+// but at most the last 2 code points of the shorter one, and at least 4.
+bool SameStem(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::vector<size_t> ca, cb;  // code point start offsets
+  for (size_t i = 0; i < a.size(); ++i)
+    if ((static_cast<unsigned char>(a[i]) & 0xC0) != 0x80) ca.push_back(i);
+  for (size_t i = 0; i < b.size(); ++i)
+    if ((static_cast<unsigned char>(b[i]) & 0xC0) != 0x80) cb.push_back(i);
+  size_t shorter = std::min(ca.size(), cb.size());
+  if (shorter < 4) return false;
+  size_t need = std::max<size_t>(4, shorter - 2);
+  size_t bytes = need < ca.size() ? ca[need] : a.size();
+  size_t bytes_b = need < cb.size() ? cb[need] : b.size();
+  return bytes == bytes_b && a.compare(0, bytes, b, 0, bytes) == 0;
+}
+
 }  // namespace
 
 std::string FoldCase(absl::string_view text) {
@@ -190,14 +207,17 @@ std::string FoldCase(absl::string_view text) {
 
 std::string Snippet(absl::string_view text,
                     const std::vector<std::string>& words, int max_words) {
-  std::set<std::string> wanted;
-  for (const std::string& w : words) wanted.insert(FoldCase(w));
+  std::vector<std::string> wanted;
+  for (const std::string& w : words) wanted.push_back(FoldCase(w));
   std::vector<Word> all = SplitWords(text);
   std::vector<bool> match(all.size(), false);
   int first = -1;
   for (size_t k = 0; k < all.size(); ++k) {
     absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
-    if (wanted.count(FoldCase(w)) > 0) {
+    std::string folded = FoldCase(w);
+    bool hit = false;
+    for (const std::string& q : wanted) hit = hit || SameStem(folded, q);
+    if (hit) {
       match[k] = true;
       if (first < 0) first = static_cast<int>(k);
     }

@@ -42,10 +42,12 @@ std::string Fts5Expression(const std::vector<std::string>& words);
 // folded to lower case (what the search matches without regard to).
 std::string FoldCase(absl::string_view text);
 
-// A passage of `text` around the first of `words` it contains (compared
-// after FoldCase), at most `max_words` words long, with every occurrence of
-// the words wrapped in <mark></mark> and "…" where the passage cuts the
-// text. Empty when none of the words occurs.
+// A passage of `text` around the first of `words` it contains, at most
+// `max_words` words long, with every occurrence wrapped in <mark></mark> and
+// "…" where the passage cuts the text. Empty when none occurs. Words are
+// compared after FoldCase, and also match forms of themselves as a stemmer
+// would (a shared start of at least 4 letters, all but the last 2 of the
+// shorter word: "terrorism" marks "terrorist", "закон" marks "закона").
 std::string Snippet(absl::string_view text,
                     const std::vector<std::string>& words, int max_words = 24);
 
