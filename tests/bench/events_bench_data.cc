@@ -12,9 +12,11 @@
 // i % 9131 after 2000-01-01 (so dates spread over 2000-2024), lasts one to
 // three days, in one of four time zones. Writes
 //   DIR/ListEvents.bin  a ListEventsRequest for the events overlapping the
-//                       first half of 2020 (about 2% of them), page_size 50
+//                       half year in the middle of the generated dates
+//                       (about 2% of 100,000 events), page_size 50
 //   DIR/GetEvent.bin    a GetEventRequest for a generated event
 // (serialized protobuf). Prints one JSON line with the count and the time.
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -148,10 +150,16 @@ int main(int argc, char** argv) {
   }
 
   const std::string dir = flags.Get("requests_dir");
+  // The half year in the middle of the generated dates: about 2% of 100,000
+  // events, and a full page however few were generated.
+  const int64_t days = std::min<int64_t>(*count, 9131);
+  const absl::CivilDay from = absl::CivilDay(2000, 1, 1) + (days / 2 - 91);
+  const absl::CivilDay to = from + 181;
   v1::ListEventsRequest list;
-  list.set_filter(
-      "start_time <= 2020-06-30T23:59:59Z AND end_time >= "
-      "2020-01-01T00:00:00Z");
+  list.set_filter(absl::StrFormat(
+      "start_time <= %04d-%02d-%02dT23:59:59Z AND end_time >= "
+      "%04d-%02d-%02dT00:00:00Z",
+      to.year(), to.month(), to.day(), from.year(), from.month(), from.day()));
   list.set_page_size(50);
   v1::GetEventRequest get;
   get.set_name(absl::StrFormat("events/bench-event-%06d", *count / 2));
