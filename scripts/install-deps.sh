@@ -20,6 +20,8 @@ packages=(
   grpc-proto libgoogle-common-protos-java golang-google-genproto-dev
   # tools and clients used by the tests and the benchmark
   sqlite3 nghttp2-client python3-grpcio python3-protobuf openssl
+  # time zones of events (events_server reads /usr/share/zoneinfo)
+  tzdata
 )
 
 sudo_cmd=()
