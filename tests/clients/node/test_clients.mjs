@@ -330,3 +330,102 @@ describe("monitoring", { skip: !monitoringBin }, () => {
     );
   });
 });
+
+const eventsBin = process.env.CSTOPA_EVENTS_SERVER;
+// A watch message without a change (change_type UNSPECIFIED, which
+// proto-loader leaves out as the default).
+const isCheckpoint = (m) =>
+  !m.change_type || m.change_type === "CHANGE_TYPE_UNSPECIFIED";
+describe("events", { skip: !eventsBin }, () => {
+  let client;
+  before(async () => {
+    const target = await startServer("events", eventsBin);
+    client = new cstopa.events.v1.EventsService(
+      target,
+      grpc.credentials.createInsecure(),
+    );
+  });
+  after(() => client?.close());
+
+  test("lists the seeded events newest first", async () => {
+    const page = await call(client, "ListEvents", { page_size: 100 });
+    assert.ok(page.events.length >= 5);
+    const moscow = page.events.find((e) =>
+      /flights/i.test(text(e.title) ?? ""),
+    );
+    assert.ok(moscow, "the April 2022 consultations are seeded");
+    assert.equal(moscow.organizer, "bodies/csto-joint-staff");
+  });
+
+  test("a watcher sees a create, then resumes after it with its token", async () => {
+    const stream = client.WatchEvents(
+      {},
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + 30000) },
+    );
+    const messages = [];
+    const waiters = [];
+    stream.on("data", (m) => {
+      if (messages.length > 0 && isCheckpoint(m)) return;  // quiet-stream ticks
+      messages.push(m);
+      waiters.splice(0).forEach((w) => w());
+    });
+    stream.on("error", () => {});  // the cancel below ends it
+    const next = async (n) => {
+      const deadline = Date.now() + RPC_TIMEOUT_MS;
+      while (messages.length < n && Date.now() < deadline)
+        await new Promise((r) => {
+          waiters.push(r);
+          setTimeout(r, 200);
+        });
+      assert.ok(messages.length >= n, `got ${messages.length} of ${n}`);
+      return messages[n - 1];
+    };
+    const checkpoint = await next(1);
+    assert.ok(isCheckpoint(checkpoint), "the first message is a checkpoint");
+    assert.ok(checkpoint.resume_token);
+    const id = `node-${Date.now()}`;
+    await call(
+      client,
+      "CreateEvent",
+      {
+        event_id: id,
+        event: {
+          kind: "EVENT_KIND_WORKING_MEETING",
+          title: [{ language_code: "en", text: "Node watch test" }],
+        },
+      },
+      { auth: true },
+    );
+    const change = await next(2);
+    assert.equal(change.change_type, "CHANGE_TYPE_CREATED");
+    assert.equal(change.event.name, `events/${id}`);
+    stream.cancel();
+
+    // Resuming from the checkpoint's token replays the create, exactly once.
+    const resumed = client.WatchEvents(
+      { resume_token: checkpoint.resume_token },
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + 30000) },
+    );
+    const replay = await new Promise((resolve, reject) => {
+      resumed.on("data", (m) => {
+        if (!isCheckpoint(m)) resolve(m);
+      });
+      resumed.on("error", reject);
+    });
+    resumed.cancel();
+    resumed.on("error", () => {});
+    assert.equal(replay.event.name, `events/${id}`);
+    assert.equal(replay.sequence, change.sequence);
+  });
+
+  test("a damaged resume token is INVALID_ARGUMENT", async () => {
+    const stream = client.WatchEvents({ resume_token: "not-a-token" });
+    const err = await new Promise((resolve) => {
+      stream.on("data", () => {});
+      stream.on("error", resolve);
+    });
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+  });
+});
