@@ -488,8 +488,8 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
 // holds live documents only (see the triggers), so without a filter the
 // ranking reads the index alone. Ties break on the row id.
 //
-// PostgreSQL: every word must match under at least one of the 'english',
-// 'russian' and 'simple' configurations (each word a bound parameter of
+// PostgreSQL: every word must match under at least one of the 'russian'
+// (Russian and English stems) and 'simple' configurations (each word a bound parameter of
 // plainto_tsquery, lower-cased like the indexed text); ranked by ts_rank over
 // the weighted tsvector. Ties break on the name.
 absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankSql(
@@ -517,11 +517,10 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankSql(
     std::vector<std::string> terms;
     for (const std::string& w : query.words) {
       terms.push_back(
-          "(plainto_tsquery('english', lower(CAST(? AS text) COLLATE "
-          "\"und-x-icu\")) || plainto_tsquery('russian', lower(CAST(? AS text) "
-          "COLLATE \"und-x-icu\")) || plainto_tsquery('simple', "
-          "lower(CAST(? AS text) COLLATE \"und-x-icu\")))");
-      params.insert(params.end(), {w, w, w});
+          "(plainto_tsquery('russian', lower(CAST(? AS text) COLLATE "
+          "\"und-x-icu\")) || plainto_tsquery('simple', lower(CAST(? AS text) "
+          "COLLATE \"und-x-icu\")))");
+      params.insert(params.end(), {w, w});
     }
     static constexpr char kScore[] =
         "(ts_rank(d.search_tsv, query.tsq)::float8)";

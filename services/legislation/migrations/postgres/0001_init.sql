@@ -7,12 +7,14 @@
 -- parties) are stored as "\nt1\nt2\n".
 
 -- Documents. search_tsv is the full-text index: every field's text under
--- the 'english', 'russian' and 'simple' configurations (so English and
--- Russian words match their stems, and any other word matches itself),
--- weighted A for titles, B for summaries, C for texts; a GIN index serves
--- the @@ searches. Texts are lower-cased with the ICU root collation first:
--- the text-search parser folds case by the database's LC_CTYPE, which under
--- the C locale folds only ASCII (so "Закон" would not match "закон").
+-- the 'russian' configuration (which stems Russian words with the Russian
+-- Snowball stemmer and ASCII words with the English one, so it serves both
+-- languages) and the 'simple' one (so any word, stop words included, also
+-- matches itself), weighted A for titles, B for summaries, C for texts; a
+-- GIN index serves the @@ searches. Texts are lower-cased with the ICU root
+-- collation first: the text-search parser folds case by the database's
+-- LC_CTYPE, which under the C locale folds only ASCII (so "Закон" would not
+-- match "закон").
 CREATE TABLE documents (
   name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
   etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
@@ -22,13 +24,10 @@ CREATE TABLE documents (
   commission TEXT COLLATE "C" NOT NULL, adopt_date BIGINT, revision_id TEXT COLLATE "C" NOT NULL,
   title TEXT COLLATE "C" NOT NULL, summary_text TEXT COLLATE "C" NOT NULL, body_text TEXT COLLATE "C" NOT NULL,
   search_tsv tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('english'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
     setweight(to_tsvector('russian'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
     setweight(to_tsvector('simple'::regconfig, lower(title COLLATE "und-x-icu")), 'A') ||
-    setweight(to_tsvector('english'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
     setweight(to_tsvector('russian'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
     setweight(to_tsvector('simple'::regconfig, lower(summary_text COLLATE "und-x-icu")), 'B') ||
-    setweight(to_tsvector('english'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C') ||
     setweight(to_tsvector('russian'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C') ||
     setweight(to_tsvector('simple'::regconfig, lower(body_text COLLATE "und-x-icu")), 'C')) STORED
 );
