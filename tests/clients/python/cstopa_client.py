@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Command-line client for the cstopa membership gRPC service.
+"""Command-line client for the cstopa gRPC services.
 
 Uses the Python stubs that the build generates from the protos (target
 cstopa_python_stubs, into build/gen-python) and Debian's python3-grpcio and
@@ -10,13 +10,22 @@ python3-protobuf, so run it with /usr/bin/python3:
       --as-of 2022-05-01
   /usr/bin/python3 tests/clients/python/cstopa_client.py --key KEY \\
       create-person demo-person "Demo Person"
+  /usr/bin/python3 tests/clients/python/cstopa_client.py call \\
+      legislation.SearchDocuments '{"query": "терроризм"}'
+  /usr/bin/python3 tests/clients/python/cstopa_client.py call events.WatchEvents
+
+The named commands cover membership; `call SERVICE.METHOD [JSON]` calls any
+method of any service (membership, legislation, events, monitoring) with a
+request in protobuf JSON, and prints each message of a server stream as it
+arrives.
 
 Results are printed as protobuf JSON with the proto field names. A failed call
 prints `ERROR <CODE>: <message>` and the google.rpc.Status details to stderr
 and exits with status 1; bad usage exits with status 2.
 
-Environment: CSTOPA_MEMBERSHIP_TARGET (default for --target), CSTOPA_API_KEY
-(default for --key), CSTOPA_PY_STUBS (default for --stubs).
+Environment: CSTOPA_<SERVICE>_TARGET (default for --target, e.g.
+CSTOPA_MEMBERSHIP_TARGET; otherwise 127.0.0.1 on the service's default port),
+CSTOPA_API_KEY (default for --key), CSTOPA_PY_STUBS (default for --stubs).
 """
 
 import argparse
@@ -25,6 +34,13 @@ import re
 import sys
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+# service -> (full gRPC service name, default port)
+SERVICES = {
+    "membership": ("cstopa.membership.v1.MembershipService", 50051),
+    "legislation": ("cstopa.legislation.v1.LegislationService", 50052),
+    "events": ("cstopa.events.v1.EventsService", 50053),
+    "monitoring": ("cstopa.monitoring.v1.MonitoringService", 50054),
+}
 DEFAULT_TIMEOUT = 10.0
 REPO_ROOT = os.path.abspath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
@@ -63,15 +79,21 @@ def load_stubs(stubs_dir):
             f"`ninja -C build cstopa_python_stubs` or point --stubs / "
             f"CSTOPA_PY_STUBS at them")
     sys.path.insert(0, os.path.abspath(stubs_dir))
+    from cstopa.events.v1 import events_pb2  # noqa: F401 (for `call`)
+    from cstopa.legislation.v1 import legislation_pb2  # noqa: F401
     from cstopa.membership.v1 import membership_pb2
     from cstopa.membership.v1 import membership_pb2_grpc
+    from cstopa.monitoring.v1 import monitoring_pb2  # noqa: F401
     from cstopa.type.v1 import types_pb2
+    from google.protobuf import descriptor_pool
+    from google.protobuf import message_factory
     from google.rpc import error_details_pb2
     from google.rpc import status_pb2
     from google.type import date_pb2
 
     return argparse.Namespace(
-        grpc=grpc, json_format=json_format, m=membership_pb2,
+        grpc=grpc, json_format=json_format, pool=descriptor_pool.Default(),
+        message_factory=message_factory.MessageFactory(), m=membership_pb2,
         m_grpc=membership_pb2_grpc, types=types_pb2,
         error_details=error_details_pb2, status=status_pb2, date=date_pb2)
 
@@ -354,6 +376,55 @@ def run_delete_person(client, args):
         name=args.name, etag=args.etag or ""))
 
 
+def resolve_method(stubs, spec):
+    """`service.Method` or `package.Service/Method` -> (path, descriptor)."""
+    if "/" in spec:
+        service_name, method_name = spec.lstrip("/").split("/", 1)
+    elif "." in spec and spec.split(".", 1)[0] in SERVICES:
+        short, method_name = spec.split(".", 1)
+        service_name = SERVICES[short][0]
+    else:
+        raise UsageError(
+            f"{spec!r} is not SERVICE.Method (SERVICE one of "
+            f"{', '.join(SERVICES)}) or package.Service/Method")
+    try:
+        service = stubs.pool.FindServiceByName(service_name)
+    except KeyError as e:
+        raise UsageError(f"unknown service {service_name}") from e
+    method = service.methods_by_name.get(method_name)
+    if method is None:
+        raise UsageError(
+            f"{service_name} has no method {method_name}; it has "
+            f"{', '.join(sorted(service.methods_by_name))}")
+    return f"/{service_name}/{method_name}", method
+
+
+def run_call(client, args):
+    s = client.stubs
+    path, method = resolve_method(s, args.method)
+    request_cls = s.message_factory.GetPrototype(method.input_type)
+    response_cls = s.message_factory.GetPrototype(method.output_type)
+    try:
+        request = s.json_format.Parse(args.json, request_cls())
+    except s.json_format.ParseError as e:
+        raise UsageError(f"the request is not a valid "
+                         f"{method.input_type.full_name} in JSON: {e}") from e
+    if method.server_streaming:
+        rpc = client.channel.unary_stream(
+            path, request_serializer=request_cls.SerializeToString,
+            response_deserializer=response_cls.FromString)
+        # A stream runs until interrupted (Ctrl-C) unless --timeout is set.
+        timeout = args.timeout if args.timeout_given else None
+        for message in rpc(request, timeout=timeout,
+                           metadata=client.metadata()):
+            print(to_json(s, message, indent=None), flush=True)
+        return None
+    rpc = client.channel.unary_unary(
+        path, request_serializer=request_cls.SerializeToString,
+        response_deserializer=response_cls.FromString)
+    return rpc(request, timeout=args.timeout, metadata=client.metadata())
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -365,17 +436,18 @@ def add_global_options(p, suppress):
     def d(value):
         return argparse.SUPPRESS if suppress else value
     env = os.environ
-    p.add_argument("--target", default=d(env.get("CSTOPA_MEMBERSHIP_TARGET",
-                                                  DEFAULT_TARGET)),
-                   help="server host:port (env CSTOPA_MEMBERSHIP_TARGET; "
-                        f"default {DEFAULT_TARGET})")
+    p.add_argument("--target", default=d(None),
+                   help="server host:port (env CSTOPA_<SERVICE>_TARGET; "
+                        "default 127.0.0.1 on the service's port, "
+                        f"{DEFAULT_TARGET} for membership)")
     p.add_argument("--key", default=d(env.get("CSTOPA_API_KEY")),
                    help="API key, sent as `authorization: Bearer KEY`; needed "
                         "for writes (env CSTOPA_API_KEY)")
     p.add_argument("--request-id", default=d(None),
                    help=f"request ID, sent as `{REQUEST_ID_HEADER}` metadata")
-    p.add_argument("--timeout", type=float, default=d(DEFAULT_TIMEOUT),
-                   help=f"seconds per call (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--timeout", type=float, default=d(None),
+                   help=f"seconds per call (default {DEFAULT_TIMEOUT:g}; "
+                        "streams: none)")
     p.add_argument("--stubs", default=d(env.get("CSTOPA_PY_STUBS",
                                                 DEFAULT_STUBS)),
                    help="directory of the generated Python stubs "
@@ -455,14 +527,36 @@ def build_parser():
     p.add_argument("name", metavar="NAME", type=resource_name("persons"))
     p.add_argument("--etag", help="only delete if the etag still matches")
     p.set_defaults(run=run_delete_person)
+
+    p = command("call", "Call any method of any service with a JSON request; "
+                        "a server stream prints one JSON line per message.")
+    p.add_argument("method", metavar="SERVICE.METHOD",
+                   help="e.g. legislation.SearchDocuments, events.WatchEvents,"
+                        " monitoring.SummarizeMissions")
+    p.add_argument("json", metavar="JSON", nargs="?", default="{}",
+                   help="the request in protobuf JSON (default {})")
+    p.set_defaults(run=run_call)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.timeout_given = args.timeout is not None
+    if args.timeout is None:
+        args.timeout = DEFAULT_TIMEOUT
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.target is None:
+        service = "membership"
+        if args.command == "call":
+            service = args.method.lstrip("/").split(".", 1)[0]
+            for short, (full, _) in SERVICES.items():
+                if args.method.lstrip("/").startswith(full + "/"):
+                    service = short
+        _, port = SERVICES.get(service, SERVICES["membership"])
+        args.target = os.environ.get(f"CSTOPA_{service.upper()}_TARGET",
+                                     f"127.0.0.1:{port}")
     try:
         stubs = load_stubs(args.stubs)
     except UsageError as e:
@@ -481,9 +575,15 @@ def main(argv=None):
     except RuntimeError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
+    except UsageError as e:
+        print(f"cstopa_client.py: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     finally:
         client.close()
-    print(to_json(stubs, response))
+    if response is not None:
+        print(to_json(stubs, response))
     return 0
 
 

@@ -362,6 +362,27 @@ class MembershipServerTest(unittest.TestCase):
             any("Kazakhstan" in t["text"] for t in out["display_name"]), out)
         self.assertTrue(out["provenance"][0]["source"])
 
+    def test_cli_call_any_method_with_json(self):
+        r = self.run_cli("call", "membership.GetState", '{"name": "states/kz"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["name"], "states/kz")
+        r = self.run_cli("call",
+                         "/cstopa.membership.v1.MembershipService/ListStates",
+                         '{"page_size": 2}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["states"]), 2)
+
+    def test_cli_call_refuses_unknown_methods_and_bad_json(self):
+        r = self.run_cli("call", "membership.NoSuchMethod")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("GetState", r.stderr)  # lists the methods there are
+        r = self.run_cli("call", "membership.GetState", '{"nme": "x"}')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nme", r.stderr)
+        r = self.run_cli("call", "membership.GetState", '{"name": "bad name"}')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("INVALID_ARGUMENT", r.stderr)
+
     def test_cli_list_roles_as_of(self):
         r = self.run_cli(
             "list-roles", "--as-of", "2022-05-01", "--page-size", "1000",
