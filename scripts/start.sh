@@ -91,17 +91,20 @@ cat <<MSG
   access log to run/<name>.access.log; stores are run/<name>.db.
 
 Try it with the bundled Python client (nothing more to install):
-  /usr/bin/python3 tests/clients/python/cstopa_client.py get-state states/kz
-  /usr/bin/python3 tests/clients/python/cstopa_client.py list-roles --as-of 2022-05-01
+  cli="/usr/bin/python3 tests/clients/python/cstopa_client.py"
+  \$cli get-state states/kz
+  \$cli list-roles --as-of 2022-05-01
+  \$cli call legislation.SearchDocuments '{"query": "терроризм"}'
+  \$cli call legislation.GetActionPlan '{"name": "actionPlans/approximation-2021-2025"}'
+  \$cli call events.ListEvents '{"filter": "start_time >= \\"2024-01-01T00:00:00Z\\""}'
+  \$cli call events.WatchEvents      # a live stream of changes; Ctrl-C ends it
+  \$cli call monitoring.SummarizeMissions
 or, if you have grpcurl (not packaged in Debian; server reflection is on, so
 it needs no proto files):
   grpcurl -plaintext -d '{"name":"states/kz"}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/GetState
-  grpcurl -plaintext -d '{"query":"terrorism"}' 127.0.0.1:50052 cstopa.legislation.v1.LegislationService/SearchDocuments
-  grpcurl -plaintext -d '{}' 127.0.0.1:50053 cstopa.events.v1.EventsService/ListEvents
-  grpcurl -plaintext -d '{}' 127.0.0.1:50054 cstopa.monitoring.v1.MonitoringService/SummarizeMissions
 
 Development editor key (for writes): $key
-  /usr/bin/python3 tests/clients/python/cstopa_client.py --key $key create-person "demo-$(date +%s)" "Demo Person"
+  \$cli --key $key create-person "demo-$(date +%s)" "Demo Person"
 (IDs are never reused, so each try needs a new one; run/ keeps data between starts.)
 MSG
 wait
