@@ -67,6 +67,7 @@ struct Settings {
       tls_client_ca_file;
   int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
           max_concurrent_streams = 0;
+  std::map<std::string, std::string> extra;  // the service's own flags
 };
 
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
@@ -110,9 +111,20 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   flags.Add("tls_client_ca_file", "CSTOPA_TLS_CLIENT_CA_FILE", "",
             "PEM CA bundle; when set, clients must present a certificate "
             "signed by it (mutual TLS)");
+  for (const ServiceFlag& f : def.extra_flags)
+    flags.Add(f.name, f.env, f.default_value, f.help);
   if (auto s = flags.Parse(argc, argv); !s.ok()) return s;
 
   Settings st;
+  for (const ServiceFlag& f : def.extra_flags) {
+    std::string value = flags.Get(f.name);
+    if (f.validate) {
+      if (absl::Status s = f.validate(value); !s.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", f.name, " ", s.message()));
+    }
+    st.extra[f.name] = std::move(value);
+  }
   st.listen = flags.Get("listen");
   st.admin_listen = flags.Get("admin_listen");
   st.store = flags.Get("store");
@@ -236,7 +248,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   auto db = OpenDatabase(st.store, def.schema);
   if (!db.ok()) return fail(absl::StrCat("store ", st.store), db.status());
 
-  ServiceContext ctx{db->get(), &tokens, &keys};
+  ServiceContext ctx{db->get(), &tokens, &keys, st.extra};
   auto service = def.create(ctx);
   if (!service.ok()) return fail("service", service.status());
 

@@ -26,8 +26,10 @@
 #define CSTOPA_SERVICES_COMMON_SERVER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,6 +48,19 @@ struct ServiceContext {
   Database* db = nullptr;
   const PageTokenCodec* page_tokens = nullptr;
   const ApiKeyStore* api_keys = nullptr;
+  // The values of the service's own flags (ServiceDefinition::extra_flags),
+  // validated, by flag name.
+  std::map<std::string, std::string> flags;
+};
+
+// A flag of one service only, beside the common ones.
+struct ServiceFlag {
+  std::string name;  // without the leading --
+  std::string env;   // environment fallback, may be empty
+  std::string default_value;
+  std::string help;
+  // Checks a value; an error stops the start with exit code 2.
+  std::function<absl::Status(const std::string&)> validate;
 };
 
 // A running service: the gRPC implementation plus whatever it owns.
@@ -70,6 +85,7 @@ struct ServiceDefinition {
   int default_admin_port = 0;
   SchemaSpec schema;
   std::string builtin_seed;  // the seed file compiled into the binary
+  std::vector<ServiceFlag> extra_flags;
   std::function<absl::StatusOr<std::unique_ptr<ServiceInstance>>(
       const ServiceContext&)>
       create;
