@@ -268,20 +268,39 @@ bool WithoutField(absl::string_view in, int field, std::string* out) {
 }
 
 // The first passage of the titles, summaries or texts (as stored in the
-// text columns, entries separated by newlines) that holds one of the words;
-// the first title when none does (e.g. a match FTS5 made after folding
-// diacritics).
-std::string SnippetOf(std::initializer_list<absl::string_view> columns,
-                      const std::vector<std::string>& words) {
-  for (absl::string_view column : columns) {
-    std::string s = Snippet(column, words);
+// text columns `first`, `first` + 1 and `first` + 2 of `row`, entries
+// separated by newlines) that holds one of the words; the first title when
+// none does (e.g. a match FTS5 made after folding diacritics). Columns after
+// the one that holds a word are not read.
+std::string SnippetOf(const SqlRow& row, int first, const SnippetWords& words) {
+  for (int column = first; column < first + 3; ++column) {
+    std::string s = Snippet(row.Bytes(column), words);
     if (!s.empty()) {
       std::replace(s.begin(), s.end(), '\n', ' ');
       return std::string(absl::StripAsciiWhitespace(s));
     }
   }
-  absl::string_view title = absl::StripAsciiWhitespace(*columns.begin());
+  absl::string_view title = absl::StripAsciiWhitespace(row.Bytes(first));
   return std::string(title.substr(0, title.find('\n')));
+}
+
+// Fills `hit` from the stored document (column `first` of `row`) and its
+// text columns (the three after it).
+absl::Status FillHit(const SqlRow& row, int first, const SnippetWords& words,
+                     SearchHit* hit) {
+  if (!WithoutField(row.Bytes(first), v1::Document::kTextFieldNumber,
+                    &hit->document))
+    return absl::DataLossError("a stored document is corrupt");
+  hit->snippets.push_back(SnippetOf(row, first + 1, words));
+  return absl::OkStatus();
+}
+
+// A ranked row's score as read back (FTS5 and ts_rank give doubles).
+double ScoreOf(const SqlRow& row, int column) {
+  SqlValue score = row.Value(column);
+  return std::holds_alternative<double>(score)
+             ? std::get<double>(score)
+             : static_cast<double>(common::AsInt(score));
 }
 
 }  // namespace
@@ -391,17 +410,43 @@ absl::StatusOr<SearchPage> LegislationStore::Search(const SearchQuery& query,
       return common::InvalidArgument(
           "INVALID_PAGE_TOKEN", {{"page_token", "does not match this query"}});
   }
-  auto rows =
-      Rank(query, parts->where, parts->params,
-           parts->has_cursor ? &after : nullptr, *page_size + 1, deadline);
-  if (!rows.ok()) return rows.status();
+  const Ranked* after_row = parts->has_cursor ? &after : nullptr;
+  SnippetWords words(query.words);
   SearchPage page;
-  bool more = rows->size() > static_cast<size_t>(*page_size);
-  if (more) rows->pop_back();
-  if (auto s = Fetch(query, *rows, deadline, &page.hits); !s.ok()) return s;
-  if (more) {
+  std::vector<Ranked> rows;
+  auto cached = CachedRank(query, parts->where, parts->params, after_row,
+                           *page_size + 1, deadline, &rows);
+  if (!cached.ok()) return cached.status();
+  absl::Status s;
+  // The page's rows: all but the one after the page (which tells that there
+  // are more).
+  auto shown = [&] {
+    return std::vector<Ranked>(
+        rows.begin(), rows.begin() + std::min<size_t>(rows.size(), *page_size));
+  };
+  if (*cached) {
+    s = Fetch(QueryOnceIn(deadline), words, shown(), &page.hits);
+  } else if (postgres_) {
+    // One statement, one round trip.
+    s = RankAndFetch(query, words, parts->where, parts->params, after_row,
+                     *page_size + 1, deadline, &rows, &page.hits);
+  } else {
+    // Both statements in one read transaction (one snapshot).
+    s = db_->Read(deadline, [&](common::SqlTransaction& tx) {
+      auto in = [&tx](absl::string_view sql, const SqlValues& params,
+                      RowFn fn) { return tx.QueryEach(sql, params, fn); };
+      auto ranked = RankIn(in, query, parts->where, parts->params, after_row,
+                           *page_size + 1);
+      if (!ranked.ok()) return ranked.status();
+      rows = *std::move(ranked);
+      return Fetch(in, words, shown(), &page.hits);
+    });
+  }
+  if (!s.ok()) return s;
+  if (rows.size() > static_cast<size_t>(*page_size)) {
+    const Ranked& last = rows[*page_size - 1];
     common::PageCursor c;
-    c.last_values = {rows->back().score, rows->back().key};
+    c.last_values = {last.score, last.key};
     page.next_page_token = tokens_->Encode(c, parts->fingerprint);
   }
   return page;
@@ -416,19 +461,71 @@ bool After(double a_score, const SqlValue& a_key, double b_score,
   return a_key > b_key;
 }
 
+// The best `limit` (score, row id) pairs of those added, in (score desc, row
+// id asc) order: what ORDER BY score DESC, rowid ASC LIMIT `limit` selects.
+// Kept in C++ on SQLite, where the sort would open a temporary b-tree (and
+// allocate and free its page cache) on every search.
+class TopRows {
+ public:
+  explicit TopRows(size_t limit) : limit_(limit) {}
+
+  void Add(double score, int64_t id) {
+    Entry e{score, id};
+    if (heap_.size() < limit_) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    } else if (limit_ > 0 && Better(e, heap_.front())) {
+      // The worst kept row is at the front.
+      std::pop_heap(heap_.begin(), heap_.end(), Better);
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    }
+  }
+
+  std::vector<std::pair<double, int64_t>> Sorted() {
+    std::sort_heap(heap_.begin(), heap_.end(), Better);
+    std::vector<std::pair<double, int64_t>> out;
+    out.reserve(heap_.size());
+    for (const Entry& e : heap_) out.emplace_back(e.score, e.id);
+    return out;
+  }
+
+ private:
+  struct Entry {
+    double score;
+    int64_t id;
+  };
+  static bool Better(const Entry& a, const Entry& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.id < b.id;
+  }
+
+  size_t limit_;
+  std::vector<Entry> heap_;
+};
+
 }  // namespace
 
-absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
+LegislationStore::QueryFn LegislationStore::QueryOnceIn(
+    absl::Time deadline) const {
+  return [this, deadline](absl::string_view sql, const SqlValues& params,
+                          RowFn fn) {
+    return db_->QueryOnce(sql, params, deadline, fn);
+  };
+}
+
+absl::StatusOr<bool> LegislationStore::CachedRank(
     const SearchQuery& query, const std::string& where,
     const SqlValues& where_params, const Ranked* after, int limit,
-    absl::Time deadline) const {
+    absl::Time deadline, std::vector<Ranked>* out) const {
+  out->clear();
+  // Deep pages not in the cache go straight to the database.
   if (cache_options_.max_entries <= 0 || limit > cache_options_.depth)
-    return RankSql(query, where, where_params, after, limit, deadline);
+    return false;
   std::string key =
       absl::StrCat(absl::StrJoin(query.words, "\x1f"), "\n", query.filter);
   uint64_t generation = generation_.load();
   absl::Time now = absl::Now();
-  std::vector<Ranked> out;
   auto take = [&](const CacheEntry& e) -> bool {
     size_t i = 0;
     if (after != nullptr) {
@@ -436,10 +533,10 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
              !After(e.rows[i].score, e.rows[i].key, after->score, after->key))
         ++i;
     }
-    for (; i < e.rows.size() && out.size() < static_cast<size_t>(limit); ++i)
-      out.push_back(e.rows[i]);
+    for (; i < e.rows.size() && out->size() < static_cast<size_t>(limit); ++i)
+      out->push_back(e.rows[i]);
     // Served from the cache unless the page runs past a partial entry.
-    return out.size() == static_cast<size_t>(limit) || e.complete;
+    return out->size() == static_cast<size_t>(limit) || e.complete;
   };
   {
     absl::MutexLock lock(&cache_mu_);
@@ -448,20 +545,17 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
       if (it->second.generation == generation &&
           now - it->second.created < cache_options_.ttl) {
         cache_lru_.splice(cache_lru_.begin(), cache_lru_, it->second.lru);
-        if (take(it->second)) return out;
-        out.clear();
+        if (take(it->second)) return true;
+        out->clear();
       } else {
         cache_lru_.erase(it->second.lru);
         cache_.erase(it);
       }
     }
   }
-  if (after != nullptr) {
-    // Deep pages not in the cache: straight from the database.
-    return RankSql(query, where, where_params, after, limit, deadline);
-  }
-  auto rows = RankSql(query, where, where_params, nullptr,
-                      cache_options_.depth + 1, deadline);
+  if (after != nullptr) return false;
+  auto rows = RankIn(QueryOnceIn(deadline), query, where, where_params, nullptr,
+                     cache_options_.depth + 1);
   if (!rows.ok()) return rows.status();
   CacheEntry entry;
   entry.complete = rows->size() <= static_cast<size_t>(cache_options_.depth);
@@ -481,38 +575,43 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::Rank(
     entry.lru = cache_lru_.begin();
     cache_.emplace(key, std::move(entry));
   }
-  return out;
+  return true;
 }
 
 // SQLite: FTS5 with bm25 (titles weigh 10, summaries 4, texts 1); the index
 // holds live documents only (see the triggers), so without a filter the
-// ranking reads the index alone. Ties break on the row id.
+// ranking reads the index alone. Ties break on the row id. The statement
+// selects every match unordered (RankIn keeps the best).
 //
 // PostgreSQL: every word must match under at least one of the 'russian'
-// (Russian and English stems) and 'simple' configurations (each word a bound parameter of
-// plainto_tsquery, lower-cased like the indexed text); ranked by ts_rank over
-// the weighted tsvector. Ties break on the name.
-absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankSql(
-    const SearchQuery& query, const std::string& where,
-    const SqlValues& where_params, const Ranked* after, int limit,
-    absl::Time deadline) const {
-  SqlValues params;
-  std::string sql;
+// (Russian and English stems) and 'simple' configurations (each word a bound
+// parameter of plainto_tsquery, lower-cased like the indexed text); ranked by
+// ts_rank over the weighted tsvector. Ties break on the name. The statement
+// selects the best `limit` in order.
+//
+// Columns: rank_key, score.
+void LegislationStore::RankStatement(const SearchQuery& query,
+                                     const std::string& where,
+                                     const SqlValues& where_params,
+                                     const Ranked* after, int limit,
+                                     std::string* sql,
+                                     SqlValues* params) const {
+  params->clear();
   if (!postgres_) {
     static constexpr char kScore[] = "(-bm25(documents_fts, 10.0, 4.0, 1.0))";
-    params.push_back(Fts5Expression(query.words));
-    for (const SqlValue& p : where_params) params.push_back(p);
+    params->push_back(Fts5Expression(query.words));
+    params->insert(params->end(), where_params.begin(), where_params.end());
     std::string keyset;
     if (after != nullptr) {
       keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
                             " = ? AND documents_fts.rowid > ?))");
-      params.insert(params.end(), {after->score, after->score, after->key});
+      params->insert(params->end(), {after->score, after->score, after->key});
     }
-    sql = absl::StrCat(
-        "SELECT documents_fts.rowid, ", kScore, " AS score FROM documents_fts",
+    *sql = absl::StrCat(
+        "SELECT documents_fts.rowid AS rank_key, ", kScore,
+        " AS score FROM documents_fts",
         where.empty() ? "" : " JOIN documents d ON d.id = documents_fts.rowid",
-        " WHERE documents_fts MATCH ?", where, keyset,
-        " ORDER BY score DESC, documents_fts.rowid ASC LIMIT ", limit);
+        " WHERE documents_fts MATCH ?", where, keyset);
   } else {
     std::vector<std::string> terms;
     for (const std::string& w : query.words) {
@@ -520,83 +619,143 @@ absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankSql(
           "(plainto_tsquery('russian', lower(CAST(? AS text) COLLATE "
           "\"und-x-icu\")) || plainto_tsquery('simple', lower(CAST(? AS text) "
           "COLLATE \"und-x-icu\")))");
-      params.insert(params.end(), {w, w});
+      params->insert(params->end(), {w, w});
     }
     static constexpr char kScore[] =
         "(ts_rank(d.search_tsv, query.tsq)::float8)";
-    for (const SqlValue& p : where_params) params.push_back(p);
+    params->insert(params->end(), where_params.begin(), where_params.end());
     std::string keyset;
     if (after != nullptr) {
       keyset = absl::StrCat(" AND (", kScore, " < ? OR (", kScore,
                             " = ? AND d.name > ?))");
-      params.insert(params.end(), {after->score, after->score, after->key});
+      params->insert(params->end(), {after->score, after->score, after->key});
     }
-    sql = absl::StrCat(
-        "SELECT d.name, ", kScore, " AS score FROM documents d, (SELECT ",
-        absl::StrJoin(terms, " && "),
+    *sql = absl::StrCat(
+        "SELECT d.name AS rank_key, ", kScore,
+        " AS score FROM documents d, (SELECT ", absl::StrJoin(terms, " && "),
         " AS tsq) query WHERE d.search_tsv @@ query.tsq AND d.delete_time IS "
         "NULL",
         where, keyset, " ORDER BY score DESC, d.name ASC LIMIT ", limit);
   }
+}
+
+absl::StatusOr<std::vector<LegislationStore::Ranked>> LegislationStore::RankIn(
+    QueryFn in, const SearchQuery& query, const std::string& where,
+    const SqlValues& where_params, const Ranked* after, int limit) const {
+  std::string sql;
+  SqlValues params;
+  RankStatement(query, where, where_params, after, limit, &sql, &params);
   std::vector<Ranked> out;
-  absl::Status s = db_->QueryOnce(
-      sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
-        Ranked r;
-        r.key = row.Value(0);
-        SqlValue score = row.Value(1);
-        r.score = std::holds_alternative<double>(score)
-                      ? std::get<double>(score)
-                      : static_cast<double>(common::AsInt(score));
-        out.push_back(std::move(r));
-        return absl::OkStatus();
-      });
+  if (postgres_) {
+    absl::Status s = in(sql, params, [&](const SqlRow& row) -> absl::Status {
+      out.push_back({ScoreOf(row, 1), row.Value(0)});
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  TopRows top(static_cast<size_t>(std::max(limit, 0)));
+  absl::Status s = in(sql, params, [&](const SqlRow& row) -> absl::Status {
+    top.Add(ScoreOf(row, 1), row.Int(0));
+    return absl::OkStatus();
+  });
   if (!s.ok()) return s;
+  for (const auto& [score, id] : top.Sorted()) out.push_back({score, id});
   return out;
 }
 
-absl::Status LegislationStore::Fetch(const SearchQuery& query,
+// The ranking (at most `limit` rows) joined to the documents: the page is
+// read in the same snapshot, with one round trip. The join reads the ranked
+// rows only, whatever the number of matches.
+absl::Status LegislationStore::RankAndFetch(
+    const SearchQuery& query, const SnippetWords& words,
+    const std::string& where, const SqlValues& where_params,
+    const Ranked* after, int limit, absl::Time deadline,
+    std::vector<Ranked>* rows, std::vector<SearchHit>* hits) const {
+  std::string ranked;
+  SqlValues params;
+  RankStatement(query, where, where_params, after, limit, &ranked, &params);
+  std::string sql = absl::StrCat(
+      "SELECT r.rank_key, r.score, doc.data, doc.title, doc.summary_text, "
+      "doc.body_text FROM (",
+      ranked,
+      ") r JOIN documents doc ON doc.name = r.rank_key "
+      "ORDER BY r.score DESC, r.rank_key ASC");
+  rows->clear();
+  hits->clear();
+  int page_size = limit - 1;
+  absl::Status s = db_->QueryOnce(
+      sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
+        rows->push_back({ScoreOf(row, 1), row.Value(0)});
+        // The row after the page only tells that there are more.
+        if (static_cast<int>(hits->size()) == page_size)
+          return absl::OkStatus();
+        hits->emplace_back();
+        hits->back().score = rows->back().score;
+        return FillHit(row, 2, words, &hits->back());
+      });
+  return s;
+}
+
+absl::Status LegislationStore::Fetch(QueryFn in, const SnippetWords& words,
                                      const std::vector<Ranked>& rows,
-                                     absl::Time deadline,
                                      std::vector<SearchHit>* hits) const {
   hits->clear();
   if (rows.empty()) return absl::OkStatus();
   hits->resize(rows.size());
-  absl::flat_hash_map<std::string, size_t> index;  // key as text
-  auto key_text = [](const SqlValue& v) {
-    return std::holds_alternative<std::string>(v)
-               ? std::get<std::string>(v)
-               : absl::StrCat(common::AsInt(v));
-  };
-  for (size_t i = 0; i < rows.size(); ++i) {
-    index[key_text(rows[i].key)] = i;
-    (*hits)[i].score = rows[i].score;
-  }
-  std::vector<std::string> marks(rows.size(), "?");
-  SqlValues params;
-  std::string sql;
+  for (size_t i = 0; i < rows.size(); ++i) (*hits)[i].score = rows[i].score;
   // Snippets are cut here (SnippetOf) on both back ends, not by FTS5's
   // snippet() or PostgreSQL's ts_headline(), which re-parse every text of
   // every row in SQL and cost more than the rest of the page.
-  for (const Ranked& r : rows) params.push_back(r.key);
-  sql = absl::StrCat("SELECT ", postgres_ ? "name" : "id",
-                     ", data, title, summary_text, body_text FROM documents "
-                     "WHERE ",
-                     "delete_time IS NULL AND ", postgres_ ? "name" : "id",
-                     " IN (", absl::StrJoin(marks, ", "), ")");
+  static constexpr char kColumns[] =
+      "data, title, summary_text, body_text FROM documents WHERE "
+      "delete_time IS NULL AND ";
+  SqlValues params;
+  params.reserve(rows.size());
+  std::string sql;
+  if (postgres_) {
+    sql = absl::StrCat("SELECT name, ", kColumns, "name IN (");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      params.push_back(rows[i].key);
+    }
+    sql += ")";
+  } else {
+    // Point lookups: an IN list would build a temporary b-tree first.
+    for (size_t i = 0; i < rows.size(); ++i) {
+      absl::StrAppend(&sql, i == 0 ? "" : " UNION ALL ", "SELECT id, ",
+                      kColumns, "id = ?");
+      params.push_back(rows[i].key);
+    }
+  }
+  // The row of a key: keys are row ids (SQLite) or names (PostgreSQL). Rows
+  // mostly come in the order asked for.
+  size_t next = 0;
+  auto position = [&](const SqlRow& row) -> size_t {
+    for (size_t k = 0; k < rows.size(); ++k) {
+      size_t i = (next + k) % rows.size();
+      bool same = false;
+      if (postgres_) {
+        const auto* key = std::get_if<std::string>(&rows[i].key);
+        same = key != nullptr && *key == row.Bytes(0);
+      } else {
+        const auto* key = std::get_if<int64_t>(&rows[i].key);
+        same = key != nullptr && *key == row.Int(0);
+      }
+      if (same) {
+        next = i + 1;
+        return i;
+      }
+    }
+    return rows.size();
+  };
   std::vector<bool> seen(rows.size(), false);
-  absl::Status s = db_->QueryOnce(
-      sql, params, deadline, [&](const SqlRow& row) -> absl::Status {
-        auto it = index.find(key_text(row.Value(0)));
-        if (it == index.end()) return absl::OkStatus();
-        SearchHit& hit = (*hits)[it->second];
-        seen[it->second] = true;
-        if (!WithoutField(row.Bytes(1), v1::Document::kTextFieldNumber,
-                          &hit.document))
-          return absl::DataLossError("a stored document is corrupt");
-        hit.snippets.push_back(
-            SnippetOf({row.Bytes(2), row.Bytes(3), row.Bytes(4)}, query.words));
-        return absl::OkStatus();
-      });
+  absl::Status s = in(sql, params, [&](const SqlRow& row) -> absl::Status {
+    size_t i = position(row);
+    if (i == rows.size() || seen[i]) return absl::OkStatus();
+    seen[i] = true;
+    return FillHit(row, 1, words, &(*hits)[i]);
+  });
   if (!s.ok()) return s;
   // A document deleted between ranking and fetching drops out of the page.
   size_t kept = 0;

@@ -16,17 +16,20 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cstopa/legislation/v1/legislation.pb.h"
 #include "services/common/resource_store.h"
+#include "services/legislation/search_query.h"
 
 namespace cstopa::legislation {
 
@@ -126,18 +129,44 @@ class LegislationStore {
     absl::Time created;
     std::list<std::string>::iterator lru;
   };
-  // Ranked matches after `after` (if set), at most `limit`.
-  absl::StatusOr<std::vector<Ranked>> Rank(
-      const SearchQuery& query, const std::string& where,
-      const common::SqlValues& where_params, const Ranked* after, int limit,
-      absl::Time deadline) const;
-  absl::StatusOr<std::vector<Ranked>> RankSql(
-      const SearchQuery& query, const std::string& where,
-      const common::SqlValues& where_params, const Ranked* after, int limit,
-      absl::Time deadline) const;
+  using RowFn = absl::FunctionRef<absl::Status(const common::SqlRow&)>;
+  // Runs a read statement: as a QueryOnce, or in a transaction.
+  using QueryFn = std::function<absl::Status(
+      absl::string_view sql, const common::SqlValues& params, RowFn fn)>;
+  QueryFn QueryOnceIn(absl::Time deadline) const;
+
+  // The ranked matches after `after` (if set), at most `limit`, from the
+  // cache (filled on a miss of the first page). False when the cache does not
+  // serve this page (it is off, or the page is not in it).
+  absl::StatusOr<bool> CachedRank(const SearchQuery& query,
+                                  const std::string& where,
+                                  const common::SqlValues& where_params,
+                                  const Ranked* after, int limit,
+                                  absl::Time deadline,
+                                  std::vector<Ranked>* out) const;
+  // The statement that selects (rank_key, score) of the matches after
+  // `after` (if set); on PostgreSQL the best `limit`, best first.
+  void RankStatement(const SearchQuery& query, const std::string& where,
+                     const common::SqlValues& where_params, const Ranked* after,
+                     int limit, std::string* sql,
+                     common::SqlValues* params) const;
+  // The best `limit` matches after `after` (if set), best first.
+  absl::StatusOr<std::vector<Ranked>> RankIn(
+      QueryFn in, const SearchQuery& query, const std::string& where,
+      const common::SqlValues& where_params, const Ranked* after,
+      int limit) const;
+  // PostgreSQL: the best `limit` matches and the documents of all but the
+  // last, in one statement.
+  absl::Status RankAndFetch(const SearchQuery& query, const SnippetWords& words,
+                            const std::string& where,
+                            const common::SqlValues& where_params,
+                            const Ranked* after, int limit, absl::Time deadline,
+                            std::vector<Ranked>* rows,
+                            std::vector<SearchHit>* hits) const;
   // The page's documents and snippets, in the order of `rows`.
-  absl::Status Fetch(const SearchQuery& query, const std::vector<Ranked>& rows,
-                     absl::Time deadline, std::vector<SearchHit>* hits) const;
+  absl::Status Fetch(QueryFn in, const SnippetWords& words,
+                     const std::vector<Ranked>& rows,
+                     std::vector<SearchHit>* hits) const;
   bool postgres() const { return postgres_; }
 
   common::Database* db_;

@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -80,6 +82,113 @@ TEST(SearchQueryTest, SnippetsMarkWholeWordsCaseInsensitively) {
   EXPECT_EQ(s.substr(0, 3), "…");
   EXPECT_NE(s.find("<mark>target</mark>"), std::string::npos);
   EXPECT_EQ(s.substr(s.size() - 3), "…");
+}
+
+// The first implementation of Snippet (every word of the text split, folded
+// and compared), for texts made of the pieces below only: ASCII, Cyrillic
+// letters, "…" and an invalid byte.
+std::string ReferenceSnippet(absl::string_view text,
+                             const std::vector<std::string>& words,
+                             int max_words) {
+  struct Word {
+    size_t begin, end;
+  };
+  std::vector<Word> all;
+  size_t i = 0, start = 0;
+  bool in_word = false;
+  while (i < text.size()) {
+    size_t at = i;
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    bool word;
+    if (c < 0x80) {
+      word = absl::ascii_isalnum(c);
+      i += 1;
+    } else if (c == 0xE2) {  // "…"
+      word = false;
+      i += 3;
+    } else if (c == 0xD0 || c == 0xD1) {  // Cyrillic
+      word = true;
+      i += 2;
+    } else {  // invalid
+      word = false;
+      i += 1;
+    }
+    if (word && !in_word) start = at;
+    if (!word && in_word) all.push_back({start, at});
+    in_word = word;
+  }
+  if (in_word) all.push_back({start, text.size()});
+  auto same_stem = [](const std::string& a, const std::string& b) {
+    if (a == b) return true;
+    std::vector<size_t> ca, cb;
+    for (size_t k = 0; k < a.size(); ++k)
+      if ((static_cast<unsigned char>(a[k]) & 0xC0) != 0x80) ca.push_back(k);
+    for (size_t k = 0; k < b.size(); ++k)
+      if ((static_cast<unsigned char>(b[k]) & 0xC0) != 0x80) cb.push_back(k);
+    size_t shorter = std::min(ca.size(), cb.size());
+    if (shorter < 4) return false;
+    size_t need = std::max<size_t>(4, shorter - 2);
+    size_t bytes = need < ca.size() ? ca[need] : a.size();
+    size_t bytes_b = need < cb.size() ? cb[need] : b.size();
+    return bytes == bytes_b && a.compare(0, bytes, b, 0, bytes) == 0;
+  };
+  std::vector<std::string> wanted;
+  for (const std::string& w : words) wanted.push_back(FoldCase(w));
+  std::vector<bool> match(all.size(), false);
+  int first = -1;
+  for (size_t k = 0; k < all.size(); ++k) {
+    std::string folded =
+        FoldCase(text.substr(all[k].begin, all[k].end - all[k].begin));
+    for (const std::string& q : wanted)
+      match[k] = match[k] || same_stem(folded, q);
+    if (match[k] && first < 0) first = static_cast<int>(k);
+  }
+  if (first < 0) return "";
+  int n = static_cast<int>(all.size());
+  int from = std::max(0, first - max_words / 3);
+  int to = std::min(n, from + max_words);
+  from = std::max(0, std::min(from, to - max_words));
+  std::string out;
+  if (from > 0) out += "…";
+  size_t pos = all[from].begin;
+  for (int k = from; k < to; ++k) {
+    out.append(text.data() + pos, all[k].begin - pos);
+    absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
+    if (match[k]) {
+      absl::StrAppend(&out, "<mark>", w, "</mark>");
+    } else {
+      out.append(w.data(), w.size());
+    }
+    pos = all[k].end;
+  }
+  if (to < n) {
+    out += "…";
+  } else {
+    out.append(text.data() + pos, text.size() - pos);
+  }
+  return out;
+}
+
+TEST(SearchQueryTest, SnippetsAreThoseOfTheFirstImplementation) {
+  const std::vector<std::string> pieces = {
+      "law",   "Law",    "laws",  "lawful", "terrorism", "Terrorist",
+      "закон", "Закона", "ЗАКОН", "о",      "a",         "1",
+      " ",     " ",      ", ",    ".",      "\n",        "…",
+      "\xff",  "x",      "terr",  "-"};
+  const std::vector<std::vector<std::string>> queries = {
+      {"law"}, {"terrorism"}, {"закон", "law"}, {"terr"}, {"x", "a"}};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    int length = static_cast<int>(rng() % 60);
+    for (int k = 0; k < length; ++k) text += pieces[rng() % pieces.size()];
+    const auto& words = queries[rng() % queries.size()];
+    for (int max_words : {24, 10, 3, 1}) {
+      ASSERT_EQ(Snippet(text, words, max_words),
+                ReferenceSnippet(text, words, max_words))
+          << "text: " << text << " max_words: " << max_words;
+    }
+  }
 }
 
 TEST(LifecycleTest, AllowedNextStages) {
@@ -224,6 +333,79 @@ TEST_P(LegislationStoreTest, CachedRankingsDropOnWritesAndExpire) {
   off.max_entries = 0;
   LegislationStore uncached(db_.get(), &tokens_, off);
   EXPECT_THAT(Found(uncached, "withdrawal"), ElementsAre("documents/cached"));
+}
+
+TEST_P(LegislationStoreTest, PagesAreTheSameWithAndWithoutTheCache) {
+  SearchCacheOptions on;
+  on.ttl = absl::Hours(1);
+  SearchCacheOptions off;
+  off.max_entries = 0;
+  SearchCacheOptions shallow = on;
+  shallow.depth = 5;  // later pages run past the cached rows
+  LegislationStore cached(db_.get(), &tokens_, on);
+  LegislationStore uncached(db_.get(), &tokens_, off);
+  LegislationStore partial(db_.get(), &tokens_, shallow);
+  for (int i = 0; i < 23; ++i) {
+    std::string text = "treaty";
+    for (int k = 0; k < i % 5; ++k) text += " treaty ratification";
+    v1::Document d = Doc(absl::StrCat("doc-", i), text);
+    if (i % 3 == 0) d.set_kind(v1::DOCUMENT_KIND_RECOMMENDATION);
+    ASSERT_TRUE(cached.documents().Create(&d).ok());
+  }
+  for (const std::string& filter :
+       {std::string(), std::string("kind = DOCUMENT_KIND_MODEL_LAW")}) {
+    // Every page of each store, as (name, score, snippets) lines.
+    auto walk = [&](const LegislationStore& store) {
+      std::vector<std::string> lines;
+      SearchQuery q;
+      q.words = {"treaty"};
+      q.filter = filter;
+      q.page_size = 4;
+      for (int page = 0; page < 20; ++page) {
+        auto p = store.Search(q, absl::InfiniteFuture());
+        EXPECT_TRUE(p.ok()) << p.status();
+        if (!p.ok()) break;
+        for (const SearchHit& h : p->hits) {
+          v1::Document d;
+          EXPECT_TRUE(d.ParseFromString(h.document));
+          EXPECT_TRUE(d.text().empty());
+          lines.push_back(absl::StrCat(d.name(), " ", h.score, " ",
+                                       absl::StrJoin(h.snippets, "|")));
+        }
+        lines.push_back(p->next_page_token.empty() ? "end" : "more");
+        if (p->next_page_token.empty()) break;
+        q.page_token = p->next_page_token;
+      }
+      return lines;
+    };
+    std::vector<std::string> expected = walk(uncached);
+    EXPECT_EQ(expected.back(), "end");
+    if (GetParam() == "sqlite" && filter.empty()) {
+      // The order is that of ORDER BY in SQL.
+      std::vector<std::string> names, ordered;
+      for (const std::string& line : expected) {
+        if (line != "more" && line != "end")
+          names.push_back(line.substr(0, line.find(' ')));
+      }
+      ASSERT_TRUE(
+          db_->QueryOnce("SELECT d.name, -bm25(documents_fts, 10.0, 4.0, 1.0) "
+                         "AS score FROM documents_fts JOIN documents d ON "
+                         "d.id = documents_fts.rowid WHERE documents_fts "
+                         "MATCH '\"treaty\"' ORDER BY score DESC, "
+                         "documents_fts.rowid ASC",
+                         {},
+                         [&](const common::SqlRow& row) {
+                           ordered.emplace_back(row.Bytes(0));
+                           return absl::OkStatus();
+                         })
+              .ok());
+      EXPECT_EQ(names, ordered);
+      EXPECT_EQ(names.size(), 23u);
+    }
+    EXPECT_EQ(walk(cached), expected) << filter;
+    EXPECT_EQ(walk(cached), expected) << filter;  // from the cache
+    EXPECT_EQ(walk(partial), expected) << filter;
+  }
 }
 
 TEST_P(LegislationStoreTest, RevisionsAreRecordedWithEveryWritePath) {

@@ -148,42 +148,70 @@ struct Word {
   size_t begin, end;  // byte offsets in the text
 };
 
-std::vector<Word> SplitWords(absl::string_view text) {
-  std::vector<Word> out;
-  size_t i = 0, start = 0;
-  bool in_word = false;
-  while (i < text.size()) {
-    size_t at = i;
-    int32_t cp = NextCodePoint(text, &i);
-    if (cp < 0) {  // invalid byte: a separator
-      i = at + 1;
-      cp = ' ';
-    }
-    bool word = IsWordChar(cp);
-    if (word && !in_word) start = at;
-    if (!word && in_word) out.push_back({start, at});
-    in_word = word;
-  }
-  if (in_word) out.push_back({start, text.size()});
-  return out;
-}
+// Walks the words of a text: maximal runs of word characters (IsWordChar);
+// an invalid byte separates words like a space does.
+class WordScanner {
+ public:
+  explicit WordScanner(absl::string_view text) : text_(text) {}
 
-// Whether two folded words are equal or look like forms of one word (what
-// a stemmer would match): both at least 4 code points long and sharing all
-// but at most the last 2 code points of the shorter one, and at least 4.
-bool SameStem(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  std::vector<size_t> ca, cb;  // code point start offsets
-  for (size_t i = 0; i < a.size(); ++i)
-    if ((static_cast<unsigned char>(a[i]) & 0xC0) != 0x80) ca.push_back(i);
-  for (size_t i = 0; i < b.size(); ++i)
-    if ((static_cast<unsigned char>(b[i]) & 0xC0) != 0x80) cb.push_back(i);
-  size_t shorter = std::min(ca.size(), cb.size());
-  if (shorter < 4) return false;
-  size_t need = std::max<size_t>(4, shorter - 2);
-  size_t bytes = need < ca.size() ? ca[need] : a.size();
-  size_t bytes_b = need < cb.size() ? cb[need] : b.size();
-  return bytes == bytes_b && a.compare(0, bytes, b, 0, bytes) == 0;
+  // The next word, false at the end of the text. When `folded` is set, also
+  // the word after FoldCase and the number of its code points.
+  bool Next(Word* word, std::string* folded, size_t* code_points) {
+    int32_t cp = 0;
+    size_t at = 0;
+    while (true) {  // to the first character of a word
+      if (i_ >= text_.size()) return false;
+      at = i_;
+      cp = Decode();
+      if (cp >= 0 && IsWordChar(cp)) break;
+    }
+    word->begin = at;
+    if (folded != nullptr) {
+      folded->clear();
+      *code_points = 0;
+    }
+    while (true) {
+      if (folded != nullptr) {
+        AppendUtf8(Lower(cp), folded);
+        ++*code_points;
+      }
+      at = i_;
+      if (i_ >= text_.size()) break;
+      cp = Decode();
+      if (cp < 0 || !IsWordChar(cp)) break;
+    }
+    word->end = at;
+    return true;
+  }
+
+ private:
+  // The code point at i_, advancing; -1 (one byte on) for an invalid byte.
+  int32_t Decode() {
+    unsigned char c = static_cast<unsigned char>(text_[i_]);
+    if (c < 0x80) {
+      ++i_;
+      return c;
+    }
+    size_t at = i_;
+    int32_t cp = NextCodePoint(text_, &i_);
+    if (cp < 0) i_ = at + 1;
+    return cp;
+  }
+
+  absl::string_view text_;
+  size_t i_ = 0;
+};
+
+// The byte offset of code point `n` of UTF-8 `s` (code points counted as the
+// bytes that do not continue one), or s.size() when it has no more.
+size_t CodePointOffset(absl::string_view s, size_t n) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (n == 0) return i;
+      --n;
+    }
+  }
+  return s.size();
 }
 
 }  // namespace
@@ -205,38 +233,90 @@ std::string FoldCase(absl::string_view text) {
   return out;
 }
 
+SnippetWords::SnippetWords(const std::vector<std::string>& words) {
+  words_.reserve(words.size());
+  for (const std::string& w : words) {
+    Word word;
+    word.folded = FoldCase(w);
+    for (size_t i = 0; i < word.folded.size(); ++i) {
+      if ((static_cast<unsigned char>(word.folded[i]) & 0xC0) != 0x80)
+        word.starts.push_back(i);
+    }
+    words_.push_back(std::move(word));
+  }
+}
+
+// Equal words, or forms of one word (what a stemmer would match): both at
+// least 4 code points long and sharing all but at most the last 2 code
+// points of the shorter one, and at least 4.
+bool SnippetWords::Matches(absl::string_view folded, size_t code_points) const {
+  for (const Word& q : words_) {
+    if (folded == q.folded) return true;
+    // Every shared start below covers the first byte.
+    if (folded.empty() || q.folded.empty() || folded[0] != q.folded[0])
+      continue;
+    size_t shorter = std::min(code_points, q.starts.size());
+    if (shorter < 4) continue;
+    size_t need = std::max<size_t>(4, shorter - 2);
+    size_t bytes = need < q.starts.size() ? q.starts[need] : q.folded.size();
+    size_t bytes_text =
+        need < code_points ? CodePointOffset(folded, need) : folded.size();
+    if (bytes == bytes_text &&
+        folded.substr(0, bytes) == absl::string_view(q.folded).substr(0, bytes))
+      return true;
+  }
+  return false;
+}
+
 std::string Snippet(absl::string_view text,
                     const std::vector<std::string>& words, int max_words) {
-  std::vector<std::string> wanted;
-  for (const std::string& w : words) wanted.push_back(FoldCase(w));
-  std::vector<Word> all = SplitWords(text);
-  std::vector<bool> match(all.size(), false);
+  return Snippet(text, SnippetWords(words), max_words);
+}
+
+std::string Snippet(absl::string_view text, const SnippetWords& words,
+                    int max_words) {
+  WordScanner scan(text);
+  std::vector<Word> all;  // the words up to the end of the passage
+  std::vector<bool> match;
+  std::string folded;
+  size_t code_points = 0;
+  Word w;
   int first = -1;
-  for (size_t k = 0; k < all.size(); ++k) {
-    absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
-    std::string folded = FoldCase(w);
-    bool hit = false;
-    for (const std::string& q : wanted) hit = hit || SameStem(folded, q);
-    if (hit) {
-      match[k] = true;
-      if (first < 0) first = static_cast<int>(k);
+  while (scan.Next(&w, &folded, &code_points)) {
+    all.push_back(w);
+    match.push_back(false);
+    if (words.Matches(folded, code_points)) {
+      first = static_cast<int>(all.size()) - 1;
+      match.back() = true;
+      break;
     }
   }
   if (first < 0) return "";
-  int n = static_cast<int>(all.size());
   int from = std::max(0, first - max_words / 3);
-  int to = std::min(n, from + max_words);  // exclusive
+  // Words from `from` to `end` (exclusive) may show; one more tells that the
+  // passage cuts the text. Past that, the words do not matter: n (the number
+  // of words read) stands for the whole count in what follows.
+  int64_t end = int64_t{from} + max_words;
+  while (static_cast<int64_t>(all.size()) <= end) {
+    bool shown = static_cast<int64_t>(all.size()) < end;
+    if (!scan.Next(&w, shown ? &folded : nullptr, &code_points)) break;
+    all.push_back(w);
+    match.push_back(shown && words.Matches(folded, code_points));
+  }
+  int n = static_cast<int>(all.size());
+  int to = static_cast<int>(std::min<int64_t>(n, end));  // exclusive
   from = std::max(0, std::min(from, to - max_words));
   std::string out;
   if (from > 0) out += "…";
   size_t pos = all[from].begin;
   for (int k = from; k < to; ++k) {
     out.append(text.data() + pos, all[k].begin - pos);
-    absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
+    absl::string_view word =
+        text.substr(all[k].begin, all[k].end - all[k].begin);
     if (match[k]) {
-      absl::StrAppend(&out, "<mark>", w, "</mark>");
+      absl::StrAppend(&out, "<mark>", word, "</mark>");
     } else {
-      out.append(w.data(), w.size());
+      out.append(word.data(), word.size());
     }
     pos = all[k].end;
   }

@@ -51,6 +51,32 @@ std::string FoldCase(absl::string_view text);
 std::string Snippet(absl::string_view text,
                     const std::vector<std::string>& words, int max_words = 24);
 
+// The words of a search, folded once for Snippet over many texts (the
+// snippets of a page of results):
+//
+//   SnippetWords w(query.words);
+//   for (...) s = Snippet(text, w);
+class SnippetWords {
+ public:
+  explicit SnippetWords(const std::vector<std::string>& words);
+
+  // Whether `folded`, a word of a text after FoldCase made of `code_points`
+  // code points, is one of the words or a form of one (as Snippet marks).
+  bool Matches(absl::string_view folded, size_t code_points) const;
+
+ private:
+  struct Word {
+    std::string folded;
+    std::vector<size_t> starts;  // byte offset of each code point
+  };
+  std::vector<Word> words_;
+};
+
+// The same as Snippet above, with the words prepared. Reads the text only up
+// to the end of the passage.
+std::string Snippet(absl::string_view text, const SnippetWords& words,
+                    int max_words = 24);
+
 }  // namespace cstopa::legislation
 
 #endif  // CSTOPA_SERVICES_LEGISLATION_SEARCH_QUERY_H_
