@@ -149,6 +149,46 @@ TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
             absl::StatusCode::kNotFound);
 }
 
+// Many Gets at once, from many threads (on PostgreSQL through several pooled
+// connections): each caller gets exactly its own resource, deleted ones only
+// when asked for, missing ones NOT_FOUND.
+TEST_P(StoreTest, ConcurrentGetsEachGetTheirOwnAnswer) {
+  constexpr int kPersons = 40;
+  for (int i = 0; i < kPersons; ++i) {
+    v1::Person p = NewPerson(absl::StrCat("p", i), absl::StrCat("Person ", i));
+    ASSERT_TRUE(store_->persons().Create(&p).ok());
+  }
+  v1::Person gone;
+  for (int i = 0; i < kPersons; i += 7)
+    ASSERT_TRUE(
+        store_->persons().Delete(absl::StrCat("persons/p", i), "", &gone).ok());
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      for (int n = 0; n < 150; ++n) {
+        const int i = static_cast<int>(rng() % (kPersons + 5));  // some missing
+        const bool allow_deleted = rng() % 2 == 0;
+        const std::string name = absl::StrCat("persons/p", i);
+        v1::Person out;
+        absl::Status s = store_->persons().Get(name, allow_deleted, &out);
+        const bool exists = i < kPersons;
+        const bool deleted = exists && i % 7 == 0;
+        if (!exists || (deleted && !allow_deleted)) {
+          if (s.code() != absl::StatusCode::kNotFound) ++wrong;
+        } else if (!s.ok() || out.name() != name ||
+                   out.display_name(0).text() != absl::StrCat("Person ", i) ||
+                   out.has_delete_time() != deleted) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(store_->persons().Create(&p).ok());
