@@ -94,7 +94,7 @@ Try it with the bundled Python client (nothing more to install):
   cli="/usr/bin/python3 tests/clients/python/cstopa_client.py"
   \$cli get-state states/kz
   \$cli list-roles --as-of 2022-05-01
-  \$cli call legislation.SearchDocuments '{"query": "терроризм"}'
+  \$cli call legislation.SearchDocuments '{"query": "outer space"}'
   \$cli call legislation.GetActionPlan '{"name": "actionPlans/approximation-2021-2025"}'
   \$cli call events.ListEvents '{"filter": "start_time >= \\"2024-01-01T00:00:00Z\\""}'
   \$cli call events.WatchEvents      # a live stream of changes; Ctrl-C ends it
