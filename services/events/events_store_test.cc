@@ -87,29 +87,12 @@ TEST(EffectiveTimesTest, ExactTimesWinAndUnknownIsTheMinimum) {
 class EventsStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    common::SchemaSpec schema = EventsSchema();
-    std::string url = "sqlite::memory:";
-    if (GetParam() == "postgresql") {
-      url = common::TestPostgresUrl();
-      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
-      std::random_device rd;
-      schema.service = absl::StrCat("events_t", rd() % 100000000, "_", rd());
-      schema_ = schema.service;
-    }
-    auto db = common::OpenDatabase(url, schema);
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), EventsSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = std::make_unique<EventsStore>(db_.get(), &tokens_);
-  }
-
-  void TearDown() override {
-    store_.reset();
-    if (db_ != nullptr && !schema_.empty()) {
-      (void)db_->Write([&](common::SqlTransaction& tx) {
-        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
-            .status();
-      });
-    }
   }
 
   static v1::Event Make(const std::string& id, int day) {
@@ -143,7 +126,6 @@ class EventsStoreTest : public ::testing::TestWithParam<std::string> {
     return rows;
   }
 
-  std::string schema_;
   common::PageTokenCodec tokens_{"events-store-test"};
   std::unique_ptr<common::Database> db_;
   std::unique_ptr<EventsStore> store_;

@@ -48,16 +48,9 @@ void AddText(google::protobuf::RepeatedPtrField<type::v1::LocalizedText>* out,
 class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    common::SchemaSpec schema = LegislationSchema();
-    std::string url = "sqlite::memory:";
-    if (GetParam() == "postgresql") {
-      url = common::TestPostgresUrl();
-      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
-      std::random_device rd;
-      schema.service = absl::StrCat("legislation_t", rd(), "_", rd());
-      schema_ = schema.service;
-    }
-    auto db = common::OpenDatabase(url, schema);
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), LegislationSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto keys = common::ApiKeyStore::Parse(
@@ -68,15 +61,6 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     store_ = std::make_unique<LegislationStore>(db_.get(), &tokens_);
     handler_ = std::make_unique<LegislationHandler>(store_.get(), &keys_);
     ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
-  }
-
-  void TearDown() override {
-    if (db_ != nullptr && !schema_.empty()) {
-      (void)db_->Write([&](common::SqlTransaction& tx) {
-        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
-            .status();
-      });
-    }
   }
 
   Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
@@ -152,7 +136,6 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  std::string schema_;
   std::unique_ptr<common::Database> db_;
   common::ApiKeyStore keys_;
   common::PageTokenCodec tokens_{"test-secret"};

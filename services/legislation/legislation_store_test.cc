@@ -230,28 +230,12 @@ TEST(ProgressTest, ArithmeticOverStatusesAndCommissions) {
 class LegislationStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    common::SchemaSpec schema = LegislationSchema();
-    std::string url = "sqlite::memory:";
-    if (GetParam() == "postgresql") {
-      url = common::TestPostgresUrl();
-      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
-      std::random_device rd;
-      schema.service = absl::StrCat("legislation_s", rd(), "_", rd());
-      schema_ = schema.service;
-    }
-    auto db = common::OpenDatabase(url, schema);
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), LegislationSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
   }
-  void TearDown() override {
-    if (db_ != nullptr && !schema_.empty()) {
-      (void)db_->Write([&](common::SqlTransaction& tx) {
-        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
-            .status();
-      });
-    }
-  }
-
   static v1::Document Doc(const std::string& id, const std::string& text) {
     v1::Document d;
     d.set_name("documents/" + id);
@@ -282,7 +266,6 @@ class LegislationStoreTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  std::string schema_;
   std::unique_ptr<common::Database> db_;
   common::PageTokenCodec tokens_{"test-secret"};
 };

@@ -55,31 +55,13 @@ TEST(DatesTest, RangeHoldsUsesTheWidestReading) {
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    common::SchemaSpec schema = MembershipSchema();
-    std::string url = "sqlite::memory:";
-    if (GetParam() == "postgresql") {
-      url = common::TestPostgresUrl();
-      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
-      std::random_device rd;
-      schema.service = absl::StrCat("membership_t", rd(), "_", rd());
-      schema_ = schema.service;
-    }
-    auto db = common::OpenDatabase(url, schema);
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), MembershipSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = std::make_unique<MembershipStore>(db_.get(), &tokens_);
   }
-
-  void TearDown() override {
-    if (db_ != nullptr && !schema_.empty()) {
-      (void)db_->Write([&](common::SqlTransaction& tx) {
-        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
-            .status();
-      });
-    }
-  }
-
-  std::string schema_;
 
   v1::Person NewPerson(const std::string& id, const std::string& text) {
     v1::Person p;

@@ -53,28 +53,12 @@ TEST(MissionYearTest, StartYearElseEarliestElectionDateElseZero) {
 class MonitoringStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    common::SchemaSpec schema = MonitoringSchema();
-    std::string url = "sqlite::memory:";
-    if (GetParam() == "postgresql") {
-      url = common::TestPostgresUrl();
-      if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
-      std::random_device rd;
-      schema.service = absl::StrCat("monitoring_t", rd(), "_", rd());
-      schema_ = schema.service;
-    }
-    auto db = common::OpenDatabase(url, schema);
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), MonitoringSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = std::make_unique<MonitoringStore>(db_.get(), &tokens_);
-  }
-
-  void TearDown() override {
-    if (db_ != nullptr && !schema_.empty()) {
-      (void)db_->Write([&](common::SqlTransaction& tx) {
-        return tx.Execute(absl::StrCat("DROP SCHEMA ", schema_, " CASCADE"), {})
-            .status();
-      });
-    }
   }
 
   void Create(v1::Mission m) {
@@ -96,7 +80,6 @@ class MonitoringStoreTest : public ::testing::TestWithParam<std::string> {
     return names;
   }
 
-  std::string schema_;
   std::unique_ptr<common::Database> db_;
   common::PageTokenCodec tokens_{"k"};
   std::unique_ptr<MonitoringStore> store_;
