@@ -36,6 +36,16 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx,
   return reactor;
 }
 
+grpc::ServerUnaryReactor* StartUnary(
+    grpc::CallbackServerContext* ctx,
+    absl::FunctionRef<void(StatusCallback)> start) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  start([reactor](absl::Status status) {
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* FinishEncoded(
     grpc::CallbackServerContext* ctx,
     const absl::StatusOr<std::string>& encoded, grpc::ByteBuffer* response) {

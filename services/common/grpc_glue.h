@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
@@ -34,6 +35,17 @@ bool ParseRequest(const grpc::ByteBuffer& buffer,
 // Finishes a unary call with `status` (mapped with ToGrpcStatus).
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx,
                                       const absl::Status& status);
+
+// Starts an asynchronous handler method: `start` gets the callback that
+// finishes the call (from any thread, once). The thread that runs this is
+// free again as soon as `start` returns.
+//
+//   return StartUnary(ctx, [&](StatusCallback done) {
+//     handler_->GetThingAsync(CallerOf(ctx), *req, resp, std::move(done));
+//   });
+grpc::ServerUnaryReactor* StartUnary(
+    grpc::CallbackServerContext* ctx,
+    absl::FunctionRef<void(StatusCallback)> start);
 
 // Finishes a raw unary call: the bytes as the response, or the error.
 grpc::ServerUnaryReactor* FinishEncoded(

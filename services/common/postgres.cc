@@ -2,12 +2,17 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <string>
 #include <system_error>
@@ -37,6 +42,9 @@ constexpr int kDefaultPoolTimeoutMs = 5000;
 constexpr int kMaxPoolTimeoutMs = 600000;
 constexpr size_t kStatementCacheSize = 256;
 constexpr size_t kMaxSchemaNameLength = 63;  // NAMEDATALEN - 1
+// How long a cancelled statement may take to answer before its connection
+// is closed.
+constexpr absl::Duration kCancelGrace = absl::Seconds(5);
 
 // Type OIDs (src/include/catalog/pg_type.dat); stable across releases.
 constexpr Oid kBoolOid = 16;
@@ -545,46 +553,42 @@ class Connection {
   void set_deadline(absl::Time deadline) { deadline_ = deadline; }
 
   absl::StatusOr<Result> Run(absl::string_view sql, const SqlValues& params) {
-    if (conn_ == nullptr) {
-      return absl::UnavailableError(
-          absl::StrCat("postgresql: not connected to ", opts_->display));
-    }
-    auto found = Prepare(sql);
+    Bound bound;
+    auto found = Bind(sql, params, &bound);
     if (!found.ok()) return found.status();
     const Statement& stmt = **found;
-    const size_t n = stmt.param_types.size();
-    if (params.size() != n) {
-      return absl::InternalError(absl::StrCat("postgresql: statement expects ",
-                                              n, " parameters, got ",
-                                              params.size()));
-    }
-    std::vector<const char*> values(n, nullptr);
-    std::vector<int> lengths(n, 0), formats(n, 0);
-    std::vector<std::string> numbers(n);
-    for (size_t i = 0; i < n; ++i) {
-      const SqlValue& v = params[i];
-      if (const auto* x = std::get_if<int64_t>(&v)) {
-        numbers[i] = absl::StrCat(*x);
-        values[i] = numbers[i].c_str();
-      } else if (const auto* d = std::get_if<double>(&v)) {
-        numbers[i] = DoubleToString(*d);  // shortest exact form
-        values[i] = numbers[i].c_str();
-      } else if (const auto* s = std::get_if<std::string>(&v)) {
-        values[i] = s->c_str();
-        lengths[i] = static_cast<int>(s->size());
-        formats[i] = BinaryForString(stmt.param_types[i]) ? 1 : 0;
-      }
-    }
     Result res;
     if (deadline_ == absl::InfiniteFuture()) {
-      res.reset(PQexecPrepared(conn_, stmt.name.c_str(), static_cast<int>(n),
-                               values.data(), lengths.data(), formats.data(),
-                               /*resultFormat=*/1));
+      res.reset(PQexecPrepared(conn_, stmt.name.c_str(),
+                               static_cast<int>(bound.values.size()),
+                               bound.values.data(), bound.lengths.data(),
+                               bound.formats.data(), /*resultFormat=*/1));
     } else {
-      auto got = RunUntil(stmt.name, values, lengths, formats);
+      auto got =
+          RunUntil(stmt.name, bound.values, bound.lengths, bound.formats);
       if (!got.ok()) return got.status();
       res = std::move(*got);
     }
+    return Checked(sql, std::move(res));
+  }
+
+  // Sends one statement (as Run) without waiting for its answer; the caller
+  // then reads it with Consume/Busy/TakeResult and passes it to Checked.
+  absl::Status Send(absl::string_view sql, const SqlValues& params) {
+    Bound bound;
+    auto found = Bind(sql, params, &bound);
+    if (!found.ok()) return found.status();
+    if (!PQsendQueryPrepared(conn_, (*found)->name.c_str(),
+                             static_cast<int>(bound.values.size()),
+                             bound.values.data(), bound.lengths.data(),
+                             bound.formats.data(), /*resultFormat=*/1)) {
+      return PgError(conn_, nullptr, "query");
+    }
+    return absl::OkStatus();
+  }
+
+  // `res` when it holds rows or a command's success; its error otherwise.
+  absl::StatusOr<Result> Checked(absl::string_view sql, Result res) {
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return res;
     absl::Status error = PgError(conn_, res.get(), "query");
@@ -597,6 +601,39 @@ class Connection {
       cache_.erase(std::string(sql));
     }
     return error;
+  }
+
+  // For the asynchronous path (PgDatabase's I/O thread).
+  int socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
+  // Reads what the server sent; false when the connection failed.
+  bool Consume() { return conn_ != nullptr && PQconsumeInput(conn_) != 0; }
+  // True while the answer to the statement sent is incomplete.
+  bool Busy() { return PQisBusy(conn_) != 0; }
+  // The next result of the statement sent; null after the last one.
+  PGresult* NextResult() { return PQgetResult(conn_); }
+  // The error of a failed Consume.
+  absl::Status ConnectionError() { return PgError(conn_, nullptr, "query"); }
+
+  // False when the server closed this idle connection (a restart, an idle
+  // timeout, a terminated backend): its closing message or EOF is waiting
+  // to be read. One poll, no round trip.
+  bool IdleConnectionAlive() {
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return false;
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0) return true;
+    if (!PQconsumeInput(conn_)) return false;
+    return PQstatus(conn_) == CONNECTION_OK && !PQisBusy(conn_);
+  }
+
+  // Asks the server to cancel the running statement (a new short
+  // connection to the server; blocks until it is sent).
+  void Cancel() {
+    if (conn_ == nullptr) return;
+    if (PGcancel* cancel = PQgetCancel(conn_)) {
+      char err[256];
+      (void)PQcancel(cancel, err, sizeof(err));
+      PQfreeCancel(cancel);
+    }
   }
 
  private:
@@ -614,7 +651,6 @@ class Connection {
                              /*resultFormat=*/1)) {
       return PgError(conn_, nullptr, "query");
     }
-    constexpr absl::Duration kCancelGrace = absl::Seconds(5);
     bool cancelled = false;
     absl::Time limit = deadline_;
     while (PQisBusy(conn_)) {
@@ -652,6 +688,51 @@ class Connection {
     std::string name;
     std::vector<Oid> param_types;  // as the server inferred them
   };
+
+  // Parameters in libpq's form; `values` point into `numbers` and into the
+  // SqlValues bound.
+  struct Bound {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    std::vector<std::string> numbers;
+  };
+
+  // The prepared statement for `sql` and `params` bound to it.
+  absl::StatusOr<const Statement*> Bind(absl::string_view sql,
+                                        const SqlValues& params, Bound* b) {
+    if (conn_ == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("postgresql: not connected to ", opts_->display));
+    }
+    auto found = Prepare(sql);
+    if (!found.ok()) return found.status();
+    const Statement& stmt = **found;
+    const size_t n = stmt.param_types.size();
+    if (params.size() != n) {
+      return absl::InternalError(absl::StrCat("postgresql: statement expects ",
+                                              n, " parameters, got ",
+                                              params.size()));
+    }
+    b->values.assign(n, nullptr);
+    b->lengths.assign(n, 0);
+    b->formats.assign(n, 0);
+    b->numbers.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const SqlValue& v = params[i];
+      if (const auto* x = std::get_if<int64_t>(&v)) {
+        b->numbers[i] = absl::StrCat(*x);
+        b->values[i] = b->numbers[i].c_str();
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        b->numbers[i] = DoubleToString(*d);  // shortest exact form
+        b->values[i] = b->numbers[i].c_str();
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        b->values[i] = s->c_str();
+        b->lengths[i] = static_cast<int>(s->size());
+        b->formats[i] = BinaryForString(stmt.param_types[i]) ? 1 : 0;
+      }
+    }
+    return found;
+  }
 
   absl::StatusOr<const Statement*> Prepare(absl::string_view sql) {
     auto it = cache_.find(sql);
@@ -757,6 +838,9 @@ class PgTransaction : public SqlTransaction {
 class PgDatabase : public Database {
  public:
   explicit PgDatabase(Options opts) : opts_(std::move(opts)) {}
+  ~PgDatabase() override { StopIo(); }
+  PgDatabase(const PgDatabase&) = delete;
+  PgDatabase& operator=(const PgDatabase&) = delete;
 
   absl::Status Migrate(const SchemaSpec& schema) {
     for (const Migration& m : schema.migrations) {
@@ -908,6 +992,31 @@ class PgDatabase : public Database {
     return s;
   }
 
+  void QueryOnceAsync(std::string sql, SqlValues params, absl::Time deadline,
+                      RowCallback on_row, StatusCallback done) override {
+    auto q = std::make_unique<AsyncQuery>();
+    q->sql = std::move(sql);
+    q->params = std::move(params);
+    q->deadline = deadline;
+    q->on_row = std::move(on_row);
+    q->done = std::move(done);
+    Submit(std::move(q));
+  }
+
+  void QueryKeyAsync(const KeyedQuery* query, std::string key,
+                     absl::Time deadline, RowCallback on_row,
+                     StatusCallback done) override {
+    auto q = std::make_unique<AsyncQuery>();
+    q->sql = query->sql;
+    q->keyed = query;
+    q->params = {key};  // when it is sent alone
+    q->key = std::move(key);
+    q->deadline = deadline;
+    q->on_row = std::move(on_row);
+    q->done = std::move(done);
+    Submit(std::move(q));
+  }
+
   absl::Status Ping() override {
     absl::Status s;
     if (Connection* joined = Joined(std::this_thread::get_id(), nullptr)) {
@@ -979,11 +1088,7 @@ class PgDatabase : public Database {
       absl::MutexLock lock(&mu_);
       if (!mu_.AwaitWithTimeout(absl::Condition(this, &PgDatabase::CanAcquire),
                                 opts_.pool_timeout)) {
-        return absl::UnavailableError(absl::StrCat(
-            "postgresql: connection pool exhausted: all ", opts_.pool_size,
-            " connections to ", opts_.display, " stayed busy for ",
-            absl::FormatDuration(opts_.pool_timeout),
-            " (raise pool_size in the store URL?)"));
+        return PoolExhausted();
       }
       if (!idle_.empty()) {
         c = idle_.back();
@@ -1014,6 +1119,511 @@ class PgDatabase : public Database {
     if (c->transaction_status() != PQTRANS_IDLE) c->Close();
     absl::MutexLock lock(&mu_);
     idle_.push_back(c);
+    // A queued asynchronous query can have it.
+    if (!pending_.empty() && std::this_thread::get_id() != io_thread_id_) {
+      WakeIo();
+    }
+  }
+
+  // A new connection for a slot reserved by ++opening_.
+  absl::StatusOr<Connection*> OpenConnection() {
+    auto fresh = std::make_unique<Connection>(&opts_);
+    absl::Status s = fresh->Connect();
+    absl::MutexLock lock(&mu_);
+    --opening_;
+    if (!s.ok()) return s;
+    Connection* c = fresh.get();
+    all_.push_back(std::move(fresh));
+    return c;
+  }
+
+  // -------------------------------------------------------------------------
+  // Asynchronous queries (QueryOnceAsync, QueryKeyAsync). A query is sent
+  // by the thread that asks when a connection is free; otherwise it waits in
+  // pending_ and the I/O thread sends it when a connection frees up, with
+  // the other waiting reads of the same KeyedQuery as one statement. The one
+  // I/O thread waits (epoll) on the sockets of the connections with a
+  // statement in flight, on an eventfd that wakes it, and on the earliest
+  // deadline; it reads the answers and runs the callbacks.
+
+  struct AsyncQuery {
+    std::string sql;
+    SqlValues params;
+    const KeyedQuery* keyed = nullptr;  // then params == {key}
+    std::string key;
+    absl::Time deadline = absl::InfiniteFuture();
+    absl::Time queued = absl::InfiniteFuture();  // when it started waiting
+    RowCallback on_row;
+    StatusCallback done;
+  };
+
+  // One statement in flight on a connection and the queries it answers.
+  struct Flight {
+    Connection* conn = nullptr;
+    int fd = -1;
+    std::string sql;  // as sent
+    bool batch = false;
+    // Null once a query was answered early (its deadline passed).
+    std::vector<std::unique_ptr<AsyncQuery>> queries;
+    Result result;  // the first result read
+    bool cancel_sent = false;
+    absl::Time give_up = absl::InfiniteFuture();  // after the cancel
+
+    // When the next query's deadline passes or, with none left waiting,
+    // when to stop waiting for the cancelled statement.
+    absl::Time NextTime() const {
+      if (cancel_sent) return give_up;
+      absl::Time next = absl::InfiniteFuture();
+      for (const auto& q : queries) {
+        if (q != nullptr) next = std::min(next, q->deadline);
+      }
+      return next;
+    }
+  };
+
+  // Most reads one batched statement answers.
+  static constexpr size_t kMaxBatch = 64;
+
+  void Submit(std::unique_ptr<AsyncQuery> q) {
+    if (absl::Now() >= q->deadline) {
+      q->done(absl::DeadlineExceededError(
+          "the call's deadline passed before the store finished"));
+      return;
+    }
+    if (Joined(std::this_thread::get_id(), nullptr) != nullptr) {
+      // Inside a transaction on this thread: on its connection, now.
+      Database::QueryOnceAsync(std::move(q->sql), std::move(q->params),
+                               q->deadline, std::move(q->on_row),
+                               std::move(q->done));
+      return;
+    }
+    if (absl::Status s = StartIo(); !s.ok()) {
+      q->done(std::move(s));
+      return;
+    }
+    Connection* c = nullptr;
+    bool open = false;
+    {
+      absl::MutexLock lock(&mu_);
+      // Queries already waiting go first.
+      if (pending_.empty() && !idle_.empty()) {
+        c = idle_.back();
+        idle_.pop_back();
+      } else if (pending_.empty() &&
+                 static_cast<int>(all_.size()) + opening_ < opts_.pool_size) {
+        ++opening_;
+        open = true;
+      } else {
+        q->queued = absl::Now();
+        pending_.push_back(std::move(q));
+        WakeIo();  // to time the wait
+        return;
+      }
+    }
+    if (open) {
+      auto opened = OpenConnection();
+      if (!opened.ok()) {
+        q->done(opened.status());
+        return;
+      }
+      c = *opened;
+    }
+    std::vector<std::unique_ptr<AsyncQuery>> one;
+    one.push_back(std::move(q));
+    Launch(c, std::move(one));
+  }
+
+  absl::Status StartIo() {
+    absl::MutexLock lock(&mu_);
+    if (io_thread_.joinable()) return absl::OkStatus();
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up
+    if (epoll_fd_ < 0 || wake_fd_ < 0 ||
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+      std::string err = std::generic_category().message(errno);
+      if (epoll_fd_ >= 0) close(epoll_fd_);
+      if (wake_fd_ >= 0) close(wake_fd_);
+      epoll_fd_ = wake_fd_ = -1;
+      return absl::InternalError(
+          absl::StrCat("postgresql: cannot start the I/O thread: ", err));
+    }
+    io_thread_ = std::thread([this] { IoLoop(); });
+    // Named for profiles and thread listings (at most 15 characters).
+    pthread_setname_np(io_thread_.native_handle(), "pg_io");
+    io_thread_id_ = io_thread_.get_id();
+    return absl::OkStatus();
+  }
+
+  void StopIo() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!io_thread_.joinable()) return;
+      io_stop_ = true;
+      WakeIo();
+    }
+    io_thread_.join();
+    close(epoll_fd_);
+    close(wake_fd_);
+  }
+
+  void WakeIo() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (wake_fd_ < 0) return;
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+
+  // `values` as a PostgreSQL array literal of text: {"a","b\"c"}.
+  static std::string TextArray(
+      const std::vector<std::unique_ptr<AsyncQuery>>& queries) {
+    std::string out = "{";
+    for (const auto& q : queries) {
+      if (out.size() > 1) out.push_back(',');
+      out.push_back('"');
+      for (char ch : q->key) {
+        if (ch == '"' || ch == '\\') out.push_back('\\');
+        out.push_back(ch);
+      }
+      out.push_back('"');
+    }
+    out.push_back('}');
+    return out;
+  }
+
+  // Sends the statement answering `queries` (one query, or several reads
+  // of one KeyedQuery) on `c`, idle and taken from the pool, and hands it
+  // to the I/O thread; on failure returns the connection and reports.
+  void Launch(Connection* c, std::vector<std::unique_ptr<AsyncQuery>> queries) {
+    auto f = std::make_unique<Flight>();
+    f->conn = c;
+    f->batch = queries.size() > 1;
+    SqlValues batch_params;
+    if (f->batch) {
+      f->sql = queries[0]->keyed->batch_sql;
+      batch_params.push_back(TextArray(queries));
+    } else {
+      f->sql = queries[0]->sql;
+    }
+    const SqlValues& params = f->batch ? batch_params : queries[0]->params;
+    absl::Status s;
+    // The server may have closed the connection while it was idle: nothing
+    // has been sent yet, so reconnect.
+    if (!c->IdleConnectionAlive()) s = c->Connect();
+    if (s.ok()) s = c->Send(f->sql, params);
+    if (!s.ok()) {
+      Release(c);
+      for (auto& q : queries) q->done(s);
+      return;
+    }
+    for (auto& q : queries) q->params.clear();
+    f->queries = std::move(queries);
+    f->fd = c->socket();
+    Flight* raw = f.get();
+    int watch_error = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = raw;
+      // Under mu_: the I/O thread cannot see the answer before the flight
+      // is in in_flight_.
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, raw->fd, &ev) == 0) {
+        // The I/O thread must wake up for this deadline if it would not.
+        if (raw->NextTime() < io_wakes_at_) WakeIo();
+        in_flight_.emplace(raw, std::move(f));
+        return;
+      }
+      watch_error = errno;
+    }
+    c->Close();  // a statement is in flight on it
+    Release(c);
+    absl::Status error = absl::InternalError(
+        absl::StrCat("postgresql: cannot watch a connection: ",
+                     std::generic_category().message(watch_error)));
+    for (auto& q : f->queries) q->done(error);
+  }
+
+  void IoLoop() {
+    constexpr int kMaxEvents = 64;
+    epoll_event events[kMaxEvents];
+    while (true) {
+      int timeout_ms = -1;
+      {
+        absl::MutexLock lock(&mu_);
+        if (io_stop_) break;
+        timeout_ms = IoTimeoutMs();
+      }
+      int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          uint64_t count;
+          (void)!read(wake_fd_, &count, sizeof count);
+          continue;
+        }
+        OnReadable(static_cast<Flight*>(events[i].data.ptr));
+      }
+      ExpireAndStart();
+    }
+    // Closing: whatever is left fails.
+    std::vector<std::unique_ptr<Flight>> flights;
+    std::deque<std::unique_ptr<AsyncQuery>> waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [raw, f] : in_flight_) flights.push_back(std::move(f));
+      in_flight_.clear();
+      waiting.swap(pending_);
+    }
+    const absl::Status closing =
+        absl::UnavailableError("postgresql: the store is closing");
+    for (auto& f : flights) {
+      (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, f->fd, nullptr);
+      f->conn->Close();
+      Release(f->conn);
+      for (auto& q : f->queries) {
+        if (q != nullptr) q->done(closing);
+      }
+    }
+    for (auto& q : waiting) q->done(closing);
+  }
+
+  // Milliseconds until the next deadline of a query (-1: none).
+  int IoTimeoutMs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::Time next = absl::InfiniteFuture();
+    for (const auto& [raw, f] : in_flight_)
+      next = std::min(next, f->NextTime());
+    for (const auto& q : pending_) {
+      next = std::min({next, q->deadline, q->queued + opts_.pool_timeout});
+    }
+    io_wakes_at_ = next;
+    if (next == absl::InfiniteFuture()) return -1;
+    absl::Duration left = next - absl::Now();
+    if (left <= absl::ZeroDuration()) return 0;
+    return static_cast<int>(std::min<int64_t>(
+        absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+        60000));
+  }
+
+  // Reads what arrived for `f`; reports once its answer is complete.
+  void OnReadable(Flight* f) {
+    Connection* c = f->conn;
+    if (!c->Consume()) {
+      Finish(f, c->ConnectionError());
+      return;
+    }
+    while (!c->Busy()) {
+      PGresult* r = c->NextResult();
+      if (r == nullptr) {
+        Finish(f, absl::OkStatus());
+        return;
+      }
+      if (f->result == nullptr) {
+        f->result.reset(r);
+      } else {
+        PQclear(r);
+      }
+    }
+  }
+
+  // A row of a batched statement as the row of its key's own statement
+  // (without the leading key column).
+  class KeyedRow : public SqlRow {
+   public:
+    explicit KeyedRow(const SqlRow* row) : row_(row) {}
+    int size() const override { return row_->size() - 1; }
+    bool IsNull(int column) const override { return row_->IsNull(column + 1); }
+    int64_t Int(int column) const override { return row_->Int(column + 1); }
+    absl::string_view Bytes(int column) const override {
+      return row_->Bytes(column + 1);
+    }
+    SqlValue Value(int column) const override {
+      return row_->Value(column + 1);
+    }
+
+   private:
+    const SqlRow* row_;
+  };
+
+  // Ends a flight: runs the row callbacks over its result (when `status`,
+  // the connection's, is OK), returns the connection to the pool, then
+  // reports to each query still waiting.
+  void Finish(Flight* raw, absl::Status status) {
+    (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, raw->fd, nullptr);
+    std::unique_ptr<Flight> f;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = in_flight_.find(raw);
+      if (it == in_flight_.end()) return;
+      f = std::move(it->second);
+      in_flight_.erase(it);
+    }
+    std::vector<absl::Status> results(f->queries.size(), status);
+    if (status.ok()) Deliver(*f, results);
+    Release(f->conn);
+    for (size_t i = 0; i < f->queries.size(); ++i) {
+      if (f->queries[i] != nullptr) f->queries[i]->done(std::move(results[i]));
+    }
+  }
+
+  // Runs the row callbacks of `f`'s queries over its result, leaving each
+  // query's outcome in `results`.
+  static void Deliver(Flight& f, std::vector<absl::Status>& results) {
+    auto res = f.conn->Checked(f.sql, std::move(f.result));
+    absl::StatusOr<std::vector<ColumnKind>> kinds =
+        res.ok() ? ColumnKinds(res->get()) : res.status();
+    if (!kinds.ok()) {
+      for (absl::Status& r : results) r = kinds.status();
+      return;
+    }
+    PgRow row(res->get(), &*kinds);
+    const int rows = PQntuples(res->get());
+    if (!f.batch) {
+      AsyncQuery* q = f.queries[0].get();
+      for (int r = 0; r < rows && q != nullptr; ++r) {
+        row.set_row(r);
+        if (absl::Status s = q->on_row(row); !s.ok()) {
+          results[0] = std::move(s);
+          break;
+        }
+      }
+      return;
+    }
+    // Which queries read each key (a key may be asked for more than once).
+    absl::flat_hash_map<absl::string_view, std::vector<size_t>> by_key;
+    for (size_t i = 0; i < f.queries.size(); ++i) {
+      if (f.queries[i] != nullptr) by_key[f.queries[i]->key].push_back(i);
+    }
+    KeyedRow keyed(&row);
+    for (int r = 0; r < rows; ++r) {
+      row.set_row(r);
+      auto it = by_key.find(row.Bytes(0));
+      if (it == by_key.end()) continue;
+      for (size_t i : it->second) {
+        if (!results[i].ok()) continue;
+        results[i] = f.queries[i]->on_row(keyed);
+      }
+    }
+  }
+
+  // Answers queries whose deadline passed (their statement keeps running
+  // for the others; one with nobody left waiting is cancelled on the
+  // server, and its connection closed if the cancel is not answered),
+  // fails waiting queries past their deadline or the pool timeout, and
+  // sends waiting queries on free connections.
+  void ExpireAndStart() {
+    const absl::Time now = absl::Now();
+    std::vector<Flight*> due;
+    std::vector<std::pair<std::unique_ptr<AsyncQuery>, absl::Status>> failed;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [raw, f] : in_flight_) {
+        if (now >= f->NextTime()) due.push_back(raw);
+      }
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (now >= (*it)->deadline) {
+          failed.emplace_back(std::move(*it), DeadlinePassed());
+        } else if (now >= (*it)->queued + opts_.pool_timeout) {
+          failed.emplace_back(std::move(*it), PoolExhausted());
+        } else {
+          ++it;
+          continue;
+        }
+        it = pending_.erase(it);
+      }
+    }
+    for (Flight* f : due) {
+      if (f->cancel_sent) {
+        (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, f->fd, nullptr);
+        f->conn->Close();
+        Finish(f, absl::DeadlineExceededError(
+                      "postgresql: the server did not answer a cancel "
+                      "request; the connection was closed"));
+        continue;
+      }
+      bool waiting = false;
+      for (auto& q : f->queries) {
+        if (q != nullptr && now >= q->deadline) {
+          failed.emplace_back(std::move(q), DeadlinePassed());
+          q = nullptr;
+        }
+        waiting |= q != nullptr;
+      }
+      if (!waiting) {
+        // Answered with SQLSTATE 57014, which nobody reads now.
+        f->conn->Cancel();
+        f->cancel_sent = true;
+        f->give_up = now + kCancelGrace;
+      }
+    }
+    for (auto& [q, status] : failed) q->done(std::move(status));
+    StartPending();
+  }
+
+  static absl::Status DeadlinePassed() {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before the store finished");
+  }
+
+  // Sends waiting queries while connections are free: each with the other
+  // waiting reads of its KeyedQuery.
+  void StartPending() {
+    while (true) {
+      std::vector<std::unique_ptr<AsyncQuery>> batch;
+      Connection* c = nullptr;
+      bool open = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (pending_.empty()) return;
+        if (!idle_.empty()) {
+          c = idle_.back();
+          idle_.pop_back();
+        } else if (static_cast<int>(all_.size()) + opening_ < opts_.pool_size) {
+          ++opening_;
+          open = true;
+        } else {
+          return;
+        }
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+        if (const KeyedQuery* keyed = batch[0]->keyed) {
+          for (auto it = pending_.begin();
+               it != pending_.end() && batch.size() < kMaxBatch;) {
+            if ((*it)->keyed == keyed) {
+              batch.push_back(std::move(*it));
+              it = pending_.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        }
+      }
+      if (open) {
+        auto opened = OpenConnection();
+        if (!opened.ok()) {
+          // The server cannot be reached: the waiting queries would wait for
+          // the same answer one connect_timeout after another.
+          std::deque<std::unique_ptr<AsyncQuery>> rest;
+          {
+            absl::MutexLock lock(&mu_);
+            rest.swap(pending_);
+          }
+          for (auto& q : batch) q->done(opened.status());
+          for (auto& q : rest) q->done(opened.status());
+          return;
+        }
+        c = *opened;
+      }
+      Launch(c, std::move(batch));
+    }
+  }
+
+  absl::Status PoolExhausted() const {
+    return absl::UnavailableError(absl::StrCat(
+        "postgresql: connection pool exhausted: all ", opts_.pool_size,
+        " connections to ", opts_.display, " stayed busy for ",
+        absl::FormatDuration(opts_.pool_timeout),
+        " (raise pool_size in the store URL?)"));
   }
 
   // The connection of the transaction running on `thread`, if any.
@@ -1047,6 +1657,21 @@ class PgDatabase : public Database {
   std::vector<Connection*> idle_ ABSL_GUARDED_BY(mu_);
   int opening_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Active> active_ ABSL_GUARDED_BY(mu_);
+
+  // Asynchronous queries; the I/O thread starts with the first one.
+  std::thread io_thread_;
+  std::thread::id io_thread_id_;  // set before any query can wait
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  bool io_stop_ ABSL_GUARDED_BY(mu_) = false;
+  // When the I/O thread's wait ends by itself (it recomputes this before
+  // every wait); a query due earlier must wake it.
+  absl::Time io_wakes_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  std::deque<std::unique_ptr<AsyncQuery>> pending_ ABSL_GUARDED_BY(mu_);
+  // Statements in flight (keys, owned by the values), read by the I/O
+  // thread; only it changes or removes one once it is here.
+  absl::flat_hash_map<Flight*, std::unique_ptr<Flight>> in_flight_
+      ABSL_GUARDED_BY(mu_);
 };
 
 bool IsIdentifierChar(char ch) {

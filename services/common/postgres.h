@@ -29,6 +29,20 @@
 // is FAILED_PRECONDITION. A connection lost with the server (a restart) is
 // reopened on its next use.
 //
+// Asynchronous reads (QueryOnceAsync, QueryKeyAsync; what the services'
+// Get handlers use): the calling thread sends the statement on a free pooled
+// connection and returns; one I/O thread per database ("pg_io") waits on
+// the sockets of every connection with a statement in flight (epoll) and
+// runs the callbacks when the answer is complete. So no gRPC thread is
+// parked on a round trip. When all pool_size connections are busy, reads
+// wait in a queue (no thread each) for at most pool_timeout_ms; when a
+// connection frees up, the I/O thread sends the first of them together
+// with every other waiting read of the same KeyedQuery (up to 64) as one
+// `= ANY(array)` statement and hands each read the rows of its key. Under
+// load many Gets then cost one round trip and one statement. A read whose
+// deadline passes is answered DEADLINE_EXCEEDED at once; a statement nobody
+// waits for any more is cancelled on the server.
+//
 // `?` placeholders become $1..$n (outside quoted literals, quoted identifiers,
 // comments and dollar-quoted strings; so PostgreSQL's `?`, `?|`, `?&` jsonb
 // operators cannot be used: use the functions jsonb_exists etc.). Statements

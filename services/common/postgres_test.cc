@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -677,6 +678,258 @@ TEST_F(PostgresTest, ManyThreadsShareThePool) {
   EXPECT_EQ(Count(*db), kThreads * kWrites);
 }
 
+// An asynchronous query's outcome, waited for by the test.
+struct AsyncResult {
+  absl::Notification finished;
+  absl::Status status;
+  std::vector<int64_t> values;
+  std::atomic<int> done_calls{0};
+  std::thread::id done_thread;
+
+  RowCallback OnRow() {
+    return [this](const SqlRow& row) {
+      values.push_back(row.Int(0));
+      return absl::OkStatus();
+    };
+  }
+  StatusCallback OnDone() {
+    return [this](absl::Status s) {
+      status = std::move(s);
+      done_thread = std::this_thread::get_id();
+      ++done_calls;
+      finished.Notify();
+    };
+  }
+  bool Wait(absl::Duration d = absl::Seconds(20)) {
+    return finished.WaitForNotificationWithTimeout(d);
+  }
+};
+
+TEST_F(PostgresTest, AsyncQueryDeliversRowsOnTheIoThread) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  for (const char* v : {"1", "2", "3"}) ASSERT_TRUE(Insert(*db, v).ok());
+  AsyncResult r;
+  db->QueryOnceAsync("SELECT v::bigint * ? FROM t ORDER BY id", {int64_t{10}},
+                     absl::Now() + absl::Seconds(10), r.OnRow(), r.OnDone());
+  ASSERT_TRUE(r.Wait());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.values, ::testing::ElementsAre(10, 20, 30));
+  EXPECT_EQ(r.done_calls, 1);
+  // The caller did not wait for the answer: another thread reported it.
+  EXPECT_NE(r.done_thread, std::this_thread::get_id());
+}
+
+TEST_F(PostgresTest, AsyncErrorsMapLikeSynchronousOnes) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  AsyncResult missing;
+  db->QueryOnceAsync("SELECT 1 FROM no_such_table", {}, absl::InfiniteFuture(),
+                     missing.OnRow(), missing.OnDone());
+  ASSERT_TRUE(missing.Wait());
+  EXPECT_EQ(missing.status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(Message(missing.status), HasSubstr("42P01"));
+  // An error from the row callback stops the rows and is the result.
+  ASSERT_TRUE(Insert(*db, "1").ok());
+  ASSERT_TRUE(Insert(*db, "2").ok());
+  AsyncResult stopped;
+  int rows = 0;
+  db->QueryOnceAsync(
+      "SELECT id FROM t", {}, absl::InfiniteFuture(),
+      [&](const SqlRow&) {
+        ++rows;
+        return absl::DataLossError("bad row");
+      },
+      stopped.OnDone());
+  ASSERT_TRUE(stopped.Wait());
+  EXPECT_EQ(stopped.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(rows, 1);
+  // The connection is clean for the next user.
+  EXPECT_EQ(Count(*db), 2);
+}
+
+TEST_F(PostgresTest, AsyncQueriesBeyondThePoolQueueWithoutBlockingTheCaller) {
+  auto db = Open("pool_size=2");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Ping().ok());  // both connections opened below, lazily
+  constexpr int kQueries = 40;
+  std::vector<AsyncResult> results(kQueries);
+  for (int i = 0; i < kQueries; ++i) {
+    db->QueryOnceAsync("SELECT ?::bigint + 0 * length(pg_sleep(0.02)::text)",
+                       {int64_t{i}}, absl::Now() + absl::Seconds(30),
+                       results[i].OnRow(), results[i].OnDone());
+  }
+  // 40 sleeps of 20 ms on 2 connections take at least 400 ms; the caller
+  // was free long before.
+  int finished_when_issued = 0;
+  for (auto& r : results) finished_when_issued += r.finished.HasBeenNotified();
+  EXPECT_LT(finished_when_issued, kQueries / 2);
+  for (int i = 0; i < kQueries; ++i) {
+    ASSERT_TRUE(results[i].Wait()) << i;
+    ASSERT_TRUE(results[i].status.ok()) << results[i].status;
+    EXPECT_THAT(results[i].values, ::testing::ElementsAre(i));
+    EXPECT_EQ(results[i].done_calls, 1);
+  }
+}
+
+TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
+  auto db = Open("pool_size=1");
+  ASSERT_NE(db, nullptr);
+  // Keys that need quoting in an array literal, a duplicate, an absent one.
+  const std::vector<std::string> stored = {"a",   "b\"q", "c\\d", "e,f",
+                                           "{g}", "NULL", "",     "h i"};
+  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) -> absl::Status {
+                  for (size_t i = 0; i < stored.size(); ++i) {
+                    auto r =
+                        tx.Execute("INSERT INTO vals (k, i8) VALUES (?, ?)",
+                                   {stored[i], int64_t(i)});
+                    if (!r.ok()) return r.status();
+                  }
+                  return absl::OkStatus();
+                }).ok());
+  // The marker column tells which form answered.
+  const KeyedQuery query = {"SELECT i8, 'single' FROM vals WHERE k = ?",
+                            "SELECT k, i8, 'batch' FROM vals WHERE k = ANY(?)"};
+  std::vector<std::string> asked = stored;
+  asked.push_back("a");        // twice
+  asked.push_back("missing");  // no row
+  struct Read {
+    AsyncResult result;
+    std::vector<std::string> forms;
+  };
+  std::vector<Read> reads(asked.size());
+  // Hold the only connection so that every read waits in the queue.
+  absl::Notification holding, release;
+  std::thread holder([&] {
+    (void)db->Write([&](SqlTransaction&) {
+      holding.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(30));
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  AsyncResult other;  // an unkeyed query waiting among them
+  for (size_t i = 0; i < asked.size(); ++i) {
+    if (i == 3) {
+      db->QueryOnceAsync("SELECT 42::bigint", {}, absl::InfiniteFuture(),
+                         other.OnRow(), other.OnDone());
+    }
+    Read& r = reads[i];
+    db->QueryKeyAsync(
+        &query, asked[i], absl::Now() + absl::Seconds(30),
+        [&r](const SqlRow& row) {
+          r.result.values.push_back(row.Int(0));
+          r.forms.emplace_back(row.Bytes(1));
+          EXPECT_EQ(row.size(), 2);
+          return absl::OkStatus();
+        },
+        r.result.OnDone());
+  }
+  release.Notify();
+  holder.join();
+  for (size_t i = 0; i < asked.size(); ++i) {
+    ASSERT_TRUE(reads[i].result.Wait()) << i;
+    ASSERT_TRUE(reads[i].result.status.ok()) << reads[i].result.status;
+    EXPECT_EQ(reads[i].result.done_calls, 1);
+    if (asked[i] == "missing") {
+      EXPECT_TRUE(reads[i].result.values.empty());
+      continue;
+    }
+    const int64_t want =
+        std::find(stored.begin(), stored.end(), asked[i]) - stored.begin();
+    EXPECT_THAT(reads[i].result.values, ::testing::ElementsAre(want))
+        << "key `" << asked[i] << "`";
+    EXPECT_THAT(reads[i].forms, ::testing::ElementsAre("batch"));
+  }
+  ASSERT_TRUE(other.Wait());
+  EXPECT_TRUE(other.status.ok()) << other.status;
+  EXPECT_THAT(other.values, ::testing::ElementsAre(42));
+  // A read that finds the connection free is sent alone, as `sql`.
+  Read alone;
+  db->QueryKeyAsync(
+      &query, "a", absl::InfiniteFuture(),
+      [&alone](const SqlRow& row) {
+        alone.forms.emplace_back(row.Bytes(1));
+        return absl::OkStatus();
+      },
+      alone.result.OnDone());
+  ASSERT_TRUE(alone.result.Wait());
+  EXPECT_THAT(alone.forms, ::testing::ElementsAre("single"));
+}
+
+TEST_F(PostgresTest, AsyncQueryPastItsDeadlineIsCancelledOnTheServer) {
+  auto db = Open("pool_size=1");
+  ASSERT_NE(db, nullptr);
+  const absl::Time start = absl::Now();
+  AsyncResult slow;
+  db->QueryOnceAsync("SELECT length(pg_sleep(30)::text)::bigint", {},
+                     start + absl::Milliseconds(300), slow.OnRow(),
+                     slow.OnDone());
+  ASSERT_TRUE(slow.Wait());
+  EXPECT_EQ(slow.status.code(), absl::StatusCode::kDeadlineExceeded)
+      << slow.status;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // The one connection is free and works.
+  EXPECT_EQ(Count(*db), 0);
+}
+
+TEST_F(PostgresTest, QueuedAsyncQueryFailsWhenThePoolStaysBusy) {
+  auto db = Open("pool_size=1&pool_timeout_ms=300");
+  ASSERT_NE(db, nullptr);
+  absl::Notification holding, release;
+  std::thread holder([&] {
+    (void)db->Write([&](SqlTransaction&) {
+      holding.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(30));
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time start = absl::Now();
+  AsyncResult queued, late;
+  db->QueryOnceAsync("SELECT 1::bigint", {}, absl::InfiniteFuture(),
+                     queued.OnRow(), queued.OnDone());
+  db->QueryOnceAsync("SELECT 1::bigint", {}, start + absl::Milliseconds(100),
+                     late.OnRow(), late.OnDone());
+  ASSERT_TRUE(queued.Wait());
+  ASSERT_TRUE(late.Wait());
+  const absl::Duration waited = absl::Now() - start;
+  release.Notify();
+  holder.join();
+  EXPECT_EQ(queued.status.code(), absl::StatusCode::kUnavailable)
+      << queued.status;
+  EXPECT_THAT(Message(queued.status), HasSubstr("connection pool exhausted"));
+  EXPECT_EQ(late.status.code(), absl::StatusCode::kDeadlineExceeded)
+      << late.status;
+  EXPECT_GE(waited, absl::Milliseconds(290));
+  EXPECT_LT(waited, absl::Seconds(5));
+  // A query queued behind a transaction that then ends is sent.
+  AsyncResult later;
+  db->QueryOnceAsync("SELECT 7::bigint", {}, absl::InfiniteFuture(),
+                     later.OnRow(), later.OnDone());
+  ASSERT_TRUE(later.Wait());
+  EXPECT_TRUE(later.status.ok()) << later.status;
+  EXPECT_THAT(later.values, ::testing::ElementsAre(7));
+}
+
+TEST_F(PostgresTest, ClosingTheDatabaseFailsQueriesInFlight) {
+  auto db = Open("pool_size=1");
+  ASSERT_NE(db, nullptr);
+  AsyncResult running, queued;
+  db->QueryOnceAsync("SELECT length(pg_sleep(30)::text)::bigint", {},
+                     absl::InfiniteFuture(), running.OnRow(), running.OnDone());
+  db->QueryOnceAsync("SELECT 1::bigint", {}, absl::InfiniteFuture(),
+                     queued.OnRow(), queued.OnDone());
+  const absl::Time start = absl::Now();
+  db.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ASSERT_TRUE(running.Wait(absl::Seconds(1)));
+  ASSERT_TRUE(queued.Wait(absl::Seconds(1)));
+  EXPECT_EQ(running.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(queued.status.code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(PostgresTest, ServerOutageIsUnavailableAndRecoveredFrom) {
   const std::string dir = Env("CSTOPA_TEST_POSTGRES_DIR");
   const std::string script = Env("CSTOPA_TEST_PG_SERVER");
@@ -696,6 +949,11 @@ TEST_F(PostgresTest, ServerOutageIsUnavailableAndRecoveredFrom) {
   EXPECT_EQ(ping.code(), absl::StatusCode::kUnavailable) << ping;
   absl::Status write = Insert(*db, "during");
   EXPECT_EQ(write.code(), absl::StatusCode::kUnavailable) << write;
+  AsyncResult down;
+  db->QueryOnceAsync("SELECT COUNT(*) FROM t", {}, absl::InfiniteFuture(),
+                     down.OnRow(), down.OnDone());
+  ASSERT_TRUE(down.Wait());
+  EXPECT_EQ(down.status.code(), absl::StatusCode::kUnavailable) << down.status;
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 
   ASSERT_EQ(
@@ -707,6 +965,15 @@ TEST_F(PostgresTest, ServerOutageIsUnavailableAndRecoveredFrom) {
   EXPECT_TRUE(db->Ping().ok());
   EXPECT_TRUE(Insert(*db, "after").ok());
   EXPECT_EQ(Count(*db), 2);
+  // The asynchronous path reconnects too.
+  for (int i = 0; i < 3; ++i) {
+    AsyncResult up;
+    db->QueryOnceAsync("SELECT COUNT(*) FROM t", {}, absl::InfiniteFuture(),
+                       up.OnRow(), up.OnDone());
+    ASSERT_TRUE(up.Wait());
+    EXPECT_TRUE(up.status.ok()) << up.status;
+    EXPECT_THAT(up.values, ::testing::ElementsAre(2));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "services/common/resource_store.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -86,6 +87,9 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
   }
   get_sql_ = absl::StrCat("SELECT data, delete_time FROM ", spec_->table,
                           " WHERE name = ?");
+  get_query_.sql = get_sql_;
+  get_query_.batch_sql = absl::StrCat("SELECT name, data, delete_time FROM ",
+                                      spec_->table, " WHERE name = ANY(?)");
   insert_sql_ = absl::StrCat("INSERT INTO ", spec_->table, " (",
                              absl::StrJoin(cols, ", "), ") VALUES (",
                              absl::StrJoin(marks, ", "), ")");
@@ -129,6 +133,29 @@ absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
       });
   if (!s.ok()) return s;
   return found ? absl::OkStatus() : NotFound(name);
+}
+
+void ResourceStore::GetAsync(std::string name, bool allow_deleted, Message* out,
+                             absl::Time deadline, StatusCallback done) const {
+  // Shared by the two callbacks; the row callback runs before `done`.
+  auto found = std::make_shared<bool>(false);
+  std::string key = name;  // (arguments are evaluated in any order)
+  db_->QueryKeyAsync(
+      &get_query_, std::move(key), deadline,
+      [found, out, allow_deleted, name](const SqlRow& row) -> absl::Status {
+        if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
+        absl::string_view data = row.Bytes(0);
+        if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
+          return absl::DataLossError(
+              absl::StrCat("stored ", name, " is corrupt"));
+        *found = true;
+        return absl::OkStatus();
+      },
+      [found, name = std::move(name),
+       done = std::move(done)](absl::Status s) mutable {
+        if (s.ok() && !*found) s = NotFound(name);
+        done(std::move(s));
+      });
 }
 
 absl::Status ResourceStore::BatchGet(const std::vector<std::string>& names,

@@ -94,6 +94,13 @@ class ResourceStore {
                    google::protobuf::Message* out,
                    absl::Time deadline = absl::InfiniteFuture()) const;
 
+  // Get without holding the calling thread for the store's round trip (see
+  // Database::QueryOnceAsync): `done` runs once `out` is filled or with the
+  // error, possibly on the store's I/O thread. `out` must live until then.
+  void GetAsync(std::string name, bool allow_deleted,
+                google::protobuf::Message* out, absl::Time deadline,
+                StatusCallback done) const;
+
   // Reads several live resources in the order of `names`, calling `add()`
   // for each to get the message to fill. NOT_FOUND names the first missing.
   absl::Status BatchGet(const std::vector<std::string>& names,
@@ -172,6 +179,7 @@ class ResourceStore {
   const PageTokenCodec* tokens_;
   std::vector<FilterField> filter_fields_;
   std::string get_sql_;
+  KeyedQuery get_query_;  // get_sql_ and its many-names form
   std::string insert_sql_;
   std::string insert_if_absent_sql_;
   std::string update_sql_;

@@ -25,6 +25,21 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(
                             "or postgresql://user@host:port/db"));
 }
 
+void Database::QueryOnceAsync(std::string sql, SqlValues params,
+                              absl::Time deadline, RowCallback on_row,
+                              StatusCallback done) {
+  absl::Status s = QueryOnce(sql, params, deadline,
+                             [&](const SqlRow& row) { return on_row(row); });
+  done(std::move(s));
+}
+
+void Database::QueryKeyAsync(const KeyedQuery* query, std::string key,
+                             absl::Time deadline, RowCallback on_row,
+                             StatusCallback done) {
+  QueryOnceAsync(query->sql, {std::move(key)}, deadline, std::move(on_row),
+                 std::move(done));
+}
+
 int64_t AsInt(const SqlValue& v) {
   if (const auto* i = std::get_if<int64_t>(&v)) return *i;
   if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -76,6 +77,24 @@ class SqlTransaction {
                                           const SqlValues& params) = 0;
 };
 
+// Called once with a row of an asynchronous query (see
+// Database::QueryOnceAsync); an error stops the query and becomes its result.
+using RowCallback = absl::AnyInvocable<absl::Status(const SqlRow&)>;
+// Called exactly once when an asynchronous operation ends.
+using StatusCallback = absl::AnyInvocable<void(absl::Status)>;
+
+// A read of the rows of one key that a back end may combine with reads of
+// other keys into one statement (see Database::QueryKeyAsync).
+struct KeyedQuery {
+  // The read of one key, bound to `?`:
+  //   SELECT data, delete_time FROM t WHERE name = ?
+  std::string sql;
+  // The same read of many keys in PostgreSQL's dialect, bound to one text
+  // array, returning the key first and then the columns of `sql`:
+  //   SELECT name, data, delete_time FROM t WHERE name = ANY(?)
+  std::string batch_sql;
+};
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -111,6 +130,39 @@ class Database {
   virtual absl::Status QueryOnce(
       absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) = 0;
+
+  // QueryOnce without holding the calling thread for the round trip, for
+  // handlers of the gRPC callback API: `on_row` runs for each row, then
+  // `done` with the outcome, exactly once. On PostgreSQL the statement is
+  // sent from the calling thread (which waits only to open a connection the
+  // pool does not have yet) and the answer is read by the database's one
+  // I/O thread, which runs both callbacks; when every pooled connection is
+  // busy the query waits in a queue (at most pool_timeout, then
+  // UNAVAILABLE) without a thread. Other back ends, and calls made inside a
+  // Read or Write on the same thread, run it synchronously: both callbacks
+  // then run before this returns.
+  //
+  // What the callbacks reference must live until `done` runs. They must not
+  // block: in particular `done` must not wait for another asynchronous
+  // query to finish (it would wait for its own thread). Starting one is
+  // fine.
+  //
+  //   db->QueryOnceAsync("SELECT data FROM t WHERE name = ?", {name},
+  //                      deadline, [&](const SqlRow& row) {...},
+  //                      [](absl::Status s) { reactor->Finish(...); });
+  virtual void QueryOnceAsync(std::string sql, SqlValues params,
+                              absl::Time deadline, RowCallback on_row,
+                              StatusCallback done);
+
+  // QueryOnceAsync of `query->sql` with `key` bound. While the read waits
+  // for a connection, PostgreSQL combines it with the other waiting reads
+  // of the same `query` (the same object) into one statement of
+  // `query->batch_sql`, and gives each read the rows of its key: under load
+  // the database answers many reads with one round trip and one index scan
+  // each. `query` must outlive the database's use of it.
+  virtual void QueryKeyAsync(const KeyedQuery* query, std::string key,
+                             absl::Time deadline, RowCallback on_row,
+                             StatusCallback done);
 
   // OK while the store answers; UNAVAILABLE otherwise. Cheap.
   virtual absl::Status Ping() = 0;

@@ -1,5 +1,6 @@
 #include "services/common/standard_methods.h"
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "services/common/dates.h"
 
@@ -27,6 +28,17 @@ absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of, bool present,
   CheckDate(v, field, as_of);
   if (auto s = v.ToStatus(); !s.ok()) return s;
   return EarliestDay(as_of, true);
+}
+
+absl::Status Await(absl::FunctionRef<void(StatusCallback)> start) {
+  absl::Notification finished;
+  absl::Status result;
+  start([&](absl::Status s) {
+    result = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
 }
 
 }  // namespace cstopa::common

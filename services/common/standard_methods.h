@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -77,6 +78,32 @@ absl::Status GetResource(absl::Time deadline, const ResourceStore& store,
   if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
   return store.Get(name, false, out, deadline);
 }
+
+// GetResource without holding the calling thread for the store's round trip
+// (ResourceStore::GetAsync); `done` runs exactly once, maybe on the store's
+// I/O thread. `out` must live until then.
+template <typename T>
+void GetResourceAsync(absl::Time deadline, const ResourceStore& store,
+                      const std::string& name,
+                      std::initializer_list<absl::string_view> shape, T* out,
+                      StatusCallback done) {
+  Violations v;
+  CheckName(v, "name", name, shape, true);
+  if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  store.GetAsync(name, false, out, deadline, std::move(done));
+}
+
+// Runs an asynchronous handler method and waits for it: the synchronous
+// face of `...Async` methods, for tests and internal callers. Must not be
+// called on the store's I/O thread (from a completion callback).
+//
+//   absl::Status s = Await([&](StatusCallback done) {
+//     handler.GetStateAsync(caller, request, &state, std::move(done));
+//   });
+absl::Status Await(absl::FunctionRef<void(StatusCallback)> start);
 
 // Fills `q` from the standard List request fields.
 template <typename Req>

@@ -71,6 +71,17 @@ class SchemaDroppingDatabase : public Database {
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
     return db_->QueryOnce(sql, params, deadline, fn);
   }
+  void QueryOnceAsync(std::string sql, SqlValues params, absl::Time deadline,
+                      RowCallback on_row, StatusCallback done) override {
+    db_->QueryOnceAsync(std::move(sql), std::move(params), deadline,
+                        std::move(on_row), std::move(done));
+  }
+  void QueryKeyAsync(const KeyedQuery* query, std::string key,
+                     absl::Time deadline, RowCallback on_row,
+                     StatusCallback done) override {
+    db_->QueryKeyAsync(query, std::move(key), deadline, std::move(on_row),
+                       std::move(done));
+  }
   absl::Status Ping() override { return db_->Ping(); }
   absl::string_view dialect() const override { return db_->dialect(); }
 

@@ -155,8 +155,16 @@ absl::Status EventsHandler::CheckReferences(const Refs& refs) {
 absl::Status EventsHandler::GetEvent(const Caller& c,
                                      const v1::GetEventRequest& req,
                                      v1::Event* out) {
-  return common::GetResource(c.deadline, store_->events(), req.name(),
-                             {"events"}, out);
+  return common::Await([&](common::StatusCallback done) {
+    GetEventAsync(c, req, out, std::move(done));
+  });
+}
+
+void EventsHandler::GetEventAsync(const Caller& c,
+                                  const v1::GetEventRequest& req,
+                                  v1::Event* out, common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->events(), req.name(), {"events"},
+                           out, std::move(done));
 }
 
 absl::Status EventsHandler::BatchGetEvents(const Caller& c,
@@ -332,7 +340,14 @@ EventsGrpcService::EventsGrpcService(EventsHandler* handler)
     return common::FinishUnary(                                            \
         ctx, handler_->Method(common::CallerOf(ctx), *request, response)); \
   }
-CSTOPA_EVENTS_RPC(GetEvent, GetEventRequest, Event)
+grpc::ServerUnaryReactor* EventsGrpcService::GetEvent(
+    grpc::CallbackServerContext* ctx, const v1::GetEventRequest* request,
+    v1::Event* response) {
+  return common::StartUnary(ctx, [&](common::StatusCallback done) {
+    handler_->GetEventAsync(common::CallerOf(ctx), *request, response,
+                            std::move(done));
+  });
+}
 CSTOPA_EVENTS_RPC(BatchGetEvents, BatchGetEventsRequest, BatchGetEventsResponse)
 CSTOPA_EVENTS_RPC(CreateEvent, CreateEventRequest, Event)
 CSTOPA_EVENTS_RPC(UpdateEvent, UpdateEventRequest, Event)

@@ -35,6 +35,12 @@ class EventsHandler {
 
   absl::Status GetEvent(const common::Caller& caller,
                         const v1::GetEventRequest& request, v1::Event* out);
+  // GetEvent without holding the calling thread while the store answers:
+  // `done` runs once `out` is filled or with the error, perhaps on the
+  // store's I/O thread; `request` and `out` must live until then.
+  void GetEventAsync(const common::Caller& caller,
+                     const v1::GetEventRequest& request, v1::Event* out,
+                     common::StatusCallback done);
   absl::Status BatchGetEvents(const common::Caller& caller,
                               const v1::BatchGetEventsRequest& request,
                               v1::BatchGetEventsResponse* out);

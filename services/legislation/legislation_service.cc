@@ -400,11 +400,12 @@ absl::Status LegislationHandler::FillProgress(v1::ActionPlan* plan,
 
 // Documents ------------------------------------------------------------------
 
-absl::Status LegislationHandler::GetDocument(const Caller& c,
-                                             const v1::GetDocumentRequest& req,
-                                             v1::Document* resp) {
-  return common::GetResource(c.deadline, store_->documents(), req.name(),
-                             {"documents"}, resp);
+void LegislationHandler::GetDocumentAsync(const Caller& c,
+                                          const v1::GetDocumentRequest& req,
+                                          v1::Document* resp,
+                                          common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->documents(), req.name(),
+                           {"documents"}, resp, std::move(done));
 }
 
 absl::Status LegislationHandler::BatchGetDocuments(
@@ -618,11 +619,12 @@ absl::Status LegislationHandler::SearchDocuments(
 
 // Topics ---------------------------------------------------------------------
 
-absl::Status LegislationHandler::GetTopic(const Caller& c,
-                                          const v1::GetTopicRequest& req,
-                                          v1::Topic* resp) {
-  return common::GetResource(c.deadline, store_->topics(), req.name(),
-                             {"topics"}, resp);
+void LegislationHandler::GetTopicAsync(const Caller& c,
+                                       const v1::GetTopicRequest& req,
+                                       v1::Topic* resp,
+                                       common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->topics(), req.name(), {"topics"},
+                           resp, std::move(done));
 }
 
 absl::Status LegislationHandler::ListTopics(const Caller& c,
@@ -722,11 +724,11 @@ absl::Status LegislationHandler::DeleteActionPlan(
 
 // Action-plan items ----------------------------------------------------------
 
-absl::Status LegislationHandler::GetActionPlanItem(
+void LegislationHandler::GetActionPlanItemAsync(
     const Caller& c, const v1::GetActionPlanItemRequest& req,
-    v1::ActionPlanItem* resp) {
-  return common::GetResource(c.deadline, store_->items(), req.name(),
-                             {"actionPlans", "items"}, resp);
+    v1::ActionPlanItem* resp, common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->items(), req.name(),
+                           {"actionPlans", "items"}, resp, std::move(done));
 }
 
 absl::Status LegislationHandler::ListActionPlanItems(
@@ -784,11 +786,12 @@ absl::Status LegislationHandler::DeleteActionPlanItem(
 
 // Treaties -------------------------------------------------------------------
 
-absl::Status LegislationHandler::GetTreaty(const Caller& c,
-                                           const v1::GetTreatyRequest& req,
-                                           v1::Treaty* resp) {
-  return common::GetResource(c.deadline, store_->treaties(), req.name(),
-                             {"treaties"}, resp);
+void LegislationHandler::GetTreatyAsync(const Caller& c,
+                                        const v1::GetTreatyRequest& req,
+                                        v1::Treaty* resp,
+                                        common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->treaties(), req.name(),
+                           {"treaties"}, resp, std::move(done));
 }
 
 absl::Status LegislationHandler::ListTreaties(
@@ -973,11 +976,11 @@ absl::Status LegislationHandler::DeleteRatification(
 
 // Implementations ------------------------------------------------------------
 
-absl::Status LegislationHandler::GetImplementation(
+void LegislationHandler::GetImplementationAsync(
     const Caller& c, const v1::GetImplementationRequest& req,
-    v1::Implementation* resp) {
-  return common::GetResource(c.deadline, store_->implementations(), req.name(),
-                             {"implementations"}, resp);
+    v1::Implementation* resp, common::StatusCallback done) {
+  common::GetResourceAsync(c.deadline, store_->implementations(), req.name(),
+                           {"implementations"}, resp, std::move(done));
 }
 
 absl::Status LegislationHandler::ListImplementations(
@@ -1077,11 +1080,22 @@ absl::Status LegislationHandler::LoadSeed(const std::string& text) {
 // gRPC wiring
 // ---------------------------------------------------------------------------
 
+// The synchronous face of the asynchronous reads.
+#define CSTOPA_LEGISLATION_AWAIT(Method, Request, Response)          \
+  absl::Status LegislationHandler::Method(                           \
+      const Caller& c, const v1::Request& req, v1::Response* resp) { \
+    return common::Await([&](common::StatusCallback done) {          \
+      Method##Async(c, req, resp, std::move(done));                  \
+    });                                                              \
+  }
+CSTOPA_LEGISLATION_ASYNC_GETS(CSTOPA_LEGISLATION_AWAIT)
+#undef CSTOPA_LEGISLATION_AWAIT
+
 LegislationGrpcService::LegislationGrpcService(LegislationHandler* handler)
     : handler_(handler) {
 #define CSTOPA_LEGISLATION_SET_ALLOCATOR(Method, Request, Response) \
   SetMessageAllocatorFor_##Method(&Method##_allocator_);
-  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_SET_ALLOCATOR)
+  CSTOPA_LEGISLATION_DECODED_METHODS(CSTOPA_LEGISLATION_SET_ALLOCATOR)
 #undef CSTOPA_LEGISLATION_SET_ALLOCATOR
 }
 
@@ -1094,6 +1108,18 @@ LegislationGrpcService::LegislationGrpcService(LegislationHandler* handler)
   }
 CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_RPC)
 #undef CSTOPA_LEGISLATION_RPC
+
+#define CSTOPA_LEGISLATION_ASYNC_RPC(Method, Request, Response)          \
+  grpc::ServerUnaryReactor* LegislationGrpcService::Method(              \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
+      v1::Response* response) {                                          \
+    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
+      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
+                              std::move(done));                          \
+    });                                                                  \
+  }
+CSTOPA_LEGISLATION_ASYNC_GETS(CSTOPA_LEGISLATION_ASYNC_RPC)
+#undef CSTOPA_LEGISLATION_ASYNC_RPC
 
 grpc::ServerUnaryReactor* LegislationGrpcService::SearchDocuments(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,

@@ -39,8 +39,15 @@ class LegislationHandler {
 #define CSTOPA_LEGISLATION_METHOD(Method, Request, Response) \
   absl::Status Method(const common::Caller& caller,          \
                       const v1::Request& request, v1::Response* response);
+// Methods that read one resource: their gRPC face runs the ...Async form,
+// which frees the gRPC thread while the store answers.
+#define CSTOPA_LEGISLATION_ASYNC_GETS(X)                         \
+  X(GetDocument, GetDocumentRequest, Document)                   \
+  X(GetTopic, GetTopicRequest, Topic)                            \
+  X(GetActionPlanItem, GetActionPlanItemRequest, ActionPlanItem) \
+  X(GetTreaty, GetTreatyRequest, Treaty)                         \
+  X(GetImplementation, GetImplementationRequest, Implementation)
 #define CSTOPA_LEGISLATION_TYPED_METHODS(X)                                 \
-  X(GetDocument, GetDocumentRequest, Document)                              \
   X(BatchGetDocuments, BatchGetDocumentsRequest, BatchGetDocumentsResponse) \
   X(ListDocuments, ListDocumentsRequest, ListDocumentsResponse)             \
   X(CreateDocument, CreateDocumentRequest, Document)                        \
@@ -48,7 +55,6 @@ class LegislationHandler {
   X(DeleteDocument, DeleteDocumentRequest, Document)                        \
   X(TransitionDocument, TransitionDocumentRequest, Document)                \
   X(GetDocumentRevision, GetDocumentRevisionRequest, DocumentRevision)      \
-  X(GetTopic, GetTopicRequest, Topic)                                       \
   X(ListTopics, ListTopicsRequest, ListTopicsResponse)                      \
   X(CreateTopic, CreateTopicRequest, Topic)                                 \
   X(UpdateTopic, UpdateTopicRequest, Topic)                                 \
@@ -58,13 +64,11 @@ class LegislationHandler {
   X(CreateActionPlan, CreateActionPlanRequest, ActionPlan)                  \
   X(UpdateActionPlan, UpdateActionPlanRequest, ActionPlan)                  \
   X(DeleteActionPlan, DeleteActionPlanRequest, ActionPlan)                  \
-  X(GetActionPlanItem, GetActionPlanItemRequest, ActionPlanItem)            \
   X(ListActionPlanItems, ListActionPlanItemsRequest,                        \
     ListActionPlanItemsResponse)                                            \
   X(CreateActionPlanItem, CreateActionPlanItemRequest, ActionPlanItem)      \
   X(UpdateActionPlanItem, UpdateActionPlanItemRequest, ActionPlanItem)      \
   X(DeleteActionPlanItem, DeleteActionPlanItemRequest, ActionPlanItem)      \
-  X(GetTreaty, GetTreatyRequest, Treaty)                                    \
   X(ListTreaties, ListTreatiesRequest, ListTreatiesResponse)                \
   X(CreateTreaty, CreateTreatyRequest, Treaty)                              \
   X(UpdateTreaty, UpdateTreatyRequest, Treaty)                              \
@@ -76,18 +80,28 @@ class LegislationHandler {
   X(CreateRatification, CreateRatificationRequest, Ratification)            \
   X(UpdateRatification, UpdateRatificationRequest, Ratification)            \
   X(DeleteRatification, DeleteRatificationRequest, Ratification)            \
-  X(GetImplementation, GetImplementationRequest, Implementation)            \
   X(ListImplementations, ListImplementationsRequest,                        \
     ListImplementationsResponse)                                            \
   X(CreateImplementation, CreateImplementationRequest, Implementation)      \
   X(UpdateImplementation, UpdateImplementationRequest, Implementation)      \
   X(DeleteImplementation, DeleteImplementationRequest, Implementation)
 
-#define CSTOPA_LEGISLATION_METHODS(X) \
-  CSTOPA_LEGISLATION_TYPED_METHODS(X) \
+// Every method whose gRPC face uses generated messages.
+#define CSTOPA_LEGISLATION_DECODED_METHODS(X) \
+  CSTOPA_LEGISLATION_ASYNC_GETS(X) CSTOPA_LEGISLATION_TYPED_METHODS(X)
+#define CSTOPA_LEGISLATION_METHODS(X)   \
+  CSTOPA_LEGISLATION_DECODED_METHODS(X) \
   X(SearchDocuments, SearchDocumentsRequest, SearchDocumentsResponse)
   CSTOPA_LEGISLATION_METHODS(CSTOPA_LEGISLATION_METHOD)
 #undef CSTOPA_LEGISLATION_METHOD
+
+  // `done` runs once `response` is filled or with the error, perhaps on the
+  // store's I/O thread; `request` and `response` must live until then.
+#define CSTOPA_LEGISLATION_ASYNC(Method, Request, Response)                    \
+  void Method##Async(const common::Caller& caller, const v1::Request& request, \
+                     v1::Response* response, common::StatusCallback done);
+  CSTOPA_LEGISLATION_ASYNC_GETS(CSTOPA_LEGISLATION_ASYNC)
+#undef CSTOPA_LEGISLATION_ASYNC
 
   // The serialized SearchDocumentsResponse, built from the stored document
   // bytes without decoding them (the gRPC fast path).
@@ -120,7 +134,7 @@ class LegislationGrpcService final
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
                                    const v1::Request* request,       \
                                    v1::Response* response) override;
-  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_RPC)
+  CSTOPA_LEGISLATION_DECODED_METHODS(CSTOPA_LEGISLATION_RPC)
 #undef CSTOPA_LEGISLATION_RPC
   grpc::ServerUnaryReactor* SearchDocuments(
       grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
@@ -131,7 +145,7 @@ class LegislationGrpcService final
   // Every call's messages live on a per-call arena.
 #define CSTOPA_LEGISLATION_ALLOCATOR(Method, Request, Response) \
   common::ArenaMessageAllocator<v1::Request, v1::Response> Method##_allocator_;
-  CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_ALLOCATOR)
+  CSTOPA_LEGISLATION_DECODED_METHODS(CSTOPA_LEGISLATION_ALLOCATOR)
 #undef CSTOPA_LEGISLATION_ALLOCATOR
 };
 

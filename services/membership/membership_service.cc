@@ -237,14 +237,16 @@ constexpr auto kValidate = [](const auto& resource, const std::string& prefix,
 };
 
 template <typename T>
-absl::Status GetOne(absl::Time deadline, ResourceStore& store,
-                    const std::string& name,
-                    std::initializer_list<absl::string_view> shape, T* out,
-                    int64_t day) {
-  if (auto s = common::GetResource(deadline, store, name, shape, out); !s.ok())
-    return s;
-  Compute(out, day);
-  return absl::OkStatus();
+void GetOneAsync(absl::Time deadline, ResourceStore& store,
+                 const std::string& name,
+                 std::initializer_list<absl::string_view> shape, T* out,
+                 int64_t day, common::StatusCallback done) {
+  common::GetResourceAsync(
+      deadline, store, name, shape, out,
+      [out, day, done = std::move(done)](absl::Status s) mutable {
+        if (s.ok()) Compute(out, day);
+        done(std::move(s));
+      });
 }
 
 template <typename Req, typename T>
@@ -311,13 +313,14 @@ absl::Status MembershipHandler::CheckReferences(const Refs& refs) {
 
 // States ---------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetState(const Caller& c,
-                                         const v1::GetStateRequest& req,
-                                         v1::State* resp) {
+void MembershipHandler::GetStateAsync(const Caller& c,
+                                      const v1::GetStateRequest& req,
+                                      v1::State* resp,
+                                      common::StatusCallback done) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
-  if (!day.ok()) return day.status();
-  return GetOne(c.deadline, store_->states(), req.name(), {"states"}, resp,
-                *day);
+  if (!day.ok()) return done(day.status());
+  GetOneAsync(c.deadline, store_->states(), req.name(), {"states"}, resp, *day,
+              std::move(done));
 }
 
 absl::Status MembershipHandler::BatchGetStates(
@@ -377,11 +380,12 @@ absl::Status MembershipHandler::DeleteState(const Caller& c,
 
 // Parliaments ----------------------------------------------------------------
 
-absl::Status MembershipHandler::GetParliament(
-    const Caller& c, const v1::GetParliamentRequest& req,
-    v1::Parliament* resp) {
-  return GetOne(c.deadline, store_->parliaments(), req.name(), {"parliaments"},
-                resp, 0);
+void MembershipHandler::GetParliamentAsync(const Caller& c,
+                                           const v1::GetParliamentRequest& req,
+                                           v1::Parliament* resp,
+                                           common::StatusCallback done) {
+  GetOneAsync(c.deadline, store_->parliaments(), req.name(), {"parliaments"},
+              resp, 0, std::move(done));
 }
 
 absl::Status MembershipHandler::ListParliaments(
@@ -425,13 +429,14 @@ absl::Status MembershipHandler::DeleteParliament(
 
 // Delegations ----------------------------------------------------------------
 
-absl::Status MembershipHandler::GetDelegation(
-    const Caller& c, const v1::GetDelegationRequest& req,
-    v1::Delegation* resp) {
+void MembershipHandler::GetDelegationAsync(const Caller& c,
+                                           const v1::GetDelegationRequest& req,
+                                           v1::Delegation* resp,
+                                           common::StatusCallback done) {
   auto day = AsOfDay(req.as_of(), req.has_as_of(), "as_of");
-  if (!day.ok()) return day.status();
-  return GetOne(c.deadline, store_->delegations(), req.name(),
-                {"parliaments", "delegations"}, resp, *day);
+  if (!day.ok()) return done(day.status());
+  GetOneAsync(c.deadline, store_->delegations(), req.name(),
+              {"parliaments", "delegations"}, resp, *day, std::move(done));
 }
 
 absl::Status MembershipHandler::ListDelegations(
@@ -497,11 +502,12 @@ absl::Status MembershipHandler::DeleteDelegation(
 
 // Persons --------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetPerson(const Caller& c,
-                                          const v1::GetPersonRequest& req,
-                                          v1::Person* resp) {
-  return GetOne(c.deadline, store_->persons(), req.name(), {"persons"}, resp,
-                0);
+void MembershipHandler::GetPersonAsync(const Caller& c,
+                                       const v1::GetPersonRequest& req,
+                                       v1::Person* resp,
+                                       common::StatusCallback done) {
+  GetOneAsync(c.deadline, store_->persons(), req.name(), {"persons"}, resp, 0,
+              std::move(done));
 }
 
 absl::Status MembershipHandler::BatchGetPersons(
@@ -551,10 +557,12 @@ absl::Status MembershipHandler::DeletePerson(const Caller& c,
 
 // Roles ----------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetRole(const Caller& c,
-                                        const v1::GetRoleRequest& req,
-                                        v1::Role* resp) {
-  return GetOne(c.deadline, store_->roles(), req.name(), {"roles"}, resp, 0);
+void MembershipHandler::GetRoleAsync(const Caller& c,
+                                     const v1::GetRoleRequest& req,
+                                     v1::Role* resp,
+                                     common::StatusCallback done) {
+  GetOneAsync(c.deadline, store_->roles(), req.name(), {"roles"}, resp, 0,
+              std::move(done));
 }
 
 absl::Status MembershipHandler::ListRoles(const Caller& c,
@@ -605,10 +613,12 @@ absl::Status MembershipHandler::DeleteRole(const Caller& c,
 
 // Bodies ---------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetBody(const Caller& c,
-                                        const v1::GetBodyRequest& req,
-                                        v1::Body* resp) {
-  return GetOne(c.deadline, store_->bodies(), req.name(), {"bodies"}, resp, 0);
+void MembershipHandler::GetBodyAsync(const Caller& c,
+                                     const v1::GetBodyRequest& req,
+                                     v1::Body* resp,
+                                     common::StatusCallback done) {
+  GetOneAsync(c.deadline, store_->bodies(), req.name(), {"bodies"}, resp, 0,
+              std::move(done));
 }
 
 absl::Status MembershipHandler::ListBodies(const Caller& c,
@@ -650,11 +660,12 @@ absl::Status MembershipHandler::DeleteBody(const Caller& c,
 
 // Partners -------------------------------------------------------------------
 
-absl::Status MembershipHandler::GetPartner(const Caller& c,
-                                           const v1::GetPartnerRequest& req,
-                                           v1::Partner* resp) {
-  return GetOne(c.deadline, store_->partners(), req.name(), {"partners"}, resp,
-                0);
+void MembershipHandler::GetPartnerAsync(const Caller& c,
+                                        const v1::GetPartnerRequest& req,
+                                        v1::Partner* resp,
+                                        common::StatusCallback done) {
+  GetOneAsync(c.deadline, store_->partners(), req.name(), {"partners"}, resp, 0,
+              std::move(done));
 }
 
 absl::Status MembershipHandler::ListPartners(const Caller& c,
@@ -737,11 +748,22 @@ absl::Status MembershipHandler::LoadSeed(const std::string& text) {
 // gRPC wiring
 // ---------------------------------------------------------------------------
 
+// The synchronous face of the asynchronous reads.
+#define CSTOPA_MEMBERSHIP_AWAIT(Method, Request, Response)           \
+  absl::Status MembershipHandler::Method(                            \
+      const Caller& c, const v1::Request& req, v1::Response* resp) { \
+    return common::Await([&](common::StatusCallback done) {          \
+      Method##Async(c, req, resp, std::move(done));                  \
+    });                                                              \
+  }
+CSTOPA_MEMBERSHIP_ASYNC_GETS(CSTOPA_MEMBERSHIP_AWAIT)
+#undef CSTOPA_MEMBERSHIP_AWAIT
+
 MembershipGrpcService::MembershipGrpcService(MembershipHandler* handler)
     : handler_(handler) {
 #define CSTOPA_MEMBERSHIP_SET_ALLOCATOR(Method, Request, Response) \
   SetMessageAllocatorFor_##Method(&Method##_allocator_);
-  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_SET_ALLOCATOR)
+  CSTOPA_MEMBERSHIP_DECODED_METHODS(CSTOPA_MEMBERSHIP_SET_ALLOCATOR)
 #undef CSTOPA_MEMBERSHIP_SET_ALLOCATOR
 }
 
@@ -754,6 +776,18 @@ MembershipGrpcService::MembershipGrpcService(MembershipHandler* handler)
   }
 CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
+
+#define CSTOPA_MEMBERSHIP_ASYNC_RPC(Method, Request, Response)           \
+  grpc::ServerUnaryReactor* MembershipGrpcService::Method(               \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
+      v1::Response* response) {                                          \
+    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
+      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
+                              std::move(done));                          \
+    });                                                                  \
+  }
+CSTOPA_MEMBERSHIP_ASYNC_GETS(CSTOPA_MEMBERSHIP_ASYNC_RPC)
+#undef CSTOPA_MEMBERSHIP_ASYNC_RPC
 
 #define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)                   \
   grpc::ServerUnaryReactor* MembershipGrpcService::Method(                     \

@@ -37,37 +37,40 @@ class MembershipHandler {
 #define CSTOPA_MEMBERSHIP_METHOD(Method, Request, Response)             \
   absl::Status Method(const Caller& caller, const v1::Request& request, \
                       v1::Response* response);
-// Methods whose gRPC face decodes and encodes messages.
+// Methods that read one resource: their gRPC face runs the ...Async form,
+// which frees the gRPC thread while the store answers.
+#define CSTOPA_MEMBERSHIP_ASYNC_GETS(X)              \
+  X(GetState, GetStateRequest, State)                \
+  X(GetParliament, GetParliamentRequest, Parliament) \
+  X(GetDelegation, GetDelegationRequest, Delegation) \
+  X(GetPerson, GetPersonRequest, Person)             \
+  X(GetRole, GetRoleRequest, Role)                   \
+  X(GetBody, GetBodyRequest, Body)                   \
+  X(GetPartner, GetPartnerRequest, Partner)
+// Other methods whose gRPC face decodes and encodes messages.
 #define CSTOPA_MEMBERSHIP_TYPED_METHODS(X)                            \
-  X(GetState, GetStateRequest, State)                                 \
   X(BatchGetStates, BatchGetStatesRequest, BatchGetStatesResponse)    \
   X(ListStates, ListStatesRequest, ListStatesResponse)                \
   X(CreateState, CreateStateRequest, State)                           \
   X(UpdateState, UpdateStateRequest, State)                           \
   X(DeleteState, DeleteStateRequest, State)                           \
-  X(GetParliament, GetParliamentRequest, Parliament)                  \
   X(CreateParliament, CreateParliamentRequest, Parliament)            \
   X(UpdateParliament, UpdateParliamentRequest, Parliament)            \
   X(DeleteParliament, DeleteParliamentRequest, Parliament)            \
-  X(GetDelegation, GetDelegationRequest, Delegation)                  \
   X(ListDelegations, ListDelegationsRequest, ListDelegationsResponse) \
   X(CreateDelegation, CreateDelegationRequest, Delegation)            \
   X(UpdateDelegation, UpdateDelegationRequest, Delegation)            \
   X(DeleteDelegation, DeleteDelegationRequest, Delegation)            \
-  X(GetPerson, GetPersonRequest, Person)                              \
   X(BatchGetPersons, BatchGetPersonsRequest, BatchGetPersonsResponse) \
   X(CreatePerson, CreatePersonRequest, Person)                        \
   X(UpdatePerson, UpdatePersonRequest, Person)                        \
   X(DeletePerson, DeletePersonRequest, Person)                        \
-  X(GetRole, GetRoleRequest, Role)                                    \
   X(CreateRole, CreateRoleRequest, Role)                              \
   X(UpdateRole, UpdateRoleRequest, Role)                              \
   X(DeleteRole, DeleteRoleRequest, Role)                              \
-  X(GetBody, GetBodyRequest, Body)                                    \
   X(CreateBody, CreateBodyRequest, Body)                              \
   X(UpdateBody, UpdateBodyRequest, Body)                              \
   X(DeleteBody, DeleteBodyRequest, Body)                              \
-  X(GetPartner, GetPartnerRequest, Partner)                           \
   X(CreatePartner, CreatePartnerRequest, Partner)                     \
   X(UpdatePartner, UpdatePartnerRequest, Partner)                     \
   X(DeletePartner, DeletePartnerRequest, Partner)
@@ -79,11 +82,22 @@ class MembershipHandler {
   X(ListRoles, ListRolesRequest, ListRolesResponse)                   \
   X(ListBodies, ListBodiesRequest, ListBodiesResponse)                \
   X(ListPartners, ListPartnersRequest, ListPartnersResponse)
+// Every method whose gRPC face uses generated messages.
+#define CSTOPA_MEMBERSHIP_DECODED_METHODS(X) \
+  CSTOPA_MEMBERSHIP_ASYNC_GETS(X) CSTOPA_MEMBERSHIP_TYPED_METHODS(X)
 #define CSTOPA_MEMBERSHIP_METHODS(X) \
-  CSTOPA_MEMBERSHIP_TYPED_METHODS(X) CSTOPA_MEMBERSHIP_RAW_LISTS(X)
+  CSTOPA_MEMBERSHIP_DECODED_METHODS(X) CSTOPA_MEMBERSHIP_RAW_LISTS(X)
 
   CSTOPA_MEMBERSHIP_METHODS(CSTOPA_MEMBERSHIP_METHOD)
 #undef CSTOPA_MEMBERSHIP_METHOD
+
+  // `done` runs once `response` is filled or with the error, perhaps on the
+  // store's I/O thread; `request` and `response` must live until then.
+#define CSTOPA_MEMBERSHIP_ASYNC(Method, Request, Response)             \
+  void Method##Async(const Caller& caller, const v1::Request& request, \
+                     v1::Response* response, common::StatusCallback done);
+  CSTOPA_MEMBERSHIP_ASYNC_GETS(CSTOPA_MEMBERSHIP_ASYNC)
+#undef CSTOPA_MEMBERSHIP_ASYNC
 
   // The serialized List...Response, built from the stored bytes.
 #define CSTOPA_MEMBERSHIP_ENCODED(Method, Request, Response)        \
@@ -126,7 +140,7 @@ class MembershipGrpcService final : public MembershipGrpcBase {
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
                                    const v1::Request* request,       \
                                    v1::Response* response) override;
-  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
+  CSTOPA_MEMBERSHIP_DECODED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
 #define CSTOPA_MEMBERSHIP_RAW_RPC(Method, Request, Response)         \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
@@ -140,7 +154,7 @@ class MembershipGrpcService final : public MembershipGrpcBase {
   // Every call's messages live on a per-call arena.
 #define CSTOPA_MEMBERSHIP_ALLOCATOR(Method, Request, Response) \
   common::ArenaMessageAllocator<v1::Request, v1::Response> Method##_allocator_;
-  CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_ALLOCATOR)
+  CSTOPA_MEMBERSHIP_DECODED_METHODS(CSTOPA_MEMBERSHIP_ALLOCATOR)
 #undef CSTOPA_MEMBERSHIP_ALLOCATOR
 };
 

@@ -9,6 +9,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
@@ -169,6 +173,64 @@ TEST_P(StoreTest, ConcurrentGetsEachGetTheirOwnAnswer) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_P(StoreTest, AsyncGetsStartedTogetherEachFinishOnceWithTheirAnswer) {
+  // More Gets at once than PostgreSQL's pool has connections (8): the rest
+  // queue without a thread each and are sent as connections free up.
+  constexpr int kPersons = 30, kGets = 300;
+  for (int i = 0; i < kPersons; ++i) {
+    v1::Person p = NewPerson(absl::StrCat("p", i), absl::StrCat("Person ", i));
+    ASSERT_TRUE(store_->persons().Create(&p).ok());
+  }
+  v1::Person gone;
+  ASSERT_TRUE(store_->persons().Delete("persons/p3", "", &gone).ok());
+  std::vector<v1::Person> out(kGets);
+  std::vector<absl::Status> results(kGets);
+  std::vector<int> calls(kGets, 0);
+  absl::Mutex mu;
+  int finished = 0;
+  for (int n = 0; n < kGets; ++n) {
+    const int i = n % (kPersons + 2);  // p30, p31 do not exist
+    store_->persons().GetAsync(absl::StrCat("persons/p", i), false, &out[n],
+                               absl::Now() + absl::Seconds(30),
+                               [&, n](absl::Status s) {
+                                 absl::MutexLock lock(&mu);
+                                 results[n] = std::move(s);
+                                 ++calls[n];
+                                 ++finished;
+                               });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* f) { return *f >= kGets; }, &finished),
+                            absl::Seconds(60)));
+  }
+  for (int n = 0; n < kGets; ++n) {
+    const int i = n % (kPersons + 2);
+    EXPECT_EQ(calls[n], 1) << n;
+    if (i >= kPersons || i == 3) {
+      EXPECT_EQ(results[n].code(), absl::StatusCode::kNotFound) << results[n];
+    } else {
+      ASSERT_TRUE(results[n].ok()) << n << ": " << results[n];
+      EXPECT_EQ(out[n].name(), absl::StrCat("persons/p", i));
+      EXPECT_EQ(out[n].display_name(0).text(), absl::StrCat("Person ", i));
+    }
+  }
+  // A deadline already past fails without reaching the store.
+  v1::Person late;
+  absl::Status past;
+  absl::Notification past_done;
+  store_->persons().GetAsync("persons/p1", false, &late,
+                             absl::Now() - absl::Seconds(1),
+                             [&](absl::Status s) {
+                               past = std::move(s);
+                               past_done.Notify();
+                             });
+  ASSERT_TRUE(past_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded) << past;
 }
 
 TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
