@@ -266,10 +266,17 @@ absl::Status MonitoringHandler::RequireRole(const Caller& caller,
 // `plural_field` the store accessor and List response field.
 #define CSTOPA_MONITORING_STANDARD_METHODS(Type, Plural, collection, field,    \
                                            plural_field)                       \
+  void MonitoringHandler::Get##Type##Async(                                    \
+      const Caller& c, const v1::Get##Type##Request& req, v1::Type* resp,      \
+      common::StatusCallback done) {                                           \
+    common::GetResourceAsync(c.deadline, store_->plural_field(), req.name(),   \
+                             {collection}, resp, std::move(done));             \
+  }                                                                            \
   absl::Status MonitoringHandler::Get##Type(                                   \
       const Caller& c, const v1::Get##Type##Request& req, v1::Type* resp) {    \
-    return common::GetResource(c.deadline, store_->plural_field(), req.name(), \
-                               {collection}, resp);                            \
+    return common::Await([&](common::StatusCallback done) {                    \
+      Get##Type##Async(c, req, resp, std::move(done));                         \
+    });                                                                        \
   }                                                                            \
   absl::Status MonitoringHandler::List##Plural(                                \
       const Caller& c, const v1::List##Plural##Request& req,                   \
@@ -425,7 +432,19 @@ MonitoringGrpcService::MonitoringGrpcService(MonitoringHandler* handler)
     return common::FinishUnary(                                            \
         ctx, handler_->Method(common::CallerOf(ctx), *request, response)); \
   }
-CSTOPA_MONITORING_METHODS(CSTOPA_MONITORING_RPC)
+CSTOPA_MONITORING_OTHER_METHODS(CSTOPA_MONITORING_RPC)
 #undef CSTOPA_MONITORING_RPC
+
+#define CSTOPA_MONITORING_ASYNC_RPC(Method, Request, Response)           \
+  grpc::ServerUnaryReactor* MonitoringGrpcService::Method(               \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
+      v1::Response* response) {                                          \
+    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
+      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
+                              std::move(done));                          \
+    });                                                                  \
+  }
+CSTOPA_MONITORING_ASYNC_GETS(CSTOPA_MONITORING_ASYNC_RPC)
+#undef CSTOPA_MONITORING_ASYNC_RPC
 
 }  // namespace cstopa::monitoring

@@ -30,20 +30,29 @@ namespace cstopa::monitoring {
 
 using common::Caller;
 
-// Every RPC: (method, request, response).
-#define CSTOPA_MONITORING_METHODS(X)                                         \
-  X(GetMission, GetMissionRequest, Mission)                                  \
+// The RPCs that read one resource: (method, request, response). Their gRPC
+// face runs the ...Async form, which frees the gRPC thread while the store
+// answers.
+#define CSTOPA_MONITORING_ASYNC_GETS(X)                                   \
+  X(GetMission, GetMissionRequest, Mission)                               \
+  X(GetOperation, GetOperationRequest, Operation)                         \
+  X(GetRegionalOperation, GetRegionalOperationRequest, RegionalOperation) \
+  X(GetComplianceRecord, GetComplianceRecordRequest, ComplianceRecord)    \
+  X(GetFieldVisit, GetFieldVisitRequest, FieldVisit)
+// Every RPC.
+#define CSTOPA_MONITORING_METHODS(X) \
+  CSTOPA_MONITORING_ASYNC_GETS(X) CSTOPA_MONITORING_OTHER_METHODS(X)
+// The other RPCs.
+#define CSTOPA_MONITORING_OTHER_METHODS(X)                                   \
   X(ListMissions, ListMissionsRequest, ListMissionsResponse)                 \
   X(CreateMission, CreateMissionRequest, Mission)                            \
   X(UpdateMission, UpdateMissionRequest, Mission)                            \
   X(DeleteMission, DeleteMissionRequest, Mission)                            \
   X(SummarizeMissions, SummarizeMissionsRequest, SummarizeMissionsResponse)  \
-  X(GetOperation, GetOperationRequest, Operation)                            \
   X(ListOperations, ListOperationsRequest, ListOperationsResponse)           \
   X(CreateOperation, CreateOperationRequest, Operation)                      \
   X(UpdateOperation, UpdateOperationRequest, Operation)                      \
   X(DeleteOperation, DeleteOperationRequest, Operation)                      \
-  X(GetRegionalOperation, GetRegionalOperationRequest, RegionalOperation)    \
   X(ListRegionalOperations, ListRegionalOperationsRequest,                   \
     ListRegionalOperationsResponse)                                          \
   X(CreateRegionalOperation, CreateRegionalOperationRequest,                 \
@@ -52,13 +61,11 @@ using common::Caller;
     RegionalOperation)                                                       \
   X(DeleteRegionalOperation, DeleteRegionalOperationRequest,                 \
     RegionalOperation)                                                       \
-  X(GetComplianceRecord, GetComplianceRecordRequest, ComplianceRecord)       \
   X(ListComplianceRecords, ListComplianceRecordsRequest,                     \
     ListComplianceRecordsResponse)                                           \
   X(CreateComplianceRecord, CreateComplianceRecordRequest, ComplianceRecord) \
   X(UpdateComplianceRecord, UpdateComplianceRecordRequest, ComplianceRecord) \
   X(DeleteComplianceRecord, DeleteComplianceRecordRequest, ComplianceRecord) \
-  X(GetFieldVisit, GetFieldVisitRequest, FieldVisit)                         \
   X(ListFieldVisits, ListFieldVisitsRequest, ListFieldVisitsResponse)        \
   X(CreateFieldVisit, CreateFieldVisitRequest, FieldVisit)                   \
   X(UpdateFieldVisit, UpdateFieldVisitRequest, FieldVisit)                   \
@@ -74,6 +81,14 @@ class MonitoringHandler {
                       v1::Response* response);
   CSTOPA_MONITORING_METHODS(CSTOPA_MONITORING_METHOD)
 #undef CSTOPA_MONITORING_METHOD
+
+  // `done` runs once `response` is filled or with the error, perhaps on the
+  // store's I/O thread; `request` and `response` must live until then.
+#define CSTOPA_MONITORING_ASYNC(Method, Request, Response)             \
+  void Method##Async(const Caller& caller, const v1::Request& request, \
+                     v1::Response* response, common::StatusCallback done);
+  CSTOPA_MONITORING_ASYNC_GETS(CSTOPA_MONITORING_ASYNC)
+#undef CSTOPA_MONITORING_ASYNC
 
   // Loads the seed file text (MonitoringSeed in text format): validates
   // every record, then inserts those whose names were never used, so it is
