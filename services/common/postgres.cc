@@ -1035,6 +1035,29 @@ class PgDatabase : public Database {
     return absl::UnavailableError(s.message());
   }
 
+  std::vector<StoreGauge> Gauges() override {
+    absl::MutexLock lock(&mu_);
+    const double open = static_cast<double>(all_.size());
+    return {
+        {"cstopa_store_pool_size",
+         "Connections to PostgreSQL the pool may open (pool_size).",
+         static_cast<double>(opts_.pool_size)},
+        {"cstopa_store_connections", "Connections to PostgreSQL opened.", open},
+        {"cstopa_store_connections_busy",
+         "Connections to PostgreSQL in use by a call or a statement.",
+         open - static_cast<double>(idle_.size())},
+        {"cstopa_store_reads_waiting",
+         "Asynchronous reads (Gets) waiting for a free connection.",
+         static_cast<double>(pending_.size())},
+        {"cstopa_store_reads_per_statement",
+         "Asynchronous reads answered per statement sent, since the start "
+         "(above 1: reads waiting together were sent as one statement).",
+         async_statements_ == 0 ? 0.0
+                                : static_cast<double>(async_reads_) /
+                                      static_cast<double>(async_statements_)},
+    };
+  }
+
   absl::string_view dialect() const override { return "postgresql"; }
 
  private:
@@ -1332,6 +1355,8 @@ class PgDatabase : public Database {
       if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, raw->fd, &ev) == 0) {
         // The I/O thread must wake up for this deadline if it would not.
         if (raw->NextTime() < io_wakes_at_) WakeIo();
+        ++async_statements_;
+        async_reads_ += raw->queries.size();
         in_flight_.emplace(raw, std::move(f));
         return;
       }
@@ -1668,6 +1693,9 @@ class PgDatabase : public Database {
   // every wait); a query due earlier must wake it.
   absl::Time io_wakes_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::deque<std::unique_ptr<AsyncQuery>> pending_ ABSL_GUARDED_BY(mu_);
+  // Asynchronous statements sent and the reads they answered, for Gauges.
+  uint64_t async_statements_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t async_reads_ ABSL_GUARDED_BY(mu_) = 0;
   // Statements in flight (keys, owned by the values), read by the I/O
   // thread; only it changes or removes one once it is here.
   absl::flat_hash_map<Flight*, std::unique_ptr<Flight>> in_flight_

@@ -678,6 +678,14 @@ TEST_F(PostgresTest, ManyThreadsShareThePool) {
   EXPECT_EQ(Count(*db), kThreads * kWrites);
 }
 
+// The value of the store gauge `name` (-1 when there is none).
+double Gauge(Database& db, absl::string_view name) {
+  for (const StoreGauge& g : db.Gauges()) {
+    if (g.name == name) return g.value;
+  }
+  return -1;
+}
+
 // An asynchronous query's outcome, waited for by the test.
 struct AsyncResult {
   absl::Notification finished;
@@ -825,6 +833,10 @@ TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
         },
         r.result.OnDone());
   }
+  // Operators see the queue (every read and the unkeyed query wait).
+  EXPECT_EQ(Gauge(*db, "cstopa_store_reads_waiting"), asked.size() + 1);
+  EXPECT_EQ(Gauge(*db, "cstopa_store_connections_busy"), 1);
+  EXPECT_EQ(Gauge(*db, "cstopa_store_pool_size"), 1);
   release.Notify();
   holder.join();
   for (size_t i = 0; i < asked.size(); ++i) {
@@ -844,6 +856,10 @@ TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
   ASSERT_TRUE(other.Wait());
   EXPECT_TRUE(other.status.ok()) << other.status;
   EXPECT_THAT(other.values, ::testing::ElementsAre(42));
+  // Two statements answered them all: the keyed reads' and the other one.
+  EXPECT_DOUBLE_EQ(Gauge(*db, "cstopa_store_reads_per_statement"),
+                   (asked.size() + 1) / 2.0);
+  EXPECT_EQ(Gauge(*db, "cstopa_store_reads_waiting"), 0);
   // A read that finds the connection free is sent alone, as `sql`.
   Read alone;
   db->QueryKeyAsync(

@@ -329,6 +329,9 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
     routes["/metrics"] = [&] {
       AdminHttpServer::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      for (const StoreGauge& g : (*db)->Gauges()) {
+        metrics.SetGauge(g.name, g.help, g.value);
+      }
       r.body = metrics.RenderPrometheus();
       return r;
     };

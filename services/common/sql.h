@@ -95,6 +95,13 @@ struct KeyedQuery {
   std::string batch_sql;
 };
 
+// A figure about a store at one moment, for operators (a Prometheus gauge).
+struct StoreGauge {
+  std::string name;  // a Prometheus metric name, cstopa_store_...
+  std::string help;
+  double value = 0;
+};
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -163,6 +170,10 @@ class Database {
   virtual void QueryKeyAsync(const KeyedQuery* query, std::string key,
                              absl::Time deadline, RowCallback on_row,
                              StatusCallback done);
+
+  // The store's own figures (connections, queued reads, ...), served with
+  // the server's metrics; none by default. Cheap; thread-safe.
+  virtual std::vector<StoreGauge> Gauges() { return {}; }
 
   // OK while the store answers; UNAVAILABLE otherwise. Cheap.
   virtual absl::Status Ping() = 0;

@@ -82,6 +82,7 @@ class SchemaDroppingDatabase : public Database {
     db_->QueryKeyAsync(query, std::move(key), deadline, std::move(on_row),
                        std::move(done));
   }
+  std::vector<StoreGauge> Gauges() override { return db_->Gauges(); }
   absl::Status Ping() override { return db_->Ping(); }
   absl::string_view dialect() const override { return db_->dialect(); }
 

@@ -65,6 +65,7 @@ namespace v1 = ::cstopa::membership::v1;
 using HealthStatus = ::grpc::health::v1::HealthCheckResponse;
 
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr char kPageTokenSecret[] = "itest-postgres-page-token-secret";
@@ -438,6 +439,17 @@ TEST_F(PostgresIntegrationTest, TwoReplicasOneDatabase) {
   }
   const std::vector<std::string> listed_by_b = AllPersonNames(stub_b.get());
   EXPECT_THAT(listed_by_b, Contains(name));
+
+  // Operators see the store's pool next to the gRPC metrics.
+  {
+    absl::StatusOr<std::string> m = HttpGet(b->admin_port(), "/metrics");
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_THAT(*m, HasSubstr("cstopa_store_pool_size "));
+    EXPECT_THAT(*m, HasSubstr("cstopa_store_connections_busy "));
+    EXPECT_THAT(*m, HasSubstr("cstopa_store_reads_waiting 0\n"));
+    // B answered the Get above asynchronously: one read per statement.
+    EXPECT_THAT(*m, HasSubstr("cstopa_store_reads_per_statement 1\n"));
+  }
 
   // A page walk alternating replicas, starting on A: each page token made
   // by one replica is honoured by the other (same --page_token_secret), and
