@@ -1176,6 +1176,7 @@ class PgDatabase : public Database {
     std::string key;
     absl::Time deadline = absl::InfiniteFuture();
     absl::Time queued = absl::InfiniteFuture();  // when it started waiting
+    bool alone = false;  // never batched (its batch failed once)
     RowCallback on_row;
     StatusCallback done;
   };
@@ -1340,7 +1341,6 @@ class PgDatabase : public Database {
       for (auto& q : queries) q->done(s);
       return;
     }
-    for (auto& q : queries) q->params.clear();
     f->queries = std::move(queries);
     f->fd = c->socket();
     Flight* raw = f.get();
@@ -1484,22 +1484,40 @@ class PgDatabase : public Database {
       in_flight_.erase(it);
     }
     std::vector<absl::Status> results(f->queries.size(), status);
-    if (status.ok()) Deliver(*f, results);
+    const bool delivered = !status.ok() || Deliver(*f, results);
     Release(f->conn);
+    if (!delivered) {
+      // The batched statement failed as a statement (a key the server
+      // refused, say): one read must not fail the others, so each is sent
+      // again on its own, first in line.
+      absl::MutexLock lock(&mu_);
+      for (auto it = f->queries.rbegin(); it != f->queries.rend(); ++it) {
+        if (*it == nullptr) continue;
+        (*it)->alone = true;
+        pending_.push_front(std::move(*it));
+      }
+      return;  // ExpireAndStart sends them
+    }
     for (size_t i = 0; i < f->queries.size(); ++i) {
       if (f->queries[i] != nullptr) f->queries[i]->done(std::move(results[i]));
     }
   }
 
   // Runs the row callbacks of `f`'s queries over its result, leaving each
-  // query's outcome in `results`.
-  static void Deliver(Flight& f, std::vector<absl::Status>& results) {
+  // query's outcome in `results`. False when a batched statement failed as
+  // a statement (not for want of a connection or time): then nothing ran.
+  static bool Deliver(Flight& f, std::vector<absl::Status>& results) {
     auto res = f.conn->Checked(f.sql, std::move(f.result));
+    if (!res.ok() && f.batch &&
+        res.status().code() != absl::StatusCode::kUnavailable &&
+        res.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      return false;
+    }
     absl::StatusOr<std::vector<ColumnKind>> kinds =
         res.ok() ? ColumnKinds(res->get()) : res.status();
     if (!kinds.ok()) {
       for (absl::Status& r : results) r = kinds.status();
-      return;
+      return true;
     }
     PgRow row(res->get(), &*kinds);
     const int rows = PQntuples(res->get());
@@ -1512,7 +1530,7 @@ class PgDatabase : public Database {
           break;
         }
       }
-      return;
+      return true;
     }
     // Which queries read each key (a key may be asked for more than once).
     absl::flat_hash_map<absl::string_view, std::vector<size_t>> by_key;
@@ -1529,6 +1547,7 @@ class PgDatabase : public Database {
         results[i] = f.queries[i]->on_row(keyed);
       }
     }
+    return true;
   }
 
   // Answers queries whose deadline passed (their statement keeps running
@@ -1611,10 +1630,11 @@ class PgDatabase : public Database {
         }
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
-        if (const KeyedQuery* keyed = batch[0]->keyed) {
+        if (const KeyedQuery* keyed = batch[0]->keyed;
+            keyed != nullptr && !batch[0]->alone) {
           for (auto it = pending_.begin();
                it != pending_.end() && batch.size() < kMaxBatch;) {
-            if ((*it)->keyed == keyed) {
+            if ((*it)->keyed == keyed && !(*it)->alone) {
               batch.push_back(std::move(*it));
               it = pending_.erase(it);
             } else {

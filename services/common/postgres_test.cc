@@ -873,6 +873,48 @@ TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
   EXPECT_THAT(alone.forms, ::testing::ElementsAre("single"));
 }
 
+TEST_F(PostgresTest, AKeyTheServerRefusesDoesNotFailTheOthersInItsBatch) {
+  auto db = Open("pool_size=1");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) {
+                  return tx
+                      .Execute(
+                          "INSERT INTO vals (k, i8) VALUES ('x', 1), "
+                          "('y', 2)",
+                          {})
+                      .status();
+                }).ok());
+  const KeyedQuery query = {"SELECT i8 FROM vals WHERE k = ?",
+                            "SELECT k, i8 FROM vals WHERE k = ANY(?)"};
+  absl::Notification holding, release;
+  std::thread holder([&] {
+    (void)db->Write([&](SqlTransaction&) {
+      holding.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(30));
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // Not UTF-8: the server refuses the whole array it is part of.
+  const std::vector<std::string> keys = {"x", "\xff\xfe", "y"};
+  std::vector<AsyncResult> results(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    db->QueryKeyAsync(&query, keys[i], absl::Now() + absl::Seconds(30),
+                      results[i].OnRow(), results[i].OnDone());
+  }
+  release.Notify();
+  holder.join();
+  for (auto& r : results) ASSERT_TRUE(r.Wait());
+  EXPECT_TRUE(results[0].status.ok()) << results[0].status;
+  EXPECT_THAT(results[0].values, ::testing::ElementsAre(1));
+  EXPECT_EQ(results[1].status.code(), absl::StatusCode::kInternal)
+      << results[1].status;
+  EXPECT_THAT(Message(results[1].status), HasSubstr("22021"));
+  EXPECT_TRUE(results[2].status.ok()) << results[2].status;
+  EXPECT_THAT(results[2].values, ::testing::ElementsAre(2));
+  for (auto& r : results) EXPECT_EQ(r.done_calls, 1);
+}
+
 TEST_F(PostgresTest, AsyncQueryPastItsDeadlineIsCancelledOnTheServer) {
   auto db = Open("pool_size=1");
   ASSERT_NE(db, nullptr);
