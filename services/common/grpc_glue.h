@@ -10,6 +10,7 @@
 #define CSTOPA_SERVICES_COMMON_GRPC_GLUE_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -46,6 +47,21 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* StartUnary(
     grpc::CallbackServerContext* ctx,
     absl::FunctionRef<void(StatusCallback)> start);
+
+// StartUnary of a handler's asynchronous method, for the gRPC faces:
+//
+//   return StartAsync(ctx, handler_, &Handler::GetThingAsync, request,
+//                     response);
+template <typename Handler, typename Request, typename Response>
+grpc::ServerUnaryReactor* StartAsync(
+    grpc::CallbackServerContext* ctx, Handler* handler,
+    void (Handler::*method)(const Caller&, const Request&, Response*,
+                            StatusCallback),
+    const Request* request, Response* response) {
+  return StartUnary(ctx, [&](StatusCallback done) {
+    (handler->*method)(CallerOf(ctx), *request, response, std::move(done));
+  });
+}
 
 // Finishes a raw unary call: the bytes as the response, or the error.
 grpc::ServerUnaryReactor* FinishEncoded(

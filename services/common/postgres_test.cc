@@ -686,6 +686,33 @@ double Gauge(Database& db, absl::string_view name) {
   return -1;
 }
 
+// Holds one pooled connection in an open write transaction, from a thread
+// of its own, until Release (or destruction).
+class HeldConnection {
+ public:
+  explicit HeldConnection(Database& db)
+      : thread_([this, &db] {
+          (void)db.Write([this](SqlTransaction&) {
+            holding_.Notify();
+            release_.WaitForNotificationWithTimeout(absl::Seconds(30));
+            return absl::OkStatus();
+          });
+        }) {}
+  ~HeldConnection() { Release(); }
+  // True once the transaction holds its connection.
+  bool Holding() {
+    return holding_.WaitForNotificationWithTimeout(absl::Seconds(10));
+  }
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  absl::Notification holding_, release_;
+  std::thread thread_;  // last: starts once the notifications exist
+};
+
 // An asynchronous query's outcome, waited for by the test.
 struct AsyncResult {
   absl::Notification finished;
@@ -807,15 +834,8 @@ TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
   };
   std::vector<Read> reads(asked.size());
   // Hold the only connection so that every read waits in the queue.
-  absl::Notification holding, release;
-  std::thread holder([&] {
-    (void)db->Write([&](SqlTransaction&) {
-      holding.Notify();
-      release.WaitForNotificationWithTimeout(absl::Seconds(30));
-      return absl::OkStatus();
-    });
-  });
-  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  HeldConnection held(*db);
+  ASSERT_TRUE(held.Holding());
   AsyncResult other;  // an unkeyed query waiting among them
   for (size_t i = 0; i < asked.size(); ++i) {
     if (i == 3) {
@@ -837,8 +857,7 @@ TEST_F(PostgresTest, WaitingKeyedReadsAreAnsweredByOneStatement) {
   EXPECT_EQ(Gauge(*db, "cstopa_store_reads_waiting"), asked.size() + 1);
   EXPECT_EQ(Gauge(*db, "cstopa_store_connections_busy"), 1);
   EXPECT_EQ(Gauge(*db, "cstopa_store_pool_size"), 1);
-  release.Notify();
-  holder.join();
+  held.Release();
   for (size_t i = 0; i < asked.size(); ++i) {
     ASSERT_TRUE(reads[i].result.Wait()) << i;
     ASSERT_TRUE(reads[i].result.status.ok()) << reads[i].result.status;
@@ -886,15 +905,8 @@ TEST_F(PostgresTest, AKeyTheServerRefusesDoesNotFailTheOthersInItsBatch) {
                 }).ok());
   const KeyedQuery query = {"SELECT i8 FROM vals WHERE k = ?",
                             "SELECT k, i8 FROM vals WHERE k = ANY(?)"};
-  absl::Notification holding, release;
-  std::thread holder([&] {
-    (void)db->Write([&](SqlTransaction&) {
-      holding.Notify();
-      release.WaitForNotificationWithTimeout(absl::Seconds(30));
-      return absl::OkStatus();
-    });
-  });
-  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  HeldConnection held(*db);
+  ASSERT_TRUE(held.Holding());
   // Not UTF-8: the server refuses the whole array it is part of.
   const std::vector<std::string> keys = {"x", "\xff\xfe", "y"};
   std::vector<AsyncResult> results(keys.size());
@@ -902,8 +914,7 @@ TEST_F(PostgresTest, AKeyTheServerRefusesDoesNotFailTheOthersInItsBatch) {
     db->QueryKeyAsync(&query, keys[i], absl::Now() + absl::Seconds(30),
                       results[i].OnRow(), results[i].OnDone());
   }
-  release.Notify();
-  holder.join();
+  held.Release();
   for (auto& r : results) ASSERT_TRUE(r.Wait());
   EXPECT_TRUE(results[0].status.ok()) << results[0].status;
   EXPECT_THAT(results[0].values, ::testing::ElementsAre(1));
@@ -935,15 +946,8 @@ TEST_F(PostgresTest, AsyncQueryPastItsDeadlineIsCancelledOnTheServer) {
 TEST_F(PostgresTest, QueuedAsyncQueryFailsWhenThePoolStaysBusy) {
   auto db = Open("pool_size=1&pool_timeout_ms=300");
   ASSERT_NE(db, nullptr);
-  absl::Notification holding, release;
-  std::thread holder([&] {
-    (void)db->Write([&](SqlTransaction&) {
-      holding.Notify();
-      release.WaitForNotificationWithTimeout(absl::Seconds(30));
-      return absl::OkStatus();
-    });
-  });
-  ASSERT_TRUE(holding.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  HeldConnection held(*db);
+  ASSERT_TRUE(held.Holding());
   const absl::Time start = absl::Now();
   AsyncResult queued, late;
   db->QueryOnceAsync("SELECT 1::bigint", {}, absl::InfiniteFuture(),
@@ -953,8 +957,7 @@ TEST_F(PostgresTest, QueuedAsyncQueryFailsWhenThePoolStaysBusy) {
   ASSERT_TRUE(queued.Wait());
   ASSERT_TRUE(late.Wait());
   const absl::Duration waited = absl::Now() - start;
-  release.Notify();
-  holder.join();
+  held.Release();
   EXPECT_EQ(queued.status.code(), absl::StatusCode::kUnavailable)
       << queued.status;
   EXPECT_THAT(Message(queued.status), HasSubstr("connection pool exhausted"));

@@ -105,6 +105,23 @@ void GetResourceAsync(absl::Time deadline, const ResourceStore& store,
 //   });
 absl::Status Await(absl::FunctionRef<void(StatusCallback)> start);
 
+// Await of a handler's asynchronous method: its synchronous face.
+//
+//   absl::Status Handler::GetThing(const Caller& c, const GetThingRequest& r,
+//                                  Thing* out) {
+//     return AwaitMethod(this, &Handler::GetThingAsync, c, r, out);
+//   }
+template <typename Handler, typename Request, typename Response>
+absl::Status AwaitMethod(Handler* handler,
+                         void (Handler::*method)(const Caller&, const Request&,
+                                                 Response*, StatusCallback),
+                         const Caller& caller, const Request& request,
+                         Response* response) {
+  return Await([&](StatusCallback done) {
+    (handler->*method)(caller, request, response, std::move(done));
+  });
+}
+
 // Fills `q` from the standard List request fields.
 template <typename Req>
 void FillListQuery(const Req& req, const std::string& parent, ListQuery* q) {

@@ -155,9 +155,7 @@ absl::Status EventsHandler::CheckReferences(const Refs& refs) {
 absl::Status EventsHandler::GetEvent(const Caller& c,
                                      const v1::GetEventRequest& req,
                                      v1::Event* out) {
-  return common::Await([&](common::StatusCallback done) {
-    GetEventAsync(c, req, out, std::move(done));
-  });
+  return common::AwaitMethod(this, &EventsHandler::GetEventAsync, c, req, out);
 }
 
 void EventsHandler::GetEventAsync(const Caller& c,
@@ -343,10 +341,8 @@ EventsGrpcService::EventsGrpcService(EventsHandler* handler)
 grpc::ServerUnaryReactor* EventsGrpcService::GetEvent(
     grpc::CallbackServerContext* ctx, const v1::GetEventRequest* request,
     v1::Event* response) {
-  return common::StartUnary(ctx, [&](common::StatusCallback done) {
-    handler_->GetEventAsync(common::CallerOf(ctx), *request, response,
-                            std::move(done));
-  });
+  return common::StartAsync(ctx, handler_, &EventsHandler::GetEventAsync,
+                            request, response);
 }
 CSTOPA_EVENTS_RPC(BatchGetEvents, BatchGetEventsRequest, BatchGetEventsResponse)
 CSTOPA_EVENTS_RPC(CreateEvent, CreateEventRequest, Event)

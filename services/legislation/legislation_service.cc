@@ -1081,12 +1081,11 @@ absl::Status LegislationHandler::LoadSeed(const std::string& text) {
 // ---------------------------------------------------------------------------
 
 // The synchronous face of the asynchronous reads.
-#define CSTOPA_LEGISLATION_AWAIT(Method, Request, Response)          \
-  absl::Status LegislationHandler::Method(                           \
-      const Caller& c, const v1::Request& req, v1::Response* resp) { \
-    return common::Await([&](common::StatusCallback done) {          \
-      Method##Async(c, req, resp, std::move(done));                  \
-    });                                                              \
+#define CSTOPA_LEGISLATION_AWAIT(Method, Request, Response)                 \
+  absl::Status LegislationHandler::Method(                                  \
+      const Caller& c, const v1::Request& req, v1::Response* resp) {        \
+    return common::AwaitMethod(this, &LegislationHandler::Method##Async, c, \
+                               req, resp);                                  \
   }
 CSTOPA_LEGISLATION_ASYNC_GETS(CSTOPA_LEGISLATION_AWAIT)
 #undef CSTOPA_LEGISLATION_AWAIT
@@ -1109,14 +1108,12 @@ LegislationGrpcService::LegislationGrpcService(LegislationHandler* handler)
 CSTOPA_LEGISLATION_TYPED_METHODS(CSTOPA_LEGISLATION_RPC)
 #undef CSTOPA_LEGISLATION_RPC
 
-#define CSTOPA_LEGISLATION_ASYNC_RPC(Method, Request, Response)          \
-  grpc::ServerUnaryReactor* LegislationGrpcService::Method(              \
-      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
-      v1::Response* response) {                                          \
-    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
-      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
-                              std::move(done));                          \
-    });                                                                  \
+#define CSTOPA_LEGISLATION_ASYNC_RPC(Method, Request, Response)                \
+  grpc::ServerUnaryReactor* LegislationGrpcService::Method(                    \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,            \
+      v1::Response* response) {                                                \
+    return common::StartAsync(                                                 \
+        ctx, handler_, &LegislationHandler::Method##Async, request, response); \
   }
 CSTOPA_LEGISLATION_ASYNC_GETS(CSTOPA_LEGISLATION_ASYNC_RPC)
 #undef CSTOPA_LEGISLATION_ASYNC_RPC

@@ -749,12 +749,11 @@ absl::Status MembershipHandler::LoadSeed(const std::string& text) {
 // ---------------------------------------------------------------------------
 
 // The synchronous face of the asynchronous reads.
-#define CSTOPA_MEMBERSHIP_AWAIT(Method, Request, Response)           \
-  absl::Status MembershipHandler::Method(                            \
-      const Caller& c, const v1::Request& req, v1::Response* resp) { \
-    return common::Await([&](common::StatusCallback done) {          \
-      Method##Async(c, req, resp, std::move(done));                  \
-    });                                                              \
+#define CSTOPA_MEMBERSHIP_AWAIT(Method, Request, Response)                 \
+  absl::Status MembershipHandler::Method(                                  \
+      const Caller& c, const v1::Request& req, v1::Response* resp) {       \
+    return common::AwaitMethod(this, &MembershipHandler::Method##Async, c, \
+                               req, resp);                                 \
   }
 CSTOPA_MEMBERSHIP_ASYNC_GETS(CSTOPA_MEMBERSHIP_AWAIT)
 #undef CSTOPA_MEMBERSHIP_AWAIT
@@ -777,14 +776,12 @@ MembershipGrpcService::MembershipGrpcService(MembershipHandler* handler)
 CSTOPA_MEMBERSHIP_TYPED_METHODS(CSTOPA_MEMBERSHIP_RPC)
 #undef CSTOPA_MEMBERSHIP_RPC
 
-#define CSTOPA_MEMBERSHIP_ASYNC_RPC(Method, Request, Response)           \
-  grpc::ServerUnaryReactor* MembershipGrpcService::Method(               \
-      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
-      v1::Response* response) {                                          \
-    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
-      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
-                              std::move(done));                          \
-    });                                                                  \
+#define CSTOPA_MEMBERSHIP_ASYNC_RPC(Method, Request, Response)                \
+  grpc::ServerUnaryReactor* MembershipGrpcService::Method(                    \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,           \
+      v1::Response* response) {                                               \
+    return common::StartAsync(                                                \
+        ctx, handler_, &MembershipHandler::Method##Async, request, response); \
   }
 CSTOPA_MEMBERSHIP_ASYNC_GETS(CSTOPA_MEMBERSHIP_ASYNC_RPC)
 #undef CSTOPA_MEMBERSHIP_ASYNC_RPC

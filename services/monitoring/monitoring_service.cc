@@ -274,9 +274,8 @@ absl::Status MonitoringHandler::RequireRole(const Caller& caller,
   }                                                                            \
   absl::Status MonitoringHandler::Get##Type(                                   \
       const Caller& c, const v1::Get##Type##Request& req, v1::Type* resp) {    \
-    return common::Await([&](common::StatusCallback done) {                    \
-      Get##Type##Async(c, req, resp, std::move(done));                         \
-    });                                                                        \
+    return common::AwaitMethod(this, &MonitoringHandler::Get##Type##Async, c,  \
+                               req, resp);                                     \
   }                                                                            \
   absl::Status MonitoringHandler::List##Plural(                                \
       const Caller& c, const v1::List##Plural##Request& req,                   \
@@ -435,14 +434,12 @@ MonitoringGrpcService::MonitoringGrpcService(MonitoringHandler* handler)
 CSTOPA_MONITORING_OTHER_METHODS(CSTOPA_MONITORING_RPC)
 #undef CSTOPA_MONITORING_RPC
 
-#define CSTOPA_MONITORING_ASYNC_RPC(Method, Request, Response)           \
-  grpc::ServerUnaryReactor* MonitoringGrpcService::Method(               \
-      grpc::CallbackServerContext* ctx, const v1::Request* request,      \
-      v1::Response* response) {                                          \
-    return common::StartUnary(ctx, [&](common::StatusCallback done) {    \
-      handler_->Method##Async(common::CallerOf(ctx), *request, response, \
-                              std::move(done));                          \
-    });                                                                  \
+#define CSTOPA_MONITORING_ASYNC_RPC(Method, Request, Response)                \
+  grpc::ServerUnaryReactor* MonitoringGrpcService::Method(                    \
+      grpc::CallbackServerContext* ctx, const v1::Request* request,           \
+      v1::Response* response) {                                               \
+    return common::StartAsync(                                                \
+        ctx, handler_, &MonitoringHandler::Method##Async, request, response); \
   }
 CSTOPA_MONITORING_ASYNC_GETS(CSTOPA_MONITORING_ASYNC_RPC)
 #undef CSTOPA_MONITORING_ASYNC_RPC
