@@ -46,6 +46,11 @@ constexpr size_t kMaxSchemaNameLength = 63;  // NAMEDATALEN - 1
 // is closed.
 constexpr absl::Duration kCancelGrace = absl::Seconds(5);
 
+absl::Status DeadlinePassed() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before the store finished");
+}
+
 // Type OIDs (src/include/catalog/pg_type.dat); stable across releases.
 constexpr Oid kBoolOid = 16;
 constexpr Oid kByteaOid = 17;
@@ -913,8 +918,7 @@ class PgDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          "the call's deadline passed before the store finished");
+      return DeadlinePassed();
     }
     const std::thread::id self = std::this_thread::get_id();
     // A read from inside a transaction on this thread joins it: it sees the
@@ -939,8 +943,7 @@ class PgDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          "the call's deadline passed before the store finished");
+      return DeadlinePassed();
     }
     const std::thread::id self = std::this_thread::get_id();
     bool writing = false;
@@ -964,8 +967,7 @@ class PgDatabase : public Database {
       absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          "the call's deadline passed before the store finished");
+      return DeadlinePassed();
     }
     if (Connection* c = Joined(std::this_thread::get_id(), nullptr)) {
       PgTransaction tx(c);
@@ -1007,9 +1009,7 @@ class PgDatabase : public Database {
                      absl::Time deadline, RowCallback on_row,
                      StatusCallback done) override {
     auto q = std::make_unique<AsyncQuery>();
-    q->sql = query->sql;
     q->keyed = query;
-    q->params = {key};  // when it is sent alone
     q->key = std::move(key);
     q->deadline = deadline;
     q->on_row = std::move(on_row);
@@ -1098,6 +1098,23 @@ class PgDatabase : public Database {
     return s;
   }
 
+  // Takes an idle connection into `*c`, or reserves a slot for a new one
+  // (`*open`, then OpenConnection); false when all pool_size are in use.
+  bool ClaimConnection(Connection** c, bool* open)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!idle_.empty()) {
+      *c = idle_.back();
+      idle_.pop_back();
+      return true;
+    }
+    if (static_cast<int>(all_.size()) + opening_ < opts_.pool_size) {
+      ++opening_;
+      *open = true;
+      return true;
+    }
+    return false;
+  }
+
   bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !idle_.empty() ||
            static_cast<int>(all_.size()) + opening_ < opts_.pool_size;
@@ -1120,16 +1137,7 @@ class PgDatabase : public Database {
         ++opening_;
       }
     }
-    if (c == nullptr) {
-      auto fresh = std::make_unique<Connection>(&opts_);
-      absl::Status s = fresh->Connect();
-      absl::MutexLock lock(&mu_);
-      --opening_;
-      if (!s.ok()) return s;
-      c = fresh.get();
-      all_.push_back(std::move(fresh));
-      return c;
-    }
+    if (c == nullptr) return OpenConnection();
     if (absl::Status s = c->EnsureConnected(); !s.ok()) {
       Release(c);
       return s;
@@ -1170,10 +1178,10 @@ class PgDatabase : public Database {
   // deadline; it reads the answers and runs the callbacks.
 
   struct AsyncQuery {
-    std::string sql;
-    SqlValues params;
-    const KeyedQuery* keyed = nullptr;  // then params == {key}
-    std::string key;
+    std::string sql;   // unless keyed
+    SqlValues params;  // unless keyed
+    const KeyedQuery* keyed = nullptr;
+    std::string key;  // if keyed
     absl::Time deadline = absl::InfiniteFuture();
     absl::Time queued = absl::InfiniteFuture();  // when it started waiting
     bool alone = false;  // never batched (its batch failed once)
@@ -1210,15 +1218,19 @@ class PgDatabase : public Database {
 
   void Submit(std::unique_ptr<AsyncQuery> q) {
     if (absl::Now() >= q->deadline) {
-      q->done(absl::DeadlineExceededError(
-          "the call's deadline passed before the store finished"));
+      q->done(DeadlinePassed());
       return;
     }
     if (Joined(std::this_thread::get_id(), nullptr) != nullptr) {
       // Inside a transaction on this thread: on its connection, now.
-      Database::QueryOnceAsync(std::move(q->sql), std::move(q->params),
-                               q->deadline, std::move(q->on_row),
-                               std::move(q->done));
+      if (q->keyed != nullptr) {
+        Database::QueryKeyAsync(q->keyed, std::move(q->key), q->deadline,
+                                std::move(q->on_row), std::move(q->done));
+      } else {
+        Database::QueryOnceAsync(std::move(q->sql), std::move(q->params),
+                                 q->deadline, std::move(q->on_row),
+                                 std::move(q->done));
+      }
       return;
     }
     if (absl::Status s = StartIo(); !s.ok()) {
@@ -1230,14 +1242,7 @@ class PgDatabase : public Database {
     {
       absl::MutexLock lock(&mu_);
       // Queries already waiting go first.
-      if (pending_.empty() && !idle_.empty()) {
-        c = idle_.back();
-        idle_.pop_back();
-      } else if (pending_.empty() &&
-                 static_cast<int>(all_.size()) + opening_ < opts_.pool_size) {
-        ++opening_;
-        open = true;
-      } else {
+      if (!pending_.empty() || !ClaimConnection(&c, &open)) {
         q->queued = absl::Now();
         pending_.push_back(std::move(q));
         WakeIo();  // to time the wait
@@ -1323,14 +1328,19 @@ class PgDatabase : public Database {
     auto f = std::make_unique<Flight>();
     f->conn = c;
     f->batch = queries.size() > 1;
-    SqlValues batch_params;
+    const AsyncQuery& first = *queries[0];
+    SqlValues keyed_params;  // the key, or the array of keys
     if (f->batch) {
-      f->sql = queries[0]->keyed->batch_sql;
-      batch_params.push_back(TextArray(queries));
+      f->sql = first.keyed->batch_sql;
+      keyed_params.push_back(TextArray(queries));
+    } else if (first.keyed != nullptr) {
+      f->sql = first.keyed->sql;
+      keyed_params.push_back(first.key);
     } else {
-      f->sql = queries[0]->sql;
+      f->sql = first.sql;
     }
-    const SqlValues& params = f->batch ? batch_params : queries[0]->params;
+    const SqlValues& params =
+        first.keyed != nullptr ? keyed_params : first.params;
     absl::Status s;
     // The server may have closed the connection while it was idle: nothing
     // has been sent yet, so reconnect.
@@ -1604,11 +1614,6 @@ class PgDatabase : public Database {
     StartPending();
   }
 
-  static absl::Status DeadlinePassed() {
-    return absl::DeadlineExceededError(
-        "the call's deadline passed before the store finished");
-  }
-
   // Sends waiting queries while connections are free: each with the other
   // waiting reads of its KeyedQuery.
   void StartPending() {
@@ -1618,16 +1623,7 @@ class PgDatabase : public Database {
       bool open = false;
       {
         absl::MutexLock lock(&mu_);
-        if (pending_.empty()) return;
-        if (!idle_.empty()) {
-          c = idle_.back();
-          idle_.pop_back();
-        } else if (static_cast<int>(all_.size()) + opening_ < opts_.pool_size) {
-          ++opening_;
-          open = true;
-        } else {
-          return;
-        }
+        if (pending_.empty() || !ClaimConnection(&c, &open)) return;
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
         if (const KeyedQuery* keyed = batch[0]->keyed;

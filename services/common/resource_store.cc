@@ -85,9 +85,8 @@ ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
     marks.push_back("?");
     sets.push_back(absl::StrCat(c.name, " = ?"));
   }
-  get_sql_ = absl::StrCat("SELECT data, delete_time FROM ", spec_->table,
-                          " WHERE name = ?");
-  get_query_.sql = get_sql_;
+  get_query_.sql = absl::StrCat("SELECT data, delete_time FROM ", spec_->table,
+                                " WHERE name = ?");
   get_query_.batch_sql = absl::StrCat("SELECT name, data, delete_time FROM ",
                                       spec_->table, " WHERE name = ANY(?)");
   insert_sql_ = absl::StrCat("INSERT INTO ", spec_->table, " (",
@@ -117,19 +116,24 @@ int64_t ResourceStore::NextTime() {
   return last_time_;
 }
 
+absl::Status ResourceStore::ReadStored(const SqlRow& row,
+                                       absl::string_view name,
+                                       bool allow_deleted, Message* out,
+                                       bool* found) {
+  if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
+  absl::string_view data = row.Bytes(0);
+  if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
+    return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+  *found = true;
+  return absl::OkStatus();
+}
+
 absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
                                 Message* out, absl::Time deadline) const {
   bool found = false;
   absl::Status s = db_->QueryOnce(
-      get_sql_, {std::string(name)}, deadline,
-      [&](const SqlRow& row) -> absl::Status {
-        if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
-        absl::string_view data = row.Bytes(0);
-        if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
-          return absl::DataLossError(
-              absl::StrCat("stored ", name, " is corrupt"));
-        found = true;
-        return absl::OkStatus();
+      get_query_.sql, {std::string(name)}, deadline, [&](const SqlRow& row) {
+        return ReadStored(row, name, allow_deleted, out, &found);
       });
   if (!s.ok()) return s;
   return found ? absl::OkStatus() : NotFound(name);
@@ -137,24 +141,26 @@ absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
 
 void ResourceStore::GetAsync(std::string name, bool allow_deleted, Message* out,
                              absl::Time deadline, StatusCallback done) const {
-  // Shared by the two callbacks; the row callback runs before `done`.
-  auto found = std::make_shared<bool>(false);
-  std::string key = name;  // (arguments are evaluated in any order)
+  // One allocation per call: `done` owns the state, the row callback (which
+  // always runs before it) borrows it.
+  struct Call {
+    std::string name;
+    bool allow_deleted;
+    Message* out;
+    bool found = false;
+    StatusCallback done;
+  };
+  auto call = std::unique_ptr<Call>(
+      new Call{std::move(name), allow_deleted, out, false, std::move(done)});
+  Call* c = call.get();
   db_->QueryKeyAsync(
-      &get_query_, std::move(key), deadline,
-      [found, out, allow_deleted, name](const SqlRow& row) -> absl::Status {
-        if (!allow_deleted && !row.IsNull(1)) return absl::OkStatus();
-        absl::string_view data = row.Bytes(0);
-        if (!out->ParseFromArray(data.data(), static_cast<int>(data.size())))
-          return absl::DataLossError(
-              absl::StrCat("stored ", name, " is corrupt"));
-        *found = true;
-        return absl::OkStatus();
+      &get_query_, c->name, deadline,
+      [c](const SqlRow& row) {
+        return ReadStored(row, c->name, c->allow_deleted, c->out, &c->found);
       },
-      [found, name = std::move(name),
-       done = std::move(done)](absl::Status s) mutable {
-        if (s.ok() && !*found) s = NotFound(name);
-        done(std::move(s));
+      [call = std::move(call)](absl::Status s) {
+        if (s.ok() && !call->found) s = NotFound(call->name);
+        call->done(std::move(s));
       });
 }
 
@@ -165,7 +171,7 @@ absl::Status ResourceStore::BatchGet(const std::vector<std::string>& names,
     for (const std::string& name : names) {
       bool found = false;
       absl::Status s = tx.QueryEach(
-          get_sql_, {name}, [&](const SqlRow& row) -> absl::Status {
+          get_query_.sql, {name}, [&](const SqlRow& row) -> absl::Status {
             if (!row.IsNull(1)) return absl::OkStatus();
             absl::string_view data = row.Bytes(0);
             if (!add()->ParseFromArray(data.data(),

@@ -162,6 +162,11 @@ class ResourceStore {
   static std::string ParentOf(absl::string_view name);
 
  private:
+  // Reads a row of get_query_.sql into `out` (when live, or `allow_deleted`),
+  // setting `*found`.
+  static absl::Status ReadStored(const SqlRow& row, absl::string_view name,
+                                 bool allow_deleted,
+                                 google::protobuf::Message* out, bool* found);
   absl::StatusOr<std::string> ListRows(
       const ListQuery& query,
       absl::FunctionRef<absl::Status(absl::string_view)> row_data,
@@ -178,8 +183,7 @@ class ResourceStore {
   const ResourceSpec* spec_;
   const PageTokenCodec* tokens_;
   std::vector<FilterField> filter_fields_;
-  std::string get_sql_;
-  KeyedQuery get_query_;  // get_sql_ and its many-names form
+  KeyedQuery get_query_;  // one name (sql) and many names (batch_sql)
   std::string insert_sql_;
   std::string insert_if_absent_sql_;
   std::string update_sql_;

@@ -36,8 +36,9 @@ void Database::QueryOnceAsync(std::string sql, SqlValues params,
 void Database::QueryKeyAsync(const KeyedQuery* query, std::string key,
                              absl::Time deadline, RowCallback on_row,
                              StatusCallback done) {
-  QueryOnceAsync(query->sql, {std::move(key)}, deadline, std::move(on_row),
-                 std::move(done));
+  absl::Status s = QueryOnce(query->sql, {std::move(key)}, deadline,
+                             [&](const SqlRow& row) { return on_row(row); });
+  done(std::move(s));
 }
 
 int64_t AsInt(const SqlValue& v) {

@@ -68,14 +68,21 @@ using RefCheck = std::function<absl::Status(const Refs&)>;
 // shape was validated, existence is the gateway's concern.
 inline absl::Status NoRefCheck(const Refs&) { return absl::OkStatus(); }
 
+// INVALID_ARGUMENT (INVALID_NAME) unless the request field `name` is a
+// resource name of `shape`.
+inline absl::Status CheckRequestName(
+    const std::string& name, std::initializer_list<absl::string_view> shape) {
+  Violations v;
+  CheckName(v, "name", name, shape, true);
+  return v.ToStatus("INVALID_NAME");
+}
+
 template <typename T>
 absl::Status GetResource(absl::Time deadline, const ResourceStore& store,
                          const std::string& name,
                          std::initializer_list<absl::string_view> shape,
                          T* out) {
-  Violations v;
-  CheckName(v, "name", name, shape, true);
-  if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
+  if (auto s = CheckRequestName(name, shape); !s.ok()) return s;
   return store.Get(name, false, out, deadline);
 }
 
@@ -87,9 +94,7 @@ void GetResourceAsync(absl::Time deadline, const ResourceStore& store,
                       const std::string& name,
                       std::initializer_list<absl::string_view> shape, T* out,
                       StatusCallback done) {
-  Violations v;
-  CheckName(v, "name", name, shape, true);
-  if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) {
+  if (auto s = CheckRequestName(name, shape); !s.ok()) {
     done(std::move(s));
     return;
   }
@@ -271,9 +276,7 @@ absl::Status DeleteResource(absl::Time deadline, ResourceStore& store,
                             const std::string& name, const std::string& etag,
                             std::initializer_list<absl::string_view> shape,
                             T* out) {
-  Violations v;
-  CheckName(v, "name", name, shape, true);
-  if (auto s = v.ToStatus("INVALID_NAME"); !s.ok()) return s;
+  if (auto s = CheckRequestName(name, shape); !s.ok()) return s;
   return store.Delete(name, etag, out, deadline);
 }
 
