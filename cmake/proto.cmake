@@ -57,15 +57,21 @@ endif()
 file(REMOVE ${CSTOPA_GOOGLEAPIS_DIR}/google/rpc/error_details.proto)
 
 # cstopa_proto_library(<target> ROOT <import root> PROTOS <rel paths...>
-#                      [GRPC] [DEPS <targets...>] [DESCRIPTOR_SET_IN <set>])
+#                      [GRPC] [HANDLERS] [DEPS <targets...>]
+#                      [DESCRIPTOR_SET_IN <set>])
 # Compiles the given .proto files (paths relative to ROOT) into one static
-# library. GRPC also generates service stubs. DESCRIPTOR_SET_IN reads the
-# protos from a descriptor set instead of source files.
+# library. GRPC also generates the gRPC stubs. HANDLERS (with GRPC) also runs
+# protoc-gen-cstopa (tools/protoc-gen-cstopa): each service's handler
+# interface, gRPC face and blocking face (<base>.cstopa.h), in a second
+# library, <target>_service. DESCRIPTOR_SET_IN reads the protos from a
+# descriptor set instead of source files.
 function(cstopa_proto_library target)
-  cmake_parse_arguments(ARG "GRPC" "ROOT;DESCRIPTOR_SET_IN" "PROTOS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "GRPC;HANDLERS" "ROOT;DESCRIPTOR_SET_IN" "PROTOS;DEPS"
+                        ${ARGN})
   set(srcs)
   set(hdrs)
   set(abs)
+  set(service_srcs)
   foreach(p ${ARG_PROTOS})
     string(REGEX REPLACE "\\.proto$" "" base ${p})
     list(APPEND srcs ${CSTOPA_GEN_DIR}/${base}.pb.cc)
@@ -73,6 +79,10 @@ function(cstopa_proto_library target)
     if(ARG_GRPC)
       list(APPEND srcs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.cc)
       list(APPEND hdrs ${CSTOPA_GEN_DIR}/${base}.grpc.pb.h)
+    endif()
+    if(ARG_HANDLERS)
+      list(APPEND service_srcs ${CSTOPA_GEN_DIR}/${base}.cstopa.cc)
+      list(APPEND hdrs ${CSTOPA_GEN_DIR}/${base}.cstopa.h)
     endif()
     if(ARG_DESCRIPTOR_SET_IN)
       list(APPEND abs ${ARG_DESCRIPTOR_SET_IN})
@@ -86,16 +96,22 @@ function(cstopa_proto_library target)
     set(input_args --descriptor_set_in=${ARG_DESCRIPTOR_SET_IN})
   endif()
   set(grpc_args)
+  set(plugin_dep)
   if(ARG_GRPC)
     set(grpc_args --grpc_out=${CSTOPA_GEN_DIR}
                   --plugin=protoc-gen-grpc=${CSTOPA_GRPC_CPP_PLUGIN})
   endif()
+  if(ARG_HANDLERS)
+    list(APPEND grpc_args --cstopa_out=${CSTOPA_GEN_DIR}
+         --plugin=protoc-gen-cstopa=$<TARGET_FILE:protoc-gen-cstopa>)
+    set(plugin_dep protoc-gen-cstopa)
+  endif()
   add_custom_command(
-    OUTPUT ${srcs} ${hdrs}
+    OUTPUT ${srcs} ${hdrs} ${service_srcs}
     COMMAND ${CSTOPA_PROTOC} ${input_args}
             --cpp_out=${CSTOPA_GEN_DIR} ${grpc_args} ${ARG_PROTOS}
     WORKING_DIRECTORY ${ARG_ROOT}
-    DEPENDS ${abs}
+    DEPENDS ${abs} ${plugin_dep}
     COMMENT "protoc ${target}"
     VERBATIM)
   add_library(${target} STATIC ${srcs})
@@ -103,5 +119,11 @@ function(cstopa_proto_library target)
   target_link_libraries(${target} PUBLIC protobuf::libprotobuf ${ARG_DEPS})
   if(ARG_GRPC)
     target_link_libraries(${target} PUBLIC gRPC::grpc++)
+  endif()
+  if(ARG_HANDLERS)
+    add_library(${target}_service STATIC ${service_srcs})
+    target_include_directories(${target}_service SYSTEM PUBLIC ${CSTOPA_GEN_DIR})
+    target_link_libraries(${target}_service PUBLIC ${target} cstopa_api
+                          cstopa_grpc_binding)
   endif()
 endfunction()

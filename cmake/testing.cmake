@@ -44,3 +44,18 @@ function(cstopa_needs_postgres test)
                  CSTOPA_TEST_PG_SERVER=${CMAKE_SOURCE_DIR}/tests/postgres/pg_server.sh)
   endif()
 endfunction()
+
+# cstopa_test(<name> SRCS <files> DEPS <targets> [LABELS <labels>])
+# A GoogleTest executable registered with CTest. Unit tests carry the label
+# "unit" (they also run in the sanitizer build).
+function(cstopa_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  cstopa_warnings(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock
+                        GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  if(ARG_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()

@@ -12,6 +12,7 @@ packages=(
   ca-certificates unzip python3
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libprotoc-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev libpq-dev
   # PostgreSQL server binaries for the throwaway test server (tests/postgres)

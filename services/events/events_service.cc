@@ -9,10 +9,10 @@
 #include "events/seed/events_seed.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/dates.h"
-#include "services/common/errors.h"
-#include "services/common/grpc_glue.h"
-#include "services/common/validation.h"
+#include "services/common/base/dates.h"
+#include "services/common/base/errors.h"
+#include "services/common/server/grpc_glue.h"
+#include "services/common/query/validation.h"
 
 namespace cstopa::events {
 namespace {

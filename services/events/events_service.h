@@ -6,7 +6,7 @@
 // adapts it to the gRPC callback API and serves WatchEvents: each stream is a
 // ServerWriteReactor registered with the store's ChangeFeed (one poller
 // thread per process, one message in flight per stream; see
-// services/common/change_feed.h).
+// services/common/store/change_feed.h).
 //
 //   EventsStore store(db, &tokens);
 //   EventsHandler handler(&store, &api_keys);
@@ -18,8 +18,8 @@
 
 #include "absl/status/status.h"
 #include "cstopa/events/v1/events.grpc.pb.h"
-#include "services/common/auth.h"
-#include "services/common/standard_methods.h"
+#include "services/common/api/auth.h"
+#include "services/common/resources/standard_methods.h"
 #include "services/events/events_store.h"
 
 namespace cstopa::events {

@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
-#include "services/common/errors.h"
+#include "services/common/base/errors.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {

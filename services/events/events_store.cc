@@ -4,8 +4,8 @@
 
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/columns.h"
-#include "services/common/dates.h"
+#include "services/common/store/columns.h"
+#include "services/common/base/dates.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {

@@ -23,8 +23,8 @@
 #include <cstdint>
 
 #include "cstopa/events/v1/events.pb.h"
-#include "services/common/change_feed.h"
-#include "services/common/resource_store.h"
+#include "services/common/store/change_feed.h"
+#include "services/common/store/resource_store.h"
 
 namespace cstopa::events {
 

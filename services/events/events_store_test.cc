@@ -12,8 +12,8 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "services/common/errors.h"
-#include "services/common/test_postgres.h"
+#include "services/common/base/errors.h"
+#include "services/common/testing/test_postgres.h"
 
 namespace cstopa::events {
 namespace {

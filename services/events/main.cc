@@ -1,9 +1,9 @@
-// events_server: wiring only. See services/common/server.h for flags and
+// events_server: wiring only. See services/common/server/server.h for flags and
 // behaviour, events_service.h for the API.
 #include <memory>
 
 #include "absl/time/time.h"
-#include "services/common/server.h"
+#include "services/common/server/server.h"
 #include "services/events/embedded_files.h"
 #include "services/events/events_service.h"
 #include "services/events/events_store.h"

@@ -14,10 +14,10 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "legislation/seed/legislation_seed.pb.h"
-#include "services/common/dates.h"
-#include "services/common/errors.h"
-#include "services/common/grpc_glue.h"
-#include "services/common/validation.h"
+#include "services/common/base/dates.h"
+#include "services/common/base/errors.h"
+#include "services/common/server/grpc_glue.h"
+#include "services/common/query/validation.h"
 #include "services/legislation/search_query.h"
 
 namespace cstopa::legislation {

@@ -19,9 +19,9 @@
 
 #include "absl/status/status.h"
 #include "cstopa/legislation/v1/legislation.grpc.pb.h"
-#include "services/common/arena_allocator.h"
-#include "services/common/auth.h"
-#include "services/common/standard_methods.h"
+#include "services/common/base/arena_allocator.h"
+#include "services/common/api/auth.h"
+#include "services/common/resources/standard_methods.h"
 #include "services/legislation/legislation_store.h"
 
 namespace cstopa::legislation {

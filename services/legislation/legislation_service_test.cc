@@ -13,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
-#include "services/common/errors.h"
-#include "services/common/test_postgres.h"
+#include "services/common/base/errors.h"
+#include "services/common/testing/test_postgres.h"
 #include "services/legislation/embedded_files.h"
 #include "services/legislation/legislation_store.h"
 

@@ -28,7 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cstopa/legislation/v1/legislation.pb.h"
-#include "services/common/resource_store.h"
+#include "services/common/store/resource_store.h"
 #include "services/legislation/search_query.h"
 
 namespace cstopa::legislation {

@@ -1,4 +1,4 @@
-// legislation_server: wiring only. See services/common/server.h for flags and
+// legislation_server: wiring only. See services/common/server/server.h for flags and
 // behaviour, legislation_service.h for the API.
 #include <cstdint>
 #include <memory>
@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
-#include "services/common/server.h"
+#include "services/common/server/server.h"
 #include "services/legislation/embedded_files.h"
 #include "services/legislation/legislation_service.h"
 #include "services/legislation/legislation_store.h"

@@ -5,7 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/errors.h"
+#include "services/common/base/errors.h"
 
 namespace cstopa::legislation {
 namespace {

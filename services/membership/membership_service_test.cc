@@ -14,9 +14,10 @@
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
-#include "services/common/errors.h"
+#include "services/common/base/errors.h"
+#include "services/common/testing/handler_test_kit.h"
 #include "services/membership/embedded_files.h"
-#include "services/membership/membership_store.h"
+#include "services/membership/membership_resources.h"
 
 namespace cstopa::membership {
 namespace {
@@ -25,8 +26,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-constexpr char kEditorKey[] = "editor-secret";
-constexpr char kAdminKey[] = "admin-secret";
+using common::Caller;
+using common::testing::FieldsOf;
 
 google::type::Date Day(int y, int m, int d) {
   google::type::Date date;
@@ -42,40 +43,28 @@ class MembershipHandlerTest : public ::testing::Test {
     auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto keys = common::ApiKeyStore::Parse(
-        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
-        common::HashApiKey(kAdminKey) + " admin test-admin\n");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = std::move(*keys);
-    store_ = std::make_unique<MembershipStore>(db_.get(), &tokens_);
-    handler_ = std::make_unique<MembershipHandler>(
-        store_.get(), &keys_, [] { return int64_t{20261122}; });
+    resources_ = std::make_unique<MembershipResources>(
+        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
+    handler_ = std::make_unique<MembershipHandler>(resources_.get());
+    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
     ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
   }
 
-  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
-  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
-
-  std::vector<std::string> FieldsOf(const absl::Status& s) {
-    std::vector<std::string> out;
-    auto bad = common::GetBadRequest(s);
-    if (bad) {
-      for (const auto& v : bad->field_violations()) out.push_back(v.field());
-    }
-    return out;
-  }
+  Caller Editor() { return common::testing::EditorCaller(); }
+  Caller Admin() { return common::testing::AdminCaller(); }
 
   std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
   common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<MembershipStore> store_;
+  std::unique_ptr<MembershipResources> resources_;
   std::unique_ptr<MembershipHandler> handler_;
+  std::unique_ptr<v1::MembershipServiceBlocking> api_;
 };
 
 TEST_F(MembershipHandlerTest, SeedHasTheSixMemberStatesWithProvenance) {
   v1::ListStatesRequest req;
   v1::ListStatesResponse resp;
-  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListStates({}, req, &resp).ok());
   std::set<std::string> names;
   for (const auto& s : resp.states()) {
     names.insert(s.name());
@@ -93,13 +82,13 @@ TEST_F(MembershipHandlerTest, KyrgyzDelegationHasSixSeatsIn2022AndSevenNow) {
   req.set_name("parliaments/kg-jogorku-kenesh/delegations/csto-pa");
   *req.mutable_as_of() = Day(2022, 5, 1);
   v1::Delegation then;
-  ASSERT_TRUE(handler_->GetDelegation({}, req, &then).ok());
+  ASSERT_TRUE(api_->GetDelegation({}, req, &then).ok());
   EXPECT_EQ(then.total_seats(), 6);
   EXPECT_EQ(then.seat_allocations_size(), 2);  // both facts kept
 
   req.clear_as_of();
   v1::Delegation now;
-  ASSERT_TRUE(handler_->GetDelegation({}, req, &now).ok());
+  ASSERT_TRUE(api_->GetDelegation({}, req, &now).ok());
   EXPECT_EQ(now.total_seats(), 7);
   EXPECT_EQ(now.as_of_date().year(), 2026);
 }
@@ -108,7 +97,7 @@ TEST_F(MembershipHandlerTest, BicameralDelegationSumsChambers) {
   v1::GetDelegationRequest req;
   req.set_name("parliaments/ru-federal-assembly/delegations/csto-pa");
   v1::Delegation d;
-  ASSERT_TRUE(handler_->GetDelegation({}, req, &d).ok());
+  ASSERT_TRUE(api_->GetDelegation({}, req, &d).ok());
   EXPECT_EQ(d.total_seats(), 22);
   EXPECT_EQ(d.effective_seats_size(), 2);
 }
@@ -118,7 +107,7 @@ TEST_F(MembershipHandlerTest, RolesAsOfADateOnlyListThoseHeldThen) {
   req.set_filter("role_type = ROLE_TYPE_PLENIPOTENTIARY_REPRESENTATIVE");
   *req.mutable_as_of() = Day(2022, 5, 1);
   v1::ListRolesResponse resp;
-  ASSERT_TRUE(handler_->ListRoles({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListRoles({}, req, &resp).ok());
   std::set<std::string> people;
   for (const auto& r : resp.roles()) people.insert(r.person());
   EXPECT_EQ(people,
@@ -131,11 +120,11 @@ TEST_F(MembershipHandlerTest, RolesAsOfADateOnlyListThoseHeldThen) {
   council.set_filter("organization = \"bodies/csto-pa-council\"");
   *council.mutable_as_of() = Day(2022, 5, 1);
   v1::ListRolesResponse none;
-  ASSERT_TRUE(handler_->ListRoles({}, council, &none).ok());
+  ASSERT_TRUE(api_->ListRoles({}, council, &none).ok());
   EXPECT_EQ(none.roles_size(), 0);
   *council.mutable_as_of() = Day(2024, 6, 1);
   v1::ListRolesResponse some;
-  ASSERT_TRUE(handler_->ListRoles({}, council, &some).ok());
+  ASSERT_TRUE(api_->ListRoles({}, council, &some).ok());
   EXPECT_GE(some.roles_size(), 8);
 }
 
@@ -143,7 +132,7 @@ TEST_F(MembershipHandlerTest, PostWithUnknownHolderIsStored) {
   v1::ListRolesRequest req;
   req.set_filter("person = \"\" AND organization = \"bodies/csto-pa-council\"");
   v1::ListRolesResponse resp;
-  ASSERT_TRUE(handler_->ListRoles({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListRoles({}, req, &resp).ok());
   ASSERT_EQ(resp.roles_size(), 1);
   EXPECT_FALSE(resp.roles(0).provenance().empty());
 }
@@ -152,12 +141,12 @@ TEST_F(MembershipHandlerTest, ChairmanshipPassesFromKyrgyzstanToRussia) {
   v1::GetStateRequest req;
   req.set_name("states/ru");
   v1::State ru;
-  ASSERT_TRUE(handler_->GetState({}, req, &ru).ok());
+  ASSERT_TRUE(api_->GetState({}, req, &ru).ok());
   ASSERT_EQ(ru.chairmanships_size(), 1);
   EXPECT_EQ(ru.chairmanships(0).period().start_date().year(), 2025);
   req.set_name("states/kg");
   v1::State kg;
-  ASSERT_TRUE(handler_->GetState({}, req, &kg).ok());
+  ASSERT_TRUE(api_->GetState({}, req, &kg).ok());
   ASSERT_EQ(kg.chairmanships_size(), 1);
   EXPECT_EQ(kg.chairmanships(0).period().end_date().year(), 2025);
 }
@@ -170,7 +159,7 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   name->set_text("Test Person");
   create.mutable_person()->set_state("states/kz");
   v1::Person created;
-  ASSERT_TRUE(handler_->CreatePerson(Editor(), create, &created).ok());
+  ASSERT_TRUE(api_->CreatePerson(Editor(), create, &created).ok());
   EXPECT_EQ(created.name(), "persons/test-person");
   EXPECT_FALSE(created.etag().empty());
   EXPECT_TRUE(created.has_create_time());
@@ -182,11 +171,11 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   update.mutable_update_mask()->add_paths("display_name");
   update.mutable_person()->set_etag("stale");
   v1::Person updated;
-  absl::Status stale = handler_->UpdatePerson(Editor(), update, &updated);
+  absl::Status stale = api_->UpdatePerson(Editor(), update, &updated);
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(common::GetErrorInfo(stale)->reason(), "ETAG_MISMATCH");
   update.mutable_person()->set_etag(created.etag());
-  ASSERT_TRUE(handler_->UpdatePerson(Editor(), update, &updated).ok());
+  ASSERT_TRUE(api_->UpdatePerson(Editor(), update, &updated).ok());
   EXPECT_EQ(updated.display_name(0).text(), "Renamed");
   EXPECT_EQ(updated.state(), "states/kz");
   EXPECT_NE(updated.etag(), created.etag());
@@ -195,21 +184,21 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   v1::DeletePersonRequest del;
   del.set_name("persons/test-person");
   v1::Person deleted;
-  ASSERT_TRUE(handler_->DeletePerson(Admin(), del, &deleted).ok());
+  ASSERT_TRUE(api_->DeletePerson(Admin(), del, &deleted).ok());
   EXPECT_TRUE(deleted.has_delete_time());
   v1::GetPersonRequest get;
   get.set_name("persons/test-person");
   v1::Person gone;
-  EXPECT_EQ(handler_->GetPerson({}, get, &gone).code(),
+  EXPECT_EQ(api_->GetPerson({}, get, &gone).code(),
             absl::StatusCode::kNotFound);
   v1::ListPersonsRequest list;
   list.set_filter("name = \"persons/test-person\"");
   list.set_show_deleted(true);
   v1::ListPersonsResponse listed;
-  ASSERT_TRUE(handler_->ListPersons({}, list, &listed).ok());
+  ASSERT_TRUE(api_->ListPersons({}, list, &listed).ok());
   EXPECT_EQ(listed.persons_size(), 1);
   v1::Person again;
-  EXPECT_EQ(handler_->CreatePerson(Editor(), create, &again).code(),
+  EXPECT_EQ(api_->CreatePerson(Editor(), create, &again).code(),
             absl::StatusCode::kAlreadyExists);
 }
 
@@ -219,7 +208,7 @@ TEST_F(MembershipHandlerTest, UpdateMaskRejectsOutputOnlyAndUnknownFields) {
   req.mutable_update_mask()->add_paths("create_time");
   req.mutable_update_mask()->add_paths("colour");
   v1::State out;
-  absl::Status s = handler_->UpdateState(Editor(), req, &out);
+  absl::Status s = api_->UpdateState(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask", "update_mask"));
 }
@@ -228,11 +217,11 @@ TEST_F(MembershipHandlerTest, WritesNeedAKeyAndDeletesNeedAdmin) {
   v1::DeleteStateRequest del;
   del.set_name("states/kz");
   v1::State out;
-  absl::Status anonymous = handler_->DeleteState({}, del, &out);
+  absl::Status anonymous = api_->DeleteState({}, del, &out);
   EXPECT_EQ(anonymous.code(), absl::StatusCode::kUnauthenticated);
-  absl::Status wrong = handler_->DeleteState(Caller{"Bearer nope"}, del, &out);
+  absl::Status wrong = api_->DeleteState(common::testing::CallerWithKey("nope"), del, &out);
   EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
-  absl::Status editor = handler_->DeleteState(Editor(), del, &out);
+  absl::Status editor = api_->DeleteState(Editor(), del, &out);
   EXPECT_EQ(editor.code(), absl::StatusCode::kPermissionDenied);
 }
 
@@ -244,7 +233,7 @@ TEST_F(MembershipHandlerTest, InvalidCreateListsEveryViolation) {
   *req.mutable_role()->mutable_period()->mutable_start_date() = Day(2024, 1, 1);
   *req.mutable_role()->mutable_period()->mutable_end_date() = Day(2023, 1, 1);
   v1::Role out;
-  absl::Status s = handler_->CreateRole(Editor(), req, &out);
+  absl::Status s = api_->CreateRole(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
                                "role_id", "role.person", "role.organization",
@@ -258,7 +247,7 @@ TEST_F(MembershipHandlerTest, ReferencesToMissingResourcesAreRejected) {
   req.mutable_role()->set_organization("bodies/csto-pa");
   req.mutable_role()->set_role_type(v1::ROLE_TYPE_MEMBER);
   v1::Role out;
-  absl::Status s = handler_->CreateRole(Editor(), req, &out);
+  absl::Status s = api_->CreateRole(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(common::GetErrorInfo(s)->reason(), "UNKNOWN_REFERENCE");
   EXPECT_THAT(FieldsOf(s), ElementsAre("role.person"));
@@ -268,16 +257,16 @@ TEST_F(MembershipHandlerTest, BadNamesAndDatesAreInvalidArgument) {
   v1::GetStateRequest get;
   get.set_name("countries/kz");
   v1::State out;
-  EXPECT_EQ(handler_->GetState({}, get, &out).code(),
+  EXPECT_EQ(api_->GetState({}, get, &out).code(),
             absl::StatusCode::kInvalidArgument);
   get.set_name("states/kz");
   get.mutable_as_of()->set_year(2022);  // partial dates are not "as of" days
-  EXPECT_EQ(handler_->GetState({}, get, &out).code(),
+  EXPECT_EQ(api_->GetState({}, get, &out).code(),
             absl::StatusCode::kInvalidArgument);
   v1::ListDelegationsRequest list;
   list.set_parent("nowhere");
   v1::ListDelegationsResponse resp;
-  EXPECT_EQ(handler_->ListDelegations({}, list, &resp).code(),
+  EXPECT_EQ(api_->ListDelegations({}, list, &resp).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -286,13 +275,13 @@ TEST_F(MembershipHandlerTest, BatchGetKeepsOrderAndFailsOnUnknown) {
   req.add_names("states/tj");
   req.add_names("states/am");
   v1::BatchGetStatesResponse resp;
-  ASSERT_TRUE(handler_->BatchGetStates({}, req, &resp).ok());
+  ASSERT_TRUE(api_->BatchGetStates({}, req, &resp).ok());
   ASSERT_EQ(resp.states_size(), 2);
   EXPECT_EQ(resp.states(0).name(), "states/tj");
   EXPECT_EQ(resp.states(1).name(), "states/am");
   req.add_names("states/zz");
   v1::BatchGetStatesResponse fail;
-  EXPECT_EQ(handler_->BatchGetStates({}, req, &fail).code(),
+  EXPECT_EQ(api_->BatchGetStates({}, req, &fail).code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -303,12 +292,12 @@ TEST_F(MembershipHandlerTest, PagesWalkEverythingOnceWhileRowsAreInserted) {
   v1::ListPersonsRequest all;
   all.set_page_size(1000);
   v1::ListPersonsResponse everything;
-  ASSERT_TRUE(handler_->ListPersons({}, all, &everything).ok());
+  ASSERT_TRUE(api_->ListPersons({}, all, &everything).ok());
   for (const auto& p : everything.persons()) initial.insert(p.name());
   int inserted = 0;
   while (true) {
     v1::ListPersonsResponse page;
-    ASSERT_TRUE(handler_->ListPersons({}, req, &page).ok());
+    ASSERT_TRUE(api_->ListPersons({}, req, &page).ok());
     for (const auto& p : page.persons())
       EXPECT_TRUE(seen.insert(p.name()).second) << "duplicate " << p.name();
     // Insert rows that sort before, between and after the cursor.
@@ -319,7 +308,7 @@ TEST_F(MembershipHandlerTest, PagesWalkEverythingOnceWhileRowsAreInserted) {
       n->set_language_code("en");
       n->set_text("Inserted");
       v1::Person out;
-      ASSERT_TRUE(handler_->CreatePerson(Editor(), c, &out).ok());
+      ASSERT_TRUE(api_->CreatePerson(Editor(), c, &out).ok());
     }
     ++inserted;
     if (page.next_page_token().empty()) break;
@@ -332,12 +321,12 @@ TEST_F(MembershipHandlerTest, PageTokenIsBoundToTheQuery) {
   v1::ListPersonsRequest req;
   req.set_page_size(2);
   v1::ListPersonsResponse first;
-  ASSERT_TRUE(handler_->ListPersons({}, req, &first).ok());
+  ASSERT_TRUE(api_->ListPersons({}, req, &first).ok());
   ASSERT_FALSE(first.next_page_token().empty());
   req.set_page_token(first.next_page_token());
   req.set_filter("state = \"states/ru\"");
   v1::ListPersonsResponse other;
-  absl::Status s = handler_->ListPersons({}, req, &other);
+  absl::Status s = api_->ListPersons({}, req, &other);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("page_token"));
 }
@@ -346,22 +335,22 @@ TEST_F(MembershipHandlerTest, PageSizeRules) {
   v1::ListPersonsRequest req;
   req.set_page_size(-1);
   v1::ListPersonsResponse resp;
-  EXPECT_EQ(handler_->ListPersons({}, req, &resp).code(),
+  EXPECT_EQ(api_->ListPersons({}, req, &resp).code(),
             absl::StatusCode::kInvalidArgument);
   req.set_page_size(5000);  // lowered to the maximum, not an error
-  EXPECT_TRUE(handler_->ListPersons({}, req, &resp).ok());
+  EXPECT_TRUE(api_->ListPersons({}, req, &resp).ok());
 }
 
 TEST_F(MembershipHandlerTest, OrderByDescAndInvalidOrder) {
   v1::ListStatesRequest req;
   req.set_order_by("region_code desc");
   v1::ListStatesResponse resp;
-  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListStates({}, req, &resp).ok());
   ASSERT_EQ(resp.states_size(), 6);
   EXPECT_EQ(resp.states(0).region_code(), "TJ");
   req.set_order_by("colour");
   v1::ListStatesResponse bad;
-  absl::Status s = handler_->ListStates({}, req, &bad);
+  absl::Status s = api_->ListStates({}, req, &bad);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(common::GetErrorInfo(s)->reason(), "INVALID_ORDER_BY");
 }
@@ -374,26 +363,26 @@ TEST_F(MembershipHandlerTest, ReloadingTheSeedNeitherDuplicatesNorUndoesEdits) {
   n->set_text("Edited Name");
   update.mutable_update_mask()->add_paths("display_name");
   v1::Person out;
-  ASSERT_TRUE(handler_->UpdatePerson(Editor(), update, &out).ok());
+  ASSERT_TRUE(api_->UpdatePerson(Editor(), update, &out).ok());
   v1::DeleteBodyRequest del;
   del.set_name("bodies/csto-icmec");
   v1::Body deleted;
-  ASSERT_TRUE(handler_->DeleteBody(Admin(), del, &deleted).ok());
+  ASSERT_TRUE(api_->DeleteBody(Admin(), del, &deleted).ok());
 
   ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
 
   v1::GetPersonRequest get;
   get.set_name("persons/vyacheslav-volodin");
   v1::Person volodin;
-  ASSERT_TRUE(handler_->GetPerson({}, get, &volodin).ok());
+  ASSERT_TRUE(api_->GetPerson({}, get, &volodin).ok());
   EXPECT_EQ(volodin.display_name(0).text(), "Edited Name");
   v1::GetBodyRequest body;
   body.set_name("bodies/csto-icmec");
   v1::Body b;
-  EXPECT_EQ(handler_->GetBody({}, body, &b).code(),
+  EXPECT_EQ(api_->GetBody({}, body, &b).code(),
             absl::StatusCode::kNotFound);
   v1::ListStatesResponse states;
-  ASSERT_TRUE(handler_->ListStates({}, {}, &states).ok());
+  ASSERT_TRUE(api_->ListStates({}, {}, &states).ok());
   EXPECT_EQ(states.states_size(), 6);
 }
 
@@ -401,12 +390,12 @@ TEST_F(MembershipHandlerTest, FilterOnDisplayNameFindsCyrillicAndLatin) {
   v1::ListStatesRequest req;
   req.set_filter("display_name:\"Kazakh\"");
   v1::ListStatesResponse resp;
-  ASSERT_TRUE(handler_->ListStates({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListStates({}, req, &resp).ok());
   ASSERT_EQ(resp.states_size(), 1);
   EXPECT_EQ(resp.states(0).name(), "states/kz");
   req.set_filter("display_name = \"Казахстан\"");
   v1::ListStatesResponse ru;
-  ASSERT_TRUE(handler_->ListStates({}, req, &ru).ok());
+  ASSERT_TRUE(api_->ListStates({}, req, &ru).ok());
   EXPECT_EQ(ru.states_size(), 1);
 }
 
@@ -437,7 +426,7 @@ class RolePaginationTest : public MembershipHandlerTest {
     if (start.has_value())
       *req.mutable_role()->mutable_period()->mutable_start_date() = *start;
     v1::Role out;
-    absl::Status s = handler_->CreateRole(Editor(), req, &out);
+    absl::Status s = api_->CreateRole(Editor(), req, &out);
     EXPECT_TRUE(s.ok()) << id << ": " << s;
     return out;
   }
@@ -457,7 +446,7 @@ class RolePaginationTest : public MembershipHandlerTest {
     v1::ListRolesRequest req;
     req.set_page_size(1000);
     v1::ListRolesResponse resp;
-    absl::Status s = handler_->ListRoles({}, req, &resp);
+    absl::Status s = api_->ListRoles({}, req, &resp);
     EXPECT_TRUE(s.ok()) << s;
     EXPECT_TRUE(resp.next_page_token().empty());
     std::vector<std::string> names;
@@ -496,7 +485,7 @@ class RolePaginationTest : public MembershipHandlerTest {
     int page = 0;
     for (; page < 300; ++page) {
       v1::ListRolesResponse resp;
-      absl::Status s = handler_->ListRoles({}, req, &resp);
+      absl::Status s = api_->ListRoles({}, req, &resp);
       ASSERT_TRUE(s.ok()) << s << " on page " << page;
       ASSERT_LE(resp.roles_size(), 4);
       page_starts.push_back(seen.size());
@@ -621,7 +610,7 @@ TEST_F(MembershipHandlerTest, EmptyUpdateMaskUpdatesOnlyTheFieldsSet) {
   v1::GetStateRequest get;
   get.set_name("states/kz");
   v1::State before;
-  ASSERT_TRUE(handler_->GetState({}, get, &before).ok());
+  ASSERT_TRUE(api_->GetState({}, get, &before).ok());
   ASSERT_GT(before.status_history_size(), 0);
   v1::UpdateStateRequest req;  // no mask: only region_code is set
   req.mutable_state()->set_name("states/kz");
@@ -630,14 +619,14 @@ TEST_F(MembershipHandlerTest, EmptyUpdateMaskUpdatesOnlyTheFieldsSet) {
   n->set_language_code("en");
   n->set_text("Republic of Kazakhstan");
   v1::State after;
-  ASSERT_TRUE(handler_->UpdateState(Editor(), req, &after).ok());
+  ASSERT_TRUE(api_->UpdateState(Editor(), req, &after).ok());
   EXPECT_EQ(after.display_name(0).text(), "Republic of Kazakhstan");
   EXPECT_EQ(after.status_history_size(), before.status_history_size());
   EXPECT_EQ(after.provenance_size(), before.provenance_size());
   // `*` replaces everything: what the request leaves out is cleared.
   req.mutable_update_mask()->add_paths("*");
   v1::State replaced;
-  ASSERT_TRUE(handler_->UpdateState(Editor(), req, &replaced).ok());
+  ASSERT_TRUE(api_->UpdateState(Editor(), req, &replaced).ok());
   EXPECT_EQ(replaced.status_history_size(), 0);
   EXPECT_EQ(replaced.provenance_size(), 0);
 }
@@ -646,7 +635,7 @@ TEST_F(MembershipHandlerTest, ARoleOfADeletedPersonCanStillBeEdited) {
   v1::DeletePersonRequest del;
   del.set_name("persons/viktor-kogut");
   v1::Person deleted;
-  ASSERT_TRUE(handler_->DeletePerson(Admin(), del, &deleted).ok());
+  ASSERT_TRUE(api_->DeletePerson(Admin(), del, &deleted).ok());
   v1::UpdateRoleRequest req;
   req.mutable_role()->set_name("roles/kogut-by-plenipotentiary");
   auto* t = req.mutable_role()->add_title();
@@ -654,12 +643,12 @@ TEST_F(MembershipHandlerTest, ARoleOfADeletedPersonCanStillBeEdited) {
   t->set_text("Plenipotentiary representative");
   req.mutable_update_mask()->add_paths("title");
   v1::Role out;
-  ASSERT_TRUE(handler_->UpdateRole(Editor(), req, &out).ok());
+  ASSERT_TRUE(api_->UpdateRole(Editor(), req, &out).ok());
   EXPECT_EQ(out.person(), "persons/viktor-kogut");
   // Pointing a role at a missing person is still refused.
   req.mutable_role()->set_person("persons/nobody");
   req.mutable_update_mask()->add_paths("person");
-  absl::Status s = handler_->UpdateRole(Editor(), req, &out);
+  absl::Status s = api_->UpdateRole(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(common::GetErrorInfo(s)->reason(), "UNKNOWN_REFERENCE");
 }
@@ -669,14 +658,14 @@ TEST_F(MembershipHandlerTest, PageTokensAreBoundToAsOf) {
   req.set_page_size(2);
   *req.mutable_as_of() = Day(2022, 5, 1);
   v1::ListStatesResponse first;
-  ASSERT_TRUE(handler_->ListStates({}, req, &first).ok());
+  ASSERT_TRUE(api_->ListStates({}, req, &first).ok());
   ASSERT_FALSE(first.next_page_token().empty());
   req.set_page_token(first.next_page_token());
   v1::ListStatesResponse second;
-  EXPECT_TRUE(handler_->ListStates({}, req, &second).ok());
+  EXPECT_TRUE(api_->ListStates({}, req, &second).ok());
   *req.mutable_as_of() = Day(2024, 5, 1);
   v1::ListStatesResponse other;
-  EXPECT_EQ(handler_->ListStates({}, req, &other).code(),
+  EXPECT_EQ(api_->ListStates({}, req, &other).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -692,11 +681,11 @@ TEST_F(MembershipHandlerTest, UnknownFieldsAreNotStored) {
       ->MutableUnknownFields(create.mutable_person())
       ->AddVarint(999, 42);
   v1::Person out;
-  ASSERT_TRUE(handler_->CreatePerson(Editor(), create, &out).ok());
+  ASSERT_TRUE(api_->CreatePerson(Editor(), create, &out).ok());
   v1::GetPersonRequest get;
   get.set_name("persons/with-unknown");
   v1::Person stored;
-  ASSERT_TRUE(handler_->GetPerson({}, get, &stored).ok());
+  ASSERT_TRUE(api_->GetPerson({}, get, &stored).ok());
   EXPECT_EQ(stored.GetReflection()->GetUnknownFields(stored).field_count(), 0);
 }
 
@@ -706,11 +695,11 @@ TEST_F(MembershipHandlerTest, ACallPastItsDeadlineFailsWithDeadlineExceeded) {
   v1::GetStateRequest get;
   get.set_name("states/kz");
   v1::State out;
-  EXPECT_EQ(handler_->GetState(late, get, &out).code(),
+  EXPECT_EQ(api_->GetState(late, get, &out).code(),
             absl::StatusCode::kDeadlineExceeded);
   v1::ListPersonsRequest list;
   v1::ListPersonsResponse resp;
-  EXPECT_EQ(handler_->ListPersons(late, list, &resp).code(),
+  EXPECT_EQ(api_->ListPersons(late, list, &resp).code(),
             absl::StatusCode::kDeadlineExceeded);
 }
 

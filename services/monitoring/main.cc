@@ -1,6 +1,6 @@
-// monitoring_server: wiring only. See services/common/server.h for flags and
+// monitoring_server: wiring only. See services/common/server/server.h for flags and
 // behaviour, monitoring_service.h for the API.
-#include "services/common/server.h"
+#include "services/common/server/server.h"
 #include "services/monitoring/embedded_files.h"
 #include "services/monitoring/monitoring_service.h"
 #include "services/monitoring/monitoring_store.h"

@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "monitoring/seed/monitoring_seed.pb.h"
-#include "services/common/dates.h"
-#include "services/common/errors.h"
-#include "services/common/grpc_glue.h"
-#include "services/common/validation.h"
+#include "services/common/base/dates.h"
+#include "services/common/base/errors.h"
+#include "services/common/server/grpc_glue.h"
+#include "services/common/query/validation.h"
 
 namespace cstopa::monitoring {
 namespace {

@@ -1,7 +1,7 @@
 // Handlers of cstopa.monitoring.v1.MonitoringService, and their gRPC wiring.
 //
 // MonitoringHandler holds the logic: validation, authorization, the
-// standard-method semantics (services/common/standard_methods.h) and the
+// standard-method semantics (services/common/resources/standard_methods.h) and the
 // mission summary. It takes plain constructor arguments and returns
 // absl::Status, so tests call it without a server. MonitoringGrpcService
 // adapts it to the gRPC callback API.
@@ -21,9 +21,9 @@
 
 #include "absl/status/status.h"
 #include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
-#include "services/common/arena_allocator.h"
-#include "services/common/auth.h"
-#include "services/common/standard_methods.h"
+#include "services/common/base/arena_allocator.h"
+#include "services/common/api/auth.h"
+#include "services/common/resources/standard_methods.h"
 #include "services/monitoring/monitoring_store.h"
 
 namespace cstopa::monitoring {

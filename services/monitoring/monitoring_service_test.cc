@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
-#include "services/common/errors.h"
+#include "services/common/base/errors.h"
 #include "services/monitoring/embedded_files.h"
 #include "services/monitoring/monitoring_store.h"
 

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/common/dates.h"
+#include "services/common/base/dates.h"
 #include "services/monitoring/embedded_files.h"
 
 namespace cstopa::monitoring {

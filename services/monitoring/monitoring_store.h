@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cstopa/monitoring/v1/monitoring.pb.h"
-#include "services/common/filter.h"
-#include "services/common/resource_store.h"
+#include "services/common/query/filter.h"
+#include "services/common/store/resource_store.h"
 
 namespace cstopa::monitoring {
 

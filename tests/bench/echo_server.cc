@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/config.h"
+#include "services/common/server/config.h"
 
 namespace {
 

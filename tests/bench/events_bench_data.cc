@@ -28,9 +28,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
-#include "services/common/config.h"
-#include "services/common/paging.h"
-#include "services/common/sql.h"
+#include "services/common/server/config.h"
+#include "services/common/query/paging.h"
+#include "services/common/store/sql.h"
 #include "services/events/events_store.h"
 
 namespace {

@@ -34,7 +34,7 @@
 #include "absl/time/time.h"
 #include "cstopa/events/v1/events.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/config.h"
+#include "services/common/server/config.h"
 
 namespace {
 

@@ -26,8 +26,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "services/common/paging.h"
-#include "services/common/sql.h"
+#include "services/common/query/paging.h"
+#include "services/common/store/sql.h"
 #include "services/legislation/legislation_store.h"
 
 namespace {

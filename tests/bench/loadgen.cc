@@ -55,7 +55,7 @@
 #include "echo.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/config.h"
+#include "services/common/server/config.h"
 #include "tests/bench/latency_histogram.h"
 
 namespace cstopa::bench {

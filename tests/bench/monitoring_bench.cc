@@ -29,7 +29,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/auth.h"
+#include "services/common/api/auth.h"
 #include "services/monitoring/monitoring_service.h"
 #include "services/monitoring/monitoring_store.h"
 #include "tests/bench/latency_histogram.h"

@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "services/common/filter.h"
+#include "services/common/query/filter.h"
 
 namespace {
 

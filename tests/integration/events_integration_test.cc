@@ -32,8 +32,8 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/metrics.h"
-#include "services/common/test_postgres.h"
+#include "services/common/server/metrics.h"
+#include "services/common/testing/test_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_EVENTS_SERVER
@@ -476,8 +476,7 @@ bool Psql(const std::string& url, const std::string& sql) {
 class EventsPostgresTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = common::TestPostgresUrl();
-    if (base_.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
+    CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base_);
     db_ = absl::StrCat("cstopa_events_itest_", getpid());
     if (Psql(base_, absl::StrCat("CREATE DATABASE ", db_))) {
       url_ = WithDatabase(base_, db_);

@@ -35,7 +35,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/metrics.h"
+#include "services/common/server/metrics.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MEMBERSHIP_SERVER

@@ -21,9 +21,9 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/metrics.h"
-#include "services/common/sql.h"
-#include "services/common/test_postgres.h"
+#include "services/common/server/metrics.h"
+#include "services/common/store/sql.h"
+#include "services/common/testing/test_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MONITORING_SERVER
@@ -379,8 +379,8 @@ TEST_F(MonitoringServerTest, WritesSurviveARestart) {
 // CTest fixture): both start and seed the same schema without conflict, and
 // a write through one is counted by the other's summary.
 TEST(MonitoringPostgresTest, TwoReplicasShareMissionsAndSummary) {
-  const std::string url = common::TestPostgresUrl();
-  if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for tests";
+  std::string url;
+  CSTOPA_TEST_POSTGRES_URL_OR_SKIP(url);
   auto drop_schema = [&] {
     auto db = common::OpenDatabase(url, {"monitoring_itest_admin", {}});
     ASSERT_TRUE(db.ok()) << db.status();

@@ -50,8 +50,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/metrics.h"
-#include "services/common/test_postgres.h"
+#include "services/common/server/metrics.h"
+#include "services/common/testing/test_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MEMBERSHIP_SERVER
@@ -286,11 +286,7 @@ grpc::Status GetPerson(v1::MembershipService::Stub* stub,
 class PostgresIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_url_ = common::TestPostgresUrl();
-    if (base_url_.empty()) {
-      GTEST_SKIP() << "no PostgreSQL server for tests (run through ctest, "
-                      "which starts one, or set CSTOPA_TEST_POSTGRES_URL)";
-    }
+    CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base_url_);
   }
 
   void TearDown() override {

@@ -27,7 +27,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "services/common/auth.h"
+#include "services/common/api/auth.h"
 
 namespace cstopa::itest {
 namespace {

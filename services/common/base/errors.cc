@@ -1,0 +1,167 @@
+#include "services/common/base/errors.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/support/status.h"
+
+namespace cstopa::common {
+namespace {
+
+constexpr char kTypePrefix[] = "type.googleapis.com/";
+
+template <typename Message>
+std::string TypeUrl() {
+  return absl::StrCat(kTypePrefix, Message::descriptor()->full_name());
+}
+
+template <typename Message>
+void Attach(absl::Status& status, const Message& detail) {
+  status.SetPayload(TypeUrl<Message>(), absl::Cord(detail.SerializeAsString()));
+}
+
+template <typename Message>
+std::optional<Message> Detail(const absl::Status& status) {
+  auto payload = status.GetPayload(TypeUrl<Message>());
+  if (!payload.has_value()) return std::nullopt;
+  Message m;
+  if (!m.ParseFromString(std::string(*payload))) return std::nullopt;
+  return m;
+}
+
+absl::string_view DefaultReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kNotFound:
+      return "RESOURCE_NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists:
+      return "RESOURCE_ALREADY_EXISTS";
+    case absl::StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case absl::StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    default:
+      return "INTERNAL";
+  }
+}
+
+}  // namespace
+
+absl::Status InvalidArgument(absl::string_view reason,
+                             std::vector<FieldViolation> violations) {
+  google::rpc::BadRequest bad;
+  std::vector<std::string> parts;
+  for (auto& v : violations) {
+    auto* fv = bad.add_field_violations();
+    fv->set_field(v.field);
+    fv->set_description(v.description);
+    parts.push_back(v.field.empty()
+                        ? v.description
+                        : absl::StrCat(v.field, ": ", v.description));
+  }
+  absl::Status status(absl::StatusCode::kInvalidArgument,
+                      absl::StrJoin(parts, "; "));
+  Attach(status, bad);
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  info.set_domain(std::string(kErrorDomain));
+  Attach(status, info);
+  return status;
+}
+
+absl::Status InvalidArgument(absl::string_view field,
+                             absl::string_view description) {
+  return InvalidArgument(
+      "INVALID_ARGUMENT",
+      {FieldViolation{std::string(field), std::string(description)}});
+}
+
+absl::Status ErrorWithInfo(absl::StatusCode code, absl::string_view reason,
+                           absl::string_view message,
+                           const std::map<std::string, std::string>& metadata) {
+  absl::Status status(code, message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  info.set_domain(std::string(kErrorDomain));
+  for (const auto& [k, v] : metadata) (*info.mutable_metadata())[k] = v;
+  Attach(status, info);
+  return status;
+}
+
+absl::Status NotFound(absl::string_view resource_name) {
+  return ErrorWithInfo(absl::StatusCode::kNotFound, "RESOURCE_NOT_FOUND",
+                       absl::StrCat(resource_name, " does not exist"),
+                       {{"resource", std::string(resource_name)}});
+}
+
+absl::Status AlreadyExists(absl::string_view resource_name) {
+  return ErrorWithInfo(
+      absl::StatusCode::kAlreadyExists, "RESOURCE_ALREADY_EXISTS",
+      absl::StrCat(resource_name,
+                   " already exists (IDs are never reused, even after a "
+                   "delete); choose another ID"),
+      {{"resource", std::string(resource_name)}});
+}
+
+absl::Status EtagMismatch(absl::string_view resource_name) {
+  return ErrorWithInfo(
+      absl::StatusCode::kFailedPrecondition, "ETAG_MISMATCH",
+      absl::StrCat(resource_name,
+                   " changed since it was read (etag mismatch); read it again "
+                   "and retry with the new etag"),
+      {{"resource", std::string(resource_name)}});
+}
+
+void EnsureErrorInfo(absl::Status& status) {
+  if (status.ok() || status.GetPayload(TypeUrl<google::rpc::ErrorInfo>()))
+    return;
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(DefaultReason(status.code())));
+  info.set_domain(std::string(kErrorDomain));
+  Attach(status, info);
+}
+
+std::optional<google::rpc::BadRequest> GetBadRequest(
+    const absl::Status& status) {
+  return Detail<google::rpc::BadRequest>(status);
+}
+
+std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status) {
+  return Detail<google::rpc::ErrorInfo>(status);
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  absl::Status with_info = status;
+  EnsureErrorInfo(with_info);
+  google::rpc::Status rpc_status;
+  rpc_status.set_code(static_cast<int>(with_info.code()));
+  rpc_status.set_message(std::string(with_info.message()));
+  with_info.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        auto* any = rpc_status.add_details();
+        any->set_type_url(std::string(type_url));
+        any->set_value(std::string(payload));
+      });
+  return grpc::Status(static_cast<grpc::StatusCode>(with_info.code()),
+                      std::string(with_info.message()),
+                      rpc_status.SerializeAsString());
+}
+
+}  // namespace cstopa::common

@@ -1,0 +1,81 @@
+// Errors with machine-readable details, following AIP-193.
+//
+// Inside the services every failure is an absl::Status. The helpers here
+// attach google.rpc detail messages (BadRequest, ErrorInfo, ...) as Status
+// payloads keyed by their type URL; ToGrpcStatus turns the whole thing into a
+// grpc::Status whose binary details are a google.rpc.Status, so that every
+// generated client can read them.
+//
+//   return InvalidArgument("page_size", "must not be negative");
+//   ...
+//   return ToGrpcStatus(status);  // at the gRPC edge
+#ifndef CSTOPA_SERVICES_COMMON_BASE_ERRORS_H_
+#define CSTOPA_SERVICES_COMMON_BASE_ERRORS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace google::rpc {
+class BadRequest;
+class ErrorInfo;
+}  // namespace google::rpc
+namespace grpc {
+class Status;
+}  // namespace grpc
+
+namespace cstopa::common {
+
+// The ErrorInfo.domain of every error this suite returns.
+inline constexpr absl::string_view kErrorDomain = "cstopa.org";
+
+// One bad field in a request, as in google.rpc.BadRequest.FieldViolation.
+// `field` is a path such as "state.display_name[0].text".
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+// INVALID_ARGUMENT with a BadRequest listing `violations` and an ErrorInfo
+// whose reason is `reason` (UPPER_SNAKE, e.g. "INVALID_FILTER"). The message
+// joins the violations so a person can act on it without reading details.
+absl::Status InvalidArgument(absl::string_view reason,
+                             std::vector<FieldViolation> violations);
+
+// INVALID_ARGUMENT for one field, reason "INVALID_ARGUMENT".
+absl::Status InvalidArgument(absl::string_view field,
+                             absl::string_view description);
+
+// Any code with an ErrorInfo {reason, domain, metadata}.
+absl::Status ErrorWithInfo(
+    absl::StatusCode code, absl::string_view reason, absl::string_view message,
+    const std::map<std::string, std::string>& metadata = {});
+
+// NOT_FOUND for a resource name, reason "RESOURCE_NOT_FOUND".
+absl::Status NotFound(absl::string_view resource_name);
+// ALREADY_EXISTS for a resource name, reason "RESOURCE_ALREADY_EXISTS".
+absl::Status AlreadyExists(absl::string_view resource_name);
+// FAILED_PRECONDITION for a stale etag, reason "ETAG_MISMATCH".
+absl::Status EtagMismatch(absl::string_view resource_name);
+
+// Adds an ErrorInfo to `status` unless it has one (used for errors that come
+// from libraries without details).
+void EnsureErrorInfo(absl::Status& status);
+
+// The BadRequest / ErrorInfo attached to `status`, if any (tests and logs).
+std::optional<google::rpc::BadRequest> GetBadRequest(
+    const absl::Status& status);
+std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
+
+// The gRPC status for `status`: same code and message, and binary details
+// (google.rpc.Status) carrying every detail payload. OK maps to OK.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_BASE_ERRORS_H_

@@ -1,0 +1,65 @@
+#include "services/common/base/errors.h"
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/support/status.h"
+#include "gtest/gtest.h"
+
+namespace cstopa::common {
+namespace {
+
+TEST(ErrorsTest, InvalidArgumentCarriesFieldViolationsAndReason) {
+  absl::Status s = InvalidArgument("INVALID_FILTER",
+                                   {{"filter", "unknown field `colour`"},
+                                    {"page_size", "must not be negative"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("page_size: must not be negative"),
+            absl::string_view::npos);
+  auto bad = GetBadRequest(s);
+  ASSERT_TRUE(bad.has_value());
+  ASSERT_EQ(bad->field_violations_size(), 2);
+  EXPECT_EQ(bad->field_violations(0).field(), "filter");
+  auto info = GetErrorInfo(s);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "INVALID_FILTER");
+  EXPECT_EQ(info->domain(), "cstopa.org");
+}
+
+TEST(ErrorsTest, ToGrpcStatusPacksDetailsIntoRpcStatus) {
+  grpc::Status g = ToGrpcStatus(InvalidArgument("page_size", "negative"));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
+  EXPECT_EQ(rpc.code(), 3);
+  bool saw_bad_request = false, saw_info = false;
+  for (const auto& any : rpc.details()) {
+    saw_bad_request |= any.Is<google::rpc::BadRequest>();
+    saw_info |= any.Is<google::rpc::ErrorInfo>();
+  }
+  EXPECT_TRUE(saw_bad_request);
+  EXPECT_TRUE(saw_info);
+}
+
+TEST(ErrorsTest, PlainStatusGetsDefaultErrorInfo) {
+  grpc::Status g = ToGrpcStatus(absl::UnavailableError("store down"));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::UNAVAILABLE);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
+  ASSERT_EQ(rpc.details_size(), 1);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(rpc.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "UNAVAILABLE");
+}
+
+TEST(ErrorsTest, OkMapsToOk) {
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+TEST(ErrorsTest, EtagMismatchIsFailedPrecondition) {
+  absl::Status s = EtagMismatch("states/kz");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetErrorInfo(s)->reason(), "ETAG_MISMATCH");
+}
+
+}  // namespace
+}  // namespace cstopa::common

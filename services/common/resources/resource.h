@@ -1,0 +1,616 @@
+// Standard resources, declared rather than written.
+//
+// A service declares each resource type once: its name pattern, the columns
+// List filters and orders on, its validation (which also lists the names it
+// refers to), the fields computed "as of" a day, and who may write it. A
+// Resource<T> then serves the AIP standard methods Get, BatchGet, List,
+// Create, Update and Delete for it, asynchronously: no gRPC thread waits
+// for the store. Handlers stay one line per standard method, and a
+// service's own code is what is special about it:
+//
+//   ResourceDecl<v1::Person> PersonDecl() {
+//     ResourceDecl<v1::Person> d;
+//     d.pattern = "persons/{person}";
+//     d.columns = {DisplayNameColumn<v1::Person>()};
+//     d.validate = [](const v1::Person& p, const std::string& prefix,
+//                     Violations& v, Refs& refs) {...};
+//     return d;
+//   }
+//
+//   ResourceSet set(db, &page_tokens, &api_keys);
+//   Resource<v1::Person> persons(&set, PersonDecl());
+//   void Handler::GetPerson(GetPersonCall call) { persons_.Get(std::move(call)); }
+//
+// What the standard methods do, for every resource alike:
+// - Get: the name must match the pattern (INVALID_ARGUMENT, INVALID_NAME);
+//   NOT_FOUND when missing or deleted.
+// - List: `parent` (nested collections; "<collection>/-" for all parents),
+//   filter, order_by, page_size and page_token (query/), show_deleted; with
+//   `as_of`, the computed fields are those of that day and, when the
+//   declaration names date columns, only resources whose period holds that
+//   day are listed. Without computed fields the stored bytes are sent as
+//   they are, never decoded.
+// - BatchGet: 1 to 1000 names, answered in the order asked.
+// - Create: the caller's role, the ID (`<resource>_id`), the body
+//   (validation with field paths such as "state.display_name[0].text"), then
+//   in one write transaction: the parent exists (NOT_FOUND), the name was
+//   never used (ALREADY_EXISTS), every name it refers to that belongs to
+//   this service exists (UNKNOWN_REFERENCE; held FOR SHARE on PostgreSQL so
+//   that a concurrent delete cannot orphan it), then the insert.
+// - Update: update_mask (AIP-134; empty = the fields set, `*` = all), the
+//   etag when given (FAILED_PRECONDITION, ETAG_MISMATCH), validation of the
+//   result, references the update adds.
+// - Delete: soft, admin only by default, etag when given.
+// Requests are read by convention (AIP-131..135): `name`, `names`,
+// `parent`, `as_of`, `show_deleted`, `etag`, `update_mask`, the one field
+// whose type is the resource, and the one `*_id` string field.
+#ifndef CSTOPA_SERVICES_COMMON_RESOURCES_RESOURCE_H_
+#define CSTOPA_SERVICES_COMMON_RESOURCES_RESOURCE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "google/type/date.pb.h"
+#include "services/common/api/auth.h"
+#include "services/common/api/call.h"
+#include "services/common/base/errors.h"
+#include "services/common/query/validation.h"
+#include "services/common/store/resource_store.h"
+
+namespace cstopa::common {
+
+// (field path, resource name) pairs a resource refers to.
+using Refs = std::vector<std::pair<std::string, std::string>>;
+
+// UNAUTHENTICATED / PERMISSION_DENIED unless the caller's key has `role`.
+absl::Status RequireRole(const ApiKeyStore& keys, const Caller& caller,
+                         Role role);
+
+// Today (UTC) as YYYYMMDD.
+int64_t TodayUtc();
+
+// The day an `as_of` request field means: `today` when unset, else the
+// date, which must be full (year, month and day).
+absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of, bool present,
+                                const char* field, int64_t today);
+
+// The roles each write method needs.
+struct WriteRoles {
+  Role create = Role::kEditor;
+  Role update = Role::kEditor;
+  Role remove = Role::kAdmin;
+};
+
+// The declaration of one standard resource type T.
+template <typename T>
+struct ResourceDecl {
+  // The name pattern, e.g. "parliaments/{parliament}/delegations/{delegation}".
+  std::string pattern;
+  // The SQL table (made by the service's migrations); default: the last
+  // collection of the pattern.
+  std::string table;
+  // Columns extracted from each resource for `filter` and `order_by`, beyond
+  // name, create_time and update_time (store/columns.h helps).
+  std::vector<ColumnSpec> columns;
+  // Adds the violations of a resource's writable content, field paths
+  // prefixed with `prefix` (e.g. "state."), and lists the names it refers to.
+  std::function<void(const T&, const std::string& prefix, Violations&, Refs&)>
+      validate;
+  // Fills the output-only fields computed for a day (YYYYMMDD): the request's
+  // `as_of`, or today. None when empty.
+  std::function<void(T*, int64_t day)> compute;
+  // With these date columns (YYYYMMDD, the earliest and latest possible day
+  // of a period), List with `as_of` keeps only the resources whose period
+  // holds that day.
+  std::string as_of_start_column;
+  std::string as_of_end_column;
+  WriteRoles roles;
+};
+
+// A handler's extra condition on a List (e.g. a time window), with a
+// canonical description that binds page tokens to it.
+struct ListCondition {
+  std::string sql;
+  SqlValues params;
+  std::string fingerprint;
+};
+
+// What every resource of one service shares: the store, page tokens, API
+// keys, the clock, the hooks every write runs, and the service's collections
+// (so that references between them are checked). Outlives its resources.
+class ResourceSet {
+ public:
+  // `today` returns the current date as YYYYMMDD (UTC); injectable for tests.
+  ResourceSet(Database* db, const PageTokenCodec* tokens,
+              const ApiKeyStore* keys,
+              std::function<int64_t()> today = nullptr);
+
+  Database* db() const { return db_; }
+  const PageTokenCodec* tokens() const { return tokens_; }
+  const ApiKeyStore& keys() const { return *keys_; }
+  int64_t Today() const { return today_(); }
+
+  // Runs in every write's transaction (e.g. appends to a change feed), and
+  // after every write that committed (e.g. wakes the feed). Set before use.
+  void set_write_hook(WriteHook hook) { write_hook_ = std::move(hook); }
+  void set_after_commit(std::function<void()> f) {
+    after_commit_ = std::move(f);
+  }
+  const WriteHook& write_hook() const { return write_hook_; }
+  void AfterCommit() const {
+    if (after_commit_) after_commit_();
+  }
+
+  // Adds a collection (by its name pattern's collection IDs) whose store
+  // answers for references to it.
+  void Register(std::vector<std::string> collections,
+                const ResourceStore* store);
+  // The store of the collection `name` belongs to; null for names of other
+  // services.
+  const ResourceStore* StoreFor(absl::string_view name) const;
+
+  // Inside a write transaction: every name in `refs` that belongs to this
+  // service exists (INVALID_ARGUMENT, reason UNKNOWN_REFERENCE, otherwise)
+  // and stays so until `tx` ends (FOR SHARE on PostgreSQL). Names of other
+  // services' resources are only checked for shape, by validation.
+  absl::Status CheckReferences(SqlTransaction& tx, const Refs& refs) const;
+
+ private:
+  struct Collection {
+    std::vector<std::string> ids;
+    const ResourceStore* store;
+  };
+  Database* db_;
+  const PageTokenCodec* tokens_;
+  const ApiKeyStore* keys_;
+  std::function<int64_t()> today_;
+  WriteHook write_hook_;
+  std::function<void()> after_commit_;
+  std::vector<Collection> collections_;
+};
+
+namespace resource_internal {
+
+// The collection IDs of a pattern: "a/{x}/b/{y}" -> {"a", "b"}.
+std::vector<std::string> CollectionsOf(absl::string_view pattern);
+// The first field of `type` whose message type is `resource`; null if none.
+const google::protobuf::FieldDescriptor* FieldOfType(
+    const google::protobuf::Descriptor& type,
+    const google::protobuf::Descriptor& resource);
+// The one `*_id` string field of a Create request; null if none.
+const google::protobuf::FieldDescriptor* IdField(
+    const google::protobuf::Descriptor& type);
+// `names`'s shape violations (INVALID_NAME); OK when every name fits.
+absl::Status CheckNames(const google::protobuf::RepeatedPtrField<std::string>&
+                            names,
+                        const std::vector<std::string>& collections);
+// INVALID_NAME unless `name` (the request field `field`) fits.
+absl::Status CheckName(const std::string& field, const std::string& name,
+                       const std::vector<std::string>& collections);
+// INVALID_NAME unless `parent` is a parent of `collections` or
+// "<collection>/-".
+absl::Status CheckParent(const std::string& parent,
+                         const std::vector<std::string>& collections);
+// Binds page tokens to the `as_of` a list was asked for.
+std::string AsOfFingerprint(const google::type::Date& d, bool present);
+// Appends field `number` (length-delimited) holding `bytes`.
+void AppendBytesField(int number, absl::string_view bytes, std::string* out);
+// Field numbers of a List response: the repeated resources and the token.
+struct ListFields {
+  const google::protobuf::FieldDescriptor* items = nullptr;
+  const google::protobuf::FieldDescriptor* next_page_token = nullptr;
+};
+ListFields ListFieldsOf(const google::protobuf::Descriptor& response,
+                        const google::protobuf::Descriptor& resource);
+
+template <typename R, typename = void>
+struct HasParent : std::false_type {};
+template <typename R>
+struct HasParent<R, std::void_t<decltype(std::declval<const R&>().parent())>>
+    : std::true_type {};
+template <typename R, typename = void>
+struct HasAsOf : std::false_type {};
+template <typename R>
+struct HasAsOf<R, std::void_t<decltype(std::declval<const R&>().has_as_of())>>
+    : std::true_type {};
+template <typename R, typename = void>
+struct HasShowDeleted : std::false_type {};
+template <typename R>
+struct HasShowDeleted<
+    R, std::void_t<decltype(std::declval<const R&>().show_deleted())>>
+    : std::true_type {};
+
+}  // namespace resource_internal
+
+template <typename T>
+class Resource {
+ public:
+  // Registers the collection with `set`, which must outlive the resource.
+  Resource(ResourceSet* set, ResourceDecl<T> decl)
+      : set_(set),
+        decl_(std::move(decl)),
+        collections_(resource_internal::CollectionsOf(decl_.pattern)),
+        spec_{decl_.table.empty() ? collections_.back() : decl_.table,
+              decl_.columns},
+        store_(set->db(), &spec_, set->tokens()) {
+    store_.set_write_hook([set](SqlTransaction& tx, WriteKind kind,
+                                const google::protobuf::Message& m) {
+      return set->write_hook() ? set->write_hook()(tx, kind, m)
+                               : absl::OkStatus();
+    });
+    set_->Register(collections_, &store_);
+  }
+
+  Resource(const Resource&) = delete;
+  Resource& operator=(const Resource&) = delete;
+
+  ResourceStore& store() { return store_; }
+  const ResourceDecl<T>& decl() const { return decl_; }
+  const std::vector<std::string>& collections() const { return collections_; }
+
+  // --- The standard methods --------------------------------------------
+
+  template <typename Request>
+  void Get(UnaryCall<Request, T> call) {
+    const Request& req = call.request();
+    if (auto s = resource_internal::CheckName("name", req.name(), collections_);
+        !s.ok())
+      return call.Finish(std::move(s));
+    auto day = DayOf(req);
+    if (!day.ok()) return call.Finish(day.status());
+    T* out = call.response();
+    const absl::Time deadline = call.deadline();
+    store_.GetAsync(req.name(), false, out, deadline,
+                    [this, out, day = *day,
+                     call = std::move(call)](absl::Status s) mutable {
+                      if (s.ok()) Compute(out, day);
+                      call.Finish(std::move(s));
+                    });
+  }
+
+  template <typename Request, typename Response>
+  void BatchGet(UnaryCall<Request, Response> call) {
+    const Request& req = call.request();
+    if (auto s = resource_internal::CheckNames(req.names(), collections_);
+        !s.ok())
+      return call.Finish(std::move(s));
+    auto day = DayOf(req);
+    if (!day.ok()) return call.Finish(day.status());
+    static const google::protobuf::FieldDescriptor* const items =
+        resource_internal::FieldOfType(*Response::descriptor(),
+                                       *T::descriptor());
+    Response* out = call.response();
+    const absl::Time deadline = call.deadline();
+    store_.BatchGetAsync(
+        std::vector<std::string>(req.names().begin(), req.names().end()),
+        [out] { return out->GetReflection()->AddMessage(out, items); },
+        deadline,
+        [this, out, day = *day, call = std::move(call)](absl::Status s) mutable {
+          if (s.ok()) ComputeAll(out, day);
+          call.Finish(std::move(s));
+        });
+  }
+
+  template <typename Request, typename Response>
+  void List(UnaryCall<Request, Response> call, ListCondition extra = {}) {
+    const Request& req = call.request();
+    ListQuery q;
+    if constexpr (resource_internal::HasParent<Request>::value) {
+      if (auto s = resource_internal::CheckParent(req.parent(), collections_);
+          !s.ok())
+        return call.Finish(std::move(s));
+      q.parent = req.parent();
+    }
+    q.filter = req.filter();
+    q.order_by = req.order_by();
+    q.page_token = req.page_token();
+    q.page_size = req.page_size();
+    if constexpr (resource_internal::HasShowDeleted<Request>::value)
+      q.show_deleted = req.show_deleted();
+    auto day = DayOf(req);
+    if (!day.ok()) return call.Finish(day.status());
+    q.extra_sql = std::move(extra.sql);
+    q.extra_params = std::move(extra.params);
+    q.extra_fingerprint = std::move(extra.fingerprint);
+    if constexpr (resource_internal::HasAsOf<Request>::value) {
+      const bool by_period = !decl_.as_of_start_column.empty();
+      if (decl_.compute || (by_period && req.has_as_of())) {
+        absl::StrAppend(&q.extra_fingerprint, "\n",
+                        resource_internal::AsOfFingerprint(req.as_of(),
+                                                           req.has_as_of()));
+      }
+      if (by_period && req.has_as_of()) {
+        std::string cond =
+            absl::StrCat(decl_.as_of_start_column, " <= ? AND ",
+                         decl_.as_of_end_column, " >= ?");
+        q.extra_sql = q.extra_sql.empty()
+                          ? cond
+                          : absl::StrCat("(", q.extra_sql, ") AND ", cond);
+        q.extra_params.push_back(*day);
+        q.extra_params.push_back(*day);
+      }
+    }
+    static const resource_internal::ListFields fields =
+        resource_internal::ListFieldsOf(*Response::descriptor(),
+                                        *T::descriptor());
+    const absl::Time deadline = call.deadline();
+    if (!decl_.compute) {
+      // The stored bytes, sent as they are.
+      auto bytes = std::make_unique<std::string>();
+      std::string* out = bytes.get();
+      store_.ListAsync(
+          q,
+          [out](absl::string_view data) {
+            resource_internal::AppendBytesField(fields.items->number(), data,
+                                                out);
+            return absl::OkStatus();
+          },
+          deadline,
+          [bytes = std::move(bytes), call = std::move(call)](
+              absl::StatusOr<std::string> next) mutable {
+            if (!next.ok()) return call.Finish(next.status());
+            if (!next->empty())
+              resource_internal::AppendBytesField(
+                  fields.next_page_token->number(), *next, bytes.get());
+            call.FinishSerialized(std::move(*bytes));
+          });
+      return;
+    }
+    Response* out = call.response();
+    store_.ListAsync(
+        q,
+        [out](absl::string_view data) -> absl::Status {
+          google::protobuf::Message* m =
+              out->GetReflection()->AddMessage(out, fields.items);
+          if (!m->ParseFromArray(data.data(), static_cast<int>(data.size())))
+            return absl::DataLossError("a stored resource is corrupt");
+          return absl::OkStatus();
+        },
+        deadline,
+        [this, out, day = *day, call = std::move(call)](
+            absl::StatusOr<std::string> next) mutable {
+          if (!next.ok()) return call.Finish(next.status());
+          ComputeAll(out, day);
+          out->GetReflection()->SetString(out, fields.next_page_token,
+                                          *std::move(next));
+          call.Finish(absl::OkStatus());
+        });
+  }
+
+  template <typename Request>
+  void Create(UnaryCall<Request, T> call) {
+    if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.create);
+        !s.ok())
+      return call.Finish(std::move(s));
+    const Request& req = call.request();
+    static const google::protobuf::FieldDescriptor* const body_field =
+        resource_internal::FieldOfType(*Request::descriptor(),
+                                       *T::descriptor());
+    static const google::protobuf::FieldDescriptor* const id_field =
+        resource_internal::IdField(*Request::descriptor());
+    const auto* refl = req.GetReflection();
+    std::string parent;
+    if constexpr (resource_internal::HasParent<Request>::value) {
+      parent = req.parent();
+      std::vector<std::string> parents(collections_.begin(),
+                                       collections_.end() - 1);
+      if (auto s = resource_internal::CheckName("parent", parent, parents);
+          !s.ok())
+        return call.Finish(std::move(s));
+    }
+    const std::string id = refl->GetString(req, id_field);
+    const auto& body =
+        static_cast<const T&>(refl->GetMessage(req, body_field));
+    Violations v;
+    if (!ValidId(id)) {
+      v.Add(id_field->name(), id.empty()
+                                  ? std::string("is required")
+                                  : absl::StrCat("`", id, "` ", kIdRule));
+    }
+    Refs refs;
+    decl_.validate(body, body_field->name() + ".", v, refs);
+    if (auto s = v.ToStatus(); !s.ok()) return call.Finish(std::move(s));
+    T* out = call.response();
+    *out = body;
+    out->DiscardUnknownFields();
+    ClearOutputOnly(out);
+    out->set_etag("");
+    out->set_name(parent.empty()
+                      ? absl::StrCat(collections_.back(), "/", id)
+                      : absl::StrCat(parent, "/", collections_.back(), "/", id));
+    const absl::Time deadline = call.deadline();
+    set_->db()->WriteAsync(
+        deadline,
+        [this, out, parent, refs = std::move(refs)](SqlTransaction& tx)
+            -> absl::Status {
+          if (!parent.empty()) {
+            if (const ResourceStore* ps = set_->StoreFor(parent)) {
+              auto live = ps->Exists(tx, parent, /*hold=*/true);
+              if (!live.ok()) return live.status();
+              if (!*live) return NotFound(parent);
+            }
+          }
+          if (auto s = set_->CheckReferences(tx, refs); !s.ok()) return s;
+          return store_.Create(tx, out);
+        },
+        [this, out, call = std::move(call)](absl::Status s) mutable {
+          Finished(out, std::move(s), std::move(call));
+        });
+  }
+
+  template <typename Request>
+  void Update(UnaryCall<Request, T> call) {
+    if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.update);
+        !s.ok())
+      return call.Finish(std::move(s));
+    const Request& req = call.request();
+    static const google::protobuf::FieldDescriptor* const body_field =
+        resource_internal::FieldOfType(*Request::descriptor(),
+                                       *T::descriptor());
+    const auto& patch = static_cast<const T&>(
+        req.GetReflection()->GetMessage(req, body_field));
+    const std::string prefix = body_field->name() + ".";
+    if (auto s = resource_internal::CheckName(prefix + "name", patch.name(),
+                                              collections_);
+        !s.ok())
+      return call.Finish(std::move(s));
+    auto mask = EffectiveMask(patch, req.update_mask());
+    if (!mask.ok()) return call.Finish(mask.status());
+    T* out = call.response();
+    const absl::Time deadline = call.deadline();
+    set_->db()->WriteAsync(
+        deadline,
+        [this, out, &patch, prefix, mask = *std::move(mask)](
+            SqlTransaction& tx) -> absl::Status {
+          return store_.Update(
+              tx, patch.name(), patch.etag(),
+              [&](google::protobuf::Message* m) {
+                return ApplyPatch(tx, patch, mask, prefix, static_cast<T*>(m));
+              },
+              out);
+        },
+        [this, out, call = std::move(call)](absl::Status s) mutable {
+          Finished(out, std::move(s), std::move(call));
+        });
+  }
+
+  template <typename Request>
+  void Delete(UnaryCall<Request, T> call) {
+    if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.remove);
+        !s.ok())
+      return call.Finish(std::move(s));
+    const Request& req = call.request();
+    if (auto s = resource_internal::CheckName("name", req.name(), collections_);
+        !s.ok())
+      return call.Finish(std::move(s));
+    T* out = call.response();
+    const absl::Time deadline = call.deadline();
+    set_->db()->WriteAsync(
+        deadline,
+        [this, out, &req](SqlTransaction& tx) {
+          return store_.Delete(tx, req.name(), req.etag(), out);
+        },
+        [this, call = std::move(call)](absl::Status s) mutable {
+          if (s.ok()) set_->AfterCommit();
+          call.Finish(std::move(s));
+        });
+  }
+
+  // --- For a service's own methods ---------------------------------------
+
+  // Applies `patch` under `mask` (AIP-134) to `current` inside `tx`:
+  // validates the result and checks the references it adds (references it
+  // already had may point at resources deleted since).
+  absl::Status ApplyPatch(SqlTransaction& tx, const T& patch,
+                          const google::protobuf::FieldMask& mask,
+                          const std::string& prefix, T* current) const {
+    Violations ignored;
+    Refs before;
+    decl_.validate(*current, prefix, ignored, before);
+    T clean = patch;
+    clean.DiscardUnknownFields();
+    google::protobuf::util::FieldMaskUtil::MergeOptions opts;
+    opts.set_replace_message_fields(true);
+    opts.set_replace_repeated_fields(true);
+    google::protobuf::util::FieldMaskUtil::MergeMessageTo(clean, mask, opts,
+                                                          current);
+    ClearComputed(current);
+    Violations after;
+    Refs refs, added;
+    decl_.validate(*current, prefix, after, refs);
+    if (auto s = after.ToStatus(); !s.ok()) return s;
+    for (const auto& ref : refs) {
+      bool had = false;
+      for (const auto& old : before) had |= old.second == ref.second;
+      if (!had) added.push_back(ref);
+    }
+    return set_->CheckReferences(tx, added);
+  }
+
+  // Fills the computed fields for `day` (no-op without `compute`).
+  void Compute(T* resource, int64_t day) const {
+    if (decl_.compute) decl_.compute(resource, day);
+  }
+
+  // Inserts the seed records whose names were never used (idempotent),
+  // after validating all of them; `field` names the seed file's list in
+  // messages. Synchronous: for start-up.
+  absl::Status Seed(const google::protobuf::RepeatedPtrField<T>& items,
+                    const char* field) {
+    Violations v;
+    std::vector<const google::protobuf::Message*> list;
+    for (int i = 0; i < items.size(); ++i) {
+      std::string f = absl::StrCat(field, "[", i, "]");
+      common::CheckName(v, f + ".name", items[i].name(), Shape(), true);
+      Refs ignored;
+      decl_.validate(items[i], f + ".", v, ignored);
+      list.push_back(&items[i]);
+    }
+    if (auto s = v.ToStatus("INVALID_SEED"); !s.ok()) return s;
+    return store_.InsertMissing(list).status();
+  }
+
+ private:
+  std::vector<absl::string_view> Shape() const {
+    return std::vector<absl::string_view>(collections_.begin(),
+                                          collections_.end());
+  }
+
+  template <typename Request>
+  absl::StatusOr<int64_t> DayOf(const Request& req) const {
+    if constexpr (resource_internal::HasAsOf<Request>::value) {
+      if (req.has_as_of() || decl_.compute)
+        return AsOfDay(req.as_of(), req.has_as_of(), "as_of",
+                       req.has_as_of() ? 0 : set_->Today());
+    } else {
+      if (decl_.compute) return set_->Today();
+    }
+    return 0;
+  }
+
+  template <typename Response>
+  void ComputeAll(Response* out, int64_t day) const {
+    if (!decl_.compute) return;
+    static const google::protobuf::FieldDescriptor* const items =
+        resource_internal::FieldOfType(*Response::descriptor(),
+                                       *T::descriptor());
+    const auto* refl = out->GetReflection();
+    const int n = refl->FieldSize(*out, items);
+    for (int i = 0; i < n; ++i)
+      Compute(static_cast<T*>(refl->MutableRepeatedMessage(out, items, i)),
+              day);
+  }
+
+  // After a write: the hooks, the computed fields for today, the answer.
+  template <typename Call>
+  void Finished(T* out, absl::Status s, Call call) {
+    if (s.ok()) {
+      set_->AfterCommit();
+      Compute(out, set_->Today());
+    }
+    call.Finish(std::move(s));
+  }
+
+  ResourceSet* set_;
+  ResourceDecl<T> decl_;
+  std::vector<std::string> collections_;
+  ResourceSpec spec_;
+  ResourceStore store_;
+};
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_RESOURCES_RESOURCE_H_

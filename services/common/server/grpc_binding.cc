@@ -1,0 +1,127 @@
+#include "services/common/server/grpc_binding.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/slice.h"
+#include "services/common/base/errors.h"
+#include "services/common/server/request_decoding.h"
+
+namespace cstopa::common {
+namespace {
+
+// Copies `message` into one slice (one allocation, one pass).
+grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
+  const size_t size = message.ByteSizeLong();
+  grpc::Slice slice(size);
+  message.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+}  // namespace
+
+Caller CallerOf(grpc::CallbackServerContext* ctx) {
+  Caller c;
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  if (it != md.end())
+    c.authorization.emplace(it->second.data(), it->second.size());
+  c.deadline = absl::FromChrono(ctx->deadline());
+  return c;
+}
+
+absl::Status DecodeRequest(const grpc::ByteBuffer& buffer,
+                           google::protobuf::Message* out) {
+  {
+    grpc::ByteBuffer copy(buffer);  // shares the slices; the reader consumes
+    grpc::ProtoBufferReader reader(&copy);
+    if (reader.status().ok() && out->ParseFromZeroCopyStream(&reader))
+      return absl::OkStatus();
+  }
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices)
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return UndecodableRequest(bytes, *out->GetDescriptor());
+}
+
+namespace grpc_binding_internal {
+
+google::protobuf::ArenaOptions UnaryReactor::ArenaOptionsFor(char* block,
+                                                             size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  options.start_block_size = 4096;
+  options.max_block_size = 64 * 1024;
+  return options;
+}
+
+UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
+                           grpc::ByteBuffer* response)
+    : arena_(ArenaOptionsFor(initial_block_, sizeof(initial_block_))),
+      response_buffer_(response),
+      caller_(CallerOf(ctx)) {}
+
+void UnaryReactor::Finish(absl::Status status) {
+  if (status.ok() && response_ != nullptr)
+    *response_buffer_ = Serialize(*response_);
+  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status));
+}
+
+void UnaryReactor::FinishSerialized(std::string bytes) {
+  grpc::Slice slice(bytes);
+  *response_buffer_ = grpc::ByteBuffer(&slice, 1);
+  grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
+}
+
+StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx)
+    : caller_(CallerOf(ctx)) {}
+
+void StreamReactor::Write(const google::protobuf::Message& message,
+                          absl::AnyInvocable<void(bool)> written) {
+  buffer_ = Serialize(message);
+  written_ = std::move(written);
+  StartWrite(&buffer_);
+}
+
+void StreamReactor::OnWriteDone(bool ok) {
+  auto written = std::move(written_);
+  written_ = nullptr;
+  if (written) written(ok);
+}
+
+void StreamReactor::Finish(absl::Status status) {
+  if (!finished_.exchange(true))
+    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(ToGrpcStatus(status));
+}
+
+void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_) {
+      on_cancel_ = std::move(on_cancel);
+      return;
+    }
+  }
+  on_cancel();  // cancelled already
+}
+
+void StreamReactor::OnCancel() {
+  absl::AnyInvocable<void()> on_cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    on_cancel = std::move(on_cancel_);
+    on_cancel_ = nullptr;
+  }
+  if (on_cancel) on_cancel();
+}
+
+}  // namespace grpc_binding_internal
+}  // namespace cstopa::common

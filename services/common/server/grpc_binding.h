@@ -1,0 +1,203 @@
+// The gRPC face of a handler: what the generated `New<Service>Grpc`
+// functions (protoc-gen-cstopa) are made of. Nobody writes these by hand.
+//
+// Every RPC is registered as a raw callback method, so that one path decodes
+// every request: the bytes are parsed on a per-call arena, and a request that
+// is not a valid message (a string field that is not UTF-8, say) ends with
+// INVALID_ARGUMENT and a BadRequest naming the field, whatever the method.
+// The handler then gets a UnaryCall (or ServerStreamCall, api/call.h); when
+// it finishes, the response is serialized here, or sent as the bytes it
+// gave (UnaryCall::FinishSerialized). No thread waits for a handler.
+//
+//   class FooServiceGrpc final : public GrpcServiceBase {  // generated
+//    public:
+//     explicit FooServiceGrpc(FooServiceHandler* h) {
+//       AddUnary("/pkg.FooService/GetFoo", h, &FooServiceHandler::GetFoo);
+//     }
+//   };
+#ifndef CSTOPA_SERVICES_COMMON_SERVER_GRPC_BINDING_H_
+#define CSTOPA_SERVICES_COMMON_SERVER_GRPC_BINDING_H_
+
+#include <atomic>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
+#include "grpcpp/impl/rpc_service_method.h"
+#include "grpcpp/impl/service_type.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/server_callback.h"
+#include "services/common/api/call.h"
+
+namespace cstopa::common {
+
+// The caller as the server context shows it: `authorization` metadata and
+// the deadline.
+Caller CallerOf(grpc::CallbackServerContext* ctx);
+
+// Parses `buffer` into `out`. On failure, the INVALID_ARGUMENT to answer
+// with: reason INVALID_REQUEST, and a field violation naming each string
+// field that is not UTF-8 (e.g. "state.display_name[0].text").
+absl::Status DecodeRequest(const grpc::ByteBuffer& buffer,
+                           google::protobuf::Message* out);
+
+namespace grpc_binding_internal {
+
+// The non-template part of one unary call: reactor, arena, caller.
+class UnaryReactor : public grpc::ServerUnaryReactor, public UnaryCallState {
+ public:
+  UnaryReactor(grpc::CallbackServerContext* ctx, grpc::ByteBuffer* response);
+  virtual ~UnaryReactor() = default;
+
+  const Caller& caller() const override { return caller_; }
+  void Finish(absl::Status status) override;
+  void FinishSerialized(std::string bytes) override;
+  void OnDone() override { delete this; }
+
+ protected:
+  google::protobuf::Arena* arena() { return &arena_; }
+  void set_response(google::protobuf::Message* m) { response_ = m; }
+
+ private:
+  static google::protobuf::ArenaOptions ArenaOptionsFor(char* block,
+                                                        size_t size);
+
+  // Most calls fit their messages in this block: no allocation beyond the
+  // reactor's own.
+  alignas(16) char initial_block_[2048];
+  google::protobuf::Arena arena_;
+  grpc::ByteBuffer* response_buffer_;
+  google::protobuf::Message* response_ = nullptr;
+  Caller caller_;
+};
+
+template <typename Handler, typename Request, typename Response>
+class TypedUnaryReactor final : public UnaryReactor {
+ public:
+  using Method = void (Handler::*)(UnaryCall<Request, Response>);
+  TypedUnaryReactor(grpc::CallbackServerContext* ctx,
+                    grpc::ByteBuffer* response)
+      : UnaryReactor(ctx, response) {}
+
+  void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
+    Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
+    if (absl::Status s = DecodeRequest(request, req); !s.ok()) {
+      Finish(std::move(s));
+      return;
+    }
+    Response* resp = google::protobuf::Arena::CreateMessage<Response>(arena());
+    set_response(resp);
+    (handler->*method)(UnaryCall<Request, Response>(req, resp, this));
+  }
+};
+
+// The non-template part of one server stream.
+class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                      public ServerStreamState {
+ public:
+  explicit StreamReactor(grpc::CallbackServerContext* ctx);
+  virtual ~StreamReactor() = default;
+
+  const Caller& caller() const override { return caller_; }
+  void Write(const google::protobuf::Message& message,
+             absl::AnyInvocable<void(bool)> written) override;
+  void Finish(absl::Status status) override;
+  void SetOnCancel(absl::AnyInvocable<void()> on_cancel) override;
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override { delete this; }
+
+ protected:
+  google::protobuf::Arena* arena() { return &arena_; }
+
+ private:
+  google::protobuf::Arena arena_;
+  Caller caller_;
+  grpc::ByteBuffer buffer_;
+  absl::AnyInvocable<void(bool)> written_;
+  std::atomic<bool> finished_{false};
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::AnyInvocable<void()> on_cancel_ ABSL_GUARDED_BY(mu_);
+};
+
+template <typename Handler, typename Request, typename Response>
+class TypedStreamReactor final : public StreamReactor {
+ public:
+  using Method = void (Handler::*)(ServerStreamCall<Request, Response>);
+  explicit TypedStreamReactor(grpc::CallbackServerContext* ctx)
+      : StreamReactor(ctx) {}
+
+  void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
+    Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
+    if (absl::Status s = DecodeRequest(request, req); !s.ok()) {
+      Finish(std::move(s));
+      return;
+    }
+    (handler->*method)(ServerStreamCall<Request, Response>(req, this));
+  }
+};
+
+}  // namespace grpc_binding_internal
+
+// Base of the generated gRPC faces.
+class GrpcServiceBase : public grpc::Service {
+ protected:
+  // Registers the unary RPC `path` ("/pkg.Service/Method", a string that
+  // lives forever) as a call of handler->*method.
+  template <typename Handler, typename Request, typename Response>
+  void AddUnary(const char* path, Handler* handler,
+                void (Handler::*method)(UnaryCall<Request, Response>)) {
+    using Reactor =
+        grpc_binding_internal::TypedUnaryReactor<Handler, Request, Response>;
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+    MarkMethodRawCallback(
+        next_index_++,
+        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
+                                                 grpc::ByteBuffer>(
+            [handler, method](grpc::CallbackServerContext* ctx,
+                              const grpc::ByteBuffer* request,
+                              grpc::ByteBuffer* response) {
+              auto* reactor = new Reactor(ctx, response);
+              reactor->Start(*request, handler, method);
+              return reactor;
+            }));
+  }
+
+  // Registers the server-streaming RPC `path` as a call of handler->*method.
+  template <typename Handler, typename Request, typename Response>
+  void AddServerStream(
+      const char* path, Handler* handler,
+      void (Handler::*method)(ServerStreamCall<Request, Response>)) {
+    using Reactor =
+        grpc_binding_internal::TypedStreamReactor<Handler, Request, Response>;
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        path, grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
+    MarkMethodRawCallback(
+        next_index_++,
+        new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer,
+                                                           grpc::ByteBuffer>(
+            [handler, method](grpc::CallbackServerContext* ctx,
+                              const grpc::ByteBuffer* request) {
+              auto* reactor = new Reactor(ctx);
+              reactor->Start(*request, handler, method);
+              return reactor;
+            }));
+  }
+
+ private:
+  int next_index_ = 0;
+};
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_SERVER_GRPC_BINDING_H_

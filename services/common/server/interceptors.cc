@@ -1,0 +1,431 @@
+#include "services/common/server/interceptors.h"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/interceptor.h"
+#include "grpcpp/support/status.h"
+#include "grpcpp/support/string_ref.h"
+
+namespace cstopa::common {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// See the POST_RECV_CLOSE hook.
+constexpr std::chrono::milliseconds kDeadlineSlack(100);
+
+bool IsLowerHex(absl::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool IsAllZero(absl::string_view s) {
+  return s.find_first_not_of('0') == absl::string_view::npos;
+}
+
+int HexValue(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+absl::string_view ToStringView(grpc::string_ref s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// The first value of `key` in `md`, if any.
+std::optional<absl::string_view> FindFirst(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+    absl::string_view key) {
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return std::nullopt;
+  return ToStringView(it->second);
+}
+
+// Adds `key`: `value` to outgoing metadata unless the handler set `key`.
+void AddIfAbsent(std::multimap<std::string, std::string>* md,
+                 const std::string& key, const std::string& value) {
+  if (md == nullptr || md->find(key) != md->end()) return;
+  md->emplace(key, value);
+}
+
+}  // namespace
+
+std::optional<TraceContext> ParseTraceparent(absl::string_view header) {
+  constexpr size_t kLength = 55;  // 2+1+32+1+16+1+2
+  if (header.size() < kLength) return std::nullopt;
+  absl::string_view version = header.substr(0, 2);
+  if (!IsLowerHex(version) || version == "ff") return std::nullopt;
+  if (version == "00" ? header.size() != kLength
+                      : header.size() > kLength && header[kLength] != '-') {
+    return std::nullopt;
+  }
+  if (header[2] != '-' || header[35] != '-' || header[52] != '-') {
+    return std::nullopt;
+  }
+  absl::string_view trace_id = header.substr(3, 32);
+  absl::string_view span_id = header.substr(36, 16);
+  absl::string_view flags = header.substr(53, 2);
+  if (!IsLowerHex(trace_id) || !IsLowerHex(span_id) || !IsLowerHex(flags) ||
+      IsAllZero(trace_id) || IsAllZero(span_id)) {
+    return std::nullopt;
+  }
+  TraceContext context;
+  context.trace_id = std::string(trace_id);
+  context.span_id = std::string(span_id);
+  context.flags =
+      static_cast<uint8_t>(HexValue(flags[0]) * 16 + HexValue(flags[1]));
+  return context;
+}
+
+std::string FormatTraceparent(const TraceContext& context) {
+  char flags[3] = {kHexDigits[context.flags >> 4],
+                   kHexDigits[context.flags & 0xf], '\0'};
+  return absl::StrCat("00-", context.trace_id, "-", context.span_id, "-",
+                      flags);
+}
+
+std::string JsonEscape(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            out += "\\u00";
+            out += kHexDigits[c >> 4];
+            out += kHexDigits[c & 0xf];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte UTF-8 sequence: its length and the allowed range of the
+    // second byte (which excludes overlong forms and surrogates).
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c == 0xe0) {
+      len = 3;
+      lo = 0xa0;
+    } else if (c >= 0xe1 && c <= 0xec) {
+      len = 3;
+    } else if (c == 0xed) {
+      len = 3;
+      hi = 0x9f;
+    } else if (c >= 0xee && c <= 0xef) {
+      len = 3;
+    } else if (c == 0xf0) {
+      len = 4;
+      lo = 0x90;
+    } else if (c >= 0xf1 && c <= 0xf3) {
+      len = 4;
+    } else if (c == 0xf4) {
+      len = 4;
+      hi = 0x8f;
+    }
+    bool valid = len > 0 && i + len <= s.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      unsigned char b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) valid = false;
+    }
+    if (valid) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  return out;
+}
+
+bool IsValidRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+std::string RequestIdOf(const grpc::ServerContextBase* context) {
+  if (context == nullptr) return "";
+  std::optional<absl::string_view> id =
+      FindFirst(context->client_metadata(), kRequestIdKey);
+  if (!id.has_value() || !IsValidRequestId(*id)) return "";
+  return std::string(*id);
+}
+
+AccessLog::AccessLog(FILE* out) : out_(out) {}
+
+void AccessLog::Write(absl::string_view line) {
+  if (out_ == nullptr) return;
+  std::string buffer;
+  buffer.reserve(line.size() + 1);
+  buffer.append(line.data(), line.size());
+  buffer += '\n';
+  absl::MutexLock lock(&mu_);
+  std::fwrite(buffer.data(), 1, buffer.size(), out_);
+  std::fflush(out_);
+}
+
+// The per-call interceptor. gRPC runs its hooks one batch at a time, but the
+// close of a cancelled call (POST_RECV_CLOSE) may race with the handler's
+// batches, so the call state is guarded by a mutex and the call is accounted
+// exactly once (`finished_`).
+class TelemetryInterceptor : public grpc::experimental::Interceptor {
+ public:
+  TelemetryInterceptor(TelemetryInterceptorFactory* factory,
+                       grpc::experimental::ServerRpcInfo* info)
+      : factory_(factory),
+        context_(info->server_context()),
+        method_(info->method() != nullptr ? info->method() : ""),
+        start_(std::chrono::steady_clock::now()) {}
+
+  ~TelemetryInterceptor() override {
+    // Only if the call closed without either hook having run (e.g. the
+    // server shut down under it).
+    Finish(grpc::StatusCode::CANCELLED, "call ended without a status");
+  }
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      ReceiveMetadata(methods->GetRecvInitialMetadata());
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      AddResponseMetadata(methods->GetSendInitialMetadata());
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS)) {
+      AddResponseMetadata(methods->GetSendTrailingMetadata());
+      grpc::Status status = methods->GetSendStatus();
+      grpc::StatusCode code = status.error_code();
+      // Once the server's deadline has passed the client (whose deadline is
+      // a little earlier) has given up and sees DEADLINE_EXCEEDED, whatever
+      // is sent now. A handler that answers a cancellation near the deadline
+      // with CANCELLED is answering the deadline (see POST_RECV_CLOSE).
+      if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+          (DeadlinePassed() || (code == grpc::StatusCode::CANCELLED &&
+                                DeadlinePassed(kDeadlineSlack)))) {
+        Finish(grpc::StatusCode::DEADLINE_EXCEEDED,
+               absl::StrCat("deadline exceeded before the server responded "
+                            "(the handler returned ",
+                            GrpcCodeName(code),
+                            status.error_message().empty() ? "" : ": ",
+                            status.error_message(), ")"));
+      } else {
+        Finish(code, status.error_message());
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_CLOSE)) {
+      // Normally the status was sent (and the call accounted) before the
+      // call closes; if not, the client cancelled or the deadline passed.
+      // The server's deadline is a little later than the client's, whose
+      // cancellation at its own deadline may arrive first: a cancellation
+      // that close to the deadline counts as DEADLINE_EXCEEDED.
+      bool expired = DeadlinePassed(kDeadlineSlack);
+      Finish(expired ? grpc::StatusCode::DEADLINE_EXCEEDED
+                     : grpc::StatusCode::CANCELLED,
+             expired ? "deadline exceeded before the server responded"
+                     : "cancelled before the server responded");
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void ReceiveMetadata(std::multimap<grpc::string_ref, grpc::string_ref>* md) {
+    absl::MutexLock lock(&mu_);
+    if (have_ids_) return;
+    std::optional<absl::string_view> id;
+    std::optional<TraceContext> parent;
+    if (md != nullptr) {
+      id = FindFirst(*md, kRequestIdKey);
+      if (std::optional<absl::string_view> tp =
+              FindFirst(*md, kTraceparentKey)) {
+        parent = ParseTraceparent(*tp);
+      }
+    }
+    bool client_id_ok = id.has_value() && IsValidRequestId(*id);
+    request_id_ = client_id_ok ? std::string(*id) : factory_->NewRequestId();
+    span_ = factory_->NewServerSpan(parent);
+    traceparent_ = FormatTraceparent(span_);
+    have_ids_ = true;
+    if (md != nullptr && !client_id_ok) {
+      // Make the effective id visible to the handler (RequestIdOf). The
+      // map holds views: the key is a literal and request_id_ lives as long
+      // as this interceptor, which the call's context owns.
+      grpc::string_ref value(request_id_.data(), request_id_.size());
+      auto it = md->find(grpc::string_ref(kRequestIdKey));
+      if (it != md->end()) {
+        it->second = value;
+      } else {
+        md->emplace(grpc::string_ref(kRequestIdKey), value);
+      }
+    }
+    if (context_ != nullptr) peer_ = context_->peer();
+  }
+
+  // Whether the call's deadline is at most `slack` away.
+  bool DeadlinePassed(
+      std::chrono::milliseconds slack = std::chrono::milliseconds(0)) const {
+    if (context_ == nullptr) return false;
+    // time_point::max() for calls without a deadline.
+    std::chrono::system_clock::time_point deadline = context_->deadline();
+    std::chrono::system_clock::time_point now =
+        std::chrono::system_clock::now();
+    return deadline <= now || deadline - now <= slack;
+  }
+
+  void EnsureIds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (have_ids_) return;
+    request_id_ = factory_->NewRequestId();
+    span_ = factory_->NewServerSpan(std::nullopt);
+    traceparent_ = FormatTraceparent(span_);
+    have_ids_ = true;
+  }
+
+  void AddResponseMetadata(std::multimap<std::string, std::string>* md) {
+    absl::MutexLock lock(&mu_);
+    EnsureIds();
+    AddIfAbsent(md, kRequestIdKey, request_id_);
+    AddIfAbsent(md, kTraceparentKey, traceparent_);
+  }
+
+  void Finish(int code, absl::string_view message) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    EnsureIds();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
+    if (factory_->metrics_ != nullptr) {
+      factory_->metrics_->RecordCall(method_, code, seconds);
+    }
+    if (factory_->log_ == nullptr || !factory_->log_->enabled()) return;
+    char duration[32];
+    std::snprintf(duration, sizeof(duration), "%.3f", seconds * 1e3);
+    std::string line =
+        absl::StrCat("{\"ts\":\"",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                      absl::UTCTimeZone()),
+                     "\",\"level\":\"info\",\"msg\":\"rpc\",\"service\":\"",
+                     JsonEscape(factory_->service_name_), "\",\"method\":\"",
+                     JsonEscape(method_), "\",\"code\":\"", GrpcCodeName(code),
+                     "\",\"grpc_code\":", code, ",\"duration_ms\":", duration,
+                     ",\"request_id\":\"", JsonEscape(request_id_),
+                     "\",\"trace_id\":\"", span_.trace_id, "\",\"span_id\":\"",
+                     span_.span_id, "\",\"peer\":\"", JsonEscape(peer_), "\"");
+    if (code != grpc::StatusCode::OK) {
+      absl::StrAppend(&line, ",\"error\":\"", JsonEscape(message), "\"");
+    }
+    line += "}";
+    factory_->log_->Write(line);
+  }
+
+  TelemetryInterceptorFactory* const factory_;
+  grpc::ServerContextBase* const context_;
+  const std::string method_;
+  const std::chrono::steady_clock::time_point start_;
+
+  absl::Mutex mu_;
+  bool have_ids_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::string request_id_ ABSL_GUARDED_BY(mu_);
+  TraceContext span_ ABSL_GUARDED_BY(mu_);
+  std::string traceparent_ ABSL_GUARDED_BY(mu_);
+  std::string peer_ ABSL_GUARDED_BY(mu_);
+};
+
+TelemetryInterceptorFactory::TelemetryInterceptorFactory(
+    std::string service_name, Metrics* metrics, AccessLog* log)
+    : service_name_(std::move(service_name)), metrics_(metrics), log_(log) {
+  std::random_device device;
+  std::array<std::random_device::result_type, 8> seed;
+  for (auto& word : seed) word = device();
+  std::seed_seq seq(seed.begin(), seed.end());
+  absl::MutexLock lock(&rng_mu_);
+  rng_.seed(seq);
+}
+
+grpc::experimental::Interceptor*
+TelemetryInterceptorFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new TelemetryInterceptor(this, info);
+}
+
+std::string TelemetryInterceptorFactory::RandomHex(size_t bytes) {
+  std::string out(bytes * 2, '0');
+  absl::MutexLock lock(&rng_mu_);
+  do {
+    for (size_t i = 0; i < bytes; i += 8) {
+      uint64_t word = rng_();
+      for (size_t k = i; k < bytes && k < i + 8; ++k) {
+        out[2 * k] = kHexDigits[(word >> 4) & 0xf];
+        out[2 * k + 1] = kHexDigits[word & 0xf];
+        word >>= 8;
+      }
+    }
+  } while (IsAllZero(out));
+  return out;
+}
+
+std::string TelemetryInterceptorFactory::NewRequestId() {
+  return RandomHex(16);
+}
+
+TraceContext TelemetryInterceptorFactory::NewServerSpan(
+    const std::optional<TraceContext>& parent) {
+  TraceContext span;
+  if (parent.has_value()) {
+    span.trace_id = parent->trace_id;
+    span.flags = parent->flags;
+  } else {
+    span.trace_id = RandomHex(16);
+  }
+  do {
+    span.span_id = RandomHex(8);
+  } while (parent.has_value() && span.span_id == parent->span_id);
+  return span;
+}
+
+}  // namespace cstopa::common

@@ -1,0 +1,405 @@
+#include "services/common/server/server.h"
+
+#include <openssl/rand.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/common/server/admin_http.h"
+#include "services/common/server/config.h"
+#include "services/common/server/interceptors.h"
+#include "services/common/server/metrics.h"
+
+namespace cstopa::common {
+namespace {
+
+// One JSON log line on stderr for lifecycle events (not per call).
+void LogEvent(absl::string_view level, absl::string_view msg,
+              const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string line = absl::StrCat(
+      "{\"ts\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                       absl::UTCTimeZone()),
+      "\",\"level\":\"", level, "\",\"msg\":\"", JsonEscape(msg), "\"");
+  for (const auto& [k, v] : fields)
+    absl::StrAppend(&line, ",\"", k, "\":\"", JsonEscape(v), "\"");
+  line += "}\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    out << content;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return absl::InternalError(absl::StrCat("cannot rename to ", path));
+  return absl::OkStatus();
+}
+
+struct Settings {
+  std::string listen, admin_listen, store, api_keys_file, page_token_secret,
+      seed, port_file, access_log, tls_cert_file, tls_key_file,
+      tls_client_ca_file;
+  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
+          max_concurrent_streams = 0;
+  std::map<std::string, std::string> extra;  // the service's own flags
+};
+
+absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
+                                    const ServiceDefinition& def) {
+  FlagSet flags(absl::StrCat(def.name, "_server"),
+                absl::StrCat("Serves ", def.grpc_service_name, " over gRPC."));
+  flags.Add("listen", "CSTOPA_LISTEN",
+            absl::StrCat("127.0.0.1:", def.default_port),
+            "gRPC listen address host:port (port 0 picks a free port)");
+  flags.Add("admin_listen", "CSTOPA_ADMIN_LISTEN",
+            absl::StrCat("127.0.0.1:", def.default_admin_port),
+            "HTTP address for /metrics and /healthz; empty disables it");
+  flags.Add("store", "CSTOPA_STORE", absl::StrCat("sqlite://", def.name, ".db"),
+            "store URL: sqlite:///abs/path.db, sqlite://rel/path.db or "
+            "sqlite::memory:");
+  flags.Add("api_keys_file", "CSTOPA_API_KEYS_FILE", "",
+            "key file (lines `sha256:<hex> editor|admin label`, see "
+            "cstopa_keyhash); without it every write is refused");
+  flags.Add("page_token_secret", "CSTOPA_PAGE_TOKEN_SECRET", "",
+            "secret that signs page tokens; set the same value on every "
+            "replica. Empty: a random one, so tokens die with the process");
+  flags.Add("seed", "CSTOPA_SEED", "builtin",
+            "seed data to load at start: `builtin`, `none`, or a file path");
+  flags.Add("port_file", "CSTOPA_PORT_FILE", "",
+            "after start, write {\"grpc_port\":N,\"admin_port\":M} here");
+  flags.Add("access_log", "CSTOPA_ACCESS_LOG", "stderr",
+            "where the JSON access log goes: stderr, stdout, off, or a path");
+  flags.Add("drain_seconds", "CSTOPA_DRAIN_SECONDS", "10",
+            "on SIGTERM, how long in-flight calls may take to finish");
+  flags.Add("lame_duck_seconds", "CSTOPA_LAME_DUCK_SECONDS", "0",
+            "on SIGTERM, how long to keep serving while health already says "
+            "NOT_SERVING, so that load balancers move away before the "
+            "server stops accepting calls");
+  flags.Add("max_message_bytes", "CSTOPA_MAX_MESSAGE_BYTES", "4194304",
+            "largest request or response message");
+  flags.Add("max_concurrent_streams", "CSTOPA_MAX_CONCURRENT_STREAMS", "200",
+            "concurrent calls per client connection");
+  flags.Add("tls_cert_file", "CSTOPA_TLS_CERT_FILE", "",
+            "PEM certificate chain; with --tls_key_file enables TLS");
+  flags.Add("tls_key_file", "CSTOPA_TLS_KEY_FILE", "", "PEM private key");
+  flags.Add("tls_client_ca_file", "CSTOPA_TLS_CLIENT_CA_FILE", "",
+            "PEM CA bundle; when set, clients must present a certificate "
+            "signed by it (mutual TLS)");
+  for (const ServiceFlag& f : def.extra_flags)
+    flags.Add(f.name, f.env, f.default_value, f.help);
+  if (auto s = flags.Parse(argc, argv); !s.ok()) return s;
+
+  Settings st;
+  for (const ServiceFlag& f : def.extra_flags) {
+    std::string value = flags.Get(f.name);
+    if (f.validate) {
+      if (absl::Status s = f.validate(value); !s.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", f.name, " ", s.message()));
+    }
+    st.extra[f.name] = std::move(value);
+  }
+  st.listen = flags.Get("listen");
+  st.admin_listen = flags.Get("admin_listen");
+  st.store = flags.Get("store");
+  st.api_keys_file = flags.Get("api_keys_file");
+  st.page_token_secret = flags.Get("page_token_secret");
+  st.seed = flags.Get("seed");
+  st.port_file = flags.Get("port_file");
+  st.access_log = flags.Get("access_log");
+  st.tls_cert_file = flags.Get("tls_cert_file");
+  st.tls_key_file = flags.Get("tls_key_file");
+  st.tls_client_ca_file = flags.Get("tls_client_ca_file");
+  for (const char* name : {"drain_seconds", "lame_duck_seconds",
+                           "max_message_bytes", "max_concurrent_streams"}) {
+    auto v = flags.GetInt(name);
+    if (!v.ok()) return v.status();
+    if (*v < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " must not be negative"));
+  }
+  st.drain_seconds = *flags.GetInt("drain_seconds");
+  st.lame_duck_seconds = *flags.GetInt("lame_duck_seconds");
+  st.max_message_bytes = *flags.GetInt("max_message_bytes");
+  st.max_concurrent_streams = *flags.GetInt("max_concurrent_streams");
+  if (st.max_concurrent_streams < 1)
+    return absl::InvalidArgumentError(
+        "--max_concurrent_streams must be at least 1");
+  if (st.max_message_bytes < 1024 || st.max_message_bytes > (1 << 30))
+    return absl::InvalidArgumentError(
+        "--max_message_bytes must be between 1024 and 1073741824");
+  if (auto s = ValidateListenAddress("listen", st.listen); !s.ok()) return s;
+  if (!st.admin_listen.empty()) {
+    if (auto s = ValidateListenAddress("admin_listen", st.admin_listen);
+        !s.ok())
+      return s;
+  }
+  if (st.tls_cert_file.empty() != st.tls_key_file.empty())
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  if (!st.tls_client_ca_file.empty() && st.tls_cert_file.empty())
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+  if (st.access_log.empty())
+    return absl::InvalidArgumentError(
+        "--access_log must be stderr, stdout, off or a file path");
+  return st;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const Settings& st) {
+  if (st.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(st.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(st.tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!st.tls_client_ca_file.empty()) {
+    auto ca = ReadFile(st.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+}  // namespace
+
+int RunService(int argc, char** argv, const ServiceDefinition& def) {
+  // Signals are taken by sigwait below; block them before any thread starts
+  // so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Lock-order cycle detection costs a graph update on every lock; tests
+  // and sanitizer builds keep it, the served binary does not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  auto settings = ParseFlags(argc, argv, def);
+  if (!settings.ok()) {
+    if (settings.status().code() == absl::StatusCode::kCancelled) {
+      std::cout << settings.status().message();
+      return 0;
+    }
+    std::cerr << def.name << "_server: " << settings.status().message() << "\n";
+    return 2;
+  }
+  const Settings& st = *settings;
+  auto fail = [&](absl::string_view what, const absl::Status& s) {
+    LogEvent("error", absl::StrCat(what, ": ", s.message()),
+             {{"service", def.name}});
+    return 1;
+  };
+
+  ApiKeyStore keys;
+  if (!st.api_keys_file.empty()) {
+    auto loaded = ApiKeyStore::LoadFile(st.api_keys_file);
+    if (!loaded.ok()) return fail("--api_keys_file", loaded.status());
+    keys = std::move(*loaded);
+  } else {
+    LogEvent("warning",
+             "no --api_keys_file: reads work, every write is refused", {});
+  }
+
+  std::string secret = st.page_token_secret;
+  if (secret.empty()) {
+    unsigned char buf[32];
+    if (RAND_bytes(buf, sizeof(buf)) != 1)
+      return fail("page token secret", absl::InternalError("RAND_bytes"));
+    secret.assign(reinterpret_cast<char*>(buf), sizeof(buf));
+    LogEvent("warning",
+             "no --page_token_secret: page tokens will not survive a restart "
+             "or work across replicas",
+             {});
+  }
+  PageTokenCodec tokens(secret);
+
+  auto db = OpenDatabase(st.store, def.schema);
+  if (!db.ok()) return fail(absl::StrCat("store ", st.store), db.status());
+
+  ServiceContext ctx{db->get(), &tokens, &keys, st.extra};
+  auto service = def.create(ctx);
+  if (!service.ok()) return fail("service", service.status());
+
+  if (st.seed != "none") {
+    std::string text = def.builtin_seed;
+    if (st.seed != "builtin") {
+      auto file = ReadFile(st.seed);
+      if (!file.ok()) return fail("--seed", file.status());
+      text = *file;
+    }
+    if (auto s = (*service)->LoadSeed(text); !s.ok()) return fail("seed", s);
+  }
+
+  FILE* log_out = nullptr;
+  bool close_log = false;
+  if (st.access_log == "stderr") {
+    log_out = stderr;
+  } else if (st.access_log == "stdout") {
+    log_out = stdout;
+  } else if (st.access_log != "off") {
+    log_out = std::fopen(st.access_log.c_str(), "a");
+    if (log_out == nullptr)
+      return fail("--access_log", absl::InvalidArgumentError(absl::StrCat(
+                                      "cannot open ", st.access_log)));
+    close_log = true;
+  }
+  Metrics metrics(def.name);
+  AccessLog access_log(log_out);
+
+  auto creds = Credentials(st);
+  if (!creds.ok()) return fail("TLS", creds.status());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(st.listen, *creds, &port);
+  builder.RegisterService((*service)->grpc_service());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(st.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(st.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(st.max_concurrent_streams));
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      creators;
+  creators.push_back(std::make_unique<TelemetryInterceptorFactory>(
+      def.name, &metrics, &access_log));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return fail("gRPC", absl::UnavailableError(
+                            absl::StrCat("cannot listen on ", st.listen,
+                                         " (address in use or not local?)")));
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  // Health is SERVING while the store answers, and NOT_SERVING for good
+  // once draining starts; one mutex orders the watcher's and the signal's
+  // updates.
+  absl::Mutex health_mu;
+  bool serving = true, draining = false;
+  auto set_health = [&](bool ok, bool drain) {
+    absl::MutexLock lock(&health_mu);
+    if (draining) return;
+    draining = drain;
+    serving = ok && !drain;
+    health->SetServingStatus(def.grpc_service_name, serving);
+    health->SetServingStatus(serving);
+  };
+  auto is_serving = [&] {
+    absl::MutexLock lock(&health_mu);
+    return serving;
+  };
+  set_health((*db)->Ping().ok(), false);
+
+  std::unique_ptr<AdminHttpServer> admin;
+  if (!st.admin_listen.empty()) {
+    std::map<std::string, AdminHttpServer::Handler> routes;
+    routes["/metrics"] = [&] {
+      AdminHttpServer::Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      for (const StoreGauge& g : (*db)->Gauges()) {
+        metrics.SetGauge(g.name, g.help, g.value);
+      }
+      r.body = metrics.RenderPrometheus();
+      return r;
+    };
+    routes["/healthz"] = [&] {
+      AdminHttpServer::Response r;
+      const bool ok = is_serving();
+      r.status = ok ? 200 : 503;
+      r.body = ok ? "SERVING\n" : "NOT_SERVING\n";
+      return r;
+    };
+    auto started = AdminHttpServer::Start(st.admin_listen, std::move(routes));
+    if (!started.ok()) return fail("--admin_listen", started.status());
+    admin = std::move(*started);
+  }
+
+  std::string host = st.listen.substr(0, st.listen.rfind(':'));
+  LogEvent("info", "serving",
+           {{"service", def.name},
+            {"grpc_service", def.grpc_service_name},
+            {"address", absl::StrCat(host, ":", port)},
+            {"admin_port", admin ? std::to_string(admin->port()) : ""},
+            {"store", std::string((*db)->dialect())},
+            {"api_keys", std::to_string(keys.size())}});
+  if (!st.port_file.empty()) {
+    auto s = WriteFileAtomically(
+        st.port_file, absl::StrCat("{\"grpc_port\":", port, ",\"admin_port\":",
+                                   admin ? admin->port() : 0, "}\n"));
+    if (!s.ok()) return fail("--port_file", s);
+  }
+
+  // Watch the store: NOT_SERVING while it does not answer.
+  absl::Notification stop_watch;
+  std::thread watcher([&] {
+    bool was_ok = is_serving();
+    while (!stop_watch.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      bool ok = (*db)->Ping().ok();
+      if (ok != was_ok) {
+        LogEvent(ok ? "info" : "error",
+                 ok ? "store reachable again" : "store unreachable",
+                 {{"service", def.name}});
+        set_health(ok, false);  // no effect once draining
+        was_ok = ok;
+      }
+    }
+  });
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogEvent("info", "draining",
+           {{"service", def.name},
+            {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+            {"deadline_seconds", std::to_string(st.drain_seconds)}});
+  set_health(false, /*drain=*/true);
+  if (st.lame_duck_seconds > 0) {
+    absl::SleepFor(absl::Seconds(st.lame_duck_seconds));
+  }
+  // Long-lived streams end now (with a status that tells clients to
+  // resume elsewhere); unary calls in flight get the drain deadline.
+  (*service)->BeginDrain();
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(st.drain_seconds));
+  server->Wait();
+  stop_watch.Notify();
+  watcher.join();
+  if (admin) admin->Shutdown();
+  if (close_log) std::fclose(log_out);
+  LogEvent("info", "stopped", {{"service", def.name}});
+  return 0;
+}
+
+}  // namespace cstopa::common

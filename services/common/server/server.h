@@ -1,0 +1,165 @@
+// The runner every service binary uses: flags, store, gRPC server, health,
+// reflection, telemetry, auth keys, seed data and graceful shutdown.
+//
+// A service's main.cc only describes itself:
+//
+//   int main(int argc, char** argv) {
+//     cstopa::common::ServiceDefinition def;
+//     def.name = "membership";
+//     def.grpc_service_name = "cstopa.membership.v1.MembershipService";
+//     def.default_port = 50051;
+//     def.schema = cstopa::membership::Schema();
+//     def.create = [](const cstopa::common::ServiceContext& ctx) { ... };
+//     return cstopa::common::RunService(argc, argv, def);
+//   }
+//
+// What RunService does, in order: parses and validates flags (see --help),
+// opens the store and applies migrations, loads the seed (idempotent),
+// starts the gRPC server (callback API, standard health service, server
+// reflection, request-id/traceparent/access-log/metrics interceptors,
+// message-size and stream limits, optional TLS or mutual TLS) and the admin
+// HTTP server (/metrics, /healthz), then waits for SIGTERM or SIGINT. Health
+// reports NOT_SERVING while the store does not answer and while draining; on
+// a signal the server stops taking calls and lets in-flight calls finish
+// within --drain_seconds.
+#ifndef CSTOPA_SERVICES_COMMON_SERVER_SERVER_H_
+#define CSTOPA_SERVICES_COMMON_SERVER_SERVER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/impl/service_type.h"
+#include "services/common/api/auth.h"
+#include "services/common/query/paging.h"
+#include "services/common/store/sql.h"
+
+
+namespace cstopa::common {
+
+// What a service implementation gets from the runner.
+struct ServiceContext {
+  Database* db = nullptr;
+  const PageTokenCodec* page_tokens = nullptr;
+  const ApiKeyStore* api_keys = nullptr;
+  // The values of the service's own flags (ServiceDefinition::extra_flags),
+  // validated, by flag name.
+  std::map<std::string, std::string> flags;
+};
+
+// A flag of one service only, beside the common ones.
+struct ServiceFlag {
+  std::string name;  // without the leading --
+  std::string env;   // environment fallback, may be empty
+  std::string default_value;
+  std::string help;
+  // Checks a value; an error stops the start with exit code 2.
+  std::function<absl::Status(const std::string&)> validate;
+};
+
+// A running service: the gRPC implementation plus whatever it owns.
+class ServiceInstance {
+ public:
+  virtual ~ServiceInstance() = default;
+  virtual grpc::Service* grpc_service() = 0;
+  // Loads seed data from `text` (the service's seed file format). Must be
+  // idempotent: records that exist, or were deleted, are left alone.
+  virtual absl::Status LoadSeed(const std::string& text) = 0;
+  // Called once when the server starts draining (SIGTERM), before it stops
+  // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
+  // that clients reconnect to another replica and resume). Must not block.
+  virtual void BeginDrain() {}
+};
+
+// The usual shape of a service: a store over the database, a handler over
+// the store and the API keys (with LoadSeed), and the handler's gRPC face.
+//
+//   def.create = StandardInstance<MonitoringStore, MonitoringHandler,
+//                                 MonitoringGrpcService>::Create;
+template <typename Store, typename Handler, typename GrpcService>
+class StandardInstance : public ServiceInstance {
+ public:
+  explicit StandardInstance(const ServiceContext& ctx)
+      : store_(ctx.db, ctx.page_tokens),
+        handler_(&store_, ctx.api_keys),
+        service_(&handler_) {}
+  static absl::StatusOr<std::unique_ptr<ServiceInstance>> Create(
+      const ServiceContext& ctx) {
+    return std::make_unique<StandardInstance>(ctx);
+  }
+  grpc::Service* grpc_service() override { return &service_; }
+  absl::Status LoadSeed(const std::string& text) override {
+    return handler_.LoadSeed(text);
+  }
+
+ private:
+  Store store_;
+  Handler handler_;
+  GrpcService service_;
+};
+
+// The shape of a service on platform v2: its resources over the store
+// (constructed from the database, page tokens and API keys), a handler over
+// them with LoadSeed, and the handler's generated gRPC face.
+//
+//   def.create = HandlerInstance<MembershipResources, MembershipHandler>::
+//       Factory(&v1::NewMembershipServiceGrpc);
+template <typename Resources, typename Handler>
+class HandlerInstance : public ServiceInstance {
+ public:
+  template <typename Interface>
+  using GrpcFace = std::unique_ptr<grpc::Service> (*)(Interface*);
+
+  template <typename Interface>
+  HandlerInstance(const ServiceContext& ctx, GrpcFace<Interface> face)
+      : resources_(ctx.db, ctx.page_tokens, ctx.api_keys),
+        handler_(&resources_),
+        service_(face(&handler_)) {}
+
+  // The ServiceDefinition::create of such a service.
+  template <typename Interface>
+  static std::function<absl::StatusOr<std::unique_ptr<ServiceInstance>>(
+      const ServiceContext&)>
+  Factory(GrpcFace<Interface> face) {
+    return [face](const ServiceContext& ctx)
+               -> absl::StatusOr<std::unique_ptr<ServiceInstance>> {
+      return std::make_unique<HandlerInstance>(ctx, face);
+    };
+  }
+
+  grpc::Service* grpc_service() override { return service_.get(); }
+  absl::Status LoadSeed(const std::string& text) override {
+    return handler_.LoadSeed(text);
+  }
+
+ private:
+  Resources resources_;
+  Handler handler_;
+  std::unique_ptr<grpc::Service> service_;
+};
+
+struct ServiceDefinition {
+  std::string name;  // short name, e.g. "membership"
+  std::string
+      grpc_service_name;  // e.g. "cstopa.membership.v1.MembershipService"
+  int default_port = 0;
+  int default_admin_port = 0;
+  SchemaSpec schema;
+  std::string builtin_seed;  // the seed file compiled into the binary
+  std::vector<ServiceFlag> extra_flags;
+  std::function<absl::StatusOr<std::unique_ptr<ServiceInstance>>(
+      const ServiceContext&)>
+      create;
+};
+
+// Runs the service until SIGTERM/SIGINT; returns the process exit code
+// (0 after a clean drain, 2 for bad flags, 1 for start-up failures).
+int RunService(int argc, char** argv, const ServiceDefinition& def);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_SERVER_SERVER_H_

@@ -1,0 +1,1034 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/rpc_service_method.h"
+#include "grpcpp/support/method_handler.h"
+#include "gtest/gtest.h"
+#include "services/common/server/admin_http.h"
+#include "services/common/server/interceptors.h"
+#include "services/common/server/metrics.h"
+
+namespace cstopa::common {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// (No std::regex: GCC 12 reports false maybe-uninitialized warnings in it
+// under the sanitizer build.)
+
+bool IsLowerHex(absl::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// "2024-05-01T12:00:00.123Z"
+bool IsRfc3339Millis(absl::string_view s) {
+  const absl::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (s.size() != shape.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsNameChar(char c, bool first, bool colon_ok) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         (colon_ok && c == ':') || (!first && c >= '0' && c <= '9');
+}
+
+// Consumes a metric (or, without colons, label) name from the front of `s`.
+bool ConsumeName(absl::string_view& s, bool colon_ok) {
+  size_t n = 0;
+  while (n < s.size() && IsNameChar(s[n], n == 0, colon_ok)) ++n;
+  s.remove_prefix(n);
+  return n > 0;
+}
+
+// A sample line of the text format: name{label="value",...} value
+bool IsSampleLine(absl::string_view s) {
+  if (!ConsumeName(s, /*colon_ok=*/true)) return false;
+  if (!s.empty() && s[0] == '{') {
+    s.remove_prefix(1);
+    while (!s.empty() && s[0] != '}') {
+      if (!ConsumeName(s, /*colon_ok=*/false)) return false;
+      if (!absl::ConsumePrefix(&s, "=\"")) return false;
+      for (;;) {
+        if (s.empty() || s[0] == '\n') return false;
+        if (s[0] == '"') break;
+        if (s[0] == '\\') {
+          if (s.size() < 2 || (s[1] != '\\' && s[1] != '"' && s[1] != 'n')) {
+            return false;
+          }
+          s.remove_prefix(1);
+        }
+        s.remove_prefix(1);
+      }
+      s.remove_prefix(1);  // closing quote
+      absl::ConsumePrefix(&s, ",");
+    }
+    if (!absl::ConsumePrefix(&s, "}")) return false;
+  }
+  if (!absl::ConsumePrefix(&s, " ") || s.empty()) return false;
+  if (s == "NaN" || s == "+Inf" || s == "-Inf") return true;
+  double value;
+  return absl::SimpleAtod(s, &value);
+}
+
+// ---------------------------------------------------------------- Metrics
+
+TEST(MetricsTest, CodeNames) {
+  EXPECT_STREQ(GrpcCodeName(0), "OK");
+  EXPECT_STREQ(GrpcCodeName(1), "CANCELLED");
+  EXPECT_STREQ(GrpcCodeName(3), "INVALID_ARGUMENT");
+  EXPECT_STREQ(GrpcCodeName(12), "UNIMPLEMENTED");
+  EXPECT_STREQ(GrpcCodeName(16), "UNAUTHENTICATED");
+  EXPECT_STREQ(GrpcCodeName(17), "UNKNOWN");
+  EXPECT_STREQ(GrpcCodeName(-1), "UNKNOWN");
+}
+
+TEST(MetricsTest, RendersCountersAndCumulativeHistogram) {
+  Metrics metrics("membership");
+  const std::string m = "/cstopa.membership.v1.Membership/GetMember";
+  metrics.RecordCall(m, 0, 0.0003);  // le 0.0005
+  metrics.RecordCall(m, 0, 0.003);   // le 0.005
+  metrics.RecordCall(m, 0, 0.3);     // le 0.5
+  metrics.RecordCall(m, 5, 20);      // +Inf
+  metrics.RecordCall(m, 0, 0.005);   // le is inclusive: 0.005
+  std::string text = metrics.RenderPrometheus();
+  const std::string labels =
+      "grpc_service=\"cstopa.membership.v1.Membership\","
+      "grpc_method=\"GetMember\"";
+
+  EXPECT_THAT(text, HasSubstr("cstopa_build_info{service=\"membership\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE grpc_server_handled_total counter\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE grpc_server_handling_seconds histogram\n"));
+  EXPECT_THAT(text, HasSubstr("# HELP grpc_server_handled_total "));
+  EXPECT_THAT(text, HasSubstr("# HELP grpc_server_handling_seconds "));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{" + labels +
+                              ",grpc_code=\"OK\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{" + labels +
+                              ",grpc_code=\"NOT_FOUND\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("grpc_code=\"CANCELLED\"")));
+
+  const std::vector<std::pair<std::string, int>> want = {
+      {"0.0005", 1}, {"0.001", 1}, {"0.0025", 1}, {"0.005", 3}, {"0.01", 3},
+      {"0.025", 3},  {"0.05", 3},  {"0.1", 3},    {"0.25", 3},  {"0.5", 4},
+      {"1", 4},      {"2.5", 4},   {"5", 4},      {"10", 4},    {"+Inf", 5}};
+  for (const auto& [le, n] : want) {
+    EXPECT_THAT(text,
+                HasSubstr(absl::StrCat("grpc_server_handling_seconds_bucket{",
+                                       labels, ",le=\"", le, "\"} ", n, "\n")))
+        << le;
+  }
+  EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{" + labels +
+                              "} 5\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_sum{" + labels +
+                              "} 20.3083\n"));
+}
+
+TEST(MetricsTest, OutputIsWellFormedExposition) {
+  Metrics metrics("svc");
+  metrics.RecordCall("/a.B/C", 0, 0.01);
+  metrics.RecordCall("/a.B/D", 13, 0.2);
+  metrics.RecordCall("weird\"name\\\n", 2, 0.2);
+  metrics.SetGauge("cstopa_members", "Members in the store.", 42);
+  std::string text = metrics.RenderPrometheus();
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  // The checker itself.
+  EXPECT_TRUE(IsSampleLine("a_b:c{x=\"y\\\"z\",w=\"\"} 1.5e-3"));
+  EXPECT_FALSE(IsSampleLine("bad line"));
+  EXPECT_FALSE(IsSampleLine("m{a=\"x} 1"));
+  EXPECT_FALSE(IsSampleLine("m{a=\"x\\q\"} 1"));
+  EXPECT_FALSE(IsSampleLine("m 1x"));
+  std::map<std::string, int> types;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::string l(line);
+    if (absl::StartsWith(l, "#")) {
+      absl::string_view rest = l;
+      EXPECT_TRUE(absl::ConsumePrefix(&rest, "# HELP ") ||
+                  absl::ConsumePrefix(&rest, "# TYPE "))
+          << l;
+      EXPECT_TRUE(ConsumeName(rest, /*colon_ok=*/true) &&
+                  absl::StartsWith(rest, " "))
+          << l;
+      if (absl::StartsWith(l, "# TYPE ")) {
+        std::vector<std::string> parts = absl::StrSplit(l, ' ');
+        ++types[parts[2]];
+      }
+    } else {
+      EXPECT_TRUE(IsSampleLine(l)) << l;
+    }
+  }
+  for (const auto& [name, n] : types) EXPECT_EQ(n, 1) << name;
+  EXPECT_THAT(text, HasSubstr("grpc_service=\"unknown\",grpc_method="
+                              "\"weird\\\"name\\\\\\n\""));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE cstopa_members gauge\ncstopa_members 42\n"));
+}
+
+TEST(MetricsTest, NoBuildInfoWithoutServiceNameAndOddInputsClamped) {
+  Metrics metrics;
+  metrics.RecordCall("/a.B/C", 99, -1);
+  std::string text = metrics.RenderPrometheus();
+  EXPECT_THAT(text, Not(HasSubstr("cstopa_build_info")));
+  EXPECT_THAT(text, HasSubstr("grpc_code=\"UNKNOWN\"} 1\n"));
+  EXPECT_THAT(
+      text, HasSubstr("grpc_server_handling_seconds_bucket{grpc_service=\"a.B\""
+                      ",grpc_method=\"C\",le=\"0.0005\"} 1\n"));
+}
+
+TEST(MetricsTest, GaugesValidatedAndUpdated) {
+  Metrics metrics;
+  metrics.SetGauge("bad name", "x", 1);
+  metrics.SetGauge("grpc_server_handled_total", "clash", 1);
+  metrics.SetGauge("cstopa_up", "", 1);
+  metrics.SetGauge("cstopa_up", "ignored", 0.5);
+  std::string text = metrics.RenderPrometheus();
+  EXPECT_THAT(text, Not(HasSubstr("bad name")));
+  EXPECT_THAT(text, Not(HasSubstr("clash")));
+  EXPECT_THAT(text, HasSubstr("# TYPE cstopa_up gauge\ncstopa_up 0.5\n"));
+}
+
+TEST(MetricsTest, DistinctMethodsAreCapped) {
+  Metrics metrics;
+  for (size_t i = 0; i < Metrics::kMaxMethods + 50; ++i) {
+    metrics.RecordCall(absl::StrCat("/probe.Svc/M", i), 12, 0.001);
+  }
+  std::string text = metrics.RenderPrometheus();
+  size_t series = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "grpc_server_handled_total{")) ++series;
+  }
+  EXPECT_EQ(series, Metrics::kMaxMethods + 1);
+  // (StrContains: a failure message with the whole text would be huge.)
+  EXPECT_TRUE(absl::StrContains(
+      text,
+      "grpc_server_handled_total{grpc_service=\"other\",grpc_method=\"other\","
+      "grpc_code=\"UNIMPLEMENTED\"} 50\n"));
+}
+
+TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
+  Metrics metrics;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&metrics, t] {
+      for (int i = 0; i < 2000; ++i) {
+        metrics.RecordCall(absl::StrCat("/s.S/M", i % 3), t % 2, 0.001);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string text = metrics.RenderPrometheus();
+  for (int m = 0; m < 3; ++m) {
+    int n = 2 * ((2000 + 2 - m) / 3);  // per code: 2 threads
+    EXPECT_THAT(text, HasSubstr(absl::StrCat(
+                          "grpc_server_handling_seconds_count{grpc_service="
+                          "\"s.S\",grpc_method=\"M",
+                          m, "\"} ", 2 * n, "\n")));
+    EXPECT_THAT(
+        text, HasSubstr(absl::StrCat("grpc_service=\"s.S\",grpc_method=\"M", m,
+                                     "\",grpc_code=\"CANCELLED\"} ", n, "\n")));
+  }
+}
+
+// ---------------------------------------------------------- Trace context
+
+constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr char kParentId[] = "00f067aa0ba902b7";
+
+TEST(TraceparentTest, ParsesValidHeader) {
+  auto tc =
+      ParseTraceparent(absl::StrCat("00-", kTraceId, "-", kParentId, "-01"));
+  ASSERT_TRUE(tc.has_value());
+  EXPECT_EQ(tc->trace_id, kTraceId);
+  EXPECT_EQ(tc->span_id, kParentId);
+  EXPECT_EQ(tc->flags, 1);
+  EXPECT_EQ(FormatTraceparent(*tc),
+            absl::StrCat("00-", kTraceId, "-", kParentId, "-01"));
+
+  auto other =
+      ParseTraceparent(absl::StrCat("00-", kTraceId, "-", kParentId, "-fe"));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->flags, 0xfe);
+  EXPECT_EQ(FormatTraceparent(*other),
+            absl::StrCat("00-", kTraceId, "-", kParentId, "-fe"));
+}
+
+TEST(TraceparentTest, AcceptsFutureVersions) {
+  EXPECT_TRUE(
+      ParseTraceparent(absl::StrCat("01-", kTraceId, "-", kParentId, "-01"))
+          .has_value());
+  EXPECT_TRUE(ParseTraceparent(absl::StrCat("cc-", kTraceId, "-", kParentId,
+                                            "-01-what-the-future-holds"))
+                  .has_value());
+  EXPECT_FALSE(
+      ParseTraceparent(absl::StrCat("cc-", kTraceId, "-", kParentId, "-01x"))
+          .has_value());
+}
+
+TEST(TraceparentTest, RejectsBadHeaders) {
+  const std::string zeros32(32, '0'), zeros16(16, '0');
+  const std::vector<std::string> bad = {
+      "",
+      "garbage",
+      absl::StrCat("00-", kTraceId, "-", kParentId, "-01-extra"),  // v00 exact
+      absl::StrCat("00-", kTraceId, "-", kParentId, "-1"),
+      absl::StrCat("ff-", kTraceId, "-", kParentId, "-01"),
+      absl::StrCat("0g-", kTraceId, "-", kParentId, "-01"),
+      absl::StrCat("00-", zeros32, "-", kParentId, "-01"),
+      absl::StrCat("00-", kTraceId, "-", zeros16, "-01"),
+      absl::StrCat("00-", "4BF92F3577B34DA6A3CE929D0E0E4736", "-", kParentId,
+                   "-01"),
+      absl::StrCat("00-", kTraceId, "-", "00F067AA0BA902B7", "-01"),
+      absl::StrCat("00-", kTraceId, "-", kParentId, "-0z"),
+      absl::StrCat("00_", kTraceId, "-", kParentId, "-01"),
+      absl::StrCat("00-", kTraceId, "_", kParentId, "-01"),
+      absl::StrCat("00-", kTraceId, "-", kParentId, "_01"),
+      absl::StrCat("00-", "4bf92f3577b34da6a3ce929d0e0e473", "-", kParentId,
+                   "0-01"),
+      absl::StrCat(" 00-", kTraceId, "-", kParentId, "-01"),
+  };
+  for (const std::string& h : bad) {
+    EXPECT_FALSE(ParseTraceparent(h).has_value()) << "'" << h << "'";
+  }
+}
+
+TEST(TraceparentTest, FactoryMakesFreshSpans) {
+  TelemetryInterceptorFactory factory("svc", nullptr, nullptr);
+  std::string id = factory.NewRequestId();
+  EXPECT_TRUE(IsLowerHex(id, 32)) << id;
+  EXPECT_NE(id, factory.NewRequestId());
+
+  TraceContext fresh = factory.NewServerSpan(std::nullopt);
+  EXPECT_TRUE(ParseTraceparent(FormatTraceparent(fresh)).has_value());
+  EXPECT_EQ(fresh.flags, 0);
+
+  auto parent =
+      ParseTraceparent(absl::StrCat("00-", kTraceId, "-", kParentId, "-01"));
+  TraceContext child = factory.NewServerSpan(parent);
+  EXPECT_EQ(child.trace_id, kTraceId);
+  EXPECT_NE(child.span_id, kParentId);
+  EXPECT_EQ(child.flags, 1);
+  EXPECT_TRUE(ParseTraceparent(FormatTraceparent(child)).has_value());
+}
+
+// ------------------------------------------------------------- JSON, ids
+
+TEST(JsonEscapeTest, EscapesQuotesBackslashesAndControls) {
+  EXPECT_EQ(JsonEscape("plain"), "plain");
+  EXPECT_EQ(JsonEscape("say \"hi\""), "say \\\"hi\\\"");
+  EXPECT_EQ(JsonEscape("a\\b"), "a\\\\b");
+  EXPECT_EQ(JsonEscape("l1\nl2\r\t\b\f"), "l1\\nl2\\r\\t\\b\\f");
+  EXPECT_EQ(JsonEscape(std::string("\x01\x1f", 2)), "\\u0001\\u001f");
+  EXPECT_EQ(JsonEscape(std::string("nul\0x", 5)), "nul\\u0000x");
+  EXPECT_EQ(JsonEscape("</script>"), "</script>");
+}
+
+TEST(JsonEscapeTest, PassesValidUtf8AndReplacesInvalid) {
+  const std::string utf8 =
+      "Z\xc3\xbcrich \xe2\x80\x94 \xe6\x9d\xb1\xe4\xba\xac "
+      "\xf0\x9f\x98\x80";  // Zürich — 東京 😀
+  EXPECT_EQ(JsonEscape(utf8), utf8);
+  EXPECT_EQ(JsonEscape("a\xff"
+                       "b"),
+            "a\\ufffdb");
+  EXPECT_EQ(JsonEscape("\xc3"), "\\ufffd");                        // truncated
+  EXPECT_EQ(JsonEscape("\xc0\xaf"), "\\ufffd\\ufffd");             // overlong
+  EXPECT_EQ(JsonEscape("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");  // surrogate
+  EXPECT_EQ(JsonEscape("\xf4\x90\x80\x80"),                        // > U+10FFFF
+            "\\ufffd\\ufffd\\ufffd\\ufffd");
+}
+
+TEST(JsonEscapeTest, OutputParsesAsJson) {
+  std::string nasty = std::string("q\"b\\n\n\x01\x7f\xff", 9) + "\xc3\xa9";
+  google::protobuf::Struct parsed;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      absl::StrCat("{\"k\":\"", JsonEscape(nasty), "\"}"), &parsed);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(parsed.fields().at("k").string_value(),
+            std::string("q\"b\\n\n\x01\x7f\xef\xbf\xbd", 11) + "\xc3\xa9");
+}
+
+TEST(RequestIdTest, Validation) {
+  EXPECT_TRUE(IsValidRequestId("abc-123"));
+  EXPECT_TRUE(IsValidRequestId(std::string(128, 'a')));
+  EXPECT_FALSE(IsValidRequestId(std::string(129, 'a')));
+  EXPECT_FALSE(IsValidRequestId(""));
+  EXPECT_FALSE(IsValidRequestId("tab\there"));
+  EXPECT_FALSE(IsValidRequestId("caf\xc3\xa9"));
+  EXPECT_EQ(RequestIdOf(nullptr), "");
+}
+
+TEST(AccessLogTest, WritesLinesAndToleratesNull) {
+  AccessLog off(nullptr);
+  EXPECT_FALSE(off.enabled());
+  off.Write("dropped");
+
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  {
+    AccessLog log(f);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < 50; ++i) log.Write(absl::StrCat("{\"t\":", t, "}"));
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  std::rewind(f);
+  std::string all;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) all.append(buf, n);
+  std::fclose(f);
+  std::vector<std::string> lines = absl::StrSplit(all, '\n', absl::SkipEmpty());
+  EXPECT_EQ(lines.size(), 200u);
+  for (const auto& l : lines) {
+    EXPECT_TRUE(l.size() == 7 && absl::StartsWith(l, "{\"t\":") &&
+                l[5] >= '0' && l[5] <= '3' && l[6] == '}')
+        << l;
+  }
+}
+
+// --------------------------------------------------------- Admin HTTP
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until EOF or `timeout`; returns what arrived.
+std::string ReadAll(int fd, absl::Duration timeout, bool* eof = nullptr) {
+  std::string out;
+  absl::Time deadline = absl::Now() + timeout;
+  if (eof != nullptr) *eof = false;
+  for (;;) {
+    int left =
+        static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) break;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      if (eof != nullptr) *eof = true;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string HttpExchange(int port, const std::string& request,
+                         absl::Duration timeout = absl::Seconds(5)) {
+  int fd = Connect(port);
+  if (fd < 0) return "connect failed";
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n =
+        send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string response = ReadAll(fd, timeout);
+  close(fd);
+  return response;
+}
+
+std::string BodyOf(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+std::map<std::string, AdminHttpServer::Handler> TestRoutes() {
+  std::map<std::string, AdminHttpServer::Handler> routes;
+  routes["/metrics"] = [] {
+    AdminHttpServer::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = "up 1\n";
+    return r;
+  };
+  routes["/healthz"] = [] {
+    AdminHttpServer::Response r;
+    r.status = 503;
+    r.body = "NOT_SERVING\n";
+    return r;
+  };
+  return routes;
+}
+
+TEST(AdminHttpTest, ServesRoutes) {
+  auto server = AdminHttpServer::Start("127.0.0.1:0", TestRoutes());
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+  ASSERT_GT(port, 0);
+
+  std::string r = HttpExchange(
+      port, "GET /metrics HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(
+      r, HasSubstr(
+             "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+  EXPECT_THAT(r, HasSubstr("\r\nContent-Length: 5\r\n"));
+  EXPECT_THAT(r, HasSubstr("\r\nConnection: close\r\n"));
+  EXPECT_EQ(BodyOf(r), "up 1\n");
+
+  // Query strings are ignored; bare-LF requests are accepted.
+  r = HttpExchange(port, "GET /metrics?x=1 HTTP/1.0\n\n");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
+
+  r = HttpExchange(port, "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  EXPECT_EQ(BodyOf(r), "NOT_SERVING\n");
+
+  r = HttpExchange(port, "HEAD /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(r, HasSubstr("\r\nContent-Length: 5\r\n"));
+  EXPECT_EQ(BodyOf(r), "");
+}
+
+TEST(AdminHttpTest, ErrorsFor404And405AndBadRequests) {
+  AdminHttpServer::Options options;
+  options.max_request_bytes = 1024;
+  auto server = AdminHttpServer::Start("127.0.0.1:0", TestRoutes(), options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+
+  EXPECT_THAT(HttpExchange(port, "GET /nope HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 404 Not Found\r\n"));
+  std::string r = HttpExchange(
+      port, "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 405 Method Not Allowed\r\n"));
+  EXPECT_THAT(r, HasSubstr("\r\nAllow: GET, HEAD\r\n"));
+  EXPECT_THAT(HttpExchange(port, "DELETE /nope HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 405 "));
+  EXPECT_THAT(HttpExchange(port, "hello\r\n\r\n"),
+              StartsWith("HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_THAT(HttpExchange(port, "GET /metrics SPDY/3\r\n\r\n"),
+              StartsWith("HTTP/1.1 400 "));
+  EXPECT_THAT(HttpExchange(port, "GET /metrics HTTP/1.1\r\nX-Big: " +
+                                     std::string(4096, 'a') + "\r\n\r\n"),
+              StartsWith("HTTP/1.1 431 "));
+}
+
+TEST(AdminHttpTest, SilentClientDoesNotBlockOthersAndIsDropped) {
+  AdminHttpServer::Options options;
+  options.io_timeout = absl::Seconds(1);
+  auto server = AdminHttpServer::Start("127.0.0.1:0", TestRoutes(), options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+
+  int idle = Connect(port);
+  ASSERT_GE(idle, 0);
+  int partial = Connect(port);
+  ASSERT_GE(partial, 0);
+  ASSERT_EQ(send(partial, "GET /metr", 9, MSG_NOSIGNAL), 9);
+
+  absl::Time start = absl::Now();
+  std::string r = HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(800));
+
+  // The silent connections are closed after the timeout.
+  bool eof = false;
+  ReadAll(idle, absl::Seconds(5), &eof);
+  EXPECT_TRUE(eof);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  ReadAll(partial, absl::Seconds(3), &eof);
+  EXPECT_TRUE(eof);
+  close(idle);
+  close(partial);
+
+  // Still serving.
+  EXPECT_THAT(HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n"),
+              StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+TEST(AdminHttpTest, ShutdownIsPromptAndIdempotent) {
+  auto server = AdminHttpServer::Start("127.0.0.1:0", TestRoutes());
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+  int idle = Connect(port);  // open, silent connection (5 s timeout)
+  ASSERT_GE(idle, 0);
+  absl::SleepFor(absl::Milliseconds(50));
+
+  absl::Time start = absl::Now();
+  (*server)->Shutdown();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  (*server)->Shutdown();
+  bool eof = false;
+  ReadAll(idle, absl::Seconds(1), &eof);
+  EXPECT_TRUE(eof);
+  close(idle);
+  EXPECT_EQ(Connect(port), -1);  // the listening socket is closed
+  server->reset();               // destructor after Shutdown is fine
+}
+
+TEST(AdminHttpTest, BadAddresses) {
+  for (std::string a : {"127.0.0.1", ":80", "127.0.0.1:99999", "127.0.0.1:x",
+                        "[::1:0", "::1:0", "no.such.host.invalid:0"}) {
+    auto server = AdminHttpServer::Start(a, TestRoutes());
+    ASSERT_FALSE(server.ok()) << a;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << a;
+    EXPECT_THAT(std::string(server.status().message()), HasSubstr(a));
+  }
+  auto first = AdminHttpServer::Start("127.0.0.1:0", TestRoutes());
+  ASSERT_TRUE(first.ok());
+  std::string taken = absl::StrCat("127.0.0.1:", (*first)->port());
+  auto second = AdminHttpServer::Start(taken, TestRoutes());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(taken));
+}
+
+TEST(AdminHttpTest, Ipv6Loopback) {
+  auto server = AdminHttpServer::Start("[::1]:0", TestRoutes());
+  if (!server.ok()) GTEST_SKIP() << "no IPv6 loopback: " << server.status();
+  EXPECT_GT((*server)->port(), 0);
+}
+
+// ------------------------------------------------- Interceptor end to end
+
+std::string ReadFileBack(FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string all;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) all.append(buf, n);
+  return all;
+}
+
+std::string Get(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+                const std::string& key) {
+  auto it = md.find(key);
+  return it == md.end() ? ""
+                        : std::string(it->second.data(), it->second.size());
+}
+
+// Test service for unmatched methods: records RequestIdOf() for every call;
+// "/test.Slow/Wait" waits until cancelled, anything else returns OK.
+class RecordingGenericService : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    {
+      absl::MutexLock lock(&mu_);
+      seen_request_ids_.push_back(RequestIdOf(context));
+    }
+    return new Reactor(context->method() == "/test.Slow/Wait");
+  }
+
+  std::vector<std::string> seen_request_ids() {
+    absl::MutexLock lock(&mu_);
+    return seen_request_ids_;
+  }
+
+ private:
+  class Reactor
+      : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit Reactor(bool wait_for_cancel) : wait_for_cancel_(wait_for_cancel) {
+      if (!wait_for_cancel_) Finish(grpc::Status::OK);
+    }
+    void OnCancel() override {
+      if (wait_for_cancel_) Finish(grpc::Status::CANCELLED);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    const bool wait_for_cancel_;
+  };
+
+  absl::Mutex mu_;
+  std::vector<std::string> seen_request_ids_ ABSL_GUARDED_BY(mu_);
+};
+
+// A sync service with one method, "/cstopa.test.Ping/Ping", that records
+// RequestIdOf() and returns OK. Like the production server, the test server
+// then has sync methods (a server with only the default health service cannot
+// be built).
+class PingService : public grpc::Service {
+ public:
+  PingService() {
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        "/cstopa.test.Ping/Ping", grpc::internal::RpcMethod::NORMAL_RPC,
+        new grpc::internal::RpcMethodHandler<PingService, grpc::ByteBuffer,
+                                             grpc::ByteBuffer>(
+            [](PingService* self, grpc::ServerContext* context,
+               const grpc::ByteBuffer*, grpc::ByteBuffer* reply) {
+              grpc::Slice empty;
+              *reply = grpc::ByteBuffer(&empty, 1);
+              absl::MutexLock lock(&self->mu_);
+              self->seen_request_ids_.push_back(RequestIdOf(context));
+              return grpc::Status::OK;
+            },
+            this)));
+    // Returns OK after 300 ms, ignoring cancellation.
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        "/cstopa.test.Ping/Slow", grpc::internal::RpcMethod::NORMAL_RPC,
+        new grpc::internal::RpcMethodHandler<PingService, grpc::ByteBuffer,
+                                             grpc::ByteBuffer>(
+            [](PingService*, grpc::ServerContext*, const grpc::ByteBuffer*,
+               grpc::ByteBuffer* reply) {
+              absl::SleepFor(absl::Milliseconds(300));
+              grpc::Slice empty;
+              *reply = grpc::ByteBuffer(&empty, 1);
+              return grpc::Status::OK;
+            },
+            this)));
+  }
+
+  std::vector<std::string> seen_request_ids() {
+    absl::MutexLock lock(&mu_);
+    return seen_request_ids_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> seen_request_ids_ ABSL_GUARDED_BY(mu_);
+};
+
+class InterceptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_file_ = std::tmpfile();
+    ASSERT_NE(log_file_, nullptr);
+    access_log_ = std::make_unique<AccessLog>(log_file_);
+  }
+
+  void TearDown() override {
+    StopServer();
+    if (log_file_ != nullptr) std::fclose(log_file_);
+  }
+
+  void StartServer(bool with_generic) {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&ping_);
+    if (with_generic) builder.RegisterCallbackGenericService(&generic_);
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        creators;
+    creators.push_back(std::make_unique<TelemetryInterceptorFactory>(
+        "telemetry-test", &metrics_, access_log_.get()));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port_, 0);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  // Waits for in-flight calls to end so every log line has been written.
+  void StopServer() {
+    if (server_ == nullptr) return;
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(2));
+    server_->Wait();
+    server_.reset();
+  }
+
+  grpc::Status Call(grpc::ClientContext* context, const std::string& method,
+                    std::string* response = nullptr) {
+    grpc::GenericStub stub(channel_);
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1);
+    grpc::ByteBuffer reply;
+    grpc::Status status;
+    absl::Notification done;
+    stub.UnaryCall(context, method, grpc::StubOptions(), &request, &reply,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    if (!done.WaitForNotificationWithTimeout(absl::Seconds(10))) {
+      context->TryCancel();
+      done.WaitForNotification();
+    }
+    if (response != nullptr && status.ok()) {
+      std::vector<grpc::Slice> slices;
+      if (reply.Dump(&slices).ok()) {
+        response->clear();
+        for (const auto& s : slices) {
+          response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+      }
+    }
+    return status;
+  }
+
+  // Every access-log line, parsed.
+  std::vector<google::protobuf::Struct> LogLines() {
+    std::vector<google::protobuf::Struct> out;
+    std::string all = ReadFileBack(log_file_);
+    EXPECT_TRUE(all.empty() || all.back() == '\n');
+    for (absl::string_view line :
+         absl::StrSplit(all, '\n', absl::SkipEmpty())) {
+      google::protobuf::Struct parsed;
+      auto status = google::protobuf::util::JsonStringToMessage(
+          std::string(line), &parsed);
+      EXPECT_TRUE(status.ok()) << line;
+      out.push_back(parsed);
+    }
+    return out;
+  }
+
+  static std::string Str(const google::protobuf::Struct& s,
+                         const std::string& key) {
+    auto it = s.fields().find(key);
+    return it == s.fields().end() ? "<missing>" : it->second.string_value();
+  }
+
+  Metrics metrics_{"telemetry-test"};
+  FILE* log_file_ = nullptr;
+  std::unique_ptr<AccessLog> access_log_;
+  PingService ping_;
+  RecordingGenericService generic_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+constexpr char kHealthCheck[] = "/grpc.health.v1.Health/Check";
+
+TEST_F(InterceptorTest, HealthCheckEchoesIdsCountsAndLogsOnce) {
+  StartServer(/*with_generic=*/false);
+  const std::string sent_tp =
+      absl::StrCat("00-", kTraceId, "-", kParentId, "-01");
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", "req-123");
+  context.AddMetadata("traceparent", sent_tp);
+  std::string response;
+  grpc::Status status = Call(&context, kHealthCheck, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response, std::string("\x08\x01", 2));  // status: SERVING
+
+  for (const auto* md : {&context.GetServerInitialMetadata(),
+                         &context.GetServerTrailingMetadata()}) {
+    EXPECT_EQ(Get(*md, "x-request-id"), "req-123");
+    auto tp = ParseTraceparent(Get(*md, "traceparent"));
+    ASSERT_TRUE(tp.has_value()) << Get(*md, "traceparent");
+    EXPECT_EQ(tp->trace_id, kTraceId);
+    EXPECT_NE(tp->span_id, kParentId);
+    EXPECT_EQ(tp->flags, 1);
+  }
+  std::string server_span =
+      ParseTraceparent(Get(context.GetServerInitialMetadata(), "traceparent"))
+          ->span_id;
+
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_service="
+                              "\"grpc.health.v1.Health\",grpc_method=\"Check\","
+                              "grpc_code=\"OK\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{grpc_service="
+                              "\"grpc.health.v1.Health\",grpc_method=\"Check\"}"
+                              " 1\n"));
+
+  StopServer();
+  std::vector<google::protobuf::Struct> lines = LogLines();
+  ASSERT_EQ(lines.size(), 1u);
+  const auto& line = lines[0];
+  EXPECT_TRUE(IsRfc3339Millis(Str(line, "ts"))) << Str(line, "ts");
+  EXPECT_EQ(Str(line, "level"), "info");
+  EXPECT_EQ(Str(line, "msg"), "rpc");
+  EXPECT_EQ(Str(line, "service"), "telemetry-test");
+  EXPECT_EQ(Str(line, "method"), kHealthCheck);
+  EXPECT_EQ(Str(line, "code"), "OK");
+  EXPECT_EQ(line.fields().at("grpc_code").number_value(), 0);
+  EXPECT_GE(line.fields().at("duration_ms").number_value(), 0);
+  EXPECT_LT(line.fields().at("duration_ms").number_value(), 10000);
+  EXPECT_EQ(Str(line, "request_id"), "req-123");
+  EXPECT_EQ(Str(line, "trace_id"), kTraceId);
+  EXPECT_EQ(Str(line, "span_id"), server_span);
+  EXPECT_THAT(Str(line, "peer"), StartsWith("ipv4:127.0.0.1:"));
+  EXPECT_EQ(line.fields().count("error"), 0u);
+}
+
+TEST_F(InterceptorTest, UnknownMethodCountedAndLoggedOnceWithFreshIds) {
+  StartServer(/*with_generic=*/false);
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", std::string(200, 'x'));  // too long
+  context.AddMetadata("traceparent", "00-bogus");
+  grpc::Status status = Call(&context, "/cstopa.test.Nope/Missing");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+
+  // Trailers-only response: the ids are in the trailing metadata.
+  const auto& trailers = context.GetServerTrailingMetadata();
+  std::string id = Get(trailers, "x-request-id");
+  EXPECT_TRUE(IsLowerHex(id, 32)) << id;
+  auto tp = ParseTraceparent(Get(trailers, "traceparent"));
+  ASSERT_TRUE(tp.has_value());
+  EXPECT_EQ(tp->flags, 0);
+
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("grpc_service=\"cstopa.test.Nope\","
+                              "grpc_method=\"Missing\","
+                              "grpc_code=\"UNIMPLEMENTED\"} 1\n"));
+
+  StopServer();
+  std::vector<google::protobuf::Struct> lines = LogLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Str(lines[0], "method"), "/cstopa.test.Nope/Missing");
+  EXPECT_EQ(Str(lines[0], "code"), "UNIMPLEMENTED");
+  EXPECT_EQ(lines[0].fields().at("grpc_code").number_value(), 12);
+  EXPECT_EQ(Str(lines[0], "request_id"), id);
+  EXPECT_EQ(Str(lines[0], "trace_id"), tp->trace_id);
+  EXPECT_NE(Str(lines[0], "error"), "<missing>");
+}
+
+TEST_F(InterceptorTest, HandlerSeesEffectiveRequestId) {
+  StartServer(/*with_generic=*/true);
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "from-client");
+    ASSERT_TRUE(Call(&context, "/test.Echo/Id").ok());
+    EXPECT_EQ(Get(context.GetServerInitialMetadata(), "x-request-id"),
+              "from-client");
+  }
+  std::string generated;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(Call(&context, "/test.Echo/Id").ok());
+    generated = Get(context.GetServerInitialMetadata(), "x-request-id");
+    EXPECT_EQ(generated.size(), 32u);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", std::string(129, 'y'));
+    ASSERT_TRUE(Call(&context, "/test.Echo/Id").ok());
+  }
+  std::vector<std::string> seen = generic_.seen_request_ids();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], "from-client");
+  EXPECT_EQ(seen[1], generated);
+  EXPECT_EQ(seen[2].size(), 32u);  // the over-long id was replaced
+
+  StopServer();
+  std::vector<google::protobuf::Struct> lines = LogLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(Str(lines[1], "request_id"), generated);
+  EXPECT_EQ(Str(lines[2], "request_id"), seen[2]);
+}
+
+TEST_F(InterceptorTest, SyncHandlerSeesEffectiveRequestId) {
+  StartServer(/*with_generic=*/false);
+  std::vector<std::string> echoed;
+  for (const char* sent : {"sync-client-id", ""}) {
+    grpc::ClientContext context;
+    if (*sent != '\0') context.AddMetadata("x-request-id", sent);
+    grpc::Status status = Call(&context, "/cstopa.test.Ping/Ping");
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    echoed.push_back(Get(context.GetServerInitialMetadata(), "x-request-id"));
+    EXPECT_EQ(Get(context.GetServerTrailingMetadata(), "x-request-id"),
+              echoed.back());
+  }
+  EXPECT_EQ(echoed[0], "sync-client-id");
+  EXPECT_EQ(echoed[1].size(), 32u);
+  EXPECT_EQ(ping_.seen_request_ids(), echoed);
+  EXPECT_THAT(metrics_.RenderPrometheus(),
+              HasSubstr("grpc_service=\"cstopa.test.Ping\",grpc_method="
+                        "\"Ping\",grpc_code=\"OK\"} 2\n"));
+  StopServer();
+  EXPECT_EQ(LogLines().size(), 2u);
+}
+
+TEST_F(InterceptorTest, CancelledAndExpiredCallsAccountedOnce) {
+  StartServer(/*with_generic=*/true);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(200));
+    grpc::Status status = Call(&context, "/test.Slow/Wait");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    grpc::ClientContext context;
+    std::thread canceller([&context] {
+      absl::SleepFor(absl::Milliseconds(200));
+      context.TryCancel();
+    });
+    grpc::Status status = Call(&context, "/test.Slow/Wait");
+    canceller.join();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  }
+  {
+    // A sync handler that overruns the deadline and then returns OK.
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(100));
+    grpc::Status status = Call(&context, "/cstopa.test.Ping/Slow");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  StopServer();
+  std::vector<google::protobuf::Struct> lines = LogLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(Str(lines[0], "code"), "DEADLINE_EXCEEDED")
+      << Str(lines[0], "error");
+  EXPECT_EQ(Str(lines[1], "code"), "CANCELLED");
+  EXPECT_EQ(Str(lines[2], "method"), "/cstopa.test.Ping/Slow");
+  EXPECT_EQ(Str(lines[2], "code"), "DEADLINE_EXCEEDED");
+  EXPECT_GE(lines[2].fields().at("duration_ms").number_value(), 100);
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("grpc_service=\"test.Slow\",grpc_method=\"Wait\","
+                              "grpc_code=\"DEADLINE_EXCEEDED\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_service=\"test.Slow\",grpc_method=\"Wait\","
+                              "grpc_code=\"CANCELLED\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{grpc_service="
+                              "\"test.Slow\",grpc_method=\"Wait\"} 2\n"));
+}
+
+}  // namespace
+}  // namespace cstopa::common

@@ -1,0 +1,28 @@
+// The SQLite back end of the SQL layer (sql.h).
+//
+// A file database runs in WAL mode with synchronous=FULL, so a write is on
+// disk before Write() returns and survives a crash of the process or the
+// machine. One connection writes (writes are serialized by a mutex, as SQLite
+// does anyway); a small pool of connections reads concurrently from
+// snapshots. An in-memory database uses a single connection for both.
+//
+//   auto db = OpenSqlite("/tmp/x.db", schema);
+#ifndef CSTOPA_SERVICES_COMMON_STORE_SQLITE_H_
+#define CSTOPA_SERVICES_COMMON_STORE_SQLITE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/common/store/sql.h"
+
+namespace cstopa::common {
+
+// Opens (creating if needed) the database at `path`, or ":memory:", and
+// applies the schema's pending migrations in one transaction each.
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                                     const SchemaSpec& schema);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_STORE_SQLITE_H_

@@ -1,0 +1,315 @@
+// Conformance tests of the SQL layer, run on every back end: SQLite always,
+// PostgreSQL on the throwaway server the test command starts (skipped where
+// there is none, as in the sanitizer build). Each PostgreSQL test works in a
+// schema of its own.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/store/sql.h"
+#include "services/common/testing/test_postgres.h"
+
+namespace cstopa::common {
+namespace {
+
+std::string TempPath() {
+  char tmpl[] = "/tmp/cstopa_store_test_XXXXXX";
+  int fd = mkstemp(tmpl);
+  close(fd);
+  std::remove(tmpl);
+  return tmpl;
+}
+
+// A database of one back end, removed when the test ends.
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    service_ = absl::StrCat("t_", rd(), "_", rd());
+    if (GetParam() == "sqlite") {
+      path_ = TempPath();
+      url_ = "sqlite://" + path_;
+    } else {
+      CSTOPA_TEST_POSTGRES_URL_OR_SKIP(url_);
+    }
+  }
+
+  void TearDown() override {
+    if (!path_.empty()) {
+      for (const char* suffix : {"", "-wal", "-shm"})
+        std::remove((path_ + suffix).c_str());
+    } else if (!url_.empty()) {
+      auto db = OpenDatabase(url_, {service_, {}});
+      if (db.ok()) {
+        (void)(*db)->Write([&](SqlTransaction& tx) {
+          return tx
+              .Execute(absl::StrCat("DROP SCHEMA ", service_, " CASCADE"), {})
+              .status();
+        });
+      }
+    }
+  }
+
+  SchemaSpec Schema() const {
+    return {service_,
+            {{1, "init", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+              "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, v TEXT)"},
+             {2, "blobs", "CREATE TABLE b (k TEXT PRIMARY KEY, data BLOB)",
+              "CREATE TABLE b (k TEXT PRIMARY KEY, data BYTEA)"}}};
+  }
+
+  std::unique_ptr<Database> Open() {
+    auto db = OpenDatabase(url_, Schema());
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? std::move(*db) : nullptr;
+  }
+
+  std::string service_, url_, path_;
+};
+
+int64_t Count(Database& db) {
+  int64_t n = -1;
+  EXPECT_TRUE(db.Read([&](SqlTransaction& tx) {
+                  auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
+                  if (!rows.ok()) return rows.status();
+                  n = AsInt((*rows)[0][0]);
+                  return absl::OkStatus();
+                }).ok());
+  return n;
+}
+
+absl::Status Insert(Database& db, const std::string& v) {
+  return db.Write([&](SqlTransaction& tx) {
+    return tx.Execute("INSERT INTO t (v) VALUES (?)", {v}).status();
+  });
+}
+
+TEST_P(StoreTest, AppliesMigrationsOnceAndRecordsThem) {
+  for (int i = 0; i < 2; ++i) {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    ASSERT_TRUE(db->Read([](SqlTransaction& tx) {
+                    auto rows = tx.Query(
+                        "SELECT version FROM schema_migrations ORDER BY 1", {});
+                    EXPECT_TRUE(rows.ok()) << rows.status();
+                    EXPECT_EQ(rows->size(), 2u);
+                    return absl::OkStatus();
+                  }).ok());
+  }
+}
+
+TEST_P(StoreTest, FailedMigrationStopsOpenWithItsName) {
+  SchemaSpec bad = {service_,
+                    {{1, "broken", "CREATE TABLE (", "CREATE TABLE ("}}};
+  auto db = OpenDatabase(url_, bad);
+  ASSERT_FALSE(db.ok());
+  EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("broken"));
+}
+
+TEST_P(StoreTest, WriteRollsBackWhenTheFunctionFails) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  absl::Status s = db->Write([](SqlTransaction& tx) {
+    auto r = tx.Execute("INSERT INTO t (v) VALUES (?)", {std::string("a")});
+    EXPECT_TRUE(r.ok());
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Count(*db), 0);
+}
+
+TEST_P(StoreTest, CommittedWritesSurviveReopening) {
+  {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    ASSERT_TRUE(Insert(*db, "kept").ok());
+  }
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(Count(*db), 1);
+}
+
+TEST_P(StoreTest, ValuesRoundTripIncludingBinaryBytes) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  const std::string binary("a\0b\xff\x80", 5);
+  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) {
+                  return tx
+                      .Execute("INSERT INTO b (k, data) VALUES (?, ?)",
+                               {std::string("key"), binary})
+                      .status();
+                }).ok());
+  ASSERT_TRUE(
+      db->Read([&](SqlTransaction& tx) {
+          auto rows = tx.Query("SELECT data, k, 7, NULL FROM b WHERE k = ?",
+                               {std::string("key")});
+          EXPECT_TRUE(rows.ok()) << rows.status();
+          EXPECT_EQ(rows->size(), 1u);
+          const SqlValues& r = (*rows)[0];
+          EXPECT_EQ(AsString(r[0]), binary);
+          EXPECT_EQ(AsString(r[1]), "key");
+          EXPECT_EQ(AsInt(r[2]), 7);
+          EXPECT_TRUE(std::holds_alternative<std::monostate>(r[3]));
+          // The streaming form sees the same bytes without a copy.
+          return tx.QueryEach("SELECT data FROM b", {}, [&](const SqlRow& row) {
+            EXPECT_EQ(row.Bytes(0), binary);
+            return absl::OkStatus();
+          });
+        }).ok());
+}
+
+TEST_P(StoreTest, BindsIntegersAndNulls) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Write([](SqlTransaction& tx) {
+                  return tx
+                      .Execute("INSERT INTO t (id, v) VALUES (?, ?)",
+                               {int64_t{-7}, std::monostate{}})
+                      .status();
+                }).ok());
+  ASSERT_TRUE(
+      db->Read([](SqlTransaction& tx) {
+          auto rows =
+              tx.Query("SELECT id, v FROM t WHERE id = ?", {int64_t{-7}});
+          EXPECT_TRUE(rows.ok()) << rows.status();
+          EXPECT_EQ(rows->size(), 1u);
+          EXPECT_EQ(AsInt((*rows)[0][0]), -7);
+          EXPECT_TRUE(std::holds_alternative<std::monostate>((*rows)[0][1]));
+          return absl::OkStatus();
+        }).ok());
+}
+
+TEST_P(StoreTest, DuplicateKeyIsAlreadyExists) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  auto put = [&] {
+    return db->Write([](SqlTransaction& tx) {
+      return tx.Execute("INSERT INTO b (k, data) VALUES ('x', 'y')", {})
+          .status();
+    });
+  };
+  ASSERT_TRUE(put().ok());
+  EXPECT_EQ(put().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(StoreTest, ReadInsideAWriteSeesTheWritesOwnChanges) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) -> absl::Status {
+                  auto r = tx.Execute("INSERT INTO t (v) VALUES ('w')", {});
+                  if (!r.ok()) return r.status();
+                  EXPECT_EQ(Count(*db), 1);
+                  return absl::OkStatus();
+                }).ok());
+}
+
+TEST_P(StoreTest, WrongParameterCountIsAnError) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  absl::Status s = db->Read([](SqlTransaction& tx) {
+    return tx.Query("SELECT v FROM t WHERE id = ?", {}).status();
+  });
+  EXPECT_FALSE(s.ok());
+}
+
+TEST_P(StoreTest, ConcurrentWritersAndReadersLoseNothing) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  constexpr int kThreads = 4, kWrites = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kWrites; ++i) {
+        if (!Insert(*db, "x").ok()) ++failures;
+        if (Count(*db) < 0) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Count(*db), kThreads * kWrites);
+}
+
+TEST_P(StoreTest, PingAnswersWhileTheStoreIsUp) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  EXPECT_TRUE(db->Ping().ok());
+  EXPECT_EQ(db->dialect(), GetParam());
+}
+
+// A statement that would run for many seconds.
+constexpr char kSlowQuery[] =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 1000000000) SELECT COUNT(*) FROM c";
+
+TEST_P(StoreTest, StatementsStopAtTheDeadline) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  const absl::Time start = absl::Now();
+  absl::Status once =
+      db->QueryOnce(kSlowQuery, {}, start + absl::Milliseconds(200),
+                    [](const SqlRow&) { return absl::OkStatus(); });
+  EXPECT_EQ(once.code(), absl::StatusCode::kDeadlineExceeded) << once;
+  absl::Status read = db->Read(
+      absl::Now() + absl::Milliseconds(200),
+      [](SqlTransaction& tx) { return tx.Query(kSlowQuery, {}).status(); });
+  EXPECT_EQ(read.code(), absl::StatusCode::kDeadlineExceeded) << read;
+  absl::Status write =
+      db->Write(absl::Now() + absl::Milliseconds(200), [](SqlTransaction& tx) {
+        auto r = tx.Execute("INSERT INTO t (v) VALUES ('lost')", {});
+        if (!r.ok()) return r.status();
+        return tx.Query(kSlowQuery, {}).status();
+      });
+  EXPECT_EQ(write.code(), absl::StatusCode::kDeadlineExceeded) << write;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // The write was rolled back, and the store still answers.
+  EXPECT_EQ(Count(*db), 0);
+  // A deadline already past fails at once.
+  absl::Status past =
+      db->QueryOnce("SELECT 1", {}, absl::Now() - absl::Seconds(1),
+                    [](const SqlRow&) { return absl::OkStatus(); });
+  EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST(OpenDatabaseTest, RejectsUnknownSchemes) {
+  auto db = OpenDatabase("mysql://localhost/x", {"x", {}});
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(db.status().message()), testing::HasSubstr("sqlite"));
+}
+
+TEST(OpenDatabaseTest, MemoryDatabasesArePrivate) {
+  SchemaSpec schema = {"m", {{1, "init", "CREATE TABLE t (v TEXT)", ""}}};
+  auto a = OpenDatabase("sqlite::memory:", schema);
+  auto b = OpenDatabase("sqlite::memory:", schema);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(
+      (*a)->Write([](SqlTransaction& tx) {
+            return tx.Execute("INSERT INTO t VALUES ('a')", {}).status();
+          })
+          .ok());
+  ASSERT_TRUE((*b)->Read([](SqlTransaction& tx) {
+                    auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
+                    EXPECT_EQ(AsInt((*rows)[0][0]), 0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+}
+
+}  // namespace
+}  // namespace cstopa::common

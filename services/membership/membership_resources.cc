@@ -1,0 +1,364 @@
+// The membership service's resources, declared (services/common/resources/
+// resource.h): for each, its name pattern, the columns List filters and
+// orders on, its validation and references, and its "as of" fields.
+#include "services/membership/membership_resources.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/base/dates.h"
+#include "services/common/query/validation.h"
+#include "services/common/store/columns.h"
+#include "services/membership/embedded_files.h"
+
+namespace cstopa::membership {
+namespace {
+
+using common::CheckCount;
+using common::CheckEnum;
+using common::CheckName;
+using common::CheckProvenance;
+using common::CheckRange;
+using common::CheckRegionCode;
+using common::CheckTexts;
+using common::CheckUri;
+using common::ColumnSpec;
+using common::EnumColumn;
+using common::FilterFieldType;
+using common::kIdRule;
+using common::Refs;
+using common::ResourceDecl;
+using common::SqlValue;
+using common::StringColumn;
+using common::ValidId;
+using common::ValidName;
+using common::Violations;
+using google::protobuf::Message;
+
+// Filter and order_by columns of each resource.
+template <typename T>
+ColumnSpec DisplayName() {
+  return common::DisplayNameColumn<T>();
+}
+
+const common::ResourceSpec kStates{
+    "states",
+    {DisplayName<v1::State>(),
+     StringColumn<v1::State>(
+         "region_code", [](const v1::State& s) { return s.region_code(); },
+         true)}};
+
+const common::ResourceSpec kParliaments{
+    "parliaments",
+    {DisplayName<v1::Parliament>(),
+     StringColumn<v1::Parliament>(
+         "state", [](const v1::Parliament& p) { return p.state(); }, true)}};
+
+const common::ResourceSpec kDelegations{
+    "delegations",
+    {DisplayName<v1::Delegation>(),
+     StringColumn<v1::Delegation>(
+         "assembly", [](const v1::Delegation& d) { return d.assembly(); },
+         true)}};
+
+const common::ResourceSpec kPersons{
+    "persons",
+    {DisplayName<v1::Person>(),
+     StringColumn<v1::Person>(
+         "state", [](const v1::Person& p) { return p.state(); }, true)}};
+
+const common::ResourceSpec kRoles{
+    "roles",
+    {StringColumn<v1::Role>(
+         "person", [](const v1::Role& r) { return r.person(); }, true),
+     StringColumn<v1::Role>(
+         "organization", [](const v1::Role& r) { return r.organization(); },
+         true),
+     StringColumn<v1::Role>(
+         "chamber_id", [](const v1::Role& r) { return r.chamber_id(); }, false),
+     EnumColumn<v1::Role>("role_type", v1::RoleType_descriptor(),
+                          [](const v1::Role& r) { return r.role_type(); }),
+     {"start_date", FilterFieldType::kDate, nullptr,
+      [](const Message& m) -> SqlValue {
+        const auto& r = static_cast<const v1::Role&>(m);
+        return EarliestDay(r.period().start_date(),
+                           r.period().has_start_date());
+      },
+      true},
+     {"end_date", FilterFieldType::kDate, nullptr,
+      [](const Message& m) -> SqlValue {
+        const auto& r = static_cast<const v1::Role&>(m);
+        return LatestDay(r.period().end_date(), r.period().has_end_date());
+      },
+      true}}};
+
+const common::ResourceSpec kBodies{
+    "bodies",
+    {DisplayName<v1::Body>(),
+     EnumColumn<v1::Body>("kind", v1::BodyKind_descriptor(),
+                          [](const v1::Body& b) { return b.kind(); }),
+     StringColumn<v1::Body>(
+         "parent_body", [](const v1::Body& b) { return b.parent_body(); },
+         true)}};
+
+const common::ResourceSpec kPartners{
+    "partners",
+    {DisplayName<v1::Partner>(),
+     EnumColumn<v1::Partner>("kind", v1::PartnerKind_descriptor(),
+                             [](const v1::Partner& p) { return p.kind(); }),
+     EnumColumn<v1::Partner>(
+         "organization_type", v1::OrganizationType_descriptor(),
+         [](const v1::Partner& p) { return p.organization_type(); }),
+     StringColumn<v1::Partner>(
+         "region_code", [](const v1::Partner& p) { return p.region_code(); },
+         true)}};
+
+
+void CheckChamberId(Violations& v, const std::string& field,
+                    const std::string& id) {
+  if (!id.empty() && !ValidId(id))
+    v.Add(field, absl::StrCat("`", id, "` ", kIdRule));
+}
+
+// References to other membership resources (Refs) are checked for existence
+// after the shape checks pass.
+
+// Per-resource validation of the writable content. `p` prefixes field paths
+// (e.g. "state.").
+void Validate(const v1::State& s, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", s.display_name(), true);
+  CheckRegionCode(v, p + "region_code", s.region_code());
+  CheckCount(v, p + "status_history", s.status_history_size());
+  CheckCount(v, p + "chairmanships", s.chairmanships_size());
+  for (int i = 0; i < s.status_history_size(); ++i) {
+    std::string f = absl::StrCat(p, "status_history[", i, "]");
+    CheckEnum(v, f + ".status", v1::MembershipStatus_descriptor(),
+              s.status_history(i).status(), true);
+    CheckRange(v, f + ".period", s.status_history(i).period());
+    CheckProvenance(v, f + ".provenance", s.status_history(i).provenance());
+  }
+  for (int i = 0; i < s.chairmanships_size(); ++i) {
+    std::string f = absl::StrCat(p, "chairmanships[", i, "]");
+    CheckName(v, f + ".body", s.chairmanships(i).body(), {"bodies"}, true);
+    refs.push_back({f + ".body", s.chairmanships(i).body()});
+    CheckRange(v, f + ".period", s.chairmanships(i).period());
+    CheckProvenance(v, f + ".provenance", s.chairmanships(i).provenance());
+  }
+  CheckProvenance(v, p + "provenance", s.provenance());
+}
+
+void Validate(const v1::Parliament& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", r.display_name(), true);
+  CheckName(v, p + "state", r.state(), {"states"}, true);
+  refs.push_back({p + "state", r.state()});
+  CheckCount(v, p + "chambers", r.chambers_size());
+  std::map<std::string, int> seen;
+  for (int i = 0; i < r.chambers_size(); ++i) {
+    std::string f = absl::StrCat(p, "chambers[", i, "]");
+    if (r.chambers(i).chamber_id().empty())
+      v.Add(f + ".chamber_id", "is required");
+    CheckChamberId(v, f + ".chamber_id", r.chambers(i).chamber_id());
+    if (++seen[r.chambers(i).chamber_id()] == 2)
+      v.Add(f + ".chamber_id", "is used by two chambers");
+    CheckTexts(v, f + ".display_name", r.chambers(i).display_name(), true);
+    CheckUri(v, f + ".website_uri", r.chambers(i).website_uri());
+  }
+  CheckUri(v, p + "website_uri", r.website_uri());
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Delegation& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", r.display_name(), true);
+  CheckName(v, p + "assembly", r.assembly(), {"bodies"}, true);
+  refs.push_back({p + "assembly", r.assembly()});
+  CheckCount(v, p + "seat_allocations", r.seat_allocations_size());
+  for (int i = 0; i < r.seat_allocations_size(); ++i) {
+    std::string f = absl::StrCat(p, "seat_allocations[", i, "]");
+    const auto& a = r.seat_allocations(i);
+    CheckChamberId(v, f + ".chamber_id", a.chamber_id());
+    if (a.seats() < 0) v.Add(f + ".seats", "must not be negative");
+    if (a.seats() > 100000) v.Add(f + ".seats", "is implausibly large");
+    CheckRange(v, f + ".period", a.period());
+    CheckProvenance(v, f + ".provenance", a.provenance());
+  }
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Person& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", r.display_name(), true);
+  CheckName(v, p + "state", r.state(), {"states"}, false);
+  refs.push_back({p + "state", r.state()});
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Role& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckName(v, p + "person", r.person(), {"persons"}, false);
+  refs.push_back({p + "person", r.person()});
+  if (r.organization().empty()) {
+    v.Add(p + "organization",
+          "is required: bodies/{body}, parliaments/{parliament} or "
+          "parliaments/{parliament}/delegations/{delegation}");
+  } else if (!ValidName(r.organization(), {"bodies"}) &&
+             !ValidName(r.organization(), {"parliaments"}) &&
+             !ValidName(r.organization(), {"parliaments", "delegations"})) {
+    v.Add(p + "organization",
+          absl::StrCat("`", r.organization(),
+                       "` is not bodies/{body}, parliaments/{parliament} or "
+                       "parliaments/{parliament}/delegations/{delegation}"));
+  }
+  refs.push_back({p + "organization", r.organization()});
+  CheckChamberId(v, p + "chamber_id", r.chamber_id());
+  CheckEnum(v, p + "role_type", v1::RoleType_descriptor(), r.role_type(), true);
+  CheckTexts(v, p + "title", r.title(), false);
+  CheckRange(v, p + "period", r.period());
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Body& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", r.display_name(), true);
+  CheckTexts(v, p + "abbreviation", r.abbreviation(), false);
+  CheckEnum(v, p + "kind", v1::BodyKind_descriptor(), r.kind(), true);
+  CheckName(v, p + "parent_body", r.parent_body(), {"bodies"}, false);
+  refs.push_back({p + "parent_body", r.parent_body()});
+  CheckCount(v, p + "mandate", r.mandate_size());
+  for (int i = 0; i < r.mandate_size(); ++i)
+    CheckTexts(v, absl::StrCat(p, "mandate[", i, "].text"), r.mandate(i).text(),
+               true);
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Partner& r, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "display_name", r.display_name(), true);
+  CheckEnum(v, p + "kind", v1::PartnerKind_descriptor(), r.kind(), false);
+  CheckEnum(v, p + "organization_type", v1::OrganizationType_descriptor(),
+            r.organization_type(), false);
+  CheckRegionCode(v, p + "region_code", r.region_code());
+  CheckRange(v, p + "period", r.period());
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+// ---------------------------------------------------------------------------
+// Computed ("as of") output fields
+// ---------------------------------------------------------------------------
+
+void Compute(v1::State* s, int64_t day) {
+  int64_t best_start = -1;
+  v1::MembershipStatus status = v1::MEMBERSHIP_STATUS_UNSPECIFIED;
+  for (const auto& p : s->status_history()) {
+    if (!RangeHolds(p.period(), day)) continue;
+    int64_t start =
+        EarliestDay(p.period().start_date(), p.period().has_start_date());
+    if (start > best_start) {
+      best_start = start;
+      status = p.status();
+    }
+  }
+  s->set_current_status(status);
+}
+
+void Compute(v1::Delegation* d, int64_t day) {
+  std::map<std::string, std::pair<int64_t, const v1::SeatAllocation*>> best;
+  for (const auto& a : d->seat_allocations()) {
+    if (!RangeHolds(a.period(), day)) continue;
+    int64_t start =
+        EarliestDay(a.period().start_date(), a.period().has_start_date());
+    auto it = best.find(a.chamber_id());
+    if (it == best.end() || start > it->second.first)
+      best[a.chamber_id()] = {start, &a};
+  }
+  d->clear_effective_seats();
+  int64_t total = 0;
+  for (const auto& [chamber, entry] : best) {
+    *d->add_effective_seats() = *entry.second;
+    total += entry.second->seats();
+  }
+  d->set_total_seats(static_cast<int32_t>(
+      std::min<int64_t>(total, std::numeric_limits<int32_t>::max())));
+  *d->mutable_as_of_date() = common::DayToDate(day);
+}
+
+
+
+// Each validator as a declaration's `validate`.
+template <typename T>
+ResourceDecl<T> Declare(const char* pattern, std::vector<ColumnSpec> columns) {
+  ResourceDecl<T> d;
+  d.pattern = pattern;
+  d.columns = std::move(columns);
+  d.validate = [](const T& r, const std::string& prefix, Violations& v,
+                  Refs& refs) { Validate(r, prefix, v, refs); };
+  return d;
+}
+
+}  // namespace
+
+const common::SchemaSpec& MembershipSchema() {
+  static const common::SchemaSpec* schema =
+      new common::SchemaSpec{"membership",
+                             {{1, "init", std::string(kMigration0001Init),
+                               std::string(kMigration0001InitPostgres)}}};
+  return *schema;
+}
+
+ResourceDecl<v1::State> StateDecl() {
+  auto d = Declare<v1::State>("states/{state}", kStates.columns);
+  d.compute = [](v1::State* s, int64_t day) { Compute(s, day); };
+  return d;
+}
+
+ResourceDecl<v1::Parliament> ParliamentDecl() {
+  return Declare<v1::Parliament>("parliaments/{parliament}",
+                                 kParliaments.columns);
+}
+
+ResourceDecl<v1::Delegation> DelegationDecl() {
+  auto d = Declare<v1::Delegation>(
+      "parliaments/{parliament}/delegations/{delegation}",
+      kDelegations.columns);
+  d.compute = [](v1::Delegation* r, int64_t day) { Compute(r, day); };
+  return d;
+}
+
+ResourceDecl<v1::Person> PersonDecl() {
+  return Declare<v1::Person>("persons/{person}", kPersons.columns);
+}
+
+ResourceDecl<v1::Role> RoleDecl() {
+  auto d = Declare<v1::Role>("roles/{role}", kRoles.columns);
+  d.as_of_start_column = "start_date";
+  d.as_of_end_column = "end_date";
+  return d;
+}
+
+ResourceDecl<v1::Body> BodyDecl() {
+  return Declare<v1::Body>("bodies/{body}", kBodies.columns);
+}
+
+ResourceDecl<v1::Partner> PartnerDecl() {
+  return Declare<v1::Partner>("partners/{partner}", kPartners.columns);
+}
+
+MembershipResources::MembershipResources(common::Database* db,
+                                         const common::PageTokenCodec* tokens,
+                                         const common::ApiKeyStore* keys,
+                                         std::function<int64_t()> today)
+    : set_(db, tokens, keys, std::move(today)),
+      states_(&set_, StateDecl()),
+      parliaments_(&set_, ParliamentDecl()),
+      delegations_(&set_, DelegationDecl()),
+      persons_(&set_, PersonDecl()),
+      roles_(&set_, RoleDecl()),
+      bodies_(&set_, BodyDecl()),
+      partners_(&set_, PartnerDecl()) {}
+
+}  // namespace cstopa::membership
