@@ -304,9 +304,7 @@ ResourceDecl<T> Declare(const char* pattern, std::vector<ColumnSpec> columns) {
 
 const common::SchemaSpec& MembershipSchema() {
   static const common::SchemaSpec* schema =
-      new common::SchemaSpec{"membership",
-                             {{1, "init", std::string(kMigration0001Init),
-                               std::string(kMigration0001InitPostgres)}}};
+      new common::SchemaSpec{"membership", EmbeddedMigrations()};
   return *schema;
 }
 

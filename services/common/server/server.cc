@@ -11,11 +11,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/common/server/admin_http.h"
 #include "services/common/server/config.h"
@@ -61,36 +64,68 @@ absl::Status WriteFileAtomically(const std::string& path,
   return absl::OkStatus();
 }
 
-struct Settings {
-  std::string listen, admin_listen, store, api_keys_file, page_token_secret,
-      seed, port_file, access_log, tls_cert_file, tls_key_file,
-      tls_client_ca_file;
-  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
-          max_concurrent_streams = 0;
+// What one hosted service was given on the command line.
+struct ServiceSettings {
+  std::string store, seed;
   std::map<std::string, std::string> extra;  // the service's own flags
 };
 
+struct Settings {
+  std::string listen, admin_listen, api_keys_file, page_token_secret,
+      port_file, access_log, tls_cert_file, tls_key_file, tls_client_ca_file;
+  int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
+          max_concurrent_streams = 0;
+  std::vector<ServiceSettings> services;  // in the order of the definitions
+};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(c));
+  return s;
+}
+
 absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
-                                    const ServiceDefinition& def) {
-  FlagSet flags(absl::StrCat(def.name, "_server"),
-                absl::StrCat("Serves ", def.grpc_service_name, " over gRPC."));
+                                    const std::string& program,
+                                    const std::vector<ServiceDefinition>& defs) {
+  std::vector<std::string> names;
+  for (const ServiceDefinition& d : defs) names.push_back(d.grpc_service_name);
+  FlagSet flags(program,
+                absl::StrCat("Serves ", absl::StrJoin(names, ", "),
+                             " over gRPC."));
+  const ServiceDefinition& first = defs.front();
   flags.Add("listen", "CSTOPA_LISTEN",
-            absl::StrCat("127.0.0.1:", def.default_port),
+            absl::StrCat("127.0.0.1:", first.default_port),
             "gRPC listen address host:port (port 0 picks a free port)");
   flags.Add("admin_listen", "CSTOPA_ADMIN_LISTEN",
-            absl::StrCat("127.0.0.1:", def.default_admin_port),
+            absl::StrCat("127.0.0.1:", first.default_admin_port),
             "HTTP address for /metrics and /healthz; empty disables it");
-  flags.Add("store", "CSTOPA_STORE", absl::StrCat("sqlite://", def.name, ".db"),
-            "store URL: sqlite:///abs/path.db, sqlite://rel/path.db or "
-            "sqlite::memory:");
+  // One service: --store and --seed. Several: --<name>_store, ...
+  const bool several = defs.size() > 1;
+  auto flag_of = [&](const ServiceDefinition& d, const std::string& flag) {
+    return several ? absl::StrCat(d.name, "_", flag) : flag;
+  };
+  auto env_of = [&](const ServiceDefinition& d, const std::string& flag) {
+    return several ? absl::StrCat("CSTOPA_", Upper(d.name), "_", Upper(flag))
+                   : absl::StrCat("CSTOPA_", Upper(flag));
+  };
+  for (const ServiceDefinition& d : defs) {
+    if (d.schema.service.empty()) continue;  // no store
+    flags.Add(flag_of(d, "store"), env_of(d, "store"),
+              absl::StrCat("sqlite://", d.name, ".db"),
+              absl::StrCat(several ? d.name + " " : "",
+                           "store URL: sqlite:///abs/path.db, "
+                           "sqlite://rel/path.db, sqlite::memory: or "
+                           "postgresql://user@host:port/db?pool_size=N"));
+    flags.Add(flag_of(d, "seed"), env_of(d, "seed"), "builtin",
+              absl::StrCat(several ? d.name + " " : "",
+                           "seed data to load at start: `builtin`, `none`, "
+                           "or a file path"));
+  }
   flags.Add("api_keys_file", "CSTOPA_API_KEYS_FILE", "",
             "key file (lines `sha256:<hex> editor|admin label`, see "
             "cstopa_keyhash); without it every write is refused");
   flags.Add("page_token_secret", "CSTOPA_PAGE_TOKEN_SECRET", "",
             "secret that signs page tokens; set the same value on every "
             "replica. Empty: a random one, so tokens die with the process");
-  flags.Add("seed", "CSTOPA_SEED", "builtin",
-            "seed data to load at start: `builtin`, `none`, or a file path");
   flags.Add("port_file", "CSTOPA_PORT_FILE", "",
             "after start, write {\"grpc_port\":N,\"admin_port\":M} here");
   flags.Add("access_log", "CSTOPA_ACCESS_LOG", "stderr",
@@ -111,26 +146,34 @@ absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
   flags.Add("tls_client_ca_file", "CSTOPA_TLS_CLIENT_CA_FILE", "",
             "PEM CA bundle; when set, clients must present a certificate "
             "signed by it (mutual TLS)");
-  for (const ServiceFlag& f : def.extra_flags)
-    flags.Add(f.name, f.env, f.default_value, f.help);
+  for (const ServiceDefinition& d : defs) {
+    for (const ServiceFlag& f : d.extra_flags)
+      flags.Add(f.name, f.env, f.default_value, f.help);
+  }
   if (auto s = flags.Parse(argc, argv); !s.ok()) return s;
 
   Settings st;
-  for (const ServiceFlag& f : def.extra_flags) {
-    std::string value = flags.Get(f.name);
-    if (f.validate) {
-      if (absl::Status s = f.validate(value); !s.ok())
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", f.name, " ", s.message()));
+  for (const ServiceDefinition& d : defs) {
+    ServiceSettings ss;
+    if (!d.schema.service.empty()) {
+      ss.store = flags.Get(flag_of(d, "store"));
+      ss.seed = flags.Get(flag_of(d, "seed"));
     }
-    st.extra[f.name] = std::move(value);
+    for (const ServiceFlag& f : d.extra_flags) {
+      std::string value = flags.Get(f.name);
+      if (f.validate) {
+        if (absl::Status s = f.validate(value); !s.ok())
+          return absl::InvalidArgumentError(
+              absl::StrCat("--", f.name, " ", s.message()));
+      }
+      ss.extra[f.name] = std::move(value);
+    }
+    st.services.push_back(std::move(ss));
   }
   st.listen = flags.Get("listen");
   st.admin_listen = flags.Get("admin_listen");
-  st.store = flags.Get("store");
   st.api_keys_file = flags.Get("api_keys_file");
   st.page_token_secret = flags.Get("page_token_secret");
-  st.seed = flags.Get("seed");
   st.port_file = flags.Get("port_file");
   st.access_log = flags.Get("access_log");
   st.tls_cert_file = flags.Get("tls_cert_file");
@@ -191,9 +234,62 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   return grpc::SslServerCredentials(opts);
 }
 
+// Counts the calls the server has open (every call, any service), so that a
+// drain can end as soon as none is left.
+class OpenCalls : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new Counted(this);
+  }
+
+  // Waits until no call is open or `deadline` passes; true when none is.
+  bool WaitIdle(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithDeadline(absl::Condition(
+                                     +[](int* n) { return *n == 0; }, &open_),
+                                 deadline);
+  }
+
+ private:
+  class Counted : public grpc::experimental::Interceptor {
+   public:
+    explicit Counted(OpenCalls* owner) : owner_(owner) {
+      absl::MutexLock lock(&owner_->mu_);
+      ++owner_->open_;
+    }
+    ~Counted() override {
+      absl::MutexLock lock(&owner_->mu_);
+      --owner_->open_;
+    }
+    void Intercept(
+        grpc::experimental::InterceptorBatchMethods* methods) override {
+      methods->Proceed();
+    }
+
+   private:
+    OpenCalls* owner_;
+  };
+
+  absl::Mutex mu_;
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// One hosted service while it runs.
+struct Hosted {
+  const ServiceDefinition* def;
+  std::unique_ptr<Database> db;  // null without a store
+  std::unique_ptr<ServiceInstance> instance;
+};
+
 }  // namespace
 
 int RunService(int argc, char** argv, const ServiceDefinition& def) {
+  return RunServices(argc, argv, absl::StrCat(def.name, "_server"), {def});
+}
+
+int RunServices(int argc, char** argv, const std::string& program,
+                const std::vector<ServiceDefinition>& defs) {
   // Signals are taken by sigwait below; block them before any thread starts
   // so that every thread inherits the mask.
   sigset_t signals;
@@ -206,19 +302,26 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   // and sanitizer builds keep it, the served binary does not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  auto settings = ParseFlags(argc, argv, def);
+  if (defs.empty()) {
+    std::cerr << program << ": no service to run\n";
+    return 2;
+  }
+  auto settings = ParseFlags(argc, argv, program, defs);
   if (!settings.ok()) {
     if (settings.status().code() == absl::StatusCode::kCancelled) {
       std::cout << settings.status().message();
       return 0;
     }
-    std::cerr << def.name << "_server: " << settings.status().message() << "\n";
+    std::cerr << program << ": " << settings.status().message() << "\n";
     return 2;
   }
   const Settings& st = *settings;
+  std::string names;
+  for (const ServiceDefinition& d : defs)
+    absl::StrAppend(&names, names.empty() ? "" : ",", d.name);
   auto fail = [&](absl::string_view what, const absl::Status& s) {
     LogEvent("error", absl::StrCat(what, ": ", s.message()),
-             {{"service", def.name}});
+             {{"service", names}});
     return 1;
   };
 
@@ -245,22 +348,39 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   }
   PageTokenCodec tokens(secret);
 
-  auto db = OpenDatabase(st.store, def.schema);
-  if (!db.ok()) return fail(absl::StrCat("store ", st.store), db.status());
-
-  ServiceContext ctx{db->get(), &tokens, &keys, st.extra};
-  auto service = def.create(ctx);
-  if (!service.ok()) return fail("service", service.status());
-
-  if (st.seed != "none") {
-    std::string text = def.builtin_seed;
-    if (st.seed != "builtin") {
-      auto file = ReadFile(st.seed);
-      if (!file.ok()) return fail("--seed", file.status());
-      text = *file;
+  // Each service: its store, its instance, its seed.
+  std::vector<Hosted> hosted;
+  for (size_t i = 0; i < defs.size(); ++i) {
+    const ServiceDefinition& def = defs[i];
+    const ServiceSettings& ss = st.services[i];
+    Hosted h{&def, nullptr, nullptr};
+    if (!def.schema.service.empty()) {
+      auto db = OpenDatabase(ss.store, def.schema);
+      if (!db.ok()) return fail(absl::StrCat("store ", ss.store), db.status());
+      h.db = std::move(*db);
     }
-    if (auto s = (*service)->LoadSeed(text); !s.ok()) return fail("seed", s);
+    ServiceContext ctx{h.db.get(), &tokens, &keys, ss.extra};
+    auto service = def.create(ctx);
+    if (!service.ok()) return fail(def.name, service.status());
+    h.instance = std::move(*service);
+    if (h.db != nullptr && ss.seed != "none") {
+      std::string text = def.builtin_seed;
+      if (ss.seed != "builtin") {
+        auto file = ReadFile(ss.seed);
+        if (!file.ok()) return fail("--seed", file.status());
+        text = *file;
+      }
+      if (auto s = h.instance->LoadSeed(text); !s.ok())
+        return fail(absl::StrCat(def.name, " seed"), s);
+    }
+    hosted.push_back(std::move(h));
   }
+  auto stores_ok = [&] {
+    for (const Hosted& h : hosted) {
+      if (h.db != nullptr && !h.db->Ping().ok()) return false;
+    }
+    return true;
+  };
 
   FILE* log_out = nullptr;
   bool close_log = false;
@@ -275,7 +395,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
                                       "cannot open ", st.access_log)));
     close_log = true;
   }
-  Metrics metrics(def.name);
+  Metrics metrics(names);
   AccessLog access_log(log_out);
 
   auto creds = Credentials(st);
@@ -286,16 +406,18 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(st.listen, *creds, &port);
-  builder.RegisterService((*service)->grpc_service());
+  for (Hosted& h : hosted) builder.RegisterService(h.instance->grpc_service());
   builder.SetMaxReceiveMessageSize(static_cast<int>(st.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(st.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(st.max_concurrent_streams));
+  OpenCalls* open_calls = new OpenCalls();  // owned by the server
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       creators;
   creators.push_back(std::make_unique<TelemetryInterceptorFactory>(
-      def.name, &metrics, &access_log));
+      names, &metrics, &access_log));
+  creators.emplace_back(open_calls);
   builder.experimental().SetInterceptorCreators(std::move(creators));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -304,7 +426,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
                                          " (address in use or not local?)")));
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  // Health is SERVING while the store answers, and NOT_SERVING for good
+  // Health is SERVING while the stores answer, and NOT_SERVING for good
   // once draining starts; one mutex orders the watcher's and the signal's
   // updates.
   absl::Mutex health_mu;
@@ -314,14 +436,15 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
     if (draining) return;
     draining = drain;
     serving = ok && !drain;
-    health->SetServingStatus(def.grpc_service_name, serving);
+    for (const Hosted& h : hosted)
+      health->SetServingStatus(h.def->grpc_service_name, serving);
     health->SetServingStatus(serving);
   };
   auto is_serving = [&] {
     absl::MutexLock lock(&health_mu);
     return serving;
   };
-  set_health((*db)->Ping().ok(), false);
+  set_health(stores_ok(), false);
 
   std::unique_ptr<AdminHttpServer> admin;
   if (!st.admin_listen.empty()) {
@@ -329,8 +452,10 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
     routes["/metrics"] = [&] {
       AdminHttpServer::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      for (const StoreGauge& g : (*db)->Gauges()) {
-        metrics.SetGauge(g.name, g.help, g.value);
+      for (const Hosted& h : hosted) {
+        if (h.db == nullptr) continue;
+        for (const StoreGauge& g : h.db->Gauges())
+          metrics.SetGauge(g.name, g.help, g.value);
       }
       r.body = metrics.RenderPrometheus();
       return r;
@@ -348,12 +473,19 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   }
 
   std::string host = st.listen.substr(0, st.listen.rfind(':'));
+  std::string dialects, services;
+  for (const Hosted& h : hosted) {
+    absl::StrAppend(&services, services.empty() ? "" : ",",
+                    h.def->grpc_service_name);
+    absl::StrAppend(&dialects, dialects.empty() ? "" : ",",
+                    h.db ? h.db->dialect() : "none");
+  }
   LogEvent("info", "serving",
-           {{"service", def.name},
-            {"grpc_service", def.grpc_service_name},
+           {{"service", names},
+            {"grpc_service", services},
             {"address", absl::StrCat(host, ":", port)},
             {"admin_port", admin ? std::to_string(admin->port()) : ""},
-            {"store", std::string((*db)->dialect())},
+            {"store", dialects},
             {"api_keys", std::to_string(keys.size())}});
   if (!st.port_file.empty()) {
     auto s = WriteFileAtomically(
@@ -362,16 +494,16 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
     if (!s.ok()) return fail("--port_file", s);
   }
 
-  // Watch the store: NOT_SERVING while it does not answer.
+  // Watch the stores: NOT_SERVING while one does not answer.
   absl::Notification stop_watch;
   std::thread watcher([&] {
     bool was_ok = is_serving();
     while (!stop_watch.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-      bool ok = (*db)->Ping().ok();
+      bool ok = stores_ok();
       if (ok != was_ok) {
         LogEvent(ok ? "info" : "error",
                  ok ? "store reachable again" : "store unreachable",
-                 {{"service", def.name}});
+                 {{"service", names}});
         set_health(ok, false);  // no effect once draining
         was_ok = ok;
       }
@@ -381,7 +513,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   int sig = 0;
   sigwait(&signals, &sig);
   LogEvent("info", "draining",
-           {{"service", def.name},
+           {{"service", names},
             {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
             {"deadline_seconds", std::to_string(st.drain_seconds)}});
   set_health(false, /*drain=*/true);
@@ -390,15 +522,24 @@ int RunService(int argc, char** argv, const ServiceDefinition& def) {
   }
   // Long-lived streams end now (with a status that tells clients to
   // resume elsewhere); unary calls in flight get the drain deadline.
-  (*service)->BeginDrain();
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(st.drain_seconds));
+  for (Hosted& h : hosted) h.instance->BeginDrain();
+  const absl::Time drain_deadline =
+      absl::Now() + absl::Seconds(st.drain_seconds);
+  // Shutdown stops taking calls and returns once every connection is gone,
+  // which an idle client can put off until the deadline. So once no call
+  // is open the remaining connections are closed: the server stops at once.
+  std::thread shutdown([&] {
+    server->Shutdown(absl::ToChronoTime(drain_deadline));
+  });
+  if (open_calls->WaitIdle(drain_deadline))
+    grpc_server_cancel_all_calls(server->c_server());
+  shutdown.join();
   server->Wait();
   stop_watch.Notify();
   watcher.join();
   if (admin) admin->Shutdown();
   if (close_log) std::fclose(log_out);
-  LogEvent("info", "stopped", {{"service", def.name}});
+  LogEvent("info", "stopped", {{"service", names}});
   return 0;
 }
 

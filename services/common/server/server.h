@@ -1,16 +1,11 @@
-// The runner every service binary uses: flags, store, gRPC server, health,
+// The runner every binary uses: flags, stores, gRPC server, health,
 // reflection, telemetry, auth keys, seed data and graceful shutdown.
 //
-// A service's main.cc only describes itself:
+// A service describes itself in a ServiceDefinition (in its library, so
+// that tests and other binaries can host it too), and its main.cc runs it:
 //
 //   int main(int argc, char** argv) {
-//     cstopa::common::ServiceDefinition def;
-//     def.name = "membership";
-//     def.grpc_service_name = "cstopa.membership.v1.MembershipService";
-//     def.default_port = 50051;
-//     def.schema = cstopa::membership::Schema();
-//     def.create = [](const cstopa::common::ServiceContext& ctx) { ... };
-//     return cstopa::common::RunService(argc, argv, def);
+//     return cstopa::common::RunService(argc, argv, MembershipService());
 //   }
 //
 // What RunService does, in order: parses and validates flags (see --help),
@@ -20,8 +15,14 @@
 // message-size and stream limits, optional TLS or mutual TLS) and the admin
 // HTTP server (/metrics, /healthz), then waits for SIGTERM or SIGINT. Health
 // reports NOT_SERVING while the store does not answer and while draining; on
-// a signal the server stops taking calls and lets in-flight calls finish
-// within --drain_seconds.
+// a signal the server stops taking calls, lets in-flight calls finish
+// within --drain_seconds, and stops as soon as none is left (idle client
+// connections do not hold it up).
+//
+// A service without a store (the gateway: an empty `schema.service`) has
+// no --store or --seed flag. RunServices hosts several services on one port,
+// each with its own store: their flags become --<name>_store and
+// --<name>_seed (env CSTOPA_<NAME>_STORE, CSTOPA_<NAME>_SEED).
 #ifndef CSTOPA_SERVICES_COMMON_SERVER_SERVER_H_
 #define CSTOPA_SERVICES_COMMON_SERVER_SERVER_H_
 
@@ -43,7 +44,7 @@ namespace cstopa::common {
 
 // What a service implementation gets from the runner.
 struct ServiceContext {
-  Database* db = nullptr;
+  Database* db = nullptr;  // null for a service without a store
   const PageTokenCodec* page_tokens = nullptr;
   const ApiKeyStore* api_keys = nullptr;
   // The values of the service's own flags (ServiceDefinition::extra_flags),
@@ -148,6 +149,8 @@ struct ServiceDefinition {
       grpc_service_name;  // e.g. "cstopa.membership.v1.MembershipService"
   int default_port = 0;
   int default_admin_port = 0;
+  // The store's schema; a service without a store leaves it empty (then
+  // ServiceContext::db is null and there is no seed).
   SchemaSpec schema;
   std::string builtin_seed;  // the seed file compiled into the binary
   std::vector<ServiceFlag> extra_flags;
@@ -159,6 +162,11 @@ struct ServiceDefinition {
 // Runs the service until SIGTERM/SIGINT; returns the process exit code
 // (0 after a clean drain, 2 for bad flags, 1 for start-up failures).
 int RunService(int argc, char** argv, const ServiceDefinition& def);
+
+// Runs several services in one process (`program` names it in --help and
+// logs), on the first one's default ports. Exit codes as RunService.
+int RunServices(int argc, char** argv, const std::string& program,
+                const std::vector<ServiceDefinition>& defs);
 
 }  // namespace cstopa::common
 
