@@ -1,6 +1,7 @@
 // Handler tests: the monitoring API's behaviour without a server (through
-// the handler's blocking face), on an in-memory store loaded with the real
-// seed file.
+// the handler's blocking face), on a store loaded with the real seed file:
+// SQLite in memory and, where the test command started one, PostgreSQL (a
+// schema of its own per test), whose store threads answer differently.
 #include "services/monitoring/monitoring_service.h"
 
 #include <map>
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/test_postgres.h"
 #include "services/monitoring/embedded_files.h"
 #include "services/monitoring/monitoring_resources.h"
 
@@ -47,10 +49,12 @@ void SetText(cstopa::type::v1::LocalizedText* t, const std::string& text) {
   t->set_text(text);
 }
 
-class MonitoringHandlerTest : public ::testing::Test {
+class MonitoringHandlerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MonitoringSchema());
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), MonitoringSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     resources_ =
@@ -125,7 +129,7 @@ class MonitoringHandlerTest : public ::testing::Test {
 
 // Seed ------------------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
+TEST_P(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
   std::vector<v1::Mission> missions = AllMissions();
   std::vector<std::string> names;
   for (const auto& m : missions) {
@@ -153,7 +157,7 @@ TEST_F(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
   EXPECT_EQ(serbia.region_code(), "RS");
 }
 
-TEST_F(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
+TEST_P(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   EXPECT_EQ(op.state(), "states/kz");
   EXPECT_EQ(op.period().start_date().year(), 2022);
@@ -191,7 +195,7 @@ TEST_F(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
               ::testing::HasSubstr("company"));
 }
 
-TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
+TEST_P(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
   v1::GetRegionalOperationRequest get;
   get.set_name("regionalOperations/illegal-migrant");
   v1::RegionalOperation ro;
@@ -222,7 +226,7 @@ TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
   EXPECT_THAT(visits.field_visits(), IsEmpty());
 }
 
-TEST_F(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
+TEST_P(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
   v1::UpdateMissionRequest update;
   update.mutable_mission()->set_name("missions/am-2021");
   SetText(update.mutable_mission()->add_conclusion(), "Edited");
@@ -244,7 +248,7 @@ TEST_F(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
   EXPECT_EQ(out.provenance(0).source(), kSeed001);  // kept by the update
 }
 
-TEST_F(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
+TEST_P(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
   absl::Status s = handler_->LoadSeed(
       "operations { name: \"operations/x\" state: \"states/kz\" "
       "title { language_code: \"en\" text: \"X\" } "
@@ -258,7 +262,7 @@ TEST_F(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
 
 // SummarizeMissions -----------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
+TEST_P(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
   v1::SummarizeMissionsResponse r = Summarize({});
   EXPECT_EQ(Counts(r), (std::map<std::string, int>{
                            {"2021 states/am", 1},
@@ -289,7 +293,7 @@ TEST_F(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
   EXPECT_EQ(r.counts(0).state(), "states/am");
 }
 
-TEST_F(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
+TEST_P(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
   v1::SummarizeMissionsRequest req;
   req.set_start_year(2022);
   req.set_end_year(2022);
@@ -316,7 +320,7 @@ TEST_F(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
                                                    {"2024 states/ru", 1}}));
 }
 
-TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
+TEST_P(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   v1::Mission out;
   ASSERT_TRUE(
       CreateMission("kg-2021-4", NewMission("states/kg", 2021), &out).ok());
@@ -339,7 +343,7 @@ TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   EXPECT_EQ(Summarize(req).total_mission_count(), 11);
 }
 
-TEST_F(MonitoringHandlerTest, SummaryRejectsBadBounds) {
+TEST_P(MonitoringHandlerTest, SummaryRejectsBadBounds) {
   v1::SummarizeMissionsRequest req;
   req.set_start_year(2024);
   req.set_end_year(2021);
@@ -364,7 +368,7 @@ TEST_F(MonitoringHandlerTest, SummaryRejectsBadBounds) {
 // Validation
 // -------------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
+TEST_P(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
   v1::CreateOperationRequest req;
   req.set_operation_id("bad-op");
   v1::Operation* op = req.mutable_operation();
@@ -393,7 +397,7 @@ TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
+TEST_P(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
   v1::Mission m = NewMission("states/kz", 2022);
   *m.mutable_period()->mutable_start_date() = D(2022, 5, 10);
   *m.mutable_period()->mutable_end_date() = D(2022, 5, 9);
@@ -437,7 +441,7 @@ TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
                                "regional_operation.stages[2].stage_number"));
 }
 
-TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
+TEST_P(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
   v1::Mission m;
   m.set_election_kind(static_cast<v1::ElectionKind>(42));
   m.add_observers();                                // neither person nor name
@@ -470,7 +474,7 @@ TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
   EXPECT_THAT(FieldsOf(s), ElementsAre("compliance_record.timeliness"));
 }
 
-TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
+TEST_P(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
   v1::Mission m = NewMission("", 2023);
   m.set_region_code("RS");
   v1::Participant* o = m.add_observers();
@@ -494,7 +498,7 @@ TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
 
 // Standard methods ------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
+TEST_P(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
   v1::Mission out;
   v1::CreateMissionRequest req;
   req.set_mission_id("x");
@@ -513,7 +517,7 @@ TEST_F(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
   EXPECT_TRUE(api_->DeleteMission(Admin(), del, &out).ok());
 }
 
-TEST_F(MonitoringHandlerTest, EtagsMakeWritesConditional) {
+TEST_P(MonitoringHandlerTest, EtagsMakeWritesConditional) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   v1::UpdateOperationRequest update;
   update.mutable_operation()->set_name(op.name());
@@ -539,7 +543,7 @@ TEST_F(MonitoringHandlerTest, EtagsMakeWritesConditional) {
   EXPECT_TRUE(api_->DeleteOperation(Admin(), del, &out).ok());
 }
 
-TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
+TEST_P(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   // Naming `contingents` with an empty list clears them; `status` is not in
   // the mask so its new value is ignored.
@@ -581,7 +585,7 @@ TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
               UnorderedElementsAre("operation.title", "operation.state"));
 }
 
-TEST_F(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
+TEST_P(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
   v1::DeleteMissionRequest del;
   del.set_name("missions/kz-2021");
   v1::Mission out;
@@ -602,7 +606,7 @@ TEST_F(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(MonitoringHandlerTest, ListsPageFilterAndOrder) {
+TEST_P(MonitoringHandlerTest, ListsPageFilterAndOrder) {
   v1::ListMissionsRequest req;
   req.set_page_size(4);
   req.set_order_by("year desc");
@@ -639,7 +643,7 @@ TEST_F(MonitoringHandlerTest, ListsPageFilterAndOrder) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
+TEST_P(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
   v1::GetFieldVisitRequest get;
   get.set_name("fieldvisits/x");
   v1::FieldVisit out;
@@ -650,6 +654,10 @@ TEST_F(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
   EXPECT_EQ(api_->GetFieldVisit({}, get, &out).code(),
             absl::StatusCode::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, MonitoringHandlerTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::monitoring
