@@ -1,94 +1,60 @@
-// Handlers of cstopa.monitoring.v1.MonitoringService, and their gRPC wiring.
+// The handler of cstopa.monitoring.v1.MonitoringService: one method per RPC
+// (the interface is generated from the proto; see tools/protoc-gen-cstopa),
+// all but SummarizeMissions a standard method of a declared resource
+// (monitoring_resources.h). Tests call it through its blocking face,
+// without a server:
 //
-// MonitoringHandler holds the logic: validation, authorization, the
-// standard-method semantics (services/common/resources/standard_methods.h) and the
-// mission summary. It takes plain constructor arguments and returns
-// absl::Status, so tests call it without a server. MonitoringGrpcService
-// adapts it to the gRPC callback API.
-//
-// References to other services (`states/...`, `persons/...`, `bodies/...`)
-// are checked for shape only: each service owns its data, and the gateway
-// resolves names.
-//
-//   MonitoringStore store(db, &tokens);
-//   MonitoringHandler handler(&store, &api_keys);
-//   v1::Mission mission;
-//   absl::Status s = handler.GetMission({}, request, &mission);
+//   MonitoringResources resources(db, &tokens, &keys);
+//   MonitoringHandler handler(&resources);
+//   v1::MonitoringServiceBlocking monitoring(&handler);
+//   absl::Status s = monitoring.GetMission(caller, request, &mission);
 #ifndef CSTOPA_SERVICES_MONITORING_MONITORING_SERVICE_H_
 #define CSTOPA_SERVICES_MONITORING_MONITORING_SERVICE_H_
 
 #include <string>
 
 #include "absl/status/status.h"
-#include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
-#include "services/common/base/arena_allocator.h"
-#include "services/common/api/auth.h"
-#include "services/common/resources/standard_methods.h"
-#include "services/monitoring/monitoring_store.h"
+#include "cstopa/monitoring/v1/monitoring.cstopa.h"
+#include "services/common/server/server.h"
+#include "services/monitoring/monitoring_resources.h"
 
 namespace cstopa::monitoring {
 
-using common::Caller;
-
-// The RPCs that read one resource: (method, request, response). Their gRPC
-// face runs the ...Async form, which frees the gRPC thread while the store
-// answers.
-#define CSTOPA_MONITORING_ASYNC_GETS(X)                                   \
-  X(GetMission, GetMissionRequest, Mission)                               \
-  X(GetOperation, GetOperationRequest, Operation)                         \
-  X(GetRegionalOperation, GetRegionalOperationRequest, RegionalOperation) \
-  X(GetComplianceRecord, GetComplianceRecordRequest, ComplianceRecord)    \
-  X(GetFieldVisit, GetFieldVisitRequest, FieldVisit)
-// Every RPC.
-#define CSTOPA_MONITORING_METHODS(X) \
-  CSTOPA_MONITORING_ASYNC_GETS(X) CSTOPA_MONITORING_OTHER_METHODS(X)
-// The other RPCs.
-#define CSTOPA_MONITORING_OTHER_METHODS(X)                                   \
-  X(ListMissions, ListMissionsRequest, ListMissionsResponse)                 \
-  X(CreateMission, CreateMissionRequest, Mission)                            \
-  X(UpdateMission, UpdateMissionRequest, Mission)                            \
-  X(DeleteMission, DeleteMissionRequest, Mission)                            \
-  X(SummarizeMissions, SummarizeMissionsRequest, SummarizeMissionsResponse)  \
-  X(ListOperations, ListOperationsRequest, ListOperationsResponse)           \
-  X(CreateOperation, CreateOperationRequest, Operation)                      \
-  X(UpdateOperation, UpdateOperationRequest, Operation)                      \
-  X(DeleteOperation, DeleteOperationRequest, Operation)                      \
-  X(ListRegionalOperations, ListRegionalOperationsRequest,                   \
-    ListRegionalOperationsResponse)                                          \
-  X(CreateRegionalOperation, CreateRegionalOperationRequest,                 \
-    RegionalOperation)                                                       \
-  X(UpdateRegionalOperation, UpdateRegionalOperationRequest,                 \
-    RegionalOperation)                                                       \
-  X(DeleteRegionalOperation, DeleteRegionalOperationRequest,                 \
-    RegionalOperation)                                                       \
-  X(ListComplianceRecords, ListComplianceRecordsRequest,                     \
-    ListComplianceRecordsResponse)                                           \
-  X(CreateComplianceRecord, CreateComplianceRecordRequest, ComplianceRecord) \
-  X(UpdateComplianceRecord, UpdateComplianceRecordRequest, ComplianceRecord) \
-  X(DeleteComplianceRecord, DeleteComplianceRecordRequest, ComplianceRecord) \
-  X(ListFieldVisits, ListFieldVisitsRequest, ListFieldVisitsResponse)        \
-  X(CreateFieldVisit, CreateFieldVisitRequest, FieldVisit)                   \
-  X(UpdateFieldVisit, UpdateFieldVisitRequest, FieldVisit)                   \
-  X(DeleteFieldVisit, DeleteFieldVisitRequest, FieldVisit)
-
-class MonitoringHandler {
+class MonitoringHandler final : public v1::MonitoringServiceHandler {
  public:
-  // `store` and `keys` must outlive the handler.
-  MonitoringHandler(MonitoringStore* store, const common::ApiKeyStore* keys);
+  // `resources` must outlive the handler.
+  explicit MonitoringHandler(MonitoringResources* resources);
 
-#define CSTOPA_MONITORING_METHOD(Method, Request, Response)             \
-  absl::Status Method(const Caller& caller, const v1::Request& request, \
-                      v1::Response* response);
-  CSTOPA_MONITORING_METHODS(CSTOPA_MONITORING_METHOD)
-#undef CSTOPA_MONITORING_METHOD
+  void GetMission(GetMissionCall call) override;
+  void ListMissions(ListMissionsCall call) override;
+  void CreateMission(CreateMissionCall call) override;
+  void UpdateMission(UpdateMissionCall call) override;
+  void DeleteMission(DeleteMissionCall call) override;
+  void SummarizeMissions(SummarizeMissionsCall call) override;
 
-  // `done` runs once `response` is filled or with the error, perhaps on the
-  // store's I/O thread; `request` and `response` must live until then.
-#define CSTOPA_MONITORING_ASYNC(Method, Request, Response)             \
-  void Method##Async(const Caller& caller, const v1::Request& request, \
-                     v1::Response* response, common::StatusCallback done);
-  CSTOPA_MONITORING_ASYNC_GETS(CSTOPA_MONITORING_ASYNC)
-#undef CSTOPA_MONITORING_ASYNC
+  void GetOperation(GetOperationCall call) override;
+  void ListOperations(ListOperationsCall call) override;
+  void CreateOperation(CreateOperationCall call) override;
+  void UpdateOperation(UpdateOperationCall call) override;
+  void DeleteOperation(DeleteOperationCall call) override;
+
+  void GetRegionalOperation(GetRegionalOperationCall call) override;
+  void ListRegionalOperations(ListRegionalOperationsCall call) override;
+  void CreateRegionalOperation(CreateRegionalOperationCall call) override;
+  void UpdateRegionalOperation(UpdateRegionalOperationCall call) override;
+  void DeleteRegionalOperation(DeleteRegionalOperationCall call) override;
+
+  void GetComplianceRecord(GetComplianceRecordCall call) override;
+  void ListComplianceRecords(ListComplianceRecordsCall call) override;
+  void CreateComplianceRecord(CreateComplianceRecordCall call) override;
+  void UpdateComplianceRecord(UpdateComplianceRecordCall call) override;
+  void DeleteComplianceRecord(DeleteComplianceRecordCall call) override;
+
+  void GetFieldVisit(GetFieldVisitCall call) override;
+  void ListFieldVisits(ListFieldVisitsCall call) override;
+  void CreateFieldVisit(CreateFieldVisitCall call) override;
+  void UpdateFieldVisit(UpdateFieldVisitCall call) override;
+  void DeleteFieldVisit(DeleteFieldVisitCall call) override;
 
   // Loads the seed file text (MonitoringSeed in text format): validates
   // every record, then inserts those whose names were never used, so it is
@@ -96,33 +62,11 @@ class MonitoringHandler {
   absl::Status LoadSeed(const std::string& text);
 
  private:
-  absl::Status RequireRole(const Caller& caller, common::Role role) const;
-
-  MonitoringStore* store_;
-  const common::ApiKeyStore* keys_;
+  MonitoringResources* r_;
 };
 
-// The gRPC face of MonitoringHandler (callback API).
-class MonitoringGrpcService final
-    : public v1::MonitoringService::CallbackService {
- public:
-  explicit MonitoringGrpcService(MonitoringHandler* handler);
-
-#define CSTOPA_MONITORING_RPC(Method, Request, Response)             \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
-                                   const v1::Request* request,       \
-                                   v1::Response* response) override;
-  CSTOPA_MONITORING_METHODS(CSTOPA_MONITORING_RPC)
-#undef CSTOPA_MONITORING_RPC
-
- private:
-  MonitoringHandler* handler_;
-  // Every call's messages live on a per-call arena.
-#define CSTOPA_MONITORING_ALLOCATOR(Method, Request, Response) \
-  common::ArenaMessageAllocator<v1::Request, v1::Response> Method##_allocator_;
-  CSTOPA_MONITORING_METHODS(CSTOPA_MONITORING_ALLOCATOR)
-#undef CSTOPA_MONITORING_ALLOCATOR
-};
+// The monitoring service as the runner starts it (server/server.h).
+common::ServiceDefinition MonitoringService();
 
 }  // namespace cstopa::monitoring
 

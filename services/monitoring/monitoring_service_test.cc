@@ -1,5 +1,7 @@
-// Handler tests: the monitoring API's behaviour without a server, on an
-// in-memory store loaded with the real seed file.
+// Handler tests: the monitoring API's behaviour without a server (through
+// the handler's blocking face), on a store loaded with the real seed file:
+// SQLite in memory and, where the test command started one, PostgreSQL (a
+// schema of its own per test), whose store threads answer differently.
 #include "services/monitoring/monitoring_service.h"
 
 #include <map>
@@ -13,8 +15,10 @@
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
+#include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/test_postgres.h"
 #include "services/monitoring/embedded_files.h"
-#include "services/monitoring/monitoring_store.h"
+#include "services/monitoring/monitoring_resources.h"
 
 namespace cstopa::monitoring {
 namespace {
@@ -24,8 +28,10 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
-constexpr char kEditorKey[] = "editor-secret";
-constexpr char kAdminKey[] = "admin-secret";
+using common::Caller;
+using common::testing::FieldsOf;
+using common::testing::ReasonOf;
+
 constexpr char kSeed001[] = "001_2f9c2b9cd01aeccb.txt";
 constexpr char kSeed003[] = "003_29fe70bcc92e977c.txt";
 constexpr char kSeed004[] = "004_48848b51e51230d2.txt";
@@ -43,44 +49,30 @@ void SetText(cstopa::type::v1::LocalizedText* t, const std::string& text) {
   t->set_text(text);
 }
 
-class MonitoringHandlerTest : public ::testing::Test {
+class MonitoringHandlerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MonitoringSchema());
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL server for tests";
+    auto db = common::OpenTestDatabase(GetParam(), MonitoringSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto keys = common::ApiKeyStore::Parse(
-        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
-        common::HashApiKey(kAdminKey) + " admin test-admin\n");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = std::move(*keys);
-    store_ = std::make_unique<MonitoringStore>(db_.get(), &tokens_);
-    handler_ = std::make_unique<MonitoringHandler>(store_.get(), &keys_);
+    resources_ =
+        std::make_unique<MonitoringResources>(db_.get(), &tokens_, &keys_);
+    handler_ = std::make_unique<MonitoringHandler>(resources_.get());
+    api_ = std::make_unique<v1::MonitoringServiceBlocking>(handler_.get());
     ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
   }
 
-  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
-  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
-
-  static std::vector<std::string> FieldsOf(const absl::Status& s) {
-    std::vector<std::string> out;
-    auto bad = common::GetBadRequest(s);
-    if (bad) {
-      for (const auto& v : bad->field_violations()) out.push_back(v.field());
-    }
-    return out;
-  }
-  static std::string ReasonOf(const absl::Status& s) {
-    auto info = common::GetErrorInfo(s);
-    return info ? info->reason() : "";
-  }
+  Caller Editor() { return common::testing::EditorCaller(); }
+  Caller Admin() { return common::testing::AdminCaller(); }
 
   std::vector<v1::Mission> AllMissions(bool show_deleted = false) {
     v1::ListMissionsRequest req;
     req.set_page_size(1000);
     req.set_show_deleted(show_deleted);
     v1::ListMissionsResponse resp;
-    EXPECT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+    EXPECT_TRUE(api_->ListMissions({}, req, &resp).ok());
     return {resp.missions().begin(), resp.missions().end()};
   }
 
@@ -97,7 +89,7 @@ class MonitoringHandlerTest : public ::testing::Test {
 
   v1::SummarizeMissionsResponse Summarize(v1::SummarizeMissionsRequest req) {
     v1::SummarizeMissionsResponse resp;
-    absl::Status s = handler_->SummarizeMissions({}, req, &resp);
+    absl::Status s = api_->SummarizeMissions({}, req, &resp);
     EXPECT_TRUE(s.ok()) << s;
     return resp;
   }
@@ -115,28 +107,29 @@ class MonitoringHandlerTest : public ::testing::Test {
     v1::CreateMissionRequest req;
     req.set_mission_id(id);
     *req.mutable_mission() = m;
-    return handler_->CreateMission(Editor(), req, out);
+    return api_->CreateMission(Editor(), req, out);
   }
 
   v1::Operation GetOperation(const std::string& name) {
     v1::GetOperationRequest req;
     req.set_name(name);
     v1::Operation op;
-    absl::Status s = handler_->GetOperation({}, req, &op);
+    absl::Status s = api_->GetOperation({}, req, &op);
     EXPECT_TRUE(s.ok()) << s;
     return op;
   }
 
   std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
   common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<MonitoringStore> store_;
+  std::unique_ptr<MonitoringResources> resources_;
   std::unique_ptr<MonitoringHandler> handler_;
+  std::unique_ptr<v1::MonitoringServiceBlocking> api_;
 };
 
 // Seed ------------------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
+TEST_P(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
   std::vector<v1::Mission> missions = AllMissions();
   std::vector<std::string> names;
   for (const auto& m : missions) {
@@ -159,12 +152,12 @@ TEST_F(MonitoringHandlerTest, SeedHasTheBrochuresMissionsAndNoneFor2023) {
   v1::GetMissionRequest get;
   get.set_name("missions/rs-2022");
   v1::Mission serbia;
-  ASSERT_TRUE(handler_->GetMission({}, get, &serbia).ok());
+  ASSERT_TRUE(api_->GetMission({}, get, &serbia).ok());
   EXPECT_EQ(serbia.state(), "");  // no states/rs in the membership seed
   EXPECT_EQ(serbia.region_code(), "RS");
 }
 
-TEST_F(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
+TEST_P(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   EXPECT_EQ(op.state(), "states/kz");
   EXPECT_EQ(op.period().start_date().year(), 2022);
@@ -202,11 +195,11 @@ TEST_F(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
               ::testing::HasSubstr("company"));
 }
 
-TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
+TEST_P(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
   v1::GetRegionalOperationRequest get;
   get.set_name("regionalOperations/illegal-migrant");
   v1::RegionalOperation ro;
-  ASSERT_TRUE(handler_->GetRegionalOperation({}, get, &ro).ok());
+  ASSERT_TRUE(api_->GetRegionalOperation({}, get, &ro).ok());
   EXPECT_EQ(ro.title(0).text(), "Illegal Migrant");
   ASSERT_EQ(ro.stages_size(), 1);
   EXPECT_EQ(ro.stages(0).stage_number(), 1);
@@ -218,7 +211,7 @@ TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
   v1::ListComplianceRecordsRequest list;
   list.set_filter("obligation:\"Interstate Information Bank\"");
   v1::ListComplianceRecordsResponse records;
-  ASSERT_TRUE(handler_->ListComplianceRecords({}, list, &records).ok());
+  ASSERT_TRUE(api_->ListComplianceRecords({}, list, &records).ok());
   ASSERT_EQ(records.compliance_records_size(), 1);
   const v1::ComplianceRecord& r = records.compliance_records(0);
   EXPECT_EQ(r.timeliness(), v1::COMPLIANCE_LEVEL_DEFICIENT);
@@ -229,19 +222,19 @@ TEST_F(MonitoringHandlerTest, SeedHasIllegalMigrantAndTheInformationBank) {
 
   // Seed 001 names no particular field visit.
   v1::ListFieldVisitsResponse visits;
-  ASSERT_TRUE(handler_->ListFieldVisits({}, {}, &visits).ok());
+  ASSERT_TRUE(api_->ListFieldVisits({}, {}, &visits).ok());
   EXPECT_THAT(visits.field_visits(), IsEmpty());
 }
 
-TEST_F(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
+TEST_P(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
   v1::UpdateMissionRequest update;
   update.mutable_mission()->set_name("missions/am-2021");
   SetText(update.mutable_mission()->add_conclusion(), "Edited");
   v1::Mission out;
-  ASSERT_TRUE(handler_->UpdateMission(Editor(), update, &out).ok());
+  ASSERT_TRUE(api_->UpdateMission(Editor(), update, &out).ok());
   v1::DeleteMissionRequest del;
   del.set_name("missions/ru-2024");
-  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+  ASSERT_TRUE(api_->DeleteMission(Admin(), del, &out).ok());
 
   ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
   ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
@@ -249,13 +242,13 @@ TEST_F(MonitoringHandlerTest, SeedIsIdempotentAndLeavesEditsAndDeletesAlone) {
   EXPECT_EQ(AllMissions(/*show_deleted=*/true).size(), 11u);
   v1::GetMissionRequest get;
   get.set_name("missions/am-2021");
-  ASSERT_TRUE(handler_->GetMission({}, get, &out).ok());
+  ASSERT_TRUE(api_->GetMission({}, get, &out).ok());
   ASSERT_EQ(out.conclusion_size(), 1);
   EXPECT_EQ(out.conclusion(0).text(), "Edited");
   EXPECT_EQ(out.provenance(0).source(), kSeed001);  // kept by the update
 }
 
-TEST_F(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
+TEST_P(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
   absl::Status s = handler_->LoadSeed(
       "operations { name: \"operations/x\" state: \"states/kz\" "
       "title { language_code: \"en\" text: \"X\" } "
@@ -269,7 +262,7 @@ TEST_F(MonitoringHandlerTest, SeedThatBreaksTheRulesIsRefusedWhole) {
 
 // SummarizeMissions -----------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
+TEST_P(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
   v1::SummarizeMissionsResponse r = Summarize({});
   EXPECT_EQ(Counts(r), (std::map<std::string, int>{
                            {"2021 states/am", 1},
@@ -300,7 +293,7 @@ TEST_F(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
   EXPECT_EQ(r.counts(0).state(), "states/am");
 }
 
-TEST_F(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
+TEST_P(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
   v1::SummarizeMissionsRequest req;
   req.set_start_year(2022);
   req.set_end_year(2022);
@@ -327,7 +320,7 @@ TEST_F(MonitoringHandlerTest, SummaryHonoursYearRangeStateAndFilter) {
                                                    {"2024 states/ru", 1}}));
 }
 
-TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
+TEST_P(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   v1::Mission out;
   ASSERT_TRUE(
       CreateMission("kg-2021-4", NewMission("states/kg", 2021), &out).ok());
@@ -336,7 +329,7 @@ TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   ASSERT_TRUE(CreateMission("tj-undated", unknown_year, &out).ok());
   v1::DeleteMissionRequest del;
   del.set_name("missions/am-2021");
-  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+  ASSERT_TRUE(api_->DeleteMission(Admin(), del, &out).ok());
 
   v1::SummarizeMissionsResponse r = Summarize({});
   std::map<std::string, int> counts = Counts(r);
@@ -350,24 +343,24 @@ TEST_F(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   EXPECT_EQ(Summarize(req).total_mission_count(), 11);
 }
 
-TEST_F(MonitoringHandlerTest, SummaryRejectsBadBounds) {
+TEST_P(MonitoringHandlerTest, SummaryRejectsBadBounds) {
   v1::SummarizeMissionsRequest req;
   req.set_start_year(2024);
   req.set_end_year(2021);
   v1::SummarizeMissionsResponse r;
-  absl::Status s = handler_->SummarizeMissions({}, req, &r);
+  absl::Status s = api_->SummarizeMissions({}, req, &r);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("end_year"));
 
   req = {};
   req.set_start_year(-5);
   req.set_state("kz");
-  s = handler_->SummarizeMissions({}, req, &r);
+  s = api_->SummarizeMissions({}, req, &r);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("start_year", "state"));
 
   req = {};
   req.set_filter("year >>= 3");
-  s = handler_->SummarizeMissions({}, req, &r);
+  s = api_->SummarizeMissions({}, req, &r);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReasonOf(s), "INVALID_FILTER");
 }
@@ -375,7 +368,7 @@ TEST_F(MonitoringHandlerTest, SummaryRejectsBadBounds) {
 // Validation
 // -------------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
+TEST_P(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
   v1::CreateOperationRequest req;
   req.set_operation_id("bad-op");
   v1::Operation* op = req.mutable_operation();
@@ -390,7 +383,7 @@ TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
   op->set_total_size(-1);
   op->set_withdrawal_days(-3);
   v1::Operation out;
-  absl::Status s = handler_->CreateOperation(Editor(), req, &out);
+  absl::Status s = api_->CreateOperation(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s),
               UnorderedElementsAre("operation.contingents[0].size",
@@ -400,11 +393,11 @@ TEST_F(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
                                    "operation.withdrawal_days"));
   v1::GetOperationRequest get;
   get.set_name("operations/bad-op");
-  EXPECT_EQ(handler_->GetOperation({}, get, &out).code(),
+  EXPECT_EQ(api_->GetOperation({}, get, &out).code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
+TEST_P(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
   v1::Mission m = NewMission("states/kz", 2022);
   *m.mutable_period()->mutable_start_date() = D(2022, 5, 10);
   *m.mutable_period()->mutable_end_date() = D(2022, 5, 9);
@@ -427,7 +420,7 @@ TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
   *op.mutable_operation()->mutable_withdrawal_period()->mutable_start_date() =
       D(2021, 12, 31);
   v1::Operation op_out;
-  s = handler_->CreateOperation(Editor(), op, &op_out);
+  s = api_->CreateOperation(Editor(), op, &op_out);
   EXPECT_THAT(FieldsOf(s),
               ElementsAre("operation.withdrawal_period.start_date"));
 
@@ -441,14 +434,14 @@ TEST_F(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
   ro.mutable_regional_operation()->add_stages()->set_stage_number(1);
   ro.mutable_regional_operation()->add_stages();  // no number
   v1::RegionalOperation ro_out;
-  s = handler_->CreateRegionalOperation(Editor(), ro, &ro_out);
+  s = api_->CreateRegionalOperation(Editor(), ro, &ro_out);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
                                "regional_operation.stages[0].period.end_date",
                                "regional_operation.stages[1].stage_number",
                                "regional_operation.stages[2].stage_number"));
 }
 
-TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
+TEST_P(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
   v1::Mission m;
   m.set_election_kind(static_cast<v1::ElectionKind>(42));
   m.add_observers();                                // neither person nor name
@@ -467,7 +460,7 @@ TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
   fv.set_field_visit_id("visit");
   fv.mutable_field_visit()->set_kind(static_cast<v1::FieldVisitKind>(7));
   v1::FieldVisit fv_out;
-  s = handler_->CreateFieldVisit(Editor(), fv, &fv_out);
+  s = api_->CreateFieldVisit(Editor(), fv, &fv_out);
   EXPECT_THAT(FieldsOf(s),
               UnorderedElementsAre("field_visit.kind", "field_visit.title"));
 
@@ -477,11 +470,11 @@ TEST_F(MonitoringHandlerTest, UnknownEnumsAndMissingFieldsAreRefused) {
   cr.mutable_compliance_record()->set_timeliness(
       static_cast<v1::ComplianceLevel>(-1));
   v1::ComplianceRecord cr_out;
-  s = handler_->CreateComplianceRecord(Editor(), cr, &cr_out);
+  s = api_->CreateComplianceRecord(Editor(), cr, &cr_out);
   EXPECT_THAT(FieldsOf(s), ElementsAre("compliance_record.timeliness"));
 }
 
-TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
+TEST_P(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
   v1::Mission m = NewMission("", 2023);
   m.set_region_code("RS");
   v1::Participant* o = m.add_observers();
@@ -492,65 +485,65 @@ TEST_F(MonitoringHandlerTest, ObserversMayBeNamedWithoutAPerson) {
   v1::ListMissionsRequest req;
   req.set_filter("observer = \"persons/viktor-rogalev\"");
   v1::ListMissionsResponse resp;
-  ASSERT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListMissions({}, req, &resp).ok());
   ASSERT_EQ(resp.missions_size(), 1);
   EXPECT_EQ(resp.missions(0).name(), "missions/rs-2023");
   // Observers without a person are found by name.
   req.set_filter("observer:\"not in membership\"");
   v1::ListMissionsResponse by_name;
-  ASSERT_TRUE(handler_->ListMissions({}, req, &by_name).ok());
+  ASSERT_TRUE(api_->ListMissions({}, req, &by_name).ok());
   ASSERT_EQ(by_name.missions_size(), 1);
   EXPECT_EQ(by_name.missions(0).name(), "missions/rs-2023");
 }
 
 // Standard methods ------------------------------------------------------------
 
-TEST_F(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
+TEST_P(MonitoringHandlerTest, WritesNeedKeysAndDeleteNeedsAdmin) {
   v1::Mission out;
   v1::CreateMissionRequest req;
   req.set_mission_id("x");
   *req.mutable_mission() = NewMission("states/kz", 2025);
-  EXPECT_EQ(handler_->CreateMission({}, req, &out).code(),
+  EXPECT_EQ(api_->CreateMission({}, req, &out).code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(
-      handler_->CreateMission(Caller{std::string("Bearer nope")}, req, &out)
+      api_->CreateMission(common::testing::CallerWithKey("nope"), req, &out)
           .code(),
       absl::StatusCode::kUnauthenticated);
-  ASSERT_TRUE(handler_->CreateMission(Editor(), req, &out).ok());
+  ASSERT_TRUE(api_->CreateMission(Editor(), req, &out).ok());
   v1::DeleteMissionRequest del;
   del.set_name("missions/x");
-  EXPECT_EQ(handler_->DeleteMission(Editor(), del, &out).code(),
+  EXPECT_EQ(api_->DeleteMission(Editor(), del, &out).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+  EXPECT_TRUE(api_->DeleteMission(Admin(), del, &out).ok());
 }
 
-TEST_F(MonitoringHandlerTest, EtagsMakeWritesConditional) {
+TEST_P(MonitoringHandlerTest, EtagsMakeWritesConditional) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   v1::UpdateOperationRequest update;
   update.mutable_operation()->set_name(op.name());
   update.mutable_operation()->set_etag(op.etag());
   update.mutable_operation()->set_status(v1::OPERATION_STATUS_WITHDRAWN);
   v1::Operation updated;
-  ASSERT_TRUE(handler_->UpdateOperation(Editor(), update, &updated).ok());
+  ASSERT_TRUE(api_->UpdateOperation(Editor(), update, &updated).ok());
   EXPECT_NE(updated.etag(), op.etag());
   EXPECT_EQ(updated.status(), v1::OPERATION_STATUS_WITHDRAWN);
   EXPECT_EQ(updated.contingents_size(), 5);  // untouched by the update
 
   // The same, stale etag again.
-  absl::Status s = handler_->UpdateOperation(Editor(), update, &updated);
+  absl::Status s = api_->UpdateOperation(Editor(), update, &updated);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
   v1::DeleteOperationRequest del;
   del.set_name(op.name());
   del.set_etag(op.etag());
   v1::Operation out;
-  EXPECT_EQ(handler_->DeleteOperation(Admin(), del, &out).code(),
+  EXPECT_EQ(api_->DeleteOperation(Admin(), del, &out).code(),
             absl::StatusCode::kFailedPrecondition);
   del.set_etag(GetOperation(op.name()).etag());
-  EXPECT_TRUE(handler_->DeleteOperation(Admin(), del, &out).ok());
+  EXPECT_TRUE(api_->DeleteOperation(Admin(), del, &out).ok());
 }
 
-TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
+TEST_P(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
   v1::Operation op = GetOperation("operations/kz-2022-01");
   // Naming `contingents` with an empty list clears them; `status` is not in
   // the mask so its new value is ignored.
@@ -559,17 +552,17 @@ TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
   update.mutable_operation()->set_status(v1::OPERATION_STATUS_PLANNED);
   update.mutable_update_mask()->add_paths("contingents");
   v1::Operation out;
-  ASSERT_TRUE(handler_->UpdateOperation(Editor(), update, &out).ok());
+  ASSERT_TRUE(api_->UpdateOperation(Editor(), update, &out).ok());
   EXPECT_THAT(out.contingents(), IsEmpty());
   EXPECT_EQ(out.status(), v1::OPERATION_STATUS_COMPLETED);
 
   // Unknown and read-only paths are refused.
   update.mutable_update_mask()->set_paths(0, "no_such_field");
-  absl::Status s = handler_->UpdateOperation(Editor(), update, &out);
+  absl::Status s = api_->UpdateOperation(Editor(), update, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask"));
   update.mutable_update_mask()->set_paths(0, "create_time");
-  EXPECT_EQ(handler_->UpdateOperation(Editor(), update, &out).code(),
+  EXPECT_EQ(api_->UpdateOperation(Editor(), update, &out).code(),
             absl::StatusCode::kInvalidArgument);
 
   // An update that would break the rules writes nothing.
@@ -578,7 +571,7 @@ TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
   v1::Contingent* c = bad.mutable_operation()->add_contingents();
   c->set_state("states/am");
   c->set_size(-5);
-  s = handler_->UpdateOperation(Editor(), bad, &out);
+  s = api_->UpdateOperation(Editor(), bad, &out);
   EXPECT_THAT(FieldsOf(s), ElementsAre("operation.contingents[0].size"));
   EXPECT_THAT(GetOperation(op.name()).contingents(), IsEmpty());
 
@@ -587,20 +580,20 @@ TEST_F(MonitoringHandlerTest, UpdateMasksChooseTheFieldsWritten) {
   v1::UpdateOperationRequest all;
   all.mutable_operation()->set_name(op.name());
   all.mutable_update_mask()->add_paths("*");
-  s = handler_->UpdateOperation(Editor(), all, &out);
+  s = api_->UpdateOperation(Editor(), all, &out);
   EXPECT_THAT(FieldsOf(s),
               UnorderedElementsAre("operation.title", "operation.state"));
 }
 
-TEST_F(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
+TEST_P(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
   v1::DeleteMissionRequest del;
   del.set_name("missions/kz-2021");
   v1::Mission out;
-  ASSERT_TRUE(handler_->DeleteMission(Admin(), del, &out).ok());
+  ASSERT_TRUE(api_->DeleteMission(Admin(), del, &out).ok());
   EXPECT_TRUE(out.has_delete_time());
   v1::GetMissionRequest get;
   get.set_name("missions/kz-2021");
-  EXPECT_EQ(handler_->GetMission({}, get, &out).code(),
+  EXPECT_EQ(api_->GetMission({}, get, &out).code(),
             absl::StatusCode::kNotFound);
   bool listed = false;
   for (const auto& m : AllMissions(/*show_deleted=*/true))
@@ -609,18 +602,18 @@ TEST_F(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
   EXPECT_EQ(
       CreateMission("kz-2021", NewMission("states/kz", 2021), &out).code(),
       absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(handler_->DeleteMission(Admin(), del, &out).code(),
+  EXPECT_EQ(api_->DeleteMission(Admin(), del, &out).code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(MonitoringHandlerTest, ListsPageFilterAndOrder) {
+TEST_P(MonitoringHandlerTest, ListsPageFilterAndOrder) {
   v1::ListMissionsRequest req;
   req.set_page_size(4);
   req.set_order_by("year desc");
   std::vector<std::string> names;
   for (int i = 0; i < 10; ++i) {
     v1::ListMissionsResponse resp;
-    ASSERT_TRUE(handler_->ListMissions({}, req, &resp).ok());
+    ASSERT_TRUE(api_->ListMissions({}, req, &resp).ok());
     for (const auto& m : resp.missions()) names.push_back(m.name());
     if (resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());
@@ -631,36 +624,40 @@ TEST_F(MonitoringHandlerTest, ListsPageFilterAndOrder) {
   // A token is bound to its query.
   req.set_order_by("year");
   v1::ListMissionsResponse resp;
-  absl::Status s = handler_->ListMissions({}, req, &resp);
+  absl::Status s = api_->ListMissions({}, req, &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
 
   v1::ListOperationsRequest ops;
   ops.set_filter(
       "contingent_state = \"states/tj\" AND start_date >= 2022-01-01");
   v1::ListOperationsResponse ops_resp;
-  ASSERT_TRUE(handler_->ListOperations({}, ops, &ops_resp).ok());
+  ASSERT_TRUE(api_->ListOperations({}, ops, &ops_resp).ok());
   ASSERT_EQ(ops_resp.operations_size(), 1);
   ops.set_filter("contingents = 3");
-  s = handler_->ListOperations({}, ops, &ops_resp);
+  s = api_->ListOperations({}, ops, &ops_resp);
   EXPECT_EQ(ReasonOf(s), "INVALID_FILTER");
 
   v1::ListMissionsRequest neg;
   neg.set_page_size(-1);
-  EXPECT_EQ(handler_->ListMissions({}, neg, &resp).code(),
+  EXPECT_EQ(api_->ListMissions({}, neg, &resp).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
+TEST_P(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
   v1::GetFieldVisitRequest get;
   get.set_name("fieldvisits/x");
   v1::FieldVisit out;
-  absl::Status s = handler_->GetFieldVisit({}, get, &out);
+  absl::Status s = api_->GetFieldVisit({}, get, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReasonOf(s), "INVALID_NAME");
   get.set_name("fieldVisits/x");
-  EXPECT_EQ(handler_->GetFieldVisit({}, get, &out).code(),
+  EXPECT_EQ(api_->GetFieldVisit({}, get, &out).code(),
             absl::StatusCode::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, MonitoringHandlerTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::monitoring

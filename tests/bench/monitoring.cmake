@@ -1,6 +1,6 @@
 # monitoring_bench: SummarizeMissions, ListMissions (filtered, page 1 and
-# pages 100+) and Get/Create over generated missions, handler-level. Included
-# by tests/bench/CMakeLists.txt.
+# pages 100+) and Get/Create over generated missions, handler-level (through
+# its blocking face). Included by tests/bench/CMakeLists.txt.
 
 add_executable(monitoring_bench ${CMAKE_CURRENT_LIST_DIR}/monitoring_bench.cc)
 cstopa_warnings(monitoring_bench)

@@ -206,6 +206,12 @@ class ResourceStore {
       const std::vector<const google::protobuf::Message*>& resources);
 
   const ResourceSpec& spec() const { return *spec_; }
+  // The fields `filter` knows (name, create_time, update_time and the
+  // spec's columns): for a service's own statements over the same table
+  // (an aggregate, say) that take List's filters.
+  const std::vector<FilterField>& filter_fields() const {
+    return filter_fields_;
+  }
 
   // Sets the hook every write runs in its transaction (none by default).
   // Call before the store is used.

@@ -1,7 +1,7 @@
-// Store tests of the monitoring tables on both back ends: the derived
+// Store tests of the monitoring resources on both back ends: the derived
 // columns List filters on, keyset pages, soft delete, and the mission counts
 // behind SummarizeMissions.
-#include "services/monitoring/monitoring_store.h"
+#include "services/monitoring/monitoring_resources.h"
 
 #include <memory>
 #include <random>
@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -58,11 +61,27 @@ class MonitoringStoreTest : public ::testing::TestWithParam<std::string> {
     auto db = common::OpenTestDatabase(GetParam(), MonitoringSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    store_ = std::make_unique<MonitoringStore>(db_.get(), &tokens_);
+    resources_ =
+        std::make_unique<MonitoringResources>(db_.get(), &tokens_, &keys_);
+  }
+
+  // CountMissions, waited for.
+  absl::StatusOr<std::vector<MissionGroup>> CountMissions(
+      const MissionCountQuery& q) {
+    absl::StatusOr<std::vector<MissionGroup>> result;
+    absl::Notification done;
+    resources_->CountMissions(
+        q, absl::Now() + absl::Seconds(30),
+        [&](absl::StatusOr<std::vector<MissionGroup>> groups) {
+          result = std::move(groups);
+          done.Notify();
+        });
+    done.WaitForNotification();
+    return result;
   }
 
   void Create(v1::Mission m) {
-    ASSERT_TRUE(store_->missions().Create(&m).ok()) << m.name();
+    ASSERT_TRUE(resources_->missions().store().Create(&m).ok()) << m.name();
   }
 
   std::vector<std::string> ListMissionNames(const std::string& filter,
@@ -72,8 +91,8 @@ class MonitoringStoreTest : public ::testing::TestWithParam<std::string> {
     q.order_by = order_by;
     q.page_size = 1000;
     v1::ListMissionsResponse resp;
-    auto next =
-        store_->missions().List(q, [&]() { return resp.add_missions(); });
+    auto next = resources_->missions().store().List(
+        q, [&]() { return resp.add_missions(); });
     EXPECT_TRUE(next.ok()) << next.status();
     std::vector<std::string> names;
     for (const auto& m : resp.missions()) names.push_back(m.name());
@@ -82,7 +101,8 @@ class MonitoringStoreTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<common::Database> db_;
   common::PageTokenCodec tokens_{"k"};
-  std::unique_ptr<MonitoringStore> store_;
+  common::ApiKeyStore keys_;
+  std::unique_ptr<MonitoringResources> resources_;
 };
 
 TEST_P(MonitoringStoreTest, MissionsFilterOnYearStateKindAndObserver) {
@@ -128,9 +148,10 @@ TEST_P(MonitoringStoreTest, CountMissionsGroupsLiveMissionsByYearAndState) {
   rs.set_region_code("RS");
   Create(rs);
   v1::Mission out;
-  ASSERT_TRUE(store_->missions().Delete("missions/gone", "", &out).ok());
+  ASSERT_TRUE(
+      resources_->missions().store().Delete("missions/gone", "", &out).ok());
 
-  auto groups = store_->CountMissions({});
+  auto groups = CountMissions({});
   ASSERT_TRUE(groups.ok()) << groups.status();
   ASSERT_EQ(groups->size(), 3u);
   EXPECT_EQ((*groups)[0].year, 2021);
@@ -147,7 +168,7 @@ TEST_P(MonitoringStoreTest, CountMissionsGroupsLiveMissionsByYearAndState) {
   MissionCountQuery q;
   q.start_year = 2022;
   q.state = "states/kz";
-  groups = store_->CountMissions(q);
+  groups = CountMissions(q);
   ASSERT_TRUE(groups.ok()) << groups.status();
   ASSERT_EQ(groups->size(), 1u);
   EXPECT_EQ((*groups)[0].count, 2);
@@ -155,7 +176,7 @@ TEST_P(MonitoringStoreTest, CountMissionsGroupsLiveMissionsByYearAndState) {
   q = {};
   q.end_year = 2021;
   q.filter = "state = \"states/kg\"";
-  groups = store_->CountMissions(q);
+  groups = CountMissions(q);
   ASSERT_TRUE(groups.ok());
   ASSERT_EQ(groups->size(), 1u);
   EXPECT_EQ((*groups)[0].count, 3);
@@ -164,7 +185,7 @@ TEST_P(MonitoringStoreTest, CountMissionsGroupsLiveMissionsByYearAndState) {
   v1::Mission coded = NewMission("kz3", "states/kz", 2022);
   coded.set_region_code("KZ");
   Create(coded);
-  groups = store_->CountMissions({});
+  groups = CountMissions({});
   ASSERT_TRUE(groups.ok()) << groups.status();
   ASSERT_EQ(groups->size(), 3u);
   EXPECT_EQ((*groups)[2].state, "states/kz");
@@ -173,7 +194,7 @@ TEST_P(MonitoringStoreTest, CountMissionsGroupsLiveMissionsByYearAndState) {
 
   q = {};
   q.filter = "nonsense = 1";
-  groups = store_->CountMissions(q);
+  groups = CountMissions(q);
   ASSERT_EQ(groups.status().code(), absl::StatusCode::kInvalidArgument);
   auto info = common::GetErrorInfo(groups.status());
   ASSERT_TRUE(info.has_value());
@@ -191,18 +212,18 @@ TEST_P(MonitoringStoreTest, OperationsFilterOnContingentStateAndStatus) {
   op.add_contingents()->set_state("states/am");
   op.add_contingents()->set_state("states/by");
   *op.mutable_period()->mutable_start_date() = D(2022, 1, 6);
-  ASSERT_TRUE(store_->operations().Create(&op).ok());
+  ASSERT_TRUE(resources_->operations().store().Create(&op).ok());
   v1::Operation other;
   other.set_name("operations/other");
   other.set_state("states/tj");
-  ASSERT_TRUE(store_->operations().Create(&other).ok());
+  ASSERT_TRUE(resources_->operations().store().Create(&other).ok());
 
   auto names = [&](const std::string& filter) {
     common::ListQuery q;
     q.filter = filter;
     v1::ListOperationsResponse resp;
-    auto next =
-        store_->operations().List(q, [&]() { return resp.add_operations(); });
+    auto next = resources_->operations().store().List(
+        q, [&]() { return resp.add_operations(); });
     EXPECT_TRUE(next.ok()) << next.status();
     std::vector<std::string> out;
     for (const auto& o : resp.operations()) out.push_back(o.name());
@@ -226,15 +247,16 @@ TEST_P(MonitoringStoreTest, ListPagesWithoutGapsOrRepeatsAndHidesDeleted) {
                       i % 2 ? "states/kz" : "states/ru", 2000 + i % 5));
   }
   v1::Mission out;
-  ASSERT_TRUE(store_->missions().Delete("missions/m105", "", &out).ok());
+  ASSERT_TRUE(
+      resources_->missions().store().Delete("missions/m105", "", &out).ok());
   common::ListQuery q;
   q.order_by = "year desc";
   q.page_size = 4;
   std::vector<std::pair<int, std::string>> seen;
   for (int pages = 0; pages < 20; ++pages) {
     v1::ListMissionsResponse resp;
-    auto next =
-        store_->missions().List(q, [&]() { return resp.add_missions(); });
+    auto next = resources_->missions().store().List(
+        q, [&]() { return resp.add_missions(); });
     ASSERT_TRUE(next.ok()) << next.status();
     for (const auto& m : resp.missions())
       seen.push_back({MissionYear(m), m.name()});
@@ -258,14 +280,14 @@ TEST_P(MonitoringStoreTest, ComplianceAndRegionalOperationColumns) {
   o->set_language_code("en");
   o->set_text("Data submission to the Interstate Information Bank");
   r.set_timeliness(v1::COMPLIANCE_LEVEL_DEFICIENT);
-  ASSERT_TRUE(store_->compliance_records().Create(&r).ok());
+  ASSERT_TRUE(resources_->compliance_records().store().Create(&r).ok());
   common::ListQuery q;
   q.filter =
       "obligation:\"information bank\" AND timeliness != "
       "COMPLIANCE_LEVEL_MET AND completeness = "
       "COMPLIANCE_LEVEL_UNSPECIFIED";
   v1::ListComplianceRecordsResponse resp;
-  auto next = store_->compliance_records().List(
+  auto next = resources_->compliance_records().store().List(
       q, [&]() { return resp.add_compliance_records(); });
   ASSERT_TRUE(next.ok()) << next.status();
   ASSERT_EQ(resp.compliance_records_size(), 1);
@@ -273,11 +295,11 @@ TEST_P(MonitoringStoreTest, ComplianceAndRegionalOperationColumns) {
   v1::RegionalOperation ro;
   ro.set_name("regionalOperations/illegal-migrant");
   ro.add_participating_states("states/kg");
-  ASSERT_TRUE(store_->regional_operations().Create(&ro).ok());
+  ASSERT_TRUE(resources_->regional_operations().store().Create(&ro).ok());
   q = {};
   q.filter = "participating_state = \"states/kg\"";
   v1::ListRegionalOperationsResponse ros;
-  next = store_->regional_operations().List(
+  next = resources_->regional_operations().store().List(
       q, [&]() { return ros.add_regional_operations(); });
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(ros.regional_operations_size(), 1);
@@ -285,12 +307,12 @@ TEST_P(MonitoringStoreTest, ComplianceAndRegionalOperationColumns) {
   v1::FieldVisit fv;
   fv.set_name("fieldVisits/v");
   fv.set_kind(v1::FIELD_VISIT_KIND_EXERCISE);
-  ASSERT_TRUE(store_->field_visits().Create(&fv).ok());
+  ASSERT_TRUE(resources_->field_visits().store().Create(&fv).ok());
   q = {};
   q.filter = "kind = FIELD_VISIT_KIND_BORDER_REGION";
   v1::ListFieldVisitsResponse fvs;
-  next =
-      store_->field_visits().List(q, [&]() { return fvs.add_field_visits(); });
+  next = resources_->field_visits().store().List(
+      q, [&]() { return fvs.add_field_visits(); });
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(fvs.field_visits_size(), 0);
 }

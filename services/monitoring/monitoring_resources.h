@@ -1,0 +1,101 @@
+// The monitoring service's resources: missions, operations, regional
+// operations, compliance records and field visits, each declared once
+// (monitoring_resources.cc) and served by the platform's standard methods
+// (services/common/resources/resource.h) over the service's own tables
+// (migrations/), and the aggregate query behind SummarizeMissions.
+//
+// References to other services (`states/...`, `persons/...`, `bodies/...`)
+// are checked for shape only: each service owns its data, and the gateway
+// resolves names.
+//
+//   auto db = OpenDatabase("sqlite::memory:", MonitoringSchema());
+//   MonitoringResources resources(db->get(), &page_tokens, &api_keys);
+//   resources.missions().store().Get("missions/kz-2022-1", false, &mission);
+#ifndef CSTOPA_SERVICES_MONITORING_MONITORING_RESOURCES_H_
+#define CSTOPA_SERVICES_MONITORING_MONITORING_RESOURCES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cstopa/monitoring/v1/monitoring.pb.h"
+#include "services/common/resources/resource.h"
+
+namespace cstopa::monitoring {
+
+// The schema (migrations) of the monitoring store.
+const common::SchemaSpec& MonitoringSchema();
+
+// The year a mission counts under: the year of its start date, or else of
+// its earliest election date; 0 when neither is known.
+int32_t MissionYear(const v1::Mission& mission);
+
+// The declarations, one per resource type.
+common::ResourceDecl<v1::Mission> MissionDecl();
+common::ResourceDecl<v1::Operation> OperationDecl();
+common::ResourceDecl<v1::RegionalOperation> RegionalOperationDecl();
+common::ResourceDecl<v1::ComplianceRecord> ComplianceRecordDecl();
+common::ResourceDecl<v1::FieldVisit> FieldVisitDecl();
+
+// The live missions of one year and state, as SummarizeMissions counts them.
+struct MissionGroup {
+  int32_t year = 0;
+  std::string state;
+  std::string region_code;
+  int64_t count = 0;
+};
+
+// Bounds of a mission count; zero/empty means unbounded.
+struct MissionCountQuery {
+  std::string filter;  // ListMissions filter syntax and fields
+  int32_t start_year = 0;
+  int32_t end_year = 0;
+  std::string state;
+};
+
+// Receives the groups of a mission count, or its error.
+using MissionCountCallback =
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<MissionGroup>>)>;
+
+class MonitoringResources {
+ public:
+  // `db`, `tokens` and `keys` must outlive the resources.
+  MonitoringResources(common::Database* db,
+                      const common::PageTokenCodec* tokens,
+                      const common::ApiKeyStore* keys);
+
+  common::ResourceSet& set() { return set_; }
+  common::Resource<v1::Mission>& missions() { return missions_; }
+  common::Resource<v1::Operation>& operations() { return operations_; }
+  common::Resource<v1::RegionalOperation>& regional_operations() {
+    return regional_operations_;
+  }
+  common::Resource<v1::ComplianceRecord>& compliance_records() {
+    return compliance_records_;
+  }
+  common::Resource<v1::FieldVisit>& field_visits() { return field_visits_; }
+
+  // Live missions grouped by year and state (missions without a state: by
+  // region code), ordered by year, state, region code, in one statement (one
+  // consistent snapshot) that no calling thread waits for: `done` runs once,
+  // perhaps on a store thread (on the calling thread when the filter is
+  // invalid). A group's region_code is one its missions give. An invalid
+  // filter is INVALID_ARGUMENT (reason INVALID_FILTER).
+  void CountMissions(const MissionCountQuery& query, absl::Time deadline,
+                     MissionCountCallback done);
+
+ private:
+  common::ResourceSet set_;
+  common::Resource<v1::Mission> missions_;
+  common::Resource<v1::Operation> operations_;
+  common::Resource<v1::RegionalOperation> regional_operations_;
+  common::Resource<v1::ComplianceRecord> compliance_records_;
+  common::Resource<v1::FieldVisit> field_visits_;
+};
+
+}  // namespace cstopa::monitoring
+
+#endif  // CSTOPA_SERVICES_MONITORING_MONITORING_RESOURCES_H_
