@@ -395,9 +395,7 @@ ResourceDecl<T> Declare(const char* pattern, const char* table,
 
 const common::SchemaSpec& MonitoringSchema() {
   static const common::SchemaSpec* schema =
-      new common::SchemaSpec{"monitoring",
-                             {{1, "init", std::string(kMigration0001Init),
-                               std::string(kMigration0001InitPostgres)}}};
+      new common::SchemaSpec{"monitoring", EmbeddedMigrations()};
   return *schema;
 }
 
