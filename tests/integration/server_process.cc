@@ -127,8 +127,9 @@ std::vector<std::string> ServerProcess::Args() const {
                                         ? access_log_path()
                                         : options_.access_log),
       absl::StrCat("--drain_seconds=", options_.drain_seconds),
-      absl::StrCat("--seed=", options_.seed),
   };
+  if (!options_.seed.empty())
+    args.push_back(absl::StrCat("--seed=", options_.seed));
   if (options_.store_flag)
     args.push_back(absl::StrCat("--store=sqlite://", store_path()));
   args.insert(args.end(), options_.extra_args.begin(),

@@ -51,7 +51,7 @@ class ServerProcess {
     std::string binary;  // path of the server executable
     std::string listen = "127.0.0.1:0";
     std::string admin_listen = "127.0.0.1:0";
-    std::string seed = "builtin";
+    std::string seed = "builtin";  // "": no --seed flag
     // --access_log; "dir" means access.log in the temporary directory (see
     // access_log_path()).
     std::string access_log = "off";
