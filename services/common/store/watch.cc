@@ -44,8 +44,7 @@ WriteHook FeedWriteHook(ChangeFeed* feed) {
     const FieldDescriptor* update_time = d->FindFieldByName("update_time");
     if (name == nullptr || update_time == nullptr ||
         update_time->message_type() == nullptr ||
-        update_time->message_type()->full_name() !=
-            "google.protobuf.Timestamp")
+        update_time->message_type()->full_name() != "google.protobuf.Timestamp")
       return absl::InternalError(
           "a logged resource needs `name` and `update_time` fields");
     return feed->Append(tx, ChangeKindOf(kind),
@@ -78,10 +77,8 @@ void WatchStream::Start(std::shared_ptr<WatchStream> self, Database* db,
   // store thread; a transaction with nothing in it is the way onto one.
   db->ReadAsync(
       deadline, [](SqlTransaction&) { return absl::OkStatus(); },
-      [self = std::move(self),
-       token = std::move(resume_token)](absl::Status hop) {
-        self->Register(std::move(hop), token);
-      });
+      [self = std::move(self), token = std::move(resume_token)](
+          absl::Status hop) { self->Register(std::move(hop), token); });
 }
 
 void WatchStream::Register(absl::Status hop, const std::string& resume_token) {

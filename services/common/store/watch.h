@@ -73,9 +73,8 @@ namespace cstopa::common {
 // it), with `token`, the token that resumes after it. Runs on the feed's
 // thread; must not block.
 template <typename Response>
-using WatchFill = std::function<void(const Change& change,
-                                     const std::string& token,
-                                     Response* response)>;
+using WatchFill = std::function<void(
+    const Change& change, const std::string& token, Response* response)>;
 
 // The write hook (ResourceSet::set_write_hook, ResourceStore::set_write_hook)
 // that logs every write to `feed` in the write's transaction: the kind, the
@@ -126,9 +125,9 @@ class WatchStream : public ChangeFeed::Watcher,
   ServerStreamState* const stream_;
   absl::Mutex mu_;
   uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
-  bool registering_ ABSL_GUARDED_BY(mu_) = true;  // id_ not known yet
-  bool watching_ ABSL_GUARDED_BY(mu_) = false;    // the feed may call us
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;     // a write is outstanding
+  bool registering_ ABSL_GUARDED_BY(mu_) = true;     // id_ not known yet
+  bool watching_ ABSL_GUARDED_BY(mu_) = false;       // the feed may call us
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;        // a write is outstanding
   bool ready_pending_ ABSL_GUARDED_BY(mu_) = false;  // written before id_
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,11 +158,10 @@ class TypedWatchStream final : public WatchStream {
 }  // namespace watch_internal
 
 // Serves the `Watch...` stream `call` from `feed`, as the file comment
-// describes; `fill` makes each message. `db` is the feed's database (the
-// stream registers on one of its store threads). `feed` and `db` must outlive
-// the stream: a server drains its streams (DrainWatches) before it destroys
-// them.
-// (`fill` is anything a WatchFill<Response> can hold.)
+// describes; `fill` (anything a WatchFill<Response> can hold) makes each
+// message. `db` is the feed's database (the stream registers on one of its
+// store threads). `feed` and `db` must outlive the stream: a server drains
+// its streams (DrainWatches) before it destroys them.
 template <typename Request, typename Response, typename Fill>
 void ServeWatch(ChangeFeed* feed, Database* db,
                 ServerStreamCall<Request, Response> call, Fill fill) {

@@ -186,9 +186,8 @@ class WatchTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (BackendMissing(GetParam()))
       GTEST_SKIP() << "no PostgreSQL server for tests";
-    auto db = OpenTestDatabase(GetParam(),
-                               {"watch_test", {{1, "changes", kSqlite,
-                                                kPostgres}}});
+    auto db = OpenTestDatabase(
+        GetParam(), {"watch_test", {{1, "changes", kSqlite, kPostgres}}});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     feed_ = std::make_unique<ChangeFeed>(db_.get(), &tokens_, Options());
@@ -439,9 +438,9 @@ TEST(FeedWriteHookTest, NeedsANameAndAnUpdateTime) {
   ChangeFeed* feed = nullptr;  // not reached
   WriteHook hook = FeedWriteHook(feed);
   struct NoTx : SqlTransaction {
-    absl::Status QueryEach(absl::string_view, const SqlValues&,
-                           absl::FunctionRef<absl::Status(const SqlRow&)>)
-        override {
+    absl::Status QueryEach(
+        absl::string_view, const SqlValues&,
+        absl::FunctionRef<absl::Status(const SqlRow&)>) override {
       return absl::OkStatus();
     }
     absl::StatusOr<std::vector<SqlValues>> Query(absl::string_view,
