@@ -1,15 +1,18 @@
-// EventsHandler without a server: the seed, validation of bad input with
-// field violations, filters and order, authorization, references.
+// EventsHandler without a server, through its blocking face: the seed,
+// validation of bad input with field violations, filters and order,
+// authorization, references, and the watch stream.
 #include "services/events/events_service.h"
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
+#include "services/common/testing/handler_test_kit.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {
@@ -18,31 +21,20 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
-constexpr char kEditorKey[] = "events-editor-key";
-constexpr char kAdminKey[] = "events-admin-key";
-
 class EventsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = common::OpenDatabase("sqlite::memory:", EventsSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    store_ = std::make_unique<EventsStore>(db_.get(), &tokens_);
-    auto keys = common::ApiKeyStore::Parse(
-        common::HashApiKey(kEditorKey) + " editor e\n" +
-        common::HashApiKey(kAdminKey) + " admin a\n");
-    ASSERT_TRUE(keys.ok());
-    keys_ = std::move(*keys);
-    handler_ = std::make_unique<EventsHandler>(store_.get(), &keys_);
+    resources_ = std::make_unique<EventsResources>(db_.get(), &tokens_, &keys_);
+    handler_ = std::make_unique<EventsHandler>(resources_.get());
+    api_ = std::make_unique<v1::EventsServiceBlocking>(handler_.get());
     ASSERT_TRUE(handler_->LoadSeed(std::string(kEventsSeed)).ok());
   }
 
-  static common::Caller Editor() {
-    return common::Caller{std::string("Bearer ") + kEditorKey};
-  }
-  static common::Caller Admin() {
-    return common::Caller{std::string("Bearer ") + kAdminKey};
-  }
+  static common::Caller Editor() { return common::testing::EditorCaller(); }
+  static common::Caller Admin() { return common::testing::AdminCaller(); }
 
   std::vector<std::string> ListNames(const std::string& filter,
                                      const std::string& order_by = "") {
@@ -50,7 +42,7 @@ class EventsServiceTest : public ::testing::Test {
     req.set_filter(filter);
     req.set_order_by(order_by);
     v1::ListEventsResponse resp;
-    absl::Status s = handler_->ListEvents({}, req, &resp);
+    absl::Status s = api_->ListEvents({}, req, &resp);
     EXPECT_TRUE(s.ok()) << s;
     std::vector<std::string> names;
     for (const auto& e : resp.events()) names.push_back(e.name());
@@ -68,11 +60,7 @@ class EventsServiceTest : public ::testing::Test {
 
   // The field paths of the BadRequest in `s`.
   static std::vector<std::string> Fields(const absl::Status& s) {
-    std::vector<std::string> out;
-    auto br = common::GetBadRequest(s);
-    if (br.has_value())
-      for (const auto& v : br->field_violations()) out.push_back(v.field());
-    return out;
+    return common::testing::FieldsOf(s);
   }
 
   absl::Status Create(const v1::Event& e, const std::string& id = "x") {
@@ -80,14 +68,15 @@ class EventsServiceTest : public ::testing::Test {
     req.set_event_id(id);
     *req.mutable_event() = e;
     v1::Event out;
-    return handler_->CreateEvent(Editor(), req, &out);
+    return api_->CreateEvent(Editor(), req, &out);
   }
 
   common::PageTokenCodec tokens_{"events-service-test"};
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
   std::unique_ptr<common::Database> db_;
-  std::unique_ptr<EventsStore> store_;
-  common::ApiKeyStore keys_;
+  std::unique_ptr<EventsResources> resources_;
   std::unique_ptr<EventsHandler> handler_;
+  std::unique_ptr<v1::EventsServiceBlocking> api_;
 };
 
 TEST_F(EventsServiceTest, SeedHasTheDomainEventsWithProvenance) {
@@ -95,7 +84,7 @@ TEST_F(EventsServiceTest, SeedHasTheDomainEventsWithProvenance) {
   EXPECT_EQ(all.size(), 7u);
   v1::ListEventsRequest req;
   v1::ListEventsResponse resp;
-  ASSERT_TRUE(handler_->ListEvents({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListEvents({}, req, &resp).ok());
   for (const auto& e : resp.events()) {
     ASSERT_FALSE(e.provenance().empty()) << e.name();
     EXPECT_THAT(e.provenance(0).source(),
@@ -106,7 +95,7 @@ TEST_F(EventsServiceTest, SeedHasTheDomainEventsWithProvenance) {
   v1::Event flights;
   v1::GetEventRequest get;
   get.set_name("events/consultations-international-military-flights-2022");
-  ASSERT_TRUE(handler_->GetEvent({}, get, &flights).ok());
+  ASSERT_TRUE(api_->GetEvent({}, get, &flights).ok());
   EXPECT_EQ(flights.kind(), v1::EVENT_KIND_CONSULTATION);
   EXPECT_EQ(flights.organizer(), "bodies/csto-joint-staff");
   EXPECT_EQ(flights.dates().start_date().day(), 5);
@@ -134,6 +123,30 @@ TEST_F(EventsServiceTest, DefaultOrderIsNewestFirstAndUndatedLast) {
                   "events/kz-mazhilis-deployment-agreement-bill-2022",
                   "events/consultations-international-military-flights-2022",
                   "events/csto-forces-withdraw-from-kazakhstan-2022"));
+}
+
+TEST_F(EventsServiceTest, DefaultOrderPagesAndAnOrderByOverridesIt) {
+  std::vector<std::string> all = ListNames("");
+  std::vector<std::string> paged;
+  v1::ListEventsRequest req;
+  req.set_page_size(3);
+  for (int page = 0; page < 5; ++page) {
+    v1::ListEventsResponse resp;
+    ASSERT_TRUE(api_->ListEvents({}, req, &resp).ok());
+    for (const auto& e : resp.events()) paged.push_back(e.name());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(paged, all);
+  // The default's token is not one for another order.
+  req.set_order_by("name");
+  v1::ListEventsResponse resp;
+  EXPECT_EQ(api_->ListEvents({}, req, &resp).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  std::vector<std::string> oldest_first = ListNames("", "start_time");
+  ASSERT_EQ(oldest_first.size(), all.size());
+  EXPECT_EQ(oldest_first.back(), all.front());
 }
 
 TEST_F(EventsServiceTest, FiltersOnKindTimeStateBodyParticipantAndParent) {
@@ -230,7 +243,12 @@ TEST_F(EventsServiceTest, UnknownEnumsAndBadReferencesAreRefused) {
 
   v1::Event own = Valid();
   own.set_parent_event("events/self");
-  EXPECT_THAT(Fields(Create(own, "self")), ElementsAre("event.parent_event"));
+  absl::Status self = Create(own, "self");
+  EXPECT_THAT(Fields(self), ElementsAre("event.parent_event"));
+  // Refused as its own parent, not as a reference to nothing.
+  EXPECT_EQ(common::testing::ReasonOf(self), "INVALID_ARGUMENT");
+  EXPECT_THAT(std::string(self.message()),
+              ::testing::HasSubstr("cannot be its own parent"));
 }
 
 TEST_F(EventsServiceTest, WritesNeedKeysAndEtagsGuardUpdates) {
@@ -238,9 +256,9 @@ TEST_F(EventsServiceTest, WritesNeedKeysAndEtagsGuardUpdates) {
   req.set_event_id("anonymous");
   *req.mutable_event() = Valid();
   v1::Event out;
-  EXPECT_EQ(handler_->CreateEvent({}, req, &out).code(),
+  EXPECT_EQ(api_->CreateEvent({}, req, &out).code(),
             absl::StatusCode::kUnauthenticated);
-  ASSERT_TRUE(handler_->CreateEvent(Editor(), req, &out).ok());
+  ASSERT_TRUE(api_->CreateEvent(Editor(), req, &out).ok());
   std::string etag = out.etag();
 
   v1::UpdateEventRequest upd;
@@ -248,25 +266,105 @@ TEST_F(EventsServiceTest, WritesNeedKeysAndEtagsGuardUpdates) {
   upd.mutable_event()->set_name(out.name());
   upd.mutable_event()->set_etag(etag);
   v1::Event updated;
-  ASSERT_TRUE(handler_->UpdateEvent(Editor(), upd, &updated).ok());
+  ASSERT_TRUE(api_->UpdateEvent(Editor(), upd, &updated).ok());
   EXPECT_EQ(updated.summary_size(), 1);
   EXPECT_EQ(updated.title_size(), 1);  // not in the mask: kept
-  EXPECT_EQ(handler_->UpdateEvent(Editor(), upd, &updated).code(),
+  EXPECT_EQ(api_->UpdateEvent(Editor(), upd, &updated).code(),
             absl::StatusCode::kFailedPrecondition);
 
   v1::DeleteEventRequest del;
   del.set_name(out.name());
-  EXPECT_EQ(handler_->DeleteEvent(Editor(), del, &updated).code(),
+  EXPECT_EQ(api_->DeleteEvent(Editor(), del, &updated).code(),
             absl::StatusCode::kPermissionDenied);
-  ASSERT_TRUE(handler_->DeleteEvent(Admin(), del, &updated).ok());
+  ASSERT_TRUE(api_->DeleteEvent(Admin(), del, &updated).ok());
   EXPECT_TRUE(updated.has_delete_time());
   v1::GetEventRequest get;
   get.set_name(out.name());
-  EXPECT_EQ(handler_->GetEvent({}, get, &updated).code(),
+  EXPECT_EQ(api_->GetEvent({}, get, &updated).code(),
             absl::StatusCode::kNotFound);
   // Deleted IDs are never reused.
-  EXPECT_EQ(handler_->CreateEvent(Editor(), req, &out).code(),
+  EXPECT_EQ(api_->CreateEvent(Editor(), req, &out).code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(EventsServiceTest, WatchEventsStreamsEachWriteOnceAndResumes) {
+  std::vector<v1::WatchEventsResponse> got;
+  absl::Status s = api_->WatchEvents(
+      {}, v1::WatchEventsRequest(), [&](const v1::WatchEventsResponse& m) {
+        got.push_back(m);
+        if (got.size() == 1) {  // live: write while the stream waits
+          v1::CreateEventRequest create;
+          create.set_event_id("watched");
+          *create.mutable_event() = Valid();
+          v1::Event out;
+          EXPECT_TRUE(api_->CreateEvent(Editor(), create, &out).ok());
+          v1::UpdateEventRequest update;
+          update.mutable_event()->set_name("events/watched");
+          update.mutable_event()->set_kind(v1::EVENT_KIND_TRAINING);
+          EXPECT_TRUE(api_->UpdateEvent(Editor(), update, &out).ok());
+          v1::DeleteEventRequest del;
+          del.set_name("events/watched");
+          EXPECT_TRUE(api_->DeleteEvent(Admin(), del, &out).ok());
+        }
+        return got.size() < 4;
+      });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  ASSERT_EQ(got.size(), 4u);
+  // A checkpoint after the seed's changes, then each write.
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_FALSE(got[0].has_event());
+  EXPECT_EQ(got[0].sequence(), 7);
+  EXPECT_FALSE(got[0].resume_token().empty());
+  EXPECT_EQ(got[1].change_type(), v1::CHANGE_TYPE_CREATED);
+  EXPECT_EQ(got[2].change_type(), v1::CHANGE_TYPE_UPDATED);
+  EXPECT_EQ(got[3].change_type(), v1::CHANGE_TYPE_DELETED);
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(got[i].event().name(), "events/watched");
+    EXPECT_EQ(got[i].sequence(), 7 + i);
+    EXPECT_EQ(got[i].commit_time().seconds(),
+              got[i].event().update_time().seconds());
+  }
+  EXPECT_EQ(got[2].event().kind(), v1::EVENT_KIND_TRAINING);
+  EXPECT_TRUE(got[3].event().has_delete_time());
+
+  // Resuming after the create sees the update and the delete.
+  std::vector<v1::WatchEventsResponse> resumed;
+  v1::WatchEventsRequest from;
+  from.set_resume_token(got[1].resume_token());
+  s = api_->WatchEvents({}, from, [&](const v1::WatchEventsResponse& m) {
+    resumed.push_back(m);
+    return resumed.size() < 3;
+  });
+  ASSERT_EQ(resumed.size(), 3u);
+  EXPECT_EQ(resumed[0].sequence(), 8);
+  EXPECT_EQ(resumed[1].sequence(), 9);
+  EXPECT_EQ(resumed[2].sequence(), 10);
+  EXPECT_EQ(resumed[2].change_type(), v1::CHANGE_TYPE_DELETED);
+
+  v1::WatchEventsRequest bad;
+  bad.set_resume_token("bm90LWEtdG9rZW4");
+  s = api_->WatchEvents({}, bad,
+                        [](const v1::WatchEventsResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_RESUME_TOKEN");
+}
+
+TEST_F(EventsServiceTest, DrainEndsWatchStreamsWithUnavailable) {
+  int messages = 0;
+  absl::Status s = api_->WatchEvents({}, v1::WatchEventsRequest(),
+                                     [&](const v1::WatchEventsResponse&) {
+                                       if (++messages == 1)
+                                         handler_->BeginDrain();
+                                       return true;
+                                     });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "SERVER_SHUTTING_DOWN");
+  EXPECT_EQ(messages, 1);
+  // New streams are refused.
+  s = api_->WatchEvents({}, v1::WatchEventsRequest(),
+                        [](const v1::WatchEventsResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(resources_->feed().watcher_count(), 0u);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@
 #include "services/common/server/config.h"
 #include "services/common/query/paging.h"
 #include "services/common/store/sql.h"
-#include "services/events/events_store.h"
+#include "services/events/events_resources.h"
 
 namespace {
 
@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   cstopa::common::PageTokenCodec tokens("events-bench-data");
-  cstopa::events::EventsStore store(db->get(), &tokens);
+  cstopa::common::ApiKeyStore no_keys;  // no writes here check a role
+  cstopa::events::EventsResources resources(db->get(), &tokens, &no_keys);
   constexpr int kBatch = 5000;
   int64_t inserted = 0;
   for (int64_t first = 0; first < *count; first += kBatch) {
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
       batch.push_back(Generate(static_cast<int>(i)));
     std::vector<const google::protobuf::Message*> ptrs;
     for (const auto& e : batch) ptrs.push_back(&e);
-    auto n = store.events().InsertMissing(ptrs);
+    auto n = resources.events().store().InsertMissing(ptrs);
     if (!n.ok()) {
       std::cerr << "events_bench_data: " << n.status() << "\n";
       return 1;

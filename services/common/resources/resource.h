@@ -117,6 +117,8 @@ struct ResourceDecl {
   // holds that day.
   std::string as_of_start_column;
   std::string as_of_end_column;
+  // The order of a List whose request has no `order_by` (default: by name).
+  std::string default_order_by;
   WriteRoles roles;
 };
 
@@ -315,7 +317,8 @@ class Resource {
       q.parent = req.parent();
     }
     q.filter = req.filter();
-    q.order_by = req.order_by();
+    q.order_by =
+        req.order_by().empty() ? decl_.default_order_by : req.order_by();
     q.page_token = req.page_token();
     q.page_size = req.page_size();
     if constexpr (resource_internal::HasShowDeleted<Request>::value)
@@ -420,9 +423,7 @@ class Resource {
                                   ? std::string("is required")
                                   : absl::StrCat("`", id, "` ", kIdRule));
     }
-    Refs refs;
-    decl_.validate(body, body_field->name() + ".", v, refs);
-    if (auto s = v.ToStatus(); !s.ok()) return call.Finish(std::move(s));
+    // Validation sees the resource as it will be stored, name included.
     T* out = call.response();
     *out = body;
     out->DiscardUnknownFields();
@@ -431,6 +432,9 @@ class Resource {
     out->set_name(parent.empty()
                       ? absl::StrCat(collections_.back(), "/", id)
                       : absl::StrCat(parent, "/", collections_.back(), "/", id));
+    Refs refs;
+    decl_.validate(*out, body_field->name() + ".", v, refs);
+    if (auto s = v.ToStatus(); !s.ok()) return call.Finish(std::move(s));
     const absl::Time deadline = call.deadline();
     set_->db()->WriteAsync(
         deadline,

@@ -30,6 +30,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -103,9 +105,21 @@ class StandardInstance : public ServiceInstance {
   GrpcService service_;
 };
 
+namespace server_internal {
+// Whether Handler has a `void BeginDrain()`.
+template <typename Handler, typename = void>
+struct HasBeginDrain : std::false_type {};
+template <typename Handler>
+struct HasBeginDrain<
+    Handler, std::void_t<decltype(std::declval<Handler&>().BeginDrain())>>
+    : std::true_type {};
+}  // namespace server_internal
+
 // The shape of a service on platform v2: its resources over the store
 // (constructed from the database, page tokens and API keys), a handler over
-// them with LoadSeed, and the handler's generated gRPC face.
+// them with LoadSeed, and the handler's generated gRPC face. A handler with
+// a BeginDrain() (ending its Watch streams, say) has it called when the
+// server starts draining (ServiceInstance::BeginDrain).
 //
 //   def.create = HandlerInstance<MembershipResources, MembershipHandler>::
 //       Factory(&v1::NewMembershipServiceGrpc);
@@ -135,6 +149,10 @@ class HandlerInstance : public ServiceInstance {
   grpc::Service* grpc_service() override { return service_.get(); }
   absl::Status LoadSeed(const std::string& text) override {
     return handler_.LoadSeed(text);
+  }
+  void BeginDrain() override {
+    if constexpr (server_internal::HasBeginDrain<Handler>::value)
+      handler_.BeginDrain();
   }
 
  private:

@@ -1,6 +1,6 @@
-// Events store on both back ends: effective time bounds, the change log
+// Events resources on both back ends: effective time bounds, the change log
 // written in the same transaction as each write, and List as a change feed.
-#include "services/events/events_store.h"
+#include "services/events/events_resources.h"
 
 #include <memory>
 #include <random>
@@ -84,7 +84,7 @@ TEST(EffectiveTimesTest, ExactTimesWinAndUnknownIsTheMinimum) {
   EXPECT_EQ(EffectiveEnd(none), kUnknownTime);
 }
 
-class EventsStoreTest : public ::testing::TestWithParam<std::string> {
+class EventsResourcesTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (common::BackendMissing(GetParam()))
@@ -92,7 +92,7 @@ class EventsStoreTest : public ::testing::TestWithParam<std::string> {
     auto db = common::OpenTestDatabase(GetParam(), EventsSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    store_ = std::make_unique<EventsStore>(db_.get(), &tokens_);
+    resources_ = std::make_unique<EventsResources>(db_.get(), &tokens_, &keys_);
   }
 
   static v1::Event Make(const std::string& id, int day) {
@@ -105,17 +105,21 @@ class EventsStoreTest : public ::testing::TestWithParam<std::string> {
     return e;
   }
 
+  common::ResourceStore& events() { return resources_->events().store(); }
+
   struct Row {
     int64_t seq, kind;
     std::string name;
     v1::Event event;
+    int64_t commit_time;
   };
   std::vector<Row> Changes() {
     std::vector<Row> rows;
     absl::Status s = db_->QueryOnce(
-        "SELECT seq, kind, name, data FROM event_changes ORDER BY seq", {},
-        [&](const common::SqlRow& r) {
-          Row row{r.Int(0), r.Int(1), std::string(r.Bytes(2)), {}};
+        "SELECT seq, kind, name, data, commit_time FROM event_changes "
+        "ORDER BY seq",
+        {}, [&](const common::SqlRow& r) {
+          Row row{r.Int(0), r.Int(1), std::string(r.Bytes(2)), {}, r.Int(4)};
           absl::string_view data = r.Bytes(3);
           EXPECT_TRUE(row.event.ParseFromArray(data.data(),
                                                static_cast<int>(data.size())));
@@ -127,15 +131,17 @@ class EventsStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   common::PageTokenCodec tokens_{"events-store-test"};
+  common::ApiKeyStore keys_;
   std::unique_ptr<common::Database> db_;
-  std::unique_ptr<EventsStore> store_;
+  std::unique_ptr<EventsResources> resources_;
 };
 
-TEST_P(EventsStoreTest, EveryCommittedWriteLogsOneChangeWithTheStoredEvent) {
+TEST_P(EventsResourcesTest,
+       EveryCommittedWriteLogsOneChangeWithTheStoredEvent) {
   v1::Event e = Make("a", 1);
-  ASSERT_TRUE(store_->events().Create(&e).ok());
+  ASSERT_TRUE(events().Create(&e).ok());
   v1::Event updated;
-  ASSERT_TRUE(store_->events()
+  ASSERT_TRUE(events()
                   .Update(
                       "events/a", e.etag(),
                       [](google::protobuf::Message* m) {
@@ -147,12 +153,12 @@ TEST_P(EventsStoreTest, EveryCommittedWriteLogsOneChangeWithTheStoredEvent) {
                   .ok());
   // A stale etag changes nothing and logs nothing.
   v1::Event ignored;
-  absl::Status stale = store_->events().Update(
+  absl::Status stale = events().Update(
       "events/a", e.etag(),
       [](google::protobuf::Message*) { return absl::OkStatus(); }, &ignored);
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   v1::Event deleted;
-  ASSERT_TRUE(store_->events().Delete("events/a", "", &deleted).ok());
+  ASSERT_TRUE(events().Delete("events/a", "", &deleted).ok());
 
   std::vector<Row> rows = Changes();
   ASSERT_EQ(rows.size(), 3u);
@@ -167,15 +173,20 @@ TEST_P(EventsStoreTest, EveryCommittedWriteLogsOneChangeWithTheStoredEvent) {
   EXPECT_EQ(rows[1].event.etag(), updated.etag());
   EXPECT_TRUE(rows[2].event.has_delete_time());
   EXPECT_EQ(rows[2].event.etag(), deleted.etag());
+  // Committed when the write stamped it.
+  EXPECT_EQ(rows[0].commit_time,
+            TimeUtil::TimestampToMicroseconds(e.update_time()));
+  EXPECT_EQ(rows[2].commit_time,
+            TimeUtil::TimestampToMicroseconds(deleted.update_time()));
 }
 
-TEST_P(EventsStoreTest, SeedInsertsLogOnlyWhatIsNew) {
+TEST_P(EventsResourcesTest, SeedInsertsLogOnlyWhatIsNew) {
   v1::Event a = Make("a", 1), b = Make("b", 2);
-  auto n = store_->events().InsertMissing({&a, &b});
+  auto n = events().InsertMissing({&a, &b});
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 2);
   v1::Event c = Make("c", 3);
-  n = store_->events().InsertMissing({&a, &b, &c});
+  n = events().InsertMissing({&a, &b, &c});
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 1);
   std::vector<Row> rows = Changes();
@@ -183,10 +194,10 @@ TEST_P(EventsStoreTest, SeedInsertsLogOnlyWhatIsNew) {
   EXPECT_EQ(rows[2].name, "events/c");
 }
 
-TEST_P(EventsStoreTest, TimeRangeFilterAndNewestFirstOrderWithKeysetPages) {
+TEST_P(EventsResourcesTest, TimeRangeFilterAndNewestFirstOrderWithKeysetPages) {
   for (int day = 1; day <= 20; ++day) {
     v1::Event e = Make(absl::StrCat("e", day), day);
-    ASSERT_TRUE(store_->events().Create(&e).ok());
+    ASSERT_TRUE(events().Create(&e).ok());
   }
   common::ListQuery q;
   // Overlapping 5..9 April in Moscow (UTC bounds given with an offset).
@@ -198,7 +209,7 @@ TEST_P(EventsStoreTest, TimeRangeFilterAndNewestFirstOrderWithKeysetPages) {
   std::vector<std::string> names;
   for (int page = 0; page < 10; ++page) {
     std::vector<v1::Event> got;
-    auto next = store_->events().List(q, [&]() {
+    auto next = events().List(q, [&]() {
       got.emplace_back();
       return &got.back();
     });
@@ -213,25 +224,26 @@ TEST_P(EventsStoreTest, TimeRangeFilterAndNewestFirstOrderWithKeysetPages) {
                                       "events/e6", "events/e5"}));
 }
 
-TEST_P(EventsStoreTest, ListByUpdateTimeWithDeletedIsTheSameChangeSequence) {
+TEST_P(EventsResourcesTest,
+       ListByUpdateTimeWithDeletedIsTheSameChangeSequence) {
   for (int i = 0; i < 5; ++i) {
     v1::Event e = Make(absl::StrCat("x", i), i + 1);
-    ASSERT_TRUE(store_->events().Create(&e).ok());
+    ASSERT_TRUE(events().Create(&e).ok());
   }
   v1::Event out;
   ASSERT_TRUE(
-      store_->events()
+      events()
           .Update(
               "events/x1", "",
               [](google::protobuf::Message*) { return absl::OkStatus(); }, &out)
           .ok());
-  ASSERT_TRUE(store_->events().Delete("events/x3", "", &out).ok());
+  ASSERT_TRUE(events().Delete("events/x3", "", &out).ok());
   common::ListQuery q;
   q.order_by = "update_time";
   q.show_deleted = true;
   std::vector<v1::Event> listed;
   listed.reserve(10);
-  ASSERT_TRUE(store_->events()
+  ASSERT_TRUE(events()
                   .List(q,
                         [&]() {
                           listed.emplace_back();
@@ -253,7 +265,7 @@ TEST_P(EventsStoreTest, ListByUpdateTimeWithDeletedIsTheSameChangeSequence) {
   EXPECT_EQ(listed_names.back(), "events/x3");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EventsStoreTest,
+INSTANTIATE_TEST_SUITE_P(Backends, EventsResourcesTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

@@ -1,0 +1,220 @@
+#include "services/common/resources/watch.h"
+
+#include <utility>
+
+#include "google/protobuf/descriptor.h"
+#include "services/common/base/errors.h"
+
+namespace cstopa::common {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+ChangeKind ChangeKindOf(WriteKind kind) {
+  switch (kind) {
+    case WriteKind::kCreate:
+      return ChangeKind::kCreated;
+    case WriteKind::kUpdate:
+      return ChangeKind::kUpdated;
+    case WriteKind::kDelete:
+      return ChangeKind::kDeleted;
+  }
+  return ChangeKind::kUpdated;
+}
+
+// A google.protobuf.Timestamp field of `m` in microseconds since the epoch.
+int64_t TimestampMicros(const Message& m, const FieldDescriptor* field) {
+  const Message& t = m.GetReflection()->GetMessage(m, field);
+  const Descriptor* d = t.GetDescriptor();
+  const auto* refl = t.GetReflection();
+  return refl->GetInt64(t, d->FindFieldByNumber(1)) * 1000000 +
+         refl->GetInt32(t, d->FindFieldByNumber(2)) / 1000;
+}
+
+}  // namespace
+
+WriteHook FeedWriteHook(ChangeFeed* feed) {
+  return [feed](SqlTransaction& tx, WriteKind kind,
+                const Message& resource) -> absl::Status {
+    // Every stored resource has these (resource_store.h).
+    const Descriptor* d = resource.GetDescriptor();
+    const FieldDescriptor* name = d->FindFieldByName("name");
+    const FieldDescriptor* update_time = d->FindFieldByName("update_time");
+    if (name == nullptr || update_time == nullptr ||
+        update_time->message_type() == nullptr ||
+        update_time->message_type()->full_name() != "google.protobuf.Timestamp")
+      return absl::InternalError(
+          "a logged resource needs `name` and `update_time` fields");
+    return feed->Append(tx, ChangeKindOf(kind),
+                        resource.GetReflection()->GetString(resource, name),
+                        resource.SerializeAsString(),
+                        TimestampMicros(resource, update_time));
+  };
+}
+
+void DrainWatches(ChangeFeed* feed) {
+  feed->Shutdown(ErrorWithInfo(
+      absl::StatusCode::kUnavailable, "SERVER_SHUTTING_DOWN",
+      "the server is shutting down; reconnect (to another replica) with the "
+      "last resume_token received"));
+}
+
+namespace watch_internal {
+
+WatchStream::WatchStream(ChangeFeed* feed, ServerStreamState* stream)
+    : feed_(feed), stream_(stream) {}
+
+WatchStream::~WatchStream() = default;
+
+void WatchStream::Start(std::shared_ptr<WatchStream> self, Database* db,
+                        std::string resume_token, absl::Time deadline) {
+  // Runs at once when the stream is cancelled already; registration then
+  // sees it.
+  self->stream_->SetOnCancel([self] { self->Cancelled(); });
+  // ChangeFeed::Watch reads the store (the feed's bounds), so it runs on a
+  // store thread; a transaction with nothing in it is the way onto one.
+  db->ReadAsync(
+      deadline, [](SqlTransaction&) { return absl::OkStatus(); },
+      [self = std::move(self), token = std::move(resume_token)](
+          absl::Status hop) { self->Register(std::move(hop), token); });
+}
+
+void WatchStream::Register(absl::Status hop, const std::string& resume_token) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_ && hop.ok()) hop = absl::CancelledError();
+    if (hop.ok()) {
+      watching_ = true;  // the feed may call us from inside Watch on
+      self_ = shared_from_this();
+    } else {
+      registering_ = false;
+    }
+  }
+  if (!hop.ok()) return FinishOnce(std::move(hop));
+
+  absl::StatusOr<uint64_t> id = feed_->Watch(resume_token, this);
+
+  std::shared_ptr<WatchStream> keep;  // released after the lock
+  absl::Status end;
+  bool finish = false, leave = false, ready = false;
+  {
+    absl::MutexLock lock(&mu_);
+    registering_ = false;
+    if (!id.ok()) {
+      watching_ = false;
+      keep = std::move(self_);
+      finish = true;
+      end = id.status();
+    } else {
+      id_ = *id;
+      if (!watching_) {
+        finish = true;  // the feed ended the stream before Watch returned
+        end = end_;
+      } else if (cancelled_) {
+        leave = true;
+      } else if (ready_pending_) {
+        ready_pending_ = false;
+        ready = true;
+      }
+    }
+  }
+  if (finish) return FinishOnce(std::move(end));
+  if (leave) return LeaveAndFinishCancelled();
+  if (ready) feed_->Ready(*id);
+}
+
+void WatchStream::OnChange(const Change& change, const std::string& token) {
+  {
+    absl::MutexLock lock(&mu_);
+    // Leaving: whoever is cancelling finishes the stream.
+    if (cancelled_ || finished_) return;
+    writing_ = true;
+  }
+  // The response stays ours until the next OnChange, which comes only after
+  // Ready, after the write completed (and Write serializes it anyway).
+  stream_->Write(Fill(change, token),
+                 [self = shared_from_this()](bool ok) { self->Written(ok); });
+}
+
+void WatchStream::OnEnd(const absl::Status& status) {
+  std::shared_ptr<WatchStream> keep;  // may be the last reference
+  bool finish;
+  {
+    absl::MutexLock lock(&mu_);
+    watching_ = false;
+    keep = std::move(self_);
+    // Never while a write is outstanding (the feed waits for Ready). While
+    // registering, Register finishes once Watch has returned.
+    finish = !registering_;
+    if (registering_) end_ = status;
+  }
+  if (finish) FinishOnce(status);
+}
+
+void WatchStream::Written(bool ok) {
+  uint64_t id = 0;
+  bool ready = false;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) cancelled_ = true;  // the client went away
+    if (!cancelled_) {
+      if (registering_) {
+        ready_pending_ = true;  // Register asks once it knows the id
+      } else {
+        ready = true;
+        id = id_;
+      }
+    }
+  }
+  if (ready) return feed_->Ready(id);
+  LeaveAndFinishCancelled();
+}
+
+void WatchStream::Cancelled() {
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+  LeaveAndFinishCancelled();
+}
+
+void WatchStream::LeaveAndFinishCancelled() {
+  uint64_t id;
+  bool leave;
+  {
+    absl::MutexLock lock(&mu_);
+    if (registering_) return;  // Register leaves and finishes
+    leave = watching_;
+    id = id_;
+  }
+  // No OnChange or OnEnd after this returns; one in progress completes
+  // first, so a write it started is seen below.
+  if (leave) feed_->Cancel(id);
+  std::shared_ptr<WatchStream> keep;  // may be the last reference
+  bool finish;
+  {
+    absl::MutexLock lock(&mu_);
+    if (leave && watching_) {
+      watching_ = false;
+      keep = std::move(self_);
+    }
+    // A write still outstanding finishes the stream when it completes.
+    finish = !writing_;
+  }
+  if (finish) FinishOnce(absl::CancelledError());
+}
+
+void WatchStream::FinishOnce(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  stream_->Finish(std::move(status));
+}
+
+}  // namespace watch_internal
+}  // namespace cstopa::common

@@ -1,0 +1,282 @@
+// The events resource declared (services/common/resources/resource.h): its
+// filter and order columns (the effective time bounds, states, participants,
+// documents, titles), its validation, and the change feed every write logs
+// to.
+#include "services/events/events_resources.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/common/base/dates.h"
+#include "services/common/query/validation.h"
+#include "services/common/store/columns.h"
+#include "services/common/resources/watch.h"
+#include "services/events/embedded_files.h"
+
+namespace cstopa::events {
+namespace {
+
+using common::ColumnSpec;
+using common::FilterFieldType;
+using common::Refs;
+using common::SqlValue;
+using common::Violations;
+using google::protobuf::Message;
+using google::protobuf::util::TimeUtil;
+
+absl::TimeZone ZoneOf(const v1::Event& e) {
+  absl::TimeZone tz = absl::UTCTimeZone();
+  if (!e.time_zone().empty() && !absl::LoadTimeZone(e.time_zone(), &tz))
+    tz = absl::UTCTimeZone();
+  return tz;
+}
+
+// 00:00 of the YYYYMMDD `day` in `tz`, in microseconds.
+int64_t DayStart(int64_t day, absl::TimeZone tz) {
+  absl::CivilDay d(day / 10000, day / 100 % 100, day % 100);
+  return absl::ToUnixMicros(absl::FromCivil(d, tz));
+}
+
+int64_t DayEnd(int64_t day, absl::TimeZone tz) {
+  absl::CivilDay d(day / 10000, day / 100 % 100, day % 100);
+  return absl::ToUnixMicros(absl::FromCivil(d + 1, tz)) - 1;
+}
+
+// "\nv1\nv2\n" (FilterFieldType::kTextList) of non-empty values.
+std::string JoinValues(const std::vector<std::string>& values) {
+  std::string out = "\n";
+  for (const std::string& v : values) {
+    if (v.empty()) continue;
+    out += v;
+    out += '\n';
+  }
+  return out;
+}
+
+template <typename F>
+ColumnSpec ListColumn(const char* name, F get) {
+  return {name, FilterFieldType::kTextList, nullptr,
+          [get](const Message& m) -> SqlValue {
+            return JoinValues(get(static_cast<const v1::Event&>(m)));
+          }};
+}
+
+// 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as google.protobuf.Timestamp.
+bool ValidTimestamp(const google::protobuf::Timestamp& t) {
+  return t.seconds() >= -62135596800LL && t.seconds() <= 253402300799LL &&
+         t.nanos() >= 0 && t.nanos() <= 999999999;
+}
+
+int64_t LocalDay(const google::protobuf::Timestamp& t, absl::TimeZone tz) {
+  absl::CivilDay d = absl::ToCivilDay(
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t)), tz);
+  return d.year() * 10000 + d.month() * 100 + d.day();
+}
+
+void CheckTimeOnDate(Violations& v, const std::string& field,
+                     const google::protobuf::Timestamp& t,
+                     const google::type::Date& d, absl::TimeZone tz,
+                     const std::string& date_field) {
+  int64_t day = LocalDay(t, tz);
+  if (day < common::EarliestDay(d, true) || day > common::LatestDay(d, true))
+    v.Add(field, absl::StrCat("falls on ", day / 10000, "-", day / 100 % 100,
+                              "-", day % 100,
+                              " in the event's time zone, "
+                              "outside ",
+                              date_field));
+}
+
+}  // namespace
+
+void ValidateEvent(const v1::Event& e, const std::string& p, Violations& v,
+                   Refs& refs) {
+  common::CheckEnum(v, p + "kind", v1::EventKind_descriptor(), e.kind(), true);
+  common::CheckTexts(v, p + "title", e.title(), true);
+  common::CheckTexts(v, p + "summary", e.summary(), false);
+
+  // Time: zone, exact bounds, days, and that they agree.
+  absl::TimeZone tz = absl::UTCTimeZone();
+  bool tz_ok = true;
+  if (!e.time_zone().empty()) {
+    if (e.time_zone().size() > 64 || !absl::LoadTimeZone(e.time_zone(), &tz)) {
+      v.Add(p + "time_zone",
+            absl::StrCat("`", e.time_zone(),
+                         "` is not an IANA time zone such as Europe/Moscow"));
+      tz_ok = false;
+    }
+  }
+  bool start_ok = !e.has_start_time() || ValidTimestamp(e.start_time());
+  bool end_ok = !e.has_end_time() || ValidTimestamp(e.end_time());
+  if (!start_ok)
+    v.Add(p + "start_time", "must lie between years 0001 and 9999");
+  if (!end_ok) v.Add(p + "end_time", "must lie between years 0001 and 9999");
+  if (start_ok && end_ok && e.has_start_time() && e.has_end_time() &&
+      TimeUtil::TimestampToMicroseconds(e.end_time()) <
+          TimeUtil::TimestampToMicroseconds(e.start_time()))
+    v.Add(p + "end_time", "ends before start_time");
+  size_t before = v.size();
+  common::CheckRange(v, p + "dates", e.dates());
+  if (v.size() == before && tz_ok) {
+    if (start_ok && e.has_start_time() && e.dates().has_start_date())
+      CheckTimeOnDate(v, p + "start_time", e.start_time(),
+                      e.dates().start_date(), tz, "dates.start_date");
+    if (end_ok && e.has_end_time() && e.dates().has_end_date())
+      CheckTimeOnDate(v, p + "end_time", e.end_time(), e.dates().end_date(), tz,
+                      "dates.end_date");
+  }
+
+  common::CheckTexts(v, p + "place.locality", e.place().locality(), false);
+  common::CheckName(v, p + "place.state", e.place().state(), {"states"}, false);
+  common::CheckRegionCode(v, p + "place.region_code", e.place().region_code());
+  common::CheckName(v, p + "organizer", e.organizer(), {"bodies"}, false);
+
+  common::CheckCount(v, p + "participants", e.participants_size());
+  for (int i = 0; i < e.participants_size(); ++i) {
+    const v1::Participant& x = e.participants(i);
+    std::string f = absl::StrCat(p, "participants[", i, "]");
+    common::CheckEnum(v, f + ".kind", v1::ParticipantKind_descriptor(),
+                      x.kind(), true);
+    const char* collection = nullptr;
+    if (x.kind() == v1::PARTICIPANT_KIND_STATE) collection = "states";
+    if (x.kind() == v1::PARTICIPANT_KIND_PERSON) collection = "persons";
+    if (x.kind() == v1::PARTICIPANT_KIND_ORGANIZATION) collection = "bodies";
+    if (collection != nullptr)
+      common::CheckName(v, f + ".participant", x.participant(), {collection},
+                        false);
+    if (x.participant().empty() && x.display_name().empty())
+      v.Add(f + ".display_name",
+            "is required when `participant` is empty (a party the suite has "
+            "no record of)");
+    common::CheckTexts(v, f + ".display_name", x.display_name(), false);
+    common::CheckTexts(v, f + ".capacity", x.capacity(), false);
+    common::CheckEnum(v, f + ".attendance_mode",
+                      v1::AttendanceMode_descriptor(), x.attendance_mode(),
+                      false);
+  }
+  common::CheckCount(v, p + "documents", e.documents_size());
+  for (int i = 0; i < e.documents_size(); ++i) {
+    if (!common::ValidName(e.documents(i), {"documents"}) &&
+        !common::ValidName(e.documents(i), {"treaties"}))
+      v.Add(absl::StrCat(p, "documents[", i, "]"),
+            absl::StrCat("`", e.documents(i),
+                         "` is not documents/{document} or treaties/{treaty}"));
+  }
+  common::CheckName(v, p + "parent_event", e.parent_event(), {"events"}, false);
+  if (!e.parent_event().empty() && e.parent_event() == e.name())
+    v.Add(p + "parent_event", "an event cannot be its own parent");
+  refs.push_back({p + "parent_event", e.parent_event()});
+  common::CheckProvenance(v, p + "provenance", e.provenance());
+}
+
+common::ResourceDecl<v1::Event> EventDecl() {
+  common::ResourceDecl<v1::Event> d;
+  d.pattern = "events/{event}";
+  d.columns = {
+      common::EnumColumn<v1::Event>(
+          "kind", v1::EventKind_descriptor(),
+          [](const v1::Event& e) { return e.kind(); }),
+      {"start_time", FilterFieldType::kTimestamp, nullptr,
+       [](const Message& m) -> SqlValue {
+         return EffectiveStart(static_cast<const v1::Event&>(m));
+       },
+       true},
+      {"end_time", FilterFieldType::kTimestamp, nullptr,
+       [](const Message& m) -> SqlValue {
+         return EffectiveEnd(static_cast<const v1::Event&>(m));
+       },
+       true},
+      common::StringColumn<v1::Event>(
+          "organizer", [](const v1::Event& e) { return e.organizer(); }, true),
+      common::StringColumn<v1::Event>(
+          "parent_event", [](const v1::Event& e) { return e.parent_event(); },
+          true),
+      ListColumn("state",
+                 [](const v1::Event& e) {
+                   std::vector<std::string> out = {e.place().state()};
+                   for (const auto& p : e.participants())
+                     if (p.kind() == v1::PARTICIPANT_KIND_STATE)
+                       out.push_back(p.participant());
+                   return out;
+                 }),
+      ListColumn("participant",
+                 [](const v1::Event& e) {
+                   std::vector<std::string> out;
+                   for (const auto& p : e.participants()) {
+                     out.push_back(p.participant());
+                     for (const auto& t : p.display_name())
+                       out.push_back(t.text());
+                   }
+                   return out;
+                 }),
+      ListColumn("document",
+                 [](const v1::Event& e) {
+                   return std::vector<std::string>(e.documents().begin(),
+                                                   e.documents().end());
+                 }),
+      ListColumn("title", [](const v1::Event& e) {
+        std::vector<std::string> out;
+        for (const auto& t : e.title()) out.push_back(t.text());
+        return out;
+      })};
+  d.validate = ValidateEvent;
+  // Newest first unless the client orders otherwise.
+  d.default_order_by = "start_time desc";
+  return d;
+}
+
+const common::SchemaSpec& EventsSchema() {
+  static const common::SchemaSpec* schema =
+      new common::SchemaSpec{"events", EmbeddedMigrations()};
+  return *schema;
+}
+
+int64_t EffectiveStart(const v1::Event& e) {
+  if (e.has_start_time())
+    return TimeUtil::TimestampToMicroseconds(e.start_time());
+  if (e.dates().has_start_date() && e.dates().start_date().year() > 0)
+    return DayStart(common::EarliestDay(e.dates().start_date(), true),
+                    ZoneOf(e));
+  return kUnknownTime;
+}
+
+int64_t EffectiveEnd(const v1::Event& e) {
+  if (e.has_end_time()) return TimeUtil::TimestampToMicroseconds(e.end_time());
+  absl::TimeZone tz = ZoneOf(e);
+  if (e.dates().has_end_date() && e.dates().end_date().year() > 0)
+    return DayEnd(common::LatestDay(e.dates().end_date(), true), tz);
+  if (e.dates().has_start_date() && e.dates().start_date().year() > 0)
+    return DayEnd(common::LatestDay(e.dates().start_date(), true), tz);
+  if (e.has_start_time()) {
+    absl::CivilDay d = absl::ToCivilDay(
+        absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(e.start_time())),
+        tz);
+    return absl::ToUnixMicros(absl::FromCivil(d + 1, tz)) - 1;
+  }
+  return kUnknownTime;
+}
+
+common::ChangeFeedOptions EventsFeedOptions() {
+  common::ChangeFeedOptions o;
+  o.table = "event_changes";
+  o.lock_key = 0x63737470'65766e74LL;  // "cstpevnt"
+  o.token_scope = "cstopa.events.v1.EventsService/WatchEvents";
+  return o;
+}
+
+EventsResources::EventsResources(common::Database* db,
+                                 const common::PageTokenCodec* tokens,
+                                 const common::ApiKeyStore* keys,
+                                 common::ChangeFeedOptions feed)
+    : set_(db, tokens, keys),
+      feed_(db, tokens, std::move(feed)),
+      events_(&set_, EventDecl()) {
+  // Each write logs its change in its own transaction, then wakes the feed.
+  set_.set_write_hook(common::FeedWriteHook(&feed_));
+  set_.set_after_commit([this] { feed_.Notify(); });
+}
+
+}  // namespace cstopa::events
