@@ -1,6 +1,6 @@
-// Handler tests: the legislation API's behaviour without a server, on a
-// store loaded with the real seed file, on SQLite and (when the test command
-// started one) PostgreSQL.
+// Handler tests: the legislation API's behaviour through the handler's
+// blocking face, without a server, on a store loaded with the real seed file,
+// on SQLite and (when the test command started one) PostgreSQL.
 #include "services/legislation/legislation_service.h"
 
 #include <memory>
@@ -14,21 +14,21 @@
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
+#include "services/common/testing/handler_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/legislation/embedded_files.h"
-#include "services/legislation/legislation_store.h"
+#include "services/legislation/legislation_resources.h"
 
 namespace cstopa::legislation {
 namespace {
 
 using common::Caller;
+using common::testing::FieldsOf;
+using common::testing::ReasonOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
-
-constexpr char kEditorKey[] = "editor-secret";
-constexpr char kAdminKey[] = "admin-secret";
 
 google::type::Date Day(int y, int m = 0, int d = 0) {
   google::type::Date date;
@@ -53,30 +53,15 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     auto db = common::OpenTestDatabase(GetParam(), LegislationSchema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto keys = common::ApiKeyStore::Parse(
-        common::HashApiKey(kEditorKey) + " editor test-editor\n" +
-        common::HashApiKey(kAdminKey) + " admin test-admin\n");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = std::move(*keys);
-    store_ = std::make_unique<LegislationStore>(db_.get(), &tokens_);
-    handler_ = std::make_unique<LegislationHandler>(store_.get(), &keys_);
+    resources_ =
+        std::make_unique<LegislationResources>(db_.get(), &tokens_, &keys_);
+    handler_ = std::make_unique<LegislationHandler>(resources_.get());
+    api_ = std::make_unique<v1::LegislationServiceBlocking>(handler_.get());
     ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
   }
 
-  Caller Editor() { return Caller{std::string("Bearer ") + kEditorKey}; }
-  Caller Admin() { return Caller{std::string("Bearer ") + kAdminKey}; }
-
-  static std::vector<std::string> FieldsOf(const absl::Status& s) {
-    std::vector<std::string> out;
-    if (auto bad = common::GetBadRequest(s)) {
-      for (const auto& v : bad->field_violations()) out.push_back(v.field());
-    }
-    return out;
-  }
-  static std::string ReasonOf(const absl::Status& s) {
-    auto info = common::GetErrorInfo(s);
-    return info ? info->reason() : "";
-  }
+  Caller Editor() { return common::testing::EditorCaller(); }
+  Caller Admin() { return common::testing::AdminCaller(); }
 
   // Creates a document; `ru` and `text` optional.
   v1::Document MakeDocument(
@@ -91,7 +76,7 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     if (!text.empty())
       AddText(req.mutable_document()->mutable_text(), "en", text);
     v1::Document out;
-    absl::Status s = handler_->CreateDocument(Editor(), req, &out);
+    absl::Status s = api_->CreateDocument(Editor(), req, &out);
     EXPECT_TRUE(s.ok()) << s;
     return out;
   }
@@ -102,7 +87,7 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     req.set_name(name);
     req.set_stage(stage);
     *req.mutable_date() = date;
-    return handler_->TransitionDocument(Editor(), req, out);
+    return api_->TransitionDocument(Editor(), req, out);
   }
 
   // Adopts a freshly created document on `date`.
@@ -124,7 +109,7 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     req.set_page_size(page_size);
     req.set_page_token(token);
     v1::SearchDocumentsResponse resp;
-    absl::Status s = handler_->SearchDocuments({}, req, &resp);
+    absl::Status s = api_->SearchDocuments({}, req, &resp);
     if (!s.ok()) return s;
     return resp;
   }
@@ -137,10 +122,11 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
   common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<LegislationStore> store_;
+  std::unique_ptr<LegislationResources> resources_;
   std::unique_ptr<LegislationHandler> handler_;
+  std::unique_ptr<v1::LegislationServiceBlocking> api_;
 };
 
 // --- Seed
@@ -149,7 +135,7 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
 TEST_P(LegislationHandlerTest, SeedHasTheThreeActionPlansWithComputedProgress) {
   v1::ListActionPlansRequest req;
   v1::ListActionPlansResponse resp;
-  ASSERT_TRUE(handler_->ListActionPlans({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListActionPlans({}, req, &resp).ok());
   ASSERT_EQ(resp.action_plans_size(), 3);
   const auto& p2011 = resp.action_plans(0);
   const auto& p2016 = resp.action_plans(1);
@@ -178,7 +164,7 @@ TEST_P(LegislationHandlerTest, SeedItemsKnownOnlyByCountAreMarkedSo) {
   req.set_parent("actionPlans/approximation-2021-2025");
   req.set_page_size(100);
   v1::ListActionPlanItemsResponse resp;
-  ASSERT_TRUE(handler_->ListActionPlanItems({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListActionPlanItems({}, req, &resp).ok());
   ASSERT_EQ(resp.action_plan_items_size(), 35);
   for (const auto& item : resp.action_plan_items()) {
     EXPECT_FALSE(item.details_known());
@@ -192,7 +178,7 @@ TEST_P(LegislationHandlerTest, SeedItemsKnownOnlyByCountAreMarkedSo) {
   req.set_filter(
       "kind = DOCUMENT_KIND_RECOMMENDATION AND details_known = false");
   resp.Clear();
-  ASSERT_TRUE(handler_->ListActionPlanItems({}, req, &resp).ok());
+  ASSERT_TRUE(api_->ListActionPlanItems({}, req, &resp).ok());
   EXPECT_EQ(resp.action_plan_items_size(), 24);
 }
 
@@ -200,7 +186,7 @@ TEST_P(LegislationHandlerTest, SeedHasTheStatementsTopicsAndTreaties) {
   v1::ListDocumentsRequest dreq;
   dreq.set_filter("kind = DOCUMENT_KIND_STATEMENT");
   v1::ListDocumentsResponse docs;
-  ASSERT_TRUE(handler_->ListDocuments({}, dreq, &docs).ok());
+  ASSERT_TRUE(api_->ListDocuments({}, dreq, &docs).ok());
   std::set<std::string> names;
   for (const auto& d : docs.documents()) {
     names.insert(d.name());
@@ -215,13 +201,13 @@ TEST_P(LegislationHandlerTest, SeedHasTheStatementsTopicsAndTreaties) {
                        "documents/statement-artificial-intelligence"}));
 
   v1::ListTopicsResponse topics;
-  ASSERT_TRUE(handler_->ListTopics({}, {}, &topics).ok());
+  ASSERT_TRUE(api_->ListTopics({}, {}, &topics).ok());
   EXPECT_EQ(topics.topics_size(), 6);
 
   v1::Treaty t;
   v1::GetTreatyRequest treq;
   treq.set_name("treaties/jurisdiction-temporary-deployment-2021");
-  ASSERT_TRUE(handler_->GetTreaty({}, treq, &t).ok());
+  ASSERT_TRUE(api_->GetTreaty({}, treq, &t).ok());
   EXPECT_EQ(t.signing_date().year(), 2021);
   EXPECT_EQ(t.signing_date().month(), 9);
   EXPECT_EQ(t.signing_date().day(), 16);
@@ -230,7 +216,7 @@ TEST_P(LegislationHandlerTest, SeedHasTheStatementsTopicsAndTreaties) {
   for (const char* name : {"treaties/status-of-formations-2010",
                            "treaties/military-transportation-2015"}) {
     treq.set_name(name);
-    ASSERT_TRUE(handler_->GetTreaty({}, treq, &t).ok()) << name;
+    ASSERT_TRUE(api_->GetTreaty({}, treq, &t).ok()) << name;
     ASSERT_EQ(t.amendments_size(), 1) << name;
     EXPECT_EQ(t.amendments(0).proposed_date().year(), 2022);
     EXPECT_EQ(t.amendments(0).provenance(0).source(),
@@ -241,7 +227,7 @@ TEST_P(LegislationHandlerTest, SeedHasTheStatementsTopicsAndTreaties) {
   rreq.set_name(
       "treaties/jurisdiction-temporary-deployment-2021/ratifications/kz");
   v1::Ratification r;
-  ASSERT_TRUE(handler_->GetRatification({}, rreq, &r).ok());
+  ASSERT_TRUE(api_->GetRatification({}, rreq, &r).ok());
   EXPECT_EQ(r.state(), "states/kz");
   EXPECT_EQ(r.status(), v1::RATIFICATION_STATUS_BILL_INTRODUCED);
   EXPECT_EQ(r.status_date().year(), 2022);
@@ -257,20 +243,20 @@ TEST_P(LegislationHandlerTest, SeedLoadsIdempotentlyAndLeavesEditsAlone) {
   up.mutable_topic()->set_name("topics/cybersecurity");
   AddText(up.mutable_topic()->mutable_display_name(), "en", "Cyber security");
   v1::Topic edited;
-  ASSERT_TRUE(handler_->UpdateTopic(Editor(), up, &edited).ok());
+  ASSERT_TRUE(api_->UpdateTopic(Editor(), up, &edited).ok());
   ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
   v1::ListTopicsResponse topics;
-  ASSERT_TRUE(handler_->ListTopics({}, {}, &topics).ok());
+  ASSERT_TRUE(api_->ListTopics({}, {}, &topics).ok());
   EXPECT_EQ(topics.topics_size(), 6);
   v1::Topic t;
   v1::GetTopicRequest g;
   g.set_name("topics/cybersecurity");
-  ASSERT_TRUE(handler_->GetTopic({}, g, &t).ok());
+  ASSERT_TRUE(api_->GetTopic({}, g, &t).ok());
   EXPECT_EQ(t.display_name(0).text(), "Cyber security");
   v1::ActionPlan plan;
   v1::GetActionPlanRequest pg;
   pg.set_name("actionPlans/approximation-2011-2015");
-  ASSERT_TRUE(handler_->GetActionPlan({}, pg, &plan).ok());
+  ASSERT_TRUE(api_->GetActionPlan({}, pg, &plan).ok());
   EXPECT_EQ(plan.progress().total(), 24);
 }
 
@@ -329,18 +315,18 @@ TEST_P(LegislationHandlerTest, TransitionsNeedAKnownStageAndADate) {
   v1::TransitionDocumentRequest req;
   req.set_name(d.name());
   req.set_stage(static_cast<v1::DocumentStage>(42));
-  absl::Status s = handler_->TransitionDocument(Editor(), req, &d);
+  absl::Status s = api_->TransitionDocument(Editor(), req, &d);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("stage", "date"));
   req.set_stage(v1::DOCUMENT_STAGE_UNSPECIFIED);
   *req.mutable_date() = Day(2024, 13, 1);
-  s = handler_->TransitionDocument(Editor(), req, &d);
+  s = api_->TransitionDocument(Editor(), req, &d);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre("stage", "date.month"));
   // The stage is not writable through Update.
   v1::UpdateDocumentRequest up;
   up.mutable_document()->set_name(d.name());
   up.mutable_update_mask()->add_paths("stage");
-  s = handler_->UpdateDocument(Editor(), up, &d);
+  s = api_->UpdateDocument(Editor(), up, &d);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("update_mask"));
 }
@@ -357,37 +343,40 @@ TEST_P(LegislationHandlerTest, EveryTextChangeKeepsTheEarlierRevision) {
   up.mutable_document()->set_etag(d.etag());
   AddText(up.mutable_document()->mutable_text(), "en",
           "Article 1. Second wording.");
-  ASSERT_TRUE(handler_->UpdateDocument(Editor(), up, &d).ok());
+  ASSERT_TRUE(api_->UpdateDocument(Editor(), up, &d).ok());
   EXPECT_EQ(d.revision_id(), "r2");
+  // The lifecycle stays as it was.
+  EXPECT_EQ(d.stage(), v1::DOCUMENT_STAGE_DRAFTED);
+  EXPECT_EQ(d.stage_history_size(), 1);
   // A change that leaves the text alone makes no revision.
   v1::UpdateDocumentRequest title;
   title.mutable_document()->set_name(d.name());
   AddText(title.mutable_document()->mutable_title(), "en", "Model law on Z2");
-  ASSERT_TRUE(handler_->UpdateDocument(Editor(), title, &d).ok());
+  ASSERT_TRUE(api_->UpdateDocument(Editor(), title, &d).ok());
   EXPECT_EQ(d.revision_id(), "r2");
 
   v1::GetDocumentRevisionRequest rr;
   v1::DocumentRevision rev;
   rr.set_name(d.name() + "/revisions/r1");
-  ASSERT_TRUE(handler_->GetDocumentRevision({}, rr, &rev).ok());
+  ASSERT_TRUE(api_->GetDocumentRevision({}, rr, &rev).ok());
   EXPECT_EQ(rev.text(0).text(), "Article 1. First wording.");
   EXPECT_EQ(rev.name(), "documents/model-law-z/revisions/r1");
   rr.set_name(d.name() + "/revisions/r2");
-  ASSERT_TRUE(handler_->GetDocumentRevision({}, rr, &rev).ok());
+  ASSERT_TRUE(api_->GetDocumentRevision({}, rr, &rev).ok());
   EXPECT_EQ(rev.text(0).text(), "Article 1. Second wording.");
   EXPECT_GT(rev.create_time().seconds(), 0);
   rr.set_name(d.name() + "/revisions/r3");
-  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+  EXPECT_EQ(api_->GetDocumentRevision({}, rr, &rev).code(),
             absl::StatusCode::kNotFound);
   rr.set_name("documents/model-law-z/revisions/R1!");
-  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+  EXPECT_EQ(api_->GetDocumentRevision({}, rr, &rev).code(),
             absl::StatusCode::kInvalidArgument);
   // Revisions of a deleted document are gone with it.
   v1::DeleteDocumentRequest del;
   del.set_name(d.name());
-  ASSERT_TRUE(handler_->DeleteDocument(Admin(), del, &d).ok());
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), del, &d).ok());
   rr.set_name(d.name() + "/revisions/r1");
-  EXPECT_EQ(handler_->GetDocumentRevision({}, rr, &rev).code(),
+  EXPECT_EQ(api_->GetDocumentRevision({}, rr, &rev).code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -399,7 +388,7 @@ TEST_P(LegislationHandlerTest, PlanProgressIsComputedFromLiveItems) {
   cp.set_action_plan_id("plan-2026");
   AddText(cp.mutable_action_plan()->mutable_title(), "en", "Plan 2026-2030");
   v1::ActionPlan plan;
-  ASSERT_TRUE(handler_->CreateActionPlan(Editor(), cp, &plan).ok());
+  ASSERT_TRUE(api_->CreateActionPlan(Editor(), cp, &plan).ok());
   EXPECT_EQ(plan.progress().total(), 0);
   struct {
     const char* id;
@@ -420,16 +409,16 @@ TEST_P(LegislationHandlerTest, PlanProgressIsComputedFromLiveItems) {
     ci.mutable_action_plan_item()->set_status(it.status);
     ci.mutable_action_plan_item()->set_commission(it.commission);
     v1::ActionPlanItem out;
-    ASSERT_TRUE(handler_->CreateActionPlanItem(Editor(), ci, &out).ok());
+    ASSERT_TRUE(api_->CreateActionPlanItem(Editor(), ci, &out).ok());
   }
   v1::DeleteActionPlanItemRequest del;
   del.set_name(plan.name() + "/items/c");
   v1::ActionPlanItem gone;
-  ASSERT_TRUE(handler_->DeleteActionPlanItem(Admin(), del, &gone).ok());
+  ASSERT_TRUE(api_->DeleteActionPlanItem(Admin(), del, &gone).ok());
 
   v1::GetActionPlanRequest g;
   g.set_name(plan.name());
-  ASSERT_TRUE(handler_->GetActionPlan({}, g, &plan).ok());
+  ASSERT_TRUE(api_->GetActionPlan({}, g, &plan).ok());
   const v1::PlanProgress& p = plan.progress();
   EXPECT_EQ(p.done(), 2);
   EXPECT_EQ(p.total(), 5);
@@ -452,7 +441,7 @@ TEST_P(LegislationHandlerTest, PlanProgressIsComputedFromLiveItems) {
   v1::UpdateActionPlanRequest up;
   up.mutable_action_plan()->set_name(plan.name());
   up.mutable_update_mask()->add_paths("progress");
-  EXPECT_EQ(handler_->UpdateActionPlan(Editor(), up, &plan).code(),
+  EXPECT_EQ(api_->UpdateActionPlan(Editor(), up, &plan).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -462,17 +451,17 @@ TEST_P(LegislationHandlerTest, ItemsNeedALivePlanAndExistingDocuments) {
   ci.set_item_id("x");
   ci.mutable_action_plan_item()->set_status(v1::ITEM_STATUS_PLANNED);
   v1::ActionPlanItem out;
-  EXPECT_EQ(handler_->CreateActionPlanItem(Editor(), ci, &out).code(),
+  EXPECT_EQ(api_->CreateActionPlanItem(Editor(), ci, &out).code(),
             absl::StatusCode::kNotFound);
   ci.set_parent("actionPlans/approximation-2016-2020");
   ci.mutable_action_plan_item()->set_document("documents/nothing-here");
-  absl::Status s = handler_->CreateActionPlanItem(Editor(), ci, &out);
+  absl::Status s = api_->CreateActionPlanItem(Editor(), ci, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
   EXPECT_THAT(FieldsOf(s), ElementsAre("action_plan_item.document"));
   ci.mutable_action_plan_item()->set_document(
       "documents/statement-artificial-intelligence");
-  ASSERT_TRUE(handler_->CreateActionPlanItem(Editor(), ci, &out).ok());
+  ASSERT_TRUE(api_->CreateActionPlanItem(Editor(), ci, &out).ok());
   EXPECT_EQ(out.name(), "actionPlans/approximation-2016-2020/items/x");
 }
 
@@ -487,7 +476,7 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
   for (const char* s : {"states/kz", "states/ru", "states/by"})
     ct.mutable_treaty()->add_parties(s);
   v1::Treaty treaty;
-  ASSERT_TRUE(handler_->CreateTreaty(Editor(), ct, &treaty).ok());
+  ASSERT_TRUE(api_->CreateTreaty(Editor(), ct, &treaty).ok());
 
   auto ratify = [&](const std::string& id, v1::RatificationStatus status) {
     v1::CreateRatificationRequest cr;
@@ -496,7 +485,7 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
     cr.mutable_ratification()->set_status(status);
     *cr.mutable_ratification()->mutable_status_date() = Day(2024, 6);
     v1::Ratification out;
-    absl::Status s = handler_->CreateRatification(Editor(), cr, &out);
+    absl::Status s = api_->CreateRatification(Editor(), cr, &out);
     if (s.ok()) {
       EXPECT_EQ(out.state(), "states/" + id);
     }
@@ -517,7 +506,7 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
   v1::GetTreatyRatificationProgressRequest pr;
   pr.set_treaty(treaty.name());
   v1::TreatyRatificationProgress progress;
-  ASSERT_TRUE(handler_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
   EXPECT_EQ(progress.party_count(), 3);
   EXPECT_EQ(progress.ratified_count(), 1);
   EXPECT_THAT(progress.behind_states(), ElementsAre("states/ru", "states/by"));
@@ -531,17 +520,31 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
   // The seeded treaty: Kazakhstan's bill is before the Mazhilis.
   pr.set_treaty("treaties/jurisdiction-temporary-deployment-2021");
   progress.Clear();
-  ASSERT_TRUE(handler_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
   EXPECT_THAT(progress.behind_states(), ElementsAre("states/kz"));
 
   v1::ListRatificationsRequest lr;
   lr.set_parent("treaties/-");
   lr.set_filter("status = RATIFICATION_STATUS_BILL_INTRODUCED");
   v1::ListRatificationsResponse list;
-  ASSERT_TRUE(handler_->ListRatifications({}, lr, &list).ok());
+  ASSERT_TRUE(api_->ListRatifications({}, lr, &list).ok());
   std::vector<std::string> states;
   for (const auto& r : list.ratifications()) states.push_back(r.state());
   EXPECT_THAT(states, UnorderedElementsAre("states/kz", "states/ru"));
+
+  // Writes answer with the state too.
+  v1::UpdateRatificationRequest ur;
+  ur.mutable_ratification()->set_name(treaty.name() + "/ratifications/ru");
+  ur.mutable_ratification()->set_status(v1::RATIFICATION_STATUS_RATIFIED);
+  v1::Ratification r;
+  ASSERT_TRUE(api_->UpdateRatification(Editor(), ur, &r).ok());
+  EXPECT_EQ(r.state(), "states/ru");
+  v1::DeleteRatificationRequest dr;
+  dr.set_name(treaty.name() + "/ratifications/ru");
+  r.Clear();
+  ASSERT_TRUE(api_->DeleteRatification(Admin(), dr, &r).ok());
+  EXPECT_EQ(r.state(), "states/ru");
+  EXPECT_TRUE(r.has_delete_time());
 }
 
 TEST_P(LegislationHandlerTest, TreatyInputIsChecked) {
@@ -554,7 +557,7 @@ TEST_P(LegislationHandlerTest, TreatyInputIsChecked) {
   auto* a = ct.mutable_treaty()->add_amendments();
   AddText(a->mutable_summary(), "en", "x");
   v1::Treaty out;
-  absl::Status s = handler_->CreateTreaty(Editor(), ct, &out);
+  absl::Status s = api_->CreateTreaty(Editor(), ct, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s),
               UnorderedElementsAre("treaty.title", "treaty.signing_date.day",
@@ -564,7 +567,7 @@ TEST_P(LegislationHandlerTest, TreatyInputIsChecked) {
   AddText(ct.mutable_treaty()->mutable_title(), "en", "T");
   *ct.mutable_treaty()->mutable_signing_date() = Day(2022, 2, 1);
   *a->mutable_proposed_date() = Day(2021);
-  s = handler_->CreateTreaty(Editor(), ct, &out);
+  s = api_->CreateTreaty(Editor(), ct, &out);
   EXPECT_THAT(FieldsOf(s), ElementsAre("treaty.amendments[0].proposed_date"));
 }
 
@@ -652,7 +655,7 @@ TEST_P(LegislationHandlerTest, HostileSearchTextIsSearchedOrRejected) {
   v1::GetDocumentRequest g;
   g.set_name("documents/plain");
   v1::Document d;
-  EXPECT_TRUE(handler_->GetDocument({}, g, &d).ok());
+  EXPECT_TRUE(api_->GetDocument({}, g, &d).ok());
 }
 
 TEST_P(LegislationHandlerTest, SearchCombinesWithListFilters) {
@@ -729,17 +732,16 @@ TEST_P(LegislationHandlerTest, SoftDeleteHidesDocumentsFromGetListAndSearch) {
   v1::DeleteDocumentRequest del;
   del.set_name(d.name());
   del.set_etag("stale");
-  EXPECT_EQ(handler_->DeleteDocument(Admin(), del, &d).code(),
+  EXPECT_EQ(api_->DeleteDocument(Admin(), del, &d).code(),
             absl::StatusCode::kFailedPrecondition);
   del.set_etag(d.etag());
-  EXPECT_EQ(handler_->DeleteDocument(Editor(), del, &d).code(),
+  EXPECT_EQ(api_->DeleteDocument(Editor(), del, &d).code(),
             absl::StatusCode::kPermissionDenied);
-  ASSERT_TRUE(handler_->DeleteDocument(Admin(), del, &d).ok());
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), del, &d).ok());
   EXPECT_TRUE(d.has_delete_time());
   v1::GetDocumentRequest g;
   g.set_name(d.name());
-  EXPECT_EQ(handler_->GetDocument({}, g, &d).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->GetDocument({}, g, &d).code(), absl::StatusCode::kNotFound);
   auto r = Search("obsolete");
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(Names(*r), IsEmpty());
@@ -747,14 +749,14 @@ TEST_P(LegislationHandlerTest, SoftDeleteHidesDocumentsFromGetListAndSearch) {
   lr.set_show_deleted(true);
   lr.set_filter("name = \"documents/to-delete\"");
   v1::ListDocumentsResponse list;
-  ASSERT_TRUE(handler_->ListDocuments({}, lr, &list).ok());
+  ASSERT_TRUE(api_->ListDocuments({}, lr, &list).ok());
   EXPECT_EQ(list.documents_size(), 1);
   // The ID stays taken.
   v1::CreateDocumentRequest again;
   again.set_document_id("to-delete");
   again.mutable_document()->set_kind(v1::DOCUMENT_KIND_DECISION);
   AddText(again.mutable_document()->mutable_title(), "en", "New");
-  EXPECT_EQ(handler_->CreateDocument(Editor(), again, &d).code(),
+  EXPECT_EQ(api_->CreateDocument(Editor(), again, &d).code(),
             absl::StatusCode::kAlreadyExists);
 }
 
@@ -766,10 +768,10 @@ TEST_P(LegislationHandlerTest, UpdatesAreConditionalOnTheEtag) {
   up.mutable_document()->set_commission(
       "bodies/csto-pa-defence-security-commission");
   v1::Document updated;
-  ASSERT_TRUE(handler_->UpdateDocument(Editor(), up, &updated).ok());
+  ASSERT_TRUE(api_->UpdateDocument(Editor(), up, &updated).ok());
   EXPECT_NE(updated.etag(), d.etag());
   EXPECT_EQ(updated.commission(), "bodies/csto-pa-defence-security-commission");
-  absl::Status s = handler_->UpdateDocument(Editor(), up, &updated);
+  absl::Status s = api_->UpdateDocument(Editor(), up, &updated);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
   // Transitions check the etag too.
@@ -778,7 +780,7 @@ TEST_P(LegislationHandlerTest, UpdatesAreConditionalOnTheEtag) {
   tr.set_stage(v1::DOCUMENT_STAGE_UNDER_REVIEW);
   *tr.mutable_date() = Day(2024);
   tr.set_etag(d.etag());
-  EXPECT_EQ(handler_->TransitionDocument(Editor(), tr, &updated).code(),
+  EXPECT_EQ(api_->TransitionDocument(Editor(), tr, &updated).code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -787,7 +789,7 @@ TEST_P(LegislationHandlerTest, BatchGetReturnsDocumentsInTheOrderAsked) {
   req.add_names("documents/statement-artificial-intelligence");
   req.add_names("documents/statement-outer-space-arms-race");
   v1::BatchGetDocumentsResponse resp;
-  ASSERT_TRUE(handler_->BatchGetDocuments({}, req, &resp).ok());
+  ASSERT_TRUE(api_->BatchGetDocuments({}, req, &resp).ok());
   ASSERT_EQ(resp.documents_size(), 2);
   EXPECT_EQ(resp.documents(0).name(),
             "documents/statement-artificial-intelligence");
@@ -795,10 +797,10 @@ TEST_P(LegislationHandlerTest, BatchGetReturnsDocumentsInTheOrderAsked) {
             "documents/statement-outer-space-arms-race");
   req.add_names("documents/unknown");
   resp.Clear();
-  EXPECT_EQ(handler_->BatchGetDocuments({}, req, &resp).code(),
+  EXPECT_EQ(api_->BatchGetDocuments({}, req, &resp).code(),
             absl::StatusCode::kNotFound);
   req.add_names("bad name");
-  absl::Status s = handler_->BatchGetDocuments({}, req, &resp);
+  absl::Status s = api_->BatchGetDocuments({}, req, &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), ElementsAre("names[3]"));
 }
@@ -812,7 +814,7 @@ TEST_P(LegislationHandlerTest, BadDocumentsAreRefusedWithFieldViolations) {
   req.mutable_document()->add_topics("topics/cybersecurity");
   AddText(req.mutable_document()->mutable_text(), "english", "x");
   v1::Document out;
-  absl::Status s = handler_->CreateDocument(Editor(), req, &out);
+  absl::Status s = api_->CreateDocument(Editor(), req, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(FieldsOf(s), UnorderedElementsAre(
                                "document_id", "document.kind", "document.title",
@@ -826,14 +828,14 @@ TEST_P(LegislationHandlerTest, BadDocumentsAreRefusedWithFieldViolations) {
   req.mutable_document()->clear_text();
   req.mutable_document()->add_topics("topics/astrology");
   AddText(req.mutable_document()->mutable_title(), "en", "Appeal");
-  s = handler_->CreateDocument(Editor(), req, &out);
+  s = api_->CreateDocument(Editor(), req, &out);
   EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
   EXPECT_THAT(FieldsOf(s), ElementsAre("document.topics[0]"));
   // Writes need a key.
   req.mutable_document()->clear_topics();
-  EXPECT_EQ(handler_->CreateDocument({}, req, &out).code(),
+  EXPECT_EQ(api_->CreateDocument({}, req, &out).code(),
             absl::StatusCode::kUnauthenticated);
-  ASSERT_TRUE(handler_->CreateDocument(Editor(), req, &out).ok());
+  ASSERT_TRUE(api_->CreateDocument(Editor(), req, &out).ok());
   // A plan whose period ends before it starts.
   v1::CreateActionPlanRequest cp;
   cp.set_action_plan_id("backwards");
@@ -841,7 +843,7 @@ TEST_P(LegislationHandlerTest, BadDocumentsAreRefusedWithFieldViolations) {
   *cp.mutable_action_plan()->mutable_period()->mutable_start_date() = Day(2025);
   *cp.mutable_action_plan()->mutable_period()->mutable_end_date() = Day(2021);
   v1::ActionPlan plan;
-  s = handler_->CreateActionPlan(Editor(), cp, &plan);
+  s = api_->CreateActionPlan(Editor(), cp, &plan);
   EXPECT_THAT(FieldsOf(s), ElementsAre("action_plan.period.end_date"));
 }
 
@@ -852,21 +854,21 @@ TEST_P(LegislationHandlerTest, ImplementationsReferToLiveDocuments) {
   ci.mutable_implementation()->set_state("states/kz");
   ci.mutable_implementation()->set_level(v1::IMPLEMENTATION_LEVEL_PARTIAL);
   v1::Implementation out;
-  absl::Status s = handler_->CreateImplementation(Editor(), ci, &out);
+  absl::Status s = api_->CreateImplementation(Editor(), ci, &out);
   EXPECT_EQ(ReasonOf(s), "UNKNOWN_REFERENCE");
   ci.mutable_implementation()->set_document(
       "documents/statement-artificial-intelligence");
   ci.mutable_implementation()->set_state("kz");
-  s = handler_->CreateImplementation(Editor(), ci, &out);
+  s = api_->CreateImplementation(Editor(), ci, &out);
   EXPECT_THAT(FieldsOf(s), ElementsAre("implementation.state"));
   ci.mutable_implementation()->set_state("states/kz");
   ci.mutable_implementation()->set_national_act("Law No. 1");
-  ASSERT_TRUE(handler_->CreateImplementation(Editor(), ci, &out).ok());
+  ASSERT_TRUE(api_->CreateImplementation(Editor(), ci, &out).ok());
   v1::ListImplementationsRequest lr;
   lr.set_filter(
       "state = \"states/kz\" AND level = IMPLEMENTATION_LEVEL_PARTIAL");
   v1::ListImplementationsResponse list;
-  ASSERT_TRUE(handler_->ListImplementations({}, lr, &list).ok());
+  ASSERT_TRUE(api_->ListImplementations({}, lr, &list).ok());
   ASSERT_EQ(list.implementations_size(), 1);
   EXPECT_EQ(list.implementations(0).national_act(), "Law No. 1");
 }

@@ -6,7 +6,7 @@
 //
 // Applies the migrations, then inserts --documents documents (IDs
 // bench-doc-000000, ...; already present ones are left alone, so it can run
-// twice) through the store library in transactions of 5,000, and writes
+// twice) through the resource library in transactions of 5,000, and writes
 //   DIR/GetDocument.bin      a GetDocumentRequest for a document in the middle
 //   DIR/SearchDocuments.bin  a SearchDocumentsRequest for "cybersecurity law",
 //                            page_size 10
@@ -26,9 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "services/common/api/auth.h"
 #include "services/common/query/paging.h"
 #include "services/common/store/sql.h"
-#include "services/legislation/legislation_store.h"
+#include "services/legislation/legislation_resources.h"
 
 namespace {
 
@@ -178,7 +179,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   cstopa::common::PageTokenCodec tokens("bench");
-  cstopa::legislation::LegislationStore store(db->get(), &tokens);
+  cstopa::common::ApiKeyStore keys;  // no writes through the API here
+  cstopa::legislation::LegislationResources resources(db->get(), &tokens,
+                                                      &keys);
   absl::Time start = absl::Now();
   constexpr int64_t kBatch = 5000;
   int64_t inserted = 0;
@@ -188,7 +191,7 @@ int main(int argc, char** argv) {
       batch.push_back(MakeDocument(i));
     std::vector<const google::protobuf::Message*> ptrs;
     for (const auto& d : batch) ptrs.push_back(&d);
-    auto n = store.documents().InsertMissing(ptrs);
+    auto n = resources.documents().store().InsertMissing(ptrs);
     if (!n.ok()) {
       std::cerr << "legislation_bench_data: " << n.status() << "\n";
       return 1;

@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -120,6 +121,34 @@ struct ResourceDecl {
   // The order of a List whose request has no `order_by` (default: by name).
   std::string default_order_by;
   WriteRoles roles;
+};
+
+// What a service's method adds to a standard write, for the rules of a
+// resource its declaration cannot say (all optional):
+//
+//   void Handler::CreateThing(CreateThingCall call) {
+//     common::WriteHooks<v1::Thing> hooks;
+//     hooks.check = [](SqlTransaction& tx, const v1::Thing& t) {...};
+//     things_.Create(std::move(call), std::move(hooks));
+//   }
+template <typename T>
+struct WriteHooks {
+  // Create: adds the violations of request fields beside the resource and
+  // its ID, reported with theirs.
+  std::function<void(Violations&)> validate;
+  // Create and Update: sets output-only fields that are stored and follow
+  // from the write (e.g. a lifecycle), on the resource about to be stored:
+  // on Create the new one (`stored` null), on Update the patched one, given
+  // the stored one (the patch cleared its computed fields).
+  std::function<void(const T* stored, T* resource)> prepare;
+  // Create and Update: runs in the write transaction after the parent and
+  // reference checks, before the resource is stored: a rule that reads
+  // other resources.
+  std::function<absl::Status(SqlTransaction&, const T&)> check;
+  // Create, Update and Delete: runs in the write transaction after the
+  // write, on the answer: output-only fields that are not stored and need
+  // reads (e.g. counts of children).
+  std::function<absl::Status(SqlTransaction&, T*)> complete;
 };
 
 // A handler's extra condition on a List (e.g. a time window), with a
@@ -394,7 +423,7 @@ class Resource {
   }
 
   template <typename Request>
-  void Create(UnaryCall<Request, T> call) {
+  void Create(UnaryCall<Request, T> call, WriteHooks<T> hooks = {}) {
     if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.create);
         !s.ok())
       return call.Finish(std::move(s));
@@ -434,12 +463,14 @@ class Resource {
                       : absl::StrCat(parent, "/", collections_.back(), "/", id));
     Refs refs;
     decl_.validate(*out, body_field->name() + ".", v, refs);
+    if (hooks.validate) hooks.validate(v);
     if (auto s = v.ToStatus(); !s.ok()) return call.Finish(std::move(s));
+    if (hooks.prepare) hooks.prepare(nullptr, out);
     const absl::Time deadline = call.deadline();
     set_->db()->WriteAsync(
         deadline,
-        [this, out, parent, refs = std::move(refs)](SqlTransaction& tx)
-            -> absl::Status {
+        [this, out, parent, refs = std::move(refs),
+         hooks = std::move(hooks)](SqlTransaction& tx) -> absl::Status {
           if (!parent.empty()) {
             if (const ResourceStore* ps = set_->StoreFor(parent)) {
               auto live = ps->Exists(tx, parent, /*hold=*/true);
@@ -448,7 +479,11 @@ class Resource {
             }
           }
           if (auto s = set_->CheckReferences(tx, refs); !s.ok()) return s;
-          return store_.Create(tx, out);
+          if (hooks.check) {
+            if (auto s = hooks.check(tx, *out); !s.ok()) return s;
+          }
+          if (auto s = store_.Create(tx, out); !s.ok()) return s;
+          return hooks.complete ? hooks.complete(tx, out) : absl::OkStatus();
         },
         [this, out, call = std::move(call)](absl::Status s) mutable {
           Finished(out, std::move(s), std::move(call));
@@ -456,7 +491,7 @@ class Resource {
   }
 
   template <typename Request>
-  void Update(UnaryCall<Request, T> call) {
+  void Update(UnaryCall<Request, T> call, WriteHooks<T> hooks = {}) {
     if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.update);
         !s.ok())
       return call.Finish(std::move(s));
@@ -477,14 +512,24 @@ class Resource {
     const absl::Time deadline = call.deadline();
     set_->db()->WriteAsync(
         deadline,
-        [this, out, &patch, prefix, mask = *std::move(mask)](
-            SqlTransaction& tx) -> absl::Status {
-          return store_.Update(
+        [this, out, &patch, prefix, mask = *std::move(mask),
+         hooks = std::move(hooks)](SqlTransaction& tx) -> absl::Status {
+          absl::Status written = store_.Update(
               tx, patch.name(), patch.etag(),
-              [&](google::protobuf::Message* m) {
-                return ApplyPatch(tx, patch, mask, prefix, static_cast<T*>(m));
+              [&](google::protobuf::Message* m) -> absl::Status {
+                T* current = static_cast<T*>(m);
+                std::optional<T> stored;
+                if (hooks.prepare) stored = *current;
+                if (auto s = ApplyPatch(tx, patch, mask, prefix, current);
+                    !s.ok())
+                  return s;
+                if (hooks.prepare) hooks.prepare(&*stored, current);
+                return hooks.check ? hooks.check(tx, *current)
+                                   : absl::OkStatus();
               },
               out);
+          if (!written.ok() || !hooks.complete) return written;
+          return hooks.complete(tx, out);
         },
         [this, out, call = std::move(call)](absl::Status s) mutable {
           Finished(out, std::move(s), std::move(call));
@@ -492,7 +537,7 @@ class Resource {
   }
 
   template <typename Request>
-  void Delete(UnaryCall<Request, T> call) {
+  void Delete(UnaryCall<Request, T> call, WriteHooks<T> hooks = {}) {
     if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.remove);
         !s.ok())
       return call.Finish(std::move(s));
@@ -504,8 +549,10 @@ class Resource {
     const absl::Time deadline = call.deadline();
     set_->db()->WriteAsync(
         deadline,
-        [this, out, &req](SqlTransaction& tx) {
-          return store_.Delete(tx, req.name(), req.etag(), out);
+        [this, out, &req, hooks = std::move(hooks)](SqlTransaction& tx) {
+          absl::Status deleted = store_.Delete(tx, req.name(), req.etag(), out);
+          if (!deleted.ok() || !hooks.complete) return deleted;
+          return hooks.complete(tx, out);
         },
         [this, call = std::move(call)](absl::Status s) mutable {
           if (s.ok()) set_->AfterCommit();

@@ -116,22 +116,30 @@ struct HasBeginDrain<
 }  // namespace server_internal
 
 // The shape of a service on platform v2: its resources over the store
-// (constructed from the database, page tokens and API keys), a handler over
-// them with LoadSeed, and the handler's generated gRPC face. A handler with
-// a BeginDrain() (ending its Watch streams, say) has it called when the
-// server starts draining (ServiceInstance::BeginDrain).
+// (constructed from the database, page tokens and API keys, and whatever a
+// service's own flags make of them), a handler over them with LoadSeed, and
+// the handler's generated gRPC face. A handler with a BeginDrain() (ending
+// its Watch streams, say) has it called when the server starts draining
+// (ServiceInstance::BeginDrain).
 //
 //   def.create = HandlerInstance<MembershipResources, MembershipHandler>::
 //       Factory(&v1::NewMembershipServiceGrpc);
+//   // With options from the service's flags:
+//   return std::make_unique<HandlerInstance<R, H>>(ctx, &v1::NewXGrpc,
+//                                                  OptionsOf(ctx.flags));
 template <typename Resources, typename Handler>
 class HandlerInstance : public ServiceInstance {
  public:
   template <typename Interface>
   using GrpcFace = std::unique_ptr<grpc::Service> (*)(Interface*);
 
-  template <typename Interface>
-  HandlerInstance(const ServiceContext& ctx, GrpcFace<Interface> face)
-      : resources_(ctx.db, ctx.page_tokens, ctx.api_keys),
+  // `extra` follows the database, page tokens and API keys in the
+  // resources' constructor.
+  template <typename Interface, typename... Extra>
+  HandlerInstance(const ServiceContext& ctx, GrpcFace<Interface> face,
+                  Extra&&... extra)
+      : resources_(ctx.db, ctx.page_tokens, ctx.api_keys,
+                   std::forward<Extra>(extra)...),
         handler_(&resources_),
         service_(face(&handler_)) {}
 

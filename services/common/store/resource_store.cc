@@ -402,6 +402,25 @@ absl::StatusOr<std::string> ResourceStore::ListRows(
   return reader.NextToken(*tokens_, plan->fingerprint);
 }
 
+absl::StatusOr<std::string> ResourceStore::List(
+    SqlTransaction& tx, const ListQuery& q,
+    const std::function<Message*()>& add) const {
+  auto plan = PlanList(q);
+  if (!plan.ok()) return plan.status();
+  ListReader reader(plan->page_size);
+  absl::Status s =
+      tx.QueryEach(plan->sql, plan->params, [&](const SqlRow& row) {
+        return reader.OnRow(row, [&](absl::string_view data) -> absl::Status {
+          if (!add()->ParseFromArray(data.data(),
+                                     static_cast<int>(data.size())))
+            return absl::DataLossError("a stored resource is corrupt");
+          return absl::OkStatus();
+        });
+      });
+  if (!s.ok()) return s;
+  return reader.NextToken(*tokens_, plan->fingerprint);
+}
+
 void ResourceStore::ListAsync(const ListQuery& q, RowSink sink,
                               absl::Time deadline, ListCallback done) const {
   auto plan = PlanList(q);

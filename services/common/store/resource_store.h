@@ -170,6 +170,11 @@ class ResourceStore {
   // Reads one resource inside `tx`; NOT_FOUND as Get.
   absl::Status Get(SqlTransaction& tx, absl::string_view name,
                    bool allow_deleted, google::protobuf::Message* out) const;
+  // One page of a list inside `tx` (read with other rows in one snapshot);
+  // returns the next page token as List does.
+  absl::StatusOr<std::string> List(
+      SqlTransaction& tx, const ListQuery& query,
+      const std::function<google::protobuf::Message*()>& add) const;
 
   // Whether a live resource `name` exists, inside `tx`. With `hold`, on
   // PostgreSQL the row is locked FOR SHARE until `tx` ends: a concurrent

@@ -1,8 +1,8 @@
-// Store and search-query tests: turning user text into safe search words,
-// snippets, lifecycle and progress rules, and the store's search cache and
+// Resource and search-query tests: turning user text into safe search
+// words, snippets, lifecycle and progress rules, and the search cache and
 // revision triggers on SQLite and (when the test command started one)
 // PostgreSQL.
-#include "services/legislation/legislation_store.h"
+#include "services/legislation/legislation_resources.h"
 
 #include <memory>
 #include <random>
@@ -12,10 +12,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
+#include "services/common/testing/handler_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/legislation/legislation_service.h"
 #include "services/legislation/search_query.h"
@@ -227,7 +229,21 @@ TEST(ProgressTest, ArithmeticOverStatusesAndCommissions) {
   EXPECT_EQ(empty.percent_done(), 0);
 }
 
-class LegislationStoreTest : public ::testing::TestWithParam<std::string> {
+// Waits for an asynchronous search.
+absl::StatusOr<SearchPage> SearchNow(const LegislationResources& r,
+                                     const SearchQuery& q) {
+  absl::Notification done;
+  absl::StatusOr<SearchPage> out;
+  r.search().Search(q, absl::InfiniteFuture(),
+                    [&](absl::StatusOr<SearchPage> page) {
+                      out = std::move(page);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  return out;
+}
+
+class LegislationResourcesTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (common::BackendMissing(GetParam()))
@@ -250,11 +266,17 @@ class LegislationStoreTest : public ::testing::TestWithParam<std::string> {
     return d;
   }
 
-  static std::vector<std::string> Found(const LegislationStore& store,
+  // Resources over the test database with these cache options.
+  std::unique_ptr<LegislationResources> Open(SearchCacheOptions cache = {}) {
+    return std::make_unique<LegislationResources>(db_.get(), &tokens_, &keys_,
+                                                  cache);
+  }
+
+  static std::vector<std::string> Found(const LegislationResources& r,
                                         const std::string& word) {
     SearchQuery q;
     q.words = {word};
-    auto page = store.Search(q, absl::InfiniteFuture());
+    auto page = SearchNow(r, q);
     EXPECT_TRUE(page.ok()) << page.status();
     std::vector<std::string> out;
     if (!page.ok()) return out;
@@ -267,22 +289,24 @@ class LegislationStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
   common::PageTokenCodec tokens_{"test-secret"};
 };
 
-TEST_P(LegislationStoreTest, CachedRankingsDropOnWritesAndExpire) {
+TEST_P(LegislationResourcesTest, CachedRankingsDropOnWritesAndExpire) {
   // Two stores on one database stand for two replicas.
   SearchCacheOptions forever;
   forever.ttl = absl::Hours(1);
-  LegislationStore a(db_.get(), &tokens_, forever);
-  LegislationStore b(db_.get(), &tokens_, forever);
+  auto a = Open(forever);
+  auto b = Open(forever);
   v1::Document d = Doc("cached", "ratification bill");
-  ASSERT_TRUE(a.documents().Create(&d).ok());
-  EXPECT_THAT(Found(a, "ratification"), ElementsAre("documents/cached"));
+  ASSERT_TRUE(a->documents().store().Create(&d).ok());
+  EXPECT_THAT(Found(*a, "ratification"), ElementsAre("documents/cached"));
   // A write through `a` drops a's cached ranking at once.
   v1::Document out;
   ASSERT_TRUE(
-      a.documents()
+      a->documents()
+          .store()
           .Update(
               d.name(), "",
               [](google::protobuf::Message* m) {
@@ -292,12 +316,13 @@ TEST_P(LegislationStoreTest, CachedRankingsDropOnWritesAndExpire) {
               },
               &out)
           .ok());
-  EXPECT_THAT(Found(a, "ratification"), IsEmpty());
-  EXPECT_THAT(Found(a, "accession"), ElementsAre("documents/cached"));
+  EXPECT_THAT(Found(*a, "ratification"), IsEmpty());
+  EXPECT_THAT(Found(*a, "accession"), ElementsAre("documents/cached"));
   // A write through `b` is not seen by a's cache until the entry expires;
   // a store with no TTL sees it at once.
   ASSERT_TRUE(
-      b.documents()
+      b->documents()
+          .store()
           .Update(
               d.name(), "",
               [](google::protobuf::Message* m) {
@@ -309,43 +334,46 @@ TEST_P(LegislationStoreTest, CachedRankingsDropOnWritesAndExpire) {
           .ok());
   SearchCacheOptions fresh;
   fresh.ttl = absl::ZeroDuration();
-  LegislationStore c(db_.get(), &tokens_, fresh);
-  EXPECT_THAT(Found(c, "accession"), IsEmpty());
-  EXPECT_THAT(Found(c, "withdrawal"), ElementsAre("documents/cached"));
+  auto c = Open(fresh);
+  EXPECT_THAT(Found(*c, "accession"), IsEmpty());
+  EXPECT_THAT(Found(*c, "withdrawal"), ElementsAre("documents/cached"));
+  // Until it expires, a's cache still answers with what it ranked before
+  // b's write.
+  EXPECT_THAT(Found(*a, "accession"), ElementsAre("documents/cached"));
   SearchCacheOptions off;
   off.max_entries = 0;
-  LegislationStore uncached(db_.get(), &tokens_, off);
-  EXPECT_THAT(Found(uncached, "withdrawal"), ElementsAre("documents/cached"));
+  auto uncached = Open(off);
+  EXPECT_THAT(Found(*uncached, "withdrawal"), ElementsAre("documents/cached"));
 }
 
-TEST_P(LegislationStoreTest, PagesAreTheSameWithAndWithoutTheCache) {
+TEST_P(LegislationResourcesTest, PagesAreTheSameWithAndWithoutTheCache) {
   SearchCacheOptions on;
   on.ttl = absl::Hours(1);
   SearchCacheOptions off;
   off.max_entries = 0;
   SearchCacheOptions shallow = on;
   shallow.depth = 5;  // later pages run past the cached rows
-  LegislationStore cached(db_.get(), &tokens_, on);
-  LegislationStore uncached(db_.get(), &tokens_, off);
-  LegislationStore partial(db_.get(), &tokens_, shallow);
+  auto cached = Open(on);
+  auto uncached = Open(off);
+  auto partial = Open(shallow);
   for (int i = 0; i < 23; ++i) {
     std::string text = "treaty";
     for (int k = 0; k < i % 5; ++k) text += " treaty ratification";
     v1::Document d = Doc(absl::StrCat("doc-", i), text);
     if (i % 3 == 0) d.set_kind(v1::DOCUMENT_KIND_RECOMMENDATION);
-    ASSERT_TRUE(cached.documents().Create(&d).ok());
+    ASSERT_TRUE(cached->documents().store().Create(&d).ok());
   }
   for (const std::string& filter :
        {std::string(), std::string("kind = DOCUMENT_KIND_MODEL_LAW")}) {
     // Every page of each store, as (name, score, snippets) lines.
-    auto walk = [&](const LegislationStore& store) {
+    auto walk = [&](const LegislationResources& resources) {
       std::vector<std::string> lines;
       SearchQuery q;
       q.words = {"treaty"};
       q.filter = filter;
       q.page_size = 4;
       for (int page = 0; page < 20; ++page) {
-        auto p = store.Search(q, absl::InfiniteFuture());
+        auto p = SearchNow(resources, q);
         EXPECT_TRUE(p.ok()) << p.status();
         if (!p.ok()) break;
         for (const SearchHit& h : p->hits) {
@@ -361,7 +389,7 @@ TEST_P(LegislationStoreTest, PagesAreTheSameWithAndWithoutTheCache) {
       }
       return lines;
     };
-    std::vector<std::string> expected = walk(uncached);
+    std::vector<std::string> expected = walk(*uncached);
     EXPECT_EQ(expected.back(), "end");
     if (GetParam() == "sqlite" && filter.empty()) {
       // The order is that of ORDER BY in SQL.
@@ -385,38 +413,44 @@ TEST_P(LegislationStoreTest, PagesAreTheSameWithAndWithoutTheCache) {
       EXPECT_EQ(names, ordered);
       EXPECT_EQ(names.size(), 23u);
     }
-    EXPECT_EQ(walk(cached), expected) << filter;
-    EXPECT_EQ(walk(cached), expected) << filter;  // from the cache
-    EXPECT_EQ(walk(partial), expected) << filter;
+    EXPECT_EQ(walk(*cached), expected) << filter;
+    EXPECT_EQ(walk(*cached), expected) << filter;  // from the cache
+    EXPECT_EQ(walk(*partial), expected) << filter;
   }
 }
 
-TEST_P(LegislationStoreTest, RevisionsAreRecordedWithEveryWritePath) {
-  LegislationStore store(db_.get(), &tokens_);
+TEST_P(LegislationResourcesTest, RevisionsAreRecordedWithEveryWritePath) {
+  auto resources = Open();
+  auto revision = [&](const std::string& id, v1::DocumentRevision* out) {
+    absl::Notification done;
+    absl::Status status;
+    resources->GetRevision("documents/seeded", id, absl::InfiniteFuture(), out,
+                           [&](absl::Status s) {
+                             status = std::move(s);
+                             done.Notify();
+                           });
+    done.WaitForNotification();
+    return status;
+  };
   v1::Document d = Doc("seeded", "first");
   // The seed path (insert if absent) records r1 too.
-  ASSERT_TRUE(store.documents().InsertMissing({&d}).ok());
-  v1::Document snap;
-  int64_t micros = 0;
-  ASSERT_TRUE(store
-                  .GetRevision("documents/seeded", "r1", absl::InfiniteFuture(),
-                               &snap, &micros)
-                  .ok());
+  ASSERT_TRUE(resources->documents().store().InsertMissing({&d}).ok());
+  v1::DocumentRevision snap;
+  ASSERT_TRUE(revision("r1", &snap).ok());
   EXPECT_EQ(snap.text(0).text(), "first");
-  EXPECT_GT(micros, 0);
-  EXPECT_EQ(store
-                .GetRevision("documents/seeded", "r2", absl::InfiniteFuture(),
-                             &snap, &micros)
-                .code(),
-            absl::StatusCode::kNotFound);
-  // Soft-deleted documents leave the search index.
-  EXPECT_THAT(Found(store, "first"), ElementsAre("documents/seeded"));
+  EXPECT_EQ(snap.title(0).text(), "Act seeded");
+  EXPECT_GT(snap.create_time().seconds(), 0);
+  EXPECT_EQ(revision("r2", &snap).code(), absl::StatusCode::kNotFound);
+  // Soft-deleted documents leave the search index, and their revisions go.
+  EXPECT_THAT(Found(*resources, "first"), ElementsAre("documents/seeded"));
   v1::Document out;
-  ASSERT_TRUE(store.documents().Delete("documents/seeded", "", &out).ok());
-  EXPECT_THAT(Found(store, "first"), IsEmpty());
+  ASSERT_TRUE(
+      resources->documents().store().Delete("documents/seeded", "", &out).ok());
+  EXPECT_THAT(Found(*resources, "first"), IsEmpty());
+  EXPECT_EQ(revision("r1", &snap).code(), absl::StatusCode::kNotFound);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LegislationStoreTest,
+INSTANTIATE_TEST_SUITE_P(Backends, LegislationResourcesTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

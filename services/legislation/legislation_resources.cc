@@ -1,0 +1,515 @@
+// The legislation service's resources, declared (services/common/resources/
+// resource.h): for each, its name pattern, table, the columns List filters
+// and orders on, its validation and references; and the reads beyond the
+// standard methods: plan progress and document revisions.
+#include "services/legislation/legislation_resources.h"
+
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/common/base/dates.h"
+#include "services/common/base/errors.h"
+#include "services/common/query/validation.h"
+#include "services/common/store/columns.h"
+#include "services/legislation/embedded_files.h"
+
+namespace cstopa::legislation {
+namespace {
+
+using common::CheckDate;
+using common::CheckEnum;
+using common::CheckName;
+using common::CheckProvenance;
+using common::CheckTexts;
+using common::ColumnSpec;
+using common::EnumColumn;
+using common::FilterFieldType;
+using common::IntColumn;
+using common::JoinTexts;
+using common::Refs;
+using common::ResourceDecl;
+using common::ResourceSpec;
+using common::SqlRow;
+using common::SqlValue;
+using common::SqlValues;
+using common::StringColumn;
+using common::Violations;
+using cstopa::type::v1::LocalizedText;
+using google::protobuf::Message;
+using google::protobuf::RepeatedPtrField;
+
+// Document texts may be long (a whole model law); other texts are short.
+constexpr size_t kMaxDocumentTextLength = 100000;
+constexpr int kMaxDocumentTexts = 20;
+
+// ---------------------------------------------------------------------------
+// Columns (tables and their filter columns: migrations/)
+// ---------------------------------------------------------------------------
+
+// A list of strings as a kTextList column: "\na\nb\n".
+template <typename Strings>
+std::string JoinStrings(const Strings& items) {
+  std::string out = "\n";
+  for (const auto& s : items) absl::StrAppend(&out, s, "\n");
+  return out;
+}
+
+template <typename T, typename F>
+ColumnSpec TextListColumn(const char* name, F get) {
+  return {name, FilterFieldType::kTextList, nullptr,
+          [get](const Message& m) -> SqlValue {
+            return get(static_cast<const T&>(m));
+          }};
+}
+
+const ResourceSpec kDocuments{
+    "documents",
+    {EnumColumn<v1::Document>("kind", v1::DocumentKind_descriptor(),
+                              [](const v1::Document& d) { return d.kind(); }),
+     EnumColumn<v1::Document>("stage", v1::DocumentStage_descriptor(),
+                              [](const v1::Document& d) { return d.stage(); }),
+     TextListColumn<v1::Document>(
+         "topics",
+         [](const v1::Document& d) { return JoinStrings(d.topics()); }),
+     StringColumn<v1::Document>(
+         "commission", [](const v1::Document& d) { return d.commission(); },
+         true),
+     // NULL while there is no dated adoption, so no comparison matches it.
+     {"adopt_date", FilterFieldType::kDate, nullptr,
+      [](const Message& m) -> SqlValue {
+        const auto& d = static_cast<const v1::Document&>(m);
+        if (!d.has_adopt_date() || d.adopt_date().year() == 0)
+          return std::monostate{};
+        return common::EarliestDay(d.adopt_date(), true);
+      },
+      false},
+     StringColumn<v1::Document>(
+         "revision_id", [](const v1::Document& d) { return d.revision_id(); },
+         false),
+     TextListColumn<v1::Document>(
+         "title", [](const v1::Document& d) { return JoinTexts(d.title()); }),
+     TextListColumn<v1::Document>(
+         "summary_text",
+         [](const v1::Document& d) { return JoinTexts(d.summary()); }),
+     TextListColumn<v1::Document>("body_text", [](const v1::Document& d) {
+       return JoinTexts(d.text());
+     })}};
+
+const ResourceSpec kTopics{"topics", {common::DisplayNameColumn<v1::Topic>()}};
+
+const ResourceSpec kActionPlans{
+    "action_plans",
+    {TextListColumn<v1::ActionPlan>(
+         "title", [](const v1::ActionPlan& p) { return JoinTexts(p.title()); }),
+     IntColumn<v1::ActionPlan>(
+         "start_date", FilterFieldType::kDate,
+         [](const v1::ActionPlan& p) {
+           return common::EarliestDay(p.period().start_date(),
+                                      p.period().has_start_date());
+         },
+         true),
+     IntColumn<v1::ActionPlan>(
+         "end_date", FilterFieldType::kDate,
+         [](const v1::ActionPlan& p) {
+           return common::LatestDay(p.period().end_date(),
+                                    p.period().has_end_date());
+         },
+         true)}};
+
+const ResourceSpec kItems{
+    "action_plan_items",
+    {EnumColumn<v1::ActionPlanItem>(
+         "status", v1::ItemStatus_descriptor(),
+         [](const v1::ActionPlanItem& i) { return i.status(); }),
+     StringColumn<v1::ActionPlanItem>(
+         "document", [](const v1::ActionPlanItem& i) { return i.document(); },
+         false),
+     StringColumn<v1::ActionPlanItem>(
+         "commission",
+         [](const v1::ActionPlanItem& i) { return i.commission(); }, false),
+     EnumColumn<v1::ActionPlanItem>(
+         "kind", v1::DocumentKind_descriptor(),
+         [](const v1::ActionPlanItem& i) { return i.kind(); }),
+     IntColumn<v1::ActionPlanItem>(
+         "details_known", FilterFieldType::kBool,
+         [](const v1::ActionPlanItem& i) { return i.details_known() ? 1 : 0; },
+         false)}};
+
+const ResourceSpec kTreaties{
+    "treaties",
+    {TextListColumn<v1::Treaty>(
+         "title", [](const v1::Treaty& t) { return JoinTexts(t.title()); }),
+     IntColumn<v1::Treaty>(
+         "signing_date", FilterFieldType::kDate,
+         [](const v1::Treaty& t) {
+           return common::EarliestDay(t.signing_date(), t.has_signing_date());
+         },
+         true),
+     TextListColumn<v1::Treaty>("parties", [](const v1::Treaty& t) {
+       return JoinStrings(t.parties());
+     })}};
+
+const ResourceSpec kRatifications{
+    "ratifications",
+    {StringColumn<v1::Ratification>(
+         "state", [](const v1::Ratification& r) { return r.state(); }, true),
+     EnumColumn<v1::Ratification>(
+         "status", v1::RatificationStatus_descriptor(),
+         [](const v1::Ratification& r) { return r.status(); }),
+     IntColumn<v1::Ratification>(
+         "status_date", FilterFieldType::kDate,
+         [](const v1::Ratification& r) {
+           return common::EarliestDay(r.status_date(), r.has_status_date());
+         },
+         true),
+     StringColumn<v1::Ratification>(
+         "parliament", [](const v1::Ratification& r) { return r.parliament(); },
+         false)}};
+
+const ResourceSpec kImplementations{
+    "implementations",
+    {StringColumn<v1::Implementation>(
+         "document", [](const v1::Implementation& i) { return i.document(); },
+         true),
+     StringColumn<v1::Implementation>(
+         "state", [](const v1::Implementation& i) { return i.state(); }, true),
+     EnumColumn<v1::Implementation>(
+         "level", v1::ImplementationLevel_descriptor(),
+         [](const v1::Implementation& i) { return i.level(); })}};
+
+// ---------------------------------------------------------------------------
+// Validation of the writable content; `p` prefixes field paths (e.g.
+// "document."). References to documents and topics are checked in the write
+// transaction; names of other services' resources only for their shape.
+// ---------------------------------------------------------------------------
+
+void CheckNames(Violations& v, const std::string& field,
+                const RepeatedPtrField<std::string>& names,
+                std::initializer_list<absl::string_view> shape, Refs* refs) {
+  common::CheckCount(v, field, names.size());
+  std::map<std::string, int> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    std::string f = absl::StrCat(field, "[", i, "]");
+    CheckName(v, f, names[i], shape, true);
+    if (++seen[names[i]] == 2) v.Add(f, absl::StrCat("repeats ", names[i]));
+    if (refs != nullptr) refs->push_back({f, names[i]});
+  }
+}
+
+void CheckDocumentTexts(Violations& v, const std::string& field,
+                        const RepeatedPtrField<LocalizedText>& texts) {
+  if (texts.size() > kMaxDocumentTexts)
+    v.Add(field, absl::StrCat("has ", texts.size(), " entries; at most ",
+                              kMaxDocumentTexts));
+  for (int i = 0; i < texts.size() && i < kMaxDocumentTexts; ++i) {
+    std::string f = absl::StrCat(field, "[", i, "]");
+    if (!common::ValidLanguageCode(texts[i].language_code()))
+      v.Add(f + ".language_code",
+            absl::StrCat("`", texts[i].language_code(),
+                         "` is not a BCP 47 language tag such as en or ru"));
+    if (absl::StripAsciiWhitespace(texts[i].text()).empty())
+      v.Add(f + ".text", "must not be empty");
+    if (texts[i].text().size() > kMaxDocumentTextLength)
+      v.Add(f + ".text",
+            absl::StrCat("is longer than ", kMaxDocumentTextLength, " bytes"));
+  }
+}
+
+void CheckOptionalDate(Violations& v, const std::string& field, bool present,
+                       const google::type::Date& d) {
+  if (present) CheckDate(v, field, d);
+}
+
+void Validate(const v1::Document& d, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckEnum(v, p + "kind", v1::DocumentKind_descriptor(), d.kind(), true);
+  CheckTexts(v, p + "title", d.title(), true);
+  CheckTexts(v, p + "summary", d.summary(), false);
+  CheckDocumentTexts(v, p + "text", d.text());
+  CheckNames(v, p + "topics", d.topics(), {"topics"}, &refs);
+  CheckName(v, p + "commission", d.commission(), {"bodies"}, false);
+  CheckProvenance(v, p + "provenance", d.provenance());
+}
+
+void Validate(const v1::Topic& t, const std::string& p, Violations& v, Refs&) {
+  CheckTexts(v, p + "display_name", t.display_name(), true);
+  CheckProvenance(v, p + "provenance", t.provenance());
+}
+
+void Validate(const v1::ActionPlan& a, const std::string& p, Violations& v,
+              Refs&) {
+  CheckTexts(v, p + "title", a.title(), true);
+  CheckTexts(v, p + "summary", a.summary(), false);
+  common::CheckRange(v, p + "period", a.period());
+  CheckProvenance(v, p + "provenance", a.provenance());
+}
+
+void Validate(const v1::ActionPlanItem& i, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "title", i.title(), false);
+  CheckName(v, p + "document", i.document(), {"documents"}, false);
+  refs.push_back({p + "document", i.document()});
+  CheckEnum(v, p + "status", v1::ItemStatus_descriptor(), i.status(), true);
+  CheckEnum(v, p + "kind", v1::DocumentKind_descriptor(), i.kind(), false);
+  CheckName(v, p + "commission", i.commission(), {"bodies"}, false);
+  CheckProvenance(v, p + "provenance", i.provenance());
+}
+
+void Validate(const v1::Treaty& t, const std::string& p, Violations& v, Refs&) {
+  CheckTexts(v, p + "title", t.title(), true);
+  CheckOptionalDate(v, p + "signing_date", t.has_signing_date(),
+                    t.signing_date());
+  if (t.has_signing_place()) {
+    const auto& place = t.signing_place();
+    CheckTexts(v, p + "signing_place.locality", place.locality(), false);
+    CheckName(v, p + "signing_place.state", place.state(), {"states"}, false);
+    common::CheckRegionCode(v, p + "signing_place.region_code",
+                            place.region_code());
+  }
+  common::CheckCount(v, p + "amendments", t.amendments_size());
+  for (int i = 0; i < t.amendments_size(); ++i) {
+    std::string f = absl::StrCat(p, "amendments[", i, "]");
+    const auto& a = t.amendments(i);
+    CheckTexts(v, f + ".summary", a.summary(), true);
+    if (a.has_proposed_date()) {
+      size_t before = v.size();
+      CheckDate(v, f + ".proposed_date", a.proposed_date());
+      if (v.size() == before && t.has_signing_date() &&
+          t.signing_date().year() != 0 &&
+          common::LatestDay(a.proposed_date(), true) <
+              common::EarliestDay(t.signing_date(), true))
+        v.Add(f + ".proposed_date", "is before the treaty's signing date");
+    }
+    CheckProvenance(v, f + ".provenance", a.provenance());
+  }
+  CheckNames(v, p + "parties", t.parties(), {"states"}, nullptr);
+  CheckProvenance(v, p + "provenance", t.provenance());
+}
+
+void Validate(const v1::Ratification& r, const std::string& p, Violations& v,
+              Refs&) {
+  CheckEnum(v, p + "status", v1::RatificationStatus_descriptor(), r.status(),
+            true);
+  CheckOptionalDate(v, p + "status_date", r.has_status_date(), r.status_date());
+  CheckName(v, p + "parliament", r.parliament(), {"parliaments"}, false);
+  if (!r.chamber_id().empty()) {
+    if (!common::ValidId(r.chamber_id()))
+      v.Add(p + "chamber_id",
+            absl::StrCat("`", r.chamber_id(), "` ", common::kIdRule));
+    if (r.parliament().empty())
+      v.Add(p + "chamber_id", "needs `parliament` (the chamber's parliament)");
+  }
+  CheckTexts(v, p + "national_act", r.national_act(), false);
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
+void Validate(const v1::Implementation& i, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckName(v, p + "document", i.document(), {"documents"}, true);
+  refs.push_back({p + "document", i.document()});
+  CheckName(v, p + "state", i.state(), {"states"}, true);
+  CheckEnum(v, p + "level", v1::ImplementationLevel_descriptor(), i.level(),
+            true);
+  CheckTexts(v, p + "extent", i.extent(), false);
+  if (i.national_act().size() > common::kMaxTextLength)
+    v.Add(p + "national_act", "is too long");
+  CheckOptionalDate(v, p + "national_act_date", i.has_national_act_date(),
+                    i.national_act_date());
+  CheckProvenance(v, p + "provenance", i.provenance());
+}
+
+// The state a ratification is of: the last ID of its name.
+void ComputeRatification(v1::Ratification* r) {
+  std::vector<absl::string_view> parts = absl::StrSplit(r->name(), '/');
+  r->set_state(parts.size() == 4 ? absl::StrCat("states/", parts[3]) : "");
+}
+
+// A declaration from its pattern, table and columns, validated by Validate.
+template <typename T>
+ResourceDecl<T> Declare(const char* pattern, const ResourceSpec& spec) {
+  ResourceDecl<T> d;
+  d.pattern = pattern;
+  d.table = spec.table;
+  d.columns = spec.columns;
+  d.validate = [](const T& r, const std::string& prefix, Violations& v,
+                  Refs& refs) { Validate(r, prefix, v, refs); };
+  return d;
+}
+
+}  // namespace
+
+const common::SchemaSpec& LegislationSchema() {
+  static const common::SchemaSpec* schema =
+      new common::SchemaSpec{"legislation",
+                             EmbeddedMigrations()};
+  return *schema;
+}
+
+v1::PlanProgress ComputeProgress(const std::vector<ItemCount>& counts) {
+  v1::PlanProgress p;
+  std::map<std::string, std::pair<int64_t, int64_t>> by_commission;
+  int64_t done = 0, total = 0;
+  for (const ItemCount& c : counts) {
+    total += c.count;
+    bool is_done = c.status == v1::ITEM_STATUS_DONE;
+    if (is_done) done += c.count;
+    const auto* value =
+        v1::ItemStatus_descriptor()->FindValueByNumber(c.status);
+    std::string status =
+        value != nullptr ? value->name() : absl::StrCat(c.status);
+    (*p.mutable_by_status())[status] += static_cast<int32_t>(c.count);
+    auto& entry = by_commission[c.commission];
+    entry.second += c.count;
+    if (is_done) entry.first += c.count;
+  }
+  p.set_done(static_cast<int32_t>(done));
+  p.set_total(static_cast<int32_t>(total));
+  p.set_percent_done(total == 0 ? 0 : static_cast<int32_t>(done * 100 / total));
+  for (const auto& [commission, dt] : by_commission) {
+    auto* c = p.add_by_commission();
+    c->set_commission(commission);
+    c->set_done(static_cast<int32_t>(dt.first));
+    c->set_total(static_cast<int32_t>(dt.second));
+  }
+  return p;
+}
+
+std::vector<ColumnSpec> DocumentColumns() { return kDocuments.columns; }
+
+ResourceDecl<v1::Document> DocumentDecl() {
+  return Declare<v1::Document>("documents/{document}", kDocuments);
+}
+
+ResourceDecl<v1::Topic> TopicDecl() {
+  return Declare<v1::Topic>("topics/{topic}", kTopics);
+}
+
+ResourceDecl<v1::ActionPlan> ActionPlanDecl() {
+  return Declare<v1::ActionPlan>("actionPlans/{action_plan}", kActionPlans);
+}
+
+ResourceDecl<v1::ActionPlanItem> ActionPlanItemDecl() {
+  return Declare<v1::ActionPlanItem>("actionPlans/{action_plan}/items/{item}",
+                                     kItems);
+}
+
+ResourceDecl<v1::Treaty> TreatyDecl() {
+  return Declare<v1::Treaty>("treaties/{treaty}", kTreaties);
+}
+
+ResourceDecl<v1::Ratification> RatificationDecl() {
+  auto d = Declare<v1::Ratification>(
+      "treaties/{treaty}/ratifications/{ratification}", kRatifications);
+  d.compute = [](v1::Ratification* r, int64_t) { ComputeRatification(r); };
+  return d;
+}
+
+ResourceDecl<v1::Implementation> ImplementationDecl() {
+  return Declare<v1::Implementation>("implementations/{implementation}",
+                                     kImplementations);
+}
+
+LegislationResources::LegislationResources(common::Database* db,
+                                           const common::PageTokenCodec* tokens,
+                                           const common::ApiKeyStore* keys,
+                                           SearchCacheOptions cache)
+    : set_(db, tokens, keys),
+      documents_(&set_, DocumentDecl()),
+      topics_(&set_, TopicDecl()),
+      action_plans_(&set_, ActionPlanDecl()),
+      items_(&set_, ActionPlanItemDecl()),
+      treaties_(&set_, TreatyDecl()),
+      ratifications_(&set_, RatificationDecl()),
+      implementations_(&set_, ImplementationDecl()),
+      search_(db, tokens, kDocuments.columns, cache) {
+  // Every document write (in this process, whatever its path) drops the
+  // cached search rankings.
+  set_.set_write_hook(
+      [this](common::SqlTransaction&, common::WriteKind, const Message& m) {
+        if (m.GetDescriptor() == v1::Document::descriptor())
+          search_.Invalidate();
+        return absl::OkStatus();
+      });
+}
+
+absl::Status LegislationResources::FillProgress(
+    common::SqlTransaction& tx,
+    const std::vector<v1::ActionPlan*>& plans) const {
+  if (plans.empty()) return absl::OkStatus();
+  std::string marks;
+  SqlValues params;
+  for (const v1::ActionPlan* p : plans) {
+    absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
+    params.push_back(p->name());
+  }
+  std::map<std::string, std::vector<ItemCount>> counts;
+  absl::Status s = tx.QueryEach(
+      absl::StrCat("SELECT parent, status, commission, COUNT(*) FROM "
+                   "action_plan_items WHERE parent IN (",
+                   marks,
+                   ") AND delete_time IS NULL GROUP BY parent, status, "
+                   "commission ORDER BY parent, status, commission"),
+      params, [&](const SqlRow& row) -> absl::Status {
+        counts[std::string(row.Bytes(0))].push_back(
+            {static_cast<int>(row.Int(1)), std::string(row.Bytes(2)),
+             row.Int(3)});
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  for (v1::ActionPlan* p : plans)
+    *p->mutable_progress() = ComputeProgress(counts[p->name()]);
+  return absl::OkStatus();
+}
+
+void LegislationResources::GetRevision(std::string document,
+                                       std::string revision_id,
+                                       absl::Time deadline,
+                                       v1::DocumentRevision* out,
+                                       common::StatusCallback done) const {
+  struct Read {
+    std::string document, revision_id;
+    v1::DocumentRevision* out;
+    bool found = false;
+    common::StatusCallback done;
+  };
+  auto read =
+      std::make_unique<Read>(Read{std::move(document), std::move(revision_id),
+                                  out, false, std::move(done)});
+  Read* r = read.get();
+  SqlValues params = {r->document, r->revision_id};
+  set_.db()->QueryOnceAsync(
+      "SELECT r.data, r.create_time FROM document_revisions r "
+      "JOIN documents d ON d.name = r.document "
+      "WHERE r.document = ? AND r.revision_id = ? AND d.delete_time IS NULL",
+      std::move(params), deadline,
+      [r](const SqlRow& row) -> absl::Status {
+        absl::string_view data = row.Bytes(0);
+        v1::Document snapshot;
+        if (!snapshot.ParseFromArray(data.data(),
+                                     static_cast<int>(data.size())))
+          return absl::DataLossError(absl::StrCat("stored revision ",
+                                                  r->revision_id, " of ",
+                                                  r->document, " is corrupt"));
+        *r->out->mutable_text() = std::move(*snapshot.mutable_text());
+        *r->out->mutable_title() = std::move(*snapshot.mutable_title());
+        r->out->set_stage(snapshot.stage());
+        const int64_t micros = row.Int(1);
+        r->out->mutable_create_time()->set_seconds(micros / 1000000);
+        r->out->mutable_create_time()->set_nanos(
+            static_cast<int32_t>(micros % 1000000) * 1000);
+        r->found = true;
+        return absl::OkStatus();
+      },
+      [read = std::move(read)](absl::Status s) {
+        if (s.ok() && !read->found)
+          s = common::NotFound(
+              absl::StrCat(read->document, "/revisions/", read->revision_id));
+        read->done(std::move(s));
+      });
+}
+
+}  // namespace cstopa::legislation

@@ -1,0 +1,105 @@
+// The legislation service's resources: documents, topics, action plans and
+// their items, treaties and their ratifications, implementations, each
+// declared once (legislation_resources.cc) and served by the platform's
+// standard methods (services/common/resources/resource.h) over the service's
+// own tables (migrations/); plus what the standard methods do not cover:
+// plan progress, document revisions and full-text search (document_search.h).
+//
+// Revisions and the SQLite full-text index are kept by triggers on the
+// documents table, so they are written in the same transaction as every
+// document write, whichever path makes it (API, seed, bulk load). On
+// PostgreSQL the index is a generated tsvector column.
+//
+//   auto db = OpenDatabase("sqlite::memory:", LegislationSchema());
+//   LegislationResources resources(db->get(), &page_tokens, &api_keys);
+//   resources.documents().store().Get("documents/x", false, &document);
+#ifndef CSTOPA_SERVICES_LEGISLATION_LEGISLATION_RESOURCES_H_
+#define CSTOPA_SERVICES_LEGISLATION_LEGISLATION_RESOURCES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cstopa/legislation/v1/legislation.pb.h"
+#include "services/common/resources/resource.h"
+#include "services/legislation/document_search.h"
+
+namespace cstopa::legislation {
+
+// The schema (migrations) of the legislation store.
+const common::SchemaSpec& LegislationSchema();
+
+// Counts of live items of a plan per (status, commission).
+struct ItemCount {
+  int status = 0;
+  std::string commission;
+  int64_t count = 0;
+};
+
+// Progress of a plan from its live item counts.
+v1::PlanProgress ComputeProgress(const std::vector<ItemCount>& counts);
+
+// The columns ListDocuments (and SearchDocuments) filter on.
+std::vector<common::ColumnSpec> DocumentColumns();
+
+// The declarations, one per resource type.
+common::ResourceDecl<v1::Document> DocumentDecl();
+common::ResourceDecl<v1::Topic> TopicDecl();
+common::ResourceDecl<v1::ActionPlan> ActionPlanDecl();
+common::ResourceDecl<v1::ActionPlanItem> ActionPlanItemDecl();
+common::ResourceDecl<v1::Treaty> TreatyDecl();
+common::ResourceDecl<v1::Ratification> RatificationDecl();
+common::ResourceDecl<v1::Implementation> ImplementationDecl();
+
+class LegislationResources {
+ public:
+  // `cache` tunes the search's ranking cache (the server's
+  // --search_cache_ms flag).
+  LegislationResources(common::Database* db,
+                       const common::PageTokenCodec* tokens,
+                       const common::ApiKeyStore* keys,
+                       SearchCacheOptions cache = {});
+
+  common::Database* db() const { return set_.db(); }
+  common::ResourceSet& set() { return set_; }
+  common::Resource<v1::Document>& documents() { return documents_; }
+  common::Resource<v1::Topic>& topics() { return topics_; }
+  common::Resource<v1::ActionPlan>& action_plans() { return action_plans_; }
+  common::Resource<v1::ActionPlanItem>& items() { return items_; }
+  common::Resource<v1::Treaty>& treaties() { return treaties_; }
+  common::Resource<v1::Ratification>& ratifications() { return ratifications_; }
+  common::Resource<v1::Implementation>& implementations() {
+    return implementations_;
+  }
+  const DocumentSearch& search() const { return search_; }
+
+  // Inside `tx`: sets the progress of each plan from its live items (one
+  // statement for all).
+  absl::Status FillProgress(common::SqlTransaction& tx,
+                            const std::vector<v1::ActionPlan*>& plans) const;
+
+  // The document `document` as it was at revision `revision_id` (texts,
+  // title, stage, and when the revision was made) into `out` (its name
+  // left to the caller), with one statement that does not hold the calling
+  // thread. NOT_FOUND when the document is missing or deleted, or has no
+  // such revision. `out` must live until `done` runs.
+  void GetRevision(std::string document, std::string revision_id,
+                   absl::Time deadline, v1::DocumentRevision* out,
+                   common::StatusCallback done) const;
+
+ private:
+  common::ResourceSet set_;
+  common::Resource<v1::Document> documents_;
+  common::Resource<v1::Topic> topics_;
+  common::Resource<v1::ActionPlan> action_plans_;
+  common::Resource<v1::ActionPlanItem> items_;
+  common::Resource<v1::Treaty> treaties_;
+  common::Resource<v1::Ratification> ratifications_;
+  common::Resource<v1::Implementation> implementations_;
+  DocumentSearch search_;
+};
+
+}  // namespace cstopa::legislation
+
+#endif  // CSTOPA_SERVICES_LEGISLATION_LEGISLATION_RESOURCES_H_
