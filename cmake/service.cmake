@@ -87,7 +87,7 @@ ${list_entries}  }@SEMI@
   add_library(${name}_lib STATIC ${sources})
   cstopa_warnings(${name}_lib)
   target_include_directories(${name}_lib PUBLIC ${CMAKE_CURRENT_BINARY_DIR}/gen)
-  target_link_libraries(${name}_lib PUBLIC cstopa_handlers cstopa_server
+  target_link_libraries(${name}_lib PUBLIC cstopa_resources cstopa_server
     ${ARG_PROTO}_service ${seed_lib} ${ARG_DEPS})
 
   if(NOT CSTOPA_UNIT_ONLY AND EXISTS ${dir}/main.cc)

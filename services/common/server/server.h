@@ -78,33 +78,6 @@ class ServiceInstance {
   virtual void BeginDrain() {}
 };
 
-// The usual shape of a service: a store over the database, a handler over
-// the store and the API keys (with LoadSeed), and the handler's gRPC face.
-//
-//   def.create = StandardInstance<MonitoringStore, MonitoringHandler,
-//                                 MonitoringGrpcService>::Create;
-template <typename Store, typename Handler, typename GrpcService>
-class StandardInstance : public ServiceInstance {
- public:
-  explicit StandardInstance(const ServiceContext& ctx)
-      : store_(ctx.db, ctx.page_tokens),
-        handler_(&store_, ctx.api_keys),
-        service_(&handler_) {}
-  static absl::StatusOr<std::unique_ptr<ServiceInstance>> Create(
-      const ServiceContext& ctx) {
-    return std::make_unique<StandardInstance>(ctx);
-  }
-  grpc::Service* grpc_service() override { return &service_; }
-  absl::Status LoadSeed(const std::string& text) override {
-    return handler_.LoadSeed(text);
-  }
-
- private:
-  Store store_;
-  Handler handler_;
-  GrpcService service_;
-};
-
 namespace server_internal {
 // Whether Handler has a `void BeginDrain()`.
 template <typename Handler, typename = void>
