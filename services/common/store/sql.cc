@@ -44,26 +44,26 @@ void Database::QueryKeyAsync(const KeyedQuery* query, std::string key,
 
 void Database::StartStoreThreads(absl::string_view name, int readers,
                                  int writers) {
-  readers_ = std::make_unique<Executor>(absl::StrCat(name, "_rd"), readers);
-  writers_ = std::make_unique<Executor>(absl::StrCat(name, "_wr"), writers);
+  read_executor_ = std::make_unique<Executor>(absl::StrCat(name, "_rd"), readers);
+  write_executor_ = std::make_unique<Executor>(absl::StrCat(name, "_wr"), writers);
 }
 
 void Database::StopStoreThreads() {
-  if (readers_) readers_->Stop();
-  if (writers_) writers_->Stop();
+  if (read_executor_) read_executor_->Stop();
+  if (write_executor_) write_executor_->Stop();
 }
 
 std::vector<StoreGauge> Database::StoreThreadGauges() const {
   std::vector<StoreGauge> out;
-  if (readers_) {
+  if (read_executor_) {
     out.push_back({"cstopa_store_reads_queued",
                    "Read transactions waiting for a store thread.",
-                   static_cast<double>(readers_->queued())});
+                   static_cast<double>(read_executor_->queued())});
   }
-  if (writers_) {
+  if (write_executor_) {
     out.push_back({"cstopa_store_writes_queued",
                    "Write transactions waiting for a store thread.",
-                   static_cast<double>(writers_->queued())});
+                   static_cast<double>(write_executor_->queued())});
   }
   return out;
 }
@@ -92,12 +92,12 @@ void Database::RunOn(Executor* executor, bool write, absl::Time deadline,
 
 void Database::ReadAsync(absl::Time deadline, TransactionFn fn,
                          StatusCallback done) {
-  RunOn(readers_.get(), false, deadline, std::move(fn), std::move(done));
+  RunOn(read_executor_.get(), false, deadline, std::move(fn), std::move(done));
 }
 
 void Database::WriteAsync(absl::Time deadline, TransactionFn fn,
                           StatusCallback done) {
-  RunOn(writers_.get(), true, deadline, std::move(fn), std::move(done));
+  RunOn(write_executor_.get(), true, deadline, std::move(fn), std::move(done));
 }
 
 int64_t AsInt(const SqlValue& v) {

@@ -205,7 +205,7 @@ class Database {
   void StopStoreThreads();
   // The threads of ReadAsync, for back ends whose QueryOnceAsync runs the
   // statement synchronously on them (SQLite). Null before StartStoreThreads.
-  Executor* read_threads() { return readers_.get(); }
+  Executor* read_threads() { return read_executor_.get(); }
   // The figures of the store threads, for Gauges().
   std::vector<StoreGauge> StoreThreadGauges() const;
 
@@ -213,8 +213,8 @@ class Database {
   void RunOn(Executor* executor, bool write, absl::Time deadline,
              TransactionFn fn, StatusCallback done);
 
-  std::unique_ptr<Executor> readers_;
-  std::unique_ptr<Executor> writers_;
+  std::unique_ptr<Executor> read_executor_;
+  std::unique_ptr<Executor> write_executor_;
 };
 
 // Opens the store named by `url` and applies pending migrations:

@@ -307,16 +307,25 @@ class SqliteDatabase : public Database {
   explicit SqliteDatabase(std::string path) : path_(std::move(path)) {}
   ~SqliteDatabase() override { StopStoreThreads(); }
 
-  // Statements run on the store's threads: one per reader connection for
-  // reads (so a reader is always free for them), one for writes (SQLite
-  // takes one writer at a time anyway).
+  // Writes run on one store thread (SQLite takes one writer at a time,
+  // and a commit waits for the disk). A read runs on the calling thread
+  // when a reader connection is free: reading a WAL snapshot whose pages
+  // are cached is work, not a wait, and handing it to another thread would
+  // cost more than the read. When every reader is busy it queues for the
+  // store's read threads (one per reader connection) instead of waiting.
   void StartThreads() {
     StartStoreThreads("sqlite", readers_.empty() ? 1 : kReaderConnections, 1);
   }
 
-  // On a read thread, as the statement may wait for the disk.
   void QueryOnceAsync(std::string sql, SqlValues params, absl::Time deadline,
                       RowCallback on_row, StatusCallback done) override {
+    if (Connection* c = TryAcquireReader()) {
+      absl::Status s = QueryOn(c, sql, params, deadline,
+                               [&](const SqlRow& row) { return on_row(row); });
+      ReleaseReader(c);
+      done(std::move(s));
+      return;
+    }
     read_threads()->Run([this, sql = std::move(sql),
                          params = std::move(params), deadline,
                          on_row = std::move(on_row),
@@ -329,12 +338,26 @@ class SqliteDatabase : public Database {
   void QueryKeyAsync(const KeyedQuery* query, std::string key,
                      absl::Time deadline, RowCallback on_row,
                      StatusCallback done) override {
-    read_threads()->Run([this, query, key = std::move(key), deadline,
-                         on_row = std::move(on_row),
-                         done = std::move(done)]() mutable {
-      done(QueryOnce(query->sql, {std::move(key)}, deadline,
-                     [&](const SqlRow& row) { return on_row(row); }));
-    });
+    QueryOnceAsync(query->sql, {std::move(key)}, deadline, std::move(on_row),
+                   std::move(done));
+  }
+
+  void ReadAsync(absl::Time deadline, TransactionFn fn,
+                 StatusCallback done) override {
+    if (Connection* c = TryAcquireReader()) {
+      absl::Status s;
+      if (absl::Now() >= deadline) {
+        s = DeadlinePassed();
+      } else {
+        DeadlineGuard guard(c, deadline);
+        s = RunInTransaction(c, "BEGIN",
+                             [&](SqlTransaction& tx) { return fn(tx); });
+      }
+      ReleaseReader(c);
+      done(std::move(s));
+      return;
+    }
+    Database::ReadAsync(deadline, std::move(fn), std::move(done));
   }
 
   std::vector<StoreGauge> Gauges() override { return StoreThreadGauges(); }
@@ -422,13 +445,7 @@ class SqliteDatabase : public Database {
       return tx.QueryEach(sql, params, fn);
     }
     Connection* c = AcquireReader();
-    c->TrimCache();
-    absl::Status s;
-    {
-      DeadlineGuard guard(c, deadline);
-      SqliteTransaction tx(c);
-      s = tx.QueryEach(sql, params, fn);
-    }
+    absl::Status s = QueryOn(c, sql, params, deadline, fn);
     ReleaseReader(c);
     return s;
   }
@@ -458,6 +475,28 @@ class SqliteDatabase : public Database {
     }
     (void)c->Step("ROLLBACK");
     return s;
+  }
+
+  // One statement on reader `c`, outside a transaction.
+  static absl::Status QueryOn(
+      Connection* c, absl::string_view sql, const SqlValues& params,
+      absl::Time deadline,
+      absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
+    if (absl::Now() >= deadline) return DeadlinePassed();
+    c->TrimCache();
+    DeadlineGuard guard(c, deadline);
+    SqliteTransaction tx(c);
+    return tx.QueryEach(sql, params, fn);
+  }
+
+  // A free reader connection, or null when none is free (never waits; null
+  // too for an in-memory database, which has none).
+  Connection* TryAcquireReader() {
+    absl::MutexLock lock(&pool_mu_);
+    if (free_readers_.empty()) return nullptr;
+    Connection* c = free_readers_.back();
+    free_readers_.pop_back();
+    return c;
   }
 
   Connection* AcquireReader() {
