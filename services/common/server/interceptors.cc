@@ -293,15 +293,26 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
       // Make the effective id visible to the handler (RequestIdOf). The
       // map holds views: the key is a literal and request_id_ lives as long
       // as this interceptor, which the call's context owns.
-      grpc::string_ref value(request_id_.data(), request_id_.size());
-      auto it = md->find(grpc::string_ref(kRequestIdKey));
-      if (it != md->end()) {
-        it->second = value;
-      } else {
-        md->emplace(grpc::string_ref(kRequestIdKey), value);
-      }
+      SetView(md, kRequestIdKey, request_id_);
     }
+    // The handler sees the server's own span as the call's traceparent, so
+    // that the calls it makes (client/call_context.h) join this trace even
+    // when the client sent none.
+    if (md != nullptr) SetView(md, kTraceparentKey, traceparent_);
     if (context_ != nullptr) peer_ = context_->peer();
+  }
+
+  // Sets the first `key` of `md` to `value` (or adds it): views, so `value`
+  // must outlive the call's metadata.
+  static void SetView(std::multimap<grpc::string_ref, grpc::string_ref>* md,
+                      const char* key, const std::string& value) {
+    grpc::string_ref view(value.data(), value.size());
+    auto it = md->find(grpc::string_ref(key));
+    if (it != md->end()) {
+      it->second = view;
+    } else {
+      md->emplace(grpc::string_ref(key), view);
+    }
   }
 
   // Whether the call's deadline is at most `slack` away.

@@ -42,7 +42,9 @@
 //
 // In a handler, RequestIdOf(context) is the call's effective request id (the
 // interceptor stores a generated or replacing id in the call's client
-// metadata, so handlers see the same id the client gets back):
+// metadata, so handlers see the same id the client gets back). Likewise the
+// call's `traceparent` client metadata is replaced by the server's own span,
+// the parent of the calls the handler makes (common::Caller carries both):
 //
 //   grpc::ServerUnaryReactor* GetMember(grpc::CallbackServerContext* context,
 //                                       ...) {
