@@ -305,6 +305,28 @@ TEST(NewChannelTest, DialsEveryKindOfTarget) {
   unlink(socket.c_str());
 }
 
+TEST(NewChannelTest, KeepaliveChannelCalls) {
+  EchoBackend backend;
+  TestServer server({&backend});
+  ASSERT_GT(server.port(), 0);
+  ChannelOptions options;
+  options.keepalive = KeepaliveOptions{};
+  options.keepalive->time = absl::Seconds(10);
+  options.keepalive->timeout = absl::Seconds(5);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      NewChannel(server.target(), options);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto stub = clienttest::EchoService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  SetTimeout(&ctx, absl::Seconds(20));
+  clienttest::EchoRequest request;
+  request.set_message("kept alive");
+  clienttest::EchoResponse response;
+  grpc::Status s = stub->GetEcho(&ctx, request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.message(), "kept alive");
+}
+
 TEST(ChannelPoolTest, OneChannelPerTarget) {
   ChannelPool pool({});
   absl::StatusOr<std::shared_ptr<grpc::Channel>> a = pool.Get("localhost:1");
