@@ -4,10 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
 #include "services/common/base/errors.h"
 #include "services/common/client/error_details.h"
 #include "services/common/client/parallel_calls.h"
@@ -16,6 +20,41 @@
 
 namespace cstopa::common::testing {
 namespace {
+
+// gRPC 1.51 runs the callback API of every channel and server from one
+// process-wide queue (where its iomgr has no background threads, as here),
+// reference counted by its users: when the last goes the queue is torn
+// down, and a channel or server made meanwhile races the teardown (a double
+// free under ASan). These tests make and drop servers and channels case by
+// case, so one channel that has made a callback call keeps the queue for the
+// whole binary. (A real process keeps its channels for its life anyway.)
+class CallbackQueueAnchor : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    // Nothing listens on port 1: the call fails at once, but it has taken
+    // its channel's reference on the queue.
+    channel_ = grpc::CreateChannel("127.0.0.1:1",
+                                   grpc::InsecureChannelCredentials());
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1), response;
+    absl::Notification done;
+    stub.UnaryCall(&ctx, "/cstopa.clienttest.Anchor/Anchor",
+                   grpc::StubOptions(), &request, &response,
+                   [&done](grpc::Status) { done.Notify(); });
+    done.WaitForNotification();
+  }
+  void TearDown() override { channel_.reset(); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+::testing::Environment* const kCallbackQueueAnchor =
+    ::testing::AddGlobalTestEnvironment(new CallbackQueueAnchor);
 
 std::string FirstValue(const grpc::ServerContext& context,
                        const std::string& key) {

@@ -31,6 +31,11 @@
 //
 // A status is the call's absl::Status with its error details
 // (FromGrpcStatus, client/error_details.h), fit to finish a call with.
+//
+// Make the stubs on channels kept for the process's life (client/channel.h):
+// gRPC 1.51 runs every callback-API call of the process from one shared
+// queue that it tears down when the last channel that used it goes, and a
+// channel made while that happens races the teardown.
 #ifndef CSTOPA_SERVICES_COMMON_CLIENT_PARALLEL_CALLS_H_
 #define CSTOPA_SERVICES_COMMON_CLIENT_PARALLEL_CALLS_H_
 
