@@ -3,17 +3,13 @@
 # events_postgres_integration_test runs the *Postgres* cases (two replicas on
 # one database) with the `postgres` fixture.
 if(TARGET events_server)
-  cstopa_test(events_integration_test
+  cstopa_integration_test(events_integration_test
+    SERVER events_server
     SRCS ${CMAKE_CURRENT_LIST_DIR}/events_integration_test.cc
-    DEPS cstopa_server_process cstopa_telemetry cstopa_events_v1_proto
-         googleapis_proto error_details_proto absl::strings
-         absl::synchronization absl::time Threads::Threads
-    LABELS integration)
-  target_compile_definitions(events_integration_test PRIVATE
-    CSTOPA_EVENTS_SERVER="$<TARGET_FILE:events_server>")
-  add_dependencies(events_integration_test events_server)
+    DEPS cstopa_events_v1_proto
+    TIMEOUT 240)
   set_tests_properties(events_integration_test PROPERTIES
-    TIMEOUT 240 ENVIRONMENT "GTEST_FILTER=-*Postgres*")
+    ENVIRONMENT "GTEST_FILTER=-*Postgres*")
 
   add_test(NAME events_postgres_integration_test
            COMMAND events_integration_test --gtest_filter=*Postgres*)

@@ -22,18 +22,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cstopa/events/v1/events.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/server/metrics.h"
 #include "services/common/testing/test_postgres.h"
+#include "tests/integration/client_helpers.h"
+#include "tests/integration/scratch_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_EVENTS_SERVER
@@ -46,45 +44,6 @@ namespace {
 namespace v1 = ::cstopa::events::v1;
 
 constexpr char kSecret[] = "itest-events-page-token-secret";
-
-std::string Describe(const grpc::Status& s) {
-  return absl::StrCat(common::GrpcCodeName(static_cast<int>(s.error_code())),
-                      ": ", s.error_message());
-}
-
-void Prepare(grpc::ClientContext* ctx, absl::string_view key = "",
-             absl::Duration deadline = absl::Seconds(20)) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  if (!key.empty())
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", key));
-}
-
-struct Details {
-  std::optional<google::rpc::ErrorInfo> info;
-  std::optional<google::rpc::BadRequest> bad_request;
-};
-
-// Checks the code and the google.rpc.Status details' ErrorInfo reason.
-Details ExpectError(const grpc::Status& s, grpc::StatusCode code,
-                    absl::string_view reason) {
-  Details d;
-  EXPECT_EQ(s.error_code(), code) << Describe(s);
-  google::rpc::Status rpc;
-  EXPECT_TRUE(rpc.ParseFromString(s.error_details()))
-      << "no google.rpc.Status details on " << Describe(s);
-  for (const auto& any : rpc.details()) {
-    google::rpc::ErrorInfo info;
-    google::rpc::BadRequest br;
-    if (any.UnpackTo(&info)) d.info = info;
-    if (any.UnpackTo(&br)) d.bad_request = br;
-  }
-  EXPECT_TRUE(d.info.has_value()) << "no ErrorInfo on " << Describe(s);
-  if (d.info) {
-    EXPECT_EQ(d.info->reason(), reason) << Describe(s);
-    EXPECT_EQ(d.info->domain(), "cstopa.org");
-  }
-  return d;
-}
 
 v1::Event NewEvent(absl::string_view title) {
   v1::Event e;
@@ -437,59 +396,17 @@ TEST(EventsIntegrationTest, ManyWatchersComeAndGoWithoutHoldingTheServer) {
 // PostgreSQL: two replicas on one database
 // ---------------------------------------------------------------------------
 
-std::string ShellQuote(absl::string_view s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
-}
-
-std::string WithDatabase(const std::string& url, absl::string_view db) {
-  size_t host = url.find("://");
-  if (host == std::string::npos) return "";
-  host += 3;
-  size_t query = url.find('?', host);
-  if (query == std::string::npos) query = url.size();
-  size_t path = url.find('/', host);
-  if (path == std::string::npos || path > query) path = query;
-  return absl::StrCat(url.substr(0, path), "/", db, url.substr(query));
-}
-
-// psql from the newest /usr/lib/postgresql/*/bin (or $PG_BIN, or PATH);
-// true when the command succeeded.
-bool Psql(const std::string& url, const std::string& sql) {
-  std::string bin = "psql";
-  if (const char* b = std::getenv("PG_BIN"); b != nullptr && *b != '\0') {
-    bin = absl::StrCat(b, "/psql");
-  } else {
-    for (int v = 20; v >= 10; --v) {
-      std::string p = absl::StrCat("/usr/lib/postgresql/", v, "/bin/psql");
-      if (access(p.c_str(), X_OK) == 0) {
-        bin = p;
-        break;
-      }
-    }
-  }
-  std::string cmd = absl::StrCat(
-      "PGCONNECT_TIMEOUT=10 timeout 60 ", ShellQuote(bin), " -X -q -At -d ",
-      ShellQuote(url), " -c ", ShellQuote(sql), " >/dev/null 2>&1");
-  return std::system(cmd.c_str()) == 0;
-}
-
 class EventsPostgresTest : public ::testing::Test {
  protected:
   void SetUp() override {
     CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base_);
-    db_ = absl::StrCat("cstopa_events_itest_", getpid());
-    if (Psql(base_, absl::StrCat("CREATE DATABASE ", db_))) {
-      url_ = WithDatabase(base_, db_);
-    } else {
-      db_.clear();
-      url_ = base_;  // shared database: the tests watch from now
-    }
+    databases_ = std::make_unique<ScratchDatabases>(base_);
+    // The shared database when none can be made: the tests watch from now.
+    url_ = databases_->New("cstopa_events_itest");
   }
   void TearDown() override {
     replicas_.clear();
-    if (!db_.empty())
-      Psql(base_,
-           absl::StrCat("DROP DATABASE IF EXISTS ", db_, " WITH (FORCE)"));
+    databases_.reset();  // drops the database
   }
   ServerProcess* Replica() {
     ServerProcess::Options o = SqliteOptions();
@@ -499,7 +416,8 @@ class EventsPostgresTest : public ::testing::Test {
     return replicas_.back().get();
   }
 
-  std::string base_, db_, url_;
+  std::string base_, url_;
+  std::unique_ptr<ScratchDatabases> databases_;
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
 };
 

@@ -11,10 +11,9 @@
 #include "absl/time/time.h"
 #include "cstopa/legislation/v1/legislation.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/integration/client_helpers.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_LEGISLATION_SERVER
@@ -24,45 +23,14 @@
 namespace cstopa::legislation {
 namespace {
 
+using itest::Details;
+using itest::DetailsOf;
 using itest::kAdminKey;
 using itest::kEditorKey;
+using itest::Prepare;
 using itest::ServerProcess;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-void Prepare(grpc::ClientContext* ctx, const std::string& key = "") {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  if (!key.empty()) ctx->AddMetadata("authorization", "Bearer " + key);
-}
-
-// The google.rpc details of a failed call.
-struct Details {
-  std::optional<google::rpc::ErrorInfo> info;
-  std::vector<std::string> bad_fields;
-  std::optional<google::rpc::PreconditionFailure> precondition;
-};
-
-Details DetailsOf(const grpc::Status& s) {
-  Details d;
-  google::rpc::Status rpc;
-  EXPECT_TRUE(rpc.ParseFromString(s.error_details()))
-      << "no google.rpc.Status details on " << s.error_message();
-  EXPECT_EQ(rpc.code(), static_cast<int>(s.error_code()));
-  for (const auto& any : rpc.details()) {
-    google::rpc::ErrorInfo info;
-    google::rpc::BadRequest bad;
-    google::rpc::PreconditionFailure pf;
-    if (any.UnpackTo(&info)) {
-      d.info = info;
-    } else if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations())
-        d.bad_fields.push_back(v.field());
-    } else if (any.UnpackTo(&pf)) {
-      d.precondition = pf;
-    }
-  }
-  return d;
-}
 
 class LegislationServerTest : public ::testing::Test {
  protected:

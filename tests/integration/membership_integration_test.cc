@@ -29,13 +29,12 @@
 #include "absl/time/time.h"
 #include "cstopa/membership/v1/membership.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/server/metrics.h"
+#include "tests/integration/client_helpers.h"
+#include "tests/integration/membership_calls.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MEMBERSHIP_SERVER
@@ -56,84 +55,8 @@ constexpr char kServiceName[] = "cstopa.membership.v1.MembershipService";
 constexpr int kDrainSeconds = 3;
 
 // ---------------------------------------------------------------------------
-// Helpers
+// Helpers (and client_helpers.h, membership_calls.h)
 // ---------------------------------------------------------------------------
-
-const char* CodeName(grpc::StatusCode code) {
-  return common::GrpcCodeName(static_cast<int>(code));
-}
-
-std::string Describe(const grpc::Status& s) {
-  return absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
-}
-
-// A client context with a deadline and, if `key` is not empty, the
-// `authorization: Bearer <key>` metadata.
-void Prepare(grpc::ClientContext* ctx, absl::string_view key = "",
-             absl::Duration deadline = absl::Seconds(10)) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  if (!key.empty())
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", key));
-}
-
-// The google.rpc detail messages of a failed call.
-struct Details {
-  bool has_binary_details = false;
-  bool parsed = false;  // the binary details are a google.rpc.Status
-  google::rpc::Status rpc_status;
-  std::optional<google::rpc::ErrorInfo> error_info;
-  std::optional<google::rpc::BadRequest> bad_request;
-  std::vector<std::string> bad_fields;  // BadRequest field paths
-};
-
-Details DetailsOf(const grpc::Status& s) {
-  Details d;
-  d.has_binary_details = !s.error_details().empty();
-  d.parsed =
-      d.has_binary_details && d.rpc_status.ParseFromString(s.error_details());
-  if (!d.parsed) return d;
-  for (const google::protobuf::Any& any : d.rpc_status.details()) {
-    if (any.Is<google::rpc::ErrorInfo>()) {
-      google::rpc::ErrorInfo info;
-      if (any.UnpackTo(&info)) d.error_info = info;
-    } else if (any.Is<google::rpc::BadRequest>()) {
-      google::rpc::BadRequest bad;
-      if (any.UnpackTo(&bad)) {
-        for (const auto& v : bad.field_violations())
-          d.bad_fields.push_back(v.field());
-        d.bad_request = bad;
-      }
-    }
-  }
-  return d;
-}
-
-// Checks that `s` failed with `code`, and that its binary details are a
-// google.rpc.Status with the same code carrying an ErrorInfo of the cstopa
-// domain whose reason is `reason` (any reason when `reason` is empty).
-// Returns the details for further checks.
-Details ExpectError(const grpc::Status& s, grpc::StatusCode code,
-                    absl::string_view reason) {
-  EXPECT_EQ(s.error_code(), code) << Describe(s);
-  Details d = DetailsOf(s);
-  EXPECT_TRUE(d.has_binary_details)
-      << "no binary error details on " << Describe(s);
-  EXPECT_TRUE(!d.has_binary_details || d.parsed)
-      << "binary error details are not a google.rpc.Status on " << Describe(s);
-  if (!d.parsed) return d;
-  EXPECT_EQ(d.rpc_status.code(), static_cast<int>(code));
-  EXPECT_EQ(d.rpc_status.message(), s.error_message());
-  EXPECT_TRUE(d.error_info.has_value())
-      << "no ErrorInfo in " << d.rpc_status.ShortDebugString();
-  if (d.error_info.has_value()) {
-    EXPECT_EQ(d.error_info->domain(), "cstopa.org");
-    EXPECT_FALSE(d.error_info->reason().empty());
-    if (!reason.empty()) {
-      EXPECT_EQ(d.error_info->reason(), reason);
-    }
-  }
-  return d;
-}
 
 google::type::Date Day(int y, int m, int d) {
   google::type::Date date;
@@ -141,14 +64,6 @@ google::type::Date Day(int y, int m, int d) {
   date.set_month(m);
   date.set_day(d);
   return date;
-}
-
-v1::Person NewPerson(absl::string_view english_name) {
-  v1::Person p;
-  auto* text = p.add_display_name();
-  text->set_language_code("en");
-  text->set_text(std::string(english_name));
-  return p;
 }
 
 ServerProcess::Options MembershipOptions() {
@@ -194,56 +109,19 @@ class MembershipIntegrationTest : public ::testing::Test {
     server_.reset();
   }
 
-  // Every person name, following pages (bounded).
+  // membership_calls.h on this test's server.
   std::vector<std::string> AllPersonNames(bool show_deleted = false) {
-    std::vector<std::string> names;
-    v1::ListPersonsRequest req;
-    req.set_page_size(1000);
-    req.set_show_deleted(show_deleted);
-    for (int page = 0; page < 100; ++page) {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      v1::ListPersonsResponse resp;
-      grpc::Status s = stub_->ListPersons(&ctx, req, &resp);
-      EXPECT_TRUE(s.ok()) << Describe(s);
-      if (!s.ok()) break;
-      for (const auto& p : resp.persons()) names.push_back(p.name());
-      if (resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return names;
+    return itest::AllPersonNames(stub_.get(), show_deleted);
   }
-
   grpc::Status CreatePerson(absl::string_view id, const v1::Person& person,
                             v1::Person* out,
                             absl::string_view key = kEditorKey) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, key);
-    v1::CreatePersonRequest req;
-    req.set_person_id(std::string(id));
-    *req.mutable_person() = person;
-    return stub_->CreatePerson(&ctx, req, out);
+    return itest::CreatePerson(stub_.get(), id, person, out, key);
   }
-
   grpc::Status GetPerson(absl::string_view name, v1::Person* out) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    v1::GetPersonRequest req;
-    req.set_name(std::string(name));
-    return stub_->GetPerson(&ctx, req, out);
+    return itest::GetPerson(stub_.get(), name, out);
   }
-
-  int CountStates() {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    v1::ListStatesRequest req;
-    req.set_page_size(1000);
-    v1::ListStatesResponse resp;
-    grpc::Status s = stub_->ListStates(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << Describe(s);
-    EXPECT_TRUE(resp.next_page_token().empty());
-    return resp.states_size();
-  }
+  int CountStates() { return itest::CountStates(stub_.get()); }
 
   std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -611,14 +489,10 @@ TEST_F(MembershipIntegrationTest, HealthCheckServing) {
   auto health = grpc::health::v1::Health::NewStub(channel_);
   for (const char* service : {"", kServiceName}) {
     SCOPED_TRACE(absl::StrCat("service \"", service, "\""));
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service(service);
-    grpc::health::v1::HealthCheckResponse resp;
-    grpc::Status s = health->Check(&ctx, req, &resp);
+    HealthStatus resp;
+    grpc::Status s = CheckHealth(health.get(), service, &resp);
     ASSERT_TRUE(s.ok()) << Describe(s);
-    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+    EXPECT_EQ(resp.status(), HealthStatus::SERVING);
   }
 }
 
@@ -717,23 +591,28 @@ TEST_F(MembershipIntegrationTest, AdminMetricsAndHealthz) {
   }
 
   // The call is counted when the server finishes it, which may be a moment
-  // after the client has the response: poll briefly.
+  // after the client has the response: poll until it is.
   std::string metrics;
   std::string getstate_line;
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
-  while (getstate_line.empty() && absl::Now() < deadline) {
-    absl::StatusOr<std::string> r = HttpGet(server_->admin_port(), "/metrics");
-    ASSERT_TRUE(r.ok()) << r.status();
-    metrics = *r;
-    for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
-      if (absl::StartsWith(line, "grpc_server_handled_total{") &&
-          absl::StrContains(line, "grpc_method=\"GetState\"") &&
-          absl::StrContains(line, "grpc_code=\"OK\"")) {
-        getstate_line = std::string(line);
-      }
-    }
-    if (getstate_line.empty()) absl::SleepFor(absl::Milliseconds(50));
-  }
+  absl::Status fetched;
+  WaitFor(
+      [&] {
+        absl::StatusOr<std::string> r =
+            HttpGet(server_->admin_port(), "/metrics");
+        fetched = r.status();
+        if (!r.ok()) return true;  // fails below
+        metrics = *r;
+        for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+          if (absl::StartsWith(line, "grpc_server_handled_total{") &&
+              absl::StrContains(line, "grpc_method=\"GetState\"") &&
+              absl::StrContains(line, "grpc_code=\"OK\"")) {
+            getstate_line = std::string(line);
+          }
+        }
+        return !getstate_line.empty();
+      },
+      kHangTimeout, absl::Milliseconds(50));
+  ASSERT_TRUE(fetched.ok()) << fetched;
   EXPECT_TRUE(absl::StartsWith(metrics, "HTTP/1.")) << metrics.substr(0, 200);
   EXPECT_THAT(metrics.substr(0, metrics.find('\n')), HasSubstr(" 200"));
   EXPECT_FALSE(getstate_line.empty())
@@ -763,6 +642,8 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
   std::atomic<bool> stop{false};
   std::atomic<bool> signalled{false};
   std::atomic<int64_t> signalled_at_ns{0};
+  std::atomic<bool> exited{false};
+  std::atomic<int> calls_after_exit{0};  // sent once the server was gone
   absl::Mutex mu;
   std::map<std::string, int> before, after;  // code name -> count
   std::vector<std::string> bad;              // unexpected failures
@@ -785,6 +666,7 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
       const char* method;
       std::string created;
       bool sent_after_signal = signalled.load();
+      const bool sent_after_exit = exited.load();
       const absl::Time started = absl::Now();
       if (write) {
         method = "CreatePerson";
@@ -808,6 +690,7 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
         s = stub->ListPersons(&ctx, req, &resp);
       }
       const absl::Time ended = absl::Now();
+      if (sent_after_exit) ++calls_after_exit;
       absl::MutexLock lock(&mu);
       (sent_after_signal ? after : before)[CodeName(s.error_code())]++;
       if (!created.empty()) acknowledged.push_back(created);
@@ -826,26 +709,32 @@ TEST_F(MembershipIntegrationTest, SigtermDrainsWithoutFailingCalls) {
 
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) threads.emplace_back(worker, i);
-  absl::SleepFor(absl::Milliseconds(300));
+  // Under load: every worker has had calls answered, reads and writes.
+  WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return before["OK"] >= 2 * kThreads && !acknowledged.empty();
+  });
 
   absl::Time signalled_at = absl::Now();
   signalled_at_ns = absl::ToUnixNanos(signalled_at);
   signalled = true;
   absl::Status sig = server_->Signal(SIGTERM);
+  // The server stops within its drain deadline; the bound, well past it,
+  // catches a hang.
   absl::StatusOr<ExitInfo> exit =
-      sig.ok() ? server_->WaitForExit(absl::Seconds(kDrainSeconds + 5))
+      sig.ok() ? server_->WaitForExit(absl::Seconds(kDrainSeconds + 20))
                : absl::StatusOr<ExitInfo>(sig);
   absl::Duration took = absl::Now() - signalled_at;
-  // Let the clients see the server gone, then stop them. Each call has a
-  // deadline, so the joins are bounded.
-  absl::SleepFor(absl::Milliseconds(200));
+  // Let every client see the server gone, then stop them. Each call has a
+  // deadline, so the wait and the joins are bounded.
+  exited = true;
+  WaitFor([&] { return calls_after_exit.load() >= kThreads; });
   stop = true;
   for (auto& t : threads) t.join();
 
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->exited && exit->code == 0)
       << "server " << exit->ToString() << " after SIGTERM";
-  EXPECT_LT(took, absl::Seconds(kDrainSeconds + 5));
 
   absl::MutexLock lock(&mu);
   auto render = [](const std::map<std::string, int>& m) {
@@ -964,22 +853,18 @@ TEST_F(MembershipIntegrationTest, AcknowledgedWriteSurvivesSigkill) {
 
 TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   constexpr absl::Duration kLameDuck = absl::Seconds(2);
+  constexpr int kDrain = 5;
   ServerProcess::Options options = MembershipOptions();
-  options.drain_seconds = 5;
+  options.drain_seconds = kDrain;
   options.extra_args = {"--lame_duck_seconds=2"};
   ASSERT_NO_FATAL_FAILURE(StartServer(options));
   auto health = grpc::health::v1::Health::NewStub(channel_);
-  using HealthStatus = grpc::health::v1::HealthCheckResponse;
   auto check = [&](const std::string& service, HealthStatus* out) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, "", absl::Seconds(1));
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service(service);
-    return health->Check(&ctx, req, out);
+    return CheckHealth(health.get(), service, out);
   };
   auto get_state = [&] {
     grpc::ClientContext ctx;
-    Prepare(&ctx, "", absl::Seconds(1));
+    Prepare(&ctx);
     v1::GetStateRequest req;
     req.set_name("states/kz");
     v1::State resp;
@@ -997,14 +882,14 @@ TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   const absl::Time signalled_at = absl::Now();
   ASSERT_TRUE(server_->Signal(SIGTERM).ok());
 
-  // The server flips health as soon as it takes the signal; poll for it.
+  // The server flips health as soon as it takes the signal; poll for it
+  // (until it answers NOT_SERVING, or stops answering).
   HealthStatus overall;
   grpc::Status s;
-  while (absl::Now() - signalled_at < kLameDuck / 2) {
+  WaitFor([&] {
     s = check("", &overall);
-    if (s.ok() && overall.status() == HealthStatus::NOT_SERVING) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+    return !s.ok() || overall.status() == HealthStatus::NOT_SERVING;
+  });
   ASSERT_TRUE(s.ok()) << Describe(s);
   EXPECT_EQ(overall.status(), HealthStatus::NOT_SERVING)
       << "health still " << HealthStatus::ServingStatus_Name(overall.status())
@@ -1014,7 +899,12 @@ TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   grpc::Status service_status = check(kServiceName, &service);
   grpc::Status served = get_state();
   absl::StatusOr<std::string> healthz =
-      HttpGet(server_->admin_port(), "/healthz", absl::Seconds(1));
+      HttpGet(server_->admin_port(), "/healthz");
+  // All of the above must have happened inside the lame-duck window, or
+  // the test proves nothing about it. Once the window closes the server
+  // refuses new calls, so a health check answered after them proves it.
+  HealthStatus closing;
+  grpc::Status closing_status = check("", &closing);
   const absl::Duration checked_after = absl::Now() - signalled_at;
 
   ASSERT_TRUE(service_status.ok()) << Describe(service_status);
@@ -1025,10 +915,14 @@ TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   ASSERT_TRUE(healthz.ok()) << healthz.status();
   EXPECT_THAT(healthz->substr(0, healthz->find('\n')), HasSubstr(" 503"))
       << *healthz;
-  // All of the above must have happened inside the lame-duck window, or
-  // the test proves nothing about it.
-  EXPECT_LT(checked_after, kLameDuck)
-      << "the checks took too long to tell anything about the window";
+  ASSERT_TRUE(closing_status.ok() &&
+              closing.status() == HealthStatus::NOT_SERVING)
+      << "the lame-duck window closed before the checks ended ("
+      << absl::FormatDuration(checked_after)
+      << " after SIGTERM): they tell nothing about it; last health check: "
+      << (closing_status.ok()
+              ? HealthStatus::ServingStatus_Name(closing.status())
+              : Describe(closing_status));
 
   // Close the client connection: the server's shutdown waits for it, and an
   // idle client channel notices the server's GOAWAY only when gRPC's backup
@@ -1036,7 +930,10 @@ TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   health.reset();
   stub_.reset();
   channel_.reset();
-  absl::StatusOr<ExitInfo> exit = server_->WaitForExit(absl::Seconds(12));
+  // Nothing is in flight, so the server stops right after the lame-duck
+  // period; the bound (well past the drain deadline) catches a hang.
+  absl::StatusOr<ExitInfo> exit = server_->WaitForExit(
+      kLameDuck + absl::Seconds(kDrain) + absl::Seconds(15));
   const absl::Duration took = absl::Now() - signalled_at;
   std::cerr << "health NOT_SERVING and calls served until "
             << absl::FormatDuration(checked_after) << " after SIGTERM; exit "
@@ -1045,9 +942,6 @@ TEST_F(MembershipIntegrationTest, HealthIsNotServingDuringLameDuck) {
   EXPECT_TRUE(exit->exited && exit->code == 0) << exit->ToString();
   // The server kept its listener for the whole lame-duck period.
   EXPECT_GE(took, kLameDuck - absl::Milliseconds(50))
-      << "exited " << absl::FormatDuration(took) << " after SIGTERM";
-  // ... and then stopped within the drain deadline (nothing was in flight).
-  EXPECT_LT(took, kLameDuck + absl::Seconds(5))
       << "exited " << absl::FormatDuration(took) << " after SIGTERM";
 }
 

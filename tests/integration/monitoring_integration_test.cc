@@ -16,14 +16,12 @@
 #include "absl/time/time.h"
 #include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/server/metrics.h"
 #include "services/common/store/sql.h"
 #include "services/common/testing/test_postgres.h"
+#include "tests/integration/client_helpers.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MONITORING_SERVER
@@ -40,50 +38,6 @@ using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
 constexpr char kServiceName[] = "cstopa.monitoring.v1.MonitoringService";
-
-std::string Describe(const grpc::Status& s) {
-  return absl::StrCat(common::GrpcCodeName(static_cast<int>(s.error_code())),
-                      ": ", s.error_message());
-}
-
-void Prepare(grpc::ClientContext* ctx, absl::string_view key = "") {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  if (!key.empty())
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", key));
-}
-
-struct Details {
-  std::optional<google::rpc::ErrorInfo> error_info;
-  std::vector<std::string> bad_fields;
-};
-
-// Checks `s` failed with `code` and carries a google.rpc.Status of the same
-// code with an ErrorInfo (domain cstopa.org, `reason`).
-Details ExpectError(const grpc::Status& s, grpc::StatusCode code,
-                    absl::string_view reason) {
-  Details d;
-  EXPECT_EQ(s.error_code(), code) << Describe(s);
-  google::rpc::Status status;
-  EXPECT_TRUE(status.ParseFromString(s.error_details()))
-      << "no google.rpc.Status details on " << Describe(s);
-  EXPECT_EQ(status.code(), static_cast<int>(code));
-  for (const google::protobuf::Any& any : status.details()) {
-    google::rpc::ErrorInfo info;
-    google::rpc::BadRequest bad;
-    if (any.UnpackTo(&info)) {
-      d.error_info = info;
-    } else if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations())
-        d.bad_fields.push_back(v.field());
-    }
-  }
-  EXPECT_TRUE(d.error_info.has_value()) << Describe(s);
-  if (d.error_info) {
-    EXPECT_EQ(d.error_info->domain(), "cstopa.org");
-    EXPECT_EQ(d.error_info->reason(), reason);
-  }
-  return d;
-}
 
 class MonitoringServerTest : public ::testing::Test {
  protected:
@@ -123,14 +77,10 @@ class MonitoringServerTest : public ::testing::Test {
 
 TEST_F(MonitoringServerTest, ServesHealthForItsService) {
   auto health = grpc::health::v1::Health::NewStub(server_->channel());
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service(kServiceName);
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = health->Check(&ctx, req, &resp);
+  HealthStatus resp;
+  grpc::Status s = CheckHealth(health.get(), kServiceName, &resp);
   ASSERT_TRUE(s.ok()) << Describe(s);
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(resp.status(), HealthStatus::SERVING);
 }
 
 TEST_F(MonitoringServerTest, SeededMissionsAndTheirSummary) {

@@ -45,13 +45,13 @@
 #include "absl/time/time.h"
 #include "cstopa/membership/v1/membership.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/common/server/metrics.h"
 #include "services/common/testing/test_postgres.h"
+#include "tests/integration/client_helpers.h"
+#include "tests/integration/membership_calls.h"
+#include "tests/integration/scratch_postgres.h"
 #include "tests/integration/server_process.h"
 
 #ifndef CSTOPA_MEMBERSHIP_SERVER
@@ -62,7 +62,6 @@ namespace cstopa::itest {
 namespace {
 
 namespace v1 = ::cstopa::membership::v1;
-using HealthStatus = ::grpc::health::v1::HealthCheckResponse;
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
@@ -71,135 +70,8 @@ using ::testing::IsEmpty;
 constexpr char kPageTokenSecret[] = "itest-postgres-page-token-secret";
 
 // ---------------------------------------------------------------------------
-// Helpers
+// Helpers (and client_helpers.h, membership_calls.h, scratch_postgres.h)
 // ---------------------------------------------------------------------------
-
-const char* CodeName(grpc::StatusCode code) {
-  return common::GrpcCodeName(static_cast<int>(code));
-}
-
-std::string Describe(const grpc::Status& s) {
-  return absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
-}
-
-// A client context with a deadline and, if `key` is not empty, the
-// `authorization: Bearer <key>` metadata.
-void Prepare(grpc::ClientContext* ctx, absl::string_view key = "",
-             absl::Duration deadline = absl::Seconds(10)) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  if (!key.empty())
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", key));
-}
-
-// Checks that `s` failed with `code` and carries, as binary details, a
-// google.rpc.Status with an ErrorInfo of the cstopa domain whose reason is
-// `reason`.
-void ExpectError(const grpc::Status& s, grpc::StatusCode code,
-                 absl::string_view reason) {
-  EXPECT_EQ(s.error_code(), code) << Describe(s);
-  google::rpc::Status rpc_status;
-  ASSERT_FALSE(s.error_details().empty())
-      << "no binary error details on " << Describe(s);
-  ASSERT_TRUE(rpc_status.ParseFromString(s.error_details()))
-      << "binary error details are not a google.rpc.Status on " << Describe(s);
-  EXPECT_EQ(rpc_status.code(), static_cast<int>(code));
-  std::optional<google::rpc::ErrorInfo> info;
-  for (const google::protobuf::Any& any : rpc_status.details()) {
-    google::rpc::ErrorInfo i;
-    if (any.Is<google::rpc::ErrorInfo>() && any.UnpackTo(&i)) info = i;
-  }
-  ASSERT_TRUE(info.has_value())
-      << "no ErrorInfo in " << rpc_status.ShortDebugString();
-  EXPECT_EQ(info->domain(), "cstopa.org");
-  EXPECT_EQ(info->reason(), reason);
-}
-
-v1::Person NewPerson(absl::string_view english_name) {
-  v1::Person p;
-  auto* text = p.add_display_name();
-  text->set_language_code("en");
-  text->set_text(std::string(english_name));
-  return p;
-}
-
-// A tag unique to this run of the test binary, usable inside resource IDs
-// ([a-z0-9-]), so that data left by earlier runs never collides.
-const std::string& RunTag() {
-  static const std::string* tag = new std::string(absl::StrCat(
-      "r", getpid(), "t", absl::ToUnixMillis(absl::Now()) % 100000000));
-  return *tag;
-}
-
-std::string ShellQuote(absl::string_view s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
-}
-
-struct CommandResult {
-  int exit_code = -1;  // 128 + signal when killed
-  std::string output;  // stdout and stderr
-};
-
-// Runs `command` with /bin/sh; the caller bounds it (`timeout N ...`).
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
-  if (pipe == nullptr) {
-    result.output = absl::StrCat("popen: ", std::strerror(errno));
-    return result;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
-    result.output.append(buf, n);
-  int status = pclose(pipe);
-  if (status != -1 && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (status != -1 && WIFSIGNALED(status)) {
-    result.exit_code = 128 + WTERMSIG(status);
-  }
-  return result;
-}
-
-// psql as pg_server.sh finds it: $PG_BIN, else the newest
-// /usr/lib/postgresql/*/bin, else the PATH.
-std::string PsqlPath() {
-  if (const char* bin = std::getenv("PG_BIN"); bin != nullptr && *bin != '\0')
-    return absl::StrCat(bin, "/psql");
-  std::string best_path = "psql";
-  int best = -1;
-  std::error_code ec;
-  std::filesystem::directory_iterator it("/usr/lib/postgresql", ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    int version = 0;
-    if (!absl::SimpleAtoi(it->path().filename().string(), &version)) continue;
-    std::string psql = it->path().string() + "/bin/psql";
-    if (version > best && access(psql.c_str(), X_OK) == 0) {
-      best = version;
-      best_path = psql;
-    }
-  }
-  return best_path;
-}
-
-// Runs one SQL command with psql on the database `url` names.
-CommandResult Psql(const std::string& url, const std::string& sql) {
-  return RunCommand(absl::StrCat("PGCONNECT_TIMEOUT=10 timeout 60 ",
-                                 ShellQuote(PsqlPath()),
-                                 " -X -q -At -v ON_ERROR_STOP=1 -d ",
-                                 ShellQuote(url), " -c ", ShellQuote(sql)));
-}
-
-// `url` (postgresql://user@host:port/db?params) naming database `db`.
-std::string WithDatabase(const std::string& url, absl::string_view db) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return "";
-  const size_t host = scheme + 3;
-  size_t query = url.find('?', host);
-  if (query == std::string::npos) query = url.size();
-  size_t path = url.find('/', host);
-  if (path == std::string::npos || path > query) path = query;
-  return absl::StrCat(url.substr(0, path), "/", db, url.substr(query));
-}
 
 ServerProcess::Options PostgresOptions(const std::string& url) {
   ServerProcess::Options options;
@@ -212,73 +84,6 @@ ServerProcess::Options PostgresOptions(const std::string& url) {
   return options;
 }
 
-// grpc.health.v1 Check for the whole server ("").
-grpc::Status CheckHealth(grpc::health::v1::Health::Stub* health,
-                         HealthStatus* out,
-                         absl::Duration deadline = absl::Seconds(1)) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, "", deadline);
-  grpc::health::v1::HealthCheckRequest req;
-  req.set_service("");
-  return health->Check(&ctx, req, out);
-}
-
-// Polls health until it reports `want`; the time it first did, or nullopt
-// if it did not by `deadline`. `*last` describes the last answer.
-std::optional<absl::Time> WaitForHealth(grpc::health::v1::Health::Stub* health,
-                                        HealthStatus::ServingStatus want,
-                                        absl::Time deadline,
-                                        std::string* last) {
-  while (true) {
-    HealthStatus resp;
-    grpc::Status s = CheckHealth(health, &resp);
-    if (s.ok() && resp.status() == want) return absl::Now();
-    *last =
-        s.ok() ? HealthStatus::ServingStatus_Name(resp.status()) : Describe(s);
-    if (absl::Now() >= deadline) return std::nullopt;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-}
-
-// Every person name a replica lists, following pages (bounded).
-std::vector<std::string> AllPersonNames(v1::MembershipService::Stub* stub) {
-  std::vector<std::string> names;
-  v1::ListPersonsRequest req;
-  req.set_page_size(1000);
-  for (int page = 0; page < 100; ++page) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    v1::ListPersonsResponse resp;
-    grpc::Status s = stub->ListPersons(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << Describe(s);
-    if (!s.ok()) break;
-    for (const auto& p : resp.persons()) names.push_back(p.name());
-    if (resp.next_page_token().empty()) break;
-    req.set_page_token(resp.next_page_token());
-  }
-  return names;
-}
-
-int CountStates(v1::MembershipService::Stub* stub) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
-  v1::ListStatesRequest req;
-  req.set_page_size(1000);
-  v1::ListStatesResponse resp;
-  grpc::Status s = stub->ListStates(&ctx, req, &resp);
-  EXPECT_TRUE(s.ok()) << Describe(s);
-  return resp.states_size();
-}
-
-grpc::Status GetPerson(v1::MembershipService::Stub* stub,
-                       absl::string_view name, v1::Person* out) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
-  v1::GetPersonRequest req;
-  req.set_name(std::string(name));
-  return stub->GetPerson(&ctx, req, out);
-}
-
 // ---------------------------------------------------------------------------
 // Fixture
 // ---------------------------------------------------------------------------
@@ -287,6 +92,7 @@ class PostgresIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base_url_);
+    databases_ = std::make_unique<ScratchDatabases>(base_url_);
   }
 
   void TearDown() override {
@@ -303,33 +109,12 @@ class PostgresIntegrationTest : public ::testing::Test {
       if (s.ok()) postgres_stopped_ = false;
     }
     servers_.clear();  // kills them
-    for (const std::string& db : databases_) {
-      CommandResult r = Psql(base_url_, absl::StrCat("DROP DATABASE IF EXISTS ",
-                                                     db, " WITH (FORCE)"));
-      if (r.exit_code != 0) {
-        std::cerr << "note: could not drop database " << db << ": " << r.output
-                  << "\n";
-      }
-    }
+    databases_.reset();  // drops them
   }
 
   // The URL of a new, empty database (dropped in TearDown); the shared
   // database when one cannot be created.
-  std::string NewDatabase() {
-    static int counter = 0;
-    const std::string db = absl::StrCat(
-        "cstopa_itest_", absl::StrReplaceAll(RunTag(), {{"-", "_"}}), "_",
-        counter++);
-    CommandResult r = Psql(base_url_, absl::StrCat("CREATE DATABASE ", db));
-    if (r.exit_code != 0) {
-      std::cerr << "note: cannot create a database of its own (" << r.output
-                << "); using the shared one, the replicas may not start on "
-                   "an empty schema\n";
-      return base_url_;
-    }
-    databases_.push_back(db);
-    return WithDatabase(base_url_, db);
-  }
+  std::string NewDatabase() { return databases_->New("cstopa_itest"); }
 
   // A membership_server on `url`, not started yet.
   ServerProcess* NewServer(const std::string& label, const std::string& url) {
@@ -356,7 +141,7 @@ class PostgresIntegrationTest : public ::testing::Test {
   }
 
   std::string base_url_;
-  std::vector<std::string> databases_;
+  std::unique_ptr<ScratchDatabases> databases_;
   std::vector<std::pair<std::string, std::unique_ptr<ServerProcess>>> servers_;
   bool postgres_stopped_ = false;
 };
@@ -401,7 +186,7 @@ TEST_F(PostgresIntegrationTest, TwoReplicasOneDatabase) {
   for (ServerProcess* server : {a, b}) {
     auto health = grpc::health::v1::Health::NewStub(server->channel());
     HealthStatus resp;
-    grpc::Status s = CheckHealth(health.get(), &resp, absl::Seconds(5));
+    grpc::Status s = CheckHealth(health.get(), "", &resp);
     ASSERT_TRUE(s.ok()) << Describe(s);
     EXPECT_EQ(resp.status(), HealthStatus::SERVING);
   }
@@ -545,9 +330,9 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
     GTEST_SKIP() << "needs the fixture's own PostgreSQL server to stop it "
                     "(CSTOPA_TEST_PG_SERVER, CSTOPA_TEST_POSTGRES_DIR)";
   }
-  constexpr absl::Duration kCallDeadline = absl::Seconds(2);
-  constexpr absl::Duration kHealthWithin = absl::Seconds(3);
-  constexpr absl::Duration kRecoveryWithin = absl::Seconds(10);
+  // Short, so that a call in flight when PostgreSQL stops ends soon; what
+  // the server notices and when is waited for, bounded by kHangTimeout.
+  constexpr absl::Duration kOutageCallDeadline = absl::Seconds(2);
   constexpr int kReaders = 2;
   constexpr int kWriters = 2;
 
@@ -564,7 +349,7 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
   {
     std::string last;
     ASSERT_TRUE(WaitForHealth(health.get(), HealthStatus::SERVING,
-                              absl::Now() + absl::Seconds(5), &last))
+                              absl::Now() + kHangTimeout, &last))
         << "not SERVING at start: " << last;
   }
 
@@ -593,7 +378,7 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
       call.write = write;
       call.request_id = absl::StrCat("pgit-", write ? "w" : "r", id, "-", i);
       grpc::ClientContext ctx;
-      Prepare(&ctx, write ? kEditorKey : "", kCallDeadline);
+      Prepare(&ctx, write ? kEditorKey : "", kOutageCallDeadline);
       ctx.AddMetadata("x-request-id", call.request_id);
       call.start = absl::Now();
       if (write) {
@@ -645,7 +430,15 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
   for (int i = 0; i < kReaders; ++i) threads.emplace_back(worker, false, i);
   for (int i = 0; i < kWriters; ++i) threads.emplace_back(worker, true, i);
 
-  absl::SleepFor(absl::Milliseconds(300));
+  // Under load: reads and writes have succeeded.
+  WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    bool read_ok = false, write_ok = false;
+    for (const Call& c : calls) {
+      (c.write ? write_ok : read_ok) |= c.status.ok();
+    }
+    return read_ok && write_ok;
+  });
 
   // Stop PostgreSQL (pg_ctl stop -m fast: sessions are terminated).
   const absl::Time stop_begin = absl::Now();
@@ -661,18 +454,13 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
   std::string last_health;
   std::optional<absl::Time> not_serving_at =
       WaitForHealth(health.get(), HealthStatus::NOT_SERVING,
-                    stop_end + kHealthWithin, &last_health);
+                    stop_end + kHangTimeout, &last_health);
   EXPECT_TRUE(not_serving_at.has_value())
       << "health still " << last_health << " "
-      << absl::FormatDuration(kHealthWithin) << " after PostgreSQL stopped";
-  {
-    const absl::Time deadline = stop_end + kHealthWithin;
-    while ((outage_read_failures.load() == 0 ||
-            outage_write_failures.load() == 0) &&
-           absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  }
+      << absl::FormatDuration(kHangTimeout) << " after PostgreSQL stopped";
+  WaitFor([&] {
+    return outage_read_failures.load() > 0 && outage_write_failures.load() > 0;
+  });
 
   // Start it again (same data, same port).
   const absl::Time start_begin = absl::Now();
@@ -684,30 +472,35 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
   const absl::Time start_end = absl::Now();
   restarted_ns = absl::ToUnixNanos(start_end);
 
-  // Within kRecoveryWithin: SERVING, and reads and writes sent after the
-  // restart succeed.
+  // Then SERVING, and reads and writes sent after the restart succeed.
   std::optional<absl::Time> serving_at =
       WaitForHealth(health.get(), HealthStatus::SERVING,
-                    start_end + kRecoveryWithin, &last_health);
+                    start_end + kHangTimeout, &last_health);
   EXPECT_TRUE(serving_at.has_value())
       << "health still " << last_health << " "
-      << absl::FormatDuration(kRecoveryWithin) << " after PostgreSQL restarted";
-  while ((read_recovered_ns.load() == 0 || write_recovered_ns.load() == 0) &&
-         absl::Now() < start_end + kRecoveryWithin) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+      << absl::FormatDuration(kHangTimeout) << " after PostgreSQL restarted";
+  WaitFor([&] {
+    return read_recovered_ns.load() != 0 && write_recovered_ns.load() != 0;
+  });
   std::optional<absl::Time> calls_ok_at;
   if (read_recovered_ns.load() != 0 && write_recovered_ns.load() != 0) {
     calls_ok_at = absl::FromUnixNanos(
         std::max(read_recovered_ns.load(), write_recovered_ns.load()));
   }
-  EXPECT_TRUE(calls_ok_at.has_value() &&
-              *calls_ok_at <= start_end + kRecoveryWithin)
+  EXPECT_TRUE(calls_ok_at.has_value())
       << "no successful " << (read_recovered_ns.load() != 0 ? "write" : "read")
-      << " within " << absl::FormatDuration(kRecoveryWithin)
+      << " within " << absl::FormatDuration(kHangTimeout)
       << " of PostgreSQL restarting";
-  // A little more load after recovery, then stop.
-  absl::SleepFor(absl::Milliseconds(300));
+  // A few more calls from every worker after recovery, then stop.
+  size_t calls_at_recovery;
+  {
+    absl::MutexLock lock(&mu);
+    calls_at_recovery = calls.size();
+  }
+  WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return calls.size() >= calls_at_recovery + 3 * (kReaders + kWriters);
+  });
   stop = true;
   for (std::thread& t : threads) t.join();
 
@@ -791,7 +584,8 @@ TEST_F(PostgresIntegrationTest, PostgresOutageFailsCleanlyAndRecovers) {
   EXPECT_GT(outage["write UNAVAILABLE"], 0)
       << "no write failed with UNAVAILABLE during the outage";
   EXPECT_EQ(outage_ok, 0) << "calls succeeded while PostgreSQL was down";
-  EXPECT_LE(longest, kCallDeadline + absl::Milliseconds(500));
+  // No call outlived its deadline (by more than a loaded machine's delay).
+  EXPECT_LE(longest, kOutageCallDeadline + absl::Seconds(10));
   if (!bad.empty()) {
     const std::string log = server->ReadAccessLog();
     std::vector<std::string> lines;

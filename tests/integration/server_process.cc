@@ -303,7 +303,14 @@ std::string ServerProcess::grpc_target() const {
   return absl::StrCat("127.0.0.1:", grpc_port_);
 }
 
-std::shared_ptr<grpc::Channel> ServerProcess::channel() const {
+std::shared_ptr<grpc::Channel> ServerProcess::channel(
+    const common::ChannelOptions& options) const {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      common::NewChannel(grpc_target(), options);
+  if (channel.ok()) return *std::move(channel);
+  std::fprintf(stderr, "ServerProcess::channel: %s\n",
+               channel.status().ToString().c_str());
+  // gRPC's own channel to the same target: every call fails (UNAVAILABLE).
   return grpc::CreateChannel(grpc_target(), grpc::InsecureChannelCredentials());
 }
 

@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "services/common/client/channel.h"
 
 namespace cstopa::itest {
 
@@ -105,8 +106,13 @@ class ServerProcess {
   int grpc_port() const { return grpc_port_; }
   int admin_port() const { return admin_port_; }
   std::string grpc_target() const;
-  // A fresh insecure channel to the gRPC port.
-  std::shared_ptr<grpc::Channel> channel() const;
+  // A fresh channel to the gRPC port, made by the client platform
+  // (common::NewChannel) with `options`: plaintext by default, every call
+  // with a request id and a trace, and no retries (the tests see each
+  // answer of the server as it is). An invalid target (a server that never
+  // started) is reported on stderr; the channel then fails every call.
+  std::shared_ptr<grpc::Channel> channel(
+      const common::ChannelOptions& options = {}) const;
 
   const std::string& dir() const { return dir_; }
   std::string store_path() const { return dir_ + "/m.db"; }

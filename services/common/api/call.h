@@ -44,6 +44,13 @@ struct Caller {
   // The call's deadline; store work past it fails with DEADLINE_EXCEEDED
   // (on PostgreSQL the running statement is cancelled).
   absl::Time deadline = absl::InfiniteFuture();
+  // The call's request id (`x-request-id`: the client's, or one the server
+  // made) and the server's W3C `traceparent` for it (the client's trace id,
+  // or a new trace), as the telemetry interceptor sets them; "" without it.
+  // client/call_context.h carries them on to the calls a handler makes, so
+  // that one request has one id and one trace across the services.
+  std::string request_id = "";
+  std::string traceparent = "";
 };
 
 // The platform's side of a unary call (implemented by the gRPC face and by

@@ -30,6 +30,11 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
   if (it != md.end())
     c.authorization.emplace(it->second.data(), it->second.size());
   c.deadline = absl::FromChrono(ctx->deadline());
+  // Set by the telemetry interceptor (server/interceptors.h).
+  if (auto id = md.find("x-request-id"); id != md.end())
+    c.request_id.assign(id->second.data(), id->second.size());
+  if (auto tp = md.find("traceparent"); tp != md.end())
+    c.traceparent.assign(tp->second.data(), tp->second.size());
   return c;
 }
 

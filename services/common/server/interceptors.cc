@@ -23,19 +23,6 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 // See the POST_RECV_CLOSE hook.
 constexpr std::chrono::milliseconds kDeadlineSlack(100);
 
-bool IsLowerHex(absl::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-bool IsAllZero(absl::string_view s) {
-  return s.find_first_not_of('0') == absl::string_view::npos;
-}
-
-int HexValue(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
-
 absl::string_view ToStringView(grpc::string_ref s) {
   return absl::string_view(s.data(), s.size());
 }
@@ -57,40 +44,6 @@ void AddIfAbsent(std::multimap<std::string, std::string>* md,
 }
 
 }  // namespace
-
-std::optional<TraceContext> ParseTraceparent(absl::string_view header) {
-  constexpr size_t kLength = 55;  // 2+1+32+1+16+1+2
-  if (header.size() < kLength) return std::nullopt;
-  absl::string_view version = header.substr(0, 2);
-  if (!IsLowerHex(version) || version == "ff") return std::nullopt;
-  if (version == "00" ? header.size() != kLength
-                      : header.size() > kLength && header[kLength] != '-') {
-    return std::nullopt;
-  }
-  if (header[2] != '-' || header[35] != '-' || header[52] != '-') {
-    return std::nullopt;
-  }
-  absl::string_view trace_id = header.substr(3, 32);
-  absl::string_view span_id = header.substr(36, 16);
-  absl::string_view flags = header.substr(53, 2);
-  if (!IsLowerHex(trace_id) || !IsLowerHex(span_id) || !IsLowerHex(flags) ||
-      IsAllZero(trace_id) || IsAllZero(span_id)) {
-    return std::nullopt;
-  }
-  TraceContext context;
-  context.trace_id = std::string(trace_id);
-  context.span_id = std::string(span_id);
-  context.flags =
-      static_cast<uint8_t>(HexValue(flags[0]) * 16 + HexValue(flags[1]));
-  return context;
-}
-
-std::string FormatTraceparent(const TraceContext& context) {
-  char flags[3] = {kHexDigits[context.flags >> 4],
-                   kHexDigits[context.flags & 0xf], '\0'};
-  return absl::StrCat("00-", context.trace_id, "-", context.span_id, "-",
-                      flags);
-}
 
 std::string JsonEscape(absl::string_view s) {
   std::string out;
@@ -172,14 +125,6 @@ std::string JsonEscape(absl::string_view s) {
     }
   }
   return out;
-}
-
-bool IsValidRequestId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
-  for (char c : id) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
 }
 
 std::string RequestIdOf(const grpc::ServerContextBase* context) {
@@ -293,15 +238,26 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
       // Make the effective id visible to the handler (RequestIdOf). The
       // map holds views: the key is a literal and request_id_ lives as long
       // as this interceptor, which the call's context owns.
-      grpc::string_ref value(request_id_.data(), request_id_.size());
-      auto it = md->find(grpc::string_ref(kRequestIdKey));
-      if (it != md->end()) {
-        it->second = value;
-      } else {
-        md->emplace(grpc::string_ref(kRequestIdKey), value);
-      }
+      SetView(md, kRequestIdKey, request_id_);
     }
+    // The handler sees the server's own span as the call's traceparent, so
+    // that the calls it makes (client/call_context.h) join this trace even
+    // when the client sent none.
+    if (md != nullptr) SetView(md, kTraceparentKey, traceparent_);
     if (context_ != nullptr) peer_ = context_->peer();
+  }
+
+  // Sets the first `key` of `md` to `value` (or adds it): views, so `value`
+  // must outlive the call's metadata.
+  static void SetView(std::multimap<grpc::string_ref, grpc::string_ref>* md,
+                      const char* key, const std::string& value) {
+    grpc::string_ref view(value.data(), value.size());
+    auto it = md->find(grpc::string_ref(key));
+    if (it != md->end()) {
+      it->second = view;
+    } else {
+      md->emplace(grpc::string_ref(key), view);
+    }
   }
 
   // Whether the call's deadline is at most `slack` away.
@@ -378,14 +334,7 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
 
 TelemetryInterceptorFactory::TelemetryInterceptorFactory(
     std::string service_name, Metrics* metrics, AccessLog* log)
-    : service_name_(std::move(service_name)), metrics_(metrics), log_(log) {
-  std::random_device device;
-  std::array<std::random_device::result_type, 8> seed;
-  for (auto& word : seed) word = device();
-  std::seed_seq seq(seed.begin(), seed.end());
-  absl::MutexLock lock(&rng_mu_);
-  rng_.seed(seq);
-}
+    : service_name_(std::move(service_name)), metrics_(metrics), log_(log) {}
 
 grpc::experimental::Interceptor*
 TelemetryInterceptorFactory::CreateServerInterceptor(
@@ -393,39 +342,13 @@ TelemetryInterceptorFactory::CreateServerInterceptor(
   return new TelemetryInterceptor(this, info);
 }
 
-std::string TelemetryInterceptorFactory::RandomHex(size_t bytes) {
-  std::string out(bytes * 2, '0');
-  absl::MutexLock lock(&rng_mu_);
-  do {
-    for (size_t i = 0; i < bytes; i += 8) {
-      uint64_t word = rng_();
-      for (size_t k = i; k < bytes && k < i + 8; ++k) {
-        out[2 * k] = kHexDigits[(word >> 4) & 0xf];
-        out[2 * k + 1] = kHexDigits[word & 0xf];
-        word >>= 8;
-      }
-    }
-  } while (IsAllZero(out));
-  return out;
-}
-
 std::string TelemetryInterceptorFactory::NewRequestId() {
-  return RandomHex(16);
+  return ids_.NewRequestId();
 }
 
 TraceContext TelemetryInterceptorFactory::NewServerSpan(
     const std::optional<TraceContext>& parent) {
-  TraceContext span;
-  if (parent.has_value()) {
-    span.trace_id = parent->trace_id;
-    span.flags = parent->flags;
-  } else {
-    span.trace_id = RandomHex(16);
-  }
-  do {
-    span.span_id = RandomHex(8);
-  } while (parent.has_value() && span.span_id == parent->span_id);
-  return span;
+  return ids_.NewSpan(parent);
 }
 
 }  // namespace cstopa::common

@@ -42,7 +42,9 @@
 //
 // In a handler, RequestIdOf(context) is the call's effective request id (the
 // interceptor stores a generated or replacing id in the call's client
-// metadata, so handlers see the same id the client gets back):
+// metadata, so handlers see the same id the client gets back). Likewise the
+// call's `traceparent` client metadata is replaced by the server's own span,
+// the parent of the calls the handler makes (common::Caller carries both):
 //
 //   grpc::ServerUnaryReactor* GetMember(grpc::CallbackServerContext* context,
 //                                       ...) {
@@ -60,6 +62,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "services/common/api/trace_context.h"
 #include "services/common/server/metrics.h"  // also declares GrpcCodeName
 
 namespace grpc {
@@ -68,37 +71,10 @@ class ServerContextBase;
 
 namespace cstopa::common {
 
-// Metadata keys (lowercase, as gRPC requires).
-inline constexpr char kRequestIdKey[] = "x-request-id";
-inline constexpr char kTraceparentKey[] = "traceparent";
-// Longest client-supplied request id accepted.
-inline constexpr size_t kMaxRequestIdLength = 128;
-
-// One position in a W3C trace: the trace and the span within it.
-struct TraceContext {
-  std::string trace_id;  // 32 lowercase hex digits, not all zero
-  std::string span_id;   // 16 lowercase hex digits, not all zero
-  uint8_t flags = 0;     // trace-flags; bit 0 is "sampled"
-};
-
-// Parses a W3C traceparent header. Accepts version 00 exactly
-// ("00-<trace id>-<parent id>-<flags>", 55 chars) and, as the spec asks,
-// higher versions (not ff) whose first 55 chars have that shape followed by
-// the end or '-'. Hex must be lowercase; all-zero ids are rejected. The
-// parent id lands in `span_id`.
-std::optional<TraceContext> ParseTraceparent(absl::string_view header);
-
-// "00-<trace_id>-<span_id>-<flags as 2 hex digits>".
-std::string FormatTraceparent(const TraceContext& context);
-
 // `s` escaped for use inside a JSON string (without the quotes): '"', '\\'
 // and control characters escaped, valid UTF-8 passed through, each byte of
 // invalid UTF-8 replaced by \ufffd so the output is always valid JSON.
 std::string JsonEscape(absl::string_view s);
-
-// Whether `id` is acceptable as a client-supplied x-request-id: 1 to
-// kMaxRequestIdLength printable ASCII characters (0x20-0x7e).
-bool IsValidRequestId(absl::string_view id);
 
 // The request id of the call `context` belongs to: its x-request-id client
 // metadata, which the telemetry interceptor sets to the effective id (the
@@ -150,14 +126,11 @@ class TelemetryInterceptorFactory
  private:
   friend class TelemetryInterceptor;
 
-  // `bytes` random bytes as lowercase hex, never all zeros.
-  std::string RandomHex(size_t bytes);
 
   const std::string service_name_;
   Metrics* const metrics_;
   AccessLog* const log_;
-  absl::Mutex rng_mu_;
-  std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
+  TraceIds ids_;
 };
 
 }  // namespace cstopa::common
