@@ -64,9 +64,7 @@
 #include <memory>
 #include <string>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "services/common/store/sql.h"
 
 namespace cstopa::common {
@@ -77,13 +75,6 @@ namespace cstopa::common {
 // reached, INTERNAL (naming the migration) when a migration fails.
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
     const std::string& url, const SchemaSpec& schema);
-
-// Exposed for tests. `sql` with each `?` placeholder outside quotes and
-// comments replaced by $1, $2, ...; their number is stored in `*count`.
-std::string RewritePlaceholders(absl::string_view sql, int* count);
-
-// Exposed for tests. The status code for a PostgreSQL SQLSTATE.
-absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate);
 
 }  // namespace cstopa::common
 

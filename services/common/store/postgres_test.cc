@@ -1,6 +1,7 @@
-// Tests of the PostgreSQL back end. Those that need a server run when
-// CSTOPA_TEST_POSTGRES_URL names one (tests/postgres/pg_server.sh starts a
-// throwaway one) and skip otherwise; each works in a schema of its own and
+// Tests of the PostgreSQL back end as a whole (its parts have their own,
+// without a server, in internal/pg_*_test.cc). Those that need a server run
+// when CSTOPA_TEST_POSTGRES_URL names one (tests/postgres/pg_server.sh starts
+// a throwaway one) and skip otherwise; each works in a schema of its own and
 // drops it at the end. The outage test also needs CSTOPA_TEST_POSTGRES_DIR
 // (the pg_server.sh directory of that server) and CSTOPA_TEST_PG_SERVER (the
 // script's path): it stops and restarts the server.
@@ -43,49 +44,6 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 // ---------------------------------------------------------------------------
 // Without a server.
-
-TEST(RewritePlaceholdersTest, NumbersEachPlaceholder) {
-  int n = -1;
-  EXPECT_EQ(RewritePlaceholders("SELECT a FROM t WHERE b = ? AND c > ?", &n),
-            "SELECT a FROM t WHERE b = $1 AND c > $2");
-  EXPECT_EQ(n, 2);
-  EXPECT_EQ(RewritePlaceholders("SELECT 1", &n), "SELECT 1");
-  EXPECT_EQ(n, 0);
-  EXPECT_EQ(RewritePlaceholders("?", &n), "$1");
-  EXPECT_EQ(n, 1);
-}
-
-TEST(RewritePlaceholdersTest, SkipsQuotesCommentsAndDollarQuotes) {
-  int n = -1;
-  EXPECT_EQ(RewritePlaceholders("SELECT '?', 'it''s ?', ? FROM t", &n),
-            "SELECT '?', 'it''s ?', $1 FROM t");
-  EXPECT_EQ(n, 1);
-  EXPECT_EQ(RewritePlaceholders("SELECT \"odd?col\" FROM t WHERE x = ?", &n),
-            "SELECT \"odd?col\" FROM t WHERE x = $1");
-  EXPECT_EQ(n, 1);
-  EXPECT_EQ(RewritePlaceholders("SELECT E'a\\'?', ? -- why?\n, ? /* ? */", &n),
-            "SELECT E'a\\'?', $1 -- why?\n, $2 /* ? */");
-  EXPECT_EQ(n, 2);
-  EXPECT_EQ(RewritePlaceholders("SELECT $$ ? $$, $q$ '?' $q$, ?", &n),
-            "SELECT $$ ? $$, $q$ '?' $q$, $1");
-  EXPECT_EQ(n, 1);
-  // Unterminated: copied as is, nothing past the quote is rewritten.
-  EXPECT_EQ(RewritePlaceholders("SELECT ?, 'abc ?", &n), "SELECT $1, 'abc ?");
-  EXPECT_EQ(n, 1);
-}
-
-TEST(StatusCodeForSqlStateTest, MapsTheStatesCallersActOn) {
-  EXPECT_EQ(StatusCodeForSqlState("23505"), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(StatusCodeForSqlState("40001"), absl::StatusCode::kAborted);
-  EXPECT_EQ(StatusCodeForSqlState("40P01"), absl::StatusCode::kAborted);
-  EXPECT_EQ(StatusCodeForSqlState("57014"),
-            absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(StatusCodeForSqlState("08006"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("57P01"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("57P03"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("42601"), absl::StatusCode::kInternal);
-  EXPECT_EQ(StatusCodeForSqlState("08P01"), absl::StatusCode::kInternal);
-}
 
 TEST(OpenPostgresTest, RejectsBadUrlsAndServiceNames) {
   SchemaSpec ok = {"svc", {}};
