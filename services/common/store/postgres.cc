@@ -1,10 +1,11 @@
 // The PostgreSQL back end (postgres.h): PgDatabase wires its parts, each in
 // store/internal/ with tests that need no server:
-//   pg_url.h             the store URL's settings
-//   pg_codec.h           statements, parameters, results, errors
-//   pg_libpq_connection.h  one libpq session with its statement cache
-//   pg_pool.h            the bounded pool of connections
-//   pg_async_io.h        the I/O thread of asynchronous reads
+//   pg_url.h                the store URL's settings
+//   pg_codec.h              statements, parameters, results, errors
+//   pg_libpq_connection.h   one libpq session with its statement cache
+//   pg_pool.h               the bounded pool of connections
+//   pg_async_io.h           the I/O thread of asynchronous reads
+//   migrations.h            directives and checksums (shared with SQLite)
 // What stays here: transactions over a pooled connection, the migration
 // runner, and the Database interface.
 #include "services/common/store/postgres.h"
@@ -14,18 +15,19 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/common/store/internal/migrations.h"
 #include "services/common/store/internal/pg_async_io.h"
 #include "services/common/store/internal/pg_codec.h"
 #include "services/common/store/internal/pg_libpq_connection.h"
@@ -360,9 +362,10 @@ class PgDatabase : public Database {
 };
 
 // ---------------------------------------------------------------------------
-// Migrations: applied at open in one transaction that first takes a
-// transaction-scoped advisory lock derived from the schema name, so that
-// replicas starting together apply each one once.
+// Migrations (see Migration in sql.h): checked and applied at open in one
+// transaction that first takes a transaction-scoped advisory lock derived
+// from the schema name, so that replicas starting together apply each one
+// once.
 
 absl::Status PgDatabase::Migrate(const SchemaSpec& schema) {
   for (const Migration& m : schema.migrations) {
@@ -398,27 +401,60 @@ absl::Status PgDatabase::Migrate(const SchemaSpec& schema) {
     if (auto e = (*c)->Exec(
             absl::StrCat("CREATE TABLE IF NOT EXISTS ", table,
                          " (version bigint PRIMARY KEY, name text NOT NULL, "
-                         "applied_at timestamptz NOT NULL DEFAULT now())"),
+                         "applied_at timestamptz NOT NULL DEFAULT now(), "
+                         "checksum text)"),
             "create schema_migrations");
         !e.ok())
       return e;
-    auto rows = tx.Query(absl::StrCat("SELECT version FROM ", table), {});
+    // A database from before checksums: the column is added, and the
+    // migrations it applied get their current text's checksum.
+    auto has_checksum = tx.Query(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = 'schema_migrations' AND column_name = 'checksum'",
+        {opts_.schema});
+    if (!has_checksum.ok()) return has_checksum.status();
+    if (has_checksum->empty()) {
+      if (auto e = (*c)->Exec(
+              absl::StrCat("ALTER TABLE ", table, " ADD COLUMN checksum text"),
+              "add schema_migrations.checksum");
+          !e.ok())
+        return e;
+    }
+    auto rows =
+        tx.Query(absl::StrCat("SELECT version, checksum FROM ", table), {});
     if (!rows.ok()) return rows.status();
-    absl::flat_hash_set<int64_t> applied;
-    for (const SqlValues& r : *rows) applied.insert(pg::ToInt(r[0]));
-    for (const Migration& m : schema.migrations) {
-      if (applied.contains(m.version)) continue;
-      if (auto e = (*c)->Exec(m.postgres_sql, "migration"); !e.ok()) {
+    std::vector<internal::AppliedMigration> applied;
+    for (const SqlValues& r : *rows) {
+      internal::AppliedMigration a{pg::ToInt(r[0]), std::nullopt};
+      if (const auto* sum = std::get_if<std::string>(&r[1])) a.checksum = *sum;
+      applied.push_back(std::move(a));
+    }
+    auto plan =
+        internal::PlanMigrations(schema, internal::Dialect::kPostgres, applied);
+    if (!plan.ok()) return plan.status();
+    for (const auto& [version, checksum] : plan->adopt) {
+      auto r = tx.Execute(
+          absl::StrCat("UPDATE ", table, " SET checksum = ? WHERE version = ?"),
+          {checksum, version});
+      if (!r.ok()) return r.status();
+    }
+    for (const Migration* m : plan->apply) {
+      auto sql =
+          internal::MigrationSql(schema, *m, internal::Dialect::kPostgres);
+      if (!sql.ok()) return sql.status();
+      if (auto e = (*c)->Exec(*sql, "migration"); !e.ok()) {
         return absl::Status(
             e.code() == absl::StatusCode::kUnavailable
                 ? absl::StatusCode::kUnavailable
                 : absl::StatusCode::kInternal,
-            absl::StrCat("migration ", m.version, " (", m.name, ") of ",
+            absl::StrCat("migration ", m->version, " (", m->name, ") of ",
                          schema.service, " failed: ", e.message()));
       }
       auto ins = tx.Execute(
-          absl::StrCat("INSERT INTO ", table, " (version, name) VALUES (?, ?)"),
-          {int64_t{m.version}, m.name});
+          absl::StrCat("INSERT INTO ", table,
+                       " (version, name, checksum) VALUES (?, ?, ?)"),
+          {int64_t{m->version}, m->name,
+           internal::MigrationChecksum(m->postgres_sql)});
       if (!ins.ok()) return ins.status();
     }
     return absl::OkStatus();

@@ -16,10 +16,11 @@
 // A service's tables live in the PostgreSQL schema named after the service
 // (SchemaSpec::service, [a-z_][a-z0-9_]*): it is created if missing, and
 // every connection's search_path is set to it. Migrations (their
-// `postgres_sql`) are applied at open in one transaction that first takes a
+// `postgres_sql`, directives expanded: see Migration in sql.h) are checked
+// and applied at open in one transaction that first takes a
 // transaction-scoped advisory lock derived from the schema name, so replicas
-// starting together apply each one once; applied versions are recorded in
-// <schema>.schema_migrations.
+// starting together apply each one once; applied versions and their
+// checksums are recorded in <schema>.schema_migrations.
 //
 // Read runs in a REPEATABLE READ READ ONLY transaction, Write in a READ
 // COMMITTED one; each takes its own pooled connection (writes from different
@@ -72,7 +73,8 @@ namespace cstopa::common {
 // Connects to the server named by `url` (see above), creates the service's
 // schema if needed and applies its pending migrations. INVALID_ARGUMENT for
 // a malformed URL or service name, UNAVAILABLE when the server cannot be
-// reached, INTERNAL (naming the migration) when a migration fails.
+// reached, INTERNAL (naming the migration) when a migration fails,
+// FAILED_PRECONDITION when an applied migration's text changed.
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
     const std::string& url, const SchemaSpec& schema);
 

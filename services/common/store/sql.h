@@ -33,6 +33,34 @@ namespace cstopa::common {
 
 // One schema change. Versions start at 1 and increase by one; a database
 // records the versions applied and applies the rest, in order, at start.
+//
+// The store owns the standard columns of a resource table (see
+// resource_store.h), so a migration holds only what is special to its
+// tables: inside CREATE TABLE, the directive
+//
+//   {{resource_columns}}
+//
+// stands for name (the primary key), parent, data, etag, revision,
+// create_time, update_time and delete_time, in each dialect's types (TEXT,
+// BLOB and INTEGER on SQLite; text COLLATE "C", bytea and bigint on
+// PostgreSQL, so that keyset pages order byte for byte as on SQLite), laid
+// out over four lines indented like the directive's own. A table with a
+// primary key of its own writes `{{resource_columns name_unique}}`: name is
+// then NOT NULL UNIQUE instead. `{{` starts a directive anywhere in a
+// migration outside comments and '...' literals; an unknown one fails the
+// start.
+//
+//   CREATE TABLE states (
+//     {{resource_columns}},
+//     display_name TEXT NOT NULL
+//   );
+//
+// A database records, with each migration it applies, the SHA-256 of the
+// migration's text as written (before expansion) in its dialect. A migration
+// whose text changed after it was applied is refused at start
+// (FAILED_PRECONDITION naming the service, version and name): a change goes
+// in a new migration. Migrations applied before checksums were recorded get
+// the current text's checksum, once.
 struct Migration {
   int version = 0;
   std::string name;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/base/errors.h"
+#include "services/common/store/internal/migrations.h"
 
 namespace cstopa::common {
 namespace {
@@ -475,32 +477,78 @@ class SqliteDatabase : public Database {
     free_readers_.push_back(c);
   }
 
+  // Checks the migrations applied (their checksums; recording those of
+  // migrations applied before checksums existed) in one transaction, then
+  // applies the others in one transaction each.
   absl::Status Migrate(const SchemaSpec& schema) {
+    using internal::Dialect;
     absl::MutexLock lock(&write_mu_);
-    if (auto s = writer_->Exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-            "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+    if (auto s =
+            writer_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                          "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+                          "checksum TEXT)");
         !s.ok())
       return s;
-    for (const Migration& m : schema.migrations) {
+    internal::MigrationPlan plan;
+    absl::Status checked = RunInTransaction(
+        writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
+          auto has_checksum = tx.Query(
+              "SELECT 1 FROM pragma_table_info('schema_migrations') "
+              "WHERE name = 'checksum'",
+              {});
+          if (!has_checksum.ok()) return has_checksum.status();
+          if (has_checksum->empty()) {  // a database from before checksums
+            if (auto e = writer_->Exec(
+                    "ALTER TABLE schema_migrations ADD COLUMN checksum TEXT");
+                !e.ok())
+              return e;
+          }
+          auto rows =
+              tx.Query("SELECT version, checksum FROM schema_migrations", {});
+          if (!rows.ok()) return rows.status();
+          std::vector<internal::AppliedMigration> applied;
+          for (const SqlValues& r : *rows) {
+            internal::AppliedMigration a{AsInt(r[0]), std::nullopt};
+            if (!std::holds_alternative<std::monostate>(r[1])) {
+              a.checksum = AsString(r[1]);
+            }
+            applied.push_back(std::move(a));
+          }
+          auto planned =
+              internal::PlanMigrations(schema, Dialect::kSqlite, applied);
+          if (!planned.ok()) return planned.status();
+          plan = *std::move(planned);
+          for (const auto& [version, checksum] : plan.adopt) {
+            auto r = tx.Execute(
+                "UPDATE schema_migrations SET checksum = ? WHERE version = ?",
+                {checksum, version});
+            if (!r.ok()) return r.status();
+          }
+          return absl::OkStatus();
+        });
+    if (!checked.ok()) return checked;
+    for (const Migration* m : plan.apply) {
       absl::Status s = RunInTransaction(
           writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
             auto rows =
                 tx.Query("SELECT 1 FROM schema_migrations WHERE version = ?",
-                         {int64_t{m.version}});
+                         {int64_t{m->version}});
             if (!rows.ok()) return rows.status();
             if (!rows->empty()) return absl::OkStatus();
-            if (auto e = writer_->Exec(m.sql); !e.ok()) {
+            auto sql = internal::MigrationSql(schema, *m, Dialect::kSqlite);
+            if (!sql.ok()) return sql.status();
+            if (auto e = writer_->Exec(*sql); !e.ok()) {
               return absl::InternalError(
-                  absl::StrCat("migration ", m.version, " (", m.name, ") of ",
+                  absl::StrCat("migration ", m->version, " (", m->name, ") of ",
                                schema.service, " failed: ", e.message()));
             }
             return tx
                 .Execute(
-                    "INSERT INTO schema_migrations(version, name) "
-                    "VALUES (?, ?)",
-                    {int64_t{m.version}, m.name})
+                    "INSERT INTO schema_migrations(version, name, checksum) "
+                    "VALUES (?, ?, ?)",
+                    {int64_t{m->version}, m->name,
+                     internal::MigrationChecksum(m->sql)})
                 .status();
           });
       if (!s.ok()) return s;

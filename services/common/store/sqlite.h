@@ -18,8 +18,10 @@
 
 namespace cstopa::common {
 
-// Opens (creating if needed) the database at `path`, or ":memory:", and
-// applies the schema's pending migrations in one transaction each.
+// Opens (creating if needed) the database at `path`, or ":memory:", checks
+// the migrations it applied (FAILED_PRECONDITION when one's text changed;
+// see Migration in sql.h) and applies the schema's pending ones in one
+// transaction each.
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
                                                      const SchemaSpec& schema);
 
