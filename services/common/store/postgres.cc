@@ -12,19 +12,15 @@
 
 #include <libpq-fe.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/store/internal/migrations.h"
@@ -132,21 +128,12 @@ class PgDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return pg::DeadlinePassed();
-    const std::thread::id self = std::this_thread::get_id();
-    // A read from inside a transaction on this thread joins it: it sees the
-    // write's own changes and cannot wait for a second connection.
-    if (LibpqConnection* c = Joined(self, nullptr)) {
-      PgTransaction tx(c);
-      return fn(tx);
-    }
     auto c = Acquire();
     if (!c.ok()) return c.status();
-    SetActive(self, *c, /*writing=*/false);
     (*c)->set_deadline(deadline);
     absl::Status s = RunTransaction(
         *c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", fn);
     (*c)->set_deadline(absl::InfiniteFuture());
-    ClearActive(self);
     pool_.Release(*c);
     return s;
   }
@@ -155,20 +142,11 @@ class PgDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return pg::DeadlinePassed();
-    const std::thread::id self = std::this_thread::get_id();
-    bool writing = false;
-    if (Joined(self, &writing) != nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("postgresql: Write called inside a ",
-                       writing ? "Write" : "Read", " on the same thread"));
-    }
     auto c = Acquire();
     if (!c.ok()) return c.status();
-    SetActive(self, *c, /*writing=*/true);
     (*c)->set_deadline(deadline);
     absl::Status s = RunTransaction(*c, "BEGIN", fn);
     (*c)->set_deadline(absl::InfiniteFuture());
-    ClearActive(self);
     pool_.Release(*c);
     return s;
   }
@@ -177,10 +155,6 @@ class PgDatabase : public Database {
       absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
     if (absl::Now() >= deadline) return pg::DeadlinePassed();
-    if (LibpqConnection* c = Joined(std::this_thread::get_id(), nullptr)) {
-      PgTransaction tx(c);
-      return tx.QueryEach(sql, params, fn);
-    }
     auto c = Acquire();
     if (!c.ok()) return c.status();
     // Autocommit: the statement is its own snapshot.
@@ -204,12 +178,6 @@ class PgDatabase : public Database {
 
   void QueryOnceAsync(std::string sql, SqlValues params, absl::Time deadline,
                       RowCallback on_row, StatusCallback done) override {
-    if (Joined(std::this_thread::get_id(), nullptr) != nullptr) {
-      // Inside a transaction on this thread: on its connection, now.
-      Database::QueryOnceAsync(std::move(sql), std::move(params), deadline,
-                               std::move(on_row), std::move(done));
-      return;
-    }
     auto q = std::make_unique<pg::AsyncQuery>();
     q->sql = std::move(sql);
     q->params = std::move(params);
@@ -222,11 +190,6 @@ class PgDatabase : public Database {
   void QueryKeyAsync(const KeyedQuery* query, std::string key,
                      absl::Time deadline, RowCallback on_row,
                      StatusCallback done) override {
-    if (Joined(std::this_thread::get_id(), nullptr) != nullptr) {
-      Database::QueryKeyAsync(query, std::move(key), deadline,
-                              std::move(on_row), std::move(done));
-      return;
-    }
     auto q = std::make_unique<pg::AsyncQuery>();
     q->keyed = query;
     q->key = std::move(key);
@@ -237,19 +200,14 @@ class PgDatabase : public Database {
   }
 
   absl::Status Ping() override {
-    absl::Status s;
-    if (LibpqConnection* joined = Joined(std::this_thread::get_id(), nullptr)) {
-      s = joined->Exec("SELECT 1", "ping");
-    } else {
-      auto c = Acquire();
-      if (!c.ok()) return c.status();
-      s = (*c)->Exec("SELECT 1", "ping");
-      if (!s.ok() && (*c)->broken()) {
-        s = (*c)->Connect();
-        if (s.ok()) s = (*c)->Exec("SELECT 1", "ping");
-      }
-      pool_.Release(*c);
+    auto c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::Status s = (*c)->Exec("SELECT 1", "ping");
+    if (!s.ok() && (*c)->broken()) {
+      s = (*c)->Connect();
+      if (s.ok()) s = (*c)->Exec("SELECT 1", "ping");
     }
+    pool_.Release(*c);
     if (s.ok() || s.code() == absl::StatusCode::kUnavailable) return s;
     return absl::UnavailableError(s.message());
   }
@@ -284,12 +242,6 @@ class PgDatabase : public Database {
   absl::string_view dialect() const override { return "postgresql"; }
 
  private:
-  struct Active {
-    std::thread::id thread;
-    LibpqConnection* connection;
-    bool writing;
-  };
-
   // A connection of the pool, connected. The pool holds only
   // LibpqConnections: its factory (in the constructor) makes nothing else.
   absl::StatusOr<LibpqConnection*> Acquire() {
@@ -329,36 +281,9 @@ class PgDatabase : public Database {
     return s;
   }
 
-  // The connection of the transaction running on `thread`, if any.
-  LibpqConnection* Joined(std::thread::id thread, bool* writing) {
-    absl::MutexLock lock(&active_mu_);
-    for (const Active& a : active_) {
-      if (a.thread == thread) {
-        if (writing != nullptr) *writing = a.writing;
-        return a.connection;
-      }
-    }
-    return nullptr;
-  }
-
-  void SetActive(std::thread::id thread, LibpqConnection* c, bool writing) {
-    absl::MutexLock lock(&active_mu_);
-    active_.push_back({thread, c, writing});
-  }
-
-  void ClearActive(std::thread::id thread) {
-    absl::MutexLock lock(&active_mu_);
-    active_.erase(
-        std::remove_if(active_.begin(), active_.end(),
-                       [&](const Active& a) { return a.thread == thread; }),
-        active_.end());
-  }
-
   const pg::Options opts_;
   pg::ConnectionPool pool_;
   pg::AsyncIo io_;  // after pool_: stopped before the pool goes
-  absl::Mutex active_mu_;
-  std::vector<Active> active_ ABSL_GUARDED_BY(active_mu_);
 };
 
 // ---------------------------------------------------------------------------

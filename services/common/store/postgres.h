@@ -24,11 +24,11 @@
 //
 // Read runs in a REPEATABLE READ READ ONLY transaction, Write in a READ
 // COMMITTED one; each takes its own pooled connection (writes from different
-// threads run concurrently, unlike SQLite's). A Read (or Ping) called from
-// inside a Read or Write on the same thread joins that transaction on its
-// connection; a Write called from inside a Read or Write on the same thread
-// is FAILED_PRECONDITION. A connection lost with the server (a restart) is
-// reopened on its next use.
+// threads run concurrently, unlike SQLite's). Inside a transaction, use its
+// `tx`: a Database call there is a transaction of its own on a second
+// connection (it does not see the caller's uncommitted changes, and with
+// every connection taken it waits pool_timeout_ms and fails). A connection
+// lost with the server (a restart) is reopened on its next use.
 //
 // Asynchronous reads (QueryOnceAsync, QueryKeyAsync; what the services'
 // Get handlers use): the calling thread sends the statement on a free pooled

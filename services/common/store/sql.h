@@ -150,8 +150,8 @@ class Database {
   }
   // Runs one read-only statement without an explicit transaction (a single
   // statement reads one consistent snapshot by itself), calling `fn` for each
-  // row: one round trip instead of three on PostgreSQL. Joins the current
-  // transaction when called inside a Read or Write on the same thread.
+  // row: one round trip instead of three on PostgreSQL. Inside a Read or
+  // Write use its `tx` instead: this is a statement of its own.
   absl::Status QueryOnce(absl::string_view sql, const SqlValues& params,
                          absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
     return QueryOnce(sql, params, absl::InfiniteFuture(), fn);
@@ -177,9 +177,8 @@ class Database {
   // pool does not have yet) and the answer is read by the database's one
   // I/O thread, which runs both callbacks; when every pooled connection is
   // busy the query waits in a queue (at most pool_timeout, then
-  // UNAVAILABLE) without a thread. Other back ends, and calls made inside a
-  // Read or Write on the same thread, run it synchronously: both callbacks
-  // then run before this returns.
+  // UNAVAILABLE) without a thread. Other back ends run it synchronously:
+  // both callbacks then run before this returns.
   //
   // What the callbacks reference must live until `done` runs. They must not
   // block: in particular `done` must not wait for another asynchronous

@@ -2,10 +2,8 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -372,12 +370,6 @@ class SqliteDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
-    // A read issued from inside a Write (on the writing thread) joins that
-    // transaction: it sees the write's own changes and cannot deadlock.
-    if (writer_thread_.load() == std::this_thread::get_id()) {
-      SqliteTransaction tx(writer_.get());
-      return fn(tx);
-    }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       DeadlineGuard guard(writer_.get(), deadline);
@@ -398,24 +390,14 @@ class SqliteDatabase : public Database {
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
     absl::MutexLock lock(&write_mu_);
-    writer_thread_ = std::this_thread::get_id();
-    absl::Status s;
-    {
-      DeadlineGuard guard(writer_.get(), deadline);
-      s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
-    }
-    writer_thread_ = std::thread::id();
-    return s;
+    DeadlineGuard guard(writer_.get(), deadline);
+    return RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
   }
 
   absl::Status QueryOnce(
       absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
-    if (writer_thread_.load() == std::this_thread::get_id()) {
-      SqliteTransaction tx(writer_.get());
-      return tx.QueryEach(sql, params, fn);
-    }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       writer_->TrimCache();
@@ -559,8 +541,6 @@ class SqliteDatabase : public Database {
   std::string path_;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_;
-  // The thread inside Write(), if any.
-  std::atomic<std::thread::id> writer_thread_{};
   std::vector<std::unique_ptr<Connection>> readers_;
   absl::Mutex pool_mu_;
   std::vector<Connection*> free_readers_;

@@ -5,6 +5,10 @@
 // machine. One connection writes (writes are serialized by a mutex, as SQLite
 // does anyway); a small pool of connections reads concurrently from
 // snapshots. An in-memory database uses a single connection for both.
+// Inside a transaction, use its `tx`: a Database call there is a transaction
+// of its own (on a file database it does not see the caller's uncommitted
+// changes; on an in-memory one it waits for the connection the caller
+// holds).
 //
 //   auto db = OpenSqlite("/tmp/x.db", schema);
 #ifndef CSTOPA_SERVICES_COMMON_STORE_SQLITE_H_

@@ -205,15 +205,22 @@ TEST_P(StoreTest, DuplicateKeyIsAlreadyExists) {
   EXPECT_EQ(put().code(), absl::StatusCode::kAlreadyExists);
 }
 
-TEST_P(StoreTest, ReadInsideAWriteSeesTheWritesOwnChanges) {
+TEST_P(StoreTest, InsideAWriteOnlyItsTxSeesItsOwnChanges) {
   auto db = Open();
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->Write([&](SqlTransaction& tx) -> absl::Status {
                   auto r = tx.Execute("INSERT INTO t (v) VALUES ('w')", {});
                   if (!r.ok()) return r.status();
-                  EXPECT_EQ(Count(*db), 1);
+                  auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
+                  if (!rows.ok()) return rows.status();
+                  EXPECT_EQ(AsInt((*rows)[0][0]), 1);
+                  // A Database call is a transaction of its own (reads do
+                  // not join a transaction by thread): it sees only what
+                  // was committed.
+                  EXPECT_EQ(Count(*db), 0);
                   return absl::OkStatus();
                 }).ok());
+  EXPECT_EQ(Count(*db), 1);
 }
 
 TEST_P(StoreTest, WrongParameterCountIsAnError) {
