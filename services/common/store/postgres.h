@@ -16,18 +16,19 @@
 // A service's tables live in the PostgreSQL schema named after the service
 // (SchemaSpec::service, [a-z_][a-z0-9_]*): it is created if missing, and
 // every connection's search_path is set to it. Migrations (their
-// `postgres_sql`) are applied at open in one transaction that first takes a
+// `postgres_sql`, directives expanded: see Migration in sql.h) are checked
+// and applied at open in one transaction that first takes a
 // transaction-scoped advisory lock derived from the schema name, so replicas
-// starting together apply each one once; applied versions are recorded in
-// <schema>.schema_migrations.
+// starting together apply each one once; applied versions and their
+// checksums are recorded in <schema>.schema_migrations.
 //
 // Read runs in a REPEATABLE READ READ ONLY transaction, Write in a READ
 // COMMITTED one; each takes its own pooled connection (writes from different
-// threads run concurrently, unlike SQLite's). A Read (or Ping) called from
-// inside a Read or Write on the same thread joins that transaction on its
-// connection; a Write called from inside a Read or Write on the same thread
-// is FAILED_PRECONDITION. A connection lost with the server (a restart) is
-// reopened on its next use.
+// threads run concurrently, unlike SQLite's). Inside a transaction, use its
+// `tx`: a Database call there is a transaction of its own on a second
+// connection (it does not see the caller's uncommitted changes, and with
+// every connection taken it waits pool_timeout_ms and fails). A connection
+// lost with the server (a restart) is reopened on its next use.
 //
 // Asynchronous reads (QueryOnceAsync, QueryKeyAsync; what the services'
 // Get handlers use): the calling thread sends the statement on a free pooled
@@ -64,9 +65,7 @@
 #include <memory>
 #include <string>
 
-#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "services/common/store/sql.h"
 
 namespace cstopa::common {
@@ -74,16 +73,10 @@ namespace cstopa::common {
 // Connects to the server named by `url` (see above), creates the service's
 // schema if needed and applies its pending migrations. INVALID_ARGUMENT for
 // a malformed URL or service name, UNAVAILABLE when the server cannot be
-// reached, INTERNAL (naming the migration) when a migration fails.
+// reached, INTERNAL (naming the migration) when a migration fails,
+// FAILED_PRECONDITION when an applied migration's text changed.
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
     const std::string& url, const SchemaSpec& schema);
-
-// Exposed for tests. `sql` with each `?` placeholder outside quotes and
-// comments replaced by $1, $2, ...; their number is stored in `*count`.
-std::string RewritePlaceholders(absl::string_view sql, int* count);
-
-// Exposed for tests. The status code for a PostgreSQL SQLSTATE.
-absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate);
 
 }  // namespace cstopa::common
 

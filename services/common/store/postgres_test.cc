@@ -1,6 +1,7 @@
-// Tests of the PostgreSQL back end. Those that need a server run when
-// CSTOPA_TEST_POSTGRES_URL names one (tests/postgres/pg_server.sh starts a
-// throwaway one) and skip otherwise; each works in a schema of its own and
+// Tests of the PostgreSQL back end as a whole (its parts have their own,
+// without a server, in internal/pg_*_test.cc). Those that need a server run
+// when CSTOPA_TEST_POSTGRES_URL names one (tests/postgres/pg_server.sh starts
+// a throwaway one) and skip otherwise; each works in a schema of its own and
 // drops it at the end. The outage test also needs CSTOPA_TEST_POSTGRES_DIR
 // (the pg_server.sh directory of that server) and CSTOPA_TEST_PG_SERVER (the
 // script's path): it stops and restarts the server.
@@ -43,49 +44,6 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 // ---------------------------------------------------------------------------
 // Without a server.
-
-TEST(RewritePlaceholdersTest, NumbersEachPlaceholder) {
-  int n = -1;
-  EXPECT_EQ(RewritePlaceholders("SELECT a FROM t WHERE b = ? AND c > ?", &n),
-            "SELECT a FROM t WHERE b = $1 AND c > $2");
-  EXPECT_EQ(n, 2);
-  EXPECT_EQ(RewritePlaceholders("SELECT 1", &n), "SELECT 1");
-  EXPECT_EQ(n, 0);
-  EXPECT_EQ(RewritePlaceholders("?", &n), "$1");
-  EXPECT_EQ(n, 1);
-}
-
-TEST(RewritePlaceholdersTest, SkipsQuotesCommentsAndDollarQuotes) {
-  int n = -1;
-  EXPECT_EQ(RewritePlaceholders("SELECT '?', 'it''s ?', ? FROM t", &n),
-            "SELECT '?', 'it''s ?', $1 FROM t");
-  EXPECT_EQ(n, 1);
-  EXPECT_EQ(RewritePlaceholders("SELECT \"odd?col\" FROM t WHERE x = ?", &n),
-            "SELECT \"odd?col\" FROM t WHERE x = $1");
-  EXPECT_EQ(n, 1);
-  EXPECT_EQ(RewritePlaceholders("SELECT E'a\\'?', ? -- why?\n, ? /* ? */", &n),
-            "SELECT E'a\\'?', $1 -- why?\n, $2 /* ? */");
-  EXPECT_EQ(n, 2);
-  EXPECT_EQ(RewritePlaceholders("SELECT $$ ? $$, $q$ '?' $q$, ?", &n),
-            "SELECT $$ ? $$, $q$ '?' $q$, $1");
-  EXPECT_EQ(n, 1);
-  // Unterminated: copied as is, nothing past the quote is rewritten.
-  EXPECT_EQ(RewritePlaceholders("SELECT ?, 'abc ?", &n), "SELECT $1, 'abc ?");
-  EXPECT_EQ(n, 1);
-}
-
-TEST(StatusCodeForSqlStateTest, MapsTheStatesCallersActOn) {
-  EXPECT_EQ(StatusCodeForSqlState("23505"), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(StatusCodeForSqlState("40001"), absl::StatusCode::kAborted);
-  EXPECT_EQ(StatusCodeForSqlState("40P01"), absl::StatusCode::kAborted);
-  EXPECT_EQ(StatusCodeForSqlState("57014"),
-            absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(StatusCodeForSqlState("08006"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("57P01"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("57P03"), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusCodeForSqlState("42601"), absl::StatusCode::kInternal);
-  EXPECT_EQ(StatusCodeForSqlState("08P01"), absl::StatusCode::kInternal);
-}
 
 TEST(OpenPostgresTest, RejectsBadUrlsAndServiceNames) {
   SchemaSpec ok = {"svc", {}};
@@ -528,42 +486,44 @@ TEST_F(PostgresTest, DeadlockIsAborted) {
   EXPECT_EQ(failed.code(), absl::StatusCode::kAborted) << failed;
 }
 
-TEST_F(PostgresTest, ReadInsideAWriteSeesTheWritesOwnChanges) {
-  // One connection: a nested Read that took a second one would time out.
-  auto db = Open("pool_size=1&pool_timeout_ms=2000");
+TEST_F(PostgresTest, InsideAWriteItsTxSeesItsOwnChangesAndNobodyElse) {
+  auto db = Open("pool_size=2");
   ASSERT_NE(db, nullptr);
-  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) -> absl::Status {
-                  auto r = tx.Execute("INSERT INTO t (v) VALUES ('w')", {});
-                  if (!r.ok()) return r.status();
-                  EXPECT_EQ(Count(*db), 1);
-                  EXPECT_TRUE(db->Ping().ok());
-                  return absl::OkStatus();
-                }).ok());
-  // Another thread does not see it before the commit.
   absl::Status s = db->Write([&](SqlTransaction& tx) -> absl::Status {
-    auto r = tx.Execute("INSERT INTO t (v) VALUES ('x')", {});
+    auto r = tx.Execute("INSERT INTO t (v) VALUES ('w')", {});
     if (!r.ok()) return r.status();
+    auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
+    if (!rows.ok()) return rows.status();
+    EXPECT_EQ(AsInt((*rows)[0][0]), 1);
+    // A Database call is a transaction of its own, on another connection:
+    // it does not see the uncommitted row.
+    EXPECT_EQ(Count(*db), 0);
+    // Nor does another process.
     auto other = OpenPostgres(Url(), Schema());
     if (!other.ok()) return other.status();
-    int64_t seen = -1;
-    std::thread reader([&] { seen = Count(**other); });
-    reader.join();
-    EXPECT_EQ(seen, 1);
+    EXPECT_EQ(Count(**other), 0);
     return absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
-  EXPECT_EQ(Count(*db), 2);
+  EXPECT_EQ(Count(*db), 1);
 }
 
-TEST_F(PostgresTest, WriteInsideAWriteOnTheSameThreadIsRefused) {
-  auto db = Open();
+TEST_F(PostgresTest, ADatabaseCallInsideATransactionDoesNotJoinIt) {
+  // With the one connection taken by the Write, a nested call waits for a
+  // second one (no transaction is joined by thread) and fails after the
+  // pool timeout: code inside a transaction must use its `tx`.
+  auto db = Open("pool_size=1&pool_timeout_ms=300");
   ASSERT_NE(db, nullptr);
-  absl::Status inner;
-  ASSERT_TRUE(db->Write([&](SqlTransaction& tx) {
-                  inner = Insert(*db, "nested");
+  absl::Status inner_write, inner_read;
+  ASSERT_TRUE(db->Write([&](SqlTransaction&) {
+                  inner_write = Insert(*db, "nested");
+                  inner_read = db->Ping();
                   return absl::OkStatus();
                 }).ok());
-  EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition) << inner;
+  EXPECT_EQ(inner_write.code(), absl::StatusCode::kUnavailable) << inner_write;
+  EXPECT_THAT(Message(inner_write), HasSubstr("connection pool exhausted"));
+  EXPECT_EQ(inner_read.code(), absl::StatusCode::kUnavailable) << inner_read;
+  EXPECT_EQ(Count(*db), 0);
 }
 
 TEST_F(PostgresTest, WritesRunConcurrentlyOnTheirOwnConnections) {

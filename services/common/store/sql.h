@@ -33,6 +33,34 @@ namespace cstopa::common {
 
 // One schema change. Versions start at 1 and increase by one; a database
 // records the versions applied and applies the rest, in order, at start.
+//
+// The store owns the standard columns of a resource table (see
+// resource_store.h), so a migration holds only what is special to its
+// tables: inside CREATE TABLE, the directive
+//
+//   {{resource_columns}}
+//
+// stands for name (the primary key), parent, data, etag, revision,
+// create_time, update_time and delete_time, in each dialect's types (TEXT,
+// BLOB and INTEGER on SQLite; text COLLATE "C", bytea and bigint on
+// PostgreSQL, so that keyset pages order byte for byte as on SQLite), laid
+// out over four lines indented like the directive's own. A table with a
+// primary key of its own writes `{{resource_columns name_unique}}`: name is
+// then NOT NULL UNIQUE instead. `{{` starts a directive anywhere in a
+// migration outside comments and '...' literals; an unknown one fails the
+// start.
+//
+//   CREATE TABLE states (
+//     {{resource_columns}},
+//     display_name TEXT NOT NULL
+//   );
+//
+// A database records, with each migration it applies, the SHA-256 of the
+// migration's text as written (before expansion) in its dialect. A migration
+// whose text changed after it was applied is refused at start
+// (FAILED_PRECONDITION naming the service, version and name): a change goes
+// in a new migration. Migrations applied before checksums were recorded get
+// the current text's checksum, once.
 struct Migration {
   int version = 0;
   std::string name;
@@ -122,8 +150,8 @@ class Database {
   }
   // Runs one read-only statement without an explicit transaction (a single
   // statement reads one consistent snapshot by itself), calling `fn` for each
-  // row: one round trip instead of three on PostgreSQL. Joins the current
-  // transaction when called inside a Read or Write on the same thread.
+  // row: one round trip instead of three on PostgreSQL. Inside a Read or
+  // Write use its `tx` instead: this is a statement of its own.
   absl::Status QueryOnce(absl::string_view sql, const SqlValues& params,
                          absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
     return QueryOnce(sql, params, absl::InfiniteFuture(), fn);
@@ -149,9 +177,8 @@ class Database {
   // pool does not have yet) and the answer is read by the database's one
   // I/O thread, which runs both callbacks; when every pooled connection is
   // busy the query waits in a queue (at most pool_timeout, then
-  // UNAVAILABLE) without a thread. Other back ends, and calls made inside a
-  // Read or Write on the same thread, run it synchronously: both callbacks
-  // then run before this returns.
+  // UNAVAILABLE) without a thread. Other back ends run it synchronously:
+  // both callbacks then run before this returns.
   //
   // What the callbacks reference must live until `done` runs. They must not
   // block: in particular `done` must not wait for another asynchronous

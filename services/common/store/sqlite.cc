@@ -2,9 +2,8 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
+#include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/base/errors.h"
+#include "services/common/store/internal/migrations.h"
 
 namespace cstopa::common {
 namespace {
@@ -393,12 +393,6 @@ class SqliteDatabase : public Database {
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
-    // A read issued from inside a Write (on the writing thread) joins that
-    // transaction: it sees the write's own changes and cannot deadlock.
-    if (writer_thread_.load() == std::this_thread::get_id()) {
-      SqliteTransaction tx(writer_.get());
-      return fn(tx);
-    }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       DeadlineGuard guard(writer_.get(), deadline);
@@ -419,24 +413,14 @@ class SqliteDatabase : public Database {
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
     absl::MutexLock lock(&write_mu_);
-    writer_thread_ = std::this_thread::get_id();
-    absl::Status s;
-    {
-      DeadlineGuard guard(writer_.get(), deadline);
-      s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
-    }
-    writer_thread_ = std::thread::id();
-    return s;
+    DeadlineGuard guard(writer_.get(), deadline);
+    return RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
   }
 
   absl::Status QueryOnce(
       absl::string_view sql, const SqlValues& params, absl::Time deadline,
       absl::FunctionRef<absl::Status(const SqlRow&)> fn) override {
     if (absl::Now() >= deadline) return DeadlinePassed();
-    if (writer_thread_.load() == std::this_thread::get_id()) {
-      SqliteTransaction tx(writer_.get());
-      return tx.QueryEach(sql, params, fn);
-    }
     if (readers_.empty()) {
       absl::MutexLock lock(&write_mu_);
       writer_->TrimCache();
@@ -514,32 +498,78 @@ class SqliteDatabase : public Database {
     free_readers_.push_back(c);
   }
 
+  // Checks the migrations applied (their checksums; recording those of
+  // migrations applied before checksums existed) in one transaction, then
+  // applies the others in one transaction each.
   absl::Status Migrate(const SchemaSpec& schema) {
+    using internal::Dialect;
     absl::MutexLock lock(&write_mu_);
-    if (auto s = writer_->Exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-            "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+    if (auto s =
+            writer_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                          "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+                          "checksum TEXT)");
         !s.ok())
       return s;
-    for (const Migration& m : schema.migrations) {
+    internal::MigrationPlan plan;
+    absl::Status checked = RunInTransaction(
+        writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
+          auto has_checksum = tx.Query(
+              "SELECT 1 FROM pragma_table_info('schema_migrations') "
+              "WHERE name = 'checksum'",
+              {});
+          if (!has_checksum.ok()) return has_checksum.status();
+          if (has_checksum->empty()) {  // a database from before checksums
+            if (auto e = writer_->Exec(
+                    "ALTER TABLE schema_migrations ADD COLUMN checksum TEXT");
+                !e.ok())
+              return e;
+          }
+          auto rows =
+              tx.Query("SELECT version, checksum FROM schema_migrations", {});
+          if (!rows.ok()) return rows.status();
+          std::vector<internal::AppliedMigration> applied;
+          for (const SqlValues& r : *rows) {
+            internal::AppliedMigration a{AsInt(r[0]), std::nullopt};
+            if (!std::holds_alternative<std::monostate>(r[1])) {
+              a.checksum = AsString(r[1]);
+            }
+            applied.push_back(std::move(a));
+          }
+          auto planned =
+              internal::PlanMigrations(schema, Dialect::kSqlite, applied);
+          if (!planned.ok()) return planned.status();
+          plan = *std::move(planned);
+          for (const auto& [version, checksum] : plan.adopt) {
+            auto r = tx.Execute(
+                "UPDATE schema_migrations SET checksum = ? WHERE version = ?",
+                {checksum, version});
+            if (!r.ok()) return r.status();
+          }
+          return absl::OkStatus();
+        });
+    if (!checked.ok()) return checked;
+    for (const Migration* m : plan.apply) {
       absl::Status s = RunInTransaction(
           writer_.get(), "BEGIN IMMEDIATE", [&](SqlTransaction& tx) {
             auto rows =
                 tx.Query("SELECT 1 FROM schema_migrations WHERE version = ?",
-                         {int64_t{m.version}});
+                         {int64_t{m->version}});
             if (!rows.ok()) return rows.status();
             if (!rows->empty()) return absl::OkStatus();
-            if (auto e = writer_->Exec(m.sql); !e.ok()) {
+            auto sql = internal::MigrationSql(schema, *m, Dialect::kSqlite);
+            if (!sql.ok()) return sql.status();
+            if (auto e = writer_->Exec(*sql); !e.ok()) {
               return absl::InternalError(
-                  absl::StrCat("migration ", m.version, " (", m.name, ") of ",
+                  absl::StrCat("migration ", m->version, " (", m->name, ") of ",
                                schema.service, " failed: ", e.message()));
             }
             return tx
                 .Execute(
-                    "INSERT INTO schema_migrations(version, name) "
-                    "VALUES (?, ?)",
-                    {int64_t{m.version}, m.name})
+                    "INSERT INTO schema_migrations(version, name, checksum) "
+                    "VALUES (?, ?, ?)",
+                    {int64_t{m->version}, m->name,
+                     internal::MigrationChecksum(m->sql)})
                 .status();
           });
       if (!s.ok()) return s;
@@ -550,8 +580,6 @@ class SqliteDatabase : public Database {
   std::string path_;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_;
-  // The thread inside Write(), if any.
-  std::atomic<std::thread::id> writer_thread_{};
   std::vector<std::unique_ptr<Connection>> readers_;
   absl::Mutex pool_mu_;
   std::vector<Connection*> free_readers_;

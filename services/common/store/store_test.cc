@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/store/internal/migrations.h"
 #include "services/common/store/sql.h"
 #include "services/common/testing/test_postgres.h"
 
@@ -203,15 +205,22 @@ TEST_P(StoreTest, DuplicateKeyIsAlreadyExists) {
   EXPECT_EQ(put().code(), absl::StatusCode::kAlreadyExists);
 }
 
-TEST_P(StoreTest, ReadInsideAWriteSeesTheWritesOwnChanges) {
+TEST_P(StoreTest, InsideAWriteOnlyItsTxSeesItsOwnChanges) {
   auto db = Open();
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->Write([&](SqlTransaction& tx) -> absl::Status {
                   auto r = tx.Execute("INSERT INTO t (v) VALUES ('w')", {});
                   if (!r.ok()) return r.status();
-                  EXPECT_EQ(Count(*db), 1);
+                  auto rows = tx.Query("SELECT COUNT(*) FROM t", {});
+                  if (!rows.ok()) return rows.status();
+                  EXPECT_EQ(AsInt((*rows)[0][0]), 1);
+                  // A Database call is a transaction of its own (reads do
+                  // not join a transaction by thread): it sees only what
+                  // was committed.
+                  EXPECT_EQ(Count(*db), 0);
                   return absl::OkStatus();
                 }).ok());
+  EXPECT_EQ(Count(*db), 1);
 }
 
 TEST_P(StoreTest, WrongParameterCountIsAnError) {
@@ -283,9 +292,258 @@ TEST_P(StoreTest, StatementsStopAtTheDeadline) {
   EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
+// The checksums schema_migrations holds, by version ("" for NULL).
+std::map<int64_t, std::string> RecordedChecksums(Database& db) {
+  std::map<int64_t, std::string> out;
+  EXPECT_TRUE(db.Read([&](SqlTransaction& tx) {
+                  auto rows = tx.Query(
+                      "SELECT version, checksum FROM schema_migrations", {});
+                  if (!rows.ok()) return rows.status();
+                  for (const SqlValues& r : *rows) {
+                    out[AsInt(r[0])] = AsString(r[1]);
+                  }
+                  return absl::OkStatus();
+                }).ok());
+  return out;
+}
+
+std::string ChecksumOf(const Migration& m, const std::string& backend) {
+  return internal::MigrationChecksum(backend == "sqlite" ? m.sql
+                                                         : m.postgres_sql);
+}
+
+TEST_P(StoreTest, RecordsEachMigrationsChecksumAndReopensUnchanged) {
+  const SchemaSpec schema = Schema();
+  for (int i = 0; i < 2; ++i) {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    EXPECT_THAT(
+        RecordedChecksums(*db),
+        testing::ElementsAre(
+            testing::Pair(1, ChecksumOf(schema.migrations[0], GetParam())),
+            testing::Pair(2, ChecksumOf(schema.migrations[1], GetParam()))));
+  }
+}
+
+TEST_P(StoreTest, AMigrationChangedAfterItWasAppliedIsRefused) {
+  ASSERT_NE(Open(), nullptr);
+  SchemaSpec changed = Schema();
+  changed.migrations[1].sql += "\n-- edited";
+  changed.migrations[1].postgres_sql += "\n-- edited";
+  changed.migrations.push_back(
+      {3, "more", "CREATE TABLE m (v TEXT)", "CREATE TABLE m (v TEXT)"});
+  auto db = OpenDatabase(url_, changed);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(
+      std::string(db.status().message()),
+      testing::AllOf(testing::HasSubstr("migration 2 (blobs) of " + service_),
+                     testing::HasSubstr("changed after it was applied"),
+                     testing::HasSubstr("new migration")));
+  // Nothing was applied: migration 3 is still pending, the checksums stay.
+  auto unchanged = Open();
+  ASSERT_NE(unchanged, nullptr);
+  EXPECT_EQ(RecordedChecksums(*unchanged).size(), 2u);
+  // The other dialect's text is not this database's: changing it is fine.
+  SchemaSpec other = Schema();
+  (GetParam() == "sqlite" ? other.migrations[1].postgres_sql
+                          : other.migrations[1].sql) += " ";
+  EXPECT_TRUE(OpenDatabase(url_, other).ok());
+}
+
+TEST_P(StoreTest, ADatabaseFromBeforeChecksumsIsAdopted) {
+  const bool sqlite = GetParam() == "sqlite";
+  const SchemaSpec schema = Schema();
+  {
+    // Made as the store made databases before checksums: its own
+    // schema_migrations, without the column, and both migrations applied.
+    auto db = OpenDatabase(url_, {service_, {}});
+    ASSERT_TRUE(db.ok()) << db.status();
+    absl::Status made = (*db)->Write([&](SqlTransaction& tx) -> absl::Status {
+      std::vector<std::string> statements = {
+          "DROP TABLE schema_migrations",
+          sqlite ? "CREATE TABLE schema_migrations (version INTEGER PRIMARY "
+                   "KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL "
+                   "DEFAULT CURRENT_TIMESTAMP)"
+                 : "CREATE TABLE schema_migrations (version bigint PRIMARY "
+                   "KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
+                   "DEFAULT now())",
+          sqlite ? schema.migrations[0].sql : schema.migrations[0].postgres_sql,
+          sqlite ? schema.migrations[1].sql : schema.migrations[1].postgres_sql,
+          "INSERT INTO schema_migrations (version, name) VALUES (1, 'init'), "
+          "(2, 'blobs')",
+          "INSERT INTO t (v) VALUES ('old')"};
+      for (const std::string& sql : statements) {
+        if (auto r = tx.Execute(sql, {}); !r.ok()) return r.status();
+      }
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(made.ok()) << made;
+  }
+  {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(Count(*db), 1);  // its data kept, nothing applied again
+    EXPECT_THAT(
+        RecordedChecksums(*db),
+        testing::ElementsAre(
+            testing::Pair(1, ChecksumOf(schema.migrations[0], GetParam())),
+            testing::Pair(2, ChecksumOf(schema.migrations[1], GetParam()))));
+    // A NULL checksum (a column added, the row not yet filled) too.
+    ASSERT_TRUE(db->Write([](SqlTransaction& tx) {
+                    return tx
+                        .Execute(
+                            "UPDATE schema_migrations SET checksum = NULL "
+                            "WHERE version = 2",
+                            {})
+                        .status();
+                  }).ok());
+  }
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(RecordedChecksums(*db)[2],
+            ChecksumOf(schema.migrations[1], GetParam()));
+  // From now on, a change is refused.
+  SchemaSpec changed = schema;
+  changed.migrations[0].sql += " ";
+  changed.migrations[0].postgres_sql += " ";
+  EXPECT_EQ(OpenDatabase(url_, changed).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(StoreTest, ResourceColumnsDirectiveMakesTheStandardColumns) {
+  auto tables = [](const std::string& key_type) {
+    return "CREATE TABLE r (\n  {{resource_columns}},\n  extra TEXT NOT "
+           "NULL\n);\nCREATE TABLE k (\n  id " +
+           key_type + " PRIMARY KEY,\n  {{resource_columns name_unique}}\n)";
+  };
+  auto db = OpenDatabase(
+      url_, {service_, {{1, "init", tables("INTEGER"), tables("BIGSERIAL")}}});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto columns = [&](const std::string& t) {
+    std::vector<std::string> names;
+    const std::string sql =
+        GetParam() == "sqlite"
+            ? "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+            : "SELECT column_name::text FROM information_schema.columns "
+              "WHERE table_schema = current_schema() AND table_name = ? "
+              "ORDER BY ordinal_position";
+    EXPECT_TRUE((*db)
+                    ->Read([&](SqlTransaction& tx) {
+                      auto rows = tx.Query(sql, {t});
+                      if (!rows.ok()) return rows.status();
+                      for (const SqlValues& r : *rows) {
+                        names.push_back(AsString(r[0]));
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    return names;
+  };
+  EXPECT_THAT(columns("r"),
+              testing::ElementsAre("name", "parent", "data", "etag", "revision",
+                                   "create_time", "update_time", "delete_time",
+                                   "extra"));
+  EXPECT_THAT(
+      columns("k"),
+      testing::ElementsAre("id", "name", "parent", "data", "etag", "revision",
+                           "create_time", "update_time", "delete_time"));
+  auto insert = [&](const std::string& t, const std::string& name) {
+    return (*db)->Write([&](SqlTransaction& tx) {
+      return tx
+          .Execute(absl::StrCat("INSERT INTO ", t,
+                                " (name, parent, data, etag, revision, "
+                                "create_time, update_time",
+                                t == "r" ? ", extra" : "",
+                                ") VALUES (?, '', '', '', 1, 0, 0",
+                                t == "r" ? ", ''" : "", ")"),
+                   {name})
+          .status();
+    });
+  };
+  // name is the key of r, unique in k; delete_time may be NULL.
+  ASSERT_TRUE(insert("r", "a").ok());
+  EXPECT_EQ(insert("r", "a").code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(insert("k", "a").ok());
+  EXPECT_EQ(insert("k", "a").code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(StoreTest, AnUnknownDirectiveStopsOpenWithTheMigrationsName) {
+  auto db =
+      OpenDatabase(url_, {service_,
+                          {{1, "typo", "CREATE TABLE x ({{resource_column}})",
+                            "CREATE TABLE x ({{resource_column}})"}}});
+  ASSERT_FALSE(db.ok());
+  EXPECT_THAT(std::string(db.status().message()),
+              testing::AllOf(testing::HasSubstr("migration 1 (typo)"),
+                             testing::HasSubstr("{{resource_column}}")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
+
+TEST(MigrationChecksumTest, IsTheSha256OfTheText) {
+  EXPECT_EQ(internal::MigrationChecksum("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(internal::MigrationChecksum(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(ExpandMigrationTest, ResourceColumnsInEachDialect) {
+  const std::string text =
+      "CREATE TABLE states (\n  {{resource_columns}},\n  x TEXT NOT NULL\n);";
+  EXPECT_EQ(*internal::ExpandMigration(text, internal::Dialect::kSqlite),
+            "CREATE TABLE states (\n"
+            "  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT "
+            "NULL,\n"
+            "  etag TEXT NOT NULL, revision INTEGER NOT NULL,\n"
+            "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,\n"
+            "  delete_time INTEGER,\n"
+            "  x TEXT NOT NULL\n);");
+  EXPECT_EQ(*internal::ExpandMigration(text, internal::Dialect::kPostgres),
+            "CREATE TABLE states (\n"
+            "  name TEXT COLLATE \"C\" PRIMARY KEY, parent TEXT COLLATE \"C\" "
+            "NOT NULL, data BYTEA NOT NULL,\n"
+            "  etag TEXT COLLATE \"C\" NOT NULL, revision BIGINT NOT NULL,\n"
+            "  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,\n"
+            "  delete_time BIGINT,\n"
+            "  x TEXT NOT NULL\n);");
+}
+
+TEST(ExpandMigrationTest, NameUniqueIndentationAndPlainText) {
+  EXPECT_EQ(*internal::ExpandMigration("(\n\t  {{ resource_columns "
+                                       "name_unique }})",
+                                       internal::Dialect::kSqlite),
+            "(\n\t  name TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, data "
+            "BLOB NOT NULL,\n\t  etag TEXT NOT NULL, revision INTEGER NOT "
+            "NULL,\n\t  create_time INTEGER NOT NULL, update_time INTEGER "
+            "NOT NULL,\n\t  delete_time INTEGER)");
+  EXPECT_THAT(*internal::ExpandMigration("{{resource_columns name_unique}}",
+                                         internal::Dialect::kPostgres),
+              testing::StartsWith("name TEXT COLLATE \"C\" NOT NULL UNIQUE,"));
+  // Not at the start of its line: continuation lines are not indented.
+  EXPECT_EQ(*internal::ExpandMigration("t ({{resource_columns}})",
+                                       internal::Dialect::kSqlite),
+            "t (name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT "
+            "NULL,\netag TEXT NOT NULL, revision INTEGER NOT NULL,\n"
+            "create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,\n"
+            "delete_time INTEGER)");
+  // Comments and literals are left as they are.
+  const std::string plain =
+      "CREATE INDEX i ON t (a); -- {{resource_columns}}\n"
+      "/* {{x}} */ SELECT '{{1,2},{3,4}}'::int[], 'it''s {{';";
+  EXPECT_EQ(*internal::ExpandMigration(plain, internal::Dialect::kSqlite),
+            plain);
+}
+
+TEST(ExpandMigrationTest, UnknownOrUnclosedDirectivesAreErrors) {
+  for (const char* bad : {"{{resource_column}}", "{{resource_columns unique}}",
+                          "{{}}", "CREATE TABLE t ({{resource_columns)"}) {
+    auto out = internal::ExpandMigration(bad, internal::Dialect::kSqlite);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
 
 TEST(OpenDatabaseTest, RejectsUnknownSchemes) {
   auto db = OpenDatabase("mysql://localhost/x", {"x", {}});

@@ -1,8 +1,9 @@
 -- Events schema, version 1 (SQLite dialect; the PostgreSQL one is
 -- postgres/0001_init.sql and must stay equivalent).
 --
--- events: the standard resource columns (services/common/resource_store.h)
--- plus the columns ListEvents filters and orders on. start_time/end_time are
+-- events: the standard resource columns ({{resource_columns}}, which the
+-- store expands: see Migration in services/common/store/sql.h) plus the
+-- columns ListEvents filters and orders on. start_time/end_time are
 -- the effective bounds in microseconds since the epoch (exact times, or the
 -- first/last microsecond of the event's days in its time zone; see
 -- events_store.h). The list columns (state, participant, document, title)
@@ -12,10 +13,7 @@
 -- change_feed.h): one row per committed create, update or delete, seq dense
 -- and in commit order.
 CREATE TABLE events (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   kind INTEGER NOT NULL, start_time INTEGER NOT NULL,
   end_time INTEGER NOT NULL, organizer TEXT NOT NULL,
   parent_event TEXT NOT NULL, state TEXT NOT NULL, participant TEXT NOT NULL,

@@ -1,19 +1,18 @@
 -- Legislation schema, version 1 (SQLite; the PostgreSQL dialect is
--- postgres/0001_init.sql and must stay equivalent). Every table has the
--- standard resource columns (see services/common/resource_store.h) plus the
--- columns that List filters and orders on. Dates are YYYYMMDD integers.
--- Lists of texts (titles, topics, parties) are stored as "\nt1\nt2\n".
+-- postgres/0001_init.sql and must stay equivalent). Every resource table has
+-- the standard resource columns ({{resource_columns}}, which the store expands:
+-- see Migration in services/common/store/sql.h) plus the columns that List
+-- filters and orders on. Dates are YYYYMMDD integers. Lists of texts (titles,
+-- topics, parties) are stored as "\nt1\nt2\n".
 
 -- Documents. `id` is the stable rowid the full-text index refers to (an
--- INTEGER PRIMARY KEY survives VACUUM; an implicit rowid may not).
+-- INTEGER PRIMARY KEY survives VACUUM; an implicit rowid may not), so
+-- `name` is unique rather than the key.
 -- title, summary_text and body_text hold every language's text of the
 -- field, and feed the index through the triggers below.
 CREATE TABLE documents (
   id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns name_unique}},
   kind INTEGER NOT NULL, stage INTEGER NOT NULL, topics TEXT NOT NULL,
   commission TEXT NOT NULL, adopt_date INTEGER, revision_id TEXT NOT NULL,
   title TEXT NOT NULL, summary_text TEXT NOT NULL, body_text TEXT NOT NULL
@@ -80,28 +79,19 @@ WHEN old.revision_id IS NOT new.revision_id BEGIN
 END;
 
 CREATE TABLE topics (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL
 );
 CREATE INDEX topics_update_time ON topics (update_time, name);
 
 CREATE TABLE action_plans (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   title TEXT NOT NULL, start_date INTEGER NOT NULL, end_date INTEGER NOT NULL
 );
 CREATE INDEX action_plans_update_time ON action_plans (update_time, name);
 
 CREATE TABLE action_plan_items (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   status INTEGER NOT NULL, document TEXT NOT NULL, commission TEXT NOT NULL,
   kind INTEGER NOT NULL, details_known INTEGER NOT NULL
 );
@@ -111,19 +101,13 @@ CREATE INDEX action_plan_items_update_time
   ON action_plan_items (update_time, name);
 
 CREATE TABLE treaties (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   title TEXT NOT NULL, signing_date INTEGER NOT NULL, parties TEXT NOT NULL
 );
 CREATE INDEX treaties_update_time ON treaties (update_time, name);
 
 CREATE TABLE ratifications (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   state TEXT NOT NULL, status INTEGER NOT NULL, status_date INTEGER NOT NULL,
   parliament TEXT NOT NULL
 );
@@ -132,10 +116,7 @@ CREATE INDEX ratifications_state ON ratifications (state, name);
 CREATE INDEX ratifications_update_time ON ratifications (update_time, name);
 
 CREATE TABLE implementations (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   document TEXT NOT NULL, state TEXT NOT NULL, level INTEGER NOT NULL
 );
 CREATE INDEX implementations_document ON implementations (document, name);

@@ -1,47 +1,33 @@
--- Membership schema, version 1. Every table has the standard resource
--- columns (see services/common/resource_store.h) plus the columns that List
--- filters and orders on. Dates are YYYYMMDD integers: a start date holds its
--- earliest possible day (0 when unknown), an end date its latest possible day
--- (99991231 while open-ended), so "as of" tests need no NULL handling.
+-- Membership schema, version 1. Every table has the standard resource columns
+-- ({{resource_columns}}, which the store expands: see Migration in
+-- services/common/store/sql.h) plus the columns that List filters and orders
+-- on. Dates are YYYYMMDD integers: a start date holds its earliest possible day
+-- (0 when unknown), an end date its latest possible day (99991231 while
+-- open-ended), so "as of" tests need no NULL handling.
 
 CREATE TABLE states (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, region_code TEXT NOT NULL
 );
 
 CREATE TABLE parliaments (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, state TEXT NOT NULL
 );
 
 CREATE TABLE delegations (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, assembly TEXT NOT NULL
 );
 CREATE INDEX delegations_parent ON delegations (parent, name);
 
 CREATE TABLE persons (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, state TEXT NOT NULL
 );
 
 CREATE TABLE roles (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   person TEXT NOT NULL, organization TEXT NOT NULL, chamber_id TEXT NOT NULL,
   role_type INTEGER NOT NULL, start_date INTEGER NOT NULL,
   end_date INTEGER NOT NULL
@@ -51,18 +37,12 @@ CREATE INDEX roles_organization ON roles (organization, name);
 CREATE INDEX roles_period ON roles (start_date, end_date);
 
 CREATE TABLE bodies (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, kind INTEGER NOT NULL, parent_body TEXT NOT NULL
 );
 
 CREATE TABLE partners (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   display_name TEXT NOT NULL, kind INTEGER NOT NULL,
   organization_type INTEGER NOT NULL, region_code TEXT NOT NULL
 );

@@ -1,17 +1,14 @@
--- Monitoring schema, version 1. Every table has the standard resource
--- columns (see services/common/resource_store.h) plus the columns that List
--- filters and orders on. Dates are YYYYMMDD integers: a start date holds its
--- earliest possible day (0 when unknown), an end date its latest possible day
--- (99991231 when unknown or open). Text-list columns (observer, title,
--- contingent_state, participating_state, obligation) hold "\nA\nB\n".
--- `missions.year` is the year a mission counts under in SummarizeMissions
--- (0 when unknown).
+-- Monitoring schema, version 1. Every table has the standard resource columns
+-- ({{resource_columns}}, which the store expands: see Migration in
+-- services/common/store/sql.h) plus the columns that List filters and orders
+-- on. Dates are YYYYMMDD integers: a start date holds its earliest possible day
+-- (0 when unknown), an end date its latest possible day (99991231 when unknown
+-- or open). Text-list columns (observer, title, contingent_state,
+-- participating_state, obligation) hold "\nA\nB\n". `missions.year` is the year
+-- a mission counts under in SummarizeMissions (0 when unknown).
 
 CREATE TABLE missions (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   state TEXT NOT NULL,
   region_code TEXT NOT NULL,
   election_kind INTEGER NOT NULL,
@@ -29,10 +26,7 @@ CREATE INDEX missions_summary ON missions (year, state, region_code, delete_time
 CREATE INDEX missions_state_summary ON missions (state, year, region_code, delete_time);
 
 CREATE TABLE operations (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   state TEXT NOT NULL,
   status INTEGER NOT NULL,
   contingent_state TEXT NOT NULL,
@@ -43,20 +37,14 @@ CREATE TABLE operations (
 CREATE INDEX operations_state ON operations (state, name);
 
 CREATE TABLE regional_operations (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   title TEXT NOT NULL,
   coordinating_body TEXT NOT NULL,
   participating_state TEXT NOT NULL
 );
 
 CREATE TABLE compliance_records (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   state TEXT NOT NULL,
   obligation TEXT NOT NULL,
   timeliness INTEGER NOT NULL,
@@ -68,10 +56,7 @@ CREATE TABLE compliance_records (
 CREATE INDEX compliance_records_state ON compliance_records (state, name);
 
 CREATE TABLE field_visits (
-  name TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB NOT NULL,
-  etag TEXT NOT NULL, revision INTEGER NOT NULL,
-  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL,
-  delete_time INTEGER,
+  {{resource_columns}},
   kind INTEGER NOT NULL,
   state TEXT NOT NULL,
   title TEXT NOT NULL,

@@ -1,13 +1,9 @@
 -- Events schema, version 1 (PostgreSQL dialect; the SQLite one is
 -- ../0001_init.sql and must stay equivalent). Text columns use the "C"
--- collation so that ordering, and so keyset pages, match SQLite byte for
--- byte. See ../0001_init.sql for what the columns hold.
+-- collation (as {{resource_columns}}'s do) so that ordering, and so keyset
+-- pages, match SQLite byte for byte. See ../0001_init.sql for what the columns hold.
 CREATE TABLE events (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL,
-  data BYTEA NOT NULL, etag TEXT COLLATE "C" NOT NULL,
-  revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   kind BIGINT NOT NULL, start_time BIGINT NOT NULL, end_time BIGINT NOT NULL,
   organizer TEXT COLLATE "C" NOT NULL, parent_event TEXT COLLATE "C" NOT NULL,
   state TEXT COLLATE "C" NOT NULL, participant TEXT COLLATE "C" NOT NULL,

@@ -1,9 +1,10 @@
 -- Legislation schema, version 1 (PostgreSQL dialect; the SQLite one is
 -- ../0001_init.sql and must stay equivalent). Text columns use the "C"
--- collation so that ordering, and so keyset pages, match SQLite byte for
--- byte. Every table has the standard resource columns (see
--- services/common/resource_store.h) plus the columns that List filters and
--- orders on. Dates are YYYYMMDD integers. Lists of texts (titles, topics,
+-- collation (as {{resource_columns}}'s do) so that ordering, and so keyset
+-- pages, match SQLite byte for byte. Every resource table has the standard
+-- resource columns ({{resource_columns}}, which the store expands: see
+-- Migration in services/common/store/sql.h) plus the columns that List filters
+-- and orders on. Dates are YYYYMMDD integers. Lists of texts (titles, topics,
 -- parties) are stored as "\nt1\nt2\n".
 
 -- Documents. search_tsv is the full-text index: every field's text under
@@ -16,10 +17,7 @@
 -- LC_CTYPE, which under the C locale folds only ASCII (so "Закон" would not
 -- match "закон").
 CREATE TABLE documents (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   kind BIGINT NOT NULL, stage BIGINT NOT NULL, topics TEXT COLLATE "C" NOT NULL,
   commission TEXT COLLATE "C" NOT NULL, adopt_date BIGINT, revision_id TEXT COLLATE "C" NOT NULL,
   title TEXT COLLATE "C" NOT NULL, summary_text TEXT COLLATE "C" NOT NULL, body_text TEXT COLLATE "C" NOT NULL,
@@ -61,28 +59,19 @@ CREATE TRIGGER document_revisions_record AFTER INSERT OR UPDATE ON documents
 FOR EACH ROW EXECUTE FUNCTION document_revisions_record();
 
 CREATE TABLE topics (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX topics_update_time ON topics (update_time, name);
 
 CREATE TABLE action_plans (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   title TEXT COLLATE "C" NOT NULL, start_date BIGINT NOT NULL, end_date BIGINT NOT NULL
 );
 CREATE INDEX action_plans_update_time ON action_plans (update_time, name);
 
 CREATE TABLE action_plan_items (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   status BIGINT NOT NULL, document TEXT COLLATE "C" NOT NULL, commission TEXT COLLATE "C" NOT NULL,
   kind BIGINT NOT NULL, details_known BIGINT NOT NULL
 );
@@ -92,19 +81,13 @@ CREATE INDEX action_plan_items_update_time
   ON action_plan_items (update_time, name);
 
 CREATE TABLE treaties (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   title TEXT COLLATE "C" NOT NULL, signing_date BIGINT NOT NULL, parties TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX treaties_update_time ON treaties (update_time, name);
 
 CREATE TABLE ratifications (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   state TEXT COLLATE "C" NOT NULL, status BIGINT NOT NULL, status_date BIGINT NOT NULL,
   parliament TEXT COLLATE "C" NOT NULL
 );
@@ -113,10 +96,7 @@ CREATE INDEX ratifications_state ON ratifications (state, name);
 CREATE INDEX ratifications_update_time ON ratifications (update_time, name);
 
 CREATE TABLE implementations (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   document TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL, level BIGINT NOT NULL
 );
 CREATE INDEX implementations_document ON implementations (document, name);

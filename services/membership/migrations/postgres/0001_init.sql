@@ -1,50 +1,36 @@
 -- Membership schema, version 1 (PostgreSQL dialect; the SQLite one is
 -- ../0001_init.sql and must stay equivalent). Text columns use the "C"
--- collation so that ordering, and so keyset pages, match SQLite byte for byte.
--- Every table has the standard resource
--- columns (see services/common/resource_store.h) plus the columns that List
--- filters and orders on. Dates are YYYYMMDD integers: a start date holds its
--- earliest possible day (0 when unknown), an end date its latest possible day
--- (99991231 while open-ended), so "as of" tests need no NULL handling.
+-- collation (as {{resource_columns}}'s do) so that ordering, and so keyset
+-- pages, match SQLite byte for byte. Every table has the standard resource
+-- columns ({{resource_columns}}, which the store expands: see Migration in
+-- services/common/store/sql.h) plus the columns that List filters and orders
+-- on. Dates are YYYYMMDD integers: a start date holds its earliest possible day
+-- (0 when unknown), an end date its latest possible day (99991231 while
+-- open-ended), so "as of" tests need no NULL handling.
 
 CREATE TABLE states (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, region_code TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE parliaments (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE delegations (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, assembly TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX delegations_parent ON delegations (parent, name);
 
 CREATE TABLE persons (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE roles (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   person TEXT COLLATE "C" NOT NULL, organization TEXT COLLATE "C" NOT NULL, chamber_id TEXT COLLATE "C" NOT NULL,
   role_type BIGINT NOT NULL, start_date BIGINT NOT NULL,
   end_date BIGINT NOT NULL
@@ -54,18 +40,12 @@ CREATE INDEX roles_organization ON roles (organization, name);
 CREATE INDEX roles_period ON roles (start_date, end_date);
 
 CREATE TABLE bodies (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, kind BIGINT NOT NULL, parent_body TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE partners (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   display_name TEXT COLLATE "C" NOT NULL, kind BIGINT NOT NULL,
   organization_type BIGINT NOT NULL, region_code TEXT COLLATE "C" NOT NULL
 );

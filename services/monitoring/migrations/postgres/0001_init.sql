@@ -1,20 +1,17 @@
 -- Monitoring schema, version 1 (PostgreSQL dialect; the SQLite one is
 -- ../0001_init.sql and must stay equivalent). Text columns use the "C"
--- collation so that ordering, and so keyset pages, match SQLite byte for byte.
--- Every table has the standard resource
--- columns (see services/common/resource_store.h) plus the columns that List
--- filters and orders on. Dates are YYYYMMDD integers: a start date holds its
--- earliest possible day (0 when unknown), an end date its latest possible day
--- (99991231 when unknown or open). Text-list columns (observer, title,
--- contingent_state, participating_state, obligation) hold "\nA\nB\n".
--- `missions.year` is the year a mission counts under in SummarizeMissions
--- (0 when unknown).
+-- collation (as {{resource_columns}}'s do) so that ordering, and so keyset
+-- pages, match SQLite byte for byte. Every table has the standard resource
+-- columns ({{resource_columns}}, which the store expands: see Migration in
+-- services/common/store/sql.h) plus the columns that List filters and orders
+-- on. Dates are YYYYMMDD integers: a start date holds its earliest possible day
+-- (0 when unknown), an end date its latest possible day (99991231 when unknown
+-- or open). Text-list columns (observer, title, contingent_state,
+-- participating_state, obligation) hold "\nA\nB\n". `missions.year` is the year
+-- a mission counts under in SummarizeMissions (0 when unknown).
 
 CREATE TABLE missions (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   state TEXT COLLATE "C" NOT NULL,
   region_code TEXT COLLATE "C" NOT NULL,
   election_kind BIGINT NOT NULL,
@@ -32,10 +29,7 @@ CREATE INDEX missions_summary ON missions (year, state, region_code, delete_time
 CREATE INDEX missions_state_summary ON missions (state, year, region_code, delete_time);
 
 CREATE TABLE operations (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   state TEXT COLLATE "C" NOT NULL,
   status BIGINT NOT NULL,
   contingent_state TEXT COLLATE "C" NOT NULL,
@@ -46,20 +40,14 @@ CREATE TABLE operations (
 CREATE INDEX operations_state ON operations (state, name);
 
 CREATE TABLE regional_operations (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   title TEXT COLLATE "C" NOT NULL,
   coordinating_body TEXT COLLATE "C" NOT NULL,
   participating_state TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE compliance_records (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   state TEXT COLLATE "C" NOT NULL,
   obligation TEXT COLLATE "C" NOT NULL,
   timeliness BIGINT NOT NULL,
@@ -71,10 +59,7 @@ CREATE TABLE compliance_records (
 CREATE INDEX compliance_records_state ON compliance_records (state, name);
 
 CREATE TABLE field_visits (
-  name TEXT COLLATE "C" PRIMARY KEY, parent TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL,
-  etag TEXT COLLATE "C" NOT NULL, revision BIGINT NOT NULL,
-  create_time BIGINT NOT NULL, update_time BIGINT NOT NULL,
-  delete_time BIGINT,
+  {{resource_columns}},
   kind BIGINT NOT NULL,
   state TEXT COLLATE "C" NOT NULL,
   title TEXT COLLATE "C" NOT NULL,
