@@ -153,12 +153,11 @@ TEST_F(PoolTest, AConnectionThatCannotOpenFreesItsSlot) {
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(pool->counts().open, 0);
-  // The slot is free again: the next caller does not wait for the timeout.
+  // The slot is free again: with it still taken, this Acquire would wait
+  // for a release nobody makes and fail "exhausted" after the timeout.
   server_.refuse = false;
-  const absl::Time start = absl::Now();
   auto c = pool->Acquire();
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   EXPECT_EQ(pool->counts().open, 1);
   pool->Release(*c);
 }
@@ -206,7 +205,8 @@ TEST_F(PoolTest, AConnectionLeftInATransactionIsClosedOnRelease) {
 }
 
 TEST_F(PoolTest, TryClaimNeverWaits) {
-  auto pool = MakePool(2, absl::Seconds(30));
+  const absl::Duration pool_timeout = absl::Seconds(60);
+  auto pool = MakePool(2, pool_timeout);
   // Nothing open: a slot is reserved for the caller to open.
   ConnectionPool::Claim first = pool->TryClaim();
   EXPECT_TRUE(first.open);
@@ -218,7 +218,9 @@ TEST_F(PoolTest, TryClaimNeverWaits) {
   EXPECT_TRUE(second.open);
   const absl::Time start = absl::Now();
   EXPECT_FALSE(pool->TryClaim().found());
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  // A waiting claim would take the pool timeout; any scheduling delay is far
+  // below half of it.
+  EXPECT_LT(absl::Now() - start, pool_timeout / 2);
   // A failed Open gives the slot back.
   server_.refuse = true;
   EXPECT_FALSE(pool->Open().ok());
