@@ -356,8 +356,12 @@ TEST_P(WatchTest, ACancelBetweenWritesFinishesAtOnce) {
   FakeStream stream;
   Open(&stream, "");
   ASSERT_TRUE(stream.WaitForMessages(1));
+  stream.Complete(true);
+  // A change arrives only after the stream has registered (it asks for the
+  // next once it knows its id): past that, no registration is in progress.
+  Write("b/1");
+  ASSERT_TRUE(stream.WaitForMessages(2));
   stream.Complete(true);  // ready for the next; nothing comes
-  absl::SleepFor(absl::Milliseconds(50));
   stream.ClientCancel();
   ASSERT_TRUE(stream.finished());
   EXPECT_EQ(stream.status().code(), absl::StatusCode::kCancelled);
