@@ -598,8 +598,10 @@ TEST_F(PostgresTest, DefaultPoolTimeoutIsBounded) {
   done.Notify();
   holder.join();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  // The 5 s default (pg_url_test pins the value); the upper bound only
+  // catches a wait without end.
   EXPECT_GE(waited, absl::Milliseconds(4900));
-  EXPECT_LT(waited, absl::Seconds(8));
+  EXPECT_LT(waited, absl::Seconds(30));
 }
 
 TEST_F(PostgresTest, ManyDistinctStatementsOverflowTheCache) {

@@ -282,7 +282,9 @@ TEST_P(StoreTest, StatementsStopAtTheDeadline) {
         return tx.Query(kSlowQuery, {}).status();
       });
   EXPECT_EQ(write.code(), absl::StatusCode::kDeadlineExceeded) << write;
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Stopped, not run to the end (minutes): the bound is far from the 600 ms
+  // of deadlines, so a busy machine does not fail it.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   // The write was rolled back, and the store still answers.
   EXPECT_EQ(Count(*db), 0);
   // A deadline already past fails at once.
