@@ -294,6 +294,7 @@ TEST_F(MembershipHandlerTest, PagesWalkEverythingOnceWhileRowsAreInserted) {
   v1::ListPersonsResponse everything;
   ASSERT_TRUE(api_->ListPersons({}, all, &everything).ok());
   for (const auto& p : everything.persons()) initial.insert(p.name());
+  ASSERT_GT(initial.size(), 2u * req.page_size()) << "a walk of one page";
   int inserted = 0;
   while (true) {
     v1::ListPersonsResponse page;

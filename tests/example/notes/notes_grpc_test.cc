@@ -182,7 +182,16 @@ TEST_F(NotesGrpcTest, ListsSentAsStoredBytesDecodeWithTheirToken) {
   ASSERT_EQ(page.notes_size(), 2);
   EXPECT_EQ(page.notes(0).name(), "notes/a");
   EXPECT_EQ(page.notes(1).title(), "b");
-  EXPECT_FALSE(page.next_page_token().empty());
+  ASSERT_FALSE(page.next_page_token().empty());
+  // The token decodes and continues where the page stopped.
+  req.set_page_token(page.next_page_token());
+  grpc::ClientContext next_ctx;
+  v1::ListNotesResponse next;
+  grpc::Status s = stub_->ListNotes(&next_ctx, req, &next);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(next.notes_size(), 1);
+  EXPECT_EQ(next.notes(0).name(), "notes/c");
+  EXPECT_TRUE(next.next_page_token().empty());
 }
 
 TEST_F(NotesGrpcTest, AHandlerThatDropsItsCallStillAnswers) {
