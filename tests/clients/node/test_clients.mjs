@@ -349,7 +349,19 @@ describe("events", { skip: !eventsBin }, () => {
 
   test("lists the seeded events newest first", async () => {
     const page = await call(client, "ListEvents", { page_size: 100 });
-    assert.ok(page.events.length >= 5);
+    // The seed's events by their dates, newest first (undated last).
+    assert.deepEqual(
+      page.events.map((e) => e.name),
+      [
+        "events/migration-coordination-council-28th-meeting",
+        "events/annual-training-2024",
+        "events/working-meeting-unrcca-2024",
+        "events/icmec-meeting-2024-04",
+        "events/kz-mazhilis-deployment-agreement-bill-2022",
+        "events/consultations-international-military-flights-2022",
+        "events/csto-forces-withdraw-from-kazakhstan-2022",
+      ],
+    );
     const moscow = page.events.find((e) =>
       /flights/i.test(text(e.title) ?? ""),
     );
@@ -365,19 +377,25 @@ describe("events", { skip: !eventsBin }, () => {
     );
     const messages = [];
     const waiters = [];
+    let failed = null;  // an error before the cancel below fails the test
+    let cancelled = false;
     stream.on("data", (m) => {
       if (messages.length > 0 && isCheckpoint(m)) return;  // quiet-stream ticks
       messages.push(m);
       waiters.splice(0).forEach((w) => w());
     });
-    stream.on("error", () => {});  // the cancel below ends it
+    stream.on("error", (err) => {
+      if (!cancelled) failed = err;
+      waiters.splice(0).forEach((w) => w());
+    });
     const next = async (n) => {
       const deadline = Date.now() + RPC_TIMEOUT_MS;
-      while (messages.length < n && Date.now() < deadline)
+      while (messages.length < n && !failed && Date.now() < deadline)
         await new Promise((r) => {
           waiters.push(r);
           setTimeout(r, 200);
         });
+      assert.equal(failed, null, `the stream failed: ${failed?.message}`);
       assert.ok(messages.length >= n, `got ${messages.length} of ${n}`);
       return messages[n - 1];
     };
@@ -400,6 +418,7 @@ describe("events", { skip: !eventsBin }, () => {
     const change = await next(2);
     assert.equal(change.change_type, "CHANGE_TYPE_CREATED");
     assert.equal(change.event.name, `events/${id}`);
+    cancelled = true;
     stream.cancel();
 
     // Resuming from the checkpoint's token replays the create, exactly once.
@@ -421,7 +440,11 @@ describe("events", { skip: !eventsBin }, () => {
   });
 
   test("a damaged resume token is INVALID_ARGUMENT", async () => {
-    const stream = client.WatchEvents({ resume_token: "not-a-token" });
+    const stream = client.WatchEvents(
+      { resume_token: "not-a-token" },
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + RPC_TIMEOUT_MS) },
+    );
     const err = await new Promise((resolve) => {
       stream.on("data", () => {});
       stream.on("error", resolve);

@@ -396,6 +396,8 @@ class MembershipServerTest(unittest.TestCase):
     def test_cli_list_all_follows_pages(self):
         direct = self.stub.ListPersons(m_pb.ListPersonsRequest(page_size=1000),
                                        timeout=RPC_TIMEOUT)
+        # More than a page of 2: --all has pages to follow.
+        self.assertGreater(len(direct.persons), 4)
         r = self.run_cli("list-persons", "--page-size", "2", "--all")
         self.assertEqual(r.returncode, 0, r.stderr)
         out = json.loads(r.stdout)
