@@ -38,7 +38,7 @@
 #
 # Exits 0 whatever the numbers (it reports; it is not a test), 1 if something
 # could not run. With --strict (the bench_smoke test) it also exits 1 unless
-# every scenario ran with zero errors.
+# every scenario ran, answered at least one call, and had zero errors.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -271,8 +271,8 @@ check_p50() {
   ' "$tmp/out.txt"
 }
 
-# With --strict: every scenario of the last loadgen run must have run with
-# zero errors.
+# With --strict: every scenario of the last loadgen run must have run, with
+# at least one call answered and zero errors.
 check_strict() {
   [[ $strict -eq 1 ]] || return 0
   local ok=1 s line
@@ -285,13 +285,18 @@ check_strict() {
       echo "run_bench.sh: --strict: $s had errors:" >&2
       grep -v '"errors":0,' <<<"$line" >&2
       ok=0
+    elif grep '"ok_calls":0,' <<<"$line" >/dev/null; then
+      # No error, and no answer either: nothing was measured.
+      echo "run_bench.sh: --strict: $s answered no call:" >&2
+      grep '"ok_calls":0,' <<<"$line" >&2
+      ok=0
     fi
   done
   if [[ $ok -ne 1 ]]; then
     tail -n 20 "$tmp"/*.log >&2
     exit 1
   fi
-  echo "strict: all scenarios ran with zero errors"
+  echo "strict: all scenarios ran, answered calls, with zero errors"
 }
 
 bench_membership() {
@@ -344,6 +349,7 @@ bench_legislation() {
   echo "-- legislation_server on :$grpc_port, --search_cache_ms=0"
   run_loadgen --scenarios=echo,SearchUncached,echo --custom="$calls"
   echo
+  check_strict echo SearchUncached
   run_loadgen --scenarios=SearchUncached --custom="$calls" \
     --channels=1 --outstanding=1
   echo
