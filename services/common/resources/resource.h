@@ -380,12 +380,18 @@ class Resource {
                                         *T::descriptor());
     const absl::Time deadline = call.deadline();
     if (!decl_.compute) {
-      // The stored bytes, sent as they are.
+      // The stored bytes, sent as they are. Room for the page is made at
+      // the first row: growing a string of tens of kilobytes row by row
+      // copies it again and again.
       auto bytes = std::make_unique<std::string>();
       std::string* out = bytes.get();
+      const size_t rows = static_cast<size_t>(
+          q.page_size <= 0 ? kDefaultPageSize
+                           : std::min<int32_t>(q.page_size, kMaxPageSize));
       store_.ListAsync(
           q,
-          [out](absl::string_view data) {
+          [out, rows](absl::string_view data) {
+            if (out->empty()) out->reserve((data.size() + 8) * rows + 64);
             resource_internal::AppendBytesField(fields.items->number(), data,
                                                 out);
             return absl::OkStatus();

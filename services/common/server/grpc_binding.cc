@@ -80,7 +80,12 @@ void UnaryReactor::Finish(absl::Status status) {
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
-  grpc::Slice slice(bytes);
+  // The slice takes the string as it is (a list page is tens of kilobytes:
+  // no copy).
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(),
+      [](void* p) { delete static_cast<std::string*>(p); }, owned);
   *response_buffer_ = grpc::ByteBuffer(&slice, 1);
   grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
 }

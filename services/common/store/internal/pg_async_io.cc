@@ -159,8 +159,10 @@ void AsyncIo::Launch(Connection* c,
                      std::vector<std::unique_ptr<AsyncQuery>> queries) {
   auto f = std::make_unique<Flight>();
   f->conn = c;
-  f->batch = queries.size() > 1;
   const AsyncQuery& first = *queries[0];
+  // Several keyed reads: one `= ANY` statement. Several plain reads are the
+  // same statement (StartPending gathers only identical ones): sent once.
+  f->batch = queries.size() > 1 && first.keyed != nullptr;
   SqlValues keyed_params;  // the key, or the array of keys
   if (f->batch) {
     f->sql = first.keyed->batch_sql;
@@ -331,10 +333,18 @@ bool AsyncIo::Deliver(Flight& f, std::vector<absl::Status>& results) {
     return true;
   }
   if (!f.batch) {
-    AsyncQuery* q = f.queries[0].get();  // null: answered early
-    results[0] = f.conn->ForEachRow([q](const SqlRow& row) {
-      return q == nullptr ? absl::OkStatus() : q->on_row(row);
+    // One read, or identical reads that shared the statement: every row to
+    // each (null: answered early); a read's error stops only that read.
+    absl::Status read = f.conn->ForEachRow([&](const SqlRow& row) {
+      for (size_t i = 0; i < f.queries.size(); ++i) {
+        AsyncQuery* q = f.queries[i].get();
+        if (q != nullptr && results[i].ok()) results[i] = q->on_row(row);
+      }
+      return absl::OkStatus();
     });
+    if (!read.ok()) {
+      for (absl::Status& r : results) r = read;
+    }
     return true;
   }
   // Which reads asked for each key (a key may be asked for more than once).
@@ -411,8 +421,12 @@ void AsyncIo::ExpireAndStart() {
   StartPending();
 }
 
-// Sends waiting reads while connections are free: each with the other
-// waiting reads of its KeyedQuery.
+// Sends waiting reads while connections are free: a keyed read with the
+// other waiting reads of its KeyedQuery, a plain one with the other waiting
+// reads of the very same statement and parameters (many clients asking for
+// the same page): one statement answers them all. Each read's statement
+// still starts after the read was asked for, so it sees every write
+// acknowledged before.
 void AsyncIo::StartPending() {
   while (true) {
     std::vector<std::unique_ptr<AsyncQuery>> batch;
@@ -422,11 +436,16 @@ void AsyncIo::StartPending() {
       if (pending_.empty() || !(claim = pool_->TryClaim()).found()) return;
       batch.push_back(std::move(pending_.front()));
       pending_.pop_front();
-      if (const KeyedQuery* keyed = batch[0]->keyed;
-          keyed != nullptr && !batch[0]->alone) {
+      const AsyncQuery& first = *batch[0];
+      if (!first.alone) {
+        auto joins = [&first](const AsyncQuery& q) {
+          if (q.alone || q.keyed != first.keyed) return false;
+          return first.keyed != nullptr ||
+                 (q.sql == first.sql && q.params == first.params);
+        };
         for (auto it = pending_.begin();
              it != pending_.end() && batch.size() < options_.max_batch;) {
-          if ((*it)->keyed == keyed && !(*it)->alone) {
+          if (joins(**it)) {
             batch.push_back(std::move(*it));
             it = pending_.erase(it);
           } else {

@@ -11,7 +11,9 @@
 // it sends the first waiting read together with every other waiting read of
 // the same KeyedQuery (up to max_batch) as one `= ANY(array)` statement, and
 // hands each read the rows of its key; a batch the server refuses as a
-// whole (one bad key) is sent again read by read.
+// whole (one bad key) is sent again read by read. Waiting plain reads of
+// the very same statement and parameters (the same page asked for by many
+// clients) are sent once, and each gets every row.
 //
 // A read whose deadline passes is answered DEADLINE_EXCEEDED at once; a
 // statement nobody waits for any more is cancelled on the server, and its
@@ -70,7 +72,7 @@ class AsyncIo {
     // How long a cancelled statement may take to answer before its
     // connection is closed.
     absl::Duration cancel_grace = absl::Seconds(5);
-    // Most reads one batched statement answers.
+    // Most reads one batched or shared statement answers.
     size_t max_batch = 64;
   };
 

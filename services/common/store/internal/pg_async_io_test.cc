@@ -365,6 +365,66 @@ TEST_F(AsyncIoTest, WaitingKeyedReadsAreBatchedByQuery) {
   EXPECT_EQ(io_->stats().reads, 7u);
 }
 
+TEST_F(AsyncIoTest, WaitingIdenticalReadsShareOneStatement) {
+  Make(1);
+  Outcome busy, a1, b, a2, a_other_params, a3;
+  io_->Submit(Query(&busy, "BUSY"));
+  Sent holding = server_.WaitForSent(0);
+  io_->Submit(Query(&a1, "PAGE ?", {int64_t{1}}));
+  io_->Submit(Query(&b, "OTHER ?", {int64_t{1}}));
+  io_->Submit(Query(&a2, "PAGE ?", {int64_t{1}}));
+  io_->Submit(Query(&a_other_params, "PAGE ?", {int64_t{2}}));
+  io_->Submit(Query(&a3, "PAGE ?", {int64_t{1}}));
+  holding.conn->Answer(absl::OkStatus(), {});
+
+  // The first waiting read goes with the others of its very statement.
+  Sent shared = server_.WaitForSent(1);
+  EXPECT_EQ(shared.sql, "PAGE ?");
+  EXPECT_EQ(shared.params, SqlValues{int64_t{1}});
+  shared.conn->Answer(absl::OkStatus(), {{int64_t{10}}, {int64_t{11}}});
+  for (Outcome* o : {&a1, &a2, &a3}) {
+    ASSERT_TRUE(o->Wait());
+    EXPECT_TRUE(o->status.ok()) << o->status;
+    EXPECT_EQ(o->done_calls, 1);
+    EXPECT_THAT(o->rows, ElementsAre(SqlValues{int64_t{10}},
+                                     SqlValues{int64_t{11}}));
+  }
+  // Other statements, or other parameters, are their own statements.
+  Sent other = server_.WaitForSent(2);
+  EXPECT_EQ(other.sql, "OTHER ?");
+  other.conn->Answer(absl::OkStatus(), {});
+  Sent params = server_.WaitForSent(3);
+  EXPECT_EQ(params.params, SqlValues{int64_t{2}});
+  params.conn->Answer(absl::OkStatus(), {{int64_t{20}}});
+  ASSERT_TRUE(a_other_params.Wait());
+  EXPECT_THAT(a_other_params.rows, ElementsAre(SqlValues{int64_t{20}}));
+  ASSERT_TRUE(b.Wait());
+  EXPECT_EQ(io_->stats().statements, 4u);
+  EXPECT_EQ(io_->stats().reads, 6u);
+}
+
+TEST_F(AsyncIoTest, OneSharingReadsRowErrorIsItsOwn) {
+  Make(1);
+  Outcome busy, good, bad;
+  io_->Submit(Query(&busy, "BUSY"));
+  Sent holding = server_.WaitForSent(0);
+  io_->Submit(Query(&good, "PAGE"));
+  auto failing = Query(&bad, "PAGE");
+  failing->on_row = [](const SqlRow&) {
+    return absl::DataLossError("a stored row is corrupt");
+  };
+  io_->Submit(std::move(failing));
+  holding.conn->Answer(absl::OkStatus(), {});
+  Sent shared = server_.WaitForSent(1);
+  shared.conn->Answer(absl::OkStatus(), {{int64_t{1}}, {int64_t{2}}});
+  ASSERT_TRUE(good.Wait());
+  ASSERT_TRUE(bad.Wait());
+  EXPECT_TRUE(good.status.ok()) << good.status;
+  EXPECT_EQ(good.rows.size(), 2u);
+  EXPECT_EQ(bad.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(server_.sent_count(), 2u);
+}
+
 TEST_F(AsyncIoTest, BatchesHoldAtMostMaxBatchReads) {
   AsyncIo::Options options;
   options.max_batch = 2;
