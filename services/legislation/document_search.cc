@@ -17,6 +17,7 @@
 namespace cstopa::legislation {
 namespace {
 
+using common::SharedRead;
 using common::SqlRow;
 using common::SqlTransaction;
 using common::SqlValue;
@@ -243,6 +244,16 @@ class DocumentSearch::PageFetch {
     if (i == rows_.size() || seen_[i]) return absl::OkStatus();
     seen_[i] = true;
     return FillHit(row, 1, words_, &(*hits_)[i]);
+  }
+
+  // The outcome of another fetch of the same rows with the same words:
+  // the documents and snippets it found (the scores are this search's).
+  void Adopt(const PageFetch& leader) {
+    seen_ = leader.seen_;
+    for (size_t i = 0; i < hits_->size() && i < leader.hits_->size(); ++i) {
+      (*hits_)[i].document = (*leader.hits_)[i].document;
+      (*hits_)[i].snippets = (*leader.hits_)[i].snippets;
+    }
   }
 
   // A document deleted between ranking and fetching drops out of the page.
@@ -515,15 +526,33 @@ absl::Status DocumentSearch::Fetch(SqlTransaction& tx, Pending& p) const {
   return absl::OkStatus();
 }
 
+// Searches for the same words fetching the same page together (one
+// statement on PostgreSQL) cut its snippets once.
+SharedRead DocumentSearch::ShareFetch(
+    const void* kind, const Pending& p, const void* outcome,
+    absl::AnyInvocable<absl::Status(const void*)> adopt) {
+  SharedRead share;
+  share.kind = kind;
+  share.key = absl::StrJoin(p.query.words, std::string(1, '\0'));
+  share.outcome = outcome;
+  share.adopt = std::move(adopt);
+  return share;
+}
+
 void DocumentSearch::FetchAsync(std::unique_ptr<Pending> p,
                                 absl::Time deadline) const {
+  static const char kFetch = 0;
   auto fetch = std::make_unique<PageFetch>(postgres_, p->words, p->Shown(),
                                            &p->page.hits);
   if (fetch->empty()) return Finish(std::move(p), absl::OkStatus());
   PageFetch* f = fetch.get();
   std::string sql = std::move(f->sql());
   SqlValues params = std::move(f->params());
-  db_->QueryOnceAsync(
+  SharedRead share = ShareFetch(&kFetch, *p, f, [f](const void* leader) {
+    f->Adopt(*static_cast<const PageFetch*>(leader));
+    return absl::OkStatus();
+  });
+  db_->QuerySharedAsync(
       std::move(sql), std::move(params), deadline,
       [f](const SqlRow& row) { return f->OnRow(row); },
       [this, p = std::move(p),
@@ -531,7 +560,8 @@ void DocumentSearch::FetchAsync(std::unique_ptr<Pending> p,
         if (s.ok()) fetch->Done();
         fetch.reset();  // before `p`, whose words and hits it refers to
         Finish(std::move(p), std::move(s));
-      });
+      },
+      std::move(share));
 }
 
 // The ranking (at most `limit` rows) joined to the documents: the page is
@@ -550,7 +580,15 @@ void DocumentSearch::RankAndFetchAsync(std::unique_ptr<Pending> p,
       ") r JOIN documents doc ON doc.name = r.rank_key "
       "ORDER BY r.score DESC, r.rank_key ASC");
   Pending* st = p.get();
-  db_->QueryOnceAsync(
+  static const char kRankAndFetch = 0;
+  SharedRead share =
+      ShareFetch(&kRankAndFetch, *st, st, [st](const void* leader) {
+        const Pending* l = static_cast<const Pending*>(leader);
+        st->rows = l->rows;
+        st->page.hits = l->page.hits;
+        return absl::OkStatus();
+      });
+  db_->QuerySharedAsync(
       std::move(sql), std::move(params), deadline,
       [st](const SqlRow& row) -> absl::Status {
         st->rows.push_back({ScoreOf(row, 1), row.Value(0)});
@@ -564,7 +602,8 @@ void DocumentSearch::RankAndFetchAsync(std::unique_ptr<Pending> p,
       },
       [this, p = std::move(p)](absl::Status s) mutable {
         Finish(std::move(p), std::move(s));
-      });
+      },
+      std::move(share));
 }
 
 void DocumentSearch::RankAndFetchInTransaction(std::unique_ptr<Pending> p,

@@ -113,6 +113,11 @@ class DocumentSearch {
   struct Pending;  // one search in flight
   class PageFetch;
 
+  // How a read of `p`'s page shares its row work (see common::SharedRead).
+  static common::SharedRead ShareFetch(
+      const void* kind, const Pending& p, const void* outcome,
+      absl::AnyInvocable<absl::Status(const void*)> adopt);
+
   // Checks the query and fills what every statement of it shares.
   absl::Status Prepare(Pending& p) const;
   // The ranked rows of the page (and the one after it) from a live cache

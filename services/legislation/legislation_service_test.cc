@@ -7,9 +7,11 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -26,6 +28,7 @@ using common::Caller;
 using common::testing::FieldsOf;
 using common::testing::ReasonOf;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
@@ -614,6 +617,55 @@ TEST_P(LegislationHandlerTest, SearchRanksTitleMatchesFirst) {
   EXPECT_THAT(r->results(1).snippets(0),
               HasSubstr("<mark>Cybersecurity</mark> is mentioned"));
   EXPECT_GT(r->results(0).score(), r->results(1).score());
+}
+
+// Clients searching at once: on PostgreSQL identical page reads waiting
+// together share one statement, and searches for the same words share the
+// snippets cut from it. Searches for other words that rank the same page
+// must still get their own snippets.
+TEST_P(LegislationHandlerTest, SearchesAskedTogetherEachGetTheirOwnPage) {
+  MakeDocument("a", "Model law on cybersecurity", "",
+               "The law protects networks; cybersecurity matters.");
+  MakeDocument("b", "Model law on cybersecurity of banks", "",
+               "Banks follow the law on cybersecurity.");
+  const std::vector<std::string> queries = {"cybersecurity", "law"};
+  std::vector<v1::SearchDocumentsResponse> expected;
+  for (const std::string& q : queries) {
+    auto r = Search(q);  // also fills the ranking cache
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->results_size(), 2);
+    expected.push_back(*r);
+  }
+  ASSERT_NE(expected[0].results(0).snippets(0),
+            expected[1].results(0).snippets(0));
+
+  constexpr int kClients = 40;
+  std::vector<absl::StatusOr<v1::SearchDocumentsResponse>> got(
+      kClients, absl::UnknownError("not run"));
+  absl::Notification go;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      go.WaitForNotification();
+      got[i] = Search(queries[i % 2]);
+    });
+  }
+  go.Notify();
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    const v1::SearchDocumentsResponse& want = expected[i % 2];
+    ASSERT_EQ(got[i]->results_size(), want.results_size()) << "client " << i;
+    for (int k = 0; k < want.results_size(); ++k) {
+      const auto& g = got[i]->results(k);
+      const auto& w = want.results(k);
+      EXPECT_EQ(g.document().name(), w.document().name());
+      EXPECT_EQ(g.document().etag(), w.document().etag());
+      EXPECT_EQ(g.score(), w.score());
+      EXPECT_THAT(g.snippets(), ElementsAreArray(w.snippets()))
+          << "client " << i << " (" << queries[i % 2] << ")";
+    }
+  }
 }
 
 TEST_P(LegislationHandlerTest, HostileSearchTextIsSearchedOrRejected) {

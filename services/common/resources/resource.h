@@ -397,14 +397,15 @@ class Resource {
             return absl::OkStatus();
           },
           deadline,
-          [bytes = std::move(bytes), call = std::move(call)](
-              absl::StatusOr<std::string> next) mutable {
+          [bytes = std::move(bytes),
+           call = std::move(call)](absl::StatusOr<std::string> next) mutable {
             if (!next.ok()) return call.Finish(next.status());
             if (!next->empty())
               resource_internal::AppendBytesField(
                   fields.next_page_token->number(), *next, bytes.get());
             call.FinishSerialized(std::move(*bytes));
-          });
+          },
+          SharePage<Response>(out));
       return;
     }
     Response* out = call.response();
@@ -418,14 +419,15 @@ class Resource {
           return absl::OkStatus();
         },
         deadline,
-        [this, out, day = *day, call = std::move(call)](
-            absl::StatusOr<std::string> next) mutable {
+        [this, out, day = *day,
+         call = std::move(call)](absl::StatusOr<std::string> next) mutable {
           if (!next.ok()) return call.Finish(next.status());
           ComputeAll(out, day);
           out->GetReflection()->SetString(out, fields.next_page_token,
                                           *std::move(next));
           call.Finish(absl::OkStatus());
-        });
+        },
+        SharePage<Response>(out));
   }
 
   template <typename Request>
@@ -621,6 +623,22 @@ class Resource {
   }
 
  private:
+  // Identical list pages asked for together are built once (the outcome
+  // depends only on the rows): `page` is the encoded page or the response
+  // being filled, copied by the other reads of the statement.
+  template <typename Response, typename Page>
+  static SharedRead SharePage(Page* page) {
+    static const char kKind = 0;  // one per resource, response and page form
+    SharedRead share;
+    share.kind = &kKind;
+    share.outcome = page;
+    share.adopt = [page](const void* leader) {
+      *page = *static_cast<const Page*>(leader);
+      return absl::OkStatus();
+    };
+    return share;
+  }
+
   std::vector<absl::string_view> Shape() const {
     return std::vector<absl::string_view>(collections_.begin(),
                                           collections_.end());

@@ -1,9 +1,11 @@
 #include "services/common/server/server.h"
 
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,11 +17,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpc/grpc.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "services/common/server/admin_http.h"
 #include "services/common/server/config.h"
 #include "services/common/server/interceptors.h"
@@ -282,6 +284,21 @@ struct Hosted {
   std::unique_ptr<ServiceInstance> instance;
 };
 
+// glibc gives the top of a heap back to the kernel as soon as 128 kB of it is
+// free, and a served list page or a PostgreSQL answer is tens of kilobytes
+// allocated on one thread and freed on another: under load most of them
+// came from fresh pages (page faults, madvise, malloc_consolidate; a fifth
+// of the server's time in a PostgreSQL ListEvents profile). Keeping 16 MB
+// of headroom per heap and trimming only past 64 MB makes them reuse memory
+// (ListEvents on PostgreSQL: 8.2k -> 10.8k calls/s on two cores). An
+// operator's GLIBC_TUNABLES wins.
+void KeepFreedMemory() {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
 }  // namespace
 
 int RunService(int argc, char** argv, const ServiceDefinition& def) {
@@ -301,6 +318,7 @@ int RunServices(int argc, char** argv, const std::string& program,
   // Lock-order cycle detection costs a graph update on every lock; tests
   // and sanitizer builds keep it, the served binary does not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  KeepFreedMemory();
 
   if (defs.empty()) {
     std::cerr << program << ": no service to run\n";

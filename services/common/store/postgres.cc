@@ -98,13 +98,21 @@ int64_t LockKey(absl::string_view schema) {
   return static_cast<int64_t>(h);
 }
 
+// Outcomes are reported on two threads besides the I/O thread: finishing a
+// gRPC call costs about as much as reading its answer.
+pg::AsyncIo::Options IoOptions() {
+  pg::AsyncIo::Options options;
+  options.completion_threads = 2;
+  return options;
+}
+
 class PgDatabase : public Database {
  public:
   explicit PgDatabase(pg::Options opts)
       : opts_(std::move(opts)),
         pool_(opts_.pool_size, opts_.pool_timeout, opts_.display,
               [this] { return std::make_unique<LibpqConnection>(&opts_); }),
-        io_(&pool_) {}
+        io_(&pool_, IoOptions()) {}
   ~PgDatabase() override {
     StopStoreThreads();
     io_.Stop();
@@ -178,12 +186,20 @@ class PgDatabase : public Database {
 
   void QueryOnceAsync(std::string sql, SqlValues params, absl::Time deadline,
                       RowCallback on_row, StatusCallback done) override {
+    QuerySharedAsync(std::move(sql), std::move(params), deadline,
+                     std::move(on_row), std::move(done), SharedRead());
+  }
+
+  void QuerySharedAsync(std::string sql, SqlValues params, absl::Time deadline,
+                        RowCallback on_row, StatusCallback done,
+                        SharedRead share) override {
     auto q = std::make_unique<pg::AsyncQuery>();
     q->sql = std::move(sql);
     q->params = std::move(params);
     q->deadline = deadline;
     q->on_row = std::move(on_row);
     q->done = std::move(done);
+    q->share = std::move(share);
     io_.Submit(std::move(q));
   }
 

@@ -422,7 +422,8 @@ absl::StatusOr<std::string> ResourceStore::List(
 }
 
 void ResourceStore::ListAsync(const ListQuery& q, RowSink sink,
-                              absl::Time deadline, ListCallback done) const {
+                              absl::Time deadline, ListCallback done,
+                              SharedRead share) const {
   auto plan = PlanList(q);
   if (!plan.ok()) {
     done(plan.status());
@@ -433,13 +434,26 @@ void ResourceStore::ListAsync(const ListQuery& q, RowSink sink,
     RowSink sink;
     std::string fingerprint;
     ListCallback done;
+    SharedRead caller;  // how the sink's outcome is shared
   };
-  auto state = std::make_unique<State>(State{ListReader(plan->page_size),
-                                             std::move(sink),
-                                             std::move(plan->fingerprint),
-                                             std::move(done)});
+  auto state = std::make_unique<State>(
+      State{ListReader(plan->page_size), std::move(sink),
+            std::move(plan->fingerprint), std::move(done), std::move(share)});
   State* st = state.get();
-  db_->QueryOnceAsync(
+  // Shared: the reader's place (the next page token is each read's own:
+  // the fingerprint may differ) and the sink's outcome.
+  SharedRead shared;
+  if (st->caller.kind != nullptr) {
+    shared.kind = st->caller.kind;
+    shared.key = st->caller.key;
+    shared.outcome = st;
+    shared.adopt = [st](const void* leader) {
+      const State* l = static_cast<const State*>(leader);
+      st->reader = l->reader;
+      return st->caller.adopt(l->caller.outcome);
+    };
+  }
+  db_->QuerySharedAsync(
       std::move(plan->sql), std::move(plan->params), deadline,
       [st](const SqlRow& row) {
         return st->reader.OnRow(
@@ -451,7 +465,8 @@ void ResourceStore::ListAsync(const ListQuery& q, RowSink sink,
           return;
         }
         state->done(state->reader.NextToken(*tokens_, state->fingerprint));
-      });
+      },
+      std::move(shared));
 }
 
 void ResourceStore::BatchGetAsync(

@@ -140,8 +140,10 @@ class ResourceStore {
   // List without holding the calling thread (Database::QueryOnceAsync):
   // `sink` gets each stored resource, then `done` the next page token. Both
   // may run on a store thread; what they reference must live until `done`.
+  // With `share` (see SharedRead; its outcome is what `sink` fills),
+  // identical pages asked for together are built once and copied.
   void ListAsync(const ListQuery& query, RowSink sink, absl::Time deadline,
-                 ListCallback done) const;
+                 ListCallback done, SharedRead share = {}) const;
 
   // BatchGet without holding the calling thread: one statement for all the
   // names. `add` is called for each in the order of `names` (duplicates

@@ -34,6 +34,13 @@ void Database::QueryOnceAsync(std::string sql, SqlValues params,
   done(std::move(s));
 }
 
+void Database::QuerySharedAsync(std::string sql, SqlValues params,
+                                absl::Time deadline, RowCallback on_row,
+                                StatusCallback done, SharedRead) {
+  QueryOnceAsync(std::move(sql), std::move(params), deadline, std::move(on_row),
+                 std::move(done));
+}
+
 void Database::QueryKeyAsync(const KeyedQuery* query, std::string key,
                              absl::Time deadline, RowCallback on_row,
                              StatusCallback done) {

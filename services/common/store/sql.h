@@ -127,6 +127,21 @@ struct KeyedQuery {
   std::string batch_sql;
 };
 
+// How identical reads may share the work done on their rows as well as the
+// statement (see Database::QuerySharedAsync). Reads with the same `kind`
+// (the code that reads, any address it owns) and `key` (whatever beyond the
+// statement their outcome depends on) produce the same outcome from the
+// same rows: one runs its row callback, every other copies its outcome.
+struct SharedRead {
+  const void* kind = nullptr;  // null: the read shares nothing
+  std::string key;
+  // What the read's row callback fills, given to the others' `adopt`.
+  const void* outcome = nullptr;
+  // Makes this read's outcome a copy of `leader`'s (another read's
+  // `outcome`, its row callback done); an error is this read's result.
+  absl::AnyInvocable<absl::Status(const void* leader)> adopt;
+};
+
 // A figure about a store at one moment, for operators (a Prometheus gauge).
 struct StoreGauge {
   std::string name;  // a Prometheus metric name, cstopa_store_...
@@ -191,6 +206,16 @@ class Database {
   virtual void QueryOnceAsync(std::string sql, SqlValues params,
                               absl::Time deadline, RowCallback on_row,
                               StatusCallback done);
+
+  // QueryOnceAsync of a read whose row work is worth sharing (a page built
+  // or snippets cut from the rows): when PostgreSQL answers identical
+  // waiting reads with one statement, the reads of one `share.kind` and
+  // `share.key` also run `on_row` once, for the first of them, and the
+  // others `share.adopt` its outcome (before any `done` runs). Other back
+  // ends ignore `share`.
+  virtual void QuerySharedAsync(std::string sql, SqlValues params,
+                                absl::Time deadline, RowCallback on_row,
+                                StatusCallback done, SharedRead share);
 
   // QueryOnceAsync of `query->sql` with `key` bound. While the read waits
   // for a connection, PostgreSQL combines it with the other waiting reads

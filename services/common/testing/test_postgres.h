@@ -98,6 +98,12 @@ class SchemaDroppingDatabase : public Database {
     db_->QueryOnceAsync(std::move(sql), std::move(params), deadline,
                         std::move(on_row), std::move(done));
   }
+  void QuerySharedAsync(std::string sql, SqlValues params, absl::Time deadline,
+                        RowCallback on_row, StatusCallback done,
+                        SharedRead share) override {
+    db_->QuerySharedAsync(std::move(sql), std::move(params), deadline,
+                          std::move(on_row), std::move(done), std::move(share));
+  }
   void QueryKeyAsync(const KeyedQuery* query, std::string key,
                      absl::Time deadline, RowCallback on_row,
                      StatusCallback done) override {

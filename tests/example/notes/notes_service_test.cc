@@ -5,8 +5,11 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -160,6 +163,58 @@ TEST_P(NotesTest, ListPagesFilterAndSkipDeleted) {
   list.set_filter("title = \"");
   v1::ListNotesResponse bad;
   EXPECT_EQ(ReasonOf(notes_->ListNotes({}, list, &bad)), "INVALID_FILTER");
+}
+
+// Many clients asking for the same page at once: on PostgreSQL the reads
+// that wait together share one statement and one built page; each must
+// still get the whole page and a next page token of its own that works.
+TEST_P(NotesTest, IdenticalListsAskedTogetherEachGetTheWholePage) {
+  v1::Note out;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        Create(absl::StrCat("n", i), absl::StrCat("Note ", i), &out).ok());
+  }
+  v1::ListNotesRequest list;
+  list.set_page_size(3);
+  v1::ListNotesResponse expected;
+  ASSERT_TRUE(notes_->ListNotes({}, list, &expected).ok());
+  ASSERT_EQ(expected.notes_size(), 3);
+  ASSERT_FALSE(expected.next_page_token().empty());
+
+  constexpr int kClients = 40;
+  std::vector<v1::ListNotesResponse> pages(kClients);
+  std::vector<absl::Status> results(kClients);
+  absl::Notification go;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      go.WaitForNotification();
+      results[i] = notes_->ListNotes({}, list, &pages[i]);
+    });
+  }
+  go.Notify();
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i];
+    ASSERT_EQ(pages[i].notes_size(), 3) << "client " << i;
+    for (int k = 0; k < 3; ++k)
+      EXPECT_EQ(pages[i].notes(k).name(), expected.notes(k).name());
+    v1::ListNotesRequest next = list;
+    next.set_page_token(pages[i].next_page_token());
+    v1::ListNotesResponse rest;
+    ASSERT_TRUE(notes_->ListNotes({}, next, &rest).ok()) << "client " << i;
+    ASSERT_EQ(rest.notes_size(), 2);
+    EXPECT_EQ(rest.notes(0).name(), "notes/n3");
+    EXPECT_TRUE(rest.next_page_token().empty());
+  }
+  if (GetParam() == "postgresql") {
+    // The reads did wait together: some statement answered several.
+    double per_statement = 0;
+    for (const auto& g : db_->Gauges()) {
+      if (g.name == "cstopa_store_reads_per_statement") per_statement = g.value;
+    }
+    EXPECT_GT(per_statement, 1.0);
+  }
 }
 
 TEST_P(NotesTest, ACallPastItsDeadlineFailsWithDeadlineExceeded) {

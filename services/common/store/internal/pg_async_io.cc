@@ -52,6 +52,9 @@ absl::Time AsyncIo::Flight::NextTime() const {
 
 AsyncIo::AsyncIo(ConnectionPool* pool, Options options)
     : pool_(pool), options_(options) {
+  if (options_.completion_threads > 0)
+    completions_ =
+        std::make_unique<Executor>("pg_done", options_.completion_threads);
   pool_->set_release_hook([this] { OnRelease(); });
 }
 
@@ -91,6 +94,7 @@ void AsyncIo::Stop() {
     Wake();
   }
   thread_.join();  // the loop failed what was left
+  if (completions_) completions_->Stop();
   absl::MutexLock lock(&mu_);
   close(epoll_fd_);
   close(wake_fd_);
@@ -133,8 +137,12 @@ void AsyncIo::Submit(std::unique_ptr<AsyncQuery> q) {
     // Reads already waiting go first.
     if (!pending_.empty() || !(claim = pool_->TryClaim()).found()) {
       q->queued = absl::Now();
+      // The I/O thread sends it when a connection frees up (it learns of
+      // every release); it must wake up early only to fail it in time. A
+      // wake-up per read costs a context switch each.
+      if (std::min(q->deadline, q->queued + pool_->timeout()) < wakes_at_)
+        Wake();
       pending_.push_back(std::move(q));
-      Wake();  // to time the wait
       return;
     }
   }
@@ -315,9 +323,39 @@ void AsyncIo::Finish(Flight* raw, absl::Status status, bool close_connection) {
     }
     return;  // ExpireAndStart sends them
   }
-  for (size_t i = 0; i < f->queries.size(); ++i) {
-    if (f->queries[i] != nullptr) f->queries[i]->done(std::move(results[i]));
+  auto report = [queries = std::move(f->queries),
+                 results = std::move(results)]() mutable {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      if (queries[i] != nullptr) queries[i]->done(std::move(results[i]));
+    }
+  };
+  if (completions_) {
+    completions_->Run(std::move(report));
+  } else {
+    report();
   }
+}
+
+// For each read of a shared statement, the read whose outcome it copies:
+// the first live read of its share kind and key (itself if it is that
+// read, or shares nothing).
+std::vector<size_t> AsyncIo::Leaders(
+    const std::vector<std::unique_ptr<AsyncQuery>>& queries) {
+  std::vector<size_t> leader(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    leader[i] = i;
+    const AsyncQuery* q = queries[i].get();
+    if (q == nullptr || q->share.kind == nullptr || !q->share.adopt) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const AsyncQuery* p = queries[j].get();
+      if (p != nullptr && leader[j] == j && p->share.kind == q->share.kind &&
+          p->share.key == q->share.key) {
+        leader[i] = j;
+        break;
+      }
+    }
+  }
+  return leader;
 }
 
 // Runs the row callbacks of `f`'s reads over its answer, leaving each read's
@@ -334,16 +372,27 @@ bool AsyncIo::Deliver(Flight& f, std::vector<absl::Status>& results) {
   }
   if (!f.batch) {
     // One read, or identical reads that shared the statement: every row to
-    // each (null: answered early); a read's error stops only that read.
+    // each (null: answered early) that does not copy another's outcome; a
+    // read's error stops only that read.
+    const std::vector<size_t> leader = Leaders(f.queries);
     absl::Status read = f.conn->ForEachRow([&](const SqlRow& row) {
       for (size_t i = 0; i < f.queries.size(); ++i) {
         AsyncQuery* q = f.queries[i].get();
-        if (q != nullptr && results[i].ok()) results[i] = q->on_row(row);
+        if (q != nullptr && leader[i] == i && results[i].ok())
+          results[i] = q->on_row(row);
       }
       return absl::OkStatus();
     });
     if (!read.ok()) {
       for (absl::Status& r : results) r = read;
+      return true;
+    }
+    for (size_t i = 0; i < f.queries.size(); ++i) {
+      const size_t l = leader[i];
+      if (l == i || f.queries[i] == nullptr) continue;
+      results[i] = results[l].ok()
+                       ? f.queries[i]->share.adopt(f.queries[l]->share.outcome)
+                       : results[l];
     }
     return true;
   }

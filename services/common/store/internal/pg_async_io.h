@@ -13,7 +13,11 @@
 // hands each read the rows of its key; a batch the server refuses as a
 // whole (one bad key) is sent again read by read. Waiting plain reads of
 // the very same statement and parameters (the same page asked for by many
-// clients) are sent once, and each gets every row.
+// clients) are sent once, and each gets every row; reads that say how
+// (AsyncQuery::share) also share the work on the rows: one read's row
+// callback runs, the others copy its outcome. The outcomes are reported
+// (`done`) on completion_threads, off the I/O thread, so that finishing a
+// gRPC call never holds up the next answer.
 //
 // A read whose deadline passes is answered DEADLINE_EXCEEDED at once; a
 // statement nobody waits for any more is cancelled on the server, and its
@@ -44,6 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/common/base/executor.h"
 #include "services/common/base/sql_value.h"
 #include "services/common/store/internal/pg_connection.h"
 #include "services/common/store/internal/pg_pool.h"
@@ -60,6 +65,9 @@ struct AsyncQuery {
   absl::Time deadline = absl::InfiniteFuture();
   RowCallback on_row;   // for each row of the answer
   StatusCallback done;  // exactly once, with the outcome
+  // Identical plain reads sharing a statement run `on_row` once per kind and
+  // key; the others adopt that read's outcome.
+  SharedRead share;
 
   // AsyncIo's own bookkeeping.
   absl::Time queued = absl::InfiniteFuture();  // when it started waiting
@@ -74,6 +82,8 @@ class AsyncIo {
     absl::Duration cancel_grace = absl::Seconds(5);
     // Most reads one batched or shared statement answers.
     size_t max_batch = 64;
+    // Threads that report outcomes (run `done`); 0: the I/O thread does.
+    int completion_threads = 0;
   };
 
   // Takes its connections from `pool`, which must outlive it, and installs
@@ -86,7 +96,8 @@ class AsyncIo {
 
   // Sends `q` or queues it. Its `done` may run before this returns (a
   // deadline already past, a connection that cannot be opened), else on the
-  // I/O thread; `on_row` runs on the I/O thread.
+  // I/O thread or a completion thread; `on_row` and `share.adopt` run on the
+  // I/O thread.
   void Submit(std::unique_ptr<AsyncQuery> q);
 
   // Fails the reads waiting or in flight with UNAVAILABLE ("the store is
@@ -128,11 +139,14 @@ class AsyncIo {
   void OnReadable(Flight* f);
   void Finish(Flight* raw, absl::Status status, bool close_connection);
   static bool Deliver(Flight& f, std::vector<absl::Status>& results);
+  static std::vector<size_t> Leaders(
+      const std::vector<std::unique_ptr<AsyncQuery>>& queries);
   void ExpireAndStart();
   void StartPending();
 
   ConnectionPool* const pool_;
   const Options options_;
+  std::unique_ptr<Executor> completions_;
 
   mutable absl::Mutex mu_;
   std::thread thread_;

@@ -425,6 +425,144 @@ TEST_F(AsyncIoTest, OneSharingReadsRowErrorIsItsOwn) {
   EXPECT_EQ(server_.sent_count(), 2u);
 }
 
+// A read that shares its row work: counts its row callbacks and adoptions.
+struct SharingOutcome : Outcome {
+  int on_row_calls = 0;
+  const void* adopted_from = nullptr;
+};
+
+const char kPageKind = 0;
+const char kOtherKind = 0;
+
+std::unique_ptr<AsyncQuery> SharingRead(
+    SharingOutcome* out, const void* kind, std::string key,
+    absl::Time deadline = absl::InfiniteFuture()) {
+  auto q = Query(out, "PAGE", {}, deadline);
+  q->on_row = [out](const SqlRow& row) {
+    ++out->on_row_calls;
+    out->rows.push_back({row.Value(0)});
+    return absl::OkStatus();
+  };
+  q->share.kind = kind;
+  q->share.key = std::move(key);
+  q->share.outcome = out;
+  q->share.adopt = [out](const void* leader) {
+    const auto* l = static_cast<const SharingOutcome*>(leader);
+    out->adopted_from = l;
+    out->rows = l->rows;
+    return absl::OkStatus();
+  };
+  return q;
+}
+
+TEST_F(AsyncIoTest, SharingReadsOfOneKindAndKeyBuildTheirOutcomeOnce) {
+  Make(1);
+  Outcome busy, plain;
+  SharingOutcome first, same, other_key, other_kind;
+  io_->Submit(Query(&busy, "BUSY"));
+  Sent holding = server_.WaitForSent(0);
+  io_->Submit(SharingRead(&first, &kPageKind, "w"));
+  io_->Submit(SharingRead(&same, &kPageKind, "w"));
+  io_->Submit(SharingRead(&other_key, &kPageKind, "v"));
+  io_->Submit(SharingRead(&other_kind, &kOtherKind, "w"));
+  io_->Submit(Query(&plain, "PAGE"));
+  holding.conn->Answer(absl::OkStatus(), {});
+  Sent shared = server_.WaitForSent(1);
+  shared.conn->Answer(absl::OkStatus(), {{int64_t{1}}, {int64_t{2}}});
+  for (Outcome* o :
+       std::vector<Outcome*>{&first, &same, &other_key, &other_kind, &plain}) {
+    ASSERT_TRUE(o->Wait());
+    EXPECT_TRUE(o->status.ok()) << o->status;
+    EXPECT_EQ(o->done_calls, 1);
+    EXPECT_THAT(o->rows,
+                ElementsAre(SqlValues{int64_t{1}}, SqlValues{int64_t{2}}));
+  }
+  // One statement for all five; the second read of kind and key copied the
+  // first's outcome instead of reading the rows.
+  EXPECT_EQ(server_.sent_count(), 2u);
+  EXPECT_EQ(first.on_row_calls, 2);
+  EXPECT_EQ(first.adopted_from, nullptr);
+  EXPECT_EQ(same.on_row_calls, 0);
+  EXPECT_EQ(same.adopted_from, &first);
+  EXPECT_EQ(other_key.on_row_calls, 2);
+  EXPECT_EQ(other_kind.on_row_calls, 2);
+  EXPECT_EQ(other_key.adopted_from, nullptr);
+  EXPECT_EQ(other_kind.adopted_from, nullptr);
+}
+
+TEST_F(AsyncIoTest, ASharedOutcomesErrorIsEveryCopysAndAnEarlyAnswerLeadsNone) {
+  Make(1);
+  Outcome busy;
+  SharingOutcome hasty, failing, copy, after;
+  io_->Submit(Query(&busy, "BUSY"));
+  Sent holding = server_.WaitForSent(0);
+  // The first read of the kind is answered early (its deadline): the next
+  // one builds the outcome.
+  io_->Submit(SharingRead(&hasty, &kPageKind, "w",
+                          absl::Now() + absl::Milliseconds(100)));
+  auto bad = SharingRead(&failing, &kPageKind, "w");
+  bad->on_row = [&failing](const SqlRow&) {
+    ++failing.on_row_calls;
+    return absl::DataLossError("a stored row is corrupt");
+  };
+  io_->Submit(std::move(bad));
+  io_->Submit(SharingRead(&copy, &kPageKind, "w"));
+  holding.conn->Answer(absl::OkStatus(), {});
+  Sent shared = server_.WaitForSent(1);
+  ASSERT_TRUE(hasty.Wait());
+  EXPECT_EQ(hasty.status.code(), absl::StatusCode::kDeadlineExceeded);
+  shared.conn->Answer(absl::OkStatus(), {{int64_t{1}}, {int64_t{2}}});
+  ASSERT_TRUE(failing.Wait());
+  ASSERT_TRUE(copy.Wait());
+  EXPECT_EQ(failing.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(failing.on_row_calls, 1);  // stopped at its first error
+  EXPECT_EQ(copy.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(copy.on_row_calls, 0);
+  EXPECT_EQ(copy.adopted_from, nullptr);  // an error is not adopted
+  EXPECT_EQ(hasty.on_row_calls, 0);
+  // A later read of the same kind reads its own statement's rows.
+  io_->Submit(SharingRead(&after, &kPageKind, "w"));
+  Sent alone = server_.WaitForSent(2);
+  alone.conn->Answer(absl::OkStatus(), {{int64_t{3}}});
+  ASSERT_TRUE(after.Wait());
+  EXPECT_TRUE(after.status.ok()) << after.status;
+  EXPECT_THAT(after.rows, ElementsAre(SqlValues{int64_t{3}}));
+}
+
+TEST_F(AsyncIoTest, OutcomesReportedOnCompletionThreadsFreeTheIoThread) {
+  AsyncIo::Options options;
+  options.completion_threads = 1;
+  Make(2, absl::Seconds(30), options);
+  Outcome slow, next;
+  absl::Notification release, reporting;
+  auto held = Query(&slow, "SLOW");
+  held->done = [&](absl::Status s) {
+    reporting.Notify();
+    release.WaitForNotification();  // a done that takes its time
+    slow.status = std::move(s);
+    slow.finished.Notify();
+  };
+  io_->Submit(std::move(held));
+  Sent first = server_.WaitForSent(0);
+  first.conn->Answer(absl::OkStatus(), {});
+  ASSERT_TRUE(reporting.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  // While the one completion thread is held, the I/O thread still reads
+  // the next answer (its rows arrive; its report waits its turn).
+  io_->Submit(Query(&next, "NEXT"));
+  Sent second = server_.WaitForSent(1);
+  second.conn->Answer(absl::OkStatus(), {{int64_t{5}}});
+  EXPECT_TRUE(WaitUntil([&] { return second.conn->receives > 0; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    const auto counts = pool_->counts();
+    return counts.idle == counts.open;  // its connection is back
+  }));
+  EXPECT_FALSE(next.finished.HasBeenNotified());
+  release.Notify();
+  ASSERT_TRUE(slow.Wait());
+  ASSERT_TRUE(next.Wait());
+  EXPECT_THAT(next.rows, ElementsAre(SqlValues{int64_t{5}}));
+}
+
 TEST_F(AsyncIoTest, BatchesHoldAtMostMaxBatchReads) {
   AsyncIo::Options options;
   options.max_batch = 2;
