@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -76,6 +77,12 @@ TEST(SearchQueryTest, SnippetsMarkWholeWordsCaseInsensitively) {
   EXPECT_EQ(Snippet("terrorist acts", {"terrorism"}),
             "<mark>terrorist</mark> acts");
   EXPECT_EQ(Snippet("проект закона", {"закон"}), "проект <mark>закона</mark>");
+  // HTML: the text is escaped, the <mark> tags are the only markup.
+  EXPECT_EQ(Snippet("<script>alert('law')</script> law & \"order\"", {"law"}),
+            "&lt;script&gt;alert(&#39;<mark>law</mark>&#39;)&lt;/script&gt; "
+            "<mark>law</mark> &amp; &quot;order&quot;");
+  EXPECT_EQ(Snippet("a <b>law</b>", {"law"}),
+            "a &lt;b&gt;<mark>law</mark>&lt;/b&gt;");
   std::string long_text;
   for (int i = 0; i < 100; ++i) absl::StrAppend(&long_text, "w", i, " ");
   long_text += "target";
@@ -152,31 +159,40 @@ std::string ReferenceSnippet(absl::string_view text,
   from = std::max(0, std::min(from, to - max_words));
   std::string out;
   if (from > 0) out += "…";
-  size_t pos = all[from].begin;
+  // HTML text: each special character as its entity.
+  auto escaped = [](absl::string_view s) {
+    return absl::StrReplaceAll(s, {{"&", "&amp;"},
+                                   {"<", "&lt;"},
+                                   {">", "&gt;"},
+                                   {"\"", "&quot;"},
+                                   {"'", "&#39;"}});
+  };
+  // From the start of the text when nothing is cut before the passage.
+  size_t pos = from == 0 ? 0 : all[from].begin;
   for (int k = from; k < to; ++k) {
-    out.append(text.data() + pos, all[k].begin - pos);
+    out += escaped(text.substr(pos, all[k].begin - pos));
     absl::string_view w = text.substr(all[k].begin, all[k].end - all[k].begin);
     if (match[k]) {
-      absl::StrAppend(&out, "<mark>", w, "</mark>");
+      absl::StrAppend(&out, "<mark>", escaped(w), "</mark>");
     } else {
-      out.append(w.data(), w.size());
+      out += escaped(w);
     }
     pos = all[k].end;
   }
   if (to < n) {
     out += "…";
   } else {
-    out.append(text.data() + pos, text.size() - pos);
+    out += escaped(text.substr(pos));
   }
   return out;
 }
 
 TEST(SearchQueryTest, SnippetsAreThoseOfTheFirstImplementation) {
   const std::vector<std::string> pieces = {
-      "law",   "Law",    "laws",  "lawful", "terrorism", "Terrorist",
-      "закон", "Закона", "ЗАКОН", "о",      "a",         "1",
-      " ",     " ",      ", ",    ".",      "\n",        "…",
-      "\xff",  "x",      "terr",  "-"};
+      "law",    "Law",   "laws",  "lawful", "terrorism", "Terrorist", "закон",
+      "Закона", "ЗАКОН", "о",     "a",      "1",         " ",         " ",
+      ", ",     ".",     "\n",    "…",      "\xff",      "x",         "terr",
+      "-",      "<",     "&amp;", "\"",     "'",         ">"};
   const std::vector<std::vector<std::string>> queries = {
       {"law"}, {"terrorism"}, {"закон", "law"}, {"terr"}, {"x", "a"}};
   std::mt19937 rng(7);

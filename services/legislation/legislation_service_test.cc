@@ -668,6 +668,19 @@ TEST_P(LegislationHandlerTest, SearchesAskedTogetherEachGetTheirOwnPage) {
   }
 }
 
+// A client may show snippets as HTML: stored markup arrives as text.
+TEST_P(LegislationHandlerTest, SnippetsEscapeTheStoredTextAsHtml) {
+  MakeDocument("markup", "Model law on markup", "",
+               "<script>alert(1)</script> cybersecurity & <b>rules</b>");
+  auto r = Search("cybersecurity");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->results_size(), 1);
+  EXPECT_THAT(r->results(0).snippets(),
+              ElementsAre("&lt;script&gt;alert(1)&lt;/script&gt; "
+                          "<mark>cybersecurity</mark> &amp; "
+                          "&lt;b&gt;rules&lt;/b&gt;"));
+}
+
 TEST_P(LegislationHandlerTest, HostileSearchTextIsSearchedOrRejected) {
   MakeDocument("plain", "Model law on emergencies");
   MakeDocument("near-doc", "Near abroad cooperation");

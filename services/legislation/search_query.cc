@@ -273,6 +273,42 @@ std::string Snippet(absl::string_view text,
   return Snippet(text, SnippetWords(words), max_words);
 }
 
+namespace {
+
+// `s` as HTML text: a snippet's only markup is its <mark> tags, so that a
+// client may show it as HTML whatever the stored text holds.
+void AppendHtmlEscaped(absl::string_view s, std::string* out) {
+  size_t plain = 0;  // start of the run not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char* entity = nullptr;
+    switch (s[i]) {
+      case '&':
+        entity = "&amp;";
+        break;
+      case '<':
+        entity = "&lt;";
+        break;
+      case '>':
+        entity = "&gt;";
+        break;
+      case '"':
+        entity = "&quot;";
+        break;
+      case '\'':
+        entity = "&#39;";
+        break;
+      default:
+        continue;
+    }
+    out->append(s.data() + plain, i - plain);
+    out->append(entity);
+    plain = i + 1;
+  }
+  out->append(s.data() + plain, s.size() - plain);
+}
+
+}  // namespace
+
 std::string Snippet(absl::string_view text, const SnippetWords& words,
                     int max_words) {
   WordScanner scan(text);
@@ -308,22 +344,21 @@ std::string Snippet(absl::string_view text, const SnippetWords& words,
   from = std::max(0, std::min(from, to - max_words));
   std::string out;
   if (from > 0) out += "…";
-  size_t pos = all[from].begin;
+  // From the start of the text when nothing is cut before the passage.
+  size_t pos = from == 0 ? 0 : all[from].begin;
   for (int k = from; k < to; ++k) {
-    out.append(text.data() + pos, all[k].begin - pos);
+    AppendHtmlEscaped(text.substr(pos, all[k].begin - pos), &out);
     absl::string_view word =
         text.substr(all[k].begin, all[k].end - all[k].begin);
-    if (match[k]) {
-      absl::StrAppend(&out, "<mark>", word, "</mark>");
-    } else {
-      out.append(word.data(), word.size());
-    }
+    if (match[k]) out += "<mark>";
+    AppendHtmlEscaped(word, &out);
+    if (match[k]) out += "</mark>";
     pos = all[k].end;
   }
   if (to < n) {
     out += "…";
   } else {
-    out.append(text.data() + pos, text.size() - pos);
+    AppendHtmlEscaped(text.substr(pos), &out);
   }
   return out;
 }

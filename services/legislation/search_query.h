@@ -48,6 +48,8 @@ std::string FoldCase(absl::string_view text);
 // compared after FoldCase, and also match forms of themselves as a stemmer
 // would (a shared start of at least 4 letters, all but the last 2 of the
 // shorter word: "terrorism" marks "terrorist", "закон" marks "закона").
+// The passage is HTML: its text escaped (& < > " '), the <mark> tags its
+// only markup, so a stored "<script>" reaches a browser as text.
 std::string Snippet(absl::string_view text,
                     const std::vector<std::string>& words, int max_words = 24);
 
