@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
+#include "services/common/query/paging.h"
 #include "services/common/query/validation.h"
 #include "services/common/store/columns.h"
 #include "services/legislation/embedded_files.h"
@@ -465,6 +467,26 @@ absl::Status LegislationResources::FillProgress(
   return absl::OkStatus();
 }
 
+namespace {
+
+// A revision row's snapshot (the stored document as it was) and creation
+// time into `out`.
+absl::Status FillRevision(absl::string_view data, int64_t create_micros,
+                          absl::string_view what, v1::DocumentRevision* out) {
+  v1::Document snapshot;
+  if (!snapshot.ParseFromArray(data.data(), static_cast<int>(data.size())))
+    return absl::DataLossError(absl::StrCat("stored ", what, " is corrupt"));
+  *out->mutable_text() = std::move(*snapshot.mutable_text());
+  *out->mutable_title() = std::move(*snapshot.mutable_title());
+  out->set_stage(snapshot.stage());
+  out->mutable_create_time()->set_seconds(create_micros / 1000000);
+  out->mutable_create_time()->set_nanos(
+      static_cast<int32_t>(create_micros % 1000000) * 1000);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 void LegislationResources::GetRevision(std::string document,
                                        std::string revision_id,
                                        absl::Time deadline,
@@ -487,27 +509,98 @@ void LegislationResources::GetRevision(std::string document,
       "WHERE r.document = ? AND r.revision_id = ? AND d.delete_time IS NULL",
       std::move(params), deadline,
       [r](const SqlRow& row) -> absl::Status {
-        absl::string_view data = row.Bytes(0);
-        v1::Document snapshot;
-        if (!snapshot.ParseFromArray(data.data(),
-                                     static_cast<int>(data.size())))
-          return absl::DataLossError(absl::StrCat("stored revision ",
-                                                  r->revision_id, " of ",
-                                                  r->document, " is corrupt"));
-        *r->out->mutable_text() = std::move(*snapshot.mutable_text());
-        *r->out->mutable_title() = std::move(*snapshot.mutable_title());
-        r->out->set_stage(snapshot.stage());
-        const int64_t micros = row.Int(1);
-        r->out->mutable_create_time()->set_seconds(micros / 1000000);
-        r->out->mutable_create_time()->set_nanos(
-            static_cast<int32_t>(micros % 1000000) * 1000);
         r->found = true;
-        return absl::OkStatus();
+        return FillRevision(
+            row.Bytes(0), row.Int(1),
+            absl::StrCat("revision ", r->revision_id, " of ", r->document),
+            r->out);
       },
       [read = std::move(read)](absl::Status s) {
         if (s.ok() && !read->found)
           s = common::NotFound(
               absl::StrCat(read->document, "/revisions/", read->revision_id));
+        read->done(std::move(s));
+      });
+}
+
+void LegislationResources::ListRevisions(std::string document,
+                                         int32_t page_size,
+                                         const std::string& page_token,
+                                         absl::Time deadline,
+                                         v1::ListDocumentRevisionsResponse* out,
+                                         common::StatusCallback done) const {
+  auto size = common::NormalizePageSize(page_size);
+  if (!size.ok()) return done(size.status());
+  // Newest first: (create_time, revision_id) descending, a total order the
+  // page token resumes after.
+  std::string fingerprint = absl::StrCat("revisions\n", document);
+  std::string after;
+  SqlValues params;
+  if (!page_token.empty()) {
+    auto cursor = set_.tokens()->Decode(page_token, fingerprint);
+    if (!cursor.ok()) return done(cursor.status());
+    if (cursor->last_values.size() != 2 ||
+        !std::holds_alternative<int64_t>(cursor->last_values[0]) ||
+        !std::holds_alternative<std::string>(cursor->last_values[1])) {
+      return done(common::InvalidArgument(
+          "INVALID_PAGE_TOKEN", {{"page_token", "does not match this query"}}));
+    }
+    after =
+        " AND (r.create_time < ? OR (r.create_time = ? AND "
+        "r.revision_id < ?))";
+    params = {cursor->last_values[0], cursor->last_values[0],
+              cursor->last_values[1]};
+  }
+  params.push_back(document);
+  struct Read {
+    std::string document, fingerprint;
+    int32_t page_size;
+    v1::ListDocumentRevisionsResponse* out;
+    bool document_found = false;
+    bool more = false;
+    common::PageCursor last;
+    common::StatusCallback done;
+  };
+  auto read = std::make_unique<Read>(Read{std::move(document),
+                                          std::move(fingerprint),
+                                          *size,
+                                          out,
+                                          false,
+                                          false,
+                                          {},
+                                          std::move(done)});
+  Read* r = read.get();
+  // The document's row comes with no revision when the page is past its
+  // last one: a missing document gives no row at all.
+  set_.db()->QueryOnceAsync(
+      absl::StrCat(
+          "SELECT r.revision_id, r.data, r.create_time FROM documents d "
+          "LEFT JOIN document_revisions r ON r.document = d.name",
+          after, " WHERE d.name = ? AND d.delete_time IS NULL ",
+          "ORDER BY r.create_time DESC, r.revision_id DESC LIMIT ", *size + 1),
+      std::move(params), deadline,
+      [r](const SqlRow& row) -> absl::Status {
+        r->document_found = true;
+        if (row.IsNull(0)) return absl::OkStatus();
+        if (r->out->revisions_size() == r->page_size) {
+          r->more = true;
+          return absl::OkStatus();
+        }
+        std::string id(row.Bytes(0));
+        v1::DocumentRevision* rev = r->out->add_revisions();
+        rev->set_name(absl::StrCat(r->document, "/revisions/", id));
+        r->last.last_values = {row.Int(2), id};
+        return FillRevision(row.Bytes(1), row.Int(2),
+                            absl::StrCat("revision ", id, " of ", r->document),
+                            rev);
+      },
+      [this, read = std::move(read)](absl::Status s) {
+        if (s.ok() && !read->document_found)
+          s = common::NotFound(read->document);
+        if (s.ok() && read->more) {
+          read->out->set_next_page_token(
+              set_.tokens()->Encode(read->last, read->fingerprint));
+        }
         read->done(std::move(s));
       });
 }

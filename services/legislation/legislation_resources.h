@@ -88,6 +88,15 @@ class LegislationResources {
                    absl::Time deadline, v1::DocumentRevision* out,
                    common::StatusCallback done) const;
 
+  // One page of `document`'s revisions into `out`, newest first (page size
+  // and token as a List request gives them), with one statement that does
+  // not hold the calling thread. NOT_FOUND when the document is missing or
+  // deleted. `out` must live until `done` runs.
+  void ListRevisions(std::string document, int32_t page_size,
+                     const std::string& page_token, absl::Time deadline,
+                     v1::ListDocumentRevisionsResponse* out,
+                     common::StatusCallback done) const;
+
  private:
   common::ResourceSet set_;
   common::Resource<v1::Document> documents_;

@@ -406,6 +406,16 @@ void LegislationHandler::GetDocumentRevision(GetDocumentRevisionCall call) {
                   FinishWith(std::move(call)));
 }
 
+void LegislationHandler::ListDocumentRevisions(ListDocumentRevisionsCall call) {
+  const v1::ListDocumentRevisionsRequest& req = call.request();
+  if (auto s = CheckRequestName("name", req.name(), {"documents"}); !s.ok())
+    return call.Finish(std::move(s));
+  v1::ListDocumentRevisionsResponse* out = call.response();
+  const absl::Time deadline = call.deadline();
+  r_->ListRevisions(req.name(), req.page_size(), req.page_token(), deadline,
+                    out, FinishWith(std::move(call)));
+}
+
 // The page is sent as built from the stored documents, never decoded.
 void LegislationHandler::SearchDocuments(SearchDocumentsCall call) {
   const v1::SearchDocumentsRequest& req = call.request();

@@ -39,6 +39,7 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void DeleteDocument(DeleteDocumentCall call) override;
   void TransitionDocument(TransitionDocumentCall call) override;
   void GetDocumentRevision(GetDocumentRevisionCall call) override;
+  void ListDocumentRevisions(ListDocumentRevisionsCall call) override;
   void SearchDocuments(SearchDocumentsCall call) override;
 
   void GetTopic(GetTopicCall call) override;

@@ -383,6 +383,80 @@ TEST_P(LegislationHandlerTest, EveryTextChangeKeepsTheEarlierRevision) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_P(LegislationHandlerTest, RevisionsAreListedNewestFirstInPages) {
+  v1::Document d =
+      MakeDocument("model-law-w", "Model law on W", "", "Wording 1.");
+  for (int i = 2; i <= 4; ++i) {
+    v1::UpdateDocumentRequest up;
+    up.mutable_document()->set_name(d.name());
+    AddText(up.mutable_document()->mutable_text(), "en",
+            absl::StrCat("Wording ", i, "."));
+    if (i == 4) {
+      AddText(up.mutable_document()->mutable_title(), "en", "Model law W4");
+      up.mutable_update_mask()->add_paths("title");
+      up.mutable_update_mask()->add_paths("text");
+    }
+    ASSERT_TRUE(api_->UpdateDocument(Editor(), up, &d).ok());
+  }
+  ASSERT_EQ(d.revision_id(), "r4");
+
+  v1::ListDocumentRevisionsRequest list;
+  list.set_name(d.name());
+  list.set_page_size(3);
+  v1::ListDocumentRevisionsResponse page;
+  ASSERT_TRUE(api_->ListDocumentRevisions({}, list, &page).ok());
+  ASSERT_EQ(page.revisions_size(), 3);
+  EXPECT_EQ(page.revisions(0).name(), "documents/model-law-w/revisions/r4");
+  EXPECT_EQ(page.revisions(0).text(0).text(), "Wording 4.");
+  EXPECT_EQ(page.revisions(0).title(0).text(), "Model law W4");
+  EXPECT_EQ(page.revisions(1).name(), "documents/model-law-w/revisions/r3");
+  EXPECT_EQ(page.revisions(2).title(0).text(), "Model law on W");
+  EXPECT_EQ(page.revisions(2).stage(), v1::DOCUMENT_STAGE_DRAFTED);
+  EXPECT_GE(page.revisions(0).create_time().seconds(),
+            page.revisions(2).create_time().seconds());
+  ASSERT_FALSE(page.next_page_token().empty());
+  // Each listed revision is the one GetDocumentRevision returns.
+  v1::GetDocumentRevisionRequest get;
+  get.set_name(page.revisions(1).name());
+  v1::DocumentRevision got;
+  ASSERT_TRUE(api_->GetDocumentRevision({}, get, &got).ok());
+  EXPECT_EQ(got.text(0).text(), "Wording 3.");
+
+  list.set_page_token(page.next_page_token());
+  v1::ListDocumentRevisionsResponse rest;
+  ASSERT_TRUE(api_->ListDocumentRevisions({}, list, &rest).ok());
+  ASSERT_EQ(rest.revisions_size(), 1);
+  EXPECT_EQ(rest.revisions(0).name(), "documents/model-law-w/revisions/r1");
+  EXPECT_EQ(rest.revisions(0).text(0).text(), "Wording 1.");
+  EXPECT_TRUE(rest.next_page_token().empty());
+
+  // A token belongs to its document's list; bad input names its field.
+  v1::ListDocumentRevisionsRequest other;
+  other.set_name("documents/model-law-x");
+  other.set_page_token(page.next_page_token());
+  v1::ListDocumentRevisionsResponse none;
+  absl::Status s = api_->ListDocumentRevisions({}, other, &none);
+  EXPECT_EQ(ReasonOf(s), "INVALID_PAGE_TOKEN");
+  other.set_page_token("");
+  other.set_page_size(-1);
+  s = api_->ListDocumentRevisions({}, other, &none);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("page_size"));
+  other.set_page_size(0);
+  other.set_name("documents/Bad!");
+  EXPECT_THAT(FieldsOf(api_->ListDocumentRevisions({}, other, &none)),
+              ElementsAre("name"));
+  // A missing document, or one deleted, has no revisions to list.
+  other.set_name("documents/never-made");
+  EXPECT_EQ(api_->ListDocumentRevisions({}, other, &none).code(),
+            absl::StatusCode::kNotFound);
+  v1::DeleteDocumentRequest del;
+  del.set_name(d.name());
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), del, &d).ok());
+  list.set_page_token("");
+  EXPECT_EQ(api_->ListDocumentRevisions({}, list, &none).code(),
+            absl::StatusCode::kNotFound);
+}
+
 // --- Progress
 // -----------------------------------------------------------------
 
