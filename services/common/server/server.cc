@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -544,13 +545,22 @@ int RunServices(int argc, char** argv, const std::string& program,
   const absl::Time drain_deadline =
       absl::Now() + absl::Seconds(st.drain_seconds);
   // Shutdown stops taking calls and returns once every connection is gone,
-  // which an idle client can put off until the deadline. So once no call
-  // is open the remaining connections are closed: the server stops at once.
+  // which an idle client can put off until the deadline. So whenever no
+  // call is open the remaining connections are closed, again every 100 ms
+  // until Shutdown returns: a connection still being set up when the drain
+  // began joins the server's list only later, and would otherwise hold the
+  // stop for gRPC's 20 s goodbye timeout.
+  absl::Notification shut_down;
   std::thread shutdown([&] {
     server->Shutdown(absl::ToChronoTime(drain_deadline));
+    shut_down.Notify();
   });
-  if (open_calls->WaitIdle(drain_deadline))
-    grpc_server_cancel_all_calls(server->c_server());
+  while (!shut_down.HasBeenNotified() && absl::Now() < drain_deadline) {
+    if (open_calls->WaitIdle(
+            std::min(drain_deadline, absl::Now() + absl::Milliseconds(100))))
+      grpc_server_cancel_all_calls(server->c_server());
+    shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(100));
+  }
   shutdown.join();
   server->Wait();
   stop_watch.Notify();
