@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/paging.h"
@@ -43,6 +44,7 @@ using common::Violations;
 using cstopa::type::v1::LocalizedText;
 using google::protobuf::Message;
 using google::protobuf::RepeatedPtrField;
+using google::protobuf::util::TimeUtil;
 
 // Document texts may be long (a whole model law); other texts are short.
 constexpr size_t kMaxDocumentTextLength = 100000;
@@ -470,18 +472,20 @@ absl::Status LegislationResources::FillProgress(
 namespace {
 
 // A revision row's snapshot (the stored document as it was) and creation
-// time into `out`.
+// time into `out`; the error names `document`'s revision `id`.
 absl::Status FillRevision(absl::string_view data, int64_t create_micros,
-                          absl::string_view what, v1::DocumentRevision* out) {
+                          absl::string_view document, absl::string_view id,
+                          v1::DocumentRevision* out) {
   v1::Document snapshot;
-  if (!snapshot.ParseFromArray(data.data(), static_cast<int>(data.size())))
-    return absl::DataLossError(absl::StrCat("stored ", what, " is corrupt"));
+  if (!snapshot.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("stored revision ", id, " of ", document, " is corrupt"));
+  }
   *out->mutable_text() = std::move(*snapshot.mutable_text());
   *out->mutable_title() = std::move(*snapshot.mutable_title());
   out->set_stage(snapshot.stage());
-  out->mutable_create_time()->set_seconds(create_micros / 1000000);
-  out->mutable_create_time()->set_nanos(
-      static_cast<int32_t>(create_micros % 1000000) * 1000);
+  *out->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(create_micros);
   return absl::OkStatus();
 }
 
@@ -510,10 +514,8 @@ void LegislationResources::GetRevision(std::string document,
       std::move(params), deadline,
       [r](const SqlRow& row) -> absl::Status {
         r->found = true;
-        return FillRevision(
-            row.Bytes(0), row.Int(1),
-            absl::StrCat("revision ", r->revision_id, " of ", r->document),
-            r->out);
+        return FillRevision(row.Bytes(0), row.Int(1), r->document,
+                            r->revision_id, r->out);
       },
       [read = std::move(read)](absl::Status s) {
         if (s.ok() && !read->found)
@@ -554,21 +556,19 @@ void LegislationResources::ListRevisions(std::string document,
   params.push_back(document);
   struct Read {
     std::string document, fingerprint;
-    int32_t page_size;
-    v1::ListDocumentRevisionsResponse* out;
+    int32_t page_size = 0;
+    v1::ListDocumentRevisionsResponse* out = nullptr;
     bool document_found = false;
     bool more = false;
     common::PageCursor last;
     common::StatusCallback done;
   };
-  auto read = std::make_unique<Read>(Read{std::move(document),
-                                          std::move(fingerprint),
-                                          *size,
-                                          out,
-                                          false,
-                                          false,
-                                          {},
-                                          std::move(done)});
+  auto read = std::make_unique<Read>();
+  read->document = std::move(document);
+  read->fingerprint = std::move(fingerprint);
+  read->page_size = *size;
+  read->out = out;
+  read->done = std::move(done);
   Read* r = read.get();
   // The document's row comes with no revision when the page is past its
   // last one: a missing document gives no row at all.
@@ -589,10 +589,10 @@ void LegislationResources::ListRevisions(std::string document,
         std::string id(row.Bytes(0));
         v1::DocumentRevision* rev = r->out->add_revisions();
         rev->set_name(absl::StrCat(r->document, "/revisions/", id));
-        r->last.last_values = {row.Int(2), id};
-        return FillRevision(row.Bytes(1), row.Int(2),
-                            absl::StrCat("revision ", id, " of ", r->document),
-                            rev);
+        // The page's last row is where the next page resumes.
+        if (r->out->revisions_size() == r->page_size)
+          r->last.last_values = {row.Int(2), id};
+        return FillRevision(row.Bytes(1), row.Int(2), r->document, id, rev);
       },
       [this, read = std::move(read)](absl::Status s) {
         if (s.ok() && !read->document_found)
