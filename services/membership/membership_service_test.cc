@@ -6,16 +6,20 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/test_postgres.h"
 #include "services/membership/embedded_files.h"
 #include "services/membership/membership_resources.h"
 
@@ -702,6 +706,59 @@ TEST_F(MembershipHandlerTest, ACallPastItsDeadlineFailsWithDeadlineExceeded) {
   v1::ListPersonsResponse resp;
   EXPECT_EQ(api_->ListPersons(late, list, &resp).code(),
             absl::StatusCode::kDeadlineExceeded);
+}
+
+// On PostgreSQL identical list statements asked together are answered
+// once and their rows decoded once; computed fields (a delegation's seats on
+// the day asked for) are filled for each request afterwards. Lists of the
+// Kyrgyz delegation as of 2022 and as of today, asked together, must each
+// get their own day's seats.
+TEST(MembershipOnPostgresTest, ComputedListsAskedTogetherEachGetTheirOwnDay) {
+  if (common::BackendMissing("postgresql"))
+    GTEST_SKIP() << "no PostgreSQL test server in this build";
+  auto db = common::OpenTestDatabase("postgresql", MembershipSchema());
+  ASSERT_TRUE(db.ok()) << db.status();
+  common::ApiKeyStore keys = common::testing::TestApiKeys();
+  common::PageTokenCodec tokens{"test-secret"};
+  MembershipResources resources(db->get(), &tokens, &keys,
+                                [] { return int64_t{20261122}; });
+  MembershipHandler handler(&resources);
+  v1::MembershipServiceBlocking api(&handler);
+  ASSERT_TRUE(handler.LoadSeed(kMembershipSeed).ok());
+
+  std::vector<v1::ListDelegationsRequest> requests(2);
+  for (auto& r : requests) r.set_parent("parliaments/kg-jogorku-kenesh");
+  *requests[0].mutable_as_of() = Day(2022, 5, 1);  // 6 seats then, 7 now
+  std::vector<v1::ListDelegationsResponse> expected(2);
+  for (int k = 0; k < 2; ++k)
+    ASSERT_TRUE(api.ListDelegations({}, requests[k], &expected[k]).ok());
+  ASSERT_FALSE(google::protobuf::util::MessageDifferencer::Equals(expected[0],
+                                                                  expected[1]));
+
+  constexpr int kClients = 40;
+  std::vector<v1::ListDelegationsResponse> got(kClients);
+  std::vector<absl::Status> results(kClients);
+  absl::Notification go;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      go.WaitForNotification();
+      results[i] = api.ListDelegations({}, requests[i % 2], &got[i]);
+    });
+  }
+  go.Notify();
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i];
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        got[i], expected[i % 2]))
+        << "client " << i << " got " << got[i].ShortDebugString();
+  }
+  double per_statement = 0;
+  for (const auto& g : (*db)->Gauges()) {
+    if (g.name == "cstopa_store_reads_per_statement") per_statement = g.value;
+  }
+  EXPECT_GT(per_statement, 1.0);  // the reads did wait together
 }
 
 }  // namespace
