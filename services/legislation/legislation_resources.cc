@@ -1,7 +1,8 @@
 // The legislation service's resources, declared (services/common/resources/
 // resource.h): for each, its name pattern, table, the columns List filters
 // and orders on, its validation and references; and the reads beyond the
-// standard methods: plan progress and document revisions.
+// standard methods: plan progress, document revisions and the summaries'
+// reads.
 #include "services/legislation/legislation_resources.h"
 
 #include <map>
@@ -348,8 +349,7 @@ ResourceDecl<T> Declare(const char* pattern, const ResourceSpec& spec) {
 
 const common::SchemaSpec& LegislationSchema() {
   static const common::SchemaSpec* schema =
-      new common::SchemaSpec{"legislation",
-                             EmbeddedMigrations()};
+      new common::SchemaSpec{"legislation", EmbeddedMigrations()};
   return *schema;
 }
 
@@ -467,6 +467,134 @@ absl::Status LegislationResources::FillProgress(
   for (v1::ActionPlan* p : plans)
     *p->mutable_progress() = ComputeProgress(counts[p->name()]);
   return absl::OkStatus();
+}
+
+namespace {
+
+// Each row's stored message (its columns: data, name) into a new element of
+// `out`, in the rows' order.
+template <typename T>
+absl::Status ReadStored(common::SqlTransaction& tx, absl::string_view sql,
+                        const SqlValues& params, RepeatedPtrField<T>* out) {
+  return tx.QueryEach(sql, params, [out](const SqlRow& row) -> absl::Status {
+    absl::string_view data = row.Bytes(0);
+    if (!out->Add()->ParseFromArray(data.data(), static_cast<int>(data.size())))
+      return absl::DataLossError(
+          absl::StrCat("stored ", row.Bytes(1), " is corrupt"));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::Status LegislationResources::CountAdoptions(
+    common::SqlTransaction& tx,
+    RepeatedPtrField<v1::AdoptionCount>* out) const {
+  // adopt_date is YYYYMMDD (NULL without a dated adoption); integer
+  // division and COALESCE mean the same on SQLite and PostgreSQL.
+  constexpr absl::string_view kYear = "COALESCE(adopt_date / 10000, 0)";
+  return tx.QueryEach(
+      absl::StrCat("SELECT ", kYear,
+                   ", kind, COUNT(*) FROM documents WHERE delete_time IS NULL "
+                   "AND (adopt_date IS NOT NULL OR stage IN (?, ?, ?)) "
+                   "GROUP BY ",
+                   kYear, ", kind ORDER BY ", kYear, ", kind"),
+      {int64_t{v1::DOCUMENT_STAGE_ADOPTED}, int64_t{v1::DOCUMENT_STAGE_AMENDED},
+       int64_t{v1::DOCUMENT_STAGE_REPEALED}},
+      [out](const SqlRow& row) -> absl::Status {
+        v1::AdoptionCount* c = out->Add();
+        c->set_year(static_cast<int32_t>(row.Int(0)));
+        c->set_kind(static_cast<v1::DocumentKind>(row.Int(1)));
+        c->set_document_count(static_cast<int32_t>(row.Int(2)));
+        return absl::OkStatus();
+      });
+}
+
+absl::Status LegislationResources::ReadActionPlans(
+    common::SqlTransaction& tx, RepeatedPtrField<v1::ActionPlan>* out) const {
+  if (auto s = ReadStored(tx,
+                          "SELECT data, name FROM action_plans WHERE "
+                          "delete_time IS NULL ORDER BY name",
+                          {}, out);
+      !s.ok())
+    return s;
+  std::vector<v1::ActionPlan*> plans;
+  plans.reserve(out->size());
+  for (v1::ActionPlan& p : *out) plans.push_back(&p);
+  return FillProgress(tx, plans);
+}
+
+absl::Status LegislationResources::ReadTreaties(
+    common::SqlTransaction& tx, const std::string& party,
+    RepeatedPtrField<v1::Treaty>* out) const {
+  if (party.empty()) {
+    return ReadStored(tx,
+                      "SELECT data, name FROM treaties WHERE delete_time IS "
+                      "NULL ORDER BY name",
+                      {}, out);
+  }
+  // `parties` is "\na\nb\n": replace() changes it iff one element is
+  // `party` (as the filter `parties = ...` compiles; case-sensitive on both
+  // databases, unlike LIKE).
+  return ReadStored(tx,
+                    "SELECT data, name FROM treaties WHERE delete_time IS NULL "
+                    "AND replace(parties, ?, '') <> parties ORDER BY name",
+                    {absl::StrCat("\n", party, "\n")}, out);
+}
+
+absl::Status LegislationResources::ReadRatifications(
+    common::SqlTransaction& tx, const std::vector<std::string>* names,
+    RepeatedPtrField<v1::Ratification>* out) const {
+  absl::Status s;
+  if (names == nullptr) {
+    s = ReadStored(tx,
+                   "SELECT data, name FROM ratifications WHERE delete_time IS "
+                   "NULL ORDER BY name",
+                   {}, out);
+  } else {
+    if (names->empty()) return absl::OkStatus();
+    std::string marks;
+    SqlValues params;
+    for (const std::string& name : *names) {
+      absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
+      params.push_back(name);
+    }
+    s = ReadStored(tx,
+                   absl::StrCat("SELECT data, name FROM ratifications WHERE "
+                                "delete_time IS NULL AND name IN (",
+                                marks, ") ORDER BY name"),
+                   params, out);
+  }
+  if (!s.ok()) return s;
+  for (v1::Ratification& r : *out) ratifications_.Compute(&r, 0);
+  return absl::OkStatus();
+}
+
+absl::Status LegislationResources::ReadImplementations(
+    common::SqlTransaction& tx, const std::string& state,
+    RepeatedPtrField<v1::ImplementedDocument>* out) const {
+  return tx.QueryEach(
+      "SELECT i.data, i.name, d.data FROM implementations i "
+      "LEFT JOIN documents d ON d.name = i.document AND d.delete_time IS NULL "
+      "WHERE i.delete_time IS NULL AND i.state = ? ORDER BY i.name",
+      {state}, [out](const SqlRow& row) -> absl::Status {
+        v1::ImplementedDocument* item = out->Add();
+        absl::string_view data = row.Bytes(0);
+        if (!item->mutable_implementation()->ParseFromArray(
+                data.data(), static_cast<int>(data.size())))
+          return absl::DataLossError(
+              absl::StrCat("stored ", row.Bytes(1), " is corrupt"));
+        if (row.IsNull(2)) return absl::OkStatus();
+        v1::Document document;
+        data = row.Bytes(2);
+        if (!document.ParseFromArray(data.data(),
+                                     static_cast<int>(data.size())))
+          return absl::DataLossError(absl::StrCat(
+              "stored ", item->implementation().document(), " is corrupt"));
+        *item->mutable_document_title() = std::move(*document.mutable_title());
+        item->set_document_kind(document.kind());
+        return absl::OkStatus();
+      });
 }
 
 namespace {

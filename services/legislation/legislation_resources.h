@@ -3,7 +3,9 @@
 // declared once (legislation_resources.cc) and served by the platform's
 // standard methods (services/common/resources/resource.h) over the service's
 // own tables (migrations/); plus what the standard methods do not cover:
-// plan progress, document revisions and full-text search (document_search.h).
+// plan progress, document revisions, the summaries' reads (adoptions counted
+// per year and kind, every plan or treaty at once, a state's records) and
+// full-text search (document_search.h).
 //
 // Revisions and the SQLite full-text index are kept by triggers on the
 // documents table, so they are written in the same transaction as every
@@ -78,6 +80,41 @@ class LegislationResources {
   // statement for all).
   absl::Status FillProgress(common::SqlTransaction& tx,
                             const std::vector<v1::ActionPlan*>& plans) const;
+
+  // The reads of the summaries (SummarizeLegislation,
+  // SummarizeStateLegislation), each one statement inside `tx`, so that a
+  // summary reads one snapshot. Only live records; lists by name.
+
+  // Documents adopted per (year, kind), by year then kind: those with a
+  // dated adoption (adopt_date) under its year; those at a stage that only
+  // follows adoption (ADOPTED, AMENDED, REPEALED) without one under year 0.
+  // Counted by the database (GROUP BY), not read.
+  absl::Status CountAdoptions(
+      common::SqlTransaction& tx,
+      google::protobuf::RepeatedPtrField<v1::AdoptionCount>* out) const;
+
+  // Every live action plan, each with its progress (as FillProgress).
+  absl::Status ReadActionPlans(
+      common::SqlTransaction& tx,
+      google::protobuf::RepeatedPtrField<v1::ActionPlan>* out) const;
+
+  // Every live treaty; only those that list `party` among their parties
+  // when it is not empty.
+  absl::Status ReadTreaties(
+      common::SqlTransaction& tx, const std::string& party,
+      google::protobuf::RepeatedPtrField<v1::Treaty>* out) const;
+
+  // Live ratifications, their state computed: of every treaty when `names`
+  // is null, else those among `names` (missing ones skipped).
+  absl::Status ReadRatifications(
+      common::SqlTransaction& tx, const std::vector<std::string>* names,
+      google::protobuf::RepeatedPtrField<v1::Ratification>* out) const;
+
+  // Every live implementation by `state`, each with the title and kind of
+  // its document when that is live (empty otherwise).
+  absl::Status ReadImplementations(
+      common::SqlTransaction& tx, const std::string& state,
+      google::protobuf::RepeatedPtrField<v1::ImplementedDocument>* out) const;
 
   // The document `document` as it was at revision `revision_id` (texts,
   // title, stage, and when the revision was made) into `out` (its name

@@ -160,25 +160,35 @@ bool Behind(v1::RatificationStatus s) {
          s != v1::RATIFICATION_STATUS_IN_FORCE;
 }
 
+// Where `state` stands on a treaty, from its ratification record `r` (its
+// state computed; null when none is recorded: NOT_STARTED). The one
+// computation behind GetTreatyRatificationProgress, SummarizeLegislation and
+// SummarizeStateLegislation.
+void FillPartyStatus(const std::string& state, const v1::Ratification* r,
+                     v1::PartyStatus* p) {
+  p->set_state(state);
+  p->set_status(r != nullptr ? r->status()
+                             : v1::RATIFICATION_STATUS_NOT_STARTED);
+  if (r != nullptr) {
+    if (r->has_status_date()) *p->mutable_status_date() = r->status_date();
+    p->set_ratification(r->name());
+  }
+  p->set_behind(Behind(p->status()));
+}
+
 // Where each party of `treaty` stands, from its ratification records (their
 // state computed): the parties in the treaty's order, then records of states
 // that are not (or no longer) listed as parties.
-void FillRatificationProgress(const std::string& name, const v1::Treaty& treaty,
-                              const RepeatedPtrField<v1::Ratification>& records,
-                              v1::TreatyRatificationProgress* resp) {
+void FillRatificationProgress(
+    const std::string& name, const v1::Treaty& treaty,
+    const std::vector<const v1::Ratification*>& records,
+    v1::TreatyRatificationProgress* resp) {
   std::map<std::string, const v1::Ratification*> by_state;
-  for (const v1::Ratification& r : records) by_state[r.state()] = &r;
+  for (const v1::Ratification* r : records) by_state[r->state()] = r;
   resp->set_treaty(name);
   auto add = [&](const std::string& state, const v1::Ratification* r) {
     v1::PartyStatus* p = resp->add_parties();
-    p->set_state(state);
-    p->set_status(r != nullptr ? r->status()
-                               : v1::RATIFICATION_STATUS_NOT_STARTED);
-    if (r != nullptr) {
-      if (r->has_status_date()) *p->mutable_status_date() = r->status_date();
-      p->set_ratification(r->name());
-    }
-    p->set_behind(Behind(p->status()));
+    FillPartyStatus(state, r, p);
     if (p->behind())
       resp->add_behind_states(state);
     else
@@ -584,10 +594,13 @@ void LegislationHandler::GetTreatyRatificationProgress(
       [this, read = std::move(read),
        call = std::move(call)](absl::Status s) mutable {
         if (!s.ok()) return call.Finish(std::move(s));
-        for (v1::Ratification& r : read->records)
+        std::vector<const v1::Ratification*> records;
+        for (v1::Ratification& r : read->records) {
           r_->ratifications().Compute(&r, 0);
-        FillRatificationProgress(call.request().treaty(), read->treaty,
-                                 read->records, call.response());
+          records.push_back(&r);
+        }
+        FillRatificationProgress(call.request().treaty(), read->treaty, records,
+                                 call.response());
         call.Finish(absl::OkStatus());
       });
 }
@@ -658,6 +671,99 @@ void LegislationHandler::UpdateImplementation(UpdateImplementationCall call) {
 }
 void LegislationHandler::DeleteImplementation(DeleteImplementationCall call) {
   r_->implementations().Delete(std::move(call));
+}
+
+// Summaries ------------------------------------------------------------------
+// Each is read in one transaction (one snapshot of every record it shows) on
+// the store's threads, a few statements (legislation_resources.h), and the
+// call is finished from its completion; nothing waits on a gRPC thread.
+
+// The treaties that list the state as a party, its ratification of each
+// (treaties/{treaty}/ratifications/{state id}, read by name), and its
+// implementations with their documents' titles.
+void LegislationHandler::SummarizeStateLegislation(
+    SummarizeStateLegislationCall call) {
+  const v1::SummarizeStateLegislationRequest& req = call.request();
+  if (auto s = CheckRequestName("state", req.state(), {"states"}); !s.ok())
+    return call.Finish(std::move(s));
+  v1::StateLegislationSummary* out = call.response();
+  out->set_state(req.state());
+  const absl::Time deadline = call.deadline();
+  r_->db()->ReadAsync(
+      deadline,
+      [this, &req, out](SqlTransaction& tx) -> absl::Status {
+        RepeatedPtrField<v1::Treaty> treaties;
+        if (auto s = r_->ReadTreaties(tx, req.state(), &treaties); !s.ok())
+          return s;
+        const std::string suffix = absl::StrCat(
+            "/ratifications/", req.state().substr(req.state().find('/') + 1));
+        std::vector<std::string> names;
+        names.reserve(treaties.size());
+        for (const v1::Treaty& t : treaties) names.push_back(t.name() + suffix);
+        RepeatedPtrField<v1::Ratification> records;
+        if (auto s = r_->ReadRatifications(tx, &names, &records); !s.ok())
+          return s;
+        std::map<std::string, const v1::Ratification*> by_name;
+        for (const v1::Ratification& r : records) by_name[r.name()] = &r;
+        for (int i = 0; i < treaties.size(); ++i) {
+          v1::Treaty& t = treaties[i];
+          v1::TreatyParticipation* p = out->add_treaties();
+          p->set_treaty(t.name());
+          *p->mutable_title() = std::move(*t.mutable_title());
+          if (t.has_signing_date())
+            *p->mutable_signing_date() = t.signing_date();
+          auto it = by_name.find(names[i]);
+          FillPartyStatus(req.state(),
+                          it == by_name.end() ? nullptr : it->second,
+                          p->mutable_party());
+        }
+        return r_->ReadImplementations(tx, req.state(),
+                                       out->mutable_implementations());
+      },
+      FinishWith(std::move(call)));
+}
+
+// Adoptions counted by the database; plans with their progress as
+// GetActionPlan computes it; each treaty's progress as
+// GetTreatyRatificationProgress computes it.
+void LegislationHandler::SummarizeLegislation(SummarizeLegislationCall call) {
+  v1::LegislationSummary* out = call.response();
+  const absl::Time deadline = call.deadline();
+  r_->db()->ReadAsync(
+      deadline,
+      [this, out](SqlTransaction& tx) -> absl::Status {
+        if (auto s = r_->CountAdoptions(tx, out->mutable_adoptions()); !s.ok())
+          return s;
+        RepeatedPtrField<v1::ActionPlan> plans;
+        if (auto s = r_->ReadActionPlans(tx, &plans); !s.ok()) return s;
+        for (v1::ActionPlan& plan : plans) {
+          v1::PlanSummary* p = out->add_action_plans();
+          p->set_action_plan(plan.name());
+          *p->mutable_title() = std::move(*plan.mutable_title());
+          if (plan.has_period())
+            *p->mutable_period() = std::move(*plan.mutable_period());
+          *p->mutable_progress() = std::move(*plan.mutable_progress());
+        }
+        RepeatedPtrField<v1::Treaty> treaties;
+        if (auto s = r_->ReadTreaties(tx, "", &treaties); !s.ok()) return s;
+        RepeatedPtrField<v1::Ratification> records;
+        if (auto s = r_->ReadRatifications(tx, nullptr, &records); !s.ok())
+          return s;
+        std::map<std::string, std::vector<const v1::Ratification*>> by_treaty;
+        for (const v1::Ratification& r : records)
+          by_treaty[common::ResourceStore::ParentOf(r.name())].push_back(&r);
+        for (v1::Treaty& treaty : treaties) {
+          v1::TreatySummary* t = out->add_treaties();
+          FillRatificationProgress(treaty.name(), treaty,
+                                   by_treaty[treaty.name()],
+                                   t->mutable_progress());
+          *t->mutable_title() = std::move(*treaty.mutable_title());
+          if (treaty.has_signing_date())
+            *t->mutable_signing_date() = treaty.signing_date();
+        }
+        return absl::OkStatus();
+      },
+      FinishWith(std::move(call)));
 }
 
 // Seed -----------------------------------------------------------------------

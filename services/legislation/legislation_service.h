@@ -3,8 +3,8 @@
 // tools/protoc-gen-cstopa). Most are a standard method of a declared
 // resource (legislation_resources.h); what is special is written here once:
 // the documents' lifecycle (stages, revisions), plan progress, ratification
-// rules and progress, search. Tests call it through its blocking face,
-// without a server:
+// rules and progress, search, the summaries. Tests call it through its blocking
+// face, without a server:
 //
 //   LegislationResources resources(db, &tokens, &keys);
 //   LegislationHandler handler(&resources);
@@ -79,6 +79,9 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void CreateImplementation(CreateImplementationCall call) override;
   void UpdateImplementation(UpdateImplementationCall call) override;
   void DeleteImplementation(DeleteImplementationCall call) override;
+
+  void SummarizeStateLegislation(SummarizeStateLegislationCall call) override;
+  void SummarizeLegislation(SummarizeLegislationCall call) override;
 
   // Loads the seed file text (LegislationSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
@@ -1010,6 +1011,341 @@ TEST_P(LegislationHandlerTest, ImplementationsReferToLiveDocuments) {
   ASSERT_TRUE(api_->ListImplementations({}, lr, &list).ok());
   ASSERT_EQ(list.implementations_size(), 1);
   EXPECT_EQ(list.implementations(0).national_act(), "Law No. 1");
+}
+
+// --- Summaries
+// -------------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, StateSummaryShowsItsRatificationOfEachTreaty) {
+  // The seed (DOMAIN.md, seed 000): Kazakhstan, the one party recorded for
+  // the Dushanbe agreement of 16 September 2021, introduced the
+  // ratification bill in the Mazhilis on 19 May 2022.
+  v1::SummarizeStateLegislationRequest req;
+  req.set_state("states/kz");
+  v1::StateLegislationSummary kz;
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  EXPECT_EQ(kz.state(), "states/kz");
+  ASSERT_EQ(kz.treaties_size(), 1);
+  const v1::TreatyParticipation& t = kz.treaties(0);
+  EXPECT_EQ(t.treaty(), "treaties/jurisdiction-temporary-deployment-2021");
+  ASSERT_EQ(t.title_size(), 1);
+  EXPECT_THAT(t.title(0).text(),
+              HasSubstr("Agreement on Jurisdiction and Legal Assistance"));
+  EXPECT_EQ(t.signing_date().year(), 2021);
+  EXPECT_EQ(t.signing_date().month(), 9);
+  EXPECT_EQ(t.signing_date().day(), 16);
+  EXPECT_EQ(t.party().state(), "states/kz");
+  EXPECT_EQ(t.party().status(), v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+  EXPECT_EQ(t.party().status_date().year(), 2022);
+  EXPECT_EQ(t.party().status_date().month(), 5);
+  EXPECT_EQ(t.party().status_date().day(), 19);
+  EXPECT_EQ(t.party().ratification(),
+            "treaties/jurisdiction-temporary-deployment-2021/ratifications/kz");
+  EXPECT_TRUE(t.party().behind());
+  EXPECT_THAT(kz.implementations(), IsEmpty());  // none in the seed
+
+  // The same as the treaty's progress says of Kazakhstan.
+  v1::GetTreatyRatificationProgressRequest pr;
+  pr.set_treaty(t.treaty());
+  v1::TreatyRatificationProgress progress;
+  ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  ASSERT_EQ(progress.parties_size(), 1);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      t.party(), progress.parties(0)));
+
+  // A party without a ratification record has not started; a treaty that
+  // does not list the state is not its.
+  v1::CreateTreatyRequest ct;
+  ct.set_treaty_id("test-agreement");
+  AddText(ct.mutable_treaty()->mutable_title(), "en", "Test agreement");
+  for (const char* state : {"states/ru", "states/kz"})
+    ct.mutable_treaty()->add_parties(state);
+  v1::Treaty treaty;
+  ASSERT_TRUE(api_->CreateTreaty(Editor(), ct, &treaty).ok());
+  v1::CreateRatificationRequest cr;
+  cr.set_parent(treaty.name());
+  cr.set_ratification_id("kz");
+  cr.mutable_ratification()->set_status(v1::RATIFICATION_STATUS_IN_FORCE);
+  v1::Ratification ratification;
+  ASSERT_TRUE(api_->CreateRatification(Editor(), cr, &ratification).ok());
+
+  req.set_state("states/ru");
+  v1::StateLegislationSummary ru;
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &ru).ok());
+  ASSERT_EQ(ru.treaties_size(), 1);
+  EXPECT_EQ(ru.treaties(0).treaty(), "treaties/test-agreement");
+  EXPECT_EQ(ru.treaties(0).title(0).text(), "Test agreement");
+  EXPECT_FALSE(ru.treaties(0).has_signing_date());
+  EXPECT_EQ(ru.treaties(0).party().state(), "states/ru");
+  EXPECT_EQ(ru.treaties(0).party().status(),
+            v1::RATIFICATION_STATUS_NOT_STARTED);
+  EXPECT_TRUE(ru.treaties(0).party().ratification().empty());
+  EXPECT_TRUE(ru.treaties(0).party().behind());
+
+  req.set_state("states/kz");
+  kz.Clear();
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  ASSERT_EQ(kz.treaties_size(), 2);  // by name
+  EXPECT_EQ(kz.treaties(0).treaty(),
+            "treaties/jurisdiction-temporary-deployment-2021");
+  EXPECT_EQ(kz.treaties(1).treaty(), "treaties/test-agreement");
+  EXPECT_EQ(kz.treaties(1).party().status(), v1::RATIFICATION_STATUS_IN_FORCE);
+  EXPECT_FALSE(kz.treaties(1).party().behind());
+
+  // Deleted records are not shown: a deleted ratification is as none, a
+  // deleted treaty is gone.
+  v1::DeleteRatificationRequest dr;
+  dr.set_name(ratification.name());
+  ASSERT_TRUE(api_->DeleteRatification(Admin(), dr, &ratification).ok());
+  kz.Clear();
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  ASSERT_EQ(kz.treaties_size(), 2);
+  EXPECT_EQ(kz.treaties(1).party().status(),
+            v1::RATIFICATION_STATUS_NOT_STARTED);
+  v1::DeleteTreatyRequest dt;
+  dt.set_name(treaty.name());
+  ASSERT_TRUE(api_->DeleteTreaty(Admin(), dt, &treaty).ok());
+  kz.Clear();
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  ASSERT_EQ(kz.treaties_size(), 1);
+  EXPECT_EQ(kz.treaties(0).treaty(),
+            "treaties/jurisdiction-temporary-deployment-2021");
+}
+
+TEST_P(LegislationHandlerTest, StateSummaryNamesTheImplementedDocuments) {
+  auto implement = [&](const std::string& id, const std::string& document,
+                       const std::string& state) {
+    v1::CreateImplementationRequest ci;
+    ci.set_implementation_id(id);
+    ci.mutable_implementation()->set_document(document);
+    ci.mutable_implementation()->set_state(state);
+    ci.mutable_implementation()->set_level(v1::IMPLEMENTATION_LEVEL_PARTIAL);
+    ci.mutable_implementation()->set_national_act("Law No. " + id);
+    v1::Implementation out;
+    ASSERT_TRUE(api_->CreateImplementation(Editor(), ci, &out).ok());
+  };
+  MakeDocument("cyber-law", "Model law on cybersecurity", "", "",
+               v1::DOCUMENT_KIND_MODEL_LAW);
+  implement("kz-ai", "documents/statement-artificial-intelligence",
+            "states/kz");
+  implement("kz-cyber", "documents/cyber-law", "states/kz");
+  implement("ru-ai", "documents/statement-artificial-intelligence",
+            "states/ru");
+
+  v1::SummarizeStateLegislationRequest req;
+  req.set_state("states/kz");
+  v1::StateLegislationSummary kz;
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  ASSERT_EQ(kz.implementations_size(), 2);  // by name; not Russia's
+  const auto& ai = kz.implementations(0);
+  EXPECT_EQ(ai.implementation().name(), "implementations/kz-ai");
+  EXPECT_EQ(ai.implementation().national_act(), "Law No. kz-ai");
+  EXPECT_EQ(ai.implementation().document(),
+            "documents/statement-artificial-intelligence");
+  ASSERT_EQ(ai.document_title_size(), 1);
+  EXPECT_EQ(ai.document_title(0).language_code(), "en");
+  EXPECT_EQ(ai.document_title(0).text(),
+            "Statement of the CSTO PA on the Development of Artificial "
+            "Intelligence Technologies");
+  EXPECT_EQ(ai.document_kind(), v1::DOCUMENT_KIND_STATEMENT);
+  const auto& cyber = kz.implementations(1);
+  EXPECT_EQ(cyber.implementation().name(), "implementations/kz-cyber");
+  EXPECT_EQ(cyber.document_title(0).text(), "Model law on cybersecurity");
+  EXPECT_EQ(cyber.document_kind(), v1::DOCUMENT_KIND_MODEL_LAW);
+
+  // A deleted document leaves its implementation without a title; a
+  // deleted implementation is gone.
+  v1::DeleteDocumentRequest dd;
+  dd.set_name("documents/cyber-law");
+  v1::Document gone;
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), dd, &gone).ok());
+  v1::DeleteImplementationRequest di;
+  di.set_name("implementations/kz-ai");
+  v1::Implementation deleted;
+  ASSERT_TRUE(api_->DeleteImplementation(Admin(), di, &deleted).ok());
+  kz.Clear();
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &kz).ok());
+  ASSERT_EQ(kz.implementations_size(), 1);
+  EXPECT_EQ(kz.implementations(0).implementation().name(),
+            "implementations/kz-cyber");
+  EXPECT_THAT(kz.implementations(0).document_title(), IsEmpty());
+  EXPECT_EQ(kz.implementations(0).document_kind(),
+            v1::DOCUMENT_KIND_UNSPECIFIED);
+}
+
+TEST_P(LegislationHandlerTest, StateSummaryOfAnUnknownStateIsEmpty) {
+  v1::SummarizeStateLegislationRequest req;
+  req.set_state("states/atlantis");
+  v1::StateLegislationSummary out;
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &out).ok());
+  EXPECT_EQ(out.state(), "states/atlantis");
+  EXPECT_THAT(out.treaties(), IsEmpty());
+  EXPECT_THAT(out.implementations(), IsEmpty());
+}
+
+TEST_P(LegislationHandlerTest, StateSummaryNeedsAStateName) {
+  for (const char* bad : {"", "kz", "states/", "states/KZ", "states/kz/x",
+                          "parliaments/kz-parliament", "states/-"}) {
+    v1::SummarizeStateLegislationRequest req;
+    req.set_state(bad);
+    v1::StateLegislationSummary out;
+    absl::Status s = api_->SummarizeStateLegislation({}, req, &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(FieldsOf(s), ElementsAre("state")) << bad;
+  }
+}
+
+TEST_P(LegislationHandlerTest, SummaryShowsPlansAndTreatiesAsTheirOwnReads) {
+  v1::LegislationSummary summary;
+  ASSERT_TRUE(api_->SummarizeLegislation({}, {}, &summary).ok());
+
+  // The three seeded plans, by name, each with GetActionPlan's progress
+  // (24 of 24, 0 of 0, 35 of 35).
+  ASSERT_EQ(summary.action_plans_size(), 3);
+  const char* plans[] = {"actionPlans/approximation-2011-2015",
+                         "actionPlans/approximation-2016-2020",
+                         "actionPlans/approximation-2021-2025"};
+  for (int i = 0; i < 3; ++i) {
+    const v1::PlanSummary& p = summary.action_plans(i);
+    EXPECT_EQ(p.action_plan(), plans[i]);
+    v1::GetActionPlanRequest g;
+    g.set_name(plans[i]);
+    v1::ActionPlan plan;
+    ASSERT_TRUE(api_->GetActionPlan({}, g, &plan).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        p.progress(), plan.progress()))
+        << plans[i];
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        p.period(), plan.period()));
+    ASSERT_EQ(p.title_size(), 1);
+    EXPECT_EQ(p.title(0).text(), plan.title(0).text());
+  }
+  EXPECT_EQ(summary.action_plans(0).progress().total(), 24);
+  EXPECT_EQ(summary.action_plans(0).progress().percent_done(), 100);
+  EXPECT_EQ(summary.action_plans(0).period().start_date().year(), 2011);
+  EXPECT_EQ(summary.action_plans(1).progress().total(), 0);
+  EXPECT_EQ(summary.action_plans(2).progress().done(), 35);
+
+  // The three seeded treaties, by name, each with
+  // GetTreatyRatificationProgress's answer.
+  ASSERT_EQ(summary.treaties_size(), 3);
+  const char* treaties[] = {"treaties/jurisdiction-temporary-deployment-2021",
+                            "treaties/military-transportation-2015",
+                            "treaties/status-of-formations-2010"};
+  for (int i = 0; i < 3; ++i) {
+    const v1::TreatySummary& t = summary.treaties(i);
+    EXPECT_EQ(t.progress().treaty(), treaties[i]);
+    v1::GetTreatyRatificationProgressRequest pr;
+    pr.set_treaty(treaties[i]);
+    v1::TreatyRatificationProgress progress;
+    ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(t.progress(),
+                                                                   progress))
+        << treaties[i];
+    ASSERT_EQ(t.title_size(), 1);
+  }
+  const v1::TreatySummary& dushanbe = summary.treaties(0);
+  EXPECT_EQ(dushanbe.signing_date().year(), 2021);
+  EXPECT_EQ(dushanbe.signing_date().month(), 9);
+  EXPECT_EQ(dushanbe.signing_date().day(), 16);
+  EXPECT_EQ(dushanbe.progress().party_count(), 1);
+  EXPECT_EQ(dushanbe.progress().ratified_count(), 0);
+  EXPECT_THAT(dushanbe.progress().behind_states(), ElementsAre("states/kz"));
+  EXPECT_EQ(summary.treaties(1).signing_date().year(), 2015);
+  EXPECT_EQ(summary.treaties(2).signing_date().year(), 2010);
+  EXPECT_EQ(summary.treaties(2).progress().party_count(), 0);
+
+  // A treaty with progress of its own, and deleted plans and treaties.
+  v1::CreateTreatyRequest ct;
+  ct.set_treaty_id("test-agreement");
+  AddText(ct.mutable_treaty()->mutable_title(), "en", "Test agreement");
+  for (const char* state : {"states/kz", "states/ru", "states/by"})
+    ct.mutable_treaty()->add_parties(state);
+  v1::Treaty treaty;
+  ASSERT_TRUE(api_->CreateTreaty(Editor(), ct, &treaty).ok());
+  for (const char* id : {"kz", "by"}) {
+    v1::CreateRatificationRequest cr;
+    cr.set_parent(treaty.name());
+    cr.set_ratification_id(id);
+    cr.mutable_ratification()->set_status(v1::RATIFICATION_STATUS_RATIFIED);
+    v1::Ratification r;
+    ASSERT_TRUE(api_->CreateRatification(Editor(), cr, &r).ok());
+  }
+  v1::DeleteActionPlanRequest dp;
+  dp.set_name("actionPlans/approximation-2016-2020");
+  v1::ActionPlan plan;
+  ASSERT_TRUE(api_->DeleteActionPlan(Admin(), dp, &plan).ok());
+  v1::DeleteTreatyRequest dt;
+  dt.set_name("treaties/status-of-formations-2010");
+  v1::Treaty deleted;
+  ASSERT_TRUE(api_->DeleteTreaty(Admin(), dt, &deleted).ok());
+
+  summary.Clear();
+  ASSERT_TRUE(api_->SummarizeLegislation({}, {}, &summary).ok());
+  ASSERT_EQ(summary.action_plans_size(), 2);
+  EXPECT_EQ(summary.action_plans(1).action_plan(),
+            "actionPlans/approximation-2021-2025");
+  ASSERT_EQ(summary.treaties_size(), 3);
+  EXPECT_EQ(summary.treaties(2).progress().treaty(), "treaties/test-agreement");
+  EXPECT_EQ(summary.treaties(2).progress().ratified_count(), 2);
+  EXPECT_THAT(summary.treaties(2).progress().behind_states(),
+              ElementsAre("states/ru"));
+  v1::GetTreatyRatificationProgressRequest pr;
+  pr.set_treaty(treaty.name());
+  v1::TreatyRatificationProgress progress;
+  ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      summary.treaties(2).progress(), progress));
+}
+
+TEST_P(LegislationHandlerTest, SummaryCountsAdoptionsPerYearAndKind) {
+  auto adoptions = [&] {
+    v1::LegislationSummary summary;
+    absl::Status s = api_->SummarizeLegislation({}, {}, &summary);
+    EXPECT_TRUE(s.ok()) << s;
+    std::vector<std::string> out;
+    for (const auto& c : summary.adoptions())
+      out.push_back(absl::StrCat(c.year(), " ", v1::DocumentKind_Name(c.kind()),
+                                 " ", c.document_count()));
+    return out;
+  };
+  // The seed's three statements are adopted, on no known date (the 2024
+  // brochure publishes them without one): year 0.
+  EXPECT_THAT(adoptions(), ElementsAre("0 DOCUMENT_KIND_STATEMENT 3"));
+
+  MakeDocument("law-a", "Model law A");
+  MakeDocument("law-b", "Model law B");
+  MakeDocument("rec-c", "Recommendation C", "", "",
+               v1::DOCUMENT_KIND_RECOMMENDATION);
+  MakeDocument("draft-d", "Draft D");  // drafted: not adopted
+  Adopt("documents/law-a", Day(2023, 5, 12));
+  Adopt("documents/law-b", Day(2023));  // a partial date: its year
+  Adopt("documents/rec-c", Day(2021, 11, 25));
+  EXPECT_THAT(adoptions(), ElementsAre("0 DOCUMENT_KIND_STATEMENT 3",
+                                       "2021 DOCUMENT_KIND_RECOMMENDATION 1",
+                                       "2023 DOCUMENT_KIND_MODEL_LAW 2"));
+
+  // An adoption stays counted in its year when the document is amended or
+  // repealed later; a deleted document no longer counts.
+  v1::Document d;
+  ASSERT_TRUE(Transition("documents/law-a", v1::DOCUMENT_STAGE_AMENDED,
+                         Day(2024, 2, 1), &d)
+                  .ok());
+  ASSERT_TRUE(Transition("documents/rec-c", v1::DOCUMENT_STAGE_REPEALED,
+                         Day(2024, 3, 1), &d)
+                  .ok());
+  EXPECT_THAT(adoptions(), ElementsAre("0 DOCUMENT_KIND_STATEMENT 3",
+                                       "2021 DOCUMENT_KIND_RECOMMENDATION 1",
+                                       "2023 DOCUMENT_KIND_MODEL_LAW 2"));
+  for (const char* name :
+       {"documents/law-b", "documents/statement-outer-space-arms-race"}) {
+    v1::DeleteDocumentRequest dd;
+    dd.set_name(name);
+    ASSERT_TRUE(api_->DeleteDocument(Admin(), dd, &d).ok()) << name;
+  }
+  EXPECT_THAT(adoptions(), ElementsAre("0 DOCUMENT_KIND_STATEMENT 2",
+                                       "2021 DOCUMENT_KIND_RECOMMENDATION 1",
+                                       "2023 DOCUMENT_KIND_MODEL_LAW 1"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LegislationHandlerTest,
