@@ -4,11 +4,13 @@
 #include "services/membership/membership_resources.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
 #include "services/common/store/columns.h"
@@ -115,7 +117,6 @@ const common::ResourceSpec kPartners{
      StringColumn<v1::Partner>(
          "region_code", [](const v1::Partner& p) { return p.region_code(); },
          true)}};
-
 
 void CheckChamberId(Violations& v, const std::string& field,
                     const std::string& id) {
@@ -287,8 +288,6 @@ void Compute(v1::Delegation* d, int64_t day) {
   *d->mutable_as_of_date() = common::DayToDate(day);
 }
 
-
-
 // Each validator as a declaration's `validate`.
 template <typename T>
 ResourceDecl<T> Declare(const char* pattern, std::vector<ColumnSpec> columns) {
@@ -358,5 +357,266 @@ MembershipResources::MembershipResources(common::Database* db,
       roles_(&set_, RoleDecl()),
       bodies_(&set_, BodyDecl()),
       partners_(&set_, PartnerDecl()) {}
+
+// ---------------------------------------------------------------------------
+// Reads for the summaries
+// ---------------------------------------------------------------------------
+
+ReadJoin::ReadJoin() : state_(std::make_shared<State>()) {}
+
+common::StatusCallback ReadJoin::Add() {
+  state_->pending.fetch_add(1, std::memory_order_relaxed);
+  return [state = state_, index = added_++](absl::Status s) {
+    state->End(index, std::move(s));
+  };
+}
+
+void ReadJoin::Start(common::StatusCallback then) && {
+  std::shared_ptr<State> state = std::move(state_);
+  state->then = std::move(then);
+  state->End(std::numeric_limits<int>::max(), absl::OkStatus());
+}
+
+void ReadJoin::State::End(int index, absl::Status s) {
+  if (!s.ok()) {
+    absl::MutexLock lock(&mu);
+    if (first_error_index < 0 || index < first_error_index) {
+      first_error_index = index;
+      first_error = std::move(s);
+    }
+  }
+  if (pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  absl::Status result;
+  {
+    absl::MutexLock lock(&mu);
+    result = std::move(first_error);
+  }
+  common::StatusCallback done = std::move(then);
+  done(std::move(result));
+}
+
+namespace {
+
+bool IsParliament(absl::string_view name) {
+  return ValidName(name, {"parliaments"});
+}
+bool IsDelegation(absl::string_view name) {
+  return ValidName(name, {"parliaments", "delegations"});
+}
+
+template <typename T>
+const T* Find(const std::map<std::string, T>& records,
+              const std::string& name) {
+  auto it = records.find(name);
+  return it == records.end() ? nullptr : &it->second;
+}
+
+// Parses the stored bytes of one row's column `column` into a new element
+// of `out`.
+template <typename T>
+absl::Status AddParsed(const common::SqlRow& row, int column,
+                       std::vector<T>* out) {
+  absl::string_view data = row.Bytes(column);
+  if (!out->emplace_back().ParseFromArray(data.data(),
+                                          static_cast<int>(data.size())))
+    return absl::DataLossError("a stored resource is corrupt");
+  return absl::OkStatus();
+}
+
+// The live parliaments of the state bound to `?`.
+constexpr char kParliamentsOfState[] =
+    "SELECT name FROM parliaments WHERE delete_time IS NULL AND state = ?";
+
+}  // namespace
+
+std::string ParliamentOf(const std::string& organization) {
+  if (IsParliament(organization)) return organization;
+  if (IsDelegation(organization))
+    return common::ResourceStore::ParentOf(organization);
+  return "";
+}
+
+bool Directory::Has(const std::string& name) const {
+  return states.count(name) > 0 || parliaments.count(name) > 0 ||
+         delegations.count(name) > 0 || persons.count(name) > 0 ||
+         bodies.count(name) > 0;
+}
+
+const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>*
+Directory::DisplayNameOf(const std::string& name) const {
+  if (const auto* r = Find(bodies, name)) return &r->display_name();
+  if (const auto* r = Find(parliaments, name)) return &r->display_name();
+  if (const auto* r = Find(delegations, name)) return &r->display_name();
+  if (const auto* r = Find(persons, name)) return &r->display_name();
+  if (const auto* r = Find(states, name)) return &r->display_name();
+  return nullptr;
+}
+
+const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>*
+Directory::ChamberNameOf(const std::string& organization,
+                         const std::string& chamber_id) const {
+  if (chamber_id.empty()) return nullptr;
+  const v1::Parliament* p = Find(parliaments, ParliamentOf(organization));
+  if (p == nullptr) return nullptr;
+  for (const v1::Chamber& c : p->chambers())
+    if (c.chamber_id() == chamber_id) return &c.display_name();
+  return nullptr;
+}
+
+template <typename T>
+void MembershipResources::ReadLive(common::Resource<T>& resource,
+                                   const std::string& where,
+                                   common::SqlValues params,
+                                   absl::Time deadline, std::vector<T>* out,
+                                   common::StatusCallback done) {
+  std::string sql =
+      absl::StrCat("SELECT data FROM ", resource.store().spec().table,
+                   " WHERE delete_time IS NULL");
+  if (!where.empty()) absl::StrAppend(&sql, " AND (", where, ")");
+  absl::StrAppend(&sql, " ORDER BY name");
+  set_.db()->QueryOnceAsync(
+      std::move(sql), std::move(params), deadline,
+      [out](const common::SqlRow& row) { return AddParsed(row, 0, out); },
+      std::move(done));
+}
+
+void MembershipResources::ReadParliamentsOfState(
+    std::string state, absl::Time deadline, std::vector<v1::Parliament>* out,
+    common::StatusCallback done) {
+  ReadLive(parliaments_, "state = ?", {std::move(state)}, deadline, out,
+           std::move(done));
+}
+
+void MembershipResources::ReadDelegationsOfState(
+    std::string state, absl::Time deadline, std::vector<v1::Delegation>* out,
+    common::StatusCallback done) {
+  ReadLive(delegations_, absl::StrCat("parent IN (", kParliamentsOfState, ")"),
+           {std::move(state)}, deadline, out, std::move(done));
+}
+
+void MembershipResources::ReadRolesOfState(std::string state, int64_t day,
+                                           absl::Time deadline,
+                                           std::vector<v1::Role>* out,
+                                           common::StatusCallback done) {
+  // The period test of ListRoles with `as_of` (RoleDecl's date columns).
+  const std::string where = absl::StrCat(
+      "start_date <= ? AND end_date >= ? AND ("
+      "person IN (SELECT name FROM persons WHERE delete_time IS NULL AND "
+      "state = ?) OR organization IN (",
+      kParliamentsOfState,
+      ") OR organization IN (SELECT name FROM delegations WHERE "
+      "delete_time IS NULL AND parent IN (",
+      kParliamentsOfState, ")))");
+  ReadLive(roles_, where, {day, day, state, state, state}, deadline, out,
+           std::move(done));
+}
+
+void MembershipResources::ReadRolesOfPerson(std::string person,
+                                            absl::Time deadline,
+                                            std::vector<v1::Role>* out,
+                                            common::StatusCallback done) {
+  ReadLive(roles_, "person = ?", {std::move(person)}, deadline, out,
+           std::move(done));
+}
+
+void MembershipResources::ReadStates(absl::Time deadline,
+                                     std::vector<v1::State>* out,
+                                     common::StatusCallback done) {
+  ReadLive(states_, "", {}, deadline, out, std::move(done));
+}
+
+void MembershipResources::ReadDelegationsWithState(
+    absl::Time deadline, std::vector<StateDelegation>* out,
+    common::StatusCallback done) {
+  set_.db()->QueryOnceAsync(
+      "SELECT p.state, d.data FROM delegations d JOIN parliaments p ON "
+      "p.name = d.parent WHERE d.delete_time IS NULL AND p.delete_time IS "
+      "NULL ORDER BY d.name",
+      {}, deadline,
+      [out](const common::SqlRow& row) -> absl::Status {
+        StateDelegation& d = out->emplace_back();
+        d.state = std::string(row.Bytes(0));
+        absl::string_view data = row.Bytes(1);
+        if (!d.delegation.ParseFromArray(data.data(),
+                                         static_cast<int>(data.size())))
+          return absl::DataLossError("a stored resource is corrupt");
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void MembershipResources::ReadPartners(absl::Time deadline,
+                                       std::vector<v1::Partner>* out,
+                                       common::StatusCallback done) {
+  ReadLive(partners_, "", {}, deadline, out, std::move(done));
+}
+
+void MembershipResources::ResolveNames(const std::set<std::string>& names,
+                                       absl::Time deadline, Directory* dir,
+                                       common::StatusCallback done) {
+  // What each statement read, merged into `dir` once all have ended (the
+  // statements end on any thread, in any order).
+  struct Reads {
+    std::deque<std::vector<v1::State>> states;
+    std::deque<std::vector<v1::Parliament>> parliaments;
+    std::deque<std::vector<v1::Delegation>> delegations;
+    std::deque<std::vector<v1::Person>> persons;
+    std::deque<std::vector<v1::Body>> bodies;
+  };
+  auto reads = std::make_unique<Reads>();
+  Reads* rd = reads.get();
+  ReadJoin join;
+  // Reads `wanted` from `resource` in statements of at most
+  // kMaxNamesPerRead names each.
+  auto read = [&](auto& resource, const std::vector<std::string>& wanted,
+                  auto& outs) {
+    for (size_t i = 0; i < wanted.size(); i += kMaxNamesPerRead) {
+      const size_t n = std::min<size_t>(kMaxNamesPerRead, wanted.size() - i);
+      common::SqlValues params(wanted.begin() + i, wanted.begin() + i + n);
+      std::vector<std::string> marks(n, "?");
+      ReadLive(resource,
+               absl::StrCat("name IN (", absl::StrJoin(marks, ", "), ")"),
+               std::move(params), deadline, &outs.emplace_back(), join.Add());
+    }
+  };
+  std::vector<std::string> states, parliaments, delegations, persons, bodies;
+  for (const std::string& name : names) {
+    if (dir->Has(name)) continue;
+    if (ValidName(name, {"states"})) {
+      states.push_back(name);
+    } else if (IsParliament(name)) {
+      parliaments.push_back(name);
+    } else if (IsDelegation(name)) {
+      delegations.push_back(name);
+    } else if (ValidName(name, {"persons"})) {
+      persons.push_back(name);
+    } else if (ValidName(name, {"bodies"})) {
+      bodies.push_back(name);
+    }
+  }
+  read(states_, states, rd->states);
+  read(parliaments_, parliaments, rd->parliaments);
+  read(delegations_, delegations, rd->delegations);
+  read(persons_, persons, rd->persons);
+  read(bodies_, bodies, rd->bodies);
+  std::move(join).Start([dir, reads = std::move(reads),
+                         done = std::move(done)](absl::Status s) mutable {
+    if (s.ok()) {
+      auto merge = [](auto& outs, auto& into) {
+        for (auto& out : outs)
+          for (auto& r : out) {
+            std::string name = r.name();
+            into.emplace(std::move(name), std::move(r));
+          }
+      };
+      merge(reads->states, dir->states);
+      merge(reads->parliaments, dir->parliaments);
+      merge(reads->delegations, dir->delegations);
+      merge(reads->persons, dir->persons);
+      merge(reads->bodies, dir->bodies);
+    }
+    done(std::move(s));
+  });
+}
 
 }  // namespace cstopa::membership

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -126,7 +127,8 @@ TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(resources_->persons().store().Create(&p).ok());
   v1::Person out;
-  ASSERT_TRUE(resources_->persons().store()
+  ASSERT_TRUE(resources_->persons()
+                  .store()
                   .Update(
                       "persons/a", "",
                       [](google::protobuf::Message* m) {
@@ -138,7 +140,8 @@ TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
   ASSERT_TRUE(resources_->persons().store().Delete("persons/a", "", &out).ok());
   v1::Person seeded = NewPerson("s", "S");
   ASSERT_TRUE(resources_->persons().store().InsertMissing({&seeded}).ok());
-  ASSERT_TRUE(resources_->persons().store().InsertMissing({&seeded}).ok());  // no-op
+  ASSERT_TRUE(
+      resources_->persons().store().InsertMissing({&seeded}).ok());  // no-op
   using K = common::WriteKind;
   EXPECT_THAT(seen, ::testing::ElementsAre(
                         std::pair(K::kCreate, std::string("persons/a")),
@@ -147,7 +150,8 @@ TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
                         std::pair(K::kCreate, std::string("persons/s"))));
   fail = true;
   v1::Person b = NewPerson("b", "B");
-  EXPECT_EQ(resources_->persons().store().Create(&b).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(resources_->persons().store().Create(&b).code(),
+            absl::StatusCode::kAborted);
   EXPECT_EQ(resources_->persons().store().Get("persons/b", true, &out).code(),
             absl::StatusCode::kNotFound);
 }
@@ -163,8 +167,10 @@ TEST_P(StoreTest, ConcurrentGetsEachGetTheirOwnAnswer) {
   }
   v1::Person gone;
   for (int i = 0; i < kPersons; i += 7)
-    ASSERT_TRUE(
-        resources_->persons().store().Delete(absl::StrCat("persons/p", i), "", &gone).ok());
+    ASSERT_TRUE(resources_->persons()
+                    .store()
+                    .Delete(absl::StrCat("persons/p", i), "", &gone)
+                    .ok());
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 12; ++t) {
@@ -175,7 +181,8 @@ TEST_P(StoreTest, ConcurrentGetsEachGetTheirOwnAnswer) {
         const bool allow_deleted = rng() % 2 == 0;
         const std::string name = absl::StrCat("persons/p", i);
         v1::Person out;
-        absl::Status s = resources_->persons().store().Get(name, allow_deleted, &out);
+        absl::Status s =
+            resources_->persons().store().Get(name, allow_deleted, &out);
         const bool exists = i < kPersons;
         const bool deleted = exists && i % 7 == 0;
         if (!exists || (deleted && !allow_deleted)) {
@@ -201,7 +208,8 @@ TEST_P(StoreTest, AsyncGetsStartedTogetherEachFinishOnceWithTheirAnswer) {
     ASSERT_TRUE(resources_->persons().store().Create(&p).ok());
   }
   v1::Person gone;
-  ASSERT_TRUE(resources_->persons().store().Delete("persons/p3", "", &gone).ok());
+  ASSERT_TRUE(
+      resources_->persons().store().Delete("persons/p3", "", &gone).ok());
   std::vector<v1::Person> out(kGets);
   std::vector<absl::Status> results(kGets);
   std::vector<int> calls(kGets, 0);
@@ -209,14 +217,14 @@ TEST_P(StoreTest, AsyncGetsStartedTogetherEachFinishOnceWithTheirAnswer) {
   int finished = 0;
   for (int n = 0; n < kGets; ++n) {
     const int i = n % (kPersons + 2);  // p30, p31 do not exist
-    resources_->persons().store().GetAsync(absl::StrCat("persons/p", i), false, &out[n],
-                               absl::Now() + absl::Seconds(30),
-                               [&, n](absl::Status s) {
-                                 absl::MutexLock lock(&mu);
-                                 results[n] = std::move(s);
-                                 ++calls[n];
-                                 ++finished;
-                               });
+    resources_->persons().store().GetAsync(
+        absl::StrCat("persons/p", i), false, &out[n],
+        absl::Now() + absl::Seconds(30), [&, n](absl::Status s) {
+          absl::MutexLock lock(&mu);
+          results[n] = std::move(s);
+          ++calls[n];
+          ++finished;
+        });
   }
   {
     absl::MutexLock lock(&mu);
@@ -241,11 +249,11 @@ TEST_P(StoreTest, AsyncGetsStartedTogetherEachFinishOnceWithTheirAnswer) {
   absl::Status past;
   absl::Notification past_done;
   resources_->persons().store().GetAsync("persons/p1", false, &late,
-                             absl::Now() - absl::Seconds(1),
-                             [&](absl::Status s) {
-                               past = std::move(s);
-                               past_done.Notify();
-                             });
+                                         absl::Now() - absl::Seconds(1),
+                                         [&](absl::Status s) {
+                                           past = std::move(s);
+                                           past_done.Notify();
+                                         });
   ASSERT_TRUE(past_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(past.code(), absl::StatusCode::kDeadlineExceeded) << past;
 }
@@ -254,7 +262,8 @@ TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   v1::Person p = NewPerson("a", "A");
   ASSERT_TRUE(resources_->persons().store().Create(&p).ok());
   v1::Person out;
-  ASSERT_TRUE(resources_->persons().store()
+  ASSERT_TRUE(resources_->persons()
+                  .store()
                   .Update(
                       "persons/a", p.etag(),
                       [](google::protobuf::Message* m) {
@@ -274,7 +283,8 @@ TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   // A failing mutation writes nothing.
   v1::Person before;
-  ASSERT_TRUE(resources_->persons().store().Get("persons/a", false, &before).ok());
+  ASSERT_TRUE(
+      resources_->persons().store().Get("persons/a", false, &before).ok());
   absl::Status aborted = resources_->persons().store().Update(
       "persons/a", "",
       [](google::protobuf::Message* m) {
@@ -284,7 +294,8 @@ TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
       &out);
   EXPECT_FALSE(aborted.ok());
   v1::Person after;
-  ASSERT_TRUE(resources_->persons().store().Get("persons/a", false, &after).ok());
+  ASSERT_TRUE(
+      resources_->persons().store().Get("persons/a", false, &after).ok());
   EXPECT_EQ(after.state(), "states/kz");
   EXPECT_EQ(after.etag(), before.etag());
 }
@@ -309,7 +320,8 @@ TEST_P(StoreTest, InsertMissingIsIdempotentAndLeavesEditsAlone) {
   EXPECT_EQ(*n, 2);
   v1::Person out;
   ASSERT_TRUE(
-      resources_->persons().store()
+      resources_->persons()
+          .store()
           .Update(
               "persons/a", "",
               [](google::protobuf::Message* m) {
@@ -338,7 +350,8 @@ TEST_P(StoreTest, ListPagesInDescendingOrderWithoutGapsOrRepeats) {
   std::vector<std::string> seen;
   for (int pages = 0; pages < 20; ++pages) {
     v1::ListPersonsResponse resp;
-    auto next = resources_->persons().store().List(q, [&]() { return resp.add_persons(); });
+    auto next = resources_->persons().store().List(
+        q, [&]() { return resp.add_persons(); });
     ASSERT_TRUE(next.ok()) << next.status();
     for (const auto& p : resp.persons())
       seen.push_back(p.state() + "|" + p.name());
@@ -389,6 +402,88 @@ TEST_P(StoreTest, OfTwoConcurrentUpdatesFromOneEtagExactlyOneWins) {
     EXPECT_EQ(stale, 1) << "round " << round;
     EXPECT_EQ(other, 0) << "round " << round;
   }
+}
+
+// Names resolved in statements of at most kMaxNamesPerRead names each;
+// unknown, deleted and foreign names are left out, names already known are
+// not read again.
+TEST_P(StoreTest, ResolveNamesReadsLiveRecordsInBoundedStatements) {
+  v1::Person a = NewPerson("a", "A");
+  v1::Person b = NewPerson("b", "B");
+  ASSERT_TRUE(resources_->persons().store().Create(&a).ok());
+  ASSERT_TRUE(resources_->persons().store().Create(&b).ok());
+  v1::Person deleted;
+  ASSERT_TRUE(
+      resources_->persons().store().Delete("persons/b", "", &deleted).ok());
+  std::set<std::string> names = {"persons/a", "persons/b", "treaties/x",
+                                 "bodies/none", "states/kz"};
+  for (int i = 0; i < 2 * MembershipResources::kMaxNamesPerRead + 1; ++i)
+    names.insert(absl::StrCat("persons/missing-", i));
+  Directory dir;
+  v1::State known;
+  known.set_name("states/kz");
+  dir.states.emplace(known.name(), known);  // not read: kz is not stored
+  absl::Notification done;
+  absl::Status result;
+  resources_->ResolveNames(names, absl::InfiniteFuture(), &dir,
+                           [&](absl::Status s) {
+                             result = std::move(s);
+                             done.Notify();
+                           });
+  done.WaitForNotification();
+  ASSERT_TRUE(result.ok()) << result;
+  EXPECT_EQ(dir.persons.size(), 1u);
+  ASSERT_NE(dir.DisplayNameOf("persons/a"), nullptr);
+  EXPECT_EQ(dir.DisplayNameOf("persons/a")->Get(0).text(), "A");
+  EXPECT_EQ(dir.DisplayNameOf("persons/b"), nullptr);
+  EXPECT_TRUE(dir.bodies.empty());
+  EXPECT_EQ(dir.states.size(), 1u);
+}
+
+TEST(ReadJoinTest, RunsOnceAfterEveryReadWithTheFirstErrorAdded) {
+  ReadJoin join;
+  common::StatusCallback first = join.Add();
+  common::StatusCallback second = join.Add();
+  common::StatusCallback third = join.Add();
+  int runs = 0;
+  absl::Status result;
+  std::thread late([&third] { third(absl::NotFoundError("third")); });
+  late.join();
+  second(absl::DeadlineExceededError("second"));
+  std::move(join).Start([&](absl::Status s) {
+    ++runs;
+    result = std::move(s);
+  });
+  EXPECT_EQ(runs, 0);  // the first read has not ended
+  first(absl::OkStatus());
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(result.code(), absl::StatusCode::kDeadlineExceeded);
+
+  ReadJoin none;
+  bool ran = false;
+  std::move(none).Start([&](absl::Status s) { ran = s.ok(); });
+  EXPECT_TRUE(ran);
+}
+
+TEST(DirectoryTest, ChamberOfAParliamentOrOfADelegationsParent) {
+  Directory dir;
+  v1::Parliament p;
+  p.set_name("parliaments/kz-parliament");
+  v1::Chamber* c = p.add_chambers();
+  c->set_chamber_id("senate");
+  c->add_display_name()->set_text("Senate");
+  dir.parliaments.emplace(p.name(), p);
+  ASSERT_NE(dir.ChamberNameOf("parliaments/kz-parliament", "senate"), nullptr);
+  EXPECT_EQ(dir.ChamberNameOf("parliaments/kz-parliament/delegations/csto-pa",
+                              "senate")
+                ->Get(0)
+                .text(),
+            "Senate");
+  EXPECT_EQ(dir.ChamberNameOf("parliaments/kz-parliament", "mazhilis"),
+            nullptr);
+  EXPECT_EQ(dir.ChamberNameOf("parliaments/kz-parliament", ""), nullptr);
+  EXPECT_EQ(dir.ChamberNameOf("bodies/csto-pa", "senate"), nullptr);
+  EXPECT_EQ(ParliamentOf("bodies/csto-pa"), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,

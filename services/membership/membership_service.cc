@@ -1,13 +1,69 @@
 #include "services/membership/membership_service.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "google/protobuf/text_format.h"
 #include "membership/seed/membership_seed.pb.h"
+#include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
 #include "services/membership/embedded_files.h"
 
 namespace cstopa::membership {
+namespace {
+
+// INVALID_NAME unless the request field `field` holds a name of `shape`, as
+// the standard Get checks its name.
+absl::Status CheckRequestName(const std::string& field, const std::string& name,
+                              std::initializer_list<absl::string_view> shape) {
+  common::Violations v;
+  common::CheckName(v, field, name, shape, true);
+  return v.ToStatus("INVALID_NAME");
+}
+
+int32_t ClampSeats(int64_t seats) {
+  return static_cast<int32_t>(
+      std::min<int64_t>(seats, std::numeric_limits<int32_t>::max()));
+}
+
+// The names a NamedRole of each role shows: its holder, its organization,
+// and the parliament whose chamber it names.
+void AddRoleNames(const std::vector<v1::Role>& roles,
+                  std::set<std::string>* names) {
+  for (const v1::Role& r : roles) {
+    if (!r.person().empty()) names->insert(r.person());
+    names->insert(r.organization());
+    if (!r.chamber_id().empty()) {
+      std::string parliament = ParliamentOf(r.organization());
+      if (!parliament.empty()) names->insert(std::move(parliament));
+    }
+  }
+}
+
+// `role` with the names it refers to resolved from `dir`.
+void NameRole(const Directory& dir, v1::Role role, v1::NamedRole* out) {
+  if (!role.person().empty()) {
+    if (const auto* names = dir.DisplayNameOf(role.person()))
+      *out->mutable_person_display_name() = *names;
+  }
+  if (const auto* names = dir.DisplayNameOf(role.organization()))
+    *out->mutable_organization_display_name() = *names;
+  if (const auto* names =
+          dir.ChamberNameOf(role.organization(), role.chamber_id()))
+    *out->mutable_chamber_display_name() = *names;
+  *out->mutable_role() = std::move(role);
+}
+
+}  // namespace
 
 MembershipHandler::MembershipHandler(MembershipResources* resources)
     : r_(resources) {}
@@ -144,6 +200,194 @@ void MembershipHandler::DeletePartner(DeletePartnerCall call) {
   r_->partners().Delete(std::move(call));
 }
 
+// Summaries ------------------------------------------------------------------
+// Each reads what it needs together (ReadJoin), without a thread waiting;
+// the state's or person's record among them, so that an unknown one is
+// NOT_FOUND as from Get. Seats and statuses come from the declarations'
+// `compute`, as Get and List fill them.
+
+// Round one: the state, its parliaments, their delegations and the posts
+// held on the day; round two: the names those posts refer to.
+void MembershipHandler::SummarizeState(SummarizeStateCall call) {
+  const v1::SummarizeStateRequest& req = call.request();
+  if (auto s = CheckRequestName("name", req.name(), {"states"}); !s.ok())
+    return call.Finish(std::move(s));
+  const absl::StatusOr<int64_t> day =
+      common::AsOfDay(req.as_of(), req.has_as_of(), "as_of", r_->set().Today());
+  if (!day.ok()) return call.Finish(day.status());
+  struct Work {
+    explicit Work(SummarizeStateCall c) : call(std::move(c)) {}
+    SummarizeStateCall call;
+    std::vector<v1::Parliament> parliaments;
+    std::vector<v1::Delegation> delegations;
+    std::vector<v1::Role> roles;
+    Directory dir;
+  };
+  const absl::Time deadline = call.deadline();
+  const std::string name = req.name();
+  v1::StateSummary* out = call.response();
+  auto work = std::make_unique<Work>(std::move(call));
+  Work* w = work.get();
+  ReadJoin join;
+  r_->states().store().GetAsync(name, /*allow_deleted=*/false,
+                                out->mutable_state(), deadline, join.Add());
+  r_->ReadParliamentsOfState(name, deadline, &w->parliaments, join.Add());
+  r_->ReadDelegationsOfState(name, deadline, &w->delegations, join.Add());
+  r_->ReadRolesOfState(name, *day, deadline, &w->roles, join.Add());
+  std::move(join).Start([this, out, day = *day, deadline,
+                         work = std::move(work)](absl::Status s) mutable {
+    if (!s.ok()) return work->call.Finish(std::move(s));
+    Work* w = work.get();
+    for (const v1::Parliament& p : w->parliaments)
+      w->dir.parliaments.emplace(p.name(), p);
+    for (const v1::Delegation& d : w->delegations)
+      w->dir.delegations.emplace(d.name(), d);
+    std::set<std::string> names;
+    AddRoleNames(w->roles, &names);
+    r_->ResolveNames(
+        names, deadline, &w->dir,
+        [this, out, day, work = std::move(work)](absl::Status s) mutable {
+          if (!s.ok()) return work->call.Finish(std::move(s));
+          r_->states().Compute(out->mutable_state(), day);
+          for (v1::Parliament& p : work->parliaments)
+            *out->add_parliaments() = std::move(p);
+          for (v1::Delegation& d : work->delegations) {
+            r_->delegations().Compute(&d, day);
+            *out->add_delegations() = std::move(d);
+          }
+          std::vector<v1::Role>& roles = work->roles;
+          std::sort(roles.begin(), roles.end(),
+                    [](const v1::Role& a, const v1::Role& b) {
+                      if (a.organization() != b.organization())
+                        return a.organization() < b.organization();
+                      if (a.role_type() != b.role_type())
+                        return a.role_type() < b.role_type();
+                      return a.name() < b.name();
+                    });
+          for (v1::Role& r : roles)
+            NameRole(work->dir, std::move(r), out->add_roles());
+          *out->mutable_as_of_date() = common::DayToDate(day);
+          work->call.Finish(absl::OkStatus());
+        });
+  });
+}
+
+// Round one: the person and every role; round two: the person's state and
+// what the roles refer to.
+void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
+  const v1::SummarizePersonRequest& req = call.request();
+  if (auto s = CheckRequestName("name", req.name(), {"persons"}); !s.ok())
+    return call.Finish(std::move(s));
+  struct Work {
+    explicit Work(SummarizePersonCall c) : call(std::move(c)) {}
+    SummarizePersonCall call;
+    std::vector<v1::Role> roles;
+    Directory dir;
+  };
+  const absl::Time deadline = call.deadline();
+  const std::string name = req.name();
+  v1::PersonSummary* out = call.response();
+  auto work = std::make_unique<Work>(std::move(call));
+  Work* w = work.get();
+  ReadJoin join;
+  r_->persons().store().GetAsync(name, /*allow_deleted=*/false,
+                                 out->mutable_person(), deadline, join.Add());
+  r_->ReadRolesOfPerson(name, deadline, &w->roles, join.Add());
+  std::move(join).Start([this, out, deadline,
+                         work = std::move(work)](absl::Status s) mutable {
+    if (!s.ok()) return work->call.Finish(std::move(s));
+    Work* w = work.get();
+    w->dir.persons.emplace(out->person().name(), out->person());
+    std::set<std::string> names;
+    AddRoleNames(w->roles, &names);
+    if (!out->person().state().empty()) names.insert(out->person().state());
+    r_->ResolveNames(
+        names, deadline, &w->dir,
+        [out, work = std::move(work)](absl::Status s) mutable {
+          if (!s.ok()) return work->call.Finish(std::move(s));
+          const std::string& state = out->person().state();
+          if (!state.empty()) {
+            auto it = work->dir.states.find(state);
+            if (it != work->dir.states.end())
+              *out->mutable_state_display_name() = it->second.display_name();
+          }
+          // Newest first: by the earliest possible start day, descending
+          // (no start is day 0, so last), then by name.
+          std::vector<std::pair<int64_t, v1::Role*>> order;
+          for (v1::Role& r : work->roles) {
+            order.emplace_back(common::EarliestDay(r.period().start_date(),
+                                                   r.period().has_start_date()),
+                               &r);
+          }
+          std::sort(order.begin(), order.end(),
+                    [](const auto& a, const auto& b) {
+                      if (a.first != b.first) return a.first > b.first;
+                      return a.second->name() < b.second->name();
+                    });
+          for (auto& [start, r] : order)
+            NameRole(work->dir, std::move(*r), out->add_roles());
+          work->call.Finish(absl::OkStatus());
+        });
+  });
+}
+
+// Every state, every delegation with its parliament's state, and every
+// partner, read together; statuses, seats and periods taken on the day.
+void MembershipHandler::SummarizeMembership(SummarizeMembershipCall call) {
+  const v1::SummarizeMembershipRequest& req = call.request();
+  const absl::StatusOr<int64_t> day =
+      common::AsOfDay(req.as_of(), req.has_as_of(), "as_of", r_->set().Today());
+  if (!day.ok()) return call.Finish(day.status());
+  struct Work {
+    explicit Work(SummarizeMembershipCall c) : call(std::move(c)) {}
+    SummarizeMembershipCall call;
+    std::vector<v1::State> states;
+    std::vector<StateDelegation> delegations;
+    std::vector<v1::Partner> partners;
+  };
+  const absl::Time deadline = call.deadline();
+  auto work = std::make_unique<Work>(std::move(call));
+  Work* w = work.get();
+  ReadJoin join;
+  r_->ReadStates(deadline, &w->states, join.Add());
+  r_->ReadDelegationsWithState(deadline, &w->delegations, join.Add());
+  r_->ReadPartners(deadline, &w->partners, join.Add());
+  std::move(join).Start(
+      [this, day = *day, work = std::move(work)](absl::Status s) mutable {
+        if (!s.ok()) return work->call.Finish(std::move(s));
+        v1::MembershipSummary* out = work->call.response();
+        std::map<std::string, std::pair<v1::StateStanding*, int64_t>> standings;
+        for (v1::State& state : work->states) {
+          r_->states().Compute(&state, day);
+          v1::StateStanding* standing = out->add_states();
+          standing->set_state(state.name());
+          *standing->mutable_display_name() =
+              std::move(*state.mutable_display_name());
+          standing->set_status(state.current_status());
+          standings[state.name()] = {standing, 0};
+        }
+        int64_t total = 0;
+        for (StateDelegation& d : work->delegations) {
+          auto it = standings.find(d.state);
+          if (it == standings.end()) continue;  // its state is gone
+          r_->delegations().Compute(&d.delegation, day);
+          it->second.second += d.delegation.total_seats();
+          total += d.delegation.total_seats();
+          for (v1::SeatAllocation& a : *d.delegation.mutable_effective_seats())
+            *it->second.first->add_effective_seats() = std::move(a);
+        }
+        for (auto& [name, standing] : standings)
+          standing.first->set_seats(ClampSeats(standing.second));
+        out->set_total_seats(ClampSeats(total));
+        for (v1::Partner& p : work->partners) {
+          if (common::RangeHolds(p.period(), day))
+            *out->add_partners() = std::move(p);
+        }
+        *out->mutable_as_of_date() = common::DayToDate(day);
+        work->call.Finish(absl::OkStatus());
+      });
+}
+
 // Seed -----------------------------------------------------------------------
 
 absl::Status MembershipHandler::LoadSeed(const std::string& text) {
@@ -173,8 +417,9 @@ common::ServiceDefinition MembershipService() {
   def.default_admin_port = 9051;
   def.schema = MembershipSchema();
   def.builtin_seed = kMembershipSeed;
-  def.create = common::HandlerInstance<MembershipResources, MembershipHandler>::
-      Factory(&v1::NewMembershipServiceGrpc);
+  def.create =
+      common::HandlerInstance<MembershipResources, MembershipHandler>::Factory(
+          &v1::NewMembershipServiceGrpc);
   return def;
 }
 

@@ -1,7 +1,8 @@
 // The handler of cstopa.membership.v1.MembershipService: one method per RPC
 // (the interface is generated from the proto; see
 // tools/protoc-gen-cstopa), almost all of them a standard method of a
-// declared resource (membership_resources.h). Tests call it through its
+// declared resource (membership_resources.h); the summaries are computed
+// here from the records. Tests call it through its
 // blocking face, without a server:
 //
 //   MembershipResources resources(db, &tokens, &keys);
@@ -68,6 +69,12 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   void CreatePartner(CreatePartnerCall call) override;
   void UpdatePartner(UpdatePartnerCall call) override;
   void DeletePartner(DeletePartnerCall call) override;
+
+  // Summaries, computed from asynchronous reads joined without a thread
+  // waiting (MembershipResources' summary reads).
+  void SummarizeState(SummarizeStateCall call) override;
+  void SummarizePerson(SummarizePersonCall call) override;
+  void SummarizeMembership(SummarizeMembershipCall call) override;
 
   // Loads the seed file text (MembershipSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);

@@ -3,6 +3,7 @@
 #include "services/membership/membership_service.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -223,7 +224,8 @@ TEST_F(MembershipHandlerTest, WritesNeedAKeyAndDeletesNeedAdmin) {
   v1::State out;
   absl::Status anonymous = api_->DeleteState({}, del, &out);
   EXPECT_EQ(anonymous.code(), absl::StatusCode::kUnauthenticated);
-  absl::Status wrong = api_->DeleteState(common::testing::CallerWithKey("nope"), del, &out);
+  absl::Status wrong =
+      api_->DeleteState(common::testing::CallerWithKey("nope"), del, &out);
   EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
   absl::Status editor = api_->DeleteState(Editor(), del, &out);
   EXPECT_EQ(editor.code(), absl::StatusCode::kPermissionDenied);
@@ -384,8 +386,7 @@ TEST_F(MembershipHandlerTest, ReloadingTheSeedNeitherDuplicatesNorUndoesEdits) {
   v1::GetBodyRequest body;
   body.set_name("bodies/csto-icmec");
   v1::Body b;
-  EXPECT_EQ(api_->GetBody({}, body, &b).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->GetBody({}, body, &b).code(), absl::StatusCode::kNotFound);
   v1::ListStatesResponse states;
   ASSERT_TRUE(api_->ListStates({}, {}, &states).ok());
   EXPECT_EQ(states.states_size(), 6);
@@ -760,6 +761,573 @@ TEST(MembershipOnPostgresTest, ComputedListsAskedTogetherEachGetTheirOwnDay) {
   }
   EXPECT_GT(per_statement, 1.0);  // the reads did wait together
 }
+
+// ---------------------------------------------------------------------------
+// Summaries, on SQLite and, where the test command started one, on
+// PostgreSQL: their statements are the service's own SQL.
+// ---------------------------------------------------------------------------
+
+class SummaryTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL test server in this build";
+    auto db = common::OpenTestDatabase(GetParam(), MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    resources_ = std::make_unique<MembershipResources>(
+        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
+    handler_ = std::make_unique<MembershipHandler>(resources_.get());
+    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
+    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+  }
+
+  v1::StateSummary State(const std::string& name,
+                         std::optional<google::type::Date> as_of) {
+    v1::SummarizeStateRequest req;
+    req.set_name(name);
+    if (as_of) *req.mutable_as_of() = *as_of;
+    v1::StateSummary out;
+    absl::Status s = api_->SummarizeState({}, req, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  v1::MembershipSummary Membership(std::optional<google::type::Date> as_of) {
+    v1::SummarizeMembershipRequest req;
+    if (as_of) *req.mutable_as_of() = *as_of;
+    v1::MembershipSummary out;
+    absl::Status s = api_->SummarizeMembership({}, req, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  v1::PersonSummary Person(const std::string& name) {
+    v1::SummarizePersonRequest req;
+    req.set_name(name);
+    v1::PersonSummary out;
+    absl::Status s = api_->SummarizePerson({}, req, &out);
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  // Creates roles/{id} for `person` in `organization` over [start, end]
+  // (unset when year 0).
+  void AddRole(const std::string& id, const std::string& person,
+               const std::string& organization, google::type::Date start,
+               google::type::Date end) {
+    v1::CreateRoleRequest req;
+    req.set_role_id(id);
+    v1::Role* r = req.mutable_role();
+    r->set_person(person);
+    r->set_organization(organization);
+    r->set_role_type(v1::ROLE_TYPE_MEMBER);
+    if (start.year() != 0) *r->mutable_period()->mutable_start_date() = start;
+    if (end.year() != 0) *r->mutable_period()->mutable_end_date() = end;
+    v1::Role created;
+    absl::Status s =
+        api_->CreateRole(common::testing::EditorCaller(), req, &created);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<MembershipResources> resources_;
+  std::unique_ptr<MembershipHandler> handler_;
+  std::unique_ptr<v1::MembershipServiceBlocking> api_;
+};
+
+google::type::Date Year(int y) {
+  google::type::Date d;
+  d.set_year(y);
+  return d;
+}
+
+google::type::Date YearMonth(int y, int m) {
+  google::type::Date d = Year(y);
+  d.set_month(m);
+  return d;
+}
+
+std::vector<std::string> RoleNames(
+    const google::protobuf::RepeatedPtrField<v1::NamedRole>& roles) {
+  std::vector<std::string> names;
+  for (const auto& r : roles) names.push_back(r.role().name());
+  return names;
+}
+
+std::string En(
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
+        texts) {
+  for (const auto& t : texts)
+    if (t.language_code() == "en") return t.text();
+  return "";
+}
+
+// Seed 000 (2022): 6 Kyrgyz deputies; seed 001 (2024): 7. Both facts stay,
+// and the summary on each date shows that date's figure, as GetDelegation.
+TEST_P(SummaryTest, KyrgyzStateOnTwoDatesShowsSixThenSevenSeats) {
+  v1::StateSummary then = State("states/kg", Day(2022, 6, 1));
+  EXPECT_EQ(then.state().name(), "states/kg");
+  EXPECT_EQ(En(then.state().display_name()), "Kyrgyzstan");
+  EXPECT_EQ(then.state().current_status(), v1::MEMBERSHIP_STATUS_MEMBER);
+  EXPECT_EQ(then.as_of_date().year(), 2022);
+  EXPECT_EQ(then.as_of_date().month(), 6);
+  EXPECT_EQ(then.as_of_date().day(), 1);
+  ASSERT_EQ(then.parliaments_size(), 1);
+  EXPECT_EQ(then.parliaments(0).name(), "parliaments/kg-jogorku-kenesh");
+  ASSERT_EQ(then.delegations_size(), 1);
+  EXPECT_EQ(then.delegations(0).name(),
+            "parliaments/kg-jogorku-kenesh/delegations/csto-pa");
+  EXPECT_EQ(then.delegations(0).total_seats(), 6);
+  ASSERT_EQ(then.delegations(0).effective_seats_size(), 1);
+  EXPECT_EQ(then.delegations(0).effective_seats(0).seats(), 6);
+  EXPECT_EQ(then.delegations(0).effective_seats(0).provenance(0).source(),
+            "000_4365105acde5eea1.txt");
+  EXPECT_EQ(then.delegations(0).seat_allocations_size(), 2);
+  EXPECT_EQ(then.delegations(0).as_of_date().year(), 2022);
+
+  v1::StateSummary later = State("states/kg", Day(2024, 6, 1));
+  ASSERT_EQ(later.delegations_size(), 1);
+  EXPECT_EQ(later.delegations(0).total_seats(), 7);
+  EXPECT_EQ(later.delegations(0).effective_seats(0).provenance(0).source(),
+            "001_2f9c2b9cd01aeccb.txt");
+  ASSERT_EQ(later.delegations(0).seat_allocations_size(), 2);
+  std::set<int> seats;
+  for (const auto& a : later.delegations(0).seat_allocations())
+    seats.insert(a.seats());
+  EXPECT_EQ(seats, (std::set<int>{6, 7}));
+
+  // The same figures as GetState and GetDelegation on those dates.
+  for (const auto& [date, summary] :
+       {std::pair{Day(2022, 6, 1), then}, std::pair{Day(2024, 6, 1), later}}) {
+    v1::GetDelegationRequest get;
+    get.set_name("parliaments/kg-jogorku-kenesh/delegations/csto-pa");
+    *get.mutable_as_of() = date;
+    v1::Delegation d;
+    ASSERT_TRUE(api_->GetDelegation({}, get, &d).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        d, summary.delegations(0)))
+        << d.ShortDebugString();
+    v1::GetStateRequest state;
+    state.set_name("states/kg");
+    *state.mutable_as_of() = date;
+    v1::State st;
+    ASSERT_TRUE(api_->GetState({}, state, &st).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        st, summary.state()));
+  }
+}
+
+// The plenipotentiary (2022 on) sits in the delegation; the Speaker's posts
+// (2024 on) are in the parliament and, as a Kyrgyz person's, in the
+// assembly's Council.
+TEST_P(SummaryTest, KyrgyzPostsOnEachDateWithNamesResolved) {
+  v1::StateSummary then = State("states/kg", Day(2022, 6, 1));
+  ASSERT_THAT(RoleNames(then.roles()),
+              ElementsAre("roles/alishev-kg-plenipotentiary"));
+  const v1::NamedRole& alishev = then.roles(0);
+  EXPECT_EQ(alishev.role().role_type(),
+            v1::ROLE_TYPE_PLENIPOTENTIARY_REPRESENTATIVE);
+  EXPECT_EQ(En(alishev.person_display_name()), "Shabdanbek Alishev");
+  EXPECT_EQ(En(alishev.organization_display_name()),
+            "Delegation of the Jogorku Kenesh (Supreme Council) of the Kyrgyz "
+            "Republic to the CSTO PA");
+  EXPECT_TRUE(alishev.chamber_display_name().empty());
+
+  // By organization, then role type, then name.
+  v1::StateSummary later = State("states/kg", Day(2024, 6, 1));
+  ASSERT_THAT(RoleNames(later.roles()),
+              ElementsAre("roles/shakiev-csto-pa-council-member",
+                          "roles/shakiev-jogorku-kenesh-speaker",
+                          "roles/alishev-kg-plenipotentiary"));
+  EXPECT_EQ(En(later.roles(0).organization_display_name()),
+            "Council of the CSTO Parliamentary Assembly");
+  EXPECT_EQ(En(later.roles(0).person_display_name()), "Nurlanbek Shakiev");
+  EXPECT_EQ(later.roles(0).person_display_name_size(), 2);  // en and ru
+  EXPECT_EQ(En(later.roles(1).organization_display_name()),
+            "Jogorku Kenesh (Supreme Council) of the Kyrgyz Republic");
+  EXPECT_EQ(later.roles(1).role().role_type(), v1::ROLE_TYPE_PRESIDING_OFFICER);
+}
+
+TEST_P(SummaryTest, ChambersAreNamedAndVacantPostsKept) {
+  v1::StateSummary ru = State("states/ru", Day(2024, 6, 1));
+  ASSERT_THAT(RoleNames(ru.roles()),
+              ElementsAre("roles/volodin-csto-pa-chair",
+                          "roles/krotov-csto-pa-deputy-executive-secretary",
+                          "roles/vorobyev-csto-pa-council-member",
+                          "roles/volodin-state-duma-chair",
+                          "roles/vorobyev-federation-council-deputy-speaker",
+                          "roles/krotov-ru-plenipotentiary"));
+  EXPECT_EQ(En(ru.roles(0).organization_display_name()),
+            "Parliamentary Assembly of the CSTO");
+  EXPECT_EQ(En(ru.roles(3).chamber_display_name()), "State Duma");
+  EXPECT_EQ(En(ru.roles(4).chamber_display_name()), "Federation Council");
+  EXPECT_EQ(En(ru.roles(4).person_display_name()), "Yury Vorobyev");
+  ASSERT_EQ(ru.delegations_size(), 1);
+  EXPECT_EQ(ru.delegations(0).total_seats(), 22);
+  EXPECT_EQ(ru.delegations(0).effective_seats_size(), 2);
+  ASSERT_EQ(ru.parliaments_size(), 1);
+  EXPECT_EQ(ru.parliaments(0).chambers_size(), 2);
+
+  // The Chairman of the Majlisi Milli is not named in the source: the post
+  // is listed without a holder. (Its Council seat is not linked to
+  // Tajikistan: no person, and the Council is no Tajik organization.)
+  v1::StateSummary tj = State("states/tj", Day(2024, 6, 1));
+  ASSERT_THAT(RoleNames(tj.roles()),
+              ElementsAre("roles/zokirzoda-csto-pa-council-member",
+                          "roles/majlisi-milli-chair",
+                          "roles/zokirzoda-majlisi-namoyandagon-chair"));
+  EXPECT_TRUE(tj.roles(1).role().person().empty());
+  EXPECT_TRUE(tj.roles(1).person_display_name().empty());
+  EXPECT_EQ(En(tj.roles(1).chamber_display_name()),
+            "Majlisi Milli (National Assembly)");
+  EXPECT_EQ(En(tj.roles(1).organization_display_name()),
+            "Majlisi Oli (Supreme Assembly) of the Republic of Tajikistan");
+  EXPECT_EQ(En(tj.roles(2).chamber_display_name()),
+            "Majlisi Namoyandagon (Assembly of Representatives)");
+}
+
+// A post counts for a state by its holder's state or by where it is held;
+// its period decides the date (partial ends read widely, open ends as
+// ongoing and since always); deleted records drop out.
+TEST_P(SummaryTest, PostsCountByHolderOrPlaceAndPeriod) {
+  const std::string kg_delegation =
+      "parliaments/kg-jogorku-kenesh/delegations/csto-pa";
+  // A Kazakh person in the Kyrgyz delegation, with no dates at all.
+  AddRole("rogalev-kg-guest", "persons/viktor-rogalev", kg_delegation, {}, {});
+  // A Kyrgyz person in a body until December 2021 (ends on its last day).
+  AddRole("alishev-old-post", "persons/shabdanbek-alishev", "bodies/csto-pa",
+          {}, YearMonth(2021, 12));
+  v1::StateSummary y2021 = State("states/kg", Day(2021, 12, 31));
+  EXPECT_THAT(RoleNames(y2021.roles()),
+              ElementsAre("roles/alishev-old-post", "roles/rogalev-kg-guest"));
+  EXPECT_EQ(En(y2021.roles(0).organization_display_name()),
+            "Parliamentary Assembly of the CSTO");
+  EXPECT_EQ(En(y2021.roles(1).person_display_name()), "Viktor Rogalev");
+  EXPECT_EQ(y2021.state().current_status(),
+            v1::MEMBERSHIP_STATUS_UNSPECIFIED);  // member from 2022-01
+  EXPECT_EQ(y2021.delegations(0).total_seats(), 0);
+  v1::StateSummary y2022 = State("states/kg", Day(2022, 1, 1));
+  EXPECT_THAT(RoleNames(y2022.roles()),
+              ElementsAre("roles/rogalev-kg-guest",  // MEMBER before
+                          "roles/alishev-kg-plenipotentiary"));
+  EXPECT_EQ(y2022.state().current_status(), v1::MEMBERSHIP_STATUS_MEMBER);
+  // Kazakhstan's summary has it too: its holder is Kazakh.
+  v1::StateSummary kz = State("states/kz", Day(2022, 1, 1));
+  EXPECT_THAT(RoleNames(kz.roles()),
+              ::testing::Contains("roles/rogalev-kg-guest"));
+
+  v1::DeleteRoleRequest del;
+  del.set_name("roles/alishev-kg-plenipotentiary");
+  v1::Role deleted;
+  ASSERT_TRUE(
+      api_->DeleteRole(common::testing::AdminCaller(), del, &deleted).ok());
+  EXPECT_THAT(RoleNames(State("states/kg", Day(2022, 1, 1)).roles()),
+              ElementsAre("roles/rogalev-kg-guest"));
+
+  // Without its delegation, the guest post is no longer Kyrgyz.
+  v1::DeleteDelegationRequest del_d;
+  del_d.set_name(kg_delegation);
+  v1::Delegation gone;
+  ASSERT_TRUE(
+      api_->DeleteDelegation(common::testing::AdminCaller(), del_d, &gone)
+          .ok());
+  v1::StateSummary without = State("states/kg", Day(2022, 1, 1));
+  EXPECT_TRUE(without.roles().empty());
+  EXPECT_TRUE(without.delegations().empty());
+  EXPECT_EQ(without.parliaments_size(), 1);
+}
+
+TEST_P(SummaryTest, StateErrorsAreThoseOfGetState) {
+  v1::SummarizeStateRequest req;
+  v1::StateSummary out;
+  v1::GetStateRequest get;
+  v1::State state;
+
+  req.set_name("states/zz");
+  get.set_name("states/zz");
+  absl::Status unknown = api_->SummarizeState({}, req, &out);
+  absl::Status get_unknown = api_->GetState({}, get, &state);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(unknown.message(), get_unknown.message());
+  EXPECT_EQ(common::testing::ReasonOf(unknown),
+            common::testing::ReasonOf(get_unknown));
+
+  v1::DeleteStateRequest del;
+  del.set_name("states/tj");
+  ASSERT_TRUE(
+      api_->DeleteState(common::testing::AdminCaller(), del, &state).ok());
+  req.set_name("states/tj");
+  EXPECT_EQ(api_->SummarizeState({}, req, &out).code(),
+            absl::StatusCode::kNotFound);
+
+  for (const char* bad : {"", "countries/kz", "states/KZ", "states/kz/x"}) {
+    req.set_name(bad);
+    get.set_name(bad);
+    absl::Status s = api_->SummarizeState({}, req, &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(FieldsOf(s), ElementsAre("name")) << bad;
+    EXPECT_EQ(common::testing::ReasonOf(s),
+              common::testing::ReasonOf(api_->GetState({}, get, &state)));
+  }
+
+  req.set_name("states/kz");
+  *req.mutable_as_of() = Year(2022);  // partial: not a day
+  absl::Status partial = api_->SummarizeState({}, req, &out);
+  EXPECT_EQ(partial.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(partial), ElementsAre("as_of"));
+  *req.mutable_as_of() = Day(2023, 2, 29);
+  absl::Status no_such_day = api_->SummarizeState({}, req, &out);
+  EXPECT_EQ(no_such_day.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(no_such_day), ElementsAre("as_of.day"));
+  // As GetState says it.
+  get.set_name("states/kz");
+  for (const google::type::Date& as_of : {Year(2022), Day(2023, 2, 29)}) {
+    *req.mutable_as_of() = as_of;
+    *get.mutable_as_of() = as_of;
+    absl::Status summary = api_->SummarizeState({}, req, &out);
+    absl::Status standard = api_->GetState({}, get, &state);
+    EXPECT_EQ(summary.message(), standard.message());
+    EXPECT_EQ(FieldsOf(summary), FieldsOf(standard));
+  }
+}
+
+TEST_P(SummaryTest, WithoutAsOfTheSummaryIsForToday) {
+  v1::StateSummary kg = State("states/kg", std::nullopt);
+  EXPECT_EQ(kg.as_of_date().year(), 2026);
+  EXPECT_EQ(kg.as_of_date().month(), 11);
+  EXPECT_EQ(kg.as_of_date().day(), 22);
+  ASSERT_EQ(kg.delegations_size(), 1);
+  EXPECT_EQ(kg.delegations(0).total_seats(), 7);
+  v1::MembershipSummary m = Membership(std::nullopt);
+  EXPECT_EQ(m.as_of_date().year(), 2026);
+  EXPECT_EQ(m.total_seats(), 82);
+}
+
+TEST_P(SummaryTest, PersonWithStateAndRolesNewestFirst) {
+  v1::PersonSummary volodin = Person("persons/vyacheslav-volodin");
+  EXPECT_EQ(volodin.person().name(), "persons/vyacheslav-volodin");
+  EXPECT_EQ(En(volodin.state_display_name()), "Russia");
+  EXPECT_EQ(volodin.state_display_name_size(), 2);
+  ASSERT_THAT(RoleNames(volodin.roles()),
+              ElementsAre("roles/volodin-csto-pa-chair",
+                          "roles/volodin-state-duma-chair"));
+  EXPECT_EQ(En(volodin.roles(0).organization_display_name()),
+            "Parliamentary Assembly of the CSTO");
+  EXPECT_EQ(En(volodin.roles(1).organization_display_name()),
+            "Federal Assembly of the Russian Federation");
+  EXPECT_EQ(En(volodin.roles(1).chamber_display_name()), "State Duma");
+  EXPECT_EQ(En(volodin.roles(1).person_display_name()), "Vyacheslav Volodin");
+
+  // Every period, newest start first; no start last; deleted roles left out.
+  const std::string person = "persons/shabdanbek-alishev";
+  AddRole("alishev-a-undated", person, "bodies/csto-pa", {}, Year(2021));
+  AddRole("alishev-b-2019", person, "bodies/csto-pa-council", Year(2019),
+          Year(2020));
+  AddRole("alishev-c-2025-03", person, "parliaments/kg-jogorku-kenesh",
+          YearMonth(2025, 3), {});
+  AddRole("alishev-d-2022-06", person, "bodies/csto-pa", YearMonth(2022, 6),
+          {});
+  AddRole("alishev-e-deleted", person, "bodies/csto-pa", Year(2023), {});
+  v1::DeleteRoleRequest del;
+  del.set_name("roles/alishev-e-deleted");
+  v1::Role deleted;
+  ASSERT_TRUE(
+      api_->DeleteRole(common::testing::AdminCaller(), del, &deleted).ok());
+  v1::PersonSummary alishev = Person(person);
+  EXPECT_EQ(En(alishev.state_display_name()), "Kyrgyzstan");
+  ASSERT_THAT(RoleNames(alishev.roles()),
+              ElementsAre("roles/alishev-c-2025-03", "roles/alishev-d-2022-06",
+                          "roles/alishev-kg-plenipotentiary",
+                          "roles/alishev-b-2019", "roles/alishev-a-undated"));
+  EXPECT_EQ(En(alishev.roles(0).organization_display_name()),
+            "Jogorku Kenesh (Supreme Council) of the Kyrgyz Republic");
+  EXPECT_EQ(En(alishev.roles(2).organization_display_name()),
+            "Delegation of the Jogorku Kenesh (Supreme Council) of the Kyrgyz "
+            "Republic to the CSTO PA");
+  EXPECT_EQ(En(alishev.roles(3).organization_display_name()),
+            "Council of the CSTO Parliamentary Assembly");
+  for (const auto& r : alishev.roles())
+    EXPECT_EQ(En(r.person_display_name()), "Shabdanbek Alishev");
+}
+
+TEST_P(SummaryTest, PersonErrorsAreThoseOfGetPerson) {
+  v1::SummarizePersonRequest req;
+  v1::PersonSummary out;
+  v1::GetPersonRequest get;
+  v1::Person person;
+  req.set_name("persons/nobody");
+  get.set_name("persons/nobody");
+  absl::Status unknown = api_->SummarizePerson({}, req, &out);
+  absl::Status get_unknown = api_->GetPerson({}, get, &person);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(unknown.message(), get_unknown.message());
+  EXPECT_EQ(common::testing::ReasonOf(unknown),
+            common::testing::ReasonOf(get_unknown));
+
+  v1::DeletePersonRequest del;
+  del.set_name("persons/viktor-kogut");
+  ASSERT_TRUE(
+      api_->DeletePerson(common::testing::AdminCaller(), del, &person).ok());
+  req.set_name("persons/viktor-kogut");
+  EXPECT_EQ(api_->SummarizePerson({}, req, &out).code(),
+            absl::StatusCode::kNotFound);
+
+  req.set_name("states/kz");
+  absl::Status bad = api_->SummarizePerson({}, req, &out);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(bad), ElementsAre("name"));
+}
+
+// Seed totals: Armenia 14 (2024 on), Belarus 7 + 4, Kazakhstan 8 + 8,
+// Kyrgyzstan 6 (2022) then 7 (2024), Russia 10 + 12, Tajikistan 6 + 6; two
+// partners listed from 2024.
+TEST_P(SummaryTest, MembershipTotalsStatusesAndPartnersOnADate) {
+  v1::MembershipSummary y2022 = Membership(Day(2022, 6, 1));
+  std::vector<std::string> states;
+  std::map<std::string, int> seats;
+  for (const auto& s : y2022.states()) {
+    states.push_back(s.state());
+    seats[s.state()] = s.seats();
+    EXPECT_EQ(s.status(), v1::MEMBERSHIP_STATUS_MEMBER) << s.state();
+  }
+  EXPECT_THAT(states, ElementsAre("states/am", "states/by", "states/kg",
+                                  "states/kz", "states/ru", "states/tj"));
+  EXPECT_EQ(seats, (std::map<std::string, int>{{"states/am", 0},
+                                               {"states/by", 11},
+                                               {"states/kg", 6},
+                                               {"states/kz", 16},
+                                               {"states/ru", 22},
+                                               {"states/tj", 12}}));
+  EXPECT_EQ(y2022.total_seats(), 67);
+  EXPECT_TRUE(y2022.partners().empty());
+  EXPECT_EQ(y2022.as_of_date().year(), 2022);
+  EXPECT_EQ(En(y2022.states(2).display_name()), "Kyrgyzstan");
+  EXPECT_EQ(y2022.states(4).effective_seats_size(), 2);  // Duma, Council
+
+  v1::MembershipSummary y2024 = Membership(Day(2024, 6, 1));
+  EXPECT_EQ(y2024.total_seats(), 82);
+  EXPECT_EQ(y2024.states(0).seats(), 14);
+  EXPECT_EQ(y2024.states(2).seats(), 7);
+  ASSERT_EQ(y2024.states(2).effective_seats_size(), 1);
+  EXPECT_EQ(y2024.states(2).effective_seats(0).seats(), 7);
+  std::vector<std::string> partners;
+  for (const auto& p : y2024.partners()) partners.push_back(p.name());
+  EXPECT_THAT(partners, ElementsAre("partners/serbia-national-assembly",
+                                    "partners/union-state-pa"));
+
+  // The total is what ListDelegations gives for the date.
+  v1::ListDelegationsRequest list;
+  list.set_parent("parliaments/-");
+  *list.mutable_as_of() = Day(2024, 6, 1);
+  v1::ListDelegationsResponse delegations;
+  ASSERT_TRUE(api_->ListDelegations({}, list, &delegations).ok());
+  int sum = 0;
+  for (const auto& d : delegations.delegations()) sum += d.total_seats();
+  EXPECT_EQ(sum, y2024.total_seats());
+
+  // Before any status period: listed, without a status or seats.
+  v1::MembershipSummary y2021 = Membership(Day(2021, 6, 1));
+  ASSERT_EQ(y2021.states_size(), 6);
+  EXPECT_EQ(y2021.states(0).status(), v1::MEMBERSHIP_STATUS_UNSPECIFIED);
+  EXPECT_EQ(y2021.total_seats(), 0);
+
+  // A deleted state, and a deleted parliament's delegation, drop out.
+  v1::DeleteStateRequest del_state;
+  del_state.set_name("states/am");
+  v1::State gone_state;
+  ASSERT_TRUE(
+      api_->DeleteState(common::testing::AdminCaller(), del_state, &gone_state)
+          .ok());
+  v1::DeleteParliamentRequest del_parliament;
+  del_parliament.set_name("parliaments/ru-federal-assembly");
+  v1::Parliament gone_parliament;
+  ASSERT_TRUE(api_->DeleteParliament(common::testing::AdminCaller(),
+                                     del_parliament, &gone_parliament)
+                  .ok());
+  v1::MembershipSummary after = Membership(Day(2024, 6, 1));
+  EXPECT_EQ(after.states_size(), 5);
+  EXPECT_EQ(after.total_seats(), 82 - 14 - 22);
+  EXPECT_EQ(after.states(3).state(), "states/ru");
+  EXPECT_EQ(after.states(3).seats(), 0);
+
+  v1::SummarizeMembershipRequest bad;
+  *bad.mutable_as_of() = YearMonth(2024, 6);
+  v1::MembershipSummary out;
+  absl::Status s = api_->SummarizeMembership({}, bad, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("as_of"));
+}
+
+TEST_P(SummaryTest, SummariesPastTheirDeadlineFailWithDeadlineExceeded) {
+  Caller late;
+  late.deadline = absl::Now() - absl::Seconds(1);
+  v1::SummarizeStateRequest state;
+  state.set_name("states/kz");
+  v1::StateSummary state_out;
+  EXPECT_EQ(api_->SummarizeState(late, state, &state_out).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  v1::SummarizePersonRequest person;
+  person.set_name("persons/viktor-rogalev");
+  v1::PersonSummary person_out;
+  EXPECT_EQ(api_->SummarizePerson(late, person, &person_out).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  v1::SummarizeMembershipRequest membership;
+  v1::MembershipSummary membership_out;
+  EXPECT_EQ(api_->SummarizeMembership(late, membership, &membership_out).code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+// Many summaries at once (on PostgreSQL their reads end on the store's
+// threads, in any order) each get the whole answer.
+TEST_P(SummaryTest, SummariesAskedTogetherEachGetTheWholeAnswer) {
+  const v1::StateSummary kg = State("states/kg", Day(2024, 6, 1));
+  const v1::PersonSummary volodin = Person("persons/vyacheslav-volodin");
+  const v1::MembershipSummary all = Membership(Day(2024, 6, 1));
+  constexpr int kClients = 24;
+  std::vector<absl::Status> results(kClients);
+  std::vector<bool> same(kClients, false);
+  absl::Notification go;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      go.WaitForNotification();
+      using google::protobuf::util::MessageDifferencer;
+      if (i % 3 == 0) {
+        v1::SummarizeStateRequest req;
+        req.set_name("states/kg");
+        *req.mutable_as_of() = Day(2024, 6, 1);
+        v1::StateSummary out;
+        results[i] = api_->SummarizeState({}, req, &out);
+        same[i] = MessageDifferencer::Equals(out, kg);
+      } else if (i % 3 == 1) {
+        v1::SummarizePersonRequest req;
+        req.set_name("persons/vyacheslav-volodin");
+        v1::PersonSummary out;
+        results[i] = api_->SummarizePerson({}, req, &out);
+        same[i] = MessageDifferencer::Equals(out, volodin);
+      } else {
+        v1::SummarizeMembershipRequest req;
+        *req.mutable_as_of() = Day(2024, 6, 1);
+        v1::MembershipSummary out;
+        results[i] = api_->SummarizeMembership({}, req, &out);
+        same[i] = MessageDifferencer::Equals(out, all);
+      }
+    });
+  }
+  go.Notify();
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(results[i].ok()) << i << ": " << results[i];
+    EXPECT_TRUE(same[i]) << "client " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SummaryTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::membership
