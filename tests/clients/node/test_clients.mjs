@@ -5,13 +5,15 @@
 // Run by CTest (test `node_client`), which sets:
 //   CSTOPA_DESCRIPTOR_SET      build/cstopa.binpb
 //   CSTOPA_ERROR_DETAILS_SET   the google.rpc error details descriptor set
-//   CSTOPA_<SERVICE>_SERVER    path of each server binary (MEMBERSHIP, ...);
-//                              a service whose variable is unset is skipped
+//   CSTOPA_<SERVICE>_SERVER    path of each server binary (MEMBERSHIP, ...,
+//                              GATEWAY); a service whose variable is unset
+//                              is skipped (the gateway needs all five)
 //   NODE_PATH                  tools/node_modules
 // By hand: node --test tests/clients/node/test_clients.mjs (with those set).
 //
 // Each server runs on a free loopback port with an in-memory SQLite store,
-// seeded, and a one-off editor key; it is stopped with SIGTERM when the tests
+// seeded, and a one-off editor key; the gateway (no store) runs in front of
+// its own four such services. Each is stopped with SIGTERM when the tests
 // end (SIGKILL if it lingers). Every wait is bounded.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -97,8 +99,14 @@ fs.writeFileSync(
 );
 const running = [];
 
-// Starts `bin` and resolves to "127.0.0.1:<port>" once it serves.
-async function startServer(name, bin) {
+// Starts `bin` and resolves to "127.0.0.1:<port>" once it serves. `args`
+// replaces the store and key flags (the gateway has neither store nor
+// writes).
+async function startServer(
+  name,
+  bin,
+  args = ["--store=sqlite::memory:", `--api_keys_file=${keysFile}`],
+) {
   const portFile = path.join(tmp, `${name}.ports`);
   const log = fs.openSync(path.join(tmp, `${name}.log`), "w");
   const proc = spawn(
@@ -107,9 +115,8 @@ async function startServer(name, bin) {
       "--listen=127.0.0.1:0",
       "--admin_listen=",
       `--port_file=${portFile}`,
-      "--store=sqlite::memory:",
-      `--api_keys_file=${keysFile}`,
       "--access_log=off",
+      ...args,
     ],
     { stdio: ["ignore", "ignore", log] },
   );
@@ -452,3 +459,154 @@ describe("events", { skip: !eventsBin }, () => {
     assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
   });
 });
+
+const gatewayBin = process.env.CSTOPA_GATEWAY_SERVER;
+const backendBins = {
+  membership: membershipBin,
+  legislation: process.env.CSTOPA_LEGISLATION_SERVER,
+  events: eventsBin,
+  monitoring: monitoringBin,
+};
+const date = (year, month, day) => ({ year, month, day });
+// Every section of a view complete, in the given order.
+function assertComplete(view, names) {
+  assert.deepEqual(
+    view.sections.map((s) => s.section),
+    names,
+  );
+  for (const s of view.sections)
+    assert.ok(
+      s.complete,
+      `section ${s.section} (${s.service}): ${JSON.stringify(s.status)}`,
+    );
+}
+describe(
+  "gateway",
+  { skip: !gatewayBin || Object.values(backendBins).some((b) => !b) },
+  () => {
+    let client;
+    const targets = {};
+    before(async () => {
+      // The four services of its own, started together, then the gateway.
+      const ports = await Promise.all(
+        Object.entries(backendBins).map(([svc, bin]) =>
+          startServer(`gateway-${svc}`, bin).then((t) => [svc, t]),
+        ),
+      );
+      for (const [svc, t] of ports) targets[svc] = `ipv4:${t}`;
+      const target = await startServer(
+        "gateway",
+        gatewayBin,
+        Object.entries(targets).map(([svc, t]) => `--${svc}_target=${t}`),
+      );
+      client = new cstopa.gateway.v1.GatewayService(
+        target,
+        grpc.credentials.createInsecure(),
+      );
+    });
+    after(() => client?.close());
+
+    test("a state's profile has its seats on the date and its treaties", async () => {
+      const before = await call(client, "GetStateProfile", {
+        name: "states/kg/profile",
+        as_of: date(2023, 6, 1),
+      });
+      const after = await call(client, "GetStateProfile", {
+        name: "states/kg/profile",
+        as_of: date(2025, 6, 1),
+      });
+      const sections = [
+        "membership",
+        "legislation",
+        "events",
+        "missions",
+        "operations",
+      ];
+      for (const p of [before, after]) {
+        assert.equal(p.name, "states/kg/profile");
+        assertComplete(p, sections);
+        assert.equal(p.state.name, "states/kg");
+        assert.equal(p.delegations.length, 1);
+      }
+      assert.equal(before.delegations[0].total_seats, 6);
+      assert.equal(after.delegations[0].total_seats, 7);
+
+      const kz = await call(client, "GetStateProfile", {
+        name: "states/kz/profile",
+        as_of: date(2024, 6, 1),
+      });
+      assertComplete(kz, sections);
+      const treaty = kz.treaties.find(
+        (t) => t.treaty === "treaties/jurisdiction-temporary-deployment-2021",
+      );
+      assert.ok(treaty, JSON.stringify(kz.treaties.map((t) => t.treaty)));
+      assert.equal(treaty.party.status, "RATIFICATION_STATUS_BILL_INTRODUCED");
+    });
+
+    test("a person's profile names the person and the roles", async () => {
+      const p = await call(client, "GetPersonProfile", {
+        name: "persons/nurlanbek-shakiev/profile",
+      });
+      assertComplete(p, ["membership", "events", "missions"]);
+      assert.equal(text(p.person.display_name), "Nurlanbek Shakiev");
+      const speaker = p.roles.find(
+        (r) => r.role.name === "roles/shakiev-jogorku-kenesh-speaker",
+      );
+      assert.ok(speaker, JSON.stringify(p.roles.map((r) => r.role.name)));
+      assert.match(text(speaker.organization_display_name), /Jogorku/);
+    });
+
+    test("an unknown person is NOT_FOUND with decodable details", async () => {
+      await assert.rejects(
+        call(client, "GetPersonProfile", { name: "persons/nobody/profile" }),
+        (err) => {
+          assert.equal(err.code, grpc.status.NOT_FOUND);
+          const status = statusDetails(err);
+          assert.ok(status, "no grpc-status-details-bin");
+          assert.equal(status.code, grpc.status.NOT_FOUND);
+          const info = status.details.find(
+            (d) => d.typeName === "google.rpc.ErrorInfo",
+          );
+          assert.equal(info?.value.reason, "RESOURCE_NOT_FOUND");
+          return true;
+        },
+      );
+    });
+
+    test("the dashboard counts states, seats and missions on the date", async () => {
+      const d = await call(client, "GetAssemblyDashboard", {
+        name: "dashboard",
+        as_of: date(2023, 6, 1),
+      });
+      assert.equal(d.name, "dashboard");
+      assertComplete(d, [
+        "membership",
+        "legislation",
+        "missions",
+        "latest_events",
+        "next_events",
+      ]);
+      assert.equal(d.states.length, 6);
+      assert.equal(
+        d.total_seats,
+        d.states.reduce((n, s) => n + (s.seats ?? 0), 0),
+      );
+      assert.equal(d.states.find((s) => s.state === "states/kg").seats, 6);
+      assert.equal(d.total_missions, 11);
+    });
+
+    test("lists its four backends, ready, after calling them", async () => {
+      await call(client, "GetStateProfile", { name: "states/am/profile" });
+      const { backends } = await call(client, "ListBackends", {});
+      assert.deepEqual(
+        backends.map((b) => b.service).sort(),
+        Object.keys(targets).sort(),
+      );
+      for (const b of backends) {
+        assert.equal(b.state, "BACKEND_STATE_READY", b.service);
+        assert.equal(b.target, targets[b.service]);
+        assert.ok(Number(b.call_count) > 0, b.service);
+      }
+    });
+  },
+);

@@ -13,11 +13,19 @@ python3-protobuf, so run it with /usr/bin/python3:
   /usr/bin/python3 tests/clients/python/cstopa_client.py call \\
       legislation.SearchDocuments '{"query": "терроризм"}'
   /usr/bin/python3 tests/clients/python/cstopa_client.py call events.WatchEvents
+  /usr/bin/python3 tests/clients/python/cstopa_client.py state-profile \\
+      states/kg --as-of 2023-06-01
+  /usr/bin/python3 tests/clients/python/cstopa_client.py dashboard
 
-The named commands cover membership; `call SERVICE.METHOD [JSON]` calls any
-method of any service (membership, legislation, events, monitoring) with a
-request in protobuf JSON, and prints each message of a server stream as it
-arrives.
+The named commands cover membership and the gateway's views
+(state-profile, person-profile, dashboard, backends); `call SERVICE.METHOD
+[JSON]` calls any method of any service (membership, legislation, events,
+monitoring, gateway) with a request in protobuf JSON, and prints each message
+of a server stream as it arrives.
+
+A gateway view may be partial: it is printed all the same (exit status 0),
+and every incomplete section is named on stderr, one line each:
+`INCOMPLETE section <section> (service <service>): <CODE>: <message>`.
 
 Results are printed as protobuf JSON with the proto field names. A failed call
 prints `ERROR <CODE>: <message>` and the google.rpc.Status details to stderr
@@ -36,6 +44,7 @@ import sys
 DEFAULT_TARGET = "127.0.0.1:50051"
 # service -> (full gRPC service name, default port)
 SERVICES = {
+    "gateway": ("cstopa.gateway.v1.GatewayService", 50050),
     "membership": ("cstopa.membership.v1.MembershipService", 50051),
     "legislation": ("cstopa.legislation.v1.LegislationService", 50052),
     "events": ("cstopa.events.v1.EventsService", 50053),
@@ -80,6 +89,11 @@ def load_stubs(stubs_dir):
             f"CSTOPA_PY_STUBS at them")
     sys.path.insert(0, os.path.abspath(stubs_dir))
     from cstopa.events.v1 import events_pb2  # noqa: F401 (for `call`)
+    try:
+        from cstopa.gateway.v1 import gateway_pb2
+        from cstopa.gateway.v1 import gateway_pb2_grpc
+    except ImportError:  # stubs generated before the gateway was added
+        gateway_pb2 = gateway_pb2_grpc = None
     from cstopa.legislation.v1 import legislation_pb2  # noqa: F401
     from cstopa.membership.v1 import membership_pb2
     from cstopa.membership.v1 import membership_pb2_grpc
@@ -94,7 +108,8 @@ def load_stubs(stubs_dir):
     return argparse.Namespace(
         grpc=grpc, json_format=json_format, pool=descriptor_pool.Default(),
         message_factory=message_factory.MessageFactory(), m=membership_pb2,
-        m_grpc=membership_pb2_grpc, types=types_pb2,
+        m_grpc=membership_pb2_grpc, g=gateway_pb2, g_grpc=gateway_pb2_grpc,
+        types=types_pb2,
         error_details=error_details_pb2, status=status_pb2, date=date_pb2)
 
 
@@ -157,6 +172,27 @@ def describe_details(stubs, status):
     return lines
 
 
+def incomplete_sections(stubs, message):
+    """Lines naming each incomplete section of a gateway view (any message
+    with a `sections` field of cstopa.gateway.v1.SectionStatus)."""
+    field = message.DESCRIPTOR.fields_by_name.get("sections")
+    if (field is None or field.message_type is None or
+            field.message_type.full_name !=
+            "cstopa.gateway.v1.SectionStatus"):
+        return []
+    codes = {c.value[0]: c.name for c in stubs.grpc.StatusCode}
+    lines = []
+    for section in message.sections:
+        if section.complete:
+            continue
+        code = codes.get(section.status.code, str(section.status.code))
+        lines.append(f"INCOMPLETE section {section.section} "
+                     f"(service {section.service}): {code}: "
+                     f"{section.status.message}")
+        lines.extend(describe_details(stubs, section.status))
+    return lines
+
+
 def report_rpc_error(stubs, err, target):
     """Prints a failed call to stderr."""
     code = err.code()
@@ -204,7 +240,14 @@ class Client:
             self.channel = grpc.secure_channel(args.target, creds)
         else:
             self.channel = grpc.insecure_channel(args.target)
-        self.stub = stubs.m_grpc.MembershipServiceStub(self.channel)
+        if getattr(args, "service", "membership") == "gateway":
+            if stubs.g_grpc is None:
+                raise UsageError(
+                    f"no gateway stubs in {args.stubs}; rebuild them with "
+                    f"`ninja -C build cstopa_python_stubs`")
+            self.stub = stubs.g_grpc.GatewayServiceStub(self.channel)
+        else:
+            self.stub = stubs.m_grpc.MembershipServiceStub(self.channel)
 
     def close(self):
         self.channel.close()
@@ -268,6 +311,22 @@ def parse_date(text):
     if mo > 12 or d > 31:
         raise argparse.ArgumentTypeError(f"{text!r} is not a valid date")
     return (y, mo, d)
+
+
+def profile_name(collection):
+    """argparse type: `collection/id`, a bare id, or the profile's own name
+    `collection/id/profile` -> `collection/id/profile`."""
+    def conv(text):
+        text = text.strip("/")
+        if not text:
+            raise argparse.ArgumentTypeError("empty resource name")
+        if text.endswith("/profile"):
+            text = text[:-len("/profile")]
+        if "/" not in text:
+            text = f"{collection}/{text}"
+        return f"{text}/profile"
+    conv.__name__ = f"{collection} name"
+    return conv
 
 
 def resource_name(collection):
@@ -376,6 +435,32 @@ def run_delete_person(client, args):
         name=args.name, etag=args.etag or ""))
 
 
+def run_state_profile(client, args):
+    req = client.stubs.g.GetStateProfileRequest(name=args.name)
+    set_date(client.stubs, req, "as_of", args.as_of)
+    return client.call("GetStateProfile", req)
+
+
+def run_person_profile(client, args):
+    return client.call("GetPersonProfile",
+                       client.stubs.g.GetPersonProfileRequest(name=args.name))
+
+
+def run_dashboard(client, args):
+    req = client.stubs.g.GetAssemblyDashboardRequest(name="dashboard")
+    set_date(client.stubs, req, "as_of", args.as_of)
+    return client.call("GetAssemblyDashboard", req)
+
+
+def run_backends(client, args):  # pylint: disable=unused-argument
+    return client.call("ListBackends", client.stubs.g.ListBackendsRequest())
+
+
+# Named commands answered by the gateway rather than by membership.
+GATEWAY_COMMANDS = ("state-profile", "person-profile", "dashboard",
+                    "backends")
+
+
 def resolve_method(stubs, spec):
     """`service.Method` or `package.Service/Method` -> (path, descriptor)."""
     if "/" in spec:
@@ -468,8 +553,9 @@ def add_global_options(p, suppress):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="cstopa_client.py",
-        description="Calls cstopa.membership.v1.MembershipService and prints "
-                    "the result as protobuf JSON.",
+        description="Calls the cstopa services (membership by default, the "
+                    "gateway for its views, any service with `call`) and "
+                    "prints the result as protobuf JSON.",
         epilog="Resource names may be given as collection/ID or as a bare ID "
                "where the collection is clear (e.g. `get-state kz`).")
     add_global_options(parser, suppress=False)
@@ -528,6 +614,33 @@ def build_parser():
     p.add_argument("--etag", help="only delete if the etag still matches")
     p.set_defaults(run=run_delete_person)
 
+    p = command("state-profile",
+                "Gateway: a state's profile (states/ID or ID) on a date; "
+                "incomplete sections are named on stderr.")
+    p.add_argument("name", metavar="NAME", type=profile_name("states"))
+    p.add_argument("--as-of", type=parse_date, metavar="YYYY-MM-DD",
+                   help="date for status, seats and posts (default today, "
+                        "UTC)")
+    p.set_defaults(run=run_state_profile)
+
+    p = command("person-profile",
+                "Gateway: a person's profile (persons/ID or ID); incomplete "
+                "sections are named on stderr.")
+    p.add_argument("name", metavar="NAME", type=profile_name("persons"))
+    p.set_defaults(run=run_person_profile)
+
+    p = command("dashboard",
+                "Gateway: the assembly at a glance on a date; incomplete "
+                "sections are named on stderr.")
+    p.add_argument("--as-of", type=parse_date, metavar="YYYY-MM-DD",
+                   help="date for statuses, seats and events (default "
+                        "today, UTC)")
+    p.set_defaults(run=run_dashboard)
+
+    p = command("backends",
+                "Gateway: the backends it calls, with their state.")
+    p.set_defaults(run=run_backends)
+
     p = command("call", "Call any method of any service with a JSON request; "
                         "a server stream prints one JSON line per message.")
     p.add_argument("method", metavar="SERVICE.METHOD",
@@ -547,13 +660,16 @@ def main(argv=None):
         args.timeout = DEFAULT_TIMEOUT
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    service = "membership"
+    if args.command in GATEWAY_COMMANDS:
+        service = "gateway"
+    elif args.command == "call":
+        service = args.method.lstrip("/").split(".", 1)[0]
+        for short, (full, _) in SERVICES.items():
+            if args.method.lstrip("/").startswith(full + "/"):
+                service = short
+    args.service = service
     if args.target is None:
-        service = "membership"
-        if args.command == "call":
-            service = args.method.lstrip("/").split(".", 1)[0]
-            for short, (full, _) in SERVICES.items():
-                if args.method.lstrip("/").startswith(full + "/"):
-                    service = short
         _, port = SERVICES.get(service, SERVICES["membership"])
         args.target = os.environ.get(f"CSTOPA_{service.upper()}_TARGET",
                                      f"127.0.0.1:{port}")
@@ -564,7 +680,7 @@ def main(argv=None):
         return 2
     try:
         client = Client(stubs, args)
-    except OSError as e:
+    except (OSError, UsageError) as e:
         print(f"cstopa_client.py: {e}", file=sys.stderr)
         return 2
     try:
@@ -583,7 +699,9 @@ def main(argv=None):
     finally:
         client.close()
     if response is not None:
-        print(to_json(stubs, response))
+        print(to_json(stubs, response), flush=True)
+        for line in incomplete_sections(stubs, response):
+            print(line, file=sys.stderr)
     return 0
 
 
