@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and starts the whole suite on loopback with embedded SQLite stores,
-# seeded, in the foreground. Ctrl-C stops everything it started.
+# seeded, and the gateway in front of it, in the foreground. Ctrl-C stops
+# everything it started.
 #
 #   ./scripts/start.sh
 #
@@ -23,7 +24,8 @@ services=(
 )
 targets=()
 for s in "${services[@]}"; do targets+=("${s%% *}_server"); done
-cmake --build build -j "$(nproc)" --target "${targets[@]}" cstopa_keyhash cstopa_python_stubs
+cmake --build build -j "$(nproc)" --target "${targets[@]}" gateway_server \
+  cstopa_keyhash cstopa_python_stubs
 
 mkdir -p run
 if [ ! -s run/dev-editor.key ]; then
@@ -76,12 +78,28 @@ for s in "${services[@]}"; do
   [ -s "run/$name.ports" ] || { echo "${name}_server did not start in 15 s" >&2; exit 1; }
   i=$((i + 1))
 done
+
+# The gateway, in front of the four (its defaults are the ports above).
+rm -f run/gateway.ports
+build/gateway/gateway_server --listen=127.0.0.1:50050 \
+  --admin_listen=127.0.0.1:9050 --access_log="$root/run/gateway.access.log" \
+  --port_file="$root/run/gateway.ports" &
+pids+=($!)
+for _ in $(seq 1 150); do
+  [ -s run/gateway.ports ] && break
+  if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+    echo "gateway_server did not start (see the messages above)" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[ -s run/gateway.ports ] || { echo "gateway_server did not start in 15 s" >&2; exit 1; }
 key=$(cat run/dev-editor.key)
 cat <<MSG
 
 cstopa is running (Ctrl-C stops it):
 MSG
-for s in "${services[@]}"; do
+for s in "gateway 50050 9050" "${services[@]}"; do
   read -r name port admin <<<"$s"
   printf '  %-12s gRPC 127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics\n' \
     "$name" "$port" "$admin"
@@ -92,6 +110,12 @@ cat <<MSG
 
 Try it with the bundled Python client (nothing more to install):
   cli="/usr/bin/python3 tests/clients/python/cstopa_client.py"
+  # The gateway's views, each one call (sections say what is incomplete):
+  \$cli call gateway.GetStateProfile '{"name": "states/kg/profile", "as_of": {"year": 2024, "month": 6, "day": 1}}'
+  \$cli call gateway.GetPersonProfile '{"name": "persons/nurlanbek-shakiev/profile"}'
+  \$cli call gateway.GetAssemblyDashboard '{"name": "dashboard"}'
+  \$cli call gateway.ListBackends
+  # The services themselves:
   \$cli get-state states/kz
   \$cli list-roles --as-of 2022-05-01
   \$cli call legislation.SearchDocuments '{"query": "outer space"}'

@@ -13,9 +13,12 @@ def main(root):
     errors = []
     proto_root = os.path.join(root, "proto", "cstopa")
     for area in sorted(os.listdir(proto_root)):
+        # The gateway lives at the top (gateway/), the services in services/.
         service_dir = os.path.join(root, "services", area)
+        if area == "gateway":
+            service_dir = os.path.join(root, "gateway")
         if not os.path.isdir(service_dir):
-            continue  # a package without a service of its own (type, gateway)
+            continue  # a package without a service of its own (type)
         code = ""
         for name in sorted(os.listdir(service_dir)):
             if name.endswith(".cc") and not name.endswith("_test.cc"):
@@ -31,7 +34,7 @@ def main(root):
                     found = re.findall(r"\bvoid\s+\w+Handler::" + rpc + r"\(", code)
                     if len(found) != 1:
                         errors.append(f"{area}: rpc {rpc} has {len(found)} "
-                                      f"handler definitions in services/{area}/")
+                                      f"handler definitions in {os.path.relpath(service_dir, root)}/")
     for e in errors:
         print(e)
     print(f"{len(errors)} RPCs without exactly one handler")

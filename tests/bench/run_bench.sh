@@ -4,7 +4,7 @@
 #   tests/bench/run_bench.sh [--duration S] [--warmup S] [--persons N]
 #                            [--roles N] [--documents N] [--events N]
 #                            [--writes N] [--channels N] [--outstanding N]
-#                            [--services membership,legislation,events]
+#                            [--services membership,legislation,events,gateway]
 #                            [--stores sqlite,postgresql] [--strict] [BUILD_DIR]
 #
 # Builds nothing: BUILD_DIR (default: build/ at the top of the repository)
@@ -30,6 +30,13 @@
 #     ListEvents (a time-range filter, page_size 50); then events_watch_bench:
 #     --writes writes and the delay until a watcher receives each (p50, p99).
 #     Targets on PostgreSQL: GetEvent >= 0.3 of echo, ListEvents >= 0.25.
+#   gateway: the four services, seeded, and gateway_server in front of them
+#     (on SQLite whatever --stores says: the gateway owns no data);
+#     GetStateProfile (states/kg, k = 5 backend calls in one round) and
+#     GetAssemblyDashboard (k = 5), under load and one call at a time; then
+#     each backend call of those views on its own, one at a time.
+#     Targets: each view >= 0.6 of echo/(1+k) = 0.1 of echo; its p50 one
+#     call at a time <= 1.5 x the p50 of its slowest backend call.
 # Prints JSON lines, a table per service with throughput as a ratio to echo,
 # and PASS/FAIL against the targets.
 #
@@ -53,7 +60,7 @@ channels=4
 outstanding=32
 strict=0
 stores=sqlite
-services=membership,legislation,events
+services=membership,legislation,events,gateway
 documents=100000
 events=100000
 writes=1000
@@ -117,10 +124,15 @@ for svc in "${service_list[@]}"; do
     legislation) need+=("$build/tests/bench/legislation_bench_data") ;;
     events) need+=("$build/tests/bench/events_bench_data"
                    "$build/tests/bench/events_watch_bench") ;;
-    *) echo "run_bench.sh: unknown service $svc (membership, legislation, events)" >&2
+    gateway) need+=("$build/gateway/gateway_server"
+                    "$build/services/monitoring/monitoring_server"
+                    "$build/services/membership/membership_server"
+                    "$build/services/legislation/legislation_server"
+                    "$build/services/events/events_server") ;;
+    *) echo "run_bench.sh: unknown service $svc (membership, legislation, events, gateway)" >&2
        exit 2 ;;
   esac
-  need+=("$build/services/$svc/${svc}_server")
+  [[ $svc == gateway ]] || need+=("$build/services/$svc/${svc}_server")
 done
 for b in "${need[@]}"; do
   if [[ ! -x "$b" ]]; then
@@ -386,6 +398,125 @@ bench_events() {
   }
   cat "$tmp/watch.txt"
   stop_server
+}
+
+# Serialized request $2 (protobuf text format) of message $1 into file $3.
+encode() {
+  printf '%s\n' "$2" | protoc --descriptor_set_in="$build/cstopa.binpb" \
+    --encode="$1" >"$3"
+}
+
+bench_gateway() {
+  local store=$1 svc pid ports=() backend_pids=() r="$tmp/gateway"
+  if [[ $store != sqlite ]]; then
+    echo "-- gateway: measured in the sqlite run only (it owns no data)"
+    return 0
+  fi
+  mkdir -p "$r"
+  # The services on their built-in seed (the views' facts), SQLite.
+  for svc in membership legislation events monitoring; do
+    start_server "$svc" "sqlite:///$tmp/gw-$svc.db" --seed=builtin
+    ports+=("$grpc_port")
+    backend_pids+=("$server_pid")
+  done
+  local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
+  rm -f "$tmp/gateway.ports"
+  "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+    --port_file="$tmp/gateway.ports" --access_log=off \
+    --membership_target="ipv4:127.0.0.1:$pm" \
+    --legislation_target="ipv4:127.0.0.1:$pl" \
+    --events_target="ipv4:127.0.0.1:$pe" \
+    --monitoring_target="ipv4:127.0.0.1:$po" 2>"$tmp/gateway.log" &
+  pids+=($!)
+  server_pid=$!
+  grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  local day='as_of { year: 2025 month: 6 day: 1 }'
+  encode cstopa.gateway.v1.GetStateProfileRequest \
+    "name: 'states/kg/profile' $day" "$r/state.bin"
+  encode cstopa.gateway.v1.GetAssemblyDashboardRequest \
+    "name: 'dashboard' $day" "$r/dashboard.bin"
+  # The views' backend calls, as the gateway makes them.
+  encode cstopa.membership.v1.SummarizeStateRequest \
+    "name: 'states/kg' $day" "$r/m_state.bin"
+  encode cstopa.membership.v1.SummarizeMembershipRequest "$day" \
+    "$r/m_all.bin"
+  encode cstopa.legislation.v1.SummarizeStateLegislationRequest \
+    "state: 'states/kg'" "$r/l_state.bin"
+  encode cstopa.legislation.v1.SummarizeLegislationRequest "" "$r/l_all.bin"
+  encode cstopa.events.v1.ListEventsRequest \
+    "page_size: 10 filter: 'state = \"states/kg\" AND start_time < 2025-06-02T00:00:00Z'" \
+    "$r/e_state.bin"
+  encode cstopa.events.v1.ListEventsRequest \
+    "page_size: 5 filter: 'start_time < 2025-06-02T00:00:00Z'" "$r/e_latest.bin"
+  encode cstopa.monitoring.v1.ListMissionsRequest \
+    "page_size: 200 filter: 'state = \"states/kg\"'" "$r/o_missions.bin"
+  encode cstopa.monitoring.v1.ListOperationsRequest \
+    "page_size: 200 filter: 'contingent_state = \"states/kg\"'" \
+    "$r/o_operations.bin"
+  encode cstopa.monitoring.v1.SummarizeMissionsRequest "" "$r/o_all.bin"
+  local g=/cstopa.gateway.v1.GatewayService
+  local views="GetStateProfile=$g/GetStateProfile@$r/state.bin,GetAssemblyDashboard=$g/GetAssemblyDashboard@$r/dashboard.bin"
+  echo "-- gateway_server on :$grpc_port in front of the four services" \
+    "(seeded SQLite)"
+  run_loadgen --scenarios=echo,GetStateProfile,GetAssemblyDashboard,echo \
+    --custom="$views"
+  echo
+  check_targets GetStateProfile:0.1 GetAssemblyDashboard:0.1
+  check_strict echo GetStateProfile GetAssemblyDashboard
+  echo "-- latency, one call in flight: the views, then each backend call"
+  run_loadgen --scenarios=GetStateProfile,GetAssemblyDashboard \
+    --custom="$views" --channels=1 --outstanding=1
+  check_strict GetStateProfile GetAssemblyDashboard
+  cp "$tmp/out.txt" "$tmp/views.txt"
+  local m=/cstopa.membership.v1.MembershipService
+  local l=/cstopa.legislation.v1.LegislationService
+  local e=/cstopa.events.v1.EventsService
+  local o=/cstopa.monitoring.v1.MonitoringService
+  : >"$tmp/backends.txt"
+  local gateway_port=$grpc_port
+  grpc_port=$pm
+  run_loadgen --scenarios=SummarizeState,SummarizeMembership \
+    --custom="SummarizeState=$m/SummarizeState@$r/m_state.bin,SummarizeMembership=$m/SummarizeMembership@$r/m_all.bin" \
+    --channels=1 --outstanding=1
+  cat "$tmp/out.txt" >>"$tmp/backends.txt"
+  grpc_port=$pl
+  run_loadgen --scenarios=SummarizeStateLegislation,SummarizeLegislation \
+    --custom="SummarizeStateLegislation=$l/SummarizeStateLegislation@$r/l_state.bin,SummarizeLegislation=$l/SummarizeLegislation@$r/l_all.bin" \
+    --channels=1 --outstanding=1
+  cat "$tmp/out.txt" >>"$tmp/backends.txt"
+  grpc_port=$pe
+  run_loadgen --scenarios=ListEventsOfState,ListEventsLatest \
+    --custom="ListEventsOfState=$e/ListEvents@$r/e_state.bin,ListEventsLatest=$e/ListEvents@$r/e_latest.bin" \
+    --channels=1 --outstanding=1
+  cat "$tmp/out.txt" >>"$tmp/backends.txt"
+  grpc_port=$po
+  run_loadgen --scenarios=ListMissions,ListOperations,SummarizeMissions \
+    --custom="ListMissions=$o/ListMissions@$r/o_missions.bin,ListOperations=$o/ListOperations@$r/o_operations.bin,SummarizeMissions=$o/SummarizeMissions@$r/o_all.bin" \
+    --channels=1 --outstanding=1
+  cat "$tmp/out.txt" >>"$tmp/backends.txt"
+  grpc_port=$gateway_port
+  echo
+  # Each view's p50 against 1.5 x its slowest backend call's p50.
+  cat "$tmp/views.txt" "$tmp/backends.txt" | awk '
+    /^\{/ {
+      s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
+      p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
+      p50[s] = p + 0
+    }
+    END {
+      split("GetStateProfile:SummarizeState,SummarizeStateLegislation,ListEventsOfState,ListMissions,ListOperations GetAssemblyDashboard:SummarizeMembership,SummarizeLegislation,SummarizeMissions,ListEventsLatest", views, " ")
+      for (i in views) {
+        split(views[i], vb, ":"); n = split(vb[2], calls, ",")
+        slowest = 0; which = ""
+        for (j = 1; j <= n; j++) if (p50[calls[j]] > slowest) { slowest = p50[calls[j]]; which = calls[j] }
+        printf "target %-20s p50_ms %.3f <= 1.5 x %.3f (%s)  %s\n", vb[1],
+               p50[vb[1]], slowest, which,
+               (p50[vb[1]] <= 1.5 * slowest ? "PASS" : "FAIL")
+      }
+    }'
+  stop_server
+  for pid in "${backend_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${backend_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
 # Every service's scenarios on store $1.

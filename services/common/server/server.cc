@@ -477,6 +477,7 @@ int RunServices(int argc, char** argv, const std::string& program,
           metrics.SetGauge(g.name, g.help, g.value);
       }
       r.body = metrics.RenderPrometheus();
+      for (const Hosted& h : hosted) r.body += h.instance->MetricsText();
       return r;
     };
     routes["/healthz"] = [&] {

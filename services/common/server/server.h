@@ -76,6 +76,9 @@ class ServiceInstance {
   // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
   // that clients reconnect to another replica and resume). Must not block.
   virtual void BeginDrain() {}
+  // More metrics for /metrics, in Prometheus text format (whole families,
+  // with their HELP and TYPE lines); "" for none.
+  virtual std::string MetricsText() const { return ""; }
 };
 
 namespace server_internal {

@@ -1,0 +1,49 @@
+#include "gateway/fan_out.h"
+
+#include "absl/time/clock.h"
+#include "google/rpc/status.pb.h"
+
+namespace cstopa::gateway {
+
+void ToRpcStatus(const absl::Status& status, google::rpc::Status* out) {
+  out->set_code(static_cast<int>(status.code()));
+  out->set_message(std::string(status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view type_url, const absl::Cord& payload) {
+        auto* any = out->add_details();
+        any->set_type_url(std::string(type_url));
+        any->set_value(std::string(payload));
+      });
+}
+
+void FanOut::Start(
+    absl::AnyInvocable<void(std::vector<v1::SectionStatus> sections) &&>
+        done) && {
+  std::move(calls_).Start([parts = std::move(parts_),
+                           done = std::move(done)]() mutable {
+    const absl::Time now = absl::Now();
+    std::vector<v1::SectionStatus> sections;
+    sections.reserve(parts.size());
+    for (const Part& part : parts) {
+      v1::SectionStatus& s = sections.emplace_back();
+      s.set_section(part.section);
+      s.set_service(part.backend->service());
+      if (part.status == nullptr) {
+        ToRpcStatus(absl::UnavailableError(absl::StrCat(
+                        part.backend->service(),
+                        " was not called: its circuit breaker is open until ",
+                        absl::FormatTime(absl::RFC3339_sec,
+                                         part.backend->breaker().RetryTime(),
+                                         absl::UTCTimeZone()))),
+                    s.mutable_status());
+        continue;
+      }
+      part.backend->breaker().Record(*part.status, now);
+      s.set_complete(part.status->ok());
+      ToRpcStatus(*part.status, s.mutable_status());
+    }
+    std::move(done)(std::move(sections));
+  });
+}
+
+}  // namespace cstopa::gateway

@@ -1,0 +1,78 @@
+// The backend calls of one view: each call fills one section; all start at
+// once (client/parallel_calls.h: callback API, no thread waits), each with
+// the view's backend deadline and the caller's request id and trace; when
+// the last has ended, the continuation gets every section's status. A
+// backend whose circuit breaker is open is not called: its section ends
+// UNAVAILABLE at once. Every call's outcome is recorded in its backend's
+// breaker.
+//
+//   FanOut fan(call.caller(), backend_deadline);
+//   const auto* summary = fan.Add<v1::StateSummary>(
+//       "membership", &backends.membership(), std::move(request),
+//       [stub](auto* ctx, auto* req, auto* resp, auto done) {
+//         stub->async()->SummarizeState(ctx, req, resp, std::move(done));
+//       });
+//   std::move(fan).Start([summary](std::vector<gw::SectionStatus> sections) {
+//     if (sections[0].complete()) ... summary->response() ...
+//   });
+//
+// A result pointer is null when the breaker refused the call; otherwise it
+// lives until the continuation returns.
+#ifndef CSTOPA_GATEWAY_FAN_OUT_H_
+#define CSTOPA_GATEWAY_FAN_OUT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "cstopa/gateway/v1/gateway.pb.h"
+#include "gateway/backends.h"
+#include "services/common/api/call.h"
+#include "services/common/client/parallel_calls.h"
+
+namespace cstopa::gateway {
+
+class FanOut {
+ public:
+  FanOut(const common::Caller& caller, absl::Time backend_deadline)
+      : calls_(caller, backend_deadline) {}
+
+  template <typename Response, typename Request, typename StartFn>
+  common::CallResult<Response>* Add(absl::string_view section, Backend* backend,
+                                    Request request, StartFn start) {
+    Part part{std::string(section), backend, nullptr};
+    common::CallResult<Response>* result = nullptr;
+    if (backend->breaker().Admit(absl::Now())) {
+      result = calls_.Add<Response>(std::move(request), std::move(start));
+      part.status = &result->status();
+    }
+    parts_.push_back(std::move(part));
+    return result;
+  }
+
+  // Starts the calls; `done` gets one SectionStatus per Add, in order.
+  void Start(
+      absl::AnyInvocable<void(std::vector<v1::SectionStatus> sections) &&>
+          done) &&;
+
+ private:
+  struct Part {
+    std::string section;
+    Backend* backend;
+    const absl::Status* status;  // null: refused by the breaker
+  };
+  common::ParallelCalls calls_;
+  std::vector<Part> parts_;
+};
+
+// The google.rpc.Status of `status`, with its details.
+void ToRpcStatus(const absl::Status& status, google::rpc::Status* out);
+
+}  // namespace cstopa::gateway
+
+#endif  // CSTOPA_GATEWAY_FAN_OUT_H_

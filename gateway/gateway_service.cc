@@ -1,0 +1,549 @@
+#include "gateway/gateway_service.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "cstopa/gateway/v1/gateway.grpc.pb.h"
+#include "gateway/fan_out.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/common/base/dates.h"
+#include "services/common/base/errors.h"
+#include "services/common/client/channel.h"
+#include "services/common/query/validation.h"
+#include "services/common/resources/resource.h"
+
+namespace cstopa::gateway {
+namespace {
+
+namespace gw = ::cstopa::gateway::v1;
+namespace mem = ::cstopa::membership::v1;
+namespace leg = ::cstopa::legislation::v1;
+namespace ev = ::cstopa::events::v1;
+namespace mon = ::cstopa::monitoring::v1;
+
+// How many events and missions a view shows at most.
+constexpr int kStateEvents = 10;
+constexpr int kPersonEvents = 50;
+constexpr int kDashboardEvents = 5;
+constexpr int kMissions = 200;
+
+// The ID in `name` of the shape "<collection>/{id}/profile", or an
+// INVALID_ARGUMENT for `field`.
+absl::StatusOr<std::string> ProfileId(const std::string& name,
+                                      absl::string_view collection) {
+  absl::string_view rest = name;
+  if (absl::ConsumePrefix(&rest, collection) &&
+      absl::ConsumePrefix(&rest, "/") &&
+      absl::ConsumeSuffix(&rest, "/profile") && common::ValidId(rest)) {
+    return std::string(rest);
+  }
+  return common::InvalidArgument(
+      "name", absl::StrCat(name.empty() ? "is required" : "must be ",
+                           name.empty() ? "" : collection,
+                           name.empty() ? "" : "/{id}/profile"));
+}
+
+// YYYYMMDD -> "YYYY-MM-DDT00:00:00Z" of the next day: the end of `day`.
+std::string EndOfDay(int64_t day) {
+  absl::CivilDay d(day / 10000, day / 100 % 100, day % 100);
+  d += 1;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT00:00:00Z",
+                static_cast<int>(d.year()), d.month(), d.day());
+  return buf;
+}
+
+// The view's error when no section could be filled: the sections' common
+// code, else UNAVAILABLE; the message names every section's error.
+absl::Status NothingFilled(const std::vector<gw::SectionStatus>& sections) {
+  std::vector<std::string> why;
+  int code = sections.empty() ? 14 : sections[0].status().code();
+  for (const gw::SectionStatus& s : sections) {
+    if (s.status().code() != code) code = 14;  // UNAVAILABLE
+    why.push_back(absl::StrCat(s.section(), " (", s.service(),
+                               "): ", s.status().message()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code),
+                      absl::StrCat("no section of the view could be filled: ",
+                                   absl::StrJoin(why, "; ")));
+}
+
+bool AnyComplete(const std::vector<gw::SectionStatus>& sections) {
+  for (const gw::SectionStatus& s : sections)
+    if (s.complete()) return true;
+  return false;
+}
+
+// The status a view ends with when its main section (the record the view
+// is of) says the record does not exist or the request is wrong.
+bool IsRequestError(const gw::SectionStatus& s) {
+  return s.status().code() == static_cast<int>(absl::StatusCode::kNotFound) ||
+         s.status().code() ==
+             static_cast<int>(absl::StatusCode::kInvalidArgument);
+}
+
+absl::Status SectionError(const gw::SectionStatus& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.status().code()),
+                      s.status().message());
+}
+
+// The start function of a FanOut call of `Method` on `stub` (a
+// std::unique_ptr member of the handler).
+#define CSTOPA_ASYNC(stub, Method)                                        \
+  [s = stub.get()](grpc::ClientContext* ctx, const auto* req, auto* resp, \
+                   std::function<void(grpc::Status)> done) {              \
+    s->async()->Method(ctx, req, resp, std::move(done));                  \
+  }
+
+}  // namespace
+
+GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options)
+    : backends_(backends),
+      options_(options),
+      membership_(
+          mem::MembershipService::NewStub(backends->membership().channel())),
+      legislation_(
+          leg::LegislationService::NewStub(backends->legislation().channel())),
+      events_(ev::EventsService::NewStub(backends->events().channel())),
+      monitoring_(
+          mon::MonitoringService::NewStub(backends->monitoring().channel())),
+      coalescer_(options.coalesce) {}
+
+absl::Time GatewayHandler::ViewDeadline(absl::Time caller_deadline) const {
+  return std::min(caller_deadline, absl::Now() + options_.default_deadline);
+}
+
+absl::Time GatewayHandler::BackendDeadline(absl::Time deadline) const {
+  const absl::Duration left = deadline - absl::Now();
+  return deadline - std::max(absl::ZeroDuration(),
+                             std::min(options_.backend_margin, left / 5));
+}
+
+namespace {
+
+// Serving a view: coalesces, fans out, answers. `build` makes the fan-out
+// for the view and calls its `answer` with the view's serialized response
+// or error.
+template <typename Call, typename Build>
+void ServeView(Coalescer& coalescer, Call call, const std::string& key,
+               absl::Time deadline, absl::Time backend_deadline, Build build) {
+  const common::Caller caller = call.caller();
+  Coalescer::Waiter waiter =
+      [call = std::move(call)](const Coalescer::Answer& answer) mutable {
+        if (answer.ok()) {
+          call.FinishSerialized(*answer);
+        } else {
+          call.Finish(answer.status());
+        }
+      };
+  const Coalescer::Role role =
+      coalescer.Join(key, deadline, backend_deadline, waiter);
+  if (role == Coalescer::Role::kJoined) return;
+  build(caller, [&coalescer, key, role,
+                 waiter = std::move(waiter)](Coalescer::Answer answer) mutable {
+    std::move(waiter)(answer);
+    if (role == Coalescer::Role::kLeader) coalescer.Complete(key, answer);
+  });
+}
+
+using Answer = absl::AnyInvocable<void(Coalescer::Answer) &&>;
+
+}  // namespace
+
+void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
+  const gw::GetStateProfileRequest& req = call.request();
+  auto id = ProfileId(req.name(), "states");
+  if (!id.ok()) return call.Finish(id.status());
+  auto day = common::AsOfDay(req.as_of(), req.has_as_of(), "as_of",
+                             common::TodayUtc());
+  if (!day.ok()) return call.Finish(day.status());
+  const std::string state = absl::StrCat("states/", *id);
+  const absl::Time deadline = ViewDeadline(call.deadline());
+  const absl::Time backend_deadline = BackendDeadline(deadline);
+  const std::string key = absl::StrCat("state ", *id, " ", *day);
+  ServeView(coalescer_, std::move(call), key, deadline, backend_deadline,
+            [this, state, day = *day, backend_deadline](
+                const common::Caller& caller, Answer answer) {
+              FanOut fan(caller, backend_deadline);
+              const google::type::Date as_of = common::DayToDate(day);
+
+              mem::SummarizeStateRequest m;
+              m.set_name(state);
+              *m.mutable_as_of() = as_of;
+              auto* summary = fan.Add<mem::StateSummary>(
+                  "membership", &backends_->membership(), std::move(m),
+                  CSTOPA_ASYNC(membership_, SummarizeState));
+
+              leg::SummarizeStateLegislationRequest l;
+              l.set_state(state);
+              auto* legislation = fan.Add<leg::StateLegislationSummary>(
+                  "legislation", &backends_->legislation(), std::move(l),
+                  CSTOPA_ASYNC(legislation_, SummarizeStateLegislation));
+
+              ev::ListEventsRequest e;
+              e.set_page_size(kStateEvents);
+              e.set_filter(absl::StrCat("state = \"", state,
+                                        "\" AND start_time < ", EndOfDay(day)));
+              auto* events = fan.Add<ev::ListEventsResponse>(
+                  "events", &backends_->events(), std::move(e),
+                  CSTOPA_ASYNC(events_, ListEvents));
+
+              mon::ListMissionsRequest mi;
+              mi.set_page_size(kMissions);
+              mi.set_filter(absl::StrCat("state = \"", state, "\""));
+              auto* missions = fan.Add<mon::ListMissionsResponse>(
+                  "missions", &backends_->monitoring(), std::move(mi),
+                  CSTOPA_ASYNC(monitoring_, ListMissions));
+
+              mon::ListOperationsRequest op;
+              op.set_page_size(kMissions);
+              op.set_filter(absl::StrCat("contingent_state = \"", state, "\""));
+              auto* operations = fan.Add<mon::ListOperationsResponse>(
+                  "operations", &backends_->monitoring(), std::move(op),
+                  CSTOPA_ASYNC(monitoring_, ListOperations));
+
+              std::move(fan).Start(
+                  [state, day, summary, legislation, events, missions,
+                   operations, answer = std::move(answer)](
+                      std::vector<gw::SectionStatus> sections) mutable {
+                    if (IsRequestError(sections[0]))
+                      return std::move(answer)(SectionError(sections[0]));
+                    if (!AnyComplete(sections))
+                      return std::move(answer)(NothingFilled(sections));
+                    gw::StateProfile view;
+                    view.set_name(absl::StrCat(state, "/profile"));
+                    *view.mutable_as_of_date() = common::DayToDate(day);
+                    if (sections[0].complete()) {
+                      auto& s = summary->response();
+                      view.mutable_state()->Swap(s.mutable_state());
+                      view.mutable_parliaments()->Swap(s.mutable_parliaments());
+                      view.mutable_delegations()->Swap(s.mutable_delegations());
+                      view.mutable_posts()->Swap(s.mutable_roles());
+                    }
+                    if (sections[1].complete()) {
+                      auto& s = legislation->response();
+                      view.mutable_treaties()->Swap(s.mutable_treaties());
+                      view.mutable_implementations()->Swap(
+                          s.mutable_implementations());
+                    }
+                    if (sections[2].complete()) {
+                      auto& s = events->response();
+                      view.mutable_recent_events()->Swap(s.mutable_events());
+                    }
+                    if (sections[3].complete()) {
+                      auto& s = missions->response();
+                      view.mutable_missions()->Swap(s.mutable_missions());
+                    }
+                    if (sections[4].complete()) {
+                      auto& s = operations->response();
+                      view.mutable_operations()->Swap(s.mutable_operations());
+                    }
+                    for (auto& s : sections)
+                      *view.add_sections() = std::move(s);
+                    std::move(answer)(view.SerializeAsString());
+                  });
+            });
+}
+
+void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
+  const gw::GetPersonProfileRequest& req = call.request();
+  auto id = ProfileId(req.name(), "persons");
+  if (!id.ok()) return call.Finish(id.status());
+  const std::string person = absl::StrCat("persons/", *id);
+  const absl::Time deadline = ViewDeadline(call.deadline());
+  const absl::Time backend_deadline = BackendDeadline(deadline);
+  const std::string key = absl::StrCat("person ", *id);
+  ServeView(
+      coalescer_, std::move(call), key, deadline, backend_deadline,
+      [this, person, backend_deadline](const common::Caller& caller,
+                                       Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        mem::SummarizePersonRequest m;
+        m.set_name(person);
+        auto* summary = fan.Add<mem::PersonSummary>(
+            "membership", &backends_->membership(), std::move(m),
+            CSTOPA_ASYNC(membership_, SummarizePerson));
+
+        ev::ListEventsRequest e;
+        e.set_page_size(kPersonEvents);
+        e.set_filter(absl::StrCat("participant = \"", person, "\""));
+        auto* events = fan.Add<ev::ListEventsResponse>(
+            "events", &backends_->events(), std::move(e),
+            CSTOPA_ASYNC(events_, ListEvents));
+
+        mon::ListMissionsRequest mi;
+        mi.set_page_size(kMissions);
+        mi.set_filter(absl::StrCat("observer = \"", person, "\""));
+        auto* missions = fan.Add<mon::ListMissionsResponse>(
+            "missions", &backends_->monitoring(), std::move(mi),
+            CSTOPA_ASYNC(monitoring_, ListMissions));
+
+        std::move(fan).Start(
+            [person, summary, events, missions, answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              if (IsRequestError(sections[0]))
+                return std::move(answer)(SectionError(sections[0]));
+              if (!AnyComplete(sections))
+                return std::move(answer)(NothingFilled(sections));
+              gw::PersonProfile view;
+              view.set_name(absl::StrCat(person, "/profile"));
+              if (sections[0].complete()) {
+                auto& s = summary->response();
+                view.mutable_person()->Swap(s.mutable_person());
+                view.mutable_state_display_name()->Swap(
+                    s.mutable_state_display_name());
+                view.mutable_roles()->Swap(s.mutable_roles());
+              }
+              if (sections[1].complete()) {
+                auto& s = events->response();
+                view.mutable_events()->Swap(s.mutable_events());
+              }
+              if (sections[2].complete()) {
+                auto& s = missions->response();
+                view.mutable_missions()->Swap(s.mutable_missions());
+              }
+              for (auto& s : sections) *view.add_sections() = std::move(s);
+              std::move(answer)(view.SerializeAsString());
+            });
+      });
+}
+
+void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
+  const gw::GetAssemblyDashboardRequest& req = call.request();
+  if (req.name() != "dashboard") {
+    return call.Finish(common::InvalidArgument(
+        "name", req.name().empty() ? "is required" : "must be dashboard"));
+  }
+  auto day = common::AsOfDay(req.as_of(), req.has_as_of(), "as_of",
+                             common::TodayUtc());
+  if (!day.ok()) return call.Finish(day.status());
+  const absl::Time deadline = ViewDeadline(call.deadline());
+  const absl::Time backend_deadline = BackendDeadline(deadline);
+  const std::string key = absl::StrCat("dashboard ", *day);
+  ServeView(
+      coalescer_, std::move(call), key, deadline, backend_deadline,
+      [this, day = *day, backend_deadline](const common::Caller& caller,
+                                           Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        mem::SummarizeMembershipRequest m;
+        *m.mutable_as_of() = common::DayToDate(day);
+        auto* membership = fan.Add<mem::MembershipSummary>(
+            "membership", &backends_->membership(), std::move(m),
+            CSTOPA_ASYNC(membership_, SummarizeMembership));
+
+        auto* legislation = fan.Add<leg::LegislationSummary>(
+            "legislation", &backends_->legislation(),
+            leg::SummarizeLegislationRequest(),
+            CSTOPA_ASYNC(legislation_, SummarizeLegislation));
+
+        auto* missions = fan.Add<mon::SummarizeMissionsResponse>(
+            "missions", &backends_->monitoring(),
+            mon::SummarizeMissionsRequest(),
+            CSTOPA_ASYNC(monitoring_, SummarizeMissions));
+
+        ev::ListEventsRequest latest;
+        latest.set_page_size(kDashboardEvents);
+        latest.set_filter(absl::StrCat("start_time < ", EndOfDay(day)));
+        auto* latest_events = fan.Add<ev::ListEventsResponse>(
+            "latest_events", &backends_->events(), std::move(latest),
+            CSTOPA_ASYNC(events_, ListEvents));
+
+        ev::ListEventsRequest next;
+        next.set_page_size(kDashboardEvents);
+        next.set_filter(absl::StrCat("start_time >= ", EndOfDay(day)));
+        next.set_order_by("start_time");
+        auto* next_events = fan.Add<ev::ListEventsResponse>(
+            "next_events", &backends_->events(), std::move(next),
+            CSTOPA_ASYNC(events_, ListEvents));
+
+        std::move(fan).Start(
+            [day, membership, legislation, missions, latest_events, next_events,
+             answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              if (!AnyComplete(sections))
+                return std::move(answer)(NothingFilled(sections));
+              gw::AssemblyDashboard view;
+              view.set_name("dashboard");
+              *view.mutable_as_of_date() = common::DayToDate(day);
+              if (sections[0].complete()) {
+                auto& s = membership->response();
+                view.mutable_states()->Swap(s.mutable_states());
+                view.set_total_seats(s.total_seats());
+                view.mutable_partners()->Swap(s.mutable_partners());
+              }
+              if (sections[1].complete()) {
+                auto& s = legislation->response();
+                view.mutable_adoptions()->Swap(s.mutable_adoptions());
+                view.mutable_action_plans()->Swap(s.mutable_action_plans());
+                view.mutable_treaties()->Swap(s.mutable_treaties());
+              }
+              if (sections[2].complete()) {
+                auto& s = missions->response();
+                view.mutable_missions_per_year()->Swap(s.mutable_years());
+                view.set_total_missions(s.total_mission_count());
+              }
+              if (sections[3].complete()) {
+                auto& s = latest_events->response();
+                view.mutable_latest_events()->Swap(s.mutable_events());
+              }
+              if (sections[4].complete()) {
+                auto& s = next_events->response();
+                view.mutable_next_events()->Swap(s.mutable_events());
+              }
+              for (auto& s : sections) *view.add_sections() = std::move(s);
+              std::move(answer)(view.SerializeAsString());
+            });
+      });
+}
+
+void GatewayHandler::ListBackends(ListBackendsCall call) {
+  using google::protobuf::util::TimeUtil;
+  for (const auto& b : backends_->all()) {
+    const Breaker::Snapshot s = b->breaker().Get();
+    gw::Backend* out = call.response()->add_backends();
+    out->set_service(b->service());
+    out->set_target(b->target());
+    out->set_connectivity(b->Connectivity());
+    if (s.state != Breaker::State::kClosed) {
+      out->set_state(gw::BACKEND_STATE_OPEN);
+      *out->mutable_retry_time() =
+          TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(s.retry_time));
+    } else if (s.consecutive_failures > 0) {
+      out->set_state(gw::BACKEND_STATE_FAILING);
+    } else {
+      out->set_state(gw::BACKEND_STATE_READY);
+    }
+    if (!s.last_error.ok()) {
+      ToRpcStatus(s.last_error, out->mutable_last_error());
+      *out->mutable_last_error_time() = TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(s.last_error_time));
+    }
+    out->set_call_count(s.calls);
+    out->set_failure_count(s.failures);
+  }
+  call.Finish(absl::OkStatus());
+}
+
+namespace {
+
+// The gateway as a ServiceInstance: its backends, handler and gRPC face.
+class GatewayInstance final : public common::ServiceInstance {
+ public:
+  GatewayInstance(std::unique_ptr<Backends> backends, GatewayOptions options)
+      : backends_(std::move(backends)),
+        handler_(backends_.get(), options),
+        service_(v1::NewGatewayServiceGrpc(&handler_)) {}
+
+  grpc::Service* grpc_service() override { return service_.get(); }
+  absl::Status LoadSeed(const std::string&) override {
+    return absl::OkStatus();
+  }
+  std::string MetricsText() const override { return backends_->MetricsText(); }
+
+ private:
+  std::unique_ptr<Backends> backends_;
+  GatewayHandler handler_;
+  std::unique_ptr<grpc::Service> service_;
+};
+
+absl::Status CheckTarget(const std::string& value) {
+  return common::ValidateTarget(value);
+}
+
+absl::Status CheckMillis(const std::string& value) {
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(value, &ms) || ms < 0 || ms > 600000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", value, "\" is not a whole number of ms in 0..600000"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBool(const std::string& value) {
+  if (value == "true" || value == "false") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", value, "\" is not true or false"));
+}
+
+}  // namespace
+
+common::ServiceDefinition GatewayService() {
+  common::ServiceDefinition def;
+  def.name = "gateway";
+  def.grpc_service_name = v1::GatewayService::service_full_name();
+  def.default_port = 50050;
+  def.default_admin_port = 9050;
+  struct Backend {
+    const char* name;
+    int port;
+  };
+  for (const Backend& b :
+       {Backend{"membership", 50051}, Backend{"legislation", 50052},
+        Backend{"events", 50053}, Backend{"monitoring", 50054}}) {
+    std::string upper = b.name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(c));
+    def.extra_flags.push_back(
+        {absl::StrCat(b.name, "_target"),
+         absl::StrCat("CSTOPA_", upper, "_TARGET"),
+         absl::StrCat("ipv4:127.0.0.1:", b.port),
+         absl::StrCat("gRPC target URI of the ", b.name,
+                      " service: ipv4:127.0.0.1:p1,127.0.0.1:p2 for "
+                      "replicas on one machine, dns:///",
+                      b.name,
+                      ":8080 on a cluster (round_robin over every address)"),
+         CheckTarget});
+  }
+  def.extra_flags.push_back(
+      {"default_deadline_ms", "CSTOPA_DEFAULT_DEADLINE_MS", "2000",
+       "deadline of a view whose caller sets none", CheckMillis});
+  def.extra_flags.push_back(
+      {"backend_margin_ms", "CSTOPA_BACKEND_MARGIN_MS", "50",
+       "time kept between the backends' deadline and the caller's (at most "
+       "a fifth of the time left)",
+       CheckMillis});
+  def.extra_flags.push_back(
+      {"breaker_open_ms", "CSTOPA_BREAKER_OPEN_MS", "500",
+       "how long a backend's circuit breaker first stays open after 3 "
+       "failures in a row (doubling on each failed probe, up to 16 times "
+       "this)",
+       CheckMillis});
+  def.extra_flags.push_back({"coalesce", "CSTOPA_COALESCE", "true",
+                             "identical views in flight together share one "
+                             "set of backend calls",
+                             CheckBool});
+  def.create = [](const common::ServiceContext& ctx)
+      -> absl::StatusOr<std::unique_ptr<common::ServiceInstance>> {
+    auto flag = [&](const char* name) { return ctx.flags.at(name); };
+    auto millis = [&](const char* name) {
+      int64_t ms = 0;
+      (void)absl::SimpleAtoi(flag(name), &ms);
+      return absl::Milliseconds(ms);
+    };
+    BreakerOptions breaker;
+    breaker.open_for = millis("breaker_open_ms");
+    breaker.max_open_for = breaker.open_for * 16;
+    auto backends = Backends::Connect(
+        {flag("membership_target"), flag("legislation_target"),
+         flag("events_target"), flag("monitoring_target")},
+        breaker);
+    if (!backends.ok()) return backends.status();
+    GatewayOptions options;
+    options.default_deadline = millis("default_deadline_ms");
+    options.backend_margin = millis("backend_margin_ms");
+    options.coalesce = flag("coalesce") == "true";
+    return std::make_unique<GatewayInstance>(std::move(*backends), options);
+  };
+  return def;
+}
+
+}  // namespace cstopa::gateway

@@ -1,0 +1,78 @@
+// The handler of cstopa.gateway.v1.GatewayService: each view fans out to
+// the backends in one round (fan_out.h), fills its sections from whatever
+// answered, and says which sections are incomplete and why (see the proto's
+// file comment). Identical views in flight together share one fan-out
+// (coalescer.h). The handler owns no data; tests build it on Backends
+// connected to servers of their own:
+//
+//   auto backends = Backends::Connect({membership, legislation, events,
+//                                      monitoring});
+//   GatewayHandler handler(backends->get(), GatewayOptions());
+//   v1::GatewayServiceBlocking gateway(&handler);
+//   absl::Status s = gateway.GetStateProfile(caller, request, &profile);
+#ifndef CSTOPA_GATEWAY_GATEWAY_SERVICE_H_
+#define CSTOPA_GATEWAY_GATEWAY_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "cstopa/events/v1/events.grpc.pb.h"
+#include "cstopa/gateway/v1/gateway.cstopa.h"
+#include "cstopa/legislation/v1/legislation.grpc.pb.h"
+#include "cstopa/membership/v1/membership.grpc.pb.h"
+#include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
+#include "gateway/backends.h"
+#include "gateway/coalescer.h"
+#include "services/common/server/server.h"
+
+namespace cstopa::gateway {
+
+struct GatewayOptions {
+  // The deadline of a view whose caller set none.
+  absl::Duration default_deadline = absl::Seconds(2);
+  // Time kept between the backends' deadline and the caller's, to answer
+  // with what arrived. At most a fifth of the time left is kept.
+  absl::Duration backend_margin = absl::Milliseconds(50);
+  // Identical views in flight together share one fan-out.
+  bool coalesce = true;
+};
+
+class GatewayHandler final : public v1::GatewayServiceHandler {
+ public:
+  // `backends` must outlive the handler.
+  GatewayHandler(Backends* backends, GatewayOptions options);
+
+  void GetStateProfile(GetStateProfileCall call) override;
+  void GetPersonProfile(GetPersonProfileCall call) override;
+  void GetAssemblyDashboard(GetAssemblyDashboardCall call) override;
+  void ListBackends(ListBackendsCall call) override;
+
+  // No seed: the gateway owns no data.
+  absl::Status LoadSeed(const std::string&) { return absl::OkStatus(); }
+
+ private:
+  // The caller's deadline, or the default one.
+  absl::Time ViewDeadline(absl::Time caller_deadline) const;
+  // When the backends must have answered for a view due at `deadline`.
+  absl::Time BackendDeadline(absl::Time deadline) const;
+
+  Backends* backends_;
+  const GatewayOptions options_;
+  std::unique_ptr<membership::v1::MembershipService::Stub> membership_;
+  std::unique_ptr<legislation::v1::LegislationService::Stub> legislation_;
+  std::unique_ptr<events::v1::EventsService::Stub> events_;
+  std::unique_ptr<monitoring::v1::MonitoringService::Stub> monitoring_;
+  Coalescer coalescer_;
+};
+
+// The gateway as the runner starts it (server/server.h): no store; flags
+// --membership_target, --legislation_target, --events_target,
+// --monitoring_target (gRPC target URIs), --default_deadline_ms,
+// --backend_margin_ms, --coalesce.
+common::ServiceDefinition GatewayService();
+
+}  // namespace cstopa::gateway
+
+#endif  // CSTOPA_GATEWAY_GATEWAY_SERVICE_H_

@@ -1,0 +1,587 @@
+// gateway_server in front of the four real services, every binary started
+// as a child process on loopback with the built-in seed: each view's content
+// against the seed (and on two dates), then faults: a backend killed, a
+// backend that accepts connections but never answers (SIGSTOP), recovery
+// without restarting the gateway, and two replicas behind one target.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cstopa/gateway/v1/gateway.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/integration/client_helpers.h"
+#include "tests/integration/server_process.h"
+
+namespace cstopa::itest {
+namespace {
+
+namespace gw = ::cstopa::gateway::v1;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Not;
+
+// A port nothing listens on now, for a backend that must come back on the
+// same address after a restart.
+int PickPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::unique_ptr<ServerProcess> Backend(const char* binary, int port,
+                                       absl::string_view access_log = "off") {
+  ServerProcess::Options o;
+  o.binary = binary;
+  o.listen = absl::StrCat("127.0.0.1:", port);
+  o.access_log = std::string(access_log);
+  return std::make_unique<ServerProcess>(o);
+}
+
+// The four services and the gateway in front of them.
+struct Suite {
+  std::unique_ptr<ServerProcess> membership, membership2, legislation, events,
+      monitoring, gateway;
+  std::unique_ptr<gw::GatewayService::Stub> stub;
+
+  // `two_memberships`: a second membership replica behind the same target.
+  absl::Status Start(bool two_memberships = false) {
+    const int pm = PickPort(), pm2 = PickPort(), pl = PickPort(),
+              pe = PickPort(), po = PickPort();
+    membership = Backend(CSTOPA_MEMBERSHIP_SERVER, pm, "dir");
+    if (two_memberships)
+      membership2 = Backend(CSTOPA_MEMBERSHIP_SERVER, pm2, "dir");
+    legislation = Backend(CSTOPA_LEGISLATION_SERVER, pl);
+    events = Backend(CSTOPA_EVENTS_SERVER, pe, "dir");
+    monitoring = Backend(CSTOPA_MONITORING_SERVER, po);
+    std::vector<ServerProcess*> all = {membership.get(), legislation.get(),
+                                       events.get(), monitoring.get()};
+    if (membership2) all.push_back(membership2.get());
+    for (ServerProcess* p : all)
+      if (auto s = p->Launch(); !s.ok()) return s;
+    for (ServerProcess* p : all)
+      if (auto s = p->WaitForPortFile(); !s.ok()) return s;
+
+    ServerProcess::Options o;
+    o.binary = CSTOPA_GATEWAY_SERVER;
+    o.store_flag = false;
+    o.seed = "";
+    o.access_log = "dir";
+    std::string membership_target = absl::StrCat("ipv4:127.0.0.1:", pm);
+    if (two_memberships)
+      absl::StrAppend(&membership_target, ",127.0.0.1:", pm2);
+    o.extra_args = {
+        absl::StrCat("--membership_target=", membership_target),
+        absl::StrCat("--legislation_target=ipv4:127.0.0.1:", pl),
+        absl::StrCat("--events_target=ipv4:127.0.0.1:", pe),
+        absl::StrCat("--monitoring_target=ipv4:127.0.0.1:", po),
+        "--breaker_open_ms=200",
+        // Each call of a test is its own fan-out.
+        "--coalesce=false",
+    };
+    gateway = std::make_unique<ServerProcess>(o);
+    if (auto s = gateway->Start(); !s.ok()) return s;
+    stub = gw::GatewayService::NewStub(gateway->channel());
+    return absl::OkStatus();
+  }
+};
+
+google::type::Date Day(int y, int m, int d) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+std::string En(
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
+        texts) {
+  for (const auto& t : texts)
+    if (t.language_code() == "en") return t.text();
+  return texts.empty() ? "" : texts[0].text();
+}
+
+std::vector<std::string> SectionNames(
+    const google::protobuf::RepeatedPtrField<gw::SectionStatus>& sections) {
+  std::vector<std::string> out;
+  for (const auto& s : sections) out.push_back(s.section());
+  return out;
+}
+
+void ExpectComplete(
+    const google::protobuf::RepeatedPtrField<gw::SectionStatus>& sections) {
+  for (const auto& s : sections) {
+    EXPECT_TRUE(s.complete())
+        << s.section() << " (" << s.service() << "): " << s.status().message();
+    EXPECT_EQ(s.status().code(), 0) << s.section();
+  }
+}
+
+const gw::SectionStatus* Section(
+    const google::protobuf::RepeatedPtrField<gw::SectionStatus>& sections,
+    absl::string_view name) {
+  for (const auto& s : sections)
+    if (s.section() == name) return &s;
+  return nullptr;
+}
+
+grpc::Status GetState(gw::GatewayService::Stub* stub, const std::string& id,
+                      std::optional<google::type::Date> as_of,
+                      gw::StateProfile* out,
+                      absl::Duration deadline = kCallDeadline,
+                      const std::string& request_id = "") {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "", deadline);
+  if (!request_id.empty()) ctx.AddMetadata("x-request-id", request_id);
+  gw::GetStateProfileRequest req;
+  req.set_name(absl::StrCat("states/", id, "/profile"));
+  if (as_of) *req.mutable_as_of() = *as_of;
+  return stub->GetStateProfile(&ctx, req, out);
+}
+
+class GatewayViewsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suite_ = new Suite();
+    absl::Status s = suite_->Start();
+    if (!s.ok()) {
+      start_error_ = new std::string(s.ToString());
+    }
+  }
+  static void TearDownTestSuite() {
+    delete suite_;
+    suite_ = nullptr;
+  }
+  void SetUp() override { ASSERT_EQ(start_error_, nullptr) << *start_error_; }
+  gw::GatewayService::Stub* stub() { return suite_->stub.get(); }
+
+  static Suite* suite_;
+  static std::string* start_error_;
+};
+Suite* GatewayViewsTest::suite_ = nullptr;
+std::string* GatewayViewsTest::start_error_ = nullptr;
+
+TEST_F(GatewayViewsTest, StateProfileOnTwoDates) {
+  gw::StateProfile before, after;
+  ASSERT_TRUE(GetState(stub(), "kg", Day(2023, 6, 1), &before).ok());
+  ASSERT_TRUE(GetState(stub(), "kg", Day(2025, 6, 1), &after).ok());
+  for (const gw::StateProfile* p : {&before, &after}) {
+    EXPECT_EQ(p->name(), "states/kg/profile");
+    EXPECT_THAT(SectionNames(p->sections()),
+                ElementsAre("membership", "legislation", "events", "missions",
+                            "operations"));
+    ExpectComplete(p->sections());
+    EXPECT_EQ(p->state().name(), "states/kg");
+    EXPECT_EQ(p->state().current_status(),
+              cstopa::membership::v1::MEMBERSHIP_STATUS_MEMBER);
+    ASSERT_EQ(p->parliaments_size(), 1);
+    EXPECT_EQ(p->parliaments(0).name(), "parliaments/kg-jogorku-kenesh");
+    ASSERT_EQ(p->delegations_size(), 1);
+    // Both dated figures, with their sources, whatever the date.
+    std::vector<std::pair<int, std::string>> figures;
+    for (const auto& a : p->delegations(0).seat_allocations())
+      figures.push_back({a.seats(), a.provenance(0).source()});
+    EXPECT_THAT(figures, Contains(std::pair<int, std::string>(
+                             6, "000_4365105acde5eea1.txt")));
+    EXPECT_THAT(figures, Contains(std::pair<int, std::string>(
+                             7, "001_2f9c2b9cd01aeccb.txt")));
+    // The three 2021 missions to Kyrgyzstan.
+    EXPECT_EQ(p->missions_size(), 3);
+    for (const auto& m : p->missions()) EXPECT_EQ(m.state(), "states/kg");
+    // Kyrgyzstan sent a contingent to the Kazakhstan operation.
+    ASSERT_EQ(p->operations_size(), 1);
+    EXPECT_EQ(p->operations(0).state(), "states/kz");
+  }
+  EXPECT_EQ(before.as_of_date().year(), 2023);
+  EXPECT_EQ(before.delegations(0).total_seats(), 6);
+  EXPECT_EQ(after.delegations(0).total_seats(), 7);
+
+  // Posts on the date, with person and organization named.
+  auto posts = [](const gw::StateProfile& p) {
+    std::vector<std::string> out;
+    for (const auto& r : p.posts()) {
+      EXPECT_FALSE(r.organization_display_name().empty()) << r.role().name();
+      out.push_back(absl::StrCat(En(r.person_display_name()), " @ ",
+                                 En(r.organization_display_name())));
+    }
+    return out;
+  };
+  EXPECT_THAT(posts(before), ElementsAre(absl::StrCat(
+                                 "Shabdanbek Alishev @ ",
+                                 En(before.delegations(0).display_name()))));
+  EXPECT_THAT(
+      posts(after),
+      Contains(testing::StartsWith("Nurlanbek Shakiev @ Jogorku Kenesh")));
+  EXPECT_THAT(posts(after),
+              Contains(testing::StartsWith(
+                  "Nurlanbek Shakiev @ Council of the CSTO Parliamentary "
+                  "Assembly")))
+      << "the Council is named";
+
+  // The 2025 meeting in Cholpon-Ata is among the latest events only once it
+  // has happened.
+  auto event_names = [](const gw::StateProfile& p) {
+    std::vector<std::string> out;
+    for (const auto& e : p.recent_events()) out.push_back(e.name());
+    return out;
+  };
+  const std::string meeting =
+      "events/migration-coordination-council-28th-meeting";
+  EXPECT_THAT(event_names(before), Not(Contains(meeting)));
+  EXPECT_THAT(event_names(after), Contains(meeting));
+}
+
+TEST_F(GatewayViewsTest, StateProfileTreatiesAndRatification) {
+  gw::StateProfile kz;
+  ASSERT_TRUE(GetState(stub(), "kz", Day(2024, 6, 1), &kz).ok());
+  ExpectComplete(kz.sections());
+  ASSERT_EQ(kz.treaties_size(), 1);
+  const auto& t = kz.treaties(0);
+  EXPECT_EQ(t.treaty(), "treaties/jurisdiction-temporary-deployment-2021");
+  EXPECT_THAT(En(t.title()), testing::HasSubstr("Jurisdiction"));
+  EXPECT_EQ(t.party().status(),
+            cstopa::legislation::v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+  EXPECT_EQ(t.party().status_date().year(), 2022);
+  // Missions to Kazakhstan: one in 2021, two in 2022.
+  EXPECT_EQ(kz.missions_size(), 3);
+  // The 2022 withdrawal of the forces took place in Kazakhstan.
+  std::vector<std::string> events;
+  for (const auto& e : kz.recent_events()) events.push_back(e.name());
+  EXPECT_THAT(events,
+              Contains("events/csto-forces-withdraw-from-kazakhstan-2022"));
+}
+
+TEST_F(GatewayViewsTest, StateProfileErrors) {
+  gw::StateProfile p;
+  grpc::Status s = GetState(stub(), "xx", std::nullopt, &p);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::GetStateProfileRequest req;
+  req.set_name("states/kg");  // not the profile
+  s = stub()->GetStateProfile(&ctx, req, &p);
+  Details d = ExpectError(s, grpc::StatusCode::INVALID_ARGUMENT, "");
+  EXPECT_THAT(d.bad_fields, Contains("name"));
+
+  grpc::ClientContext ctx2;
+  Prepare(&ctx2);
+  req.set_name("states/kg/profile");
+  *req.mutable_as_of() = Day(2024, 2, 30);
+  s = stub()->GetStateProfile(&ctx2, req, &p);
+  d = ExpectError(s, grpc::StatusCode::INVALID_ARGUMENT, "");
+  EXPECT_THAT(d.bad_fields, Contains("as_of.day"));
+}
+
+TEST_F(GatewayViewsTest, PersonProfile) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::GetPersonProfileRequest req;
+  req.set_name("persons/nurlanbek-shakiev/profile");
+  gw::PersonProfile p;
+  grpc::Status s = stub()->GetPersonProfile(&ctx, req, &p);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(p.name(), "persons/nurlanbek-shakiev/profile");
+  EXPECT_THAT(SectionNames(p.sections()),
+              ElementsAre("membership", "events", "missions"));
+  ExpectComplete(p.sections());
+  EXPECT_EQ(En(p.person().display_name()), "Nurlanbek Shakiev");
+  EXPECT_THAT(En(p.state_display_name()), testing::HasSubstr("Kyrgyz"));
+  std::vector<std::string> roles;
+  for (const auto& r : p.roles())
+    roles.push_back(absl::StrCat(r.role().name(), " @ ",
+                                 En(r.organization_display_name())));
+  EXPECT_THAT(roles, Contains(testing::StartsWith(
+                         "roles/shakiev-jogorku-kenesh-speaker @ Jogorku")));
+  EXPECT_THAT(
+      roles,
+      Contains(testing::StartsWith("roles/shakiev-csto-pa-council-member @ ")));
+  // The seed names no event or mission with him: complete and empty.
+  EXPECT_EQ(p.events_size(), 0);
+  EXPECT_EQ(p.missions_size(), 0);
+
+  grpc::ClientContext ctx2;
+  Prepare(&ctx2);
+  req.set_name("persons/nobody/profile");
+  s = stub()->GetPersonProfile(&ctx2, req, &p);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+}
+
+TEST_F(GatewayViewsTest, AssemblyDashboard) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::GetAssemblyDashboardRequest req;
+  req.set_name("dashboard");
+  *req.mutable_as_of() = Day(2023, 6, 1);
+  gw::AssemblyDashboard d;
+  grpc::Status s = stub()->GetAssemblyDashboard(&ctx, req, &d);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_THAT(SectionNames(d.sections()),
+              ElementsAre("membership", "legislation", "missions",
+                          "latest_events", "next_events"));
+  ExpectComplete(d.sections());
+  // Six member states; the seats add up.
+  ASSERT_EQ(d.states_size(), 6);
+  int sum = 0, kg = -1;
+  for (const auto& st : d.states()) {
+    EXPECT_EQ(st.status(), cstopa::membership::v1::MEMBERSHIP_STATUS_MEMBER)
+        << st.state();
+    EXPECT_FALSE(st.display_name().empty());
+    sum += st.seats();
+    if (st.state() == "states/kg") kg = st.seats();
+  }
+  EXPECT_EQ(d.total_seats(), sum);
+  EXPECT_EQ(kg, 6);
+  // Three statements adopted without a date; three action plans; three
+  // treaties, the 2021 one with Kazakhstan's bill introduced.
+  int adopted = 0;
+  for (const auto& a : d.adoptions()) adopted += a.document_count();
+  EXPECT_EQ(adopted, 3);
+  std::vector<std::string> plans;
+  for (const auto& plan : d.action_plans())
+    plans.push_back(absl::StrCat(plan.action_plan(), " ",
+                                 plan.progress().done(), "/",
+                                 plan.progress().total()));
+  EXPECT_THAT(plans, ElementsAre("actionPlans/approximation-2011-2015 24/24",
+                                 "actionPlans/approximation-2016-2020 0/0",
+                                 "actionPlans/approximation-2021-2025 35/35"));
+  EXPECT_EQ(d.treaties_size(), 3);
+  // Missions per year: 2021 has 6 (Armenia, Kazakhstan, three to
+  // Kyrgyzstan, Russia).
+  int y2021 = -1;
+  for (const auto& y : d.missions_per_year())
+    if (y.year() == 2021) y2021 = y.mission_count();
+  EXPECT_EQ(y2021, 6);
+  EXPECT_EQ(d.total_missions(), 11);
+  // Events up to the date, newest first; those after it, soonest first.
+  auto names =
+      [](const google::protobuf::RepeatedPtrField<cstopa::events::v1::Event>&
+             events) {
+        std::vector<std::string> out;
+        for (const auto& e : events) out.push_back(e.name());
+        return out;
+      };
+  EXPECT_THAT(names(d.latest_events()),
+              ElementsAre("events/kz-mazhilis-deployment-agreement-bill-2022",
+                          "events/consultations-international-military-"
+                          "flights-2022",
+                          "events/csto-forces-withdraw-from-kazakhstan-2022"));
+  std::vector<std::string> next = names(d.next_events());
+  ASSERT_EQ(next.size(), 4u);
+  EXPECT_EQ(next[0], "events/icmec-meeting-2024-04");
+  EXPECT_EQ(next[3], "events/migration-coordination-council-28th-meeting");
+}
+
+TEST_F(GatewayViewsTest, ListBackendsAndRequestIdsPassedOn) {
+  gw::StateProfile p;
+  ASSERT_TRUE(GetState(stub(), "am", std::nullopt, &p, kCallDeadline,
+                       "gateway-itest-request-1")
+                  .ok());
+  // The backends logged the gateway's calls under the client's request id.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(suite_->events->ReadAccessLog(),
+                                 "gateway-itest-request-1") &&
+               absl::StrContains(suite_->membership->ReadAccessLog(),
+                                 "gateway-itest-request-1");
+      },
+      absl::Seconds(10)));
+
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::ListBackendsResponse backends;
+  ASSERT_TRUE(stub()->ListBackends(&ctx, {}, &backends).ok());
+  ASSERT_EQ(backends.backends_size(), 4);
+  for (const auto& b : backends.backends()) {
+    EXPECT_EQ(b.state(), gw::BACKEND_STATE_READY) << b.service();
+    EXPECT_TRUE(absl::StartsWith(b.target(), "ipv4:127.0.0.1:"));
+    EXPECT_GT(b.call_count(), 0) << b.service();
+  }
+}
+
+// --- Faults ----------------------------------------------------------------
+
+grpc::Status GetDashboard(gw::GatewayService::Stub* stub,
+                          gw::AssemblyDashboard* out, absl::Duration deadline) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "", deadline);
+  gw::GetAssemblyDashboardRequest req;
+  req.set_name("dashboard");
+  return stub->GetAssemblyDashboard(&ctx, req, out);
+}
+
+TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {
+  Suite suite;
+  ASSERT_TRUE(suite.Start().ok());
+  auto* stub = suite.stub.get();
+  gw::StateProfile p;
+  ASSERT_TRUE(GetState(stub, "kz", std::nullopt, &p).ok());
+  ExpectComplete(p.sections());
+
+  // Monitoring killed: its two sections are UNAVAILABLE, the rest complete.
+  suite.monitoring->Kill();
+  p.Clear();
+  absl::Time start = absl::Now();
+  grpc::Status s = GetState(stub, "kz", std::nullopt, &p, absl::Seconds(2));
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  for (const char* name : {"missions", "operations"}) {
+    const gw::SectionStatus* sec = Section(p.sections(), name);
+    ASSERT_NE(sec, nullptr);
+    EXPECT_FALSE(sec->complete());
+    EXPECT_EQ(sec->service(), "monitoring");
+    EXPECT_EQ(sec->status().code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_TRUE(Section(p.sections(), "membership")->complete());
+  EXPECT_TRUE(Section(p.sections(), "legislation")->complete());
+  EXPECT_TRUE(Section(p.sections(), "events")->complete());
+  EXPECT_EQ(p.state().name(), "states/kz");
+  EXPECT_EQ(p.missions_size(), 0);
+
+  // Repeated failures open its breaker: visible in ListBackends and
+  // /metrics, and the section is answered without calling.
+  for (int i = 0; i < 3; ++i) (void)GetState(stub, "kz", std::nullopt, &p);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    gw::ListBackendsResponse backends;
+    ASSERT_TRUE(stub->ListBackends(&ctx, {}, &backends).ok());
+    bool seen = false;
+    for (const auto& b : backends.backends()) {
+      if (b.service() != "monitoring") continue;
+      seen = true;
+      EXPECT_NE(b.state(), gw::BACKEND_STATE_READY);
+      EXPECT_EQ(b.last_error().code(), grpc::StatusCode::UNAVAILABLE);
+      EXPECT_GT(b.failure_count(), 0);
+    }
+    EXPECT_TRUE(seen);
+    auto metrics = HttpGet(suite.gateway->admin_port(), "/metrics");
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_THAT(*metrics,
+                testing::HasSubstr(
+                    "cstopa_gateway_backend_up{service=\"monitoring\"} 0"));
+    EXPECT_THAT(*metrics,
+                testing::HasSubstr(
+                    "cstopa_gateway_backend_up{service=\"membership\"} 1"));
+    EXPECT_THAT(*metrics, testing::ContainsRegex(
+                              "cstopa_gateway_backend_breaker_opened_total\\{"
+                              "service=\"monitoring\"\\} [1-9]"));
+  }
+
+  // Back on the same address: complete views resume, no gateway restart.
+  ASSERT_TRUE(suite.monitoring->Restart().ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        gw::StateProfile q;
+        if (!GetState(stub, "kz", std::nullopt, &q, absl::Seconds(2)).ok())
+          return false;
+        for (const auto& sec : q.sections())
+          if (!sec.complete()) return false;
+        return q.missions_size() == 3;
+      },
+      absl::Seconds(30), absl::Milliseconds(100)));
+
+  // Events hangs (stopped: the kernel still accepts connections): the view
+  // answers within the caller's deadline with both event sections
+  // DEADLINE_EXCEEDED and everything else complete.
+  ASSERT_TRUE(suite.events->Signal(SIGSTOP).ok());
+  gw::AssemblyDashboard d;
+  start = absl::Now();
+  s = GetDashboard(stub, &d, absl::Seconds(1));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_LT(took, absl::Seconds(1));
+  for (const char* name : {"latest_events", "next_events"}) {
+    const gw::SectionStatus* sec = Section(d.sections(), name);
+    ASSERT_NE(sec, nullptr);
+    EXPECT_FALSE(sec->complete());
+    EXPECT_EQ(sec->service(), "events");
+    EXPECT_EQ(sec->status().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  for (const char* name : {"membership", "legislation", "missions"})
+    EXPECT_TRUE(Section(d.sections(), name)->complete()) << name;
+  EXPECT_EQ(d.states_size(), 6);
+
+  // Events answers again: complete dashboards resume.
+  ASSERT_TRUE(suite.events->Signal(SIGCONT).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        gw::AssemblyDashboard e;
+        if (!GetDashboard(stub, &e, absl::Seconds(2)).ok()) return false;
+        for (const auto& sec : e.sections())
+          if (!sec.complete()) return false;
+        return !e.latest_events().empty();
+      },
+      absl::Seconds(30), absl::Milliseconds(100)));
+}
+
+TEST(GatewayFaultsTest, AllBackendsDownIsAnError) {
+  Suite suite;
+  ASSERT_TRUE(suite.Start().ok());
+  suite.membership->Kill();
+  suite.legislation->Kill();
+  suite.events->Kill();
+  suite.monitoring->Kill();
+  gw::AssemblyDashboard d;
+  grpc::Status s = GetDashboard(suite.stub.get(), &d, absl::Seconds(2));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(s);
+  EXPECT_THAT(s.error_message(), testing::HasSubstr("membership"));
+  EXPECT_THAT(s.error_message(), testing::HasSubstr("latest_events"));
+}
+
+int HandledCount(ServerProcess* server, absl::string_view method) {
+  auto metrics = HttpGet(server->admin_port(), "/metrics");
+  if (!metrics.ok()) return -1;
+  int total = 0;
+  for (absl::string_view line : absl::StrSplit(*metrics, '\n')) {
+    if (!absl::StartsWith(line, "grpc_server_handled_total{") ||
+        !absl::StrContains(line, absl::StrCat("grpc_method=\"", method, "\"")))
+      continue;
+    int n = 0;
+    if (absl::SimpleAtoi(line.substr(line.rfind(' ') + 1), &n)) total += n;
+  }
+  return total;
+}
+
+TEST(GatewayFaultsTest, TwoReplicasBehindOneTargetBothServe) {
+  Suite suite;
+  ASSERT_TRUE(suite.Start(/*two_memberships=*/true).ok());
+  for (int i = 0; i < 20; ++i) {
+    gw::StateProfile p;
+    grpc::Status s = GetState(suite.stub.get(), "by", std::nullopt, &p);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    ExpectComplete(p.sections());
+  }
+  const int first = HandledCount(suite.membership.get(), "SummarizeState");
+  const int second = HandledCount(suite.membership2.get(), "SummarizeState");
+  EXPECT_EQ(first + second, 20);
+  EXPECT_GT(first, 0);
+  EXPECT_GT(second, 0);
+}
+
+}  // namespace
+}  // namespace cstopa::itest
