@@ -35,8 +35,10 @@
 #     GetStateProfile (states/kg, k = 5 backend calls in one round) and
 #     GetAssemblyDashboard (k = 5), under load and one call at a time; then
 #     each backend call of those views on its own, one at a time.
-#     Targets: each view >= 0.6 of echo/(1+k) = 0.1 of echo; its p50 one
-#     call at a time <= 1.5 x the p50 of its slowest backend call.
+#     Targets: each view >= 0.6 of echo/(1+k) = 0.1 of echo, with identical
+#     views in flight sharing a fan-out (the default) and without
+#     (--coalesce=false: StateProfileAlone, DashboardAlone); its p50 one call
+#     at a time <= 1.5 x the p50 of its slowest backend call.
 # Prints JSON lines, a table per service with throughput as a ratio to echo,
 # and PASS/FAIL against the targets.
 #
@@ -420,16 +422,20 @@ bench_gateway() {
     backend_pids+=("$server_pid")
   done
   local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
-  rm -f "$tmp/gateway.ports"
-  "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
-    --port_file="$tmp/gateway.ports" --access_log=off \
-    --membership_target="ipv4:127.0.0.1:$pm" \
-    --legislation_target="ipv4:127.0.0.1:$pl" \
-    --events_target="ipv4:127.0.0.1:$pe" \
-    --monitoring_target="ipv4:127.0.0.1:$po" 2>"$tmp/gateway.log" &
-  pids+=($!)
-  server_pid=$!
-  grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  # Starts the gateway in front of them, with any further flags.
+  start_gateway() {
+    rm -f "$tmp/gateway.ports"
+    "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+      --port_file="$tmp/gateway.ports" --access_log=off \
+      --membership_target="ipv4:127.0.0.1:$pm" \
+      --legislation_target="ipv4:127.0.0.1:$pl" \
+      --events_target="ipv4:127.0.0.1:$pe" \
+      --monitoring_target="ipv4:127.0.0.1:$po" "$@" 2>"$tmp/gateway.log" &
+    pids+=($!)
+    server_pid=$!
+    grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  }
+  start_gateway
   local day='as_of { year: 2025 month: 6 day: 1 }'
   encode cstopa.gateway.v1.GetStateProfileRequest \
     "name: 'states/kg/profile' $day" "$r/state.bin"
@@ -463,6 +469,17 @@ bench_gateway() {
   echo
   check_targets GetStateProfile:0.1 GetAssemblyDashboard:0.1
   check_strict echo GetStateProfile GetAssemblyDashboard
+  # The same without sharing identical views in flight: every call its own
+  # fan-out (what distinct views under load cost).
+  stop_server
+  start_gateway --coalesce=false
+  echo "-- gateway_server on :$grpc_port, --coalesce=false"
+  local alone="StateProfileAlone=$g/GetStateProfile@$r/state.bin,DashboardAlone=$g/GetAssemblyDashboard@$r/dashboard.bin"
+  run_loadgen --scenarios=echo,StateProfileAlone,DashboardAlone,echo \
+    --custom="$alone"
+  echo
+  check_targets StateProfileAlone:0.1 DashboardAlone:0.1
+  check_strict echo StateProfileAlone DashboardAlone
   echo "-- latency, one call in flight: the views, then each backend call"
   run_loadgen --scenarios=GetStateProfile,GetAssemblyDashboard \
     --custom="$views" --channels=1 --outstanding=1
