@@ -92,9 +92,13 @@ bool IsRequestError(const gw::SectionStatus& s) {
              static_cast<int>(absl::StatusCode::kInvalidArgument);
 }
 
+// The section's status as the view's error, with the backend's details.
 absl::Status SectionError(const gw::SectionStatus& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.status().code()),
+  absl::Status status(static_cast<absl::StatusCode>(s.status().code()),
                       s.status().message());
+  for (const google::protobuf::Any& detail : s.status().details())
+    status.SetPayload(detail.type_url(), absl::Cord(detail.value()));
+  return status;
 }
 
 // The start function of a FanOut call of `Method` on `stub` (a

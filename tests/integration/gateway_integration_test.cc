@@ -278,7 +278,11 @@ TEST_F(GatewayViewsTest, StateProfileTreatiesAndRatification) {
 TEST_F(GatewayViewsTest, StateProfileErrors) {
   gw::StateProfile p;
   grpc::Status s = GetState(stub(), "xx", std::nullopt, &p);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << Describe(s);
+  // The membership service's own error, with its details.
+  Details nf =
+      ExpectError(s, grpc::StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND");
+  EXPECT_THAT(std::string(nf.status.message()),
+              testing::HasSubstr("states/xx"));
 
   grpc::ClientContext ctx;
   Prepare(&ctx);
