@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "cstopa/gateway/v1/gateway.grpc.pb.h"
 #include "gateway/fan_out.h"
+#include "gateway/name_directory.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
@@ -111,9 +112,11 @@ absl::Status SectionError(const gw::SectionStatus& s) {
 
 }  // namespace
 
-GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options)
+GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options,
+                               const NameDirectory* names)
     : backends_(backends),
       options_(options),
+      names_(names),
       membership_(
           mem::MembershipService::NewStub(backends->membership().channel())),
       legislation_(
@@ -217,8 +220,8 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                   CSTOPA_ASYNC(monitoring_, ListOperations));
 
               std::move(fan).Start(
-                  [state, day, summary, legislation, events, missions,
-                   operations, answer = std::move(answer)](
+                  [names = names_, state, day, summary, legislation, events,
+                   missions, operations, answer = std::move(answer)](
                       std::vector<gw::SectionStatus> sections) mutable {
                     if (IsRequestError(sections[0]))
                       return std::move(answer)(SectionError(sections[0]));
@@ -254,6 +257,8 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                     }
                     for (auto& s : sections)
                       *view.add_sections() = std::move(s);
+                    if (names != nullptr)
+                      names->Resolve(view, view.mutable_references());
                     std::move(answer)(view.SerializeAsString());
                   });
             });
@@ -267,59 +272,62 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("person ", *id);
-  ServeView(
-      coalescer_, std::move(call), key, deadline, backend_deadline,
-      [this, person, backend_deadline](const common::Caller& caller,
-                                       Answer answer) {
-        FanOut fan(caller, backend_deadline);
-        mem::SummarizePersonRequest m;
-        m.set_name(person);
-        auto* summary = fan.Add<mem::PersonSummary>(
-            "membership", &backends_->membership(), std::move(m),
-            CSTOPA_ASYNC(membership_, SummarizePerson));
+  ServeView(coalescer_, std::move(call), key, deadline, backend_deadline,
+            [this, person, backend_deadline](const common::Caller& caller,
+                                             Answer answer) {
+              FanOut fan(caller, backend_deadline);
+              mem::SummarizePersonRequest m;
+              m.set_name(person);
+              auto* summary = fan.Add<mem::PersonSummary>(
+                  "membership", &backends_->membership(), std::move(m),
+                  CSTOPA_ASYNC(membership_, SummarizePerson));
 
-        ev::ListEventsRequest e;
-        e.set_page_size(kPersonEvents);
-        e.set_filter(absl::StrCat("participant = \"", person, "\""));
-        auto* events = fan.Add<ev::ListEventsResponse>(
-            "events", &backends_->events(), std::move(e),
-            CSTOPA_ASYNC(events_, ListEvents));
+              ev::ListEventsRequest e;
+              e.set_page_size(kPersonEvents);
+              e.set_filter(absl::StrCat("participant = \"", person, "\""));
+              auto* events = fan.Add<ev::ListEventsResponse>(
+                  "events", &backends_->events(), std::move(e),
+                  CSTOPA_ASYNC(events_, ListEvents));
 
-        mon::ListMissionsRequest mi;
-        mi.set_page_size(kMissions);
-        mi.set_filter(absl::StrCat("observer = \"", person, "\""));
-        auto* missions = fan.Add<mon::ListMissionsResponse>(
-            "missions", &backends_->monitoring(), std::move(mi),
-            CSTOPA_ASYNC(monitoring_, ListMissions));
+              mon::ListMissionsRequest mi;
+              mi.set_page_size(kMissions);
+              mi.set_filter(absl::StrCat("observer = \"", person, "\""));
+              auto* missions = fan.Add<mon::ListMissionsResponse>(
+                  "missions", &backends_->monitoring(), std::move(mi),
+                  CSTOPA_ASYNC(monitoring_, ListMissions));
 
-        std::move(fan).Start(
-            [person, summary, events, missions, answer = std::move(answer)](
-                std::vector<gw::SectionStatus> sections) mutable {
-              if (IsRequestError(sections[0]))
-                return std::move(answer)(SectionError(sections[0]));
-              if (!AnyComplete(sections))
-                return std::move(answer)(NothingFilled(sections));
-              gw::PersonProfile view;
-              view.set_name(absl::StrCat(person, "/profile"));
-              if (sections[0].complete()) {
-                auto& s = summary->response();
-                view.mutable_person()->Swap(s.mutable_person());
-                view.mutable_state_display_name()->Swap(
-                    s.mutable_state_display_name());
-                view.mutable_roles()->Swap(s.mutable_roles());
-              }
-              if (sections[1].complete()) {
-                auto& s = events->response();
-                view.mutable_events()->Swap(s.mutable_events());
-              }
-              if (sections[2].complete()) {
-                auto& s = missions->response();
-                view.mutable_missions()->Swap(s.mutable_missions());
-              }
-              for (auto& s : sections) *view.add_sections() = std::move(s);
-              std::move(answer)(view.SerializeAsString());
+              std::move(fan).Start(
+                  [names = names_, person, summary, events, missions,
+                   answer = std::move(answer)](
+                      std::vector<gw::SectionStatus> sections) mutable {
+                    if (IsRequestError(sections[0]))
+                      return std::move(answer)(SectionError(sections[0]));
+                    if (!AnyComplete(sections))
+                      return std::move(answer)(NothingFilled(sections));
+                    gw::PersonProfile view;
+                    view.set_name(absl::StrCat(person, "/profile"));
+                    if (sections[0].complete()) {
+                      auto& s = summary->response();
+                      view.mutable_person()->Swap(s.mutable_person());
+                      view.mutable_state_display_name()->Swap(
+                          s.mutable_state_display_name());
+                      view.mutable_roles()->Swap(s.mutable_roles());
+                    }
+                    if (sections[1].complete()) {
+                      auto& s = events->response();
+                      view.mutable_events()->Swap(s.mutable_events());
+                    }
+                    if (sections[2].complete()) {
+                      auto& s = missions->response();
+                      view.mutable_missions()->Swap(s.mutable_missions());
+                    }
+                    for (auto& s : sections)
+                      *view.add_sections() = std::move(s);
+                    if (names != nullptr)
+                      names->Resolve(view, view.mutable_references());
+                    std::move(answer)(view.SerializeAsString());
+                  });
             });
-      });
 }
 
 void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
@@ -371,8 +379,8 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
             CSTOPA_ASYNC(events_, ListEvents));
 
         std::move(fan).Start(
-            [day, membership, legislation, missions, latest_events, next_events,
-             answer = std::move(answer)](
+            [names = names_, day, membership, legislation, missions,
+             latest_events, next_events, answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
               if (!AnyComplete(sections))
                 return std::move(answer)(NothingFilled(sections));
@@ -405,6 +413,8 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
                 view.mutable_next_events()->Swap(s.mutable_events());
               }
               for (auto& s : sections) *view.add_sections() = std::move(s);
+              if (names != nullptr)
+                names->Resolve(view, view.mutable_references());
               std::move(answer)(view.SerializeAsString());
             });
       });
@@ -443,10 +453,14 @@ namespace {
 // The gateway as a ServiceInstance: its backends, handler and gRPC face.
 class GatewayInstance final : public common::ServiceInstance {
  public:
-  GatewayInstance(std::unique_ptr<Backends> backends, GatewayOptions options)
+  GatewayInstance(std::unique_ptr<Backends> backends, GatewayOptions options,
+                  absl::Duration names_refresh)
       : backends_(std::move(backends)),
-        handler_(backends_.get(), options),
-        service_(v1::NewGatewayServiceGrpc(&handler_)) {}
+        names_(backends_->membership().channel(), names_refresh),
+        handler_(backends_.get(), options, &names_),
+        service_(v1::NewGatewayServiceGrpc(&handler_)) {
+    names_.Start();
+  }
 
   grpc::Service* grpc_service() override { return service_.get(); }
   absl::Status LoadSeed(const std::string&) override {
@@ -456,6 +470,7 @@ class GatewayInstance final : public common::ServiceInstance {
 
  private:
   std::unique_ptr<Backends> backends_;
+  NameDirectory names_;
   GatewayHandler handler_;
   std::unique_ptr<grpc::Service> service_;
 };
@@ -469,6 +484,15 @@ absl::Status CheckMillis(const std::string& value) {
   if (!absl::SimpleAtoi(value, &ms) || ms < 0 || ms > 600000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", value, "\" is not a whole number of ms in 0..600000"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRefresh(const std::string& value) {
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(value, &ms) || ms < 100 || ms > 86400000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", value, "\" is not a whole number of ms in 100..86400000"));
   }
   return absl::OkStatus();
 }
@@ -521,6 +545,11 @@ common::ServiceDefinition GatewayService() {
        "failures in a row (doubling on each failed probe, up to 16 times "
        "this)",
        CheckMillis});
+  def.extra_flags.push_back(
+      {"names_refresh_ms", "CSTOPA_NAMES_REFRESH_MS", "30000",
+       "how often the display names of membership records that views "
+       "mention (the views' `references`) are loaded again",
+       CheckRefresh});
   def.extra_flags.push_back({"coalesce", "CSTOPA_COALESCE", "true",
                              "identical views in flight together share one "
                              "set of backend calls",
@@ -545,7 +574,8 @@ common::ServiceDefinition GatewayService() {
     options.default_deadline = millis("default_deadline_ms");
     options.backend_margin = millis("backend_margin_ms");
     options.coalesce = flag("coalesce") == "true";
-    return std::make_unique<GatewayInstance>(std::move(*backends), options);
+    return std::make_unique<GatewayInstance>(std::move(*backends), options,
+                                             millis("names_refresh_ms"));
   };
   return def;
 }

@@ -25,6 +25,7 @@
 #include "cstopa/monitoring/v1/monitoring.grpc.pb.h"
 #include "gateway/backends.h"
 #include "gateway/coalescer.h"
+#include "gateway/name_directory.h"
 #include "services/common/server/server.h"
 
 namespace cstopa::gateway {
@@ -41,8 +42,10 @@ struct GatewayOptions {
 
 class GatewayHandler final : public v1::GatewayServiceHandler {
  public:
-  // `backends` must outlive the handler.
-  GatewayHandler(Backends* backends, GatewayOptions options);
+  // `backends` and `names` must outlive the handler; `names` (the display
+  // names for the views' `references`) may be null: no references.
+  GatewayHandler(Backends* backends, GatewayOptions options,
+                 const NameDirectory* names = nullptr);
 
   void GetStateProfile(GetStateProfileCall call) override;
   void GetPersonProfile(GetPersonProfileCall call) override;
@@ -60,6 +63,7 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
 
   Backends* backends_;
   const GatewayOptions options_;
+  const NameDirectory* names_;
   std::unique_ptr<membership::v1::MembershipService::Stub> membership_;
   std::unique_ptr<legislation::v1::LegislationService::Stub> legislation_;
   std::unique_ptr<events::v1::EventsService::Stub> events_;
@@ -70,7 +74,7 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
 // The gateway as the runner starts it (server/server.h): no store; flags
 // --membership_target, --legislation_target, --events_target,
 // --monitoring_target (gRPC target URIs), --default_deadline_ms,
-// --backend_margin_ms, --coalesce.
+// --backend_margin_ms, --breaker_open_ms, --names_refresh_ms, --coalesce.
 common::ServiceDefinition GatewayService();
 
 }  // namespace cstopa::gateway

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -253,6 +255,45 @@ TEST_F(GatewayViewsTest, StateProfileOnTwoDates) {
       "events/migration-coordination-council-28th-meeting";
   EXPECT_THAT(event_names(before), Not(Contains(meeting)));
   EXPECT_THAT(event_names(after), Contains(meeting));
+}
+
+// The display names of the resources a view mentions: Russia commanded the
+// operation Kyrgyzstan sent a contingent to; the 2025 meeting's organizer.
+TEST_F(GatewayViewsTest, ReferencesNameWhatTheViewMentions) {
+  std::map<std::string, std::string> refs;
+  // The gateway loads the names in the background at start.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        gw::StateProfile p;
+        if (!GetState(stub(), "kg", Day(2025, 6, 1), &p).ok()) return false;
+        refs.clear();
+        for (const auto& r : p.references())
+          refs[r.name()] = En(r.display_name());
+        return !refs.empty();
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(refs["states/ru"], "Russia");
+  EXPECT_EQ(refs["states/kg"], "Kyrgyzstan");
+  EXPECT_THAT(refs["bodies/csto-migration-coordination-council"],
+              testing::HasSubstr("Migration"));
+  EXPECT_THAT(refs["persons/nurlanbek-shakiev"], "Nurlanbek Shakiev");
+  // Only membership resources, and only known ones.
+  for (const auto& [name, text] : refs) {
+    EXPECT_FALSE(absl::StartsWith(name, "events/")) << name;
+    EXPECT_FALSE(text.empty()) << name;
+  }
+
+  // The dashboard names the treaties' parties.
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::GetAssemblyDashboardRequest req;
+  req.set_name("dashboard");
+  gw::AssemblyDashboard d;
+  ASSERT_TRUE(stub()->GetAssemblyDashboard(&ctx, req, &d).ok());
+  std::vector<std::string> names;
+  for (const auto& r : d.references()) names.push_back(r.name());
+  EXPECT_THAT(names, Contains("states/kz"));
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
 }
 
 TEST_F(GatewayViewsTest, StateProfileTreatiesAndRatification) {

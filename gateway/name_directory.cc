@@ -1,0 +1,188 @@
+#include "gateway/name_directory.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cstopa/membership/v1/membership.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "services/common/client/call_context.h"
+#include "services/common/client/error_details.h"
+
+namespace cstopa::gateway {
+namespace {
+
+namespace mem = ::cstopa::membership::v1;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr absl::Duration kLoadDeadline = absl::Seconds(5);
+constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
+
+// Every page of one List method into `names` (name -> display names).
+template <typename Request, typename Response, typename Call, typename Items>
+absl::Status LoadAll(Request request, Call call, Items items,
+                     NameDirectory::Names* names) {
+  request.set_page_size(1000);
+  for (int page = 0; page < 10000; ++page) {
+    grpc::ClientContext ctx;
+    common::SetTimeout(&ctx, kLoadDeadline);
+    Response response;
+    grpc::Status s = call(&ctx, request, &response);
+    if (!s.ok()) return common::FromGrpcStatus(s);
+    for (const auto& item : items(response))
+      (*names)[item.name()] = item.display_name();
+    if (response.next_page_token().empty()) return absl::OkStatus();
+    request.set_page_token(response.next_page_token());
+  }
+  return absl::InternalError("too many pages");
+}
+
+bool IsMembershipName(absl::string_view s) {
+  for (absl::string_view prefix :
+       {"states/", "bodies/", "parliaments/", "persons/", "partners/"}) {
+    if (absl::StartsWith(s, prefix)) return true;
+  }
+  return false;
+}
+
+void CollectNames(const Message& m, absl::flat_hash_set<std::string>* out) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          std::string scratch;
+          const std::string& v =
+              r->GetRepeatedStringReference(m, f, i, &scratch);
+          if (IsMembershipName(v)) out->insert(v);
+        }
+      } else {
+        std::string scratch;
+        const std::string& v = r->GetStringReference(m, f, &scratch);
+        if (IsMembershipName(v)) out->insert(v);
+      }
+    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i)
+          CollectNames(r->GetRepeatedMessage(m, f, i), out);
+      } else {
+        CollectNames(r->GetMessage(m, f), out);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+NameDirectory::NameDirectory(std::shared_ptr<grpc::Channel> membership,
+                             absl::Duration period)
+    : membership_(std::move(membership)),
+      period_(period),
+      names_(std::make_shared<const Names>()) {}
+
+NameDirectory::~NameDirectory() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void NameDirectory::Start() {
+  thread_ = std::thread([this] {
+    do {
+      const absl::Status s = Refresh();
+      if (stop_.WaitForNotificationWithTimeout(
+              s.ok() ? period_ : std::min(period_, kRetryAfterFailure))) {
+        return;
+      }
+    } while (true);
+  });
+}
+
+absl::Status NameDirectory::Refresh() {
+  auto stub = mem::MembershipService::NewStub(membership_);
+  auto names = std::make_shared<Names>();
+  auto* st = stub.get();
+  absl::Status s = LoadAll<mem::ListStatesRequest, mem::ListStatesResponse>(
+      {},
+      [st](auto* c, const auto& q, auto* p) { return st->ListStates(c, q, p); },
+      [](const auto& p) -> const auto& { return p.states(); }, names.get());
+  if (s.ok()) {
+    s = LoadAll<mem::ListBodiesRequest, mem::ListBodiesResponse>(
+        {},
+        [st](auto* c, const auto& q, auto* p) {
+          return st->ListBodies(c, q, p);
+        },
+        [](const auto& p) -> const auto& { return p.bodies(); }, names.get());
+  }
+  if (s.ok()) {
+    s = LoadAll<mem::ListParliamentsRequest, mem::ListParliamentsResponse>(
+        {},
+        [st](auto* c, const auto& q, auto* p) {
+          return st->ListParliaments(c, q, p);
+        },
+        [](const auto& p) -> const auto& { return p.parliaments(); },
+        names.get());
+  }
+  if (s.ok()) {
+    mem::ListDelegationsRequest all;
+    all.set_parent("parliaments/-");
+    s = LoadAll<mem::ListDelegationsRequest, mem::ListDelegationsResponse>(
+        std::move(all),
+        [st](auto* c, const auto& q, auto* p) {
+          return st->ListDelegations(c, q, p);
+        },
+        [](const auto& p) -> const auto& { return p.delegations(); },
+        names.get());
+  }
+  if (s.ok()) {
+    s = LoadAll<mem::ListPersonsRequest, mem::ListPersonsResponse>(
+        {},
+        [st](auto* c, const auto& q, auto* p) {
+          return st->ListPersons(c, q, p);
+        },
+        [](const auto& p) -> const auto& { return p.persons(); }, names.get());
+  }
+  if (s.ok()) {
+    s = LoadAll<mem::ListPartnersRequest, mem::ListPartnersResponse>(
+        {},
+        [st](auto* c, const auto& q, auto* p) {
+          return st->ListPartners(c, q, p);
+        },
+        [](const auto& p) -> const auto& { return p.partners(); }, names.get());
+  }
+  if (!s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  names_ = std::move(names);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const NameDirectory::Names> NameDirectory::Get() const {
+  absl::MutexLock lock(&mu_);
+  return names_;
+}
+
+void NameDirectory::Resolve(
+    const Message& view,
+    google::protobuf::RepeatedPtrField<v1::NamedResource>* out) const {
+  std::shared_ptr<const Names> names = Get();
+  if (names->empty()) return;
+  absl::flat_hash_set<std::string> found;
+  CollectNames(view, &found);
+  std::vector<std::string> sorted(found.begin(), found.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (const std::string& name : sorted) {
+    auto it = names->find(name);
+    if (it == names->end()) continue;
+    v1::NamedResource* r = out->Add();
+    r->set_name(name);
+    *r->mutable_display_name() = it->second;
+  }
+}
+
+}  // namespace cstopa::gateway
