@@ -145,6 +145,9 @@ absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
       return absl::InvalidArgumentError(absl::StrCat(
           "--", spec.service, "_target: ", channel.status().message()));
     }
+    // Connect now rather than on the first view, so that the first views
+    // do not wait for connections and readiness shows at once.
+    (*channel)->GetState(/*try_to_connect=*/true);
     backends->all_.push_back(std::make_unique<Backend>(
         spec.service, *spec.target, std::move(*channel), breaker));
   }
