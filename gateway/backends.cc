@@ -120,7 +120,8 @@ std::string Backend::Connectivity() const {
 }
 
 absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
-    const BackendTargets& targets, BreakerOptions breaker) {
+    const BackendTargets& targets, BreakerOptions breaker,
+    std::optional<common::TlsOptions> tls) {
   struct Spec {
     const char* service;
     const std::string* target;
@@ -140,10 +141,12 @@ absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
   for (const Spec& spec : specs) {
     common::ChannelOptions options;
     options.services = {spec.grpc_service};
+    options.tls = tls;
     auto channel = common::NewChannel(*spec.target, options);
     if (!channel.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", spec.service, "_target: ", channel.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(tls ? "backend TLS or " : "", "--", spec.service,
+                       "_target: ", channel.status().message()));
     }
     // Connect now rather than on the first view, so that the first views
     // do not wait for connections and readiness shows at once.

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "services/common/client/channel.h"
 
 namespace cstopa::gateway {
 
@@ -118,10 +120,12 @@ struct BackendTargets {
 class Backends {
  public:
   // Channels to every target (client/channel.h: round_robin, reads retried
-  // on UNAVAILABLE, request ids and trace context). INVALID_ARGUMENT for a
-  // bad target.
+  // on UNAVAILABLE, request ids and trace context), over TLS when `tls` is
+  // set (mutual TLS when it has a client certificate). INVALID_ARGUMENT for
+  // a bad target or inconsistent TLS options.
   static absl::StatusOr<std::unique_ptr<Backends>> Connect(
-      const BackendTargets& targets, BreakerOptions breaker = {});
+      const BackendTargets& targets, BreakerOptions breaker = {},
+      std::optional<common::TlsOptions> tls = std::nullopt);
 
   Backend& membership() { return *all_[0]; }
   Backend& legislation() { return *all_[1]; }

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -497,6 +502,54 @@ absl::Status CheckRefresh(const std::string& value) {
   return absl::OkStatus();
 }
 
+// The file's contents, or INVALID_ARGUMENT naming the flag and the file.
+absl::StatusOr<std::string> ReadPem(const std::string& flag,
+                                    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.is_open() || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": cannot read ", path));
+  }
+  return text.str();
+}
+
+// TLS to the backends from the --backend_tls_* flags; nullopt for
+// plaintext.
+absl::StatusOr<std::optional<common::TlsOptions>> BackendTls(
+    const std::map<std::string, std::string>& flags) {
+  const std::string& ca = flags.at("backend_tls_ca_file");
+  const std::string& cert = flags.at("backend_tls_cert_file");
+  const std::string& key = flags.at("backend_tls_key_file");
+  if (ca.empty()) {
+    if (!cert.empty() || !key.empty() ||
+        !flags.at("backend_tls_server_name").empty()) {
+      return absl::InvalidArgumentError(
+          "--backend_tls_cert_file, --backend_tls_key_file and "
+          "--backend_tls_server_name need --backend_tls_ca_file");
+    }
+    return std::optional<common::TlsOptions>();
+  }
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        "--backend_tls_cert_file and --backend_tls_key_file go together");
+  }
+  common::TlsOptions tls;
+  for (auto [flag, path, out] :
+       {std::tuple<const char*, const std::string*, std::string*>{
+            "backend_tls_ca_file", &ca, &tls.root_certs},
+        {"backend_tls_cert_file", &cert, &tls.cert_chain},
+        {"backend_tls_key_file", &key, &tls.private_key}}) {
+    if (path->empty()) continue;
+    auto text = ReadPem(flag, *path);
+    if (!text.ok()) return text.status();
+    *out = std::move(*text);
+  }
+  tls.server_name_override = flags.at("backend_tls_server_name");
+  return std::optional<common::TlsOptions>(std::move(tls));
+}
+
 absl::Status CheckBool(const std::string& value) {
   if (value == "true" || value == "false") return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -550,6 +603,25 @@ common::ServiceDefinition GatewayService() {
        "how often the display names of membership records that views "
        "mention (the views' `references`) are loaded again",
        CheckRefresh});
+  const auto any = [](const std::string&) { return absl::OkStatus(); };
+  def.extra_flags.push_back(
+      {"backend_tls_ca_file", "CSTOPA_BACKEND_TLS_CA_FILE", "",
+       "PEM CA bundle the backends' certificates are checked against; when "
+       "set, the gateway calls every backend over TLS (empty: plaintext)",
+       any});
+  def.extra_flags.push_back(
+      {"backend_tls_cert_file", "CSTOPA_BACKEND_TLS_CERT_FILE", "",
+       "PEM certificate chain the gateway presents to the backends (mutual "
+       "TLS); needs --backend_tls_key_file and --backend_tls_ca_file",
+       any});
+  def.extra_flags.push_back(
+      {"backend_tls_key_file", "CSTOPA_BACKEND_TLS_KEY_FILE", "",
+       "PEM private key of --backend_tls_cert_file", any});
+  def.extra_flags.push_back(
+      {"backend_tls_server_name", "CSTOPA_BACKEND_TLS_SERVER_NAME", "",
+       "name to check the backends' certificates against instead of the "
+       "target's host",
+       any});
   def.extra_flags.push_back({"coalesce", "CSTOPA_COALESCE", "true",
                              "identical views in flight together share one "
                              "set of backend calls",
@@ -565,10 +637,12 @@ common::ServiceDefinition GatewayService() {
     BreakerOptions breaker;
     breaker.open_for = millis("breaker_open_ms");
     breaker.max_open_for = breaker.open_for * 16;
+    auto tls = BackendTls(ctx.flags);
+    if (!tls.ok()) return tls.status();
     auto backends = Backends::Connect(
         {flag("membership_target"), flag("legislation_target"),
          flag("events_target"), flag("monitoring_target")},
-        breaker);
+        breaker, std::move(*tls));
     if (!backends.ok()) return backends.status();
     GatewayOptions options;
     options.default_deadline = millis("default_deadline_ms");

@@ -1,5 +1,9 @@
 #include "tests/integration/client_helpers.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
@@ -87,9 +91,10 @@ grpc::Status CheckHealth(grpc::health::v1::Health::Stub* health,
   return health->Check(&ctx, req, out);
 }
 
-std::optional<absl::Time> WaitForHealth(
-    grpc::health::v1::Health::Stub* health, HealthStatus::ServingStatus want,
-    absl::Time deadline, std::string* last) {
+std::optional<absl::Time> WaitForHealth(grpc::health::v1::Health::Stub* health,
+                                        HealthStatus::ServingStatus want,
+                                        absl::Time deadline,
+                                        std::string* last) {
   std::optional<absl::Time> at;
   WaitFor(
       [&] {
@@ -105,6 +110,36 @@ std::optional<absl::Time> WaitForHealth(
       },
       deadline - absl::Now(), absl::Milliseconds(50));
   return at;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status MakeTestCertificates(const std::string& dir) {
+  const std::string script = absl::StrCat(
+      "set -e; cd ", dir,
+      "; exec >openssl.log 2>&1"
+      "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+      "/CN=cstopa-test-ca -keyout ca.key -out ca.pem"
+      "; printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext"
+      "; openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+      "-keyout server.key -out server.csr"
+      "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -days 2 -extfile san.ext -out server.pem"
+      "; openssl req -newkey rsa:2048 -nodes -subj /CN=cstopa-client "
+      "-keyout client.key -out client.csr"
+      "; openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -days 2 -out client.pem");
+  const int rc = std::system(("/bin/sh -c '" + script + "'").c_str());
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat(
+        "openssl failed: ", ReadFileOrEmpty(dir + "/openssl.log")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cstopa::itest

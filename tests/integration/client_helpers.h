@@ -86,9 +86,18 @@ grpc::Status CheckHealth(grpc::health::v1::Health::Stub* health,
 // Polls the whole server's health until it is `want`: the time it first
 // was, or nullopt when it still was not by `deadline`. `*last` describes
 // the last answer.
-std::optional<absl::Time> WaitForHealth(
-    grpc::health::v1::Health::Stub* health, HealthStatus::ServingStatus want,
-    absl::Time deadline, std::string* last);
+std::optional<absl::Time> WaitForHealth(grpc::health::v1::Health::Stub* health,
+                                        HealthStatus::ServingStatus want,
+                                        absl::Time deadline, std::string* last);
+
+// Makes, with the openssl command, a CA (ca.pem, ca.key), a server
+// certificate for 127.0.0.1 and localhost signed by it (server.pem,
+// server.key) and a client certificate (client.pem, client.key) in `dir`.
+// On failure the error holds openssl's output.
+absl::Status MakeTestCertificates(const std::string& dir);
+
+// The contents of the file at `path` ("" when it cannot be read).
+std::string ReadFileOrEmpty(const std::string& path);
 
 }  // namespace cstopa::itest
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,11 +56,13 @@ int PickPort() {
 }
 
 std::unique_ptr<ServerProcess> Backend(const char* binary, int port,
-                                       absl::string_view access_log = "off") {
+                                       absl::string_view access_log,
+                                       const std::vector<std::string>& args) {
   ServerProcess::Options o;
   o.binary = binary;
   o.listen = absl::StrCat("127.0.0.1:", port);
   o.access_log = std::string(access_log);
+  o.extra_args = args;
   return std::make_unique<ServerProcess>(o);
 }
 
@@ -68,17 +71,20 @@ struct Suite {
   std::unique_ptr<ServerProcess> membership, membership2, legislation, events,
       monitoring, gateway;
   std::unique_ptr<gw::GatewayService::Stub> stub;
+  // More flags for every backend, and for the gateway.
+  std::vector<std::string> backend_args, gateway_args;
 
   // `two_memberships`: a second membership replica behind the same target.
   absl::Status Start(bool two_memberships = false) {
     const int pm = PickPort(), pm2 = PickPort(), pl = PickPort(),
               pe = PickPort(), po = PickPort();
-    membership = Backend(CSTOPA_MEMBERSHIP_SERVER, pm, "dir");
+    const std::vector<std::string>& a = backend_args;
+    membership = Backend(CSTOPA_MEMBERSHIP_SERVER, pm, "dir", a);
     if (two_memberships)
-      membership2 = Backend(CSTOPA_MEMBERSHIP_SERVER, pm2, "dir");
-    legislation = Backend(CSTOPA_LEGISLATION_SERVER, pl);
-    events = Backend(CSTOPA_EVENTS_SERVER, pe, "dir");
-    monitoring = Backend(CSTOPA_MONITORING_SERVER, po);
+      membership2 = Backend(CSTOPA_MEMBERSHIP_SERVER, pm2, "dir", a);
+    legislation = Backend(CSTOPA_LEGISLATION_SERVER, pl, "off", a);
+    events = Backend(CSTOPA_EVENTS_SERVER, pe, "dir", a);
+    monitoring = Backend(CSTOPA_MONITORING_SERVER, po, "off", a);
     std::vector<ServerProcess*> all = {membership.get(), legislation.get(),
                                        events.get(), monitoring.get()};
     if (membership2) all.push_back(membership2.get());
@@ -104,6 +110,8 @@ struct Suite {
         // Each call of a test is its own fan-out.
         "--coalesce=false",
     };
+    o.extra_args.insert(o.extra_args.end(), gateway_args.begin(),
+                        gateway_args.end());
     gateway = std::make_unique<ServerProcess>(o);
     if (auto s = gateway->Start(); !s.ok()) return s;
     stub = gw::GatewayService::NewStub(gateway->channel());
@@ -626,6 +634,64 @@ TEST(GatewayFaultsTest, TwoReplicasBehindOneTargetBothServe) {
   EXPECT_EQ(first + second, 20);
   EXPECT_GT(first, 0);
   EXPECT_GT(second, 0);
+}
+
+// Backends that require mutual TLS: the gateway calls them with its client
+// certificate; without one it cannot, and says so; TLS flags that do not go
+// together stop it at start.
+TEST(GatewayTlsTest, CallsBackendsOverMutualTls) {
+  char tmpl[] = "/tmp/cstopa-gw-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  absl::Status made = MakeTestCertificates(dir);
+  ASSERT_TRUE(made.ok()) << made;
+  const std::vector<std::string> backend_tls = {
+      "--tls_cert_file=" + dir + "/server.pem",
+      "--tls_key_file=" + dir + "/server.key",
+      "--tls_client_ca_file=" + dir + "/ca.pem"};
+  {
+    Suite suite;
+    suite.backend_args = backend_tls;
+    suite.gateway_args = {"--backend_tls_ca_file=" + dir + "/ca.pem",
+                          "--backend_tls_cert_file=" + dir + "/client.pem",
+                          "--backend_tls_key_file=" + dir + "/client.key"};
+    ASSERT_TRUE(suite.Start().ok());
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    gw::GetPersonProfileRequest req;
+    req.set_name("persons/nurlanbek-shakiev/profile");
+    gw::PersonProfile p;
+    grpc::Status s = suite.stub->GetPersonProfile(&ctx, req, &p);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    ExpectComplete(p.sections());
+    EXPECT_EQ(En(p.person().display_name()), "Nurlanbek Shakiev");
+  }
+  {
+    // Trusting the CA but without a client certificate: refused.
+    Suite suite;
+    suite.backend_args = backend_tls;
+    suite.gateway_args = {"--backend_tls_ca_file=" + dir + "/ca.pem"};
+    ASSERT_TRUE(suite.Start().ok());
+    gw::AssemblyDashboard d;
+    grpc::Status s = GetDashboard(suite.stub.get(), &d, absl::Seconds(5));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << Describe(s);
+  }
+  {
+    ServerProcess::Options o;
+    o.binary = CSTOPA_GATEWAY_SERVER;
+    o.store_flag = false;
+    o.seed = "";
+    o.extra_args = {"--backend_tls_cert_file=" + dir + "/client.pem",
+                    "--backend_tls_key_file=" + dir + "/client.key"};
+    ServerProcess gateway(o);
+    ASSERT_TRUE(gateway.Launch().ok());
+    auto exit = gateway.WaitForExit(absl::Seconds(20));
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    EXPECT_FALSE(exit->exited && exit->code == 0) << exit->ToString();
+    EXPECT_THAT(gateway.ReadStderr(),
+                testing::HasSubstr("need --backend_tls_ca_file"));
+  }
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

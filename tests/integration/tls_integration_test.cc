@@ -23,12 +23,7 @@ namespace {
 
 namespace v1 = cstopa::membership::v1;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadAll(const std::string& path) { return ReadFileOrEmpty(path); }
 
 // Certificates shared by the tests, made once in a temporary directory.
 class TlsTest : public ::testing::Test {
@@ -37,23 +32,8 @@ class TlsTest : public ::testing::Test {
     char tmpl[] = "/tmp/cstopa-tls-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = new std::string(tmpl);
-    const std::string d = *dir_;
-    const std::string script = absl::StrCat(
-        "set -e; cd ", d,
-        "; exec >openssl.log 2>&1"
-        "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
-        "/CN=cstopa-test-ca -keyout ca.key -out ca.pem"
-        "; printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext"
-        "; openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
-        "-keyout server.key -out server.csr"
-        "; openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -days 2 -extfile san.ext -out server.pem"
-        "; openssl req -newkey rsa:2048 -nodes -subj /CN=cstopa-client "
-        "-keyout client.key -out client.csr"
-        "; openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -days 2 -out client.pem");
-    int rc = std::system(("/bin/sh -c '" + script + "'").c_str());
-    ASSERT_EQ(rc, 0) << ReadAll(d + "/openssl.log");
+    absl::Status made = MakeTestCertificates(*dir_);
+    ASSERT_TRUE(made.ok()) << made;
   }
 
   static void TearDownTestSuite() {
