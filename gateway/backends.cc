@@ -84,6 +84,12 @@ void Breaker::Record(const absl::Status& status, absl::Time now) {
   }
 }
 
+void Breaker::Forget() {
+  absl::MutexLock lock(&mu_);
+  ++stats_.calls;
+  if (state_ == State::kHalfOpen) probe_in_flight_ = false;
+}
+
 absl::Time Breaker::RetryTime() const {
   absl::MutexLock lock(&mu_);
   return state_ == State::kClosed ? absl::InfinitePast() : stats_.retry_time;

@@ -3,7 +3,9 @@
 //
 // A Breaker counts consecutive failed calls (codes that say the backend, not
 // the request, is at fault: UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL,
-// UNKNOWN, RESOURCE_EXHAUSTED, DATA_LOSS, CANCELLED by the server). After
+// UNKNOWN, RESOURCE_EXHAUSTED, DATA_LOSS, CANCELLED, UNIMPLEMENTED; a
+// DEADLINE_EXCEEDED only when the call had a fair budget, see fan_out.h).
+// After
 // `failures_to_open` in a row it opens: calls are refused (the view reports
 // the section UNAVAILABLE without calling) for `open_for`, which doubles on
 // every failed probe up to `max_open_for`. When that time is up one call is
@@ -72,6 +74,10 @@ class Breaker {
   bool Admit(absl::Time now);
   // The result of a call Admit let through.
   void Record(const absl::Status& status, absl::Time now);
+  // A call Admit let through whose result says nothing of the backend (it
+  // ran out of the caller's time, not of a fair budget): counted as a call
+  // only; a probe's place goes to the next call.
+  void Forget();
   // The time an open breaker admits its probe (InfinitePast when closed).
   absl::Time RetryTime() const;
 

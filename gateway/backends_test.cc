@@ -66,6 +66,11 @@ TEST(BreakerTest, OpensAfterConsecutiveFailuresAndRefusesUntilRetryTime) {
   b.Record(absl::UnavailableError("still down"), kT0 + absl::Seconds(7));
   EXPECT_EQ(b.Get().retry_time, kT0 + absl::Seconds(11));
 
+  // A probe that ran out of its caller's time says nothing: the next call
+  // probes instead.
+  EXPECT_TRUE(b.Admit(kT0 + absl::Seconds(11)));
+  b.Forget();
+  EXPECT_EQ(b.Get().state, Breaker::State::kHalfOpen);
   // A successful probe closes it, and the next opening starts short again.
   EXPECT_TRUE(b.Admit(kT0 + absl::Seconds(11)));
   b.Record(absl::OkStatus(), kT0 + absl::Seconds(11));
@@ -82,38 +87,59 @@ TEST(CoalescerTest, JoinersGetTheLeadersAnswer) {
   Coalescer::Waiter lead = [&](const Coalescer::Answer& a) {
     got.push_back("lead");
   };
-  ASSERT_EQ(c.Join("k", kT0 + absl::Seconds(2), kT0 + absl::Seconds(1), lead),
-            Coalescer::Role::kLeader);
+  const absl::Time ends = kT0 + absl::Seconds(2);
+  ASSERT_EQ(c.Join("k", kT0, ends, lead), Coalescer::Role::kLeader);
   for (int i = 0; i < 3; ++i) {
     Coalescer::Waiter w = [&got, i](const Coalescer::Answer& a) {
       got.push_back(absl::StrCat(i, ":", a.ok() ? *a : "error"));
     };
-    EXPECT_EQ(c.Join("k", kT0 + absl::Seconds(2), kT0 + absl::Seconds(2), w),
+    // Arriving a little later, with the same budget.
+    const absl::Time now = kT0 + absl::Milliseconds(10 * i);
+    EXPECT_EQ(c.Join("k", now, now + absl::Seconds(2), w),
               Coalescer::Role::kJoined);
   }
   // Another key leads its own flight.
   Coalescer::Waiter other = [](const Coalescer::Answer&) {};
-  EXPECT_EQ(c.Join("k2", kT0, kT0, other), Coalescer::Role::kLeader);
+  EXPECT_EQ(c.Join("k2", kT0, ends, other), Coalescer::Role::kLeader);
   c.Complete("k", std::string("bytes"));
   EXPECT_EQ(got, (std::vector<std::string>{"0:bytes", "1:bytes", "2:bytes"}));
   EXPECT_EQ(c.joined(), 3);
   // The flight is over: the next request leads again.
   Coalescer::Waiter again = [](const Coalescer::Answer&) {};
-  EXPECT_EQ(c.Join("k", kT0, kT0, again), Coalescer::Role::kLeader);
+  EXPECT_EQ(c.Join("k", kT0, ends, again), Coalescer::Role::kLeader);
 }
 
 TEST(CoalescerTest, ARequestDueBeforeTheFlightAnswersGoesAlone) {
   Coalescer c;
   Coalescer::Waiter lead = [](const Coalescer::Answer&) {};
-  ASSERT_EQ(c.Join("k", kT0 + absl::Seconds(5), kT0 + absl::Seconds(4), lead),
+  ASSERT_EQ(c.Join("k", kT0, kT0 + absl::Seconds(4), lead),
             Coalescer::Role::kLeader);
   bool ran = false;
   Coalescer::Waiter hurried = [&](const Coalescer::Answer&) { ran = true; };
-  EXPECT_EQ(
-      c.Join("k", kT0 + absl::Seconds(1), kT0 + absl::Seconds(1), hurried),
-      Coalescer::Role::kAlone);
+  EXPECT_EQ(c.Join("k", kT0, kT0 + absl::Seconds(1), hurried),
+            Coalescer::Role::kAlone);
   c.Complete("k", absl::UnavailableError("x"));
   EXPECT_FALSE(ran);  // it answers itself
+}
+
+TEST(CoalescerTest, AShortFlightDoesNotCutAPatientRequestShort) {
+  Coalescer c;
+  // A caller in a hurry leads: its backends get 30 ms.
+  Coalescer::Waiter lead = [](const Coalescer::Answer&) {};
+  ASSERT_EQ(c.Join("k", kT0, kT0 + absl::Milliseconds(30), lead),
+            Coalescer::Role::kLeader);
+  Coalescer::Waiter patient = [](const Coalescer::Answer&) {};
+  EXPECT_EQ(c.Join("k", kT0, kT0 + absl::Seconds(2), patient),
+            Coalescer::Role::kAlone);
+  // Nor does a flight that has already waited most of its time (a hung
+  // backend): 0.5 s left of the flight against 2 s of the request's.
+  Coalescer::Waiter lead2 = [](const Coalescer::Answer&) {};
+  ASSERT_EQ(c.Join("k2", kT0, kT0 + absl::Seconds(2), lead2),
+            Coalescer::Role::kLeader);
+  Coalescer::Waiter late = [](const Coalescer::Answer&) {};
+  const absl::Time now = kT0 + absl::Milliseconds(1500);
+  EXPECT_EQ(c.Join("k2", now, now + absl::Seconds(2), late),
+            Coalescer::Role::kAlone);
 }
 
 TEST(CoalescerTest, DisabledMeansEveryoneAlone) {

@@ -4,7 +4,7 @@
 
 namespace cstopa::gateway {
 
-Coalescer::Role Coalescer::Join(const std::string& key, absl::Time need_by,
+Coalescer::Role Coalescer::Join(const std::string& key, absl::Time now,
                                 absl::Time answer_by, Waiter& waiter) {
   if (!enabled_) return Role::kAlone;
   absl::MutexLock lock(&mu_);
@@ -13,7 +13,9 @@ Coalescer::Role Coalescer::Join(const std::string& key, absl::Time need_by,
     it->second.answer_by = answer_by;
     return Role::kLeader;
   }
-  if (it->second.answer_by > need_by) return Role::kAlone;
+  const absl::Time flight_ends = it->second.answer_by;
+  if (flight_ends > answer_by || flight_ends - now < (answer_by - now) / 2)
+    return Role::kAlone;
   it->second.waiters.push_back(std::move(waiter));
   ++joined_;
   return Role::kJoined;

@@ -5,10 +5,13 @@
 // per distinct view per round trip.
 //
 // A request joins a flight only if the flight will answer before the
-// request's own deadline; otherwise it makes its own calls (alone, without
-// starting a flight others could join).
+// request's own backends would have, and has at least half the request's
+// time left (so a flight that a hurried caller started, or one already
+// waiting long on a hung backend, does not cut a patient request's answer
+// short); otherwise it makes its own calls (alone, without starting a
+// flight others could join).
 //
-//   switch (coalescer.Join(key, call.deadline(), backend_deadline,
+//   switch (coalescer.Join(key, absl::Now(), backend_deadline,
 //                          [call](const Coalescer::Answer& a) mutable {...})) {
 //     case Coalescer::Role::kJoined: return;  // the waiter runs later
 //     case Coalescer::Role::kLeader: ... Complete(key, answer) when done
@@ -40,12 +43,12 @@ class Coalescer {
   // With `enabled` false every request is kAlone.
   explicit Coalescer(bool enabled = true) : enabled_(enabled) {}
 
-  // `need_by`: the request's deadline; `answer_by`: when its own backend
-  // calls would have ended (used when it leads). kJoined: `waiter` runs
-  // with the leader's answer (and `waiter` was taken). Otherwise `waiter`
-  // is dropped: the caller answers itself and, as kLeader, must call
-  // Complete(key, ...) exactly once.
-  Role Join(const std::string& key, absl::Time need_by, absl::Time answer_by,
+  // `answer_by`: when the request's own backend calls would end (the
+  // flight's end when it leads). kJoined: `waiter` was taken and runs with
+  // the leader's answer. Otherwise `waiter` is left alone: the caller
+  // answers itself and, as kLeader, must call Complete(key, ...) exactly
+  // once.
+  Role Join(const std::string& key, absl::Time now, absl::Time answer_by,
             Waiter& waiter);
 
   // Ends the flight of `key`: runs every joined waiter with `answer` (on

@@ -19,7 +19,7 @@ void ToRpcStatus(const absl::Status& status, google::rpc::Status* out) {
 void FanOut::Start(
     absl::AnyInvocable<void(std::vector<v1::SectionStatus> sections) &&>
         done) && {
-  std::move(calls_).Start([parts = std::move(parts_),
+  std::move(calls_).Start([parts = std::move(parts_), fair = fair_budget_,
                            done = std::move(done)]() mutable {
     const absl::Time now = absl::Now();
     std::vector<v1::SectionStatus> sections;
@@ -32,13 +32,16 @@ void FanOut::Start(
         ToRpcStatus(absl::UnavailableError(absl::StrCat(
                         part.backend->service(),
                         " was not called: its circuit breaker is open until ",
-                        absl::FormatTime(absl::RFC3339_sec,
-                                         part.backend->breaker().RetryTime(),
+                        absl::FormatTime(absl::RFC3339_sec, part.retry_time,
                                          absl::UTCTimeZone()))),
                     s.mutable_status());
         continue;
       }
-      part.backend->breaker().Record(*part.status, now);
+      if (!fair && absl::IsDeadlineExceeded(*part.status)) {
+        part.backend->breaker().Forget();
+      } else {
+        part.backend->breaker().Record(*part.status, now);
+      }
       s.set_complete(part.status->ok());
       ToRpcStatus(*part.status, s.mutable_status());
     }

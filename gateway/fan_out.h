@@ -4,7 +4,8 @@
 // the last has ended, the continuation gets every section's status. A
 // backend whose circuit breaker is open is not called: its section ends
 // UNAVAILABLE at once. Every call's outcome is recorded in its backend's
-// breaker.
+// breaker, but a DEADLINE_EXCEEDED only when the calls had a fair budget
+// (kFairBudget): a caller in a hurry does not make a backend look slow.
 //
 //   FanOut fan(call.caller(), backend_deadline);
 //   const auto* summary = fan.Add<v1::StateSummary>(
@@ -39,17 +40,24 @@ namespace cstopa::gateway {
 
 class FanOut {
  public:
+  // Backend calls with less time than this that run out of it say nothing
+  // about the backend.
+  static constexpr absl::Duration kFairBudget = absl::Milliseconds(100);
+
   FanOut(const common::Caller& caller, absl::Time backend_deadline)
-      : calls_(caller, backend_deadline) {}
+      : calls_(caller, backend_deadline),
+        fair_budget_(backend_deadline - absl::Now() >= kFairBudget) {}
 
   template <typename Response, typename Request, typename StartFn>
   common::CallResult<Response>* Add(absl::string_view section, Backend* backend,
                                     Request request, StartFn start) {
-    Part part{std::string(section), backend, nullptr};
+    Part part{std::string(section), backend, nullptr, absl::InfinitePast()};
     common::CallResult<Response>* result = nullptr;
     if (backend->breaker().Admit(absl::Now())) {
       result = calls_.Add<Response>(std::move(request), std::move(start));
       part.status = &result->status();
+    } else {
+      part.retry_time = backend->breaker().RetryTime();
     }
     parts_.push_back(std::move(part));
     return result;
@@ -65,8 +73,10 @@ class FanOut {
     std::string section;
     Backend* backend;
     const absl::Status* status;  // null: refused by the breaker
+    absl::Time retry_time;       // when refused: the breaker's retry time
   };
   common::ParallelCalls calls_;
+  const bool fair_budget_;
   std::vector<Part> parts_;
 };
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -41,7 +42,9 @@ namespace mon = ::cstopa::monitoring::v1;
 constexpr int kStateEvents = 10;
 constexpr int kPersonEvents = 50;
 constexpr int kDashboardEvents = 5;
-constexpr int kMissions = 200;
+constexpr int kMissions = 1000;  // the services' largest page
+// A view whose backends would get less time than this is not started.
+constexpr absl::Duration kMinBackendBudget = absl::Milliseconds(5);
 
 // The ID in `name` of the shape "<collection>/{id}/profile", or an
 // INVALID_ARGUMENT for `field`.
@@ -59,14 +62,21 @@ absl::StatusOr<std::string> ProfileId(const std::string& name,
                            name.empty() ? "" : "/{id}/profile"));
 }
 
-// YYYYMMDD -> "YYYY-MM-DDT00:00:00Z" of the next day: the end of `day`.
-std::string EndOfDay(int64_t day) {
-  absl::CivilDay d(day / 10000, day / 100 % 100, day % 100);
-  d += 1;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT00:00:00Z",
-                static_cast<int>(d.year()), d.month(), d.day());
+// The last microsecond of `day` (YYYYMMDD) as an RFC 3339 timestamp.
+std::string LastMicrosecond(int64_t day) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT23:59:59.999999Z",
+                static_cast<int>(day / 10000),
+                static_cast<int>(day / 100 % 100), static_cast<int>(day % 100));
   return buf;
+}
+
+// Events filters: started by the end of `day`, or after it.
+std::string StartedBy(int64_t day) {
+  return absl::StrCat("start_time <= ", LastMicrosecond(day));
+}
+std::string StartsAfter(int64_t day) {
+  return absl::StrCat("start_time > ", LastMicrosecond(day));
 }
 
 // The view's error when no section could be filled: the sections' common
@@ -132,7 +142,8 @@ GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options,
       coalescer_(options.coalesce) {}
 
 absl::Time GatewayHandler::ViewDeadline(absl::Time caller_deadline) const {
-  return std::min(caller_deadline, absl::Now() + options_.default_deadline);
+  if (caller_deadline != absl::InfiniteFuture()) return caller_deadline;
+  return absl::Now() + options_.default_deadline;
 }
 
 absl::Time GatewayHandler::BackendDeadline(absl::Time deadline) const {
@@ -149,6 +160,13 @@ namespace {
 template <typename Call, typename Build>
 void ServeView(Coalescer& coalescer, Call call, const std::string& key,
                absl::Time deadline, absl::Time backend_deadline, Build build) {
+  const absl::Time now = absl::Now();
+  if (backend_deadline - now < kMinBackendBudget) {
+    return call.Finish(absl::DeadlineExceededError(
+        deadline <= now ? "the call's deadline had passed when it arrived"
+                        : "the call's deadline leaves the backends no time "
+                          "to answer"));
+  }
   const common::Caller caller = call.caller();
   Coalescer::Waiter waiter =
       [call = std::move(call)](const Coalescer::Answer& answer) mutable {
@@ -159,12 +177,14 @@ void ServeView(Coalescer& coalescer, Call call, const std::string& key,
         }
       };
   const Coalescer::Role role =
-      coalescer.Join(key, deadline, backend_deadline, waiter);
+      coalescer.Join(key, now, backend_deadline, waiter);
   if (role == Coalescer::Role::kJoined) return;
   build(caller, [&coalescer, key, role,
                  waiter = std::move(waiter)](Coalescer::Answer answer) mutable {
-    std::move(waiter)(answer);
+    // The joined requests first: once the leader's own call is finished the
+    // server may be stopping, and the handler (the coalescer) with it.
     if (role == Coalescer::Role::kLeader) coalescer.Complete(key, answer);
+    std::move(waiter)(answer);
   });
 }
 
@@ -183,90 +203,91 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("state ", *id, " ", *day);
-  ServeView(coalescer_, std::move(call), key, deadline, backend_deadline,
-            [this, state, day = *day, backend_deadline](
-                const common::Caller& caller, Answer answer) {
-              FanOut fan(caller, backend_deadline);
-              const google::type::Date as_of = common::DayToDate(day);
+  ServeView(
+      coalescer_, std::move(call), key, deadline, backend_deadline,
+      [this, state, day = *day, backend_deadline](const common::Caller& caller,
+                                                  Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        const google::type::Date as_of = common::DayToDate(day);
 
-              mem::SummarizeStateRequest m;
-              m.set_name(state);
-              *m.mutable_as_of() = as_of;
-              auto* summary = fan.Add<mem::StateSummary>(
-                  "membership", &backends_->membership(), std::move(m),
-                  CSTOPA_ASYNC(membership_, SummarizeState));
+        mem::SummarizeStateRequest m;
+        m.set_name(state);
+        *m.mutable_as_of() = as_of;
+        auto* summary = fan.Add<mem::StateSummary>(
+            "membership", &backends_->membership(), std::move(m),
+            CSTOPA_ASYNC(membership_, SummarizeState));
 
-              leg::SummarizeStateLegislationRequest l;
-              l.set_state(state);
-              auto* legislation = fan.Add<leg::StateLegislationSummary>(
-                  "legislation", &backends_->legislation(), std::move(l),
-                  CSTOPA_ASYNC(legislation_, SummarizeStateLegislation));
+        leg::SummarizeStateLegislationRequest l;
+        l.set_state(state);
+        auto* legislation = fan.Add<leg::StateLegislationSummary>(
+            "legislation", &backends_->legislation(), std::move(l),
+            CSTOPA_ASYNC(legislation_, SummarizeStateLegislation));
 
-              ev::ListEventsRequest e;
-              e.set_page_size(kStateEvents);
-              e.set_filter(absl::StrCat("state = \"", state,
-                                        "\" AND start_time < ", EndOfDay(day)));
-              auto* events = fan.Add<ev::ListEventsResponse>(
-                  "events", &backends_->events(), std::move(e),
-                  CSTOPA_ASYNC(events_, ListEvents));
+        ev::ListEventsRequest e;
+        e.set_page_size(kStateEvents);
+        e.set_filter(
+            absl::StrCat("state = \"", state, "\" AND ", StartedBy(day)));
+        auto* events = fan.Add<ev::ListEventsResponse>(
+            "events", &backends_->events(), std::move(e),
+            CSTOPA_ASYNC(events_, ListEvents));
 
-              mon::ListMissionsRequest mi;
-              mi.set_page_size(kMissions);
-              mi.set_filter(absl::StrCat("state = \"", state, "\""));
-              auto* missions = fan.Add<mon::ListMissionsResponse>(
-                  "missions", &backends_->monitoring(), std::move(mi),
-                  CSTOPA_ASYNC(monitoring_, ListMissions));
+        mon::ListMissionsRequest mi;
+        mi.set_page_size(kMissions);
+        mi.set_filter(absl::StrCat("state = \"", state, "\""));
+        auto* missions = fan.Add<mon::ListMissionsResponse>(
+            "missions", &backends_->monitoring(), std::move(mi),
+            CSTOPA_ASYNC(monitoring_, ListMissions));
 
-              mon::ListOperationsRequest op;
-              op.set_page_size(kMissions);
-              op.set_filter(absl::StrCat("contingent_state = \"", state, "\""));
-              auto* operations = fan.Add<mon::ListOperationsResponse>(
-                  "operations", &backends_->monitoring(), std::move(op),
-                  CSTOPA_ASYNC(monitoring_, ListOperations));
+        mon::ListOperationsRequest op;
+        op.set_page_size(kMissions);
+        op.set_filter(absl::StrCat("state = \"", state,
+                                   "\" OR contingent_state = \"", state, "\""));
+        auto* operations = fan.Add<mon::ListOperationsResponse>(
+            "operations", &backends_->monitoring(), std::move(op),
+            CSTOPA_ASYNC(monitoring_, ListOperations));
 
-              std::move(fan).Start(
-                  [names = names_, state, day, summary, legislation, events,
-                   missions, operations, answer = std::move(answer)](
-                      std::vector<gw::SectionStatus> sections) mutable {
-                    if (IsRequestError(sections[0]))
-                      return std::move(answer)(SectionError(sections[0]));
-                    if (!AnyComplete(sections))
-                      return std::move(answer)(NothingFilled(sections));
-                    gw::StateProfile view;
-                    view.set_name(absl::StrCat(state, "/profile"));
-                    *view.mutable_as_of_date() = common::DayToDate(day);
-                    if (sections[0].complete()) {
-                      auto& s = summary->response();
-                      view.mutable_state()->Swap(s.mutable_state());
-                      view.mutable_parliaments()->Swap(s.mutable_parliaments());
-                      view.mutable_delegations()->Swap(s.mutable_delegations());
-                      view.mutable_posts()->Swap(s.mutable_roles());
-                    }
-                    if (sections[1].complete()) {
-                      auto& s = legislation->response();
-                      view.mutable_treaties()->Swap(s.mutable_treaties());
-                      view.mutable_implementations()->Swap(
-                          s.mutable_implementations());
-                    }
-                    if (sections[2].complete()) {
-                      auto& s = events->response();
-                      view.mutable_recent_events()->Swap(s.mutable_events());
-                    }
-                    if (sections[3].complete()) {
-                      auto& s = missions->response();
-                      view.mutable_missions()->Swap(s.mutable_missions());
-                    }
-                    if (sections[4].complete()) {
-                      auto& s = operations->response();
-                      view.mutable_operations()->Swap(s.mutable_operations());
-                    }
-                    for (auto& s : sections)
-                      *view.add_sections() = std::move(s);
-                    if (names != nullptr)
-                      names->Resolve(view, view.mutable_references());
-                    std::move(answer)(view.SerializeAsString());
-                  });
+        std::move(fan).Start(
+            [names = names_, state, day, summary, legislation, events, missions,
+             operations, answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              if (IsRequestError(sections[0]))
+                return std::move(answer)(SectionError(sections[0]));
+              if (!AnyComplete(sections))
+                return std::move(answer)(NothingFilled(sections));
+              gw::StateProfile view;
+              view.set_name(absl::StrCat(state, "/profile"));
+              *view.mutable_as_of_date() = common::DayToDate(day);
+              if (sections[0].complete()) {
+                auto& s = summary->response();
+                view.mutable_state()->Swap(s.mutable_state());
+                view.mutable_parliaments()->Swap(s.mutable_parliaments());
+                view.mutable_delegations()->Swap(s.mutable_delegations());
+                view.mutable_posts()->Swap(s.mutable_roles());
+              }
+              if (sections[1].complete()) {
+                auto& s = legislation->response();
+                view.mutable_treaties()->Swap(s.mutable_treaties());
+                view.mutable_implementations()->Swap(
+                    s.mutable_implementations());
+              }
+              if (sections[2].complete()) {
+                auto& s = events->response();
+                view.mutable_recent_events()->Swap(s.mutable_events());
+              }
+              if (sections[3].complete()) {
+                auto& s = missions->response();
+                view.mutable_missions()->Swap(s.mutable_missions());
+              }
+              if (sections[4].complete()) {
+                auto& s = operations->response();
+                view.mutable_operations()->Swap(s.mutable_operations());
+              }
+              for (auto& s : sections) *view.add_sections() = std::move(s);
+              if (names != nullptr)
+                names->Resolve(view, view.mutable_references());
+              std::move(answer)(view.SerializeAsString());
             });
+      });
 }
 
 void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
@@ -370,14 +391,14 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
 
         ev::ListEventsRequest latest;
         latest.set_page_size(kDashboardEvents);
-        latest.set_filter(absl::StrCat("start_time < ", EndOfDay(day)));
+        latest.set_filter(StartedBy(day));
         auto* latest_events = fan.Add<ev::ListEventsResponse>(
             "latest_events", &backends_->events(), std::move(latest),
             CSTOPA_ASYNC(events_, ListEvents));
 
         ev::ListEventsRequest next;
         next.set_page_size(kDashboardEvents);
-        next.set_filter(absl::StrCat("start_time >= ", EndOfDay(day)));
+        next.set_filter(StartsAfter(day));
         next.set_order_by("start_time");
         auto* next_events = fan.Add<ev::ListEventsResponse>(
             "next_events", &backends_->events(), std::move(next),
@@ -423,6 +444,15 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
               std::move(answer)(view.SerializeAsString());
             });
       });
+}
+
+std::string GatewayHandler::MetricsText() const {
+  return absl::StrCat(
+      "# HELP cstopa_gateway_views_joined_total View requests answered from "
+      "a fan-out already in flight for an identical view.\n"
+      "# TYPE cstopa_gateway_views_joined_total counter\n"
+      "cstopa_gateway_views_joined_total ",
+      coalescer_.joined(), "\n");
 }
 
 void GatewayHandler::ListBackends(ListBackendsCall call) {
@@ -471,7 +501,9 @@ class GatewayInstance final : public common::ServiceInstance {
   absl::Status LoadSeed(const std::string&) override {
     return absl::OkStatus();
   }
-  std::string MetricsText() const override { return backends_->MetricsText(); }
+  std::string MetricsText() const override {
+    return backends_->MetricsText() + handler_.MetricsText();
+  }
 
  private:
   std::unique_ptr<Backends> backends_;
@@ -484,13 +516,17 @@ absl::Status CheckTarget(const std::string& value) {
   return common::ValidateTarget(value);
 }
 
-absl::Status CheckMillis(const std::string& value) {
-  int64_t ms = 0;
-  if (!absl::SimpleAtoi(value, &ms) || ms < 0 || ms > 600000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", value, "\" is not a whole number of ms in 0..600000"));
-  }
-  return absl::OkStatus();
+// A whole number of milliseconds in [min, max].
+std::function<absl::Status(const std::string&)> Millis(int64_t min,
+                                                       int64_t max) {
+  return [min, max](const std::string& value) {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(value, &ms) || ms < min || ms > max) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", value, "\" is not a whole number of ms in ", min, "..", max));
+    }
+    return absl::OkStatus();
+  };
 }
 
 absl::Status CheckRefresh(const std::string& value) {
@@ -586,18 +622,18 @@ common::ServiceDefinition GatewayService() {
   }
   def.extra_flags.push_back(
       {"default_deadline_ms", "CSTOPA_DEFAULT_DEADLINE_MS", "2000",
-       "deadline of a view whose caller sets none", CheckMillis});
+       "deadline of a view whose caller sets none", Millis(10, 600000)});
   def.extra_flags.push_back(
       {"backend_margin_ms", "CSTOPA_BACKEND_MARGIN_MS", "50",
        "time kept between the backends' deadline and the caller's (at most "
        "a fifth of the time left)",
-       CheckMillis});
+       Millis(0, 60000)});
   def.extra_flags.push_back(
       {"breaker_open_ms", "CSTOPA_BREAKER_OPEN_MS", "500",
        "how long a backend's circuit breaker first stays open after 3 "
        "failures in a row (doubling on each failed probe, up to 16 times "
        "this)",
-       CheckMillis});
+       Millis(10, 600000)});
   def.extra_flags.push_back(
       {"names_refresh_ms", "CSTOPA_NAMES_REFRESH_MS", "30000",
        "how often the display names of membership records that views "

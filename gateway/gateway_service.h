@@ -52,6 +52,9 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
   void GetAssemblyDashboard(GetAssemblyDashboardCall call) override;
   void ListBackends(ListBackendsCall call) override;
 
+  // The handler's own /metrics families (views that joined a fan-out).
+  std::string MetricsText() const;
+
   // No seed: the gateway owns no data.
   absl::Status LoadSeed(const std::string&) { return absl::OkStatus(); }
 

@@ -23,25 +23,6 @@ using google::protobuf::Reflection;
 constexpr absl::Duration kLoadDeadline = absl::Seconds(5);
 constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
-// Every page of one List method into `names` (name -> display names).
-template <typename Request, typename Response, typename Call, typename Items>
-absl::Status LoadAll(Request request, Call call, Items items,
-                     NameDirectory::Names* names) {
-  request.set_page_size(1000);
-  for (int page = 0; page < 10000; ++page) {
-    grpc::ClientContext ctx;
-    common::SetTimeout(&ctx, kLoadDeadline);
-    Response response;
-    grpc::Status s = call(&ctx, request, &response);
-    if (!s.ok()) return common::FromGrpcStatus(s);
-    for (const auto& item : items(response))
-      (*names)[item.name()] = item.display_name();
-    if (response.next_page_token().empty()) return absl::OkStatus();
-    request.set_page_token(response.next_page_token());
-  }
-  return absl::InternalError("too many pages");
-}
-
 bool IsMembershipName(absl::string_view s) {
   for (absl::string_view prefix :
        {"states/", "bodies/", "parliaments/", "persons/", "partners/"}) {
@@ -87,8 +68,40 @@ NameDirectory::NameDirectory(std::shared_ptr<grpc::Channel> membership,
       period_(period),
       names_(std::make_shared<const Names>()) {}
 
+template <typename Request, typename Response, typename Call, typename Items>
+absl::Status NameDirectory::LoadAll(Request request, Call call, Items items,
+                                    Names* names) {
+  request.set_page_size(1000);
+  for (int page = 0; page < 10000; ++page) {
+    grpc::ClientContext ctx;
+    common::SetTimeout(&ctx, kLoadDeadline);
+    {
+      absl::MutexLock lock(&call_mu_);
+      if (stop_.HasBeenNotified())
+        return absl::CancelledError("the gateway is stopping");
+      current_ = &ctx;
+    }
+    Response response;
+    grpc::Status s = call(&ctx, request, &response);
+    {
+      absl::MutexLock lock(&call_mu_);
+      current_ = nullptr;
+    }
+    if (!s.ok()) return common::FromGrpcStatus(s);
+    for (const auto& item : items(response))
+      (*names)[item.name()] = item.display_name();
+    if (response.next_page_token().empty()) return absl::OkStatus();
+    request.set_page_token(response.next_page_token());
+  }
+  return absl::InternalError("too many pages");
+}
+
 NameDirectory::~NameDirectory() {
-  stop_.Notify();
+  {
+    absl::MutexLock lock(&call_mu_);
+    stop_.Notify();
+    if (current_ != nullptr) current_->TryCancel();
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -108,12 +121,15 @@ absl::Status NameDirectory::Refresh() {
   auto stub = mem::MembershipService::NewStub(membership_);
   auto names = std::make_shared<Names>();
   auto* st = stub.get();
-  absl::Status s = LoadAll<mem::ListStatesRequest, mem::ListStatesResponse>(
-      {},
-      [st](auto* c, const auto& q, auto* p) { return st->ListStates(c, q, p); },
-      [](const auto& p) -> const auto& { return p.states(); }, names.get());
+  absl::Status s =
+      this->LoadAll<mem::ListStatesRequest, mem::ListStatesResponse>(
+          {},
+          [st](auto* c, const auto& q, auto* p) {
+            return st->ListStates(c, q, p);
+          },
+          [](const auto& p) -> const auto& { return p.states(); }, names.get());
   if (s.ok()) {
-    s = LoadAll<mem::ListBodiesRequest, mem::ListBodiesResponse>(
+    s = this->LoadAll<mem::ListBodiesRequest, mem::ListBodiesResponse>(
         {},
         [st](auto* c, const auto& q, auto* p) {
           return st->ListBodies(c, q, p);
@@ -121,7 +137,8 @@ absl::Status NameDirectory::Refresh() {
         [](const auto& p) -> const auto& { return p.bodies(); }, names.get());
   }
   if (s.ok()) {
-    s = LoadAll<mem::ListParliamentsRequest, mem::ListParliamentsResponse>(
+    s = this->LoadAll<mem::ListParliamentsRequest,
+                      mem::ListParliamentsResponse>(
         {},
         [st](auto* c, const auto& q, auto* p) {
           return st->ListParliaments(c, q, p);
@@ -132,7 +149,8 @@ absl::Status NameDirectory::Refresh() {
   if (s.ok()) {
     mem::ListDelegationsRequest all;
     all.set_parent("parliaments/-");
-    s = LoadAll<mem::ListDelegationsRequest, mem::ListDelegationsResponse>(
+    s = this->LoadAll<mem::ListDelegationsRequest,
+                      mem::ListDelegationsResponse>(
         std::move(all),
         [st](auto* c, const auto& q, auto* p) {
           return st->ListDelegations(c, q, p);
@@ -141,7 +159,7 @@ absl::Status NameDirectory::Refresh() {
         names.get());
   }
   if (s.ok()) {
-    s = LoadAll<mem::ListPersonsRequest, mem::ListPersonsResponse>(
+    s = this->LoadAll<mem::ListPersonsRequest, mem::ListPersonsResponse>(
         {},
         [st](auto* c, const auto& q, auto* p) {
           return st->ListPersons(c, q, p);
@@ -149,7 +167,7 @@ absl::Status NameDirectory::Refresh() {
         [](const auto& p) -> const auto& { return p.persons(); }, names.get());
   }
   if (s.ok()) {
-    s = LoadAll<mem::ListPartnersRequest, mem::ListPartnersResponse>(
+    s = this->LoadAll<mem::ListPartnersRequest, mem::ListPartnersResponse>(
         {},
         [st](auto* c, const auto& q, auto* p) {
           return st->ListPartners(c, q, p);

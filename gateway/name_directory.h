@@ -30,6 +30,7 @@
 #include "cstopa/type/v1/types.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 
 namespace cstopa::gateway {
 
@@ -41,7 +42,8 @@ class NameDirectory {
 
   NameDirectory(std::shared_ptr<grpc::Channel> membership,
                 absl::Duration period);
-  ~NameDirectory();  // stops the background thread
+  // Stops the background thread, cancelling a load in progress.
+  ~NameDirectory();
 
   NameDirectory(const NameDirectory&) = delete;
   NameDirectory& operator=(const NameDirectory&) = delete;
@@ -63,11 +65,18 @@ class NameDirectory {
       google::protobuf::RepeatedPtrField<v1::NamedResource>* out) const;
 
  private:
+  // Every page of one List method into `names`. `call(ctx, request,
+  // response)` makes the call; `items(response)` lists the records.
+  template <typename Request, typename Response, typename Call, typename Items>
+  absl::Status LoadAll(Request request, Call call, Items items, Names* names);
+
   const std::shared_ptr<grpc::Channel> membership_;
   const absl::Duration period_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Names> names_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
+  absl::Mutex call_mu_;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(call_mu_) = nullptr;
   std::thread thread_;
 };
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -73,6 +74,9 @@ struct Suite {
   std::unique_ptr<gw::GatewayService::Stub> stub;
   // More flags for every backend, and for the gateway.
   std::vector<std::string> backend_args, gateway_args;
+  // Whether identical views in flight share a fan-out (the gateway's
+  // default); off for most tests, so that each call is its own fan-out.
+  bool coalesce = false;
 
   // `two_memberships`: a second membership replica behind the same target.
   absl::Status Start(bool two_memberships = false) {
@@ -107,8 +111,7 @@ struct Suite {
         absl::StrCat("--events_target=ipv4:127.0.0.1:", pe),
         absl::StrCat("--monitoring_target=ipv4:127.0.0.1:", po),
         "--breaker_open_ms=200",
-        // Each call of a test is its own fan-out.
-        "--coalesce=false",
+        coalesce ? "--coalesce=true" : "--coalesce=false",
     };
     o.extra_args.insert(o.extra_args.end(), gateway_args.begin(),
                         gateway_args.end());
@@ -317,6 +320,9 @@ TEST_F(GatewayViewsTest, StateProfileTreatiesAndRatification) {
   EXPECT_EQ(t.party().status_date().year(), 2022);
   // Missions to Kazakhstan: one in 2021, two in 2022.
   EXPECT_EQ(kz.missions_size(), 3);
+  // The 2022 operation took place in Kazakhstan (it sent no contingent).
+  ASSERT_EQ(kz.operations_size(), 1);
+  EXPECT_EQ(kz.operations(0).name(), "operations/kz-2022-01");
   // The 2022 withdrawal of the forces took place in Kazakhstan.
   std::vector<std::string> events;
   for (const auto& e : kz.recent_events()) events.push_back(e.name());
@@ -527,7 +533,7 @@ TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {
     for (const auto& b : backends.backends()) {
       if (b.service() != "monitoring") continue;
       seen = true;
-      EXPECT_NE(b.state(), gw::BACKEND_STATE_READY);
+      EXPECT_EQ(b.state(), gw::BACKEND_STATE_OPEN);
       EXPECT_EQ(b.last_error().code(), grpc::StatusCode::UNAVAILABLE);
       EXPECT_GT(b.failure_count(), 0);
     }
@@ -543,6 +549,17 @@ TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {
     EXPECT_THAT(*metrics, testing::ContainsRegex(
                               "cstopa_gateway_backend_breaker_opened_total\\{"
                               "service=\"monitoring\"\\} [1-9]"));
+    // While open, the sections are answered without calling monitoring.
+    gw::StateProfile q;
+    ASSERT_TRUE(GetState(stub, "kz", std::nullopt, &q).ok());
+    const gw::SectionStatus* missions = Section(q.sections(), "missions");
+    ASSERT_NE(missions, nullptr);
+    EXPECT_EQ(missions->status().code(), grpc::StatusCode::UNAVAILABLE);
+    metrics = HttpGet(suite.gateway->admin_port(), "/metrics");
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_THAT(*metrics,
+                testing::ContainsRegex("cstopa_gateway_backend_refused_total\\{"
+                                       "service=\"monitoring\"\\} [1-9]"));
   }
 
   // Back on the same address: complete views resume, no gateway restart.
@@ -634,6 +651,88 @@ TEST(GatewayFaultsTest, TwoReplicasBehindOneTargetBothServe) {
   EXPECT_EQ(first + second, 20);
   EXPECT_GT(first, 0);
   EXPECT_GT(second, 0);
+}
+
+// Identical views in flight share one fan-out: made deterministic with a
+// stopped backend that keeps the first fan-out open while the others join.
+TEST(GatewayFaultsTest, IdenticalViewsInFlightShareOneFanOut) {
+  Suite suite;
+  suite.coalesce = true;
+  ASSERT_TRUE(suite.Start().ok());
+  ASSERT_TRUE(suite.monitoring->Signal(SIGSTOP).ok());
+  constexpr int kJoiners = 10;
+  std::vector<gw::StateProfile> got(kJoiners + 1);
+  std::vector<grpc::Status> status(kJoiners + 1);
+  std::vector<std::thread> threads;
+  auto ask = [&](int i) {
+    status[i] = GetState(suite.stub.get(), "kg", Day(2025, 6, 1), &got[i],
+                         absl::Seconds(20));
+  };
+  threads.emplace_back(ask, 0);
+  // The first fan-out has reached membership...
+  ASSERT_TRUE(WaitFor([&] {
+    return HandledCount(suite.membership.get(), "SummarizeState") == 1;
+  }));
+  for (int i = 1; i <= kJoiners; ++i) threads.emplace_back(ask, i);
+  // ... and every later request joined it.
+  auto joined = [&] {
+    auto m = HttpGet(suite.gateway->admin_port(), "/metrics");
+    return m.ok() && absl::StrContains(
+                         *m, absl::StrCat("cstopa_gateway_views_joined_total ",
+                                          kJoiners, "\n"));
+  };
+  EXPECT_TRUE(WaitFor(joined));
+  ASSERT_TRUE(suite.monitoring->Signal(SIGCONT).ok());
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i <= kJoiners; ++i) {
+    ASSERT_TRUE(status[i].ok()) << i << ": " << Describe(status[i]);
+    ExpectComplete(got[i].sections());
+    EXPECT_EQ(got[i].SerializeAsString(), got[0].SerializeAsString()) << i;
+  }
+  // One set of backend calls for the eleven views.
+  EXPECT_EQ(HandledCount(suite.membership.get(), "SummarizeState"), 1);
+  EXPECT_EQ(got[0].delegations(0).total_seats(), 7);
+}
+
+// Deadlines: one already past or too short for the backends is refused or
+// runs out without counting against the backends' breakers; one longer
+// than the default is the caller's to spend.
+TEST(GatewayFaultsTest, CallerDeadlines) {
+  Suite suite;
+  suite.gateway_args = {"--default_deadline_ms=500"};
+  ASSERT_TRUE(suite.Start().ok());
+  // (A view may still make it in 6 ms: the deadline travels rounded up.)
+  for (int i = 0; i < 10; ++i) {
+    gw::StateProfile p;
+    grpc::Status s = GetState(suite.stub.get(), "kg", std::nullopt, &p,
+                              absl::Milliseconds(i % 2 == 0 ? 1 : 6));
+    EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+        << Describe(s);
+  }
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::ListBackendsResponse backends;
+  ASSERT_TRUE(suite.stub->ListBackends(&ctx, {}, &backends).ok());
+  for (const auto& b : backends.backends()) {
+    EXPECT_EQ(b.state(), gw::BACKEND_STATE_READY) << b.service();
+    EXPECT_EQ(b.failure_count(), 0) << b.service();
+  }
+
+  // Events stopped: a caller allowing 2 s waits for it that long, not the
+  // 0.5 s default, and then gets the rest.
+  ASSERT_TRUE(suite.events->Signal(SIGSTOP).ok());
+  gw::StateProfile p;
+  const absl::Time start = absl::Now();
+  grpc::Status s =
+      GetState(suite.stub.get(), "kg", std::nullopt, &p, absl::Seconds(2));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_GT(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(2));
+  EXPECT_EQ(Section(p.sections(), "events")->status().code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(Section(p.sections(), "membership")->complete());
+  ASSERT_TRUE(suite.events->Signal(SIGCONT).ok());
 }
 
 // Backends that require mutual TLS: the gateway calls them with its client
