@@ -194,8 +194,16 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   v1::GetPersonRequest get;
   get.set_name("persons/test-person");
   v1::Person gone;
-  EXPECT_EQ(api_->GetPerson({}, get, &gone).code(),
-            absl::StatusCode::kNotFound);
+  absl::Status not_found = api_->GetPerson({}, get, &gone);
+  EXPECT_EQ(not_found.code(), absl::StatusCode::kNotFound);
+  // The error names the resource and its type (google.rpc.ResourceInfo).
+  auto payload =
+      not_found.GetPayload("type.googleapis.com/google.rpc.ResourceInfo");
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::ResourceInfo info;
+  ASSERT_TRUE(info.ParseFromString(std::string(*payload)));
+  EXPECT_EQ(info.resource_name(), "persons/test-person");
+  EXPECT_EQ(info.resource_type(), "cstopa.org/Person");
   v1::ListPersonsRequest list;
   list.set_filter("name = \"persons/test-person\"");
   list.set_show_deleted(true);

@@ -104,19 +104,41 @@ absl::Status ErrorWithInfo(absl::StatusCode code, absl::string_view reason,
   return status;
 }
 
-absl::Status NotFound(absl::string_view resource_name) {
-  return ErrorWithInfo(absl::StatusCode::kNotFound, "RESOURCE_NOT_FOUND",
-                       absl::StrCat(resource_name, " does not exist"),
-                       {{"resource", std::string(resource_name)}});
+namespace {
+
+void AttachResourceInfo(absl::Status& status, absl::string_view name,
+                        absl::string_view type, absl::string_view what) {
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(std::string(type));
+  info.set_resource_name(std::string(name));
+  info.set_description(std::string(what));
+  Attach(status, info);
 }
 
-absl::Status AlreadyExists(absl::string_view resource_name) {
-  return ErrorWithInfo(
+}  // namespace
+
+absl::Status NotFound(absl::string_view resource_name,
+                      absl::string_view resource_type) {
+  absl::Status status =
+      ErrorWithInfo(absl::StatusCode::kNotFound, "RESOURCE_NOT_FOUND",
+                    absl::StrCat(resource_name, " does not exist"),
+                    {{"resource", std::string(resource_name)}});
+  AttachResourceInfo(status, resource_name, resource_type,
+                     "does not exist (or was deleted)");
+  return status;
+}
+
+absl::Status AlreadyExists(absl::string_view resource_name,
+                           absl::string_view resource_type) {
+  absl::Status status = ErrorWithInfo(
       absl::StatusCode::kAlreadyExists, "RESOURCE_ALREADY_EXISTS",
       absl::StrCat(resource_name,
                    " already exists (IDs are never reused, even after a "
                    "delete); choose another ID"),
       {{"resource", std::string(resource_name)}});
+  AttachResourceInfo(status, resource_name, resource_type,
+                     "exists, or existed and was deleted");
+  return status;
 }
 
 absl::Status EtagMismatch(absl::string_view resource_name) {

@@ -56,10 +56,14 @@ absl::Status ErrorWithInfo(
     absl::StatusCode code, absl::string_view reason, absl::string_view message,
     const std::map<std::string, std::string>& metadata = {});
 
-// NOT_FOUND for a resource name, reason "RESOURCE_NOT_FOUND".
-absl::Status NotFound(absl::string_view resource_name);
-// ALREADY_EXISTS for a resource name, reason "RESOURCE_ALREADY_EXISTS".
-absl::Status AlreadyExists(absl::string_view resource_name);
+// NOT_FOUND for a resource name, reason "RESOURCE_NOT_FOUND", and
+// ALREADY_EXISTS, reason "RESOURCE_ALREADY_EXISTS". Both also carry a
+// google.rpc.ResourceInfo: the resource's name and, when known, its type
+// (e.g. "cstopa.org/State", the message's google.api.resource type).
+absl::Status NotFound(absl::string_view resource_name,
+                      absl::string_view resource_type = "");
+absl::Status AlreadyExists(absl::string_view resource_name,
+                           absl::string_view resource_type = "");
 // FAILED_PRECONDITION for a stale etag, reason "ETAG_MISMATCH".
 absl::Status EtagMismatch(absl::string_view resource_name);
 

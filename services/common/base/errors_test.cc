@@ -1,5 +1,8 @@
 #include "services/common/base/errors.h"
 
+#include <optional>
+#include <string>
+
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
@@ -53,6 +56,37 @@ TEST(ErrorsTest, PlainStatusGetsDefaultErrorInfo) {
 
 TEST(ErrorsTest, OkMapsToOk) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+// The ResourceInfo detail of `s`, if any.
+std::optional<google::rpc::ResourceInfo> ResourceInfoOf(const absl::Status& s) {
+  auto payload = s.GetPayload("type.googleapis.com/google.rpc.ResourceInfo");
+  if (!payload.has_value()) return std::nullopt;
+  google::rpc::ResourceInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return std::nullopt;
+  return info;
+}
+
+TEST(ErrorsTest, NotFoundAndAlreadyExistsNameTheResourceAndItsType) {
+  absl::Status s = NotFound("states/xx", "cstopa.org/State");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetErrorInfo(s)->reason(), "RESOURCE_NOT_FOUND");
+  auto info = ResourceInfoOf(s);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->resource_name(), "states/xx");
+  EXPECT_EQ(info->resource_type(), "cstopa.org/State");
+
+  s = AlreadyExists("persons/p", "cstopa.org/Person");
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  info = ResourceInfoOf(s);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->resource_type(), "cstopa.org/Person");
+
+  // On the wire both details travel.
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(
+      ToGrpcStatus(NotFound("states/xx", "cstopa.org/State")).error_details()));
+  EXPECT_EQ(rpc.details_size(), 2);
 }
 
 TEST(ErrorsTest, EtagMismatchIsFailedPrecondition) {

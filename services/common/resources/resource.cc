@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "google/api/resource.pb.h"
 #include "services/common/base/dates.h"
 
 namespace cstopa::common {
@@ -68,6 +69,10 @@ absl::Status ResourceSet::CheckReferences(SqlTransaction& tx,
 }
 
 namespace resource_internal {
+
+std::string ResourceTypeOf(const google::protobuf::Descriptor& message) {
+  return message.options().GetExtension(google::api::resource).type();
+}
 
 std::vector<std::string> CollectionsOf(absl::string_view pattern) {
   std::vector<std::string> out;

@@ -19,7 +19,8 @@
 //
 //   ResourceSet set(db, &page_tokens, &api_keys);
 //   Resource<v1::Person> persons(&set, PersonDecl());
-//   void Handler::GetPerson(GetPersonCall call) { persons_.Get(std::move(call)); }
+//   void Handler::GetPerson(GetPersonCall call) {
+//   persons_.Get(std::move(call)); }
 //
 // What the standard methods do, for every resource alike:
 // - Get: the name must match the pattern (INVALID_ARGUMENT, INVALID_NAME);
@@ -217,6 +218,9 @@ namespace resource_internal {
 
 // The collection IDs of a pattern: "a/{x}/b/{y}" -> {"a", "b"}.
 std::vector<std::string> CollectionsOf(absl::string_view pattern);
+// The google.api.resource type of `message` ("cstopa.org/State"); "" when
+// it has none.
+std::string ResourceTypeOf(const google::protobuf::Descriptor& message);
 // The first field of `type` whose message type is `resource`; null if none.
 const google::protobuf::FieldDescriptor* FieldOfType(
     const google::protobuf::Descriptor& type,
@@ -225,9 +229,9 @@ const google::protobuf::FieldDescriptor* FieldOfType(
 const google::protobuf::FieldDescriptor* IdField(
     const google::protobuf::Descriptor& type);
 // `names`'s shape violations (INVALID_NAME); OK when every name fits.
-absl::Status CheckNames(const google::protobuf::RepeatedPtrField<std::string>&
-                            names,
-                        const std::vector<std::string>& collections);
+absl::Status CheckNames(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::vector<std::string>& collections);
 // INVALID_NAME unless `name` (the request field `field`) fits.
 absl::Status CheckName(const std::string& field, const std::string& name,
                        const std::vector<std::string>& collections);
@@ -275,7 +279,8 @@ class Resource {
         decl_(std::move(decl)),
         collections_(resource_internal::CollectionsOf(decl_.pattern)),
         spec_{decl_.table.empty() ? collections_.back() : decl_.table,
-              decl_.columns},
+              decl_.columns,
+              resource_internal::ResourceTypeOf(*T::descriptor())},
         store_(set->db(), &spec_, set->tokens()) {
     store_.set_write_hook([set](SqlTransaction& tx, WriteKind kind,
                                 const google::protobuf::Message& m) {
@@ -329,7 +334,8 @@ class Resource {
         std::vector<std::string>(req.names().begin(), req.names().end()),
         [out] { return out->GetReflection()->AddMessage(out, items); },
         deadline,
-        [this, out, day = *day, call = std::move(call)](absl::Status s) mutable {
+        [this, out, day = *day,
+         call = std::move(call)](absl::Status s) mutable {
           if (s.ok()) ComputeAll(out, day);
           call.Finish(std::move(s));
         });
@@ -360,14 +366,13 @@ class Resource {
     if constexpr (resource_internal::HasAsOf<Request>::value) {
       const bool by_period = !decl_.as_of_start_column.empty();
       if (decl_.compute || (by_period && req.has_as_of())) {
-        absl::StrAppend(&q.extra_fingerprint, "\n",
-                        resource_internal::AsOfFingerprint(req.as_of(),
-                                                           req.has_as_of()));
+        absl::StrAppend(
+            &q.extra_fingerprint, "\n",
+            resource_internal::AsOfFingerprint(req.as_of(), req.has_as_of()));
       }
       if (by_period && req.has_as_of()) {
-        std::string cond =
-            absl::StrCat(decl_.as_of_start_column, " <= ? AND ",
-                         decl_.as_of_end_column, " >= ?");
+        std::string cond = absl::StrCat(decl_.as_of_start_column, " <= ? AND ",
+                                        decl_.as_of_end_column, " >= ?");
         q.extra_sql = q.extra_sql.empty()
                           ? cond
                           : absl::StrCat("(", q.extra_sql, ") AND ", cond);
@@ -452,8 +457,7 @@ class Resource {
         return call.Finish(std::move(s));
     }
     const std::string id = refl->GetString(req, id_field);
-    const auto& body =
-        static_cast<const T&>(refl->GetMessage(req, body_field));
+    const auto& body = static_cast<const T&>(refl->GetMessage(req, body_field));
     Violations v;
     if (!ValidId(id)) {
       v.Add(id_field->name(), id.empty()
@@ -466,9 +470,9 @@ class Resource {
     out->DiscardUnknownFields();
     ClearOutputOnly(out);
     out->set_etag("");
-    out->set_name(parent.empty()
-                      ? absl::StrCat(collections_.back(), "/", id)
-                      : absl::StrCat(parent, "/", collections_.back(), "/", id));
+    out->set_name(parent.empty() ? absl::StrCat(collections_.back(), "/", id)
+                                 : absl::StrCat(parent, "/",
+                                                collections_.back(), "/", id));
     Refs refs;
     decl_.validate(*out, body_field->name() + ".", v, refs);
     if (hooks.validate) hooks.validate(v);
@@ -507,8 +511,8 @@ class Resource {
     static const google::protobuf::FieldDescriptor* const body_field =
         resource_internal::FieldOfType(*Request::descriptor(),
                                        *T::descriptor());
-    const auto& patch = static_cast<const T&>(
-        req.GetReflection()->GetMessage(req, body_field));
+    const auto& patch =
+        static_cast<const T&>(req.GetReflection()->GetMessage(req, body_field));
     const std::string prefix = body_field->name() + ".";
     if (auto s = resource_internal::CheckName(prefix + "name", patch.name(),
                                               collections_);

@@ -147,7 +147,7 @@ absl::Status ResourceStore::Get(absl::string_view name, bool allow_deleted,
         return ReadStored(row, name, allow_deleted, out, &found);
       });
   if (!s.ok()) return s;
-  return found ? absl::OkStatus() : NotFound(name);
+  return found ? absl::OkStatus() : NotFound(name, spec_->resource_type);
 }
 
 void ResourceStore::GetAsync(std::string name, bool allow_deleted, Message* out,
@@ -169,8 +169,9 @@ void ResourceStore::GetAsync(std::string name, bool allow_deleted, Message* out,
       [c](const SqlRow& row) {
         return ReadStored(row, c->name, c->allow_deleted, c->out, &c->found);
       },
-      [call = std::move(call)](absl::Status s) {
-        if (s.ok() && !call->found) s = NotFound(call->name);
+      [spec = spec_, call = std::move(call)](absl::Status s) {
+        if (s.ok() && !call->found)
+          s = NotFound(call->name, spec->resource_type);
         call->done(std::move(s));
       });
 }
@@ -193,7 +194,7 @@ absl::Status ResourceStore::BatchGet(const std::vector<std::string>& names,
             return absl::OkStatus();
           });
       if (!s.ok()) return s;
-      if (!found) return NotFound(name);
+      if (!found) return NotFound(name, spec_->resource_type);
     }
     return absl::OkStatus();
   });
@@ -346,7 +347,6 @@ absl::StatusOr<ListPlan> ResourceStore::PlanList(const ListQuery& q) const {
   plan.fingerprint = std::move(fingerprint);
   plan.page_size = *page_size;
   return plan;
-
 }
 
 namespace {
@@ -485,23 +485,22 @@ void ResourceStore::BatchGetAsync(
   state->done = std::move(done);
   std::vector<std::string> marks(state->names.size(), "?");
   SqlValues params(state->names.begin(), state->names.end());
-  std::string sql = absl::StrCat(
-      "SELECT name, data FROM ", spec_->table, " WHERE delete_time IS NULL",
-      " AND name IN (", absl::StrJoin(marks, ", "), ")");
+  std::string sql = absl::StrCat("SELECT name, data FROM ", spec_->table,
+                                 " WHERE delete_time IS NULL", " AND name IN (",
+                                 absl::StrJoin(marks, ", "), ")");
   State* st = state.get();
   db_->QueryOnceAsync(
       std::move(sql), std::move(params), deadline,
       [st](const SqlRow& row) {
-        st->found.emplace(std::string(row.Bytes(0)),
-                          std::string(row.Bytes(1)));
+        st->found.emplace(std::string(row.Bytes(0)), std::string(row.Bytes(1)));
         return absl::OkStatus();
       },
-      [state = std::move(state)](absl::Status s) {
+      [spec = spec_, state = std::move(state)](absl::Status s) {
         if (s.ok()) {
           for (const std::string& name : state->names) {
             auto it = state->found.find(name);
             if (it == state->found.end()) {
-              s = NotFound(name);
+              s = NotFound(name, spec->resource_type);
               break;
             }
           }
@@ -583,10 +582,11 @@ absl::Status ResourceStore::Create(SqlTransaction& tx, Message* resource) {
   std::string name = GetString(*resource, "name");
   auto exists = tx.Query(exists_sql_, {name});
   if (!exists.ok()) return exists.status();
-  if (!exists->empty()) return AlreadyExists(name);
+  if (!exists->empty()) return AlreadyExists(name, spec_->resource_type);
   absl::Status s = Insert(tx, resource, NextTime(), false).status();
   // Another writer inserted the same name since the check above.
-  if (s.code() == absl::StatusCode::kAlreadyExists) return AlreadyExists(name);
+  if (s.code() == absl::StatusCode::kAlreadyExists)
+    return AlreadyExists(name, spec_->resource_type);
   return s;
 }
 
@@ -598,7 +598,7 @@ absl::Status ResourceStore::Create(Message* resource,
       std::string name = GetString(*resource, "name");
       auto exists = tx.Query(exists_sql_, {name});
       if (!exists.ok()) return exists.status();
-      if (!exists->empty()) return AlreadyExists(name);
+      if (!exists->empty()) return AlreadyExists(name, spec_->resource_type);
       if (absl::Status c = check(); !c.ok()) return c;
     }
     return Create(tx, resource);
@@ -610,9 +610,10 @@ absl::Status ResourceStore::Update(
     absl::FunctionRef<absl::Status(Message*)> mutate, Message* out) {
   auto rows = tx.Query(read_for_update_sql_, {std::string(name)});
   if (!rows.ok()) return rows.status();
-  if (rows->empty()) return NotFound(name);
+  if (rows->empty()) return NotFound(name, spec_->resource_type);
   const SqlValues& row = rows->front();
-  if (!std::holds_alternative<std::monostate>(row[3])) return NotFound(name);
+  if (!std::holds_alternative<std::monostate>(row[3]))
+    return NotFound(name, spec_->resource_type);
   if (!etag.empty() && etag != AsString(row[1])) return EtagMismatch(name);
   if (!out->ParseFromString(AsString(row[0])))
     return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
@@ -653,12 +654,12 @@ absl::Status ResourceStore::Delete(absl::string_view name,
 absl::Status ResourceStore::Get(SqlTransaction& tx, absl::string_view name,
                                 bool allow_deleted, Message* out) const {
   bool found = false;
-  absl::Status s = tx.QueryEach(
-      get_query_.sql, {std::string(name)}, [&](const SqlRow& row) {
+  absl::Status s =
+      tx.QueryEach(get_query_.sql, {std::string(name)}, [&](const SqlRow& row) {
         return ReadStored(row, name, allow_deleted, out, &found);
       });
   if (!s.ok()) return s;
-  return found ? absl::OkStatus() : NotFound(name);
+  return found ? absl::OkStatus() : NotFound(name, spec_->resource_type);
 }
 
 absl::StatusOr<bool> ResourceStore::Exists(SqlTransaction& tx,

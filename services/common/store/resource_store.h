@@ -55,6 +55,9 @@ struct ColumnSpec {
 struct ResourceSpec {
   std::string table;  // SQL table, e.g. "states"
   std::vector<ColumnSpec> columns;
+  // The resource type errors name (google.rpc.ResourceInfo), e.g.
+  // "cstopa.org/State"; may be empty.
+  std::string resource_type = "";
 };
 
 // A List call after request validation.
@@ -256,9 +259,9 @@ class ResourceStore {
   std::string insert_sql_;
   std::string insert_if_absent_sql_;
   std::string update_sql_;
-  std::string exists_sql_;      // any row with the name, deleted or not
-  std::string live_sql_;        // a live row with the name
-  std::string live_held_sql_;   // the same, FOR SHARE (PostgreSQL)
+  std::string exists_sql_;     // any row with the name, deleted or not
+  std::string live_sql_;       // a live row with the name
+  std::string live_held_sql_;  // the same, FOR SHARE (PostgreSQL)
   std::string read_for_update_sql_;
   WriteHook write_hook_;
   // The newest create/update time handed out: times strictly increase, also
