@@ -5,6 +5,7 @@
 // reads.
 #include "services/legislation/legislation_resources.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <utility>
@@ -23,6 +24,11 @@
 
 namespace cstopa::legislation {
 namespace {
+
+// The most names one `IN (?, ...)` list binds (the databases allow some
+// tens of thousands of parameters; each list length is its own prepared
+// statement).
+constexpr size_t kInListChunk = 500;
 
 using common::CheckDate;
 using common::CheckEnum;
@@ -444,26 +450,31 @@ absl::Status LegislationResources::FillProgress(
     common::SqlTransaction& tx,
     const std::vector<v1::ActionPlan*>& plans) const {
   if (plans.empty()) return absl::OkStatus();
-  std::string marks;
-  SqlValues params;
-  for (const v1::ActionPlan* p : plans) {
-    absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
-    params.push_back(p->name());
-  }
   std::map<std::string, std::vector<ItemCount>> counts;
-  absl::Status s = tx.QueryEach(
-      absl::StrCat("SELECT parent, status, commission, COUNT(*) FROM "
-                   "action_plan_items WHERE parent IN (",
-                   marks,
-                   ") AND delete_time IS NULL GROUP BY parent, status, "
-                   "commission ORDER BY parent, status, commission"),
-      params, [&](const SqlRow& row) -> absl::Status {
-        counts[std::string(row.Bytes(0))].push_back(
-            {static_cast<int>(row.Int(1)), std::string(row.Bytes(2)),
-             row.Int(3)});
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
+  // At most kInListChunk plans per statement (every plan, for a summary,
+  // would exceed the databases' parameter limits one day).
+  for (size_t from = 0; from < plans.size(); from += kInListChunk) {
+    const size_t to = std::min(plans.size(), from + kInListChunk);
+    std::string marks;
+    SqlValues params;
+    for (size_t i = from; i < to; ++i) {
+      absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
+      params.push_back(plans[i]->name());
+    }
+    absl::Status s = tx.QueryEach(
+        absl::StrCat("SELECT parent, status, commission, COUNT(*) FROM "
+                     "action_plan_items WHERE parent IN (",
+                     marks,
+                     ") AND delete_time IS NULL GROUP BY parent, status, "
+                     "commission ORDER BY parent, status, commission"),
+        params, [&](const SqlRow& row) -> absl::Status {
+          counts[std::string(row.Bytes(0))].push_back(
+              {static_cast<int>(row.Int(1)), std::string(row.Bytes(2)),
+               row.Int(3)});
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+  }
   for (v1::ActionPlan* p : plans)
     *p->mutable_progress() = ComputeProgress(counts[p->name()]);
   return absl::OkStatus();
@@ -553,17 +564,25 @@ absl::Status LegislationResources::ReadRatifications(
                    {}, out);
   } else {
     if (names->empty()) return absl::OkStatus();
-    std::string marks;
-    SqlValues params;
-    for (const std::string& name : *names) {
-      absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
-      params.push_back(name);
+    // Sorted, then at most kInListChunk per statement: the pages come out
+    // in name order as one statement would give them.
+    std::vector<std::string> sorted = *names;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t from = 0; s.ok() && from < sorted.size();
+         from += kInListChunk) {
+      const size_t to = std::min(sorted.size(), from + kInListChunk);
+      std::string marks;
+      SqlValues params;
+      for (size_t i = from; i < to; ++i) {
+        absl::StrAppend(&marks, marks.empty() ? "?" : ", ?");
+        params.push_back(sorted[i]);
+      }
+      s = ReadStored(tx,
+                     absl::StrCat("SELECT data, name FROM ratifications WHERE "
+                                  "delete_time IS NULL AND name IN (",
+                                  marks, ") ORDER BY name"),
+                     params, out);
     }
-    s = ReadStored(tx,
-                   absl::StrCat("SELECT data, name FROM ratifications WHERE "
-                                "delete_time IS NULL AND name IN (",
-                                marks, ") ORDER BY name"),
-                   params, out);
   }
   if (!s.ok()) return s;
   for (v1::Ratification& r : *out) ratifications_.Compute(&r, 0);

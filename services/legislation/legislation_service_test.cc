@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -1171,6 +1172,42 @@ TEST_P(LegislationHandlerTest, StateSummaryNamesTheImplementedDocuments) {
   EXPECT_THAT(kz.implementations(0).document_title(), IsEmpty());
   EXPECT_EQ(kz.implementations(0).document_kind(),
             v1::DOCUMENT_KIND_UNSPECIFIED);
+}
+
+// More treaties than one `IN (...)` list binds (500): every one is listed,
+// in name order, each with its own ratification status.
+TEST_P(LegislationHandlerTest, StateSummaryOfManyTreaties) {
+  constexpr int kTreaties = 510;
+  for (int i = 0; i < kTreaties; ++i) {
+    v1::CreateTreatyRequest ct;
+    ct.set_treaty_id(absl::StrFormat("many-%03d", i));
+    AddText(ct.mutable_treaty()->mutable_title(), "en", "Many");
+    ct.mutable_treaty()->add_parties("states/zz");
+    v1::Treaty treaty;
+    ASSERT_TRUE(api_->CreateTreaty(Editor(), ct, &treaty).ok()) << i;
+  }
+  for (int i : {0, 499, 500, kTreaties - 1}) {
+    v1::CreateRatificationRequest cr;
+    cr.set_parent(absl::StrFormat("treaties/many-%03d", i));
+    cr.set_ratification_id("zz");
+    cr.mutable_ratification()->set_status(v1::RATIFICATION_STATUS_RATIFIED);
+    v1::Ratification r;
+    ASSERT_TRUE(api_->CreateRatification(Editor(), cr, &r).ok()) << i;
+  }
+  v1::SummarizeStateLegislationRequest req;
+  req.set_state("states/zz");
+  v1::StateLegislationSummary zz;
+  ASSERT_TRUE(api_->SummarizeStateLegislation({}, req, &zz).ok());
+  ASSERT_EQ(zz.treaties_size(), kTreaties);
+  for (int i = 0; i < kTreaties; ++i) {
+    EXPECT_EQ(zz.treaties(i).treaty(),
+              absl::StrFormat("treaties/many-%03d", i));
+    const bool ratified = i == 0 || i == 499 || i == 500 || i == kTreaties - 1;
+    EXPECT_EQ(zz.treaties(i).party().status(),
+              ratified ? v1::RATIFICATION_STATUS_RATIFIED
+                       : v1::RATIFICATION_STATUS_NOT_STARTED)
+        << i;
+  }
 }
 
 TEST_P(LegislationHandlerTest, StateSummaryOfAnUnknownStateIsEmpty) {
