@@ -2,19 +2,9 @@
 
 #include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
+#include "services/common/base/errors.h"
 
 namespace cstopa::gateway {
-
-void ToRpcStatus(const absl::Status& status, google::rpc::Status* out) {
-  out->set_code(static_cast<int>(status.code()));
-  out->set_message(std::string(status.message()));
-  status.ForEachPayload(
-      [&](absl::string_view type_url, const absl::Cord& payload) {
-        auto* any = out->add_details();
-        any->set_type_url(std::string(type_url));
-        any->set_value(std::string(payload));
-      });
-}
 
 void FanOut::Start(
     absl::AnyInvocable<void(std::vector<v1::SectionStatus> sections) &&>
@@ -29,12 +19,11 @@ void FanOut::Start(
       s.set_section(part.section);
       s.set_service(part.backend->service());
       if (part.status == nullptr) {
-        ToRpcStatus(absl::UnavailableError(absl::StrCat(
-                        part.backend->service(),
-                        " was not called: its circuit breaker is open until ",
-                        absl::FormatTime(absl::RFC3339_sec, part.retry_time,
-                                         absl::UTCTimeZone()))),
-                    s.mutable_status());
+        *s.mutable_status() = common::ToRpcStatus(absl::UnavailableError(
+            absl::StrCat(part.backend->service(),
+                         " was not called: its circuit breaker is open until ",
+                         absl::FormatTime(absl::RFC3339_sec, part.retry_time,
+                                          absl::UTCTimeZone()))));
         continue;
       }
       if (!fair && absl::IsDeadlineExceeded(*part.status)) {
@@ -43,7 +32,7 @@ void FanOut::Start(
         part.backend->breaker().Record(*part.status, now);
       }
       s.set_complete(part.status->ok());
-      ToRpcStatus(*part.status, s.mutable_status());
+      *s.mutable_status() = common::ToRpcStatus(*part.status);
     }
     std::move(done)(std::move(sections));
   });

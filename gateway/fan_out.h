@@ -80,9 +80,6 @@ class FanOut {
   std::vector<Part> parts_;
 };
 
-// The google.rpc.Status of `status`, with its details.
-void ToRpcStatus(const absl::Status& status, google::rpc::Status* out);
-
 }  // namespace cstopa::gateway
 
 #endif  // CSTOPA_GATEWAY_FAN_OUT_H_

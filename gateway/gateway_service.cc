@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -17,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "cstopa/gateway/v1/gateway.grpc.pb.h"
 #include "gateway/fan_out.h"
@@ -57,9 +54,9 @@ absl::StatusOr<std::string> ProfileId(const std::string& name,
     return std::string(rest);
   }
   return common::InvalidArgument(
-      "name", absl::StrCat(name.empty() ? "is required" : "must be ",
-                           name.empty() ? "" : collection,
-                           name.empty() ? "" : "/{id}/profile"));
+      "name", name.empty()
+                  ? "is required"
+                  : absl::StrCat("must be ", collection, "/{id}/profile"));
 }
 
 // The last microsecond of `day` (YYYYMMDD) as an RFC 3339 timestamp.
@@ -82,10 +79,11 @@ std::string StartsAfter(int64_t day) {
 // The view's error when no section could be filled: the sections' common
 // code, else UNAVAILABLE; the message names every section's error.
 absl::Status NothingFilled(const std::vector<gw::SectionStatus>& sections) {
+  constexpr int kUnavailable = static_cast<int>(absl::StatusCode::kUnavailable);
   std::vector<std::string> why;
-  int code = sections.empty() ? 14 : sections[0].status().code();
+  int code = sections.empty() ? kUnavailable : sections[0].status().code();
   for (const gw::SectionStatus& s : sections) {
-    if (s.status().code() != code) code = 14;  // UNAVAILABLE
+    if (s.status().code() != code) code = kUnavailable;
     why.push_back(absl::StrCat(s.section(), " (", s.service(),
                                "): ", s.status().message()));
   }
@@ -94,27 +92,32 @@ absl::Status NothingFilled(const std::vector<gw::SectionStatus>& sections) {
                                    absl::StrJoin(why, "; ")));
 }
 
-bool AnyComplete(const std::vector<gw::SectionStatus>& sections) {
+// Why a view cannot be answered from its sections, or OK: when
+// `main_decides`, the first section (the record the view is of) saying that
+// the record does not exist or the request is wrong, with the backend's
+// details; else no section filled at all.
+absl::Status Refusal(const std::vector<gw::SectionStatus>& sections,
+                     bool main_decides) {
+  if (main_decides && !sections.empty()) {
+    const int code = sections[0].status().code();
+    if (code == static_cast<int>(absl::StatusCode::kNotFound) ||
+        code == static_cast<int>(absl::StatusCode::kInvalidArgument)) {
+      return common::FromRpcStatus(sections[0].status());
+    }
+  }
   for (const gw::SectionStatus& s : sections)
-    if (s.complete()) return true;
-  return false;
+    if (s.complete()) return absl::OkStatus();
+  return NothingFilled(sections);
 }
 
-// The status a view ends with when its main section (the record the view
-// is of) says the record does not exist or the request is wrong.
-bool IsRequestError(const gw::SectionStatus& s) {
-  return s.status().code() == static_cast<int>(absl::StatusCode::kNotFound) ||
-         s.status().code() ==
-             static_cast<int>(absl::StatusCode::kInvalidArgument);
-}
-
-// The section's status as the view's error, with the backend's details.
-absl::Status SectionError(const gw::SectionStatus& s) {
-  absl::Status status(static_cast<absl::StatusCode>(s.status().code()),
-                      s.status().message());
-  for (const google::protobuf::Any& detail : s.status().details())
-    status.SetPayload(detail.type_url(), absl::Cord(detail.value()));
-  return status;
+// The view's answer: its sections appended, the membership resources it
+// names resolved (when `names` is set), serialized.
+template <typename View>
+std::string Finished(View& view, std::vector<gw::SectionStatus>& sections,
+                     const NameDirectory* names) {
+  for (gw::SectionStatus& s : sections) *view.add_sections() = std::move(s);
+  if (names != nullptr) names->Resolve(view, view.mutable_references());
+  return view.SerializeAsString();
 }
 
 // The start function of a FanOut call of `Method` on `stub` (a
@@ -250,10 +253,8 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
             [names = names_, state, day, summary, legislation, events, missions,
              operations, answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
-              if (IsRequestError(sections[0]))
-                return std::move(answer)(SectionError(sections[0]));
-              if (!AnyComplete(sections))
-                return std::move(answer)(NothingFilled(sections));
+              if (absl::Status refused = Refusal(sections, true); !refused.ok())
+                return std::move(answer)(std::move(refused));
               gw::StateProfile view;
               view.set_name(absl::StrCat(state, "/profile"));
               *view.mutable_as_of_date() = common::DayToDate(day);
@@ -282,10 +283,7 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                 auto& s = operations->response();
                 view.mutable_operations()->Swap(s.mutable_operations());
               }
-              for (auto& s : sections) *view.add_sections() = std::move(s);
-              if (names != nullptr)
-                names->Resolve(view, view.mutable_references());
-              std::move(answer)(view.SerializeAsString());
+              std::move(answer)(Finished(view, sections, names));
             });
       });
 }
@@ -326,10 +324,9 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
                   [names = names_, person, summary, events, missions,
                    answer = std::move(answer)](
                       std::vector<gw::SectionStatus> sections) mutable {
-                    if (IsRequestError(sections[0]))
-                      return std::move(answer)(SectionError(sections[0]));
-                    if (!AnyComplete(sections))
-                      return std::move(answer)(NothingFilled(sections));
+                    if (absl::Status refused = Refusal(sections, true);
+                        !refused.ok())
+                      return std::move(answer)(std::move(refused));
                     gw::PersonProfile view;
                     view.set_name(absl::StrCat(person, "/profile"));
                     if (sections[0].complete()) {
@@ -347,11 +344,7 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
                       auto& s = missions->response();
                       view.mutable_missions()->Swap(s.mutable_missions());
                     }
-                    for (auto& s : sections)
-                      *view.add_sections() = std::move(s);
-                    if (names != nullptr)
-                      names->Resolve(view, view.mutable_references());
-                    std::move(answer)(view.SerializeAsString());
+                    std::move(answer)(Finished(view, sections, names));
                   });
             });
 }
@@ -408,8 +401,9 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
             [names = names_, day, membership, legislation, missions,
              latest_events, next_events, answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
-              if (!AnyComplete(sections))
-                return std::move(answer)(NothingFilled(sections));
+              if (absl::Status refused = Refusal(sections, false);
+                  !refused.ok())
+                return std::move(answer)(std::move(refused));
               gw::AssemblyDashboard view;
               view.set_name("dashboard");
               *view.mutable_as_of_date() = common::DayToDate(day);
@@ -438,10 +432,7 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
                 auto& s = next_events->response();
                 view.mutable_next_events()->Swap(s.mutable_events());
               }
-              for (auto& s : sections) *view.add_sections() = std::move(s);
-              if (names != nullptr)
-                names->Resolve(view, view.mutable_references());
-              std::move(answer)(view.SerializeAsString());
+              std::move(answer)(Finished(view, sections, names));
             });
       });
 }
@@ -473,7 +464,7 @@ void GatewayHandler::ListBackends(ListBackendsCall call) {
       out->set_state(gw::BACKEND_STATE_READY);
     }
     if (!s.last_error.ok()) {
-      ToRpcStatus(s.last_error, out->mutable_last_error());
+      *out->mutable_last_error() = common::ToRpcStatus(s.last_error);
       *out->mutable_last_error_time() = TimeUtil::NanosecondsToTimestamp(
           absl::ToUnixNanos(s.last_error_time));
     }
@@ -538,19 +529,6 @@ absl::Status CheckRefresh(const std::string& value) {
   return absl::OkStatus();
 }
 
-// The file's contents, or INVALID_ARGUMENT naming the flag and the file.
-absl::StatusOr<std::string> ReadPem(const std::string& flag,
-                                    const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in.is_open() || text.str().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": cannot read ", path));
-  }
-  return text.str();
-}
-
 // TLS to the backends from the --backend_tls_* flags; nullopt for
 // plaintext.
 absl::StatusOr<std::optional<common::TlsOptions>> BackendTls(
@@ -578,8 +556,11 @@ absl::StatusOr<std::optional<common::TlsOptions>> BackendTls(
         {"backend_tls_cert_file", &cert, &tls.cert_chain},
         {"backend_tls_key_file", &key, &tls.private_key}}) {
     if (path->empty()) continue;
-    auto text = ReadPem(flag, *path);
-    if (!text.ok()) return text.status();
+    auto text = common::ReadFile(*path);
+    if (!text.ok() || text->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": cannot read ", *path));
+    }
     *out = std::move(*text);
   }
   tls.server_name_override = flags.at("backend_tls_server_name");

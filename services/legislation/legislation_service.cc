@@ -207,14 +207,6 @@ void FillRatificationProgress(
 // Requests
 // ---------------------------------------------------------------------------
 
-// INVALID_NAME unless the request field `field` holds a name of `shape`.
-absl::Status CheckRequestName(const std::string& field, const std::string& name,
-                              std::initializer_list<absl::string_view> shape) {
-  Violations v;
-  CheckName(v, field, name, shape, true);
-  return v.ToStatus("INVALID_NAME");
-}
-
 // The `done` of a store transaction that answers `call` (its response
 // filled by the transaction).
 template <typename Call>
@@ -405,7 +397,8 @@ void LegislationHandler::TransitionDocument(TransitionDocumentCall call) {
 
 void LegislationHandler::GetDocumentRevision(GetDocumentRevisionCall call) {
   const v1::GetDocumentRevisionRequest& req = call.request();
-  if (auto s = CheckRequestName("name", req.name(), {"documents", "revisions"});
+  if (auto s = common::CheckRequestName("name", req.name(),
+                                        {"documents", "revisions"});
       !s.ok())
     return call.Finish(std::move(s));
   std::vector<std::string> parts = absl::StrSplit(req.name(), '/');
@@ -418,7 +411,8 @@ void LegislationHandler::GetDocumentRevision(GetDocumentRevisionCall call) {
 
 void LegislationHandler::ListDocumentRevisions(ListDocumentRevisionsCall call) {
   const v1::ListDocumentRevisionsRequest& req = call.request();
-  if (auto s = CheckRequestName("name", req.name(), {"documents"}); !s.ok())
+  if (auto s = common::CheckRequestName("name", req.name(), {"documents"});
+      !s.ok())
     return call.Finish(std::move(s));
   v1::ListDocumentRevisionsResponse* out = call.response();
   const absl::Time deadline = call.deadline();
@@ -469,7 +463,8 @@ void LegislationHandler::DeleteTopic(DeleteTopicCall call) {
 
 void LegislationHandler::GetActionPlan(GetActionPlanCall call) {
   const v1::GetActionPlanRequest& req = call.request();
-  if (auto s = CheckRequestName("name", req.name(), {"actionPlans"}); !s.ok())
+  if (auto s = common::CheckRequestName("name", req.name(), {"actionPlans"});
+      !s.ok())
     return call.Finish(std::move(s));
   v1::ActionPlan* out = call.response();
   const absl::Time deadline = call.deadline();
@@ -567,7 +562,8 @@ void LegislationHandler::DeleteTreaty(DeleteTreatyCall call) {
 void LegislationHandler::GetTreatyRatificationProgress(
     GetTreatyRatificationProgressCall call) {
   const v1::GetTreatyRatificationProgressRequest& req = call.request();
-  if (auto s = CheckRequestName("treaty", req.treaty(), {"treaties"}); !s.ok())
+  if (auto s = common::CheckRequestName("treaty", req.treaty(), {"treaties"});
+      !s.ok())
     return call.Finish(std::move(s));
   struct Read {
     v1::Treaty treaty;
@@ -684,7 +680,8 @@ void LegislationHandler::DeleteImplementation(DeleteImplementationCall call) {
 void LegislationHandler::SummarizeStateLegislation(
     SummarizeStateLegislationCall call) {
   const v1::SummarizeStateLegislationRequest& req = call.request();
-  if (auto s = CheckRequestName("state", req.state(), {"states"}); !s.ok())
+  if (auto s = common::CheckRequestName("state", req.state(), {"states"});
+      !s.ok())
     return call.Finish(std::move(s));
   v1::StateLegislationSummary* out = call.response();
   out->set_state(req.state());

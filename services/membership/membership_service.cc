@@ -21,15 +21,6 @@
 namespace cstopa::membership {
 namespace {
 
-// INVALID_NAME unless the request field `field` holds a name of `shape`, as
-// the standard Get checks its name.
-absl::Status CheckRequestName(const std::string& field, const std::string& name,
-                              std::initializer_list<absl::string_view> shape) {
-  common::Violations v;
-  common::CheckName(v, field, name, shape, true);
-  return v.ToStatus("INVALID_NAME");
-}
-
 int32_t ClampSeats(int64_t seats) {
   return static_cast<int32_t>(
       std::min<int64_t>(seats, std::numeric_limits<int32_t>::max()));
@@ -210,7 +201,8 @@ void MembershipHandler::DeletePartner(DeletePartnerCall call) {
 // held on the day; round two: the names those posts refer to.
 void MembershipHandler::SummarizeState(SummarizeStateCall call) {
   const v1::SummarizeStateRequest& req = call.request();
-  if (auto s = CheckRequestName("name", req.name(), {"states"}); !s.ok())
+  if (auto s = common::CheckRequestName("name", req.name(), {"states"});
+      !s.ok())
     return call.Finish(std::move(s));
   const absl::StatusOr<int64_t> day =
       common::AsOfDay(req.as_of(), req.has_as_of(), "as_of", r_->set().Today());
@@ -276,7 +268,8 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
 // what the roles refer to.
 void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
   const v1::SummarizePersonRequest& req = call.request();
-  if (auto s = CheckRequestName("name", req.name(), {"persons"}); !s.ok())
+  if (auto s = common::CheckRequestName("name", req.name(), {"persons"});
+      !s.ok())
     return call.Finish(std::move(s));
   struct Work {
     explicit Work(SummarizePersonCall c) : call(std::move(c)) {}

@@ -168,22 +168,36 @@ std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status) {
   return Detail<google::rpc::ErrorInfo>(status);
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  absl::Status with_info = status;
-  EnsureErrorInfo(with_info);
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status rpc_status;
-  rpc_status.set_code(static_cast<int>(with_info.code()));
-  rpc_status.set_message(std::string(with_info.message()));
-  with_info.ForEachPayload(
+  rpc_status.set_code(static_cast<int>(status.code()));
+  rpc_status.set_message(std::string(status.message()));
+  status.ForEachPayload(
       [&](absl::string_view type_url, const absl::Cord& payload) {
         auto* any = rpc_status.add_details();
         any->set_type_url(std::string(type_url));
         any->set_value(std::string(payload));
       });
+  return rpc_status;
+}
+
+absl::Status FromRpcStatus(const google::rpc::Status& status) {
+  if (status.code() == 0) return absl::OkStatus();
+  // google.rpc.Code values are absl's.
+  absl::Status out(static_cast<absl::StatusCode>(status.code()),
+                   status.message());
+  for (const google::protobuf::Any& any : status.details())
+    out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  return out;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  absl::Status with_info = status;
+  EnsureErrorInfo(with_info);
   return grpc::Status(static_cast<grpc::StatusCode>(with_info.code()),
                       std::string(with_info.message()),
-                      rpc_status.SerializeAsString());
+                      ToRpcStatus(with_info).SerializeAsString());
 }
 
 }  // namespace cstopa::common

@@ -24,6 +24,7 @@
 namespace google::rpc {
 class BadRequest;
 class ErrorInfo;
+class Status;
 }  // namespace google::rpc
 namespace grpc {
 class Status;
@@ -79,6 +80,11 @@ std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 // The gRPC status for `status`: same code and message, and binary details
 // (google.rpc.Status) carrying every detail payload. OK maps to OK.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// `status` as a google.rpc.Status: code, message, and each detail payload
+// as an Any (no ErrorInfo is added). FromRpcStatus is its inverse.
+google::rpc::Status ToRpcStatus(const absl::Status& status);
+absl::Status FromRpcStatus(const google::rpc::Status& status);
 
 }  // namespace cstopa::common
 

@@ -6,18 +6,15 @@ namespace cstopa::common {
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  // gRPC's codes are absl's (both are google.rpc.Code).
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()),
-                   status.error_message());
   google::rpc::Status details;
   if (status.error_details().empty() ||
       !details.ParseFromString(status.error_details())) {
-    return out;
+    details.Clear();  // no details, or none that parse
   }
-  for (const google::protobuf::Any& any : details.details()) {
-    out.SetPayload(any.type_url(), absl::Cord(any.value()));
-  }
-  return out;
+  // The call's own code and message; the details' payloads.
+  details.set_code(status.error_code());
+  details.set_message(status.error_message());
+  return FromRpcStatus(details);
 }
 
 }  // namespace cstopa::common

@@ -59,9 +59,15 @@ std::string NamePattern(absl::Span<const absl::string_view> collections) {
   return absl::StrJoin(parts, "/");
 }
 
+absl::Status CheckRequestName(const std::string& field, const std::string& name,
+                              absl::Span<const absl::string_view> collections) {
+  Violations v;
+  CheckName(v, field, name, collections, true);
+  return v.ToStatus("INVALID_NAME");
+}
+
 void CheckName(Violations& v, const std::string& field, const std::string& name,
-               absl::Span<const absl::string_view> collections,
-               bool required) {
+               absl::Span<const absl::string_view> collections, bool required) {
   if (name.empty()) {
     if (required)
       v.Add(field,

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/types/span.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "cstopa/type/v1/types.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -68,8 +68,11 @@ bool ValidName(absl::string_view name,
 std::string NamePattern(absl::Span<const absl::string_view> collections);
 // Adds a violation unless `name` has the shape (or is empty and !required).
 void CheckName(Violations& v, const std::string& field, const std::string& name,
-               absl::Span<const absl::string_view> collections,
-               bool required);
+               absl::Span<const absl::string_view> collections, bool required);
+// INVALID_ARGUMENT (reason INVALID_NAME, a violation on `field`) unless the
+// request field `field` holds a name of the shape; OK when it does.
+absl::Status CheckRequestName(const std::string& field, const std::string& name,
+                              absl::Span<const absl::string_view> collections);
 
 // A BCP 47 tag such as "en", "ru" or "sr-Latn".
 bool ValidLanguageCode(absl::string_view code);

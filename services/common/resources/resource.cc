@@ -110,9 +110,7 @@ std::vector<absl::string_view> View(const std::vector<std::string>& v) {
 
 absl::Status CheckName(const std::string& field, const std::string& name,
                        const std::vector<std::string>& collections) {
-  Violations v;
-  common::CheckName(v, field, name, View(collections), true);
-  return v.ToStatus("INVALID_NAME");
+  return CheckRequestName(field, name, View(collections));
 }
 
 absl::Status CheckNames(

@@ -46,14 +46,6 @@ void LogEvent(absl::string_view level, absl::string_view msg,
   std::fflush(stderr);
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& content) {
   std::string tmp = path + ".tmp";
@@ -74,8 +66,8 @@ struct ServiceSettings {
 };
 
 struct Settings {
-  std::string listen, admin_listen, api_keys_file, page_token_secret,
-      port_file, access_log, tls_cert_file, tls_key_file, tls_client_ca_file;
+  std::string listen, admin_listen, api_keys_file, page_token_secret, port_file,
+      access_log, tls_cert_file, tls_key_file, tls_client_ca_file;
   int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
           max_concurrent_streams = 0;
   std::vector<ServiceSettings> services;  // in the order of the definitions
@@ -86,14 +78,13 @@ std::string Upper(std::string s) {
   return s;
 }
 
-absl::StatusOr<Settings> ParseFlags(int argc, char** argv,
-                                    const std::string& program,
-                                    const std::vector<ServiceDefinition>& defs) {
+absl::StatusOr<Settings> ParseFlags(
+    int argc, char** argv, const std::string& program,
+    const std::vector<ServiceDefinition>& defs) {
   std::vector<std::string> names;
   for (const ServiceDefinition& d : defs) names.push_back(d.grpc_service_name);
-  FlagSet flags(program,
-                absl::StrCat("Serves ", absl::StrJoin(names, ", "),
-                             " over gRPC."));
+  FlagSet flags(program, absl::StrCat("Serves ", absl::StrJoin(names, ", "),
+                                      " over gRPC."));
   const ServiceDefinition& first = defs.front();
   flags.Add("listen", "CSTOPA_LISTEN",
             absl::StrCat("127.0.0.1:", first.default_port),
@@ -301,6 +292,14 @@ void KeepFreedMemory() {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 int RunService(int argc, char** argv, const ServiceDefinition& def) {
   return RunServices(argc, argv, absl::StrCat(def.name, "_server"), {def});

@@ -41,7 +41,6 @@
 #include "services/common/query/paging.h"
 #include "services/common/store/sql.h"
 
-
 namespace cstopa::common {
 
 // What a service implementation gets from the runner.
@@ -121,8 +120,8 @@ class HandlerInstance : public ServiceInstance {
 
   // The ServiceDefinition::create of such a service.
   template <typename Interface>
-  static std::function<absl::StatusOr<std::unique_ptr<ServiceInstance>>(
-      const ServiceContext&)>
+  static std::function<
+      absl::StatusOr<std::unique_ptr<ServiceInstance>>(const ServiceContext&)>
   Factory(GrpcFace<Interface> face) {
     return [face](const ServiceContext& ctx)
                -> absl::StatusOr<std::unique_ptr<ServiceInstance>> {
@@ -160,6 +159,10 @@ struct ServiceDefinition {
       const ServiceContext&)>
       create;
 };
+
+// The contents of the file at `path`; NOT_FOUND "cannot read <path>" when it
+// cannot be read (for a service's own flags that name files).
+absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Runs the service until SIGTERM/SIGINT; returns the process exit code
 // (0 after a clean drain, 2 for bad flags, 1 for start-up failures).
