@@ -267,7 +267,23 @@ absl::Status ServerProcess::Signal(int sig) {
   if (kill(pid_, sig) != 0)
     return absl::InternalError(
         absl::StrCat("kill(", pid_, ", ", sig, "): ", std::strerror(errno)));
-  return absl::OkStatus();
+  if (sig != SIGSTOP && sig != SIGCONT) return absl::OkStatus();
+  // The parent hears of a stop once the whole thread group has stopped.
+  // Only stop or continue reports are asked for, so an exit is not reaped.
+  const int which = sig == SIGSTOP ? WSTOPPED : WCONTINUED;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (true) {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, which | WNOHANG) != 0)
+      return absl::InternalError(
+          absl::StrCat("waitid(", pid_, "): ", std::strerror(errno)));
+    if (info.si_pid == pid_) return absl::OkStatus();
+    if (absl::Now() > deadline)
+      return absl::DeadlineExceededError(
+          absl::StrCat("pid ", pid_, " did not ",
+                       sig == SIGSTOP ? "stop" : "resume", " within 5 s"));
+    absl::SleepFor(absl::Milliseconds(1));
+  }
 }
 
 absl::StatusOr<ExitInfo> ServerProcess::WaitForExit(absl::Duration timeout) {

@@ -92,7 +92,10 @@ class ServerProcess {
   // the same store and key file. Kills a child that still runs.
   absl::Status Restart(absl::Duration timeout = absl::Seconds(20));
 
-  // Sends `sig` to the child. FAILED_PRECONDITION when none runs.
+  // Sends `sig` to the child. FAILED_PRECONDITION when none runs. For
+  // SIGSTOP and SIGCONT it returns once every thread of the child has
+  // stopped or resumed (kill() alone returns before that, and a call sent
+  // in the gap may still be answered); DEADLINE_EXCEEDED after 5 s.
   absl::Status Signal(int sig);
 
   // Waits up to `timeout` for the child to end and reaps it.
