@@ -1,9 +1,15 @@
 #include "services/common/resources/watch.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/base/errors.h"
+#include "services/common/query/validation.h"
 
 namespace cstopa::common {
 namespace {
@@ -61,10 +67,53 @@ void DrainWatches(ChangeFeed* feed) {
       "last resume_token received"));
 }
 
+absl::StatusOr<ChangeFilter> MakeChangeFilter(
+    const google::protobuf::RepeatedPtrField<std::string>& collections,
+    const std::string& name, const std::vector<std::string>& known) {
+  Violations v;
+  ChangeFilter filter;
+  const std::string choices = absl::StrJoin(known, ", ");
+  for (int i = 0; i < collections.size(); ++i) {
+    const std::string& c = collections[i];
+    const std::string field = absl::StrCat("collections[", i, "]");
+    if (std::find(known.begin(), known.end(), c) == known.end()) {
+      v.Add(field, absl::StrCat("unknown collection \"", c,
+                                "\"; this stream has: ", choices));
+    } else if (std::find(filter.collections.begin(), filter.collections.end(),
+                         c) != filter.collections.end()) {
+      v.Add(field, absl::StrCat("\"", c, "\" is listed twice"));
+    } else {
+      filter.collections.push_back(c);
+    }
+  }
+  if (!name.empty()) {
+    // A well-formed name: ID segments and collections of this stream, the
+    // last collection one of `known`.
+    const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+    bool ok = parts.size() % 2 == 0;
+    for (size_t i = 0; ok && i < parts.size(); i += 2)
+      ok = !parts[i].empty() && ValidId(parts[i + 1]);
+    if (ok) {
+      const absl::string_view collection = CollectionOf(name);
+      ok = std::find(known.begin(), known.end(), collection) != known.end();
+    }
+    if (!ok)
+      v.Add("name", absl::StrCat("\"", name,
+                                 "\" is not the name of a resource of this "
+                                 "stream (collections: ",
+                                 choices, ")"));
+    filter.name = name;
+  }
+  absl::Status status = v.ToStatus("INVALID_WATCH_FILTER");
+  if (!status.ok()) return status;
+  return filter;
+}
+
 namespace watch_internal {
 
-WatchStream::WatchStream(ChangeFeed* feed, ServerStreamState* stream)
-    : feed_(feed), stream_(stream) {}
+WatchStream::WatchStream(ChangeFeed* feed, ServerStreamState* stream,
+                         ChangeFilter filter)
+    : feed_(feed), stream_(stream), filter_(std::move(filter)) {}
 
 WatchStream::~WatchStream() = default;
 
@@ -94,7 +143,7 @@ void WatchStream::Register(absl::Status hop, const std::string& resume_token) {
   }
   if (!hop.ok()) return FinishOnce(std::move(hop));
 
-  absl::StatusOr<uint64_t> id = feed_->Watch(resume_token, this);
+  absl::StatusOr<uint64_t> id = feed_->Watch(resume_token, this, filter_);
 
   std::shared_ptr<WatchStream> keep;  // released after the lock
   absl::Status end;

@@ -54,6 +54,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -61,6 +62,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "services/common/api/call.h"
 #include "services/common/store/change_feed.h"
 #include "services/common/store/resource_store.h"
@@ -82,6 +84,14 @@ using WatchFill = std::function<void(
 // time. `feed` must outlive the hook.
 WriteHook FeedWriteHook(ChangeFeed* feed);
 
+// Checks a Watch request's filter fields against the collections a service
+// streams (`known`, as in names: "states", "actionPlans"): INVALID_ARGUMENT
+// (field violations on `collections` or `name`) for an unknown or repeated
+// collection, or a `name` that is not a well-formed name of one of them.
+absl::StatusOr<ChangeFilter> MakeChangeFilter(
+    const google::protobuf::RepeatedPtrField<std::string>& collections,
+    const std::string& name, const std::vector<std::string>& known);
+
 // Ends every stream of `feed` with UNAVAILABLE, reason SERVER_SHUTTING_DOWN
 // (each once its outstanding message is written), and refuses new ones:
 // clients reconnect, to another replica, with their last token. For a
@@ -96,7 +106,7 @@ namespace watch_internal {
 class WatchStream : public ChangeFeed::Watcher,
                     public std::enable_shared_from_this<WatchStream> {
  public:
-  WatchStream(ChangeFeed* feed, ServerStreamState* stream);
+  WatchStream(ChangeFeed* feed, ServerStreamState* stream, ChangeFilter filter);
   ~WatchStream() override;
 
   // Registers with the feed after `resume_token`, on a store thread of `db`.
@@ -123,6 +133,7 @@ class WatchStream : public ChangeFeed::Watcher,
 
   ChangeFeed* const feed_;
   ServerStreamState* const stream_;
+  const ChangeFilter filter_;
   absl::Mutex mu_;
   uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
   bool registering_ ABSL_GUARDED_BY(mu_) = true;     // id_ not known yet
@@ -140,8 +151,8 @@ template <typename Response>
 class TypedWatchStream final : public WatchStream {
  public:
   TypedWatchStream(ChangeFeed* feed, ServerStreamState* stream,
-                   WatchFill<Response> fill)
-      : WatchStream(feed, stream), fill_(std::move(fill)) {}
+                   ChangeFilter filter, WatchFill<Response> fill)
+      : WatchStream(feed, stream, std::move(filter)), fill_(std::move(fill)) {}
 
  private:
   const google::protobuf::Message& Fill(const Change& change,
@@ -161,16 +172,21 @@ class TypedWatchStream final : public WatchStream {
 // describes; `fill` (anything a WatchFill<Response> can hold) makes each
 // message. `db` is the feed's database (the stream registers on one of its
 // store threads). `feed` and `db` must outlive the stream: a server drains
-// its streams (DrainWatches) before it destroys them.
+// its streams (DrainWatches) before it destroys them. With `filter` (from
+// MakeChangeFilter over the request's filter fields) the stream carries
+// only the changes it matches; an error ends the call with it at once.
 template <typename Request, typename Response, typename Fill>
 void ServeWatch(ChangeFeed* feed, Database* db,
-                ServerStreamCall<Request, Response> call, Fill fill) {
+                ServerStreamCall<Request, Response> call, Fill fill,
+                absl::StatusOr<ChangeFilter> filter = ChangeFilter{}) {
+  if (!filter.ok()) return call.Finish(filter.status());
   std::string token = call.request().resume_token();
   const absl::Time deadline = call.caller().deadline;
   ServerStreamState* stream = call.Release();
   watch_internal::WatchStream::Start(
       std::make_shared<watch_internal::TypedWatchStream<Response>>(
-          feed, stream, WatchFill<Response>(std::move(fill))),
+          feed, stream, *std::move(filter),
+          WatchFill<Response>(std::move(fill))),
       db, std::move(token), deadline);
 }
 

@@ -462,6 +462,37 @@ TEST(FeedWriteHookTest, NeedsANameAndAnUpdateTime) {
             absl::StatusCode::kInternal);
 }
 
+// A Watch request's filter fields: known collections once each, and a name
+// of one of them; anything else is INVALID_ARGUMENT naming the field.
+TEST(MakeChangeFilterTest, ChecksCollectionsAndName) {
+  const std::vector<std::string> known = {"parliaments", "delegations",
+                                          "persons"};
+  google::protobuf::RepeatedPtrField<std::string> collections;
+  auto ok = MakeChangeFilter(collections, "", known);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->empty());
+
+  collections.Add("delegations");
+  ok = MakeChangeFilter(collections, "parliaments/kg/delegations/kg", known);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->Matches("parliaments/kg/delegations/kg"));
+  EXPECT_FALSE(ok->Matches("parliaments/kz/delegations/kz"));
+
+  collections.Add("states");
+  collections.Add("delegations");
+  auto bad = MakeChangeFilter(collections, "persons/Bad_Id", known);
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  auto request = GetBadRequest(bad.status());
+  ASSERT_TRUE(request.has_value());
+  std::vector<std::string> fields;
+  for (const auto& v : request->field_violations()) fields.push_back(v.field());
+  EXPECT_EQ(fields, (std::vector<std::string>{"collections[1]",
+                                              "collections[2]", "name"}));
+  EXPECT_EQ(GetErrorInfo(bad.status())->reason(), "INVALID_WATCH_FILTER");
+  EXPECT_FALSE(MakeChangeFilter({}, "events/e1", known).ok());
+  EXPECT_FALSE(MakeChangeFilter({}, "persons", known).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, WatchTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });

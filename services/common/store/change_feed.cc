@@ -127,8 +127,26 @@ absl::StatusOr<std::vector<Change>> ChangeFeed::ReadAfter(int64_t after,
   return rows;
 }
 
+absl::string_view CollectionOf(absl::string_view resource_name) {
+  const size_t last = resource_name.rfind('/');
+  if (last == absl::string_view::npos || last == 0) return {};
+  const size_t before = resource_name.rfind('/', last - 1);
+  return resource_name.substr(
+      before == absl::string_view::npos ? 0 : before + 1,
+      last - (before == absl::string_view::npos ? 0 : before + 1));
+}
+
+bool ChangeFilter::Matches(absl::string_view resource_name) const {
+  if (!name.empty() && resource_name != name) return false;
+  if (collections.empty()) return true;
+  const absl::string_view collection = CollectionOf(resource_name);
+  return std::find(collections.begin(), collections.end(), collection) !=
+         collections.end();
+}
+
 absl::StatusOr<uint64_t> ChangeFeed::Watch(absl::string_view resume_token,
-                                           Watcher* watcher) {
+                                           Watcher* watcher,
+                                           ChangeFilter filter) {
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_ || stop_)
@@ -164,6 +182,7 @@ absl::StatusOr<uint64_t> ChangeFeed::Watch(absl::string_view resume_token,
   Sub& sub = subs_[id];
   sub.watcher = watcher;
   sub.after = after;
+  sub.filter = std::move(filter);
   sub.last_sent = absl::Now();
   wake_ = true;
   return id;
@@ -332,7 +351,6 @@ void ChangeFeed::Dispatch() {
 
     // 2. One message for each ready watcher that has something to get.
     for (auto& [id, sub] : subs_) {
-      const bool behind = sub.after < head_;
       if (!sub.ready) {
         if (sub.live && head_ - sub.after > options_.max_lag && sub.doom.ok())
           sub.doom = ErrorWithInfo(
@@ -359,23 +377,42 @@ void ChangeFeed::Dispatch() {
       Change change;
       if (!sub.sent_any) {
         change.seq = sub.after;  // the first message: a checkpoint
-      } else if (!sub.backlog.empty()) {
-        change = std::move(sub.backlog.front());
-        sub.backlog.pop_front();
-        // The ring may hold the rest by now.
-        if (change.seq >= ring_floor_) sub.backlog.clear();
-      } else if (behind && sub.after >= ring_floor_) {
-        auto pos = std::upper_bound(
-            ring_.begin(), ring_.end(), sub.after,
-            [](int64_t seq, const Change& c) { return seq < c.seq; });
-        if (pos == ring_.end()) continue;
-        change = *pos;
-      } else if (behind) {
-        continue;  // waits for its catch-up page
       } else {
-        sub.live = true;
-        if (now - sub.last_sent < options_.checkpoint_interval) continue;
-        change.seq = sub.after;  // quiet stream: a checkpoint
+        // The next change the watcher wants; those it does not are passed
+        // over (its position moves past them).
+        bool found = false;
+        while (!sub.backlog.empty()) {
+          Change next = std::move(sub.backlog.front());
+          sub.backlog.pop_front();
+          // The ring may hold the rest by now.
+          if (next.seq >= ring_floor_) sub.backlog.clear();
+          if (sub.filter.Matches(next.name)) {
+            change = std::move(next);
+            found = true;
+            break;
+          }
+          sub.after = next.seq;
+        }
+        if (!found && sub.after < head_ && sub.after >= ring_floor_ &&
+            sub.backlog.empty()) {
+          auto pos = std::upper_bound(
+              ring_.begin(), ring_.end(), sub.after,
+              [](int64_t seq, const Change& c) { return seq < c.seq; });
+          for (; pos != ring_.end(); ++pos) {
+            if (sub.filter.Matches(pos->name)) {
+              change = *pos;
+              found = true;
+              break;
+            }
+            sub.after = pos->seq;
+          }
+        }
+        if (!found) {
+          if (sub.after < head_) continue;  // waits for its catch-up page
+          sub.live = true;
+          if (now - sub.last_sent < options_.checkpoint_interval) continue;
+          change.seq = sub.after;  // quiet stream: a checkpoint
+        }
       }
       if (change.kind != ChangeKind::kCheckpoint) sub.after = change.seq;
       if (sub.after >= head_) sub.live = true;

@@ -91,6 +91,25 @@ struct Change {
   int64_t commit_time = 0;  // microseconds since the epoch
 };
 
+// Which changes a watcher wants: those of resources in `collections` (the
+// collection ID a name ends in: "persons" for persons/x, "delegations" for
+// parliaments/p/delegations/d), or of the one resource `name`; both empty:
+// every change. Both set: a change must satisfy both. Checkpoints are
+// always sent, so a filtered stream's token keeps advancing past the
+// changes it skipped.
+struct ChangeFilter {
+  std::vector<std::string> collections;
+  std::string name;
+
+  bool empty() const { return collections.empty() && name.empty(); }
+  bool Matches(absl::string_view resource_name) const;
+};
+
+// The collection ID of a resource name: its next-to-last segment
+// ("delegations" for "parliaments/p/delegations/d"); "" for a name with
+// fewer than two segments.
+absl::string_view CollectionOf(absl::string_view resource_name);
+
 struct ChangeFeedOptions {
   std::string table;        // the change table (trusted SQL identifier)
   int64_t lock_key = 0;     // PostgreSQL advisory lock key of this feed
@@ -141,9 +160,10 @@ class ChangeFeed {
   // Registers `watcher` to receive the changes after `resume_token` ("" =
   // from now), starting with a checkpoint. INVALID_ARGUMENT for a damaged
   // token, OUT_OF_RANGE for an expired one, UNAVAILABLE after Shutdown or
-  // when the store cannot be read. Returns the watcher's id.
+  // when the store cannot be read. Returns the watcher's id. Changes that
+  // `filter` rejects are skipped (the watcher's position moves past them).
   absl::StatusOr<uint64_t> Watch(absl::string_view resume_token,
-                                 Watcher* watcher);
+                                 Watcher* watcher, ChangeFilter filter = {});
   // The watcher has sent its last change and wants the next.
   void Ready(uint64_t id);
   // Forgets a watcher (its client went away); no OnEnd. When it returns the
@@ -176,6 +196,7 @@ class ChangeFeed {
     absl::Time last_sent;        // for quiet-stream checkpoints
     std::deque<Change> backlog;  // catch-up rows read from the store
     absl::Status doom;           // when not OK: end at the next chance
+    ChangeFilter filter;         // changes it wants
   };
   struct Delivery {
     uint64_t id;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -45,8 +46,8 @@ class FakeWatcher : public ChangeFeed::Watcher {
     if (leave) Cancel();
   }
 
-  absl::Status Start(absl::string_view token) {
-    auto id = feed_->Watch(token, this);
+  absl::Status Start(absl::string_view token, ChangeFilter filter = {}) {
+    auto id = feed_->Watch(token, this, std::move(filter));
     if (!id.ok()) return id.status();
     absl::MutexLock lock(&mu_);
     id_ = *id;
@@ -171,6 +172,13 @@ class FakeWatcher : public ChangeFeed::Watcher {
   std::vector<Change> changes_ ABSL_GUARDED_BY(mu_);
   std::string last_token_ ABSL_GUARDED_BY(mu_);
 };
+
+ChangeFilter Filter(std::vector<std::string> collections, std::string name) {
+  ChangeFilter f;
+  f.collections = std::move(collections);
+  f.name = std::move(name);
+  return f;
+}
 
 // Seqs 1..n each exactly once, in order.
 void ExpectDense(const std::vector<Change>& changes, int64_t first,
@@ -342,6 +350,61 @@ TEST_P(ChangeFeedTest, CatchUpReadsPagesPastTheMemoryBuffer) {
     ASSERT_TRUE(Write(db_.get(), feed, absl::StrCat("c/", i)).ok());
   ASSERT_TRUE(w.WaitForChanges(70));
   ExpectDense(w.changes(), 1, 70);
+}
+
+// A filtered watcher gets only the changes it asked for, from the memory
+// buffer and from catch-up pages alike, and its tokens move past the rest.
+TEST_P(ChangeFeedTest, FilteredWatchersGetOnlyTheirCollectionOrResource) {
+  ChangeFeedOptions o = Options();
+  o.buffer_size = 4;
+  o.page_size = 5;
+  ChangeFeed* feed = NewFeed(o);
+  auto name = [](int i) {
+    return i % 3 == 0 ? absl::StrCat("parliaments/p", i, "/delegations/d")
+                      : absl::StrCat("persons/x", i % 2);
+  };
+  for (int i = 0; i < 30; ++i)
+    ASSERT_TRUE(Write(db_.get(), feed, name(i)).ok());
+  FakeWatcher delegations(feed, true), one(feed, true), both(feed, true);
+  ASSERT_TRUE(
+      delegations.Start(feed->TokenFor(0), Filter({"delegations"}, "")).ok());
+  ASSERT_TRUE(one.Start(feed->TokenFor(0), Filter({}, "persons/x1")).ok());
+  ASSERT_TRUE(
+      both.Start(feed->TokenFor(0), Filter({"persons"}, "persons/x0")).ok());
+  for (int i = 30; i < 36; ++i)  // these come from the memory buffer
+    ASSERT_TRUE(Write(db_.get(), feed, name(i)).ok());
+  auto expect = [&](FakeWatcher& w, auto wanted) {
+    std::vector<int64_t> seqs;
+    for (int i = 0; i < 36; ++i)
+      if (wanted(name(i))) seqs.push_back(i + 1);
+    ASSERT_TRUE(w.WaitForChanges(seqs.size()));
+    std::vector<int64_t> got;
+    for (const Change& c : w.changes()) got.push_back(c.seq);
+    EXPECT_EQ(got, seqs);
+  };
+  expect(delegations, [](const std::string& n) {
+    return absl::EndsWith(n, "/delegations/d");
+  });
+  expect(one, [](const std::string& n) { return n == "persons/x1"; });
+  expect(both, [](const std::string& n) { return n == "persons/x0"; });
+  // The last change the collection watcher got was seq 34 (i = 33); the
+  // change after it is not its, and a new one is.
+  ASSERT_TRUE(Write(db_.get(), feed, "persons/x9").ok());
+  ASSERT_TRUE(Write(db_.get(), feed, name(36)).ok());
+  ASSERT_TRUE(delegations.WaitForChanges(13));
+  EXPECT_EQ(delegations.changes().back().seq, 38);
+  EXPECT_EQ(delegations.changes().back().name, name(36));
+}
+
+TEST(ChangeFilterTest, CollectionsAreTheLastCollectionOfAName) {
+  EXPECT_EQ(CollectionOf("persons/x"), "persons");
+  EXPECT_EQ(CollectionOf("parliaments/p/delegations/d"), "delegations");
+  EXPECT_EQ(CollectionOf("dashboard"), "");
+  EXPECT_TRUE(ChangeFilter{}.Matches("anything/at-all"));
+  ChangeFilter f = Filter({"roles", "bodies"}, "");
+  EXPECT_TRUE(f.Matches("roles/r1"));
+  EXPECT_FALSE(f.Matches("persons/r1"));
+  EXPECT_FALSE(f.Matches("roles"));
 }
 
 TEST_P(ChangeFeedTest, TokensOlderThanTheRetentionAreOutOfRange) {
