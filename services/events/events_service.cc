@@ -54,8 +54,11 @@ void EventsHandler::DeleteEvent(DeleteEventCall call) {
 }
 
 void EventsHandler::WatchEvents(WatchEventsCall call) {
+  const v1::WatchEventsRequest& req = call.request();
+  auto filter =
+      common::MakeChangeFilter(req.collections(), req.name(), {"events"});
   common::ServeWatch(&r_->feed(), r_->set().db(), std::move(call),
-                     FillWatchEventsResponse);
+                     FillWatchEventsResponse, std::move(filter));
 }
 
 absl::Status EventsHandler::LoadSeed(const std::string& text) {
@@ -77,6 +80,7 @@ void FillWatchEventsResponse(const common::Change& change,
   out->set_change_type(static_cast<v1::ChangeType>(change.kind));
   if (change.kind != common::ChangeKind::kCheckpoint) {
     (void)out->mutable_event()->ParseFromString(change.data);
+    out->set_name(change.name);
     *out->mutable_commit_time() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
             change.commit_time);

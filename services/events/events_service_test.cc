@@ -320,6 +320,7 @@ TEST_F(EventsServiceTest, WatchEventsStreamsEachWriteOnceAndResumes) {
   EXPECT_EQ(got[3].change_type(), v1::CHANGE_TYPE_DELETED);
   for (int i = 1; i <= 3; ++i) {
     EXPECT_EQ(got[i].event().name(), "events/watched");
+    EXPECT_EQ(got[i].name(), "events/watched");
     EXPECT_EQ(got[i].sequence(), 7 + i);
     EXPECT_EQ(got[i].commit_time().seconds(),
               got[i].event().update_time().seconds());
@@ -347,6 +348,38 @@ TEST_F(EventsServiceTest, WatchEventsStreamsEachWriteOnceAndResumes) {
                         [](const v1::WatchEventsResponse&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_RESUME_TOKEN");
+
+  // Following one event from the start of the log: only its changes.
+  v1::WatchEventsRequest one;
+  one.set_resume_token(got[0].resume_token());
+  one.set_name("events/watched");
+  std::vector<v1::WatchEventsResponse> only;
+  s = api_->WatchEvents({}, one, [&](const v1::WatchEventsResponse& m) {
+    only.push_back(m);
+    return only.size() < 3;
+  });
+  ASSERT_EQ(only.size(), 3u);
+  EXPECT_EQ(only[1].name(), "events/watched");
+  EXPECT_EQ(only[2].sequence(), 9);
+  // The seed's events are passed over by a filter that wants another one.
+  v1::WatchEventsRequest other;
+  other.set_resume_token(resources_->feed().TokenFor(0));
+  other.set_name("events/watched");
+  std::vector<v1::WatchEventsResponse> skipped;
+  s = api_->WatchEvents({}, other, [&](const v1::WatchEventsResponse& m) {
+    skipped.push_back(m);
+    return skipped.size() < 2;
+  });
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[1].sequence(), 8);  // the create, not seed change 1
+
+  v1::WatchEventsRequest wrong;
+  wrong.add_collections("persons");
+  wrong.set_name("states/kz");
+  s = api_->WatchEvents({}, wrong,
+                        [](const v1::WatchEventsResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_WATCH_FILTER");
 }
 
 TEST_F(EventsServiceTest, DrainEndsWatchStreamsWithUnavailable) {
