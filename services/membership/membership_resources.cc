@@ -1,18 +1,22 @@
 // The membership service's resources, declared (services/common/resources/
 // resource.h): for each, its name pattern, the columns List filters and
-// orders on, its validation and references, and its "as of" fields.
+// orders on, its validation and references, and its "as of" fields; and
+// the change feed every write logs to.
 #include "services/membership/membership_resources.h"
 
 #include <algorithm>
 #include <deque>
 #include <limits>
 #include <map>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/common/store/columns.h"
 #include "services/membership/embedded_files.h"
 
@@ -345,18 +349,41 @@ ResourceDecl<v1::Partner> PartnerDecl() {
   return Declare<v1::Partner>("partners/{partner}", kPartners.columns);
 }
 
+const std::vector<std::string>& MembershipCollections() {
+  static const std::vector<std::string>* collections =
+      new std::vector<std::string>{"states",  "parliaments", "delegations",
+                                   "persons", "roles",       "bodies",
+                                   "partners"};
+  return *collections;
+}
+
+common::ChangeFeedOptions MembershipFeedOptions() {
+  common::ChangeFeedOptions o;
+  o.table = "membership_changes";
+  o.lock_key = 0x63737470'6d656d62LL;  // "cstpmemb"
+  o.token_scope = "cstopa.membership.v1.MembershipService/WatchMembership";
+  return o;
+}
+
 MembershipResources::MembershipResources(common::Database* db,
                                          const common::PageTokenCodec* tokens,
                                          const common::ApiKeyStore* keys,
-                                         std::function<int64_t()> today)
+                                         std::function<int64_t()> today,
+                                         common::ChangeFeedOptions feed)
     : set_(db, tokens, keys, std::move(today)),
+      feed_(db, tokens, std::move(feed)),
       states_(&set_, StateDecl()),
       parliaments_(&set_, ParliamentDecl()),
       delegations_(&set_, DelegationDecl()),
       persons_(&set_, PersonDecl()),
       roles_(&set_, RoleDecl()),
       bodies_(&set_, BodyDecl()),
-      partners_(&set_, PartnerDecl()) {}
+      partners_(&set_, PartnerDecl()) {
+  // Each write of any collection logs its change in its own transaction,
+  // then wakes the feed.
+  set_.set_write_hook(common::FeedWriteHook(&feed_));
+  set_.set_after_commit([this] { feed_.Notify(); });
+}
 
 // ---------------------------------------------------------------------------
 // Reads for the summaries

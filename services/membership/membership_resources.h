@@ -2,7 +2,11 @@
 // delegations, persons, roles, bodies and partners, each declared once
 // (membership_resources.cc) and served by the platform's standard methods
 // (services/common/resources/resource.h) over the service's own tables
-// (migrations/).
+// (migrations/), and the change feed every write of any of them logs to
+// (the membership_changes table, services/common/store/change_feed.h): each
+// committed create, update, delete and seed insert is logged in its own
+// transaction, so it appears in WatchMembership exactly once, in commit
+// order.
 //
 //   auto db = OpenDatabase("sqlite::memory:", MembershipSchema());
 //   MembershipResources resources(db->get(), &page_tokens, &api_keys);
@@ -32,11 +36,21 @@
 #include "cstopa/membership/v1/membership.pb.h"
 #include "services/common/base/dates.h"
 #include "services/common/resources/resource.h"
+#include "services/common/store/change_feed.h"
 
 namespace cstopa::membership {
 
 // The schema (migrations) of the membership store.
 const common::SchemaSpec& MembershipSchema();
+
+// The collection IDs of the membership records, as in their names: what
+// WatchMembership streams and filters on.
+const std::vector<std::string>& MembershipCollections();
+
+// The change feed settings of the membership service: table
+// membership_changes, changes kept 7 days, watchers ended when 10,000
+// changes behind.
+common::ChangeFeedOptions MembershipFeedOptions();
 
 // Dates as the store's YYYYMMDD integers (see services/common/base/dates.h).
 using common::EarliestDay;
@@ -123,12 +137,16 @@ struct StateDelegation {
 class MembershipResources {
  public:
   // `today` returns the current date as YYYYMMDD (UTC); injectable for tests.
+  // `db`, `tokens` and `keys` must outlive the resources. Starts the feed's
+  // poller.
   MembershipResources(common::Database* db,
                       const common::PageTokenCodec* tokens,
                       const common::ApiKeyStore* keys,
-                      std::function<int64_t()> today = nullptr);
+                      std::function<int64_t()> today = nullptr,
+                      common::ChangeFeedOptions feed = MembershipFeedOptions());
 
   common::ResourceSet& set() { return set_; }
+  common::ChangeFeed& feed() { return feed_; }
   common::Resource<v1::State>& states() { return states_; }
   common::Resource<v1::Parliament>& parliaments() { return parliaments_; }
   common::Resource<v1::Delegation>& delegations() { return delegations_; }
@@ -190,6 +208,7 @@ class MembershipResources {
                 std::vector<T>* out, common::StatusCallback done);
 
   common::ResourceSet set_;
+  common::ChangeFeed feed_;
   common::Resource<v1::State> states_;
   common::Resource<v1::Parliament> parliaments_;
   common::Resource<v1::Delegation> delegations_;

@@ -13,13 +13,25 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
 #include "membership/seed/membership_seed.pb.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/membership/embedded_files.h"
 
 namespace cstopa::membership {
 namespace {
+
+// The feed's change kinds are numbered as the API's change types.
+static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
+              v1::CHANGE_TYPE_UNSPECIFIED);
+static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
+              v1::CHANGE_TYPE_CREATED);
+static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
+              v1::CHANGE_TYPE_UPDATED);
+static_assert(static_cast<int>(common::ChangeKind::kDeleted) ==
+              v1::CHANGE_TYPE_DELETED);
 
 int32_t ClampSeats(int64_t seats) {
   return static_cast<int32_t>(
@@ -381,6 +393,59 @@ void MembershipHandler::SummarizeMembership(SummarizeMembershipCall call) {
       });
 }
 
+// Change stream --------------------------------------------------------------
+
+void MembershipHandler::WatchMembership(WatchMembershipCall call) {
+  const v1::WatchMembershipRequest& req = call.request();
+  auto filter = common::MakeChangeFilter(req.collections(), req.name(),
+                                         MembershipCollections());
+  common::ServeWatch(
+      &r_->feed(), r_->set().db(), std::move(call),
+      [this](const common::Change& change, const std::string& token,
+             v1::WatchMembershipResponse* out) {
+        FillWatchMembershipResponse(*r_, change, token, out);
+      },
+      std::move(filter));
+}
+
+void MembershipHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+
+void FillWatchMembershipResponse(MembershipResources& resources,
+                                 const common::Change& change,
+                                 const std::string& token,
+                                 v1::WatchMembershipResponse* out) {
+  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
+  out->set_resume_token(token);
+  out->set_sequence(change.seq);
+  if (change.kind == common::ChangeKind::kCheckpoint) return;
+  *out->mutable_commit_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          change.commit_time);
+  out->set_name(change.name);
+  // The stored bytes parse: the feed logged them from the resource as
+  // stored. The computed fields are Get's.
+  const absl::string_view collection = common::CollectionOf(change.name);
+  if (collection == "states") {
+    v1::State* state = out->mutable_state();
+    (void)state->ParseFromString(change.data);
+    resources.states().Compute(state, resources.set().Today());
+  } else if (collection == "parliaments") {
+    (void)out->mutable_parliament()->ParseFromString(change.data);
+  } else if (collection == "delegations") {
+    v1::Delegation* delegation = out->mutable_delegation();
+    (void)delegation->ParseFromString(change.data);
+    resources.delegations().Compute(delegation, resources.set().Today());
+  } else if (collection == "persons") {
+    (void)out->mutable_person()->ParseFromString(change.data);
+  } else if (collection == "roles") {
+    (void)out->mutable_role()->ParseFromString(change.data);
+  } else if (collection == "bodies") {
+    (void)out->mutable_body()->ParseFromString(change.data);
+  } else if (collection == "partners") {
+    (void)out->mutable_partner()->ParseFromString(change.data);
+  }
+}
+
 // Seed -----------------------------------------------------------------------
 
 absl::Status MembershipHandler::LoadSeed(const std::string& text) {
@@ -399,6 +464,7 @@ absl::Status MembershipHandler::LoadSeed(const std::string& text) {
   if (s.ok()) s = r_->persons().Seed(seed.persons(), "persons");
   if (s.ok()) s = r_->roles().Seed(seed.roles(), "roles");
   if (s.ok()) s = r_->partners().Seed(seed.partners(), "partners");
+  r_->feed().Notify();  // the inserts were logged: watchers see them now
   return s;
 }
 

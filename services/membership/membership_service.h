@@ -2,8 +2,9 @@
 // (the interface is generated from the proto; see
 // tools/protoc-gen-cstopa), almost all of them a standard method of a
 // declared resource (membership_resources.h); the summaries are computed
-// here from the records. Tests call it through its
-// blocking face, without a server:
+// here from the records; WatchMembership is served from the membership
+// change feed (services/common/resources/watch.h). Tests call it through
+// its blocking face, without a server:
 //
 //   MembershipResources resources(db, &tokens, &keys);
 //   MembershipHandler handler(&resources);
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "cstopa/membership/v1/membership.cstopa.h"
 #include "services/common/server/server.h"
+#include "services/common/store/change_feed.h"
 #include "services/membership/membership_resources.h"
 
 namespace cstopa::membership {
@@ -76,12 +78,31 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   void SummarizePerson(SummarizePersonCall call) override;
   void SummarizeMembership(SummarizeMembershipCall call) override;
 
+  // Every change of every collection, or of those the request's filter
+  // names.
+  void WatchMembership(WatchMembershipCall call) override;
+
   // Loads the seed file text (MembershipSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);
+
+  // Ends every watch stream with UNAVAILABLE (reason SERVER_SHUTTING_DOWN,
+  // "reconnect with your last token") and refuses new ones. The server
+  // calls it when draining starts, before it stops taking calls, so that
+  // streams end at once instead of at the drain deadline.
+  void BeginDrain();
 
  private:
   MembershipResources* r_;
 };
+
+// Fills a WatchMembershipResponse from a change of the membership feed of
+// `resources` (what WatchMembership's common::WatchFill does): the record
+// in the oneof member of its collection (common::CollectionOf its name),
+// with its computed fields for today, as Get without `as_of` computes them.
+void FillWatchMembershipResponse(MembershipResources& resources,
+                                 const common::Change& change,
+                                 const std::string& token,
+                                 v1::WatchMembershipResponse* out);
 
 // The membership service as the runner starts it (server/server.h).
 common::ServiceDefinition MembershipService();

@@ -1,0 +1,9 @@
+-- membership_changes: the change log of WatchMembership (services/common/
+-- store/change_feed.h): one row per committed create, update, delete or seed
+-- insert of any membership record, seq dense and in commit order. Records
+-- written before this migration have no row: a stream starts from now.
+CREATE TABLE membership_changes (
+  seq BIGINT PRIMARY KEY, kind BIGINT NOT NULL, name TEXT COLLATE "C" NOT NULL,
+  data BYTEA NOT NULL, commit_time BIGINT NOT NULL
+);
+CREATE INDEX membership_changes_by_time ON membership_changes (commit_time);
