@@ -1,5 +1,6 @@
-// Store tests: date arithmetic of "as of" queries and the generic resource
-// store (as the membership tables use it) on SQLite.
+// Store tests: date arithmetic of "as of" queries, the generic resource
+// store (as the membership tables use it) and the change log every write
+// adds to, on SQLite and PostgreSQL.
 #include "services/membership/membership_resources.h"
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
+#include "services/common/store/change_feed.h"
 #include "services/common/testing/test_postgres.h"
 
 namespace cstopa::membership {
@@ -154,6 +156,103 @@ TEST_P(StoreTest, WriteHookSeesEveryWriteAndCanAbortIt) {
             absl::StatusCode::kAborted);
   EXPECT_EQ(resources_->persons().store().Get("persons/b", true, &out).code(),
             absl::StatusCode::kNotFound);
+}
+
+// Every write of every collection logs one row to membership_changes in
+// its own transaction: the kind, the name, the resource as stored, in
+// commit order with dense sequence numbers; a refused write logs nothing.
+TEST_P(StoreTest, EveryCollectionsWritesAreLoggedToTheFeedOnce) {
+  auto with_name = [](auto m, const std::string& name) {
+    m.set_name(name);
+    return m;
+  };
+  v1::State state = with_name(v1::State(), "states/xw");
+  v1::Parliament parliament = with_name(v1::Parliament(), "parliaments/xp");
+  v1::Delegation delegation =
+      with_name(v1::Delegation(), "parliaments/xp/delegations/xd");
+  v1::Person person = NewPerson("xa", "XA");
+  v1::Role role = with_name(v1::Role(), "roles/xr");
+  v1::Body body = with_name(v1::Body(), "bodies/xb");
+  v1::Partner partner = with_name(v1::Partner(), "partners/xq");
+  ASSERT_TRUE(resources_->states().store().Create(&state).ok());
+  ASSERT_TRUE(resources_->parliaments().store().Create(&parliament).ok());
+  ASSERT_TRUE(resources_->delegations().store().Create(&delegation).ok());
+  ASSERT_TRUE(resources_->persons().store().Create(&person).ok());
+  ASSERT_TRUE(resources_->roles().store().Create(&role).ok());
+  ASSERT_TRUE(resources_->bodies().store().Create(&body).ok());
+  ASSERT_TRUE(resources_->partners().store().InsertMissing({&partner}).ok());
+  v1::Person out;
+  ASSERT_TRUE(resources_->persons()
+                  .store()
+                  .Update(
+                      "persons/xa", "",
+                      [](google::protobuf::Message* m) {
+                        static_cast<v1::Person*>(m)->set_state("states/xw");
+                        return absl::OkStatus();
+                      },
+                      &out)
+                  .ok());
+  // Refused: a stale etag, an existing name, a second delete.
+  EXPECT_EQ(
+      resources_->persons()
+          .store()
+          .Update(
+              "persons/xa", "stale-etag",
+              [](google::protobuf::Message*) { return absl::OkStatus(); }, &out)
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+  v1::Person again = NewPerson("xa", "Again");
+  EXPECT_EQ(resources_->persons().store().Create(&again).code(),
+            absl::StatusCode::kAlreadyExists);
+  v1::Role gone;
+  ASSERT_TRUE(resources_->roles().store().Delete("roles/xr", "", &gone).ok());
+  EXPECT_EQ(resources_->roles().store().Delete("roles/xr", "", &gone).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(resources_->partners().store().InsertMissing({&partner}).ok());
+
+  struct Row {
+    int64_t seq, kind;
+    std::string name, data;
+  };
+  std::vector<Row> rows;
+  absl::Status s = db_->Read([&](common::SqlTransaction& tx) {
+    return tx.QueryEach(
+        "SELECT seq, kind, name, data FROM membership_changes ORDER BY seq", {},
+        [&](const common::SqlRow& r) {
+          rows.push_back({r.Int(0), r.Int(1), std::string(r.Bytes(2)),
+                          std::string(r.Bytes(3))});
+          return absl::OkStatus();
+        });
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  std::vector<std::pair<int64_t, std::string>> logged;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].seq, static_cast<int64_t>(i + 1));
+    logged.emplace_back(rows[i].kind, rows[i].name);
+  }
+  const int64_t kCreated = static_cast<int64_t>(common::ChangeKind::kCreated);
+  const int64_t kUpdated = static_cast<int64_t>(common::ChangeKind::kUpdated);
+  const int64_t kDeleted = static_cast<int64_t>(common::ChangeKind::kDeleted);
+  EXPECT_THAT(
+      logged,
+      ::testing::ElementsAre(
+          std::pair(kCreated, std::string("states/xw")),
+          std::pair(kCreated, std::string("parliaments/xp")),
+          std::pair(kCreated, std::string("parliaments/xp/delegations/xd")),
+          std::pair(kCreated, std::string("persons/xa")),
+          std::pair(kCreated, std::string("roles/xr")),
+          std::pair(kCreated, std::string("bodies/xb")),
+          std::pair(kCreated, std::string("partners/xq")),
+          std::pair(kUpdated, std::string("persons/xa")),
+          std::pair(kDeleted, std::string("roles/xr"))));
+  ASSERT_EQ(rows.size(), 9u);
+  v1::Person logged_update;
+  ASSERT_TRUE(logged_update.ParseFromString(rows[7].data));
+  EXPECT_EQ(logged_update.state(), "states/xw");
+  EXPECT_EQ(logged_update.etag(), out.etag());
+  v1::Role logged_delete;
+  ASSERT_TRUE(logged_delete.ParseFromString(rows[8].data));
+  EXPECT_TRUE(logged_delete.has_delete_time());
 }
 
 // Many Gets at once, from many threads (on PostgreSQL through several pooled

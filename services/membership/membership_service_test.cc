@@ -1,5 +1,6 @@
 // Handler tests: the membership API's behaviour without a server, on an
-// in-memory store loaded with the real seed file.
+// in-memory store loaded with the real seed file; the summaries and the
+// watch stream also on PostgreSQL.
 #include "services/membership/membership_service.h"
 
 #include <functional>
@@ -15,10 +16,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
+#include "membership/seed/membership_seed.pb.h"
 #include "services/common/base/errors.h"
+#include "services/common/store/change_feed.h"
 #include "services/common/testing/handler_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/membership/embedded_files.h"
@@ -1334,6 +1338,401 @@ TEST_P(SummaryTest, SummariesAskedTogetherEachGetTheWholeAnswer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SummaryTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------------------
+// WatchMembership, on SQLite and, where the test command started one, on
+// PostgreSQL: every collection's writes in one stream.
+// ---------------------------------------------------------------------------
+
+class WatchTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL test server in this build";
+    auto db = common::OpenTestDatabase(GetParam(), MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    resources_ = std::make_unique<MembershipResources>(
+        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
+    handler_ = std::make_unique<MembershipHandler>(resources_.get());
+    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
+    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+  }
+
+  static google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText> En(
+      const std::string& text) {
+    google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText> out;
+    auto* t = out.Add();
+    t->set_language_code("en");
+    t->set_text(text);
+    return out;
+  }
+
+  // One write of each collection, then an update and a delete; returns
+  // the names in write order (each write EXPECTed to succeed).
+  std::vector<std::string> WriteEveryCollection() {
+    const Caller editor = common::testing::EditorCaller();
+    std::vector<std::string> names;
+    {
+      v1::CreateStateRequest req;
+      req.set_state_id("xw");
+      *req.mutable_state()->mutable_display_name() = En("Watchland");
+      auto* period = req.mutable_state()->add_status_history();
+      period->set_status(v1::MEMBERSHIP_STATUS_OBSERVER);
+      *period->mutable_period()->mutable_start_date() = Day(2020, 1, 1);
+      v1::State out;
+      EXPECT_TRUE(api_->CreateState(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreateBodyRequest req;
+      req.set_body_id("watch-body");
+      *req.mutable_body()->mutable_display_name() = En("Watch body");
+      req.mutable_body()->set_kind(v1::BODY_KIND_ASSEMBLY);
+      v1::Body out;
+      EXPECT_TRUE(api_->CreateBody(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreateParliamentRequest req;
+      req.set_parliament_id("xw-parliament");
+      *req.mutable_parliament()->mutable_display_name() = En("Watch Diet");
+      req.mutable_parliament()->set_state("states/xw");
+      v1::Parliament out;
+      EXPECT_TRUE(api_->CreateParliament(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreateDelegationRequest req;
+      req.set_parent("parliaments/xw-parliament");
+      req.set_delegation_id("to-watch-body");
+      *req.mutable_delegation()->mutable_display_name() = En("Delegation");
+      req.mutable_delegation()->set_assembly("bodies/watch-body");
+      auto* seats = req.mutable_delegation()->add_seat_allocations();
+      seats->set_seats(4);
+      *seats->mutable_period()->mutable_start_date() = Day(2021, 1, 1);
+      v1::Delegation out;
+      EXPECT_TRUE(api_->CreateDelegation(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreatePersonRequest req;
+      req.set_person_id("watcher");
+      *req.mutable_person()->mutable_display_name() = En("A Watcher");
+      req.mutable_person()->set_state("states/xw");
+      v1::Person out;
+      EXPECT_TRUE(api_->CreatePerson(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreateRoleRequest req;
+      req.set_role_id("watcher-member");
+      req.mutable_role()->set_person("persons/watcher");
+      req.mutable_role()->set_organization(
+          "parliaments/xw-parliament/delegations/to-watch-body");
+      req.mutable_role()->set_role_type(v1::ROLE_TYPE_MEMBER);
+      v1::Role out;
+      EXPECT_TRUE(api_->CreateRole(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::CreatePartnerRequest req;
+      req.set_partner_id("watch-partner");
+      *req.mutable_partner()->mutable_display_name() = En("Watch partner");
+      v1::Partner out;
+      EXPECT_TRUE(api_->CreatePartner(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::UpdatePersonRequest req;
+      req.mutable_person()->set_name("persons/watcher");
+      *req.mutable_person()->mutable_display_name() = En("The Watcher");
+      v1::Person out;
+      EXPECT_TRUE(api_->UpdatePerson(editor, req, &out).ok());
+      names.push_back(out.name());
+    }
+    {
+      v1::DeleteRoleRequest req;
+      req.set_name("roles/watcher-member");
+      v1::Role out;
+      EXPECT_TRUE(
+          api_->DeleteRole(common::testing::AdminCaller(), req, &out).ok());
+      names.push_back(out.name());
+    }
+    return names;
+  }
+
+  // The messages of a stream of `req` until `n` arrived (the stream is then
+  // cancelled); `live` runs after the first. Returns the status it ended
+  // with in `status`.
+  std::vector<v1::WatchMembershipResponse> Watch(
+      const v1::WatchMembershipRequest& req, size_t n,
+      std::function<void()> live = nullptr, absl::Status* status = nullptr) {
+    std::vector<v1::WatchMembershipResponse> got;
+    absl::Status s = api_->WatchMembership(
+        {}, req, [&](const v1::WatchMembershipResponse& m) {
+          got.push_back(m);
+          if (got.size() == 1 && live) live();
+          return got.size() < n;
+        });
+    if (status != nullptr) *status = s;
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+    return got;
+  }
+
+  // A token at the end of the log: the first checkpoint of a new stream.
+  std::string Now() {
+    auto got = Watch(v1::WatchMembershipRequest(), 1);
+    return got.empty() ? "" : got[0].resume_token();
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<MembershipResources> resources_;
+  std::unique_ptr<MembershipHandler> handler_;
+  std::unique_ptr<v1::MembershipServiceBlocking> api_;
+};
+
+// The oneof member a change of `name` must fill.
+v1::WatchMembershipResponse::ResourceCase CaseOf(const std::string& name) {
+  using R = v1::WatchMembershipResponse;
+  const std::string collection(common::CollectionOf(name));
+  if (collection == "states") return R::kState;
+  if (collection == "parliaments") return R::kParliament;
+  if (collection == "delegations") return R::kDelegation;
+  if (collection == "persons") return R::kPerson;
+  if (collection == "roles") return R::kRole;
+  if (collection == "bodies") return R::kBody;
+  if (collection == "partners") return R::kPartner;
+  return R::RESOURCE_NOT_SET;
+}
+
+// The name inside the oneof member that is set.
+std::string ResourceName(const v1::WatchMembershipResponse& m) {
+  switch (m.resource_case()) {
+    case v1::WatchMembershipResponse::kState:
+      return m.state().name();
+    case v1::WatchMembershipResponse::kParliament:
+      return m.parliament().name();
+    case v1::WatchMembershipResponse::kDelegation:
+      return m.delegation().name();
+    case v1::WatchMembershipResponse::kPerson:
+      return m.person().name();
+    case v1::WatchMembershipResponse::kRole:
+      return m.role().name();
+    case v1::WatchMembershipResponse::kBody:
+      return m.body().name();
+    case v1::WatchMembershipResponse::kPartner:
+      return m.partner().name();
+    case v1::WatchMembershipResponse::RESOURCE_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+TEST_P(WatchTest, WritesOfEveryCollectionArriveOnceInOrder) {
+  std::vector<std::string> written;
+  auto got = Watch(v1::WatchMembershipRequest(), 10,
+                   [&] { written = WriteEveryCollection(); });
+  ASSERT_EQ(written.size(), 9u);
+  ASSERT_EQ(got.size(), 10u);
+  // A checkpoint after the seed's changes (one per seeded record), then
+  // each write.
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].resource_case(),
+            v1::WatchMembershipResponse::RESOURCE_NOT_SET);
+  EXPECT_TRUE(got[0].name().empty());
+  EXPECT_FALSE(got[0].has_commit_time());
+  EXPECT_FALSE(got[0].resume_token().empty());
+  seed::MembershipSeed seed;
+  ASSERT_TRUE(
+      google::protobuf::TextFormat::ParseFromString(kMembershipSeed, &seed));
+  const int seeded = seed.states_size() + seed.bodies_size() +
+                     seed.parliaments_size() + seed.delegations_size() +
+                     seed.persons_size() + seed.roles_size() +
+                     seed.partners_size();
+  EXPECT_EQ(got[0].sequence(), seeded);
+  for (size_t i = 1; i < got.size(); ++i) {
+    const auto& m = got[i];
+    EXPECT_EQ(m.name(), written[i - 1]) << i;
+    EXPECT_EQ(m.sequence(), seeded + static_cast<int64_t>(i));
+    EXPECT_EQ(m.resource_case(), CaseOf(m.name())) << m.name();
+    EXPECT_EQ(ResourceName(m), m.name());
+    EXPECT_TRUE(m.has_commit_time()) << m.name();
+    EXPECT_FALSE(m.resume_token().empty());
+    EXPECT_EQ(m.change_type(), i <= 7   ? v1::CHANGE_TYPE_CREATED
+                               : i == 8 ? v1::CHANGE_TYPE_UPDATED
+                                        : v1::CHANGE_TYPE_DELETED)
+        << m.name();
+  }
+  // Each record as the change left it, with Get's computed fields.
+  EXPECT_EQ(got[1].state().current_status(), v1::MEMBERSHIP_STATUS_OBSERVER);
+  EXPECT_EQ(got[4].delegation().total_seats(), 4);
+  EXPECT_EQ(got[4].delegation().as_of_date().year(), 2026);
+  EXPECT_EQ(got[8].person().display_name(0).text(), "The Watcher");
+  EXPECT_TRUE(got[9].role().has_delete_time());
+  EXPECT_EQ(got[9].commit_time().seconds(),
+            got[9].role().update_time().seconds());
+
+  // Resuming after the person's create: the rest, from any position.
+  v1::WatchMembershipRequest from;
+  from.set_resume_token(got[5].resume_token());
+  auto resumed = Watch(from, 5);
+  ASSERT_EQ(resumed.size(), 5u);
+  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(resumed[0].sequence(), got[5].sequence());
+  for (size_t i = 1; i < resumed.size(); ++i) {
+    EXPECT_EQ(resumed[i].name(), got[5 + i].name());
+    EXPECT_EQ(resumed[i].sequence(), got[5 + i].sequence());
+  }
+
+  // The seed again changes nothing, so logs nothing: the next change is a
+  // new write.
+  ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+  v1::WatchMembershipRequest after;
+  after.set_resume_token(got[9].resume_token());
+  auto next = Watch(after, 2, [&] {
+    v1::CreatePartnerRequest req;
+    req.set_partner_id("after-seed");
+    *req.mutable_partner()->mutable_display_name() = En("After");
+    v1::Partner out;
+    EXPECT_TRUE(
+        api_->CreatePartner(common::testing::EditorCaller(), req, &out).ok());
+  });
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[1].name(), "partners/after-seed");
+  EXPECT_EQ(next[1].sequence(), got[9].sequence() + 1);
+}
+
+TEST_P(WatchTest, CollectionAndNameFiltersPassOverOtherChanges) {
+  const std::string start = Now();
+  ASSERT_FALSE(start.empty());
+  const std::vector<std::string> written = WriteEveryCollection();
+  ASSERT_EQ(written.size(), 9u);
+
+  // persons and roles: the person's create and update, the role's create
+  // and delete, in commit order.
+  v1::WatchMembershipRequest some;
+  some.set_resume_token(start);
+  some.add_collections("persons");
+  some.add_collections("roles");
+  auto got = Watch(some, 5);
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<std::string> names;
+  for (size_t i = 1; i < got.size(); ++i) {
+    names.push_back(got[i].name());
+    EXPECT_EQ(got[i].resource_case(), CaseOf(got[i].name()));
+    EXPECT_GT(got[i].sequence(), got[i - 1].sequence());
+  }
+  EXPECT_THAT(names, ElementsAre("persons/watcher", "roles/watcher-member",
+                                 "persons/watcher", "roles/watcher-member"));
+  EXPECT_EQ(got[3].change_type(), v1::CHANGE_TYPE_UPDATED);
+  EXPECT_EQ(got[4].change_type(), v1::CHANGE_TYPE_DELETED);
+
+  // One delegation, by its nested name; then a later write of it is the
+  // next change, the writes of other records between passed over.
+  const std::string delegation =
+      "parliaments/xw-parliament/delegations/to-watch-body";
+  v1::WatchMembershipRequest one;
+  one.set_resume_token(start);
+  one.set_name(delegation);
+  auto only = Watch(one, 3, [&] {
+    v1::UpdateDelegationRequest req;
+    req.mutable_delegation()->set_name(delegation);
+    *req.mutable_delegation()->mutable_display_name() = En("Renamed");
+    v1::Delegation out;
+    EXPECT_TRUE(
+        api_->UpdateDelegation(common::testing::EditorCaller(), req, &out)
+            .ok());
+  });
+  ASSERT_EQ(only.size(), 3u);
+  EXPECT_EQ(only[1].name(), delegation);
+  EXPECT_EQ(only[1].change_type(), v1::CHANGE_TYPE_CREATED);
+  EXPECT_EQ(only[2].name(), delegation);
+  EXPECT_EQ(only[2].change_type(), v1::CHANGE_TYPE_UPDATED);
+  EXPECT_EQ(only[2].delegation().display_name(0).text(), "Renamed");
+  EXPECT_EQ(only[2].sequence(), only[1].sequence() + 6);  // 5 passed over
+
+  // Both: a change must be of the collection and the record.
+  v1::WatchMembershipRequest both;
+  both.set_resume_token(start);
+  both.add_collections("states");
+  both.set_name("states/xw");
+  auto state = Watch(both, 2);
+  ASSERT_EQ(state.size(), 2u);
+  EXPECT_EQ(state[1].name(), "states/xw");
+  EXPECT_EQ(state[1].resource_case(), v1::WatchMembershipResponse::kState);
+}
+
+TEST_P(WatchTest, BadFiltersAndTokensAreInvalidArgument) {
+  struct Case {
+    std::vector<std::string> collections;
+    std::string name;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {{"events"}, "", "collections[0]"},
+      {{"persons", "persons"}, "", "collections[1]"},
+      {{"Persons"}, "", "collections[0]"},
+      {{}, "events/x", "name"},
+      {{}, "persons", "name"},
+      {{}, "persons/Not_An_Id", "name"},
+      {{}, "parliaments/p/delegations", "name"},
+  };
+  for (const Case& c : cases) {
+    v1::WatchMembershipRequest req;
+    for (const auto& col : c.collections) req.add_collections(col);
+    req.set_name(c.name);
+    int messages = 0;
+    absl::Status s =
+        api_->WatchMembership({}, req, [&](const v1::WatchMembershipResponse&) {
+          ++messages;
+          return false;
+        });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_WATCH_FILTER") << c.field;
+    EXPECT_THAT(FieldsOf(s), ElementsAre(c.field)) << s;
+    EXPECT_EQ(messages, 0);
+  }
+  v1::WatchMembershipRequest bad;
+  bad.set_resume_token("bm90LWEtdG9rZW4");
+  absl::Status s = api_->WatchMembership(
+      {}, bad, [](const v1::WatchMembershipResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_RESUME_TOKEN");
+  // A token of another feed (the same secret, another scope).
+  common::ChangeFeedOptions other = MembershipFeedOptions();
+  other.token_scope = "cstopa.events.v1.EventsService/WatchEvents";
+  common::ChangeFeed events_feed(db_.get(), &tokens_, other);
+  bad.set_resume_token(events_feed.TokenFor(1));
+  s = api_->WatchMembership(
+      {}, bad, [](const v1::WatchMembershipResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(common::testing::ReasonOf(s), "INVALID_RESUME_TOKEN");
+}
+
+TEST_P(WatchTest, DrainEndsWatchStreamsWithUnavailable) {
+  int messages = 0;
+  absl::Status s =
+      api_->WatchMembership({}, v1::WatchMembershipRequest(),
+                            [&](const v1::WatchMembershipResponse&) {
+                              if (++messages == 1) handler_->BeginDrain();
+                              return true;
+                            });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "SERVER_SHUTTING_DOWN");
+  EXPECT_EQ(messages, 1);
+  s = api_->WatchMembership(
+      {}, v1::WatchMembershipRequest(),
+      [](const v1::WatchMembershipResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(resources_->feed().watcher_count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WatchTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
