@@ -19,6 +19,7 @@
 #include "services/common/base/errors.h"
 #include "services/common/query/paging.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/common/store/columns.h"
 #include "services/legislation/embedded_files.h"
 
@@ -423,11 +424,29 @@ ResourceDecl<v1::Implementation> ImplementationDecl() {
                                      kImplementations);
 }
 
+const std::vector<std::string>& WatchedCollections() {
+  static const std::vector<std::string>* const collections =
+      new std::vector<std::string>{
+          "documents", "revisions", "topics",        "actionPlans",
+          "items",     "treaties",  "ratifications", "implementations"};
+  return *collections;
+}
+
+common::ChangeFeedOptions LegislationFeedOptions() {
+  common::ChangeFeedOptions o;
+  o.table = "legislation_changes";
+  o.lock_key = 0x63737470'6c656773LL;  // "cstplegs"
+  o.token_scope = "cstopa.legislation.v1.LegislationService/WatchLegislation";
+  return o;
+}
+
 LegislationResources::LegislationResources(common::Database* db,
                                            const common::PageTokenCodec* tokens,
                                            const common::ApiKeyStore* keys,
-                                           SearchCacheOptions cache)
+                                           SearchCacheOptions cache,
+                                           common::ChangeFeedOptions feed)
     : set_(db, tokens, keys),
+      feed_(db, tokens, std::move(feed)),
       documents_(&set_, DocumentDecl()),
       topics_(&set_, TopicDecl()),
       action_plans_(&set_, ActionPlanDecl()),
@@ -436,14 +455,51 @@ LegislationResources::LegislationResources(common::Database* db,
       ratifications_(&set_, RatificationDecl()),
       implementations_(&set_, ImplementationDecl()),
       search_(db, tokens, kDocuments.columns, cache) {
-  // Every document write (in this process, whatever its path) drops the
-  // cached search rankings.
-  set_.set_write_hook(
-      [this](common::SqlTransaction&, common::WriteKind, const Message& m) {
-        if (m.GetDescriptor() == v1::Document::descriptor())
-          search_.Invalidate();
+  // Every write (in this process, whatever its path) logs its change, and
+  // a document write the revision it made, in its own transaction; the feed
+  // is woken after commit. A document write also drops the cached search
+  // rankings.
+  set_.set_write_hook([this, log = common::FeedWriteHook(&feed_)](
+                          common::SqlTransaction& tx, common::WriteKind kind,
+                          const Message& m) -> absl::Status {
+    const bool document = m.GetDescriptor() == v1::Document::descriptor();
+    if (document) search_.Invalidate();
+    if (absl::Status s = log(tx, kind, m); !s.ok()) return s;
+    return document ? LogRevision(tx, static_cast<const v1::Document&>(m))
+                    : absl::OkStatus();
+  });
+  set_.set_after_commit([this] { feed_.Notify(); });
+}
+
+absl::Status LegislationResources::LogRevision(common::SqlTransaction& tx,
+                                               const v1::Document& document) {
+  // The revisions trigger (migrations/) copies the document's stored bytes
+  // into the revision it makes, and makes one only when the revision ID is
+  // new: a revision holding exactly this write's bytes (which carry a fresh
+  // etag and update time) was made by this write.
+  bool made = false;
+  int64_t create_time = 0;
+  absl::Status s = tx.QueryEach(
+      "SELECT create_time FROM document_revisions WHERE document = ? AND "
+      "revision_id = ? AND data = ?",
+      {document.name(), document.revision_id(), document.SerializeAsString()},
+      [&](const SqlRow& row) {
+        made = true;
+        create_time = row.Int(0);
         return absl::OkStatus();
       });
+  if (!s.ok() || !made) return s;
+  // As GetDocumentRevision answers it.
+  v1::DocumentRevision revision;
+  revision.set_name(
+      absl::StrCat(document.name(), "/revisions/", document.revision_id()));
+  *revision.mutable_text() = document.text();
+  *revision.mutable_title() = document.title();
+  revision.set_stage(document.stage());
+  *revision.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(create_time);
+  return feed_.Append(tx, common::ChangeKind::kCreated, revision.name(),
+                      revision.SerializeAsString(), create_time);
 }
 
 absl::Status LegislationResources::FillProgress(

@@ -12,6 +12,14 @@
 // document write, whichever path makes it (API, seed, bulk load). On
 // PostgreSQL the index is a generated tsvector column.
 //
+// The change feed (the legislation_changes table, services/common/store/
+// change_feed.h) behind WatchLegislation: every committed create, update,
+// delete and seed insert of every collection is logged in its own
+// transaction (the resource set's write hook; every write of the service
+// goes through a resource's store, TransitionDocument included), and so is
+// each revision a document write makes, right after that write's change. So
+// each appears in the stream exactly once, in commit order.
+//
 //   auto db = OpenDatabase("sqlite::memory:", LegislationSchema());
 //   LegislationResources resources(db->get(), &page_tokens, &api_keys);
 //   resources.documents().store().Get("documents/x", false, &document);
@@ -25,6 +33,7 @@
 #include "absl/status/status.h"
 #include "cstopa/legislation/v1/legislation.pb.h"
 #include "services/common/resources/resource.h"
+#include "services/common/store/change_feed.h"
 #include "services/legislation/document_search.h"
 
 namespace cstopa::legislation {
@@ -54,14 +63,24 @@ common::ResourceDecl<v1::Treaty> TreatyDecl();
 common::ResourceDecl<v1::Ratification> RatificationDecl();
 common::ResourceDecl<v1::Implementation> ImplementationDecl();
 
+// The collection IDs WatchLegislation streams (and filters on), as they
+// appear in names.
+const std::vector<std::string>& WatchedCollections();
+
+// The change feed settings of the legislation service: table
+// legislation_changes, changes kept 7 days, watchers ended when 10,000
+// changes behind.
+common::ChangeFeedOptions LegislationFeedOptions();
+
 class LegislationResources {
  public:
   // `cache` tunes the search's ranking cache (the server's
-  // --search_cache_ms flag).
-  LegislationResources(common::Database* db,
-                       const common::PageTokenCodec* tokens,
-                       const common::ApiKeyStore* keys,
-                       SearchCacheOptions cache = {});
+  // --search_cache_ms flag). `db`, `tokens` and `keys` must outlive the
+  // resources. Starts the feed's poller.
+  LegislationResources(
+      common::Database* db, const common::PageTokenCodec* tokens,
+      const common::ApiKeyStore* keys, SearchCacheOptions cache = {},
+      common::ChangeFeedOptions feed = LegislationFeedOptions());
 
   common::Database* db() const { return set_.db(); }
   common::ResourceSet& set() { return set_; }
@@ -75,6 +94,7 @@ class LegislationResources {
     return implementations_;
   }
   const DocumentSearch& search() const { return search_; }
+  common::ChangeFeed& feed() { return feed_; }
 
   // Inside `tx`: sets the progress of each plan from its live items (one
   // statement for all).
@@ -135,7 +155,13 @@ class LegislationResources {
                      common::StatusCallback done) const;
 
  private:
+  // Inside the write of `document` (stored as it is): logs the revision the
+  // write made, if it made one.
+  absl::Status LogRevision(common::SqlTransaction& tx,
+                           const v1::Document& document);
+
   common::ResourceSet set_;
+  common::ChangeFeed feed_;
   common::Resource<v1::Document> documents_;
   common::Resource<v1::Topic> topics_;
   common::Resource<v1::ActionPlan> action_plans_;

@@ -12,11 +12,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "legislation/seed/legislation_seed.pb.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/legislation/embedded_files.h"
 #include "services/legislation/search_query.h"
 
@@ -34,6 +36,16 @@ using google::protobuf::RepeatedPtrField;
 
 // Ratification progress reads at most this many records per treaty.
 constexpr int kMaxRatificationsPerTreaty = 1000;
+
+// The feed's change kinds are numbered as the API's change types.
+static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
+              v1::CHANGE_TYPE_UNSPECIFIED);
+static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
+              v1::CHANGE_TYPE_CREATED);
+static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
+              v1::CHANGE_TYPE_UPDATED);
+static_assert(static_cast<int>(common::ChangeKind::kDeleted) ==
+              v1::CHANGE_TYPE_DELETED);
 
 void CheckOptionalDate(Violations& v, const std::string& field, bool present,
                        const google::type::Date& d) {
@@ -795,7 +807,57 @@ absl::Status LegislationHandler::LoadSeed(const std::string& text) {
     s = r_->ratifications().Seed(seed.ratifications(), "ratifications");
   if (s.ok())
     s = r_->implementations().Seed(seed.implementations(), "implementations");
+  r_->feed().Notify();  // the inserts were logged: watchers see them now
   return s;
+}
+
+// Watch ----------------------------------------------------------------------
+
+void LegislationHandler::WatchLegislation(WatchLegislationCall call) {
+  const v1::WatchLegislationRequest& req = call.request();
+  auto filter = common::MakeChangeFilter(req.collections(), req.name(),
+                                         WatchedCollections());
+  common::ServeWatch(&r_->feed(), r_->db(), std::move(call),
+                     FillWatchLegislationResponse, std::move(filter));
+}
+
+void LegislationHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+
+void FillWatchLegislationResponse(const common::Change& change,
+                                  const std::string& token,
+                                  v1::WatchLegislationResponse* out) {
+  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
+  out->set_resume_token(token);
+  out->set_sequence(change.seq);
+  if (change.kind == common::ChangeKind::kCheckpoint) return;
+  out->set_name(change.name);
+  *out->mutable_commit_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          change.commit_time);
+  // The feed holds only what this service's writes logged (names of
+  // WatchedCollections()), each as stored.
+  const absl::string_view collection = common::CollectionOf(change.name);
+  if (collection == "documents") {
+    (void)out->mutable_document()->ParseFromString(change.data);
+  } else if (collection == "revisions") {
+    (void)out->mutable_revision()->ParseFromString(change.data);
+  } else if (collection == "topics") {
+    (void)out->mutable_topic()->ParseFromString(change.data);
+  } else if (collection == "actionPlans") {
+    (void)out->mutable_action_plan()->ParseFromString(change.data);
+  } else if (collection == "items") {
+    (void)out->mutable_action_plan_item()->ParseFromString(change.data);
+  } else if (collection == "treaties") {
+    (void)out->mutable_treaty()->ParseFromString(change.data);
+  } else if (collection == "ratifications") {
+    v1::Ratification* r = out->mutable_ratification();
+    (void)r->ParseFromString(change.data);
+    // As RatificationDecl computes it, from the name alone.
+    r->set_state(absl::StrCat("states/",
+                              change.name.substr(change.name.rfind('/') + 1)));
+  } else if (collection == "implementations") {
+    (void)out->mutable_implementation()->ParseFromString(change.data);
+  }
 }
 
 common::ServiceDefinition LegislationService() {

@@ -3,8 +3,9 @@
 // tools/protoc-gen-cstopa). Most are a standard method of a declared
 // resource (legislation_resources.h); what is special is written here once:
 // the documents' lifecycle (stages, revisions), plan progress, ratification
-// rules and progress, search, the summaries. Tests call it through its blocking
-// face, without a server:
+// rules and progress, search, the summaries, and WatchLegislation served
+// from the service's change feed (services/common/resources/watch.h). Tests
+// call it through its blocking face, without a server:
 //
 //   LegislationResources resources(db, &tokens, &keys);
 //   LegislationHandler handler(&resources);
@@ -83,8 +84,17 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void SummarizeStateLegislation(SummarizeStateLegislationCall call) override;
   void SummarizeLegislation(SummarizeLegislationCall call) override;
 
+  void WatchLegislation(WatchLegislationCall call) override;
+
   // Loads the seed file text (LegislationSeed in text format); idempotent.
+  // The records it inserts are logged to the feed like any write.
   absl::Status LoadSeed(const std::string& text);
+
+  // Ends every watch stream with UNAVAILABLE (reason SERVER_SHUTTING_DOWN,
+  // "reconnect with your last token") and refuses new ones. The server
+  // calls it when draining starts, before it stops taking calls, so that
+  // streams end at once instead of at the drain deadline.
+  void BeginDrain();
 
  private:
   // The progress of a written plan, read in the write's transaction.
@@ -92,6 +102,13 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
 
   LegislationResources* r_;
 };
+
+// Fills a WatchLegislationResponse from a change of the legislation feed (a
+// common::WatchFill): the oneof member by the collection of the change's
+// name, a ratification's `state` computed.
+void FillWatchLegislationResponse(const common::Change& change,
+                                  const std::string& token,
+                                  v1::WatchLegislationResponse* out);
 
 // The name of the legislation server's own flag: how long a search ranking
 // may be reused, in milliseconds.

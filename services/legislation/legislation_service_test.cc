@@ -14,9 +14,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
+#include "legislation/seed/legislation_seed.pb.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
 #include "services/common/testing/test_postgres.h"
@@ -124,6 +126,31 @@ class LegislationHandlerTest : public ::testing::TestWithParam<std::string> {
     std::vector<std::string> out;
     for (const auto& r : resp.results()) out.push_back(r.document().name());
     return out;
+  }
+
+  // The newest position of the change feed, read from its table.
+  int64_t FeedHead() {
+    int64_t head = -1;
+    absl::Status s = db_->Read([&](common::SqlTransaction& tx) {
+      return tx.QueryEach(
+          "SELECT COALESCE(MAX(seq), 0) FROM legislation_changes", {},
+          [&](const common::SqlRow& row) {
+            head = row.Int(0);
+            return absl::OkStatus();
+          });
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return head;
+  }
+
+  // "<change type> <name> <oneof member>" of a change.
+  static std::string Describe(const v1::WatchLegislationResponse& m) {
+    const google::protobuf::FieldDescriptor* member =
+        m.GetReflection()->GetOneofFieldDescriptor(
+            m, v1::WatchLegislationResponse::descriptor()->FindOneofByName(
+                   "resource"));
+    return absl::StrCat(v1::ChangeType_Name(m.change_type()), " ", m.name(),
+                        " ", member == nullptr ? "-" : member->name());
   }
 
   std::unique_ptr<common::Database> db_;
@@ -1383,6 +1410,340 @@ TEST_P(LegislationHandlerTest, SummaryCountsAdoptionsPerYearAndKind) {
   EXPECT_THAT(adoptions(), ElementsAre("0 DOCUMENT_KIND_STATEMENT 2",
                                        "2021 DOCUMENT_KIND_RECOMMENDATION 1",
                                        "2023 DOCUMENT_KIND_MODEL_LAW 1"));
+}
+
+// --- WatchLegislation
+// -------------------------------------------------------------------
+
+TEST_P(LegislationHandlerTest, WatchCarriesEveryCollectionsWritesOnceInOrder) {
+  std::vector<v1::WatchLegislationResponse> got;
+  constexpr size_t kExpected = 1 + 16;  // the checkpoint, then each change
+  v1::DocumentRevision read_r2;         // as GetDocumentRevision answers it
+  absl::Status s = api_->WatchLegislation(
+      {}, v1::WatchLegislationRequest(),
+      [&](const v1::WatchLegislationResponse& m) {
+        got.push_back(m);
+        if (got.size() > 1) return got.size() < kExpected;
+        // Live: write while the stream waits, one of each collection.
+        v1::CreateTopicRequest ct;
+        ct.set_topic_id("watched");
+        AddText(ct.mutable_topic()->mutable_display_name(), "en", "Watched");
+        v1::Topic topic;
+        EXPECT_TRUE(api_->CreateTopic(Editor(), ct, &topic).ok());
+        MakeDocument("watched", "Watched law", "", "First text");
+        v1::UpdateDocumentRequest ud;  // new text: a new revision
+        ud.mutable_document()->set_name("documents/watched");
+        AddText(ud.mutable_document()->mutable_text(), "en", "Second text");
+        v1::Document doc;
+        EXPECT_TRUE(api_->UpdateDocument(Editor(), ud, &doc).ok());
+        EXPECT_EQ(doc.revision_id(), "r2");
+        v1::GetDocumentRevisionRequest gr;
+        gr.set_name("documents/watched/revisions/r2");
+        EXPECT_TRUE(api_->GetDocumentRevision({}, gr, &read_r2).ok());
+        EXPECT_TRUE(Transition("documents/watched",
+                               v1::DOCUMENT_STAGE_UNDER_REVIEW, Day(2026, 1, 5),
+                               &doc)
+                        .ok());
+        v1::CreateActionPlanRequest cp;
+        cp.set_action_plan_id("watched");
+        AddText(cp.mutable_action_plan()->mutable_title(), "en", "Plan");
+        v1::ActionPlan plan;
+        EXPECT_TRUE(api_->CreateActionPlan(Editor(), cp, &plan).ok());
+        v1::CreateActionPlanItemRequest ci;
+        ci.set_parent("actionPlans/watched");
+        ci.set_item_id("one");
+        ci.mutable_action_plan_item()->set_status(v1::ITEM_STATUS_DONE);
+        ci.mutable_action_plan_item()->set_document("documents/watched");
+        v1::ActionPlanItem item;
+        EXPECT_TRUE(api_->CreateActionPlanItem(Editor(), ci, &item).ok());
+        v1::CreateTreatyRequest ctr;
+        ctr.set_treaty_id("watched");
+        AddText(ctr.mutable_treaty()->mutable_title(), "en", "Treaty");
+        ctr.mutable_treaty()->add_parties("states/kz");
+        v1::Treaty treaty;
+        EXPECT_TRUE(api_->CreateTreaty(Editor(), ctr, &treaty).ok());
+        v1::CreateRatificationRequest cr;
+        cr.set_parent("treaties/watched");
+        cr.set_ratification_id("kz");
+        cr.mutable_ratification()->set_status(
+            v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+        v1::Ratification ratification;
+        EXPECT_TRUE(api_->CreateRatification(Editor(), cr, &ratification).ok());
+        v1::UpdateRatificationRequest ur;
+        ur.mutable_ratification()->set_name(
+            "treaties/watched/ratifications/kz");
+        ur.mutable_ratification()->set_status(v1::RATIFICATION_STATUS_RATIFIED);
+        EXPECT_TRUE(api_->UpdateRatification(Editor(), ur, &ratification).ok());
+        v1::CreateImplementationRequest cim;
+        cim.set_implementation_id("watched");
+        cim.mutable_implementation()->set_document("documents/watched");
+        cim.mutable_implementation()->set_state("states/kz");
+        cim.mutable_implementation()->set_level(
+            v1::IMPLEMENTATION_LEVEL_PARTIAL);
+        v1::Implementation implementation;
+        EXPECT_TRUE(
+            api_->CreateImplementation(Editor(), cim, &implementation).ok());
+        v1::DeleteImplementationRequest dim;
+        dim.set_name("implementations/watched");
+        EXPECT_TRUE(
+            api_->DeleteImplementation(Admin(), dim, &implementation).ok());
+        v1::DeleteActionPlanItemRequest di;
+        di.set_name("actionPlans/watched/items/one");
+        EXPECT_TRUE(api_->DeleteActionPlanItem(Admin(), di, &item).ok());
+        v1::DeleteDocumentRequest dd;
+        dd.set_name("documents/watched");
+        EXPECT_TRUE(api_->DeleteDocument(Admin(), dd, &doc).ok());
+        v1::DeleteTopicRequest dt;
+        dt.set_name("topics/watched");
+        EXPECT_TRUE(api_->DeleteTopic(Admin(), dt, &topic).ok());
+        return true;
+      });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  ASSERT_EQ(got.size(), kExpected);
+  // A checkpoint after the seed's changes, then each write, in order; a
+  // document write that made a revision is followed by the revision.
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].resource_case(),
+            v1::WatchLegislationResponse::RESOURCE_NOT_SET);
+  EXPECT_TRUE(got[0].name().empty());
+  EXPECT_FALSE(got[0].has_commit_time());
+  EXPECT_FALSE(got[0].resume_token().empty());
+  std::vector<std::string> changes;
+  for (size_t i = 1; i < got.size(); ++i) {
+    changes.push_back(Describe(got[i]));
+    EXPECT_EQ(got[i].sequence(), got[0].sequence() + static_cast<int64_t>(i));
+    EXPECT_TRUE(got[i].has_commit_time());
+    EXPECT_FALSE(got[i].resume_token().empty());
+  }
+  EXPECT_THAT(
+      changes,
+      ElementsAre(
+          "CHANGE_TYPE_CREATED topics/watched topic",
+          "CHANGE_TYPE_CREATED documents/watched document",
+          "CHANGE_TYPE_CREATED documents/watched/revisions/r1 revision",
+          "CHANGE_TYPE_UPDATED documents/watched document",
+          "CHANGE_TYPE_CREATED documents/watched/revisions/r2 revision",
+          "CHANGE_TYPE_UPDATED documents/watched document",
+          "CHANGE_TYPE_CREATED actionPlans/watched action_plan",
+          "CHANGE_TYPE_CREATED actionPlans/watched/items/one action_plan_item",
+          "CHANGE_TYPE_CREATED treaties/watched treaty",
+          "CHANGE_TYPE_CREATED treaties/watched/ratifications/kz ratification",
+          "CHANGE_TYPE_UPDATED treaties/watched/ratifications/kz ratification",
+          "CHANGE_TYPE_CREATED implementations/watched implementation",
+          "CHANGE_TYPE_DELETED implementations/watched implementation",
+          "CHANGE_TYPE_DELETED actionPlans/watched/items/one action_plan_item",
+          "CHANGE_TYPE_DELETED documents/watched document",
+          "CHANGE_TYPE_DELETED topics/watched topic"));
+  // Each carries its resource as the write left it.
+  EXPECT_EQ(got[2].document().name(), "documents/watched");
+  EXPECT_EQ(got[2].commit_time().seconds(),
+            got[2].document().update_time().seconds());
+  EXPECT_EQ(got[2].commit_time().nanos(),
+            got[2].document().update_time().nanos());
+  EXPECT_EQ(got[3].revision().name(), "documents/watched/revisions/r1");
+  ASSERT_EQ(got[3].revision().text_size(), 1);
+  EXPECT_EQ(got[3].revision().text(0).text(), "First text");
+  EXPECT_EQ(got[3].revision().stage(), v1::DOCUMENT_STAGE_DRAFTED);
+  EXPECT_EQ(got[5].revision().text(0).text(), "Second text");
+  EXPECT_EQ(got[4].document().revision_id(), "r2");
+  EXPECT_EQ(got[6].document().stage(), v1::DOCUMENT_STAGE_UNDER_REVIEW);
+  EXPECT_EQ(got[10].ratification().state(), "states/kz");
+  EXPECT_EQ(got[11].ratification().status(), v1::RATIFICATION_STATUS_RATIFIED);
+  EXPECT_TRUE(got[15].document().has_delete_time());
+  // A revision in the stream is what GetDocumentRevision answers.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      got[5].revision(), read_r2))
+      << got[5].revision().DebugString() << read_r2.DebugString();
+  EXPECT_EQ(got[5].commit_time().seconds(), read_r2.create_time().seconds());
+
+  // Resuming after the second document change sees the rest, once.
+  std::vector<v1::WatchLegislationResponse> resumed;
+  v1::WatchLegislationRequest from;
+  from.set_resume_token(got[4].resume_token());
+  s = api_->WatchLegislation({}, from,
+                             [&](const v1::WatchLegislationResponse& m) {
+                               resumed.push_back(m);
+                               return resumed.size() < 1 + 12;
+                             });
+  ASSERT_EQ(resumed.size(), 13u);
+  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(resumed[0].sequence(), got[4].sequence());
+  for (size_t i = 1; i < resumed.size(); ++i) {
+    EXPECT_EQ(Describe(resumed[i]), Describe(got[4 + i]));
+    EXPECT_EQ(resumed[i].sequence(), got[4 + i].sequence());
+  }
+
+  v1::WatchLegislationRequest bad;
+  bad.set_resume_token("bm90LWEtdG9rZW4");
+  s = api_->WatchLegislation(
+      {}, bad, [](const v1::WatchLegislationResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_RESUME_TOKEN");
+}
+
+TEST_P(LegislationHandlerTest, WatchFollowsSomeCollectionsOrOneResource) {
+  const int64_t before = FeedHead();
+  v1::CreateTreatyRequest ct;
+  ct.set_treaty_id("t");
+  AddText(ct.mutable_treaty()->mutable_title(), "en", "Treaty");
+  ct.mutable_treaty()->add_parties("states/kz");
+  ct.mutable_treaty()->add_parties("states/ru");
+  v1::Treaty treaty;
+  ASSERT_TRUE(api_->CreateTreaty(Editor(), ct, &treaty).ok());
+  for (const char* id : {"kz", "ru"}) {
+    v1::CreateRatificationRequest cr;
+    cr.set_parent("treaties/t");
+    cr.set_ratification_id(id);
+    cr.mutable_ratification()->set_status(
+        v1::RATIFICATION_STATUS_BILL_INTRODUCED);
+    v1::Ratification r;
+    ASSERT_TRUE(api_->CreateRatification(Editor(), cr, &r).ok());
+  }
+  MakeDocument("d", "A law", "", "Text");
+  v1::UpdateTreatyRequest ut;
+  ut.mutable_treaty()->set_name("treaties/t");
+  AddText(ut.mutable_treaty()->mutable_title(), "en", "Treaty, renamed");
+  ASSERT_TRUE(api_->UpdateTreaty(Editor(), ut, &treaty).ok());
+  const int64_t after = FeedHead();
+  ASSERT_EQ(after - before, 6);
+
+  // A second replica's feed over the same store, with checkpoints often
+  // enough that a filtered stream shows it has passed every change.
+  common::ChangeFeedOptions options = LegislationFeedOptions();
+  options.checkpoint_interval = absl::Milliseconds(20);
+  LegislationResources replica(db_.get(), &tokens_, &keys_, {}, options);
+  LegislationHandler replica_handler(&replica);
+  v1::LegislationServiceBlocking replica_api(&replica_handler);
+  // The changes a filtered stream from `before` carries up to `after`.
+  auto watch = [&](std::vector<std::string> collections,
+                   const std::string& name) {
+    v1::WatchLegislationRequest req;
+    req.set_resume_token(replica.feed().TokenFor(before));
+    for (auto& c : collections) req.add_collections(c);
+    req.set_name(name);
+    std::vector<std::string> out;
+    absl::Status s = replica_api.WatchLegislation(
+        {}, req, [&](const v1::WatchLegislationResponse& m) {
+          if (m.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+            out.push_back(Describe(m));
+          return m.sequence() < after;
+        });
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+    return out;
+  };
+  EXPECT_THAT(
+      watch({"ratifications"}, ""),
+      ElementsAre(
+          "CHANGE_TYPE_CREATED treaties/t/ratifications/kz ratification",
+          "CHANGE_TYPE_CREATED treaties/t/ratifications/ru "
+          "ratification"));
+  EXPECT_THAT(
+      watch({"revisions", "treaties"}, ""),
+      ElementsAre("CHANGE_TYPE_CREATED treaties/t treaty",
+                  "CHANGE_TYPE_CREATED documents/d/revisions/r1 revision",
+                  "CHANGE_TYPE_UPDATED treaties/t treaty"));
+  EXPECT_THAT(watch({}, "treaties/t"),
+              ElementsAre("CHANGE_TYPE_CREATED treaties/t treaty",
+                          "CHANGE_TYPE_UPDATED treaties/t treaty"));
+  EXPECT_THAT(
+      watch({"ratifications"}, "treaties/t/ratifications/ru"),
+      ElementsAre(
+          "CHANGE_TYPE_CREATED treaties/t/ratifications/ru ratification"));
+  EXPECT_THAT(watch({"documents"}, "treaties/t"), IsEmpty());
+}
+
+TEST_P(LegislationHandlerTest, WatchRefusesAFilterOfNoCollectionOfItsOwn) {
+  struct Case {
+    std::vector<std::string> collections;
+    std::string name;
+    std::vector<std::string> fields;
+  } cases[] = {
+      {{"states"}, "", {"collections[0]"}},
+      {{"documents", "documents"}, "", {"collections[1]"}},
+      {{"actionPlanItems"}, "", {"collections[0]"}},
+      {{}, "states/kz", {"name"}},
+      {{}, "treaties/t/ratifications", {"name"}},
+      {{}, "treaties/T", {"name"}},
+      {{"events"}, "documents/", {"collections[0]", "name"}},
+  };
+  for (const Case& c : cases) {
+    v1::WatchLegislationRequest req;
+    for (const auto& x : c.collections) req.add_collections(x);
+    req.set_name(c.name);
+    int messages = 0;
+    absl::Status s = api_->WatchLegislation(
+        {}, req, [&](const v1::WatchLegislationResponse&) {
+          ++messages;
+          return false;
+        });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name << s;
+    EXPECT_EQ(ReasonOf(s), "INVALID_WATCH_FILTER") << c.name;
+    EXPECT_THAT(FieldsOf(s), ElementsAreArray(c.fields)) << c.name;
+    EXPECT_EQ(messages, 0);
+  }
+}
+
+TEST_P(LegislationHandlerTest, WatchFromTheStartShowsTheSeedOnce) {
+  seed::LegislationSeed seed;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      std::string(kLegislationSeed), &seed));
+  // The order LoadSeed inserts in; each document with its first revision.
+  std::vector<std::string> expected;
+  for (const auto& x : seed.topics()) expected.push_back(x.name());
+  for (const auto& x : seed.documents()) {
+    expected.push_back(x.name());
+    expected.push_back(x.name() + "/revisions/r1");
+  }
+  for (const auto& x : seed.action_plans()) expected.push_back(x.name());
+  for (const auto& x : seed.action_plan_items()) expected.push_back(x.name());
+  for (const auto& x : seed.treaties()) expected.push_back(x.name());
+  for (const auto& x : seed.ratifications()) expected.push_back(x.name());
+  for (const auto& x : seed.implementations()) expected.push_back(x.name());
+  ASSERT_GT(seed.ratifications_size(), 0);
+  ASSERT_GT(seed.action_plan_items_size(), 0);
+  ASSERT_EQ(FeedHead(), static_cast<int64_t>(expected.size()));
+
+  // Loading it again inserts nothing, so logs nothing.
+  ASSERT_TRUE(handler_->LoadSeed(kLegislationSeed).ok());
+  EXPECT_EQ(FeedHead(), static_cast<int64_t>(expected.size()));
+
+  std::vector<std::string> names;
+  v1::WatchLegislationRequest req;
+  req.set_resume_token(resources_->feed().TokenFor(0));
+  absl::Status s = api_->WatchLegislation(
+      {}, req, [&](const v1::WatchLegislationResponse& m) {
+        if (m.change_type() == v1::CHANGE_TYPE_UNSPECIFIED) {
+          EXPECT_EQ(m.sequence(), 0);
+          EXPECT_TRUE(names.empty());
+          return true;
+        }
+        EXPECT_EQ(m.change_type(), v1::CHANGE_TYPE_CREATED) << m.name();
+        EXPECT_EQ(m.sequence(), static_cast<int64_t>(names.size()) + 1);
+        EXPECT_NE(m.resource_case(),
+                  v1::WatchLegislationResponse::RESOURCE_NOT_SET);
+        names.push_back(m.name());
+        return names.size() < expected.size();
+      });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  EXPECT_THAT(names, ElementsAreArray(expected));
+}
+
+TEST_P(LegislationHandlerTest, DrainEndsWatchStreamsWithUnavailable) {
+  int messages = 0;
+  absl::Status s =
+      api_->WatchLegislation({}, v1::WatchLegislationRequest(),
+                             [&](const v1::WatchLegislationResponse&) {
+                               if (++messages == 1) handler_->BeginDrain();
+                               return true;
+                             });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(ReasonOf(s), "SERVER_SHUTTING_DOWN");
+  EXPECT_EQ(messages, 1);
+  s = api_->WatchLegislation(
+      {}, v1::WatchLegislationRequest(),
+      [](const v1::WatchLegislationResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(resources_->feed().watcher_count(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LegislationHandlerTest,

@@ -1,0 +1,13 @@
+-- Legislation schema, version 3 (SQLite; the PostgreSQL dialect is
+-- postgres/0003_changes.sql): legislation_changes, the change log of the
+-- WatchLegislation stream (services/common/store/change_feed.h). One row per
+-- committed create, update or delete of any resource of the service (and
+-- per document revision made), `seq` dense and in commit order, `name` the
+-- resource's name, `data` the serialized resource after the change.
+-- Changes made before this version are not logged: a stream starts after.
+CREATE TABLE legislation_changes (
+  seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL,
+  data BLOB NOT NULL, commit_time INTEGER NOT NULL
+);
+-- Pruning deletes by age.
+CREATE INDEX legislation_changes_by_time ON legislation_changes (commit_time);
