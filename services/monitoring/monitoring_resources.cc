@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/common/store/columns.h"
 #include "services/monitoring/embedded_files.h"
 
@@ -409,6 +410,22 @@ int32_t MissionYear(const v1::Mission& m) {
   return year;
 }
 
+const std::vector<std::string>& WatchedCollections() {
+  static const std::vector<std::string>* const collections =
+      new std::vector<std::string>{"missions", "operations",
+                                   "regionalOperations", "complianceRecords",
+                                   "fieldVisits"};
+  return *collections;
+}
+
+common::ChangeFeedOptions MonitoringFeedOptions() {
+  common::ChangeFeedOptions o;
+  o.table = "monitoring_changes";
+  o.lock_key = 0x63737470'6d6e7472LL;  // "cstpmntr"
+  o.token_scope = "cstopa.monitoring.v1.MonitoringService/WatchMonitoring";
+  return o;
+}
+
 ResourceDecl<v1::Mission> MissionDecl() {
   return Declare<v1::Mission>("missions/{mission}", "missions",
                               MissionColumns());
@@ -438,13 +455,19 @@ ResourceDecl<v1::FieldVisit> FieldVisitDecl() {
 
 MonitoringResources::MonitoringResources(common::Database* db,
                                          const common::PageTokenCodec* tokens,
-                                         const common::ApiKeyStore* keys)
+                                         const common::ApiKeyStore* keys,
+                                         common::ChangeFeedOptions feed)
     : set_(db, tokens, keys),
+      feed_(db, tokens, std::move(feed)),
       missions_(&set_, MissionDecl()),
       operations_(&set_, OperationDecl()),
       regional_operations_(&set_, RegionalOperationDecl()),
       compliance_records_(&set_, ComplianceRecordDecl()),
-      field_visits_(&set_, FieldVisitDecl()) {}
+      field_visits_(&set_, FieldVisitDecl()) {
+  // Each write logs its change in its own transaction, then wakes the feed.
+  set_.set_write_hook(common::FeedWriteHook(&feed_));
+  set_.set_after_commit([this] { feed_.Notify(); });
+}
 
 void MonitoringResources::CountMissions(const MissionCountQuery& query,
                                         absl::Time deadline,

@@ -4,6 +4,13 @@
 // (services/common/resources/resource.h) over the service's own tables
 // (migrations/), and the aggregate query behind SummarizeMissions.
 //
+// The change feed (the monitoring_changes table, services/common/store/
+// change_feed.h) behind WatchMonitoring: every committed create, update,
+// delete and seed insert of every collection is logged in its own
+// transaction (the resource set's write hook; every write of the service
+// goes through a resource's store), so it appears in the stream exactly
+// once, in commit order.
+//
 // References to other services (`states/...`, `persons/...`, `bodies/...`)
 // are checked for shape only: each service owns its data, and the gateway
 // resolves names.
@@ -23,6 +30,7 @@
 #include "absl/time/time.h"
 #include "cstopa/monitoring/v1/monitoring.pb.h"
 #include "services/common/resources/resource.h"
+#include "services/common/store/change_feed.h"
 
 namespace cstopa::monitoring {
 
@@ -60,12 +68,23 @@ struct MissionCountQuery {
 using MissionCountCallback =
     absl::AnyInvocable<void(absl::StatusOr<std::vector<MissionGroup>>)>;
 
+// The collection IDs WatchMonitoring streams (and filters on), as they
+// appear in names.
+const std::vector<std::string>& WatchedCollections();
+
+// The change feed settings of the monitoring service: table
+// monitoring_changes, changes kept 7 days, watchers ended when 10,000
+// changes behind.
+common::ChangeFeedOptions MonitoringFeedOptions();
+
 class MonitoringResources {
  public:
-  // `db`, `tokens` and `keys` must outlive the resources.
+  // `db`, `tokens` and `keys` must outlive the resources. Starts the feed's
+  // poller.
   MonitoringResources(common::Database* db,
                       const common::PageTokenCodec* tokens,
-                      const common::ApiKeyStore* keys);
+                      const common::ApiKeyStore* keys,
+                      common::ChangeFeedOptions feed = MonitoringFeedOptions());
 
   common::ResourceSet& set() { return set_; }
   common::Resource<v1::Mission>& missions() { return missions_; }
@@ -77,6 +96,7 @@ class MonitoringResources {
     return compliance_records_;
   }
   common::Resource<v1::FieldVisit>& field_visits() { return field_visits_; }
+  common::ChangeFeed& feed() { return feed_; }
 
   // Live missions grouped by year and state (missions without a state: by
   // region code), ordered by year, state, region code, in one statement (one
@@ -89,6 +109,7 @@ class MonitoringResources {
 
  private:
   common::ResourceSet set_;
+  common::ChangeFeed feed_;
   common::Resource<v1::Mission> missions_;
   common::Resource<v1::Operation> operations_;
   common::Resource<v1::RegionalOperation> regional_operations_;

@@ -6,12 +6,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
 #include "monitoring/seed/monitoring_seed.pb.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 #include "services/monitoring/embedded_files.h"
 
 namespace cstopa::monitoring {
 namespace {
+
+// The feed's change kinds are numbered as the API's change types.
+static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
+              v1::CHANGE_TYPE_UNSPECIFIED);
+static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
+              v1::CHANGE_TYPE_CREATED);
+static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
+              v1::CHANGE_TYPE_UPDATED);
+static_assert(static_cast<int>(common::ChangeKind::kDeleted) ==
+              v1::CHANGE_TYPE_DELETED);
 
 // The violations of a summary's bounds (the filter is checked when compiled).
 absl::Status CheckSummaryBounds(const v1::SummarizeMissionsRequest& req) {
@@ -209,7 +221,47 @@ absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
     s = r_->compliance_records().Seed(seed.compliance_records(),
                                       "compliance_records");
   if (s.ok()) s = r_->field_visits().Seed(seed.field_visits(), "field_visits");
+  r_->feed().Notify();  // the inserts were logged: watchers see them now
   return s;
+}
+
+// Watch ----------------------------------------------------------------------
+
+void MonitoringHandler::WatchMonitoring(WatchMonitoringCall call) {
+  const v1::WatchMonitoringRequest& req = call.request();
+  auto filter = common::MakeChangeFilter(req.collections(), req.name(),
+                                         WatchedCollections());
+  common::ServeWatch(&r_->feed(), r_->set().db(), std::move(call),
+                     FillWatchMonitoringResponse, std::move(filter));
+}
+
+void MonitoringHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+
+void FillWatchMonitoringResponse(const common::Change& change,
+                                 const std::string& token,
+                                 v1::WatchMonitoringResponse* out) {
+  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
+  out->set_resume_token(token);
+  out->set_sequence(change.seq);
+  if (change.kind == common::ChangeKind::kCheckpoint) return;
+  out->set_name(change.name);
+  *out->mutable_commit_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          change.commit_time);
+  // The feed holds only what this service's writes logged (names of
+  // WatchedCollections()), each as stored.
+  const absl::string_view collection = common::CollectionOf(change.name);
+  if (collection == "missions") {
+    (void)out->mutable_mission()->ParseFromString(change.data);
+  } else if (collection == "operations") {
+    (void)out->mutable_operation()->ParseFromString(change.data);
+  } else if (collection == "regionalOperations") {
+    (void)out->mutable_regional_operation()->ParseFromString(change.data);
+  } else if (collection == "complianceRecords") {
+    (void)out->mutable_compliance_record()->ParseFromString(change.data);
+  } else if (collection == "fieldVisits") {
+    (void)out->mutable_field_visit()->ParseFromString(change.data);
+  }
 }
 
 common::ServiceDefinition MonitoringService() {

@@ -1,8 +1,9 @@
 // The handler of cstopa.monitoring.v1.MonitoringService: one method per RPC
 // (the interface is generated from the proto; see tools/protoc-gen-cstopa),
 // all but SummarizeMissions a standard method of a declared resource
-// (monitoring_resources.h). Tests call it through its blocking face,
-// without a server:
+// (monitoring_resources.h), and WatchMonitoring served from the service's
+// change feed (services/common/resources/watch.h). Tests call it through
+// its blocking face, without a server:
 //
 //   MonitoringResources resources(db, &tokens, &keys);
 //   MonitoringHandler handler(&resources);
@@ -56,14 +57,30 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
   void UpdateFieldVisit(UpdateFieldVisitCall call) override;
   void DeleteFieldVisit(DeleteFieldVisitCall call) override;
 
+  void WatchMonitoring(WatchMonitoringCall call) override;
+
   // Loads the seed file text (MonitoringSeed in text format): validates
   // every record, then inserts those whose names were never used, so it is
-  // idempotent and leaves edited or deleted records alone.
+  // idempotent and leaves edited or deleted records alone. The records it
+  // inserts are logged to the feed like any write.
   absl::Status LoadSeed(const std::string& text);
+
+  // Ends every watch stream with UNAVAILABLE (reason SERVER_SHUTTING_DOWN,
+  // "reconnect with your last token") and refuses new ones. The server
+  // calls it when draining starts, before it stops taking calls, so that
+  // streams end at once instead of at the drain deadline.
+  void BeginDrain();
 
  private:
   MonitoringResources* r_;
 };
+
+// Fills a WatchMonitoringResponse from a change of the monitoring feed (a
+// common::WatchFill): the oneof member by the collection of the change's
+// name.
+void FillWatchMonitoringResponse(const common::Change& change,
+                                 const std::string& token,
+                                 v1::WatchMonitoringResponse* out);
 
 // The monitoring service as the runner starts it (server/server.h).
 common::ServiceDefinition MonitoringService();

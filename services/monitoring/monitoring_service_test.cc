@@ -12,8 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
+#include "monitoring/seed/monitoring_seed.pb.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
 #include "services/common/testing/test_postgres.h"
@@ -25,6 +27,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
@@ -108,6 +111,67 @@ class MonitoringHandlerTest : public ::testing::TestWithParam<std::string> {
     req.set_mission_id(id);
     *req.mutable_mission() = m;
     return api_->CreateMission(Editor(), req, out);
+  }
+
+  // The newest position of the change feed, read from its table.
+  int64_t FeedHead() {
+    int64_t head = -1;
+    absl::Status s = db_->Read([&](common::SqlTransaction& tx) {
+      return tx.QueryEach(
+          "SELECT COALESCE(MAX(seq), 0) FROM monitoring_changes", {},
+          [&](const common::SqlRow& row) {
+            head = row.Int(0);
+            return absl::OkStatus();
+          });
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return head;
+  }
+
+  // "<change type> <name> <oneof member>" of a change.
+  static std::string Describe(const v1::WatchMonitoringResponse& m) {
+    const google::protobuf::FieldDescriptor* member =
+        m.GetReflection()->GetOneofFieldDescriptor(
+            m, v1::WatchMonitoringResponse::descriptor()->FindOneofByName(
+                   "resource"));
+    return absl::StrCat(v1::ChangeType_Name(m.change_type()), " ", m.name(),
+                        " ", member == nullptr ? "-" : member->name());
+  }
+
+  // One write of each collection, then an update and a delete: 7 changes.
+  void WriteEachCollection() {
+    v1::Mission mission;
+    ASSERT_TRUE(
+        CreateMission("watched", NewMission("states/kz", 2026), &mission).ok());
+    v1::CreateOperationRequest co;
+    co.set_operation_id("watched");
+    SetText(co.mutable_operation()->add_title(), "Operation");
+    co.mutable_operation()->set_state("states/kz");
+    v1::Operation operation;
+    ASSERT_TRUE(api_->CreateOperation(Editor(), co, &operation).ok());
+    v1::CreateRegionalOperationRequest cro;
+    cro.set_regional_operation_id("watched");
+    SetText(cro.mutable_regional_operation()->add_title(), "Channel");
+    v1::RegionalOperation regional;
+    ASSERT_TRUE(api_->CreateRegionalOperation(Editor(), cro, &regional).ok());
+    v1::CreateComplianceRecordRequest ccr;
+    ccr.set_compliance_record_id("watched");
+    SetText(ccr.mutable_compliance_record()->add_obligation(), "Report");
+    v1::ComplianceRecord record;
+    ASSERT_TRUE(api_->CreateComplianceRecord(Editor(), ccr, &record).ok());
+    v1::CreateFieldVisitRequest cfv;
+    cfv.set_field_visit_id("watched");
+    cfv.mutable_field_visit()->set_kind(v1::FIELD_VISIT_KIND_EXERCISE);
+    SetText(cfv.mutable_field_visit()->add_title(), "Exercise");
+    v1::FieldVisit visit;
+    ASSERT_TRUE(api_->CreateFieldVisit(Editor(), cfv, &visit).ok());
+    v1::UpdateOperationRequest uo;
+    uo.mutable_operation()->set_name("operations/watched");
+    uo.mutable_operation()->set_commanding_state("states/ru");
+    ASSERT_TRUE(api_->UpdateOperation(Editor(), uo, &operation).ok());
+    v1::DeleteMissionRequest dm;
+    dm.set_name("missions/watched");
+    ASSERT_TRUE(api_->DeleteMission(Admin(), dm, &mission).ok());
   }
 
   v1::Operation GetOperation(const std::string& name) {
@@ -653,6 +717,214 @@ TEST_P(MonitoringHandlerTest, MalformedNamesAreInvalidNotMissing) {
   get.set_name("fieldVisits/x");
   EXPECT_EQ(api_->GetFieldVisit({}, get, &out).code(),
             absl::StatusCode::kNotFound);
+}
+
+// --- WatchMonitoring
+// ---------------------------------------------------------------------
+
+TEST_P(MonitoringHandlerTest, WatchCarriesEveryCollectionsWritesOnceInOrder) {
+  std::vector<v1::WatchMonitoringResponse> got;
+  absl::Status s =
+      api_->WatchMonitoring({}, v1::WatchMonitoringRequest(),
+                            [&](const v1::WatchMonitoringResponse& m) {
+                              got.push_back(m);
+                              if (got.size() == 1)
+                                WriteEachCollection();  // live, as it waits
+                              return got.size() < 1 + 7;
+                            });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  ASSERT_EQ(got.size(), 8u);
+  // A checkpoint after the seed's changes, then each write, in order.
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].resource_case(),
+            v1::WatchMonitoringResponse::RESOURCE_NOT_SET);
+  EXPECT_TRUE(got[0].name().empty());
+  EXPECT_FALSE(got[0].resume_token().empty());
+  std::vector<std::string> changes;
+  for (size_t i = 1; i < got.size(); ++i) {
+    changes.push_back(Describe(got[i]));
+    EXPECT_EQ(got[i].sequence(), got[0].sequence() + static_cast<int64_t>(i));
+    EXPECT_FALSE(got[i].resume_token().empty());
+  }
+  EXPECT_THAT(
+      changes,
+      ElementsAre(
+          "CHANGE_TYPE_CREATED missions/watched mission",
+          "CHANGE_TYPE_CREATED operations/watched operation",
+          "CHANGE_TYPE_CREATED regionalOperations/watched regional_operation",
+          "CHANGE_TYPE_CREATED complianceRecords/watched compliance_record",
+          "CHANGE_TYPE_CREATED fieldVisits/watched field_visit",
+          "CHANGE_TYPE_UPDATED operations/watched operation",
+          "CHANGE_TYPE_DELETED missions/watched mission"));
+  // Each carries its resource as the write left it, committed when it says.
+  EXPECT_EQ(got[1].mission().state(), "states/kz");
+  EXPECT_EQ(got[1].commit_time().seconds(),
+            got[1].mission().update_time().seconds());
+  EXPECT_EQ(got[1].commit_time().nanos(),
+            got[1].mission().update_time().nanos());
+  EXPECT_EQ(got[5].field_visit().kind(), v1::FIELD_VISIT_KIND_EXERCISE);
+  EXPECT_EQ(got[6].operation().commanding_state(), "states/ru");
+  EXPECT_NE(got[6].operation().etag(), got[2].operation().etag());
+  EXPECT_TRUE(got[7].mission().has_delete_time());
+
+  // Resuming after the third change sees the rest, once.
+  std::vector<v1::WatchMonitoringResponse> resumed;
+  v1::WatchMonitoringRequest from;
+  from.set_resume_token(got[3].resume_token());
+  s = api_->WatchMonitoring({}, from,
+                            [&](const v1::WatchMonitoringResponse& m) {
+                              resumed.push_back(m);
+                              return resumed.size() < 1 + 4;
+                            });
+  ASSERT_EQ(resumed.size(), 5u);
+  EXPECT_EQ(resumed[0].sequence(), got[3].sequence());
+  for (size_t i = 1; i < resumed.size(); ++i) {
+    EXPECT_EQ(Describe(resumed[i]), Describe(got[3 + i]));
+    EXPECT_EQ(resumed[i].sequence(), got[3 + i].sequence());
+  }
+
+  v1::WatchMonitoringRequest bad;
+  bad.set_resume_token("bm90LWEtdG9rZW4");
+  s = api_->WatchMonitoring(
+      {}, bad, [](const v1::WatchMonitoringResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_RESUME_TOKEN");
+}
+
+TEST_P(MonitoringHandlerTest, WatchFollowsSomeCollectionsOrOneResource) {
+  const int64_t before = FeedHead();
+  WriteEachCollection();
+  const int64_t after = FeedHead();
+  ASSERT_EQ(after - before, 7);
+
+  // A second replica's feed over the same store, with checkpoints often
+  // enough that a filtered stream shows it has passed every change.
+  common::ChangeFeedOptions options = MonitoringFeedOptions();
+  options.checkpoint_interval = absl::Milliseconds(20);
+  MonitoringResources replica(db_.get(), &tokens_, &keys_, options);
+  MonitoringHandler replica_handler(&replica);
+  v1::MonitoringServiceBlocking replica_api(&replica_handler);
+  // The changes a filtered stream from `before` carries up to `after`.
+  auto watch = [&](std::vector<std::string> collections,
+                   const std::string& name) {
+    v1::WatchMonitoringRequest req;
+    req.set_resume_token(replica.feed().TokenFor(before));
+    for (auto& c : collections) req.add_collections(c);
+    req.set_name(name);
+    std::vector<std::string> out;
+    absl::Status s = replica_api.WatchMonitoring(
+        {}, req, [&](const v1::WatchMonitoringResponse& m) {
+          if (m.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+            out.push_back(Describe(m));
+          return m.sequence() < after;
+        });
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+    return out;
+  };
+  EXPECT_THAT(watch({"operations"}, ""),
+              ElementsAre("CHANGE_TYPE_CREATED operations/watched operation",
+                          "CHANGE_TYPE_UPDATED operations/watched operation"));
+  EXPECT_THAT(watch({"fieldVisits", "missions"}, ""),
+              ElementsAre("CHANGE_TYPE_CREATED missions/watched mission",
+                          "CHANGE_TYPE_CREATED fieldVisits/watched field_visit",
+                          "CHANGE_TYPE_DELETED missions/watched mission"));
+  EXPECT_THAT(watch({}, "complianceRecords/watched"),
+              ElementsAre("CHANGE_TYPE_CREATED complianceRecords/watched "
+                          "compliance_record"));
+  EXPECT_THAT(watch({"missions"}, "missions/watched"),
+              ElementsAre("CHANGE_TYPE_CREATED missions/watched mission",
+                          "CHANGE_TYPE_DELETED missions/watched mission"));
+  EXPECT_THAT(watch({"operations"}, "missions/watched"), IsEmpty());
+  EXPECT_THAT(watch({}, "missions/never-written"), IsEmpty());
+}
+
+TEST_P(MonitoringHandlerTest, WatchRefusesAFilterOfNoCollectionOfItsOwn) {
+  struct Case {
+    std::vector<std::string> collections;
+    std::string name;
+    std::vector<std::string> fields;
+  } cases[] = {
+      {{"events"}, "", {"collections[0]"}},
+      {{"missions", "missions"}, "", {"collections[1]"}},
+      {{"regional_operations"}, "", {"collections[0]"}},
+      {{}, "states/kz", {"name"}},
+      {{}, "missions", {"name"}},
+      {{}, "missions/Not-An-Id", {"name"}},
+      {{"x"}, "fieldVisits/a/b", {"collections[0]", "name"}},
+  };
+  for (const Case& c : cases) {
+    v1::WatchMonitoringRequest req;
+    for (const auto& x : c.collections) req.add_collections(x);
+    req.set_name(c.name);
+    int messages = 0;
+    absl::Status s =
+        api_->WatchMonitoring({}, req, [&](const v1::WatchMonitoringResponse&) {
+          ++messages;
+          return false;
+        });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name << s;
+    EXPECT_EQ(ReasonOf(s), "INVALID_WATCH_FILTER") << c.name;
+    EXPECT_THAT(FieldsOf(s), ElementsAreArray(c.fields)) << c.name;
+    EXPECT_EQ(messages, 0);
+  }
+}
+
+TEST_P(MonitoringHandlerTest, WatchFromTheStartShowsTheSeedOnce) {
+  seed::MonitoringSeed seed;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      std::string(kMonitoringSeed), &seed));
+  // The order LoadSeed inserts in.
+  std::vector<std::string> expected;
+  for (const auto& x : seed.missions()) expected.push_back(x.name());
+  for (const auto& x : seed.operations()) expected.push_back(x.name());
+  for (const auto& x : seed.regional_operations()) expected.push_back(x.name());
+  for (const auto& x : seed.compliance_records()) expected.push_back(x.name());
+  for (const auto& x : seed.field_visits()) expected.push_back(x.name());
+  ASSERT_GT(seed.missions_size(), 0);
+  ASSERT_GT(seed.compliance_records_size(), 0);
+  ASSERT_EQ(FeedHead(), static_cast<int64_t>(expected.size()));
+
+  // Loading it again inserts nothing, so logs nothing.
+  ASSERT_TRUE(handler_->LoadSeed(kMonitoringSeed).ok());
+  EXPECT_EQ(FeedHead(), static_cast<int64_t>(expected.size()));
+
+  std::vector<std::string> names;
+  v1::WatchMonitoringRequest req;
+  req.set_resume_token(resources_->feed().TokenFor(0));
+  absl::Status s =
+      api_->WatchMonitoring({}, req, [&](const v1::WatchMonitoringResponse& m) {
+        if (m.change_type() == v1::CHANGE_TYPE_UNSPECIFIED) {
+          EXPECT_EQ(m.sequence(), 0);
+          EXPECT_TRUE(names.empty());
+          return true;
+        }
+        EXPECT_EQ(m.change_type(), v1::CHANGE_TYPE_CREATED) << m.name();
+        EXPECT_EQ(m.sequence(), static_cast<int64_t>(names.size()) + 1);
+        EXPECT_NE(m.resource_case(),
+                  v1::WatchMonitoringResponse::RESOURCE_NOT_SET);
+        names.push_back(m.name());
+        return names.size() < expected.size();
+      });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  EXPECT_THAT(names, ElementsAreArray(expected));
+}
+
+TEST_P(MonitoringHandlerTest, DrainEndsWatchStreamsWithUnavailable) {
+  int messages = 0;
+  absl::Status s =
+      api_->WatchMonitoring({}, v1::WatchMonitoringRequest(),
+                            [&](const v1::WatchMonitoringResponse&) {
+                              if (++messages == 1) handler_->BeginDrain();
+                              return true;
+                            });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(ReasonOf(s), "SERVER_SHUTTING_DOWN");
+  EXPECT_EQ(messages, 1);
+  s = api_->WatchMonitoring(
+      {}, v1::WatchMonitoringRequest(),
+      [](const v1::WatchMonitoringResponse&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(resources_->feed().watcher_count(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MonitoringHandlerTest,
