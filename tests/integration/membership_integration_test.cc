@@ -2,13 +2,16 @@
 // process on port 0 with its own store, driven over gRPC and HTTP.
 //
 // Every test starts its own server (see server_process.h), so tests are
-// independent and may run in any order.
+// independent and may run in any order. The *Postgres* tests (replicas on
+// one PostgreSQL database) run as membership_postgres_integration_test, with
+// the `postgres` fixture (membership.cmake).
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -32,10 +35,14 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "services/common/testing/test_postgres.h"
 #include "tests/integration/client_helpers.h"
 #include "tests/integration/membership_calls.h"
+#include "tests/integration/scratch_postgres.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/watch_conformance.h"
 
 #ifndef CSTOPA_MEMBERSHIP_SERVER
 #error "CSTOPA_MEMBERSHIP_SERVER must name the membership_server binary"
@@ -47,6 +54,7 @@ namespace {
 namespace v1 = ::cstopa::membership::v1;
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -1026,6 +1034,267 @@ TEST_F(MembershipIntegrationTest, BadListenFlagExitsWithCode2) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->exited && exit->code == 2) << exit->ToString();
   EXPECT_THAT(server_->ReadStderr(), HasSubstr("--listen"));
+}
+
+// ---------------------------------------------------------------------------
+// 15. WatchMembership: the suite's watch conformance (watch_conformance.h)
+//     and the filters over gRPC; on PostgreSQL (tests named *Postgres*,
+//     registered separately with the `postgres` fixture) across replicas.
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<grpc::ClientReaderInterface<v1::WatchMembershipResponse>>
+OpenWatch(const std::shared_ptr<grpc::Channel>& channel,
+          grpc::ClientContext* ctx, const v1::WatchMembershipRequest& req) {
+  return v1::MembershipService::NewStub(channel)->WatchMembership(ctx, req);
+}
+
+// Write i of the conformance cases, through several collections: a person,
+// a body, a partner, a state, then an update of the block's person four
+// writes back (same block: kWatchWriteBlock is a multiple of 5). IDs carry
+// the run's tag, for databases shared between runs.
+std::string WatchWrite(int i, const std::shared_ptr<grpc::Channel>& channel) {
+  static_assert(kWatchWriteBlock % 5 == 0);
+  auto stub = v1::MembershipService::NewStub(channel);
+  const std::string id = absl::StrCat("w", RunTag(), "-", i);
+  auto en = [](const std::string& text) {
+    cstopa::type::v1::LocalizedText t;
+    t.set_language_code("en");
+    t.set_text(text);
+    return t;
+  };
+  grpc::ClientContext ctx;
+  Prepare(&ctx, kEditorKey);
+  grpc::Status s;
+  std::string name;
+  switch (i % 5) {
+    case 0: {
+      v1::CreatePersonRequest req;
+      req.set_person_id(id);
+      *req.mutable_person()->add_display_name() = en("Person " + id);
+      v1::Person out;
+      s = stub->CreatePerson(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 1: {
+      v1::CreateBodyRequest req;
+      req.set_body_id(id);
+      *req.mutable_body()->add_display_name() = en("Body " + id);
+      req.mutable_body()->set_kind(v1::BODY_KIND_ASSEMBLY);
+      v1::Body out;
+      s = stub->CreateBody(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 2: {
+      v1::CreatePartnerRequest req;
+      req.set_partner_id(id);
+      *req.mutable_partner()->add_display_name() = en("Partner " + id);
+      v1::Partner out;
+      s = stub->CreatePartner(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 3: {
+      v1::CreateStateRequest req;
+      req.set_state_id(id);
+      *req.mutable_state()->add_display_name() = en("State " + id);
+      v1::State out;
+      s = stub->CreateState(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    default: {
+      v1::UpdatePersonRequest req;
+      req.mutable_person()->set_name(
+          absl::StrCat("persons/w", RunTag(), "-", i - 4));
+      *req.mutable_person()->add_display_name() = en("Renamed " + id);
+      v1::Person out;
+      s = stub->UpdatePerson(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+  }
+  EXPECT_TRUE(s.ok()) << "write " << i << ": " << Describe(s);
+  return s.ok() ? name : "";
+}
+
+WatchClient<v1::WatchMembershipResponse> MembershipWatchClient() {
+  WatchClient<v1::WatchMembershipResponse> client;
+  client.open = [](const std::shared_ptr<grpc::Channel>& channel,
+                   grpc::ClientContext* ctx, const std::string& token) {
+    v1::WatchMembershipRequest req;
+    req.set_resume_token(token);
+    return OpenWatch(channel, ctx, req);
+  };
+  client.write = WatchWrite;
+  return client;
+}
+
+// The messages of the failures `check` reports, caught (not the test's).
+std::vector<std::string> FailuresOf(const std::function<void()>& check) {
+  ::testing::TestPartResultArray results;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::
+            INTERCEPT_ONLY_CURRENT_THREAD,
+        &results);
+    check();
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < results.size(); ++i)
+    out.push_back(results.GetTestPartResult(i).message());
+  return out;
+}
+
+// The harness's stream check fails on what it must catch (no server).
+TEST(WatchConformanceTest, StreamCheckCatchesLossDuplicatesGapsAndReorder) {
+  // Writes 0..3 (one block): persons a, b, a (updated), c.
+  const std::map<int, std::string> written = {
+      {0, "persons/a"}, {1, "persons/b"}, {2, "persons/a"}, {3, "persons/c"}};
+  auto stream = [](std::vector<std::string> names) {
+    std::vector<v1::WatchMembershipResponse> out;
+    for (size_t i = 0; i < names.size(); ++i) {
+      v1::WatchMembershipResponse m;
+      m.set_change_type(v1::CHANGE_TYPE_CREATED);
+      m.set_name(names[i]);
+      m.set_sequence(static_cast<int64_t>(10 + i));
+      m.set_resume_token(absl::StrCat("t", i));
+      m.mutable_commit_time()->set_seconds(1);
+      out.push_back(m);
+    }
+    return out;
+  };
+  auto check = [&](const std::vector<v1::WatchMembershipResponse>& got) {
+    return FailuresOf([&] { ExpectStreamHoldsWrites(got, written); });
+  };
+  EXPECT_THAT(
+      check(stream({"persons/a", "persons/b", "persons/a", "persons/c"})),
+      IsEmpty());
+  EXPECT_THAT(check(stream({"persons/a", "persons/b", "persons/c"})),
+              Contains(HasSubstr("missing from the stream")));
+  EXPECT_THAT(check(stream({"persons/a", "persons/b", "persons/a", "persons/c",
+                            "persons/c"})),
+              Contains(HasSubstr("changes of it")));
+  EXPECT_THAT(
+      check(stream({"persons/a", "persons/c", "persons/a", "persons/b"})),
+      Contains(HasSubstr("earlier write of its block")));
+  auto gap = stream({"persons/a", "persons/b", "persons/a", "persons/c"});
+  gap[2].set_sequence(20);
+  gap[3].set_sequence(21);
+  EXPECT_THAT(check(gap), Contains(HasSubstr("gap or reorder")));
+}
+
+TEST_F(MembershipIntegrationTest, ThreeWatchersSeeEachWriteOnceInOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ExpectConcurrentWatchersSeeEachWriteOnceInOrder(server_.get(),
+                                                  MembershipWatchClient());
+}
+
+TEST_F(MembershipIntegrationTest, WatchResumesAfterARestartWithoutLoss) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ExpectResumeAfterRestartSeesMissedWrites(server_.get(),
+                                           MembershipWatchClient());
+}
+
+TEST_F(MembershipIntegrationTest, WatchRefusesADamagedToken) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ExpectDamagedResumeTokenIsInvalidArgument(server_.get(),
+                                            MembershipWatchClient());
+}
+
+// The filters over gRPC: a stream of persons and states carries only their
+// changes, with the right member; one of a single record only its; a bad
+// filter ends the call with INVALID_ARGUMENT and its field.
+TEST_F(MembershipIntegrationTest, FilteredWatchCarriesOnlyWhatItAsksFor) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  v1::WatchMembershipRequest some;
+  some.add_collections("persons");
+  some.add_collections("states");
+  v1::WatchMembershipRequest one;
+  one.set_name(absl::StrCat("partners/w", RunTag(), "-2"));
+  auto open = [](v1::WatchMembershipRequest req) {
+    return [req](const std::shared_ptr<grpc::Channel>& channel,
+                 grpc::ClientContext* ctx,
+                 const std::string&) { return OpenWatch(channel, ctx, req); };
+  };
+  WatchReader<v1::WatchMembershipResponse> w_some(open(some), channel_, "");
+  WatchReader<v1::WatchMembershipResponse> w_one(open(one), channel_, "");
+  ASSERT_TRUE(w_some.WaitStarted()) << Describe(w_some.status());
+  ASSERT_TRUE(w_one.WaitStarted()) << Describe(w_one.status());
+  // Writes 0..9: persons 0 and 5 (updated at 4 and 9), body 1 and 6,
+  // partner 2 and 7, state 3 and 8.
+  std::vector<std::string> names;
+  for (int i = 0; i < 10; ++i) names.push_back(WatchWrite(i, channel_));
+  std::vector<std::string> want;
+  for (int i : {0, 3, 4, 5, 8, 9}) want.push_back(names[i]);
+  ASSERT_TRUE(w_some.WaitForChanges(want.size())) << Describe(w_some.status());
+  ASSERT_TRUE(w_one.WaitForChanges(1)) << Describe(w_one.status());
+  // A last write the filters pass: nothing came between.
+  const std::string last = WatchWrite(10, channel_);  // a person again
+  want.push_back(last);
+  ASSERT_TRUE(w_some.WaitForChanges(want.size())) << Describe(w_some.status());
+  std::vector<std::string> got;
+  for (const auto& m : w_some.changes()) {
+    got.push_back(m.name());
+    EXPECT_TRUE(m.has_person() || m.has_state()) << m.ShortDebugString();
+  }
+  EXPECT_EQ(got, want);
+  auto only = w_one.changes();
+  ASSERT_EQ(only.size(), 1u);
+  EXPECT_EQ(only[0].name(), names[2]);
+  EXPECT_EQ(only[0].change_type(), v1::CHANGE_TYPE_CREATED);
+  EXPECT_EQ(only[0].partner().name(), names[2]);
+
+  v1::WatchMembershipRequest bad;
+  bad.add_collections("events");
+  WatchReader<v1::WatchMembershipResponse> w_bad(open(bad), channel_, "");
+  ASSERT_TRUE(w_bad.WaitDone());
+  EXPECT_EQ(w_bad.messages(), 0);
+  Details d = ExpectError(w_bad.status(), grpc::StatusCode::INVALID_ARGUMENT,
+                          "INVALID_WATCH_FILTER");
+  EXPECT_THAT(d.bad_fields, ElementsAre("collections[0]"));
+}
+
+class MembershipPostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base_);
+    databases_ = std::make_unique<ScratchDatabases>(base_);
+    // The shared database when none can be made: the tests watch from now
+    // and their IDs carry the run's tag.
+    url_ = databases_->New("cstopa_membership_itest");
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (auto& r : replicas_)
+        std::cerr << "---- replica stderr (tail) ----\n"
+                  << r->ReadStderr(4000) << "---- end ----\n";
+    }
+    replicas_.clear();
+    databases_.reset();  // drops the database
+  }
+  ServerProcess* Replica() {
+    ServerProcess::Options o = MembershipOptions();
+    o.extra_args = {absl::StrCat("--store=", url_)};
+    replicas_.push_back(std::make_unique<ServerProcess>(o));
+    return replicas_.back().get();
+  }
+
+  std::string base_, url_;
+  std::unique_ptr<ScratchDatabases> databases_;
+  std::vector<std::unique_ptr<ServerProcess>> replicas_;
+};
+
+TEST_F(MembershipPostgresTest, AWatcherOnReplicaASeesWritesThroughB) {
+  ServerProcess* a = Replica();
+  ServerProcess* b = Replica();
+  // Started together: migrations and seed race on one empty schema.
+  ASSERT_TRUE(a->Launch().ok());
+  ASSERT_TRUE(b->Launch().ok());
+  ASSERT_TRUE(a->WaitForPortFile().ok()) << a->ReadStderr(4000);
+  ASSERT_TRUE(b->WaitForPortFile().ok()) << b->ReadStderr(4000);
+  ExpectReplicaWatcherSeesWritesThroughOther(a, b, MembershipWatchClient());
 }
 
 }  // namespace
