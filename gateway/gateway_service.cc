@@ -1,6 +1,7 @@
 #include "gateway/gateway_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <functional>
@@ -17,8 +18,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cstopa/gateway/v1/gateway.grpc.pb.h"
+#include "gateway/change_follower.h"
 #include "gateway/fan_out.h"
 #include "gateway/name_directory.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
@@ -110,14 +113,61 @@ absl::Status Refusal(const std::vector<gw::SectionStatus>& sections,
   return NothingFilled(sections);
 }
 
+// A view built from the backends: its serialized response (or the error
+// it ended with), and whether every section is complete (only complete
+// views are cached).
+struct Built {
+  Built(absl::Status status) : answer(std::move(status)) {}  // NOLINT
+  Built(std::string bytes, bool all_complete)
+      : answer(std::move(bytes)), complete(all_complete) {}
+  Coalescer::Answer answer;
+  bool complete = false;
+};
+
 // The view's answer: its sections appended, the membership resources it
 // names resolved (when `names` is set), serialized.
 template <typename View>
-std::string Finished(View& view, std::vector<gw::SectionStatus>& sections,
-                     const NameDirectory* names) {
-  for (gw::SectionStatus& s : sections) *view.add_sections() = std::move(s);
+Built Finished(View& view, std::vector<gw::SectionStatus>& sections,
+               const NameDirectory* names) {
+  bool all_complete = true;
+  for (gw::SectionStatus& s : sections) {
+    all_complete = all_complete && s.complete();
+    *view.add_sections() = std::move(s);
+  }
   if (names != nullptr) names->Resolve(view, view.mutable_references());
-  return view.SerializeAsString();
+  return Built(view.SerializeAsString(), all_complete);
+}
+
+// Every view has its `freshness` under the same field number, so the bytes
+// of that field can be appended to any view's serialized form (a message
+// field that occurs twice is merged: the later occurrence's fields win).
+static_assert(static_cast<int>(gw::StateProfile::kFreshnessFieldNumber) ==
+              static_cast<int>(gw::PersonProfile::kFreshnessFieldNumber));
+static_assert(static_cast<int>(gw::StateProfile::kFreshnessFieldNumber) ==
+              static_cast<int>(gw::AssemblyDashboard::kFreshnessFieldNumber));
+
+// The `freshness` of a view built from the backends, begun at `stamp`.
+std::string FreshnessBytes(const ViewCache::Stamp& stamp, uint32_t services) {
+  gw::StateProfile carrier;
+  gw::ViewFreshness* f = carrier.mutable_freshness();
+  for (int i = 0; i < kServiceCount; ++i) {
+    if ((services & ServiceBit(i)) == 0) continue;
+    gw::StreamPosition* p = f->add_positions();
+    p->set_service(ServiceName(i));
+    p->set_following(stamp.following[i]);
+    if (stamp.following[i]) p->set_sequence(stamp.sequence[i]);
+  }
+  return carrier.SerializeAsString();
+}
+
+// Appended to a cached view's bytes: `freshness.from_cache` = true.
+const std::string& FromCacheBytes() {
+  static const std::string* const bytes = [] {
+    gw::StateProfile carrier;
+    carrier.mutable_freshness()->set_from_cache(true);
+    return new std::string(carrier.SerializeAsString());
+  }();
+  return *bytes;
 }
 
 // The start function of a FanOut call of `Method` on `stub` (a
@@ -131,10 +181,11 @@ std::string Finished(View& view, std::vector<gw::SectionStatus>& sections,
 }  // namespace
 
 GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options,
-                               const NameDirectory* names)
+                               const NameDirectory* names, ViewCache* cache)
     : backends_(backends),
       options_(options),
       names_(names),
+      cache_(cache),
       membership_(
           mem::MembershipService::NewStub(backends->membership().channel())),
       legislation_(
@@ -157,12 +208,22 @@ absl::Time GatewayHandler::BackendDeadline(absl::Time deadline) const {
 
 namespace {
 
-// Serving a view: coalesces, fans out, answers. `build` makes the fan-out
-// for the view and calls its `answer` with the view's serialized response
-// or error.
+// Serving a view: from the cache, else coalesced with an identical view in
+// flight, else fanned out; a complete view built from the backends is
+// cached. `build` makes the fan-out for the view and calls its `answer`
+// with what it built. `services`: the services the view needs.
 template <typename Call, typename Build>
-void ServeView(Coalescer& coalescer, Call call, const std::string& key,
-               absl::Time deadline, absl::Time backend_deadline, Build build) {
+void ServeView(Coalescer& coalescer, ViewCache* cache, uint32_t services,
+               Call call, const std::string& key, absl::Time deadline,
+               absl::Time backend_deadline, Build build) {
+  if (cache != nullptr) {
+    if (std::shared_ptr<const std::string> hit = cache->Lookup(key)) {
+      std::string bytes;
+      bytes.reserve(hit->size() + FromCacheBytes().size());
+      bytes.append(*hit).append(FromCacheBytes());
+      return call.FinishSerialized(std::move(bytes));
+    }
+  }
   const absl::Time now = absl::Now();
   if (backend_deadline - now < kMinBackendBudget) {
     return call.Finish(absl::DeadlineExceededError(
@@ -170,6 +231,9 @@ void ServeView(Coalescer& coalescer, Call call, const std::string& key,
                         : "the call's deadline leaves the backends no time "
                           "to answer"));
   }
+  // Read before any backend call starts: see ViewCache::Insert.
+  const ViewCache::Stamp stamp =
+      cache != nullptr ? cache->Read() : ViewCache::Stamp();
   const common::Caller caller = call.caller();
   Coalescer::Waiter waiter =
       [call = std::move(call)](const Coalescer::Answer& answer) mutable {
@@ -182,16 +246,21 @@ void ServeView(Coalescer& coalescer, Call call, const std::string& key,
   const Coalescer::Role role =
       coalescer.Join(key, now, backend_deadline, waiter);
   if (role == Coalescer::Role::kJoined) return;
-  build(caller, [&coalescer, key, role,
-                 waiter = std::move(waiter)](Coalescer::Answer answer) mutable {
+  build(caller, [&coalescer, cache, services, stamp, key, role,
+                 waiter = std::move(waiter)](Built built) mutable {
+    if (built.answer.ok()) {
+      built.answer->append(FreshnessBytes(stamp, services));
+      if (built.complete && cache != nullptr)
+        cache->Insert(key, *built.answer, services, stamp);
+    }
     // The joined requests first: once the leader's own call is finished the
     // server may be stopping, and the handler (the coalescer) with it.
-    if (role == Coalescer::Role::kLeader) coalescer.Complete(key, answer);
-    std::move(waiter)(answer);
+    if (role == Coalescer::Role::kLeader) coalescer.Complete(key, built.answer);
+    std::move(waiter)(built.answer);
   });
 }
 
-using Answer = absl::AnyInvocable<void(Coalescer::Answer) &&>;
+using Answer = absl::AnyInvocable<void(Built) &&>;
 
 }  // namespace
 
@@ -207,7 +276,8 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("state ", *id, " ", *day);
   ServeView(
-      coalescer_, std::move(call), key, deadline, backend_deadline,
+      coalescer_, cache_, kAllServices, std::move(call), key, deadline,
+      backend_deadline,
       [this, state, day = *day, backend_deadline](const common::Caller& caller,
                                                   Answer answer) {
         FanOut fan(caller, backend_deadline);
@@ -296,7 +366,10 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("person ", *id);
-  ServeView(coalescer_, std::move(call), key, deadline, backend_deadline,
+  ServeView(coalescer_, cache_,
+            ServiceBit(kMembershipIndex) | ServiceBit(kEventsIndex) |
+                ServiceBit(kMonitoringIndex),
+            std::move(call), key, deadline, backend_deadline,
             [this, person, backend_deadline](const common::Caller& caller,
                                              Answer answer) {
               FanOut fan(caller, backend_deadline);
@@ -362,7 +435,8 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("dashboard ", *day);
   ServeView(
-      coalescer_, std::move(call), key, deadline, backend_deadline,
+      coalescer_, cache_, kAllServices, std::move(call), key, deadline,
+      backend_deadline,
       [this, day = *day, backend_deadline](const common::Caller& caller,
                                            Answer answer) {
         FanOut fan(caller, backend_deadline);
@@ -439,6 +513,7 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
 
 std::string GatewayHandler::MetricsText() const {
   return absl::StrCat(
+      cache_ != nullptr ? cache_->MetricsText() : std::string(),
       "# HELP cstopa_gateway_views_joined_total View requests answered from "
       "a fan-out already in flight for an identical view.\n"
       "# TYPE cstopa_gateway_views_joined_total counter\n"
@@ -470,22 +545,115 @@ void GatewayHandler::ListBackends(ListBackendsCall call) {
     }
     out->set_call_count(s.calls);
     out->set_failure_count(s.failures);
+    if (cache_ != nullptr) {
+      const int index = static_cast<int>(&b - &backends_->all()[0]);
+      const ViewCache::StreamState st = cache_->Stream(index);
+      gw::ChangeStreamState* stream = out->mutable_stream();
+      stream->set_following(st.following);
+      stream->set_sequence(st.sequence);
+      stream->set_change_count(st.changes);
+      if (st.last_commit_time != absl::InfinitePast())
+        *stream->mutable_last_commit_time() = TimeUtil::NanosecondsToTimestamp(
+            absl::ToUnixNanos(st.last_commit_time));
+      if (!st.last_error.ok())
+        *stream->mutable_last_error() = common::ToRpcStatus(st.last_error);
+    }
   }
   call.Finish(absl::OkStatus());
 }
 
 namespace {
 
-// The gateway as a ServiceInstance: its backends, handler and gRPC face.
+// The record a change left (the one message field of a Watch... response
+// other than its commit time), or null.
+const google::protobuf::Message* ChangedRecord(
+    const google::protobuf::Message& response) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  response.GetReflection()->ListFields(response, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+        !f->is_repeated() &&
+        f->message_type() != google::protobuf::Timestamp::descriptor())
+      return &response.GetReflection()->GetMessage(response, f);
+  }
+  return nullptr;
+}
+
+// Hands what the change streams say to the cache, and membership's changes
+// to the name directory first (so a view built after a rename names the
+// record anew).
+class StreamHub final : public ChangeFollower::Listener {
+ public:
+  StreamHub(ViewCache* cache, NameDirectory* names)
+      : cache_(cache), names_(names) {}
+
+  void Following(const std::string& service, int64_t sequence) override {
+    const int i = Index(service);
+    // Changes during a gap in membership's stream reach the names by a load.
+    if (i == kMembershipIndex && followed_membership_.exchange(true))
+      names_->RefreshSoon();
+    cache_->Following(i, sequence);
+  }
+  void Changed(const std::string& service,
+               const StreamMessage& change) override {
+    const int i = Index(service);
+    if (i == kMembershipIndex) {
+      names_->Apply(change.name,
+                    change.deleted ? nullptr : ChangedRecord(*change.response));
+    }
+    cache_->Changed(i, change.sequence, change.commit_time);
+  }
+  void Lost(const std::string& service, const absl::Status& why) override {
+    cache_->Lost(Index(service), why);
+  }
+
+ private:
+  static int Index(const std::string& service) {
+    for (int i = 0; i < kServiceCount; ++i)
+      if (service == ServiceName(i)) return i;
+    return kMembershipIndex;  // not reached: the followers are ours
+  }
+  ViewCache* const cache_;
+  NameDirectory* const names_;
+  std::atomic<bool> followed_membership_{false};
+};
+
+// The gateway as a ServiceInstance: its backends, view cache and the
+// streams that keep it true, name directory, handler and gRPC face.
 class GatewayInstance final : public common::ServiceInstance {
  public:
   GatewayInstance(std::unique_ptr<Backends> backends, GatewayOptions options,
-                  absl::Duration names_refresh)
+                  absl::Duration names_refresh, ViewCache::Options cache)
       : backends_(std::move(backends)),
+        cache_(cache),
         names_(backends_->membership().channel(), names_refresh),
-        handler_(backends_.get(), options, &names_),
-        service_(v1::NewGatewayServiceGrpc(&handler_)) {
+        hub_(&cache_, &names_),
+        handler_(backends_.get(), options, &names_, &cache_),
+        service_(v1::NewGatewayServiceGrpc(&handler_)),
+        membership_(
+            mem::MembershipService::NewStub(backends_->membership().channel())),
+        legislation_(leg::LegislationService::NewStub(
+            backends_->legislation().channel())),
+        events_(ev::EventsService::NewStub(backends_->events().channel())),
+        monitoring_(mon::MonitoringService::NewStub(
+            backends_->monitoring().channel())) {
     names_.Start();
+    Follow<mem::WatchMembershipResponse>(
+        kMembershipIndex, [stub = membership_.get()](grpc::ClientContext* c) {
+          return stub->WatchMembership(c, mem::WatchMembershipRequest());
+        });
+    Follow<leg::WatchLegislationResponse>(
+        kLegislationIndex, [stub = legislation_.get()](grpc::ClientContext* c) {
+          return stub->WatchLegislation(c, leg::WatchLegislationRequest());
+        });
+    Follow<ev::WatchEventsResponse>(
+        kEventsIndex, [stub = events_.get()](grpc::ClientContext* c) {
+          return stub->WatchEvents(c, ev::WatchEventsRequest());
+        });
+    Follow<mon::WatchMonitoringResponse>(
+        kMonitoringIndex, [stub = monitoring_.get()](grpc::ClientContext* c) {
+          return stub->WatchMonitoring(c, mon::WatchMonitoringRequest());
+        });
   }
 
   grpc::Service* grpc_service() override { return service_.get(); }
@@ -497,27 +665,49 @@ class GatewayInstance final : public common::ServiceInstance {
   }
 
  private:
+  template <typename Response, typename Open>
+  void Follow(int index, Open open) {
+    followers_.push_back(std::make_unique<ChangeFollower>(
+        ServiceName(index), FollowStream<Response>(std::move(open)), &hub_));
+    followers_.back()->Start();
+  }
+
   std::unique_ptr<Backends> backends_;
+  ViewCache cache_;
   NameDirectory names_;
+  StreamHub hub_;
   GatewayHandler handler_;
   std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<mem::MembershipService::Stub> membership_;
+  std::unique_ptr<leg::LegislationService::Stub> legislation_;
+  std::unique_ptr<ev::EventsService::Stub> events_;
+  std::unique_ptr<mon::MonitoringService::Stub> monitoring_;
+  // Last: stopped before anything they report to is destroyed.
+  std::vector<std::unique_ptr<ChangeFollower>> followers_;
 };
 
 absl::Status CheckTarget(const std::string& value) {
   return common::ValidateTarget(value);
 }
 
-// A whole number of milliseconds in [min, max].
-std::function<absl::Status(const std::string&)> Millis(int64_t min,
-                                                       int64_t max) {
-  return [min, max](const std::string& value) {
-    int64_t ms = 0;
-    if (!absl::SimpleAtoi(value, &ms) || ms < min || ms > max) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", value, "\" is not a whole number of ms in ", min, "..", max));
+// A whole number of `unit` in [min, max].
+std::function<absl::Status(const std::string&)> Whole(int64_t min, int64_t max,
+                                                      const char* unit) {
+  return [min, max, unit](const std::string& value) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(value, &n) || n < min || n > max) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", value,
+                                                     "\" is not a whole number "
+                                                     "of ",
+                                                     unit, " in ", min, "..",
+                                                     max));
     }
     return absl::OkStatus();
   };
+}
+std::function<absl::Status(const std::string&)> Millis(int64_t min,
+                                                       int64_t max) {
+  return Whole(min, max, "ms");
 }
 
 absl::Status CheckRefresh(const std::string& value) {
@@ -643,6 +833,15 @@ common::ServiceDefinition GatewayService() {
                              "identical views in flight together share one "
                              "set of backend calls",
                              CheckBool});
+  def.extra_flags.push_back(
+      {"view_cache", "CSTOPA_VIEW_CACHE", "true",
+       "keep complete views in memory, dropped when a service they need "
+       "changes (the gateway follows every service's change stream)",
+       CheckBool});
+  def.extra_flags.push_back({"view_cache_mb", "CSTOPA_VIEW_CACHE_MB", "64",
+                             "memory the cached views may take, in MiB "
+                             "(least recently used views go first)",
+                             Whole(1, 65536, "MiB")});
   def.create = [](const common::ServiceContext& ctx)
       -> absl::StatusOr<std::unique_ptr<common::ServiceInstance>> {
     auto flag = [&](const char* name) { return ctx.flags.at(name); };
@@ -665,8 +864,13 @@ common::ServiceDefinition GatewayService() {
     options.default_deadline = millis("default_deadline_ms");
     options.backend_margin = millis("backend_margin_ms");
     options.coalesce = flag("coalesce") == "true";
+    ViewCache::Options cache;
+    cache.enabled = flag("view_cache") == "true";
+    int64_t mb = 64;
+    (void)absl::SimpleAtoi(flag("view_cache_mb"), &mb);
+    cache.max_bytes = static_cast<size_t>(mb) << 20;
     return std::make_unique<GatewayInstance>(std::move(*backends), options,
-                                             millis("names_refresh_ms"));
+                                             millis("names_refresh_ms"), cache);
   };
   return def;
 }

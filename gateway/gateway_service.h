@@ -26,6 +26,7 @@
 #include "gateway/backends.h"
 #include "gateway/coalescer.h"
 #include "gateway/name_directory.h"
+#include "gateway/view_cache.h"
 #include "services/common/server/server.h"
 
 namespace cstopa::gateway {
@@ -42,10 +43,12 @@ struct GatewayOptions {
 
 class GatewayHandler final : public v1::GatewayServiceHandler {
  public:
-  // `backends` and `names` must outlive the handler; `names` (the display
-  // names for the views' `references`) may be null: no references.
+  // `backends`, `names` and `cache` must outlive the handler; `names` (the
+  // display names for the views' `references`) may be null: no references;
+  // `cache` may be null: every view is built from the backends.
   GatewayHandler(Backends* backends, GatewayOptions options,
-                 const NameDirectory* names = nullptr);
+                 const NameDirectory* names = nullptr,
+                 ViewCache* cache = nullptr);
 
   void GetStateProfile(GetStateProfileCall call) override;
   void GetPersonProfile(GetPersonProfileCall call) override;
@@ -67,6 +70,7 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
   Backends* backends_;
   const GatewayOptions options_;
   const NameDirectory* names_;
+  ViewCache* cache_;
   std::unique_ptr<membership::v1::MembershipService::Stub> membership_;
   std::unique_ptr<legislation::v1::LegislationService::Stub> legislation_;
   std::unique_ptr<events::v1::EventsService::Stub> events_;

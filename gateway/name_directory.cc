@@ -98,6 +98,10 @@ absl::Status NameDirectory::LoadAll(Request request, Call call, Items items,
 
 NameDirectory::~NameDirectory() {
   {
+    absl::MutexLock lock(&wake_mu_);
+    stopping_ = true;
+  }
+  {
     absl::MutexLock lock(&call_mu_);
     stop_.Notify();
     if (current_ != nullptr) current_->TryCancel();
@@ -109,15 +113,56 @@ void NameDirectory::Start() {
   thread_ = std::thread([this] {
     do {
       const absl::Status s = Refresh();
-      if (stop_.WaitForNotificationWithTimeout(
-              s.ok() ? period_ : std::min(period_, kRetryAfterFailure))) {
-        return;
-      }
+      absl::MutexLock lock(&wake_mu_);
+      wake_mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](NameDirectory* d) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return d->wake_ || d->stopping_;
+              },
+              this),
+          s.ok() ? period_ : std::min(period_, kRetryAfterFailure));
+      if (stopping_) return;
+      wake_ = false;
     } while (true);
   });
 }
 
+void NameDirectory::RefreshSoon() {
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
+}
+
+void NameDirectory::Apply(const std::string& name, const Message* resource) {
+  if (!IsMembershipName(name)) return;
+  std::optional<Texts> texts;
+  if (resource != nullptr) {
+    texts.emplace();
+    const FieldDescriptor* f =
+        resource->GetDescriptor()->FindFieldByName("display_name");
+    if (f != nullptr && f->is_repeated() &&
+        f->message_type() == type::v1::LocalizedText::descriptor()) {
+      const Reflection* r = resource->GetReflection();
+      for (int i = 0; i < r->FieldSize(*resource, f); ++i)
+        texts->Add()->CopyFrom(r->GetRepeatedMessage(*resource, f, i));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto next = std::make_shared<Names>(*names_);
+  if (texts.has_value()) {
+    (*next)[name] = *texts;
+  } else {
+    next->erase(name);
+  }
+  names_ = std::move(next);
+  if (loading_) pending_[name] = std::move(texts);
+}
+
 absl::Status NameDirectory::Refresh() {
+  {
+    absl::MutexLock lock(&mu_);
+    loading_ = true;
+    pending_.clear();
+  }
   auto stub = mem::MembershipService::NewStub(membership_);
   auto names = std::make_shared<Names>();
   auto* st = stub.get();
@@ -174,10 +219,21 @@ absl::Status NameDirectory::Refresh() {
         },
         [](const auto& p) -> const auto& { return p.partners(); }, names.get());
   }
-  if (!s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  names_ = std::move(names);
-  return absl::OkStatus();
+  loading_ = false;
+  if (s.ok()) {
+    // Changes heard of during the load may be missing from it.
+    for (auto& [name, texts] : pending_) {
+      if (texts.has_value()) {
+        (*names)[name] = std::move(*texts);
+      } else {
+        names->erase(name);
+      }
+    }
+    names_ = std::move(names);
+  }
+  pending_.clear();
+  return s;
 }
 
 std::shared_ptr<const NameDirectory::Names> NameDirectory::Get() const {

@@ -6,8 +6,11 @@
 //
 // A background thread loads the names at start and again every `period`
 // (after a failure, again within a second), with the membership service's
-// List methods; views read the latest complete load. Names are therefore up
-// to `period` old, and a view made before the first load has none.
+// List methods; views read the latest complete load. Between loads, the
+// gateway applies each membership change it hears of (Apply, from the
+// membership change stream), so a renamed record is named anew at once; a
+// load also starts at once when the stream is followed again after a gap
+// (RefreshSoon). A view made before the first load has no names.
 //
 //   NameDirectory names(membership_channel, absl::Seconds(30));
 //   names.Start();
@@ -17,6 +20,7 @@
 #define CSTOPA_GATEWAY_NAME_DIRECTORY_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -55,7 +59,17 @@ class NameDirectory {
   // on success the views see the new names. The background thread calls it.
   absl::Status Refresh();
 
-  // The latest load (empty before the first).
+  // Starts a load now instead of at the end of the period.
+  void RefreshSoon();
+
+  // A membership record changed: `resource` is the record as the change
+  // left it (its `display_name` is read), or null when it was deleted.
+  // Records whose names views do not resolve are ignored. A load in
+  // progress keeps the change too.
+  void Apply(const std::string& name,
+             const google::protobuf::Message* resource);
+
+  // The latest load (empty before the first), with the changes since.
   std::shared_ptr<const Names> Get() const;
 
   // Adds to `out`, sorted by name, every membership resource named in a
@@ -74,6 +88,14 @@ class NameDirectory {
   const absl::Duration period_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Names> names_ ABSL_GUARDED_BY(mu_);
+  // Changes applied while a load is in progress, re-applied on top of it
+  // (nullopt: deleted).
+  bool loading_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, std::optional<Texts>> pending_
+      ABSL_GUARDED_BY(mu_);
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   absl::Notification stop_;
   absl::Mutex call_mu_;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(call_mu_) = nullptr;

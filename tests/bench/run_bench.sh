@@ -127,6 +127,7 @@ for svc in "${service_list[@]}"; do
     events) need+=("$build/tests/bench/events_bench_data"
                    "$build/tests/bench/events_watch_bench") ;;
     gateway) need+=("$build/gateway/gateway_server"
+                    "$build/tests/bench/gateway_freshness_bench"
                     "$build/services/monitoring/monitoring_server"
                     "$build/services/membership/membership_server"
                     "$build/services/legislation/legislation_server"
@@ -422,6 +423,7 @@ bench_gateway() {
     backend_pids+=("$server_pid")
   done
   local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
+  local fresh_updates=$((writes < 200 ? writes : 200))
   # Starts the gateway in front of them, with any further flags.
   start_gateway() {
     rm -f "$tmp/gateway.ports"
@@ -434,6 +436,16 @@ bench_gateway() {
     pids+=($!)
     server_pid=$!
     grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  }
+  # Waits (bounded) until the gateway follows every service's change
+  # stream, so that views are cached from the first.
+  wait_streams() {
+    "$build/tests/bench/gateway_freshness_bench" --updates=0 \
+      --gateway="127.0.0.1:$grpc_port" --api_key_file="$tmp/key" || {
+      echo "run_bench.sh: the gateway does not follow the change streams" >&2
+      tail -n 20 "$tmp/gateway.log" >&2
+      exit 1
+    }
   }
   start_gateway
   local day='as_of { year: 2025 month: 6 day: 1 }'
@@ -461,9 +473,37 @@ bench_gateway() {
     "$r/o_operations.bin"
   encode cstopa.monitoring.v1.SummarizeMissionsRequest "" "$r/o_all.bin"
   local g=/cstopa.gateway.v1.GatewayService
-  local views="GetStateProfile=$g/GetStateProfile@$r/state.bin,GetAssemblyDashboard=$g/GetAssemblyDashboard@$r/dashboard.bin"
+  # The default gateway: views are cached (kept true by the services'
+  # change streams), so a repeated view makes no backend call.
+  local cached="StateProfileCached=$g/GetStateProfile@$r/state.bin,DashboardCached=$g/GetAssemblyDashboard@$r/dashboard.bin"
+  wait_streams
   echo "-- gateway_server on :$grpc_port in front of the four services" \
-    "(seeded SQLite)"
+    "(seeded SQLite), views cached"
+  run_loadgen --scenarios=echo,StateProfileCached,DashboardCached,echo \
+    --custom="$cached"
+  echo
+  check_targets StateProfileCached:0.5 DashboardCached:0.5
+  check_strict echo StateProfileCached DashboardCached
+  echo "-- freshness: a write, then the first view that shows it (cache on)"
+  "$build/tests/bench/gateway_freshness_bench" \
+    --gateway="127.0.0.1:$grpc_port" --membership="127.0.0.1:$pm" \
+    --api_key_file="$tmp/key" --updates="$fresh_updates" \
+    >"$tmp/fresh.txt" 2>"$tmp/fresh.err" || {
+    echo "run_bench.sh: gateway_freshness_bench failed:" >&2
+    cat "$tmp/fresh.err" >&2
+    tail -n 20 "$tmp/gateway.log" >&2
+    exit 1
+  }
+  cat "$tmp/fresh.txt"
+  awk '{ p = $0; sub(/.*"p99_ms":/, "", p); sub(/[,}].*/, "", p)
+         printf "target gateway_freshness p99_ms %.3f < 100  %s\n", p,
+                (p + 0 < 100 ? "PASS" : "FAIL") }' "$tmp/fresh.txt"
+  # Without the cache: every view is built from the backends; identical
+  # views in flight together still share one fan-out.
+  stop_server
+  start_gateway --view_cache=false
+  local views="GetStateProfile=$g/GetStateProfile@$r/state.bin,GetAssemblyDashboard=$g/GetAssemblyDashboard@$r/dashboard.bin"
+  echo "-- gateway_server on :$grpc_port, --view_cache=false"
   run_loadgen --scenarios=echo,GetStateProfile,GetAssemblyDashboard,echo \
     --custom="$views"
   echo
@@ -472,8 +512,8 @@ bench_gateway() {
   # The same without sharing identical views in flight: every call its own
   # fan-out (what distinct views under load cost).
   stop_server
-  start_gateway --coalesce=false
-  echo "-- gateway_server on :$grpc_port, --coalesce=false"
+  start_gateway --view_cache=false --coalesce=false
+  echo "-- gateway_server on :$grpc_port, --view_cache=false --coalesce=false"
   local alone="StateProfileAlone=$g/GetStateProfile@$r/state.bin,DashboardAlone=$g/GetAssemblyDashboard@$r/dashboard.bin"
   run_loadgen --scenarios=echo,StateProfileAlone,DashboardAlone,echo \
     --custom="$alone"

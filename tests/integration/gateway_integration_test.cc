@@ -23,7 +23,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cstopa/events/v1/events.grpc.pb.h"
 #include "cstopa/gateway/v1/gateway.grpc.pb.h"
+#include "cstopa/membership/v1/membership.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -77,6 +79,9 @@ struct Suite {
   // Whether identical views in flight share a fan-out (the gateway's
   // default); off for most tests, so that each call is its own fan-out.
   bool coalesce = false;
+  // Whether views are cached (the gateway's default); off for the tests of
+  // the fan-out, so that each call reaches the backends.
+  bool view_cache = false;
 
   // `two_memberships`: a second membership replica behind the same target.
   absl::Status Start(bool two_memberships = false) {
@@ -112,6 +117,7 @@ struct Suite {
         absl::StrCat("--monitoring_target=ipv4:127.0.0.1:", po),
         "--breaker_open_ms=200",
         coalesce ? "--coalesce=true" : "--coalesce=false",
+        view_cache ? "--view_cache=true" : "--view_cache=false",
     };
     o.extra_args.insert(o.extra_args.end(), gateway_args.begin(),
                         gateway_args.end());
@@ -791,6 +797,211 @@ TEST(GatewayTlsTest, CallsBackendsOverMutualTls) {
                 testing::HasSubstr("need --backend_tls_ca_file"));
   }
   (void)std::system(("rm -rf " + dir).c_str());
+}
+
+// The view cache. The gateway follows each service's change stream; these
+// tests wait (bounded, never a timing assert) until the gateway reports
+// that its stream has reached a change, then read the view.
+
+// The gateway's stream state of each service, by service.
+std::map<std::string, gw::ChangeStreamState> Streams(
+    gw::GatewayService::Stub* stub) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  gw::ListBackendsResponse out;
+  std::map<std::string, gw::ChangeStreamState> streams;
+  if (!stub->ListBackends(&ctx, {}, &out).ok()) return streams;
+  for (const auto& b : out.backends()) streams[b.service()] = b.stream();
+  return streams;
+}
+
+// Waits until the gateway follows every stream and, when `service` is
+// given, has received its change `sequence`.
+bool WaitForStreams(gw::GatewayService::Stub* stub,
+                    const std::string& service = "", int64_t sequence = 0) {
+  return WaitFor(
+      [&] {
+        auto streams = Streams(stub);
+        if (streams.size() != 4) return false;
+        for (const auto& [name, st] : streams)
+          if (!st.following()) return false;
+        return service.empty() || streams[service].sequence() >= sequence;
+      },
+      absl::Seconds(30), absl::Milliseconds(20));
+}
+
+int64_t PositionOf(const gw::ViewFreshness& f, const std::string& service) {
+  for (const auto& p : f.positions())
+    if (p.service() == service) return p.following() ? p.sequence() : -1;
+  return -2;
+}
+
+// The first change to `name` on an open WatchMembership stream: its
+// sequence (0 if the stream ended first).
+int64_t NextChangeOf(grpc::ClientReaderInterface<
+                         membership::v1::WatchMembershipResponse>* reader,
+                     const std::string& name) {
+  membership::v1::WatchMembershipResponse m;
+  while (reader->Read(&m))
+    if (m.name() == name) return m.sequence();
+  return 0;
+}
+
+// A state's profile is cached; a change to a record it shows drops it, and
+// the view read once the gateway has that change shows the write; a
+// change to another service's record also drops it; views read in between
+// come from the cache, the same as the view they were built as.
+TEST(GatewayCacheTest, ChangesDropCachedViewsAndTheNextViewShowsThem) {
+  Suite suite;
+  suite.view_cache = true;
+  ASSERT_TRUE(suite.Start().ok());
+  gw::GatewayService::Stub* stub = suite.stub.get();
+  ASSERT_TRUE(WaitForStreams(stub));
+
+  gw::StateProfile first, second;
+  ASSERT_TRUE(GetState(stub, "kg", Day(2025, 6, 1), &first).ok());
+  EXPECT_FALSE(first.freshness().from_cache());
+  ASSERT_EQ(first.freshness().positions_size(), 4);
+  for (const auto& p : first.freshness().positions())
+    EXPECT_TRUE(p.following()) << p.service();
+  ASSERT_TRUE(GetState(stub, "kg", Day(2025, 6, 1), &second).ok());
+  EXPECT_TRUE(second.freshness().from_cache());
+  // The same view, positions and all; only `from_cache` differs.
+  second.mutable_freshness()->set_from_cache(false);
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+
+  // A write to the state itself, through the membership service.
+  auto members =
+      membership::v1::MembershipService::NewStub(suite.membership->channel());
+  grpc::ClientContext watch_ctx;
+  auto reader = members->WatchMembership(
+      &watch_ctx, membership::v1::WatchMembershipRequest());
+  membership::v1::WatchMembershipResponse checkpoint;
+  ASSERT_TRUE(reader->Read(&checkpoint));  // the stream is open from here
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    membership::v1::UpdateStateRequest req;
+    req.mutable_state()->set_name("states/kg");
+    auto* text = req.mutable_state()->add_display_name();
+    text->set_language_code("en");
+    text->set_text("Kyrgyz Republic (renamed in a test)");
+    req.mutable_update_mask()->add_paths("display_name");
+    membership::v1::State out;
+    grpc::Status s = members->UpdateState(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  const int64_t seq = NextChangeOf(reader.get(), "states/kg");
+  ASSERT_GT(seq, 0);
+  watch_ctx.TryCancel();
+  ASSERT_TRUE(WaitForStreams(stub, "membership", seq));
+  gw::StateProfile after;
+  ASSERT_TRUE(GetState(stub, "kg", Day(2025, 6, 1), &after).ok());
+  EXPECT_FALSE(after.freshness().from_cache());
+  EXPECT_EQ(En(after.state().display_name()),
+            "Kyrgyz Republic (renamed in a test)");
+  EXPECT_GE(PositionOf(after.freshness(), "membership"), seq);
+  // The name directory has the change too: views that mention the state
+  // name it anew.
+  gw::AssemblyDashboard dashboard;
+  ASSERT_TRUE(GetDashboard(stub, &dashboard, kCallDeadline).ok());
+  bool named = false;
+  for (const auto& r : dashboard.references())
+    if (r.name() == "states/kg")
+      named = En(r.display_name()) == "Kyrgyz Republic (renamed in a test)";
+  EXPECT_TRUE(named);
+  gw::StateProfile cached;
+  ASSERT_TRUE(GetState(stub, "kg", Day(2025, 6, 1), &cached).ok());
+  EXPECT_TRUE(cached.freshness().from_cache());
+
+  // A new event the state took part in: the events change drops the view.
+  auto events = events::v1::EventsService::NewStub(suite.events->channel());
+  events::v1::Event created;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kEditorKey);
+    events::v1::CreateEventRequest req;
+    req.set_event_id("cache-test-event");
+    events::v1::Event* e = req.mutable_event();
+    e->set_kind(events::v1::EVENT_KIND_CONFERENCE);
+    auto* title = e->add_title();
+    title->set_language_code("en");
+    title->set_text("A meeting the cache must not hide");
+    events::v1::Participant* kg = e->add_participants();
+    kg->set_kind(events::v1::PARTICIPANT_KIND_STATE);
+    kg->set_participant("states/kg");
+    e->mutable_start_time()->set_seconds(1740000000);  // 2025-02-19
+    grpc::Status s = events->CreateEvent(&ctx, req, &created);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        gw::StateProfile p;
+        if (!GetState(stub, "kg", Day(2025, 6, 1), &p).ok()) return false;
+        for (const auto& e : p.recent_events())
+          if (e.name() == "events/cache-test-event")
+            return !p.freshness().from_cache();
+        return false;
+      },
+      absl::Seconds(30), absl::Milliseconds(20)));
+}
+
+// While the gateway's stream of a service is down, views needing it are
+// built from the backends and not cached, and say so; once the stream is
+// back, views are cached again.
+TEST(GatewayCacheTest, ViewsAreNotCachedWhileAStreamIsDown) {
+  Suite suite;
+  suite.view_cache = true;
+  ASSERT_TRUE(suite.Start().ok());
+  gw::GatewayService::Stub* stub = suite.stub.get();
+  ASSERT_TRUE(WaitForStreams(stub));
+  const std::string person = "persons/nurlanbek-shakiev";
+  auto get_person = [&](gw::PersonProfile* p) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    gw::GetPersonProfileRequest req;
+    req.set_name(person + "/profile");
+    return stub->GetPersonProfile(&ctx, req, p);
+  };
+  gw::PersonProfile p;
+  ASSERT_TRUE(get_person(&p).ok());
+  ASSERT_TRUE(get_person(&p).ok());
+  EXPECT_TRUE(p.freshness().from_cache());
+
+  // Monitoring restarts: the gateway's stream of it ends.
+  ASSERT_TRUE(suite.monitoring->Signal(SIGKILL).ok());
+  (void)suite.monitoring->WaitForExit(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return !Streams(stub)["monitoring"].following(); },
+                      absl::Seconds(30), absl::Milliseconds(20)));
+  EXPECT_NE(Streams(stub)["monitoring"].last_error().code(), 0);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(get_person(&p).ok());
+    EXPECT_FALSE(p.freshness().from_cache());
+    EXPECT_EQ(PositionOf(p.freshness(), "monitoring"), -1);
+  }
+  ASSERT_TRUE(suite.monitoring->Restart().ok());
+  ASSERT_TRUE(WaitForStreams(stub));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return get_person(&p).ok() && p.freshness().from_cache() &&
+               PositionOf(p.freshness(), "monitoring") >= 0;
+      },
+      absl::Seconds(30), absl::Milliseconds(20)));
+  ExpectComplete(p.sections());
+}
+
+// With --view_cache=false every view is built from the backends; the
+// streams are still followed, for the positions.
+TEST(GatewayCacheTest, TheCacheCanBeTurnedOff) {
+  Suite suite;
+  ASSERT_TRUE(suite.Start().ok());
+  ASSERT_TRUE(WaitForStreams(suite.stub.get()));
+  for (int i = 0; i < 3; ++i) {
+    gw::StateProfile p;
+    ASSERT_TRUE(GetState(suite.stub.get(), "kz", std::nullopt, &p).ok());
+    EXPECT_FALSE(p.freshness().from_cache());
+    EXPECT_GE(PositionOf(p.freshness(), "events"), 0);
+  }
 }
 
 }  // namespace
