@@ -2,10 +2,15 @@
 // process on port 0 with its own seeded SQLite store, driven over gRPC.
 //
 // Every test starts its own server (see server_process.h), so tests are
-// independent and may run in any order.
+// independent and may run in any order. WatchMonitoring: the suite's watch
+// conformance (watch_conformance.h) and its filters over gRPC. The
+// *Postgres* tests (replicas on one database) are registered separately
+// with the `postgres` fixture (monitoring.cmake).
 #include <signal.h>
 
+#include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +27,9 @@
 #include "services/common/store/sql.h"
 #include "services/common/testing/test_postgres.h"
 #include "tests/integration/client_helpers.h"
+#include "tests/integration/scratch_postgres.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/watch_conformance.h"
 
 #ifndef CSTOPA_MONITORING_SERVER
 #error "CSTOPA_MONITORING_SERVER must name the monitoring_server binary"
@@ -388,6 +395,266 @@ TEST(MonitoringPostgresTest, TwoReplicasShareMissionsAndSummary) {
     EXPECT_EQ(counts["2021 states/kg"], 3);
   }
   drop_schema();
+}
+
+// ---------------------------------------------------------------------------
+// WatchMonitoring
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<grpc::ClientReaderInterface<v1::WatchMonitoringResponse>>
+OpenWatch(const std::shared_ptr<grpc::Channel>& channel,
+          grpc::ClientContext* ctx, const v1::WatchMonitoringRequest& req) {
+  return v1::MonitoringService::NewStub(channel)->WatchMonitoring(ctx, req);
+}
+
+cstopa::type::v1::LocalizedText En(const std::string& text) {
+  cstopa::type::v1::LocalizedText t;
+  t.set_language_code("en");
+  t.set_text(text);
+  return t;
+}
+
+// The ID of conformance write `i`'s resource; with the run's tag, for
+// databases shared between runs.
+std::string WatchId(int i) { return absl::StrCat("w", RunTag(), "-", i); }
+
+// Write i of the conformance cases, one change each, through every
+// collection: in each block of ten, a mission, an operation, a regional
+// operation, a compliance record and a field visit are created, then each
+// is updated (the regional operation deleted), five writes later.
+std::string WatchWrite(int i, const std::shared_ptr<grpc::Channel>& channel) {
+  static_assert(kWatchWriteBlock % 10 == 0);
+  auto stub = v1::MonitoringService::NewStub(channel);
+  grpc::ClientContext ctx;
+  Prepare(&ctx, i % 10 == 7 ? kAdminKey : kEditorKey);
+  const std::string id = WatchId(i);
+  const std::string earlier = WatchId(i - 5);  // for i % 10 >= 5
+  grpc::Status s;
+  std::string name;
+  switch (i % 10) {
+    case 0: {
+      v1::CreateMissionRequest req;
+      req.set_mission_id(id);
+      req.mutable_mission()->set_state("states/kz");
+      req.mutable_mission()->mutable_period()->mutable_start_date()->set_year(
+          2026);
+      v1::Mission out;
+      s = stub->CreateMission(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 1: {
+      v1::CreateOperationRequest req;
+      req.set_operation_id(id);
+      *req.mutable_operation()->add_title() = En("Operation " + id);
+      req.mutable_operation()->set_state("states/kz");
+      v1::Operation out;
+      s = stub->CreateOperation(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 2: {
+      v1::CreateRegionalOperationRequest req;
+      req.set_regional_operation_id(id);
+      *req.mutable_regional_operation()->add_title() = En("Channel " + id);
+      v1::RegionalOperation out;
+      s = stub->CreateRegionalOperation(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 3: {
+      v1::CreateComplianceRecordRequest req;
+      req.set_compliance_record_id(id);
+      *req.mutable_compliance_record()->add_obligation() = En("Report " + id);
+      v1::ComplianceRecord out;
+      s = stub->CreateComplianceRecord(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 4: {
+      v1::CreateFieldVisitRequest req;
+      req.set_field_visit_id(id);
+      req.mutable_field_visit()->set_kind(v1::FIELD_VISIT_KIND_EXERCISE);
+      *req.mutable_field_visit()->add_title() = En("Exercise " + id);
+      v1::FieldVisit out;
+      s = stub->CreateFieldVisit(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 5: {
+      v1::UpdateMissionRequest req;
+      req.mutable_mission()->set_name("missions/" + earlier);
+      req.mutable_mission()->set_state("states/ru");
+      v1::Mission out;
+      s = stub->UpdateMission(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 6: {
+      v1::UpdateOperationRequest req;
+      req.mutable_operation()->set_name("operations/" + earlier);
+      req.mutable_operation()->set_commanding_state("states/ru");
+      v1::Operation out;
+      s = stub->UpdateOperation(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 7: {
+      v1::DeleteRegionalOperationRequest req;
+      req.set_name("regionalOperations/" + earlier);
+      v1::RegionalOperation out;
+      s = stub->DeleteRegionalOperation(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    case 8: {
+      v1::UpdateComplianceRecordRequest req;
+      req.mutable_compliance_record()->set_name("complianceRecords/" + earlier);
+      *req.mutable_compliance_record()->add_assessment() = En("Met " + id);
+      v1::ComplianceRecord out;
+      s = stub->UpdateComplianceRecord(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+    default: {
+      v1::UpdateFieldVisitRequest req;
+      req.mutable_field_visit()->set_name("fieldVisits/" + earlier);
+      *req.mutable_field_visit()->add_findings() = En("Seen " + id);
+      v1::FieldVisit out;
+      s = stub->UpdateFieldVisit(&ctx, req, &out);
+      name = out.name();
+      break;
+    }
+  }
+  EXPECT_TRUE(s.ok()) << "write " << i << ": " << Describe(s);
+  return s.ok() ? name : "";
+}
+
+WatchClient<v1::WatchMonitoringResponse> MonitoringWatchClient() {
+  WatchClient<v1::WatchMonitoringResponse> client;
+  client.open = [](const std::shared_ptr<grpc::Channel>& channel,
+                   grpc::ClientContext* ctx, const std::string& token) {
+    v1::WatchMonitoringRequest req;
+    req.set_resume_token(token);
+    return OpenWatch(channel, ctx, req);
+  };
+  client.write = WatchWrite;
+  return client;
+}
+
+TEST_F(MonitoringServerTest, ThreeWatchersSeeEachWriteOnceInOrder) {
+  ExpectConcurrentWatchersSeeEachWriteOnceInOrder(server_.get(),
+                                                  MonitoringWatchClient());
+}
+
+TEST_F(MonitoringServerTest, WatchResumesAfterARestartWithoutLoss) {
+  ExpectResumeAfterRestartSeesMissedWrites(server_.get(),
+                                           MonitoringWatchClient());
+}
+
+TEST_F(MonitoringServerTest, WatchRefusesADamagedToken) {
+  ExpectDamagedResumeTokenIsInvalidArgument(server_.get(),
+                                            MonitoringWatchClient());
+}
+
+// The filters over gRPC: a stream of operations and field visits carries
+// only their changes, with the right member; one of a single mission only
+// its; a bad filter ends the call with INVALID_ARGUMENT and its fields.
+TEST_F(MonitoringServerTest, FilteredWatchCarriesOnlyWhatItAsksFor) {
+  auto open = [](v1::WatchMonitoringRequest req) {
+    return [req](const std::shared_ptr<grpc::Channel>& channel,
+                 grpc::ClientContext* ctx,
+                 const std::string&) { return OpenWatch(channel, ctx, req); };
+  };
+  v1::WatchMonitoringRequest some;
+  some.add_collections("operations");
+  some.add_collections("fieldVisits");
+  v1::WatchMonitoringRequest one;
+  one.set_name("missions/" + WatchId(0));
+  auto channel = server_->channel();
+  WatchReader<v1::WatchMonitoringResponse> w_some(open(some), channel, "");
+  WatchReader<v1::WatchMonitoringResponse> w_one(open(one), channel, "");
+  ASSERT_TRUE(w_some.WaitStarted()) << Describe(w_some.status());
+  ASSERT_TRUE(w_one.WaitStarted()) << Describe(w_one.status());
+  // Writes 0..9: mission 0 (updated at 5), operation 1 (6), regional
+  // operation 2 (deleted at 7), compliance record 3 (8), field visit 4 (9).
+  std::vector<std::string> names;
+  for (int i = 0; i < 10; ++i) names.push_back(WatchWrite(i, channel));
+  std::vector<std::string> want;
+  for (int i : {1, 4, 6, 9}) want.push_back(names[i]);
+  ASSERT_TRUE(w_some.WaitForChanges(want.size())) << Describe(w_some.status());
+  ASSERT_TRUE(w_one.WaitForChanges(2)) << Describe(w_one.status());
+  // A last change of each filter's: nothing more came between.
+  want.push_back(WatchWrite(11, channel));  // an operation
+  ASSERT_TRUE(w_some.WaitForChanges(want.size())) << Describe(w_some.status());
+  {
+    v1::DeleteMissionRequest req;
+    req.set_name(one.name());
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kAdminKey);
+    v1::Mission out;
+    grpc::Status s = stub_->DeleteMission(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+  }
+  ASSERT_TRUE(w_one.WaitForChanges(3)) << Describe(w_one.status());
+  std::vector<std::string> got;
+  for (const auto& m : w_some.changes()) {
+    got.push_back(m.name());
+    EXPECT_TRUE(m.has_operation() || m.has_field_visit())
+        << m.ShortDebugString();
+  }
+  EXPECT_EQ(got, want);
+  std::vector<std::string> types;
+  for (const auto& m : w_one.changes()) {
+    types.push_back(v1::ChangeType_Name(m.change_type()));
+    EXPECT_EQ(m.name(), one.name());
+    EXPECT_EQ(m.mission().name(), one.name());
+  }
+  EXPECT_THAT(types, ElementsAre("CHANGE_TYPE_CREATED", "CHANGE_TYPE_UPDATED",
+                                 "CHANGE_TYPE_DELETED"));
+  EXPECT_EQ(w_one.changes()[1].mission().state(), "states/ru");
+
+  v1::WatchMonitoringRequest bad;
+  bad.add_collections("regional_operations");
+  bad.set_name("states/kz");
+  WatchReader<v1::WatchMonitoringResponse> w_bad(open(bad), channel, "");
+  ASSERT_TRUE(w_bad.WaitDone());
+  EXPECT_EQ(w_bad.messages(), 0);
+  Details d = ExpectError(w_bad.status(), grpc::StatusCode::INVALID_ARGUMENT,
+                          "INVALID_WATCH_FILTER");
+  EXPECT_THAT(d.bad_fields, ElementsAre("collections[0]", "name"));
+}
+
+// Two replicas on one PostgreSQL database (of the test's own), started
+// together (migrations and seed race on one empty schema): a watcher on one
+// sees the writes made through both, and its token resumes on the other.
+TEST(MonitoringWatchPostgresTest, AWatcherOnOneReplicaSeesWritesThroughBoth) {
+  std::string base;
+  CSTOPA_TEST_POSTGRES_URL_OR_SKIP(base);
+  ScratchDatabases databases(base);
+  // The shared database when none can be made: the case watches from now
+  // and its IDs carry the run's tag.
+  const std::string url = databases.New("cstopa_monitoring_itest");
+  std::vector<std::unique_ptr<ServerProcess>> replicas;
+  for (int i = 0; i < 2; ++i) {
+    ServerProcess::Options options;
+    options.binary = CSTOPA_MONITORING_SERVER;
+    options.extra_args = {absl::StrCat("--store=", url)};
+    replicas.push_back(std::make_unique<ServerProcess>(options));
+    ASSERT_TRUE(replicas.back()->Launch().ok());
+  }
+  for (auto& r : replicas) {
+    absl::Status s = r->WaitForPortFile();
+    ASSERT_TRUE(s.ok()) << s << r->ReadStderr(4000);
+  }
+  ExpectReplicaWatcherSeesWritesThroughOther(
+      replicas[0].get(), replicas[1].get(), MonitoringWatchClient());
+  if (::testing::Test::HasFailure()) {
+    for (auto& r : replicas)
+      std::cerr << "---- replica stderr (tail) ----\n"
+                << r->ReadStderr(4000) << "---- end ----\n";
+  }
+  replicas.clear();  // before the database is dropped
 }
 
 }  // namespace
