@@ -171,6 +171,51 @@ function text(texts, lang = "en") {
   return (texts ?? []).find((t) => t.language_code === lang)?.text;
 }
 
+// Follows a server stream of a Watch method: started() resolves once its
+// first message (a checkpoint) came; change(n) to its n-th change (not a
+// checkpoint, whose change_type proto-loader leaves out as the default);
+// both fail on a stream error or after RPC_TIMEOUT_MS. cancel() ends it.
+function followChanges(stream) {
+  const changes = [];
+  const waiters = [];
+  let messages = 0;
+  let failed = null;
+  let cancelled = false;
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  stream.on("data", (m) => {
+    messages += 1;
+    if (m.change_type && m.change_type !== "CHANGE_TYPE_UNSPECIFIED")
+      changes.push(m);
+    wake();
+  });
+  stream.on("error", (err) => {
+    if (!cancelled) failed = err;
+    wake();
+  });
+  const until = async (done, what) => {
+    const deadline = Date.now() + RPC_TIMEOUT_MS;
+    while (!done() && !failed && Date.now() < deadline)
+      await new Promise((r) => {
+        waiters.push(r);
+        setTimeout(r, 200);
+      });
+    assert.equal(failed, null, `the stream failed: ${failed?.message}`);
+    assert.ok(done(), `no ${what} within ${RPC_TIMEOUT_MS} ms`);
+  };
+  return {
+    started: () => until(() => messages > 0, "first message"),
+    change: async (n) => {
+      await until(() => changes.length >= n, `change ${n}`);
+      return changes[n - 1];
+    },
+    changes: () => changes.slice(),
+    cancel: () => {
+      cancelled = true;
+      stream.cancel();
+    },
+  };
+}
+
 const membershipBin = process.env.CSTOPA_MEMBERSHIP_SERVER;
 describe("membership", { skip: !membershipBin }, () => {
   let client;
@@ -223,6 +268,57 @@ describe("membership", { skip: !membershipBin }, () => {
         return true;
       },
     );
+  });
+
+  test("a watcher sees a write, then resumes after it with its token", async () => {
+    const watch = (request) =>
+      followChanges(
+        client.WatchMembership(request, new grpc.Metadata(), {
+          deadline: new Date(Date.now() + 30000),
+        }),
+      );
+    const person = (id) => ({
+      person_id: id,
+      person: { display_name: [{ language_code: "en", text: `Node ${id}` }] },
+    });
+    const first = watch({});
+    await first.started();
+    const a = `node-watch-a-${Date.now()}`;
+    await call(client, "CreatePerson", person(a), { auth: true });
+    const seen = await first.change(1);
+    assert.equal(seen.change_type, "CHANGE_TYPE_CREATED");
+    assert.equal(seen.name, `persons/${a}`);
+    assert.equal(seen.resource, "person");
+    assert.equal(seen.person.name, `persons/${a}`);
+    assert.ok(seen.commit_time, "a change has its commit time");
+    first.cancel();
+
+    // A write while no one watches; resuming after the first change sees
+    // it, and not the first again.
+    const b = `node-watch-b-${Date.now()}`;
+    await call(client, "CreatePerson", person(b), { auth: true });
+    const resumed = watch({ resume_token: seen.resume_token });
+    const next = await resumed.change(1);
+    assert.equal(next.name, `persons/${b}`);
+    assert.equal(BigInt(next.sequence), BigInt(seen.sequence) + 1n);
+    resumed.cancel();
+  });
+
+  test("a watch filter on an unknown collection is INVALID_ARGUMENT", async () => {
+    const stream = client.WatchMembership(
+      { collections: ["events"] },
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + RPC_TIMEOUT_MS) },
+    );
+    const err = await new Promise((resolve) => {
+      stream.on("data", () => {});
+      stream.on("error", resolve);
+    });
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+    const info = statusDetails(err).details.find(
+      (d) => d.typeName === "google.rpc.ErrorInfo",
+    );
+    assert.equal(info.value.reason, "INVALID_WATCH_FILTER");
   });
 
   test("writes need a key, and a stale etag loses", async () => {

@@ -13,15 +13,19 @@ python3-protobuf, so run it with /usr/bin/python3:
   /usr/bin/python3 tests/clients/python/cstopa_client.py call \\
       legislation.SearchDocuments '{"query": "терроризм"}'
   /usr/bin/python3 tests/clients/python/cstopa_client.py call events.WatchEvents
+  /usr/bin/python3 tests/clients/python/cstopa_client.py watch-membership \\
+      --collection persons --collection roles
   /usr/bin/python3 tests/clients/python/cstopa_client.py state-profile \\
       states/kg --as-of 2023-06-01
   /usr/bin/python3 tests/clients/python/cstopa_client.py dashboard
 
-The named commands cover membership and the gateway's views
-(state-profile, person-profile, dashboard, backends); `call SERVICE.METHOD
-[JSON]` calls any method of any service (membership, legislation, events,
-monitoring, gateway) with a request in protobuf JSON, and prints each message
-of a server stream as it arrives.
+The named commands cover membership (watch-membership follows its change
+stream: one JSON line per message, checkpoints included, each with the
+resume_token that --resume-token takes to go on after it) and the gateway's
+views (state-profile, person-profile, dashboard, backends);
+`call SERVICE.METHOD [JSON]` calls any method of any service (membership,
+legislation, events, monitoring, gateway) with a request in protobuf JSON, and
+prints each message of a server stream as it arrives.
 
 A gateway view may be partial: it is printed all the same (exit status 0),
 and every incomplete section is named on stderr, one line each:
@@ -435,6 +439,28 @@ def run_delete_person(client, args):
         name=args.name, etag=args.etag or ""))
 
 
+def run_watch_membership(client, args):
+    """Prints each message of a WatchMembership stream as one JSON line, until
+    --changes changes came (0: until interrupted), or the --timeout."""
+    req = client.stubs.m.WatchMembershipRequest(
+        resume_token=args.resume_token, collections=args.collection,
+        name=args.name)
+    timeout = args.timeout if args.timeout_given else None
+    stream = client.stub.WatchMembership(req, timeout=timeout,
+                                         metadata=client.metadata())
+    changes = 0
+    try:
+        for message in stream:
+            print(to_json(client.stubs, message, indent=None), flush=True)
+            if message.change_type != 0:  # not a checkpoint
+                changes += 1
+                if args.changes and changes >= args.changes:
+                    break
+    finally:
+        stream.cancel()
+    return None
+
+
 def run_state_profile(client, args):
     req = client.stubs.g.GetStateProfileRequest(name=args.name)
     set_date(client.stubs, req, "as_of", args.as_of)
@@ -613,6 +639,25 @@ def build_parser():
     p.add_argument("name", metavar="NAME", type=resource_name("persons"))
     p.add_argument("--etag", help="only delete if the etag still matches")
     p.set_defaults(run=run_delete_person)
+
+    p = command("watch-membership",
+                "Follow every membership change: one JSON line per message "
+                "(the first a checkpoint), until Ctrl-C, --changes N or "
+                "--timeout.")
+    p.add_argument("--resume-token", default="",
+                   help="resume after the message that carried this "
+                        "resume_token (default: from now)")
+    p.add_argument("--collection", action="append", default=[],
+                   metavar="COLLECTION",
+                   help="only changes of this collection (states, "
+                        "parliaments, delegations, persons, roles, bodies, "
+                        "partners); repeatable")
+    p.add_argument("--name", default="",
+                   help="only changes of this record, e.g. persons/ID")
+    p.add_argument("--changes", type=int, default=0, metavar="N",
+                   help="stop after N changes (checkpoints not counted; "
+                        "default 0: never)")
+    p.set_defaults(run=run_watch_membership)
 
     p = command("state-profile",
                 "Gateway: a state's profile (states/ID or ID) on a date; "

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Calls the real membership server through Python stubs generated from the
-protos, and through the cstopa_client.py command line.
+protos, and through the cstopa_client.py command line: reads, writes, errors
+with their details, and the WatchMembership change stream.
 
 Run by CTest (test `python_client`), which sets:
   CSTOPA_MEMBERSHIP_SERVER  path of the membership_server binary
@@ -432,6 +433,98 @@ class MembershipServerTest(unittest.TestCase):
         self.assert_rpc_error(
             grpc.StatusCode.NOT_FOUND, self.stub.GetPerson,
             m_pb.GetPersonRequest(name=f"persons/{person_id}"))
+
+    # -- the change stream ---------------------------------------------------
+
+    def create_person(self, person_id):
+        return self.stub.CreatePerson(
+            m_pb.CreatePersonRequest(
+                person_id=person_id,
+                person=m_pb.Person(display_name=[types_pb.LocalizedText(
+                    language_code="en", text=f"Watched {person_id}")])),
+            metadata=self.auth(self.editor_key), timeout=RPC_TIMEOUT)
+
+    @staticmethod
+    def next_change(stream):
+        """The stream's next change, passing over checkpoints (bounded by the
+        stream's deadline)."""
+        for message in stream:
+            if message.change_type != m_pb.CHANGE_TYPE_UNSPECIFIED:
+                return message
+        raise AssertionError("the stream ended without a change")
+
+    def test_watch_membership_follows_and_resumes(self):
+        stream = self.stub.WatchMembership(m_pb.WatchMembershipRequest(),
+                                           timeout=30)
+        try:
+            first = next(stream)  # a checkpoint: the stream is registered
+            self.assertEqual(first.change_type, m_pb.CHANGE_TYPE_UNSPECIFIED)
+            self.assertTrue(first.resume_token)
+            a = self.create_person(f"py-watch-a-{secrets.token_hex(4)}")
+            seen = self.next_change(stream)
+        finally:
+            stream.cancel()
+        self.assertEqual(seen.change_type, m_pb.CHANGE_TYPE_CREATED)
+        self.assertEqual(seen.name, a.name)
+        self.assertEqual(seen.WhichOneof("resource"), "person")
+        self.assertEqual(seen.person, a)
+        self.assertTrue(seen.HasField("commit_time"))
+
+        # A write while no one watches: the stream resumed after the first
+        # change has it next, and not the first again.
+        b = self.create_person(f"py-watch-b-{secrets.token_hex(4)}")
+        resumed = self.stub.WatchMembership(
+            m_pb.WatchMembershipRequest(resume_token=seen.resume_token),
+            timeout=30)
+        try:
+            after = self.next_change(resumed)
+        finally:
+            resumed.cancel()
+        self.assertEqual(after.name, b.name)
+        self.assertEqual(after.sequence, seen.sequence + 1)
+
+        # The CLI resumes the same way, one JSON line per message.
+        r = self.run_cli("watch-membership", "--resume-token",
+                         seen.resume_token, "--changes", "1",
+                         "--timeout", "30")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(lines[-1]["name"], b.name)
+        self.assertEqual(lines[-1]["change_type"], "CHANGE_TYPE_CREATED")
+        self.assertEqual(lines[-1]["person"]["name"], b.name)
+        self.assertNotIn(a.name, r.stdout)
+
+    def test_watch_membership_filters(self):
+        stream = self.stub.WatchMembership(
+            m_pb.WatchMembershipRequest(collections=["bodies"]), timeout=30)
+        try:
+            next(stream)
+            self.create_person(f"py-watch-skip-{secrets.token_hex(4)}")
+            body_id = f"py-watch-body-{secrets.token_hex(4)}"
+            body = self.stub.CreateBody(
+                m_pb.CreateBodyRequest(body_id=body_id, body=m_pb.Body(
+                    display_name=[types_pb.LocalizedText(
+                        language_code="en", text="Watched body")],
+                    kind=m_pb.BODY_KIND_ASSEMBLY)),
+                metadata=self.auth(self.editor_key), timeout=RPC_TIMEOUT)
+            change = self.next_change(stream)
+        finally:
+            stream.cancel()
+        self.assertEqual(change.name, body.name)  # the person passed over
+        self.assertEqual(change.WhichOneof("resource"), "body")
+
+        def bad_filter(timeout):
+            return list(self.stub.WatchMembership(
+                m_pb.WatchMembershipRequest(collections=["events"]),
+                timeout=timeout))
+        err = self.assert_rpc_error(grpc.StatusCode.INVALID_ARGUMENT,
+                                    bad_filter)
+        self.assertEqual(self.error_info(err).reason, "INVALID_WATCH_FILTER")
+        r = self.run_cli("watch-membership", "--collection", "events")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(r.stderr.startswith("ERROR INVALID_ARGUMENT: "),
+                        r.stderr)
+        self.assertIn("reason=INVALID_WATCH_FILTER", r.stderr)
 
     def test_cli_errors(self):
         r = self.run_cli("list-persons", "--page-size", "-1")
