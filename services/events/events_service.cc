@@ -77,16 +77,7 @@ void EventsHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 void FillWatchEventsResponse(const common::Change& change,
                              const std::string& token,
                              v1::WatchEventsResponse* out) {
-  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
-  if (change.kind != common::ChangeKind::kCheckpoint) {
-    (void)out->mutable_event()->ParseFromString(change.data);
-    out->set_name(change.name);
-    *out->mutable_commit_time() =
-        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-            change.commit_time);
-  }
-  out->set_resume_token(token);
-  out->set_sequence(change.seq);
+  common::FillWatchResponse(change, token, out);
 }
 
 common::ServiceDefinition EventsService() {

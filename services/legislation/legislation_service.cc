@@ -826,37 +826,12 @@ void LegislationHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 void FillWatchLegislationResponse(const common::Change& change,
                                   const std::string& token,
                                   v1::WatchLegislationResponse* out) {
-  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
-  out->set_resume_token(token);
-  out->set_sequence(change.seq);
-  if (change.kind == common::ChangeKind::kCheckpoint) return;
-  out->set_name(change.name);
-  *out->mutable_commit_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-          change.commit_time);
-  // The feed holds only what this service's writes logged (names of
-  // WatchedCollections()), each as stored.
-  const absl::string_view collection = common::CollectionOf(change.name);
-  if (collection == "documents") {
-    (void)out->mutable_document()->ParseFromString(change.data);
-  } else if (collection == "revisions") {
-    (void)out->mutable_revision()->ParseFromString(change.data);
-  } else if (collection == "topics") {
-    (void)out->mutable_topic()->ParseFromString(change.data);
-  } else if (collection == "actionPlans") {
-    (void)out->mutable_action_plan()->ParseFromString(change.data);
-  } else if (collection == "items") {
-    (void)out->mutable_action_plan_item()->ParseFromString(change.data);
-  } else if (collection == "treaties") {
-    (void)out->mutable_treaty()->ParseFromString(change.data);
-  } else if (collection == "ratifications") {
-    v1::Ratification* r = out->mutable_ratification();
-    (void)r->ParseFromString(change.data);
+  // The record goes in the oneof member of its collection.
+  common::FillWatchResponse(change, token, out);
+  if (out->has_ratification()) {
     // As RatificationDecl computes it, from the name alone.
-    r->set_state(absl::StrCat("states/",
-                              change.name.substr(change.name.rfind('/') + 1)));
-  } else if (collection == "implementations") {
-    (void)out->mutable_implementation()->ParseFromString(change.data);
+    out->mutable_ratification()->set_state(absl::StrCat(
+        "states/", change.name.substr(change.name.rfind('/') + 1)));
   }
 }
 

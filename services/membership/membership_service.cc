@@ -414,35 +414,14 @@ void FillWatchMembershipResponse(MembershipResources& resources,
                                  const common::Change& change,
                                  const std::string& token,
                                  v1::WatchMembershipResponse* out) {
-  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
-  out->set_resume_token(token);
-  out->set_sequence(change.seq);
-  if (change.kind == common::ChangeKind::kCheckpoint) return;
-  *out->mutable_commit_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-          change.commit_time);
-  out->set_name(change.name);
-  // The stored bytes parse: the feed logged them from the resource as
-  // stored. The computed fields are Get's.
-  const absl::string_view collection = common::CollectionOf(change.name);
-  if (collection == "states") {
-    v1::State* state = out->mutable_state();
-    (void)state->ParseFromString(change.data);
-    resources.states().Compute(state, resources.set().Today());
-  } else if (collection == "parliaments") {
-    (void)out->mutable_parliament()->ParseFromString(change.data);
-  } else if (collection == "delegations") {
-    v1::Delegation* delegation = out->mutable_delegation();
-    (void)delegation->ParseFromString(change.data);
-    resources.delegations().Compute(delegation, resources.set().Today());
-  } else if (collection == "persons") {
-    (void)out->mutable_person()->ParseFromString(change.data);
-  } else if (collection == "roles") {
-    (void)out->mutable_role()->ParseFromString(change.data);
-  } else if (collection == "bodies") {
-    (void)out->mutable_body()->ParseFromString(change.data);
-  } else if (collection == "partners") {
-    (void)out->mutable_partner()->ParseFromString(change.data);
+  // The record goes in the oneof member of its collection; the computed
+  // fields are Get's.
+  common::FillWatchResponse(change, token, out);
+  if (out->has_state()) {
+    resources.states().Compute(out->mutable_state(), resources.set().Today());
+  } else if (out->has_delegation()) {
+    resources.delegations().Compute(out->mutable_delegation(),
+                                    resources.set().Today());
   }
 }
 

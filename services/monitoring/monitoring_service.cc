@@ -240,28 +240,8 @@ void MonitoringHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 void FillWatchMonitoringResponse(const common::Change& change,
                                  const std::string& token,
                                  v1::WatchMonitoringResponse* out) {
-  out->set_change_type(static_cast<v1::ChangeType>(change.kind));
-  out->set_resume_token(token);
-  out->set_sequence(change.seq);
-  if (change.kind == common::ChangeKind::kCheckpoint) return;
-  out->set_name(change.name);
-  *out->mutable_commit_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-          change.commit_time);
-  // The feed holds only what this service's writes logged (names of
-  // WatchedCollections()), each as stored.
-  const absl::string_view collection = common::CollectionOf(change.name);
-  if (collection == "missions") {
-    (void)out->mutable_mission()->ParseFromString(change.data);
-  } else if (collection == "operations") {
-    (void)out->mutable_operation()->ParseFromString(change.data);
-  } else if (collection == "regionalOperations") {
-    (void)out->mutable_regional_operation()->ParseFromString(change.data);
-  } else if (collection == "complianceRecords") {
-    (void)out->mutable_compliance_record()->ParseFromString(change.data);
-  } else if (collection == "fieldVisits") {
-    (void)out->mutable_field_visit()->ParseFromString(change.data);
-  }
+  // The record goes in the oneof member of its collection.
+  common::FillWatchResponse(change, token, out);
 }
 
 common::ServiceDefinition MonitoringService() {

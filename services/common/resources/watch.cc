@@ -7,7 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "google/api/resource.pb.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
 
@@ -40,6 +43,43 @@ int64_t TimestampMicros(const Message& m, const FieldDescriptor* field) {
 }
 
 }  // namespace
+
+google::protobuf::Message* FillWatchResponse(const Change& change,
+                                             const std::string& token,
+                                             google::protobuf::Message* out) {
+  const Descriptor* d = out->GetDescriptor();
+  const auto* r = out->GetReflection();
+  if (const FieldDescriptor* f = d->FindFieldByName("change_type"))
+    r->SetEnumValue(out, f, static_cast<int>(change.kind));
+  if (const FieldDescriptor* f = d->FindFieldByName("resume_token"))
+    r->SetString(out, f, token);
+  if (const FieldDescriptor* f = d->FindFieldByName("sequence"))
+    r->SetInt64(out, f, change.seq);
+  if (change.kind == ChangeKind::kCheckpoint) return nullptr;
+  if (const FieldDescriptor* f = d->FindFieldByName("name"))
+    r->SetString(out, f, change.name);
+  if (const FieldDescriptor* f = d->FindFieldByName("commit_time")) {
+    r->MutableMessage(out, f)->CopyFrom(
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            change.commit_time));
+  }
+  const absl::string_view collection = CollectionOf(change.name);
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated())
+      continue;
+    const google::api::ResourceDescriptor& resource =
+        f->message_type()->options().GetExtension(google::api::resource);
+    if (resource.pattern_size() == 0 ||
+        CollectionOf(resource.pattern(0)) != collection)
+      continue;
+    Message* record = r->MutableMessage(out, f);
+    // The feed logged the bytes from the resource as stored: they parse.
+    (void)record->ParseFromString(change.data);
+    return record;
+  }
+  return nullptr;
+}
 
 WriteHook FeedWriteHook(ChangeFeed* feed) {
   return [feed](SqlTransaction& tx, WriteKind kind,

@@ -78,6 +78,17 @@ template <typename Response>
 using WatchFill = std::function<void(
     const Change& change, const std::string& token, Response* response)>;
 
+// Fills the Watch... response `out` (cleared) from `change` and `token`, by
+// the field names every service's stream has: `change_type` (an enum
+// numbered as ChangeKind), `resume_token`, `sequence` and, for a change,
+// `name`, `commit_time` and the record as the change left it: the message
+// field whose type's google.api.resource pattern ends in the change's
+// collection (`event`, or the member of a `resource` oneof). Returns that
+// record, for a service to fill computed fields in; null on a checkpoint.
+google::protobuf::Message* FillWatchResponse(const Change& change,
+                                             const std::string& token,
+                                             google::protobuf::Message* out);
+
 // The write hook (ResourceSet::set_write_hook, ResourceStore::set_write_hook)
 // that logs every write to `feed` in the write's transaction: the kind, the
 // resource's name, the resource as stored and its update_time as the commit
