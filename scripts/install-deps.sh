@@ -3,27 +3,59 @@
 # missing: Debian packages with apt-get, npm packages (buf) with npm into
 # tools/node_modules. Safe to run again; quick when everything is present.
 # Runs as root (or through sudo when available).
+#
+#   scripts/install-deps.sh               # everything (build, run, test)
+#   scripts/install-deps.sh --build-only  # only the Debian packages that
+#       building the servers needs (deploy/Dockerfile's build stage): no
+#       test tools, no npm, no container engine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
+build_only=false
+case "${1:-}" in
+  --build-only) build_only=true ;;
+  "") ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
+
+build_packages=(
   # toolchain
-  g++ clang libclang-rt-14-dev cmake ninja-build pkg-config ccache git
-  ca-certificates unzip python3
+  g++ cmake ninja-build pkg-config ccache ca-certificates unzip python3
+  python3-protobuf
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libprotoc-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev libpq-dev
-  # PostgreSQL server binaries for the throwaway test server (tests/postgres)
-  postgresql-15
   # google/{rpc,api,type} protos (extracted at build time; see cmake/proto.cmake)
   grpc-proto libgoogle-common-protos-java golang-google-genproto-dev
+)
+packages=(
+  "${build_packages[@]}"
+  # toolchain of the sanitizer and fuzz builds, and git
+  clang libclang-rt-14-dev git
+  # PostgreSQL server binaries for the throwaway test server (tests/postgres)
+  postgresql-15
   # tools and clients used by the tests and the benchmark
   sqlite3 nghttp2-client python3-grpcio python3-protobuf openssl
+  # Go and Ruby clients generated from the protos (tests/clients/{go,ruby});
+  # Go builds offline from the sources these put in /usr/share/gocode
+  golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev
+  golang-google-protobuf-dev
+  # github.com/golang/protobuf 1.5 (on google.golang.org/protobuf; replaces
+  # 1.3, whose codec cannot decode protoc-gen-go's messages in grpc-go)
+  golang-github-golang-protobuf-1-5-dev
+  ruby ruby-grpc ruby-grpc-tools ruby-google-protobuf
+  ruby-googleapis-common-protos-types
   # time zones of events (events_server reads /usr/share/zoneinfo)
   tzdata
+  # container images, compose and manifests played locally (deploy/,
+  # tests/containers): podman with runc (crun fails on hybrid cgroups), and
+  # the CNI plugin that lets compose's containers find each other by name
+  podman runc debootstrap podman-compose
+  golang-github-containernetworking-plugin-dnsname
 )
+if $build_only; then packages=("${build_packages[@]}"); fi
 
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
@@ -35,7 +67,7 @@ for p in "${packages[@]}"; do
   fi
 done
 # Node.js may come from Debian or elsewhere; only install it when absent.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if ! $build_only && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   missing+=(nodejs npm)
 fi
 
@@ -45,6 +77,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
+if $build_only; then exit 0; fi
 
 # buf (proto lint), kubernetes-models and js-yaml (manifest validation),
 # @grpc/grpc-js and @grpc/proto-loader (Node client tests),
