@@ -80,6 +80,10 @@ func startServer(t *testing.T, name, bin string, args ...string) *server {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); logFile.Close(); close(exited) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			t.Logf("log of %s:\n%s", name, out)
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
