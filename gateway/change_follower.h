@@ -106,6 +106,10 @@ class ChangeFollower {
   std::thread thread_;
 };
 
+// The ChangeType values every service's stream numbers alike.
+inline constexpr int kChangeTypeDeleted = 3;
+inline constexpr int kChangeTypeCheckpoint = 4;
+
 // A Stream over a Watch... method whose response has the fields every
 // service's stream has: change_type, sequence, name and commit_time.
 // `open(ctx)` starts the call (the stub's sync method).
@@ -119,10 +123,12 @@ ChangeFollower::Stream FollowStream(Open open) {
     Response response;
     while (reader->Read(&response)) {
       StreamMessage m;
-      m.checkpoint = response.change_type() == 0;
+      m.checkpoint =
+          static_cast<int>(response.change_type()) == kChangeTypeCheckpoint;
       m.sequence = response.sequence();
       m.name = response.name();
-      m.deleted = response.change_type() == 3;
+      m.deleted =
+          static_cast<int>(response.change_type()) == kChangeTypeDeleted;
       m.commit_time = absl::FromUnixMicros(
           google::protobuf::util::TimeUtil::TimestampToMicroseconds(
               response.commit_time()));

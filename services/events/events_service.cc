@@ -17,7 +17,7 @@ namespace {
 
 // The feed's change kinds are numbered as the API's change types.
 static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
-              v1::CHANGE_TYPE_UNSPECIFIED);
+              v1::CHANGE_TYPE_CHECKPOINT);
 static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
               v1::CHANGE_TYPE_CREATED);
 static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
@@ -51,6 +51,10 @@ void EventsHandler::UpdateEvent(UpdateEventCall call) {
 
 void EventsHandler::DeleteEvent(DeleteEventCall call) {
   r_->events().Delete(std::move(call));
+}
+
+void EventsHandler::UndeleteEvent(UndeleteEventCall call) {
+  r_->events().Undelete(std::move(call));
 }
 
 void EventsHandler::WatchEvents(WatchEventsCall call) {

@@ -270,7 +270,7 @@ TEST_F(EventsServiceTest, WritesNeedKeysAndEtagsGuardUpdates) {
   EXPECT_EQ(updated.summary_size(), 1);
   EXPECT_EQ(updated.title_size(), 1);  // not in the mask: kept
   EXPECT_EQ(api_->UpdateEvent(Editor(), upd, &updated).code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
 
   v1::DeleteEventRequest del;
   del.set_name(out.name());
@@ -311,7 +311,7 @@ TEST_F(EventsServiceTest, WatchEventsStreamsEachWriteOnceAndResumes) {
   EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
   ASSERT_EQ(got.size(), 4u);
   // A checkpoint after the seed's changes, then each write.
-  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_FALSE(got[0].has_event());
   EXPECT_EQ(got[0].sequence(), 7);
   EXPECT_FALSE(got[0].resume_token().empty());

@@ -39,7 +39,7 @@ constexpr int kMaxRatificationsPerTreaty = 1000;
 
 // The feed's change kinds are numbered as the API's change types.
 static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
-              v1::CHANGE_TYPE_UNSPECIFIED);
+              v1::CHANGE_TYPE_CHECKPOINT);
 static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
               v1::CHANGE_TYPE_CREATED);
 static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
@@ -197,6 +197,7 @@ void FillRatificationProgress(
     v1::TreatyRatificationProgress* resp) {
   std::map<std::string, const v1::Ratification*> by_state;
   for (const v1::Ratification* r : records) by_state[r->state()] = r;
+  resp->set_name(absl::StrCat(name, "/ratificationProgress"));
   resp->set_treaty(name);
   auto add = [&](const std::string& state, const v1::Ratification* r) {
     v1::PartyStatus* p = resp->add_parties();
@@ -353,6 +354,10 @@ void LegislationHandler::DeleteDocument(DeleteDocumentCall call) {
   r_->documents().Delete(std::move(call));
 }
 
+void LegislationHandler::UndeleteDocument(UndeleteDocumentCall call) {
+  r_->documents().Undelete(std::move(call));
+}
+
 // A move to a stage that may follow the current one (AllowedNextStages),
 // dated no earlier than the previous move; the etag, when given, must match.
 void LegislationHandler::TransitionDocument(TransitionDocumentCall call) {
@@ -442,6 +447,7 @@ void LegislationHandler::SearchDocuments(SearchDocumentsCall call) {
   q.filter = req.filter();
   q.page_size = req.page_size();
   q.page_token = req.page_token();
+  q.full = req.view() == v1::DOCUMENT_VIEW_FULL;
   const absl::Time deadline = call.deadline();
   r_->search().Search(
       std::move(q), deadline,
@@ -467,6 +473,10 @@ void LegislationHandler::UpdateTopic(UpdateTopicCall call) {
 }
 void LegislationHandler::DeleteTopic(DeleteTopicCall call) {
   r_->topics().Delete(std::move(call));
+}
+
+void LegislationHandler::UndeleteTopic(UndeleteTopicCall call) {
+  r_->topics().Undelete(std::move(call));
 }
 
 // Action plans ---------------------------------------------------------------
@@ -534,6 +544,10 @@ void LegislationHandler::DeleteActionPlan(DeleteActionPlanCall call) {
   r_->action_plans().Delete(std::move(call));
 }
 
+void LegislationHandler::UndeleteActionPlan(UndeleteActionPlanCall call) {
+  r_->action_plans().Undelete(std::move(call));
+}
+
 // Action-plan items ----------------------------------------------------------
 
 void LegislationHandler::GetActionPlanItem(GetActionPlanItemCall call) {
@@ -550,6 +564,11 @@ void LegislationHandler::UpdateActionPlanItem(UpdateActionPlanItemCall call) {
 }
 void LegislationHandler::DeleteActionPlanItem(DeleteActionPlanItemCall call) {
   r_->items().Delete(std::move(call));
+}
+
+void LegislationHandler::UndeleteActionPlanItem(
+    UndeleteActionPlanItemCall call) {
+  r_->items().Undelete(std::move(call));
 }
 
 // Treaties -------------------------------------------------------------------
@@ -570,13 +589,25 @@ void LegislationHandler::DeleteTreaty(DeleteTreatyCall call) {
   r_->treaties().Delete(std::move(call));
 }
 
+void LegislationHandler::UndeleteTreaty(UndeleteTreatyCall call) {
+  r_->treaties().Undelete(std::move(call));
+}
+
 // The treaty and its ratification records, read in one transaction.
 void LegislationHandler::GetTreatyRatificationProgress(
     GetTreatyRatificationProgressCall call) {
-  const v1::GetTreatyRatificationProgressRequest& req = call.request();
-  if (auto s = common::CheckRequestName("treaty", req.treaty(), {"treaties"});
-      !s.ok())
-    return call.Finish(std::move(s));
+  // The treaty's singleton: `treaties/{treaty}/ratificationProgress`.
+  constexpr absl::string_view kSingleton = "/ratificationProgress";
+  const std::string& name = call.request().name();
+  if (!absl::EndsWith(name, kSingleton) ||
+      !common::ValidName(name.substr(0, name.size() - kSingleton.size()),
+                         {"treaties"})) {
+    return call.Finish(common::InvalidArgument(
+        "INVALID_NAME", {{"name", absl::StrCat("`", name,
+                                               "` is not `treaties/{treaty}/"
+                                               "ratificationProgress`")}}));
+  }
+  const std::string treaty = name.substr(0, name.size() - kSingleton.size());
   struct Read {
     v1::Treaty treaty;
     RepeatedPtrField<v1::Ratification> records;
@@ -586,20 +617,19 @@ void LegislationHandler::GetTreatyRatificationProgress(
   const absl::Time deadline = call.deadline();
   r_->db()->ReadAsync(
       deadline,
-      [this, &req, rd](SqlTransaction& tx) -> absl::Status {
-        if (auto s = r_->treaties().store().Get(tx, req.treaty(), false,
-                                                &rd->treaty);
+      [this, treaty, rd](SqlTransaction& tx) -> absl::Status {
+        if (auto s = r_->treaties().store().Get(tx, treaty, false, &rd->treaty);
             !s.ok())
           return s;
         common::ListQuery q;
-        q.parent = req.treaty();
+        q.parent = treaty;
         q.page_size = kMaxRatificationsPerTreaty;
         return r_->ratifications()
             .store()
             .List(tx, q, [rd] { return rd->records.Add(); })
             .status();
       },
-      [this, read = std::move(read),
+      [this, treaty, read = std::move(read),
        call = std::move(call)](absl::Status s) mutable {
         if (!s.ok()) return call.Finish(std::move(s));
         std::vector<const v1::Ratification*> records;
@@ -607,7 +637,7 @@ void LegislationHandler::GetTreatyRatificationProgress(
           r_->ratifications().Compute(&r, 0);
           records.push_back(&r);
         }
-        FillRatificationProgress(call.request().treaty(), read->treaty, records,
+        FillRatificationProgress(treaty, read->treaty, records,
                                  call.response());
         call.Finish(absl::OkStatus());
       });
@@ -663,6 +693,10 @@ void LegislationHandler::DeleteRatification(DeleteRatificationCall call) {
   r_->ratifications().Delete(std::move(call), std::move(hooks));
 }
 
+void LegislationHandler::UndeleteRatification(UndeleteRatificationCall call) {
+  r_->ratifications().Undelete(std::move(call));
+}
+
 // Implementations ------------------------------------------------------------
 
 void LegislationHandler::GetImplementation(GetImplementationCall call) {
@@ -679,6 +713,11 @@ void LegislationHandler::UpdateImplementation(UpdateImplementationCall call) {
 }
 void LegislationHandler::DeleteImplementation(DeleteImplementationCall call) {
   r_->implementations().Delete(std::move(call));
+}
+
+void LegislationHandler::UndeleteImplementation(
+    UndeleteImplementationCall call) {
+  r_->implementations().Undelete(std::move(call));
 }
 
 // Summaries ------------------------------------------------------------------

@@ -610,7 +610,7 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
             absl::StatusCode::kAlreadyExists);
 
   v1::GetTreatyRatificationProgressRequest pr;
-  pr.set_treaty(treaty.name());
+  pr.set_name(absl::StrCat(treaty.name(), "/ratificationProgress"));
   v1::TreatyRatificationProgress progress;
   ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
   EXPECT_EQ(progress.party_count(), 3);
@@ -624,10 +624,23 @@ TEST_P(LegislationHandlerTest, RatificationProgressShowsWhoIsBehind) {
             v1::RATIFICATION_STATUS_BILL_INTRODUCED);
 
   // The seeded treaty: Kazakhstan's bill is before the Mazhilis.
-  pr.set_treaty("treaties/jurisdiction-temporary-deployment-2021");
+  pr.set_name(
+      "treaties/jurisdiction-temporary-deployment-2021/ratificationProgress");
   progress.Clear();
   ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
+  EXPECT_EQ(progress.name(), pr.name());
   EXPECT_THAT(progress.behind_states(), ElementsAre("states/kz"));
+
+  // The singleton's name is the treaty's and the collection's: the treaty
+  // alone, or another suffix, is INVALID_NAME; a missing treaty NOT_FOUND.
+  pr.set_name("treaties/jurisdiction-temporary-deployment-2021");
+  s = api_->GetTreatyRatificationProgress({}, pr, &progress);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_NAME");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("name"));
+  pr.set_name("treaties/no-such-treaty/ratificationProgress");
+  EXPECT_EQ(api_->GetTreatyRatificationProgress({}, pr, &progress).code(),
+            absl::StatusCode::kNotFound);
 
   v1::ListRatificationsRequest lr;
   lr.set_parent("treaties/-");
@@ -928,6 +941,69 @@ TEST_P(LegislationHandlerTest, SoftDeleteHidesDocumentsFromGetListAndSearch) {
             absl::StatusCode::kAlreadyExists);
 }
 
+TEST_P(LegislationHandlerTest, UndeleteBringsADocumentBackEverywhere) {
+  v1::Document d =
+      MakeDocument("undeleted", "Recovered peacekeeping act", "", "First text");
+  v1::DeleteDocumentRequest del;
+  del.set_name(d.name());
+  v1::Document deleted;
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), del, &deleted).ok());
+
+  v1::UndeleteDocumentRequest req;
+  req.set_name(d.name());
+  v1::Document out;
+  EXPECT_EQ(api_->UndeleteDocument(Editor(), req, &out).code(),
+            absl::StatusCode::kPermissionDenied);
+  req.set_etag(deleted.etag());
+  ASSERT_TRUE(api_->UndeleteDocument(Admin(), req, &out).ok());
+  EXPECT_FALSE(out.has_delete_time());
+  EXPECT_EQ(out.revision_id(), d.revision_id());
+  // Get, search and the revisions see it again.
+  v1::GetDocumentRequest g;
+  g.set_name(d.name());
+  ASSERT_TRUE(api_->GetDocument({}, g, &out).ok());
+  EXPECT_EQ(out.title(0).text(), "Recovered peacekeeping act");
+  auto r = Search("recovered");
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(Names(*r), ElementsAre(d.name()));
+  v1::ListDocumentRevisionsRequest lr;
+  lr.set_name(d.name());
+  v1::ListDocumentRevisionsResponse revisions;
+  ASSERT_TRUE(api_->ListDocumentRevisions({}, lr, &revisions).ok());
+  EXPECT_EQ(revisions.revisions_size(), 1);
+  // Only a deleted document is undeleted.
+  req.clear_etag();
+  absl::Status s = api_->UndeleteDocument(Admin(), req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(ReasonOf(s), "NOT_DELETED");
+  req.set_name("documents/never-was");
+  EXPECT_EQ(api_->UndeleteDocument(Admin(), req, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(LegislationHandlerTest, ACreateRetriedWithItsRequestIdMakesOneRevision) {
+  v1::CreateDocumentRequest req;
+  req.set_document_id("retried");
+  req.mutable_document()->set_kind(v1::DOCUMENT_KIND_DECISION);
+  AddText(req.mutable_document()->mutable_title(), "en", "Retried decision");
+  AddText(req.mutable_document()->mutable_text(), "en", "Its text");
+  req.set_request_id("3f2a1b0c-9d8e-4f7a-b6c5-d4e3f2a1b0c9");
+  v1::Document first, again;
+  ASSERT_TRUE(api_->CreateDocument(Editor(), req, &first).ok());
+  ASSERT_TRUE(api_->CreateDocument(Editor(), req, &again).ok());
+  EXPECT_EQ(again.etag(), first.etag());
+  EXPECT_EQ(again.stage_history_size(), 1);
+  v1::ListDocumentRevisionsRequest lr;
+  lr.set_name(first.name());
+  v1::ListDocumentRevisionsResponse revisions;
+  ASSERT_TRUE(api_->ListDocumentRevisions({}, lr, &revisions).ok());
+  EXPECT_EQ(revisions.revisions_size(), 1);
+  // Another request under the same name is still a conflict.
+  AddText(req.mutable_document()->mutable_title(), "ru", "Другое");
+  EXPECT_EQ(api_->CreateDocument(Editor(), req, &again).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
 TEST_P(LegislationHandlerTest, UpdatesAreConditionalOnTheEtag) {
   v1::Document d = MakeDocument("etag-doc", "Etag test");
   v1::UpdateDocumentRequest up;
@@ -1074,7 +1150,7 @@ TEST_P(LegislationHandlerTest, StateSummaryShowsItsRatificationOfEachTreaty) {
 
   // The same as the treaty's progress says of Kazakhstan.
   v1::GetTreatyRatificationProgressRequest pr;
-  pr.set_treaty(t.treaty());
+  pr.set_name(absl::StrCat(t.treaty(), "/ratificationProgress"));
   v1::TreatyRatificationProgress progress;
   ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
   ASSERT_EQ(progress.parties_size(), 1);
@@ -1300,7 +1376,7 @@ TEST_P(LegislationHandlerTest, SummaryShowsPlansAndTreatiesAsTheirOwnReads) {
     const v1::TreatySummary& t = summary.treaties(i);
     EXPECT_EQ(t.progress().treaty(), treaties[i]);
     v1::GetTreatyRatificationProgressRequest pr;
-    pr.set_treaty(treaties[i]);
+    pr.set_name(absl::StrCat(treaties[i], "/ratificationProgress"));
     v1::TreatyRatificationProgress progress;
     ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(t.progress(),
@@ -1355,7 +1431,7 @@ TEST_P(LegislationHandlerTest, SummaryShowsPlansAndTreatiesAsTheirOwnReads) {
   EXPECT_THAT(summary.treaties(2).progress().behind_states(),
               ElementsAre("states/ru"));
   v1::GetTreatyRatificationProgressRequest pr;
-  pr.set_treaty(treaty.name());
+  pr.set_name(absl::StrCat(treaty.name(), "/ratificationProgress"));
   v1::TreatyRatificationProgress progress;
   ASSERT_TRUE(api_->GetTreatyRatificationProgress({}, pr, &progress).ok());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
@@ -1502,7 +1578,7 @@ TEST_P(LegislationHandlerTest, WatchCarriesEveryCollectionsWritesOnceInOrder) {
   ASSERT_EQ(got.size(), kExpected);
   // A checkpoint after the seed's changes, then each write, in order; a
   // document write that made a revision is followed by the revision.
-  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_EQ(got[0].resource_case(),
             v1::WatchLegislationResponse::RESOURCE_NOT_SET);
   EXPECT_TRUE(got[0].name().empty());
@@ -1566,7 +1642,7 @@ TEST_P(LegislationHandlerTest, WatchCarriesEveryCollectionsWritesOnceInOrder) {
                                return resumed.size() < 1 + 12;
                              });
   ASSERT_EQ(resumed.size(), 13u);
-  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_EQ(resumed[0].sequence(), got[4].sequence());
   for (size_t i = 1; i < resumed.size(); ++i) {
     EXPECT_EQ(Describe(resumed[i]), Describe(got[4 + i]));
@@ -1624,7 +1700,7 @@ TEST_P(LegislationHandlerTest, WatchFollowsSomeCollectionsOrOneResource) {
     std::vector<std::string> out;
     absl::Status s = replica_api.WatchLegislation(
         {}, req, [&](const v1::WatchLegislationResponse& m) {
-          if (m.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+          if (m.change_type() != v1::CHANGE_TYPE_CHECKPOINT)
             out.push_back(Describe(m));
           return m.sequence() < after;
         });
@@ -1712,7 +1788,7 @@ TEST_P(LegislationHandlerTest, WatchFromTheStartShowsTheSeedOnce) {
   req.set_resume_token(resources_->feed().TokenFor(0));
   absl::Status s = api_->WatchLegislation(
       {}, req, [&](const v1::WatchLegislationResponse& m) {
-        if (m.change_type() == v1::CHANGE_TYPE_UNSPECIFIED) {
+        if (m.change_type() == v1::CHANGE_TYPE_CHECKPOINT) {
           EXPECT_EQ(m.sequence(), 0);
           EXPECT_TRUE(names.empty());
           return true;
@@ -1744,6 +1820,198 @@ TEST_P(LegislationHandlerTest, DrainEndsWatchStreamsWithUnavailable) {
       [](const v1::WatchLegislationResponse&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(resources_->feed().watcher_count(), 0u);
+}
+
+// Views (AIP-157): lists and search leave the texts out unless asked;
+// Get and BatchGet return them unless asked not to.
+TEST_P(LegislationHandlerTest, DocumentViews) {
+  MakeDocument("view-law", "Model law on views", "", "Article 1. Views.");
+  v1::ListDocumentsRequest lreq;
+  lreq.set_filter("title:\"on views\"");
+  v1::ListDocumentsResponse list;
+  ASSERT_TRUE(api_->ListDocuments({}, lreq, &list).ok());
+  ASSERT_EQ(list.documents_size(), 1);
+  EXPECT_TRUE(list.documents(0).text().empty());
+  EXPECT_EQ(list.documents(0).title(0).text(), "Model law on views");
+  EXPECT_EQ(list.documents(0).revision_id(), "r1");
+  lreq.set_view(v1::DOCUMENT_VIEW_FULL);
+  ASSERT_TRUE(api_->ListDocuments({}, lreq, &list).ok());
+  ASSERT_EQ(list.documents_size(), 1);
+  ASSERT_EQ(list.documents(0).text_size(), 1);
+  EXPECT_EQ(list.documents(0).text(0).text(), "Article 1. Views.");
+  lreq.set_view(v1::DOCUMENT_VIEW_BASIC);
+  ASSERT_TRUE(api_->ListDocuments({}, lreq, &list).ok());
+  EXPECT_TRUE(list.documents(0).text().empty());
+
+  v1::GetDocumentRequest get;
+  get.set_name("documents/view-law");
+  v1::Document d;
+  ASSERT_TRUE(api_->GetDocument({}, get, &d).ok());
+  EXPECT_EQ(d.text_size(), 1);
+  get.set_view(v1::DOCUMENT_VIEW_BASIC);
+  ASSERT_TRUE(api_->GetDocument({}, get, &d).ok());
+  EXPECT_TRUE(d.text().empty());
+  EXPECT_EQ(d.title(0).text(), "Model law on views");
+
+  v1::BatchGetDocumentsRequest batch;
+  batch.add_names("documents/view-law");
+  v1::BatchGetDocumentsResponse got;
+  ASSERT_TRUE(api_->BatchGetDocuments({}, batch, &got).ok());
+  EXPECT_EQ(got.documents(0).text_size(), 1);
+  batch.set_view(v1::DOCUMENT_VIEW_BASIC);
+  ASSERT_TRUE(api_->BatchGetDocuments({}, batch, &got).ok());
+  EXPECT_TRUE(got.documents(0).text().empty());
+
+  v1::SearchDocumentsRequest sreq;
+  sreq.set_query("views");
+  v1::SearchDocumentsResponse found;
+  ASSERT_TRUE(api_->SearchDocuments({}, sreq, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  EXPECT_TRUE(found.results(0).document().text().empty());
+  sreq.set_view(v1::DOCUMENT_VIEW_FULL);
+  ASSERT_TRUE(api_->SearchDocuments({}, sreq, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  ASSERT_EQ(found.results(0).document().text_size(), 1);
+  EXPECT_EQ(found.results(0).document().text(0).text(), "Article 1. Views.");
+}
+
+// Sets the response limit for one test.
+class ResponseLimit {
+ public:
+  explicit ResponseLimit(int64_t bytes) : before_(common::MaxResponseBytes()) {
+    common::SetMaxResponseBytes(bytes);
+  }
+  ~ResponseLimit() { common::SetMaxResponseBytes(before_); }
+
+ private:
+  int64_t before_;
+};
+
+// A page whose next document would pass the message limit ends before it,
+// with a token that resumes at it: every document comes once, no page
+// fails. A document that alone passes the limit is a clear error.
+TEST_P(LegislationHandlerTest, PagesAreCutShortByBytes) {
+  const std::string text(90'000, 'x');
+  std::vector<std::string> expected;
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = absl::StrCat("bulky-", i);
+    MakeDocument(id, absl::StrCat("Bulky law ", i), "",
+                 absl::StrCat("Article 1. Bulky. ", text));
+    expected.push_back("documents/" + id);
+  }
+  constexpr int64_t kLimit = 256 * 1024;
+  ResponseLimit limit(kLimit);
+  v1::ListDocumentsRequest req;
+  req.set_filter("title:\"Bulky law\"");
+  req.set_page_size(100);
+  req.set_view(v1::DOCUMENT_VIEW_FULL);
+  std::vector<std::string> names;
+  int pages = 0;
+  do {
+    v1::ListDocumentsResponse page;
+    absl::Status s = api_->ListDocuments({}, req, &page);
+    ASSERT_TRUE(s.ok()) << s;
+    ++pages;
+    EXPECT_GE(page.documents_size(), 1);
+    EXPECT_LE(static_cast<int64_t>(page.ByteSizeLong()), kLimit);
+    for (const v1::Document& d : page.documents()) {
+      names.push_back(d.name());
+      EXPECT_EQ(d.text_size(), 1);
+    }
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty() && pages < 20);
+  EXPECT_THAT(names, ElementsAreArray(expected));
+  EXPECT_GE(pages, 3);  // 8 x 90 KB in pages of at most 256 KiB
+
+  // The basic view fits in one page.
+  req.clear_page_token();
+  req.set_view(v1::DOCUMENT_VIEW_UNSPECIFIED);
+  v1::ListDocumentsResponse basic;
+  ASSERT_TRUE(api_->ListDocuments({}, req, &basic).ok());
+  EXPECT_EQ(basic.documents_size(), 8);
+  EXPECT_TRUE(basic.next_page_token().empty());
+
+  // Search with full texts is cut the same way.
+  v1::SearchDocumentsRequest sreq;
+  sreq.set_query("bulky");
+  sreq.set_page_size(100);
+  sreq.set_view(v1::DOCUMENT_VIEW_FULL);
+  std::set<std::string> found;
+  int search_pages = 0;
+  do {
+    v1::SearchDocumentsResponse page;
+    absl::Status s = api_->SearchDocuments({}, sreq, &page);
+    ASSERT_TRUE(s.ok()) << s;
+    ++search_pages;
+    EXPECT_GE(page.results_size(), 1);
+    EXPECT_LE(static_cast<int64_t>(page.ByteSizeLong()), kLimit);
+    for (const v1::SearchResult& r : page.results())
+      EXPECT_TRUE(found.insert(r.document().name()).second) << r.document().name();
+    sreq.set_page_token(page.next_page_token());
+  } while (!sreq.page_token().empty() && search_pages < 20);
+  EXPECT_EQ(found.size(), 8u);
+  EXPECT_GE(search_pages, 3);
+}
+
+TEST_P(LegislationHandlerTest, DocumentLargerThanAResponseIsAClearError) {
+  const std::string text(90'000, 'y');
+  v1::CreateDocumentRequest create;
+  create.set_document_id("huge");
+  create.mutable_document()->set_kind(v1::DOCUMENT_KIND_MODEL_LAW);
+  AddText(create.mutable_document()->mutable_title(), "en", "Huge law");
+  AddText(create.mutable_document()->mutable_text(), "en", text);
+  AddText(create.mutable_document()->mutable_text(), "ru", text);
+  v1::Document out;
+  ASSERT_TRUE(api_->CreateDocument(Editor(), create, &out).ok());
+  ResponseLimit limit(128 * 1024);
+  v1::ListDocumentsRequest req;
+  req.set_filter("title:\"Huge law\"");
+  req.set_view(v1::DOCUMENT_VIEW_FULL);
+  v1::ListDocumentsResponse page;
+  absl::Status s = api_->ListDocuments({}, req, &page);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(ReasonOf(s), "RESPONSE_TOO_LARGE");
+  EXPECT_THAT(s.message(), HasSubstr("documents/huge"));
+  EXPECT_THAT(s.message(), HasSubstr("131072"));
+  req.set_view(v1::DOCUMENT_VIEW_BASIC);
+  ASSERT_TRUE(api_->ListDocuments({}, req, &page).ok());
+  EXPECT_EQ(page.documents_size(), 1);
+}
+
+// `accept-language` orders every LocalizedText list of a response, on the
+// decoded path (Get) and the stored-bytes path (List), dropping nothing.
+TEST_P(LegislationHandlerTest, AcceptLanguageOrdersTexts) {
+  MakeDocument("polyglot", "Model law on languages", "Модельный закон о языках");
+  Caller ru;
+  ru.accept_language = "kk, ru-RU;q=0.8, en;q=0.5";
+  Caller none;
+  v1::GetDocumentRequest get;
+  get.set_name("documents/polyglot");
+  v1::Document d;
+  ASSERT_TRUE(api_->GetDocument(none, get, &d).ok());
+  ASSERT_EQ(d.title_size(), 2);
+  EXPECT_EQ(d.title(0).language_code(), "en");
+  ASSERT_TRUE(api_->GetDocument(ru, get, &d).ok());
+  ASSERT_EQ(d.title_size(), 2);
+  EXPECT_EQ(d.title(0).language_code(), "ru");
+  EXPECT_EQ(d.title(1).language_code(), "en");
+
+  v1::ListDocumentsRequest lreq;
+  lreq.set_filter("title:\"on languages\"");
+  v1::ListDocumentsResponse list;
+  ASSERT_TRUE(api_->ListDocuments(ru, lreq, &list).ok());
+  ASSERT_EQ(list.documents_size(), 1);
+  ASSERT_EQ(list.documents(0).title_size(), 2);
+  EXPECT_EQ(list.documents(0).title(0).language_code(), "ru");
+  ASSERT_TRUE(api_->ListDocuments(none, lreq, &list).ok());
+  EXPECT_EQ(list.documents(0).title(0).language_code(), "en");
+
+  v1::SearchDocumentsRequest sreq;
+  sreq.set_query("languages");
+  v1::SearchDocumentsResponse found;
+  ASSERT_TRUE(api_->SearchDocuments(ru, sreq, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  EXPECT_EQ(found.results(0).document().title(0).language_code(), "ru");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LegislationHandlerTest,

@@ -25,7 +25,7 @@ namespace {
 
 // The feed's change kinds are numbered as the API's change types.
 static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
-              v1::CHANGE_TYPE_UNSPECIFIED);
+              v1::CHANGE_TYPE_CHECKPOINT);
 static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
               v1::CHANGE_TYPE_CREATED);
 static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
@@ -66,6 +66,19 @@ void NameRole(const Directory& dir, v1::Role role, v1::NamedRole* out) {
   *out->mutable_role() = std::move(role);
 }
 
+// A partner whose kind is not given is one the source does not say is
+// a partner or an observer.
+void SettleKind(v1::Partner* p) {
+  if (p->kind() == v1::PARTNER_KIND_UNSPECIFIED)
+    p->set_kind(v1::PARTNER_KIND_UNDETERMINED);
+}
+
+common::WriteHooks<v1::Partner> PartnerKindHooks() {
+  common::WriteHooks<v1::Partner> hooks;
+  hooks.prepare = [](const v1::Partner*, v1::Partner* p) { SettleKind(p); };
+  return hooks;
+}
+
 }  // namespace
 
 MembershipHandler::MembershipHandler(MembershipResources* resources)
@@ -92,6 +105,10 @@ void MembershipHandler::DeleteState(DeleteStateCall call) {
   r_->states().Delete(std::move(call));
 }
 
+void MembershipHandler::UndeleteState(UndeleteStateCall call) {
+  r_->states().Undelete(std::move(call));
+}
+
 // Parliaments ----------------------------------------------------------------
 
 void MembershipHandler::GetParliament(GetParliamentCall call) {
@@ -110,6 +127,10 @@ void MembershipHandler::DeleteParliament(DeleteParliamentCall call) {
   r_->parliaments().Delete(std::move(call));
 }
 
+void MembershipHandler::UndeleteParliament(UndeleteParliamentCall call) {
+  r_->parliaments().Undelete(std::move(call));
+}
+
 // Delegations ----------------------------------------------------------------
 
 void MembershipHandler::GetDelegation(GetDelegationCall call) {
@@ -126,6 +147,10 @@ void MembershipHandler::UpdateDelegation(UpdateDelegationCall call) {
 }
 void MembershipHandler::DeleteDelegation(DeleteDelegationCall call) {
   r_->delegations().Delete(std::move(call));
+}
+
+void MembershipHandler::UndeleteDelegation(UndeleteDelegationCall call) {
+  r_->delegations().Undelete(std::move(call));
 }
 
 // Persons --------------------------------------------------------------------
@@ -149,6 +174,10 @@ void MembershipHandler::DeletePerson(DeletePersonCall call) {
   r_->persons().Delete(std::move(call));
 }
 
+void MembershipHandler::UndeletePerson(UndeletePersonCall call) {
+  r_->persons().Undelete(std::move(call));
+}
+
 // Roles ----------------------------------------------------------------------
 
 void MembershipHandler::GetRole(GetRoleCall call) {
@@ -165,6 +194,10 @@ void MembershipHandler::UpdateRole(UpdateRoleCall call) {
 }
 void MembershipHandler::DeleteRole(DeleteRoleCall call) {
   r_->roles().Delete(std::move(call));
+}
+
+void MembershipHandler::UndeleteRole(UndeleteRoleCall call) {
+  r_->roles().Undelete(std::move(call));
 }
 
 // Bodies ---------------------------------------------------------------------
@@ -185,6 +218,10 @@ void MembershipHandler::DeleteBody(DeleteBodyCall call) {
   r_->bodies().Delete(std::move(call));
 }
 
+void MembershipHandler::UndeleteBody(UndeleteBodyCall call) {
+  r_->bodies().Undelete(std::move(call));
+}
+
 // Partners -------------------------------------------------------------------
 
 void MembershipHandler::GetPartner(GetPartnerCall call) {
@@ -194,13 +231,17 @@ void MembershipHandler::ListPartners(ListPartnersCall call) {
   r_->partners().List(std::move(call));
 }
 void MembershipHandler::CreatePartner(CreatePartnerCall call) {
-  r_->partners().Create(std::move(call));
+  r_->partners().Create(std::move(call), PartnerKindHooks());
 }
 void MembershipHandler::UpdatePartner(UpdatePartnerCall call) {
-  r_->partners().Update(std::move(call));
+  r_->partners().Update(std::move(call), PartnerKindHooks());
 }
 void MembershipHandler::DeletePartner(DeletePartnerCall call) {
   r_->partners().Delete(std::move(call));
+}
+
+void MembershipHandler::UndeletePartner(UndeletePartnerCall call) {
+  r_->partners().Undelete(std::move(call));
 }
 
 // Summaries ------------------------------------------------------------------
@@ -435,6 +476,7 @@ absl::Status MembershipHandler::LoadSeed(const std::string& text) {
   // Computed "as of" fields in the file are not data.
   for (auto& r : *seed.mutable_states()) common::ClearOutputOnly(&r);
   for (auto& r : *seed.mutable_delegations()) common::ClearOutputOnly(&r);
+  for (auto& r : *seed.mutable_partners()) SettleKind(&r);
   // Referenced before referring: states and bodies first.
   absl::Status s = r_->states().Seed(seed.states(), "states");
   if (s.ok()) s = r_->bodies().Seed(seed.bodies(), "bodies");

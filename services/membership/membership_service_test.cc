@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
@@ -146,6 +147,29 @@ TEST_F(MembershipHandlerTest, PostWithUnknownHolderIsStored) {
   EXPECT_FALSE(resp.roles(0).provenance().empty());
 }
 
+// A partner whose source does not say partner or observer is
+// UNDETERMINED, in the seed and when a writer leaves the kind out: the
+// enum's zero value never stands for a meaning.
+TEST_F(MembershipHandlerTest, PartnersOfUnknownKindAreUndetermined) {
+  v1::ListPartnersRequest list;
+  list.set_filter("kind = PARTNER_KIND_UNDETERMINED");
+  v1::ListPartnersResponse seeded;
+  ASSERT_TRUE(api_->ListPartners({}, list, &seeded).ok());
+  EXPECT_EQ(seeded.partners_size(), 2);
+  v1::CreatePartnerRequest req;
+  req.set_partner_id("kindless");
+  auto* name = req.mutable_partner()->add_display_name();
+  name->set_language_code("en");
+  name->set_text("A partner of no stated kind");
+  v1::Partner out;
+  ASSERT_TRUE(api_->CreatePartner(Editor(), req, &out).ok());
+  EXPECT_EQ(out.kind(), v1::PARTNER_KIND_UNDETERMINED);
+  req.set_partner_id("observer");
+  req.mutable_partner()->set_kind(v1::PARTNER_KIND_OBSERVER);
+  ASSERT_TRUE(api_->CreatePartner(Editor(), req, &out).ok());
+  EXPECT_EQ(out.kind(), v1::PARTNER_KIND_OBSERVER);
+}
+
 TEST_F(MembershipHandlerTest, ChairmanshipPassesFromKyrgyzstanToRussia) {
   v1::GetStateRequest req;
   req.set_name("states/ru");
@@ -181,7 +205,7 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   update.mutable_person()->set_etag("stale");
   v1::Person updated;
   absl::Status stale = api_->UpdatePerson(Editor(), update, &updated);
-  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(common::GetErrorInfo(stale)->reason(), "ETAG_MISMATCH");
   update.mutable_person()->set_etag(created.etag());
   ASSERT_TRUE(api_->UpdatePerson(Editor(), update, &updated).ok());
@@ -217,6 +241,88 @@ TEST_F(MembershipHandlerTest, CreateGetUpdateDeleteWithEtags) {
   v1::Person again;
   EXPECT_EQ(api_->CreatePerson(Editor(), create, &again).code(),
             absl::StatusCode::kAlreadyExists);
+}
+
+// AIP-154: etags are quoted as in HTTP. A record without computed fields
+// has a strong one, "<16 hex>"; an etag kept from before etags were quoted
+// (the same tag unquoted) is still accepted on a write.
+TEST_F(MembershipHandlerTest,
+       EtagsAreQuotedStrongAndTheUnquotedFormStillWorks) {
+  v1::GetPersonRequest get;
+  get.set_name("persons/viktor-kogut");
+  v1::Person p;
+  ASSERT_TRUE(api_->GetPerson({}, get, &p).ok());
+  EXPECT_THAT(p.etag(), ::testing::MatchesRegex("\"[0-9a-f]{16}\""));
+
+  v1::UpdatePersonRequest update;
+  *update.mutable_person() = p;
+  update.mutable_person()->set_etag(p.etag().substr(1, 16));  // unquoted
+  update.mutable_update_mask()->add_paths("display_name");
+  v1::Person updated;
+  ASSERT_TRUE(api_->UpdatePerson(Editor(), update, &updated).ok());
+  EXPECT_THAT(updated.etag(), ::testing::MatchesRegex("\"[0-9a-f]{16}\""));
+  EXPECT_NE(updated.etag(), p.etag());
+  // Now stale, in every form: ABORTED.
+  for (std::string stale :
+       {p.etag(), p.etag().substr(1, 16), absl::StrCat("W/", p.etag())}) {
+    update.mutable_person()->set_etag(stale);
+    absl::Status s = api_->UpdatePerson(Editor(), update, &updated);
+    EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << stale;
+    EXPECT_EQ(common::GetErrorInfo(s)->reason(), "ETAG_MISMATCH") << stale;
+  }
+}
+
+// A state's `current_status` (and a delegation's seats) depend on `as_of`:
+// its etag is a weak one for the day, so two answers for different days
+// never share one. A write accepts it, checked against the stored version.
+TEST_F(MembershipHandlerTest, AsOfAnswersCarryAWeakEtagForTheirDay) {
+  v1::GetStateRequest get;
+  get.set_name("states/kz");
+  v1::State today, then, again;
+  ASSERT_TRUE(api_->GetState({}, get, &today).ok());
+  *get.mutable_as_of() = Day(2022, 5, 1);
+  ASSERT_TRUE(api_->GetState({}, get, &then).ok());
+  ASSERT_TRUE(api_->GetState({}, get, &again).ok());
+  EXPECT_THAT(today.etag(),
+              ::testing::MatchesRegex("W/\"[0-9a-f]{16}-20261122\""));
+  EXPECT_THAT(then.etag(),
+              ::testing::MatchesRegex("W/\"[0-9a-f]{16}-20220501\""));
+  EXPECT_EQ(then.etag(), again.etag());  // same record, same day
+  EXPECT_NE(today.etag(), then.etag());
+  // Lists and batch reads say the same.
+  v1::ListStatesRequest list;
+  *list.mutable_as_of() = Day(2022, 5, 1);
+  list.set_filter("name = \"states/kz\"");
+  v1::ListStatesResponse listed;
+  ASSERT_TRUE(api_->ListStates({}, list, &listed).ok());
+  ASSERT_EQ(listed.states_size(), 1);
+  EXPECT_EQ(listed.states(0).etag(), then.etag());
+
+  v1::GetDelegationRequest dget;
+  dget.set_name("parliaments/kg-jogorku-kenesh/delegations/csto-pa");
+  v1::Delegation d_now, d_then;
+  ASSERT_TRUE(api_->GetDelegation({}, dget, &d_now).ok());
+  *dget.mutable_as_of() = Day(2022, 5, 1);
+  ASSERT_TRUE(api_->GetDelegation({}, dget, &d_then).ok());
+  EXPECT_NE(d_now.etag(), d_then.etag());
+  EXPECT_EQ(d_now.etag().substr(0, 3), "W/\"");
+
+  // The weak etag of any day names the stored version: the write goes
+  // through, and the answer carries today's weak etag of the new version.
+  v1::UpdateStateRequest update;
+  *update.mutable_state() = then;
+  update.mutable_state()->mutable_display_name(0)->set_text("Kazakhstan!");
+  update.mutable_update_mask()->add_paths("display_name");
+  v1::State updated;
+  ASSERT_TRUE(api_->UpdateState(Editor(), update, &updated).ok());
+  EXPECT_THAT(updated.etag(),
+              ::testing::MatchesRegex("W/\"[0-9a-f]{16}-20261122\""));
+  EXPECT_NE(updated.etag(), today.etag());
+  // Once the record changed, the old weak etags are stale: ABORTED.
+  update.mutable_state()->set_etag(today.etag());
+  absl::Status s = api_->UpdateState(Editor(), update, &updated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(common::GetErrorInfo(s)->reason(), "ETAG_MISMATCH");
 }
 
 TEST_F(MembershipHandlerTest, UpdateMaskRejectsOutputOnlyAndUnknownFields) {
@@ -1541,7 +1647,7 @@ TEST_P(WatchTest, WritesOfEveryCollectionArriveOnceInOrder) {
   ASSERT_EQ(got.size(), 10u);
   // A checkpoint after the seed's changes (one per seeded record), then
   // each write.
-  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_EQ(got[0].resource_case(),
             v1::WatchMembershipResponse::RESOURCE_NOT_SET);
   EXPECT_TRUE(got[0].name().empty());
@@ -1582,7 +1688,7 @@ TEST_P(WatchTest, WritesOfEveryCollectionArriveOnceInOrder) {
   from.set_resume_token(got[5].resume_token());
   auto resumed = Watch(from, 5);
   ASSERT_EQ(resumed.size(), 5u);
-  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(resumed[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_EQ(resumed[0].sequence(), got[5].sequence());
   for (size_t i = 1; i < resumed.size(); ++i) {
     EXPECT_EQ(resumed[i].name(), got[5 + i].name());
@@ -1735,6 +1841,250 @@ TEST_P(WatchTest, DrainEndsWatchStreamsWithUnavailable) {
 INSTANTIATE_TEST_SUITE_P(Backends, WatchTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
+
+// Undelete (AIP-164) and request IDs on creates (AIP-155): the platform's
+// Resource serves them for every collection; partners, parliaments and
+// their delegations stand for all.
+using LifecycleTest = WatchTest;
+
+TEST_P(LifecycleTest, UndeleteMakesADeletedRecordLiveAndStreamsAnUpdate) {
+  ASSERT_EQ(WriteEveryCollection().size(), 9u);
+  const Caller admin = common::testing::AdminCaller();
+  v1::DeletePartnerRequest del;
+  del.set_name("partners/watch-partner");
+  v1::Partner deleted;
+  ASSERT_TRUE(api_->DeletePartner(admin, del, &deleted).ok());
+  ASSERT_TRUE(deleted.has_delete_time());
+  const std::string start = Now();
+
+  v1::UndeletePartnerRequest req;
+  req.set_name("partners/watch-partner");
+  v1::Partner out;
+  // The role of Delete: an editor is refused, no key is unauthenticated.
+  EXPECT_EQ(
+      api_->UndeletePartner(common::testing::EditorCaller(), req, &out).code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(api_->UndeletePartner({}, req, &out).code(),
+            absl::StatusCode::kUnauthenticated);
+  // A stale etag is refused; the deleted record's etag is the current one.
+  req.set_etag("\"0123456789abcdef\"");
+  absl::Status s = api_->UndeletePartner(admin, req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "ETAG_MISMATCH");
+  req.set_etag(deleted.etag());
+  ASSERT_TRUE(api_->UndeletePartner(admin, req, &out).ok());
+  EXPECT_FALSE(out.has_delete_time());
+  EXPECT_EQ(out.display_name(0).text(), "Watch partner");
+  EXPECT_EQ(out.create_time().seconds(), deleted.create_time().seconds());
+  EXPECT_EQ(out.create_time().nanos(), deleted.create_time().nanos());
+  EXPECT_NE(out.etag(), deleted.etag());
+
+  // Live again: Get and List see it.
+  v1::GetPartnerRequest get;
+  get.set_name("partners/watch-partner");
+  v1::Partner got;
+  ASSERT_TRUE(api_->GetPartner({}, get, &got).ok());
+  EXPECT_EQ(got.etag(), out.etag());
+  v1::ListPartnersRequest list;
+  list.set_filter("name = \"partners/watch-partner\"");
+  v1::ListPartnersResponse listed;
+  ASSERT_TRUE(api_->ListPartners({}, list, &listed).ok());
+  EXPECT_EQ(listed.partners_size(), 1);
+
+  // A live record is not undeleted again; a name never used is NOT_FOUND;
+  // a malformed one INVALID_ARGUMENT.
+  req.clear_etag();
+  s = api_->UndeletePartner(admin, req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "NOT_DELETED");
+  req.set_name("partners/never-was");
+  EXPECT_EQ(api_->UndeletePartner(admin, req, &out).code(),
+            absl::StatusCode::kNotFound);
+  req.set_name("states/kz");
+  EXPECT_EQ(api_->UndeletePartner(admin, req, &out).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Watchers see the undelete as an update that clears delete_time.
+  v1::WatchMembershipRequest from;
+  from.set_resume_token(start);
+  auto changes = Watch(from, 2);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].change_type(), v1::CHANGE_TYPE_UPDATED);
+  EXPECT_EQ(changes[1].name(), "partners/watch-partner");
+  EXPECT_FALSE(changes[1].partner().has_delete_time());
+}
+
+TEST_P(LifecycleTest, AChildIsUndeletedOnlyUnderALiveParent) {
+  ASSERT_EQ(WriteEveryCollection().size(), 9u);
+  const Caller admin = common::testing::AdminCaller();
+  const std::string parliament = "parliaments/xw-parliament";
+  const std::string delegation = parliament + "/delegations/to-watch-body";
+  v1::DeleteDelegationRequest dd;
+  dd.set_name(delegation);
+  v1::Delegation d;
+  ASSERT_TRUE(api_->DeleteDelegation(admin, dd, &d).ok());
+  v1::DeleteParliamentRequest dp;
+  dp.set_name(parliament);
+  v1::Parliament p;
+  ASSERT_TRUE(api_->DeleteParliament(admin, dp, &p).ok());
+
+  v1::UndeleteDelegationRequest ud;
+  ud.set_name(delegation);
+  absl::Status s = api_->UndeleteDelegation(admin, ud, &d);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "PARENT_DELETED");
+  // A name never used under the deleted parent is still NOT_FOUND.
+  ud.set_name(parliament + "/delegations/never-was");
+  EXPECT_EQ(api_->UndeleteDelegation(admin, ud, &d).code(),
+            absl::StatusCode::kNotFound);
+
+  v1::UndeleteParliamentRequest up;
+  up.set_name(parliament);
+  ASSERT_TRUE(api_->UndeleteParliament(admin, up, &p).ok());
+  ud.set_name(delegation);
+  ASSERT_TRUE(api_->UndeleteDelegation(admin, ud, &d).ok());
+  // The computed fields are filled as on Get.
+  EXPECT_EQ(d.total_seats(), 4);
+  v1::GetDelegationRequest get;
+  get.set_name(delegation);
+  EXPECT_TRUE(api_->GetDelegation({}, get, &d).ok());
+}
+
+TEST_P(LifecycleTest, ACreateRetriedWithItsRequestIdAnswersTheFirstResult) {
+  const Caller editor = common::testing::EditorCaller();
+  const std::string id = "7c0f2c9e-3b5d-4a8e-9f1a-2b6c4d8e0a13";
+  v1::CreatePartnerRequest req;
+  req.set_partner_id("retried");
+  *req.mutable_partner()->mutable_display_name() = En("Retried");
+  req.set_request_id(id);
+  v1::Partner first;
+  ASSERT_TRUE(api_->CreatePartner(editor, req, &first).ok());
+  auto last_sequence = [&] {
+    auto got = Watch(v1::WatchMembershipRequest(), 1);
+    return got.empty() ? int64_t{-1} : got[0].sequence();
+  };
+  const int64_t after_first = last_sequence();
+
+  // The retry (the answer to the first was lost) gets the same record, and
+  // writes nothing: no new etag, no change on the stream. The request ID is
+  // compared without regard to case.
+  req.set_request_id(absl::AsciiStrToUpper(id));
+  v1::Partner again;
+  ASSERT_TRUE(api_->CreatePartner(editor, req, &again).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again))
+      << again.DebugString();
+  EXPECT_EQ(last_sequence(), after_first);
+
+  // Without a request ID, or with another, the name is taken.
+  req.clear_request_id();
+  absl::Status s = api_->CreatePartner(editor, req, &again);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  req.set_request_id("0b8e7c36-4f11-4d7a-a0a4-5e8f0f1b2c3d");
+  EXPECT_EQ(api_->CreatePartner(editor, req, &again).code(),
+            absl::StatusCode::kAlreadyExists);
+  // That failed create recorded nothing: its ID is free for a new request.
+  v1::CreatePartnerRequest other;
+  other.set_partner_id("another");
+  *other.mutable_partner()->mutable_display_name() = En("Another");
+  other.set_request_id("0b8e7c36-4f11-4d7a-a0a4-5e8f0f1b2c3d");
+  v1::Partner another;
+  ASSERT_TRUE(api_->CreatePartner(editor, other, &another).ok());
+
+  // The same request ID with another request: ALREADY_EXISTS for the same
+  // name, REQUEST_ID_REUSED for another.
+  req.set_request_id(id);
+  *req.mutable_partner()->mutable_display_name() = En("Changed");
+  s = api_->CreatePartner(editor, req, &again);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  other.set_partner_id("third");
+  other.set_request_id(id);
+  s = api_->CreatePartner(editor, other, &again);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "REQUEST_ID_REUSED");
+  EXPECT_THAT(FieldsOf(s), ElementsAre("request_id"));
+
+  // Not a UUID: INVALID_ARGUMENT, before anything is written.
+  other.set_request_id("retry-1");
+  s = api_->CreatePartner(editor, other, &again);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(FieldsOf(s), ElementsAre("request_id"));
+
+  // The request ID is stored with the record: a replica (or a restart)
+  // answers the retry too, with the record as it is now.
+  v1::UpdatePartnerRequest update;
+  update.mutable_partner()->set_name("partners/retried");
+  *update.mutable_partner()->mutable_display_name() = En("Renamed");
+  v1::Partner updated;
+  ASSERT_TRUE(api_->UpdatePartner(editor, update, &updated).ok());
+  MembershipResources replica(db_.get(), &tokens_, &keys_,
+                              [] { return int64_t{20261122}; });
+  MembershipHandler replica_handler(&replica);
+  v1::MembershipServiceBlocking replica_api(&replica_handler);
+  *req.mutable_partner()->mutable_display_name() = En("Retried");
+  ASSERT_TRUE(replica_api.CreatePartner(editor, req, &again).ok());
+  EXPECT_EQ(again.display_name(0).text(), "Renamed");
+  EXPECT_EQ(again.etag(), updated.etag());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LifecycleTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// A List with computed fields (states: decoded, then computed) is cut
+// short by bytes as the stored-bytes path is: every state comes once.
+TEST_F(MembershipHandlerTest, ComputedListPagesAreCutShortByBytes) {
+  v1::ListStatesRequest req;
+  req.set_page_size(100);
+  v1::ListStatesResponse whole;
+  ASSERT_TRUE(api_->ListStates({}, req, &whole).ok());
+  ASSERT_GT(whole.states_size(), 3);
+  std::vector<std::string> expected;
+  for (const v1::State& s : whole.states()) expected.push_back(s.name());
+  resources_->set().set_max_response_bytes(4096);  // 2 KiB of states a page
+  std::vector<std::string> names;
+  int pages = 0;
+  do {
+    v1::ListStatesResponse page;
+    absl::Status s = api_->ListStates({}, req, &page);
+    ASSERT_TRUE(s.ok()) << s;
+    ++pages;
+    EXPECT_GE(page.states_size(), 1);
+    EXPECT_LE(page.ByteSizeLong(), 4096u);
+    for (const v1::State& st : page.states()) names.push_back(st.name());
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty() && pages < 100);
+  EXPECT_EQ(names, expected);
+  EXPECT_GT(pages, 1);
+}
+
+// `accept-language` puts the preferred language's texts first in every
+// LocalizedText list (legislation's tests hold the same for its reads).
+TEST_F(MembershipHandlerTest, AcceptLanguageOrdersTexts) {
+  Caller ru;
+  ru.accept_language = "ru";
+  v1::GetStateRequest get;
+  get.set_name("states/kz");
+  v1::State state;
+  ASSERT_TRUE(api_->GetState({}, get, &state).ok());
+  ASSERT_EQ(state.display_name_size(), 2);
+  EXPECT_EQ(state.display_name(0).language_code(), "en");
+  ASSERT_TRUE(api_->GetState(ru, get, &state).ok());
+  ASSERT_EQ(state.display_name_size(), 2);
+  EXPECT_EQ(state.display_name(0).text(), "Казахстан");
+  EXPECT_EQ(state.display_name(1).text(), "Kazakhstan");
+  v1::ListStatesRequest list;
+  v1::ListStatesResponse states;
+  ASSERT_TRUE(api_->ListStates(ru, list, &states).ok());
+  ASSERT_GT(states.states_size(), 1);
+  int with_russian = 0;
+  for (const v1::State& s : states.states()) {
+    for (int i = 1; i < s.display_name_size(); ++i) {
+      EXPECT_NE(s.display_name(i).language_code(), "ru") << s.name();
+      with_russian += s.display_name(0).language_code() == "ru";
+    }
+  }
+  EXPECT_GT(with_russian, 1);
+}
 
 }  // namespace
 }  // namespace cstopa::membership

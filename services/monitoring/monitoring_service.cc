@@ -17,7 +17,7 @@ namespace {
 
 // The feed's change kinds are numbered as the API's change types.
 static_assert(static_cast<int>(common::ChangeKind::kCheckpoint) ==
-              v1::CHANGE_TYPE_UNSPECIFIED);
+              v1::CHANGE_TYPE_CHECKPOINT);
 static_assert(static_cast<int>(common::ChangeKind::kCreated) ==
               v1::CHANGE_TYPE_CREATED);
 static_assert(static_cast<int>(common::ChangeKind::kUpdated) ==
@@ -75,6 +75,25 @@ void Summarize(const std::vector<MissionGroup>& groups,
   resp->set_total_mission_count(static_cast<int32_t>(total));
 }
 
+// A number of troops given without a qualifier is exact.
+void QualifySizes(v1::Operation* op) {
+  for (v1::Contingent& c : *op->mutable_contingents()) {
+    if (c.has_size() && c.size_qualifier() == v1::SIZE_QUALIFIER_UNSPECIFIED)
+      c.set_size_qualifier(v1::SIZE_QUALIFIER_EXACT);
+  }
+  if (op->has_total_size() &&
+      op->total_size_qualifier() == v1::SIZE_QUALIFIER_UNSPECIFIED)
+    op->set_total_size_qualifier(v1::SIZE_QUALIFIER_EXACT);
+}
+
+common::WriteHooks<v1::Operation> SizeHooks() {
+  common::WriteHooks<v1::Operation> hooks;
+  hooks.prepare = [](const v1::Operation*, v1::Operation* op) {
+    QualifySizes(op);
+  };
+  return hooks;
+}
+
 }  // namespace
 
 MonitoringHandler::MonitoringHandler(MonitoringResources* resources)
@@ -96,6 +115,10 @@ void MonitoringHandler::UpdateMission(UpdateMissionCall call) {
 }
 void MonitoringHandler::DeleteMission(DeleteMissionCall call) {
   r_->missions().Delete(std::move(call));
+}
+
+void MonitoringHandler::UndeleteMission(UndeleteMissionCall call) {
+  r_->missions().Undelete(std::move(call));
 }
 
 void MonitoringHandler::SummarizeMissions(SummarizeMissionsCall call) {
@@ -127,13 +150,17 @@ void MonitoringHandler::ListOperations(ListOperationsCall call) {
   r_->operations().List(std::move(call));
 }
 void MonitoringHandler::CreateOperation(CreateOperationCall call) {
-  r_->operations().Create(std::move(call));
+  r_->operations().Create(std::move(call), SizeHooks());
 }
 void MonitoringHandler::UpdateOperation(UpdateOperationCall call) {
-  r_->operations().Update(std::move(call));
+  r_->operations().Update(std::move(call), SizeHooks());
 }
 void MonitoringHandler::DeleteOperation(DeleteOperationCall call) {
   r_->operations().Delete(std::move(call));
+}
+
+void MonitoringHandler::UndeleteOperation(UndeleteOperationCall call) {
+  r_->operations().Undelete(std::move(call));
 }
 
 // Regional operations --------------------------------------------------------
@@ -158,6 +185,11 @@ void MonitoringHandler::DeleteRegionalOperation(
   r_->regional_operations().Delete(std::move(call));
 }
 
+void MonitoringHandler::UndeleteRegionalOperation(
+    UndeleteRegionalOperationCall call) {
+  r_->regional_operations().Undelete(std::move(call));
+}
+
 // Compliance records ---------------------------------------------------------
 
 void MonitoringHandler::GetComplianceRecord(GetComplianceRecordCall call) {
@@ -179,6 +211,11 @@ void MonitoringHandler::DeleteComplianceRecord(
   r_->compliance_records().Delete(std::move(call));
 }
 
+void MonitoringHandler::UndeleteComplianceRecord(
+    UndeleteComplianceRecordCall call) {
+  r_->compliance_records().Undelete(std::move(call));
+}
+
 // Field visits ---------------------------------------------------------------
 
 void MonitoringHandler::GetFieldVisit(GetFieldVisitCall call) {
@@ -197,6 +234,10 @@ void MonitoringHandler::DeleteFieldVisit(DeleteFieldVisitCall call) {
   r_->field_visits().Delete(std::move(call));
 }
 
+void MonitoringHandler::UndeleteFieldVisit(UndeleteFieldVisitCall call) {
+  r_->field_visits().Undelete(std::move(call));
+}
+
 // Seed -----------------------------------------------------------------------
 
 absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
@@ -206,7 +247,10 @@ absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
         "the seed file is not a valid MonitoringSeed in text format");
   // Output-only fields in the file (times, etags) are not data.
   for (auto& r : *seed.mutable_missions()) common::ClearOutputOnly(&r);
-  for (auto& r : *seed.mutable_operations()) common::ClearOutputOnly(&r);
+  for (auto& r : *seed.mutable_operations()) {
+    common::ClearOutputOnly(&r);
+    QualifySizes(&r);
+  }
   for (auto& r : *seed.mutable_regional_operations())
     common::ClearOutputOnly(&r);
   for (auto& r : *seed.mutable_compliance_records())

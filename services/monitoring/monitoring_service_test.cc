@@ -246,7 +246,7 @@ TEST_P(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
   EXPECT_FALSE(by_state["states/ru"]->has_size());  // not given
   EXPECT_EQ(by_state["states/am"]->size(), 100);
   EXPECT_EQ(by_state["states/am"]->size_qualifier(),
-            v1::SIZE_QUALIFIER_UNSPECIFIED);
+            v1::SIZE_QUALIFIER_EXACT);  // a number as given
   EXPECT_EQ(by_state["states/kg"]->size(), 150);
   EXPECT_EQ(by_state["states/kg"]->size_qualifier(),
             v1::SIZE_QUALIFIER_APPROXIMATE);
@@ -461,6 +461,40 @@ TEST_P(MonitoringHandlerTest, NegativeContingentSizeIsAFieldViolation) {
             absl::StatusCode::kNotFound);
 }
 
+// A number without a qualifier is stored as EXACT, so the enum's zero
+// value never stands for a meaning; a qualifier without a number is refused.
+TEST_P(MonitoringHandlerTest, UnqualifiedNumbersAreExact) {
+  v1::CreateOperationRequest req;
+  req.set_operation_id("exact-op");
+  v1::Operation* op = req.mutable_operation();
+  SetText(op->add_title(), "Exact");
+  op->set_state("states/kz");
+  op->add_contingents()->set_state("states/am");
+  op->mutable_contingents(0)->set_size(100);
+  op->add_contingents()->set_state("states/by");  // no number
+  op->set_total_size(2000);
+  op->set_total_size_qualifier(v1::SIZE_QUALIFIER_MORE_THAN);
+  v1::Operation out;
+  ASSERT_TRUE(api_->CreateOperation(Editor(), req, &out).ok());
+  EXPECT_EQ(out.contingents(0).size_qualifier(), v1::SIZE_QUALIFIER_EXACT);
+  EXPECT_EQ(out.contingents(1).size_qualifier(),
+            v1::SIZE_QUALIFIER_UNSPECIFIED);
+  EXPECT_EQ(out.total_size_qualifier(), v1::SIZE_QUALIFIER_MORE_THAN);
+
+  v1::UpdateOperationRequest update;
+  *update.mutable_operation() = out;
+  update.mutable_operation()->set_total_size_qualifier(
+      v1::SIZE_QUALIFIER_UNSPECIFIED);
+  update.mutable_update_mask()->add_paths("total_size_qualifier");
+  ASSERT_TRUE(api_->UpdateOperation(Editor(), update, &out).ok());
+  EXPECT_EQ(out.total_size_qualifier(), v1::SIZE_QUALIFIER_EXACT);
+
+  req.set_operation_id("exact-without-number");
+  op->mutable_contingents(1)->set_size_qualifier(v1::SIZE_QUALIFIER_EXACT);
+  EXPECT_THAT(FieldsOf(api_->CreateOperation(Editor(), req, &out)),
+              UnorderedElementsAre("operation.contingents[1].size_qualifier"));
+}
+
 TEST_P(MonitoringHandlerTest, RangesEndingBeforeTheyStartAreRefused) {
   v1::Mission m = NewMission("states/kz", 2022);
   *m.mutable_period()->mutable_start_date() = D(2022, 5, 10);
@@ -595,14 +629,14 @@ TEST_P(MonitoringHandlerTest, EtagsMakeWritesConditional) {
 
   // The same, stale etag again.
   absl::Status s = api_->UpdateOperation(Editor(), update, &updated);
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
   v1::DeleteOperationRequest del;
   del.set_name(op.name());
   del.set_etag(op.etag());
   v1::Operation out;
   EXPECT_EQ(api_->DeleteOperation(Admin(), del, &out).code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
   del.set_etag(GetOperation(op.name()).etag());
   EXPECT_TRUE(api_->DeleteOperation(Admin(), del, &out).ok());
 }
@@ -670,6 +704,49 @@ TEST_P(MonitoringHandlerTest, DeleteIsSoftAndIdsAreNeverReused) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_P(MonitoringHandlerTest, UndeleteRestoresAMissionAndItsSummaryCount) {
+  const int before = Counts(Summarize({}))["2021 states/kz"];
+  v1::DeleteMissionRequest del;
+  del.set_name("missions/kz-2021");
+  v1::Mission deleted;
+  ASSERT_TRUE(api_->DeleteMission(Admin(), del, &deleted).ok());
+  EXPECT_EQ(Counts(Summarize({}))["2021 states/kz"], before - 1);
+
+  v1::UndeleteMissionRequest req;
+  req.set_name("missions/kz-2021");
+  v1::Mission out;
+  EXPECT_EQ(api_->UndeleteMission(Editor(), req, &out).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(api_->UndeleteMission(Admin(), req, &out).ok());
+  EXPECT_FALSE(out.has_delete_time());
+  EXPECT_EQ(out.state(), deleted.state());
+  v1::GetMissionRequest get;
+  get.set_name("missions/kz-2021");
+  EXPECT_TRUE(api_->GetMission({}, get, &out).ok());
+  EXPECT_EQ(Counts(Summarize({}))["2021 states/kz"], before);
+  EXPECT_EQ(api_->UndeleteMission(Admin(), req, &out).code(),
+            absl::StatusCode::kAlreadyExists);
+  req.set_name("missions/never-was");
+  EXPECT_EQ(api_->UndeleteMission(Admin(), req, &out).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(MonitoringHandlerTest, ACreateRetriedWithItsRequestIdIsNotAConflict) {
+  v1::CreateMissionRequest req;
+  req.set_mission_id("retried");
+  *req.mutable_mission() = NewMission("states/kz", 2024);
+  req.set_request_id("9d5b8a1e-2f3c-4b6d-8e7f-0a1b2c3d4e5f");
+  v1::Mission first, again;
+  ASSERT_TRUE(api_->CreateMission(Editor(), req, &first).ok());
+  ASSERT_TRUE(api_->CreateMission(Editor(), req, &again).ok());
+  EXPECT_EQ(again.etag(), first.etag());
+  EXPECT_EQ(again.create_time().seconds(), first.create_time().seconds());
+  EXPECT_EQ(again.create_time().nanos(), first.create_time().nanos());
+  *req.mutable_mission() = NewMission("states/kg", 2024);
+  EXPECT_EQ(api_->CreateMission(Editor(), req, &again).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
 TEST_P(MonitoringHandlerTest, ListsPageFilterAndOrder) {
   v1::ListMissionsRequest req;
   req.set_page_size(4);
@@ -735,7 +812,7 @@ TEST_P(MonitoringHandlerTest, WatchCarriesEveryCollectionsWritesOnceInOrder) {
   EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
   ASSERT_EQ(got.size(), 8u);
   // A checkpoint after the seed's changes, then each write, in order.
-  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(got[0].change_type(), v1::CHANGE_TYPE_CHECKPOINT);
   EXPECT_EQ(got[0].resource_case(),
             v1::WatchMonitoringResponse::RESOURCE_NOT_SET);
   EXPECT_TRUE(got[0].name().empty());
@@ -814,7 +891,7 @@ TEST_P(MonitoringHandlerTest, WatchFollowsSomeCollectionsOrOneResource) {
     std::vector<std::string> out;
     absl::Status s = replica_api.WatchMonitoring(
         {}, req, [&](const v1::WatchMonitoringResponse& m) {
-          if (m.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+          if (m.change_type() != v1::CHANGE_TYPE_CHECKPOINT)
             out.push_back(Describe(m));
           return m.sequence() < after;
         });
@@ -893,7 +970,7 @@ TEST_P(MonitoringHandlerTest, WatchFromTheStartShowsTheSeedOnce) {
   req.set_resume_token(resources_->feed().TokenFor(0));
   absl::Status s =
       api_->WatchMonitoring({}, req, [&](const v1::WatchMonitoringResponse& m) {
-        if (m.change_type() == v1::CHANGE_TYPE_UNSPECIFIED) {
+        if (m.change_type() == v1::CHANGE_TYPE_CHECKPOINT) {
           EXPECT_EQ(m.sequence(), 0);
           EXPECT_TRUE(names.empty());
           return true;

@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
       absl::Time now = absl::Now();
       absl::MutexLock lock(&mu);
       started = true;
-      if (msg.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+      if (msg.change_type() != v1::CHANGE_TYPE_CHECKPOINT)
         arrived.emplace(msg.event().name(), now);
     }
     grpc::Status s = stream->Finish();

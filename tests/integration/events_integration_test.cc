@@ -69,7 +69,7 @@ class StreamWatcher {
         absl::MutexLock lock(&mu_);
         ++messages_;
         last_token_ = msg.resume_token();
-        if (msg.change_type() != v1::CHANGE_TYPE_UNSPECIFIED)
+        if (msg.change_type() != v1::CHANGE_TYPE_CHECKPOINT)
           changes_.push_back(msg);
       }
       grpc::Status s = reader->Finish();
@@ -256,8 +256,10 @@ TEST(EventsIntegrationTest, BadInputFailsWithDetails) {
     v1::ListEventsRequest req;
     req.set_filter("colour = \"red\"");
     v1::ListEventsResponse resp;
-    ExpectError(stub->ListEvents(&ctx, req, &resp),
-                grpc::StatusCode::INVALID_ARGUMENT, "INVALID_FILTER");
+    Details d =
+        ExpectError(stub->ListEvents(&ctx, req, &resp),
+                    grpc::StatusCode::INVALID_ARGUMENT, "INVALID_FILTER");
+    EXPECT_EQ(d.info->domain(), "events.cstopa.org");
   }
   {  // a malformed resume token
     StreamWatcher w(server.channel(), "bm90LWEtdG9rZW4");
@@ -369,6 +371,99 @@ TEST(EventsIntegrationTest, ReconnectingAfterARestartSeesTheMissedWrites) {
   EXPECT_EQ(w.changes().front().event().name(), "events/b0");
 }
 
+// Creates `id` with `request_id` (AIP-155) through `stub`.
+grpc::Status CreateWithRequestId(v1::EventsService::Stub* stub,
+                                 const std::string& id,
+                                 const std::string& title,
+                                 const std::string& request_id,
+                                 v1::Event* out) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, kEditorKey);
+  v1::CreateEventRequest req;
+  req.set_event_id(id);
+  *req.mutable_event() = NewEvent(title);
+  req.set_request_id(request_id);
+  return stub->CreateEvent(&ctx, req, out);
+}
+
+grpc::Status Undelete(v1::EventsService::Stub* stub, const std::string& key,
+                      const std::string& name, v1::Event* out) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, key);
+  v1::UndeleteEventRequest req;
+  req.set_name(name);
+  return stub->UndeleteEvent(&ctx, req, out);
+}
+
+TEST(EventsIntegrationTest, RetriedCreatesAndUndeleteOverGrpc) {
+  ServerProcess server(SqliteOptions());
+  ASSERT_TRUE(server.Start().ok()) << server.ReadStderr(4000);
+  auto stub = v1::EventsService::NewStub(server.channel());
+  StreamWatcher w(server.channel(), "");
+  ASSERT_TRUE(w.WaitStarted());
+
+  // A create whose answer was lost is retried with its request ID: the
+  // retry answers the event the first call made, and writes nothing.
+  const std::string rid = "5e0c7a52-1d2b-4c3e-9f4a-6b7c8d9e0f1a";
+  v1::Event first, again;
+  grpc::Status s =
+      CreateWithRequestId(stub.get(), "retried", "Retried", rid, &first);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  s = CreateWithRequestId(stub.get(), "retried", "Retried", rid, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.etag(), first.etag());
+  // Another request under the taken ID is a conflict, request ID or not.
+  s = CreateWithRequestId(stub.get(), "retried", "Something else", rid, &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << Describe(s);
+  Details d = ExpectError(
+      CreateWithRequestId(stub.get(), "other", "Other", rid, &again),
+      grpc::StatusCode::INVALID_ARGUMENT, "REQUEST_ID_REUSED");
+  ASSERT_TRUE(d.bad_request.has_value());
+  EXPECT_EQ(d.bad_request->field_violations(0).field(), "request_id");
+
+  // Deleted by mistake, then undeleted: only by an admin, only once.
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kAdminKey);
+    v1::DeleteEventRequest req;
+    req.set_name("events/retried");
+    v1::Event out;
+    ASSERT_TRUE(stub->DeleteEvent(&ctx, req, &out).ok());
+  }
+  ExpectError(Undelete(stub.get(), kEditorKey, "events/retried", &again),
+              grpc::StatusCode::PERMISSION_DENIED, "");
+  s = Undelete(stub.get(), kAdminKey, "events/retried", &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_FALSE(again.has_delete_time());
+  EXPECT_EQ(again.title(0).text(), "Retried");
+  ExpectError(Undelete(stub.get(), kAdminKey, "events/retried", &again),
+              grpc::StatusCode::ALREADY_EXISTS, "NOT_DELETED");
+  ExpectError(Undelete(stub.get(), kAdminKey, "events/never-was", &again),
+              grpc::StatusCode::NOT_FOUND, "");
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::GetEventRequest req;
+    req.set_name("events/retried");
+    v1::Event out;
+    EXPECT_TRUE(stub->GetEvent(&ctx, req, &out).ok());
+  }
+
+  // The stream: the create once (not the retry), the delete, and the
+  // undelete as an update; then the next write.
+  CreateEvent(stub.get(), "next");
+  ASSERT_TRUE(w.WaitForChanges(4)) << Describe(w.status());
+  auto changes = w.changes();
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].change_type(), v1::CHANGE_TYPE_CREATED);
+  EXPECT_EQ(changes[1].change_type(), v1::CHANGE_TYPE_DELETED);
+  EXPECT_EQ(changes[2].change_type(), v1::CHANGE_TYPE_UPDATED);
+  EXPECT_FALSE(changes[2].event().has_delete_time());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(changes[i].event().name(), "events/retried") << i;
+  EXPECT_EQ(changes[3].event().name(), "events/next");
+}
+
 TEST(EventsIntegrationTest, ManyWatchersComeAndGoWithoutHoldingTheServer) {
   ServerProcess server(SqliteOptions());
   ASSERT_TRUE(server.Start().ok()) << server.ReadStderr(4000);
@@ -420,6 +515,37 @@ class EventsPostgresTest : public ::testing::Test {
   std::unique_ptr<ScratchDatabases> databases_;
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
 };
+
+TEST_F(EventsPostgresTest, ARetryOnAnotherReplicaAnswersTheFirstCreate) {
+  ServerProcess* a = Replica();
+  ASSERT_TRUE(a->Start().ok()) << a->ReadStderr(4000);
+  ServerProcess* b = Replica();
+  ASSERT_TRUE(b->Start().ok()) << b->ReadStderr(4000);
+  auto on_a = v1::EventsService::NewStub(a->channel());
+  auto on_b = v1::EventsService::NewStub(b->channel());
+  // The first try commits on A; its answer is lost and the client's retry
+  // reaches B, which reads the request ID from the shared store.
+  const std::string rid = "c4d5e6f7-0819-4a2b-8c3d-4e5f6a7b8c9d";
+  v1::Event first, again;
+  grpc::Status s =
+      CreateWithRequestId(on_a.get(), "across", "Across", rid, &first);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  s = CreateWithRequestId(on_b.get(), "across", "Across", rid, &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(again.etag(), first.etag());
+  // Deleted through A, undeleted through B.
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, kAdminKey);
+    v1::DeleteEventRequest req;
+    req.set_name("events/across");
+    v1::Event out;
+    ASSERT_TRUE(on_a->DeleteEvent(&ctx, req, &out).ok());
+  }
+  s = Undelete(on_b.get(), kAdminKey, "events/across", &again);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_FALSE(again.has_delete_time());
+}
 
 TEST_F(EventsPostgresTest, AWatcherOnReplicaASeesWritesThroughBInCommitOrder) {
   ServerProcess* a = Replica();

@@ -22,8 +22,8 @@
 // options, seed and store stay the caller's.
 //
 // The Response type needs the accessors of the suite's watch responses:
-// change_type() (0 for a checkpoint), resume_token(), sequence(), name()
-// (empty on a checkpoint) and has_commit_time().
+// change_type() (4, CHANGE_TYPE_CHECKPOINT, for a checkpoint), resume_token(),
+// sequence(), name() (empty on a checkpoint) and has_commit_time().
 //
 // The contract of `write`:
 // - Each call makes exactly one committed change, to the resource whose
@@ -118,7 +118,7 @@ class WatchReader {
         absl::MutexLock lock(&mu_);
         ++messages_;
         last_token_ = msg.resume_token();
-        if (static_cast<int>(msg.change_type()) != 0) {
+        if (static_cast<int>(msg.change_type()) != 4) {  // not a checkpoint
           changes_.push_back(msg);
         } else {
           EXPECT_TRUE(msg.name().empty())

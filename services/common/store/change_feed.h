@@ -76,10 +76,10 @@ namespace cstopa::common {
 
 // What a change did. The numbers are stored.
 enum class ChangeKind : int {
-  kCheckpoint = 0,  // not stored: a position without a change
   kCreated = 1,
   kUpdated = 2,
   kDeleted = 3,
+  kCheckpoint = 4,  // not stored: a position without a change
 };
 
 // One logged change, or a checkpoint (kind kCheckpoint, seq = the position).

@@ -184,8 +184,7 @@ function followChanges(stream) {
   const wake = () => waiters.splice(0).forEach((w) => w());
   stream.on("data", (m) => {
     messages += 1;
-    if (m.change_type && m.change_type !== "CHANGE_TYPE_UNSPECIFIED")
-      changes.push(m);
+    if (m.change_type !== "CHANGE_TYPE_CHECKPOINT") changes.push(m);
     wake();
   });
   stream.on("error", (err) => {
@@ -356,7 +355,7 @@ describe("membership", { skip: !membershipBin }, () => {
         },
         { auth: true },
       ),
-      (err) => err.code === grpc.status.FAILED_PRECONDITION,
+      (err) => err.code === grpc.status.ABORTED, // stale etag (AIP-154)
     );
   });
 });
@@ -435,10 +434,8 @@ describe("monitoring", { skip: !monitoringBin }, () => {
 });
 
 const eventsBin = process.env.CSTOPA_EVENTS_SERVER;
-// A watch message without a change (change_type UNSPECIFIED, which
-// proto-loader leaves out as the default).
-const isCheckpoint = (m) =>
-  !m.change_type || m.change_type === "CHANGE_TYPE_UNSPECIFIED";
+// A watch message without a change.
+const isCheckpoint = (m) => m.change_type === "CHANGE_TYPE_CHECKPOINT";
 describe("events", { skip: !eventsBin }, () => {
   let client;
   before(async () => {

@@ -44,6 +44,7 @@ import argparse
 import os
 import re
 import sys
+import uuid
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 # service -> (full gRPC service name, default port)
@@ -345,6 +346,14 @@ def resource_name(collection):
     return conv
 
 
+def request_id(text):
+    """argparse type: a UUID (AIP-155 request ID)."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a UUID")
+
+
 def set_date(stubs, request, field, value):
     if value is not None:
         y, m, d = value
@@ -430,12 +439,21 @@ def run_create_person(client, args):
         state=args.state or "")
     if args.source:
         person.provenance.add(source=args.source)
+    # A request ID (AIP-155) makes the create safe to retry: run again with
+    # the same --request-id after an ambiguous failure, it answers the
+    # person the first run created instead of ALREADY_EXISTS.
     return client.call("CreatePerson", s.m.CreatePersonRequest(
-        person_id=args.person_id, person=person))
+        person_id=args.person_id, person=person,
+        request_id=args.request_id or str(uuid.uuid4())))
 
 
 def run_delete_person(client, args):
     return client.call("DeletePerson", client.stubs.m.DeletePersonRequest(
+        name=args.name, etag=args.etag or ""))
+
+
+def run_undelete_person(client, args):
+    return client.call("UndeletePerson", client.stubs.m.UndeletePersonRequest(
         name=args.name, etag=args.etag or ""))
 
 
@@ -452,7 +470,7 @@ def run_watch_membership(client, args):
     try:
         for message in stream:
             print(to_json(client.stubs, message, indent=None), flush=True)
-            if message.change_type != 0:  # not a checkpoint
+            if message.change_type != client.stubs.m.CHANGE_TYPE_CHECKPOINT:
                 changes += 1
                 if args.changes and changes >= args.changes:
                     break
@@ -633,12 +651,21 @@ def build_parser():
     p.add_argument("--state", type=resource_name("states"),
                    help="state the person represents, states/ID")
     p.add_argument("--source", help="provenance: source document")
+    p.add_argument("--request-id", type=request_id, metavar="UUID",
+                   help="request ID (AIP-155), to retry a create whose "
+                        "outcome is unknown (default: a new UUID)")
     p.set_defaults(run=run_create_person)
 
     p = command("delete-person", "Soft-delete a person (needs an admin key).")
     p.add_argument("name", metavar="NAME", type=resource_name("persons"))
     p.add_argument("--etag", help="only delete if the etag still matches")
     p.set_defaults(run=run_delete_person)
+
+    p = command("undelete-person",
+                "Restore a soft-deleted person (needs an admin key).")
+    p.add_argument("name", metavar="NAME", type=resource_name("persons"))
+    p.add_argument("--etag", help="only undelete if the etag still matches")
+    p.set_defaults(run=run_undelete_person)
 
     p = command("watch-membership",
                 "Follow every membership change: one JSON line per message "

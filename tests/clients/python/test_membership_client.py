@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import unittest
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -347,7 +348,7 @@ class MembershipServerTest(unittest.TestCase):
             self.assertTrue(v.description, v)
         info = self.error_info(err)
         self.assertTrue(info.reason)
-        self.assertEqual(info.domain, "cstopa.org")
+        self.assertEqual(info.domain, "membership.cstopa.org")
 
     # -- the command line ---------------------------------------------------
 
@@ -434,6 +435,46 @@ class MembershipServerTest(unittest.TestCase):
             grpc.StatusCode.NOT_FOUND, self.stub.GetPerson,
             m_pb.GetPersonRequest(name=f"persons/{person_id}"))
 
+        # Undelete brings it back (an admin's too); a second time it is
+        # not deleted.
+        r = self.run_cli("undelete-person", person_id, key=self.editor_key)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(r.stderr.startswith("ERROR PERMISSION_DENIED: "),
+                        r.stderr)
+        r = self.run_cli("undelete-person", person_id, key=self.admin_key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("delete_time", json.loads(r.stdout))
+        got = self.stub.GetPerson(
+            m_pb.GetPersonRequest(name=f"persons/{person_id}"),
+            timeout=RPC_TIMEOUT)
+        self.assertEqual(got.display_name[0].text, "Demo Person")
+        r = self.run_cli("undelete-person", person_id, key=self.admin_key)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(r.stderr.startswith("ERROR ALREADY_EXISTS: "),
+                        r.stderr)
+        self.assertIn("reason=NOT_DELETED", r.stderr)
+
+    def test_cli_create_retried_with_its_request_id(self):
+        person_id = f"py-retry-{secrets.token_hex(4)}"
+        rid = str(uuid.uuid4())
+        first = self.run_cli("create-person", person_id, "Retried",
+                             "--request-id", rid, key=self.editor_key)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        again = self.run_cli("create-person", person_id, "Retried",
+                             "--request-id", rid, key=self.editor_key)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(json.loads(again.stdout)["etag"],
+                         json.loads(first.stdout)["etag"])
+        # Without it (a new UUID each run), the ID is taken.
+        r = self.run_cli("create-person", person_id, "Retried",
+                         key=self.editor_key)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(r.stderr.startswith("ERROR ALREADY_EXISTS: "),
+                        r.stderr)
+        r = self.run_cli("create-person", person_id, "Retried",
+                         "--request-id", "not-a-uuid", key=self.editor_key)
+        self.assertEqual(r.returncode, 2, r.stderr)
+
     # -- the change stream ---------------------------------------------------
 
     def create_person(self, person_id):
@@ -449,7 +490,7 @@ class MembershipServerTest(unittest.TestCase):
         """The stream's next change, passing over checkpoints (bounded by the
         stream's deadline)."""
         for message in stream:
-            if message.change_type != m_pb.CHANGE_TYPE_UNSPECIFIED:
+            if message.change_type != m_pb.CHANGE_TYPE_CHECKPOINT:
                 return message
         raise AssertionError("the stream ended without a change")
 
@@ -458,7 +499,7 @@ class MembershipServerTest(unittest.TestCase):
                                            timeout=30)
         try:
             first = next(stream)  # a checkpoint: the stream is registered
-            self.assertEqual(first.change_type, m_pb.CHANGE_TYPE_UNSPECIFIED)
+            self.assertEqual(first.change_type, m_pb.CHANGE_TYPE_CHECKPOINT)
             self.assertTrue(first.resume_token)
             a = self.create_person(f"py-watch-a-{secrets.token_hex(4)}")
             seen = self.next_change(stream)
