@@ -32,6 +32,7 @@ class EventsHandler final : public v1::EventsServiceHandler {
   void CreateEvent(CreateEventCall call) override;
   void UpdateEvent(UpdateEventCall call) override;
   void DeleteEvent(DeleteEventCall call) override;
+  void UndeleteEvent(UndeleteEventCall call) override;
   void WatchEvents(WatchEventsCall call) override;
 
   // Loads the seed file text (EventsSeed in text format); idempotent.

@@ -38,6 +38,7 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void CreateDocument(CreateDocumentCall call) override;
   void UpdateDocument(UpdateDocumentCall call) override;
   void DeleteDocument(DeleteDocumentCall call) override;
+  void UndeleteDocument(UndeleteDocumentCall call) override;
   void TransitionDocument(TransitionDocumentCall call) override;
   void GetDocumentRevision(GetDocumentRevisionCall call) override;
   void ListDocumentRevisions(ListDocumentRevisionsCall call) override;
@@ -48,24 +49,28 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void CreateTopic(CreateTopicCall call) override;
   void UpdateTopic(UpdateTopicCall call) override;
   void DeleteTopic(DeleteTopicCall call) override;
+  void UndeleteTopic(UndeleteTopicCall call) override;
 
   void GetActionPlan(GetActionPlanCall call) override;
   void ListActionPlans(ListActionPlansCall call) override;
   void CreateActionPlan(CreateActionPlanCall call) override;
   void UpdateActionPlan(UpdateActionPlanCall call) override;
   void DeleteActionPlan(DeleteActionPlanCall call) override;
+  void UndeleteActionPlan(UndeleteActionPlanCall call) override;
 
   void GetActionPlanItem(GetActionPlanItemCall call) override;
   void ListActionPlanItems(ListActionPlanItemsCall call) override;
   void CreateActionPlanItem(CreateActionPlanItemCall call) override;
   void UpdateActionPlanItem(UpdateActionPlanItemCall call) override;
   void DeleteActionPlanItem(DeleteActionPlanItemCall call) override;
+  void UndeleteActionPlanItem(UndeleteActionPlanItemCall call) override;
 
   void GetTreaty(GetTreatyCall call) override;
   void ListTreaties(ListTreatiesCall call) override;
   void CreateTreaty(CreateTreatyCall call) override;
   void UpdateTreaty(UpdateTreatyCall call) override;
   void DeleteTreaty(DeleteTreatyCall call) override;
+  void UndeleteTreaty(UndeleteTreatyCall call) override;
   void GetTreatyRatificationProgress(
       GetTreatyRatificationProgressCall call) override;
 
@@ -74,12 +79,14 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void CreateRatification(CreateRatificationCall call) override;
   void UpdateRatification(UpdateRatificationCall call) override;
   void DeleteRatification(DeleteRatificationCall call) override;
+  void UndeleteRatification(UndeleteRatificationCall call) override;
 
   void GetImplementation(GetImplementationCall call) override;
   void ListImplementations(ListImplementationsCall call) override;
   void CreateImplementation(CreateImplementationCall call) override;
   void UpdateImplementation(UpdateImplementationCall call) override;
   void DeleteImplementation(DeleteImplementationCall call) override;
+  void UndeleteImplementation(UndeleteImplementationCall call) override;
 
   void SummarizeStateLegislation(SummarizeStateLegislationCall call) override;
   void SummarizeLegislation(SummarizeLegislationCall call) override;

@@ -34,18 +34,21 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   void CreateState(CreateStateCall call) override;
   void UpdateState(UpdateStateCall call) override;
   void DeleteState(DeleteStateCall call) override;
+  void UndeleteState(UndeleteStateCall call) override;
 
   void GetParliament(GetParliamentCall call) override;
   void ListParliaments(ListParliamentsCall call) override;
   void CreateParliament(CreateParliamentCall call) override;
   void UpdateParliament(UpdateParliamentCall call) override;
   void DeleteParliament(DeleteParliamentCall call) override;
+  void UndeleteParliament(UndeleteParliamentCall call) override;
 
   void GetDelegation(GetDelegationCall call) override;
   void ListDelegations(ListDelegationsCall call) override;
   void CreateDelegation(CreateDelegationCall call) override;
   void UpdateDelegation(UpdateDelegationCall call) override;
   void DeleteDelegation(DeleteDelegationCall call) override;
+  void UndeleteDelegation(UndeleteDelegationCall call) override;
 
   void GetPerson(GetPersonCall call) override;
   void BatchGetPersons(BatchGetPersonsCall call) override;
@@ -53,24 +56,28 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   void CreatePerson(CreatePersonCall call) override;
   void UpdatePerson(UpdatePersonCall call) override;
   void DeletePerson(DeletePersonCall call) override;
+  void UndeletePerson(UndeletePersonCall call) override;
 
   void GetRole(GetRoleCall call) override;
   void ListRoles(ListRolesCall call) override;
   void CreateRole(CreateRoleCall call) override;
   void UpdateRole(UpdateRoleCall call) override;
   void DeleteRole(DeleteRoleCall call) override;
+  void UndeleteRole(UndeleteRoleCall call) override;
 
   void GetBody(GetBodyCall call) override;
   void ListBodies(ListBodiesCall call) override;
   void CreateBody(CreateBodyCall call) override;
   void UpdateBody(UpdateBodyCall call) override;
   void DeleteBody(DeleteBodyCall call) override;
+  void UndeleteBody(UndeleteBodyCall call) override;
 
   void GetPartner(GetPartnerCall call) override;
   void ListPartners(ListPartnersCall call) override;
   void CreatePartner(CreatePartnerCall call) override;
   void UpdatePartner(UpdatePartnerCall call) override;
   void DeletePartner(DeletePartnerCall call) override;
+  void UndeletePartner(UndeletePartnerCall call) override;
 
   // Summaries, computed from asynchronous reads joined without a thread
   // waiting (MembershipResources' summary reads).

@@ -31,6 +31,7 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
   void CreateMission(CreateMissionCall call) override;
   void UpdateMission(UpdateMissionCall call) override;
   void DeleteMission(DeleteMissionCall call) override;
+  void UndeleteMission(UndeleteMissionCall call) override;
   void SummarizeMissions(SummarizeMissionsCall call) override;
 
   void GetOperation(GetOperationCall call) override;
@@ -38,24 +39,28 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
   void CreateOperation(CreateOperationCall call) override;
   void UpdateOperation(UpdateOperationCall call) override;
   void DeleteOperation(DeleteOperationCall call) override;
+  void UndeleteOperation(UndeleteOperationCall call) override;
 
   void GetRegionalOperation(GetRegionalOperationCall call) override;
   void ListRegionalOperations(ListRegionalOperationsCall call) override;
   void CreateRegionalOperation(CreateRegionalOperationCall call) override;
   void UpdateRegionalOperation(UpdateRegionalOperationCall call) override;
   void DeleteRegionalOperation(DeleteRegionalOperationCall call) override;
+  void UndeleteRegionalOperation(UndeleteRegionalOperationCall call) override;
 
   void GetComplianceRecord(GetComplianceRecordCall call) override;
   void ListComplianceRecords(ListComplianceRecordsCall call) override;
   void CreateComplianceRecord(CreateComplianceRecordCall call) override;
   void UpdateComplianceRecord(UpdateComplianceRecordCall call) override;
   void DeleteComplianceRecord(DeleteComplianceRecordCall call) override;
+  void UndeleteComplianceRecord(UndeleteComplianceRecordCall call) override;
 
   void GetFieldVisit(GetFieldVisitCall call) override;
   void ListFieldVisits(ListFieldVisitsCall call) override;
   void CreateFieldVisit(CreateFieldVisitCall call) override;
   void UpdateFieldVisit(UpdateFieldVisitCall call) override;
   void DeleteFieldVisit(DeleteFieldVisitCall call) override;
+  void UndeleteFieldVisit(UndeleteFieldVisitCall call) override;
 
   void WatchMonitoring(WatchMonitoringCall call) override;
 

@@ -1,10 +1,16 @@
 #include "services/common/resources/resource.h"
 
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/api/resource.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/common/base/dates.h"
 
 namespace cstopa::common {
@@ -135,6 +141,66 @@ absl::Status CheckParent(const std::string& parent,
   return CheckName("parent", parent, parents);
 }
 
+bool ValidRequestId(absl::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (id[i] != '-') return false;
+    } else if (!absl::ascii_isxdigit(static_cast<unsigned char>(id[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string RequestDigest(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  copy->DiscardUnknownFields();
+  if (const auto* f = copy->GetDescriptor()->FindFieldByName("request_id"))
+    copy->GetReflection()->ClearField(copy.get(), f);
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    copy->SerializeToCodedStream(&coded);
+  }
+  // FNV-1a 64 from two offsets: 128 bits, stable across builds and
+  // replicas.
+  auto fnv = [&bytes](uint64_t h) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    return h;
+  };
+  return absl::StrCat(absl::Hex(fnv(1469598103934665603ULL), absl::kZeroPad16),
+                      absl::Hex(fnv(0x84222325cbf29ce4ULL), absl::kZeroPad16));
+}
+
+absl::StatusOr<std::optional<PriorRequest>> FindRequest(SqlTransaction& tx,
+                                                        absl::string_view id) {
+  auto rows = tx.Query(
+      "SELECT name, request_digest FROM request_ids WHERE request_id = ?",
+      {std::string(id)});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<PriorRequest>();
+  return std::optional<PriorRequest>(
+      PriorRequest{AsString(rows->front()[0]), AsString(rows->front()[1])});
+}
+
+absl::Status RecordRequest(SqlTransaction& tx, absl::string_view id,
+                           absl::string_view name, absl::string_view digest) {
+  return tx
+      .Execute(
+          "INSERT INTO request_ids (request_id, name, request_digest, "
+          "create_time) VALUES (?, ?, ?, ?)",
+          {std::string(id), std::string(name), std::string(digest),
+           absl::ToUnixMicros(absl::Now())})
+      .status();
+}
+
 std::string AsOfFingerprint(const google::type::Date& d, bool present) {
   return present ? absl::StrCat("as_of=", EarliestDay(d, true)) : "as_of=";
 }
@@ -143,6 +209,124 @@ void AppendBytesField(int number, absl::string_view bytes, std::string* out) {
   ResourceStore::AppendVarint((static_cast<uint64_t>(number) << 3) | 2, out);
   ResourceStore::AppendVarint(bytes.size(), out);
   out->append(bytes.data(), bytes.size());
+}
+
+ResourceView ViewOf(const google::protobuf::Message& request,
+                    const google::protobuf::FieldDescriptor* f) {
+  if (f == nullptr ||
+      f->type() != google::protobuf::FieldDescriptor::TYPE_ENUM ||
+      f->is_repeated())
+    return ResourceView::kDefault;
+  const int value = request.GetReflection()->GetEnumValue(request, f);
+  const google::protobuf::EnumValueDescriptor* v =
+      f->enum_type()->FindValueByNumber(value);
+  if (value == 0 || v == nullptr) return ResourceView::kDefault;
+  if (absl::EndsWith(v->name(), "_BASIC")) return ResourceView::kBasic;
+  if (absl::EndsWith(v->name(), "_FULL")) return ResourceView::kFull;
+  return ResourceView::kDefault;
+}
+
+namespace {
+bool ReadVarint(absl::string_view in, size_t* pos, uint64_t* out) {
+  *out = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    const auto b = static_cast<unsigned char>(in[(*pos)++]);
+    *out |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Calls `field(number, start, value_start, end)` for each top-level field of
+// the serialized message `in`; false if `in` is not a valid encoding.
+template <typename F>
+bool EachField(absl::string_view in, F field) {
+  size_t pos = 0;
+  while (pos < in.size()) {
+    const size_t start = pos;
+    uint64_t tag, n;
+    if (!ReadVarint(in, &pos, &tag)) return false;
+    size_t value = pos;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(in, &pos, &n)) return false;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2:
+        if (!ReadVarint(in, &pos, &n) || n > in.size() - pos) return false;
+        value = pos;
+        pos += n;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return false;
+    }
+    if (pos > in.size()) return false;
+    field(static_cast<int64_t>(tag >> 3), start, value, pos);
+  }
+  return true;
+}
+}  // namespace
+
+bool WithoutFields(absl::string_view in, const std::vector<int>& omit,
+                   std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  return EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
+    if (std::find(omit.begin(), omit.end(), number) == omit.end())
+      out->append(in.data() + start, end - start);
+  });
+}
+
+size_t SizeWithout(absl::string_view in, const std::vector<int>& omit) {
+  size_t size = 0;
+  const bool ok =
+      EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
+        if (std::find(omit.begin(), omit.end(), number) == omit.end())
+          size += end - start;
+      });
+  return ok ? size : std::string::npos;
+}
+
+void AppendWithout(absl::string_view in, const std::vector<int>& omit,
+                   std::string* out) {
+  EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
+    if (std::find(omit.begin(), omit.end(), number) == omit.end())
+      out->append(in.data() + start, end - start);
+  });
+}
+
+void ClearFields(google::protobuf::Message* m, const std::vector<int>& omit) {
+  for (int number : omit) {
+    if (const auto* f = m->GetDescriptor()->FindFieldByNumber(number))
+      m->GetReflection()->ClearField(m, f);
+  }
+}
+
+size_t PageBudget(int64_t limit) {
+  const int64_t room = std::max<int64_t>(4096, limit / 16);
+  return static_cast<size_t>(std::max(limit / 2, limit - room));
+}
+
+absl::Status TooLarge(absl::string_view data, size_t bytes, int name_number,
+                      int64_t limit) {
+  std::string name;
+  EachField(data, [&](int64_t number, size_t, size_t value, size_t end) {
+    if (number == name_number) name.assign(data.data() + value, end - value);
+  });
+  return ErrorWithInfo(
+      absl::StatusCode::kFailedPrecondition, "RESPONSE_TOO_LARGE",
+      absl::StrCat("`", name, "` is ", bytes,
+                   " bytes: more than one response may hold (", limit,
+                   " bytes, the server's --max_message_bytes). Ask for a "
+                   "smaller view, or raise the server's limit"),
+      {{"resource", name},
+       {"bytes", absl::StrCat(bytes)},
+       {"limit", absl::StrCat(limit)}});
 }
 
 ListFields ListFieldsOf(const google::protobuf::Descriptor& response,

@@ -30,7 +30,14 @@
 //   `as_of`, the computed fields are those of that day and, when the
 //   declaration names date columns, only resources whose period holds that
 //   day are listed. Without computed fields the stored bytes are sent as
-//   they are, never decoded.
+//   they are, never decoded. A page is cut short by bytes: a resource that
+//   would take the response past the server's message limit
+//   (MaxResponseBytes, less room for the token) ends the page before it,
+//   with a next_page_token that resumes at it, so a List never fails with
+//   RESOURCE_EXHAUSTED; one that alone passes the limit is
+//   FAILED_PRECONDITION, reason RESPONSE_TOO_LARGE, naming it.
+// - Views (AIP-157, ResourceDecl::basic_view_omits): a request's `view`
+//   picks BASIC or FULL; List's default is BASIC, Get's and BatchGet's FULL.
 // - BatchGet: 1 to 1000 names, answered in the order asked.
 // - Create: the caller's role, the ID (`<resource>_id`), the body
 //   (validation with field paths such as "state.display_name[0].text"), then
@@ -39,12 +46,24 @@
 //   this service exists (UNKNOWN_REFERENCE; held FOR SHARE on PostgreSQL so
 //   that a concurrent delete cannot orphan it), then the insert.
 // - Update: update_mask (AIP-134; empty = the fields set, `*` = all), the
-//   etag when given (FAILED_PRECONDITION, ETAG_MISMATCH), validation of the
+//   etag when given (ABORTED, ETAG_MISMATCH; AIP-154), validation of the
 //   result, references the update adds.
 // - Delete: soft, admin only by default, etag when given.
+// - Undelete (AIP-164): the role of Delete, etag when given; the resource
+//   is live again, logged as an update. NOT_FOUND if the name was never
+//   used, ALREADY_EXISTS (NOT_DELETED) if it is live, FAILED_PRECONDITION
+//   (PARENT_DELETED) while its parent is deleted.
+// - Create with a `request_id` (AIP-155, a UUID): the ID is stored with the
+//   resource's name in the service's `request_ids` table (every service's
+//   migrations make it), in the write's transaction. A retry with the same
+//   request_id and the same request answers the resource that request
+//   created, as it is stored now, without writing; the same request_id with
+//   another request is ALREADY_EXISTS when it names the same resource, else
+//   INVALID_ARGUMENT (REQUEST_ID_REUSED).
 // Requests are read by convention (AIP-131..135): `name`, `names`,
-// `parent`, `as_of`, `show_deleted`, `etag`, `update_mask`, the one field
-// whose type is the resource, and the one `*_id` string field.
+// `parent`, `as_of`, `show_deleted`, `etag`, `update_mask`, `request_id`,
+// the one field whose type is the resource, and the one `*_id` string
+// field.
 #ifndef CSTOPA_SERVICES_COMMON_RESOURCES_RESOURCE_H_
 #define CSTOPA_SERVICES_COMMON_RESOURCES_RESOURCE_H_
 
@@ -59,6 +78,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
@@ -114,6 +134,12 @@ struct ResourceDecl {
   // Fills the output-only fields computed for a day (YYYYMMDD): the request's
   // `as_of`, or today. None when empty.
   std::function<void(T*, int64_t day)> compute;
+  // Whether what `compute` fills depends on the day. Then every answer
+  // carries a weak etag for its day (store/resource_store.h, WeakEtag), so
+  // that answers for different days never share an etag; a write still
+  // accepts it (it names the stored version). False for fields computed
+  // from the record alone.
+  bool compute_uses_day = true;
   // With these date columns (YYYYMMDD, the earliest and latest possible day
   // of a period), List with `as_of` keeps only the resources whose period
   // holds that day.
@@ -122,6 +148,12 @@ struct ResourceDecl {
   // The order of a List whose request has no `order_by` (default: by name).
   std::string default_order_by;
   WriteRoles roles;
+  // Views (AIP-157): the top-level field numbers of T that the BASIC view
+  // leaves out (long texts, say). A request with a `view` enum field whose
+  // value name ends in `_BASIC` or `_FULL` picks one; unspecified (0) is
+  // BASIC on List and FULL on Get and BatchGet. The fields are left out of
+  // the stored bytes as they are read, without decoding them.
+  std::vector<int> basic_view_omits;
 };
 
 // What a service's method adds to a standard write, for the rules of a
@@ -175,6 +207,13 @@ class ResourceSet {
   const ApiKeyStore& keys() const { return *keys_; }
   int64_t Today() const { return today_(); }
 
+  // The largest response a List page may make (MaxResponseBytes() unless
+  // set; for tests).
+  int64_t max_response_bytes() const {
+    return max_response_bytes_ > 0 ? max_response_bytes_ : MaxResponseBytes();
+  }
+  void set_max_response_bytes(int64_t bytes) { max_response_bytes_ = bytes; }
+
   // Runs in every write's transaction (e.g. appends to a change feed), and
   // after every write that committed (e.g. wakes the feed). Set before use.
   void set_write_hook(WriteHook hook) { write_hook_ = std::move(hook); }
@@ -212,6 +251,7 @@ class ResourceSet {
   WriteHook write_hook_;
   std::function<void()> after_commit_;
   std::vector<Collection> collections_;
+  int64_t max_response_bytes_ = 0;
 };
 
 namespace resource_internal {
@@ -239,6 +279,22 @@ absl::Status CheckName(const std::string& field, const std::string& name,
 // "<collection>/-".
 absl::Status CheckParent(const std::string& parent,
                          const std::vector<std::string>& collections);
+// Whether `id` is a UUID (8-4-4-4-12 hexadecimal digits).
+bool ValidRequestId(absl::string_view id);
+// A digest of `request` without its `request_id` field: which request a
+// request ID was first used for.
+std::string RequestDigest(const google::protobuf::Message& request);
+// The name and digest a request ID was first used for, inside `tx`;
+// nullopt when it is new. Reads the service's `request_ids` table.
+struct PriorRequest {
+  std::string name;
+  std::string digest;
+};
+absl::StatusOr<std::optional<PriorRequest>> FindRequest(SqlTransaction& tx,
+                                                        absl::string_view id);
+// Records that request ID `id` created `name`, inside `tx`.
+absl::Status RecordRequest(SqlTransaction& tx, absl::string_view id,
+                           absl::string_view name, absl::string_view digest);
 // Binds page tokens to the `as_of` a list was asked for.
 std::string AsOfFingerprint(const google::type::Date& d, bool present);
 // Appends field `number` (length-delimited) holding `bytes`.
@@ -251,6 +307,33 @@ struct ListFields {
 ListFields ListFieldsOf(const google::protobuf::Descriptor& response,
                         const google::protobuf::Descriptor& resource);
 
+// Views (ResourceDecl::basic_view_omits): what a request's `view` field
+// (null: it has none) asks for; kDefault when unspecified.
+enum class ResourceView { kDefault, kBasic, kFull };
+ResourceView ViewOf(const google::protobuf::Message& request,
+                    const google::protobuf::FieldDescriptor* view);
+// Copies the serialized message `in` to `out` without the top-level fields
+// `omit`, on the wire format (nothing decoded). False if `in` is not a valid
+// message encoding.
+bool WithoutFields(absl::string_view in, const std::vector<int>& omit,
+                   std::string* out);
+// The size of `in` without the top-level fields `omit` (npos if `in` is not
+// a valid message encoding), and the appending of those bytes to `out`: a
+// view written straight into a page, without a copy in between.
+size_t SizeWithout(absl::string_view in, const std::vector<int>& omit);
+void AppendWithout(absl::string_view in, const std::vector<int>& omit,
+                   std::string* out);
+// Clears the top-level fields `omit` of `m`.
+void ClearFields(google::protobuf::Message* m, const std::vector<int>& omit);
+// The List page room for resources under a response limit of `limit`
+// bytes: the limit less room for the page token and computed fields.
+size_t PageBudget(int64_t limit);
+// FAILED_PRECONDITION (RESPONSE_TOO_LARGE) for a stored resource (`data`,
+// its name the string field `name_number`) whose `bytes` in the response
+// alone pass `limit`.
+absl::Status TooLarge(absl::string_view data, size_t bytes, int name_number,
+                      int64_t limit);
+
 template <typename R, typename = void>
 struct HasParent : std::false_type {};
 template <typename R>
@@ -260,6 +343,12 @@ template <typename R, typename = void>
 struct HasAsOf : std::false_type {};
 template <typename R>
 struct HasAsOf<R, std::void_t<decltype(std::declval<const R&>().has_as_of())>>
+    : std::true_type {};
+template <typename R, typename = void>
+struct HasRequestId : std::false_type {};
+template <typename R>
+struct HasRequestId<
+    R, std::void_t<decltype(std::declval<const R&>().request_id())>>
     : std::true_type {};
 template <typename R, typename = void>
 struct HasShowDeleted : std::false_type {};
@@ -309,9 +398,13 @@ class Resource {
     if (!day.ok()) return call.Finish(day.status());
     T* out = call.response();
     const absl::Time deadline = call.deadline();
+    const bool basic = Basic(req, /*list=*/false);
     store_.GetAsync(req.name(), false, out, deadline,
-                    [this, out, day = *day,
+                    [this, out, day = *day, basic,
                      call = std::move(call)](absl::Status s) mutable {
+                      if (s.ok() && basic)
+                        resource_internal::ClearFields(out,
+                                                       decl_.basic_view_omits);
                       if (s.ok()) Compute(out, day);
                       call.Finish(std::move(s));
                     });
@@ -330,12 +423,20 @@ class Resource {
                                        *T::descriptor());
     Response* out = call.response();
     const absl::Time deadline = call.deadline();
+    const bool basic = Basic(req, /*list=*/false);
     store_.BatchGetAsync(
         std::vector<std::string>(req.names().begin(), req.names().end()),
         [out] { return out->GetReflection()->AddMessage(out, items); },
         deadline,
-        [this, out, day = *day,
+        [this, out, day = *day, basic,
          call = std::move(call)](absl::Status s) mutable {
+          if (s.ok() && basic) {
+            const auto* refl = out->GetReflection();
+            for (int i = 0; i < refl->FieldSize(*out, items); ++i)
+              resource_internal::ClearFields(
+                  refl->MutableRepeatedMessage(out, items, i),
+                  decl_.basic_view_omits);
+          }
           if (s.ok()) ComputeAll(out, day);
           call.Finish(std::move(s));
         });
@@ -384,10 +485,18 @@ class Resource {
         resource_internal::ListFieldsOf(*Response::descriptor(),
                                         *T::descriptor());
     const absl::Time deadline = call.deadline();
+    // The view, and the page cut short by bytes: a row that would take the
+    // page past the budget ends it (PageFull) with a next page token that
+    // resumes at that row; a row that alone passes it is an error.
+    const bool basic = Basic(req, /*list=*/true);
+    const int64_t limit = set_->max_response_bytes();
+    const size_t budget = resource_internal::PageBudget(limit);
+    const std::string share_key =
+        absl::StrCat(basic ? "basic " : "full ", budget);
     if (!decl_.compute) {
-      // The stored bytes, sent as they are. Room for the page is made at
-      // the first row: growing a string of tens of kilobytes row by row
-      // copies it again and again.
+      // The stored bytes, sent as they are (less the fields the view leaves
+      // out). Room for the page is made at the first row: growing a string
+      // of tens of kilobytes row by row copies it again and again.
       auto bytes = std::make_unique<std::string>();
       std::string* out = bytes.get();
       const size_t rows = static_cast<size_t>(
@@ -395,10 +504,32 @@ class Resource {
                            : std::min<int32_t>(q.page_size, kMaxPageSize));
       store_.ListAsync(
           q,
-          [out, rows](absl::string_view data) {
-            if (out->empty()) out->reserve((data.size() + 8) * rows + 64);
-            resource_internal::AppendBytesField(fields.items->number(), data,
-                                                out);
+          [this, out, rows, basic, budget,
+           limit](absl::string_view data) -> absl::Status {
+            const size_t size =
+                basic ? resource_internal::SizeWithout(
+                            data, decl_.basic_view_omits)
+                      : data.size();
+            if (size == std::string::npos)
+              return absl::DataLossError("a stored resource is corrupt");
+            if (out->size() + size + 16 > budget) {
+              if (out->empty())
+                return resource_internal::TooLarge(data, size, NameNumber(),
+                                                   limit);
+              return PageFull();
+            }
+            if (out->empty())
+              out->reserve(std::min((size + 8) * rows, budget) + 64);
+            if (!basic) {
+              resource_internal::AppendBytesField(fields.items->number(),
+                                                  data, out);
+              return absl::OkStatus();
+            }
+            ResourceStore::AppendVarint(
+                (static_cast<uint64_t>(fields.items->number()) << 3) | 2, out);
+            ResourceStore::AppendVarint(size, out);
+            resource_internal::AppendWithout(data, decl_.basic_view_omits,
+                                             out);
             return absl::OkStatus();
           },
           deadline,
@@ -410,13 +541,28 @@ class Resource {
                   fields.next_page_token->number(), *next, bytes.get());
             call.FinishSerialized(std::move(*bytes));
           },
-          SharePage<Response>(out));
+          SharePage<Response>(out, share_key));
       return;
     }
     Response* out = call.response();
     store_.ListAsync(
         q,
-        [out](absl::string_view data) -> absl::Status {
+        [this, out, basic, budget, limit, used = size_t{0},
+         scratch =
+             std::string()](absl::string_view data) mutable -> absl::Status {
+          if (basic) {
+            if (!resource_internal::WithoutFields(data, decl_.basic_view_omits,
+                                                  &scratch))
+              return absl::DataLossError("a stored resource is corrupt");
+            data = scratch;
+          }
+          if (used + data.size() + 16 > budget) {
+            if (used == 0)
+              return resource_internal::TooLarge(data, data.size(),
+                                                 NameNumber(), limit);
+            return PageFull();
+          }
+          used += data.size() + 16;
           google::protobuf::Message* m =
               out->GetReflection()->AddMessage(out, fields.items);
           if (!m->ParseFromArray(data.data(), static_cast<int>(data.size())))
@@ -432,7 +578,7 @@ class Resource {
                                           *std::move(next));
           call.Finish(absl::OkStatus());
         },
-        SharePage<Response>(out));
+        SharePage<Response>(out, share_key));
   }
 
   template <typename Request>
@@ -473,6 +619,16 @@ class Resource {
     out->set_name(parent.empty() ? absl::StrCat(collections_.back(), "/", id)
                                  : absl::StrCat(parent, "/",
                                                 collections_.back(), "/", id));
+    std::string request_id, digest;
+    if constexpr (resource_internal::HasRequestId<Request>::value) {
+      request_id = absl::AsciiStrToLower(req.request_id());
+      if (!request_id.empty() && !resource_internal::ValidRequestId(request_id))
+        v.Add("request_id",
+              absl::StrCat("`", req.request_id(),
+                           "` is not a UUID (e.g. "
+                           "`7c0f2c9e-3b5d-4a8e-9f1a-2b6c4d8e0a13`)"));
+      if (!request_id.empty()) digest = resource_internal::RequestDigest(req);
+    }
     Refs refs;
     decl_.validate(*out, body_field->name() + ".", v, refs);
     if (hooks.validate) hooks.validate(v);
@@ -481,8 +637,33 @@ class Resource {
     const absl::Time deadline = call.deadline();
     set_->db()->WriteAsync(
         deadline,
-        [this, out, parent, refs = std::move(refs),
+        [this, out, parent, refs = std::move(refs), request_id, digest,
          hooks = std::move(hooks)](SqlTransaction& tx) -> absl::Status {
+          if (!request_id.empty()) {
+            auto prior = resource_internal::FindRequest(tx, request_id);
+            if (!prior.ok()) return prior.status();
+            if (prior->has_value()) {
+              if ((*prior)->digest == digest) {
+                // A retry of a create that committed: what it created.
+                if (auto s = store_.Get(tx, (*prior)->name,
+                                        /*allow_deleted=*/true, out);
+                    !s.ok())
+                  return s;
+                return hooks.complete ? hooks.complete(tx, out)
+                                      : absl::OkStatus();
+              }
+              if ((*prior)->name != out->name()) {
+                return InvalidArgument(
+                    "REQUEST_ID_REUSED",
+                    {{"request_id",
+                      absl::StrCat("was used for another request, which "
+                                   "created ",
+                                   (*prior)->name,
+                                   "; choose a new UUID for a new request")}});
+              }
+              // The same name, another request: ALREADY_EXISTS below.
+            }
+          }
           if (!parent.empty()) {
             if (const ResourceStore* ps = set_->StoreFor(parent)) {
               auto live = ps->Exists(tx, parent, /*hold=*/true);
@@ -495,6 +676,12 @@ class Resource {
             if (auto s = hooks.check(tx, *out); !s.ok()) return s;
           }
           if (auto s = store_.Create(tx, out); !s.ok()) return s;
+          if (!request_id.empty()) {
+            if (auto s = resource_internal::RecordRequest(tx, request_id,
+                                                          out->name(), digest);
+                !s.ok())
+              return s;
+          }
           return hooks.complete ? hooks.complete(tx, out) : absl::OkStatus();
         },
         [this, out, call = std::move(call)](absl::Status s) mutable {
@@ -572,6 +759,46 @@ class Resource {
         });
   }
 
+  template <typename Request>
+  void Undelete(UnaryCall<Request, T> call, WriteHooks<T> hooks = {}) {
+    if (auto s = RequireRole(set_->keys(), call.caller(), decl_.roles.remove);
+        !s.ok())
+      return call.Finish(std::move(s));
+    const Request& req = call.request();
+    if (auto s = resource_internal::CheckName("name", req.name(), collections_);
+        !s.ok())
+      return call.Finish(std::move(s));
+    T* out = call.response();
+    const absl::Time deadline = call.deadline();
+    set_->db()->WriteAsync(
+        deadline,
+        [this, out, &req,
+         hooks = std::move(hooks)](SqlTransaction& tx) -> absl::Status {
+          const std::string parent = ResourceStore::ParentOf(req.name());
+          if (const ResourceStore* ps =
+                  parent.empty() ? nullptr : set_->StoreFor(parent)) {
+            auto live = ps->Exists(tx, parent, /*hold=*/true);
+            if (!live.ok()) return live.status();
+            if (!*live) {
+              // A missing resource is NOT_FOUND whatever its parent.
+              if (auto s = store_.Get(tx, req.name(), true, out); !s.ok())
+                return s;
+              return ErrorWithInfo(
+                  absl::StatusCode::kFailedPrecondition, "PARENT_DELETED",
+                  absl::StrCat(parent, " is deleted: undelete it before ",
+                               req.name()),
+                  {{"parent", parent}});
+            }
+          }
+          absl::Status s = store_.Undelete(tx, req.name(), req.etag(), out);
+          if (!s.ok() || !hooks.complete) return s;
+          return hooks.complete(tx, out);
+        },
+        [this, out, call = std::move(call)](absl::Status s) mutable {
+          Finished(out, std::move(s), std::move(call));
+        });
+  }
+
   // --- For a service's own methods ---------------------------------------
 
   // Applies `patch` under `mask` (AIP-134) to `current` inside `tx`:
@@ -603,9 +830,13 @@ class Resource {
     return set_->CheckReferences(tx, added);
   }
 
-  // Fills the computed fields for `day` (no-op without `compute`).
+  // Fills the computed fields for `day` (no-op without `compute`), and
+  // gives the resource the weak etag for `day` when they depend on it.
   void Compute(T* resource, int64_t day) const {
-    if (decl_.compute) decl_.compute(resource, day);
+    if (!decl_.compute) return;
+    decl_.compute(resource, day);
+    if (decl_.compute_uses_day)
+      resource->set_etag(WeakEtag(resource->etag(), day));
   }
 
   // Inserts the seed records whose names were never used (idempotent),
@@ -631,16 +862,35 @@ class Resource {
   // depends only on the rows): `page` is the encoded page or the response
   // being filled, copied by the other reads of the statement.
   template <typename Response, typename Page>
-  static SharedRead SharePage(Page* page) {
+  static SharedRead SharePage(Page* page, std::string key) {
     static const char kKind = 0;  // one per resource, response and page form
     SharedRead share;
     share.kind = &kKind;
+    share.key = std::move(key);  // the view and byte budget
     share.outcome = page;
     share.adopt = [page](const void* leader) {
       *page = *static_cast<const Page*>(leader);
       return absl::OkStatus();
     };
     return share;
+  }
+
+  // Whether `req` gets the BASIC view (`list`: the default of a List).
+  template <typename Request>
+  bool Basic(const Request& req, bool list) const {
+    static const google::protobuf::FieldDescriptor* const view =
+        Request::descriptor()->FindFieldByName("view");
+    if (decl_.basic_view_omits.empty()) return false;
+    const resource_internal::ResourceView v =
+        resource_internal::ViewOf(req, view);
+    return v == resource_internal::ResourceView::kBasic ||
+           (list && v == resource_internal::ResourceView::kDefault);
+  }
+
+  static int NameNumber() {
+    static const int number =
+        T::descriptor()->FindFieldByName("name")->number();
+    return number;
   }
 
   std::vector<absl::string_view> Shape() const {

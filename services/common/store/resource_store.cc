@@ -6,9 +6,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/common/base/errors.h"
@@ -42,7 +44,8 @@ std::string GetString(const Message& m, const char* field) {
   return f == nullptr ? "" : m.GetReflection()->GetString(m, f);
 }
 
-// A stable, opaque etag: FNV-1a 64 of the content and the revision.
+// A stable, opaque, strong etag (RFC 7232, quoted): FNV-1a 64 of the
+// content and the revision.
 std::string MakeEtag(const std::string& bytes, int64_t revision) {
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](unsigned char c) {
@@ -53,12 +56,30 @@ std::string MakeEtag(const std::string& bytes, int64_t revision) {
   for (int i = 0; i < 8; ++i)
     mix(static_cast<unsigned char>(revision >> (8 * i)));
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
+  std::string out(18, '"');
+  for (int i = 16; i >= 1; --i) {
     out[i] = kHex[h & 0xf];
     h >>= 4;
   }
   return out;
+}
+
+// The opaque tag of `etag`: what stands between the quotes of a strong
+// ("x") or weak (W/"x") etag, or all of it when unquoted (records written
+// before etags were quoted). `weak` tells which.
+absl::string_view OpaqueTag(absl::string_view etag, bool* weak) {
+  *weak = absl::ConsumePrefix(&etag, "W/");
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    return etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
+// The stored etag's opaque tag a weak etag (WeakEtag) was made from: the
+// tag without its "-<day>".
+absl::string_view StoredPartOfWeak(absl::string_view tag) {
+  size_t dash = tag.rfind('-');
+  return dash == absl::string_view::npos ? absl::string_view()
+                                         : tag.substr(0, dash);
 }
 
 struct OrderKey {
@@ -67,6 +88,21 @@ struct OrderKey {
 };
 
 }  // namespace
+
+std::string WeakEtag(absl::string_view etag, int64_t day) {
+  bool weak;
+  absl::string_view tag = OpaqueTag(etag, &weak);
+  if (weak) tag = StoredPartOfWeak(tag);
+  return absl::StrCat("W/\"", tag, "-", day, "\"");
+}
+
+bool EtagMatches(absl::string_view given, absl::string_view stored) {
+  bool given_weak, stored_weak;
+  absl::string_view g = OpaqueTag(given, &given_weak);
+  absl::string_view s = OpaqueTag(stored, &stored_weak);
+  if (given_weak) g = StoredPartOfWeak(g);
+  return !g.empty() && g == s;
+}
 
 ResourceStore::ResourceStore(Database* db, const ResourceSpec* spec,
                              const PageTokenCodec* tokens)
@@ -350,6 +386,25 @@ absl::StatusOr<ListPlan> ResourceStore::PlanList(const ListQuery& q) const {
 }
 
 namespace {
+constexpr absl::string_view kPageFullPayload = "cstopa.org/page_full";
+std::atomic<int64_t> max_response_bytes{4 << 20};
+}  // namespace
+
+void SetMaxResponseBytes(int64_t bytes) { max_response_bytes.store(bytes); }
+int64_t MaxResponseBytes() { return max_response_bytes.load(); }
+
+absl::Status PageFull() {
+  absl::Status s(absl::StatusCode::kResourceExhausted, "page full");
+  s.SetPayload(kPageFullPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsPageFull(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kResourceExhausted &&
+         s.GetPayload(kPageFullPayload).has_value();
+}
+
+namespace {
 
 // Reads the rows of a ListPlan: hands each page row to the sink, keeps the
 // sort keys of the last one, and notices the extra row that means "more".
@@ -357,19 +412,26 @@ class ListReader {
  public:
   explicit ListReader(int32_t page_size) : page_size_(page_size) {}
 
+  // The keys of every row are kept (not only of the page's last): a sink
+  // may end the page early (PageFull), after any row.
   absl::Status OnRow(const SqlRow& row,
                      absl::FunctionRef<absl::Status(absl::string_view)> sink) {
-    if (n_ == page_size_) {  // the extra row: there is a next page
+    if (n_ == page_size_) {  // the extra row (or a declined one): more
       more_ = true;
       return absl::OkStatus();
     }
-    if (auto s = sink(row.Bytes(0)); !s.ok()) return s;
-    if (++n_ == page_size_) {  // keys of the last row of this page
-      cursor_.last_values.clear();
-      for (int i = 1; i < row.size(); ++i)
-        cursor_.last_values.push_back(row.Value(i));
-      cursor_.last_name = std::string(row.Bytes(row.size() - 1));
+    if (auto s = sink(row.Bytes(0)); !s.ok()) {
+      if (!IsPageFull(s)) return s;
+      n_ = page_size_;  // the rows after this one are ignored
+      more_ = true;
+      return absl::OkStatus();
     }
+    ++n_;
+    cursor_.last_values.resize(static_cast<size_t>(row.size() - 1));
+    for (int i = 1; i < row.size(); ++i)
+      cursor_.last_values[static_cast<size_t>(i - 1)] = row.Value(i);
+    const absl::string_view name = row.Bytes(row.size() - 1);
+    cursor_.last_name.assign(name.data(), name.size());
     return absl::OkStatus();
   }
 
@@ -614,7 +676,8 @@ absl::Status ResourceStore::Update(
   const SqlValues& row = rows->front();
   if (!std::holds_alternative<std::monostate>(row[3]))
     return NotFound(name, spec_->resource_type);
-  if (!etag.empty() && etag != AsString(row[1])) return EtagMismatch(name);
+  if (!etag.empty() && !EtagMatches(etag, AsString(row[1])))
+    return EtagMismatch(name);
   if (!out->ParseFromString(AsString(row[0])))
     return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
   if (auto s = mutate(out); !s.ok()) return s;
@@ -648,6 +711,38 @@ absl::Status ResourceStore::Delete(absl::string_view name,
                                    absl::Time deadline) {
   return db_->Write(deadline, [&](SqlTransaction& tx) {
     return Delete(tx, name, etag, out);
+  });
+}
+
+absl::Status ResourceStore::Undelete(SqlTransaction& tx, absl::string_view name,
+                                     absl::string_view etag, Message* out) {
+  auto rows = tx.Query(read_for_update_sql_, {std::string(name)});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return NotFound(name, spec_->resource_type);
+  const SqlValues& row = rows->front();
+  if (std::holds_alternative<std::monostate>(row[3])) {
+    return ErrorWithInfo(
+        absl::StatusCode::kAlreadyExists, "NOT_DELETED",
+        absl::StrCat(name,
+                     " is not deleted: only a deleted resource can be "
+                     "undeleted"));
+  }
+  if (!etag.empty() && !EtagMatches(etag, AsString(row[1])))
+    return EtagMismatch(name);
+  if (!out->ParseFromString(AsString(row[0])))
+    return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+  const FieldDescriptor* del =
+      out->GetDescriptor()->FindFieldByName("delete_time");
+  if (del != nullptr) out->GetReflection()->ClearField(out, del);
+  SetString(out, "name", std::string(name));
+  return Store(tx, out, AsInt(row[2]) + 1, NextTime());
+}
+
+absl::Status ResourceStore::Undelete(absl::string_view name,
+                                     absl::string_view etag, Message* out,
+                                     absl::Time deadline) {
+  return db_->Write(deadline, [&](SqlTransaction& tx) {
+    return Undelete(tx, name, etag, out);
   });
 }
 

@@ -10,8 +10,8 @@
 // plus the columns its ResourceSpec extracts from the message for filtering
 // and ordering. A ResourceStore implements the standard methods on top:
 // Get, BatchGet, List (AIP-160 filter, order_by, keyset pagination with
-// signed page tokens), Create, Update (etag check), soft Delete, and an
-// idempotent insert-if-absent used to load seed data.
+// signed page tokens), Create, Update (etag check), soft Delete, Undelete,
+// and an idempotent insert-if-absent used to load seed data.
 //
 // The message type must have the fields `name` (string), `etag` (string) and
 // `create_time`, `update_time`, `delete_time` (google.protobuf.Timestamp).
@@ -52,6 +52,22 @@ struct ColumnSpec {
   bool orderable = false;
 };
 
+// Etags (AIP-154, RFC 7232). A write stores a strong etag, a quoted opaque
+// tag ("0123456789abcdef") that changes with every write. An answer whose
+// computed fields depend on a day (`as_of`) carries instead a weak etag for
+// that day, W/"0123456789abcdef-20260315" (WeakEtag), so that two answers
+// with the same etag are the same answer.
+//
+// The weak etag of `etag` (strong, or weak for another day) for `day`
+// (YYYYMMDD).
+std::string WeakEtag(absl::string_view etag, int64_t day);
+// Whether `given` (a request's etag) names the stored version whose etag is
+// `stored`: a strong etag equal to it; a weak one made from it (WeakEtag,
+// any day: the computed fields are never written); or, for clients that
+// kept one from before etags were quoted, the same tag unquoted. Anything
+// else, "" included, does not match.
+bool EtagMatches(absl::string_view given, absl::string_view stored);
+
 struct ResourceSpec {
   std::string table;  // SQL table, e.g. "states"
   std::vector<ColumnSpec> columns;
@@ -85,8 +101,22 @@ struct ListPlan {
   int32_t page_size = 0;    // normalized
 };
 
-// Receives the stored bytes of each resource a List reads, in order.
+// Receives the stored bytes of each resource a List reads, in order. A sink
+// that returns PageFull() declines the row: the page ends before it, with a
+// next page token that resumes at it (a page cut short by bytes, so that a
+// response stays under the message limit).
 using RowSink = absl::AnyInvocable<absl::Status(absl::string_view data)>;
+
+// The largest response message the server sends (its --max_message_bytes,
+// which the runner sets at start; gRPC's 4 MiB until then): List pages are
+// cut short by bytes to stay under it.
+void SetMaxResponseBytes(int64_t bytes);
+int64_t MaxResponseBytes();
+
+// What a RowSink returns to end the page before the row it was given.
+absl::Status PageFull();
+// Whether `s` is PageFull().
+bool IsPageFull(const absl::Status& s);
 // Called once when an asynchronous List ends: the next page token ("" at
 // the end), or the error.
 using ListCallback = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
@@ -172,6 +202,12 @@ class ResourceStore {
       google::protobuf::Message* out);
   absl::Status Delete(SqlTransaction& tx, absl::string_view name,
                       absl::string_view etag, google::protobuf::Message* out);
+  // Makes a soft-deleted resource live again (AIP-164): clears its
+  // delete_time and stores it as an update (the write hook sees kUpdate).
+  // NOT_FOUND if the name was never used, ALREADY_EXISTS (reason
+  // NOT_DELETED) if it is live, ABORTED on a stale `etag`.
+  absl::Status Undelete(SqlTransaction& tx, absl::string_view name,
+                        absl::string_view etag, google::protobuf::Message* out);
   // Reads one resource inside `tx`; NOT_FOUND as Get.
   absl::Status Get(SqlTransaction& tx, absl::string_view name,
                    bool allow_deleted, google::protobuf::Message* out) const;
@@ -196,7 +232,8 @@ class ResourceStore {
                       const std::function<absl::Status()>& check = nullptr,
                       absl::Time deadline = absl::InfiniteFuture());
 
-  // Reads the live resource, checks `etag` when non-empty, lets `mutate`
+  // Reads the live resource, checks `etag` when non-empty (EtagMatches;
+  // ABORTED, reason ETAG_MISMATCH, otherwise), lets `mutate`
   // change it (returning an error aborts the write), then stores it with a
   // new update_time and etag. The result is left in `out`.
   absl::Status Update(
@@ -209,6 +246,11 @@ class ResourceStore {
   absl::Status Delete(absl::string_view name, absl::string_view etag,
                       google::protobuf::Message* out,
                       absl::Time deadline = absl::InfiniteFuture());
+
+  // Undelete in a transaction of its own.
+  absl::Status Undelete(absl::string_view name, absl::string_view etag,
+                        google::protobuf::Message* out,
+                        absl::Time deadline = absl::InfiniteFuture());
 
   // Inserts every resource whose name was never used, in one transaction,
   // leaving existing (or deleted) ones untouched. Returns how many were new.
