@@ -51,9 +51,10 @@ packages=(
   tzdata
   # container images, compose and manifests played locally (deploy/,
   # tests/containers): podman with runc (crun fails on hybrid cgroups), and
-  # the CNI plugin that lets compose's containers find each other by name
+  # the CNI plugin that lets compose's containers find each other by name,
+  # and catatonit (the pause process of pods that `podman kube play` makes)
   podman runc debootstrap podman-compose
-  golang-github-containernetworking-plugin-dnsname
+  golang-github-containernetworking-plugin-dnsname catatonit
 )
 if $build_only; then packages=("${build_packages[@]}"); fi
 

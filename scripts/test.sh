@@ -2,8 +2,9 @@
 # Runs every test: installs what is missing, builds, runs the unit tests
 # under AddressSanitizer and UBSan, fuzzes every parser of untrusted input for
 # a while (clang, libFuzzer), then runs every test (unit, integration, proto
-# lint, Python client, benchmark smoke run) on the regular build. Exits
-# non-zero on any failure.
+# lint, Python client, benchmark smoke run) on the regular build, then
+# rehearses the containers (images, compose, Kubernetes overlays, with
+# podman). Exits non-zero on any failure.
 #
 #   ./scripts/test.sh
 set -euo pipefail
@@ -37,3 +38,9 @@ echo "== regular build: every test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+# Builds the images of deploy/Dockerfile with podman and runs them alone,
+# with deploy/compose.yaml and as the dev and prod Kubernetes overlays
+# (tests/containers/rehearse.sh; cost in deploy/README.md).
+echo "== containers: images, compose and the Kubernetes overlays, rehearsed"
+tests/containers/rehearse.sh build

@@ -22,7 +22,8 @@ Changes only what a real cluster provides and podman does not, and says so:
   probes only on demand; the rehearsal polls /healthz itself).
 - Images: cstopa/<name>:<anything> becomes localhost/cstopa/<name>:TAG (the
   images deploy/images.sh built; never pulled).
-- Names: every pod and volume is prefixed with --prefix, so that nothing
+- Names: every pod, ConfigMap and volume is prefixed with --prefix (podman
+  makes named volumes of ConfigMaps and emptyDirs), so that nothing
   collides with another run.
 Everything else (environment, volumes, security contexts, read-only root
 file systems, resources) is played as rendered.
@@ -88,22 +89,38 @@ def main():
     pg_host = f"127.0.0.1:{pg_port}"
 
     def fix_refs(spec):
-        """Secrets -> ConfigMaps, PVC names prefixed, in a pod spec."""
+        """Secrets -> ConfigMaps, ConfigMap and PVC names prefixed."""
         for c in spec.get("containers", []):
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {}).pop("secretKeyRef", None)
                 if ref is not None:
                     e["valueFrom"]["configMapKeyRef"] = ref
+                ref = e.get("valueFrom", {}).get("configMapKeyRef")
+                if ref is not None:
+                    ref["name"] = f"{args.prefix}-{ref['name']}"
         for v in spec.get("volumes", []):
             if "secret" in v:
                 s = v.pop("secret")
                 v["configMap"] = {"name": s["secretName"]}
+            if "configMap" in v:
+                v["configMap"]["name"] = (
+                    f"{args.prefix}-{v['configMap']['name']}")
             claim = v.get("persistentVolumeClaim")
             if claim and claim["claimName"] in pvcs:
                 claim["claimName"] = f"{args.prefix}-{claim['claimName']}"
 
-    def localize(spec):
+    def localize(spec, pod):
         spec["hostNetwork"] = True
+        # podman 4.3 makes a named volume of an emptyDir, named as the
+        # pod's volume: name it after the pod, so no two pods share one.
+        renamed = {}
+        for v in spec.get("volumes", []):
+            if "emptyDir" in v:
+                renamed[v["name"]] = f"{pod}-{v['name']}"
+                v["name"] = renamed[v["name"]]
+        for c in spec.get("containers", []):
+            for m in c.get("volumeMounts", []):
+                m["name"] = renamed.get(m["name"], m["name"])
         for c in spec.get("containers", []):
             c.pop("ports", None)
             c.pop("readinessProbe", None)
@@ -127,8 +144,10 @@ def main():
             data = {k: v.replace("postgres:5432", pg_host)
                     for k, v in data.items()}
             out.append({"apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": name}, "data": data})
+                        "metadata": {"name": f"{args.prefix}-{name}"},
+                        "data": data})
         elif kind == "ConfigMap":
+            d["metadata"]["name"] = f"{args.prefix}-{name}"
             out.append(d)
         elif kind == "PersistentVolumeClaim":
             d["metadata"]["name"] = f"{args.prefix}-{name}"
@@ -144,12 +163,12 @@ def main():
                 spec.setdefault("volumes", []).append(
                     {"name": t["metadata"]["name"],
                      "persistentVolumeClaim": {"claimName": claim}})
+            pod = f"{args.prefix}-{name}-0"
             fix_refs(spec)
-            localize(spec)
+            localize(spec, pod)
             c = spec["containers"][0]
             c["args"] = list(c.get("args", [])) + [
                 "-c", f"port={pg_port}", "-c", "listen_addresses=127.0.0.1"]
-            pod = f"{args.prefix}-{name}-0"
             ports.setdefault(name, []).append({"pod": pod, "port": pg_port})
             out.append({"apiVersion": "apps/v1", "kind": "Deployment",
                         "metadata": {"name": pod,
@@ -171,8 +190,9 @@ def main():
         for i in range(replicas):
             copy_ = copy.deepcopy(d)
             spec = copy_["spec"]["template"]["spec"]
+            pod = f"{args.prefix}-{name}-{i}"
             fix_refs(spec)
-            localize(spec)
+            localize(spec, pod)
             grpc, admin = free_port(taken), free_port(taken)
             c = spec["containers"][0]
             set_env(c, "CSTOPA_LISTEN", f"127.0.0.1:{grpc}")
@@ -188,7 +208,6 @@ def main():
                                  "which the manifests do not deploy")
                     e["value"] = "ipv4:" + ",".join(
                         f"127.0.0.1:{r['grpc']}" for r in ports[backend])
-            pod = f"{args.prefix}-{name}-{i}"
             copy_["metadata"] = {"name": pod,
                                  "labels": d["metadata"].get("labels", {})}
             copy_["spec"]["replicas"] = 1

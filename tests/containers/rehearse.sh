@@ -31,7 +31,6 @@ tag=rehearsal
 id="cstopa-rh$$"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cstopa-rehearsal.XXXXXX")"
 py=/usr/bin/python3
-client=("$py" "$root/tests/clients/python/cstopa_client.py")
 t0=$(date +%s)
 
 log() { echo "[rehearsal $(( $(date +%s) - t0 ))s] $*"; }
@@ -52,6 +51,7 @@ cleanup() {
   trap - EXIT INT TERM
   log "cleaning up ($id)"
   [ -z "$probe" ] || kill "$probe" 2>/dev/null
+  note_volumes
   for f in "${played[@]}"; do podman kube down "$f" >/dev/null 2>&1; done
   if [ -f "$work/compose.env" ]; then
     (cd "$root/deploy" && set -a && . "$work/compose.env" && set +a &&
@@ -61,6 +61,7 @@ cleanup() {
   podman pod ps -q --filter "name=^$id" | xargs -r podman pod rm -f >/dev/null 2>&1
   podman volume ls -q --filter "name=^$id" | xargs -r podman volume rm -f >/dev/null 2>&1
   podman network ls -q --filter "name=^$id" | xargs -r podman network rm -f >/dev/null 2>&1
+  [ ! -s "$work/volumes" ] || sort -u "$work/volumes" | xargs -r podman volume rm -f >/dev/null 2>&1
   local left
   left="$(podman ps -aq --filter "name=^$id"; podman pod ps -q --filter "name=^$id";
           podman volume ls -q --filter "name=^$id"; podman network ls -q --filter "name=^$id")"
@@ -73,6 +74,14 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+
+# Records the volumes of this run's containers (anonymous ones included) so
+# that cleanup removes them too.
+note_volumes() {
+  podman ps -aq --filter "name=^$id" | xargs -r podman inspect \
+    -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\n"}}{{end}}{{end}}' \
+    2>/dev/null | grep -v '^$' >>"$work/volumes" || true
+}
 trap 'exit 130' INT TERM
 
 free_port() {
@@ -100,18 +109,11 @@ PY
   done
 }
 
-# One real call of each service, through the project's Python client.
+# One real call of each service (a read of the seed; views_probe.py --call).
 real_call() {
   local svc=$1 port=$2 out
-  local -a call
-  case $svc in
-    membership) call=(get-state states/kz) ;;
-    legislation) call=(call legislation.SearchDocuments '{"query": "outer space"}') ;;
-    events) call=(call events.ListEvents '{"page_size": 5}') ;;
-    monitoring) call=(call monitoring.SummarizeMissions) ;;
-  esac
-  out="$("${client[@]}" --target "127.0.0.1:$port" --timeout 10 "${call[@]}" 2>&1)" ||
-    fail "$svc: ${call[*]} failed: $out"
+  out="$("$py" "$here/views_probe.py" --target "127.0.0.1:$port" --call "$svc" 2>&1)" ||
+    fail "$svc: the call failed: $out"
 }
 
 views() {  # views TARGET SECONDS MIN_VIEWS [STOP_FILE]
@@ -137,7 +139,8 @@ if [[ " $steps " == *" images "* ]]; then
     image="localhost/cstopa/$t:$tag"
     user="$(podman image inspect -f '{{.Config.User}}' "$image")"
     case "$user" in ""|0|0:*|root|root:*) fail "$image runs as root ($user)";; esac
-    compilers="$(podman run --rm --network none --entrypoint /bin/sh "$image" -c \
+    compilers="$(podman run --rm --network none --image-volume tmpfs \
+      --entrypoint /bin/sh "$image" -c \
       'for c in cc c++ gcc g++ clang cpp ld as; do command -v $c; done; true')"
     [ -z "$compilers" ] || fail "$image holds a compiler or linker: $compilers"
   done
@@ -151,7 +154,7 @@ if [[ " $steps " == *" images "* ]]; then
       done
     fi
     podman run -d --name "$id-img-$t" --read-only --network host \
-      -e CSTOPA_LISTEN="127.0.0.1:$g" -e CSTOPA_ADMIN_LISTEN="127.0.0.1:$a" \
+      -v "$id-img-$t:/var/lib/cstopa" -e CSTOPA_LISTEN="127.0.0.1:$g" -e CSTOPA_ADMIN_LISTEN="127.0.0.1:$a" \
       -e CSTOPA_LAME_DUCK_SECONDS=1 -e CSTOPA_DRAIN_SECONDS=10 \
       "${extra[@]}" "localhost/cstopa/$t:$tag" >/dev/null
     wait_health "$t" "$a" 60 "$id-img-$t"
@@ -178,6 +181,7 @@ if [[ " $steps " == *" images "* ]]; then
   # PostgreSQL: makes its cluster, accepts the password, stops on its signal.
   pgp=$(free_port)
   podman run -d --name "$id-img-postgres" --read-only --network host \
+    -v "$id-img-postgres:/var/lib/postgresql/data" \
     -e POSTGRES_PASSWORD=rehearsal "localhost/cstopa/postgres:$tag" \
     -c "port=$pgp" -c listen_addresses=127.0.0.1 >/dev/null
   end=$(( $(date +%s) + 60 ))
@@ -223,11 +227,12 @@ if [[ " $steps " == *" compose "* ]]; then
   views "127.0.0.1:$CSTOPA_HOST_GATEWAY_PORT" 5 10 ||
     fail "the gateway's views failed through compose"
   # The services really use PostgreSQL: each has its schema there.
-  schemas="$(podman exec "${id}_postgres_1" psql -h 127.0.0.1 -U cstopa -d cstopa -tAc \
+  schemas="$(podman exec -e PGPASSWORD="$CSTOPA_POSTGRES_PASSWORD" "${id}_postgres_1" psql -h 127.0.0.1 -U cstopa -d cstopa -tAc \
     "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('membership','legislation','events','monitoring')" \
-    2>/dev/null || true)"
+    2>&1 || true)"
   [ "$schemas" = "events,legislation,membership,monitoring" ] ||
     fail "PostgreSQL does not hold the four services' schemas (got: $schemas)"
+  note_volumes
   (cd "$root/deploy" && podman-compose -p "$id" -f compose.yaml down -v -t 20) \
     >"$work/compose-down.log" 2>&1 || { cat "$work/compose-down.log" >&2; fail "podman-compose down failed"; }
   podman network ls -q --filter "name=^$id" | xargs -r podman network rm -f >/dev/null
@@ -261,6 +266,7 @@ if [[ " $steps " == *" kube "* ]]; then
     wait_health "dev $s" "$(ports_of dev "$s" admin)" 90
   done
   views "127.0.0.1:$(ports_of dev gateway grpc)" 4 8 || fail "the gateway's views failed (dev)"
+  note_volumes
   podman kube down "$work/dev.play.yaml" >/dev/null
   podman volume ls -q --filter "name=^$id-dev" | xargs -r podman volume rm -f >/dev/null
   log "  dev: one replica of each on SQLite volumes answered, then removed"
@@ -279,7 +285,8 @@ if [[ " $steps " == *" kube "* ]]; then
   probe=$!
   sleep 2
   pods=()
-  for s in "${services[@]}"; do pods+=("$id-prod-$s-0-pod"); done
+  # podman names the pod of Deployment D "D-pod-0", its container "D-pod-0-C".
+  for s in "${services[@]}"; do pods+=("$id-prod-$s-0-pod-0"); done
   podman pod stop -t 30 "${pods[@]}" >/dev/null || fail "podman pod stop failed"
   log "  stopped ${pods[*]}"
   sleep 3
@@ -297,10 +304,11 @@ if [[ " $steps " == *" kube "* ]]; then
   log "  $(tail -n 1 "$work/probe.log") while one replica of each service restarted"
   probe=""
   for s in "${services[@]}"; do
-    c="$id-prod-$s-0-pod-$s"
+    c="$id-prod-$s-0-pod-0-$s"
     [ "$(podman inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] ||
       fail "$c is not running after its restart"
   done
+  note_volumes
   podman kube down "$work/prod.play.yaml" >/dev/null
   log "  prod: removed"
 fi

@@ -9,6 +9,11 @@ the backends rather than served from the gateway's cache.
 
   views_probe.py --target 127.0.0.1:50050 --seconds 20 [--stop-file F]
       [--min-views N]
+  views_probe.py --target 127.0.0.1:50051 --call membership
+
+With --call SERVICE it makes one real call of that service instead (a read
+of the seed: GetState, SearchDocuments, ListEvents, SummarizeMissions) and
+exits 0 when it answered with data.
 
 Runs for --seconds, or until --stop-file exists (checked between views),
 then prints one summary line and exits 0 when no view failed and at least
@@ -18,6 +23,7 @@ Needs the generated Python stubs (build/gen-python, or CSTOPA_PY_STUBS).
 
 import argparse
 import datetime
+import importlib
 import os
 import sys
 import time
@@ -34,6 +40,9 @@ def main():
     p.add_argument("--stop-file", default="")
     p.add_argument("--min-views", type=int, default=1)
     p.add_argument("--deadline", type=float, default=5.0)
+    p.add_argument("--call", default="",
+                   choices=["", "membership", "legislation", "events",
+                            "monitoring"])
     p.add_argument("--stubs", default=os.environ.get(
         "CSTOPA_PY_STUBS", cstopa_client.DEFAULT_STUBS))
     args = p.parse_args()
@@ -41,6 +50,8 @@ def main():
     stubs = cstopa_client.load_stubs(args.stubs)
     grpc, g = stubs.grpc, stubs.g
     channel = grpc.insecure_channel(args.target)
+    if args.call:
+        return one_call(args, grpc, channel)
     stub = stubs.g_grpc.GatewayServiceStub(channel)
     day0 = datetime.date(2021, 1, 1)
 
@@ -85,6 +96,42 @@ def main():
     channel.close()
     print(f"views: {answered} answered, {failed} failed", flush=True)
     return 0 if failed == 0 and answered >= args.min_views else 1
+
+
+CALLS = {
+    "membership": ("MembershipService", "GetState", "GetStateRequest",
+                   {"name": "states/kz"}, "name"),
+    "legislation": ("LegislationService", "SearchDocuments",
+                    "SearchDocumentsRequest", {"query": "outer space"},
+                    "results"),
+    "events": ("EventsService", "ListEvents", "ListEventsRequest",
+               {"page_size": 5}, "events"),
+    "monitoring": ("MonitoringService", "SummarizeMissions",
+                   "SummarizeMissionsRequest", {}, None),
+}
+
+
+def one_call(args, grpc, channel):
+    """One read of the seed through `args.call`'s own stubs."""
+    service, method, request, fields, must_have = CALLS[args.call]
+    pb2 = importlib.import_module(
+        f"cstopa.{args.call}.v1.{args.call}_pb2")
+    pb2_grpc = importlib.import_module(
+        f"cstopa.{args.call}.v1.{args.call}_pb2_grpc")
+    stub = getattr(pb2_grpc, service + "Stub")(channel)
+    try:
+        response = getattr(stub, method)(
+            getattr(pb2, request)(**fields), timeout=args.deadline)
+    except grpc.RpcError as e:
+        print(f"{args.call}.{method}: {e.code().name}: {e.details()}",
+              file=sys.stderr)
+        return 1
+    if must_have and not getattr(response, must_have):
+        print(f"{args.call}.{method}: answered without {must_have}: "
+              f"{response}", file=sys.stderr)
+        return 1
+    print(f"{args.call}.{method}: answered ({response.ByteSize()} bytes)")
+    return 0
 
 
 if __name__ == "__main__":
