@@ -56,6 +56,29 @@ if(NOT EXISTS ${CSTOPA_ERROR_DETAILS_SET})
 endif()
 file(REMOVE ${CSTOPA_GOOGLEAPIS_DIR}/google/rpc/error_details.proto)
 
+# The jar's google/api/resource.proto predates `plural` and `singular`
+# (AIP-123); replace it with the newer one printed back from Debian's
+# golang-google-genproto-dev (cmake/go_proto_source.py).
+set(CSTOPA_RESOURCE_GO
+    /usr/share/gocode/src/google.golang.org/genproto/googleapis/api/annotations/resource.pb.go
+    CACHE FILEPATH "Go code of google/api/resource.proto")
+file(STRINGS ${CSTOPA_GOOGLEAPIS_DIR}/google/api/resource.proto _singular
+     REGEX "string singular = 6;")
+if(NOT _singular)
+  if(NOT EXISTS ${CSTOPA_RESOURCE_GO})
+    message(FATAL_ERROR "${CSTOPA_RESOURCE_GO} is missing: install "
+                        "golang-google-genproto-dev (scripts/install-deps.sh)")
+  endif()
+  execute_process(
+    COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/cmake/go_proto_source.py
+            ${CSTOPA_RESOURCE_GO}
+            ${CSTOPA_GOOGLEAPIS_DIR}/google/api/resource.proto
+    RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "could not write google/api/resource.proto from ${CSTOPA_RESOURCE_GO}")
+  endif()
+endif()
+
 # cstopa_proto_library(<target> ROOT <import root> PROTOS <rel paths...>
 #                      [GRPC] [HANDLERS] [DEPS <targets...>]
 #                      [DESCRIPTOR_SET_IN <set>])
