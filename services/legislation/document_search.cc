@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "cstopa/legislation/v1/legislation.pb.h"
 #include "services/common/base/errors.h"
+#include "services/common/resources/resource.h"
 #include "services/legislation/search_query.h"
 
 namespace cstopa::legislation {
@@ -93,13 +94,16 @@ std::string SnippetOf(const SqlRow& row, int first, const SnippetWords& words) {
   return std::string(title.substr(0, title.find('\n')));
 }
 
-// Fills `hit` from the stored document (column `first` of `row`) and its
-// text columns (the three after it).
+// Fills `hit` from the stored document (column `first` of `row`; with
+// `full`, its texts included) and its text columns (the three after it).
 absl::Status FillHit(const SqlRow& row, int first, const SnippetWords& words,
-                     SearchHit* hit) {
-  if (!WithoutField(row.Bytes(first), v1::Document::kTextFieldNumber,
-                    &hit->document))
+                     bool full, SearchHit* hit) {
+  if (full) {
+    hit->document.assign(row.Bytes(first).data(), row.Bytes(first).size());
+  } else if (!WithoutField(row.Bytes(first), v1::Document::kTextFieldNumber,
+                           &hit->document)) {
     return absl::DataLossError("a stored document is corrupt");
+  }
   hit->snippets.push_back(SnippetOf(row, first + 1, words));
   return absl::OkStatus();
 }
@@ -199,9 +203,10 @@ struct DocumentSearch::Pending {
 // rows fill the hits in the order of the ranking.
 class DocumentSearch::PageFetch {
  public:
-  PageFetch(bool postgres, const SnippetWords& words, std::vector<Ranked> rows,
-            std::vector<SearchHit>* hits)
+  PageFetch(bool postgres, const SnippetWords& words, bool full,
+            std::vector<Ranked> rows, std::vector<SearchHit>* hits)
       : postgres_(postgres),
+        full_(full),
         words_(words),
         rows_(std::move(rows)),
         hits_(hits),
@@ -243,7 +248,7 @@ class DocumentSearch::PageFetch {
     size_t i = Position(row);
     if (i == rows_.size() || seen_[i]) return absl::OkStatus();
     seen_[i] = true;
-    return FillHit(row, 1, words_, &(*hits_)[i]);
+    return FillHit(row, 1, words_, full_, &(*hits_)[i]);
   }
 
   // The outcome of another fetch of the same rows with the same words:
@@ -290,6 +295,7 @@ class DocumentSearch::PageFetch {
   }
 
   bool postgres_;
+  bool full_;
   const SnippetWords& words_;
   std::vector<Ranked> rows_;
   std::vector<SearchHit>* hits_;
@@ -516,7 +522,7 @@ absl::StatusOr<std::vector<DocumentSearch::Ranked>> DocumentSearch::Rank(
 }
 
 absl::Status DocumentSearch::Fetch(SqlTransaction& tx, Pending& p) const {
-  PageFetch fetch(postgres_, p.words, p.Shown(), &p.page.hits);
+  PageFetch fetch(postgres_, p.words, p.query.full, p.Shown(), &p.page.hits);
   if (fetch.empty()) return absl::OkStatus();
   absl::Status s =
       tx.QueryEach(fetch.sql(), fetch.params(),
@@ -533,7 +539,8 @@ SharedRead DocumentSearch::ShareFetch(
     absl::AnyInvocable<absl::Status(const void*)> adopt) {
   SharedRead share;
   share.kind = kind;
-  share.key = absl::StrJoin(p.query.words, std::string(1, '\0'));
+  share.key = absl::StrCat(p.query.full ? "full\n" : "basic\n",
+                           absl::StrJoin(p.query.words, std::string(1, '\0')));
   share.outcome = outcome;
   share.adopt = std::move(adopt);
   return share;
@@ -542,8 +549,8 @@ SharedRead DocumentSearch::ShareFetch(
 void DocumentSearch::FetchAsync(std::unique_ptr<Pending> p,
                                 absl::Time deadline) const {
   static const char kFetch = 0;
-  auto fetch = std::make_unique<PageFetch>(postgres_, p->words, p->Shown(),
-                                           &p->page.hits);
+  auto fetch = std::make_unique<PageFetch>(postgres_, p->words, p->query.full,
+                                           p->Shown(), &p->page.hits);
   if (fetch->empty()) return Finish(std::move(p), absl::OkStatus());
   PageFetch* f = fetch.get();
   std::string sql = std::move(f->sql());
@@ -598,7 +605,7 @@ void DocumentSearch::RankAndFetchAsync(std::unique_ptr<Pending> p,
           return absl::OkStatus();
         hits.emplace_back();
         hits.back().score = st->rows.back().score;
-        return FillHit(row, 2, st->words, &hits.back());
+        return FillHit(row, 2, st->words, st->query.full, &hits.back());
       },
       [this, p = std::move(p)](absl::Status s) mutable {
         Finish(std::move(p), std::move(s));
@@ -631,6 +638,27 @@ void DocumentSearch::RankAndFetchInTransaction(std::unique_ptr<Pending> p,
 
 void DocumentSearch::Finish(std::unique_ptr<Pending> p, absl::Status s) const {
   if (!s.ok()) return p->done(std::move(s));
+  // A page cut short by bytes (full texts may be long): it ends before the
+  // hit that would take it past the response limit.
+  const int64_t limit = common::MaxResponseBytes();
+  const size_t budget = common::resource_internal::PageBudget(limit);
+  size_t used = 0;
+  auto& hits = p->page.hits;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    size_t bytes = hits[i].document.size() + 32;
+    for (const std::string& snippet : hits[i].snippets)
+      bytes += snippet.size() + 8;
+    if (used + bytes > budget) {
+      if (i == 0)
+        return p->done(common::resource_internal::TooLarge(
+            hits[i].document, bytes, v1::Document::kNameFieldNumber, limit));
+      hits.resize(i);
+      p->rows.resize(i + 1);  // the next page resumes at hit i
+      p->page_size = static_cast<int32_t>(i);
+      break;
+    }
+    used += bytes;
+  }
   if (p->rows.size() > static_cast<size_t>(p->page_size)) {
     const Ranked& last = p->rows[p->page_size - 1];
     common::PageCursor c;

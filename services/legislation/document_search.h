@@ -46,6 +46,9 @@ struct SearchQuery {
   std::string filter;
   int32_t page_size = 0;  // as given; 0 means the default
   std::string page_token;
+  // The documents with their texts (DOCUMENT_VIEW_FULL); without them when
+  // false.
+  bool full = false;
 };
 
 // One hit: the stored document (serialized v1::Document) without its texts,

@@ -391,8 +391,12 @@ v1::PlanProgress ComputeProgress(const std::vector<ItemCount>& counts) {
 
 std::vector<ColumnSpec> DocumentColumns() { return kDocuments.columns; }
 
+// Lists return the BASIC view by default: every field but the texts.
 ResourceDecl<v1::Document> DocumentDecl() {
-  return Declare<v1::Document>("documents/{document}", kDocuments);
+  ResourceDecl<v1::Document> d =
+      Declare<v1::Document>("documents/{document}", kDocuments);
+  d.basic_view_omits = {v1::Document::kTextFieldNumber};
+  return d;
 }
 
 ResourceDecl<v1::Topic> TopicDecl() {
@@ -416,6 +420,7 @@ ResourceDecl<v1::Ratification> RatificationDecl() {
   auto d = Declare<v1::Ratification>(
       "treaties/{treaty}/ratifications/{ratification}", kRatifications);
   d.compute = [](v1::Ratification* r, int64_t) { ComputeRatification(r); };
+  d.compute_uses_day = false;  // from the record alone: the etag stays strong
   return d;
 }
 

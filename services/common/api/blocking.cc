@@ -1,8 +1,14 @@
 #include "services/common/api/blocking.h"
 
+#include <memory>
+
+#include "services/common/api/language.h"
+
 namespace cstopa::common::blocking_internal {
 
 void UnaryWaiter::Finish(absl::Status status) {
+  if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
+    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   absl::MutexLock lock(&mu_);
   status_ = std::move(status);
   done_ = true;
@@ -24,6 +30,11 @@ absl::Status UnaryWaiter::Wait() {
 void StreamWaiter::Write(const google::protobuf::Message& message,
                          absl::AnyInvocable<void(bool)> written) {
   std::string bytes = message.SerializeAsString();
+  if (!caller_.accept_language.empty()) {
+    std::unique_ptr<google::protobuf::Message> copy(message.New());
+    PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
+                              copy.get(), &bytes);
+  }
   absl::MutexLock lock(&mu_);
   queue_.emplace_back(std::move(bytes), std::move(written));
 }

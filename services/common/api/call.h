@@ -51,6 +51,9 @@ struct Caller {
   // that one request has one id and one trace across the services.
   std::string request_id = "";
   std::string traceparent = "";
+  // The `accept-language` metadata, "" without it: the order of the texts
+  // of every LocalizedText list of the response (api/language.h).
+  std::string accept_language = "";
 };
 
 // The platform's side of a unary call (implemented by the gRPC face and by

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/support/interceptor.h"
+#include "services/common/api/language.h"
 
 namespace cstopa::common {
 namespace {
@@ -67,6 +68,9 @@ void ContinueFrom(const Caller& caller, grpc::ClientContext* context) {
   }
   if (ParseTraceparent(caller.traceparent).has_value()) {
     context->AddMetadata(kTraceparentKey, caller.traceparent);
+  }
+  if (!caller.accept_language.empty()) {  // the order of texts: passed on
+    context->AddMetadata(kAcceptLanguageKey, caller.accept_language);
   }
 }
 

@@ -151,6 +151,7 @@ TEST_F(CallIdsTest, HandlerPassesItsCallOn) {
     SetTimeout(&ctx, absl::Seconds(20));
     if (client_sends_ids) {
       SetRequestId(&ctx, "end-user-request-1");
+      ctx.AddMetadata("accept-language", "ru, en;q=0.5");
       ctx.AddMetadata("traceparent",
                       absl::StrCat("00-", kTraceId, "-", kSpanId, "-01"));
     }
@@ -175,6 +176,8 @@ TEST_F(CallIdsTest, HandlerPassesItsCallOn) {
     std::set<std::string> spans = {front_span->span_id};
     for (const clienttest::EchoResponse& seen : response.responses()) {
       EXPECT_EQ(seen.request_id(), front_id);
+      // The preferred languages go on to the backends too.
+      EXPECT_EQ(seen.accept_language(), client_sends_ids ? "ru, en;q=0.5" : "");
       std::optional<TraceContext> tp = ParseTraceparent(seen.traceparent());
       ASSERT_TRUE(tp.has_value()) << seen.traceparent();
       EXPECT_EQ(tp->trace_id, front_span->trace_id);

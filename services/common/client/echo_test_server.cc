@@ -101,6 +101,7 @@ grpc::Status EchoBackend::Answer(const std::string& method,
   response->set_attempt(attempt);
   response->set_request_id(FirstValue(*context, kRequestIdKey));
   response->set_traceparent(FirstValue(*context, kTraceparentKey));
+  response->set_accept_language(FirstValue(*context, "accept-language"));
   std::vector<std::string> authorization;
   auto range = context->client_metadata().equal_range("authorization");
   for (auto it = range.first; it != range.second; ++it) {

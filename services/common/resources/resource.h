@@ -506,10 +506,9 @@ class Resource {
           q,
           [this, out, rows, basic, budget,
            limit](absl::string_view data) -> absl::Status {
-            const size_t size =
-                basic ? resource_internal::SizeWithout(
-                            data, decl_.basic_view_omits)
-                      : data.size();
+            const size_t size = basic ? resource_internal::SizeWithout(
+                                            data, decl_.basic_view_omits)
+                                      : data.size();
             if (size == std::string::npos)
               return absl::DataLossError("a stored resource is corrupt");
             if (out->size() + size + 16 > budget) {
@@ -521,15 +520,14 @@ class Resource {
             if (out->empty())
               out->reserve(std::min((size + 8) * rows, budget) + 64);
             if (!basic) {
-              resource_internal::AppendBytesField(fields.items->number(),
-                                                  data, out);
+              resource_internal::AppendBytesField(fields.items->number(), data,
+                                                  out);
               return absl::OkStatus();
             }
             ResourceStore::AppendVarint(
                 (static_cast<uint64_t>(fields.items->number()) << 3) | 2, out);
             ResourceStore::AppendVarint(size, out);
-            resource_internal::AppendWithout(data, decl_.basic_view_omits,
-                                             out);
+            resource_internal::AppendWithout(data, decl_.basic_view_omits, out);
             return absl::OkStatus();
           },
           deadline,

@@ -1,12 +1,15 @@
 #include "services/common/server/grpc_binding.h"
 
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
+#include "services/common/api/language.h"
 #include "services/common/base/errors.h"
 #include "services/common/server/request_decoding.h"
 
@@ -35,6 +38,8 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
     c.request_id.assign(id->second.data(), id->second.size());
   if (auto tp = md.find("traceparent"); tp != md.end())
     c.traceparent.assign(tp->second.data(), tp->second.size());
+  if (auto lang = md.find(kAcceptLanguageKey); lang != md.end())
+    c.accept_language.assign(lang->second.data(), lang->second.size());
   return c;
 }
 
@@ -68,18 +73,26 @@ google::protobuf::ArenaOptions UnaryReactor::ArenaOptionsFor(char* block,
 }
 
 UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
-                           grpc::ByteBuffer* response)
+                           grpc::ByteBuffer* response,
+                           const std::string* error_domain)
     : arena_(ArenaOptionsFor(initial_block_, sizeof(initial_block_))),
       response_buffer_(response),
-      caller_(CallerOf(ctx)) {}
+      caller_(CallerOf(ctx)),
+      error_domain_(error_domain) {}
 
 void UnaryReactor::Finish(absl::Status status) {
+  if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
+    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   if (status.ok() && response_ != nullptr)
     *response_buffer_ = Serialize(*response_);
-  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status));
+  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status, *error_domain_));
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
+  // With a preferred language the page is decoded to reorder its texts.
+  if (response_ != nullptr && !caller_.accept_language.empty())
+    PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
+                              response_, &bytes);
   // The slice takes the string as it is (a list page is tens of kilobytes:
   // no copy).
   auto* owned = new std::string(std::move(bytes));
@@ -90,12 +103,20 @@ void UnaryReactor::FinishSerialized(std::string bytes) {
   grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
 }
 
-StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx)
-    : caller_(CallerOf(ctx)) {}
+StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx,
+                             const std::string* error_domain)
+    : caller_(CallerOf(ctx)), error_domain_(error_domain) {}
 
 void StreamReactor::Write(const google::protobuf::Message& message,
                           absl::AnyInvocable<void(bool)> written) {
-  buffer_ = Serialize(message);
+  if (!caller_.accept_language.empty()) {
+    std::unique_ptr<google::protobuf::Message> copy(message.New());
+    copy->CopyFrom(message);
+    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
+    buffer_ = Serialize(*copy);
+  } else {
+    buffer_ = Serialize(message);
+  }
   written_ = std::move(written);
   StartWrite(&buffer_);
 }
@@ -108,7 +129,8 @@ void StreamReactor::OnWriteDone(bool ok) {
 
 void StreamReactor::Finish(absl::Status status) {
   if (!finished_.exchange(true))
-    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(ToGrpcStatus(status));
+    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(
+        ToGrpcStatus(status, *error_domain_));
 }
 
 void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
@@ -134,4 +156,15 @@ void StreamReactor::OnCancel() {
 }
 
 }  // namespace grpc_binding_internal
+
+const std::string* GrpcServiceBase::ErrorDomainFor(const char* path) {
+  if (error_domain_.empty()) {
+    absl::string_view service(path);
+    if (absl::ConsumePrefix(&service, "/"))
+      service = service.substr(0, service.find('/'));
+    error_domain_ = ErrorDomainOf(service);
+  }
+  return &error_domain_;
+}
+
 }  // namespace cstopa::common

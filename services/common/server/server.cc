@@ -27,6 +27,7 @@
 #include "services/common/server/config.h"
 #include "services/common/server/interceptors.h"
 #include "services/common/server/metrics.h"
+#include "services/common/store/resource_store.h"
 
 namespace cstopa::common {
 namespace {
@@ -427,6 +428,7 @@ int RunServices(int argc, char** argv, const std::string& program,
   for (Hosted& h : hosted) builder.RegisterService(h.instance->grpc_service());
   builder.SetMaxReceiveMessageSize(static_cast<int>(st.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(st.max_message_bytes));
+  SetMaxResponseBytes(st.max_message_bytes);  // List pages stay under it
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(st.max_concurrent_streams));
   OpenCalls* open_calls = new OpenCalls();  // owned by the server

@@ -1,0 +1,46 @@
+// The caller's preferred languages: the `accept-language` request metadata
+// (as HTTP's Accept-Language: BCP 47 tags, comma-separated, optionally with
+// `;q=` weights, e.g. "ru, en;q=0.8") orders every repeated
+// cstopa.type.v1.LocalizedText of a response: the texts in the first
+// preferred language first, then the next, then the rest as stored. Order
+// only: no text is dropped. A tag matches a text's language_code when they
+// are equal (case-insensitively) or one is a prefix of the other up to a
+// `-` ("ru" matches "ru-RU", "kk-Cyrl" matches "kk").
+//
+// The platform applies it to every unary response and stream message, once
+// (server/grpc_binding.cc, api/blocking.cc), and the gateway passes the
+// metadata on to the services it calls (client/call_context.h). Without the
+// metadata nothing is decoded or walked.
+#ifndef CSTOPA_SERVICES_COMMON_API_LANGUAGE_H_
+#define CSTOPA_SERVICES_COMMON_API_LANGUAGE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+
+namespace cstopa::common {
+
+// The request metadata key.
+inline constexpr char kAcceptLanguageKey[] = "accept-language";
+
+// The tags of an Accept-Language value, most preferred first (by weight,
+// then as listed); `*` and tags of weight 0 are left out.
+std::vector<std::string> ParseAcceptLanguage(absl::string_view value);
+
+// Reorders every repeated LocalizedText in `message` (nested messages
+// included) by `languages` (ParseAcceptLanguage), stably.
+void PreferLanguages(const std::vector<std::string>& languages,
+                     google::protobuf::Message* message);
+
+// The same for a serialized message of `message`'s type: parsed into
+// `message`, reordered and serialized back into `bytes`. False when `bytes`
+// does not parse (then it is left as it is).
+bool PreferLanguagesSerialized(const std::vector<std::string>& languages,
+                               google::protobuf::Message* message,
+                               std::string* bytes);
+
+}  // namespace cstopa::common
+
+#endif  // CSTOPA_SERVICES_COMMON_API_LANGUAGE_H_
