@@ -346,8 +346,8 @@ def resource_name(collection):
     return conv
 
 
-def request_id(text):
-    """argparse type: a UUID (AIP-155 request ID)."""
+def uuid_arg(text):
+    """argparse type: a UUID (an AIP-155 request ID)."""
     try:
         return str(uuid.UUID(text))
     except ValueError:
@@ -440,11 +440,11 @@ def run_create_person(client, args):
     if args.source:
         person.provenance.add(source=args.source)
     # A request ID (AIP-155) makes the create safe to retry: run again with
-    # the same --request-id after an ambiguous failure, it answers the
+    # the same --create-request-id after an ambiguous failure, it answers the
     # person the first run created instead of ALREADY_EXISTS.
     return client.call("CreatePerson", s.m.CreatePersonRequest(
         person_id=args.person_id, person=person,
-        request_id=args.request_id or str(uuid.uuid4())))
+        request_id=args.create_request_id or str(uuid.uuid4())))
 
 
 def run_delete_person(client, args):
@@ -651,9 +651,10 @@ def build_parser():
     p.add_argument("--state", type=resource_name("states"),
                    help="state the person represents, states/ID")
     p.add_argument("--source", help="provenance: source document")
-    p.add_argument("--request-id", type=request_id, metavar="UUID",
-                   help="request ID (AIP-155), to retry a create whose "
-                        "outcome is unknown (default: a new UUID)")
+    p.add_argument("--create-request-id", type=uuid_arg, metavar="UUID",
+                   help="the create's request_id (AIP-155), to retry one "
+                        "whose outcome is unknown (default: a new UUID; "
+                        "--request-id is the x-request-id metadata)")
     p.set_defaults(run=run_create_person)
 
     p = command("delete-person", "Soft-delete a person (needs an admin key).")

@@ -458,10 +458,10 @@ class MembershipServerTest(unittest.TestCase):
         person_id = f"py-retry-{secrets.token_hex(4)}"
         rid = str(uuid.uuid4())
         first = self.run_cli("create-person", person_id, "Retried",
-                             "--request-id", rid, key=self.editor_key)
+                             "--create-request-id", rid, key=self.editor_key)
         self.assertEqual(first.returncode, 0, first.stderr)
         again = self.run_cli("create-person", person_id, "Retried",
-                             "--request-id", rid, key=self.editor_key)
+                             "--create-request-id", rid, key=self.editor_key)
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertEqual(json.loads(again.stdout)["etag"],
                          json.loads(first.stdout)["etag"])
@@ -472,7 +472,7 @@ class MembershipServerTest(unittest.TestCase):
         self.assertTrue(r.stderr.startswith("ERROR ALREADY_EXISTS: "),
                         r.stderr)
         r = self.run_cli("create-person", person_id, "Retried",
-                         "--request-id", "not-a-uuid", key=self.editor_key)
+                         "--create-request-id", "not-a-uuid", key=self.editor_key)
         self.assertEqual(r.returncode, 2, r.stderr)
 
     # -- the change stream ---------------------------------------------------
