@@ -1,6 +1,7 @@
 #include "services/common/server/grpc_binding.h"
 
 #include <memory>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
+#include "services/common/api/language.h"
 #include "services/common/api/language.h"
 #include "services/common/base/errors.h"
 #include "services/common/server/request_decoding.h"
@@ -38,6 +40,8 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
     c.request_id.assign(id->second.data(), id->second.size());
   if (auto tp = md.find("traceparent"); tp != md.end())
     c.traceparent.assign(tp->second.data(), tp->second.size());
+  if (auto lang = md.find(kAcceptLanguageKey); lang != md.end())
+    c.accept_language.assign(lang->second.data(), lang->second.size());
   if (auto lang = md.find(kAcceptLanguageKey); lang != md.end())
     c.accept_language.assign(lang->second.data(), lang->second.size());
   return c;
@@ -83,12 +87,18 @@ UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
 void UnaryReactor::Finish(absl::Status status) {
   if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
+  if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
+    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   if (status.ok() && response_ != nullptr)
     *response_buffer_ = Serialize(*response_);
   grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status, *error_domain_));
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
+  // With a preferred language the page is decoded to reorder its texts.
+  if (response_ != nullptr && !caller_.accept_language.empty())
+    PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
+                              response_, &bytes);
   // With a preferred language the page is decoded to reorder its texts.
   if (response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
@@ -115,7 +125,14 @@ void StreamReactor::Write(const google::protobuf::Message& message,
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
     buffer_ = Serialize(*copy);
   } else {
+    if (!caller_.accept_language.empty()) {
+    std::unique_ptr<google::protobuf::Message> copy(message.New());
+    copy->CopyFrom(message);
+    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
+    buffer_ = Serialize(*copy);
+  } else {
     buffer_ = Serialize(message);
+  }
   }
   written_ = std::move(written);
   StartWrite(&buffer_);
