@@ -1,16 +1,13 @@
 #include "services/common/server/grpc_binding.h"
 
 #include <memory>
-#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
-#include "services/common/api/language.h"
 #include "services/common/api/language.h"
 #include "services/common/base/errors.h"
 #include "services/common/server/request_decoding.h"
@@ -40,8 +37,6 @@ Caller CallerOf(grpc::CallbackServerContext* ctx) {
     c.request_id.assign(id->second.data(), id->second.size());
   if (auto tp = md.find("traceparent"); tp != md.end())
     c.traceparent.assign(tp->second.data(), tp->second.size());
-  if (auto lang = md.find(kAcceptLanguageKey); lang != md.end())
-    c.accept_language.assign(lang->second.data(), lang->second.size());
   if (auto lang = md.find(kAcceptLanguageKey); lang != md.end())
     c.accept_language.assign(lang->second.data(), lang->second.size());
   return c;
@@ -77,28 +72,20 @@ google::protobuf::ArenaOptions UnaryReactor::ArenaOptionsFor(char* block,
 }
 
 UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
-                           grpc::ByteBuffer* response,
-                           const std::string* error_domain)
+                           grpc::ByteBuffer* response)
     : arena_(ArenaOptionsFor(initial_block_, sizeof(initial_block_))),
       response_buffer_(response),
-      caller_(CallerOf(ctx)),
-      error_domain_(error_domain) {}
+      caller_(CallerOf(ctx)) {}
 
 void UnaryReactor::Finish(absl::Status status) {
   if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
-  if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
-    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   if (status.ok() && response_ != nullptr)
     *response_buffer_ = Serialize(*response_);
-  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status, *error_domain_));
+  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status));
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
-  // With a preferred language the page is decoded to reorder its texts.
-  if (response_ != nullptr && !caller_.accept_language.empty())
-    PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
-                              response_, &bytes);
   // With a preferred language the page is decoded to reorder its texts.
   if (response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
@@ -113,9 +100,8 @@ void UnaryReactor::FinishSerialized(std::string bytes) {
   grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
 }
 
-StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx,
-                             const std::string* error_domain)
-    : caller_(CallerOf(ctx)), error_domain_(error_domain) {}
+StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx)
+    : caller_(CallerOf(ctx)) {}
 
 void StreamReactor::Write(const google::protobuf::Message& message,
                           absl::AnyInvocable<void(bool)> written) {
@@ -125,14 +111,7 @@ void StreamReactor::Write(const google::protobuf::Message& message,
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
     buffer_ = Serialize(*copy);
   } else {
-    if (!caller_.accept_language.empty()) {
-    std::unique_ptr<google::protobuf::Message> copy(message.New());
-    copy->CopyFrom(message);
-    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
-    buffer_ = Serialize(*copy);
-  } else {
     buffer_ = Serialize(message);
-  }
   }
   written_ = std::move(written);
   StartWrite(&buffer_);
@@ -146,8 +125,7 @@ void StreamReactor::OnWriteDone(bool ok) {
 
 void StreamReactor::Finish(absl::Status status) {
   if (!finished_.exchange(true))
-    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(
-        ToGrpcStatus(status, *error_domain_));
+    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(ToGrpcStatus(status));
 }
 
 void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
@@ -173,15 +151,4 @@ void StreamReactor::OnCancel() {
 }
 
 }  // namespace grpc_binding_internal
-
-const std::string* GrpcServiceBase::ErrorDomainFor(const char* path) {
-  if (error_domain_.empty()) {
-    absl::string_view service(path);
-    if (absl::ConsumePrefix(&service, "/"))
-      service = service.substr(0, service.find('/'));
-    error_domain_ = ErrorDomainOf(service);
-  }
-  return &error_domain_;
-}
-
 }  // namespace cstopa::common
