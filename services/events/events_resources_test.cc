@@ -156,7 +156,7 @@ TEST_P(EventsResourcesTest,
   absl::Status stale = events().Update(
       "events/a", e.etag(),
       [](google::protobuf::Message*) { return absl::OkStatus(); }, &ignored);
-  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted);
   v1::Event deleted;
   ASSERT_TRUE(events().Delete("events/a", "", &deleted).ok());
 

@@ -106,7 +106,8 @@ TEST_P(StoreTest, CreateSetsTimesAndEtagAndRefusesReuse) {
   ASSERT_TRUE(resources_->persons().store().Create(&p).ok());
   EXPECT_TRUE(p.has_create_time());
   EXPECT_EQ(p.create_time().seconds(), p.update_time().seconds());
-  EXPECT_EQ(p.etag().size(), 16u);
+  // A strong etag, quoted (AIP-154, RFC 7232).
+  EXPECT_THAT(p.etag(), ::testing::MatchesRegex("\"[0-9a-f]{16}\""));
   v1::Person again = NewPerson("a", "A2");
   EXPECT_EQ(resources_->persons().store().Create(&again).code(),
             absl::StatusCode::kAlreadyExists);
@@ -200,7 +201,7 @@ TEST_P(StoreTest, EveryCollectionsWritesAreLoggedToTheFeedOnce) {
               "persons/xa", "stale-etag",
               [](google::protobuf::Message*) { return absl::OkStatus(); }, &out)
           .code(),
-      absl::StatusCode::kFailedPrecondition);
+      absl::StatusCode::kAborted);
   v1::Person again = NewPerson("xa", "Again");
   EXPECT_EQ(resources_->persons().store().Create(&again).code(),
             absl::StatusCode::kAlreadyExists);
@@ -379,7 +380,7 @@ TEST_P(StoreTest, UpdateChangesEtagAndUpdateTimeAndChecksEtag) {
   absl::Status stale = resources_->persons().store().Update(
       "persons/a", p.etag(),
       [](google::protobuf::Message*) { return absl::OkStatus(); }, &out);
-  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kAborted);
   // A failing mutation writes nothing.
   v1::Person before;
   ASSERT_TRUE(
@@ -489,7 +490,7 @@ TEST_P(StoreTest, OfTwoConcurrentUpdatesFromOneEtagExactlyOneWins) {
             &out);
         if (s.ok()) {
           ++ok;
-        } else if (s.code() == absl::StatusCode::kFailedPrecondition) {
+        } else if (s.code() == absl::StatusCode::kAborted) {
           ++stale;
         } else {
           ++other;

@@ -344,6 +344,8 @@ TEST_F(GatewayViewsTest, StateProfileErrors) {
       ExpectError(s, grpc::StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND");
   EXPECT_THAT(std::string(nf.status.message()),
               testing::HasSubstr("states/xx"));
+  // It names the service that refused, not the gateway that passed it on.
+  EXPECT_EQ(nf.info->domain(), "membership.cstopa.org");
 
   grpc::ClientContext ctx;
   Prepare(&ctx);
@@ -352,6 +354,7 @@ TEST_F(GatewayViewsTest, StateProfileErrors) {
   s = stub()->GetStateProfile(&ctx, req, &p);
   Details d = ExpectError(s, grpc::StatusCode::INVALID_ARGUMENT, "");
   EXPECT_THAT(d.bad_fields, Contains("name"));
+  EXPECT_EQ(d.info->domain(), "gateway.cstopa.org");  // the gateway's own
 
   grpc::ClientContext ctx2;
   Prepare(&ctx2);

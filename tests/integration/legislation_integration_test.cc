@@ -138,10 +138,11 @@ TEST_F(LegislationServerTest, CrudWithEtagsAndRevisions) {
     Prepare(&ctx, kEditorKey);
     v1::Document out;
     grpc::Status s = stub_->UpdateDocument(&ctx, up, &out);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
     Details det = DetailsOf(s);
     ASSERT_TRUE(det.info.has_value());
     EXPECT_EQ(det.info->reason(), "ETAG_MISMATCH");
+    EXPECT_EQ(det.info->domain(), "legislation.cstopa.org");
   }
   up.mutable_document()->set_etag(d.etag());
   {

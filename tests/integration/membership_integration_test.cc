@@ -192,7 +192,8 @@ TEST_F(MembershipIntegrationTest, CrudWithEtags) {
     req.mutable_update_mask()->add_paths("display_name");
     v1::Person out;
     s = stub_->UpdatePerson(&ctx, req, &out);
-    ExpectError(s, grpc::StatusCode::FAILED_PRECONDITION, "ETAG_MISMATCH");
+    Details d = ExpectError(s, grpc::StatusCode::ABORTED, "ETAG_MISMATCH");
+    EXPECT_EQ(d.info->domain(), "membership.cstopa.org");
   }
 
   // Update with the right etag.
@@ -448,7 +449,7 @@ TEST_F(MembershipIntegrationTest, ErrorsCarryDetails) {
                 grpc::StatusCode::ALREADY_EXISTS, "RESOURCE_ALREADY_EXISTS");
   }
   {
-    SCOPED_TRACE("FAILED_PRECONDITION");
+    SCOPED_TRACE("ABORTED");
     grpc::ClientContext ctx;
     Prepare(&ctx, kEditorKey);
     v1::UpdatePersonRequest req;
@@ -456,8 +457,8 @@ TEST_F(MembershipIntegrationTest, ErrorsCarryDetails) {
     req.mutable_person()->set_name("persons/itest-dup");
     req.mutable_person()->set_etag("not-the-etag");
     v1::Person out;
-    ExpectError(stub_->UpdatePerson(&ctx, req, &out),
-                grpc::StatusCode::FAILED_PRECONDITION, "ETAG_MISMATCH");
+    ExpectError(stub_->UpdatePerson(&ctx, req, &out), grpc::StatusCode::ABORTED,
+                "ETAG_MISMATCH");
   }
   {
     SCOPED_TRACE("UNAUTHENTICATED: no key");

@@ -211,8 +211,9 @@ TEST_F(MonitoringServerTest, CreateUpdateDeleteWithEtagsAndSummary) {
   {
     grpc::ClientContext ctx;  // the old etag again
     Prepare(&ctx, kEditorKey);
-    ExpectError(stub_->UpdateMission(&ctx, update, &updated),
-                grpc::StatusCode::FAILED_PRECONDITION, "ETAG_MISMATCH");
+    Details d = ExpectError(stub_->UpdateMission(&ctx, update, &updated),
+                            grpc::StatusCode::ABORTED, "ETAG_MISMATCH");
+    EXPECT_EQ(d.info->domain(), "monitoring.cstopa.org");
   }
 
   v1::DeleteMissionRequest del;

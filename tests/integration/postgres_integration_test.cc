@@ -298,7 +298,7 @@ TEST_F(PostgresIntegrationTest, TwoReplicasOneDatabase) {
     if (ok == 1) {
       const int winner = results[0].ok() ? 0 : 1;
       ++wins[winner];
-      ExpectError(results[1 - winner], grpc::StatusCode::FAILED_PRECONDITION,
+      ExpectError(results[1 - winner], grpc::StatusCode::ABORTED,
                   "ETAG_MISMATCH");
       EXPECT_NE(outs[winner].etag(), etag);
       for (v1::MembershipService::Stub* stub : stubs) {

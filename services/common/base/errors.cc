@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
@@ -42,6 +43,8 @@ absl::string_view DefaultReason(absl::StatusCode code) {
       return "RESOURCE_ALREADY_EXISTS";
     case absl::StatusCode::kFailedPrecondition:
       return "FAILED_PRECONDITION";
+    case absl::StatusCode::kAborted:
+      return "ABORTED";
     case absl::StatusCode::kPermissionDenied:
       return "PERMISSION_DENIED";
     case absl::StatusCode::kUnauthenticated:
@@ -80,7 +83,6 @@ absl::Status InvalidArgument(absl::string_view reason,
   Attach(status, bad);
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
-  info.set_domain(std::string(kErrorDomain));
   Attach(status, info);
   return status;
 }
@@ -98,7 +100,6 @@ absl::Status ErrorWithInfo(absl::StatusCode code, absl::string_view reason,
   absl::Status status(code, message);
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
-  info.set_domain(std::string(kErrorDomain));
   for (const auto& [k, v] : metadata) (*info.mutable_metadata())[k] = v;
   Attach(status, info);
   return status;
@@ -143,19 +144,31 @@ absl::Status AlreadyExists(absl::string_view resource_name,
 
 absl::Status EtagMismatch(absl::string_view resource_name) {
   return ErrorWithInfo(
-      absl::StatusCode::kFailedPrecondition, "ETAG_MISMATCH",
+      absl::StatusCode::kAborted, "ETAG_MISMATCH",
       absl::StrCat(resource_name,
                    " changed since it was read (etag mismatch); read it again "
                    "and retry with the new etag"),
       {{"resource", std::string(resource_name)}});
 }
 
-void EnsureErrorInfo(absl::Status& status) {
-  if (status.ok() || status.GetPayload(TypeUrl<google::rpc::ErrorInfo>()))
-    return;
+std::string ErrorDomainOf(absl::string_view grpc_service) {
+  std::vector<absl::string_view> parts = absl::StrSplit(grpc_service, '.');
+  if (parts.size() < 4 || parts[0] != "cstopa" || parts[1].empty())
+    return std::string(kDefaultErrorDomain);
+  return absl::StrCat(parts[1], ".", kDefaultErrorDomain);
+}
+
+void EnsureErrorInfo(absl::Status& status, absl::string_view domain) {
+  if (status.ok()) return;
   google::rpc::ErrorInfo info;
-  info.set_reason(std::string(DefaultReason(status.code())));
-  info.set_domain(std::string(kErrorDomain));
+  if (std::optional<google::rpc::ErrorInfo> has =
+          Detail<google::rpc::ErrorInfo>(status)) {
+    if (!has->domain().empty()) return;
+    info = *std::move(has);
+  } else {
+    info.set_reason(std::string(DefaultReason(status.code())));
+  }
+  info.set_domain(std::string(domain));
   Attach(status, info);
 }
 
@@ -191,10 +204,11 @@ absl::Status FromRpcStatus(const google::rpc::Status& status) {
   return out;
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
+grpc::Status ToGrpcStatus(const absl::Status& status,
+                          absl::string_view domain) {
   if (status.ok()) return grpc::Status::OK;
   absl::Status with_info = status;
-  EnsureErrorInfo(with_info);
+  EnsureErrorInfo(with_info, domain);
   return grpc::Status(static_cast<grpc::StatusCode>(with_info.code()),
                       std::string(with_info.message()),
                       ToRpcStatus(with_info).SerializeAsString());

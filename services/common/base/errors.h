@@ -32,8 +32,22 @@ class Status;
 
 namespace cstopa::common {
 
-// The ErrorInfo.domain of every error this suite returns.
-inline constexpr absl::string_view kErrorDomain = "cstopa.org";
+// ErrorInfo.domain (AIP-193) says which service refused: each service has
+// its own, "<service>.cstopa.org" (ErrorDomainOf). The helpers below leave
+// it empty; the gRPC edge fills it in with the serving service's domain
+// (ToGrpcStatus), so that the code that makes an error need not know which
+// service hosts it (RunServices hosts several in one process). An ErrorInfo
+// that has a domain keeps it: an error a service passes on from another
+// (the gateway's from a backend) still names the one that refused.
+//
+// The domain of an error no service claims (e.g. a test server's).
+inline constexpr absl::string_view kDefaultErrorDomain = "cstopa.org";
+
+// The error domain of the gRPC service `grpc_service` (its full name, e.g.
+// "cstopa.membership.v1.MembershipService" -> "membership.cstopa.org"):
+// the package's second component. kDefaultErrorDomain for a name outside
+// the `cstopa.<service>.<version>` packages.
+std::string ErrorDomainOf(absl::string_view grpc_service);
 
 // One bad field in a request, as in google.rpc.BadRequest.FieldViolation.
 // `field` is a path such as "state.display_name[0].text".
@@ -65,12 +79,14 @@ absl::Status NotFound(absl::string_view resource_name,
                       absl::string_view resource_type = "");
 absl::Status AlreadyExists(absl::string_view resource_name,
                            absl::string_view resource_type = "");
-// FAILED_PRECONDITION for a stale etag, reason "ETAG_MISMATCH".
+// ABORTED for a stale etag (AIP-154), reason "ETAG_MISMATCH": the resource
+// changed since the caller read it; read it again and retry.
 absl::Status EtagMismatch(absl::string_view resource_name);
 
-// Adds an ErrorInfo to `status` unless it has one (used for errors that come
-// from libraries without details).
-void EnsureErrorInfo(absl::Status& status);
+// Gives `status` an ErrorInfo in `domain`: adds one (reason from the code)
+// unless it has one (errors that come from libraries without details), and
+// sets the domain of one that has none.
+void EnsureErrorInfo(absl::Status& status, absl::string_view domain);
 
 // The BadRequest / ErrorInfo attached to `status`, if any (tests and logs).
 std::optional<google::rpc::BadRequest> GetBadRequest(
@@ -78,8 +94,10 @@ std::optional<google::rpc::BadRequest> GetBadRequest(
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 
 // The gRPC status for `status`: same code and message, and binary details
-// (google.rpc.Status) carrying every detail payload. OK maps to OK.
-grpc::Status ToGrpcStatus(const absl::Status& status);
+// (google.rpc.Status) carrying every detail payload, the ErrorInfo in
+// `domain` (EnsureErrorInfo). OK maps to OK.
+grpc::Status ToGrpcStatus(const absl::Status& status,
+                          absl::string_view domain = kDefaultErrorDomain);
 
 // `status` as a google.rpc.Status: code, message, and each detail payload
 // as an Any (no ErrorInfo is added). FromRpcStatus is its inverse.

@@ -25,7 +25,8 @@ TEST(ErrorsTest, InvalidArgumentCarriesFieldViolationsAndReason) {
   auto info = GetErrorInfo(s);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->reason(), "INVALID_FILTER");
-  EXPECT_EQ(info->domain(), "cstopa.org");
+  // The service's domain is set at the gRPC edge (ToGrpcStatus).
+  EXPECT_EQ(info->domain(), "");
 }
 
 TEST(ErrorsTest, ToGrpcStatusPacksDetailsIntoRpcStatus) {
@@ -89,10 +90,52 @@ TEST(ErrorsTest, NotFoundAndAlreadyExistsNameTheResourceAndItsType) {
   EXPECT_EQ(rpc.details_size(), 2);
 }
 
-TEST(ErrorsTest, EtagMismatchIsFailedPrecondition) {
+// AIP-154: a stale etag is ABORTED (read again and retry).
+TEST(ErrorsTest, EtagMismatchIsAborted) {
   absl::Status s = EtagMismatch("states/kz");
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(GetErrorInfo(s)->reason(), "ETAG_MISMATCH");
+  EXPECT_EQ(GetErrorInfo(s)->metadata().at("resource"), "states/kz");
+}
+
+TEST(ErrorsTest, EachServiceHasItsOwnErrorDomain) {
+  EXPECT_EQ(ErrorDomainOf("cstopa.membership.v1.MembershipService"),
+            "membership.cstopa.org");
+  EXPECT_EQ(ErrorDomainOf("cstopa.legislation.v1.LegislationService"),
+            "legislation.cstopa.org");
+  EXPECT_EQ(ErrorDomainOf("cstopa.gateway.v1.GatewayService"),
+            "gateway.cstopa.org");
+  EXPECT_EQ(ErrorDomainOf("cstopa.echo.EchoService"), "cstopa.org");
+  EXPECT_EQ(ErrorDomainOf("grpc.health.v1.Health"), "cstopa.org");
+}
+
+// The gRPC edge gives an error the serving service's domain, whether it
+// had an ErrorInfo or not, and leaves the domain of one that has one (an
+// error passed on from another service).
+TEST(ErrorsTest, ToGrpcStatusSetsTheServiceDomainUnlessOneIsSet) {
+  auto domain_on_wire = [](const absl::Status& s, absl::string_view domain) {
+    google::rpc::Status rpc;
+    EXPECT_TRUE(rpc.ParseFromString(ToGrpcStatus(s, domain).error_details()));
+    for (const auto& any : rpc.details()) {
+      google::rpc::ErrorInfo info;
+      if (any.UnpackTo(&info)) return info.reason() + "@" + info.domain();
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(domain_on_wire(NotFound("states/xx"), "membership.cstopa.org"),
+            "RESOURCE_NOT_FOUND@membership.cstopa.org");
+  EXPECT_EQ(domain_on_wire(absl::UnavailableError("down"), "events.cstopa.org"),
+            "UNAVAILABLE@events.cstopa.org");
+  absl::Status forwarded = EtagMismatch("states/kz");
+  EnsureErrorInfo(forwarded, "membership.cstopa.org");
+  EXPECT_EQ(domain_on_wire(forwarded, "gateway.cstopa.org"),
+            "ETAG_MISMATCH@membership.cstopa.org");
+  // The other details stay.
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(
+      ToGrpcStatus(NotFound("states/xx", "cstopa.org/State"), "x.cstopa.org")
+          .error_details()));
+  EXPECT_EQ(rpc.details_size(), 2);
 }
 
 }  // namespace

@@ -24,6 +24,9 @@ TEST(FromGrpcStatusTest, InvalidArgumentRoundTrips) {
   absl::Status got = FromGrpcStatus(ToGrpcStatus(sent));
   EXPECT_EQ(got.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(got.message(), sent.message());
+  // The gRPC edge gave the ErrorInfo its domain (the default here; a
+  // service's own in a server).
+  EnsureErrorInfo(sent, kDefaultErrorDomain);
   std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(got);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->reason(), "INVALID_FILTER");

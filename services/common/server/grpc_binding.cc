@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -72,17 +73,19 @@ google::protobuf::ArenaOptions UnaryReactor::ArenaOptionsFor(char* block,
 }
 
 UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
-                           grpc::ByteBuffer* response)
+                           grpc::ByteBuffer* response,
+                           const std::string* error_domain)
     : arena_(ArenaOptionsFor(initial_block_, sizeof(initial_block_))),
       response_buffer_(response),
-      caller_(CallerOf(ctx)) {}
+      caller_(CallerOf(ctx)),
+      error_domain_(error_domain) {}
 
 void UnaryReactor::Finish(absl::Status status) {
   if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   if (status.ok() && response_ != nullptr)
     *response_buffer_ = Serialize(*response_);
-  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status));
+  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status, *error_domain_));
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
@@ -100,8 +103,9 @@ void UnaryReactor::FinishSerialized(std::string bytes) {
   grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
 }
 
-StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx)
-    : caller_(CallerOf(ctx)) {}
+StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx,
+                             const std::string* error_domain)
+    : caller_(CallerOf(ctx)), error_domain_(error_domain) {}
 
 void StreamReactor::Write(const google::protobuf::Message& message,
                           absl::AnyInvocable<void(bool)> written) {
@@ -125,7 +129,8 @@ void StreamReactor::OnWriteDone(bool ok) {
 
 void StreamReactor::Finish(absl::Status status) {
   if (!finished_.exchange(true))
-    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(ToGrpcStatus(status));
+    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(
+        ToGrpcStatus(status, *error_domain_));
 }
 
 void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
@@ -151,4 +156,15 @@ void StreamReactor::OnCancel() {
 }
 
 }  // namespace grpc_binding_internal
+
+const std::string* GrpcServiceBase::ErrorDomainFor(const char* path) {
+  if (error_domain_.empty()) {
+    absl::string_view service(path);
+    if (absl::ConsumePrefix(&service, "/"))
+      service = service.substr(0, service.find('/'));
+    error_domain_ = ErrorDomainOf(service);
+  }
+  return &error_domain_;
+}
+
 }  // namespace cstopa::common

@@ -8,6 +8,9 @@
 // The handler then gets a UnaryCall (or ServerStreamCall, api/call.h); when
 // it finishes, the response is serialized here, or sent as the bytes it
 // gave (UnaryCall::FinishSerialized). No thread waits for a handler.
+// Every error leaves with an ErrorInfo in the service's own domain
+// (ErrorDomainOf its full name, e.g. "membership.cstopa.org"; base/errors.h),
+// unless it names another one already.
 //
 //   class FooServiceGrpc final : public GrpcServiceBase {  // generated
 //    public:
@@ -53,7 +56,8 @@ namespace grpc_binding_internal {
 // The non-template part of one unary call: reactor, arena, caller.
 class UnaryReactor : public grpc::ServerUnaryReactor, public UnaryCallState {
  public:
-  UnaryReactor(grpc::CallbackServerContext* ctx, grpc::ByteBuffer* response);
+  UnaryReactor(grpc::CallbackServerContext* ctx, grpc::ByteBuffer* response,
+               const std::string* error_domain);
   virtual ~UnaryReactor() = default;
 
   const Caller& caller() const override { return caller_; }
@@ -76,6 +80,7 @@ class UnaryReactor : public grpc::ServerUnaryReactor, public UnaryCallState {
   grpc::ByteBuffer* response_buffer_;
   google::protobuf::Message* response_ = nullptr;
   Caller caller_;
+  const std::string* error_domain_;
 };
 
 template <typename Handler, typename Request, typename Response>
@@ -83,8 +88,8 @@ class TypedUnaryReactor final : public UnaryReactor {
  public:
   using Method = void (Handler::*)(UnaryCall<Request, Response>);
   TypedUnaryReactor(grpc::CallbackServerContext* ctx,
-                    grpc::ByteBuffer* response)
-      : UnaryReactor(ctx, response) {}
+                    grpc::ByteBuffer* response, const std::string* error_domain)
+      : UnaryReactor(ctx, response, error_domain) {}
 
   void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
     Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
@@ -102,7 +107,8 @@ class TypedUnaryReactor final : public UnaryReactor {
 class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                       public ServerStreamState {
  public:
-  explicit StreamReactor(grpc::CallbackServerContext* ctx);
+  StreamReactor(grpc::CallbackServerContext* ctx,
+                const std::string* error_domain);
   virtual ~StreamReactor() = default;
 
   const Caller& caller() const override { return caller_; }
@@ -121,6 +127,7 @@ class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
  private:
   google::protobuf::Arena arena_;
   Caller caller_;
+  const std::string* error_domain_;
   grpc::ByteBuffer buffer_;
   absl::AnyInvocable<void(bool)> written_;
   std::atomic<bool> finished_{false};
@@ -133,8 +140,9 @@ template <typename Handler, typename Request, typename Response>
 class TypedStreamReactor final : public StreamReactor {
  public:
   using Method = void (Handler::*)(ServerStreamCall<Request, Response>);
-  explicit TypedStreamReactor(grpc::CallbackServerContext* ctx)
-      : StreamReactor(ctx) {}
+  TypedStreamReactor(grpc::CallbackServerContext* ctx,
+                     const std::string* error_domain)
+      : StreamReactor(ctx, error_domain) {}
 
   void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
     Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
@@ -158,16 +166,17 @@ class GrpcServiceBase : public grpc::Service {
                 void (Handler::*method)(UnaryCall<Request, Response>)) {
     using Reactor =
         grpc_binding_internal::TypedUnaryReactor<Handler, Request, Response>;
+    const std::string* domain = ErrorDomainFor(path);
     AddMethod(new grpc::internal::RpcServiceMethod(
         path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
         next_index_++,
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
                                                  grpc::ByteBuffer>(
-            [handler, method](grpc::CallbackServerContext* ctx,
-                              const grpc::ByteBuffer* request,
-                              grpc::ByteBuffer* response) {
-              auto* reactor = new Reactor(ctx, response);
+            [handler, method, domain](grpc::CallbackServerContext* ctx,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) {
+              auto* reactor = new Reactor(ctx, response, domain);
               reactor->Start(*request, handler, method);
               return reactor;
             }));
@@ -180,22 +189,28 @@ class GrpcServiceBase : public grpc::Service {
       void (Handler::*method)(ServerStreamCall<Request, Response>)) {
     using Reactor =
         grpc_binding_internal::TypedStreamReactor<Handler, Request, Response>;
+    const std::string* domain = ErrorDomainFor(path);
     AddMethod(new grpc::internal::RpcServiceMethod(
         path, grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
     MarkMethodRawCallback(
         next_index_++,
         new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer,
                                                            grpc::ByteBuffer>(
-            [handler, method](grpc::CallbackServerContext* ctx,
-                              const grpc::ByteBuffer* request) {
-              auto* reactor = new Reactor(ctx);
+            [handler, method, domain](grpc::CallbackServerContext* ctx,
+                                      const grpc::ByteBuffer* request) {
+              auto* reactor = new Reactor(ctx, domain);
               reactor->Start(*request, handler, method);
               return reactor;
             }));
   }
 
  private:
+  // The error domain of the service whose method `path` is
+  // ("/pkg.Service/Method"), kept here for the service's lifetime.
+  const std::string* ErrorDomainFor(const char* path);
+
   int next_index_ = 0;
+  std::string error_domain_;
 };
 
 }  // namespace cstopa::common

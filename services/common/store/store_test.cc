@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/store/internal/migrations.h"
+#include "services/common/store/resource_store.h"
 #include "services/common/store/sql.h"
 #include "services/common/testing/test_postgres.h"
 
@@ -569,6 +570,31 @@ TEST(OpenDatabaseTest, MemoryDatabasesArePrivate) {
                     return absl::OkStatus();
                   })
                   .ok());
+}
+
+// Etags (AIP-154): a weak etag for a day is made from the stored one and
+// names it in a write, whatever the day; strong, weak and the unquoted form
+// of before match only the version they were made from.
+TEST(EtagTest, WeakEtagsForADayNameTheStoredVersion) {
+  const std::string stored = "\"0123456789abcdef\"";
+  EXPECT_EQ(WeakEtag(stored, 20220501), "W/\"0123456789abcdef-20220501\"");
+  // Made again for another day, from the stored or from a weak one.
+  EXPECT_EQ(WeakEtag(WeakEtag(stored, 20220501), 20261122),
+            WeakEtag(stored, 20261122));
+  EXPECT_NE(WeakEtag(stored, 20220501), WeakEtag(stored, 20261122));
+
+  EXPECT_TRUE(EtagMatches(stored, stored));
+  EXPECT_TRUE(EtagMatches("0123456789abcdef", stored));  // unquoted, as before
+  EXPECT_TRUE(EtagMatches(WeakEtag(stored, 20220501), stored));
+  // A stored etag from before quoting matches the quoted form too.
+  EXPECT_TRUE(EtagMatches(stored, "0123456789abcdef"));
+
+  for (const char* other :
+       {"\"0123456789abcdee\"", "0123456789abcde", "W/\"0123456789abcdef\"",
+        "W/\"0123456789abcdee-20220501\"", "\"\"", "", "\"0123456789abcdef",
+        "W/\"-20220501\""}) {
+    EXPECT_FALSE(EtagMatches(other, stored)) << other;
+  }
 }
 
 }  // namespace

@@ -351,7 +351,8 @@ class GatewayClientTest(unittest.TestCase):
                 any_msg.Unpack(info)
                 infos.append(info)
         self.assertEqual([(i.reason, i.domain) for i in infos],
-                         [("RESOURCE_NOT_FOUND", "cstopa.org")], status)
+                         [("RESOURCE_NOT_FOUND", "membership.cstopa.org")],
+                         status)  # the backend's error, passed on
         # Every detail is a known google.rpc type that unpacks.
         for any_msg in status.details:
             known = [cls for cls in (error_details_pb.ErrorInfo,

@@ -164,7 +164,7 @@ TEST_F(NotesGrpcTest, ErrorsCarryTheirDetails) {
     google::rpc::ErrorInfo info;
     if (any.UnpackTo(&info)) {
       has_info = true;
-      EXPECT_EQ(info.domain(), "cstopa.org");
+      EXPECT_EQ(info.domain(), "notes.cstopa.org");  // the service's own
       EXPECT_FALSE(info.reason().empty());
     }
   }

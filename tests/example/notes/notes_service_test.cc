@@ -130,7 +130,7 @@ TEST_P(NotesTest, UpdateWithAStaleEtagIsRefused) {
   ASSERT_TRUE(notes_->UpdateNote(EditorCaller(), update, &updated).ok());
   EXPECT_NE(updated.etag(), created.etag());
   absl::Status s = notes_->UpdateNote(EditorCaller(), update, &updated);
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
 }
 
