@@ -234,7 +234,11 @@ void ServeView(Coalescer& coalescer, ViewCache* cache, uint32_t services,
   // Read before any backend call starts: see ViewCache::Insert.
   const ViewCache::Stamp stamp =
       cache != nullptr ? cache->Read() : ViewCache::Stamp();
-  const common::Caller caller = call.caller();
+  // Views are built, shared and cached with their texts in stored order;
+  // the server's face puts each caller's `accept-language` first in the
+  // answer it sends (api/language.h).
+  common::Caller caller = call.caller();
+  caller.accept_language.clear();
   Coalescer::Waiter waiter =
       [call = std::move(call)](const Coalescer::Answer& answer) mutable {
         if (answer.ok()) {

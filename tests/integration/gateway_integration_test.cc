@@ -993,6 +993,35 @@ TEST(GatewayCacheTest, ViewsAreNotCachedWhileAStreamIsDown) {
   ExpectComplete(p.sections());
 }
 
+// A caller's accept-language orders the texts of its own answer only: the
+// view is cached in stored order and ordered again for each caller.
+TEST(GatewayCacheTest, EachCallerGetsItsLanguageFirstFromOneCachedView) {
+  Suite suite;
+  suite.view_cache = true;
+  ASSERT_TRUE(suite.Start().ok());
+  gw::GatewayService::Stub* stub = suite.stub.get();
+  ASSERT_TRUE(WaitForStreams(stub));
+  auto get = [&](const std::string& language, gw::StateProfile* p) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    if (!language.empty()) ctx.AddMetadata("accept-language", language);
+    gw::GetStateProfileRequest req;
+    req.set_name("states/kg/profile");
+    return stub->GetStateProfile(&ctx, req, p);
+  };
+  gw::StateProfile ru, plain, ru_again;
+  ASSERT_TRUE(get("ru", &ru).ok());
+  EXPECT_FALSE(ru.freshness().from_cache());
+  ASSERT_GE(ru.state().display_name_size(), 2);
+  EXPECT_EQ(ru.state().display_name(0).language_code(), "ru");
+  ASSERT_TRUE(get("", &plain).ok());
+  EXPECT_TRUE(plain.freshness().from_cache());
+  EXPECT_EQ(plain.state().display_name(0).language_code(), "en");  // stored
+  ASSERT_TRUE(get("ru-RU, en;q=0.5", &ru_again).ok());
+  EXPECT_TRUE(ru_again.freshness().from_cache());
+  EXPECT_EQ(ru_again.state().display_name(0).language_code(), "ru");
+}
+
 // With --view_cache=false every view is built from the backends; the
 // streams are still followed, for the positions.
 TEST(GatewayCacheTest, TheCacheCanBeTurnedOff) {
