@@ -110,7 +110,8 @@ TEST_F(LegislationServerTest, SeedIsVisible) {
   grpc::ClientContext ctx2;
   Prepare(&ctx2);
   v1::GetTreatyRatificationProgressRequest preq;
-  preq.set_treaty("treaties/jurisdiction-temporary-deployment-2021");
+  preq.set_name(
+      "treaties/jurisdiction-temporary-deployment-2021/ratificationProgress");
   v1::TreatyRatificationProgress progress;
   ASSERT_TRUE(
       stub_->GetTreatyRatificationProgress(&ctx2, preq, &progress).ok());
