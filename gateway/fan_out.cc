@@ -1,6 +1,9 @@
 #include "gateway/fan_out.h"
 
+#include <string>
+
 #include "absl/time/clock.h"
+#include "cstopa/gateway/v1/gateway.grpc.pb.h"
 #include "google/rpc/status.pb.h"
 #include "services/common/base/errors.h"
 
@@ -12,6 +15,8 @@ void FanOut::Start(
   std::move(calls_).Start([parts = std::move(parts_), fair = fair_budget_,
                            done = std::move(done)]() mutable {
     const absl::Time now = absl::Now();
+    const std::string domain =
+        common::ErrorDomainOf(v1::GatewayService::service_full_name());
     std::vector<v1::SectionStatus> sections;
     sections.reserve(parts.size());
     for (const Part& part : parts) {
@@ -19,11 +24,13 @@ void FanOut::Start(
       s.set_section(part.section);
       s.set_service(part.backend->service());
       if (part.status == nullptr) {
-        *s.mutable_status() = common::ToRpcStatus(absl::UnavailableError(
+        absl::Status refused = absl::UnavailableError(
             absl::StrCat(part.backend->service(),
                          " was not called: its circuit breaker is open until ",
                          absl::FormatTime(absl::RFC3339_sec, part.retry_time,
-                                          absl::UTCTimeZone()))));
+                                          absl::UTCTimeZone())));
+        common::EnsureErrorInfo(refused, domain);
+        *s.mutable_status() = common::ToRpcStatus(refused);
         continue;
       }
       if (!fair && absl::IsDeadlineExceeded(*part.status)) {
@@ -32,7 +39,11 @@ void FanOut::Start(
         part.backend->breaker().Record(*part.status, now);
       }
       s.set_complete(part.status->ok());
-      *s.mutable_status() = common::ToRpcStatus(*part.status);
+      // A backend's own error keeps its domain and reason; one the gateway
+      // saw happen (no answer in time, no connection) is the gateway's.
+      absl::Status status = *part.status;
+      common::EnsureErrorInfo(status, domain);
+      *s.mutable_status() = common::ToRpcStatus(status);
     }
     std::move(done)(std::move(sections));
   });

@@ -160,6 +160,15 @@ void ExpectComplete(
   }
 }
 
+// The ErrorInfo of a section's status ("domain reason"), or "".
+std::string ErrorInfoOf(const google::rpc::Status& status) {
+  for (const auto& any : status.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) return info.domain() + " " + info.reason();
+  }
+  return "";
+}
+
 const gw::SectionStatus* Section(
     const google::protobuf::RepeatedPtrField<gw::SectionStatus>& sections,
     absl::string_view name) {
@@ -523,6 +532,8 @@ TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {
     EXPECT_FALSE(sec->complete());
     EXPECT_EQ(sec->service(), "monitoring");
     EXPECT_EQ(sec->status().code(), grpc::StatusCode::UNAVAILABLE);
+    // No answer at all: the gateway says so, in its own domain.
+    EXPECT_EQ(ErrorInfoOf(sec->status()), "gateway.cstopa.org UNAVAILABLE");
   }
   EXPECT_TRUE(Section(p.sections(), "membership")->complete());
   EXPECT_TRUE(Section(p.sections(), "legislation")->complete());
@@ -600,6 +611,8 @@ TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {
     EXPECT_FALSE(sec->complete());
     EXPECT_EQ(sec->service(), "events");
     EXPECT_EQ(sec->status().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_EQ(ErrorInfoOf(sec->status()),
+              "gateway.cstopa.org DEADLINE_EXCEEDED");
   }
   for (const char* name : {"membership", "legislation", "missions"})
     EXPECT_TRUE(Section(d.sections(), name)->complete()) << name;
