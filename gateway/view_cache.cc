@@ -41,7 +41,13 @@ std::shared_ptr<const std::string> ViewCache::Lookup(const std::string& key) {
 
 ViewCache::Stamp ViewCache::Read() const {
   absl::MutexLock lock(&mu_);
-  return now_;
+  Stamp stamp;
+  for (int i = 0; i < kServiceCount; ++i) {
+    stamp.epoch[i] = epoch_[i];
+    stamp.sequence[i] = streams_[i].sequence;
+    stamp.following[i] = streams_[i].following;
+  }
+  return stamp;
 }
 
 void ViewCache::Insert(const std::string& key, std::string bytes,
@@ -52,8 +58,8 @@ void ViewCache::Insert(const std::string& key, std::string bytes,
   absl::MutexLock lock(&mu_);
   for (int i = 0; i < kServiceCount; ++i) {
     if ((services & ServiceBit(i)) == 0) continue;
-    if (!stamp.following[i] || !now_.following[i] ||
-        stamp.epoch[i] != now_.epoch[i]) {
+    if (!stamp.following[i] || !streams_[i].following ||
+        stamp.epoch[i] != epoch_[i]) {
       ++stale_skips_;
       return;
     }
@@ -90,9 +96,7 @@ void ViewCache::DropLocked(uint32_t bit) {
 
 void ViewCache::Following(int index, int64_t sequence) {
   absl::MutexLock lock(&mu_);
-  ++now_.epoch[index];
-  now_.following[index] = true;
-  now_.sequence[index] = sequence;
+  ++epoch_[index];
   StreamState& s = streams_[index];
   s.following = true;
   s.sequence = sequence;
@@ -102,8 +106,7 @@ void ViewCache::Following(int index, int64_t sequence) {
 void ViewCache::Changed(int index, int64_t sequence, absl::Time commit_time) {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
-  ++now_.epoch[index];
-  now_.sequence[index] = sequence;
+  ++epoch_[index];
   DropLocked(ServiceBit(index));
   StreamState& s = streams_[index];
   s.sequence = sequence;
@@ -114,13 +117,11 @@ void ViewCache::Changed(int index, int64_t sequence, absl::Time commit_time) {
 
 void ViewCache::Lost(int index, const absl::Status& why) {
   absl::MutexLock lock(&mu_);
-  ++now_.epoch[index];
-  const bool was = now_.following[index];
-  now_.following[index] = false;
+  ++epoch_[index];
   DropLocked(ServiceBit(index));
   StreamState& s = streams_[index];
+  if (s.following) ++s.losses;
   s.following = false;
-  if (was) ++s.losses;
   s.last_error = why;
 }
 

@@ -125,7 +125,8 @@ class ViewCache {
   Lru lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
   absl::flat_hash_map<std::string, Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  Stamp now_ ABSL_GUARDED_BY(mu_);
+  // Per stream: changes and losses seen (a Stamp's epoch).
+  std::array<uint64_t, kServiceCount> epoch_ ABSL_GUARDED_BY(mu_){};
   std::array<StreamState, kServiceCount> streams_ ABSL_GUARDED_BY(mu_);
   int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;

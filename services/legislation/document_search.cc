@@ -31,52 +31,6 @@ absl::StatusOr<int32_t> SearchPageSize(int32_t requested) {
   return std::min(requested, kMaxSearchPageSize);
 }
 
-bool ReadVarint(absl::string_view in, size_t* pos, uint64_t* out) {
-  *out = 0;
-  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
-    unsigned char b = static_cast<unsigned char>(in[(*pos)++]);
-    *out |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-// Copies the serialized message `in` to `out` without the top-level field
-// `field` (search results leave out document texts, which may be long),
-// working on the wire format so nothing is decoded. False if `in` is not a
-// valid message encoding.
-bool WithoutField(absl::string_view in, int field, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  size_t pos = 0;
-  while (pos < in.size()) {
-    size_t start = pos;
-    uint64_t tag, n;
-    if (!ReadVarint(in, &pos, &tag)) return false;
-    switch (tag & 7) {
-      case 0:
-        if (!ReadVarint(in, &pos, &n)) return false;
-        break;
-      case 1:
-        pos += 8;
-        break;
-      case 2:
-        if (!ReadVarint(in, &pos, &n) || n > in.size() - pos) return false;
-        pos += n;
-        break;
-      case 5:
-        pos += 4;
-        break;
-      default:
-        return false;
-    }
-    if (pos > in.size()) return false;
-    if (static_cast<int64_t>(tag >> 3) != field)
-      out->append(in.data() + start, pos - start);
-  }
-  return true;
-}
-
 // The first passage of the titles, summaries or texts (as stored in the
 // text columns `first`, `first` + 1 and `first` + 2 of `row`, entries
 // separated by newlines) that holds one of the words; the first title when
@@ -100,8 +54,9 @@ absl::Status FillHit(const SqlRow& row, int first, const SnippetWords& words,
                      bool full, SearchHit* hit) {
   if (full) {
     hit->document.assign(row.Bytes(first).data(), row.Bytes(first).size());
-  } else if (!WithoutField(row.Bytes(first), v1::Document::kTextFieldNumber,
-                           &hit->document)) {
+  } else if (!common::resource_internal::WithoutFields(
+                 row.Bytes(first), {v1::Document::kTextFieldNumber},
+                 &hit->document)) {
     return absl::DataLossError("a stored document is corrupt");
   }
   hit->snippets.push_back(SnippetOf(row, first + 1, words));

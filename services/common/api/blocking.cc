@@ -29,12 +29,9 @@ absl::Status UnaryWaiter::Wait() {
 
 void StreamWaiter::Write(const google::protobuf::Message& message,
                          absl::AnyInvocable<void(bool)> written) {
-  std::string bytes = message.SerializeAsString();
-  if (!caller_.accept_language.empty()) {
-    std::unique_ptr<google::protobuf::Message> copy(message.New());
-    PreferLanguagesSerialized(ParseAcceptLanguage(caller_.accept_language),
-                              copy.get(), &bytes);
-  }
+  std::unique_ptr<google::protobuf::Message> ordered =
+      InLanguages(caller_.accept_language, message);
+  std::string bytes = (ordered ? *ordered : message).SerializeAsString();
   absl::MutexLock lock(&mu_);
   queue_.emplace_back(std::move(bytes), std::move(written));
 }

@@ -100,6 +100,16 @@ void PreferLanguages(const std::vector<std::string>& languages,
   }
 }
 
+std::unique_ptr<google::protobuf::Message> InLanguages(
+    absl::string_view accept_language,
+    const google::protobuf::Message& message) {
+  if (accept_language.empty()) return nullptr;
+  std::unique_ptr<google::protobuf::Message> copy(message.New());
+  copy->CopyFrom(message);
+  PreferLanguages(ParseAcceptLanguage(accept_language), copy.get());
+  return copy;
+}
+
 bool PreferLanguagesSerialized(const std::vector<std::string>& languages,
                                google::protobuf::Message* message,
                                std::string* bytes) {

@@ -14,6 +14,7 @@
 #ifndef CSTOPA_SERVICES_COMMON_API_LANGUAGE_H_
 #define CSTOPA_SERVICES_COMMON_API_LANGUAGE_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ std::vector<std::string> ParseAcceptLanguage(absl::string_view value);
 // included) by `languages` (ParseAcceptLanguage), stably.
 void PreferLanguages(const std::vector<std::string>& languages,
                      google::protobuf::Message* message);
+
+// A copy of `message` with its texts ordered by `accept_language` (the
+// metadata's value, unparsed); null when it is empty (send `message`).
+std::unique_ptr<google::protobuf::Message> InLanguages(
+    absl::string_view accept_language,
+    const google::protobuf::Message& message);
 
 // The same for a serialized message of `message`'s type: parsed into
 // `message`, reordered and serialized back into `bytes`. False when `bytes`

@@ -276,10 +276,7 @@ bool WithoutFields(absl::string_view in, const std::vector<int>& omit,
                    std::string* out) {
   out->clear();
   out->reserve(in.size());
-  return EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
-    if (std::find(omit.begin(), omit.end(), number) == omit.end())
-      out->append(in.data() + start, end - start);
-  });
+  return AppendWithout(in, omit, out);
 }
 
 size_t SizeWithout(absl::string_view in, const std::vector<int>& omit) {
@@ -292,9 +289,9 @@ size_t SizeWithout(absl::string_view in, const std::vector<int>& omit) {
   return ok ? size : std::string::npos;
 }
 
-void AppendWithout(absl::string_view in, const std::vector<int>& omit,
+bool AppendWithout(absl::string_view in, const std::vector<int>& omit,
                    std::string* out) {
-  EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
+  return EachField(in, [&](int64_t number, size_t start, size_t, size_t end) {
     if (std::find(omit.begin(), omit.end(), number) == omit.end())
       out->append(in.data() + start, end - start);
   });

@@ -318,10 +318,11 @@ ResourceView ViewOf(const google::protobuf::Message& request,
 bool WithoutFields(absl::string_view in, const std::vector<int>& omit,
                    std::string* out);
 // The size of `in` without the top-level fields `omit` (npos if `in` is not
-// a valid message encoding), and the appending of those bytes to `out`: a
-// view written straight into a page, without a copy in between.
+// a valid message encoding), and the appending of those bytes to `out` (a
+// view written straight into a page, without a copy in between; false if
+// `in` is not a valid encoding).
 size_t SizeWithout(absl::string_view in, const std::vector<int>& omit);
-void AppendWithout(absl::string_view in, const std::vector<int>& omit,
+bool AppendWithout(absl::string_view in, const std::vector<int>& omit,
                    std::string* out);
 // Clears the top-level fields `omit` of `m`.
 void ClearFields(google::protobuf::Message* m, const std::vector<int>& omit);

@@ -109,14 +109,9 @@ StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx,
 
 void StreamReactor::Write(const google::protobuf::Message& message,
                           absl::AnyInvocable<void(bool)> written) {
-  if (!caller_.accept_language.empty()) {
-    std::unique_ptr<google::protobuf::Message> copy(message.New());
-    copy->CopyFrom(message);
-    PreferLanguages(ParseAcceptLanguage(caller_.accept_language), copy.get());
-    buffer_ = Serialize(*copy);
-  } else {
-    buffer_ = Serialize(message);
-  }
+  std::unique_ptr<google::protobuf::Message> ordered =
+      InLanguages(caller_.accept_language, message);
+  buffer_ = Serialize(ordered ? *ordered : message);
   written_ = std::move(written);
   StartWrite(&buffer_);
 }
