@@ -11,23 +11,29 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cstopa/gateway/v1/gateway.grpc.pb.h"
 #include "gateway/change_follower.h"
 #include "gateway/fan_out.h"
+#include "gateway/http/http_api.h"
 #include "gateway/name_directory.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/server.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
 #include "services/common/client/channel.h"
+#include "services/common/http/http_server.h"
 #include "services/common/query/validation.h"
 #include "services/common/resources/resource.h"
+#include "services/common/server/config.h"
 
 namespace cstopa::gateway {
 namespace {
@@ -626,9 +632,19 @@ class StreamHub final : public ChangeFollower::Listener {
 // streams that keep it true, name directory, handler and gRPC face.
 class GatewayInstance final : public common::ServiceInstance {
  public:
+  // Where and how the HTTP/JSON front door serves (http/http_api.h);
+  // an empty `listen` serves none.
+  struct HttpFlags {
+    std::string listen;
+    int threads = 2;
+    http::HttpApiOptions api;
+  };
+
   GatewayInstance(std::unique_ptr<Backends> backends, GatewayOptions options,
-                  absl::Duration names_refresh, ViewCache::Options cache)
-      : backends_(std::move(backends)),
+                  absl::Duration names_refresh, ViewCache::Options cache,
+                  HttpFlags http)
+      : http_flags_(std::move(http)),
+        backends_(std::move(backends)),
         cache_(cache),
         names_(backends_->membership().channel(), names_refresh),
         hub_(&cache_, &names_),
@@ -665,7 +681,46 @@ class GatewayInstance final : public common::ServiceInstance {
     return absl::OkStatus();
   }
   std::string MetricsText() const override {
-    return backends_->MetricsText() + handler_.MetricsText();
+    return backends_->MetricsText() + handler_.MetricsText() +
+           (http_api_ ? http_api_->MetricsText() : "");
+  }
+
+  // The HTTP/JSON front door, once gRPC serves: the four services through
+  // the backends' channels, the gateway's own views through an in-process
+  // channel to this server.
+  absl::StatusOr<std::map<std::string, int>> StartServing(
+      const Serving& serving) override {
+    if (http_flags_.listen.empty()) return std::map<std::string, int>();
+    std::map<std::string, std::shared_ptr<grpc::Channel>> channels = {
+        {mem::MembershipService::service_full_name(),
+         backends_->membership().channel()},
+        {leg::LegislationService::service_full_name(),
+         backends_->legislation().channel()},
+        {ev::EventsService::service_full_name(), backends_->events().channel()},
+        {mon::MonitoringService::service_full_name(),
+         backends_->monitoring().channel()},
+        {v1::GatewayService::service_full_name(),
+         serving.server->InProcessChannel(grpc::ChannelArguments())}};
+    auto api = http::HttpApi::Create(std::move(channels), http_flags_.api,
+                                     serving.access_log);
+    if (!api.ok()) return api.status();
+    http_api_ = *std::move(api);
+    cstopa::http::HttpServerOptions options;
+    options.threads = http_flags_.threads;
+    options.error_body = &http::HttpApi::ServerErrorBody;
+    auto server = cstopa::http::HttpServer::Start(
+        http_flags_.listen, options,
+        [api = http_api_.get()](
+            std::shared_ptr<cstopa::http::HttpExchange> exchange) {
+          api->Handle(std::move(exchange));
+        });
+    if (!server.ok()) return server.status();
+    http_server_ = *std::move(server);
+    return std::map<std::string, int>{{"http_port", http_server_->port()}};
+  }
+
+  void StopServing(absl::Duration grace) override {
+    if (http_server_) http_server_->Shutdown(grace);
   }
 
  private:
@@ -676,6 +731,7 @@ class GatewayInstance final : public common::ServiceInstance {
     followers_.back()->Start();
   }
 
+  const HttpFlags http_flags_;
   std::unique_ptr<Backends> backends_;
   ViewCache cache_;
   NameDirectory names_;
@@ -688,6 +744,8 @@ class GatewayInstance final : public common::ServiceInstance {
   std::unique_ptr<mon::MonitoringService::Stub> monitoring_;
   // Last: stopped before anything they report to is destroyed.
   std::vector<std::unique_ptr<ChangeFollower>> followers_;
+  std::unique_ptr<http::HttpApi> http_api_;
+  std::unique_ptr<cstopa::http::HttpServer> http_server_;
 };
 
 absl::Status CheckTarget(const std::string& value) {
@@ -846,6 +904,29 @@ common::ServiceDefinition GatewayService() {
                              "memory the cached views may take, in MiB "
                              "(least recently used views go first)",
                              Whole(1, 65536, "MiB")});
+  def.extra_flags.push_back(
+      {"http_listen", "CSTOPA_HTTP_LISTEN", "",
+       "host:port of the HTTP/JSON API (every RPC at its google.api.http "
+       "route, Server-Sent Events for streams, GET /v1/openapi.json), e.g. "
+       "127.0.0.1:8080 (what ./scripts/start.sh and the container image "
+       "use); empty (the default) serves no HTTP",
+       [](const std::string& value) {
+         return value.empty()
+                    ? absl::OkStatus()
+                    : common::ValidateListenAddress("http_listen", value);
+       }});
+  def.extra_flags.push_back({"http_threads", "CSTOPA_HTTP_THREADS", "2",
+                             "event loops serving HTTP connections",
+                             Whole(1, 64, "threads")});
+  def.extra_flags.push_back(
+      {"http_cors_origins", "CSTOPA_HTTP_CORS_ORIGINS", "",
+       "comma-separated origins (https://example.org) whose pages may call "
+       "the HTTP API from a browser, or * for any; empty: none",
+       any});
+  def.extra_flags.push_back(
+      {"http_deadline_ms", "CSTOPA_HTTP_DEADLINE_MS", "10000",
+       "deadline of a call made for an HTTP request (streams have none)",
+       Millis(10, 600000)});
   def.create = [](const common::ServiceContext& ctx)
       -> absl::StatusOr<std::unique_ptr<common::ServiceInstance>> {
     auto flag = [&](const char* name) { return ctx.flags.at(name); };
@@ -873,8 +954,18 @@ common::ServiceDefinition GatewayService() {
     int64_t mb = 64;
     (void)absl::SimpleAtoi(flag("view_cache_mb"), &mb);
     cache.max_bytes = static_cast<size_t>(mb) << 20;
+    GatewayInstance::HttpFlags http;
+    http.listen = flag("http_listen");
+    int64_t threads = 2;
+    (void)absl::SimpleAtoi(flag("http_threads"), &threads);
+    http.threads = static_cast<int>(threads);
+    for (absl::string_view origin :
+         absl::StrSplit(flag("http_cors_origins"), ',', absl::SkipWhitespace()))
+      http.api.cors_origins.emplace_back(absl::StripAsciiWhitespace(origin));
+    http.api.deadline = millis("http_deadline_ms");
     return std::make_unique<GatewayInstance>(std::move(*backends), options,
-                                             millis("names_refresh_ms"), cache);
+                                             millis("names_refresh_ms"), cache,
+                                             std::move(http));
   };
   return def;
 }

@@ -81,7 +81,10 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
 // The gateway as the runner starts it (server/server.h): no store; flags
 // --membership_target, --legislation_target, --events_target,
 // --monitoring_target (gRPC target URIs), --default_deadline_ms,
-// --backend_margin_ms, --breaker_open_ms, --names_refresh_ms, --coalesce.
+// --backend_margin_ms, --breaker_open_ms, --names_refresh_ms, --coalesce,
+// --view_cache, --view_cache_mb, and the HTTP/JSON front door
+// (http/http_api.h): --http_listen (off when empty, the default),
+// --http_threads, --http_cors_origins, --http_deadline_ms.
 common::ServiceDefinition GatewayService();
 
 }  // namespace cstopa::gateway

@@ -27,6 +27,9 @@ build_packages=(
   libprotoc-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev libpq-dev
+  # HTTP: libevent's evhttp (gateway HTTP/JSON, admin endpoints), zlib
+  # (gzip), CLI11 and libcurl (the `cstopa` command)
+  libevent-dev zlib1g-dev libcli11-dev libcurl4-openssl-dev
   # google/{rpc,api,type} protos (extracted at build time; see cmake/proto.cmake)
   grpc-proto libgoogle-common-protos-java golang-google-genproto-dev
 )
@@ -82,11 +85,13 @@ if $build_only; then exit 0; fi
 
 # buf (proto lint), kubernetes-models and js-yaml (manifest validation),
 # @grpc/grpc-js and @grpc/proto-loader (Node client tests),
+# @apidevtools/swagger-parser (OpenAPI document validation),
 # versions pinned in tools/package.json. (`npm ci` trips over
 # the optional per-platform packages in the lock file, hence `install`.)
 if [ ! -x tools/node_modules/.bin/buf ] || [ ! -d tools/node_modules/kubernetes-models ] \
    || [ ! -d tools/node_modules/js-yaml ] || [ ! -d tools/node_modules/@grpc/grpc-js ] \
-   || [ ! -d tools/node_modules/@grpc/proto-loader ]; then
+   || [ ! -d tools/node_modules/@grpc/proto-loader ] \
+   || [ ! -d tools/node_modules/@apidevtools/swagger-parser ]; then
   echo "install-deps: installing npm packages into tools/node_modules"
   (cd tools && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi

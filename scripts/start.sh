@@ -25,7 +25,7 @@ services=(
 targets=()
 for s in "${services[@]}"; do targets+=("${s%% *}_server"); done
 cmake --build build -j "$(nproc)" --target "${targets[@]}" gateway_server \
-  cstopa_keyhash cstopa_python_stubs
+  cstopa cstopa_keyhash
 
 mkdir -p run
 if [ ! -s run/dev-editor.key ]; then
@@ -82,7 +82,8 @@ done
 # The gateway, in front of the four (its defaults are the ports above).
 rm -f run/gateway.ports
 build/gateway/gateway_server --listen=127.0.0.1:50050 \
-  --admin_listen=127.0.0.1:9050 --access_log="$root/run/gateway.access.log" \
+  --admin_listen=127.0.0.1:9050 --http_listen=127.0.0.1:8080 \
+  --access_log="$root/run/gateway.access.log" \
   --port_file="$root/run/gateway.ports" &
 pids+=($!)
 for _ in $(seq 1 150); do
@@ -98,6 +99,7 @@ key=$(cat run/dev-editor.key)
 cat <<MSG
 
 cstopa is running (Ctrl-C stops it):
+  gateway      HTTP/JSON http://127.0.0.1:8080   (OpenAPI: http://127.0.0.1:8080/v1/openapi.json)
 MSG
 for s in "gateway 50050 9050" "${services[@]}"; do
   read -r name port admin <<<"$s"
@@ -108,27 +110,31 @@ cat <<MSG
   Each also serves health at http://127.0.0.1:<admin>/healthz and writes its
   access log to run/<name>.access.log; stores are run/<name>.db.
 
-Try it with the bundled Python client (nothing more to install):
-  cli="/usr/bin/python3 tests/clients/python/cstopa_client.py"
-  # The gateway's views, each one call (sections say what is incomplete):
-  \$cli call gateway.GetStateProfile '{"name": "states/kg/profile", "as_of": {"year": 2024, "month": 6, "day": 1}}'
-  \$cli call gateway.GetPersonProfile '{"name": "persons/nurlanbek-shakiev/profile"}'
-  \$cli call gateway.GetAssemblyDashboard '{"name": "dashboard"}'
-  \$cli call gateway.ListBackends
-  # The services themselves:
-  \$cli get-state states/kz
-  \$cli list-roles --as-of 2022-05-01
-  \$cli call legislation.SearchDocuments '{"query": "outer space"}'
-  \$cli call legislation.GetActionPlan '{"name": "actionPlans/approximation-2021-2025"}'
-  \$cli call events.ListEvents '{"filter": "start_time >= \\"2024-01-01T00:00:00Z\\""}'
-  \$cli call events.WatchEvents      # a live stream of changes; Ctrl-C ends it
-  \$cli call monitoring.SummarizeMissions
-or, if you have grpcurl (not packaged in Debian; server reflection is on, so
-it needs no proto files):
+Try it with the cstopa command (build/cli/cstopa; --help on every command,
+--json for scripts, --gateway or CSTOPA_GATEWAY for another address):
+  cstopa=build/cli/cstopa
+  \$cstopa states
+  \$cstopa state kg --as-of 2022-05-01     # one call: parliament, seats and their history, posts, treaties, events, missions
+  \$cstopa person viktor-rogalev
+  \$cstopa dashboard
+  \$cstopa search "outer space"
+  \$cstopa documents --filter 'kind = DOCUMENT_KIND_MODEL_LAW'
+  \$cstopa watch events                     # a live stream of changes; Ctrl-C ends it
+  \$cstopa call monitoring.v1.MonitoringService.SummarizeMissions '{}'
+  \$cstopa --key $key call membership.v1.MembershipService.CreatePerson \\
+      '{"personId": "demo-'\$(date +%s)'", "person": {"displayName": [{"languageCode": "en", "text": "Demo Person"}]}}'
+(IDs are never reused, so each try needs a new one; run/ keeps data between starts.)
+
+Or with curl, from any language (every RPC at its google.api.http route):
+  curl http://127.0.0.1:8080/v1/states/kz
+  curl 'http://127.0.0.1:8080/v1/states/kg/profile?asOf=2022-05-01'
+  curl 'http://127.0.0.1:8080/v1/documents:search?query=outer%20space'
+  curl -N http://127.0.0.1:8080/v1/events:watch          # Server-Sent Events
+  curl -X POST -H "authorization: Bearer $key" -d '{"displayName": [{"languageCode": "en", "text": "Demo"}]}' \\
+      "http://127.0.0.1:8080/v1/persons?personId=demo-\$(date +%s)"
+gRPC clients, e.g. grpcurl (server reflection is on):
   grpcurl -plaintext -d '{"name":"states/kz"}' 127.0.0.1:50051 cstopa.membership.v1.MembershipService/GetState
 
 Development editor key (for writes): $key
-  \$cli --key $key create-person "demo-$(date +%s)" "Demo Person"
-(IDs are never reused, so each try needs a new one; run/ keeps data between starts.)
 MSG
 wait

@@ -409,6 +409,79 @@ encode() {
     --encode="$1" >"$3"
 }
 
+# Writes $1 (a serialized request) as one gRPC message frame into $2, the
+# body h2load sends.
+frame() {
+  /usr/bin/python3 -c 'import sys, struct
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(d)) + d)' "$1" "$2"
+}
+
+# Runs h2load with the given arguments for the warm-up and duration of the
+# other scenarios, and prints {"scenario":$1,"rps":N,"ok":M} from its summary
+# (every answer must be 2xx, else the scenario fails).
+run_h2load() {
+  local name=$1
+  shift
+  h2load --warm-up-time="$warmup" -D "$duration" "$@" >"$tmp/h2load.txt" 2>&1 || {
+    echo "run_bench.sh: h2load failed for $name:" >&2
+    cat "$tmp/h2load.txt" >&2
+    exit 1
+  }
+  awk -v name="$name" '
+    /^finished in/ { rps = $4 + 0 }
+    /^status codes:/ { ok = $3 + 0; bad = $5 + $7 + $9 }
+    /^requests:/ { failed = $10 + $12 }
+    END {
+      printf "{\"scenario\":\"%s\",\"rps\":%.0f,\"2xx\":%d,\"not_2xx\":%d,\"failed\":%d}\n",
+             name, rps, ok, bad, failed
+      if (ok == 0 || bad > 0 || failed > 0) exit 1
+    }' "$tmp/h2load.txt" >>"$tmp/http.txt" || {
+    echo "run_bench.sh: $name: answers that are not 2xx:" >&2
+    cat "$tmp/h2load.txt" >&2
+    exit 1
+  }
+}
+
+# HTTP/JSON on the gateway beside gRPC, the same calls, both driven by
+# h2load in this run (HTTP/1.1 keep-alive, 64 connections; gRPC over
+# HTTP/2, 16 connections x 32 streams): the cached state profile (the same
+# work behind both), and GetState (over HTTP through the gateway, over gRPC
+# to membership itself: the gateway's hop is in the HTTP figure).
+bench_http() {
+  local r=$1 pm=$2 http_port
+  http_port=$(sed -n 's/.*"http_port":\([0-9]*\).*/\1/p' "$tmp/gateway.ports")
+  encode cstopa.membership.v1.GetStateRequest "name: 'states/kz'" "$r/get_state.bin"
+  frame "$r/state.bin" "$r/state.grpc"
+  frame "$r/get_state.bin" "$r/get_state.grpc"
+  local grpc=(-c 16 -m 32 -t 1 -H 'content-type: application/grpc'
+              -H 'te: trailers')
+  echo "-- HTTP/JSON (h2load --h1, 64 connections) beside gRPC (h2load, 16 x 32)"
+  : >"$tmp/http.txt"
+  run_h2load StateProfileGrpc "${grpc[@]}" -d "$r/state.grpc" \
+    "http://127.0.0.1:$grpc_port/cstopa.gateway.v1.GatewayService/GetStateProfile"
+  run_h2load StateProfileHttp --h1 -c 64 -t 1 \
+    "http://127.0.0.1:$http_port/v1/states/kg/profile?asOf=2025-06-01"
+  run_h2load GetStateGrpc "${grpc[@]}" -d "$r/get_state.grpc" \
+    "http://127.0.0.1:$pm/cstopa.membership.v1.MembershipService/GetState"
+  run_h2load GetStateHttp --h1 -c 64 -t 1 \
+    "http://127.0.0.1:$http_port/v1/states/kz"
+  cat "$tmp/http.txt"
+  awk '
+    /^\{/ {
+      s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
+      r = $0; sub(/.*"rps":/, "", r); sub(/[,}].*/, "", r)
+      rps[s] = r + 0
+    }
+    END {
+      ratio = rps["StateProfileHttp"] / rps["StateProfileGrpc"]
+      printf "target StateProfile HTTP/gRPC %.2f >= 0.7  %s\n", ratio,
+             (ratio >= 0.7 ? "PASS" : "FAIL")
+      printf "GetState HTTP through the gateway / gRPC to membership %.2f\n",
+             rps["GetStateHttp"] / rps["GetStateGrpc"]
+    }' "$tmp/http.txt"
+}
+
 bench_gateway() {
   local store=$1 svc pid ports=() backend_pids=() r="$tmp/gateway"
   if [[ $store != sqlite ]]; then
@@ -428,6 +501,7 @@ bench_gateway() {
   start_gateway() {
     rm -f "$tmp/gateway.ports"
     "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+      --http_listen=127.0.0.1:0 \
       --port_file="$tmp/gateway.ports" --access_log=off \
       --membership_target="ipv4:127.0.0.1:$pm" \
       --legislation_target="ipv4:127.0.0.1:$pl" \
@@ -484,6 +558,7 @@ bench_gateway() {
   echo
   check_targets StateProfileCached:0.5 DashboardCached:0.5
   check_strict echo StateProfileCached DashboardCached
+  bench_http "$r" "$pm"
   echo "-- freshness: a write, then the first view that shows it (cache on)"
   "$build/tests/bench/gateway_freshness_bench" \
     --gateway="127.0.0.1:$grpc_port" --membership="127.0.0.1:$pm" \

@@ -1,13 +1,14 @@
-// A minimal HTTP/1.1 server for operators: /metrics, /healthz and the like.
+// A small HTTP/1.1 server for operators: /metrics, /healthz and the like.
 //
-// It serves a fixed set of exact paths to GET and HEAD requests from ONE
-// background thread that multiplexes every connection with poll(), so a
-// client that connects and stalls delays nobody else; it is closed once
-// Options::io_timeout has passed. Each connection carries one request and is
-// answered with `Connection: close`; request heads above
-// Options::max_request_bytes get 431. Handlers run on the server thread, one
-// at a time: keep them quick and make them thread-safe with respect to the
-// rest of the program.
+// It serves a fixed set of exact paths to GET and HEAD requests, on one
+// event loop of cstopa::http::HttpServer (libevent's evhttp), which
+// multiplexes every connection, so a client that connects and stalls delays
+// nobody else; a connection idle (or stalled mid-request) for
+// Options::io_timeout is closed. Connections are kept alive between requests
+// (HTTP/1.1's default; a client may send `Connection: close`). Request heads
+// above Options::max_request_bytes get 431. Handlers run on the server
+// thread, one at a time: keep them quick and make them thread-safe with
+// respect to the rest of the program.
 //
 //   std::map<std::string, AdminHttpServer::Handler> routes;
 //   routes["/metrics"] = [&metrics] {
@@ -23,8 +24,10 @@
 //   ...
 //   (*admin)->Shutdown();  // or let the destructor do it
 //
-// Unknown paths get 404, methods other than GET and HEAD get 405, malformed
-// requests 400. The query string is ignored when matching paths.
+// Unknown paths get 404, methods other than GET and HEAD get 405 (with
+// `Allow: GET, HEAD`), malformed requests 400. The query string is ignored
+// when matching paths. Answers carry `Cache-Control: no-store` and
+// `X-Content-Type-Options: nosniff`.
 #ifndef CSTOPA_SERVICES_COMMON_SERVER_ADMIN_HTTP_H_
 #define CSTOPA_SERVICES_COMMON_SERVER_ADMIN_HTTP_H_
 
@@ -33,13 +36,10 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/common/http/http_server.h"
 
 namespace cstopa::common {
 
@@ -53,12 +53,13 @@ class AdminHttpServer {
   using Handler = std::function<Response()>;
 
   struct Options {
-    // How long a connection may take to send its request and read the
-    // answer before it is closed.
+    // How long a connection may stay idle, or take to send its request or
+    // read the answer, before it is closed.
     absl::Duration io_timeout = absl::Seconds(5);
     // Largest request head (request line and headers) accepted.
     size_t max_request_bytes = 8192;
-    // Connections served at once; further ones wait in the listen backlog.
+    // Not enforced any more (evhttp in libevent 2.1 has no such limit);
+    // kept so that callers setting it still compile.
     size_t max_connections = 64;
   };
 
@@ -79,30 +80,16 @@ class AdminHttpServer {
   // The bound port.
   int port() const { return port_; }
 
-  // Stops the server thread promptly, dropping open connections, and closes
-  // the listening socket. Idempotent and thread-safe; must not be called
-  // from a handler.
+  // Stops the server thread promptly (answers being written get a moment to
+  // finish), closes open connections and the listening socket. Idempotent
+  // and thread-safe; must not be called from a handler.
   void Shutdown();
 
  private:
-  AdminHttpServer(int listen_fd, int wake_fd, int port,
-                  std::map<std::string, Handler> routes,
-                  const Options& options);
-  void Run();
-  // The complete HTTP response to the request head `head` (request line and
-  // headers).
-  std::string Respond(absl::string_view head) const;
+  AdminHttpServer(std::unique_ptr<http::HttpServer> server, int port);
 
-  // Set at construction, read by the server thread, closed by Shutdown once
-  // the thread has been joined.
-  int listen_fd_;
-  int wake_fd_;  // eventfd written by Shutdown to wake poll()
+  const std::unique_ptr<http::HttpServer> server_;
   const int port_;
-  const std::map<std::string, Handler> routes_;
-  const Options options_;
-  absl::Mutex mu_;
-  std::thread thread_ ABSL_GUARDED_BY(mu_);
-  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cstopa::common

@@ -493,6 +493,20 @@ int RunServices(int argc, char** argv, const std::string& program,
     admin = std::move(*started);
   }
 
+  // What services serve beside gRPC (the gateway's HTTP), now that gRPC is
+  // up; their ports go into the log line and the port file.
+  std::map<std::string, int> extra_ports;
+  for (Hosted& h : hosted) {
+    auto ports = h.instance->StartServing({server.get(), &access_log});
+    if (!ports.ok()) {
+      for (Hosted& started : hosted)
+        started.instance->StopServing(absl::ZeroDuration());
+      server->Shutdown(absl::ToChronoTime(absl::Now()));
+      return fail(h.def->name, ports.status());
+    }
+    extra_ports.insert(ports->begin(), ports->end());
+  }
+
   std::string host = st.listen.substr(0, st.listen.rfind(':'));
   std::string dialects, services;
   for (const Hosted& h : hosted) {
@@ -501,17 +515,24 @@ int RunServices(int argc, char** argv, const std::string& program,
     absl::StrAppend(&dialects, dialects.empty() ? "" : ",",
                     h.db ? h.db->dialect() : "none");
   }
-  LogEvent("info", "serving",
-           {{"service", names},
-            {"grpc_service", services},
-            {"address", absl::StrCat(host, ":", port)},
-            {"admin_port", admin ? std::to_string(admin->port()) : ""},
-            {"store", dialects},
-            {"api_keys", std::to_string(keys.size())}});
+  std::vector<std::pair<std::string, std::string>> serving_fields = {
+      {"service", names},
+      {"grpc_service", services},
+      {"address", absl::StrCat(host, ":", port)},
+      {"admin_port", admin ? std::to_string(admin->port()) : ""},
+      {"store", dialects},
+      {"api_keys", std::to_string(keys.size())}};
+  std::string extra_port_json;
+  for (const auto& [name, value] : extra_ports) {
+    serving_fields.emplace_back(name, std::to_string(value));
+    absl::StrAppend(&extra_port_json, ",\"", name, "\":", value);
+  }
+  LogEvent("info", "serving", serving_fields);
   if (!st.port_file.empty()) {
     auto s = WriteFileAtomically(
-        st.port_file, absl::StrCat("{\"grpc_port\":", port, ",\"admin_port\":",
-                                   admin ? admin->port() : 0, "}\n"));
+        st.port_file,
+        absl::StrCat("{\"grpc_port\":", port, ",\"admin_port\":",
+                     admin ? admin->port() : 0, extra_port_json, "}\n"));
     if (!s.ok()) return fail("--port_file", s);
   }
 
@@ -546,6 +567,11 @@ int RunServices(int argc, char** argv, const std::string& program,
   for (Hosted& h : hosted) h.instance->BeginDrain();
   const absl::Time drain_deadline =
       absl::Now() + absl::Seconds(st.drain_seconds);
+  // What serves beside gRPC stops taking requests and finishes those in
+  // flight first: they may be waiting on this very gRPC server.
+  for (Hosted& h : hosted)
+    h.instance->StopServing(
+        std::max(absl::ZeroDuration(), drain_deadline - absl::Now()));
   // Shutdown stops taking calls and returns once every connection is gone,
   // which an idle client can put off until the deadline. So whenever no
   // call is open the remaining connections are closed, again every 100 ms

@@ -36,12 +36,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/impl/service_type.h"
 #include "services/common/api/auth.h"
 #include "services/common/query/paging.h"
 #include "services/common/store/sql.h"
 
+namespace grpc {
+class Server;
+}  // namespace grpc
+
 namespace cstopa::common {
+
+class AccessLog;
+class Metrics;
 
 // What a service implementation gets from the runner.
 struct ServiceContext {
@@ -78,6 +86,26 @@ class ServiceInstance {
   // More metrics for /metrics, in Prometheus text format (whole families,
   // with their HELP and TYPE lines); "" for none.
   virtual std::string MetricsText() const { return ""; }
+
+  // What a service that serves more than gRPC (the gateway's HTTP/JSON)
+  // gets once the gRPC server is up: the server (for in-process channels to
+  // the process's own services) and the process's access log. Not owned;
+  // valid until StopServing returns.
+  struct Serving {
+    grpc::Server* server = nullptr;
+    AccessLog* access_log = nullptr;
+  };
+  // Called once the gRPC server serves, before the port file is written.
+  // Returns the ports it listens on by name (e.g. {"http_port", 8080}): they
+  // go into the port file and the "serving" log line. An error stops the
+  // start (exit 1).
+  virtual absl::StatusOr<std::map<std::string, int>> StartServing(
+      const Serving&) {
+    return std::map<std::string, int>();
+  }
+  // Called on SIGTERM after BeginDrain and before the gRPC server stops:
+  // stop taking requests and let those in flight finish, within `grace`.
+  virtual void StopServing(absl::Duration /*grace*/) {}
 };
 
 namespace server_internal {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -474,6 +476,27 @@ bool PeerClosed(int fd) {
   return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+// Whether `response` holds a whole response: its head and as much body as
+// its Content-Length says (none for the answer to HEAD).
+bool CompleteResponse(const std::string& response, bool head_request) {
+  size_t end = response.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  if (head_request) return true;
+  std::string head = absl::AsciiStrToLower(response.substr(0, end + 2));
+  size_t at = head.find("\r\ncontent-length:");
+  if (at == std::string::npos) return false;  // body up to EOF
+  size_t length = 0;
+  size_t value = at + std::strlen("\r\ncontent-length:");
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(head.substr(
+                            value, head.find("\r\n", value) - value)),
+                        &length)) {
+    return false;
+  }
+  return response.size() >= end + 4 + length;
+}
+
+// Sends `request` on a new connection and reads one response (connections
+// are kept alive, so up to its end rather than to EOF).
 std::string HttpExchange(int port, const std::string& request,
                          absl::Duration timeout = absl::Seconds(5)) {
   int fd = Connect(port);
@@ -485,7 +508,20 @@ std::string HttpExchange(int port, const std::string& request,
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
-  std::string response = ReadAll(fd, timeout);
+  const bool head_request = absl::StartsWith(request, "HEAD ");
+  std::string response;
+  absl::Time deadline = absl::Now() + timeout;
+  while (!CompleteResponse(response, head_request)) {
+    int left =
+        static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) break;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+  }
   close(fd);
   return response;
 }
@@ -525,12 +561,14 @@ TEST(AdminHttpTest, ServesRoutes) {
       r, HasSubstr(
              "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   EXPECT_THAT(r, HasSubstr("\r\nContent-Length: 5\r\n"));
-  EXPECT_THAT(r, HasSubstr("\r\nConnection: close\r\n"));
+  EXPECT_THAT(r, HasSubstr("\r\nCache-Control: no-store\r\n"));
   EXPECT_EQ(BodyOf(r), "up 1\n");
 
-  // Query strings are ignored; bare-LF requests are accepted.
+  // Query strings are ignored; bare-LF requests are accepted (an HTTP/1.0
+  // request is answered in HTTP/1.0).
   r = HttpExchange(port, "GET /metrics?x=1 HTTP/1.0\n\n");
-  EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(r, StartsWith("HTTP/1.0 200 OK\r\n"));
+  EXPECT_EQ(BodyOf(r), "up 1\n");
 
   r = HttpExchange(port, "GET /healthz HTTP/1.1\r\n\r\n");
   EXPECT_THAT(r, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
@@ -540,6 +578,41 @@ TEST(AdminHttpTest, ServesRoutes) {
   EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK\r\n"));
   EXPECT_THAT(r, HasSubstr("\r\nContent-Length: 5\r\n"));
   EXPECT_EQ(BodyOf(r), "");
+}
+
+TEST(AdminHttpTest, KeepsConnectionsAlive) {
+  auto server = AdminHttpServer::Start("127.0.0.1:0", TestRoutes());
+  ASSERT_TRUE(server.ok()) << server.status();
+  int fd = Connect((*server)->port());
+  ASSERT_GE(fd, 0);
+  // Two requests on one connection (as Prometheus scrapes), both answered.
+  for (int i = 0; i < 2; ++i) {
+    std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::string response;
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!CompleteResponse(response, false) && absl::Now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      response.append(buf, static_cast<size_t>(n));
+    }
+    EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n")) << i;
+    EXPECT_EQ(BodyOf(response), "up 1\n") << i;
+  }
+  // `Connection: close` from the client closes it after the answer.
+  std::string request =
+      "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  bool eof = false;
+  std::string response = ReadAll(fd, absl::Seconds(5), &eof);
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_TRUE(eof);
+  close(fd);
 }
 
 TEST(AdminHttpTest, ErrorsFor404And405AndBadRequests) {

@@ -1,0 +1,194 @@
+// cstopa: the command-line client of the cstopa suite. Wiring only: the
+// command line (CLI11) to cli/commands.h. See cli/README.md.
+#include <unistd.h>
+
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "cli/table.h"
+
+namespace {
+
+constexpr char kVersion[] = "cstopa 0.1.0";
+
+constexpr char kFooter[] =
+    "Global options go before or after the command: --gateway HOST:PORT, "
+    "--key KEY, --json, --lang en|ru (see cstopa --help).\n"
+    "Exit codes: 0 ok; 1 the API answered with an error (one line on "
+    "stderr: \"cstopa: NOT_FOUND: <message>\"); 2 usage error; 3 the gateway "
+    "cannot be reached or did not answer; 4 partial answer (a view with "
+    "incomplete sections: printed, with a warning naming them).\n"
+    "Environment: CSTOPA_GATEWAY (as --gateway; default 127.0.0.1:8080), "
+    "CSTOPA_API_KEY (as --key), COLUMNS (the table width when stdout is not "
+    "a terminal; else 100).";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using cstopa::cli::Commands;
+  using Run = std::function<absl::StatusOr<int>(Commands&)>;
+
+  CLI::App app{
+      "cstopa: the command-line client of the cstopa suite, the public "
+      "record of the CSTO Parliamentary Assembly, read from the gateway's "
+      "HTTP/JSON API. Prints aligned tables; --json prints the answers' "
+      "JSON.",
+      "cstopa"};
+  app.footer(kFooter);  // before the subcommands, which inherit it
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::string gateway = cstopa::cli::kDefaultGateway;
+  std::string api_key;
+  bool json = false;
+  std::string lang = "en";
+  app.add_option("--gateway", gateway,
+                 "The gateway's HTTP address, host:port (or http://host:port)")
+      ->envname("CSTOPA_GATEWAY")
+      ->capture_default_str();
+  app.add_option("--key", api_key,
+                 "API key, sent as \"authorization: Bearer KEY\" by call")
+      ->envname("CSTOPA_API_KEY");
+  app.add_flag("--json", json,
+               "Print the answer's JSON (indented) instead of tables; watch "
+               "prints one JSON object per line");
+  app.add_option("--lang", lang, "Language of display names shown first")
+      ->check(CLI::IsMember({"en", "ru"}))
+      ->capture_default_str();
+
+  Run run;
+  std::string as_of;
+  const char* as_of_help = "The date, YYYY-MM-DD (default: today)";
+
+  CLI::App* states = app.add_subcommand(
+      "states", "List the states: status, since when, region");
+  states->add_option("--as-of", as_of, as_of_help);
+  states->callback([&] { run = [&](Commands& c) { return c.States(as_of); }; });
+
+  std::string state_id;
+  CLI::App* state = app.add_subcommand(
+      "state",
+      "A state's profile: parliament and chambers, seats now and their "
+      "history, posts, treaties and their ratification, model acts "
+      "implemented, recent events, observation missions, operations");
+  state->add_option("STATE", state_id, "The state's ID, e.g. kz")->required();
+  state->add_option("--as-of", as_of, as_of_help);
+  state->callback(
+      [&] { run = [&](Commands& c) { return c.State(state_id, as_of); }; });
+
+  std::string person_id;
+  CLI::App* person = app.add_subcommand(
+      "person", "A person's profile: roles over time, events, missions");
+  person
+      ->add_option("PERSON", person_id, "The person's ID, e.g. viktor-rogalev")
+      ->required();
+  person->callback(
+      [&] { run = [&](Commands& c) { return c.Person(person_id); }; });
+
+  CLI::App* dashboard = app.add_subcommand(
+      "dashboard",
+      "The assembly at a glance: members and observers with seats, "
+      "documents per year, action plans' progress, treaty ratification, "
+      "missions per year, latest and next events");
+  dashboard->add_option("--as-of", as_of, as_of_help);
+  dashboard->callback(
+      [&] { run = [&](Commands& c) { return c.Dashboard(as_of); }; });
+
+  std::string query, filter, order_by, page_token;
+  int page_size = 0;
+  bool all = false;
+  CLI::App* search = app.add_subcommand(
+      "search",
+      "Search for words; for now this searches documents only (legislation's "
+      "SearchDocuments: titles, summaries and texts, English and Russian), "
+      "ranked, with the matches in bold on a terminal");
+  search->add_option("QUERY", query, "The words to find")->required();
+  search->add_option("--filter", filter,
+                     "Documents filter, e.g. 'kind = DOCUMENT_KIND_MODEL_LAW'");
+  search->add_option("--page-size", page_size, "Results per page (default 20)")
+      ->check(CLI::NonNegativeNumber);
+  search->add_option("--page-token", page_token, "The next page's token");
+  search->callback([&] {
+    run = [&](Commands& c) {
+      return c.Search(query, filter, page_size, page_token);
+    };
+  });
+
+  CLI::App* documents = app.add_subcommand(
+      "documents", "List documents: kind, stage, adoption date, title");
+  documents->add_option(
+      "--filter", filter,
+      "Filter, e.g. 'kind = DOCUMENT_KIND_MODEL_LAW' or 'adopt_date >= "
+      "2020-01-01'");
+  documents->add_option("--order-by", order_by,
+                        "Order, e.g. 'update_time desc'");
+  documents
+      ->add_option("--page-size", page_size, "Documents per page (default 50)")
+      ->check(CLI::NonNegativeNumber);
+  documents->add_option("--page-token", page_token, "The next page's token");
+  documents->add_flag("--all", all, "Follow next_page_token: every page");
+  documents->callback([&] {
+    run = [&](Commands& c) {
+      return c.Documents(filter, order_by, page_size, page_token, all);
+    };
+  });
+
+  std::string service, resume;
+  CLI::App* watch = app.add_subcommand(
+      "watch",
+      "Follow a service's changes as they happen, one line each: commit "
+      "time, change, name (and title); ends when the stream does");
+  watch
+      ->add_option("SERVICE", service,
+                   "events, membership, legislation or monitoring")
+      ->required()
+      ->check(
+          CLI::IsMember({"events", "membership", "legislation", "monitoring"}));
+  watch->add_option("--resume", resume,
+                    "Resume after the change with this token (sent as "
+                    "Last-Event-ID)");
+  watch->callback(
+      [&] { run = [&](Commands& c) { return c.Watch(service, resume); }; });
+
+  std::string method, request = "{}";
+  CLI::App* call = app.add_subcommand(
+      "call",
+      "Call any method: POST /<full service name>/<method> with the request "
+      "as protobuf JSON; prints the answer's JSON. Sends --key");
+  call->add_option("SERVICE.METHOD", method,
+                   "e.g. membership.v1.MembershipService.GetState (the "
+                   "cstopa. prefix is optional)")
+      ->required();
+  call->add_option("JSON", request,
+                   "The request message as JSON, e.g. '{\"name\": "
+                   "\"states/kz\"}'; - reads it from stdin")
+      ->capture_default_str();
+  call->callback(
+      [&] { run = [&](Commands& c) { return c.Call(method, request); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : cstopa::cli::kExitUsage;
+  }
+  if (!run) return cstopa::cli::kExitUsage;
+
+  cstopa::cli::ClientOptions options;
+  options.gateway = gateway;
+  options.api_key = api_key;
+  cstopa::cli::HttpClient client(options);
+  cstopa::cli::Output output{&std::cout, &std::cerr,
+                             cstopa::cli::TerminalWidth(),
+                             isatty(STDOUT_FILENO) != 0};
+  Commands commands(client, output, json, lang);
+  int code = cstopa::cli::ExitCodeFor(run(commands), std::cerr);
+  std::cout.flush();
+  return code;
+}

@@ -1,0 +1,106 @@
+// The gateway's HTTP/JSON front door: every RPC of the five APIs at its
+// `google.api.http` route, forwarded to the service that owns it as raw
+// bytes over a generic stub, with no code per method.
+//
+// What a request goes through (Handle, on the HTTP server's loop thread):
+//  * CORS: an `Origin` among the configured origins (or any, with "*") gets
+//    Access-Control-Allow-Origin; an OPTIONS preflight is answered 204.
+//  * `GET /v1/openapi.json`: the OpenAPI 3 document of every route.
+//  * `POST /<package.Service>/<Method>` with a JSON body: the unary method
+//    called with the whole request (what `cstopa call` uses).
+//  * Otherwise the route table (transcoder.h): 404 for no route, 405 with
+//    `Allow` for a wrong method. The path's bindings, query and JSON body
+//    become the request (a bad one is 400 with a google.rpc.BadRequest);
+//    `authorization`, `accept-language`, `x-request-id` and `traceparent`
+//    pass through as gRPC metadata; the call gets `deadline`.
+//  * The answer: protobuf JSON with a strong `ETag` (a digest of the JSON),
+//    304 when `If-None-Match` names it, gzip when the client accepts it
+//    and the body is at least `gzip_min_bytes`. An error is the AIP-193 JSON
+//    (`{"error": {"code", "message", "status", "details"}}`) with the HTTP
+//    status its gRPC code maps to.
+//  * Server streams (the Watch methods) are Server-Sent Events: one event
+//    per message, `id:` its resume token and `data:` its JSON; a client
+//    that reconnects with `Last-Event-ID` resumes after that change. A
+//    stream that fails ends with an `event: error` carrying the error JSON
+//    (or, before anything was sent, as a plain error answer). A slow reader
+//    slows the stream (the next message is read once the last is written).
+//  * One access-log line per request (`"msg":"http"`) and the metrics
+//    families cstopa_http_requests_total{route,code} and
+//    cstopa_http_request_seconds{route} (MetricsText).
+//
+//   auto api = HttpApi::Create(channels, HttpApiOptions(), &access_log);
+//   auto server = http::HttpServer::Start(
+//       "127.0.0.1:8080", {}, [a = api->get()](auto ex) { a->Handle(ex); });
+#ifndef CSTOPA_GATEWAY_HTTP_HTTP_API_H_
+#define CSTOPA_GATEWAY_HTTP_HTTP_API_H_
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gateway/http/transcoder.h"
+#include "grpcpp/channel.h"
+#include "services/common/http/http_server.h"
+
+namespace cstopa::common {
+class AccessLog;
+}  // namespace cstopa::common
+
+namespace cstopa::gateway::http {
+
+struct HttpApiOptions {
+  // Origins allowed to call from a browser ("https://example.org"), or "*".
+  std::vector<std::string> cors_origins;
+  // The deadline of a forwarded unary call.
+  absl::Duration deadline = absl::Seconds(10);
+  // Answers at least this large are gzip'd for clients that accept it.
+  size_t gzip_min_bytes = 1024;
+  // The server URL the OpenAPI document names; "" for none.
+  std::string public_url;
+};
+
+class HttpApi {
+ public:
+  // `channels` maps each gRPC service's full name
+  // ("cstopa.membership.v1.MembershipService") to the channel that serves
+  // it; a route of a service without one answers 501. `access_log` may be
+  // null and must outlive the HttpApi.
+  static absl::StatusOr<std::unique_ptr<HttpApi>> Create(
+      std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
+      HttpApiOptions options, common::AccessLog* access_log);
+  ~HttpApi();
+
+  // The HTTP server's handler (see the file comment). Never blocks.
+  void Handle(std::shared_ptr<cstopa::http::HttpExchange> exchange);
+
+  // The AIP-193 JSON of an answer the HTTP server gives itself (413, 431,
+  // 503, 500): HttpServerOptions::error_body.
+  static std::pair<std::string, std::string> ServerErrorBody(
+      int status, absl::string_view message);
+
+  // Prometheus text of the HTTP requests served.
+  std::string MetricsText() const;
+
+  const RouteTable& routes() const { return *routes_; }
+
+  // What one request needs of the front door; public for the .cc's helpers.
+  struct Impl;
+
+ private:
+  HttpApi() = default;
+  std::unique_ptr<ApiDescriptors> api_;
+  std::optional<RouteTable> routes_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cstopa::gateway::http
+
+#endif  // CSTOPA_GATEWAY_HTTP_HTTP_API_H_

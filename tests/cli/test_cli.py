@@ -1,0 +1,638 @@
+#!/usr/bin/python3
+"""The cstopa binary without the real gateway: --help of every command,
+usage errors, an unreachable gateway, and a fake gateway answering canned
+protobuf JSON (the field names of proto/cstopa/*/v1/*.proto) for tables,
+--json, API errors, partial views and a Server-Sent Events stream.
+
+The binary is $CSTOPA_CLI (set by cli/CMakeLists.txt). Standard library only.
+"""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+import unittest
+import urllib.parse
+
+CLI = os.environ.get("CSTOPA_CLI", "build/cli/cstopa")
+COMMANDS = ["states", "state", "person", "dashboard", "search", "documents",
+            "watch", "call"]
+
+
+def en_ru(en, ru):
+    return [{"languageCode": "en", "text": en},
+            {"languageCode": "ru", "text": ru}]
+
+
+STATES = {
+    "states": [
+        {
+            "name": "states/kz",
+            "displayName": en_ru("Kazakhstan", "Казахстан"),
+            "regionCode": "KZ",
+            "statusHistory": [{
+                "status": "MEMBERSHIP_STATUS_MEMBER",
+                "period": {"startDate": {"year": 1999, "month": 3, "day": 16}},
+            }],
+            "currentStatus": "MEMBERSHIP_STATUS_MEMBER",
+            "createTime": "2024-01-01T00:00:00Z",
+            "etag": "\"a1\"",
+        },
+        {
+            "name": "states/ru",
+            "displayName": en_ru("Russian Federation",
+                                 "Российская Федерация"),
+            "regionCode": "RU",
+            "currentStatus": "MEMBERSHIP_STATUS_MEMBER",
+        },
+        {
+            "name": "states/rs",
+            "displayName": en_ru("Serbia", "Сербия"),
+            "regionCode": "RS",
+            "currentStatus": "MEMBERSHIP_STATUS_OBSERVER",
+        },
+    ],
+}
+
+NOT_FOUND = {
+    "error": {
+        "code": 404,
+        "message": "State \"states/xx\" not found.",
+        "status": "NOT_FOUND",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RESOURCE_NOT_FOUND",
+            "domain": "membership.cstopa.org",
+        }],
+    }
+}
+
+STATE_PROFILE = {
+    "name": "states/kz/profile",
+    "asOfDate": {"year": 2022, "month": 5, "day": 1},
+    "state": STATES["states"][0],
+    "parliaments": [{
+        "name": "parliaments/kz-parliament",
+        "displayName": en_ru("Parliament of Kazakhstan",
+                             "Парламент Республики Казахстан"),
+        "state": "states/kz",
+        "chambers": [
+            {"chamberId": "senate", "displayName": en_ru("Senate", "Сенат")},
+            {"chamberId": "mazhilis",
+             "displayName": en_ru("Mazhilis", "Мажилис")},
+        ],
+    }],
+    "delegations": [{
+        "name": "parliaments/kz-parliament/delegations/csto-pa",
+        "displayName": en_ru("Delegation to the CSTO PA",
+                             "Делегация в ПА ОДКБ"),
+        "assembly": "bodies/csto-pa",
+        "effectiveSeats": [{"chamberId": "senate", "seats": 3},
+                           {"chamberId": "mazhilis", "seats": 4}],
+        "totalSeats": 7,
+        "seatAllocations": [{
+            "chamberId": "senate", "seats": 3,
+            "period": {"startDate": {"year": 2010}},
+            "provenance": [{"source": "https://paodkb.org/seats"}],
+        }],
+    }],
+    "posts": [{
+        "role": {
+            "name": "roles/r1",
+            "person": "persons/maulen-ashimbayev",
+            "organization": "parliaments/kz-parliament",
+            "chamberId": "senate",
+            "roleType": "ROLE_TYPE_PRESIDING_OFFICER",
+            "period": {"startDate": {"year": 2020, "month": 5, "day": 4}},
+        },
+        "personDisplayName": en_ru("Maulen Ashimbayev", "Маулен Ашимбаев"),
+        "organizationDisplayName": en_ru("Parliament of Kazakhstan",
+                                         "Парламент Республики Казахстан"),
+        "chamberDisplayName": en_ru("Senate", "Сенат"),
+    }],
+    "treaties": [{
+        "treaty": "treaties/csto-charter",
+        "title": en_ru("Charter of the CSTO", "Устав ОДКБ"),
+        "signingDate": {"year": 2002, "month": 10, "day": 7},
+        "party": {
+            "state": "states/kz",
+            "status": "RATIFICATION_STATUS_IN_FORCE",
+            "statusDate": {"year": 2003, "month": 9, "day": 18},
+            "ratification": "treaties/csto-charter/ratifications/kz",
+        },
+    }],
+    "missions": [{
+        "name": "missions/kz-2021",
+        "election": en_ru("Mazhilis election", "Выборы в Мажилис"),
+        "electionKind": "ELECTION_KIND_PARLIAMENTARY",
+        "electionDates": [{"year": 2021, "month": 1, "day": 10}],
+        "state": "states/kz",
+        "observers": [{"person": "persons/viktor-rogalev",
+                       "state": "states/ru"}],
+    }],
+    "sections": [
+        {"section": "membership", "service": "membership", "complete": True,
+         "status": {}},
+        {"section": "legislation", "service": "legislation",
+         "complete": True, "status": {}},
+        # An incomplete section: `complete` false is left out of proto JSON.
+        {"section": "events", "service": "events",
+         "status": {"code": 4, "message": "the events service did not "
+                    "answer in time"}},
+        {"section": "missions", "service": "monitoring", "complete": True,
+         "status": {}},
+        {"section": "operations", "service": "monitoring", "complete": True,
+         "status": {}},
+    ],
+    "references": [{"name": "states/kz",
+                    "displayName": en_ru("Kazakhstan", "Казахстан")}],
+    "freshness": {"positions": [{"service": "membership", "sequence": "42",
+                                 "following": True}]},
+}
+
+EVENT = {
+    "name": "events/plenary-2022-11",
+    "kind": "EVENT_KIND_PLENARY_SESSION",
+    "title": en_ru("Plenary session", "Пленарное заседание"),
+    "startTime": "2022-11-22T07:00:00Z",
+    "place": {"locality": en_ru("Yerevan", "Ереван"), "state": "states/am"},
+    "participants": [{
+        "kind": "PARTICIPANT_KIND_PERSON",
+        "participant": "persons/viktor-rogalev",
+        "capacity": en_ru("Speaker", "Докладчик"),
+    }],
+}
+
+PERSON_PROFILE = {
+    "name": "persons/viktor-rogalev/profile",
+    "person": {"name": "persons/viktor-rogalev",
+               "displayName": en_ru("Viktor Rogalev", "Виктор Рогалев"),
+               "state": "states/ru"},
+    "stateDisplayName": en_ru("Russian Federation", "Российская Федерация"),
+    "roles": [{
+        "role": {
+            "name": "roles/r2",
+            "person": "persons/viktor-rogalev",
+            "organization": "bodies/csto-pa-secretariat",
+            "roleType": "ROLE_TYPE_SECRETARY",
+            "title": en_ru("Executive Secretary",
+                           "Ответственный секретарь"),
+            "period": {"startDate": {"year": 2014},
+                       "endDate": {"year": 2019}},
+        },
+        "organizationDisplayName": en_ru("Secretariat of the CSTO PA",
+                                         "Секретариат ПА ОДКБ"),
+    }],
+    "events": [EVENT],
+    "sections": [
+        {"section": "membership", "service": "membership", "complete": True,
+         "status": {}},
+        {"section": "events", "service": "events", "complete": True,
+         "status": {}},
+        {"section": "missions", "service": "monitoring", "complete": True,
+         "status": {}},
+    ],
+}
+
+DASHBOARD = {
+    "name": "dashboard",
+    "asOfDate": {"year": 2026, "month": 12, "day": 7},
+    "states": [
+        {"state": "states/kz", "displayName": en_ru("Kazakhstan", "Казахстан"),
+         "status": "MEMBERSHIP_STATUS_MEMBER", "seats": 7},
+        {"state": "states/rs", "displayName": en_ru("Serbia", "Сербия"),
+         "status": "MEMBERSHIP_STATUS_OBSERVER"},
+    ],
+    "totalSeats": 7,
+    "adoptions": [
+        {"year": 2021, "kind": "DOCUMENT_KIND_MODEL_LAW", "documentCount": 5},
+        {"year": 2021, "kind": "DOCUMENT_KIND_RECOMMENDATION",
+         "documentCount": 2},
+    ],
+    "actionPlans": [{
+        "actionPlan": "actionPlans/2021-2025",
+        "title": en_ru("Programme 2021-2025", "Программа 2021-2025"),
+        "period": {"startDate": {"year": 2021}, "endDate": {"year": 2025}},
+        "progress": {"done": 3, "total": 12, "percentDone": 25},
+    }],
+    "treaties": [{
+        "title": en_ru("Charter of the CSTO", "Устав ОДКБ"),
+        "progress": {"treaty": "treaties/csto-charter",
+                     "ratifiedCount": 6, "partyCount": 6},
+    }],
+    "missionsPerYear": [{"year": 2021, "missionCount": 4}],
+    "totalMissions": 4,
+    "latestEvents": [EVENT],
+    "sections": [
+        {"section": s, "service": svc, "complete": True, "status": {}}
+        for s, svc in [("membership", "membership"),
+                       ("legislation", "legislation"),
+                       ("missions", "monitoring"),
+                       ("latest_events", "events"),
+                       ("next_events", "events")]
+    ],
+}
+
+
+def document(doc_id, title_en, title_ru, year):
+    return {
+        "name": "documents/" + doc_id,
+        "kind": "DOCUMENT_KIND_MODEL_LAW",
+        "title": en_ru(title_en, title_ru),
+        "stage": "DOCUMENT_STAGE_ADOPTED",
+        "adoptDate": {"year": year, "month": 11, "day": 26},
+        "revisionId": "r1",
+    }
+
+
+DOCS_PAGE_1 = {
+    "documents": [document("model-law-cybersecurity", "On cybersecurity",
+                           "О кибербезопасности", 2021)],
+    "nextPageToken": "p2",
+}
+DOCS_PAGE_2 = {
+    "documents": [document("model-law-terrorism", "On countering terrorism",
+                           "О противодействии терроризму", 2015)],
+}
+
+SEARCH = {
+    "results": [{
+        "document": document("model-law-cybersecurity", "On cybersecurity",
+                             "О кибербезопасности", 2021),
+        "score": 1.5,
+        "snippets": ["national <mark>cybersecurity</mark> systems &amp; "
+                     "&quot;critical&quot; infrastructure"],
+    }],
+}
+
+WATCH = [
+    {"changeType": "CHANGE_TYPE_CHECKPOINT", "resumeToken": "t0",
+     "sequence": "10"},
+    {"changeType": "CHANGE_TYPE_CREATED", "resumeToken": "t1",
+     "sequence": "11", "commitTime": "2026-12-07T04:00:00.123Z",
+     "name": "events/plenary-2022-11", "event": EVENT},
+    {"changeType": "CHANGE_TYPE_DELETED", "resumeToken": "t2",
+     "sequence": "12", "commitTime": "2026-12-07T04:01:00Z",
+     "name": "events/old-news", "event": {"name": "events/old-news"}},
+]
+
+MONITORING_CHANGE = {
+    "changeType": "CHANGE_TYPE_UPDATED", "resumeToken": "m1",
+    "sequence": "7", "commitTime": "2026-12-07T04:02:00Z",
+    "name": "missions/kz-2021",
+    "mission": {"name": "missions/kz-2021",
+                "election": en_ru("Mazhilis election", "Выборы в Мажилис")},
+}
+STREAM_ERROR = {"error": {"code": 503, "status": "UNAVAILABLE",
+                          "message": "server shutting down"}}
+
+
+class FakeGateway(http.server.BaseHTTPRequestHandler):
+    requests = []  # (method, path, query dict, headers dict, body)
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, body):
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self, body=""):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        FakeGateway.requests.append(
+            (self.command, url.path, query,
+             {k.lower(): v for k, v in self.headers.items()}, body))
+        return url.path, query
+
+    def do_GET(self):
+        path, query = self._record()
+        if path == "/v1/states":
+            self._reply(200, STATES)
+        elif path == "/v1/states/kz/profile":
+            self._reply(200, STATE_PROFILE)
+        elif path == "/v1/persons/viktor-rogalev/profile":
+            self._reply(200, PERSON_PROFILE)
+        elif path == "/v1/dashboard":
+            self._reply(200, DASHBOARD)
+        elif path == "/v1/documents":
+            self._reply(200, DOCS_PAGE_2 if query.get("pageToken") == "p2"
+                        else DOCS_PAGE_1)
+        elif path == "/v1/documents:search":
+            self._reply(200, SEARCH)
+        elif path == "/v1/events:watch":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            self.wfile.write(b": keep-alive\n\n")
+            for message in WATCH:
+                self.wfile.write(
+                    ("id: %s\ndata: %s\n\n" % (
+                        message["resumeToken"],
+                        json.dumps(message, ensure_ascii=False))).encode())
+                self.wfile.flush()
+            # The stream ends: the connection closes.
+        elif path == "/v1/monitoring:watch":
+            # One change, then the stream ends with an error event.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write((
+                "id: m1\ndata: %s\n\n"
+                "event: error\ndata: %s\n\n" % (
+                    json.dumps(MONITORING_CHANGE, ensure_ascii=False),
+                    json.dumps(STREAM_ERROR))).encode())
+        else:
+            self._reply(404, NOT_FOUND)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode()
+        path, _ = self._record(body)
+        if path == "/cstopa.membership.v1.MembershipService/GetState":
+            self._reply(200, STATES["states"][0])
+        else:
+            self._reply(404, {"error": {"code": 404, "status": "NOT_FOUND",
+                                        "message": "no method " + path}})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args, env=None, stdin=None, gateway=None):
+    full_env = dict(os.environ)
+    full_env.pop("CSTOPA_GATEWAY", None)
+    full_env.pop("CSTOPA_API_KEY", None)
+    full_env["COLUMNS"] = "200"
+    full_env.update(env or {})
+    argv = [CLI] + (["--gateway", gateway] if gateway else []) + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, env=full_env,
+                          input=stdin, timeout=60)
+
+
+class HelpAndUsageTest(unittest.TestCase):
+    def test_help_of_every_command(self):
+        main = run("--help")
+        self.assertEqual(main.returncode, 0, main.stderr)
+        for command in COMMANDS:
+            self.assertIn(command, main.stdout)
+        self.assertIn("Exit codes", main.stdout)
+        self.assertIn("CSTOPA_GATEWAY", main.stdout)
+        for command in COMMANDS:
+            with self.subTest(command=command):
+                r = run(command, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("cstopa " + command, r.stdout)
+        self.assertIn("documents", run("search", "--help").stdout)
+
+    def test_version(self):
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("cstopa "), r.stdout)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["nosuchcommand"], [], ["state"],
+                     ["watch", "nosuchservice"], ["--lang", "fr", "states"],
+                     ["state", "kz", "--as-of", "2022-13-01"],
+                     ["state", "k z"],
+                     ["call", "nodots", "{}"],
+                     ["call", "membership.v1.MembershipService.GetState",
+                      "{not json"]):
+            with self.subTest(args=args):
+                r = run(*args, gateway="127.0.0.1:%d" % free_port())
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertNotEqual(r.stderr, "")
+
+
+class UnreachableTest(unittest.TestCase):
+    def test_closed_port_exits_3_with_one_line(self):
+        address = "127.0.0.1:%d" % free_port()
+        for args, env in ((["--gateway", address, "states"], None),
+                          (["dashboard"], {"CSTOPA_GATEWAY": address}),
+                          (["watch", "events"], {"CSTOPA_GATEWAY": address})):
+            with self.subTest(args=args):
+                r = run(*args, env=env)
+                self.assertEqual(r.returncode, 3, r.stderr)
+                self.assertEqual(
+                    r.stderr,
+                    "cstopa: cannot reach the gateway at %s (connection "
+                    "refused); is it running? start it with ./scripts/"
+                    "start.sh or set --gateway\n" % address)
+                self.assertEqual(r.stdout, "")
+
+
+class FakeGatewayTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     FakeGateway)
+        cls.gateway = "127.0.0.1:%d" % cls.server.server_address[1]
+        cls.thread = threading.Thread(target=cls.server.serve_forever,
+                                      daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def setUp(self):
+        FakeGateway.requests.clear()
+
+    def cli(self, *args, **kwargs):
+        return run(*args, gateway=self.gateway, **kwargs)
+
+    def test_states_table(self):
+        r = self.cli("states")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 4, r.stdout)
+        for value in ("ID", "STATUS", "kz", "Kazakhstan", "Казахстан",
+                      "Российская Федерация", "member", "observer",
+                      "1999-03-16", "KZ"):
+            self.assertIn(value, r.stdout)
+        # Aligned by code points: the status column starts at the same
+        # character in every row, Cyrillic names or not.
+        starts = {line.index(word) for line, word in
+                  zip(lines, ("STATUS", "member", "member", "observer"))}
+        self.assertEqual(len(starts), 1, r.stdout)
+        self.assertEqual(FakeGateway.requests[0][1], "/v1/states")
+
+    def test_states_fit_a_narrow_terminal(self):
+        r = self.cli("states", env={"COLUMNS": "40"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for line in r.stdout.splitlines():
+            self.assertLessEqual(len(line), 40, line)
+        self.assertIn("…", r.stdout)
+
+    def test_states_json(self):
+        r = self.cli("states", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), STATES)
+        self.assertGreater(len(r.stdout.splitlines()), 5)  # indented
+
+    def test_api_error_exits_1_with_one_line(self):
+        r = self.cli("state", "xx")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr,
+                         "cstopa: NOT_FOUND: State \"states/xx\" not found.\n")
+        self.assertEqual(r.stdout, "")
+
+    def test_partial_view_prints_tables_warns_and_exits_4(self):
+        r = self.cli("state", "kz", "--as-of", "2022-05-01")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        for value in ("Kazakhstan", "Parliament of Kazakhstan", "Mazhilis",
+                      "Delegation to the CSTO PA", "Maulen Ashimbayev",
+                      "presiding officer", "Charter of the CSTO", "in force",
+                      "Mazhilis election", "2021-01-10"):
+            self.assertIn(value, r.stdout)
+        self.assertIn("DEADLINE_EXCEEDED", r.stdout)  # under its heading
+        warnings = r.stderr.splitlines()
+        self.assertEqual(len(warnings), 1, r.stderr)
+        self.assertIn("warning", warnings[0])
+        self.assertIn("events", warnings[0])
+        self.assertNotIn("legislation", warnings[0])
+        _, path, query, _, _ = FakeGateway.requests[0]
+        self.assertEqual(path, "/v1/states/kz/profile")
+        self.assertEqual(query, {"asOf": "2022-05-01"})
+
+    def test_partial_view_json_exits_4(self):
+        r = self.cli("--json", "state", "states/kz")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["name"], "states/kz/profile")
+        self.assertIn("events", r.stderr)
+
+    def test_person_profile(self):
+        r = self.cli("person", "viktor-rogalev")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for value in ("Viktor Rogalev",
+                      "Russian Federation", "Executive Secretary",
+                      "Secretariat of the CSTO PA", "2014", "2019",
+                      "Plenary session", "Speaker"):
+            self.assertIn(value, r.stdout)
+        self.assertEqual(r.stderr, "")
+
+    def test_person_profile_in_russian(self):
+        r = self.cli("person", "viktor-rogalev", "--lang", "ru")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Ответственный секретарь", r.stdout)
+
+    def test_dashboard(self):
+        r = self.cli("dashboard")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for value in ("Kazakhstan", "observer", "MODEL LAW", "Programme "
+                      "2021-2025", "25%", "6/6", "2021", "Plenary session"):
+            self.assertIn(value, r.stdout)
+        self.assertEqual(FakeGateway.requests[0][1], "/v1/dashboard")
+
+    def test_search_unescapes_and_drops_marks_when_not_a_tty(self):
+        r = self.cli("search", "cybersecurity")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("On cybersecurity", r.stdout)
+        self.assertIn("national cybersecurity systems & \"critical\" "
+                      "infrastructure", r.stdout)
+        self.assertNotIn("<mark>", r.stdout)
+        self.assertNotIn("\x1b", r.stdout)
+        _, path, query, _, _ = FakeGateway.requests[0]
+        self.assertEqual(path, "/v1/documents:search")
+        self.assertEqual(query, {"query": "cybersecurity"})
+
+    def test_documents_one_page_with_a_hint(self):
+        r = self.cli("documents", "--filter", "kind = DOCUMENT_KIND_MODEL_LAW",
+                     "--page-size", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("model-law-cybersecurity", r.stdout)
+        self.assertNotIn("model-law-terrorism", r.stdout)
+        self.assertIn("--page-token p2", r.stderr)
+        _, _, query, _, _ = FakeGateway.requests[0]
+        self.assertEqual(query, {"filter": "kind = DOCUMENT_KIND_MODEL_LAW",
+                                 "pageSize": "1"})
+
+    def test_documents_all_pages(self):
+        r = self.cli("documents", "--all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("model-law-cybersecurity", r.stdout)
+        self.assertIn("model-law-terrorism", r.stdout)
+        self.assertIn("2015-11-26", r.stdout)
+        self.assertEqual(len(FakeGateway.requests), 2)
+        j = self.cli("documents", "--all", "--json")
+        self.assertEqual(len(json.loads(j.stdout)["documents"]), 2)
+
+    def test_watch_prints_changes_until_the_stream_ends(self):
+        r = self.cli("watch", "events", "--resume", "t-before")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)  # no line for checkpoints
+        self.assertIn("2026-12-07T04:00:00Z", lines[0])
+        self.assertIn("created", lines[0])
+        self.assertIn("events/plenary-2022-11", lines[0])
+        self.assertIn("deleted", lines[1])
+        self.assertIn("events/old-news", lines[1])
+        self.assertIn("--resume t2", r.stderr)
+        _, path, _, headers, _ = FakeGateway.requests[0]
+        self.assertEqual(path, "/v1/events:watch")
+        self.assertEqual(headers.get("last-event-id"), "t-before")
+        self.assertIn("text/event-stream", headers.get("accept", ""))
+
+    def test_watch_json_prints_each_message(self):
+        r = self.cli("watch", "events", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([json.loads(l) for l in r.stdout.splitlines()],
+                         WATCH)
+
+    def test_watch_stream_error_exits_1_with_the_resume_token(self):
+        r = self.cli("watch", "monitoring")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("missions/kz-2021", r.stdout)
+        self.assertIn("Mazhilis election", r.stdout)
+        self.assertEqual(r.stderr, "cstopa: UNAVAILABLE: server shutting "
+                         "down; resume with --resume m1\n")
+
+    def test_call_sends_the_request_and_the_key(self):
+        r = self.cli("--key", "secret-key", "call",
+                     "membership.v1.MembershipService.GetState",
+                     '{"name": "states/kz"}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), STATES["states"][0])
+        method, path, _, headers, body = FakeGateway.requests[0]
+        self.assertEqual(method, "POST")
+        self.assertEqual(path,
+                         "/cstopa.membership.v1.MembershipService/GetState")
+        self.assertEqual(json.loads(body), {"name": "states/kz"})
+        self.assertEqual(headers.get("authorization"), "Bearer secret-key")
+
+    def test_call_full_name_from_stdin_and_env_key(self):
+        r = self.cli("call", "cstopa.membership.v1.MembershipService.GetState",
+                     "-", stdin='{"name": "states/kz"}',
+                     env={"CSTOPA_API_KEY": "env-key"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, path, _, headers, body = FakeGateway.requests[0]
+        self.assertEqual(path,
+                         "/cstopa.membership.v1.MembershipService/GetState")
+        self.assertEqual(headers.get("authorization"), "Bearer env-key")
+
+    def test_call_error_exits_1(self):
+        r = self.cli("call", "events.v1.EventsService.NoSuch", "{}")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(
+            r.stderr, "cstopa: NOT_FOUND: no method "
+            "/cstopa.events.v1.EventsService/NoSuch\n")
+
+    def test_reads_need_no_key(self):
+        r = self.cli("--key", "secret-key", "states")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("authorization", FakeGateway.requests[0][3])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
