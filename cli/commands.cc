@@ -654,10 +654,15 @@ absl::StatusOr<int> Commands::States(const std::string& as_of) {
     PrintJson(all);
     return kExitOk;
   }
-  Table t({"ID", "NAME (EN)", "NAME (RU)", "STATUS", "SINCE", "REGION"});
+  // Both names, the one in --lang first.
+  const std::string first = lang_ == "ru" ? "ru" : "en";
+  const std::string second = first == "ru" ? "en" : "ru";
+  Table t({"ID", absl::StrCat("NAME (", absl::AsciiStrToUpper(first), ")"),
+           absl::StrCat("NAME (", absl::AsciiStrToUpper(second), ")"), "STATUS",
+           "SINCE", "REGION"});
   for (const Value& s : L(F(all, "states")).values()) {
-    t.AddRow({Id(S(F(s, "name"))), TextExactly(F(s, "displayName"), "en"),
-              TextExactly(F(s, "displayName"), "ru"),
+    t.AddRow({Id(S(F(s, "name"))), TextExactly(F(s, "displayName"), first),
+              TextExactly(F(s, "displayName"), second),
               Enum(F(s, "currentStatus"), "MEMBERSHIP_STATUS_"), StatusSince(s),
               S(F(s, "regionCode"))});
   }
@@ -1161,12 +1166,20 @@ absl::StatusOr<int> Commands::Watch(const std::string& service,
     out << TruncateToWidth(OneLine(line), output_.width) << std::endl;
     return true;
   });
+  // Ctrl-C (or SIGTERM) ends the watch where it is, with the token to
+  // resume from.
+  EndStreamsOnSignals();
   absl::StatusOr<HttpResponse> response =
       client_.Stream(absl::StrCat("/v1/", service, ":watch"), resume_token,
                      [&](absl::string_view line) { return parser.Line(line); });
   const std::string resume_hint =
       last_token.empty() ? "" : "; resume with --resume " + last_token;
   if (!response.ok()) return WithSuffix(response.status(), resume_hint);
+  if (response->interrupted) {
+    out.flush();
+    *output_.err << "cstopa: interrupted" << resume_hint << "\n";
+    return kExitOk;
+  }
   if (response->status != 200) {
     return ApiError(response->status, response->body);
   }

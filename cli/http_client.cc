@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -45,6 +46,17 @@ std::string BaseUrl(const std::string& gateway) {
                          : absl::StrCat("http://", gateway);
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base;
+}
+
+// Set by the SIGINT/SIGTERM handler of EndStreamsOnSignals.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void OnStopSignal(int) { g_interrupted = 1; }
+
+// libcurl calls it often while a transfer runs (about once a second when
+// idle); non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int OnProgress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return g_interrupted != 0 ? 1 : 0;
 }
 
 void GlobalInit() {
@@ -282,10 +294,16 @@ absl::StatusOr<HttpResponse> HttpClient::Stream(
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 
   CURLcode code = curl_easy_perform(curl);
   absl::Status status;
-  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.stopped)) {
+  if (code == CURLE_ABORTED_BY_CALLBACK && g_interrupted != 0) {
+    response.interrupted = true;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  } else if (code != CURLE_OK &&
+             !(code == CURLE_WRITE_ERROR && transfer.stopped)) {
     status = TransportError(curl, code, errbuf, options_, true);
   } else {
     char* type = nullptr;
@@ -296,6 +314,15 @@ absl::StatusOr<HttpResponse> HttpClient::Stream(
   curl_easy_cleanup(curl);
   if (!status.ok()) return status;
   return response;
+}
+
+void EndStreamsOnSignals() {
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // writes to stdout go on undisturbed
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
 bool SseParser::Line(absl::string_view line) {

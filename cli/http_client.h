@@ -48,7 +48,15 @@ struct HttpResponse {
   long status = 0;
   std::string content_type;
   std::string body;
+  // Stream only: it was ended by SIGINT or SIGTERM (see
+  // EndStreamsOnSignals), not by the gateway.
+  bool interrupted = false;
 };
+
+// From now on SIGINT and SIGTERM end the current (or next) Stream instead
+// of the process: Stream returns within about a second with `interrupted`
+// set, so that the caller can still say where to resume from.
+void EndStreamsOnSignals();
 
 // True for the errors HttpClient returns when the gateway cannot be reached
 // or does not answer (their message is the whole line to print).

@@ -34,6 +34,7 @@
 #include "services/common/query/validation.h"
 #include "services/common/resources/resource.h"
 #include "services/common/server/config.h"
+#include "services/common/server/local_binding.h"
 
 namespace cstopa::gateway {
 namespace {
@@ -701,8 +702,12 @@ class GatewayInstance final : public common::ServiceInstance {
          backends_->monitoring().channel()},
         {v1::GatewayService::service_full_name(),
          serving.server->InProcessChannel(grpc::ChannelArguments())}};
-    auto api = http::HttpApi::Create(std::move(channels), http_flags_.api,
-                                     serving.access_log);
+    // The gateway's own views are called in-process: no gRPC hop, and a
+    // cached view is answered on the HTTP thread.
+    local_ = v1::NewGatewayServiceLocal(&handler_);
+    auto api = http::HttpApi::Create(
+        std::move(channels), http_flags_.api, serving.access_log,
+        {{v1::GatewayService::service_full_name(), local_.get()}});
     if (!api.ok()) return api.status();
     http_api_ = *std::move(api);
     cstopa::http::HttpServerOptions options;
@@ -744,6 +749,7 @@ class GatewayInstance final : public common::ServiceInstance {
   std::unique_ptr<mon::MonitoringService::Stub> monitoring_;
   // Last: stopped before anything they report to is destroyed.
   std::vector<std::unique_ptr<ChangeFollower>> followers_;
+  std::unique_ptr<common::LocalService> local_;
   std::unique_ptr<http::HttpApi> http_api_;
   std::unique_ptr<cstopa::http::HttpServer> http_server_;
 };

@@ -14,10 +14,11 @@ ALLOWED = {
     "store": {"base", "query", "store"},
     "api": {"base", "query", "api"},
     "resources": {"base", "query", "store", "api", "resources"},
-    "server": {"base", "query", "store", "api", "server"},
+    "http": {"base", "http"},
+    "server": {"base", "query", "store", "api", "http", "server"},
     "client": {"base", "api", "client"},
-    "testing": {"base", "query", "store", "api", "resources", "server",
-                "client", "testing"},
+    "testing": {"base", "query", "store", "api", "resources", "http",
+                "server", "client", "testing"},
 }
 INCLUDE = re.compile(r'#include "services/common/([a-z_]+)/')
 

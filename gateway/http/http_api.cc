@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,7 @@
 #include "grpcpp/support/client_callback.h"
 #include "services/common/base/errors.h"
 #include "services/common/server/interceptors.h"
+#include "services/common/server/local_binding.h"
 #include "services/common/server/metrics.h"
 
 namespace cstopa::gateway::http {
@@ -406,6 +408,26 @@ struct HttpApi::Impl {
   }
 
   void Call(Request r, const Route& route, std::string request_bytes);
+  // A unary call of a service in this process, without gRPC.
+  void CallLocal(Request r, const Route& route, common::LocalService& service,
+                 std::string request_bytes);
+
+  // A new request id: 32 hex digits, unique in this process and unlikely
+  // to repeat across processes (a random half and a counter).
+  std::string NewRequestId() {
+    return absl::StrFormat("%016x%016x", id_seed,
+                           id_counter.fetch_add(1, std::memory_order_relaxed) *
+                               0x9e3779b97f4a7c15ULL);
+  }
+  // A client's x-request-id the services would take (interceptors.h):
+  // printable ASCII, at most 128 characters.
+  static bool IsRequestId(absl::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+      if (c < 0x21 || c > 0x7e) return false;
+    }
+    return true;
+  }
   void Stream(Request r, const Route& route, std::string request_bytes);
 
   ApiDescriptors* api;
@@ -417,6 +439,9 @@ struct HttpApi::Impl {
   std::set<std::string, std::less<>> cors;
   // By full service name.
   std::map<std::string, std::unique_ptr<grpc::GenericStub>, std::less<>> stubs;
+  std::map<std::string, common::LocalService*, std::less<>> local;
+  const uint64_t id_seed = absl::Uniform<uint64_t>(absl::BitGen());
+  std::atomic<uint64_t> id_counter{1};
   // `POST /<service>/<method>`: a route per unary method, body "*".
   std::map<std::string, Route, std::less<>> generic_routes;
   std::string openapi;
@@ -574,7 +599,15 @@ class SseCall final
 
 void HttpApi::Impl::Call(Request r, const Route& route,
                          std::string request_bytes) {
-  auto it = stubs.find(route.method->service()->full_name());
+  const std::string& service = route.method->service()->full_name();
+  if (!route.server_streaming) {
+    if (auto local_it = local.find(service); local_it != local.end()) {
+      CallLocal(std::move(r), route, *local_it->second,
+                std::move(request_bytes));
+      return;
+    }
+  }
+  auto it = stubs.find(service);
   if (it == stubs.end()) {
     FinishError(r, absl::UnimplementedError(
                        absl::StrCat(route.method->service()->full_name(),
@@ -617,9 +650,43 @@ void HttpApi::Impl::Call(Request r, const Route& route,
       });
 }
 
+void HttpApi::Impl::CallLocal(Request r, const Route& route,
+                              common::LocalService& service,
+                              std::string request_bytes) {
+  const std::string& name = route.method->service()->full_name();
+  r.rpc = absl::StrCat("/", name, "/", route.method->name());
+  const std::string path = r.rpc;
+  const HttpExchange& ex = *r.exchange;
+  common::Caller caller;
+  caller.authorization = ex.header("authorization");
+  caller.deadline = absl::Now() + options.deadline;
+  std::optional<std::string> id = ex.header("x-request-id");
+  caller.request_id = id && IsRequestId(*id) ? *id : NewRequestId();
+  caller.traceparent = ex.header("traceparent").value_or("");
+  caller.accept_language = ex.header("accept-language").value_or("");
+  const google::protobuf::Descriptor* output = route.method->output_type();
+  std::string domain = common::ErrorDomainOf(name);
+  std::string request_id = caller.request_id;
+  common::LocalService::Done done =
+      [this, r = std::move(r), output, domain = std::move(domain), request_id](
+          absl::Status status, std::string bytes) mutable {
+        if (!status.ok()) {
+          FinishError(r, common::ToGrpcStatus(status, domain), request_id);
+          return;
+        }
+        FinishResponse(r, output, std::move(bytes), request_id);
+      };
+  if (!service.CallUnary(path, caller, request_bytes, done)) {
+    done(absl::UnimplementedError(
+             absl::StrCat(path.substr(1), " is not served in this process")),
+         "");
+  }
+}
+
 absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
     std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
-    HttpApiOptions options, common::AccessLog* access_log) {
+    HttpApiOptions options, common::AccessLog* access_log,
+    std::map<std::string, common::LocalService*> local) {
   auto api = ApiDescriptors::Load();
   if (!api.ok()) return api.status();
   auto routes = RouteTable::Build(**api);
@@ -636,6 +703,9 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
   self->impl_ = std::make_unique<Impl>(self->api_.get(), &*self->routes_,
                                        std::move(options), access_log);
   Impl& impl = *self->impl_;
+  for (auto& [service, face] : local) {
+    if (face != nullptr) impl.local[service] = face;
+  }
   impl.openapi = OpenApiDocument(*self->api_, *self->routes_, info);
   impl.openapi_etag = EtagOf(impl.openapi);
   for (auto& [service, channel] : channels) {

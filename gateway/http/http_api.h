@@ -52,6 +52,7 @@
 
 namespace cstopa::common {
 class AccessLog;
+class LocalService;
 }  // namespace cstopa::common
 
 namespace cstopa::gateway::http {
@@ -71,11 +72,15 @@ class HttpApi {
  public:
   // `channels` maps each gRPC service's full name
   // ("cstopa.membership.v1.MembershipService") to the channel that serves
-  // it; a route of a service without one answers 501. `access_log` may be
-  // null and must outlive the HttpApi.
+  // it; a route of a service without one answers 501. `local` maps the full
+  // names of services in this process to their in-process faces
+  // (server/local_binding.h): their unary methods are called without gRPC
+  // (their streams still go through `channels`). `access_log` and the local
+  // services may be null / must outlive the HttpApi.
   static absl::StatusOr<std::unique_ptr<HttpApi>> Create(
       std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
-      HttpApiOptions options, common::AccessLog* access_log);
+      HttpApiOptions options, common::AccessLog* access_log,
+      std::map<std::string, common::LocalService*> local = {});
   ~HttpApi();
 
   // The HTTP server's handler (see the file comment). Never blocks.

@@ -423,7 +423,12 @@ open(sys.argv[2], "wb").write(b"\0" + struct.pack(">I", len(d)) + d)' "$1" "$2"
 run_h2load() {
   local name=$1
   shift
-  h2load --warm-up-time="$warmup" -D "$duration" "$@" >"$tmp/h2load.txt" 2>&1 || {
+  # h2load takes whole durations with a unit.
+  local warm_ms duration_ms
+  warm_ms=$(awk -v s="$warmup" 'BEGIN { printf "%d", s * 1000 }')
+  duration_ms=$(awk -v s="$duration" 'BEGIN { printf "%d", s * 1000 }')
+  h2load --warm-up-time="${warm_ms}ms" -D "${duration_ms}ms" "$@" \
+    >"$tmp/h2load.txt" 2>&1 || {
     echo "run_bench.sh: h2load failed for $name:" >&2
     cat "$tmp/h2load.txt" >&2
     exit 1

@@ -1,18 +1,34 @@
 #!/usr/bin/python3
-"""The cstopa binary without the real gateway: --help of every command,
-usage errors, an unreachable gateway, and a fake gateway answering canned
-protobuf JSON (the field names of proto/cstopa/*/v1/*.proto) for tables,
---json, API errors, partial views and a Server-Sent Events stream.
+"""The cstopa binary: --help of every command, usage errors, an unreachable
+gateway, a fake gateway answering canned protobuf JSON (the field names of
+proto/cstopa/*/v1/*.proto) for tables, --json, API errors, partial views and
+a Server-Sent Events stream; and the real suite (RealSuiteTest): the four
+services, seeded with the built-in seed in in-memory SQLite, behind the real
+gateway's HTTP/JSON API.
 
-The binary is $CSTOPA_CLI (set by cli/CMakeLists.txt). Standard library only.
+Set by cli/CMakeLists.txt:
+  CSTOPA_CLI                                        the binary
+  CSTOPA_MEMBERSHIP_SERVER, CSTOPA_LEGISLATION_SERVER, CSTOPA_EVENTS_SERVER,
+  CSTOPA_MONITORING_SERVER, CSTOPA_GATEWAY_SERVER   the servers (required:
+                                                    RealSuiteTest fails
+                                                    without them)
+Standard library only.
 """
 
+import hashlib
 import http.server
 import json
 import os
+import queue
+import secrets
+import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -632,6 +648,389 @@ class FakeGatewayTest(unittest.TestCase):
         r = self.cli("--key", "secret-key", "states")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("authorization", FakeGateway.requests[0][3])
+
+
+# -- the real suite -----------------------------------------------------------
+
+BACKENDS = ("membership", "legislation", "events", "monitoring")
+START_TIMEOUT = 20  # seconds for a server to write its port file
+STOP_TIMEOUT = 10  # seconds after SIGTERM before SIGKILL
+WATCH_TIMEOUT = 15  # seconds for `cstopa watch` to print a line
+
+
+class Server:
+    """One server binary as a child process on loopback port 0, its log in
+    `tmp`, its ports read from its --port_file."""
+
+    def __init__(self, name, binary, tmp, extra_args):
+        self.name = name
+        self.port_file = os.path.join(tmp, name + ".ports.json")
+        self.log = os.path.join(tmp, name + ".log")
+        args = [binary, "--listen=127.0.0.1:0", "--admin_listen=",
+                "--port_file=" + self.port_file,
+                "--access_log=off"] + list(extra_args)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                args, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, cwd=tmp)
+        self.ports = None
+
+    def wait_for_ports(self, *keys):
+        """Waits (bounded) until the port file has `keys`; returns it."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with status %d before serving:"
+                                   "\n%s" % (self.name, self.proc.returncode,
+                                             self.log_tail()))
+            try:
+                with open(self.port_file, encoding="utf-8") as f:
+                    ports = json.load(f)
+                if all(ports.get(k) for k in keys):
+                    self.ports = ports
+                    return ports
+            except (OSError, ValueError):
+                pass  # not written yet
+            time.sleep(0.05)
+        raise RuntimeError("%s: no %s in %s after %d s:\n%s" % (
+            self.name, "/".join(keys), self.port_file, START_TIMEOUT,
+            self.log_tail()))
+
+    def stop(self):
+        proc = self.proc
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT)
+                print("%s ignored SIGTERM for %d s; killed" % (
+                    self.name, STOP_TIMEOUT), file=sys.stderr)
+        if proc.returncode != 0:
+            print("%s exited with status %d; log tail:\n%s" % (
+                self.name, proc.returncode, self.log_tail()),
+                file=sys.stderr)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def server_binaries():
+    """service -> binary, from $CSTOPA_<SERVICE>_SERVER; raises (the test
+    fails, it is not skipped) when one is unset or not executable."""
+    binaries, problems = {}, []
+    for service in BACKENDS + ("gateway",):
+        var = "CSTOPA_%s_SERVER" % service.upper()
+        binary = os.environ.get(var, "")
+        if not binary:
+            problems.append("%s is not set" % var)
+        elif not os.access(binary, os.X_OK):
+            problems.append("%s=%s is not an executable" % (var, binary))
+        binaries[service] = binary
+    if problems:
+        raise RuntimeError(
+            "the real-suite tests need the server binaries: " +
+            "; ".join(problems) + " (cli/CMakeLists.txt sets them for CTest)")
+    return binaries
+
+
+def person_request(person_id, name):
+    return json.dumps({"personId": person_id, "person": {
+        "displayName": [{"languageCode": "en", "text": name}],
+        "state": "states/kg"}})
+
+
+class RealSuiteTest(unittest.TestCase):
+    """The binary against the real gateway and the four real services,
+    started once for the class. Writes use IDs of their own, so that the
+    tests do not depend on each other or on their order."""
+
+    tmp = None
+    servers = {}
+    binaries = {}
+    gateway = None
+    key = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binaries = server_binaries()
+        cls.tmp = tempfile.mkdtemp(prefix="cstopa-cli-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.key = secrets.token_hex(24)
+        keys = os.path.join(cls.tmp, "api_keys")
+        with open(keys, "w", encoding="ascii") as f:
+            f.write("sha256:%s editor cli-test\n" % hashlib.sha256(
+                cls.key.encode("ascii")).hexdigest())
+        cls.servers = {}
+        # Cleanups run last-in first-out: each is registered right after its
+        # start, so whatever fails later, every started server is stopped.
+        for service in BACKENDS:
+            server = Server(service, cls.binaries[service], cls.tmp, [
+                "--store=sqlite::memory:", "--seed=builtin",
+                "--api_keys_file=" + keys])
+            cls.servers[service] = server
+            cls.addClassCleanup(server.stop)
+        for service in BACKENDS:
+            cls.servers[service].wait_for_ports("grpc_port")
+        gateway = cls.start_gateway("gateway", {
+            s: cls.servers[s].ports["grpc_port"] for s in BACKENDS})
+        cls.addClassCleanup(gateway.stop)
+        cls.gateway = "127.0.0.1:%d" % gateway.wait_for_ports(
+            "grpc_port", "http_port")["http_port"]
+
+    @classmethod
+    def start_gateway(cls, name, ports):
+        return Server(name, cls.binaries["gateway"], cls.tmp, [
+            "--%s_target=ipv4:127.0.0.1:%d" % (s, ports[s]) for s in BACKENDS
+        ] + ["--http_listen=127.0.0.1:0",
+             "--api_keys_file=" + os.path.join(cls.tmp, "api_keys")])
+
+    def cli(self, *args, gateway=None, **kwargs):
+        return run(*args, gateway=gateway or self.gateway, **kwargs)
+
+    def assert_ok(self, r):
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, "")
+
+    def assert_api_error(self, r, status):
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertTrue(r.stderr.startswith("cstopa: %s: " % status),
+                        r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_states_table_and_json(self):
+        r = self.cli("states")
+        self.assert_ok(r)
+        rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
+        self.assertEqual(sorted(rows), ["am", "by", "kg", "kz", "ru", "tj"])
+        for state, en, ru in (("kz", "Kazakhstan", "Казахстан"),
+                              ("kg", "Kyrgyzstan", "Кыргызстан")):
+            self.assertIn(en, rows[state])
+            self.assertIn(ru, rows[state])
+            self.assertIn("member", rows[state])
+        ru = self.cli("--lang", "ru", "states")
+        self.assert_ok(ru)
+        header = ru.stdout.splitlines()[0].split()
+        self.assertEqual(header[:5], ["ID", "NAME", "(RU)", "NAME", "(EN)"])
+        self.assertIn("Кыргызстан   Kyrgyzstan", ru.stdout)
+        j = self.cli("states", "--json")
+        self.assert_ok(j)
+        states = json.loads(j.stdout)["states"]
+        self.assertEqual(len(states), 6)
+        self.assertIn("states/kg", [s["name"] for s in states])
+
+    def seats_on(self, day):
+        r = self.cli("state", "kg", "--as-of", day)
+        self.assert_ok(r)
+        self.assertIn("Kyrgyzstan", r.stdout)
+        lines = r.stdout.splitlines()
+        heading = lines.index("Seats on " + day)
+        total = [line for line in lines[heading:heading + 10]
+                 if " total " in line]
+        self.assertEqual(len(total), 1, r.stdout)
+        return int(total[0].split()[-1])
+
+    def test_state_seats_change_with_as_of(self):
+        self.assertEqual(self.seats_on("2022-05-01"), 6)
+        self.assertEqual(self.seats_on("2024-06-01"), 7)
+
+    def test_state_json_is_the_profile(self):
+        r = self.cli("state", "kg", "--as-of", "2024-06-01", "--json")
+        self.assert_ok(r)
+        view = json.loads(r.stdout)
+        self.assertEqual(view["state"]["name"], "states/kg")
+        self.assertEqual(view["delegations"][0]["totalSeats"], 7)
+
+    def test_unknown_state_exits_1(self):
+        self.assert_api_error(self.cli("state", "zz"), "NOT_FOUND")
+
+    def test_person(self):
+        r = self.cli("person", "viktor-rogalev")
+        self.assert_ok(r)
+        self.assertTrue(r.stdout.startswith(
+            "Viktor Rogalev  (persons/viktor-rogalev)"), r.stdout)
+        self.assertIn("Deputy Executive Secretary", r.stdout)
+
+    def test_dashboard(self):
+        r = self.cli("dashboard")
+        self.assert_ok(r)
+        self.assertIn("Members and observers", r.stdout)
+        for name in ("Armenia", "Belarus", "Kazakhstan", "Kyrgyzstan",
+                     "Russia", "Tajikistan"):
+            self.assertIn(name, r.stdout)
+
+    def test_search(self):
+        r = self.cli("search", "outer space")
+        self.assert_ok(r)
+        self.assertIn("documents/statement-outer-space-arms-race", r.stdout)
+        self.assertIn("Prevention of Arms Race in Outer Space", r.stdout)
+
+    def test_documents_filter(self):
+        # The seed has statements only: a model law is created first, so
+        # that the filter has something to find and something to leave out.
+        doc = {"documentId": "model-law-cli-test", "document": {
+            "kind": "DOCUMENT_KIND_MODEL_LAW",
+            "title": [{"languageCode": "en",
+                       "text": "On the cstopa command line"}]},
+            "initialTransition": {"stage": "DOCUMENT_STAGE_ADOPTED",
+                                  "date": {"year": 2023, "month": 11,
+                                           "day": 28}}}
+        c = self.cli("--key", self.key, "call",
+                     "legislation.v1.LegislationService.CreateDocument",
+                     json.dumps(doc))
+        self.assert_ok(c)
+        model_laws = "kind = DOCUMENT_KIND_MODEL_LAW"
+        r = self.cli("documents", "--filter", model_laws)
+        self.assert_ok(r)
+        self.assertIn("model-law-cli-test", r.stdout)
+        self.assertIn("2023-11-28", r.stdout)
+        self.assertNotIn("statement", r.stdout)
+        j = self.cli("documents", "--filter", model_laws, "--json")
+        self.assert_ok(j)
+        documents = json.loads(j.stdout)["documents"]
+        self.assertIn("documents/model-law-cli-test",
+                      [d["name"] for d in documents])
+        for d in documents:
+            self.assertEqual(d["kind"], "DOCUMENT_KIND_MODEL_LAW", d["name"])
+        # The statements are there without the filter.
+        self.assertIn("statement-outer-space-arms-race",
+                      self.cli("documents", "--all").stdout)
+
+    def test_bad_filter_exits_1(self):
+        self.assert_api_error(self.cli("documents", "--filter", "kind = = x"),
+                              "INVALID_ARGUMENT")
+
+    def test_call_get_state(self):
+        r = self.cli("call", "membership.v1.MembershipService.GetState",
+                     '{"name": "states/kz"}')
+        self.assert_ok(r)
+        state = json.loads(r.stdout)
+        self.assertEqual(state["name"], "states/kz")
+        self.assertIn({"languageCode": "en", "text": "Kazakhstan"},
+                      state["displayName"])
+
+    def test_call_write_needs_the_key(self):
+        create = "membership.v1.MembershipService.CreatePerson"
+        request = person_request("cli-test-call", "Cli Test Call")
+        self.assert_api_error(self.cli("call", create, request),
+                              "UNAUTHENTICATED")
+        self.assert_api_error(
+            self.cli("--key", "not-" + self.key, "call", create, request),
+            "UNAUTHENTICATED")
+        get = ("membership.v1.MembershipService.GetPerson",
+               '{"name": "persons/cli-test-call"}')
+        self.assert_api_error(self.cli("call", *get), "NOT_FOUND")
+        r = self.cli("--key", self.key, "call", create, request)
+        self.assert_ok(r)
+        self.assertEqual(json.loads(r.stdout)["name"], "persons/cli-test-call")
+        g = self.cli("call", *get)
+        self.assert_ok(g)
+        self.assertEqual(json.loads(g.stdout)["displayName"],
+                         [{"languageCode": "en", "text": "Cli Test Call"}])
+
+    def test_watch_prints_a_write(self):
+        env = dict(os.environ, COLUMNS="200")
+        env.pop("CSTOPA_API_KEY", None)
+        watch = subprocess.Popen(  # pylint: disable=consider-using-with
+            [CLI, "--gateway", self.gateway, "watch", "membership",
+             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, env=env)
+        lines = queue.Queue()
+
+        def read():
+            for line in watch.stdout:
+                lines.put(line)
+            lines.put(None)  # the stream ended
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+
+        def stop():
+            if watch.poll() is None:
+                watch.terminate()
+                try:
+                    watch.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    watch.kill()
+                    watch.wait(timeout=STOP_TIMEOUT)
+            reader.join(timeout=STOP_TIMEOUT)
+            watch.stdout.close()
+            watch.stderr.close()
+
+        self.addCleanup(stop)
+
+        def next_line():
+            try:
+                line = lines.get(timeout=WATCH_TIMEOUT)
+            except queue.Empty:
+                self.fail("cstopa watch printed nothing for %d s" %
+                          WATCH_TIMEOUT)
+            if line is None:
+                watch.wait(timeout=STOP_TIMEOUT)
+                self.fail("cstopa watch ended (status %s): %s" % (
+                    watch.returncode, watch.stderr.read()))
+            return json.loads(line)
+
+        first = next_line()
+        self.assertEqual(first["changeType"], "CHANGE_TYPE_CHECKPOINT")
+        self.assertTrue(first["resumeToken"])
+        r = self.cli("--key", self.key, "call",
+                     "membership.v1.MembershipService.CreatePerson",
+                     person_request("cli-test-watch", "Cli Test Watch"))
+        self.assert_ok(r)
+        deadline = time.monotonic() + WATCH_TIMEOUT
+        while True:
+            self.assertLess(time.monotonic(), deadline,
+                            "no change naming persons/cli-test-watch")
+            change = next_line()
+            if change.get("name") == "persons/cli-test-watch":
+                break
+        self.assertEqual(change["changeType"], "CHANGE_TYPE_CREATED")
+        self.assertEqual(change["person"]["displayName"],
+                         [{"languageCode": "en", "text": "Cli Test Watch"}])
+        # Ctrl-C ends the watch with the token to resume from: the last
+        # message's.
+        watch.send_signal(signal.SIGINT)
+        try:
+            watch.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail("cstopa watch did not end within %d s of SIGINT" %
+                      STOP_TIMEOUT)
+        reader.join(timeout=STOP_TIMEOUT)
+        last = change
+        while (line := lines.get_nowait()) is not None:
+            last = json.loads(line)
+        self.assertEqual(watch.returncode, 0)
+        self.assertEqual(watch.stderr.read(),
+                         "cstopa: interrupted; resume with --resume %s\n" %
+                         last["resumeToken"])
+
+    def test_partial_answer_exits_4(self):
+        closed = free_port()  # nothing listens there any more
+        ports = {s: self.servers[s].ports["grpc_port"] for s in BACKENDS}
+        ports["monitoring"] = closed
+        gateway = self.start_gateway("gateway-partial", ports)
+        self.addCleanup(gateway.stop)
+        address = "127.0.0.1:%d" % gateway.wait_for_ports(
+            "grpc_port", "http_port")["http_port"]
+        r = self.cli("state", "kg", gateway=address)
+        self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+        self.assertIn("Kyrgyzstan", r.stdout)
+        warnings = r.stderr.splitlines()
+        self.assertEqual(len(warnings), 1, r.stderr)
+        self.assertTrue(warnings[0].startswith(
+            "cstopa: warning: partial answer, incomplete sections: "
+            "missions (monitoring service: UNAVAILABLE"), r.stderr)
+        self.assertIn("operations (monitoring service: UNAVAILABLE",
+                      warnings[0])
+        for complete in ("membership", "legislation", "events ("):
+            self.assertNotIn(complete, warnings[0])
 
 
 if __name__ == "__main__":
