@@ -725,7 +725,11 @@ class GatewayInstance final : public common::ServiceInstance {
   }
 
   void StopServing(absl::Duration grace) override {
+    const absl::Time deadline = absl::Now() + grace;
     if (http_server_) http_server_->Shutdown(grace);
+    // Calls made for requests the server no longer waits for end before
+    // the HttpApi (and the log it writes to) go.
+    if (http_api_) http_api_->Stop(deadline);
   }
 
  private:

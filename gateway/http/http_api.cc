@@ -303,16 +303,21 @@ struct HttpApi::Impl {
                     absl::string_view request_id) {
     std::vector<HttpHeader> headers;
     headers.reserve(8);
+    // The gzip'd answer is another representation: another strong ETag.
+    const bool zip = r.gzip_ok && answer.json.size() >= options.gzip_min_bytes;
+    const std::string etag =
+        zip ? absl::StrCat(absl::StripSuffix(answer.etag, "\""), "-gzip\"")
+            : answer.etag;
     headers.push_back({"Content-Type", kJsonType});
-    headers.push_back({"ETag", answer.etag});
+    headers.push_back({"ETag", etag});
     headers.push_back({"Cache-Control", "no-cache"});
     headers.push_back(
         {"Vary", cors.empty() ? "Accept-Encoding" : "Accept-Encoding, Origin"});
-    if (r.if_none_match && NoneMatchHits(*r.if_none_match, answer.etag)) {
+    if (r.if_none_match && NoneMatchHits(*r.if_none_match, etag)) {
       Finish(r, 304, std::move(headers), "", 0, request_id, "");
       return;
     }
-    if (r.gzip_ok && answer.json.size() >= options.gzip_min_bytes) {
+    if (zip) {
       if (!answer.gzip.empty()) {
         headers.push_back({"Content-Encoding", "gzip"});
         Finish(r, 200, std::move(headers), answer.gzip, 0, request_id, "");
@@ -366,7 +371,8 @@ struct HttpApi::Impl {
     s.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
     s.sum_nanos.fetch_add(static_cast<uint64_t>(absl::ToInt64Nanoseconds(took)),
                           std::memory_order_relaxed);
-    if (log == nullptr || !log->enabled()) return;
+    common::AccessLog* const out = log.load(std::memory_order_acquire);
+    if (out == nullptr || !out->enabled()) return;
     std::string line = absl::StrCat(
         "{\"ts\":\"",
         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
@@ -389,7 +395,7 @@ struct HttpApi::Impl {
     if (!error.empty())
       absl::StrAppend(&line, ",\"error\":\"", common::JsonEscape(error), "\"");
     line += "}";
-    log->Write(line);
+    out->Write(line);
   }
 
   // The gRPC metadata a request passes on.
@@ -408,6 +414,34 @@ struct HttpApi::Impl {
   }
 
   void Call(Request r, const Route& route, std::string request_bytes);
+
+  // Every call made for a request is counted from its start to the end of
+  // its answer, so that Stop can wait for them: a completion must not run
+  // after the HttpApi is gone. Forwarded calls register their context to be
+  // cancelled by Stop.
+  void BeginCall(grpc::ClientContext* ctx) {
+    absl::MutexLock lock(&calls_mu);
+    ++in_flight;
+    if (ctx == nullptr) return;
+    open_calls.insert(ctx);
+    if (stopping) ctx->TryCancel();
+  }
+  void EndCall(grpc::ClientContext* ctx) {
+    absl::MutexLock lock(&calls_mu);
+    --in_flight;
+    if (ctx != nullptr) open_calls.erase(ctx);
+  }
+  // Cancels the forwarded calls and waits until no call is in flight, or
+  // `deadline`; true when none is.
+  bool Quiesce(absl::Time deadline) {
+    absl::MutexLock lock(&calls_mu);
+    stopping = true;
+    for (grpc::ClientContext* ctx : open_calls) ctx->TryCancel();
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu) {
+      return in_flight == 0;
+    };
+    return calls_mu.AwaitWithDeadline(absl::Condition(&idle), deadline);
+  }
   // A unary call of a service in this process, without gRPC.
   void CallLocal(Request r, const Route& route, common::LocalService& service,
                  std::string request_bytes);
@@ -434,12 +468,16 @@ struct HttpApi::Impl {
   const RouteTable* routes;
   Transcoder transcoder;
   const HttpApiOptions options;
-  common::AccessLog* log;
+  std::atomic<common::AccessLog*> log;
   bool cors_any = false;
   std::set<std::string, std::less<>> cors;
   // By full service name.
   std::map<std::string, std::unique_ptr<grpc::GenericStub>, std::less<>> stubs;
   std::map<std::string, common::LocalService*, std::less<>> local;
+  absl::Mutex calls_mu;
+  std::set<grpc::ClientContext*> open_calls ABSL_GUARDED_BY(calls_mu);
+  int in_flight ABSL_GUARDED_BY(calls_mu) = 0;
+  bool stopping ABSL_GUARDED_BY(calls_mu) = false;
   const uint64_t id_seed = absl::Uniform<uint64_t>(absl::BitGen());
   std::atomic<uint64_t> id_counter{1};
   // `POST /<service>/<method>`: a route per unary method, body "*".
@@ -470,6 +508,7 @@ class SseCall final
 
   void Start(grpc::GenericStub* stub) {
     impl_->PassMetadata(*r_.exchange, &ctx_);
+    impl_->BeginCall(&ctx_);
     {
       absl::MutexLock lock(&link_->mu);
       link_->ctx = &ctx_;
@@ -493,11 +532,22 @@ class SseCall final
     std::string json;
     auto printed =
         impl_->transcoder.ResponseJson(*route_.method->output_type(), bytes);
-    json = printed.ok() ? *std::move(printed) : "{}";
     std::string frame;
-    const std::string token = ResumeToken(bytes);
-    if (!token.empty()) AppendSseField(&frame, "id", token);
-    AppendSseField(&frame, "data", json);
+    if (printed.ok()) {
+      json = *std::move(printed);
+      const std::string token = ResumeToken(bytes);
+      if (!token.empty()) AppendSseField(&frame, "id", token);
+      AppendSseField(&frame, "data", json);
+    } else {
+      // A message that cannot be printed ends the stream with the error,
+      // rather than an empty event the client would take for a change.
+      failed_ = true;
+      auto [http_status, error] = impl_->transcoder.ErrorJson(
+          grpc::StatusCode::INTERNAL, std::string(printed.status().message()),
+          "");
+      AppendSseField(&frame, "event", "error");
+      AppendSseField(&frame, "data", error);
+    }
     frame += "\n";
     if (!started_) {
       started_ = true;
@@ -514,7 +564,7 @@ class SseCall final
     // keeps the reactor alive until the write's callback has run.
     AddHold();
     r_.exchange->SendChunk(std::move(frame), [this](bool written) {
-      if (written) {
+      if (written && !failed_) {
         StartRead(&response_);
       } else {
         ctx_.TryCancel();
@@ -544,7 +594,7 @@ class SseCall final
         impl_->FinishError(r_, status, request_id);
       }
     } else {
-      if (!status.ok() && !gone) {
+      if (!status.ok() && !gone && !failed_) {
         auto [http_status, json] = impl_->transcoder.ErrorJson(
             status.error_code(), status.error_message(),
             status.error_details());
@@ -559,7 +609,10 @@ class SseCall final
                     gone ? grpc::StatusCode::CANCELLED : status.error_code(),
                     request_id, status.error_message());
     }
+    HttpApi::Impl* impl = impl_;
+    grpc::ClientContext* ctx = &ctx_;
     delete this;
+    impl->EndCall(ctx);  // last: Stop may free the HttpApi once it runs
   }
 
  private:
@@ -591,6 +644,7 @@ class SseCall final
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   std::shared_ptr<Link> link_;
+  bool failed_ = false;   // a message could not be printed
   bool started_ = false;  // only touched by the reactor's callbacks, in turn
   size_t bytes_ = 0;
 };
@@ -633,6 +687,11 @@ void HttpApi::Impl::Call(Request r, const Route& route,
   call->request = ToBuffer(request_bytes);
   call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.deadline));
   PassMetadata(*call->r.exchange, &call->ctx);
+  BeginCall(&call->ctx);
+  // A client that leaves cancels its call (logged as 499).
+  call->r.exchange->OnClientGone([weak = std::weak_ptr<Unary>(call)] {
+    if (std::shared_ptr<Unary> c = weak.lock()) c->ctx.TryCancel();
+  });
   const google::protobuf::Descriptor* output = route.method->output_type();
   const std::string rpc = call->r.rpc;
   it->second->UnaryCall(
@@ -644,9 +703,10 @@ void HttpApi::Impl::Call(Request r, const Route& route,
           request_id.assign(t->second.data(), t->second.size());
         if (!status.ok()) {
           FinishError(call->r, status, request_id);
-          return;
+        } else {
+          FinishResponse(call->r, output, ToString(call->response), request_id);
         }
-        FinishResponse(call->r, output, ToString(call->response), request_id);
+        EndCall(&call->ctx);
       });
 }
 
@@ -667,14 +727,16 @@ void HttpApi::Impl::CallLocal(Request r, const Route& route,
   const google::protobuf::Descriptor* output = route.method->output_type();
   std::string domain = common::ErrorDomainOf(name);
   std::string request_id = caller.request_id;
+  BeginCall(nullptr);
   common::LocalService::Done done =
       [this, r = std::move(r), output, domain = std::move(domain), request_id](
           absl::Status status, std::string bytes) mutable {
         if (!status.ok()) {
           FinishError(r, common::ToGrpcStatus(status, domain), request_id);
-          return;
+        } else {
+          FinishResponse(r, output, std::move(bytes), request_id);
         }
-        FinishResponse(r, output, std::move(bytes), request_id);
+        EndCall(nullptr);
       };
   if (!service.CallUnary(path, caller, request_bytes, done)) {
     done(absl::UnimplementedError(
@@ -742,7 +804,16 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
   return self;
 }
 
-HttpApi::~HttpApi() = default;
+HttpApi::~HttpApi() {
+  if (impl_ != nullptr) Stop(absl::Now() + absl::Seconds(30));
+}
+
+bool HttpApi::Stop(absl::Time deadline) {
+  const bool idle = impl_->Quiesce(deadline);
+  // A call that outlives the wait must not write to a log that is gone.
+  impl_->log.store(nullptr, std::memory_order_release);
+  return idle;
+}
 
 void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
   Impl& impl = *impl_;
@@ -783,7 +854,9 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
   }
 
   r.gzip_ok = AcceptsGzip(ex.header("accept-encoding"));
-  r.if_none_match = ex.header("if-none-match");
+  // A conditional GET; on a write the condition would come after the act.
+  if (method == "GET" || method == "HEAD")
+    r.if_none_match = ex.header("if-none-match");
   const std::string& path = ex.path();
 
   if (path == "/v1/openapi.json" && (method == "GET" || method == "HEAD")) {
@@ -840,6 +913,14 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
     return;
   }
   r.stat = static_cast<size_t>(match.route - routes_->routes().data());
+  if (method == "HEAD" && match.route->server_streaming) {
+    // The stream's headers, without opening the stream.
+    impl.Finish(r, 200,
+                {{"Content-Type", "text/event-stream; charset=utf-8"},
+                 {"Cache-Control", "no-cache"}},
+                "", 0, "", "");
+    return;
+  }
   std::string query = ex.query();
   // Last-Event-ID resumes a stream after the change it names.
   if (match.route->server_streaming) {

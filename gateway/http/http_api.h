@@ -83,6 +83,13 @@ class HttpApi {
       std::map<std::string, common::LocalService*> local = {});
   ~HttpApi();
 
+  // Cancels the calls in flight for HTTP requests and waits until every
+  // one has ended (their answers given or dropped), or `deadline`; true
+  // when none is left. After Stop nothing is written to the access log.
+  // Call it once the HTTP server no longer takes requests; the destructor
+  // does (waiting up to 30 s).
+  bool Stop(absl::Time deadline);
+
   // The HTTP server's handler (see the file comment). Never blocks.
   void Handle(std::shared_ptr<cstopa::http::HttpExchange> exchange);
 

@@ -860,12 +860,43 @@ describe("gateway HTTP/JSON API", () => {
       assert.match(zipped.headers.vary ?? "", /Accept-Encoding/i);
       assert.ok(zipped.body.length < plain.body.length);
       assert.equal(zlib.gunzipSync(zipped.body).toString("utf8"), plain.text);
+      // Another representation, another strong validator; each revalidates.
+      assert.ok(zipped.headers.etag);
+      assert.notEqual(zipped.headers.etag, plain.headers.etag);
+      const again = await get("/v1/persons?pageSize=100", {
+        headers: { "accept-encoding": "gzip", "if-none-match": zipped.headers.etag },
+      });
+      assert.equal(again.status, 304);
       // q=0 refuses gzip.
       const refused = await get("/v1/persons?pageSize=100", {
         headers: { "accept-encoding": "gzip;q=0" },
       });
       assert.equal(refused.headers["content-encoding"], undefined);
       assert.equal(refused.text, plain.text);
+    });
+
+    test("If-None-Match does not turn a write's answer into a 304", async () => {
+      const res = await request("POST", "/cstopa.gateway.v1.GatewayService/ListBackends", {
+        headers: { "if-none-match": "*" },
+        body: {},
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.ok(Array.isArray(res.json().backends));
+    });
+
+    test("HEAD of a stream gives its headers and leaves the connection usable", async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const head = await request("HEAD", "/v1/membership:watch", { agent });
+        assert.equal(head.status, 200);
+        assert.match(head.headers["content-type"] ?? "", /^text\/event-stream/);
+        assert.equal(head.body.length, 0);
+        const next = await get("/v1/states/kz", { agent });
+        assert.equal(next.status, 200, next.text);
+        assert.equal(next.json().name, "states/kz");
+      } finally {
+        agent.destroy();
+      }
     });
 
     test("a small answer is not gzip'd", async () => {

@@ -264,6 +264,12 @@ class Loop : public std::enable_shared_from_this<Loop> {
   void OnRequest(evhttp_request* req);
   void Drain();
   void FreeLibevent();
+
+ public:
+  // Answers every pending exchange 503 (Shutdown, once the grace is up).
+  void RefusePending();
+
+ private:
   // Answers `req` ourselves, without the handler.
   void ReplyDirect(evhttp_request* req, int status, absl::string_view text);
 
@@ -281,6 +287,7 @@ class Loop : public std::enable_shared_from_this<Loop> {
   // Loop thread only.
   std::unordered_map<evhttp_connection*, Connection*> connections_;
   bool stopping_ = false;
+  bool draining_ = false;  // Drain() is running its batch
 
   absl::Mutex mu_;
   std::vector<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
@@ -411,6 +418,24 @@ class Exchange : public HttpExchange,
       req_ = nullptr;
     }
     MarkGone();
+  }
+
+  // Shutdown answers a request still pending when the grace is up: 503,
+  // connection closed. The handler's later answer is ignored.
+  void RefuseForShutdown() {
+    if (state_ != State::kPending) return;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body = "the server is shutting down\n";
+    if (loop_->options().error_body) {
+      std::tie(content_type, body) =
+          loop_->options().error_body(503, "the server is shutting down");
+    }
+    DoReply(503, {{"Content-Type", content_type}, {"Connection", "close"}},
+            std::move(body));
+    // Whoever was going to answer learns that nobody waits any more.
+    std::function<void()> gone = std::move(gone_);
+    gone_ = nullptr;
+    if (gone) gone();
   }
 
   // Shutdown ends an open stream: the client sees its end, the producer
@@ -638,7 +663,10 @@ bool Loop::Run(std::function<void()> fn) {
     // What other threads queued came first: run it before `fn`, so that an
     // answer queued by a gRPC thread is not overtaken by the handler's
     // release of the exchange on this thread (which would answer 500).
-    Drain();
+    // Not when already draining (a queued closure calling Run): the rest
+    // of that batch runs after it, in order, and libevent is not
+    // re-entered from inside its own callbacks by a queued Finish.
+    if (!draining_) Drain();
     fn();
     return true;
   }
@@ -660,7 +688,9 @@ void Loop::Drain() {
     batch.swap(queue_);
     wake_pending_ = false;
   }
+  draining_ = true;
   for (auto& fn : batch) fn();
+  draining_ = false;
 }
 
 void Loop::OnCloseCb(evhttp_connection* evcon, void* arg) {
@@ -776,6 +806,17 @@ void Loop::BeginShutdown() {
   for (auto& exchange : streams) exchange->EndForShutdown();
 }
 
+void Loop::RefusePending() {
+  std::vector<std::shared_ptr<Exchange>> pending;
+  for (auto& [evcon, conn] : connections_) {
+    if (conn->current != nullptr &&
+        conn->current->state() == Exchange::State::kPending) {
+      pending.push_back(conn->current);
+    }
+  }
+  for (auto& exchange : pending) exchange->RefuseForShutdown();
+}
+
 void Loop::Finish() {
   {
     absl::MutexLock lock(&mu_);
@@ -804,6 +845,10 @@ void Loop::Finish() {
 
 void Loop::JoinAndFree() {
   if (thread_.joinable()) thread_.join();
+  // What was queued after the loop's last batch: every exchange is gone by
+  // now, so these only tell their producers so (sent(false)) and let go of
+  // what they hold.
+  Drain();
   FreeLibevent();
 }
 
@@ -924,6 +969,12 @@ class HttpServerImpl : public HttpServer {
       loop->Run([loop = loop.get()] { loop->BeginShutdown(); });
     }
     active_->WaitIdle(deadline);
+    // Answers still pending when the grace is up get 503 (and the
+    // connection closes), rather than a connection closed on them.
+    for (auto& loop : loops_) {
+      loop->Run([loop = loop.get()] { loop->RefusePending(); });
+    }
+    active_->WaitIdle(absl::Now() + absl::Milliseconds(200));
     for (auto& loop : loops_) {
       loop->Run([loop = loop.get()] { loop->Finish(); });
     }

@@ -664,11 +664,13 @@ TEST(HttpServerTest, ShutdownEndsStreamsAndIgnoresLaterAnswers) {
   EXPECT_GE(took, absl::Milliseconds(250));
   EXPECT_LT(took, absl::Seconds(5));
   EXPECT_EQ(gone.load(), 2);  // the stream and the unanswered request
-  // The stream was ended, the unanswered connection closed.
+  // The stream was ended; the unanswered request got 503 and its
+  // connection closed.
   EXPECT_EQ(streaming.ReadChunk().value_or("?"), "");
   EXPECT_TRUE(streaming.WaitEof());
   EXPECT_TRUE(pending.WaitEof());
-  EXPECT_EQ(pending.buffer(), "");
+  EXPECT_THAT(pending.buffer(), StartsWith("HTTP/1.1 503 "));
+  EXPECT_THAT(pending.buffer(), HasSubstr("Connection: close"));
 
   // Calls after Shutdown do nothing; `sent` is told false.
   for (auto& ex : {a, b}) {
