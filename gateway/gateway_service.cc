@@ -631,6 +631,45 @@ class StreamHub final : public ChangeFollower::Listener {
 
 // The gateway as a ServiceInstance: its backends, view cache and the
 // streams that keep it true, name directory, handler and gRPC face.
+// The view cache as the HTTP front door's read cache: a service's answers
+// are kept under the service, and dropped with its views.
+class ViewReadCache final : public http::ReadCache {
+ public:
+  explicit ViewReadCache(ViewCache* cache) : cache_(cache) {}
+
+  Stamp Begin() override {
+    return std::make_shared<const ViewCache::Stamp>(cache_->Read());
+  }
+  std::shared_ptr<const std::string> Lookup(const std::string& key) override {
+    return cache_->Lookup(key);
+  }
+  void Insert(absl::string_view service, const std::string& key,
+              std::string bytes, const Stamp& stamp) override {
+    const int index = IndexOf(service);
+    if (index < 0 || stamp == nullptr) return;
+    cache_->Insert(key, std::move(bytes), ServiceBit(index),
+                   *static_cast<const ViewCache::Stamp*>(stamp.get()));
+  }
+  void Wrote(absl::string_view service) override {
+    const int index = IndexOf(service);
+    if (index >= 0) cache_->Wrote(index);
+  }
+
+ private:
+  static int IndexOf(absl::string_view service) {
+    if (service == mem::MembershipService::service_full_name())
+      return kMembershipIndex;
+    if (service == leg::LegislationService::service_full_name())
+      return kLegislationIndex;
+    if (service == ev::EventsService::service_full_name()) return kEventsIndex;
+    if (service == mon::MonitoringService::service_full_name())
+      return kMonitoringIndex;
+    return -1;
+  }
+
+  ViewCache* const cache_;
+};
+
 class GatewayInstance final : public common::ServiceInstance {
  public:
   // Where and how the HTTP/JSON front door serves (http/http_api.h);
@@ -705,8 +744,10 @@ class GatewayInstance final : public common::ServiceInstance {
     // The gateway's own views are called in-process: no gRPC hop, and a
     // cached view is answered on the HTTP thread.
     local_ = v1::NewGatewayServiceLocal(&handler_);
+    http::HttpApiOptions api_options = http_flags_.api;
+    api_options.read_cache = &read_cache_;
     auto api = http::HttpApi::Create(
-        std::move(channels), http_flags_.api, serving.access_log,
+        std::move(channels), api_options, serving.access_log,
         {{v1::GatewayService::service_full_name(), local_.get()}});
     if (!api.ok()) return api.status();
     http_api_ = *std::move(api);
@@ -753,6 +794,7 @@ class GatewayInstance final : public common::ServiceInstance {
   std::unique_ptr<mon::MonitoringService::Stub> monitoring_;
   // Last: stopped before anything they report to is destroyed.
   std::vector<std::unique_ptr<ChangeFollower>> followers_;
+  ViewReadCache read_cache_{&cache_};
   std::unique_ptr<common::LocalService> local_;
   std::unique_ptr<http::HttpApi> http_api_;
   std::unique_ptr<cstopa::http::HttpServer> http_server_;

@@ -115,6 +115,12 @@ void ViewCache::Changed(int index, int64_t sequence, absl::Time commit_time) {
   s.last_lag = now - commit_time;
 }
 
+void ViewCache::Wrote(int index) {
+  absl::MutexLock lock(&mu_);
+  ++epoch_[index];
+  DropLocked(ServiceBit(index));
+}
+
 void ViewCache::Lost(int index, const absl::Status& why) {
   absl::MutexLock lock(&mu_);
   ++epoch_[index];

@@ -22,6 +22,9 @@
 //   ... build the view from the backends ...
 //   cache.Insert(key, bytes, kMembership | kEvents, stamp);
 //
+// The same cache keeps the HTTP front door's answers to GETs of the
+// services (gateway_service.cc), each under the one service that answered.
+//
 // Bounded by bytes (views plus keys): the least recently used go first.
 // Thread-safe.
 #ifndef CSTOPA_GATEWAY_VIEW_CACHE_H_
@@ -102,6 +105,12 @@ class ViewCache {
   // The stream ended or could not be opened, with `why`. Drops the
   // service's views; nothing that needs it is cached until Following.
   void Lost(int index, const absl::Status& why);
+
+  // A write to service `index` went through the gateway and was answered:
+  // drops the service's entries now, before its change arrives on the
+  // stream, so that a read that follows the write does not see an answer
+  // from before it.
+  void Wrote(int index);
 
   StreamState Stream(int index) const;
   // Prometheus text: hits, misses, drops, evictions, bytes, entries, and

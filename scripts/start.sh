@@ -118,7 +118,7 @@ Try it with the cstopa command (build/cli/cstopa; --help on every command,
   \$cstopa person viktor-rogalev
   \$cstopa dashboard
   \$cstopa search "outer space"
-  \$cstopa documents --filter 'kind = DOCUMENT_KIND_MODEL_LAW'
+  \$cstopa documents --filter 'kind = DOCUMENT_KIND_STATEMENT'
   \$cstopa watch events                     # a live stream of changes; Ctrl-C ends it
   \$cstopa call monitoring.v1.MonitoringService.SummarizeMissions '{}'
   \$cstopa --key $key call membership.v1.MembershipService.CreatePerson \\

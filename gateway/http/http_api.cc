@@ -474,6 +474,8 @@ struct HttpApi::Impl {
   // By full service name.
   std::map<std::string, std::unique_ptr<grpc::GenericStub>, std::less<>> stubs;
   std::map<std::string, common::LocalService*, std::less<>> local;
+  // Methods whose route is a GET: reads, cacheable.
+  std::set<const google::protobuf::MethodDescriptor*> read_methods;
   absl::Mutex calls_mu;
   std::set<grpc::ClientContext*> open_calls ABSL_GUARDED_BY(calls_mu);
   int in_flight ABSL_GUARDED_BY(calls_mu) = 0;
@@ -676,6 +678,26 @@ void HttpApi::Impl::Call(Request r, const Route& route,
     call->Start(it->second.get());
     return;
   }
+  // A read without a key may be answered from the read cache; a write drops
+  // the service's cached answers once it is answered.
+  const bool read = read_methods.count(route.method) > 0;
+  ReadCache* const cache = options.read_cache;
+  std::string cache_key;
+  ReadCache::Stamp stamp;
+  if (cache != nullptr && read && !r.exchange->header("authorization")) {
+    cache_key = absl::StrCat(r.rpc, "\n",
+                             r.exchange->header("accept-language").value_or(""),
+                             "\n", request_bytes);
+    stamp = cache->Begin();
+    if (std::shared_ptr<const std::string> hit = cache->Lookup(cache_key)) {
+      // No service saw this request: its id is the client's, or a new one.
+      std::optional<std::string> id = r.exchange->header("x-request-id");
+      const std::string request_id =
+          id && IsRequestId(*id) ? *id : NewRequestId();
+      FinishResponse(r, route.method->output_type(), *hit, request_id);
+      return;
+    }
+  }
   struct Unary {
     Request r;
     grpc::ClientContext ctx;
@@ -696,15 +718,21 @@ void HttpApi::Impl::Call(Request r, const Route& route,
   const std::string rpc = call->r.rpc;
   it->second->UnaryCall(
       &call->ctx, rpc, grpc::StubOptions(), &call->request, &call->response,
-      [this, call, output](grpc::Status status) {
+      [this, call, output, read, cache, service,
+       cache_key = std::move(cache_key),
+       stamp = std::move(stamp)](grpc::Status status) {
         std::string request_id;
         const auto& trailers = call->ctx.GetServerTrailingMetadata();
         if (auto t = trailers.find("x-request-id"); t != trailers.end())
           request_id.assign(t->second.data(), t->second.size());
+        if (cache != nullptr && !read) cache->Wrote(service);
         if (!status.ok()) {
           FinishError(call->r, status, request_id);
         } else {
-          FinishResponse(call->r, output, ToString(call->response), request_id);
+          std::string bytes = ToString(call->response);
+          if (!cache_key.empty())
+            cache->Insert(service, cache_key, bytes, stamp);
+          FinishResponse(call->r, output, std::move(bytes), request_id);
         }
         EndCall(&call->ctx);
       });
@@ -790,6 +818,7 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
     }
   }
   for (const Route& route : self->routes_->routes()) {
+    if (route.http_method == "GET") impl.read_methods.insert(route.method);
     impl.stat_names.push_back(
         absl::StrCat(route.http_method, " ", route.path_template));
   }

@@ -57,6 +57,27 @@ class LocalService;
 
 namespace cstopa::gateway::http {
 
+// Answers to GETs kept true by the services' change streams (the
+// gateway's ViewCache, view_cache.h): an HTTP GET of a service's method
+// without an `authorization` header is answered from it when cached, and
+// cached when answered; a write through the front door drops the service's
+// answers at once.
+class ReadCache {
+ public:
+  // What Insert needs to know of the moment a read began.
+  using Stamp = std::shared_ptr<const void>;
+
+  virtual ~ReadCache() = default;
+  virtual Stamp Begin() = 0;
+  virtual std::shared_ptr<const std::string> Lookup(const std::string& key) = 0;
+  // Keeps `bytes`, the answer of `service` (its full name) to `key`,
+  // unless the service changed or its stream was lost since `stamp`.
+  virtual void Insert(absl::string_view service, const std::string& key,
+                      std::string bytes, const Stamp& stamp) = 0;
+  // A write to `service` was answered.
+  virtual void Wrote(absl::string_view service) = 0;
+};
+
 struct HttpApiOptions {
   // Origins allowed to call from a browser ("https://example.org"), or "*".
   std::vector<std::string> cors_origins;
@@ -66,6 +87,8 @@ struct HttpApiOptions {
   size_t gzip_min_bytes = 1024;
   // The server URL the OpenAPI document names; "" for none.
   std::string public_url;
+  // Null: every GET is forwarded. Not owned; must outlive the HttpApi.
+  ReadCache* read_cache = nullptr;
 };
 
 class HttpApi {
