@@ -487,6 +487,28 @@ bench_http() {
     }' "$tmp/http.txt"
 }
 
+# GetState over HTTP through a gateway that caches nothing
+# (--view_cache=false): every GET forwarded to membership. Compared with
+# GetStateGrpc of bench_http's run.
+bench_http_uncached() {
+  local http_port
+  http_port=$(sed -n 's/.*"http_port":\([0-9]*\).*/\1/p' "$tmp/gateway.ports")
+  echo "-- HTTP/JSON GetState, --view_cache=false (every GET forwarded)"
+  run_h2load GetStateHttpUncached --h1 -c 64 -t 1 \
+    "http://127.0.0.1:$http_port/v1/states/kz"
+  tail -n 1 "$tmp/http.txt"
+  awk '
+    /^\{/ {
+      s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
+      r = $0; sub(/.*"rps":/, "", r); sub(/[,}].*/, "", r)
+      rps[s] = r + 0
+    }
+    END {
+      printf "GetState HTTP through the gateway, uncached / gRPC to membership %.2f\n",
+             rps["GetStateHttpUncached"] / rps["GetStateGrpc"]
+    }' "$tmp/http.txt"
+}
+
 bench_gateway() {
   local store=$1 svc pid ports=() backend_pids=() r="$tmp/gateway"
   if [[ $store != sqlite ]]; then
@@ -584,6 +606,7 @@ bench_gateway() {
   start_gateway --view_cache=false
   local views="GetStateProfile=$g/GetStateProfile@$r/state.bin,GetAssemblyDashboard=$g/GetAssemblyDashboard@$r/dashboard.bin"
   echo "-- gateway_server on :$grpc_port, --view_cache=false"
+  bench_http_uncached
   run_loadgen --scenarios=echo,GetStateProfile,GetAssemblyDashboard,echo \
     --custom="$views"
   echo
