@@ -213,6 +213,7 @@ if [[ " $steps " == *" compose "* ]]; then
       echo "CSTOPA_HOST_${s^^}_PORT=$(free_port)"
       echo "CSTOPA_HOST_${s^^}_ADMIN=$(free_port)"
     done
+    echo "CSTOPA_HOST_GATEWAY_HTTP=$(free_port)"
   } >"$work/compose.env"
   set -a; . "$work/compose.env"; set +a
   (cd "$root/deploy" && podman-compose -p "$id" -f compose.yaml up -d) \
@@ -226,6 +227,12 @@ if [[ " $steps " == *" compose "* ]]; then
   done
   views "127.0.0.1:$CSTOPA_HOST_GATEWAY_PORT" 5 10 ||
     fail "the gateway's views failed through compose"
+  # The image serves HTTP/JSON (CSTOPA_HTTP_LISTEN) on the published port.
+  http_state="$("$py" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+    "http://127.0.0.1:$CSTOPA_HOST_GATEWAY_HTTP/v1/states/kz" 2>&1 || true)"
+  [[ "$http_state" == *'"name":"states/kz"'* ]] ||
+    fail "the gateway's HTTP/JSON failed through compose (got: ${http_state:0:300})"
   # The services really use PostgreSQL: each has its schema there.
   schemas="$(podman exec -e PGPASSWORD="$CSTOPA_POSTGRES_PASSWORD" "${id}_postgres_1" psql -h 127.0.0.1 -U cstopa -d cstopa -tAc \
     "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('membership','legislation','events','monitoring')" \
@@ -237,7 +244,7 @@ if [[ " $steps " == *" compose "* ]]; then
     >"$work/compose-down.log" 2>&1 || { cat "$work/compose-down.log" >&2; fail "podman-compose down failed"; }
   podman network ls -q --filter "name=^$id" | xargs -r podman network rm -f >/dev/null
   rm -f "$work/compose.env"
-  log "  compose: PostgreSQL + four services + gateway answered, then removed"
+  log "  compose: PostgreSQL + four services + gateway answered (gRPC and HTTP/JSON), then removed"
 fi
 
 # ---------------------------------------------------------------------------
