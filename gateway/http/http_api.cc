@@ -311,8 +311,7 @@ struct HttpApi::Impl {
     headers.push_back({"Content-Type", kJsonType});
     headers.push_back({"ETag", etag});
     headers.push_back({"Cache-Control", "no-cache"});
-    headers.push_back(
-        {"Vary", cors.empty() ? "Accept-Encoding" : "Accept-Encoding, Origin"});
+    headers.push_back({"Vary", "Accept-Encoding"});
     if (r.if_none_match && NoneMatchHits(*r.if_none_match, etag)) {
       Finish(r, 304, std::move(headers), "", 0, request_id, "");
       return;
@@ -857,6 +856,8 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
   const std::optional<std::string> origin = ex.header("origin");
   const bool origin_allowed =
       origin && (impl.cors_any || impl.cors.count(*origin) > 0);
+  // With CORS on, every answer depends on the Origin it was asked from.
+  if (!impl.cors.empty()) r.common.push_back({"Vary", "Origin"});
   if (origin_allowed) {
     r.common.push_back({"Access-Control-Allow-Origin", *origin});
     r.common.push_back({"Access-Control-Expose-Headers", "ETag, X-Request-Id"});

@@ -1538,32 +1538,6 @@ absl::StatusOr<std::string> Transcoder::ResponseJson(
   return json;
 }
 
-namespace {
-
-const char* CodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  if (code < 0 || code > 16) return "UNKNOWN";
-  return kNames[code];
-}
-
-}  // namespace
-
 int Transcoder::HttpStatusOf(int grpc_code) {
   switch (grpc_code) {
     case 0:
@@ -1612,7 +1586,7 @@ std::pair<int, std::string> Transcoder::ErrorJson(
   std::string out =
       absl::StrCat("{\"error\":{\"code\":", http, ",\"message\":");
   AppendJsonString(&out, message);
-  absl::StrAppend(&out, ",\"status\":\"", CodeName(grpc_code),
+  absl::StrAppend(&out, ",\"status\":\"", common::GrpcCodeName(grpc_code),
                   "\",\"details\":[");
   google::rpc::Status status;
   if (!status_details.empty() &&

@@ -924,6 +924,10 @@ describe("gateway HTTP/JSON API", () => {
       const err = await get("/v1/states/zz", { headers: { origin: ALLOWED_ORIGIN } });
       assert.equal(err.status, 404);
       assert.equal(err.headers["access-control-allow-origin"], ALLOWED_ORIGIN);
+      // Caches must keep answers apart by Origin, errors included.
+      for (const res of [ok, other, none, err]) {
+        assert.match(res.headers.vary ?? "", /Origin/, `${res.status}: vary ${res.headers.vary}`);
+      }
     });
 
     test("a preflight is 204 with the allowed methods and headers", async () => {

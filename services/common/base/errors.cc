@@ -214,4 +214,34 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
                       ToRpcStatus(with_info).SerializeAsString());
 }
 
+namespace {
+constexpr const char* kCodeNames[] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+}  // namespace
+
+const char* GrpcCodeName(int code) {
+  if (code < 0 ||
+      code >= static_cast<int>(sizeof(kCodeNames) / sizeof(kCodeNames[0]))) {
+    return "UNKNOWN";
+  }
+  return kCodeNames[code];
+}
+
 }  // namespace cstopa::common

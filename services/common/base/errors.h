@@ -93,6 +93,10 @@ std::optional<google::rpc::BadRequest> GetBadRequest(
     const absl::Status& status);
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 
+// The canonical name of a grpc::StatusCode value ("OK", "CANCELLED", ...,
+// "UNAUTHENTICATED"); "UNKNOWN" for values outside 0..16.
+const char* GrpcCodeName(int code);
+
 // The gRPC status for `status`: same code and message, and binary details
 // (google.rpc.Status) carrying every detail payload, the ErrorInfo in
 // `domain` (EnsureErrorInfo). OK maps to OK.

@@ -12,26 +12,6 @@
 namespace cstopa::common {
 namespace {
 
-constexpr const char* kCodeNames[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
 // The `le` label of each bucket, in the form Prometheus clients print.
 constexpr const char* kBucketLabels[] = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
@@ -119,14 +99,6 @@ std::pair<absl::string_view, absl::string_view> SplitMethod(
 
 }  // namespace
 
-const char* GrpcCodeName(int code) {
-  if (code < 0 ||
-      code >= static_cast<int>(sizeof(kCodeNames) / sizeof(kCodeNames[0]))) {
-    return "UNKNOWN";
-  }
-  return kCodeNames[code];
-}
-
 Metrics::Metrics(absl::string_view service_name)
     : service_name_(service_name) {}
 
@@ -209,7 +181,7 @@ std::string Metrics::RenderPrometheus() const {
       uint64_t n = series->by_code[code].load(std::memory_order_relaxed);
       if (n == 0) continue;
       absl::StrAppend(&out, "grpc_server_handled_total{", labels,
-                      ",grpc_code=\"", kCodeNames[code], "\"} ", n, "\n");
+                      ",grpc_code=\"", GrpcCodeName(code), "\"} ", n, "\n");
     }
   }
 

@@ -37,12 +37,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/base/errors.h"  // GrpcCodeName
 
 namespace cstopa::common {
-
-// The canonical name of a grpc::StatusCode value ("OK", "CANCELLED", ...,
-// "UNAUTHENTICATED"); "UNKNOWN" for values outside 0..16.
-const char* GrpcCodeName(int code);
 
 class Metrics {
  public:
