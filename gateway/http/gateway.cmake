@@ -7,4 +7,4 @@ cstopa_warnings(gateway_http_api)
 target_include_directories(gateway_http_api PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(gateway_http_api PUBLIC gateway_http_transcoder
   gateway_http_openapi cstopa_http cstopa_telemetry cstopa_errors
-  cstopa_grpc_binding absl::random_random gRPC::grpc++ ZLIB::ZLIB)
+  cstopa_grpc_binding gRPC::grpc++ ZLIB::ZLIB)

@@ -12,7 +12,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
-#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +25,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_callback.h"
+#include "services/common/api/trace_context.h"
 #include "services/common/base/errors.h"
 #include "services/common/server/interceptors.h"
 #include "services/common/server/local_binding.h"
@@ -256,15 +256,6 @@ struct HttpApi::Impl {
     Record(r, status, length, grpc_code, request_id, error);
   }
 
-  // A JSON answer: ETag, 304, gzip.
-  void FinishJson(Request& r, std::string json, int grpc_code,
-                  absl::string_view request_id) {
-    auto answer = std::make_shared<RenderedAnswers::Answer>();
-    answer->json = std::move(json);
-    answer->etag = EtagOf(answer->json);
-    FinishAnswer(r, *answer, request_id);
-  }
-
   // The answer to a unary call that returned `bytes` of `type`: rendered
   // again only when these bytes were not rendered lately.
   void FinishResponse(Request& r, const google::protobuf::Descriptor* type,
@@ -297,6 +288,26 @@ struct HttpApi::Impl {
       answer = std::move(made);
     }
     FinishAnswer(r, *answer, request_id);
+  }
+
+  // The OpenAPI document (gzip'd once, on the first request that accepts
+  // it).
+  void FinishOpenApi(Request& r) {
+    std::shared_ptr<const RenderedAnswers::Answer> doc;
+    {
+      absl::MutexLock lock(&openapi_mu);
+      doc = openapi;
+    }
+    if (r.gzip_ok && doc->gzip.empty()) {
+      if (std::optional<std::string> zipped = Gzip(doc->json)) {
+        auto made = std::make_shared<RenderedAnswers::Answer>(*doc);
+        made->gzip = std::move(*zipped);
+        doc = made;
+        absl::MutexLock lock(&openapi_mu);
+        openapi = doc;
+      }
+    }
+    FinishAnswer(r, *doc, "");
   }
 
   void FinishAnswer(Request& r, const RenderedAnswers::Answer& answer,
@@ -445,23 +456,14 @@ struct HttpApi::Impl {
   void CallLocal(Request r, const Route& route, common::LocalService& service,
                  std::string request_bytes);
 
-  // A new request id: 32 hex digits, unique in this process and unlikely
-  // to repeat across processes (a random half and a counter).
-  std::string NewRequestId() {
-    return absl::StrFormat("%016x%016x", id_seed,
-                           id_counter.fetch_add(1, std::memory_order_relaxed) *
-                               0x9e3779b97f4a7c15ULL);
+  // The id of a request no service sees with its own interceptor (a
+  // local call, a cached answer): the client's x-request-id when the
+  // services would take it, else a new one, as the interceptor does.
+  std::string RequestIdFor(const HttpExchange& ex) {
+    std::optional<std::string> id = ex.header("x-request-id");
+    return id && common::IsValidRequestId(*id) ? *std::move(id)
+                                               : ids.NewRequestId();
   }
-  // A client's x-request-id the services would take (interceptors.h):
-  // printable ASCII, at most 128 characters.
-  static bool IsRequestId(absl::string_view id) {
-    if (id.empty() || id.size() > 128) return false;
-    for (char c : id) {
-      if (c < 0x21 || c > 0x7e) return false;
-    }
-    return true;
-  }
-  void Stream(Request r, const Route& route, std::string request_bytes);
 
   ApiDescriptors* api;
   const RouteTable* routes;
@@ -479,12 +481,14 @@ struct HttpApi::Impl {
   std::set<grpc::ClientContext*> open_calls ABSL_GUARDED_BY(calls_mu);
   int in_flight ABSL_GUARDED_BY(calls_mu) = 0;
   bool stopping ABSL_GUARDED_BY(calls_mu) = false;
-  const uint64_t id_seed = absl::Uniform<uint64_t>(absl::BitGen());
-  std::atomic<uint64_t> id_counter{1};
+  common::TraceIds ids;
   // `POST /<service>/<method>`: a route per unary method, body "*".
   std::map<std::string, Route, std::less<>> generic_routes;
-  std::string openapi;
-  std::string openapi_etag;
+  // GET /v1/openapi.json, rendered once (its gzip made when first asked
+  // for; the race of two first askers only makes it twice).
+  absl::Mutex openapi_mu;
+  std::shared_ptr<const RenderedAnswers::Answer> openapi
+      ABSL_GUARDED_BY(openapi_mu);
   RenderedAnswers rendered{32 << 20};
   // One per route of the table, then the generic calls, the OpenAPI
   // document and requests that match nothing.
@@ -689,11 +693,8 @@ void HttpApi::Impl::Call(Request r, const Route& route,
                              "\n", request_bytes);
     stamp = cache->Begin();
     if (std::shared_ptr<const std::string> hit = cache->Lookup(cache_key)) {
-      // No service saw this request: its id is the client's, or a new one.
-      std::optional<std::string> id = r.exchange->header("x-request-id");
-      const std::string request_id =
-          id && IsRequestId(*id) ? *id : NewRequestId();
-      FinishResponse(r, route.method->output_type(), *hit, request_id);
+      FinishResponse(r, route.method->output_type(), *hit,
+                     RequestIdFor(*r.exchange));
       return;
     }
   }
@@ -747,8 +748,7 @@ void HttpApi::Impl::CallLocal(Request r, const Route& route,
   common::Caller caller;
   caller.authorization = ex.header("authorization");
   caller.deadline = absl::Now() + options.deadline;
-  std::optional<std::string> id = ex.header("x-request-id");
-  caller.request_id = id && IsRequestId(*id) ? *id : NewRequestId();
+  caller.request_id = RequestIdFor(ex);
   caller.traceparent = ex.header("traceparent").value_or("");
   caller.accept_language = ex.header("accept-language").value_or("");
   const google::protobuf::Descriptor* output = route.method->output_type();
@@ -795,8 +795,13 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
   for (auto& [service, face] : local) {
     if (face != nullptr) impl.local[service] = face;
   }
-  impl.openapi = OpenApiDocument(*self->api_, *self->routes_, info);
-  impl.openapi_etag = EtagOf(impl.openapi);
+  {
+    auto openapi = std::make_shared<RenderedAnswers::Answer>();
+    openapi->json = OpenApiDocument(*self->api_, *self->routes_, info);
+    openapi->etag = EtagOf(openapi->json);
+    absl::MutexLock lock(&impl.openapi_mu);
+    impl.openapi = std::move(openapi);
+  }
   for (auto& [service, channel] : channels) {
     const google::protobuf::ServiceDescriptor* desc =
         self->api_->pool().FindServiceByName(service);
@@ -891,7 +896,7 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
 
   if (path == "/v1/openapi.json" && (method == "GET" || method == "HEAD")) {
     r.stat = impl.openapi_stat;
-    impl.FinishJson(r, impl.openapi, 0, "");
+    impl.FinishOpenApi(r);
     return;
   }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "gateway/http/json_text.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -86,7 +87,7 @@ class Json {
         out->append(scalar_);
         return;
       case Kind::kString:
-        AppendQuoted(scalar_, out);
+        AppendJsonString(out, scalar_);
         return;
       case Kind::kArray:
         if (items_.empty()) {
@@ -112,7 +113,7 @@ class Json {
         for (size_t i = 0; i < members_.size(); ++i) {
           out->append(i == 0 ? "\n" : ",\n");
           Indent(depth + 1, out);
-          AppendQuoted(members_[i].first, out);
+          AppendJsonString(out, members_[i].first);
           out->append(": ");
           members_[i].second.Write(out, depth + 1);
         }
@@ -128,87 +129,6 @@ class Json {
 
   static void Indent(int depth, std::string* out) {
     out->append(static_cast<size_t>(depth) * 2, ' ');
-  }
-
-  // The length of the valid UTF-8 sequence at s[i], or 0.
-  static size_t Utf8Length(absl::string_view s, size_t i) {
-    const auto byte = [&](size_t k) {
-      return static_cast<unsigned char>(s[k]);
-    };
-    const unsigned char c = byte(i);
-    size_t n = 0;
-    uint32_t min = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-      min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      min = 0x10000;
-    } else {
-      return 0;
-    }
-    if (i + n > s.size()) return 0;
-    uint32_t cp = c & (0x7F >> n);
-    for (size_t k = 1; k < n; ++k) {
-      if ((byte(i + k) & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (byte(i + k) & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-  }
-
-  // s as a JSON string: quotes, backslashes and control characters escaped,
-  // UTF-8 as is, bytes that are not UTF-8 as U+FFFD.
-  static void AppendQuoted(absl::string_view s, std::string* out) {
-    out->push_back('"');
-    for (size_t i = 0; i < s.size();) {
-      const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x80) {
-        const size_t n = Utf8Length(s, i);
-        if (n == 0) {
-          out->append("\xEF\xBF\xBD");
-          ++i;
-        } else {
-          out->append(s.data() + i, n);
-          i += n;
-        }
-        continue;
-      }
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        case '\b':
-          out->append("\\b");
-          break;
-        case '\f':
-          out->append("\\f");
-          break;
-        default:
-          if (c < 0x20 || c == 0x7F) {
-            absl::StrAppendFormat(out, "\\u%04x", c);
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
-      }
-      ++i;
-    }
-    out->push_back('"');
   }
 
   Kind kind_ = Kind::kNull;

@@ -3,7 +3,8 @@
 # query and path into the request's wire bytes, answers and errors as JSON.
 add_library(gateway_http_transcoder STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/transcoder.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/route_template.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/route_template.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/json_text.cc)
 cstopa_warnings(gateway_http_transcoder)
 target_include_directories(gateway_http_transcoder PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(gateway_http_transcoder
