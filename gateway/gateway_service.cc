@@ -26,7 +26,6 @@
 #include "gateway/name_directory.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
-#include "grpcpp/server.h"
 #include "services/common/base/dates.h"
 #include "services/common/base/errors.h"
 #include "services/common/client/channel.h"
@@ -726,8 +725,8 @@ class GatewayInstance final : public common::ServiceInstance {
   }
 
   // The HTTP/JSON front door, once gRPC serves: the four services through
-  // the backends' channels, the gateway's own views through an in-process
-  // channel to this server.
+  // the backends' channels, the gateway's own views in-process (its handler's
+  // local face).
   absl::StatusOr<std::map<std::string, int>> StartServing(
       const Serving& serving) override {
     if (http_flags_.listen.empty()) return std::map<std::string, int>();
@@ -738,9 +737,7 @@ class GatewayInstance final : public common::ServiceInstance {
          backends_->legislation().channel()},
         {ev::EventsService::service_full_name(), backends_->events().channel()},
         {mon::MonitoringService::service_full_name(),
-         backends_->monitoring().channel()},
-        {v1::GatewayService::service_full_name(),
-         serving.server->InProcessChannel(grpc::ChannelArguments())}};
+         backends_->monitoring().channel()}};
     // The gateway's own views are called in-process: no gRPC hop, and a
     // cached view is answered on the HTTP thread.
     local_ = v1::NewGatewayServiceLocal(&handler_);

@@ -802,13 +802,20 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
     absl::MutexLock lock(&impl.openapi_mu);
     impl.openapi = std::move(openapi);
   }
+  // `POST /<service>/<method>` for every service served, by a channel or
+  // in this process.
+  std::set<std::string> served;
   for (auto& [service, channel] : channels) {
+    impl.stubs[service] = std::make_unique<grpc::GenericStub>(channel);
+    served.insert(service);
+  }
+  for (const auto& [service, face] : impl.local) served.insert(service);
+  for (const std::string& service : served) {
     const google::protobuf::ServiceDescriptor* desc =
         self->api_->pool().FindServiceByName(service);
     if (desc == nullptr)
       return absl::InvalidArgumentError(
           absl::StrCat("no descriptor for service ", service));
-    impl.stubs[service] = std::make_unique<grpc::GenericStub>(channel);
     for (int i = 0; i < desc->method_count(); ++i) {
       const google::protobuf::MethodDescriptor* m = desc->method(i);
       if (m->client_streaming()) continue;

@@ -497,7 +497,7 @@ int RunServices(int argc, char** argv, const std::string& program,
   // up; their ports go into the log line and the port file.
   std::map<std::string, int> extra_ports;
   for (Hosted& h : hosted) {
-    auto ports = h.instance->StartServing({server.get(), &access_log});
+    auto ports = h.instance->StartServing({&access_log});
     if (!ports.ok()) {
       for (Hosted& started : hosted)
         started.instance->StopServing(absl::ZeroDuration());

@@ -42,10 +42,6 @@
 #include "services/common/query/paging.h"
 #include "services/common/store/sql.h"
 
-namespace grpc {
-class Server;
-}  // namespace grpc
-
 namespace cstopa::common {
 
 class AccessLog;
@@ -88,11 +84,9 @@ class ServiceInstance {
   virtual std::string MetricsText() const { return ""; }
 
   // What a service that serves more than gRPC (the gateway's HTTP/JSON)
-  // gets once the gRPC server is up: the server (for in-process channels to
-  // the process's own services) and the process's access log. Not owned;
+  // gets once the gRPC server is up: the process's access log. Not owned;
   // valid until StopServing returns.
   struct Serving {
-    grpc::Server* server = nullptr;
     AccessLog* access_log = nullptr;
   };
   // Called once the gRPC server serves, before the port file is written.
