@@ -446,6 +446,65 @@ std::string StatusSince(const Value& state) {
   return since;
 }
 
+// The resource types a search finds, for --type's case-insensitive match.
+constexpr const char* kSearchTypes[] = {
+    "ActionPlan", "Body",      "Delegation", "Document",  "Event",
+    "Mission",    "Operation", "Parliament", "Partner",   "Person",
+    "State",      "Topic",     "Treaty",     "FieldVisit"};
+
+constexpr char kTypePrefix[] = "cstopa.org/";
+
+// "cstopa.org/Person" -> "Person".
+std::string ShortType(absl::string_view type) {
+  absl::ConsumePrefix(&type, kTypePrefix);
+  return std::string(type);
+}
+
+// --type's value as a resource type: "person" or "Person" ->
+// "cstopa.org/Person"; a full type ("cstopa.org/Person") as it is.
+absl::StatusOr<std::string> SearchType(const std::string& arg) {
+  bool ok = !arg.empty();
+  for (char c : arg) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '/') {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return UsageError(absl::StrCat("--type: \"", arg,
+                                   "\" is not a resource type, e.g. Person "
+                                   "or cstopa.org/Document"));
+  }
+  if (arg.find('/') != std::string::npos) return arg;
+  for (const char* known : kSearchTypes) {
+    if (absl::EqualsIgnoreCase(arg, known)) {
+      return absl::StrCat(kTypePrefix, known);
+    }
+  }
+  std::string type = arg;
+  type[0] = absl::ascii_toupper(static_cast<unsigned char>(type[0]));
+  return absl::StrCat(kTypePrefix, type);
+}
+
+// `filter` AND one of `types`: "(F) AND (type = "cstopa.org/Person" OR
+// ...)"; `filter` alone without types.
+absl::StatusOr<std::string> SearchFilter(
+    const std::string& filter, const std::vector<std::string>& types) {
+  std::vector<std::string> terms;
+  for (const std::string& arg : types) {
+    absl::StatusOr<std::string> type = SearchType(arg);
+    if (!type.ok()) return type.status();
+    terms.push_back(absl::StrCat("type = \"", *type, "\""));
+  }
+  if (terms.empty()) return filter;
+  std::string by_type = absl::StrJoin(terms, " OR ");
+  if (terms.size() > 1 && !absl::StripAsciiWhitespace(filter).empty()) {
+    by_type = absl::StrCat("(", by_type, ")");
+  }
+  if (absl::StripAsciiWhitespace(filter).empty()) return by_type;
+  return absl::StrCat("(", filter, ") AND ", by_type);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -994,63 +1053,65 @@ absl::StatusOr<int> Commands::Dashboard(const std::string& as_of) {
 }
 
 absl::StatusOr<int> Commands::Search(const std::string& query,
-                                     const std::string& filter, int page_size,
+                                     const std::string& filter,
+                                     const std::vector<std::string>& types,
+                                     int page_size,
                                      const std::string& page_token) {
   if (absl::StripAsciiWhitespace(query).empty()) {
     return UsageError("search: give the words to look for");
   }
+  absl::StatusOr<std::string> full_filter = SearchFilter(filter, types);
+  if (!full_filter.ok()) return full_filter.status();
   absl::StatusOr<Value> answer =
-      Get("/v1/documents:search" +
+      Get("/v1/search" +
           Query({{"query", query},
-                 {"filter", filter},
+                 {"filter", *full_filter},
                  {"pageSize", page_size > 0 ? absl::StrCat(page_size) : ""},
                  {"pageToken", page_token}}));
   if (!answer.ok()) return answer.status();
   if (json_) {
     PrintJson(*answer);
-    return kExitOk;
+    return FinishView(*answer);
   }
-  const ListValue& results = L(F(*answer, "results"));
   std::ostream& out = *output_.out;
-  if (results.values_size() == 0) out << "no documents match\n";
-  const size_t width = output_.width;
-  const size_t indent = 4;
-  int rank = 0;
-  for (const Value& r : results.values()) {
-    const Value& doc = F(r, "document");
-    ++rank;
-    if (rank > 1) out << "\n";
-    std::string title = Text(F(doc, "title"), lang_);
-    std::string first = absl::StrCat(rank, ". ", title);
-    out << TruncateToWidth(
-               OneLine(output_.tty ? kBold + first + kPlain : first), width)
-        << "\n";
-    std::vector<std::string> facts = {S(F(doc, "name"))};
-    std::string kind = Enum(F(doc, "kind"), "DOCUMENT_KIND_");
-    if (!kind.empty()) facts.push_back(kind);
-    std::string stage = Enum(F(doc, "stage"), "DOCUMENT_STAGE_");
-    std::string adopted = Date(F(doc, "adoptDate"));
-    if (!stage.empty()) {
-      facts.push_back(adopted.empty() ? stage : stage + " " + adopted);
-    }
-    out << std::string(indent, ' ')
-        << TruncateToWidth(absl::StrJoin(facts, " \xC2\xB7 "),
-                           width > indent ? width - indent : 1)
-        << "\n";
-    for (const Value& snippet : L(F(r, "snippets")).values()) {
-      std::string text = OneLine(SnippetText(S(snippet), output_.tty));
-      for (const std::string& line :
-           WrapText(text, width > indent + 1 ? width - indent : 20)) {
-        out << std::string(indent, ' ') << line << "\n";
+  const ListValue& hits = L(F(*answer, "hits"));
+  if (hits.values_size() == 0) {
+    out << "no results\n";
+  } else {
+    // The passage found goes in MATCH, unless it is the title itself.
+    Table t({"TYPE", "NAME", "DATE", "TITLE", "MATCH"});
+    for (const Value& h : hits.values()) {
+      std::string title = S(F(h, "title"));
+      std::string snippet = S(F(h, "snippet"));
+      std::string match;
+      if (SnippetText(snippet, /*bold=*/false) != title) {
+        match = SnippetText(snippet, output_.tty);
       }
+      t.AddRow({ShortType(S(F(h, "type"))), S(F(h, "name")), Date(F(h, "date")),
+                title, match});
     }
+    out << t.Render(output_.width);
+  }
+  // "12 results: 5 Document, 4 Event, 3 Person"
+  std::vector<std::string> counts;
+  for (const Value& c : L(F(*answer, "typeCounts")).values()) {
+    counts.push_back(
+        absl::StrCat(I(F(c, "count")), " ", ShortType(S(F(c, "type")))));
+  }
+  const int64_t total = I(F(*answer, "totalSize"));
+  if (total > 0 || !counts.empty()) {
+    std::string line = absl::StrCat(total, total == 1 ? " result" : " results");
+    if (!counts.empty())
+      absl::StrAppend(&line, ": ", absl::StrJoin(counts, ", "));
+    out << TruncateToWidth(OneLine(line), output_.width) << "\n";
   }
   std::string next = S(F(*answer, "nextPageToken"));
   if (!next.empty()) {
     out.flush();
-    *output_.err << "cstopa: more results: add --page-token " << next << "\n";
+    *output_.err << "cstopa: more results: add --page-token " << next
+                 << " for the next page\n";
   }
-  return kExitOk;
+  return FinishView(*answer);
 }
 
 absl::StatusOr<int> Commands::Documents(const std::string& filter,

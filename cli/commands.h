@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -63,10 +64,13 @@ class Commands {
   absl::StatusOr<int> Person(const std::string& person);
   // GET /v1/dashboard.
   absl::StatusOr<int> Dashboard(const std::string& as_of);
-  // GET /v1/documents:search (legislation's SearchDocuments).
+  // GET /v1/search (the gateway's Search: the whole record). `types` (e.g.
+  // "Person", "cstopa.org/Document") are added to `filter`: the hits must
+  // be of one of them.
   absl::StatusOr<int> Search(const std::string& query,
-                             const std::string& filter, int page_size,
-                             const std::string& page_token);
+                             const std::string& filter,
+                             const std::vector<std::string>& types,
+                             int page_size, const std::string& page_token);
   // GET /v1/documents; every page when `all`.
   absl::StatusOr<int> Documents(const std::string& filter,
                                 const std::string& order_by, int page_size,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
@@ -22,7 +23,8 @@ constexpr char kFooter[] =
     "Exit codes: 0 ok; 1 the API answered with an error (one line on "
     "stderr: \"cstopa: NOT_FOUND: <message>\"); 2 usage error; 3 the gateway "
     "cannot be reached or did not answer; 4 partial answer (a view with "
-    "incomplete sections: printed, with a warning naming them).\n"
+    "incomplete sections, or a search some service did not answer: printed, "
+    "with a warning naming them).\n"
     "Environment: CSTOPA_GATEWAY (as --gateway; default 127.0.0.1:8080), "
     "CSTOPA_API_KEY (as --key), COLUMNS (the table width when stdout is not "
     "a terminal; else 100).";
@@ -103,20 +105,33 @@ int main(int argc, char** argv) {
   std::string query, filter, order_by, page_token;
   int page_size = 0;
   bool all = false;
+  std::vector<std::string> types;
   CLI::App* search = app.add_subcommand(
       "search",
-      "Search for words; for now this searches documents only (legislation's "
-      "SearchDocuments: titles, summaries and texts, English and Russian), "
-      "ranked, with the matches in bold on a terminal");
+      "Search the whole record for words (the gateway's Search): documents, "
+      "topics, action plans and treaties; events and news; persons, bodies, "
+      "states, parliaments, delegations and partners; missions and "
+      "operations. Any language and script (Rogalev finds Рогалев); every "
+      "word must occur; a last word without a space after it is a prefix. "
+      "Prints the hits best first (type, name, date, title, the passage "
+      "found, the matches in bold on a terminal), then the number of hits "
+      "per type");
   search->add_option("QUERY", query, "The words to find")->required();
   search->add_option("--filter", filter,
-                     "Documents filter, e.g. 'kind = DOCUMENT_KIND_MODEL_LAW'");
+                     "Filter over type and date, e.g. 'date >= 2024-01-01' or "
+                     "'type = \"cstopa.org/Document\"'");
+  search
+      ->add_option("--type", types,
+                   "Only hits of this resource type, e.g. Person, Document, "
+                   "Event (added to --filter); repeat for any of several")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   search->add_option("--page-size", page_size, "Results per page (default 20)")
       ->check(CLI::NonNegativeNumber);
   search->add_option("--page-token", page_token, "The next page's token");
   search->callback([&] {
     run = [&](Commands& c) {
-      return c.Search(query, filter, page_size, page_token);
+      return c.Search(query, filter, types, page_size, page_token);
     };
   });
 

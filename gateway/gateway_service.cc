@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "gateway/fan_out.h"
 #include "gateway/http/http_api.h"
 #include "gateway/name_directory.h"
+#include "gateway/search_fusion.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
@@ -148,6 +150,8 @@ Built Finished(View& view, std::vector<gw::SectionStatus>& sections,
 // of that field can be appended to any view's serialized form (a message
 // field that occurs twice is merged: the later occurrence's fields win).
 static_assert(static_cast<int>(gw::StateProfile::kFreshnessFieldNumber) ==
+              static_cast<int>(gw::SearchResponse::kFreshnessFieldNumber));
+static_assert(static_cast<int>(gw::StateProfile::kFreshnessFieldNumber) ==
               static_cast<int>(gw::PersonProfile::kFreshnessFieldNumber));
 static_assert(static_cast<int>(gw::StateProfile::kFreshnessFieldNumber) ==
               static_cast<int>(gw::AssemblyDashboard::kFreshnessFieldNumber));
@@ -176,6 +180,14 @@ const std::string& FromCacheBytes() {
   return *bytes;
 }
 
+// 32 random bytes.
+std::string RandomSecret() {
+  std::string secret(32, '\0');
+  std::random_device device;
+  for (char& c : secret) c = static_cast<char>(device() & 0xff);
+  return secret;
+}
+
 // The start function of a FanOut call of `Method` on `stub` (a
 // std::unique_ptr member of the handler).
 #define CSTOPA_ASYNC(stub, Method)                                        \
@@ -199,7 +211,13 @@ GatewayHandler::GatewayHandler(Backends* backends, GatewayOptions options,
       events_(ev::EventsService::NewStub(backends->events().channel())),
       monitoring_(
           mon::MonitoringService::NewStub(backends->monitoring().channel())),
-      coalescer_(options.coalesce) {}
+      coalescer_(options.coalesce),
+      own_tokens_(
+          options.page_tokens != nullptr
+              ? nullptr
+              : std::make_unique<common::PageTokenCodec>(RandomSecret())),
+      tokens_(options.page_tokens != nullptr ? options.page_tokens
+                                             : own_tokens_.get()) {}
 
 absl::Time GatewayHandler::ViewDeadline(absl::Time caller_deadline) const {
   if (caller_deadline != absl::InfiniteFuture()) return caller_deadline;
@@ -430,6 +448,166 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
                     std::move(answer)(Finished(view, sections, names));
                   });
             });
+}
+
+namespace {
+
+// Gateway search pages: default and largest sizes (as the services').
+constexpr int32_t kDefaultSearchPage = 20;
+constexpr int32_t kMaxSearchPage = 100;
+
+// What a page token of a search is bound to.
+std::string SearchFingerprint(const gw::SearchRequest& req) {
+  return absl::StrCat("gateway search\n", req.query().size(), ":", req.query(),
+                      "\n", req.filter());
+}
+
+// A service's `Search` request for one page of the gateway's.
+template <typename Request>
+Request ServiceSearch(const gw::SearchRequest& req, int32_t page_size,
+                      int64_t skip) {
+  Request r;
+  r.set_query(req.query());
+  r.set_filter(req.filter());
+  r.set_page_size(page_size);
+  r.set_skip(static_cast<int32_t>(skip));
+  return r;
+}
+
+// One service's answer as a Ranking, its counts added to `view`'s.
+// Returns the service's total (0 when it did not answer).
+template <typename Response>
+int64_t TakeHits(common::CallResult<Response>* result, bool complete,
+                 int64_t offset, Ranking* ranking,
+                 std::map<std::string, int64_t>* counts) {
+  ranking->offset = offset;
+  if (!complete || result == nullptr) return 0;
+  Response& r = result->response();
+  for (auto& hit : *r.mutable_hits()) ranking->hits.push_back(std::move(hit));
+  for (const auto& c : r.type_counts()) (*counts)[c.type()] += c.count();
+  return r.total_size();
+}
+
+}  // namespace
+
+void GatewayHandler::Search(SearchCall call) {
+  const gw::SearchRequest& req = call.request();
+  if (auto words = common::ParseSearchWords(req.query(), "query"); !words.ok())
+    return call.Finish(words.status());
+  auto page_size = common::NormalizePageSize(req.page_size());
+  if (!page_size.ok()) return call.Finish(page_size.status());
+  const int32_t size = req.page_size() == 0
+                           ? kDefaultSearchPage
+                           : std::min(*page_size, kMaxSearchPage);
+  // Per service, how many of its hits earlier pages took.
+  std::vector<int64_t> offsets(kServiceCount, 0);
+  const std::string fingerprint = SearchFingerprint(req);
+  if (!req.page_token().empty()) {
+    auto cursor = tokens_->Decode(req.page_token(), fingerprint);
+    if (!cursor.ok()) return call.Finish(cursor.status());
+    bool valid = cursor->last_values.size() == offsets.size();
+    for (size_t i = 0; valid && i < offsets.size(); ++i) {
+      const int64_t* v = std::get_if<int64_t>(&cursor->last_values[i]);
+      valid = v != nullptr && *v >= 0 && *v <= common::kMaxSearchDepth;
+      if (valid) offsets[i] = *v;
+    }
+    if (!valid)
+      return call.Finish(common::InvalidArgument(
+          "INVALID_PAGE_TOKEN",
+          {{"page_token", "is not a page token of this search"}}));
+  }
+  const absl::Time deadline = ViewDeadline(call.deadline());
+  const absl::Time backend_deadline = BackendDeadline(deadline);
+  const std::string key = absl::StrCat(
+      "search ", size, " ", absl::StrJoin(offsets, ","), " ", fingerprint);
+  ServeView(
+      coalescer_, cache_, kAllServices, std::move(call), key, deadline,
+      backend_deadline,
+      [this, request = req, size, offsets, fingerprint, backend_deadline](
+          const common::Caller& caller, Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        auto* membership = fan.Add<mem::SearchResponse>(
+            "membership", &backends_->membership(),
+            ServiceSearch<mem::SearchRequest>(request, size,
+                                              offsets[kMembershipIndex]),
+            CSTOPA_ASYNC(membership_, Search));
+        auto* legislation = fan.Add<leg::SearchResponse>(
+            "legislation", &backends_->legislation(),
+            ServiceSearch<leg::SearchRequest>(request, size,
+                                              offsets[kLegislationIndex]),
+            CSTOPA_ASYNC(legislation_, Search));
+        auto* events = fan.Add<ev::SearchResponse>(
+            "events", &backends_->events(),
+            ServiceSearch<ev::SearchRequest>(request, size,
+                                             offsets[kEventsIndex]),
+            CSTOPA_ASYNC(events_, Search));
+        auto* monitoring = fan.Add<mon::SearchResponse>(
+            "monitoring", &backends_->monitoring(),
+            ServiceSearch<mon::SearchRequest>(request, size,
+                                              offsets[kMonitoringIndex]),
+            CSTOPA_ASYNC(monitoring_, Search));
+        std::move(fan).Start(
+            [tokens = tokens_, size, offsets, fingerprint, membership,
+             legislation, events, monitoring, answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              // A bad filter or token is refused alike by every service:
+              // membership's answer decides.
+              if (absl::Status refused = Refusal(sections, true); !refused.ok())
+                return std::move(answer)(std::move(refused));
+              std::vector<Ranking> rankings(kServiceCount);
+              std::map<std::string, int64_t> counts;
+              std::vector<int64_t> totals = {
+                  TakeHits(membership, sections[kMembershipIndex].complete(),
+                           offsets[kMembershipIndex],
+                           &rankings[kMembershipIndex], &counts),
+                  TakeHits(legislation, sections[kLegislationIndex].complete(),
+                           offsets[kLegislationIndex],
+                           &rankings[kLegislationIndex], &counts),
+                  TakeHits(events, sections[kEventsIndex].complete(),
+                           offsets[kEventsIndex], &rankings[kEventsIndex],
+                           &counts),
+                  TakeHits(monitoring, sections[kMonitoringIndex].complete(),
+                           offsets[kMonitoringIndex],
+                           &rankings[kMonitoringIndex], &counts)};
+              int64_t total = 0;
+              for (int64_t t : totals) total += t;
+              FusedPage page = FuseRankings(rankings, size);
+              gw::SearchResponse view;
+              for (auto& hit : page.hits) *view.add_hits() = std::move(hit);
+              std::vector<std::pair<std::string, int64_t>> sorted(
+                  counts.begin(), counts.end());
+              std::sort(sorted.begin(), sorted.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.second != b.second ? a.second > b.second
+                                                      : a.first < b.first;
+                        });
+              for (const auto& [type, count] : sorted) {
+                auto* c = view.add_type_counts();
+                c->set_type(type);
+                c->set_count(count);
+              }
+              view.set_total_size(total);
+              common::PageCursor next;
+              bool has_next = false;
+              for (int i = 0; i < kServiceCount; ++i) {
+                const int64_t at = offsets[i] + page.taken[i];
+                next.last_values.push_back(at);
+                // A service that answered and has hits left, short of the
+                // reachable depth. (One that did not answer keeps its
+                // place for a later page.)
+                if (at < std::min<int64_t>(totals[i], common::kMaxSearchDepth))
+                  has_next = true;
+              }
+              if (has_next)
+                view.set_next_page_token(tokens->Encode(next, fingerprint));
+              bool all_complete = true;
+              for (gw::SectionStatus& section : sections) {
+                all_complete = all_complete && section.complete();
+                *view.add_sections() = std::move(section);
+              }
+              std::move(answer)(Built(view.SerializeAsString(), all_complete));
+            });
+      });
 }
 
 void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
@@ -995,6 +1173,7 @@ common::ServiceDefinition GatewayService() {
         breaker, std::move(*tls));
     if (!backends.ok()) return backends.status();
     GatewayOptions options;
+    options.page_tokens = ctx.page_tokens;
     options.default_deadline = millis("default_deadline_ms");
     options.backend_margin = millis("backend_margin_ms");
     options.coalesce = flag("coalesce") == "true";

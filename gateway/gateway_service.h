@@ -27,6 +27,7 @@
 #include "gateway/coalescer.h"
 #include "gateway/name_directory.h"
 #include "gateway/view_cache.h"
+#include "services/common/query/paging.h"
 #include "services/common/server/server.h"
 
 namespace cstopa::gateway {
@@ -39,6 +40,9 @@ struct GatewayOptions {
   absl::Duration backend_margin = absl::Milliseconds(50);
   // Identical views in flight together share one fan-out.
   bool coalesce = true;
+  // Signs Search's page tokens; null: the handler signs with a random
+  // secret of its own (tokens then hold for this process only).
+  const common::PageTokenCodec* page_tokens = nullptr;
 };
 
 class GatewayHandler final : public v1::GatewayServiceHandler {
@@ -54,6 +58,9 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
   void GetPersonProfile(GetPersonProfileCall call) override;
   void GetAssemblyDashboard(GetAssemblyDashboardCall call) override;
   void ListBackends(ListBackendsCall call) override;
+  // One search across the four services' `Search`, fused by rank
+  // (search_fusion.h); cached and coalesced like the views.
+  void Search(SearchCall call) override;
 
   // The handler's own /metrics families (views that joined a fan-out).
   std::string MetricsText() const;
@@ -76,6 +83,8 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
   std::unique_ptr<events::v1::EventsService::Stub> events_;
   std::unique_ptr<monitoring::v1::MonitoringService::Stub> monitoring_;
   Coalescer coalescer_;
+  std::unique_ptr<common::PageTokenCodec> own_tokens_;
+  const common::PageTokenCodec* tokens_;
 };
 
 // The gateway as the runner starts it (server/server.h): no store; flags

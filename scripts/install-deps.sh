@@ -27,6 +27,9 @@ build_packages=(
   libprotoc-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev libpq-dev
+  # full-text search: ICU (words, case folding, transliteration) and
+  # Snowball's stemmers (services/common/text)
+  libicu-dev libstemmer-dev
   # HTTP: libevent's evhttp (gateway HTTP/JSON, admin endpoints), zlib
   # (gzip), CLI11 and libcurl (the `cstopa` command)
   libevent-dev zlib1g-dev libcli11-dev libcurl4-openssl-dev

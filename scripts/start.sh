@@ -117,7 +117,9 @@ Try it with the cstopa command (build/cli/cstopa; --help on every command,
   \$cstopa state kg --as-of 2022-05-01     # one call: parliament, seats and their history, posts, treaties, events, missions
   \$cstopa person viktor-rogalev
   \$cstopa dashboard
-  \$cstopa search "outer space"
+  \$cstopa search Rogalev                   # the whole record: persons, documents, events, missions...
+  \$cstopa search Рогалев                   # either script finds the same person
+  \$cstopa search "терроризма"              # any form of a Russian word
   \$cstopa documents --filter 'kind = DOCUMENT_KIND_STATEMENT'
   \$cstopa watch events                     # a live stream of changes; Ctrl-C ends it
   \$cstopa call monitoring.v1.MonitoringService.SummarizeMissions '{}'
@@ -128,6 +130,8 @@ Try it with the cstopa command (build/cli/cstopa; --help on every command,
 Or with curl, from any language (every RPC at its google.api.http route):
   curl http://127.0.0.1:8080/v1/states/kz
   curl 'http://127.0.0.1:8080/v1/states/kg/profile?asOf=2022-05-01'
+  curl 'http://127.0.0.1:8080/v1/search?query=Kyrgyz'                     # one search across the record
+  curl -G 'http://127.0.0.1:8080/v1/search' --data-urlencode 'query=Рогалев'   # Cyrillic finds the Latin spelling
   curl 'http://127.0.0.1:8080/v1/documents:search?query=outer%20space'
   curl -N http://127.0.0.1:8080/v1/events:watch          # Server-Sent Events
   curl -X POST -H "authorization: Bearer $key" -d '{"displayName": [{"languageCode": "en", "text": "Demo"}]}' \\

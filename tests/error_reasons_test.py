@@ -25,16 +25,19 @@ import sys
 # The sources whose errors each service sends (directories or files).
 COMMON = ["services/common/base", "services/common/server",
           "services/common/api", "services/common/query"]
-STORE = ["services/common/store", "services/common/resources"]
+STORE = ["services/common/store", "services/common/resources",
+         "services/common/text"]
 SERVICES = {
     "membership": COMMON + STORE + ["services/membership"],
     "legislation": COMMON + STORE + ["services/legislation"],
     "events": COMMON + STORE + ["services/events"],
     "monitoring": COMMON + STORE + ["services/monitoring"],
-    # The gateway has no store or keys: name checks (query/validation) and
-    # its own; what it passes on from a backend keeps the backend's domain.
+    # The gateway has no store or keys: name checks (query/validation),
+    # search words and page tokens (Search), and its own; what it passes on from a backend keeps the backend's domain.
     "gateway": ["services/common/base", "services/common/server",
-                "services/common/query/validation.cc", "gateway"],
+                "services/common/query/validation.cc",
+                "services/common/query/paging.cc", "services/common/text",
+                "gateway"],
 }
 STARTUP_ONLY = {"INVALID_KEY_FILE", "INVALID_SEED"}
 # Functions that pass a reason they were given on to ErrorWithInfo; their

@@ -11,14 +11,15 @@ import sys
 ALLOWED = {
     "base": {"base"},
     "query": {"base", "query"},
-    "store": {"base", "query", "store"},
+    "text": {"base", "text"},
+    "store": {"base", "query", "text", "store"},
     "api": {"base", "query", "api"},
-    "resources": {"base", "query", "store", "api", "resources"},
+    "resources": {"base", "query", "text", "store", "api", "resources"},
     "http": {"base", "http"},
-    "server": {"base", "query", "store", "api", "http", "server"},
+    "server": {"base", "query", "text", "store", "api", "http", "server"},
     "client": {"base", "api", "client"},
-    "testing": {"base", "query", "store", "api", "resources", "http",
-                "server", "client", "testing"},
+    "testing": {"base", "query", "text", "store", "api", "resources",
+                "http", "server", "client", "testing"},
 }
 INCLUDE = re.compile(r'#include "services/common/([a-z_]+)/')
 

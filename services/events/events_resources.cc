@@ -4,6 +4,7 @@
 // to.
 #include "services/events/events_resources.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,8 +14,8 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
-#include "services/common/store/columns.h"
 #include "services/common/resources/watch.h"
+#include "services/common/store/columns.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {
@@ -88,6 +89,27 @@ void CheckTimeOnDate(Violations& v, const std::string& field,
                               " in the event's time zone, "
                               "outside ",
                               date_field));
+}
+
+// What Search finds of an event: its titles, summaries, place and
+// participants in every language; dated by its first day (else the local day
+// of its start time).
+common::SearchEntry SearchEntryOf(const v1::Event& e) {
+  common::SearchEntry entry;
+  entry.title = common::PreferredText(e.title());
+  common::AppendTexts(e.title(), &entry.text);
+  common::AppendTexts(e.summary(), &entry.text);
+  common::AppendTexts(e.place().locality(), &entry.text);
+  for (const v1::Participant& p : e.participants()) {
+    common::AppendTexts(p.display_name(), &entry.text);
+    common::AppendTexts(p.capacity(), &entry.text);
+  }
+  if (e.dates().has_start_date()) {
+    entry.date = common::SearchDate(e.dates().start_date());
+  } else if (e.has_start_time()) {
+    entry.date = LocalDay(e.start_time(), ZoneOf(e));
+  }
+  return entry;
 }
 
 }  // namespace
@@ -223,6 +245,9 @@ common::ResourceDecl<v1::Event> EventDecl() {
         return out;
       })};
   d.validate = ValidateEvent;
+  d.search = [](const v1::Event& e) -> std::optional<common::SearchEntry> {
+    return SearchEntryOf(e);
+  };
   // Newest first unless the client orders otherwise.
   d.default_order_by = "start_time desc";
   return d;

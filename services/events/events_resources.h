@@ -1,8 +1,9 @@
 // The events service's resource, declared once (services/common/resources/
 // resource.h) over the events table, and its change feed (the event_changes
-// table, services/common/store/change_feed.h). Every committed create,
-// update, delete and seed insert is logged in its own transaction, so it
-// appears in WatchEvents exactly once, in commit order.
+// table, services/common/store/change_feed.h). Search finds an event by its
+// titles, summaries, place and participants (search_index.h). Every
+// committed create, update, delete and seed insert is logged in its own
+// transaction, so it appears in WatchEvents exactly once, in commit order.
 //
 //   auto db = OpenDatabase("sqlite::memory:", EventsSchema());
 //   EventsResources resources(db->get(), &page_tokens, &api_keys);

@@ -65,6 +65,10 @@ void EventsHandler::WatchEvents(WatchEventsCall call) {
                      FillWatchEventsResponse, std::move(filter));
 }
 
+void EventsHandler::Search(SearchCall call) {
+  r_->set().search_index().Serve(std::move(call));
+}
+
 absl::Status EventsHandler::LoadSeed(const std::string& text) {
   seed::EventsSeed seed;
   if (!google::protobuf::TextFormat::ParseFromString(text, &seed))

@@ -35,6 +35,10 @@ class EventsHandler final : public v1::EventsServiceHandler {
   void UndeleteEvent(UndeleteEventCall call) override;
   void WatchEvents(WatchEventsCall call) override;
 
+  // Full-text search over every searchable record of the service (the
+  // declarations' `search`), served by the resource set's index.
+  void Search(SearchCall call) override;
+
   // Loads the seed file text (EventsSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);
 

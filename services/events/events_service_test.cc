@@ -13,12 +13,15 @@
 #include "gtest/gtest.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/search_test_kit.h"
+#include "services/common/testing/test_postgres.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 class EventsServiceTest : public ::testing::Test {
@@ -399,6 +402,142 @@ TEST_F(EventsServiceTest, DrainEndsWatchStreamsWithUnavailable) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(resources_->feed().watcher_count(), 0u);
 }
+
+// ---------------------------------------------------------------------------
+// Search, on SQLite and, where the test command started one, on PostgreSQL:
+// the seeded events by their titles, summaries, places and participants.
+// ---------------------------------------------------------------------------
+
+class EventsSearchTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  using Probe =
+      common::testing::SearchProbe<v1::EventsServiceBlocking, v1::SearchRequest,
+                                   v1::SearchResponse>;
+
+  void SetUp() override {
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL test server in this build";
+    auto db = common::OpenTestDatabase(GetParam(), EventsSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    resources_ = std::make_unique<EventsResources>(db_.get(), &tokens_, &keys_);
+    handler_ = std::make_unique<EventsHandler>(resources_.get());
+    api_ = std::make_unique<v1::EventsServiceBlocking>(handler_.get());
+    ASSERT_TRUE(handler_->LoadSeed(std::string(kEventsSeed)).ok());
+    search_ = std::make_unique<Probe>(api_.get());
+  }
+
+  common::PageTokenCodec tokens_{"events-service-test"};
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
+  std::unique_ptr<common::Database> db_;
+  std::unique_ptr<EventsResources> resources_;
+  std::unique_ptr<EventsHandler> handler_;
+  std::unique_ptr<v1::EventsServiceBlocking> api_;
+  std::unique_ptr<Probe> search_;
+};
+
+constexpr char kConsultations[] =
+    "events/consultations-international-military-flights-2022";
+constexpr char kIcmec[] = "events/icmec-meeting-2024-04";
+constexpr char kMigrationCouncil[] =
+    "events/migration-coordination-council-28th-meeting";
+constexpr char kWithdrawal[] =
+    "events/csto-forces-withdraw-from-kazakhstan-2022";
+
+TEST_P(EventsSearchTest, PlacesAreFoundInEveryLanguageAndForm) {
+  // The two events in Moscow, by its English name, its Russian name in
+  // another case, and its Russian name in Latin letters.
+  for (const char* query : {"Moscow", "Москва", "Москве ", "Moskva"}) {
+    EXPECT_THAT(search_->Names(query),
+                UnorderedElementsAre(kConsultations, kIcmec))
+        << query;
+  }
+  EXPECT_THAT(search_->Names("Cholpon-Ata"), ElementsAre(kMigrationCouncil));
+}
+
+TEST_P(EventsSearchTest, TitlesSummariesAndParticipantsFindTheEvent) {
+  // A participant's name and capacity.
+  EXPECT_THAT(search_->Names("Yakovlev"), ElementsAre(kConsultations));
+  EXPECT_THAT(search_->Names("Lieutenant General"),
+              ElementsAre(kConsultations));
+  // Names in a summary, also typed in Cyrillic or in part.
+  EXPECT_THAT(search_->Names("Kikot"), ElementsAre(kMigrationCouncil));
+  EXPECT_THAT(search_->Names("Кикот"), ElementsAre(kMigrationCouncil));
+  EXPECT_THAT(search_->Names("Kyrgyz"),
+              UnorderedElementsAre(kMigrationCouncil, kWithdrawal));
+  // English word forms: "withdrawing" in a summary, "withdraw" in a title.
+  EXPECT_THAT(search_->Names("withdrawal "), ElementsAre(kWithdrawal));
+
+  auto r = search_->Search("Illegal Migrant");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  const auto& hit = r->hits(0);
+  EXPECT_EQ(hit.name(), kMigrationCouncil);
+  EXPECT_EQ(hit.type(), "cstopa.org/Event");
+  EXPECT_EQ(hit.title(),
+            "28th meeting of the Coordination Council of Heads of Competent "
+            "Authorities of the CSTO member states on combating illegal "
+            "migration");
+  EXPECT_THAT(hit.snippet(),
+              HasSubstr("combating <mark>illegal</mark> migration"));
+  // Dated by its first day: only the year is known.
+  EXPECT_EQ(hit.date().year(), 2025);
+  EXPECT_EQ(hit.date().month(), 0);
+}
+
+TEST_P(EventsSearchTest, CountsFiltersAndPagesAgree) {
+  const std::vector<std::string> all = search_->Names("CSTO");
+  ASSERT_GT(all.size(), 4u);
+  EXPECT_EQ(search_->Names("CSTO", "type = \"cstopa.org/Event\""), all);
+  EXPECT_THAT(search_->Names("CSTO", "type = \"cstopa.org/Person\""),
+              ::testing::IsEmpty());
+  auto r = search_->Search("CSTO", "", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->type_counts_size(), 1);
+  EXPECT_EQ(r->type_counts(0).type(), "cstopa.org/Event");
+  EXPECT_EQ(r->type_counts(0).count(), static_cast<int64_t>(all.size()));
+
+  // Moscow: 2022-04-05 and 2024-04-18.
+  EXPECT_THAT(search_->Names("Moscow", "date >= 2024-01-01"),
+              ElementsAre(kIcmec));
+  EXPECT_THAT(search_->Names("Moscow", "date < 2022-04-06"),
+              ElementsAre(kConsultations));
+  EXPECT_THAT(search_->Names("Moscow", "date > 2024-04-18"),
+              ::testing::IsEmpty());
+  // January 2022, stored without its day.
+  EXPECT_THAT(search_->Names("Kazakhstan",
+                             "date > 2021-12-31 AND "
+                             "date < 2022-02-01"),
+              ::testing::Contains(kWithdrawal));
+
+  EXPECT_EQ(search_->AllPages("CSTO", "", 2), all);
+  EXPECT_EQ(search_->AllPages("CSTO", "date >= 2024-01-01", 2),
+            search_->Names("CSTO", "date >= 2024-01-01"));
+  search_->ExpectTokenBoundToQuery("CSTO", "Moscow");
+}
+
+TEST_P(EventsSearchTest, HostileInputIsRefusedOrAnswered) {
+  search_->ExpectHostileInputsRefusedOrAnswered("Moscow");
+}
+
+TEST_P(EventsSearchTest, DeletedEventsAreNotFoundUntilUndeleted) {
+  const common::Caller admin = common::testing::AdminCaller();
+  v1::DeleteEventRequest del;
+  del.set_name(kIcmec);
+  v1::Event gone;
+  ASSERT_TRUE(api_->DeleteEvent(admin, del, &gone).ok());
+  EXPECT_THAT(search_->Names("Москве "), ElementsAre(kConsultations));
+  EXPECT_THAT(search_->Names("Zinoviev"), ::testing::IsEmpty());
+  v1::UndeleteEventRequest undel;
+  undel.set_name(kIcmec);
+  v1::Event back;
+  ASSERT_TRUE(api_->UndeleteEvent(admin, undel, &back).ok());
+  EXPECT_THAT(search_->Names("Zinoviev"), ElementsAre(kIcmec));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventsSearchTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::events

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -340,6 +341,17 @@ void ComputeRatification(v1::Ratification* r) {
   r->set_state(parts.size() == 4 ? absl::StrCat("states/", parts[3]) : "");
 }
 
+// What Search finds of a record titled `title`: its titles in every
+// language, the English one (else the first) as its title.
+common::SearchEntry TitleEntry(const RepeatedPtrField<LocalizedText>& title,
+                               int64_t date = 0) {
+  common::SearchEntry e;
+  e.title = common::PreferredText(title);
+  common::AppendTexts(title, &e.text);
+  e.date = date;
+  return e;
+}
+
 // A declaration from its pattern, table and columns, validated by Validate.
 template <typename T>
 ResourceDecl<T> Declare(const char* pattern, const ResourceSpec& spec) {
@@ -396,24 +408,60 @@ ResourceDecl<v1::Document> DocumentDecl() {
   ResourceDecl<v1::Document> d =
       Declare<v1::Document>("documents/{document}", kDocuments);
   d.basic_view_omits = {v1::Document::kTextFieldNumber};
+  d.search = [](const v1::Document& doc) -> std::optional<common::SearchEntry> {
+    common::SearchEntry e =
+        TitleEntry(doc.title(),
+                   common::SearchDate(doc.adopt_date(), doc.has_adopt_date()));
+    common::AppendTexts(doc.summary(), &e.text);
+    common::AppendTexts(doc.text(), &e.text);
+    return e;
+  };
   return d;
 }
 
 ResourceDecl<v1::Topic> TopicDecl() {
-  return Declare<v1::Topic>("topics/{topic}", kTopics);
+  auto d = Declare<v1::Topic>("topics/{topic}", kTopics);
+  d.search = [](const v1::Topic& t) -> std::optional<common::SearchEntry> {
+    return TitleEntry(t.display_name());
+  };
+  return d;
 }
 
 ResourceDecl<v1::ActionPlan> ActionPlanDecl() {
-  return Declare<v1::ActionPlan>("actionPlans/{action_plan}", kActionPlans);
+  auto d = Declare<v1::ActionPlan>("actionPlans/{action_plan}", kActionPlans);
+  d.search = [](const v1::ActionPlan& p) -> std::optional<common::SearchEntry> {
+    common::SearchEntry e =
+        TitleEntry(p.title(), common::SearchDate(p.period().start_date(),
+                                                 p.period().has_start_date()));
+    common::AppendTexts(p.summary(), &e.text);
+    return e;
+  };
+  return d;
 }
 
 ResourceDecl<v1::ActionPlanItem> ActionPlanItemDecl() {
-  return Declare<v1::ActionPlanItem>("actionPlans/{action_plan}/items/{item}",
-                                     kItems);
+  auto d = Declare<v1::ActionPlanItem>("actionPlans/{action_plan}/items/{item}",
+                                       kItems);
+  // An item known only as one of a count has no words to be found by.
+  d.search =
+      [](const v1::ActionPlanItem& i) -> std::optional<common::SearchEntry> {
+    if (i.title().empty()) return std::nullopt;
+    return TitleEntry(i.title());
+  };
+  return d;
 }
 
 ResourceDecl<v1::Treaty> TreatyDecl() {
-  return Declare<v1::Treaty>("treaties/{treaty}", kTreaties);
+  auto d = Declare<v1::Treaty>("treaties/{treaty}", kTreaties);
+  d.search = [](const v1::Treaty& t) -> std::optional<common::SearchEntry> {
+    common::SearchEntry e = TitleEntry(
+        t.title(), common::SearchDate(t.signing_date(), t.has_signing_date()));
+    common::AppendTexts(t.signing_place().locality(), &e.text);
+    for (const v1::ProposedAmendment& a : t.amendments())
+      common::AppendTexts(a.summary(), &e.text);
+    return e;
+  };
+  return d;
 }
 
 ResourceDecl<v1::Ratification> RatificationDecl() {

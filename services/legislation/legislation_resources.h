@@ -5,7 +5,9 @@
 // own tables (migrations/); plus what the standard methods do not cover:
 // plan progress, document revisions, the summaries' reads (adoptions counted
 // per year and kind, every plan or treaty at once, a state's records) and
-// full-text search (document_search.h).
+// full-text search (document_search.h). Documents, topics, plans, described
+// items and treaties are also found by the service's Search
+// (services/common/resources/search_index.h), which their declarations feed.
 //
 // Revisions and the SQLite full-text index are kept by triggers on the
 // documents table, so they are written in the same transaction as every

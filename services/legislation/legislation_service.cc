@@ -860,6 +860,10 @@ void LegislationHandler::WatchLegislation(WatchLegislationCall call) {
                      FillWatchLegislationResponse, std::move(filter));
 }
 
+void LegislationHandler::Search(SearchCall call) {
+  r_->set().search_index().Serve(std::move(call));
+}
+
 void LegislationHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 
 void FillWatchLegislationResponse(const common::Change& change,

@@ -93,6 +93,10 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
 
   void WatchLegislation(WatchLegislationCall call) override;
 
+  // Full-text search over every searchable record of the service (the
+  // declarations' `search`), served by the resource set's index.
+  void Search(SearchCall call) override;
+
   // Loads the seed file text (LegislationSeed in text format); idempotent.
   // The records it inserts are logged to the feed like any write.
   absl::Status LoadSeed(const std::string& text);

@@ -3,6 +3,7 @@
 // on SQLite and (when the test command started one) PostgreSQL.
 #include "services/legislation/legislation_service.h"
 
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -21,6 +22,7 @@
 #include "legislation/seed/legislation_seed.pb.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/search_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/legislation/embedded_files.h"
 #include "services/legislation/legislation_resources.h"
@@ -716,6 +718,37 @@ TEST_P(LegislationHandlerTest, SearchFindsRussianTextCaseInsensitively) {
   r = Search("закон терроризм космос");  // every word must match
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(Names(*r), IsEmpty());
+}
+
+// Both stores stem: PostgreSQL with its 'russian' configuration, SQLite with
+// the cstopa_stem tokenizer (migration 0005), so other forms of a word find
+// the document, in titles and in texts.
+TEST_P(LegislationHandlerTest, SearchFindsOtherFormsOfRussianWords) {
+  MakeDocument("terror-law", "Model law on countering terrorism",
+               "Модельный закон о противодействии терроризму");
+  MakeDocument("other-law", "Model law on peacekeeping",
+               "Модельный закон о миротворческой деятельности");
+  for (const char* q : {"терроризма", "терроризм", "Терроризмом",
+                        "противодействие терроризму"}) {
+    auto r = Search(q);
+    ASSERT_TRUE(r.ok()) << q << ": " << r.status();
+    EXPECT_THAT(Names(*r), ElementsAre("documents/terror-law")) << q;
+  }
+  auto r = Search("модельные законы");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), UnorderedElementsAre("documents/terror-law",
+                                              "documents/other-law"));
+  // Every word must match in one document.
+  r = Search("миротворческие терроризма");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), IsEmpty());
+
+  // Texts are searched by stems too.
+  MakeDocument("text-law", "Model law on borders", "",
+               "Меры по борьбе с экстремизмом.");
+  r = Search("экстремизма");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Names(*r), ElementsAre("documents/text-law"));
 }
 
 TEST_P(LegislationHandlerTest, SearchRanksTitleMatchesFirst) {
@@ -2018,6 +2051,198 @@ TEST_P(LegislationHandlerTest, AcceptLanguageOrdersTexts) {
   ASSERT_TRUE(api_->SearchDocuments(ru, sreq, &found).ok());
   ASSERT_EQ(found.results_size(), 1);
   EXPECT_EQ(found.results(0).document().title(0).language_code(), "ru");
+}
+
+// ---------------------------------------------------------------------------
+// Search: every searchable record of the service (documents, topics, action
+// plans and their described items, treaties) by the words a reader types.
+// ---------------------------------------------------------------------------
+
+using SearchProbe =
+    common::testing::SearchProbe<v1::LegislationServiceBlocking,
+                                 v1::SearchRequest, v1::SearchResponse>;
+
+// A document under topics/cybersecurity, titled in English and Russian,
+// adopted on 2024-11-28.
+v1::Document MakeCyberLaw(v1::LegislationServiceBlocking& api,
+                          const std::string& id) {
+  v1::CreateDocumentRequest req;
+  req.set_document_id(id);
+  v1::Document* d = req.mutable_document();
+  d->set_kind(v1::DOCUMENT_KIND_MODEL_LAW);
+  AddText(d->mutable_title(), "ru",
+          "Модельный закон о кибербезопасности критической инфраструктуры");
+  AddText(d->mutable_title(), "en",
+          "Model Law on Cybersecurity of Critical Infrastructure");
+  AddText(d->mutable_summary(), "en",
+          "Protects energy grids and water utilities from network attacks.");
+  AddText(d->mutable_text(), "ru",
+          "Статья 1. Операторы объектов обязаны сообщать об инцидентах.");
+  d->add_topics("topics/cybersecurity");
+  v1::Document out;
+  absl::Status s =
+      api.CreateDocument(common::testing::EditorCaller(), req, &out);
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+TEST_P(LegislationHandlerTest, SearchFindsTopicsAndTheDocumentsUnderThem) {
+  SearchProbe search(api_.get());
+  EXPECT_THAT(search.Names("cybersecurity"),
+              ElementsAre("topics/cybersecurity"));
+  MakeCyberLaw(*api_, "cyber-law");
+  Adopt("documents/cyber-law", Day(2024, 11, 28));
+  EXPECT_THAT(
+      search.Names("cybersecurity"),
+      UnorderedElementsAre("topics/cybersecurity", "documents/cyber-law"));
+  EXPECT_THAT(
+      search.Names("Cyber"),
+      UnorderedElementsAre("topics/cybersecurity", "documents/cyber-law"));
+
+  auto r = search.Search("Cybersecurity infrastructure");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  const auto& hit = r->hits(0);
+  EXPECT_EQ(hit.name(), "documents/cyber-law");
+  EXPECT_EQ(hit.type(), "cstopa.org/Document");
+  // The English title, though Russian comes first.
+  EXPECT_EQ(hit.title(),
+            "Model Law on Cybersecurity of Critical Infrastructure");
+  EXPECT_THAT(hit.snippet(), HasSubstr("<mark>Infrastructure</mark>"));
+  // Dated by its adoption.
+  EXPECT_EQ(hit.date().year(), 2024);
+  EXPECT_EQ(hit.date().month(), 11);
+  EXPECT_EQ(hit.date().day(), 28);
+}
+
+TEST_P(LegislationHandlerTest, SearchFindsRussianTextsInOtherFormsAndScripts) {
+  SearchProbe search(api_.get());
+  MakeCyberLaw(*api_, "cyber-law");
+  // Title, summary and body, each in another grammatical form.
+  EXPECT_THAT(search.Names("кибербезопасность "),
+              ElementsAre("documents/cyber-law"));
+  EXPECT_THAT(search.Names("инцидент "), ElementsAre("documents/cyber-law"));
+  EXPECT_THAT(search.Names("utility attack "),
+              ElementsAre("documents/cyber-law"));
+  // Latin letters find the Russian words.
+  EXPECT_THAT(search.Names("kiberbez"), ElementsAre("documents/cyber-law"));
+  EXPECT_THAT(search.Names("Modelnyy zakon"),
+              ElementsAre("documents/cyber-law"));
+}
+
+TEST_P(LegislationHandlerTest, SearchFindsSeededStatementsPlansAndTreaties) {
+  SearchProbe search(api_.get());
+  EXPECT_THAT(
+      search.Names("statements "),
+      UnorderedElementsAre("documents/statement-outer-space-arms-race",
+                           "documents/statement-foreign-electoral-interference",
+                           "documents/statement-artificial-intelligence"));
+  EXPECT_THAT(search.Names("artificial intel"),
+              ElementsAre("documents/statement-artificial-intelligence"));
+  EXPECT_THAT(search.Names("Harmonization"),
+              UnorderedElementsAre("actionPlans/approximation-2011-2015",
+                                   "actionPlans/approximation-2016-2020",
+                                   "actionPlans/approximation-2021-2025"));
+  // A plan's summary finds it.
+  EXPECT_THAT(search.Names("24 recommendations"),
+              ElementsAre("actionPlans/approximation-2011-2015"));
+  // The place a treaty was signed, and the summaries of its amendments.
+  auto r = search.Search("Dushanbe");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(SearchProbe::NamesOf(*r),
+              ElementsAre("treaties/jurisdiction-temporary-deployment-2021"));
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).type(), "cstopa.org/Treaty");
+  EXPECT_EQ(r->hits(0).date().year(), 2021);
+  EXPECT_EQ(r->hits(0).date().month(), 9);
+  EXPECT_EQ(r->hits(0).date().day(), 16);
+  EXPECT_THAT(search.Names("international flights"),
+              UnorderedElementsAre("treaties/status-of-formations-2010",
+                                   "treaties/military-transportation-2015"));
+  // Items known only as one of a count are not searched; a described one
+  // is.
+  EXPECT_THAT(search.Names("item", "type = \"cstopa.org/ActionPlanItem\""),
+              IsEmpty());
+  v1::CreateActionPlanItemRequest ci;
+  ci.set_parent("actionPlans/approximation-2021-2025");
+  ci.set_item_id("described");
+  ci.mutable_action_plan_item()->set_status(v1::ITEM_STATUS_PLANNED);
+  AddText(ci.mutable_action_plan_item()->mutable_title(), "en",
+          "Model law on countering drone smuggling");
+  v1::ActionPlanItem item;
+  ASSERT_TRUE(api_->CreateActionPlanItem(Editor(), ci, &item).ok());
+  EXPECT_THAT(search.Names("drone"),
+              ElementsAre("actionPlans/approximation-2021-2025/items/"
+                          "described"));
+}
+
+TEST_P(LegislationHandlerTest, SearchCountsFiltersAndPagesAgree) {
+  SearchProbe search(api_.get());
+  const std::vector<std::string> all = search.Names("CSTO");
+  auto r = search.Search("CSTO", "", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::map<std::string, int64_t> counts;
+  for (const auto& c : r->type_counts()) counts[c.type()] = c.count();
+  EXPECT_EQ(counts["cstopa.org/ActionPlan"], 3);
+  EXPECT_EQ(counts["cstopa.org/Treaty"], 2);  // "CSTO" in two titles
+  EXPECT_EQ(counts["cstopa.org/Document"], 2);
+
+  EXPECT_THAT(search.Names("CSTO", "type = \"cstopa.org/Treaty\""),
+              UnorderedElementsAre("treaties/status-of-formations-2010",
+                                   "treaties/military-transportation-2015"));
+  // Treaties are dated by their signing (full dates): 2010-12-10,
+  // 2015-09-15, 2021-09-16.
+  EXPECT_THAT(
+      search.Names("Agreement", "date >= 2015-09-15"),
+      UnorderedElementsAre("treaties/military-transportation-2015",
+                           "treaties/jurisdiction-temporary-deployment-2021"));
+  EXPECT_THAT(
+      search.Names("Agreement", "date >= 2010-01-01 AND date < 2015-09-15"),
+      ElementsAre("treaties/status-of-formations-2010"));
+  // Plans by the year they start (stored as that year with no month).
+  EXPECT_THAT(search.Names("Harmonization", "date > 2015-12-31"),
+              UnorderedElementsAre("actionPlans/approximation-2016-2020",
+                                   "actionPlans/approximation-2021-2025"));
+
+  ASSERT_GT(all.size(), 5u);
+  EXPECT_EQ(search.AllPages("CSTO", "", 2), all);
+  EXPECT_EQ(search.AllPages("CSTO", "type = \"cstopa.org/ActionPlan\"", 2),
+            search.Names("CSTO", "type = \"cstopa.org/ActionPlan\""));
+  search.ExpectTokenBoundToQuery("CSTO", "Agreement");
+}
+
+TEST_P(LegislationHandlerTest, SearchRefusesOrAnswersHostileInput) {
+  SearchProbe search(api_.get());
+  search.ExpectHostileInputsRefusedOrAnswered("Dushanbe");
+}
+
+TEST_P(LegislationHandlerTest, SearchLosesDeletedRecordsAndFindsUndeleted) {
+  SearchProbe search(api_.get());
+  MakeCyberLaw(*api_, "cyber-law");
+  v1::DeleteDocumentRequest del;
+  del.set_name("documents/cyber-law");
+  v1::Document gone;
+  ASSERT_TRUE(api_->DeleteDocument(Admin(), del, &gone).ok());
+  EXPECT_THAT(search.Names("cybersecurity"),
+              ElementsAre("topics/cybersecurity"));
+  EXPECT_THAT(search.Names("kiberbez"), IsEmpty());
+  v1::UndeleteDocumentRequest undel;
+  undel.set_name("documents/cyber-law");
+  v1::Document back;
+  ASSERT_TRUE(api_->UndeleteDocument(Admin(), undel, &back).ok());
+  EXPECT_THAT(search.Names("kiberbez"), ElementsAre("documents/cyber-law"));
+
+  // A seeded treaty too.
+  v1::DeleteTreatyRequest dt;
+  dt.set_name("treaties/jurisdiction-temporary-deployment-2021");
+  v1::Treaty treaty;
+  ASSERT_TRUE(api_->DeleteTreaty(Admin(), dt, &treaty).ok());
+  EXPECT_THAT(search.Names("Dushanbe"), IsEmpty());
+  v1::UndeleteTreatyRequest ut;
+  ut.set_name(dt.name());
+  ASSERT_TRUE(api_->UndeleteTreaty(Admin(), ut, &treaty).ok());
+  EXPECT_THAT(search.Names("Dushanbe"),
+              ElementsAre("treaties/jurisdiction-temporary-deployment-2021"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LegislationHandlerTest,

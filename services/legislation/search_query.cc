@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/base/errors.h"
+#include "services/common/text/search_text.h"
 
 namespace cstopa::legislation {
 namespace {
@@ -273,41 +274,7 @@ std::string Snippet(absl::string_view text,
   return Snippet(text, SnippetWords(words), max_words);
 }
 
-namespace {
-
-// `s` as HTML text: a snippet's only markup is its <mark> tags, so that a
-// client may show it as HTML whatever the stored text holds.
-void AppendHtmlEscaped(absl::string_view s, std::string* out) {
-  size_t plain = 0;  // start of the run not yet appended
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char* entity = nullptr;
-    switch (s[i]) {
-      case '&':
-        entity = "&amp;";
-        break;
-      case '<':
-        entity = "&lt;";
-        break;
-      case '>':
-        entity = "&gt;";
-        break;
-      case '"':
-        entity = "&quot;";
-        break;
-      case '\'':
-        entity = "&#39;";
-        break;
-      default:
-        continue;
-    }
-    out->append(s.data() + plain, i - plain);
-    out->append(entity);
-    plain = i + 1;
-  }
-  out->append(s.data() + plain, s.size() - plain);
-}
-
-}  // namespace
+using common::AppendHtmlEscaped;
 
 std::string Snippet(absl::string_view text, const SnippetWords& words,
                     int max_words) {

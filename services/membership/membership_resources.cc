@@ -8,6 +8,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -292,6 +293,17 @@ void Compute(v1::Delegation* d, int64_t day) {
   *d->mutable_as_of_date() = common::DayToDate(day);
 }
 
+// What Search finds of a named record: its names in every language, the
+// English one (else the first) as its title, and `more` texts after them.
+template <typename T>
+common::SearchEntry NameEntry(const T& r, int64_t date = 0) {
+  common::SearchEntry e;
+  e.title = common::PreferredText(r.display_name());
+  common::AppendTexts(r.display_name(), &e.text);
+  e.date = date;
+  return e;
+}
+
 // Each validator as a declaration's `validate`.
 template <typename T>
 ResourceDecl<T> Declare(const char* pattern, std::vector<ColumnSpec> columns) {
@@ -314,12 +326,23 @@ const common::SchemaSpec& MembershipSchema() {
 ResourceDecl<v1::State> StateDecl() {
   auto d = Declare<v1::State>("states/{state}", kStates.columns);
   d.compute = [](v1::State* s, int64_t day) { Compute(s, day); };
+  d.search = [](const v1::State& s) -> std::optional<common::SearchEntry> {
+    return NameEntry(s);
+  };
   return d;
 }
 
 ResourceDecl<v1::Parliament> ParliamentDecl() {
-  return Declare<v1::Parliament>("parliaments/{parliament}",
-                                 kParliaments.columns);
+  auto d =
+      Declare<v1::Parliament>("parliaments/{parliament}", kParliaments.columns);
+  // Chambers are parts of their parliament: their names find it.
+  d.search = [](const v1::Parliament& p) -> std::optional<common::SearchEntry> {
+    common::SearchEntry e = NameEntry(p);
+    for (const v1::Chamber& c : p.chambers())
+      common::AppendTexts(c.display_name(), &e.text);
+    return e;
+  };
+  return d;
 }
 
 ResourceDecl<v1::Delegation> DelegationDecl() {
@@ -327,11 +350,18 @@ ResourceDecl<v1::Delegation> DelegationDecl() {
       "parliaments/{parliament}/delegations/{delegation}",
       kDelegations.columns);
   d.compute = [](v1::Delegation* r, int64_t day) { Compute(r, day); };
+  d.search = [](const v1::Delegation& r) -> std::optional<common::SearchEntry> {
+    return NameEntry(r);
+  };
   return d;
 }
 
 ResourceDecl<v1::Person> PersonDecl() {
-  return Declare<v1::Person>("persons/{person}", kPersons.columns);
+  auto d = Declare<v1::Person>("persons/{person}", kPersons.columns);
+  d.search = [](const v1::Person& p) -> std::optional<common::SearchEntry> {
+    return NameEntry(p);
+  };
+  return d;
 }
 
 ResourceDecl<v1::Role> RoleDecl() {
@@ -342,11 +372,24 @@ ResourceDecl<v1::Role> RoleDecl() {
 }
 
 ResourceDecl<v1::Body> BodyDecl() {
-  return Declare<v1::Body>("bodies/{body}", kBodies.columns);
+  auto d = Declare<v1::Body>("bodies/{body}", kBodies.columns);
+  d.search = [](const v1::Body& b) -> std::optional<common::SearchEntry> {
+    common::SearchEntry e = NameEntry(b);
+    common::AppendTexts(b.abbreviation(), &e.text);
+    for (const v1::MandateClause& m : b.mandate())
+      common::AppendTexts(m.text(), &e.text);
+    return e;
+  };
+  return d;
 }
 
 ResourceDecl<v1::Partner> PartnerDecl() {
-  return Declare<v1::Partner>("partners/{partner}", kPartners.columns);
+  auto d = Declare<v1::Partner>("partners/{partner}", kPartners.columns);
+  d.search = [](const v1::Partner& p) -> std::optional<common::SearchEntry> {
+    return NameEntry(p, common::SearchDate(p.period().start_date(),
+                                           p.period().has_start_date()));
+  };
+  return d;
 }
 
 const std::vector<std::string>& MembershipCollections() {

@@ -2,11 +2,12 @@
 // delegations, persons, roles, bodies and partners, each declared once
 // (membership_resources.cc) and served by the platform's standard methods
 // (services/common/resources/resource.h) over the service's own tables
-// (migrations/), and the change feed every write of any of them logs to
-// (the membership_changes table, services/common/store/change_feed.h): each
-// committed create, update, delete and seed insert is logged in its own
-// transaction, so it appears in WatchMembership exactly once, in commit
-// order.
+// (migrations/), each found by its names in every language by the service's
+// Search (search_index.h; roles are links and are not searched), and the
+// change feed every write of any of them logs to (the membership_changes
+// table, services/common/store/change_feed.h): each committed create,
+// update, delete and seed insert is logged in its own transaction, so it
+// appears in WatchMembership exactly once, in commit order.
 //
 //   auto db = OpenDatabase("sqlite::memory:", MembershipSchema());
 //   MembershipResources resources(db->get(), &page_tokens, &api_keys);

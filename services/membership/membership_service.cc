@@ -449,6 +449,10 @@ void MembershipHandler::WatchMembership(WatchMembershipCall call) {
       std::move(filter));
 }
 
+void MembershipHandler::Search(SearchCall call) {
+  r_->set().search_index().Serve(std::move(call));
+}
+
 void MembershipHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 
 void FillWatchMembershipResponse(MembershipResources& resources,

@@ -89,6 +89,10 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   // names.
   void WatchMembership(WatchMembershipCall call) override;
 
+  // Full-text search over every searchable record of the service (the
+  // declarations' `search`), served by the resource set's index.
+  void Search(SearchCall call) override;
+
   // Loads the seed file text (MembershipSeed in text format); idempotent.
   absl::Status LoadSeed(const std::string& text);
 

@@ -25,6 +25,7 @@
 #include "services/common/base/errors.h"
 #include "services/common/store/change_feed.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/search_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/membership/embedded_files.h"
 #include "services/membership/membership_resources.h"
@@ -2085,6 +2086,214 @@ TEST_F(MembershipHandlerTest, AcceptLanguageOrdersTexts) {
   }
   EXPECT_GT(with_russian, 1);
 }
+
+// ---------------------------------------------------------------------------
+// Search, on SQLite and, where the test command started one, on PostgreSQL:
+// the seeded records by the words a reader would type.
+// ---------------------------------------------------------------------------
+
+class SearchTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  using Probe =
+      common::testing::SearchProbe<v1::MembershipServiceBlocking,
+                                   v1::SearchRequest, v1::SearchResponse>;
+
+  void SetUp() override {
+    if (common::BackendMissing(GetParam()))
+      GTEST_SKIP() << "no PostgreSQL test server in this build";
+    auto db = common::OpenTestDatabase(GetParam(), MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    resources_ = std::make_unique<MembershipResources>(
+        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
+    handler_ = std::make_unique<MembershipHandler>(resources_.get());
+    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
+    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
+    search_ = std::make_unique<Probe>(api_.get());
+  }
+
+  std::unique_ptr<common::Database> db_;
+  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
+  common::PageTokenCodec tokens_{"test-secret"};
+  std::unique_ptr<MembershipResources> resources_;
+  std::unique_ptr<MembershipHandler> handler_;
+  std::unique_ptr<v1::MembershipServiceBlocking> api_;
+  std::unique_ptr<Probe> search_;
+};
+
+// The seed spells him only in Latin letters; the Cyrillic spelling and a
+// prefix typed so far find him too, and nothing else (his roles are links,
+// not searched).
+TEST_P(SearchTest, APersonIsFoundByNameInEitherScriptAndByPrefix) {
+  for (const char* query : {"Rogalev", "rogalev ", "Рогалев", "РОГАЛЕВ", "Roga",
+                            "Рогал", "Viktor Rogalev"}) {
+    EXPECT_THAT(search_->Names(query), ElementsAre("persons/viktor-rogalev"))
+        << query;
+  }
+  auto r = search_->Search("Рогалев");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  const auto& hit = r->hits(0);
+  EXPECT_EQ(hit.type(), "cstopa.org/Person");
+  EXPECT_EQ(hit.title(), "Viktor Rogalev");
+  EXPECT_THAT(hit.snippet(), HasSubstr("<mark>Rogalev</mark>"));
+  EXPECT_FALSE(hit.has_date());
+  EXPECT_GT(hit.score(), 0);
+  // A whole word is not a prefix of a longer one once a space ends it.
+  EXPECT_THAT(search_->Names("Roga "), ::testing::IsEmpty());
+}
+
+// Russian words are found in other grammatical forms, and Latin spellings
+// of the same word match the Russian names.
+TEST_P(SearchTest, RussianWordsInOtherFormsFindTheRecord) {
+  // "Казахстана" (genitive) -> "Казахстан": the records with a Russian
+  // name (the delegation's is English only). Typed to its end (a space
+  // after it): a last word still being typed is only a prefix.
+  EXPECT_THAT(search_->Names("Казахстана "),
+              UnorderedElementsAre("states/kz", "parliaments/kz-parliament"));
+  // "Кротова" (genitive) -> "Кротов".
+  EXPECT_THAT(search_->Names("Кротова "),
+              ElementsAre("persons/mikhail-krotov"));
+  // "Парламентская Ассамблея ОДКБ" and "Совет Парламентской Ассамблеи
+  // ОДКБ": only the Russian names have the word.
+  EXPECT_THAT(search_->Names("Парламентской "),
+              UnorderedElementsAre("bodies/csto-pa", "bodies/csto-pa-council"));
+  EXPECT_THAT(search_->Names("парламентская ассамблея"),
+              ElementsAre("bodies/csto-pa"));
+  // A chamber's name finds its parliament, in either language.
+  EXPECT_THAT(search_->Names("Мажилис"),
+              ElementsAre("parliaments/kz-parliament"));
+  EXPECT_THAT(search_->Names("State Duma"),
+              ElementsAre("parliaments/ru-federal-assembly"));
+  // Abbreviations of bodies: "ОДКБ" only in Russian names.
+  EXPECT_THAT(search_->Names("Секретариат ОДКБ"),
+              ElementsAre("bodies/csto-secretariat"));
+}
+
+TEST_P(SearchTest, LatinLettersFindNamesWrittenInCyrillic) {
+  EXPECT_THAT(search_->Names("Kyrgyz"),
+              UnorderedElementsAre(
+                  "states/kg", "parliaments/kg-jogorku-kenesh",
+                  "parliaments/kg-jogorku-kenesh/delegations/csto-pa"));
+  // "Кыргызской" is in the parliament's Russian name only: its English
+  // name says "Kyrgyz Republic".
+  EXPECT_THAT(search_->Names("Kyrgyzsk"),
+              ElementsAre("parliaments/kg-jogorku-kenesh"));
+  // "Кочанова" is the Russian spelling of the English "Kochanova".
+  EXPECT_THAT(search_->Names("Kochanov"),
+              ElementsAre("persons/natalia-kochanova"));
+}
+
+TEST_P(SearchTest, CountsAgreeAndFiltersRestrictByTypeAndDate) {
+  const std::vector<std::string> all = search_->Names("Assembly");
+  EXPECT_THAT(all, ::testing::IsSupersetOf(
+                       {"bodies/csto-pa", "parliaments/am-national-assembly",
+                        "partners/serbia-national-assembly",
+                        "parliaments/tj-majlisi-oli/delegations/csto-pa"}));
+  auto r = search_->Search("Assembly", "", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::map<std::string, int64_t> counts;
+  for (const auto& c : r->type_counts()) counts[c.type()] = c.count();
+  EXPECT_EQ(counts["cstopa.org/Partner"], 2);
+  EXPECT_EQ(counts["cstopa.org/Delegation"], 4);
+
+  EXPECT_THAT(search_->Names("Assembly", "type = \"cstopa.org/Delegation\""),
+              UnorderedElementsAre(
+                  "parliaments/am-national-assembly/delegations/csto-pa",
+                  "parliaments/by-national-assembly/delegations/csto-pa",
+                  "parliaments/ru-federal-assembly/delegations/csto-pa",
+                  "parliaments/tj-majlisi-oli/delegations/csto-pa"));
+  EXPECT_THAT(search_->Names("Viktor", "type = \"cstopa.org/Person\""),
+              ::testing::Contains("persons/viktor-rogalev"));
+  EXPECT_THAT(search_->Names("Rogalev", "type = \"cstopa.org/State\""),
+              ::testing::IsEmpty());
+
+  // Partners are dated by the start of their partnership (the year 2024);
+  // the other records have no date and never satisfy a comparison on it.
+  // (The bounds leave out the days of 2024 itself: a year-only date is
+  // stored as 2024-00-00.)
+  auto dated = search_->Search("Assembly", "date > 2023-12-31", 100);
+  ASSERT_TRUE(dated.ok()) << dated.status();
+  EXPECT_THAT(Probe::NamesOf(*dated),
+              UnorderedElementsAre("partners/serbia-national-assembly",
+                                   "partners/union-state-pa"));
+  for (const auto& h : dated->hits()) {
+    EXPECT_EQ(h.date().year(), 2024) << h.name();
+    EXPECT_EQ(h.type(), "cstopa.org/Partner");
+  }
+  EXPECT_EQ(dated->total_size(), 2);
+  EXPECT_THAT(search_->Names("Assembly", "date < 2023-12-31"),
+              ::testing::IsEmpty());
+  EXPECT_THAT(search_->Names("Assembly", "date > 2025-01-01"),
+              ::testing::IsEmpty());
+  EXPECT_THAT(search_->Names("Assembly",
+                             "date > 2023-12-31 AND type = "
+                             "\"cstopa.org/Parliament\""),
+              ::testing::IsEmpty());
+}
+
+TEST_P(SearchTest, PagesWalkEveryHitOnce) {
+  for (const char* query : {"Assembly", "CSTO", "Republic"}) {
+    const std::vector<std::string> one_page = search_->Names(query);
+    ASSERT_GT(one_page.size(), 4u) << query;
+    EXPECT_EQ(search_->AllPages(query, "", 2), one_page) << query;
+    EXPECT_EQ(search_->AllPages(query, "type = \"cstopa.org/Delegation\"", 2),
+              search_->Names(query, "type = \"cstopa.org/Delegation\""))
+        << query;
+  }
+  search_->ExpectTokenBoundToQuery("Assembly", "Republic");
+}
+
+TEST_P(SearchTest, HostileInputIsRefusedOrAnswered) {
+  search_->ExpectHostileInputsRefusedOrAnswered("Rogalev");
+}
+
+TEST_P(SearchTest, DeletedRecordsAreNotFoundAndUpdatesAreFoundByTheirNewText) {
+  const Caller admin = common::testing::AdminCaller();
+  v1::DeletePersonRequest del;
+  del.set_name("persons/viktor-rogalev");
+  v1::Person deleted;
+  ASSERT_TRUE(api_->DeletePerson(admin, del, &deleted).ok());
+  EXPECT_THAT(search_->Names("Rogalev"), ::testing::IsEmpty());
+  EXPECT_THAT(search_->Names("Viktor", "type = \"cstopa.org/Person\""),
+              ::testing::Not(::testing::Contains("persons/viktor-rogalev")));
+
+  v1::UndeletePersonRequest undel;
+  undel.set_name("persons/viktor-rogalev");
+  v1::Person live;
+  ASSERT_TRUE(api_->UndeletePerson(admin, undel, &live).ok());
+  EXPECT_THAT(search_->Names("Рогалев"), ElementsAre("persons/viktor-rogalev"));
+
+  // An update re-indexes the record: its new name finds it, the old no more.
+  v1::UpdatePersonRequest update;
+  *update.mutable_person() = live;
+  update.mutable_person()->clear_display_name();
+  auto* ru = update.mutable_person()->add_display_name();
+  ru->set_language_code("ru");
+  ru->set_text("Тестовый Персонаж");
+  update.mutable_update_mask()->add_paths("display_name");
+  v1::Person updated;
+  ASSERT_TRUE(api_->UpdatePerson(admin, update, &updated).ok());
+  EXPECT_THAT(search_->Names("Тестового персонажа "),
+              ElementsAre("persons/viktor-rogalev"));
+  EXPECT_THAT(search_->Names("Testov"), ElementsAre("persons/viktor-rogalev"));
+  EXPECT_THAT(search_->Names("Rogalev"), ::testing::IsEmpty());
+
+  // A created record is found at once.
+  v1::CreatePartnerRequest create;
+  create.set_partner_id("search-partner");
+  auto* en = create.mutable_partner()->add_display_name();
+  en->set_language_code("en");
+  en->set_text("Zanzibar Search Partner");
+  v1::Partner created;
+  ASSERT_TRUE(api_->CreatePartner(admin, create, &created).ok());
+  EXPECT_THAT(search_->Names("Zanzibar"),
+              ElementsAre("partners/search-partner"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SearchTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cstopa::membership

@@ -5,8 +5,11 @@
 // and the mission count behind SummarizeMissions.
 #include "services/monitoring/monitoring_resources.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -426,20 +429,105 @@ common::ChangeFeedOptions MonitoringFeedOptions() {
   return o;
 }
 
+namespace {
+
+// The earlier of two SearchEntry dates, 0 meaning unknown.
+int64_t EarlierDate(int64_t a, int64_t b) {
+  if (a == 0) return b;
+  return b == 0 ? a : std::min(a, b);
+}
+
+// What Search finds of a mission: the election as the source names it, its
+// conclusion and observers. A mission whose election is not named (as the
+// seed's) is titled by its state and year, e.g. "Election observation
+// mission (KZ, 2021)". Dated by its start, else its first voting day.
+common::SearchEntry MissionEntry(const v1::Mission& m) {
+  common::SearchEntry e;
+  e.title = common::PreferredText(m.election());
+  if (e.title.empty()) {
+    std::string where = m.region_code();
+    if (where.empty()) where = m.state().substr(m.state().rfind('/') + 1);
+    const int32_t year = MissionYear(m);
+    e.title = absl::StrCat("Election observation mission (", where,
+                           year > 0 ? absl::StrCat(", ", year) : "", ")");
+  }
+  common::AppendTexts(m.election(), &e.text);
+  common::AppendTexts(m.conclusion(), &e.text);
+  for (const v1::Participant& p : m.observers()) {
+    common::AppendTexts(p.display_name(), &e.text);
+    common::AppendTexts(p.role(), &e.text);
+  }
+  e.date =
+      common::SearchDate(m.period().start_date(), m.period().has_start_date());
+  if (e.date == 0) {
+    for (const google::type::Date& d : m.election_dates())
+      e.date = EarlierDate(e.date, common::SearchDate(d));
+  }
+  return e;
+}
+
+// What Search finds of an operation: its titles, purpose, who requested it,
+// its places and the units sent; dated by its start.
+common::SearchEntry OperationEntry(const v1::Operation& o) {
+  common::SearchEntry e;
+  e.title = common::PreferredText(o.title());
+  common::AppendTexts(o.title(), &e.text);
+  common::AppendTexts(o.purpose(), &e.text);
+  common::AppendTexts(o.requested_by(), &e.text);
+  for (const auto& place : o.places())
+    common::AppendTexts(place.locality(), &e.text);
+  for (const v1::Contingent& c : o.contingents())
+    common::AppendTexts(c.unit(), &e.text);
+  e.date =
+      common::SearchDate(o.period().start_date(), o.period().has_start_date());
+  return e;
+}
+
+// What Search finds of a regional operation: its titles, subject and the
+// results of its stages; dated by the earliest start of a stage.
+common::SearchEntry RegionalOperationEntry(const v1::RegionalOperation& o) {
+  common::SearchEntry e;
+  e.title = common::PreferredText(o.title());
+  common::AppendTexts(o.title(), &e.text);
+  common::AppendTexts(o.subject(), &e.text);
+  for (const v1::OperationStage& stage : o.stages()) {
+    common::AppendTexts(stage.results(), &e.text);
+    e.date = EarlierDate(e.date,
+                         common::SearchDate(stage.period().start_date(),
+                                            stage.period().has_start_date()));
+  }
+  return e;
+}
+
+}  // namespace
+
 ResourceDecl<v1::Mission> MissionDecl() {
-  return Declare<v1::Mission>("missions/{mission}", "missions",
-                              MissionColumns());
+  auto d =
+      Declare<v1::Mission>("missions/{mission}", "missions", MissionColumns());
+  d.search = [](const v1::Mission& m) -> std::optional<common::SearchEntry> {
+    return MissionEntry(m);
+  };
+  return d;
 }
 
 ResourceDecl<v1::Operation> OperationDecl() {
-  return Declare<v1::Operation>("operations/{operation}", "operations",
-                                OperationColumns());
+  auto d = Declare<v1::Operation>("operations/{operation}", "operations",
+                                  OperationColumns());
+  d.search = [](const v1::Operation& o) -> std::optional<common::SearchEntry> {
+    return OperationEntry(o);
+  };
+  return d;
 }
 
 ResourceDecl<v1::RegionalOperation> RegionalOperationDecl() {
-  return Declare<v1::RegionalOperation>(
+  auto d = Declare<v1::RegionalOperation>(
       "regionalOperations/{regional_operation}", "regional_operations",
       RegionalOperationColumns());
+  d.search =
+      [](const v1::RegionalOperation& o) -> std::optional<common::SearchEntry> {
+    return RegionalOperationEntry(o);
+  };
+  return d;
 }
 
 ResourceDecl<v1::ComplianceRecord> ComplianceRecordDecl() {

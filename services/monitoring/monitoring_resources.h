@@ -2,7 +2,10 @@
 // operations, compliance records and field visits, each declared once
 // (monitoring_resources.cc) and served by the platform's standard methods
 // (services/common/resources/resource.h) over the service's own tables
-// (migrations/), and the aggregate query behind SummarizeMissions.
+// (migrations/), and the aggregate query behind SummarizeMissions. Missions,
+// operations and regional operations are found by the service's Search
+// (services/common/resources/search_index.h); a mission whose election has
+// no name is titled by its state and year.
 //
 // The change feed (the monitoring_changes table, services/common/store/
 // change_feed.h) behind WatchMonitoring: every committed create, update,

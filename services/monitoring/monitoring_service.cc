@@ -279,6 +279,10 @@ void MonitoringHandler::WatchMonitoring(WatchMonitoringCall call) {
                      FillWatchMonitoringResponse, std::move(filter));
 }
 
+void MonitoringHandler::Search(SearchCall call) {
+  r_->set().search_index().Serve(std::move(call));
+}
+
 void MonitoringHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
 
 void FillWatchMonitoringResponse(const common::Change& change,

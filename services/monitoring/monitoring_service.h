@@ -64,6 +64,10 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
 
   void WatchMonitoring(WatchMonitoringCall call) override;
 
+  // Full-text search over every searchable record of the service (the
+  // declarations' `search`), served by the resource set's index.
+  void Search(SearchCall call) override;
+
   // Loads the seed file text (MonitoringSeed in text format): validates
   // every record, then inserts those whose names were never used, so it is
   // idempotent and leaves edited or deleted records alone. The records it

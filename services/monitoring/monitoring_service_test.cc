@@ -18,6 +18,7 @@
 #include "monitoring/seed/monitoring_seed.pb.h"
 #include "services/common/base/errors.h"
 #include "services/common/testing/handler_test_kit.h"
+#include "services/common/testing/search_test_kit.h"
 #include "services/common/testing/test_postgres.h"
 #include "services/monitoring/embedded_files.h"
 #include "services/monitoring/monitoring_resources.h"
@@ -1002,6 +1003,143 @@ TEST_P(MonitoringHandlerTest, DrainEndsWatchStreamsWithUnavailable) {
       [](const v1::WatchMonitoringResponse&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(resources_->feed().watcher_count(), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Search: missions, operations and regional operations by the words a
+// reader types.
+// ---------------------------------------------------------------------------
+
+using SearchProbe =
+    common::testing::SearchProbe<v1::MonitoringServiceBlocking,
+                                 v1::SearchRequest, v1::SearchResponse>;
+
+constexpr char kKzOperation[] = "operations/kz-2022-01";
+
+TEST_P(MonitoringHandlerTest, SearchFindsOperationsByTitlePurposeAndUnits) {
+  SearchProbe search(api_.get());
+  EXPECT_THAT(search.Names("Kazakhstan"), ElementsAre(kKzOperation));
+  EXPECT_THAT(search.Names("Tokayev"), ElementsAre(kKzOperation));  // requester
+  EXPECT_THAT(search.Names("riots"), ElementsAre(kKzOperation));    // purpose
+  EXPECT_THAT(search.Names("peacekeepers airborne"),
+              ElementsAre(kKzOperation));  // a contingent's unit
+  EXPECT_THAT(search.Names("Illegal migration"),
+              ElementsAre("regionalOperations/illegal-migrant"));
+  EXPECT_THAT(search.Names("migrants "),
+              ElementsAre("regionalOperations/illegal-migrant"));
+
+  auto r = search.Search("Kazakhstan");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).type(), "cstopa.org/Operation");
+  EXPECT_EQ(r->hits(0).title(),
+            "Peace mission of the CSTO forces in Kazakhstan");
+  EXPECT_EQ(r->hits(0).date().year(), 2022);
+  EXPECT_EQ(r->hits(0).date().month(), 1);
+  EXPECT_EQ(r->hits(0).date().day(), 6);
+  // Regional operations are dated by their first stage (2025, year only).
+  r = search.Search("Illegal");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).date().year(), 2025);
+}
+
+// The seeded missions name no election: they are titled by their state and
+// year, and found by those.
+TEST_P(MonitoringHandlerTest, SearchFindsMissionsByStateYearAndElection) {
+  SearchProbe search(api_.get());
+  EXPECT_THAT(search.Names("observation KG"),
+              UnorderedElementsAre("missions/kg-2021-1", "missions/kg-2021-2",
+                                   "missions/kg-2021-3"));
+  auto r = search.Search("observation RS");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).name(), "missions/rs-2022");
+  EXPECT_EQ(r->hits(0).type(), "cstopa.org/Mission");
+  EXPECT_EQ(r->hits(0).title(), "Election observation mission (RS, 2022)");
+  EXPECT_EQ(r->hits(0).date().year(), 2022);
+
+  // A mission whose election is named (in Russian) is found by it, in other
+  // forms and in Latin letters, and titled by it.
+  v1::Mission m = NewMission("states/kz", 2029);
+  auto* election = m.add_election();
+  election->set_language_code("ru");
+  election->set_text("Выборы Президента Республики Казахстан");
+  SetText(m.add_observers()->add_display_name(), "Mikhail Krotov");
+  v1::Mission created;
+  ASSERT_TRUE(CreateMission("kz-2029", m, &created).ok());
+  for (const char* query :
+       {"выборов президента ", "Prezident", "Казахстана ", "Krotov"}) {
+    EXPECT_THAT(search.Names(query), ElementsAre("missions/kz-2029")) << query;
+  }
+  r = search.Search("Prezident");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).title(), "Выборы Президента Республики Казахстан");
+}
+
+TEST_P(MonitoringHandlerTest, SearchCountsFiltersAndPagesAgree) {
+  SearchProbe search(api_.get());
+  // "mission": the 11 observation missions and the peace mission.
+  const std::vector<std::string> all = search.Names("mission");
+  EXPECT_EQ(all.size(), 12u);
+  auto r = search.Search("mission", "", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->type_counts_size(), 2);
+  EXPECT_EQ(r->type_counts(0).type(), "cstopa.org/Mission");
+  EXPECT_EQ(r->type_counts(0).count(), 11);
+  EXPECT_EQ(r->type_counts(1).type(), "cstopa.org/Operation");
+  EXPECT_EQ(r->type_counts(1).count(), 1);
+  EXPECT_EQ(r->total_size(), 12);
+  EXPECT_THAT(search.Names("mission", "type = \"cstopa.org/Operation\""),
+              ElementsAre(kKzOperation));
+
+  // Missions are dated by their year (stored without month and day).
+  EXPECT_THAT(search.Names("observation", "date > 2023-12-31"),
+              UnorderedElementsAre("missions/by-2024", "missions/ru-2024"));
+  EXPECT_THAT(
+      search.Names("mission", "date > 2022-01-01 AND date < 2023-01-01"),
+      UnorderedElementsAre(kKzOperation));
+  EXPECT_THAT(
+      search.Names("mission", "date > 2021-12-31 AND date < 2023-01-01"),
+      UnorderedElementsAre(kKzOperation, "missions/kz-2022-1",
+                           "missions/kz-2022-2", "missions/rs-2022"));
+
+  EXPECT_EQ(search.AllPages("mission", "", 2), all);
+  EXPECT_EQ(search.AllPages("mission", "date > 2021-12-31", 2),
+            search.Names("mission", "date > 2021-12-31"));
+  search.ExpectTokenBoundToQuery("mission", "observation");
+}
+
+TEST_P(MonitoringHandlerTest, SearchRefusesOrAnswersHostileInput) {
+  SearchProbe search(api_.get());
+  search.ExpectHostileInputsRefusedOrAnswered("Kazakhstan");
+}
+
+TEST_P(MonitoringHandlerTest, SearchLosesDeletedRecordsAndFindsUndeleted) {
+  SearchProbe search(api_.get());
+  v1::DeleteOperationRequest del;
+  del.set_name(kKzOperation);
+  v1::Operation gone;
+  ASSERT_TRUE(api_->DeleteOperation(Admin(), del, &gone).ok());
+  EXPECT_THAT(search.Names("Kazakhstan"), IsEmpty());
+  EXPECT_THAT(search.Names("mission", "type = \"cstopa.org/Operation\""),
+              IsEmpty());
+  v1::UndeleteOperationRequest undel;
+  undel.set_name(kKzOperation);
+  v1::Operation back;
+  ASSERT_TRUE(api_->UndeleteOperation(Admin(), undel, &back).ok());
+  EXPECT_THAT(search.Names("Kazakhstan"), ElementsAre(kKzOperation));
+
+  v1::DeleteMissionRequest dm;
+  dm.set_name("missions/rs-2022");
+  v1::Mission mission;
+  ASSERT_TRUE(api_->DeleteMission(Admin(), dm, &mission).ok());
+  EXPECT_THAT(search.Names("observation RS"), IsEmpty());
+  v1::UndeleteMissionRequest um;
+  um.set_name(dm.name());
+  ASSERT_TRUE(api_->UndeleteMission(Admin(), um, &mission).ok());
+  EXPECT_THAT(search.Names("observation RS"), ElementsAre("missions/rs-2022"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MonitoringHandlerTest,

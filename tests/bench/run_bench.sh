@@ -4,7 +4,8 @@
 #   tests/bench/run_bench.sh [--duration S] [--warmup S] [--persons N]
 #                            [--roles N] [--documents N] [--events N]
 #                            [--writes N] [--channels N] [--outstanding N]
-#                            [--services membership,legislation,events,gateway]
+#                            [--search_persons N]
+#                            [--services membership,legislation,events,gateway,search]
 #                            [--stores sqlite,postgresql] [--strict] [BUILD_DIR]
 #
 # Builds nothing: BUILD_DIR (default: build/ at the top of the repository)
@@ -39,6 +40,16 @@
 #     views in flight sharing a fan-out (the default) and without
 #     (--coalesce=false: StateProfileAlone, DashboardAlone); its p50 one call
 #     at a time <= 1.5 x the p50 of its slowest backend call.
+#   search: one search across the record on a large record: --documents
+#     generated documents, --events generated events, --search_persons
+#     persons created through the API (10,000), the four services seeded on
+#     SQLite and the gateway in front of them without its cache (every call
+#     searches). GatewaySearch ("cybersecurity", about 1% of the documents;
+#     k = 4 backend calls in one round, fused by rank) under load and one
+#     call at a time; then each service's own Search one call at a time, and
+#     a broad query ("security": every event) for scale.
+#     Targets: GatewaySearch >= 0.6 of echo/(1+k) = 0.12 of echo; its p50
+#     < 10 ms one call at a time.
 # Prints JSON lines, a table per service with throughput as a ratio to echo,
 # and PASS/FAIL against the targets.
 #
@@ -62,7 +73,8 @@ channels=4
 outstanding=32
 strict=0
 stores=sqlite
-services=membership,legislation,events,gateway
+services=membership,legislation,events,gateway,search
+search_persons=10000
 documents=100000
 events=100000
 writes=1000
@@ -88,6 +100,8 @@ while [[ $# -gt 0 ]]; do
     --documents=*) documents=${1#*=}; shift ;;
     --events) need_value "$@"; events=$2; shift 2 ;;
     --events=*) events=${1#*=}; shift ;;
+    --search_persons) need_value "$@"; search_persons=$2; shift 2 ;;
+    --search_persons=*) search_persons=${1#*=}; shift ;;
     --writes) need_value "$@"; writes=$2; shift 2 ;;
     --writes=*) writes=${1#*=}; shift ;;
     --duration) need_value "$@"; duration=$2; shift 2 ;;
@@ -109,7 +123,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 roles=${roles:-$persons}
-for v in "$persons" "$roles" "$channels" "$outstanding" "$documents" "$events" "$writes"; do
+for v in "$persons" "$roles" "$channels" "$outstanding" "$documents" "$events" "$writes" "$search_persons"; do
   if ! [[ "$v" =~ ^[0-9]+$ ]]; then
     echo "run_bench.sh: counts must be whole numbers, not '$v'" >&2
     exit 2
@@ -132,10 +146,18 @@ for svc in "${service_list[@]}"; do
                     "$build/services/membership/membership_server"
                     "$build/services/legislation/legislation_server"
                     "$build/services/events/events_server") ;;
-    *) echo "run_bench.sh: unknown service $svc (membership, legislation, events, gateway)" >&2
+    search) need+=("$build/gateway/gateway_server"
+                   "$build/tests/bench/legislation_bench_data"
+                   "$build/tests/bench/events_bench_data"
+                   "$build/services/monitoring/monitoring_server"
+                   "$build/services/membership/membership_server"
+                   "$build/services/legislation/legislation_server"
+                   "$build/services/events/events_server") ;;
+    *) echo "run_bench.sh: unknown service $svc (membership, legislation, events, gateway, search)" >&2
        exit 2 ;;
   esac
-  [[ $svc == gateway ]] || need+=("$build/services/$svc/${svc}_server")
+  [[ $svc == gateway || $svc == search ]] ||
+    need+=("$build/services/$svc/${svc}_server")
 done
 for b in "${need[@]}"; do
   if [[ ! -x "$b" ]]; then
@@ -223,6 +245,13 @@ start_server() {
 stop_server() {
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+}
+
+# Stops the servers whose PIDs are given (SIGTERM, then waits for each).
+stop_backends() {
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }
 
 # Runs cstopa_loadgen against 127.0.0.1:$grpc_port with the extra arguments
@@ -675,8 +704,79 @@ bench_gateway() {
       }
     }'
   stop_server
-  for pid in "${backend_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${backend_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_backends "${backend_pids[@]}"
+}
+
+# One search across a large record: see the header.
+bench_search() {
+  local store=$1 svc t0 ports=() backend_pids=() r="$tmp/search"
+  if [[ $store != sqlite ]]; then
+    echo "-- search: measured in the sqlite run only"
+    return 0
+  fi
+  mkdir -p "$r"
+  t0=$(date +%s.%N)
+  "$build/tests/bench/legislation_bench_data" \
+    --store="sqlite:///$tmp/sr-legislation.db" --documents="$documents" \
+    --requests_dir="$r" >/dev/null
+  "$build/tests/bench/events_bench_data" --store="sqlite:///$tmp/sr-events.db" \
+    --events="$events" --requests_dir="$r" >/dev/null
+  for svc in membership legislation events monitoring; do
+    start_server "$svc" "sqlite:///$tmp/sr-$svc.db" --seed=builtin
+    ports+=("$grpc_port")
+    backend_pids+=("$server_pid")
+  done
+  local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
+  # The persons, through the API (the load generator's set-up), then a
+  # pass of echo alone to have them made before anything is measured.
+  grpc_port=$pm
+  run_loadgen --scenarios=echo --persons="$search_persons" --roles=0 \
+    --api_key_file="$tmp/key" --duration=0.2 --warmup=0 >/dev/null
+  echo "-- search: $documents documents, $events events and" \
+    "$search_persons persons made in" \
+    "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+  rm -f "$tmp/gateway.ports"
+  "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+    --port_file="$tmp/gateway.ports" --access_log=off --view_cache=false \
+    --coalesce=false \
+    --membership_target="ipv4:127.0.0.1:$pm" \
+    --legislation_target="ipv4:127.0.0.1:$pl" \
+    --events_target="ipv4:127.0.0.1:$pe" \
+    --monitoring_target="ipv4:127.0.0.1:$po" 2>"$tmp/gateway.log" &
+  pids+=($!)
+  server_pid=$!
+  grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  local q="query: 'cybersecurity' page_size: 10"
+  encode cstopa.gateway.v1.SearchRequest "$q" "$r/g.bin"
+  encode cstopa.gateway.v1.SearchRequest \
+    "query: 'security' page_size: 10" "$r/g_broad.bin"
+  local g=/cstopa.gateway.v1.GatewayService
+  local calls="GatewaySearch=$g/Search@$r/g.bin,GatewaySearchBroad=$g/Search@$r/g_broad.bin"
+  echo "-- gateway_server on :$grpc_port, --view_cache=false --coalesce=false"
+  run_loadgen --scenarios=echo,GatewaySearch,echo --custom="$calls"
+  echo
+  check_targets GatewaySearch:0.12
+  check_strict echo GatewaySearch
+  echo "-- latency, one call in flight: the gateway, then each service"
+  run_loadgen --scenarios=GatewaySearch,GatewaySearchBroad --custom="$calls" \
+    --channels=1 --outstanding=1
+  echo
+  check_p50 GatewaySearch 10
+  check_strict GatewaySearch GatewaySearchBroad
+  local gateway_port=$grpc_port i=0 pkg
+  for pkg in membership legislation events monitoring; do
+    encode "cstopa.$pkg.v1.SearchRequest" "$q" "$r/$pkg.bin"
+    grpc_port=${ports[$i]}
+    i=$((i + 1))
+    local name="Search${pkg^}"
+    run_loadgen --scenarios="$name" \
+      --custom="$name=/cstopa.$pkg.v1.${pkg^}Service/Search@$r/$pkg.bin" \
+      --channels=1 --outstanding=1
+    check_strict "$name"
+  done
+  grpc_port=$gateway_port
+  stop_server
+  stop_backends "${backend_pids[@]}"
 }
 
 # Every service's scenarios on store $1.

@@ -274,14 +274,46 @@ DOCS_PAGE_2 = {
 }
 
 SEARCH = {
-    "results": [{
-        "document": document("model-law-cybersecurity", "On cybersecurity",
-                             "О кибербезопасности", 2021),
-        "score": 1.5,
-        "snippets": ["national <mark>cybersecurity</mark> systems &amp; "
-                     "&quot;critical&quot; infrastructure"],
-    }],
+    "hits": [
+        {
+            "name": "documents/model-law-cybersecurity",
+            "type": "cstopa.org/Document",
+            "title": "On cybersecurity",
+            "snippet": "national <mark>cybersecurity</mark> systems &amp; "
+                       "&quot;critical&quot; infrastructure",
+            "date": {"year": 2021, "month": 5, "day": 3},
+            "score": 0.0163,
+        },
+        {
+            "name": "events/cyber-forum-2023",
+            "type": "cstopa.org/Event",
+            "title": "Forum on cybersecurity",
+            "snippet": "Forum on <mark>cybersecurity</mark>",
+            "date": {"year": 2023, "month": 10},
+            "score": 0.0161,
+        },
+    ],
+    "nextPageToken": "s2",
+    "typeCounts": [{"type": "cstopa.org/Document", "count": "3"},
+                   {"type": "cstopa.org/Event", "count": "1"}],
+    "totalSize": "4",
+    "sections": [
+        {"section": "membership", "service": "membership", "complete": True,
+         "status": {}},
+        {"section": "legislation", "service": "legislation",
+         "complete": True, "status": {}},
+        {"section": "events", "service": "events", "complete": True,
+         "status": {}},
+        {"section": "monitoring", "service": "monitoring", "complete": True,
+         "status": {}},
+    ],
 }
+# The same search with the membership service down.
+SEARCH_PARTIAL = dict(SEARCH, nextPageToken="", sections=[
+    {"section": "membership", "service": "membership", "complete": False,
+     "status": {"code": 14, "message": "membership: connection refused"}},
+] + SEARCH["sections"][1:])
+SEARCH_EMPTY = {"hits": [], "totalSize": "0", "sections": SEARCH["sections"]}
 
 WATCH = [
     {"changeType": "CHANGE_TYPE_CHECKPOINT", "resumeToken": "t0",
@@ -340,8 +372,13 @@ class FakeGateway(http.server.BaseHTTPRequestHandler):
         elif path == "/v1/documents":
             self._reply(200, DOCS_PAGE_2 if query.get("pageToken") == "p2"
                         else DOCS_PAGE_1)
-        elif path == "/v1/documents:search":
-            self._reply(200, SEARCH)
+        elif path == "/v1/search":
+            if query.get("query") == "partial":
+                self._reply(200, SEARCH_PARTIAL)
+            elif query.get("query") == "nothing":
+                self._reply(200, SEARCH_EMPTY)
+            else:
+                self._reply(200, SEARCH)
         elif path == "/v1/events:watch":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -409,7 +446,10 @@ class HelpAndUsageTest(unittest.TestCase):
                 r = run(command, "--help")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("cstopa " + command, r.stdout)
-        self.assertIn("documents", run("search", "--help").stdout)
+        search_help = run("search", "--help").stdout
+        for word in ("documents", "persons", "--type", "--filter",
+                     "--page-token"):
+            self.assertIn(word, search_help)
 
     def test_version(self):
         r = run("--version")
@@ -554,14 +594,78 @@ class FakeGatewayTest(unittest.TestCase):
     def test_search_unescapes_and_drops_marks_when_not_a_tty(self):
         r = self.cli("search", "cybersecurity")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("On cybersecurity", r.stdout)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0].split(),
+                         ["TYPE", "NAME", "DATE", "TITLE", "MATCH"])
+        self.assertTrue(lines[1].startswith(
+            "Document  documents/model-law-cybersecurity  2021-05-03  "
+            "On cybersecurity"), r.stdout)
         self.assertIn("national cybersecurity systems & \"critical\" "
-                      "infrastructure", r.stdout)
+                      "infrastructure", lines[1])
+        # A passage that is the title is not repeated.
+        self.assertTrue(lines[2].startswith(
+            "Event     events/cyber-forum-2023"), r.stdout)
+        self.assertIn("2023-10", lines[2])
+        self.assertEqual(lines[2].count("Forum on cybersecurity"), 1)
+        self.assertEqual(lines[3], "4 results: 3 Document, 1 Event")
+        self.assertEqual(len(lines), 4, r.stdout)
         self.assertNotIn("<mark>", r.stdout)
         self.assertNotIn("\x1b", r.stdout)
+        self.assertEqual(r.stderr,
+                         "cstopa: more results: add --page-token s2 for the "
+                         "next page\n")
         _, path, query, _, _ = FakeGateway.requests[0]
-        self.assertEqual(path, "/v1/documents:search")
+        self.assertEqual(path, "/v1/search")
         self.assertEqual(query, {"query": "cybersecurity"})
+
+    def test_search_sends_filter_types_and_paging(self):
+        r = self.cli("search", "cyber", "--type", "person", "--type",
+                     "cstopa.org/Document", "--filter", "date >= 2020-01-01",
+                     "--page-size", "5", "--page-token", "s2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, path, query, _, _ = FakeGateway.requests[0]
+        self.assertEqual(path, "/v1/search")
+        self.assertEqual(query, {
+            "query": "cyber",
+            "filter": "(date >= 2020-01-01) AND (type = "
+                      "\"cstopa.org/Person\" OR type = "
+                      "\"cstopa.org/Document\")",
+            "pageSize": "5", "pageToken": "s2"})
+        FakeGateway.requests.clear()
+        r = self.cli("search", "--type", "actionplan", "cyber")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(FakeGateway.requests[0][2], {
+            "query": "cyber", "filter": "type = \"cstopa.org/ActionPlan\""})
+        r = self.cli("search", "cyber", "--type", "Per\"son")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--type", r.stderr)
+
+    def test_search_json_prints_the_answer(self):
+        r = self.cli("--json", "search", "cybersecurity")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), SEARCH)
+
+    def test_search_nothing_found(self):
+        r = self.cli("search", "nothing")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "no results\n")
+        self.assertEqual(r.stderr, "")
+
+    def test_search_partial_warns_and_exits_4(self):
+        r = self.cli("search", "partial")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn("documents/model-law-cybersecurity", r.stdout)
+        warnings = r.stderr.splitlines()
+        self.assertEqual(len(warnings), 1, r.stderr)
+        self.assertTrue(warnings[0].startswith(
+            "cstopa: warning: partial answer, incomplete sections: "
+            "membership (membership service: UNAVAILABLE: membership: "
+            "connection refused)"), r.stderr)
+        for complete in ("legislation", "events", "monitoring"):
+            self.assertNotIn(complete, warnings[0])
+        j = self.cli("--json", "search", "partial")
+        self.assertEqual(j.returncode, 4, j.stderr)
+        self.assertFalse(json.loads(j.stdout)["sections"][0]["complete"])
 
     def test_documents_one_page_with_a_hint(self):
         r = self.cli("documents", "--filter", "kind = DOCUMENT_KIND_MODEL_LAW",
@@ -870,6 +974,30 @@ class RealSuiteTest(unittest.TestCase):
         self.assert_ok(r)
         self.assertIn("documents/statement-outer-space-arms-race", r.stdout)
         self.assertIn("Prevention of Arms Race in Outer Space", r.stdout)
+
+    def test_search_the_whole_record(self):
+        r = self.cli("search", "Rogalev")
+        self.assert_ok(r)
+        rows = [line.split() for line in r.stdout.splitlines()[1:]]
+        self.assertIn(["Person", "persons/viktor-rogalev"],
+                      [row[:2] for row in rows])
+        self.assertRegex(r.stdout.splitlines()[-1],
+                         r"^\d+ results?: .*\d+ Person")
+        # Across scripts, as a prefix, and only persons with --type.
+        for args in (["Рогалев"], ["Roga"], ["Rogalev", "--type", "person"]):
+            with self.subTest(args=args):
+                r = self.cli("search", *args)
+                self.assert_ok(r)
+                self.assertIn("persons/viktor-rogalev", r.stdout)
+        r = self.cli("search", "Rogalev", "--type", "Document")
+        self.assert_ok(r)
+        self.assertNotIn("persons/viktor-rogalev", r.stdout)
+        j = self.cli("--json", "search", "Rogalev")
+        self.assert_ok(j)
+        answer = json.loads(j.stdout)
+        self.assertIn("persons/viktor-rogalev",
+                      [h["name"] for h in answer["hits"]])
+        self.assertEqual(len(answer["sections"]), 4)
 
     def test_documents_filter(self):
         # The seed has statements only: a model law is created first, so

@@ -478,6 +478,45 @@ describe("gateway HTTP/JSON API", () => {
       );
     });
 
+    test("one search across the record, in either script, with facets and pages", async () => {
+      const cyr = await get(`/v1/search?query=${encodeURIComponent("Рогалев")}`);
+      assert.equal(cyr.status, 200, cyr.text);
+      const body = cyr.json();
+      assert.equal(body.hits[0].name, "persons/viktor-rogalev", cyr.text);
+      assert.equal(body.hits[0].type, "cstopa.org/Person");
+      assert.equal(body.hits[0].title, "Viktor Rogalev");
+      assert.match(body.hits[0].snippet, /<mark>/);
+      assert.deepEqual(
+        body.sections.map((s) => [s.section, s.complete]),
+        [["membership", true], ["legislation", true], ["events", true], ["monitoring", true]],
+      );
+      // Facets add up to the total; pages walk every hit once.
+      const all = (await get("/v1/search?query=Kyrgyz&pageSize=100")).json();
+      const total = Number(all.totalSize);
+      assert.ok(total > 3, JSON.stringify(all.typeCounts));
+      assert.equal(all.typeCounts.reduce((n, c) => n + Number(c.count), 0), total);
+      const seen = [];
+      let token = "";
+      for (let i = 0; i < 50; i++) {
+        const page = await get(
+          `/v1/search?query=Kyrgyz&pageSize=4${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`,
+        );
+        assert.equal(page.status, 200, page.text);
+        const json = page.json();
+        seen.push(...(json.hits ?? []).map((h) => h.name));
+        token = json.nextPageToken ?? "";
+        if (!token) break;
+      }
+      assert.equal(seen.length, total);
+      assert.equal(new Set(seen).size, total);
+      // Words are data: a hostile query is words or a 400, never a failure.
+      const hostile = await get(`/v1/search?query=${encodeURIComponent('") OR 1=1 --')}`);
+      assert.ok([200, 400].includes(hostile.status), hostile.text);
+      const empty = await get("/v1/search?query=*");
+      const error = errorOf(empty, 400, "INVALID_ARGUMENT");
+      assert.equal(detail(error, "ErrorInfo").reason, "INVALID_SEARCH_QUERY");
+    });
+
     test("repeated parameters by repeating the key; enums by name or number", async () => {
       const res = await get("/v1/states:batchGet?names=states/kz&names=states%2Fkg");
       assert.equal(res.status, 200, res.text);

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,7 @@ namespace {
 namespace gw = ::cstopa::gateway::v1;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::Not;
 
 // A port nothing listens on now, for a backend that must come back on the
@@ -509,6 +511,155 @@ grpc::Status GetDashboard(gw::GatewayService::Stub* stub,
   gw::GetAssemblyDashboardRequest req;
   req.set_name("dashboard");
   return stub->GetAssemblyDashboard(&ctx, req, out);
+}
+
+grpc::Status Search(gw::GatewayService::Stub* stub, const std::string& query,
+                    gw::SearchResponse* out, int page_size = 0,
+                    const std::string& page_token = "",
+                    const std::string& filter = "",
+                    absl::Duration deadline = kCallDeadline) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "", deadline);
+  gw::SearchRequest req;
+  req.set_query(query);
+  req.set_page_size(page_size);
+  req.set_page_token(page_token);
+  req.set_filter(filter);
+  return stub->Search(&ctx, req, out);
+}
+
+std::set<std::string> HitNames(const gw::SearchResponse& r) {
+  std::set<std::string> names;
+  for (const auto& h : r.hits()) names.insert(h.name());
+  return names;
+}
+
+TEST_F(GatewayViewsTest, SearchFindsNamesInEitherScriptAcrossServices) {
+  gw::SearchResponse r;
+  for (const char* q : {"Rogalev", "Рогалев", "Roga", "rogalev viktor "}) {
+    r.Clear();
+    ASSERT_TRUE(Search(stub(), q, &r).ok()) << q;
+    ASSERT_GE(r.hits_size(), 1) << q;
+    EXPECT_EQ(r.hits(0).name(), "persons/viktor-rogalev") << q;
+    EXPECT_EQ(r.hits(0).type(), "cstopa.org/Person") << q;
+    EXPECT_EQ(r.hits(0).title(), "Viktor Rogalev") << q;
+    EXPECT_THAT(r.hits(0).snippet(), HasSubstr("<mark>")) << q;
+    ExpectComplete(r.sections());
+    EXPECT_THAT(
+        SectionNames(r.sections()),
+        ElementsAre("membership", "legislation", "events", "monitoring"));
+  }
+
+  // "security" is in three services' records (bodies, treaties, events):
+  // one fused list, whose facets add up, walked page by page to the end
+  // without a repeat.
+  r.Clear();
+  ASSERT_TRUE(Search(stub(), "security", &r, 100).ok());
+  const int64_t total = r.total_size();
+  ASSERT_GE(total, 10);
+  int64_t counted = 0;
+  std::set<std::string> types;
+  for (const auto& c : r.type_counts()) {
+    counted += c.count();
+    types.insert(c.type());
+  }
+  EXPECT_EQ(counted, total);
+  EXPECT_TRUE(types.count("cstopa.org/Body")) << r.DebugString();
+  EXPECT_TRUE(types.count("cstopa.org/Event")) << r.DebugString();
+  EXPECT_TRUE(types.count("cstopa.org/Treaty")) << r.DebugString();
+  // Fused scores never rise down the list.
+  for (int i = 1; i < r.hits_size(); ++i)
+    EXPECT_LE(r.hits(i).score(), r.hits(i - 1).score());
+  std::vector<std::string> all;
+  for (const auto& h : r.hits()) all.push_back(h.name());
+
+  std::vector<std::string> walked;
+  std::string token;
+  for (int pages = 0; pages < 100; ++pages) {
+    gw::SearchResponse page;
+    ASSERT_TRUE(Search(stub(), "security", &page, 3, token).ok());
+    EXPECT_LE(page.hits_size(), 3);
+    for (const auto& h : page.hits()) walked.push_back(h.name());
+    token = page.next_page_token();
+    if (token.empty()) break;
+  }
+  EXPECT_TRUE(token.empty());
+  EXPECT_EQ(static_cast<int64_t>(walked.size()), total);
+  EXPECT_EQ(std::set<std::string>(walked.begin(), walked.end()).size(),
+            walked.size());
+  if (total <= 100) {
+    EXPECT_EQ(walked, all);
+  }
+
+  // The filter reaches every service.
+  r.Clear();
+  ASSERT_TRUE(
+      Search(stub(), "security", &r, 100, "", "type = \"cstopa.org/Body\"")
+          .ok());
+  ASSERT_GE(r.hits_size(), 1);
+  EXPECT_EQ(r.total_size(), r.hits_size());
+  for (const auto& h : r.hits()) EXPECT_EQ(h.type(), "cstopa.org/Body");
+}
+
+TEST_F(GatewayViewsTest, SearchErrors) {
+  gw::SearchResponse r;
+  grpc::Status s = Search(stub(), "", &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Search(stub(), "*", &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Search(stub(), std::string(10 * 1024, 'a'), &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Search(stub(), "Kyrgyz", &r, 0, "", "kind = 1").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Search(stub(), "Kyrgyz", &r, 0, "forged").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Search(stub(), "Kyrgyz", &r, -1).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A token binds to its query.
+  r.Clear();
+  ASSERT_TRUE(Search(stub(), "Kyrgyz", &r, 2).ok());
+  ASSERT_FALSE(r.next_page_token().empty());
+  gw::SearchResponse other;
+  EXPECT_EQ(
+      Search(stub(), "Rogalev", &other, 2, r.next_page_token()).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  // Hostile strings are words or refused, never a failure.
+  for (const std::string& q :
+       {std::string("\") OR 1=1 --"), std::string("NEAR("), std::string("\""),
+        std::string("\\"), std::string("\xff\xfe")}) {
+    gw::SearchResponse h;
+    grpc::Status hs = Search(stub(), q, &h);
+    EXPECT_TRUE(hs.ok() ||
+                hs.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+        << q << ": " << Describe(hs);
+  }
+}
+
+TEST(GatewayFaultsTest, SearchWithAServiceDownSaysSo) {
+  Suite suite;
+  ASSERT_TRUE(suite.Start().ok());
+  auto* stub = suite.stub.get();
+  gw::SearchResponse before;
+  ASSERT_TRUE(Search(stub, "Kyrgyz", &before, 100).ok());
+  suite.membership->Kill();
+  gw::SearchResponse r;
+  grpc::Status s = Search(stub, "Kyrgyz", &r, 100, "", "", absl::Seconds(2));
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  const gw::SectionStatus* m = Section(r.sections(), "membership");
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(m->complete());
+  EXPECT_EQ(m->status().code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Section(r.sections(), "events")->complete());
+  // The others' hits are all there; membership's are left out.
+  std::set<std::string> expected;
+  for (const auto& h : before.hits())
+    if (h.type() != "cstopa.org/State" && h.type() != "cstopa.org/Person" &&
+        h.type() != "cstopa.org/Parliament" &&
+        h.type() != "cstopa.org/Delegation" && h.type() != "cstopa.org/Body" &&
+        h.type() != "cstopa.org/Partner")
+      expected.insert(h.name());
+  EXPECT_EQ(HitNames(r), expected);
+  EXPECT_FALSE(expected.empty());
 }
 
 TEST(GatewayFaultsTest, KilledAndHungBackendsLeaveTheirSectionsNamed) {

@@ -42,7 +42,11 @@ absl::StatusOr<int64_t> AsOfDay(const google::type::Date& as_of, bool present,
 ResourceSet::ResourceSet(Database* db, const PageTokenCodec* tokens,
                          const ApiKeyStore* keys,
                          std::function<int64_t()> today)
-    : db_(db), tokens_(tokens), keys_(keys), today_(std::move(today)) {
+    : db_(db),
+      tokens_(tokens),
+      keys_(keys),
+      today_(std::move(today)),
+      search_index_(db, tokens) {
   if (!today_) today_ = TodayUtc;
 }
 

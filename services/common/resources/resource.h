@@ -90,6 +90,7 @@
 #include "services/common/api/call.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/search_index.h"
 #include "services/common/store/resource_store.h"
 
 namespace cstopa::common {
@@ -148,6 +149,10 @@ struct ResourceDecl {
   // The order of a List whose request has no `order_by` (default: by name).
   std::string default_order_by;
   WriteRoles roles;
+  // What the service's Search finds of a resource (search_index.h): its
+  // title, text and date; nullopt for one that is not found. Unset: the
+  // type is not searched.
+  std::function<std::optional<SearchEntry>(const T&)> search;
   // Views (AIP-157): the top-level field numbers of T that the BASIC view
   // leaves out (long texts, say). A request with a `view` enum field whose
   // value name ends in `_BASIC` or `_FULL` picks one; unspecified (0) is
@@ -221,6 +226,9 @@ class ResourceSet {
     after_commit_ = std::move(f);
   }
   const WriteHook& write_hook() const { return write_hook_; }
+  // The service's full-text search over every resource whose declaration
+  // has `search`.
+  SearchIndex& search_index() { return search_index_; }
   void AfterCommit() const {
     if (after_commit_) after_commit_();
   }
@@ -252,6 +260,7 @@ class ResourceSet {
   std::function<void()> after_commit_;
   std::vector<Collection> collections_;
   int64_t max_response_bytes_ = 0;
+  SearchIndex search_index_;
 };
 
 namespace resource_internal {
@@ -372,11 +381,30 @@ class Resource {
               decl_.columns,
               resource_internal::ResourceTypeOf(*T::descriptor())},
         store_(set->db(), &spec_, set->tokens()) {
-    store_.set_write_hook([set](SqlTransaction& tx, WriteKind kind,
-                                const google::protobuf::Message& m) {
-      return set->write_hook() ? set->write_hook()(tx, kind, m)
-                               : absl::OkStatus();
+    store_.set_write_hook([this, set](SqlTransaction& tx, WriteKind kind,
+                                      const google::protobuf::Message& m) {
+      absl::Status s =
+          set->write_hook() ? set->write_hook()(tx, kind, m) : absl::OkStatus();
+      if (!s.ok() || !decl_.search) return s;
+      // The search entry commits with the write (nothing for a deleted one).
+      const T& r = static_cast<const T&>(m);
+      std::optional<SearchEntry> entry;
+      if (kind != WriteKind::kDelete) entry = decl_.search(r);
+      return set->search_index().Put(tx, r.name(), spec_.resource_type,
+                                     entry.has_value() ? &*entry : nullptr);
     });
+    if (decl_.search) {
+      set->search_index().AddSource(
+          spec_.table, spec_.resource_type,
+          [this](absl::string_view data,
+                 std::string* name) -> std::optional<SearchEntry> {
+            T r;
+            if (!r.ParseFromArray(data.data(), static_cast<int>(data.size())))
+              return std::nullopt;
+            *name = r.name();
+            return decl_.search(r);
+          });
+    }
     set_->Register(collections_, &store_);
   }
 

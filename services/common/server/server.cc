@@ -382,6 +382,10 @@ int RunServices(int argc, char** argv, const std::string& program,
     auto service = def.create(ctx);
     if (!service.ok()) return fail(def.name, service.status());
     h.instance = std::move(*service);
+    // Before the seed: on a new store this finds nothing to rebuild, and the
+    // seed's records are indexed as they are written.
+    if (auto s = h.instance->Prepare(); !s.ok())
+      return fail(absl::StrCat(def.name, " prepare"), s);
     if (h.db != nullptr && ss.seed != "none") {
       std::string text = def.builtin_seed;
       if (ss.seed != "builtin") {

@@ -75,6 +75,10 @@ class ServiceInstance {
   // Loads seed data from `text` (the service's seed file format). Must be
   // idempotent: records that exist, or were deleted, are left alone.
   virtual absl::Status LoadSeed(const std::string& text) = 0;
+  // Called once before the seed is loaded and before serving: brings
+  // derived data up to date (e.g. rebuilds a search index made by an older
+  // version). Blocks; an error stops the start (exit 1).
+  virtual absl::Status Prepare() { return absl::OkStatus(); }
   // Called once when the server starts draining (SIGTERM), before it stops
   // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
   // that clients reconnect to another replica and resume). Must not block.
@@ -109,6 +113,15 @@ struct HasBeginDrain : std::false_type {};
 template <typename Handler>
 struct HasBeginDrain<
     Handler, std::void_t<decltype(std::declval<Handler&>().BeginDrain())>>
+    : std::true_type {};
+// Whether Resources has a `set()` with a search index (resources/).
+template <typename Resources, typename = void>
+struct HasSearchIndex : std::false_type {};
+template <typename Resources>
+struct HasSearchIndex<Resources, std::void_t<decltype(std::declval<Resources&>()
+                                                          .set()
+                                                          .search_index()
+                                                          .RebuildIfStale())>>
     : std::true_type {};
 }  // namespace server_internal
 
@@ -154,6 +167,11 @@ class HandlerInstance : public ServiceInstance {
   grpc::Service* grpc_service() override { return service_.get(); }
   absl::Status LoadSeed(const std::string& text) override {
     return handler_.LoadSeed(text);
+  }
+  absl::Status Prepare() override {
+    if constexpr (server_internal::HasSearchIndex<Resources>::value)
+      return resources_.set().search_index().RebuildIfStale();
+    return absl::OkStatus();
   }
   void BeginDrain() override {
     if constexpr (server_internal::HasBeginDrain<Handler>::value)

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/base/errors.h"
+#include "services/common/store/fts5_tokenizer.h"
 #include "services/common/store/internal/migrations.h"
 
 namespace cstopa::common {
@@ -66,6 +67,8 @@ class Connection {
     }
     sqlite3_busy_timeout(c->db_, kBusyTimeoutMs);
     sqlite3_extended_result_codes(c->db_, 1);
+    // FTS5 tables may use the search tokenizers (store/fts5_tokenizer.h).
+    if (absl::Status s = RegisterFts5Tokenizers(c->db_); !s.ok()) return s;
     return c;
   }
 
@@ -326,9 +329,8 @@ class SqliteDatabase : public Database {
       done(std::move(s));
       return;
     }
-    read_threads()->Run([this, sql = std::move(sql),
-                         params = std::move(params), deadline,
-                         on_row = std::move(on_row),
+    read_threads()->Run([this, sql = std::move(sql), params = std::move(params),
+                         deadline, on_row = std::move(on_row),
                          done = std::move(done)]() mutable {
       done(QueryOnce(sql, params, deadline,
                      [&](const SqlRow& row) { return on_row(row); }));
@@ -464,8 +466,7 @@ class SqliteDatabase : public Database {
   // One statement on reader `c`, outside a transaction.
   static absl::Status QueryOn(
       Connection* c, absl::string_view sql, const SqlValues& params,
-      absl::Time deadline,
-      absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
+      absl::Time deadline, absl::FunctionRef<absl::Status(const SqlRow&)> fn) {
     if (absl::Now() >= deadline) return DeadlinePassed();
     c->TrimCache();
     DeadlineGuard guard(c, deadline);

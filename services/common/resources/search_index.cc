@@ -1,0 +1,327 @@
+#include "services/common/resources/search_index.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/base/errors.h"
+#include "services/common/query/filter.h"
+
+namespace cstopa::common {
+namespace {
+
+// The fields a search's filter may name, as columns of search_entries `e`.
+// A date known to its year or month only (00 for the unknown parts) compares
+// as its first day, as the `as_of` of lists reads a period's start.
+const FilterField kSearchFilterFields[] = {
+    {"type", "e.resource_type", FilterFieldType::kString},
+    {"date",
+     "(e.hit_date + CASE WHEN e.hit_date % 10000 = 0 THEN 101 "
+     "WHEN e.hit_date % 100 = 0 THEN 1 ELSE 0 END)",
+     FilterFieldType::kDate},
+};
+
+// Both statements' FROM and WHERE, before the filter's condition. The one
+// parameter is the FTS5 expression or the tsquery text.
+constexpr char kSqliteMatch[] =
+    " FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid"
+    " WHERE search_fts MATCH ?";
+constexpr char kPostgresMatch[] =
+    " FROM search_entries e WHERE e.keys @@ to_tsquery('simple', ?)";
+
+std::string Fingerprint(const SearchParams& p) {
+  return absl::StrCat("search\n", p.query.size(), ":", p.query, "\n", p.filter);
+}
+
+double ScoreOf(const SqlValue& v) {
+  if (const double* d = std::get_if<double>(&v)) return *d;
+  if (const int64_t* i = std::get_if<int64_t>(&v))
+    return static_cast<double>(*i);
+  return 0;
+}
+
+// A stored YYYYMMDD (month or day 00 when partial) as a google.type.Date.
+void SetDate(int64_t day, google::type::Date* out) {
+  out->set_year(static_cast<int32_t>(day / 10000));
+  out->set_month(static_cast<int32_t>(day / 100 % 100));
+  out->set_day(static_cast<int32_t>(day % 100));
+}
+
+}  // namespace
+
+std::string PreferredText(
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
+        texts) {
+  for (const auto& t : texts) {
+    if (t.language_code() == "en" || absl::StartsWith(t.language_code(), "en-"))
+      return t.text();
+  }
+  return texts.empty() ? std::string() : texts[0].text();
+}
+
+void AppendTexts(const google::protobuf::RepeatedPtrField<
+                     cstopa::type::v1::LocalizedText>& texts,
+                 std::string* out) {
+  for (const auto& t : texts) {
+    if (t.text().empty()) continue;
+    if (!out->empty()) out->push_back('\n');
+    out->append(t.text());
+  }
+}
+
+int64_t SearchDate(const google::type::Date& date, bool present) {
+  if (!present || date.year() <= 0) return 0;
+  return int64_t{date.year()} * 10000 + date.month() * 100 + date.day();
+}
+
+struct SearchIndex::Pending {
+  SearchParams params;
+  SearchWords words;
+  SqlCondition condition;
+  std::string match;  // the FTS5 expression or tsquery text
+  int64_t offset = 0;
+  int32_t page_size = 0;
+  SearchOutcome outcome;
+};
+
+SearchIndex::SearchIndex(Database* db, const PageTokenCodec* tokens)
+    : db_(db),
+      tokens_(tokens),
+      postgres_(db != nullptr && db->dialect() == "postgresql"),
+      analyzers_(TextMode::kTransliterate) {}
+
+void SearchIndex::AddSource(std::string table, std::string resource_type,
+                            EntryOf entry_of) {
+  sources_.push_back(
+      {std::move(table), std::move(resource_type), std::move(entry_of)});
+}
+
+absl::Status SearchIndex::Put(SqlTransaction& tx, absl::string_view name,
+                              absl::string_view resource_type,
+                              const SearchEntry* entry) {
+  if (entry == nullptr) {
+    return tx
+        .Execute("DELETE FROM search_entries WHERE name = ?",
+                 {std::string(name)})
+        .status();
+  }
+  // NULL without a date (so that no date comparison holds).
+  SqlValue date;
+  if (entry->date > 0) date.emplace<int64_t>(entry->date);
+  if (!postgres_) {
+    // The triggers keep search_fts: an update re-indexes the row.
+    return tx
+        .Execute(
+            "INSERT INTO search_entries(name, resource_type, title, body, "
+            "hit_date) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+            "resource_type = excluded.resource_type, title = excluded.title, "
+            "body = excluded.body, hit_date = excluded.hit_date",
+            {std::string(name), std::string(resource_type), entry->title,
+             entry->text, date})
+        .status();
+  }
+  auto analyzer = analyzers_.Borrow();
+  if (!analyzer.ok()) return analyzer.status();
+  std::string title_keys = (*analyzer)->NormalizedText(entry->title);
+  std::string body_keys = (*analyzer)->NormalizedText(entry->text);
+  return tx
+      .Execute(
+          "INSERT INTO search_entries(name, resource_type, title, body, "
+          "hit_date, keys) VALUES (?, ?, ?, ?, ?, "
+          "setweight(to_tsvector('simple', ?), 'A') || "
+          "setweight(to_tsvector('simple', ?), 'B')) ON CONFLICT (name) DO "
+          "UPDATE SET resource_type = EXCLUDED.resource_type, title = "
+          "EXCLUDED.title, body = EXCLUDED.body, hit_date = "
+          "EXCLUDED.hit_date, keys = EXCLUDED.keys",
+          {std::string(name), std::string(resource_type), entry->title,
+           entry->text, date, std::move(title_keys), std::move(body_keys)})
+      .status();
+}
+
+absl::Status SearchIndex::Rebuild(SqlTransaction& tx) {
+  if (auto r = tx.Execute("DELETE FROM search_entries", {}); !r.ok())
+    return r.status();
+  for (const Source& source : sources_) {
+    // Read first, then write: a statement stays open while its rows step.
+    std::vector<std::pair<std::string, SearchEntry>> entries;
+    absl::Status s = tx.QueryEach(
+        absl::StrCat("SELECT data FROM ", source.table,
+                     " WHERE delete_time IS NULL ORDER BY name"),
+        {}, [&](const SqlRow& row) {
+          std::string name;
+          std::optional<SearchEntry> e = source.entry_of(row.Bytes(0), &name);
+          if (e.has_value()) entries.emplace_back(std::move(name), *e);
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    for (const auto& [name, entry] : entries) {
+      if (auto p = Put(tx, name, source.resource_type, &entry); !p.ok())
+        return p;
+    }
+  }
+  if (auto r = tx.Execute("DELETE FROM search_state", {}); !r.ok())
+    return r.status();
+  return tx
+      .Execute("INSERT INTO search_state(version) VALUES (?)",
+               {int64_t{kSearchIndexVersion}})
+      .status();
+}
+
+absl::Status SearchIndex::RebuildIfStale() {
+  if (!enabled() || db_ == nullptr) return absl::OkStatus();
+  return db_->Write(absl::InfiniteFuture(), [&](SqlTransaction& tx) {
+    auto rows = tx.Query("SELECT version FROM search_state", {});
+    if (!rows.ok()) return rows.status();
+    if (rows->size() == 1 && (*rows)[0].size() == 1 &&
+        (*rows)[0][0] == SqlValue(int64_t{kSearchIndexVersion}))
+      return absl::OkStatus();
+    return Rebuild(tx);
+  });
+}
+
+absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
+  const char* match = postgres_ ? kPostgresMatch : kSqliteMatch;
+  std::string where = p.condition.sql.empty()
+                          ? std::string()
+                          : absl::StrCat(" AND ", p.condition.sql);
+  SqlValues params = {p.match};
+  params.insert(params.end(), p.condition.params.begin(),
+                p.condition.params.end());
+
+  // Facets first: they also say whether the page can have a next one.
+  absl::Status s =
+      tx.QueryEach(absl::StrCat("SELECT e.resource_type, COUNT(*)", match,
+                                where, " GROUP BY e.resource_type"),
+                   params, [&](const SqlRow& row) {
+                     p.outcome.type_counts.emplace_back(
+                         std::string(row.Bytes(0)), row.Int(1));
+                     p.outcome.total += row.Int(1);
+                     return absl::OkStatus();
+                   });
+  if (!s.ok()) return s;
+  std::sort(p.outcome.type_counts.begin(), p.outcome.type_counts.end(),
+            [](const auto& a, const auto& b) {
+              return a.second != b.second ? a.second > b.second
+                                          : a.first < b.first;
+            });
+
+  const int64_t end =
+      std::min<int64_t>(p.offset + p.page_size,
+                        std::min<int64_t>(kMaxSearchDepth, p.outcome.total));
+  if (p.offset >= end) return absl::OkStatus();
+  const std::string score = postgres_
+                                ? "ts_rank(e.keys, to_tsquery('simple', ?))"
+                                : "-bm25(search_fts, 4.0, 1.0)";
+  SqlValues page_params;
+  if (postgres_) page_params.push_back(p.match);
+  page_params.insert(page_params.end(), params.begin(), params.end());
+  page_params.push_back(end - p.offset);
+  page_params.push_back(p.offset);
+  // The page's keys by rank first (the sort then carries no texts), then
+  // their rows: the texts are read for the page only.
+  std::vector<std::pair<SqlValue, double>> ranked;
+  s = tx.QueryEach(
+      absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id", ", ", score,
+                   " AS score", match, where,
+                   " ORDER BY score DESC, e.name LIMIT ? OFFSET ?"),
+      page_params, [&](const SqlRow& row) {
+        ranked.emplace_back(row.Value(0), ScoreOf(row.Value(1)));
+        return absl::OkStatus();
+      });
+  if (!s.ok() || ranked.empty()) return s;
+  std::string in = "?";
+  SqlValues keys = {ranked[0].first};
+  for (size_t i = 1; i < ranked.size(); ++i) {
+    in.append(", ?");
+    keys.push_back(ranked[i].first);
+  }
+  auto analyzer = analyzers_.Borrow();
+  if (!analyzer.ok()) return analyzer.status();
+  p.outcome.hits.resize(ranked.size());
+  s = tx.QueryEach(
+      absl::StrCat("SELECT ", postgres_ ? "name" : "id",
+                   ", name, resource_type, title, body, hit_date FROM "
+                   "search_entries WHERE ",
+                   postgres_ ? "name" : "id", " IN (", in, ")"),
+      keys, [&](const SqlRow& row) {
+        const SqlValue key = row.Value(0);
+        size_t at = 0;
+        while (at < ranked.size() && ranked[at].first != key) ++at;
+        if (at == ranked.size()) return absl::OkStatus();
+        cstopa::type::v1::SearchHit& hit = p.outcome.hits[at];
+        hit.set_name(std::string(row.Bytes(1)));
+        hit.set_type(std::string(row.Bytes(2)));
+        hit.set_title(std::string(row.Bytes(3)));
+        std::string snippet = MarkedSnippet(row.Bytes(4), p.words, **analyzer);
+        if (snippet.empty())
+          snippet = MarkedSnippet(row.Bytes(3), p.words, **analyzer);
+        hit.set_snippet(std::move(snippet));
+        if (!row.IsNull(5) && row.Int(5) > 0)
+          SetDate(row.Int(5), hit.mutable_date());
+        hit.set_score(ranked[at].second);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  const int64_t next = p.offset + static_cast<int64_t>(p.outcome.hits.size());
+  if (next < end || next >= std::min<int64_t>(kMaxSearchDepth, p.outcome.total))
+    return absl::OkStatus();
+  PageCursor cursor;
+  cursor.last_values = {next};
+  p.outcome.next_page_token = tokens_->Encode(cursor, Fingerprint(p.params));
+  return absl::OkStatus();
+}
+
+void SearchIndex::Search(
+    SearchParams params, absl::Time deadline,
+    absl::AnyInvocable<void(absl::StatusOr<SearchOutcome>)> done) {
+  auto p = std::make_unique<Pending>();
+  p->params = std::move(params);
+  auto words = ParseSearchWords(p->params.query, "query");
+  if (!words.ok()) return done(words.status());
+  p->words = std::move(*words);
+  auto condition = CompileFilter(p->params.filter, kSearchFilterFields);
+  if (!condition.ok()) return done(condition.status());
+  p->condition = std::move(*condition);
+  auto page_size = NormalizePageSize(p->params.page_size);
+  if (!page_size.ok()) return done(page_size.status());
+  p->page_size = p->params.page_size == 0
+                     ? kDefaultSearchHits
+                     : std::min(*page_size, kMaxSearchHits);
+  if (!p->params.page_token.empty()) {
+    auto cursor = tokens_->Decode(p->params.page_token, Fingerprint(p->params));
+    if (!cursor.ok()) return done(cursor.status());
+    const int64_t* offset = cursor->last_values.size() == 1
+                                ? std::get_if<int64_t>(&cursor->last_values[0])
+                                : nullptr;
+    if (offset == nullptr || *offset < 0 || *offset > kMaxSearchDepth)
+      return done(InvalidArgument(
+          "INVALID_PAGE_TOKEN",
+          {{"page_token", "is not a page token of this search"}}));
+    p->offset = *offset;
+  }
+  if (p->params.skip < 0)
+    return done(InvalidArgument("skip", "must not be negative"));
+  p->offset = std::min<int64_t>(p->offset + p->params.skip, kMaxSearchDepth);
+  if (postgres_) {
+    auto analyzer = analyzers_.Borrow();
+    if (!analyzer.ok()) return done(analyzer.status());
+    p->match = TsQueryText(p->words, **analyzer);
+    // No word has a key (only marks, say): nothing can match.
+    if (p->match.empty()) return done(SearchOutcome{});
+  } else {
+    p->match = Fts5MatchExpression(p->words);
+  }
+  if (db_ == nullptr || !enabled())
+    return done(absl::FailedPreconditionError("this service has no search"));
+  Pending* raw = p.get();
+  db_->ReadAsync(
+      deadline, [this, raw](SqlTransaction& tx) { return Run(tx, *raw); },
+      [p = std::move(p), done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return done(std::move(s));
+        done(std::move(p->outcome));
+      });
+}
+
+}  // namespace cstopa::common

@@ -1,0 +1,1 @@
+../../common/resources/search_index.sql
