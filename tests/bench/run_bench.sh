@@ -45,8 +45,8 @@
 #     persons created through the API (10,000), the four services seeded on
 #     SQLite and the gateway in front of them without its cache (every call
 #     searches). GatewaySearch ("cybersecurity", about 1% of the documents;
-#     k = 4 backend calls in one round, fused by rank) under load and one
-#     call at a time; then each service's own Search one call at a time, and
+#     k = 4 backend calls in one round, fused by rank) under load, cached
+#     (SearchCached, the default gateway) and not, and one call at a time; then each service's own Search one call at a time, and
 #     a broad query ("security": every event) for scale.
 #     Targets: GatewaySearch >= 0.6 of echo/(1+k) = 0.12 of echo; its p50
 #     < 10 ms one call at a time.
@@ -147,6 +147,7 @@ for svc in "${service_list[@]}"; do
                     "$build/services/legislation/legislation_server"
                     "$build/services/events/events_server") ;;
     search) need+=("$build/gateway/gateway_server"
+                   "$build/tests/bench/gateway_freshness_bench"
                    "$build/tests/bench/legislation_bench_data"
                    "$build/tests/bench/events_bench_data"
                    "$build/services/monitoring/monitoring_server"
@@ -735,23 +736,40 @@ bench_search() {
   echo "-- search: $documents documents, $events events and" \
     "$search_persons persons made in" \
     "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
-  rm -f "$tmp/gateway.ports"
-  "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
-    --port_file="$tmp/gateway.ports" --access_log=off --view_cache=false \
-    --coalesce=false \
-    --membership_target="ipv4:127.0.0.1:$pm" \
-    --legislation_target="ipv4:127.0.0.1:$pl" \
-    --events_target="ipv4:127.0.0.1:$pe" \
-    --monitoring_target="ipv4:127.0.0.1:$po" 2>"$tmp/gateway.log" &
-  pids+=($!)
-  server_pid=$!
-  grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  # The gateway in front of them, with any further flags.
+  search_gateway() {
+    rm -f "$tmp/gateway.ports"
+    "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+      --port_file="$tmp/gateway.ports" --access_log=off \
+      --membership_target="ipv4:127.0.0.1:$pm" \
+      --legislation_target="ipv4:127.0.0.1:$pl" \
+      --events_target="ipv4:127.0.0.1:$pe" \
+      --monitoring_target="ipv4:127.0.0.1:$po" "$@" 2>"$tmp/gateway.log" &
+    pids+=($!)
+    server_pid=$!
+    grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+  }
   local q="query: 'cybersecurity' page_size: 10"
   encode cstopa.gateway.v1.SearchRequest "$q" "$r/g.bin"
   encode cstopa.gateway.v1.SearchRequest \
     "query: 'security' page_size: 10" "$r/g_broad.bin"
   local g=/cstopa.gateway.v1.GatewayService
-  local calls="GatewaySearch=$g/Search@$r/g.bin,GatewaySearchBroad=$g/Search@$r/g_broad.bin"
+  local calls="GatewaySearch=$g/Search@$r/g.bin,GatewaySearchBroad=$g/Search@$r/g_broad.bin,SearchCached=$g/Search@$r/g.bin"
+  # The default gateway: answers are cached like views (kept true by the
+  # change streams), so a repeated search makes no backend call.
+  search_gateway
+  "$build/tests/bench/gateway_freshness_bench" --updates=0 \
+    --gateway="127.0.0.1:$grpc_port" --api_key_file="$tmp/key" >/dev/null || {
+    echo "run_bench.sh: the gateway does not follow the change streams" >&2
+    exit 1
+  }
+  echo "-- gateway_server on :$grpc_port, searches cached (the default)"
+  run_loadgen --scenarios=echo,SearchCached,echo --custom="$calls"
+  echo
+  check_targets SearchCached:0.12
+  check_strict echo SearchCached
+  stop_server
+  search_gateway --view_cache=false --coalesce=false
   echo "-- gateway_server on :$grpc_port, --view_cache=false --coalesce=false"
   run_loadgen --scenarios=echo,GatewaySearch,echo --custom="$calls"
   echo

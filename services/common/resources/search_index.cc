@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/base/errors.h"
@@ -190,17 +191,34 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
   params.insert(params.end(), p.condition.params.begin(),
                 p.condition.params.end());
 
-  // Facets first: they also say whether the page can have a next one.
-  absl::Status s =
-      tx.QueryEach(absl::StrCat("SELECT e.resource_type, COUNT(*)", match,
-                                where, " GROUP BY e.resource_type"),
-                   params, [&](const SqlRow& row) {
-                     p.outcome.type_counts.emplace_back(
-                         std::string(row.Bytes(0)), row.Int(1));
-                     p.outcome.total += row.Int(1);
-                     return absl::OkStatus();
-                   });
+  // One pass over the matches (the full-text match is the costly part, so
+  // it runs once): each match's key, name, type and score; the facets are
+  // counted and the page picked from them here.
+  const std::string score = postgres_
+                                ? "ts_rank(e.keys, to_tsquery('simple', ?))"
+                                : "-bm25(search_fts, 4.0, 1.0)";
+  SqlValues all_params;
+  if (postgres_) all_params.push_back(p.match);
+  all_params.insert(all_params.end(), params.begin(), params.end());
+  struct Match {
+    SqlValue key;
+    std::string name;
+    double score;
+  };
+  std::vector<Match> matches;
+  absl::flat_hash_map<std::string, int64_t> counts;
+  absl::Status s = tx.QueryEach(
+      absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id",
+                   ", e.name, e.resource_type, ", score, match, where),
+      all_params, [&](const SqlRow& row) {
+        matches.push_back(
+            {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
+        ++counts[row.Bytes(2)];
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
+  p.outcome.total = static_cast<int64_t>(matches.size());
+  p.outcome.type_counts.assign(counts.begin(), counts.end());
   std::sort(p.outcome.type_counts.begin(), p.outcome.type_counts.end(),
             [](const auto& a, const auto& b) {
               return a.second != b.second ? a.second > b.second
@@ -211,25 +229,16 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
       std::min<int64_t>(p.offset + p.page_size,
                         std::min<int64_t>(kMaxSearchDepth, p.outcome.total));
   if (p.offset >= end) return absl::OkStatus();
-  const std::string score = postgres_
-                                ? "ts_rank(e.keys, to_tsquery('simple', ?))"
-                                : "-bm25(search_fts, 4.0, 1.0)";
-  SqlValues page_params;
-  if (postgres_) page_params.push_back(p.match);
-  page_params.insert(page_params.end(), params.begin(), params.end());
-  page_params.push_back(end - p.offset);
-  page_params.push_back(p.offset);
-  // The page's keys by rank first (the sort then carries no texts), then
-  // their rows: the texts are read for the page only.
+  // Best first, then by name: the page's rows only need to be in order.
+  auto better = [](const Match& a, const Match& b) {
+    return a.score != b.score ? a.score > b.score : a.name < b.name;
+  };
+  std::partial_sort(matches.begin(), matches.begin() + end, matches.end(),
+                    better);
   std::vector<std::pair<SqlValue, double>> ranked;
-  s = tx.QueryEach(
-      absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id", ", ", score,
-                   " AS score", match, where,
-                   " ORDER BY score DESC, e.name LIMIT ? OFFSET ?"),
-      page_params, [&](const SqlRow& row) {
-        ranked.emplace_back(row.Value(0), ScoreOf(row.Value(1)));
-        return absl::OkStatus();
-      });
+  for (int64_t i = p.offset; i < end; ++i)
+    ranked.emplace_back(std::move(matches[static_cast<size_t>(i)].key),
+                        matches[static_cast<size_t>(i)].score);
   if (!s.ok() || ranked.empty()) return s;
   std::string in = "?";
   SqlValues keys = {ranked[0].first};
