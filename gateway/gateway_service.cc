@@ -1154,6 +1154,12 @@ common::ServiceDefinition GatewayService() {
       {"http_deadline_ms", "CSTOPA_HTTP_DEADLINE_MS", "10000",
        "deadline of a call made for an HTTP request (streams have none)",
        Millis(10, 600000)});
+  def.extra_flags.push_back(
+      {"web", "CSTOPA_WEB", "true",
+       "serve the public web pages (embedded from web/ at build time) on "
+       "the HTTP front door at / and every path outside the API; false: "
+       "those paths are 404",
+       CheckBool});
   def.create = [](const common::ServiceContext& ctx)
       -> absl::StatusOr<std::unique_ptr<common::ServiceInstance>> {
     auto flag = [&](const char* name) { return ctx.flags.at(name); };
@@ -1191,6 +1197,7 @@ common::ServiceDefinition GatewayService() {
          absl::StrSplit(flag("http_cors_origins"), ',', absl::SkipWhitespace()))
       http.api.cors_origins.emplace_back(absl::StripAsciiWhitespace(origin));
     http.api.deadline = millis("http_deadline_ms");
+    http.api.web_pages = flag("web") == "true";
     return std::make_unique<GatewayInstance>(std::move(*backends), options,
                                              millis("names_refresh_ms"), cache,
                                              std::move(http));

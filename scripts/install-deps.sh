@@ -55,6 +55,8 @@ packages=(
   ruby-googleapis-common-protos-types
   # time zones of events (events_server reads /usr/share/zoneinfo)
   tzdata
+  # the browser the web pages are tested in (tests/web, with puppeteer-core)
+  chromium
   # container images, compose and manifests played locally (deploy/,
   # tests/containers): podman with runc (crun fails on hybrid cgroups), and
   # the CNI plugin that lets compose's containers find each other by name,
@@ -89,12 +91,14 @@ if $build_only; then exit 0; fi
 # buf (proto lint), kubernetes-models and js-yaml (manifest validation),
 # @grpc/grpc-js and @grpc/proto-loader (Node client tests),
 # @apidevtools/swagger-parser (OpenAPI document validation),
+# puppeteer-core and axe-core (the web pages in chromium, tests/web),
 # versions pinned in tools/package.json. (`npm ci` trips over
 # the optional per-platform packages in the lock file, hence `install`.)
 if [ ! -x tools/node_modules/.bin/buf ] || [ ! -d tools/node_modules/kubernetes-models ] \
    || [ ! -d tools/node_modules/js-yaml ] || [ ! -d tools/node_modules/@grpc/grpc-js ] \
    || [ ! -d tools/node_modules/@grpc/proto-loader ] \
-   || [ ! -d tools/node_modules/@apidevtools/swagger-parser ]; then
+   || [ ! -d tools/node_modules/@apidevtools/swagger-parser ] \
+   || [ ! -d tools/node_modules/puppeteer-core ] || [ ! -d tools/node_modules/axe-core ]; then
   echo "install-deps: installing npm packages into tools/node_modules"
   (cd tools && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi

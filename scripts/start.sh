@@ -100,6 +100,7 @@ cat <<MSG
 
 cstopa is running (Ctrl-C stops it):
   gateway      HTTP/JSON http://127.0.0.1:8080   (OpenAPI: http://127.0.0.1:8080/v1/openapi.json)
+  Web pages:   http://127.0.0.1:8080/
 MSG
 for s in "gateway 50050 9050" "${services[@]}"; do
   read -r name port admin <<<"$s"

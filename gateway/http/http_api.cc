@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/http/openapi.h"
+#include "gateway/http/web_assets.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -40,6 +41,12 @@ namespace {
 
 constexpr char kErrorDomain[] = "gateway.cstopa.org";
 constexpr char kJsonType[] = "application/json; charset=utf-8";
+// The web pages' HTML may run only the gateway's own scripts and styles,
+// call only its API, and not be framed.
+constexpr char kPageCsp[] =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'";
 
 // The HTTP statuses counted apart; the last slot counts the others.
 constexpr std::array<int, 18> kCountedStatuses = {200, 204, 304, 400, 401, 403,
@@ -343,6 +350,59 @@ struct HttpApi::Impl {
     Finish(r, 200, std::move(headers), answer.json, 0, request_id, "");
   }
 
+  // 405, which no gRPC code maps to: the JSON says UNIMPLEMENTED.
+  void FinishWrongMethod(Request& r, const std::string& allow) {
+    const std::string message =
+        absl::StrCat("method ", r.exchange->method(), " is not allowed on ",
+                     r.exchange->path(), "; allowed: ", allow);
+    Finish(r, 405, {{"Allow", allow}, {"Content-Type", kJsonType}},
+           absl::StrCat("{\"error\":{\"code\":405,\"message\":\"",
+                        common::JsonEscape(message),
+                        "\",\"status\":\"UNIMPLEMENTED\"}}"),
+           grpc::StatusCode::UNIMPLEMENTED, "", message);
+  }
+
+  // A path of the web pages: the embedded file, or index.html for a page.
+  void FinishStatic(Request& r) {
+    const std::string& method = r.exchange->method();
+    if (method != "GET" && method != "HEAD") {
+      FinishWrongMethod(r, "GET, HEAD");
+      return;
+    }
+    const std::string& path = r.exchange->path();
+    const WebAsset* asset = ResolveWebPath(path);
+    if (asset == nullptr) {
+      FinishError(r, absl::NotFoundError(absl::StrCat("no file at ", path,
+                                                      " (the web pages)")));
+      return;
+    }
+    // The gzip'd file, made at start for text worth it; another
+    // representation, so another strong ETag.
+    const std::string& gzip =
+        web_gzip[static_cast<size_t>(asset - WebAssets().data())];
+    const bool zip = r.gzip_ok && !gzip.empty();
+    const std::string etag =
+        zip ? absl::StrCat(absl::StripSuffix(asset->etag, "\""), "-gzip\"")
+            : std::string(asset->etag);
+    std::vector<HttpHeader> headers;
+    headers.reserve(8);
+    headers.push_back({"Content-Type", std::string(asset->content_type)});
+    headers.push_back({"ETag", etag});
+    headers.push_back({"Cache-Control", "no-cache"});
+    if (!gzip.empty()) headers.push_back({"Vary", "Accept-Encoding"});
+    headers.push_back({"X-Content-Type-Options", "nosniff"});
+    headers.push_back({"Referrer-Policy", "no-referrer"});
+    if (absl::StartsWith(asset->content_type, "text/html"))
+      headers.push_back({"Content-Security-Policy", kPageCsp});
+    if (r.if_none_match && NoneMatchHits(*r.if_none_match, etag)) {
+      Finish(r, 304, std::move(headers), "", 0, "", "");
+      return;
+    }
+    if (zip) headers.push_back({"Content-Encoding", "gzip"});
+    Finish(r, 200, std::move(headers), zip ? gzip : std::string(asset->bytes),
+           0, "", "");
+  }
+
   // An error answer (AIP-193 JSON) for a gRPC status.
   void FinishError(Request& r, const grpc::Status& status,
                    absl::string_view request_id,
@@ -494,7 +554,10 @@ struct HttpApi::Impl {
   // document and requests that match nothing.
   std::vector<std::unique_ptr<RouteStats>> stats;
   std::vector<std::string> stat_names;
-  size_t generic_stat = 0, openapi_stat = 0, unmatched_stat = 0;
+  size_t generic_stat = 0, openapi_stat = 0, static_stat = 0,
+         unmatched_stat = 0;
+  // The gzip of each of WebAssets() (same index), "" when not worth it.
+  std::vector<std::string> web_gzip;
 };
 
 namespace {
@@ -837,10 +900,23 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
   impl.stat_names.push_back("POST /{service}/{method}");
   impl.openapi_stat = impl.stat_names.size();
   impl.stat_names.push_back("GET /v1/openapi.json");
+  impl.static_stat = impl.stat_names.size();
+  impl.stat_names.push_back("static");
   impl.unmatched_stat = impl.stat_names.size();
   impl.stat_names.push_back("unmatched");
   for (size_t i = 0; i < impl.stat_names.size(); ++i)
     impl.stats.push_back(std::make_unique<RouteStats>());
+  // The web pages' text, gzip'd once here rather than per request.
+  impl.web_gzip.resize(WebAssets().size());
+  if (impl.options.web_pages) {
+    for (size_t i = 0; i < WebAssets().size(); ++i) {
+      const WebAsset& asset = WebAssets()[i];
+      if (!IsTextType(asset.content_type)) continue;
+      std::optional<std::string> zipped = Gzip(asset.bytes);
+      if (zipped && zipped->size() < asset.bytes.size())
+        impl.web_gzip[i] = *std::move(zipped);
+    }
+  }
   return self;
 }
 
@@ -930,6 +1006,13 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
     return;
   }
 
+  // The web pages, at every path the API does not take.
+  if (impl.options.web_pages && !IsApiPath(path)) {
+    r.stat = impl.static_stat;
+    impl.FinishStatic(r);
+    return;
+  }
+
   RouteMatch match = routes_->Find(method, path);
   if (match.miss == RouteMatch::kNoRoute) {
     impl.FinishError(
@@ -943,15 +1026,7 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
                   "");
       return;
     }
-    // 405, which no gRPC code maps to: the JSON says UNIMPLEMENTED.
-    const std::string message =
-        absl::StrCat("method ", method, " is not allowed on ", path,
-                     "; allowed: ", match.allow);
-    impl.Finish(r, 405, {{"Allow", match.allow}, {"Content-Type", kJsonType}},
-                absl::StrCat("{\"error\":{\"code\":405,\"message\":\"",
-                             common::JsonEscape(message),
-                             "\",\"status\":\"UNIMPLEMENTED\"}}"),
-                grpc::StatusCode::UNIMPLEMENTED, "", message);
+    impl.FinishWrongMethod(r, match.allow);
     return;
   }
   r.stat = static_cast<size_t>(match.route - routes_->routes().data());

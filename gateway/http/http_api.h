@@ -8,6 +8,16 @@
 //  * `GET /v1/openapi.json`: the OpenAPI 3 document of every route.
 //  * `POST /<package.Service>/<Method>` with a JSON body: the unary method
 //    called with the whole request (what `cstopa call` uses).
+//  * The public web pages (web_assets.h), when `web_pages`: a GET or HEAD
+//    of a path outside the API (not under `/v<N>`, not
+//    `/<package.Service>/<Method>`) is answered from the files embedded
+//    from web/ (a page URL without a file extension gets `/index.html`, a
+//    missing file 404), with a strong ETag and 304, gzip for text,
+//    `Cache-Control: no-cache`, `X-Content-Type-Options: nosniff`,
+//    `Referrer-Policy: no-referrer` and, on HTML, a Content-Security-Policy
+//    that allows only the gateway's own scripts, styles and API. Other
+//    methods there are 405 with `Allow: GET, HEAD`. Counted under the
+//    route "static".
 //  * Otherwise the route table (transcoder.h): 404 for no route, 405 with
 //    `Allow` for a wrong method. The path's bindings, query and JSON body
 //    become the request (a bad one is 400 with a google.rpc.BadRequest);
@@ -89,6 +99,9 @@ struct HttpApiOptions {
   std::string public_url;
   // Null: every GET is forwarded. Not owned; must outlive the HttpApi.
   ReadCache* read_cache = nullptr;
+  // Serve the web pages embedded from web/ at the paths outside the API;
+  // false: those paths are 404 like any unknown path.
+  bool web_pages = true;
 };
 
 class HttpApi {

@@ -2,7 +2,8 @@
 // real HTTP the way a browser or curl would: routes from the protos'
 // google.api.http annotations, the generic `POST /<pkg.Service>/<Method>`,
 // AIP-193 errors, ETag/304, gzip, CORS, Server-Sent Events for the Watch
-// streams, the OpenAPI document, the access log and the metrics.
+// streams, the OpenAPI document, the access log and the metrics; and the
+// public web pages it serves at `/` from the files embedded from web/.
 //
 // Run by CTest (test `http_api`), which sets CSTOPA_<SERVICE>_SERVER to the
 // path of each server binary (MEMBERSHIP, LEGISLATION, EVENTS, MONITORING,
@@ -100,6 +101,8 @@ after(async () => {
 
 let httpPort = 0;
 let adminPort = 0;
+// The gateway's flags that name the four services' ports.
+let backendTargets = [];
 
 // One HTTP request with node:http (which, unlike fetch, neither asks for
 // nor undoes gzip). Resolves to {status, headers, body (Buffer), text,
@@ -344,13 +347,14 @@ describe("gateway HTTP/JSON API", () => {
         ]).then((ports) => [svc, ports.grpc_port]),
       ),
     );
+    backendTargets = backends.map(([svc, port]) => `--${svc}_target=ipv4:127.0.0.1:${port}`);
     const ports = await startServer("gateway", bins.gateway, [
       "--listen=127.0.0.1:0",
       "--admin_listen=127.0.0.1:0",
       `--access_log=${accessLog}`,
       "--http_listen=127.0.0.1:0",
       `--http_cors_origins=${ALLOWED_ORIGIN}`,
-      ...backends.map(([svc, port]) => `--${svc}_target=ipv4:127.0.0.1:${port}`),
+      ...backendTargets,
     ]);
     assert.ok(ports.http_port > 0, `no http_port in the port file: ${JSON.stringify(ports)}`);
     assert.ok(ports.admin_port > 0, `no admin_port in the port file: ${JSON.stringify(ports)}`);
@@ -753,7 +757,13 @@ describe("gateway HTTP/JSON API", () => {
     });
 
     test("an unknown path is 404 JSON", async () => {
-      for (const p of ["/v1/nothing", "/v2/states/kz", "/", "/v1/states/kz/extra/bits"]) {
+      // ("/" is the web pages' index: see "web pages".)
+      for (const p of [
+        "/v1/nothing",
+        "/v2/states/kz",
+        "/v1/states/kz/extra/bits",
+        "/cstopa.membership.v1.MembershipService/GetState",
+      ]) {
         const error = errorOf(await get(p), 404, "NOT_FOUND");
         assert.ok(error.message.length > 0, p);
       }
@@ -946,6 +956,138 @@ describe("gateway HTTP/JSON API", () => {
       assert.equal(res.headers["content-encoding"], undefined);
       assert.ok(res.body.length < 1024, `${res.body.length} bytes`);
       res.json();
+    });
+  });
+
+  describe("web pages", () => {
+    const CSP =
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+      "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+    // The page's headers: HTML with the CSP, revalidated, not sniffed.
+    function assertPage(res, what) {
+      assert.equal(res.status, 200, `${what}: ${res.text.slice(0, 300)}`);
+      assert.equal(res.headers["content-type"], "text/html; charset=utf-8", what);
+      assert.equal(res.headers["content-security-policy"], CSP, what);
+      assert.equal(res.headers["x-content-type-options"], "nosniff", what);
+      assert.equal(res.headers["referrer-policy"], "no-referrer", what);
+      assert.equal(res.headers["cache-control"], "no-cache", what);
+      assert.match(res.headers.etag ?? "", /^"[0-9a-f]+(-gzip)?"$/, what);
+    }
+
+    test("GET / is the index page: HTML with the CSP and a module script", async () => {
+      const res = await get("/");
+      assertPage(res, "/");
+      assert.match(res.text, /<script type="module"/);
+    });
+
+    test("page URLs of the app and /index.html give the same HTML", async () => {
+      const index = await get("/");
+      for (const p of [
+        "/index.html",
+        "/states/kz",
+        "/persons/viktor-rogalev",
+        "/search",
+        "/live",
+        "/documents/x",
+        "/treaties/y",
+      ]) {
+        const res = await get(p);
+        assertPage(res, p);
+        assert.equal(res.text, index.text, p);
+        assert.equal(res.headers.etag, index.headers.etag, p);
+      }
+    });
+
+    test("the module index.html loads is served as JavaScript", async () => {
+      const index = await get("/");
+      const script = /<script\b[^>]*\btype="module"[^>]*>/.exec(index.text);
+      assert.ok(script, "no module script in index.html");
+      const src = /\bsrc="([^"]+)"/.exec(script[0]);
+      assert.ok(src, `no src in ${script[0]}`);
+      const url = new URL(src[1], "http://gateway/");
+      const res = await get(url.pathname);
+      assert.equal(res.status, 200, `${url.pathname}: ${res.text.slice(0, 200)}`);
+      assert.equal(res.headers["content-type"], "text/javascript; charset=utf-8");
+      assert.equal(res.headers["x-content-type-options"], "nosniff");
+      assert.equal(res.headers["content-security-policy"], undefined, "CSP is for HTML");
+      assert.ok(res.body.length > 0);
+      assert.notEqual(res.text, index.text);
+    });
+
+    test("a missing file is 404, not the index", async () => {
+      for (const p of ["/nope.js", "/pages/nope.js", "/nope.css", "/favicon.nope.png"]) {
+        errorOf(await get(p), 404, "NOT_FOUND");
+      }
+    });
+
+    test("HEAD / has the headers of GET and no body", async () => {
+      const full = await get("/");
+      const head = await request("HEAD", "/");
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      assert.equal(head.headers.etag, full.headers.etag);
+      assert.equal(head.headers["content-type"], full.headers["content-type"]);
+      assert.equal(Number(head.headers["content-length"]), full.body.length);
+    });
+
+    test("If-None-Match with the ETag is 304 with no body", async () => {
+      const first = await get("/states/kz");
+      const again = await get("/states/kz", { headers: { "if-none-match": first.headers.etag } });
+      assert.equal(again.status, 304);
+      assert.equal(again.body.length, 0);
+      assert.equal(again.headers.etag, first.headers.etag);
+      const other = await get("/", { headers: { "if-none-match": '"nope"' } });
+      assert.equal(other.status, 200);
+    });
+
+    test("gzip'd for a client that accepts it", async () => {
+      const plain = await get("/");
+      const zipped = await get("/", { headers: { "accept-encoding": "gzip" } });
+      assertPage(zipped, "gzip");
+      assert.equal(zipped.headers["content-encoding"], "gzip");
+      assert.match(zipped.headers.vary ?? "", /Accept-Encoding/i);
+      assert.equal(zlib.gunzipSync(zipped.body).toString("utf8"), plain.text);
+      assert.notEqual(zipped.headers.etag, plain.headers.etag);
+      const again = await get("/", {
+        headers: { "accept-encoding": "gzip", "if-none-match": zipped.headers.etag },
+      });
+      assert.equal(again.status, 304);
+    });
+
+    test("other methods are 405 with Allow: GET, HEAD", async () => {
+      for (const [method, p] of [
+        ["POST", "/"],
+        ["PUT", "/states/kz"],
+        ["DELETE", "/index.html"],
+      ]) {
+        const res = await request(method, p, { body: {} });
+        assert.equal(res.status, 405, `${method} ${p}: ${res.text}`);
+        assert.equal(res.headers.allow, "GET, HEAD");
+        assert.equal(res.json().error.code, 405);
+      }
+    });
+
+    test("counted under the route \"static\"", async () => {
+      await get("/");
+      const res = await get("/metrics", { port: adminPort });
+      assert.match(res.text, /^cstopa_http_requests_total\{route="static",code="200"\} [1-9]\d*$/m);
+    });
+
+    test("--web=false: the pages are 404, the API still answers", async () => {
+      const ports = await startServer("gateway-noweb", bins.gateway, [
+        "--listen=127.0.0.1:0",
+        "--admin_listen=",
+        "--access_log=off",
+        "--http_listen=127.0.0.1:0",
+        "--web=false",
+        ...backendTargets,
+      ]);
+      const port = ports.http_port;
+      for (const p of ["/", "/index.html", "/states/kz"]) {
+        errorOf(await get(p, { port }), 404, "NOT_FOUND");
+      }
+      assert.equal((await get("/v1/states/kz", { port })).status, 200);
     });
   });
 
