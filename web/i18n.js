@@ -74,7 +74,7 @@ const STRINGS = {
     // search
     searchTitle: "Search",
     searchFor: (q) => `Search: ${q}`,
-    results: (n) => `${n} results`,
+    results: (n) => (n === 1 ? "1 result" : `${n} results`),
     facets: "Types",
     allTypes: "All types",
     nextPage: "Next page",
