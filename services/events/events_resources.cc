@@ -5,6 +5,7 @@
 #include "services/events/events_resources.h"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "services/common/query/validation.h"
 #include "services/common/resources/watch.h"
 #include "services/common/store/columns.h"
+#include "services/common/text/search_text.h"
 #include "services/events/embedded_files.h"
 
 namespace cstopa::events {
@@ -92,17 +94,31 @@ void CheckTimeOnDate(Violations& v, const std::string& field,
 }
 
 // What Search finds of an event: its titles, summaries, place and
-// participants in every language; dated by its first day (else the local day
-// of its start time).
+// participants in every language, and the names in English and Russian
+// (common::CountryNames) of the state of its place and of the states taking
+// part, each once, so that "Kazakhstan" and "Казахстан" find an event that
+// names the state only by `states/kz` or KZ; dated by its first day (else
+// the local day of its start time).
 common::SearchEntry SearchEntryOf(const v1::Event& e) {
   common::SearchEntry entry;
   entry.title = common::PreferredText(e.title());
   common::AppendTexts(e.title(), &entry.text);
   common::AppendTexts(e.summary(), &entry.text);
   common::AppendTexts(e.place().locality(), &entry.text);
+  std::vector<std::string> states = {e.place().state(),
+                                     e.place().region_code()};
   for (const v1::Participant& p : e.participants()) {
     common::AppendTexts(p.display_name(), &entry.text);
     common::AppendTexts(p.capacity(), &entry.text);
+    if (p.kind() == v1::PARTICIPANT_KIND_STATE)
+      states.push_back(p.participant());
+  }
+  std::set<std::string> seen;
+  for (const std::string& state : states) {
+    std::string names = common::CountryNames(state);
+    if (names.empty() || !seen.insert(names).second) continue;
+    if (!entry.text.empty()) entry.text.push_back('\n');
+    entry.text.append(names);
   }
   if (e.dates().has_start_date()) {
     entry.date = common::SearchDate(e.dates().start_date());

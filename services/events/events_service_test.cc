@@ -443,6 +443,8 @@ constexpr char kMigrationCouncil[] =
     "events/migration-coordination-council-28th-meeting";
 constexpr char kWithdrawal[] =
     "events/csto-forces-withdraw-from-kazakhstan-2022";
+constexpr char kMazhilisBill[] =
+    "events/kz-mazhilis-deployment-agreement-bill-2022";
 
 TEST_P(EventsSearchTest, PlacesAreFoundInEveryLanguageAndForm) {
   // The two events in Moscow, by its English name, its Russian name in
@@ -455,6 +457,40 @@ TEST_P(EventsSearchTest, PlacesAreFoundInEveryLanguageAndForm) {
   EXPECT_THAT(search_->Names("Cholpon-Ata"), ElementsAre(kMigrationCouncil));
 }
 
+// Events name states only as `states/kz` or KZ (the place's state, the
+// states taking part): they are found by the state's names in English and
+// Russian (common::CountryNames), in any form.
+TEST_P(EventsSearchTest, StatesAreFoundByTheirNamesInEnglishAndRussian) {
+  // The two events held in Kazakhstan, and the consultations in Moscow it
+  // took part in.
+  for (const char* query :
+       {"Kazakhstan", "Казахстан", "Казахстане ", "Kazakhstan Казахстан"}) {
+    EXPECT_THAT(
+        search_->Names(query),
+        UnorderedElementsAre(kMazhilisBill, kWithdrawal, kConsultations))
+        << query;
+  }
+  // Hits are marked where the text names the state, in whichever script.
+  auto r = search_->Search("Казахстан", "date >= 2022-05-01", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).name(), kMazhilisBill);
+  EXPECT_THAT(r->hits(0).snippet(), HasSubstr("<mark>Kazakhstan</mark>"));
+  // The consultations in Moscow name Kazakhstan only as a participant,
+  // `states/kz`: its names are a line of the text.
+  r = search_->Search("Казахстан", "date < 2022-04-06 AND date > 2022-04-01");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 1);
+  EXPECT_EQ(r->hits(0).name(), kConsultations);
+  EXPECT_THAT(r->hits(0).snippet(),
+              HasSubstr("<mark>Kazakhstan</mark>\n<mark>Казахстан</mark>"));
+  // Kyrgyzstan: the meeting held there (Cholpon-Ata), and the events it took
+  // part in.
+  EXPECT_THAT(
+      search_->Names("Киргизия"),
+      UnorderedElementsAre(kMigrationCouncil, kWithdrawal, kConsultations));
+}
+
 TEST_P(EventsSearchTest, TitlesSummariesAndParticipantsFindTheEvent) {
   // A participant's name and capacity.
   EXPECT_THAT(search_->Names("Yakovlev"), ElementsAre(kConsultations));
@@ -463,8 +499,10 @@ TEST_P(EventsSearchTest, TitlesSummariesAndParticipantsFindTheEvent) {
   // Names in a summary, also typed in Cyrillic or in part.
   EXPECT_THAT(search_->Names("Kikot"), ElementsAre(kMigrationCouncil));
   EXPECT_THAT(search_->Names("Кикот"), ElementsAre(kMigrationCouncil));
-  EXPECT_THAT(search_->Names("Kyrgyz"),
-              UnorderedElementsAre(kMigrationCouncil, kWithdrawal));
+  // ("Kyrgyz" in part: Kyrgyzstan, also a participant of the consultations.)
+  EXPECT_THAT(
+      search_->Names("Kyrgyz"),
+      UnorderedElementsAre(kMigrationCouncil, kWithdrawal, kConsultations));
   // English word forms: "withdrawing" in a summary, "withdraw" in a title.
   EXPECT_THAT(search_->Names("withdrawal "), ElementsAre(kWithdrawal));
 

@@ -11,13 +11,16 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
 #include "services/common/resources/watch.h"
 #include "services/common/store/columns.h"
+#include "services/common/text/search_text.h"
 #include "services/monitoring/embedded_files.h"
 
 namespace cstopa::monitoring {
@@ -437,19 +440,46 @@ int64_t EarlierDate(int64_t a, int64_t b) {
   return b == 0 ? a : std::min(a, b);
 }
 
+// Appends the English and Russian names (common::CountryNames) of each of
+// `states` (`states/{state}` names or region codes), a state named twice
+// once, each name on a line of its own: "Kazakhstan" and "Казахстан" find a
+// record that names the state only by `states/kz` or KZ.
+void AppendCountryNames(const std::vector<std::string>& states,
+                        std::string* out) {
+  std::set<std::string> seen;
+  for (const std::string& state : states) {
+    std::string names = common::CountryNames(state);
+    if (names.empty() || !seen.insert(names).second) continue;
+    if (!out->empty()) out->push_back('\n');
+    out->append(names);
+  }
+}
+
 // What Search finds of a mission: the election as the source names it, its
-// conclusion and observers. A mission whose election is not named (as the
-// seed's) is titled by its state and year, e.g. "Election observation
-// mission (KZ, 2021)". Dated by its start, else its first voting day.
+// conclusion and observers, and the state's names in English and Russian. A
+// mission whose election is not named (as the seed's) is titled by its state
+// and year, e.g. "Election observation mission, Kazakhstan, 2021" (by the
+// code, "Election observation mission (KZ, 2021)", for a code ICU does not
+// name); the code is then in its text, so that a search for it still finds
+// the mission. Dated by its start, else its first voting day.
 common::SearchEntry MissionEntry(const v1::Mission& m) {
   common::SearchEntry e;
   e.title = common::PreferredText(m.election());
+  const int32_t year = MissionYear(m);
+  std::string code = m.region_code();
+  if (code.empty()) code = m.state().substr(m.state().rfind('/') + 1);
   if (e.title.empty()) {
-    std::string where = m.region_code();
-    if (where.empty()) where = m.state().substr(m.state().rfind('/') + 1);
-    const int32_t year = MissionYear(m);
-    e.title = absl::StrCat("Election observation mission (", where,
-                           year > 0 ? absl::StrCat(", ", year) : "", ")");
+    const std::string names = common::CountryNames(
+        m.region_code().empty() ? m.state() : m.region_code());
+    const std::string english = names.substr(0, names.find('\n'));
+    if (!english.empty()) {
+      e.title = absl::StrCat("Election observation mission, ", english,
+                             year > 0 ? absl::StrCat(", ", year) : "");
+      e.text = absl::AsciiStrToUpper(code);
+    } else {
+      e.title = absl::StrCat("Election observation mission (", code,
+                             year > 0 ? absl::StrCat(", ", year) : "", ")");
+    }
   }
   common::AppendTexts(m.election(), &e.text);
   common::AppendTexts(m.conclusion(), &e.text);
@@ -457,6 +487,7 @@ common::SearchEntry MissionEntry(const v1::Mission& m) {
     common::AppendTexts(p.display_name(), &e.text);
     common::AppendTexts(p.role(), &e.text);
   }
+  AppendCountryNames({m.state(), m.region_code()}, &e.text);
   e.date =
       common::SearchDate(m.period().start_date(), m.period().has_start_date());
   if (e.date == 0) {
@@ -467,24 +498,34 @@ common::SearchEntry MissionEntry(const v1::Mission& m) {
 }
 
 // What Search finds of an operation: its titles, purpose, who requested it,
-// its places and the units sent; dated by its start.
+// its places and the units sent, and the names in English and Russian of the
+// states it names (host, places, command, contingents); dated by its start.
 common::SearchEntry OperationEntry(const v1::Operation& o) {
   common::SearchEntry e;
   e.title = common::PreferredText(o.title());
   common::AppendTexts(o.title(), &e.text);
   common::AppendTexts(o.purpose(), &e.text);
   common::AppendTexts(o.requested_by(), &e.text);
-  for (const auto& place : o.places())
+  std::vector<std::string> states = {o.state()};
+  for (const auto& place : o.places()) {
     common::AppendTexts(place.locality(), &e.text);
-  for (const v1::Contingent& c : o.contingents())
+    states.push_back(place.state());
+    states.push_back(place.region_code());
+  }
+  for (const v1::Contingent& c : o.contingents()) {
     common::AppendTexts(c.unit(), &e.text);
+    states.push_back(c.state());
+  }
+  states.push_back(o.commanding_state());
+  AppendCountryNames(states, &e.text);
   e.date =
       common::SearchDate(o.period().start_date(), o.period().has_start_date());
   return e;
 }
 
-// What Search finds of a regional operation: its titles, subject and the
-// results of its stages; dated by the earliest start of a stage.
+// What Search finds of a regional operation: its titles, subject, the
+// results of its stages and the names of the states taking part; dated by
+// the earliest start of a stage.
 common::SearchEntry RegionalOperationEntry(const v1::RegionalOperation& o) {
   common::SearchEntry e;
   e.title = common::PreferredText(o.title());
@@ -496,6 +537,9 @@ common::SearchEntry RegionalOperationEntry(const v1::RegionalOperation& o) {
                          common::SearchDate(stage.period().start_date(),
                                             stage.period().has_start_date()));
   }
+  AppendCountryNames(
+      {o.participating_states().begin(), o.participating_states().end()},
+      &e.text);
   return e;
 }
 

@@ -29,7 +29,9 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 using common::Caller;
@@ -1018,7 +1020,7 @@ constexpr char kKzOperation[] = "operations/kz-2022-01";
 
 TEST_P(MonitoringHandlerTest, SearchFindsOperationsByTitlePurposeAndUnits) {
   SearchProbe search(api_.get());
-  EXPECT_THAT(search.Names("Kazakhstan"), ElementsAre(kKzOperation));
+  EXPECT_THAT(search.Names("Peace Kazakhstan"), ElementsAre(kKzOperation));
   EXPECT_THAT(search.Names("Tokayev"), ElementsAre(kKzOperation));  // requester
   EXPECT_THAT(search.Names("riots"), ElementsAre(kKzOperation));    // purpose
   EXPECT_THAT(search.Names("peacekeepers airborne"),
@@ -1028,7 +1030,14 @@ TEST_P(MonitoringHandlerTest, SearchFindsOperationsByTitlePurposeAndUnits) {
   EXPECT_THAT(search.Names("migrants "),
               ElementsAre("regionalOperations/illegal-migrant"));
 
-  auto r = search.Search("Kazakhstan");
+  // The states it names only as `states/{state}` (host, command,
+  // contingents), by their English and Russian names: no seeded mission is
+  // to Tajikistan.
+  for (const char* query : {"Tajikistan", "Таджикистан", "Таджикистана "}) {
+    EXPECT_THAT(search.Names(query), ElementsAre(kKzOperation)) << query;
+  }
+
+  auto r = search.Search("Peace Kazakhstan");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->hits_size(), 1);
   EXPECT_EQ(r->hits(0).type(), "cstopa.org/Operation");
@@ -1044,8 +1053,8 @@ TEST_P(MonitoringHandlerTest, SearchFindsOperationsByTitlePurposeAndUnits) {
   EXPECT_EQ(r->hits(0).date().year(), 2025);
 }
 
-// The seeded missions name no election: they are titled by their state and
-// year, and found by those.
+// The seeded missions name no election: they are titled by their state's
+// English name and year, and found by those and by the state's code.
 TEST_P(MonitoringHandlerTest, SearchFindsMissionsByStateYearAndElection) {
   SearchProbe search(api_.get());
   EXPECT_THAT(search.Names("observation KG"),
@@ -1056,7 +1065,7 @@ TEST_P(MonitoringHandlerTest, SearchFindsMissionsByStateYearAndElection) {
   ASSERT_EQ(r->hits_size(), 1);
   EXPECT_EQ(r->hits(0).name(), "missions/rs-2022");
   EXPECT_EQ(r->hits(0).type(), "cstopa.org/Mission");
-  EXPECT_EQ(r->hits(0).title(), "Election observation mission (RS, 2022)");
+  EXPECT_EQ(r->hits(0).title(), "Election observation mission, Serbia, 2022");
   EXPECT_EQ(r->hits(0).date().year(), 2022);
 
   // A mission whose election is named (in Russian) is found by it, in other
@@ -1069,13 +1078,54 @@ TEST_P(MonitoringHandlerTest, SearchFindsMissionsByStateYearAndElection) {
   v1::Mission created;
   ASSERT_TRUE(CreateMission("kz-2029", m, &created).ok());
   for (const char* query :
-       {"выборов президента ", "Prezident", "Казахстана ", "Krotov"}) {
+       {"выборов президента ", "Prezident", "Республикой ", "Krotov"}) {
     EXPECT_THAT(search.Names(query), ElementsAre("missions/kz-2029")) << query;
   }
   r = search.Search("Prezident");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->hits_size(), 1);
   EXPECT_EQ(r->hits(0).title(), "Выборы Президента Республики Казахстан");
+}
+
+// Records name states only as `states/kz` or KZ: they are found by the
+// state's names in English and Russian (common::CountryNames), in any form.
+TEST_P(MonitoringHandlerTest, SearchFindsRecordsByTheirStatesNames) {
+  SearchProbe search(api_.get());
+  for (const char* query :
+       {"Kazakhstan", "Казахстан", "Казахстане ", "kazakh"}) {
+    EXPECT_THAT(search.Names(query),
+                UnorderedElementsAre("missions/kz-2021", "missions/kz-2022-1",
+                                     "missions/kz-2022-2", kKzOperation))
+        << query;
+  }
+  EXPECT_THAT(search.Names("observation Kazakhstan 2021"),
+              ElementsAre("missions/kz-2021"));
+  auto r = search.Search("Казахстан", "type = \"cstopa.org/Mission\"", 100);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->hits_size(), 3);
+  for (const auto& hit : r->hits()) {
+    EXPECT_THAT(hit.title(), StartsWith("Election observation mission, "
+                                        "Kazakhstan, 202"))
+        << hit.name();
+    EXPECT_THAT(hit.snippet(), HasSubstr("<mark>Казахстан</mark>"))
+        << hit.name();
+  }
+  // A mission that gives only a region code (Serbia is no state of the
+  // membership seed).
+  for (const char* query : {"Serbia", "Сербия", "Сербии "}) {
+    EXPECT_THAT(search.Names(query), ElementsAre("missions/rs-2022")) << query;
+  }
+  // Kyrgyzstan: its three missions, and the operation it sent troops to.
+  for (const char* query : {"Kyrgyzstan", "Киргизия"}) {
+    EXPECT_THAT(search.Names(query),
+                UnorderedElementsAre("missions/kg-2021-1", "missions/kg-2021-2",
+                                     "missions/kg-2021-3", kKzOperation))
+        << query;
+  }
+  // The code, no longer in the title, still finds the missions.
+  EXPECT_THAT(search.Names("observation KZ"),
+              UnorderedElementsAre("missions/kz-2021", "missions/kz-2022-1",
+                                   "missions/kz-2022-2"));
 }
 
 TEST_P(MonitoringHandlerTest, SearchCountsFiltersAndPagesAgree) {
@@ -1122,14 +1172,14 @@ TEST_P(MonitoringHandlerTest, SearchLosesDeletedRecordsAndFindsUndeleted) {
   del.set_name(kKzOperation);
   v1::Operation gone;
   ASSERT_TRUE(api_->DeleteOperation(Admin(), del, &gone).ok());
-  EXPECT_THAT(search.Names("Kazakhstan"), IsEmpty());
+  EXPECT_THAT(search.Names("Peace Kazakhstan"), IsEmpty());
   EXPECT_THAT(search.Names("mission", "type = \"cstopa.org/Operation\""),
               IsEmpty());
   v1::UndeleteOperationRequest undel;
   undel.set_name(kKzOperation);
   v1::Operation back;
   ASSERT_TRUE(api_->UndeleteOperation(Admin(), undel, &back).ok());
-  EXPECT_THAT(search.Names("Kazakhstan"), ElementsAre(kKzOperation));
+  EXPECT_THAT(search.Names("Peace Kazakhstan"), ElementsAre(kKzOperation));
 
   v1::DeleteMissionRequest dm;
   dm.set_name("missions/rs-2022");

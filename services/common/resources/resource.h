@@ -230,6 +230,7 @@ class ResourceSet {
   // has `search`.
   SearchIndex& search_index() { return search_index_; }
   void AfterCommit() const {
+    search_index_.Invalidate();
     if (after_commit_) after_commit_();
   }
 

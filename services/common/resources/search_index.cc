@@ -79,6 +79,8 @@ int64_t SearchDate(const google::type::Date& date, bool present) {
 
 struct SearchIndex::Pending {
   SearchParams params;
+  std::string cache_key;    // the words and the filter
+  uint64_t generation = 0;  // of the index when the search began
   SearchWords words;
   SqlCondition condition;
   std::string match;  // the FTS5 expression or tsquery text
@@ -87,9 +89,11 @@ struct SearchIndex::Pending {
   SearchOutcome outcome;
 };
 
-SearchIndex::SearchIndex(Database* db, const PageTokenCodec* tokens)
+SearchIndex::SearchIndex(Database* db, const PageTokenCodec* tokens,
+                         SearchCacheOptions cache)
     : db_(db),
       tokens_(tokens),
+      cache_options_(cache),
       postgres_(db != nullptr && db->dialect() == "postgresql"),
       analyzers_(TextMode::kTransliterate) {}
 
@@ -102,6 +106,7 @@ void SearchIndex::AddSource(std::string table, std::string resource_type,
 absl::Status SearchIndex::Put(SqlTransaction& tx, absl::string_view name,
                               absl::string_view resource_type,
                               const SearchEntry* entry) {
+  Invalidate();  // and again once the write has committed (ResourceSet)
   if (entry == nullptr) {
     return tx
         .Execute("DELETE FROM search_entries WHERE name = ?",
@@ -191,54 +196,63 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
   params.insert(params.end(), p.condition.params.begin(),
                 p.condition.params.end());
 
-  // One pass over the matches (the full-text match is the costly part, so
-  // it runs once): each match's key, name, type and score; the facets are
-  // counted and the page picked from them here.
-  const std::string score = postgres_
-                                ? "ts_rank(e.keys, to_tsquery('simple', ?))"
-                                : "-bm25(search_fts, 4.0, 1.0)";
-  SqlValues all_params;
-  if (postgres_) all_params.push_back(p.match);
-  all_params.insert(all_params.end(), params.begin(), params.end());
-  struct Match {
-    SqlValue key;
-    std::string name;
-    double score;
-  };
-  std::vector<Match> matches;
-  absl::flat_hash_map<std::string, int64_t> counts;
-  absl::Status s = tx.QueryEach(
-      absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id",
-                   ", e.name, e.resource_type, ", score, match, where),
-      all_params, [&](const SqlRow& row) {
-        matches.push_back(
-            {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
-        ++counts[row.Bytes(2)];
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  p.outcome.total = static_cast<int64_t>(matches.size());
-  p.outcome.type_counts.assign(counts.begin(), counts.end());
-  std::sort(p.outcome.type_counts.begin(), p.outcome.type_counts.end(),
-            [](const auto& a, const auto& b) {
-              return a.second != b.second ? a.second > b.second
-                                          : a.first < b.first;
-            });
+  // The ranking: from the cache, else one pass over the matches (the
+  // full-text match is the costly part, so it runs once): each match's key,
+  // name, type and score; the facets are counted and the ranking kept to
+  // the reachable depth here.
+  std::shared_ptr<const Ranking> ranking = Cached(p.cache_key, p.generation);
+  if (ranking == nullptr) {
+    const std::string score = postgres_
+                                  ? "ts_rank(e.keys, to_tsquery('simple', ?))"
+                                  : "-bm25(search_fts, 4.0, 1.0)";
+    SqlValues all_params;
+    if (postgres_) all_params.push_back(p.match);
+    all_params.insert(all_params.end(), params.begin(), params.end());
+    auto built = std::make_shared<Ranking>();
+    std::vector<Ranking::Match>& matches = built->top;
+    absl::flat_hash_map<std::string, int64_t> counts;
+    absl::Status s = tx.QueryEach(
+        absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id",
+                     ", e.name, e.resource_type, ", score, match, where),
+        all_params, [&](const SqlRow& row) {
+          matches.push_back(
+              {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
+          ++counts[row.Bytes(2)];
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    built->total = static_cast<int64_t>(matches.size());
+    built->type_counts.assign(counts.begin(), counts.end());
+    std::sort(built->type_counts.begin(), built->type_counts.end(),
+              [](const auto& a, const auto& b) {
+                return a.second != b.second ? a.second > b.second
+                                            : a.first < b.first;
+              });
+    // Best first, then by name, to the reachable depth.
+    const size_t depth =
+        std::min<size_t>(matches.size(), static_cast<size_t>(kMaxSearchDepth));
+    std::partial_sort(matches.begin(), matches.begin() + depth, matches.end(),
+                      [](const Ranking::Match& a, const Ranking::Match& b) {
+                        return a.score != b.score ? a.score > b.score
+                                                  : a.name < b.name;
+                      });
+    matches.resize(depth);
+    matches.shrink_to_fit();
+    Remember(p.cache_key, p.generation, built);
+    ranking = std::move(built);
+  }
+  p.outcome.total = ranking->total;
+  p.outcome.type_counts = ranking->type_counts;
 
-  const int64_t end =
-      std::min<int64_t>(p.offset + p.page_size,
-                        std::min<int64_t>(kMaxSearchDepth, p.outcome.total));
+  const int64_t end = std::min<int64_t>(
+      p.offset + p.page_size, static_cast<int64_t>(ranking->top.size()));
   if (p.offset >= end) return absl::OkStatus();
-  // Best first, then by name: the page's rows only need to be in order.
-  auto better = [](const Match& a, const Match& b) {
-    return a.score != b.score ? a.score > b.score : a.name < b.name;
-  };
-  std::partial_sort(matches.begin(), matches.begin() + end, matches.end(),
-                    better);
   std::vector<std::pair<SqlValue, double>> ranked;
-  for (int64_t i = p.offset; i < end; ++i)
-    ranked.emplace_back(std::move(matches[static_cast<size_t>(i)].key),
-                        matches[static_cast<size_t>(i)].score);
+  for (int64_t i = p.offset; i < end; ++i) {
+    const Ranking::Match& m = ranking->top[static_cast<size_t>(i)];
+    ranked.emplace_back(m.key, m.score);
+  }
+  absl::Status s;
   if (!s.ok() || ranked.empty()) return s;
   std::string in = "?";
   SqlValues keys = {ranked[0].first};
@@ -273,13 +287,47 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
-  const int64_t next = p.offset + static_cast<int64_t>(p.outcome.hits.size());
-  if (next < end || next >= std::min<int64_t>(kMaxSearchDepth, p.outcome.total))
+  // A ranked row gone since the ranking was kept (a write through another
+  // replica, within the cache's ttl) is left out of the page.
+  p.outcome.hits.erase(
+      std::remove_if(p.outcome.hits.begin(), p.outcome.hits.end(),
+                     [](const auto& h) { return h.name().empty(); }),
+      p.outcome.hits.end());
+  // The next page starts after this page's ranks (also when a row of it
+  // was gone), if any are left within the reachable depth.
+  if (end >= std::min<int64_t>(kMaxSearchDepth, p.outcome.total))
     return absl::OkStatus();
   PageCursor cursor;
-  cursor.last_values = {next};
+  cursor.last_values = {end};
   p.outcome.next_page_token = tokens_->Encode(cursor, Fingerprint(p.params));
   return absl::OkStatus();
+}
+
+std::shared_ptr<const SearchIndex::Ranking> SearchIndex::Cached(
+    const std::string& key, uint64_t generation) {
+  if (cache_options_.max_entries <= 0) return nullptr;
+  absl::MutexLock lock(&cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  const Ranking& r = *it->second;
+  if (r.generation != generation ||
+      absl::Now() - r.created > cache_options_.ttl) {
+    cache_.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+void SearchIndex::Remember(const std::string& key, uint64_t generation,
+                           const std::shared_ptr<Ranking>& ranking) {
+  if (cache_options_.max_entries <= 0) return;
+  ranking->generation = generation;
+  ranking->created = absl::Now();
+  absl::MutexLock lock(&cache_mu_);
+  // Bounded: when full, the whole cache goes (rankings live seconds).
+  if (cache_.size() >= static_cast<size_t>(cache_options_.max_entries))
+    cache_.clear();
+  cache_[key] = ranking;
 }
 
 void SearchIndex::Search(
@@ -324,6 +372,11 @@ void SearchIndex::Search(
   }
   if (db_ == nullptr || !enabled())
     return done(absl::FailedPreconditionError("this service has no search"));
+  // Read before the transaction starts: a write that commits after it makes
+  // the ranking this search builds stale, and its Invalidate has moved the
+  // generation on by then.
+  p->generation = generation_.load(std::memory_order_acquire);
+  p->cache_key = absl::StrCat(p->match, "\n", p->params.filter);
   Pending* raw = p.get();
   db_->ReadAsync(
       deadline, [this, raw](SqlTransaction& tx) { return Run(tx, *raw); },

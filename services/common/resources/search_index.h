@@ -34,17 +34,21 @@
 #ifndef CSTOPA_SERVICES_COMMON_RESOURCES_SEARCH_INDEX_H_
 #define CSTOPA_SERVICES_COMMON_RESOURCES_SEARCH_INDEX_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cstopa/type/v1/types.pb.h"
 #include "services/common/api/call.h"
@@ -87,7 +91,7 @@ inline constexpr int32_t kMaxSearchHits = 100;
 // Bumped whenever what the index holds for the same records changes (the
 // analyzer's keys, what an entry contains): a service rebuilds its index at
 // start when the stored version differs.
-inline constexpr int64_t kSearchIndexVersion = 1;
+inline constexpr int64_t kSearchIndexVersion = 2;
 
 // A search as asked.
 struct SearchParams {
@@ -107,10 +111,22 @@ struct SearchOutcome {
   int64_t total = 0;
 };
 
+// Rankings (every match's order and the facets of a query and filter) are
+// kept for popular searches: the page of a repeated search then reads only
+// its rows. A write of this process drops them all (Invalidate: when its
+// entry is put and again once it has committed); otherwise one lives at most
+// `ttl`, the bound on how long a write through another replica can be
+// missed.
+struct SearchCacheOptions {
+  int max_entries = 256;  // 0 disables the cache
+  absl::Duration ttl = absl::Seconds(2);
+};
+
 class SearchIndex {
  public:
   // `db` and `tokens` must outlive the index.
-  SearchIndex(Database* db, const PageTokenCodec* tokens);
+  SearchIndex(Database* db, const PageTokenCodec* tokens,
+              SearchCacheOptions cache = {});
 
   SearchIndex(const SearchIndex&) = delete;
   SearchIndex& operator=(const SearchIndex&) = delete;
@@ -130,6 +146,11 @@ class SearchIndex {
   // `entry`; null removes it (a deleted resource).
   absl::Status Put(SqlTransaction& tx, absl::string_view name,
                    absl::string_view resource_type, const SearchEntry* entry);
+
+  // Drops every cached ranking (after a write of this process).
+  void Invalidate() const {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
 
   // Rebuilds the whole index from the sources' live rows, in one write
   // transaction, when it was built by another kSearchIndexVersion (or
@@ -177,12 +198,37 @@ class SearchIndex {
     EntryOf entry_of;
   };
   struct Pending;
+  // A query's ranking: its best matches to kMaxSearchDepth, best first, and
+  // its facets.
+  struct Ranking {
+    struct Match {
+      SqlValue key;  // the row's id (SQLite) or name (PostgreSQL)
+      std::string name;
+      double score;
+    };
+    std::vector<Match> top;
+    std::vector<std::pair<std::string, int64_t>> type_counts;
+    int64_t total = 0;
+    uint64_t generation = 0;
+    absl::Time created;
+  };
 
   absl::Status Rebuild(SqlTransaction& tx);
   absl::Status Run(SqlTransaction& tx, Pending& p);
+  // The cached ranking of `key` when it was built at `generation` and is
+  // younger than the ttl; else null.
+  std::shared_ptr<const Ranking> Cached(const std::string& key,
+                                        uint64_t generation);
+  void Remember(const std::string& key, uint64_t generation,
+                const std::shared_ptr<Ranking>& ranking);
 
   Database* db_;
   const PageTokenCodec* tokens_;
+  const SearchCacheOptions cache_options_;
+  mutable std::atomic<uint64_t> generation_{0};
+  absl::Mutex cache_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const Ranking>> cache_
+      ABSL_GUARDED_BY(cache_mu_);
   bool postgres_;
   std::vector<Source> sources_;
   TextAnalyzerPool analyzers_;

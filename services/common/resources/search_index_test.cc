@@ -339,6 +339,49 @@ TEST_P(SearchIndexTest, RemovedEntriesAreNotFoundAndRebuildRestoresThem) {
   EXPECT_THAT(Names("Rogalev"), ElementsAre("persons/rogalev"));
 }
 
+TEST_P(SearchIndexTest, RankingsAreKeptUntilAWriteOfThisProcess) {
+  // Another replica: an index of its own over the same store.
+  SearchIndex other(db_.get(), &tokens_);
+  SearchCacheOptions an_hour;
+  an_hour.ttl = absl::Hours(1);
+  SearchIndex patient(db_.get(), &tokens_, an_hour);
+  patient.AddSource("things", "cstopa.org/Thing",
+                    [](absl::string_view, std::string*) {
+                      return std::optional<SearchEntry>();
+                    });
+  auto search = [&](SearchIndex& index) {
+    absl::Notification done;
+    int64_t total = -1;
+    SearchParams p;
+    p.query = "council ";
+    index.Search(std::move(p), absl::Now() + absl::Seconds(20),
+                 [&](absl::StatusOr<SearchOutcome> r) {
+                   EXPECT_TRUE(r.ok()) << r.status();
+                   if (r.ok()) total = r->total;
+                   done.Notify();
+                 });
+    done.WaitForNotification();
+    return total;
+  };
+  EXPECT_EQ(search(patient), 3);
+  const SearchEntry entry{"Council of Heads of State", "", 0};
+  ASSERT_TRUE(db_->Write([&](SqlTransaction& tx) {
+                   return other.Put(tx, "bodies/heads", "cstopa.org/Body",
+                                    &entry);
+                 })
+                  .ok());
+  // Kept: the other replica's write is seen once the ranking is too old
+  // (here: an hour), or ...
+  EXPECT_EQ(search(patient), 3);
+  // ... at once after a write of this process.
+  patient.Invalidate();
+  EXPECT_EQ(search(patient), 4);
+  // The index of this test (default cache) saw its own writes at once.
+  EXPECT_EQ(Names("council ").size(), 4u);
+  Put({"bodies/heads2", "cstopa.org/Body", {"Council of Ministers", "", 0}});
+  EXPECT_EQ(Names("council ").size(), 5u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SearchIndexTest,
                          ::testing::Values("sqlite", "postgresql"));
 

@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "services/common/base/errors.h"
 
 namespace cstopa::common {
@@ -437,7 +438,6 @@ void AppendHtmlEscaped(absl::string_view s, std::string* out) {
 
 namespace {
 
-
 // The keys of a query, to tell the words of a text that match it.
 class QueryKeys {
  public:
@@ -523,6 +523,49 @@ std::string MarkedSnippet(absl::string_view text, const SearchWords& words,
     out += "…";
   } else {
     AppendHtmlEscaped(text.substr(pos), &out);
+  }
+  return out;
+}
+
+namespace {
+
+// Whether ICU lists `region` (upper case) as an ISO 3166 country: not ZZ,
+// XX or EU, whose names ICU makes up or gives as the code.
+bool IsIsoCountry(const std::string& region) {
+  for (const char* const* c = icu::Locale::getISOCountries(); *c != nullptr;
+       ++c) {
+    if (region == *c) return true;
+  }
+  return false;
+}
+
+// The name of `region` (an ISO 3166 code ICU lists) in `language`; empty
+// when ICU has none (it then gives the code back).
+std::string CountryName(const std::string& region, const char* language) {
+  icu::UnicodeString name;
+  icu::Locale("", region.c_str())
+      .getDisplayCountry(icu::Locale(language), name);
+  std::string out;
+  name.toUTF8String(out);
+  return out == region ? std::string() : out;
+}
+
+}  // namespace
+
+std::string CountryNames(absl::string_view code) {
+  absl::ConsumePrefix(&code, "states/");
+  if (code.size() != 2 || !absl::ascii_isalpha(code[0]) ||
+      !absl::ascii_isalpha(code[1])) {
+    return "";
+  }
+  const std::string region = absl::AsciiStrToUpper(code);
+  if (!IsIsoCountry(region)) return "";
+  std::string out;
+  for (const char* language : {"en", "ru"}) {
+    std::string name = CountryName(region, language);
+    if (name.empty()) continue;
+    if (!out.empty()) out += '\n';
+    out += name;
   }
   return out;
 }

@@ -178,6 +178,19 @@ void AppendHtmlEscaped(absl::string_view s, std::string* out);
 std::string MarkedSnippet(absl::string_view text, const SearchWords& words,
                           TextAnalyzer& analyzer, int max_words = 24);
 
+// A state's names for the search index, so that "Kazakhstan" and
+// "Казахстан" find a record that names the state only by `states/kz` or
+// region code KZ: for a state resource name (`states/{state}`, its id the
+// state's ISO 3166-1 alpha-2 code) or such a code in either case, the
+// country's name in English, then in Russian, as ICU's locale data gives
+// them, joined by "\n". Empty for anything else: not two letters, or a code
+// ICU does not list as an ISO 3166 country (ZZ, XX, EU).
+//
+//   CountryNames("states/kz");  // "Kazakhstan\nКазахстан"
+//   CountryNames("KG");         // "Kyrgyzstan\nКиргизия"
+//   CountryNames("states/zz");  // ""
+std::string CountryNames(absl::string_view code);
+
 }  // namespace cstopa::common
 
 #endif  // CSTOPA_SERVICES_COMMON_TEXT_SEARCH_TEXT_H_

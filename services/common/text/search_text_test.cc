@@ -270,5 +270,28 @@ TEST(MarkedSnippetTest, CutsAPassageAroundTheFirstMatch) {
             " (<mark>a</mark> b…");
 }
 
+TEST(CountryNamesTest, NamesAStateInEnglishAndRussian) {
+  EXPECT_EQ(CountryNames("states/kz"), "Kazakhstan\nКазахстан");
+  EXPECT_EQ(CountryNames("KZ"), "Kazakhstan\nКазахстан");
+  EXPECT_EQ(CountryNames("kz"), "Kazakhstan\nКазахстан");
+  // ICU 72's Russian name of Kyrgyzstan is the older "Киргизия".
+  EXPECT_EQ(CountryNames("KG"), "Kyrgyzstan\nКиргизия");
+  EXPECT_EQ(CountryNames("states/ru"), "Russia\nРоссия");
+  EXPECT_EQ(CountryNames("RS"), "Serbia\nСербия");
+}
+
+TEST(CountryNamesTest, IsEmptyForWhatIsNoCountryCode) {
+  // ICU names ZZ "Unknown Region" and gives XX back as it is.
+  EXPECT_EQ(CountryNames("states/zz"), "");
+  EXPECT_EQ(CountryNames("XX"), "");
+  EXPECT_EQ(CountryNames("EU"), "");
+  EXPECT_EQ(CountryNames("xx-bad"), "");
+  EXPECT_EQ(CountryNames("states/kaz"), "");
+  EXPECT_EQ(CountryNames("persons/kz"), "");
+  EXPECT_EQ(CountryNames("k1"), "");
+  EXPECT_EQ(CountryNames("states/"), "");
+  EXPECT_EQ(CountryNames(""), "");
+}
+
 }  // namespace
 }  // namespace cstopa::common
