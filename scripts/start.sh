@@ -120,7 +120,7 @@ Try it with the cstopa command (build/cli/cstopa; --help on every command,
   \$cstopa dashboard
   \$cstopa search Rogalev                   # the whole record: persons, documents, events, missions...
   \$cstopa search Рогалев                   # either script finds the same person
-  \$cstopa search "терроризма"              # any form of a Russian word
+  \$cstopa search Казахстане                # any form, either script: Kazakhstan's records
   \$cstopa documents --filter 'kind = DOCUMENT_KIND_STATEMENT'
   \$cstopa watch events                     # a live stream of changes; Ctrl-C ends it
   \$cstopa call monitoring.v1.MonitoringService.SummarizeMissions '{}'
