@@ -452,10 +452,6 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
 
 namespace {
 
-// Gateway search pages: default and largest sizes (as the services').
-constexpr int32_t kDefaultSearchPage = 20;
-constexpr int32_t kMaxSearchPage = 100;
-
 // What a page token of a search is bound to.
 std::string SearchFingerprint(const gw::SearchRequest& req) {
   return absl::StrCat("gateway search\n", req.query().size(), ":", req.query(),
@@ -494,11 +490,9 @@ void GatewayHandler::Search(SearchCall call) {
   const gw::SearchRequest& req = call.request();
   if (auto words = common::ParseSearchWords(req.query(), "query"); !words.ok())
     return call.Finish(words.status());
-  auto page_size = common::NormalizePageSize(req.page_size());
+  auto page_size = common::SearchPageSize(req.page_size());
   if (!page_size.ok()) return call.Finish(page_size.status());
-  const int32_t size = req.page_size() == 0
-                           ? kDefaultSearchPage
-                           : std::min(*page_size, kMaxSearchPage);
+  const int32_t size = *page_size;
   // Per service, how many of its hits earlier pages took.
   std::vector<int64_t> offsets(kServiceCount, 0);
   const std::string fingerprint = SearchFingerprint(req);

@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <functional>
 #include <random>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,19 @@ int Run(const Options& o) {
   }
   auto db = common::OpenDatabase(url, MonitoringSchema());
   if (!db.ok()) return Fail("open " + url, db.status());
+  // Declared before the resources, so run after them: their change feed's
+  // poller reads the database until the resources are gone.
+  struct RemoveTemporaryStore {
+    std::unique_ptr<common::Database>& db;
+    const std::string& dir;
+    ~RemoveTemporaryStore() {
+      if (dir.empty()) return;
+      db.reset();
+      for (const char* f : {"/m.db", "/m.db-wal", "/m.db-shm"})
+        unlink((dir + f).c_str());
+      rmdir(dir.c_str());
+    }
+  } remove_temporary_store{*db, dir};
   common::PageTokenCodec tokens("bench");
   auto keys = common::ApiKeyStore::Parse(common::HashApiKey(kEditorKey) +
                                          " editor bench\n");
@@ -202,13 +216,6 @@ int Run(const Options& o) {
     return monitoring.CreateMission(editor, req, &m);
   });
   if (!s.ok()) return Fail("create", s);
-
-  if (!dir.empty()) {
-    db->reset();
-    for (const char* f : {"/m.db", "/m.db-wal", "/m.db-shm"})
-      unlink((dir + f).c_str());
-    rmdir(dir.c_str());
-  }
   return 0;
 }
 

@@ -248,6 +248,45 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
 }
 
+# Starts the four services on their built-in seed, each on the SQLite file
+# $tmp/$1-<service>.db; appends their ports to the caller's `ports` and
+# their PIDs to its `backend_pids`.
+start_backends() {
+  local svc
+  for svc in membership legislation events monitoring; do
+    start_server "$svc" "sqlite:///$tmp/$1-$svc.db" --seed=builtin
+    ports+=("$grpc_port")
+    backend_pids+=("$server_pid")
+  done
+}
+
+# Starts the gateway, with any further flags, in front of the services on
+# the caller's ports $pm, $pl, $pe and $po; sets server_pid and grpc_port.
+start_gateway() {
+  rm -f "$tmp/gateway.ports"
+  "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
+    --http_listen=127.0.0.1:0 \
+    --port_file="$tmp/gateway.ports" --access_log=off \
+    --membership_target="ipv4:127.0.0.1:$pm" \
+    --legislation_target="ipv4:127.0.0.1:$pl" \
+    --events_target="ipv4:127.0.0.1:$pe" \
+    --monitoring_target="ipv4:127.0.0.1:$po" "$@" 2>"$tmp/gateway.log" &
+  pids+=($!)
+  server_pid=$!
+  grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
+}
+
+# Waits (bounded) until the gateway on $grpc_port follows every service's
+# change stream, so that answers are cached from the first.
+wait_streams() {
+  "$build/tests/bench/gateway_freshness_bench" --updates=0 \
+    --gateway="127.0.0.1:$grpc_port" --api_key_file="$tmp/key" || {
+    echo "run_bench.sh: the gateway does not follow the change streams" >&2
+    tail -n 20 "$tmp/gateway.log" >&2
+    exit 1
+  }
+}
+
 # Stops the servers whose PIDs are given (SIGTERM, then waits for each).
 stop_backends() {
   local pid
@@ -540,44 +579,16 @@ bench_http_uncached() {
 }
 
 bench_gateway() {
-  local store=$1 svc pid ports=() backend_pids=() r="$tmp/gateway"
+  local store=$1 pid ports=() backend_pids=() r="$tmp/gateway"
   if [[ $store != sqlite ]]; then
     echo "-- gateway: measured in the sqlite run only (it owns no data)"
     return 0
   fi
   mkdir -p "$r"
   # The services on their built-in seed (the views' facts), SQLite.
-  for svc in membership legislation events monitoring; do
-    start_server "$svc" "sqlite:///$tmp/gw-$svc.db" --seed=builtin
-    ports+=("$grpc_port")
-    backend_pids+=("$server_pid")
-  done
+  start_backends gw
   local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
   local fresh_updates=$((writes < 200 ? writes : 200))
-  # Starts the gateway in front of them, with any further flags.
-  start_gateway() {
-    rm -f "$tmp/gateway.ports"
-    "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
-      --http_listen=127.0.0.1:0 \
-      --port_file="$tmp/gateway.ports" --access_log=off \
-      --membership_target="ipv4:127.0.0.1:$pm" \
-      --legislation_target="ipv4:127.0.0.1:$pl" \
-      --events_target="ipv4:127.0.0.1:$pe" \
-      --monitoring_target="ipv4:127.0.0.1:$po" "$@" 2>"$tmp/gateway.log" &
-    pids+=($!)
-    server_pid=$!
-    grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
-  }
-  # Waits (bounded) until the gateway follows every service's change
-  # stream, so that views are cached from the first.
-  wait_streams() {
-    "$build/tests/bench/gateway_freshness_bench" --updates=0 \
-      --gateway="127.0.0.1:$grpc_port" --api_key_file="$tmp/key" || {
-      echo "run_bench.sh: the gateway does not follow the change streams" >&2
-      tail -n 20 "$tmp/gateway.log" >&2
-      exit 1
-    }
-  }
   start_gateway
   local day='as_of { year: 2025 month: 6 day: 1 }'
   encode cstopa.gateway.v1.GetStateProfileRequest \
@@ -710,7 +721,7 @@ bench_gateway() {
 
 # One search across a large record: see the header.
 bench_search() {
-  local store=$1 svc t0 ports=() backend_pids=() r="$tmp/search"
+  local store=$1 t0 ports=() backend_pids=() r="$tmp/search"
   if [[ $store != sqlite ]]; then
     echo "-- search: measured in the sqlite run only"
     return 0
@@ -722,11 +733,7 @@ bench_search() {
     --requests_dir="$r" >/dev/null
   "$build/tests/bench/events_bench_data" --store="sqlite:///$tmp/sr-events.db" \
     --events="$events" --requests_dir="$r" >/dev/null
-  for svc in membership legislation events monitoring; do
-    start_server "$svc" "sqlite:///$tmp/sr-$svc.db" --seed=builtin
-    ports+=("$grpc_port")
-    backend_pids+=("$server_pid")
-  done
+  start_backends sr
   local pm=${ports[0]} pl=${ports[1]} pe=${ports[2]} po=${ports[3]}
   # The persons, through the API (the load generator's set-up), then a
   # pass of echo alone to have them made before anything is measured.
@@ -736,19 +743,6 @@ bench_search() {
   echo "-- search: $documents documents, $events events and" \
     "$search_persons persons made in" \
     "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
-  # The gateway in front of them, with any further flags.
-  search_gateway() {
-    rm -f "$tmp/gateway.ports"
-    "$build/gateway/gateway_server" --listen=127.0.0.1:0 --admin_listen= \
-      --port_file="$tmp/gateway.ports" --access_log=off \
-      --membership_target="ipv4:127.0.0.1:$pm" \
-      --legislation_target="ipv4:127.0.0.1:$pl" \
-      --events_target="ipv4:127.0.0.1:$pe" \
-      --monitoring_target="ipv4:127.0.0.1:$po" "$@" 2>"$tmp/gateway.log" &
-    pids+=($!)
-    server_pid=$!
-    grpc_port=$(wait_port "$tmp/gateway.ports" "$server_pid" "$tmp/gateway.log")
-  }
   local q="query: 'cybersecurity' page_size: 10"
   encode cstopa.gateway.v1.SearchRequest "$q" "$r/g.bin"
   encode cstopa.gateway.v1.SearchRequest \
@@ -757,19 +751,15 @@ bench_search() {
   local calls="GatewaySearch=$g/Search@$r/g.bin,GatewaySearchBroad=$g/Search@$r/g_broad.bin,SearchCached=$g/Search@$r/g.bin"
   # The default gateway: answers are cached like views (kept true by the
   # change streams), so a repeated search makes no backend call.
-  search_gateway
-  "$build/tests/bench/gateway_freshness_bench" --updates=0 \
-    --gateway="127.0.0.1:$grpc_port" --api_key_file="$tmp/key" >/dev/null || {
-    echo "run_bench.sh: the gateway does not follow the change streams" >&2
-    exit 1
-  }
+  start_gateway
+  wait_streams
   echo "-- gateway_server on :$grpc_port, searches cached (the default)"
   run_loadgen --scenarios=echo,SearchCached,echo --custom="$calls"
   echo
   check_targets SearchCached:0.12
   check_strict echo SearchCached
   stop_server
-  search_gateway --view_cache=false --coalesce=false
+  start_gateway --view_cache=false --coalesce=false
   echo "-- gateway_server on :$grpc_port, --view_cache=false --coalesce=false"
   run_loadgen --scenarios=echo,GatewaySearch,echo --custom="$calls"
   echo

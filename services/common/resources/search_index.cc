@@ -77,6 +77,12 @@ int64_t SearchDate(const google::type::Date& date, bool present) {
   return int64_t{date.year()} * 10000 + date.month() * 100 + date.day();
 }
 
+absl::StatusOr<int32_t> SearchPageSize(int32_t requested) {
+  auto size = NormalizePageSize(requested);
+  if (!size.ok()) return size.status();
+  return requested == 0 ? kDefaultSearchHits : std::min(*size, kMaxSearchHits);
+}
+
 struct SearchIndex::Pending {
   SearchParams params;
   std::string cache_key;    // the words and the filter
@@ -116,33 +122,32 @@ absl::Status SearchIndex::Put(SqlTransaction& tx, absl::string_view name,
   // NULL without a date (so that no date comparison holds).
   SqlValue date;
   if (entry->date > 0) date.emplace<int64_t>(entry->date);
-  if (!postgres_) {
-    // The triggers keep search_fts: an update re-indexes the row.
-    return tx
-        .Execute(
-            "INSERT INTO search_entries(name, resource_type, title, body, "
-            "hit_date) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-            "resource_type = excluded.resource_type, title = excluded.title, "
-            "body = excluded.body, hit_date = excluded.hit_date",
-            {std::string(name), std::string(resource_type), entry->title,
-             entry->text, date})
-        .status();
+  SqlValues values = {std::string(name), std::string(resource_type),
+                      entry->title, entry->text, date};
+  // SQLite: the triggers keep search_fts (an update re-indexes the row).
+  // PostgreSQL: the keys are stored beside the texts, title above body.
+  std::string keys_column, keys_value, keys_update;
+  if (postgres_) {
+    auto analyzer = analyzers_.Borrow();
+    if (!analyzer.ok()) return analyzer.status();
+    values.push_back((*analyzer)->NormalizedText(entry->title));
+    values.push_back((*analyzer)->NormalizedText(entry->text));
+    keys_column = ", keys";
+    keys_value =
+        ", setweight(to_tsvector('simple', ?), 'A') || "
+        "setweight(to_tsvector('simple', ?), 'B')";
+    keys_update = ", keys = excluded.keys";
   }
-  auto analyzer = analyzers_.Borrow();
-  if (!analyzer.ok()) return analyzer.status();
-  std::string title_keys = (*analyzer)->NormalizedText(entry->title);
-  std::string body_keys = (*analyzer)->NormalizedText(entry->text);
   return tx
       .Execute(
-          "INSERT INTO search_entries(name, resource_type, title, body, "
-          "hit_date, keys) VALUES (?, ?, ?, ?, ?, "
-          "setweight(to_tsvector('simple', ?), 'A') || "
-          "setweight(to_tsvector('simple', ?), 'B')) ON CONFLICT (name) DO "
-          "UPDATE SET resource_type = EXCLUDED.resource_type, title = "
-          "EXCLUDED.title, body = EXCLUDED.body, hit_date = "
-          "EXCLUDED.hit_date, keys = EXCLUDED.keys",
-          {std::string(name), std::string(resource_type), entry->title,
-           entry->text, date, std::move(title_keys), std::move(body_keys)})
+          absl::StrCat("INSERT INTO search_entries(name, resource_type, title, "
+                       "body, hit_date",
+                       keys_column, ") VALUES (?, ?, ?, ?, ?", keys_value,
+                       ") ON CONFLICT (name) DO UPDATE SET resource_type = "
+                       "excluded.resource_type, title = excluded.title, body = "
+                       "excluded.body, hit_date = excluded.hit_date",
+                       keys_update),
+          values)
       .status();
 }
 
@@ -192,9 +197,6 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
   std::string where = p.condition.sql.empty()
                           ? std::string()
                           : absl::StrCat(" AND ", p.condition.sql);
-  SqlValues params = {p.match};
-  params.insert(params.end(), p.condition.params.begin(),
-                p.condition.params.end());
 
   // The ranking: from the cache, else one pass over the matches (the
   // full-text match is the costly part, so it runs once): each match's key,
@@ -205,16 +207,19 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
     const std::string score = postgres_
                                   ? "ts_rank(e.keys, to_tsquery('simple', ?))"
                                   : "-bm25(search_fts, 4.0, 1.0)";
-    SqlValues all_params;
-    if (postgres_) all_params.push_back(p.match);
-    all_params.insert(all_params.end(), params.begin(), params.end());
+    // The match expression (twice on PostgreSQL: the score's and the
+    // WHERE's), then the filter's parameters.
+    SqlValues params = {p.match};
+    if (postgres_) params.push_back(p.match);
+    params.insert(params.end(), p.condition.params.begin(),
+                  p.condition.params.end());
     auto built = std::make_shared<Ranking>();
     std::vector<Ranking::Match>& matches = built->top;
     absl::flat_hash_map<std::string, int64_t> counts;
     absl::Status s = tx.QueryEach(
         absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id",
                      ", e.name, e.resource_type, ", score, match, where),
-        all_params, [&](const SqlRow& row) {
+        params, [&](const SqlRow& row) {
           matches.push_back(
               {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
           ++counts[row.Bytes(2)];
@@ -247,32 +252,29 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
   const int64_t end = std::min<int64_t>(
       p.offset + p.page_size, static_cast<int64_t>(ranking->top.size()));
   if (p.offset >= end) return absl::OkStatus();
-  std::vector<std::pair<SqlValue, double>> ranked;
-  for (int64_t i = p.offset; i < end; ++i) {
-    const Ranking::Match& m = ranking->top[static_cast<size_t>(i)];
-    ranked.emplace_back(m.key, m.score);
-  }
-  absl::Status s;
-  if (!s.ok() || ranked.empty()) return s;
-  std::string in = "?";
-  SqlValues keys = {ranked[0].first};
-  for (size_t i = 1; i < ranked.size(); ++i) {
-    in.append(", ?");
-    keys.push_back(ranked[i].first);
+  // The page's rows, read by key (their texts are read for the page only).
+  const auto first = ranking->top.begin() + p.offset;
+  const auto last = ranking->top.begin() + end;
+  std::string in;
+  SqlValues keys;
+  for (auto m = first; m != last; ++m) {
+    in.append(in.empty() ? "?" : ", ?");
+    keys.push_back(m->key);
   }
   auto analyzer = analyzers_.Borrow();
   if (!analyzer.ok()) return analyzer.status();
-  p.outcome.hits.resize(ranked.size());
-  s = tx.QueryEach(
+  p.outcome.hits.resize(keys.size());
+  absl::Status s = tx.QueryEach(
       absl::StrCat("SELECT ", postgres_ ? "name" : "id",
                    ", name, resource_type, title, body, hit_date FROM "
                    "search_entries WHERE ",
                    postgres_ ? "name" : "id", " IN (", in, ")"),
       keys, [&](const SqlRow& row) {
         const SqlValue key = row.Value(0);
-        size_t at = 0;
-        while (at < ranked.size() && ranked[at].first != key) ++at;
-        if (at == ranked.size()) return absl::OkStatus();
+        auto m = std::find_if(
+            first, last, [&](const Ranking::Match& r) { return r.key == key; });
+        if (m == last) return absl::OkStatus();
+        const size_t at = static_cast<size_t>(m - first);
         cstopa::type::v1::SearchHit& hit = p.outcome.hits[at];
         hit.set_name(std::string(row.Bytes(1)));
         hit.set_type(std::string(row.Bytes(2)));
@@ -283,7 +285,7 @@ absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
         hit.set_snippet(std::move(snippet));
         if (!row.IsNull(5) && row.Int(5) > 0)
           SetDate(row.Int(5), hit.mutable_date());
-        hit.set_score(ranked[at].second);
+        hit.set_score(m->score);
         return absl::OkStatus();
       });
   if (!s.ok()) return s;
@@ -341,11 +343,9 @@ void SearchIndex::Search(
   auto condition = CompileFilter(p->params.filter, kSearchFilterFields);
   if (!condition.ok()) return done(condition.status());
   p->condition = std::move(*condition);
-  auto page_size = NormalizePageSize(p->params.page_size);
+  auto page_size = SearchPageSize(p->params.page_size);
   if (!page_size.ok()) return done(page_size.status());
-  p->page_size = p->params.page_size == 0
-                     ? kDefaultSearchHits
-                     : std::min(*page_size, kMaxSearchHits);
+  p->page_size = *page_size;
   if (!p->params.page_token.empty()) {
     auto cursor = tokens_->Decode(p->params.page_token, Fingerprint(p->params));
     if (!cursor.ok()) return done(cursor.status());

@@ -88,6 +88,9 @@ int64_t SearchDate(const google::type::Date& date, bool present = true);
 inline constexpr int kMaxSearchDepth = 1000;
 inline constexpr int32_t kDefaultSearchHits = 20;
 inline constexpr int32_t kMaxSearchHits = 100;
+// The page size of a search's `page_size`: kDefaultSearchHits for 0, at
+// most kMaxSearchHits; INVALID_ARGUMENT when negative.
+absl::StatusOr<int32_t> SearchPageSize(int32_t requested);
 // Bumped whenever what the index holds for the same records changes (the
 // analyzer's keys, what an entry contains): a service rebuilds its index at
 // start when the stored version differs.
