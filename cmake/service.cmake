@@ -94,6 +94,7 @@ ${list_entries}  }@SEMI@
     add_executable(${name}_server main.cc)
     cstopa_warnings(${name}_server)
     target_link_libraries(${name}_server PRIVATE ${name}_lib)
+    cstopa_use_allocator(${name}_server)
   endif()
 
   file(GLOB tests RELATIVE ${dir} CONFIGURE_DEPENDS ${dir}/*_test.cc)

@@ -30,6 +30,8 @@ build_packages=(
   # full-text search: ICU (words, case folding, transliteration) and
   # Snowball's stemmers (services/common/text)
   libicu-dev libstemmer-dev
+  # the servers' allocator (cmake/allocator.cmake)
+  libjemalloc-dev
   # HTTP: libevent's evhttp (gateway HTTP/JSON, admin endpoints), zlib
   # (gzip), CLI11 and libcurl (the `cstopa` command)
   libevent-dev zlib1g-dev libcli11-dev libcurl4-openssl-dev
