@@ -1,5 +1,7 @@
 #include "services/common/server/interceptors.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -135,17 +137,137 @@ std::string RequestIdOf(const grpc::ServerContextBase* context) {
   return std::string(*id);
 }
 
-AccessLog::AccessLog(FILE* out) : out_(out) {}
+AccessLog::AccessLog(FILE* out, AccessLogOptions options)
+    : out_(out), options_(options) {
+  if (out_ != nullptr) writer_ = std::thread([this] { Run(); });
+}
+
+AccessLog::~AccessLog() { Close(); }
 
 void AccessLog::Write(absl::string_view line) {
   if (out_ == nullptr) return;
-  std::string buffer;
-  buffer.reserve(line.size() + 1);
-  buffer.append(line.data(), line.size());
-  buffer += '\n';
+  Enqueue(std::string(line));
+}
+
+void AccessLog::WriteRpc(RpcLine line) {
+  if (out_ == nullptr) return;
+  Enqueue(std::move(line));
+}
+
+size_t AccessLog::SizeOf(const Entry& entry) {
+  if (const std::string* line = std::get_if<std::string>(&entry)) {
+    return line->size() + 1;
+  }
+  const RpcLine& r = std::get<RpcLine>(entry);
+  // The fixed part of the line is about 200 bytes.
+  return 200 + r.service.size() + r.method.size() + r.request_id.size() +
+         r.trace_id.size() + r.span_id.size() + r.peer.size() + r.error.size();
+}
+
+void AccessLog::Enqueue(Entry entry) {
+  const size_t bytes = SizeOf(entry);
   absl::MutexLock lock(&mu_);
-  std::fwrite(buffer.data(), 1, buffer.size(), out_);
-  std::fflush(out_);
+  if (closing_ || buffered_lines_ >= options_.capacity_lines ||
+      buffered_bytes_ + bytes > options_.capacity_bytes) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  pending_.push_back(std::move(entry));
+  ++buffered_lines_;
+  buffered_bytes_ += bytes;
+  ++accepted_;
+}
+
+void AccessLog::Flush() {
+  if (out_ == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = accepted_;
+  ++flush_waiters_;
+  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return written_ >= target || writer_done_;
+  };
+  mu_.Await(absl::Condition(&done));
+  --flush_waiters_;
+}
+
+void AccessLog::Close() {
+  if (out_ == nullptr) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) {
+      // Another Close stops the writer (or has stopped it).
+      mu_.Await(absl::Condition(&writer_done_));
+      return;
+    }
+    closing_ = true;
+  }
+  writer_.join();
+}
+
+bool AccessLog::HasWorkLocked() const { return closing_ || !pending_.empty(); }
+
+bool AccessLog::ShouldWriteLocked() const {
+  return closing_ || flush_waiters_ > 0 ||
+         pending_.size() >= options_.batch_lines;
+}
+
+void AccessLog::Run() {
+  pthread_setname_np(pthread_self(), "access_log");  // for top and profiles
+  std::vector<Entry> batch;
+  std::string text;
+  for (;;) {
+    size_t bytes = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &AccessLog::HasWorkLocked));
+      // A first line has arrived: give others `max_delay` to join it.
+      mu_.AwaitWithTimeout(absl::Condition(this, &AccessLog::ShouldWriteLocked),
+                           options_.max_delay);
+      if (pending_.empty()) {  // only when closing
+        writer_done_ = true;
+        return;
+      }
+      batch.swap(pending_);  // `pending_` keeps the old batch's capacity
+    }
+    text.clear();
+    for (const Entry& entry : batch) Format(entry, &text);
+    std::fwrite(text.data(), 1, text.size(), out_);
+    std::fflush(out_);
+    for (const Entry& entry : batch) bytes += SizeOf(entry);
+    {
+      absl::MutexLock lock(&mu_);
+      written_ += batch.size();
+      buffered_lines_ -= batch.size();
+      buffered_bytes_ -= bytes;
+    }
+    batch.clear();
+    // A large batch's text is not kept for the rest of the process.
+    if (text.capacity() > (1u << 20)) std::string().swap(text);
+  }
+}
+
+void AccessLog::Format(const Entry& entry, std::string* out) {
+  if (const std::string* line = std::get_if<std::string>(&entry)) {
+    absl::StrAppend(out, *line, "\n");
+    return;
+  }
+  const RpcLine& r = std::get<RpcLine>(entry);
+  char duration[32];
+  std::snprintf(duration, sizeof(duration), "%.3f", r.duration_ms);
+  absl::StrAppend(
+      out, "{\"ts\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", r.time, absl::UTCTimeZone()),
+      "\",\"level\":\"info\",\"msg\":\"rpc\",\"service\":\"",
+      JsonEscape(r.service), "\",\"method\":\"", JsonEscape(r.method),
+      "\",\"code\":\"", GrpcCodeName(r.grpc_code),
+      "\",\"grpc_code\":", r.grpc_code, ",\"duration_ms\":", duration);
+  absl::StrAppend(out, ",\"request_id\":\"", JsonEscape(r.request_id),
+                  "\",\"trace_id\":\"", r.trace_id, "\",\"span_id\":\"",
+                  r.span_id, "\",\"peer\":\"", JsonEscape(r.peer), "\"");
+  if (r.grpc_code != grpc::StatusCode::OK) {
+    absl::StrAppend(out, ",\"error\":\"", JsonEscape(r.error), "\"");
+  }
+  out->append("}\n");
 }
 
 // The per-call interceptor. gRPC runs its hooks one batch at a time, but the
@@ -298,24 +420,19 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
       factory_->metrics_->RecordCall(method_, code, seconds);
     }
     if (factory_->log_ == nullptr || !factory_->log_->enabled()) return;
-    char duration[32];
-    std::snprintf(duration, sizeof(duration), "%.3f", seconds * 1e3);
-    std::string line =
-        absl::StrCat("{\"ts\":\"",
-                     absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                      absl::UTCTimeZone()),
-                     "\",\"level\":\"info\",\"msg\":\"rpc\",\"service\":\"",
-                     JsonEscape(factory_->service_name_), "\",\"method\":\"",
-                     JsonEscape(method_), "\",\"code\":\"", GrpcCodeName(code),
-                     "\",\"grpc_code\":", code, ",\"duration_ms\":", duration,
-                     ",\"request_id\":\"", JsonEscape(request_id_),
-                     "\",\"trace_id\":\"", span_.trace_id, "\",\"span_id\":\"",
-                     span_.span_id, "\",\"peer\":\"", JsonEscape(peer_), "\"");
-    if (code != grpc::StatusCode::OK) {
-      absl::StrAppend(&line, ",\"error\":\"", JsonEscape(message), "\"");
-    }
-    line += "}";
-    factory_->log_->Write(line);
+    // Only the fields: the log's writer thread formats the line.
+    AccessLog::RpcLine line;
+    line.time = absl::Now();
+    line.service = factory_->service_name_;
+    line.method = method_;
+    line.grpc_code = code;
+    line.duration_ms = seconds * 1e3;
+    line.request_id = request_id_;  // the handler's metadata views it
+    line.trace_id = span_.trace_id;
+    line.span_id = span_.span_id;
+    line.peer = std::move(peer_);  // not read again once finished
+    if (code != grpc::StatusCode::OK) line.error = std::string(message);
+    factory_->log_->WriteRpc(std::move(line));
   }
 
   TelemetryInterceptorFactory* const factory_;

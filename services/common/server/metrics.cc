@@ -19,6 +19,10 @@ constexpr const char* kBucketLabels[] = {
 static_assert(sizeof(kBucketLabels) / sizeof(kBucketLabels[0]) ==
               Metrics::kBucketBounds.size() + 1);
 
+// The counter of SetAccessLogDroppedLines.
+constexpr absl::string_view kAccessLogDropped =
+    "cstopa_access_log_dropped_lines_total";
+
 // Where calls to methods beyond kMaxMethods are counted.
 constexpr absl::string_view kOverflowMethod = "/other/other";
 
@@ -143,7 +147,7 @@ void Metrics::SetGauge(absl::string_view name, absl::string_view help,
                        double value) {
   // Names of the built-in families are refused so none is rendered twice.
   if (!IsMetricName(name) || name == "cstopa_build_info" ||
-      absl::StartsWith(name, "grpc_server_")) {
+      name == kAccessLogDropped || absl::StartsWith(name, "grpc_server_")) {
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -152,6 +156,11 @@ void Metrics::SetGauge(absl::string_view name, absl::string_view help,
     it = gauges_.emplace(std::string(name), Gauge{std::string(help), 0}).first;
   }
   it->second.value = value;
+}
+
+void Metrics::SetAccessLogDroppedLines(std::function<uint64_t()> read) {
+  absl::MutexLock lock(&mu_);
+  access_log_dropped_ = std::move(read);
 }
 
 std::string Metrics::RenderPrometheus() const {
@@ -207,6 +216,14 @@ std::string Metrics::RenderPrometheus() const {
                     FormatValue(sum), "\n",
                     "grpc_server_handling_seconds_count{", labels, "} ",
                     cumulative, "\n");
+  }
+
+  if (access_log_dropped_) {
+    absl::StrAppend(&out, "# HELP ", kAccessLogDropped,
+                    " Access-log lines dropped because the log's buffer was "
+                    "full (the output could not keep up).\n",
+                    "# TYPE ", kAccessLogDropped, " counter\n",
+                    kAccessLogDropped, " ", access_log_dropped_(), "\n");
   }
 
   for (const auto& [name, gauge] : gauges_) {

@@ -7,10 +7,13 @@
 //   grpc_server_handled_total{grpc_service,grpc_method,grpc_code}  counter
 //   grpc_server_handling_seconds{grpc_service,grpc_method,le}      histogram
 //   cstopa_build_info{service}                                    gauge (1)
+//   cstopa_access_log_dropped_lines_total                         counter
 //
-// plus any gauges set with SetGauge. The telemetry interceptor
-// (interceptors.h) calls RecordCall for every call; the admin HTTP server
-// (admin_http.h) serves RenderPrometheus() at /metrics.
+// plus any gauges set with SetGauge. The access-log counter (lines the
+// AccessLog of interceptors.h dropped because its buffer was full) is
+// rendered once SetAccessLogDroppedLines has wired it. The telemetry
+// interceptor (interceptors.h) calls RecordCall for every call; the
+// admin HTTP server (admin_http.h) serves RenderPrometheus() at /metrics.
 //
 //   Metrics metrics("membership");
 //   metrics.RecordCall("/cstopa.membership.v1.Membership/GetMember",
@@ -65,8 +68,16 @@ class Metrics {
 
   // Sets gauge `name` to `value`, creating it with `help` on first use.
   // Ignored unless `name` is a valid Prometheus metric name other than the
-  // built-in ones (cstopa_build_info, grpc_server_*).
+  // built-in ones (cstopa_build_info, cstopa_access_log_dropped_lines_total,
+  // grpc_server_*).
   void SetGauge(absl::string_view name, absl::string_view help, double value);
+
+  // Renders `read()` as the counter cstopa_access_log_dropped_lines_total
+  // from now on (the server passes its AccessLog's dropped_lines). `read` is
+  // called from RenderPrometheus, must be thread-safe and cheap, and must
+  // stay callable as long as the metrics are rendered; an empty function
+  // unwires it.
+  void SetAccessLogDroppedLines(std::function<uint64_t()> read);
 
   // All metrics in Prometheus text exposition format 0.0.4 (serve it with
   // Content-Type "text/plain; version=0.0.4; charset=utf-8").
@@ -93,6 +104,7 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Series>, std::less<>> series_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, Gauge, std::less<>> gauges_ ABSL_GUARDED_BY(mu_);
+  std::function<uint64_t()> access_log_dropped_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cstopa::common

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -432,6 +434,249 @@ TEST(AccessLogTest, WritesLinesAndToleratesNull) {
   }
 }
 
+// All of `f` from its start.
+std::string ReadFileBack(FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string all;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) all.append(buf, n);
+  return all;
+}
+
+TEST(AccessLogTest, DisabledLogDoesNothing) {
+  AccessLog off(nullptr);
+  EXPECT_FALSE(off.enabled());
+  off.Write("dropped");
+  off.WriteRpc(AccessLog::RpcLine());
+  off.Flush();
+  off.Close();
+  EXPECT_EQ(off.dropped_lines(), 0u);
+}
+
+TEST(AccessLogTest, ManyThreadsLinesArriveWholeAndInOrder) {
+  constexpr int kThreads = 8;
+  constexpr int kLines = 2000;
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  uint64_t dropped = 0;
+  {
+    AccessLog log(f);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < kLines; ++i) {
+          // Long enough that a torn line would show.
+          log.Write(absl::StrCat("{\"t\":", t, ",\"i\":", i, ",\"pad\":\"",
+                                 std::string(40, static_cast<char>('a' + t)),
+                                 "\"}"));
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    dropped = log.dropped_lines();
+  }  // the destructor writes every buffered line
+  EXPECT_EQ(dropped, 0u);
+  std::string all = ReadFileBack(f);
+  std::fclose(f);
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back(), '\n');
+  std::vector<absl::string_view> lines = absl::StrSplit(all, '\n');
+  lines.pop_back();  // after the last '\n'
+  ASSERT_EQ(lines.size(), size_t{kThreads * kLines});
+  std::vector<int> next(kThreads, 0);
+  for (absl::string_view l : lines) {
+    int t = -1, i = -1;
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(l, absl::ByAnyChar(":,"));
+    ASSERT_EQ(parts.size(), 6u) << l;
+    ASSERT_TRUE(absl::SimpleAtoi(parts[1], &t)) << l;
+    ASSERT_TRUE(absl::SimpleAtoi(parts[3], &i)) << l;
+    ASSERT_TRUE(t >= 0 && t < kThreads) << l;
+    EXPECT_EQ(l,
+              absl::StrCat("{\"t\":", t, ",\"i\":", i, ",\"pad\":\"",
+                           std::string(40, static_cast<char>('a' + t)), "\"}"));
+    EXPECT_EQ(i, next[t]) << "thread " << t << " out of order";
+    next[t] = i + 1;
+  }
+}
+
+TEST(AccessLogTest, FlushAndCloseWriteEverything) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  // A delay no test waits out: only Flush and Close can write the lines.
+  AccessLogOptions options;
+  options.max_delay = absl::Hours(1);
+  AccessLog log(f, options);
+  log.Write("{\"n\":1}");
+  log.Write("{\"n\":2}");
+  log.Flush();
+  EXPECT_EQ(ReadFileBack(f), "{\"n\":1}\n{\"n\":2}\n");
+  log.Write("{\"n\":3}");
+  log.Close();
+  EXPECT_EQ(ReadFileBack(f), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+  log.Close();             // idempotent
+  log.Write("{\"n\":4}");  // after Close: dropped and counted
+  log.Flush();
+  EXPECT_EQ(log.dropped_lines(), 1u);
+  EXPECT_EQ(ReadFileBack(f), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+  std::fclose(f);
+}
+
+TEST(AccessLogTest, IdleLogWritesWithinMaxDelay) {
+  std::string path = ::testing::TempDir() + "access_log_idle_XXXXXX";
+  int fd = mkstemp(path.data());
+  ASSERT_GE(fd, 0);
+  FILE* f = fdopen(fd, "w");
+  ASSERT_NE(f, nullptr);
+  AccessLog log(f);  // max_delay 50 ms
+  log.Write("{\"idle\":true}");
+  // No Flush: the writer's timer writes it. Polled through another handle
+  // (the writer owns `f`), with a generous bound.
+  auto read = [&path] {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::string all;
+  while ((all = read()).empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(all, "{\"idle\":true}\n");
+  log.Close();
+  std::fclose(f);
+  std::remove(path.c_str());
+}
+
+TEST(AccessLogTest, FormatsRpcLines) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  {
+    AccessLog log(f);
+    AccessLog::RpcLine line;
+    line.time =
+        absl::FromUnixMillis(1714564800123);  // 2024-05-01T12:00:00.123Z
+    line.service = "membership";
+    line.method = "/pkg.Svc/M";
+    line.grpc_code = 5;
+    line.duration_ms = 1.2344;
+    line.request_id = "req-\"1\"";
+    line.trace_id = std::string(32, 'a');
+    line.span_id = std::string(16, 'b');
+    line.peer = "ipv4:127.0.0.1:5555";
+    line.error = "no such member";
+    log.WriteRpc(line);
+    line.grpc_code = 0;  // OK: no "error"
+    log.WriteRpc(line);
+  }
+  const std::string common =
+      "{\"ts\":\"2024-05-01T12:00:00.123Z\",\"level\":\"info\",\"msg\":\"rpc\","
+      "\"service\":\"membership\",\"method\":\"/pkg.Svc/M\",";
+  const std::string ids = absl::StrCat(
+      "\"duration_ms\":1.234,\"request_id\":\"req-\\\"1\\\"\",\"trace_id\":\"",
+      std::string(32, 'a'), "\",\"span_id\":\"", std::string(16, 'b'),
+      "\",\"peer\":\"ipv4:127.0.0.1:5555\"");
+  EXPECT_EQ(ReadFileBack(f),
+            absl::StrCat(common, "\"code\":\"NOT_FOUND\",\"grpc_code\":5,", ids,
+                         ",\"error\":\"no such member\"}\n", common,
+                         "\"code\":\"OK\",\"grpc_code\":0,", ids, "}\n"));
+  std::fclose(f);
+}
+
+// A pipe whose buffer the test has filled, so that the log's writer blocks
+// in its first write until the test reads.
+class FullPipe {
+ public:
+  FullPipe() {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+    int flags = fcntl(write_fd_, F_GETFL);
+    fcntl(write_fd_, F_SETFL, flags | O_NONBLOCK);
+    std::string chunk(4096, 'x');
+    for (size_t size : {chunk.size(), size_t{1}}) {
+      for (;;) {
+        ssize_t n = ::write(write_fd_, chunk.data(), size);
+        if (n <= 0) break;
+        filler_ += static_cast<size_t>(n);
+      }
+    }
+    fcntl(write_fd_, F_SETFL, flags);
+    out_ = fdopen(write_fd_, "w");
+  }
+  ~FullPipe() {
+    if (out_ != nullptr) std::fclose(out_);
+    if (read_fd_ >= 0) close(read_fd_);
+  }
+
+  FILE* out() const { return out_; }
+  size_t filler() const { return filler_; }
+
+  // Reads until the write end is closed (CloseWriteEnd).
+  std::string ReadToEnd() {
+    std::string all;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(read_fd_, buf, sizeof(buf))) > 0) {
+      all.append(buf, static_cast<size_t>(n));
+    }
+    return all;
+  }
+  void CloseWriteEnd() {
+    std::fclose(out_);
+    out_ = nullptr;
+  }
+
+ private:
+  int read_fd_ = -1, write_fd_ = -1;
+  size_t filler_ = 0;
+  FILE* out_ = nullptr;
+};
+
+TEST(AccessLogTest, FullBufferDropsAndCounts) {
+  FullPipe pipe;
+  ASSERT_NE(pipe.out(), nullptr);
+  ASSERT_GT(pipe.filler(), 0u);
+  AccessLogOptions options;
+  options.capacity_lines = 10;
+  options.batch_lines = 4;
+  auto log = std::make_unique<AccessLog>(pipe.out(), options);
+  Metrics metrics("telemetry-test");
+  metrics.SetAccessLogDroppedLines([&log] { return log->dropped_lines(); });
+  EXPECT_THAT(metrics.RenderPrometheus(),
+              HasSubstr("# TYPE cstopa_access_log_dropped_lines_total counter\n"
+                        "cstopa_access_log_dropped_lines_total 0\n"));
+
+  // The writer blocks on the full pipe with whatever it took; the lines it
+  // holds count against the capacity, so exactly 10 lines are accepted.
+  for (int i = 0; i < 25; ++i) log->Write(absl::StrCat("{\"i\":", i, "}"));
+  EXPECT_EQ(log->dropped_lines(), 15u);
+  std::string text = metrics.RenderPrometheus();
+  EXPECT_THAT(text, HasSubstr("# HELP cstopa_access_log_dropped_lines_total "));
+  EXPECT_THAT(text, HasSubstr("\ncstopa_access_log_dropped_lines_total 15\n"));
+
+  // Unblocked, the accepted lines all arrive, in order.
+  std::string all;
+  std::thread reader([&] { all = pipe.ReadToEnd(); });
+  log->Close();
+  pipe.CloseWriteEnd();
+  reader.join();
+  EXPECT_EQ(log->dropped_lines(), 15u);
+  ASSERT_GE(all.size(), pipe.filler());
+  EXPECT_EQ(all.substr(0, pipe.filler()), std::string(pipe.filler(), 'x'));
+  std::string expected;
+  for (int i = 0; i < 10; ++i) absl::StrAppend(&expected, "{\"i\":", i, "}\n");
+  EXPECT_EQ(all.substr(pipe.filler()), expected);
+  metrics.SetAccessLogDroppedLines(nullptr);
+  log.reset();
+  EXPECT_THAT(metrics.RenderPrometheus(),
+              Not(HasSubstr("cstopa_access_log_dropped_lines_total")));
+}
+
 // --------------------------------------------------------- Admin HTTP
 
 int Connect(int port) {
@@ -732,16 +977,6 @@ TEST(AdminHttpTest, Ipv6Loopback) {
 
 // ------------------------------------------------- Interceptor end to end
 
-std::string ReadFileBack(FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string all;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) all.append(buf, n);
-  return all;
-}
-
 std::string Get(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
                 const std::string& key) {
   auto it = md.find(key);
@@ -851,6 +1086,7 @@ class InterceptorTest : public ::testing::Test {
 
   void TearDown() override {
     StopServer();
+    access_log_.reset();  // writes its last lines while the file is open
     if (log_file_ != nullptr) std::fclose(log_file_);
   }
 
@@ -874,7 +1110,8 @@ class InterceptorTest : public ::testing::Test {
                                    grpc::InsecureChannelCredentials());
   }
 
-  // Waits for in-flight calls to end so every log line has been written.
+  // Waits for in-flight calls to end so every call's line has been handed to
+  // the access log (LogLines flushes it).
   void StopServer() {
     if (server_ == nullptr) return;
     server_->Shutdown(std::chrono::system_clock::now() +
@@ -914,6 +1151,7 @@ class InterceptorTest : public ::testing::Test {
 
   // Every access-log line, parsed.
   std::vector<google::protobuf::Struct> LogLines() {
+    access_log_->Flush();  // the lines of the calls that have ended
     std::vector<google::protobuf::Struct> out;
     std::string all = ReadFileBack(log_file_);
     EXPECT_TRUE(all.empty() || all.back() == '\n');
