@@ -429,14 +429,23 @@ class Resource {
     T* out = call.response();
     const absl::Time deadline = call.deadline();
     const bool basic = Basic(req, /*list=*/false);
+    // The answer as last sent, while nothing has been written since.
+    CacheSlot slot = FindCached(absl::StrCat("get\n", req.name(), "\n", *day,
+                                             "\n", basic ? "basic" : "full"),
+                                call);
+    if (slot.hit) return;
     store_.GetAsync(req.name(), false, out, deadline,
-                    [this, out, day = *day, basic,
+                    [this, out, day = *day, basic, slot = std::move(slot),
                      call = std::move(call)](absl::Status s) mutable {
                       if (s.ok() && basic)
                         resource_internal::ClearFields(out,
                                                        decl_.basic_view_omits);
                       if (s.ok()) Compute(out, day);
-                      call.Finish(std::move(s));
+                      if (!s.ok() || slot.key.empty())
+                        return call.Finish(std::move(s));
+                      std::string bytes = out->SerializeAsString();
+                      KeepCached(slot, bytes);
+                      call.FinishSerialized(std::move(bytes));
                     });
   }
 
@@ -523,6 +532,20 @@ class Resource {
     const size_t budget = resource_internal::PageBudget(limit);
     const std::string share_key =
         absl::StrCat(basic ? "basic " : "full ", budget);
+    // The page as last sent, while nothing has been written since: the
+    // request's every field, the day and the handler's condition make the
+    // key.
+    CacheSlot slot;
+    {
+      std::string key =
+          absl::StrCat("list\n", Response::descriptor()->name(), "\n", *day,
+                       "\n", share_key, "\n", q.extra_fingerprint, "\n");
+      for (const SqlValue& v : q.extra_params) AppendKeyPart(v, &key);
+      key += "\n";
+      if (!req.AppendToString(&key)) key.clear();
+      slot = FindCached(std::move(key), call);
+      if (slot.hit) return;
+    }
     if (!decl_.compute) {
       // The stored bytes, sent as they are (less the fields the view leaves
       // out). Room for the page is made at the first row: growing a string
@@ -561,12 +584,13 @@ class Resource {
             return absl::OkStatus();
           },
           deadline,
-          [bytes = std::move(bytes),
+          [this, bytes = std::move(bytes), slot = std::move(slot),
            call = std::move(call)](absl::StatusOr<std::string> next) mutable {
             if (!next.ok()) return call.Finish(next.status());
             if (!next->empty())
               resource_internal::AppendBytesField(
                   fields.next_page_token->number(), *next, bytes.get());
+            KeepCached(slot, *bytes);
             call.FinishSerialized(std::move(*bytes));
           },
           SharePage<Response>(out, share_key));
@@ -598,13 +622,16 @@ class Resource {
           return absl::OkStatus();
         },
         deadline,
-        [this, out, day = *day,
+        [this, out, day = *day, slot = std::move(slot),
          call = std::move(call)](absl::StatusOr<std::string> next) mutable {
           if (!next.ok()) return call.Finish(next.status());
           ComputeAll(out, day);
           out->GetReflection()->SetString(out, fields.next_page_token,
                                           *std::move(next));
-          call.Finish(absl::OkStatus());
+          if (slot.key.empty()) return call.Finish(absl::OkStatus());
+          std::string bytes = out->SerializeAsString();
+          KeepCached(slot, bytes);
+          call.FinishSerialized(std::move(bytes));
         },
         SharePage<Response>(out, share_key));
   }
@@ -901,6 +928,49 @@ class Resource {
       return absl::OkStatus();
     };
     return share;
+  }
+
+  // A read's place in the store's read cache (store/read_cache.h): its key
+  // ("" when not cached) and the generation the read began at.
+  struct CacheSlot {
+    std::string key;
+    uint64_t generation = 0;
+    bool hit = false;  // the call was answered from the cache
+  };
+
+  // Looks up `key` (of this resource type) in the store's read cache; on a
+  // hit, answers `call` with the kept bytes.
+  template <typename Call>
+  CacheSlot FindCached(std::string key, Call& call) {
+    CacheSlot slot;
+    Database* db = set_->db();
+    if (db == nullptr || key.empty() || !db->read_cache().enabled())
+      return slot;
+    ReadCache& cache = db->read_cache();
+    slot.generation = cache.generation();
+    slot.key = absl::StrCat(T::descriptor()->full_name(), "\n", key);
+    std::string bytes;
+    if (cache.Find(slot.key, &bytes)) {
+      slot.hit = true;
+      call.FinishSerialized(std::move(bytes));
+    }
+    return slot;
+  }
+  void KeepCached(const CacheSlot& slot, absl::string_view bytes) {
+    if (!slot.key.empty())
+      set_->db()->read_cache().Put(slot.key, slot.generation, bytes);
+  }
+  static void AppendKeyPart(const SqlValue& v, std::string* key) {
+    if (const auto* i = std::get_if<int64_t>(&v)) {
+      absl::StrAppend(key, "i", *i, ";");
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      key->push_back('d');
+      key->append(reinterpret_cast<const char*>(d), sizeof(double));
+    } else if (const auto* s = std::get_if<std::string>(&v)) {
+      absl::StrAppend(key, "s", s->size(), ":", *s, ";");
+    } else {
+      key->append("n;");
+    }
   }
 
   // Whether `req` gets the BASIC view (`list`: the default of a List).

@@ -70,7 +70,7 @@ struct Settings {
   std::string listen, admin_listen, api_keys_file, page_token_secret, port_file,
       access_log, tls_cert_file, tls_key_file, tls_client_ca_file;
   int64_t drain_seconds = 10, lame_duck_seconds = 0, max_message_bytes = 0,
-          max_concurrent_streams = 0;
+          max_concurrent_streams = 0, read_cache_mb = 0;
   std::vector<ServiceSettings> services;  // in the order of the definitions
 };
 
@@ -135,6 +135,10 @@ absl::StatusOr<Settings> ParseFlags(
             "largest request or response message");
   flags.Add("max_concurrent_streams", "CSTOPA_MAX_CONCURRENT_STREAMS", "200",
             "concurrent calls per client connection");
+  flags.Add("read_cache_mb", "CSTOPA_READ_CACHE_MB", "64",
+            "MiB of recent Get and List answers kept per store until a write "
+            "commits (another replica's: once the change feed sees it); 0 "
+            "turns the cache off");
   flags.Add("tls_cert_file", "CSTOPA_TLS_CERT_FILE", "",
             "PEM certificate chain; with --tls_key_file enables TLS");
   flags.Add("tls_key_file", "CSTOPA_TLS_KEY_FILE", "", "PEM private key");
@@ -174,8 +178,9 @@ absl::StatusOr<Settings> ParseFlags(
   st.tls_cert_file = flags.Get("tls_cert_file");
   st.tls_key_file = flags.Get("tls_key_file");
   st.tls_client_ca_file = flags.Get("tls_client_ca_file");
-  for (const char* name : {"drain_seconds", "lame_duck_seconds",
-                           "max_message_bytes", "max_concurrent_streams"}) {
+  for (const char* name :
+       {"drain_seconds", "lame_duck_seconds", "max_message_bytes",
+        "max_concurrent_streams", "read_cache_mb"}) {
     auto v = flags.GetInt(name);
     if (!v.ok()) return v.status();
     if (*v < 0)
@@ -186,6 +191,9 @@ absl::StatusOr<Settings> ParseFlags(
   st.lame_duck_seconds = *flags.GetInt("lame_duck_seconds");
   st.max_message_bytes = *flags.GetInt("max_message_bytes");
   st.max_concurrent_streams = *flags.GetInt("max_concurrent_streams");
+  st.read_cache_mb = *flags.GetInt("read_cache_mb");
+  if (st.read_cache_mb > 65536)
+    return absl::InvalidArgumentError("--read_cache_mb must be at most 65536");
   if (st.max_concurrent_streams < 1)
     return absl::InvalidArgumentError(
         "--max_concurrent_streams must be at least 1");
@@ -377,6 +385,9 @@ int RunServices(int argc, char** argv, const std::string& program,
       auto db = OpenDatabase(ss.store, def.schema);
       if (!db.ok()) return fail(absl::StrCat("store ", ss.store), db.status());
       h.db = std::move(*db);
+      ReadCacheOptions cache;
+      cache.max_bytes = static_cast<size_t>(st.read_cache_mb) << 20;
+      h.db->read_cache().set_options(cache);
     }
     ServiceContext ctx{h.db.get(), &tokens, &keys, ss.extra};
     auto service = def.create(ctx);
@@ -419,7 +430,10 @@ int RunServices(int argc, char** argv, const std::string& program,
     close_log = true;
   }
   Metrics metrics(names);
+  // Written by a thread of its own; closed below once the server has stopped.
   AccessLog access_log(log_out);
+  metrics.SetAccessLogDroppedLines(
+      [&access_log] { return access_log.dropped_lines(); });
 
   auto creds = Credentials(st);
   if (!creds.ok()) return fail("TLS", creds.status());
@@ -598,6 +612,9 @@ int RunServices(int argc, char** argv, const std::string& program,
   stop_watch.Notify();
   watcher.join();
   if (admin) admin->Shutdown();
+  // Every call has ended: write the access log's last lines before its file
+  // closes.
+  access_log.Close();
   if (close_log) std::fclose(log_out);
   LogEvent("info", "stopped", {{"service", names}});
   return 0;

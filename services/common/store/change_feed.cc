@@ -258,6 +258,9 @@ absl::Status ChangeFeed::Poll() {
   if (!started) {
     auto bounds = Bounds();
     if (!bounds.ok()) return bounds.status();
+    // Answers kept before the feed knew where the log stood may predate
+    // rows written in the meantime.
+    db_->read_cache().Invalidate();
     absl::MutexLock lock(&mu_);
     head_ = ring_floor_ = bounds->second;
     started_ = true;
@@ -267,6 +270,9 @@ absl::Status ChangeFeed::Poll() {
   for (int round = 0; round < 8; ++round) {
     auto rows = ReadAfter(after, options_.page_size);
     if (!rows.ok()) return rows.status();
+    // Rows this process did not write itself (another replica's) change
+    // what reads answer: the answers kept of them go.
+    if (!rows->empty()) db_->read_cache().Invalidate();
     absl::MutexLock lock(&mu_);
     for (Change& c : *rows) {
       if (c.seq <= head_) continue;

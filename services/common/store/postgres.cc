@@ -154,6 +154,7 @@ class PgDatabase : public Database {
     if (!c.ok()) return c.status();
     (*c)->set_deadline(deadline);
     absl::Status s = RunTransaction(*c, "BEGIN", fn);
+    read_cache().Invalidate();
     (*c)->set_deadline(absl::InfiniteFuture());
     pool_.Release(*c);
     return s;

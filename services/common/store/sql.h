@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "services/common/base/executor.h"
 #include "services/common/base/sql_value.h"
+#include "services/common/store/read_cache.h"
 
 namespace cstopa::common {
 
@@ -239,6 +240,12 @@ class Database {
   virtual void WriteAsync(absl::Time deadline, TransactionFn fn,
                           StatusCallback done);
 
+  // Answers of recent reads, kept until a write commits (read_cache.h).
+  // Every back end's Write invalidates it when its transaction ends, before
+  // returning; a change feed, when it sees rows another replica wrote.
+  // A Database that wraps another answers with the other's.
+  virtual ReadCache& read_cache() { return read_cache_; }
+
   // The store's own figures (connections, queued reads, ...), served with
   // the server's metrics; none by default. Cheap; thread-safe.
   virtual std::vector<StoreGauge> Gauges() { return {}; }
@@ -267,6 +274,7 @@ class Database {
 
   std::unique_ptr<Executor> read_executor_;
   std::unique_ptr<Executor> write_executor_;
+  ReadCache read_cache_;
 };
 
 // Opens the store named by `url` and applies pending migrations:

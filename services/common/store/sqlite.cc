@@ -430,7 +430,9 @@ class SqliteDatabase : public Database {
     if (absl::Now() >= deadline) return DeadlinePassed();
     absl::MutexLock lock(&write_mu_);
     DeadlineGuard guard(writer_.get(), deadline);
-    return RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    absl::Status s = RunInTransaction(writer_.get(), "BEGIN IMMEDIATE", fn);
+    read_cache().Invalidate();
+    return s;
   }
 
   absl::Status QueryOnce(

@@ -51,17 +51,17 @@ inline bool BackendMissing(const std::string& backend) {
 // In a test or a fixture's SetUp: sets `url` to the test server's URL; skips
 // the test when no server was asked for (BackendMissing); fails it when one
 // was asked for and did not start.
-#define CSTOPA_TEST_POSTGRES_URL_OR_SKIP(url)                              \
-  do {                                                                     \
-    url = ::cstopa::common::TestPostgresUrl();                            \
-    if (url.empty()) {                                                     \
-      if (::cstopa::common::BackendMissing("postgresql")) {                \
-        GTEST_SKIP() << "no PostgreSQL test server in this build";         \
-      } else {                                                             \
-        FAIL() << "the test PostgreSQL server did not start (see the "    \
-                  "postgres_start test's output)";                         \
-      }                                                                    \
-    }                                                                      \
+#define CSTOPA_TEST_POSTGRES_URL_OR_SKIP(url)                          \
+  do {                                                                 \
+    url = ::cstopa::common::TestPostgresUrl();                         \
+    if (url.empty()) {                                                 \
+      if (::cstopa::common::BackendMissing("postgresql")) {            \
+        GTEST_SKIP() << "no PostgreSQL test server in this build";     \
+      } else {                                                         \
+        FAIL() << "the test PostgreSQL server did not start (see the " \
+                  "postgres_start test's output)";                     \
+      }                                                                \
+    }                                                                  \
   } while (0)
 
 // A PostgreSQL database in a schema of its own, dropped with the object.
@@ -119,6 +119,7 @@ class SchemaDroppingDatabase : public Database {
     db_->WriteAsync(deadline, std::move(fn), std::move(done));
   }
   std::vector<StoreGauge> Gauges() override { return db_->Gauges(); }
+  ReadCache& read_cache() override { return db_->read_cache(); }
   absl::Status Ping() override { return db_->Ping(); }
   absl::string_view dialect() const override { return db_->dialect(); }
 
