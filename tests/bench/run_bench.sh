@@ -13,13 +13,37 @@
 #   ninja -j2 -C build cstopa_loadgen bench_echo_server membership_server \
 #     legislation_server legislation_bench_data events_server \
 #     events_bench_data events_watch_bench
+# and PATH must hold h2load and nghttp (nghttp2-client) and protoc.
 #
 # Starts the echo server and, per service, its server on a fresh store with a
 # one-off editor key, fills the store, then runs the load generator (echo
 # first and last, so each service's ratios come from echo runs beside it):
 #   membership: creates --persons persons and --roles roles (a page of 50 is
-#     full); GetState, ListPersons (page_size 50), ListRoles (a filter).
-#     Targets: GetState >= 0.6 of echo (0.3 on PostgreSQL), ListPersons >= 0.3.
+#     full; cstopa_loadgen's set-up). The unary calls are driven by h2load,
+#     not by cstopa_loadgen, which spends much of a two-core machine on
+#     itself: echo came out at about half what the machine serves and every
+#     ratio too kind (--channels and --outstanding apply to cstopa_loadgen
+#     only). In order: echo (bench_echo_server, a 100-byte payload), GetState
+#     (states/kz), ListPersons (page_size 50), ListRoles (page_size 50,
+#     filter "role_type = ROLE_TYPE_MEMBER"), echo again; each ratio is to
+#     the mean of the two echo runs. Each request is encoded once (protoc
+#     --encode; echo.proto for echo), framed once as a gRPC message, and
+#     sent with
+#       h2load --warm-up-time=<warmup>ms -D <duration>ms -c 16 -m 32 -t 1 \
+#         -H 'content-type: application/grpc' -H 'te: trailers' \
+#         -d <framed request> http://127.0.0.1:<port>/<service>/<method>
+#     e.g. .../cstopa.membership.v1.MembershipService/GetState; before each
+#     run one sample call (h2load -n 1 -c 1 -v, then nghttp -v for the
+#     trailers) must answer grpc-status 0, and the run fails on any request
+#     that failed or was not 2xx (h2load counts HTTP statuses, not gRPC's).
+#     h2load reports no percentiles: its rows carry mean_ms (the mean of
+#     "time for request"), not p50_ms/p99_ms. Then GetState and ListPersons
+#     one call at a time (cstopa_loadgen --channels=1 --outstanding=1) for
+#     latency. Then the server again with its access log on
+#     (--access_log=<file>, as scripts/start.sh runs it): echo,
+#     GetStateLogged (GetState), echo, by h2load as above.
+#     Targets: on SQLite GetState >= 0.7 of echo, GetStateLogged >= 0.6,
+#     ListPersons >= 0.4; on PostgreSQL GetState >= 0.5, ListPersons >= 0.3.
 #   legislation: --documents generated documents (legislation_bench_data);
 #     GetDocument, SearchDocuments ("cybersecurity law", about 0.5% of the
 #     documents match; page_size 10), under load and then one call at a time
@@ -166,6 +190,17 @@ for b in "${need[@]}"; do
     exit 1
   fi
 done
+# The membership scenarios are driven by h2load (nghttp2-client), their
+# requests encoded with protoc.
+if [[ ",$services," == *,membership,* ]]; then
+  for b in h2load nghttp protoc; do
+    if ! command -v "$b" >/dev/null; then
+      echo "run_bench.sh: $b is missing (scripts/install-deps.sh installs" \
+        "nghttp2-client and protobuf-compiler)" >&2
+      exit 1
+    fi
+  done
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cstopa-bench.XXXXXX")
 pids=()
@@ -321,7 +356,11 @@ check_targets() {
     /^\{/ {
       s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
       r = $0; sub(/.*"ratio_to_echo":/, "", r); sub(/[,}].*/, "", r)
-      p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
+      # No p50_ms in the rows h2load drove (they have mean_ms).
+      p = ""
+      if (index($0, "\"p50_ms\":")) {
+        p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
+      }
       ratio[s] = r; p50[s] = p
     }
     END {
@@ -335,7 +374,9 @@ check_targets() {
         }
         printf "target %-16s ratio_to_echo %s >= %.2f  %s\n", s, ratio[s], min,
                (ratio[s] + 0 >= min ? "PASS" : "FAIL")
-        if (t[3] != "") {
+        if (t[3] != "" && p50[s] == "") {
+          printf "target %-16s p50_ms   -   < %s  FAIL (not measured)\n", s, t[3]
+        } else if (t[3] != "") {
           printf "target %-16s p50_ms %s < %s  %s\n", s, p50[s], t[3],
                  (p50[s] + 0 < t[3] + 0 ? "PASS" : "FAIL")
         }
@@ -347,7 +388,7 @@ check_targets() {
 # PASS/FAIL for scenario $1's p50 in the last loadgen run below $2 ms.
 check_p50() {
   awk -v s="$1" -v max="$2" '
-    index($0, "{\"scenario\":\"" s "\"") == 1 {
+    index($0, "{\"scenario\":\"" s "\"") == 1 && index($0, "\"p50_ms\":") {
       p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
       printf "target %-16s p50_ms %s < %s (one call in flight)  %s\n", s, p,
              max, (p + 0 < max + 0 ? "PASS" : "FAIL")
@@ -384,20 +425,62 @@ check_strict() {
 }
 
 bench_membership() {
-  local store=$1 url=$2
+  local store=$1 url=$2 r="$tmp/membership"
+  local m=/cstopa.membership.v1.MembershipService
+  local echo_method=/cstopa.bench.v1.EchoService/Echo
+  unary_requests "$r"
   start_server membership "$url"
   echo "-- membership_server on :$grpc_port ($store); creating $persons" \
     "persons and $roles roles"
-  run_loadgen --scenarios=echo,GetState,ListPersons,ListRoles,echo \
-    --persons="$persons" --roles="$roles" --api_key_file="$tmp/key"
+  # The persons and roles: the load generator's set-up alone (no scenario).
+  run_loadgen --scenarios= --persons="$persons" --roles="$roles" \
+    --api_key_file="$tmp/key" >/dev/null
+  echo "-- unary calls driven by h2load (16 connections x 32 streams," \
+    "1 thread), echo before and after; access log off"
+  : >"$tmp/unary.txt"
+  run_unary echo "$echo_port" "$echo_method" "$r/echo.grpc"
+  run_unary GetState "$grpc_port" "$m/GetState" "$r/get_state.grpc"
+  run_unary ListPersons "$grpc_port" "$m/ListPersons" "$r/list_persons.grpc"
+  run_unary ListRoles "$grpc_port" "$m/ListRoles" "$r/list_roles.grpc"
+  run_unary echo "$echo_port" "$echo_method" "$r/echo.grpc"
+  unary_report
   echo
   if [[ $store == postgresql ]]; then
-    check_targets GetState:0.3 ListPersons:0.3
+    check_targets GetState:0.5 ListPersons:0.3
   else
-    check_targets GetState:0.6 ListPersons:0.3
+    check_targets GetState:0.7 ListPersons:0.4
   fi
   check_strict echo GetState ListPersons ListRoles
+  echo "-- latency, one call in flight (cstopa_loadgen)"
+  run_loadgen --scenarios=GetState,ListPersons --channels=1 --outstanding=1
+  echo
+  check_strict GetState ListPersons
   stop_server
+  # Again with the access log on, as scripts/start.sh runs the server: one
+  # line written per call.
+  local access_log="$tmp/membership.access.log"
+  start_server membership "$url" --access_log="$access_log"
+  echo "-- membership_server on :$grpc_port ($store), access log on" \
+    "(--access_log=<file>); h2load as above"
+  : >"$tmp/unary.txt"
+  run_unary echo "$echo_port" "$echo_method" "$r/echo.grpc"
+  run_unary GetStateLogged "$grpc_port" "$m/GetState" "$r/get_state.grpc"
+  run_unary echo "$echo_port" "$echo_method" "$r/echo.grpc"
+  unary_report
+  echo
+  if [[ $store == sqlite ]]; then
+    check_targets GetStateLogged:0.6
+  fi
+  check_strict echo GetStateLogged
+  stop_server
+  # The pass measured nothing if the log was not written.
+  if [[ ! -s "$access_log" ]]; then
+    echo "run_bench.sh: --access_log=$access_log stayed empty" >&2
+    tail -n 20 "$tmp/membership.log" >&2
+    exit 1
+  fi
+  echo "access log: $(wc -l <"$access_log") lines"
+  rm -f "$access_log"
 }
 
 bench_legislation() {
@@ -472,9 +555,13 @@ bench_events() {
   stop_server
 }
 
-# Serialized request $2 (protobuf text format) of message $1 into file $3.
+# Serialized request $2 (protobuf text format) of message $1 into file $3
+# (with the messages of tests/bench/echo.proto too once unary_requests has
+# made $tmp/echo.binpb).
 encode() {
-  printf '%s\n' "$2" | protoc --descriptor_set_in="$build/cstopa.binpb" \
+  local sets="$build/cstopa.binpb"
+  [[ -s "$tmp/echo.binpb" ]] && sets+=":$tmp/echo.binpb"
+  printf '%s\n' "$2" | protoc --descriptor_set_in="$sets" \
     --encode="$1" >"$3"
 }
 
@@ -515,6 +602,144 @@ run_h2load() {
     cat "$tmp/h2load.txt" >&2
     exit 1
   }
+}
+
+# The h2load options of the membership scenarios (bench_http's gRPC side
+# uses the same): 16 connections x 32 streams, one thread, so h2load spends
+# one core and the server the other.
+grpc_headers=(-H 'content-type: application/grpc' -H 'te: trailers')
+h2load_unary=(-c 16 -m 32 -t 1 "${grpc_headers[@]}")
+
+# The framed requests of the membership scenarios, into directory $1 (once
+# per run): echo.grpc (an EchoRequest with a 100-byte payload, encoded with
+# tests/bench/echo.proto, which build/cstopa.binpb does not hold),
+# get_state.grpc, list_persons.grpc and list_roles.grpc (the load
+# generator's defaults: states/kz, page_size 50, the members).
+unary_requests() {
+  local r=$1
+  [[ -s "$r/list_roles.grpc" ]] && return 0
+  mkdir -p "$r"
+  protoc --proto_path="$here" --descriptor_set_out="$tmp/echo.binpb" \
+    echo.proto
+  encode cstopa.bench.v1.EchoRequest \
+    "payload: '$(printf '%100s' '' | tr ' ' x)'" "$r/echo.bin"
+  encode cstopa.membership.v1.GetStateRequest "name: 'states/kz'" \
+    "$r/get_state.bin"
+  encode cstopa.membership.v1.ListPersonsRequest "page_size: 50" \
+    "$r/list_persons.bin"
+  encode cstopa.membership.v1.ListRolesRequest \
+    "page_size: 50 filter: 'role_type = ROLE_TYPE_MEMBER'" "$r/list_roles.bin"
+  local f
+  for f in echo get_state list_persons list_roles; do
+    frame "$r/$f.bin" "$r/$f.grpc"
+  done
+}
+
+# Scenario $1's one sample call: method $3 (a full path) on 127.0.0.1:$2
+# with the framed request $4. h2load counts HTTP status codes, and gRPC
+# answers its errors with HTTP 200, so this checks the gRPC status: exits 1
+# unless the call is 2xx with grpc-status 0.
+#
+# `h2load -v` prints the fields of each answer's first HEADERS frame as
+# "[stream_id=1] name: value": a trailers-only answer (how a gRPC server
+# answers an error) shows its grpc-status there, but h2load 1.52 prints no
+# trailers, where an OK answer carries its grpc-status. So when h2load's
+# output has none, nghttp (nghttp2-client too) makes the same call: `-v`
+# prints every frame received, trailers as "recv (stream_id=13) name: value".
+check_grpc_status() {
+  local name=$1 url="http://127.0.0.1:$2$3" body=$4 status msg
+  if ! h2load -n 1 -c 1 -v "${grpc_headers[@]}" -d "$body" "$url" \
+    >"$tmp/sample.txt" 2>&1 ||
+    ! grep -q '^status codes: 1 2xx' "$tmp/sample.txt"; then
+    echo "run_bench.sh: $name: the sample call to $url failed:" >&2
+    cat "$tmp/sample.txt" >&2
+    exit 1
+  fi
+  status=$(sed -n 's/^\[stream_id=[0-9]*\] grpc-status: *//p' \
+    "$tmp/sample.txt" | tail -n 1)
+  if [[ -z "$status" ]]; then
+    nghttp -n -v "${grpc_headers[@]}" -d "$body" "$url" \
+      >"$tmp/sample.txt" 2>&1 || {
+      echo "run_bench.sh: $name: nghttp failed on $url:" >&2
+      cat "$tmp/sample.txt" >&2
+      exit 1
+    }
+    status=$(sed -n 's/^\[ *[0-9.]*\] recv (stream_id=[0-9]*) grpc-status: *//p' \
+      "$tmp/sample.txt" | tail -n 1)
+  fi
+  status=${status%$'\r'}
+  if [[ "$status" != 0 ]]; then
+    msg=$(sed -n 's/.*[])] grpc-message: *//p' "$tmp/sample.txt" | tail -n 1)
+    # grpc-message is percent-encoded.
+    msg=$(printf '%b' "${msg//%/\\x}")
+    echo "run_bench.sh: $name: grpc-status ${status:-missing} from $url:" \
+      "${msg:-(no grpc-message)}" >&2
+    tail -n 20 "$tmp"/*.log >&2
+    exit 1
+  fi
+}
+
+# Scenario $1, method $3 on 127.0.0.1:$2 with the framed request $4: one
+# sample call (check_grpc_status), then h2load ($h2load_unary) for the
+# warm-up and the duration (run_h2load: every answer 2xx). Appends
+# "scenario rps 2xx errors mean_ms" to $tmp/unary.txt; mean_ms is the mean
+# of h2load's "time for request" (it reports no percentiles).
+run_unary() {
+  local name=$1 port=$2 method=$3 body=$4
+  check_grpc_status "$name" "$port" "$method" "$body"
+  run_h2load "$name" "${h2load_unary[@]}" -d "$body" \
+    "http://127.0.0.1:$port$method"
+  awk -v name="$name" '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000
+      if (v ~ /ms$/) return v + 0
+      if (v ~ /s$/) return v * 1000
+      return -1
+    }
+    /^finished in/ { rps = $4 + 0 }
+    /^status codes:/ { ok = $3 + 0; bad = $5 + $7 + $9 }
+    /^requests:/ { failed = $10 + $12 }
+    /^time for request:/ { mean = ms($6) }
+    END { printf "%s %.2f %d %d %.3f\n", name, rps, ok, bad + failed, mean }
+  ' "$tmp/h2load.txt" >>"$tmp/unary.txt"
+}
+
+# The runs in $tmp/unary.txt as JSON lines in $tmp/out.txt (the shape the
+# load generator prints, for check_targets and check_strict; mean_ms where
+# it has p50_ms and p99_ms) and a table, each ratio to the mean of the echo
+# runs.
+unary_report() {
+  awk -v seconds="$duration" '
+    { name[NR] = $1; rps[NR] = $2; ok[NR] = $3; err[NR] = $4; mean[NR] = $5
+      if ($1 == "echo") { echo_sum += $2; echo_runs++ } }
+    END {
+      base = echo_runs > 0 ? echo_sum / echo_runs : 0
+      for (i = 1; i <= NR; i++) {
+        ratio[i] = "null"
+        if (base > 0) ratio[i] = sprintf("%.3f", rps[i] / base)
+        printf "{\"scenario\":\"%s\",\"rps\":%.1f,\"mean_ms\":%.3f,\"errors\":%d,\"ok_calls\":%d,\"seconds\":%.3f,\"driver\":\"h2load\",\"connections\":16,\"streams\":32,\"ratio_to_echo\":%s}\n",
+               name[i], rps[i], mean[i], err[i], ok[i], seconds, ratio[i]
+      }
+    }' "$tmp/unary.txt" >"$tmp/out.txt"
+  cat "$tmp/out.txt"
+  echo
+  awk '
+    { name[NR] = $1; rps[NR] = $2; err[NR] = $4; mean[NR] = $5
+      if ($1 == "echo") { echo_sum += $2; echo_runs++ } }
+    END {
+      base = echo_runs > 0 ? echo_sum / echo_runs : 0
+      printf "%-15s %10s %9s %7s %14s\n", "scenario", "rps", "mean_ms",
+             "errors", "ratio_to_echo"
+      for (i = 1; i <= NR; i++) {
+        ratio = "-"
+        if (base > 0) ratio = sprintf("%.3f", rps[i] / base)
+        printf "%-15s %10.1f %9.3f %7d %14s\n", name[i], rps[i], mean[i],
+               err[i], ratio
+      }
+      if (echo_runs > 0)
+        printf "echo baseline: %.1f rps (mean of %d echo runs, h2load)\n",
+               base, echo_runs
+    }' "$tmp/unary.txt"
 }
 
 # HTTP/JSON on the gateway beside gRPC, the same calls, both driven by
