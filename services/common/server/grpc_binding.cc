@@ -72,20 +72,98 @@ google::protobuf::ArenaOptions UnaryReactor::ArenaOptionsFor(char* block,
   return options;
 }
 
+void CallTelemetry::Begin(CallObserver* observer, const char* method,
+                          grpc::CallbackServerContext* ctx, Caller* caller) {
+  if (observer == nullptr) return;
+  observer_ = observer;
+  method_ = method;
+  ctx_ = ctx;
+  start_ = std::chrono::steady_clock::now();
+  ids_ = observer->Begin(ctx->client_metadata());
+  peer_ = ctx->peer();
+  // The handler's calls carry the effective id and join the server's span.
+  caller->request_id = ids_.request_id;
+  caller->traceparent = ids_.traceparent;
+  ctx->AddInitialMetadata("x-request-id", ids_.request_id);
+  ctx->AddInitialMetadata("traceparent", ids_.traceparent);
+}
+
+bool CallTelemetry::DeadlinePassed(std::chrono::milliseconds slack) const {
+  // time_point::max() for calls without a deadline.
+  const std::chrono::system_clock::time_point deadline = ctx_->deadline();
+  const std::chrono::system_clock::time_point now =
+      std::chrono::system_clock::now();
+  return deadline <= now || deadline - now <= slack;
+}
+
+void CallTelemetry::Sent(int code, absl::string_view message) {
+  if (observer_ == nullptr) return;
+  // An error may be sent trailers-only: its trailers carry the ids too.
+  if (code != grpc::StatusCode::OK) {
+    ctx_->AddTrailingMetadata("x-request-id", ids_.request_id);
+    ctx_->AddTrailingMetadata("traceparent", ids_.traceparent);
+  }
+  if (ended_.load(std::memory_order_acquire)) return;
+  // Once the server's deadline has passed the client (whose deadline is a
+  // little earlier) has given up and sees DEADLINE_EXCEEDED, whatever is
+  // sent now; a CANCELLED close to the deadline answers the deadline.
+  constexpr std::chrono::milliseconds kSlack(100);
+  if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+      (DeadlinePassed(std::chrono::milliseconds(0)) ||
+       (code == grpc::StatusCode::CANCELLED && DeadlinePassed(kSlack)))) {
+    End(grpc::StatusCode::DEADLINE_EXCEEDED,
+        absl::StrCat("deadline exceeded before the server responded (the "
+                     "handler returned ",
+                     GrpcCodeName(code), message.empty() ? "" : ": ", message,
+                     ")"));
+    return;
+  }
+  End(code, message);
+}
+
+void CallTelemetry::Cancelled() {
+  if (observer_ == nullptr || ended_.load(std::memory_order_acquire)) return;
+  constexpr std::chrono::milliseconds kSlack(100);
+  const bool expired = DeadlinePassed(kSlack);
+  End(expired ? grpc::StatusCode::DEADLINE_EXCEEDED
+              : grpc::StatusCode::CANCELLED,
+      expired ? "deadline exceeded before the server responded"
+              : "cancelled before the server responded");
+}
+
+void CallTelemetry::Done() {
+  if (observer_ == nullptr) return;
+  End(grpc::StatusCode::CANCELLED, "call ended without a status");
+  observer_->Closed();
+}
+
+void CallTelemetry::End(int code, absl::string_view message) {
+  if (ended_.exchange(true, std::memory_order_acq_rel)) return;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
+  observer_->End(method_, ids_, std::move(peer_), code, message, seconds);
+}
+
 UnaryReactor::UnaryReactor(grpc::CallbackServerContext* ctx,
                            grpc::ByteBuffer* response,
-                           const std::string* error_domain)
+                           const std::string* error_domain,
+                           CallObserver* observer, const char* method)
     : arena_(ArenaOptionsFor(initial_block_, sizeof(initial_block_))),
       response_buffer_(response),
       caller_(CallerOf(ctx)),
-      error_domain_(error_domain) {}
+      error_domain_(error_domain) {
+  telemetry_.Begin(observer, method, ctx, &caller_);
+}
 
 void UnaryReactor::Finish(absl::Status status) {
   if (status.ok() && response_ != nullptr && !caller_.accept_language.empty())
     PreferLanguages(ParseAcceptLanguage(caller_.accept_language), response_);
   if (status.ok() && response_ != nullptr)
     *response_buffer_ = Serialize(*response_);
-  grpc::ServerUnaryReactor::Finish(ToGrpcStatus(status, *error_domain_));
+  grpc::Status sent = ToGrpcStatus(status, *error_domain_);
+  telemetry_.Sent(sent.error_code(), sent.error_message());
+  grpc::ServerUnaryReactor::Finish(std::move(sent));
 }
 
 void UnaryReactor::FinishSerialized(std::string bytes) {
@@ -100,12 +178,16 @@ void UnaryReactor::FinishSerialized(std::string bytes) {
       owned->data(), owned->size(),
       [](void* p) { delete static_cast<std::string*>(p); }, owned);
   *response_buffer_ = grpc::ByteBuffer(&slice, 1);
+  telemetry_.Sent(grpc::StatusCode::OK, "");
   grpc::ServerUnaryReactor::Finish(grpc::Status::OK);
 }
 
 StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx,
-                             const std::string* error_domain)
-    : caller_(CallerOf(ctx)), error_domain_(error_domain) {}
+                             const std::string* error_domain,
+                             CallObserver* observer, const char* method)
+    : caller_(CallerOf(ctx)), error_domain_(error_domain) {
+  telemetry_.Begin(observer, method, ctx, &caller_);
+}
 
 void StreamReactor::Write(const google::protobuf::Message& message,
                           absl::AnyInvocable<void(bool)> written) {
@@ -123,9 +205,10 @@ void StreamReactor::OnWriteDone(bool ok) {
 }
 
 void StreamReactor::Finish(absl::Status status) {
-  if (!finished_.exchange(true))
-    grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(
-        ToGrpcStatus(status, *error_domain_));
+  if (finished_.exchange(true)) return;
+  grpc::Status sent = ToGrpcStatus(status, *error_domain_);
+  telemetry_.Sent(sent.error_code(), sent.error_message());
+  grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(std::move(sent));
 }
 
 void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
@@ -140,6 +223,7 @@ void StreamReactor::SetOnCancel(absl::AnyInvocable<void()> on_cancel) {
 }
 
 void StreamReactor::OnCancel() {
+  telemetry_.Cancelled();
   absl::AnyInvocable<void()> on_cancel;
   {
     absl::MutexLock lock(&mu_);

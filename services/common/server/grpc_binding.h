@@ -22,8 +22,11 @@
 #define CSTOPA_SERVICES_COMMON_SERVER_GRPC_BINDING_H_
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
@@ -37,9 +40,36 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
+#include "grpcpp/support/string_ref.h"
 #include "services/common/api/call.h"
 
 namespace cstopa::common {
+
+// The request id and the server's span of one call.
+struct CallIds {
+  std::string request_id;   // the client's valid x-request-id, or a new one
+  std::string traceparent;  // the server's span, as a W3C traceparent
+  std::string trace_id;
+  std::string span_id;
+};
+
+// The telemetry of the calls the binding serves: the runner's
+// (server/interceptors.h), which does the same for every other call (health,
+// reflection, unknown methods) as a gRPC interceptor. Here it runs inside
+// the call's own reactor: a gRPC interceptor costs a quarter of a small
+// call's time. Thread-safe.
+class CallObserver {
+ public:
+  virtual ~CallObserver() = default;
+  // At a call's start, from the client's metadata.
+  virtual CallIds Begin(
+      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) = 0;
+  // Once per call, with the code the client saw where the server can tell.
+  virtual void End(const char* method, const CallIds& ids, std::string peer,
+                   int code, absl::string_view message, double seconds) = 0;
+  // When the call is over (its reactor is done), after End.
+  virtual void Closed() {}
+};
 
 // The caller as the server context shows it: `authorization` metadata and
 // the deadline.
@@ -53,17 +83,50 @@ absl::Status DecodeRequest(const grpc::ByteBuffer& buffer,
 
 namespace grpc_binding_internal {
 
+// One call's telemetry in its reactor (nothing without an observer): the
+// ids into the caller and the response metadata (`x-request-id` and
+// `traceparent`: in the initial metadata, and in the trailers of an error,
+// which may be sent trailers-only); the outcome once,
+// whichever of the status, a cancellation or the end comes first. A status
+// sent once the deadline has passed (or a CANCELLED within 100 ms of it)
+// counts as DEADLINE_EXCEEDED, as the client sees it.
+class CallTelemetry {
+ public:
+  void Begin(CallObserver* observer, const char* method,
+             grpc::CallbackServerContext* ctx, Caller* caller);
+  void Sent(int code, absl::string_view message);
+  void Cancelled();
+  void Done();
+
+ private:
+  bool DeadlinePassed(std::chrono::milliseconds slack) const;
+  void End(int code, absl::string_view message);
+
+  CallObserver* observer_ = nullptr;
+  const char* method_ = nullptr;
+  grpc::CallbackServerContext* ctx_ = nullptr;
+  CallIds ids_;
+  std::string peer_;
+  std::chrono::steady_clock::time_point start_;
+  std::atomic<bool> ended_{false};
+};
+
 // The non-template part of one unary call: reactor, arena, caller.
 class UnaryReactor : public grpc::ServerUnaryReactor, public UnaryCallState {
  public:
   UnaryReactor(grpc::CallbackServerContext* ctx, grpc::ByteBuffer* response,
-               const std::string* error_domain);
+               const std::string* error_domain, CallObserver* observer,
+               const char* method);
   virtual ~UnaryReactor() = default;
 
   const Caller& caller() const override { return caller_; }
   void Finish(absl::Status status) override;
   void FinishSerialized(std::string bytes) override;
-  void OnDone() override { delete this; }
+  void OnCancel() override { telemetry_.Cancelled(); }
+  void OnDone() override {
+    telemetry_.Done();
+    delete this;
+  }
 
  protected:
   google::protobuf::Arena* arena() { return &arena_; }
@@ -81,6 +144,7 @@ class UnaryReactor : public grpc::ServerUnaryReactor, public UnaryCallState {
   google::protobuf::Message* response_ = nullptr;
   Caller caller_;
   const std::string* error_domain_;
+  CallTelemetry telemetry_;
 };
 
 template <typename Handler, typename Request, typename Response>
@@ -88,8 +152,9 @@ class TypedUnaryReactor final : public UnaryReactor {
  public:
   using Method = void (Handler::*)(UnaryCall<Request, Response>);
   TypedUnaryReactor(grpc::CallbackServerContext* ctx,
-                    grpc::ByteBuffer* response, const std::string* error_domain)
-      : UnaryReactor(ctx, response, error_domain) {}
+                    grpc::ByteBuffer* response, const std::string* error_domain,
+                    CallObserver* observer, const char* method)
+      : UnaryReactor(ctx, response, error_domain, observer, method) {}
 
   void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
     Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
@@ -108,7 +173,8 @@ class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                       public ServerStreamState {
  public:
   StreamReactor(grpc::CallbackServerContext* ctx,
-                const std::string* error_domain);
+                const std::string* error_domain, CallObserver* observer,
+                const char* method);
   virtual ~StreamReactor() = default;
 
   const Caller& caller() const override { return caller_; }
@@ -119,7 +185,10 @@ class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    telemetry_.Done();
+    delete this;
+  }
 
  protected:
   google::protobuf::Arena* arena() { return &arena_; }
@@ -134,6 +203,7 @@ class StreamReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   absl::AnyInvocable<void()> on_cancel_ ABSL_GUARDED_BY(mu_);
+  CallTelemetry telemetry_;
 };
 
 template <typename Handler, typename Request, typename Response>
@@ -141,8 +211,9 @@ class TypedStreamReactor final : public StreamReactor {
  public:
   using Method = void (Handler::*)(ServerStreamCall<Request, Response>);
   TypedStreamReactor(grpc::CallbackServerContext* ctx,
-                     const std::string* error_domain)
-      : StreamReactor(ctx, error_domain) {}
+                     const std::string* error_domain, CallObserver* observer,
+                     const char* method)
+      : StreamReactor(ctx, error_domain, observer, method) {}
 
   void Start(const grpc::ByteBuffer& request, Handler* handler, Method method) {
     Request* req = google::protobuf::Arena::CreateMessage<Request>(arena());
@@ -158,6 +229,13 @@ class TypedStreamReactor final : public StreamReactor {
 
 // Base of the generated gRPC faces.
 class GrpcServiceBase : public grpc::Service {
+ public:
+  // The telemetry of every call of this service (not owned; null: none).
+  // Set before the server starts.
+  void set_observer(CallObserver* observer) { observer_ = observer; }
+  // The paths of the methods registered ("/pkg.Service/Method").
+  const std::vector<std::string>& method_paths() const { return paths_; }
+
  protected:
   // Registers the unary RPC `path` ("/pkg.Service/Method", a string that
   // lives forever) as a call of handler->*method.
@@ -167,16 +245,18 @@ class GrpcServiceBase : public grpc::Service {
     using Reactor =
         grpc_binding_internal::TypedUnaryReactor<Handler, Request, Response>;
     const std::string* domain = ErrorDomainFor(path);
+    paths_.emplace_back(path);
     AddMethod(new grpc::internal::RpcServiceMethod(
         path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
         next_index_++,
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
                                                  grpc::ByteBuffer>(
-            [handler, method, domain](grpc::CallbackServerContext* ctx,
-                                      const grpc::ByteBuffer* request,
-                                      grpc::ByteBuffer* response) {
-              auto* reactor = new Reactor(ctx, response, domain);
+            [this, handler, method, domain, path](
+                grpc::CallbackServerContext* ctx,
+                const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+              auto* reactor =
+                  new Reactor(ctx, response, domain, observer_, path);
               reactor->Start(*request, handler, method);
               return reactor;
             }));
@@ -190,15 +270,17 @@ class GrpcServiceBase : public grpc::Service {
     using Reactor =
         grpc_binding_internal::TypedStreamReactor<Handler, Request, Response>;
     const std::string* domain = ErrorDomainFor(path);
+    paths_.emplace_back(path);
     AddMethod(new grpc::internal::RpcServiceMethod(
         path, grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
     MarkMethodRawCallback(
         next_index_++,
         new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer,
                                                            grpc::ByteBuffer>(
-            [handler, method, domain](grpc::CallbackServerContext* ctx,
-                                      const grpc::ByteBuffer* request) {
-              auto* reactor = new Reactor(ctx, domain);
+            [this, handler, method, domain, path](
+                grpc::CallbackServerContext* ctx,
+                const grpc::ByteBuffer* request) {
+              auto* reactor = new Reactor(ctx, domain, observer_, path);
               reactor->Start(*request, handler, method);
               return reactor;
             }));
@@ -211,6 +293,8 @@ class GrpcServiceBase : public grpc::Service {
 
   int next_index_ = 0;
   std::string error_domain_;
+  CallObserver* observer_ = nullptr;
+  std::vector<std::string> paths_;
 };
 
 }  // namespace cstopa::common

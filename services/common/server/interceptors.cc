@@ -342,30 +342,22 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
   void ReceiveMetadata(std::multimap<grpc::string_ref, grpc::string_ref>* md) {
     absl::MutexLock lock(&mu_);
     if (have_ids_) return;
-    std::optional<absl::string_view> id;
-    std::optional<TraceContext> parent;
-    if (md != nullptr) {
-      id = FindFirst(*md, kRequestIdKey);
-      if (std::optional<absl::string_view> tp =
-              FindFirst(*md, kTraceparentKey)) {
-        parent = ParseTraceparent(*tp);
-      }
-    }
-    bool client_id_ok = id.has_value() && IsValidRequestId(*id);
-    request_id_ = client_id_ok ? std::string(*id) : factory_->NewRequestId();
-    span_ = factory_->NewServerSpan(parent);
-    traceparent_ = FormatTraceparent(span_);
+    const std::optional<absl::string_view> id =
+        md == nullptr ? std::nullopt : FindFirst(*md, kRequestIdKey);
+    ids_ = factory_->Begin(
+        md != nullptr ? *md
+                      : std::multimap<grpc::string_ref, grpc::string_ref>());
     have_ids_ = true;
-    if (md != nullptr && !client_id_ok) {
+    if (md != nullptr && (!id.has_value() || *id != ids_.request_id)) {
       // Make the effective id visible to the handler (RequestIdOf). The
-      // map holds views: the key is a literal and request_id_ lives as long
-      // as this interceptor, which the call's context owns.
-      SetView(md, kRequestIdKey, request_id_);
+      // map holds views: the key is a literal and ids_ lives as long as
+      // this interceptor, which the call's context owns.
+      SetView(md, kRequestIdKey, ids_.request_id);
     }
     // The handler sees the server's own span as the call's traceparent, so
     // that the calls it makes (client/call_context.h) join this trace even
     // when the client sent none.
-    if (md != nullptr) SetView(md, kTraceparentKey, traceparent_);
+    if (md != nullptr) SetView(md, kTraceparentKey, ids_.traceparent);
     if (context_ != nullptr) peer_ = context_->peer();
   }
 
@@ -395,17 +387,15 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
 
   void EnsureIds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (have_ids_) return;
-    request_id_ = factory_->NewRequestId();
-    span_ = factory_->NewServerSpan(std::nullopt);
-    traceparent_ = FormatTraceparent(span_);
+    ids_ = factory_->Begin({});
     have_ids_ = true;
   }
 
   void AddResponseMetadata(std::multimap<std::string, std::string>* md) {
     absl::MutexLock lock(&mu_);
     EnsureIds();
-    AddIfAbsent(md, kRequestIdKey, request_id_);
-    AddIfAbsent(md, kTraceparentKey, traceparent_);
+    AddIfAbsent(md, kRequestIdKey, ids_.request_id);
+    AddIfAbsent(md, kTraceparentKey, ids_.traceparent);
   }
 
   void Finish(int code, absl::string_view message) {
@@ -416,23 +406,9 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
             .count();
-    if (factory_->metrics_ != nullptr) {
-      factory_->metrics_->RecordCall(method_, code, seconds);
-    }
-    if (factory_->log_ == nullptr || !factory_->log_->enabled()) return;
-    // Only the fields: the log's writer thread formats the line.
-    AccessLog::RpcLine line;
-    line.time = absl::Now();
-    line.service = factory_->service_name_;
-    line.method = method_;
-    line.grpc_code = code;
-    line.duration_ms = seconds * 1e3;
-    line.request_id = request_id_;  // the handler's metadata views it
-    line.trace_id = span_.trace_id;
-    line.span_id = span_.span_id;
-    line.peer = std::move(peer_);  // not read again once finished
-    if (code != grpc::StatusCode::OK) line.error = std::string(message);
-    factory_->log_->WriteRpc(std::move(line));
+    // peer_ is not read again once finished.
+    factory_->End(method_.c_str(), ids_, std::move(peer_), code, message,
+                  seconds);
   }
 
   TelemetryInterceptorFactory* const factory_;
@@ -443,9 +419,7 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
   absl::Mutex mu_;
   bool have_ids_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::string request_id_ ABSL_GUARDED_BY(mu_);
-  TraceContext span_ ABSL_GUARDED_BY(mu_);
-  std::string traceparent_ ABSL_GUARDED_BY(mu_);
+  CallIds ids_ ABSL_GUARDED_BY(mu_);
   std::string peer_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -453,10 +427,55 @@ TelemetryInterceptorFactory::TelemetryInterceptorFactory(
     std::string service_name, Metrics* metrics, AccessLog* log)
     : service_name_(std::move(service_name)), metrics_(metrics), log_(log) {}
 
+void TelemetryInterceptorFactory::ServeInBinding(std::string method) {
+  bound_.insert(std::move(method));
+}
+
 grpc::experimental::Interceptor*
 TelemetryInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
+  if (info->method() != nullptr && bound_.contains(info->method()))
+    return nullptr;  // the binding observes it
   return new TelemetryInterceptor(this, info);
+}
+
+CallIds TelemetryInterceptorFactory::Begin(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  const std::optional<absl::string_view> id =
+      FindFirst(metadata, kRequestIdKey);
+  std::optional<TraceContext> parent;
+  if (std::optional<absl::string_view> tp =
+          FindFirst(metadata, kTraceparentKey))
+    parent = ParseTraceparent(*tp);
+  CallIds ids;
+  ids.request_id = id.has_value() && IsValidRequestId(*id) ? std::string(*id)
+                                                           : NewRequestId();
+  TraceContext span = NewServerSpan(parent);
+  ids.traceparent = FormatTraceparent(span);
+  ids.trace_id = std::move(span.trace_id);
+  ids.span_id = std::move(span.span_id);
+  return ids;
+}
+
+void TelemetryInterceptorFactory::End(const char* method, const CallIds& ids,
+                                      std::string peer, int code,
+                                      absl::string_view message,
+                                      double seconds) {
+  if (metrics_ != nullptr) metrics_->RecordCall(method, code, seconds);
+  if (log_ == nullptr || !log_->enabled()) return;
+  // Only the fields: the log's writer thread formats the line.
+  AccessLog::RpcLine line;
+  line.time = absl::Now();
+  line.service = service_name_;
+  line.method = method;
+  line.grpc_code = code;
+  line.duration_ms = seconds * 1e3;
+  line.request_id = ids.request_id;
+  line.trace_id = ids.trace_id;
+  line.span_id = ids.span_id;
+  line.peer = std::move(peer);
+  if (code != grpc::StatusCode::OK) line.error = std::string(message);
+  log_->WriteRpc(std::move(line));
 }
 
 std::string TelemetryInterceptorFactory::NewRequestId() {
