@@ -12,7 +12,8 @@
 //    invalid;
 //  * echoes `x-request-id` and the server's `traceparent` (same trace id, the
 //    server's span id) in the initial AND trailing response metadata (error
-//    responses may be trailers-only);
+//    responses may be trailers-only; the binding's calls, below, carry them
+//    in the initial metadata and, for an error, in the trailers too);
 //  * when the status is sent, counts the call in Metrics and hands one JSON
 //    line to the AccessLog (its fields: the log's own thread formats and
 //    writes it, shortly after; see AccessLog):
