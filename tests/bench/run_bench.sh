@@ -46,13 +46,16 @@
 #     ListPersons >= 0.4; on PostgreSQL GetState >= 0.5, ListPersons >= 0.3.
 #   legislation: --documents generated documents (legislation_bench_data);
 #     GetDocument, SearchDocuments ("cybersecurity law", about 0.5% of the
-#     documents match; page_size 10), under load and then one call at a time
-#     for latency; then SearchUncached, the same on a server started with
-#     --search_cache_ms=0, so every call ranks its matches anew.
+#     documents match; page_size 10), under load (h2load, as membership's,
+#     echo before and after) and then one call at a time for latency
+#     (cstopa_loadgen); then SearchUncached, the same on a server started
+#     with --search_cache_ms=0 --read_cache_mb=0, so every call ranks its
+#     matches anew.
 #     Targets: SearchDocuments >= 0.2 of echo (0.25 on PostgreSQL); p50 < 5 ms
 #     one call at a time; GetDocument >= 0.3 of echo on PostgreSQL.
 #   events: --events generated events (events_bench_data); GetEvent,
-#     ListEvents (a time-range filter, page_size 50); then events_watch_bench:
+#     ListEvents (a time-range filter, page_size 50), under load (h2load, as
+#     membership's, echo before and after); then events_watch_bench:
 #     --writes writes and the delay until a watcher receives each (p50, p99).
 #     Targets on PostgreSQL: GetEvent >= 0.3 of echo, ListEvents >= 0.25.
 #   gateway: the four services, seeded, and gateway_server in front of them
@@ -491,11 +494,21 @@ bench_legislation() {
     --documents="$documents" --requests_dir="$tmp/legislation" >/dev/null
   local m=/cstopa.legislation.v1.LegislationService r="$tmp/legislation"
   local calls="GetDocument=$m/GetDocument@$r/GetDocument.bin,SearchDocuments=$m/SearchDocuments@$r/SearchDocuments.bin,SearchUncached=$m/SearchDocuments@$r/SearchDocuments.bin"
+  local echo_method=/cstopa.bench.v1.EchoService/Echo
+  local e="$tmp/membership/echo.grpc" f
+  unary_requests "$tmp/membership"
+  for f in GetDocument SearchDocuments; do frame "$r/$f.bin" "$r/$f.grpc"; done
   start_server legislation "$url"
   echo "-- legislation_server on :$grpc_port ($store); $documents documents" \
     "generated in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
-  run_loadgen --scenarios=echo,GetDocument,SearchDocuments,echo \
-    --custom="$calls"
+  echo "-- unary calls driven by h2load (as membership's), echo before and after"
+  : >"$tmp/unary.txt"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  run_unary GetDocument "$grpc_port" "$m/GetDocument" "$r/GetDocument.grpc"
+  run_unary SearchDocuments "$grpc_port" "$m/SearchDocuments" \
+    "$r/SearchDocuments.grpc"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  unary_report
   echo
   if [[ $store == postgresql ]]; then
     check_targets GetDocument:0.3 SearchDocuments:0.25
@@ -512,9 +525,15 @@ bench_legislation() {
   stop_server
   # The same without the ranking cache (--search_cache_ms=0): every search
   # ranks its matches anew, as distinct queries would.
-  start_server legislation "$url" --search_cache_ms=0
-  echo "-- legislation_server on :$grpc_port, --search_cache_ms=0"
-  run_loadgen --scenarios=echo,SearchUncached,echo --custom="$calls"
+  start_server legislation "$url" --search_cache_ms=0 --read_cache_mb=0
+  echo "-- legislation_server on :$grpc_port, --search_cache_ms=0" \
+    "--read_cache_mb=0"
+  : >"$tmp/unary.txt"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  run_unary SearchUncached "$grpc_port" "$m/SearchDocuments" \
+    "$r/SearchDocuments.grpc"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  unary_report
   echo
   check_strict echo SearchUncached
   run_loadgen --scenarios=SearchUncached --custom="$calls" \
@@ -534,9 +553,18 @@ bench_events() {
   start_server events "$url"
   echo "-- events_server on :$grpc_port ($store); $events events generated" \
     "in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
-  local m=/cstopa.events.v1.EventsService
-  run_loadgen --scenarios=echo,GetEvent,ListEvents,echo \
-    --custom="GetEvent=$m/GetEvent@$tmp/events/GetEvent.bin,ListEvents=$m/ListEvents@$tmp/events/ListEvents.bin"
+  local m=/cstopa.events.v1.EventsService r="$tmp/events"
+  local echo_method=/cstopa.bench.v1.EchoService/Echo
+  local e="$tmp/membership/echo.grpc" f
+  unary_requests "$tmp/membership"
+  for f in GetEvent ListEvents; do frame "$r/$f.bin" "$r/$f.grpc"; done
+  echo "-- unary calls driven by h2load (as membership's), echo before and after"
+  : >"$tmp/unary.txt"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  run_unary GetEvent "$grpc_port" "$m/GetEvent" "$r/GetEvent.grpc"
+  run_unary ListEvents "$grpc_port" "$m/ListEvents" "$r/ListEvents.grpc"
+  run_unary echo "$echo_port" "$echo_method" "$e"
+  unary_report
   echo
   if [[ $store == postgresql ]]; then
     check_targets GetEvent:0.3 ListEvents:0.25
