@@ -430,9 +430,11 @@ class Resource {
     const absl::Time deadline = call.deadline();
     const bool basic = Basic(req, /*list=*/false);
     // The answer as last sent, while nothing has been written since.
-    CacheSlot slot = FindCached(absl::StrCat("get\n", req.name(), "\n", *day,
-                                             "\n", basic ? "basic" : "full"),
-                                call);
+    CacheSlot slot = FindCached(call, [&](std::string* key) {
+      absl::StrAppend(key, "get\n", req.name(), "\n", *day, "\n",
+                      basic ? "basic" : "full");
+      return true;
+    });
     if (slot.hit) return;
     store_.GetAsync(req.name(), false, out, deadline,
                     [this, out, day = *day, basic, slot = std::move(slot),
@@ -535,17 +537,14 @@ class Resource {
     // The page as last sent, while nothing has been written since: the
     // request's every field, the day and the handler's condition make the
     // key.
-    CacheSlot slot;
-    {
-      std::string key =
-          absl::StrCat("list\n", Response::descriptor()->name(), "\n", *day,
-                       "\n", share_key, "\n", q.extra_fingerprint, "\n");
-      for (const SqlValue& v : q.extra_params) AppendKeyPart(v, &key);
-      key += "\n";
-      if (!req.AppendToString(&key)) key.clear();
-      slot = FindCached(std::move(key), call);
-      if (slot.hit) return;
-    }
+    CacheSlot slot = FindCached(call, [&](std::string* key) {
+      absl::StrAppend(key, "list\n", Response::descriptor()->name(), "\n", *day,
+                      "\n", share_key, "\n", q.extra_fingerprint, "\n");
+      for (const SqlValue& v : q.extra_params) AppendKeyPart(v, key);
+      key->push_back('\n');
+      return req.AppendToString(key);
+    });
+    if (slot.hit) return;
     if (!decl_.compute) {
       // The stored bytes, sent as they are (less the fields the view leaves
       // out). Room for the page is made at the first row: growing a string
@@ -938,17 +937,21 @@ class Resource {
     bool hit = false;  // the call was answered from the cache
   };
 
-  // Looks up `key` (of this resource type) in the store's read cache; on a
-  // hit, answers `call` with the kept bytes.
-  template <typename Call>
-  CacheSlot FindCached(std::string key, Call& call) {
+  // Looks up the key `append_key` writes (after this resource type's name;
+  // false: not cacheable) in the store's read cache, when there is one; on
+  // a hit, answers `call` with the kept bytes.
+  template <typename Call, typename AppendKey>
+  CacheSlot FindCached(Call& call, AppendKey append_key) {
     CacheSlot slot;
     Database* db = set_->db();
-    if (db == nullptr || key.empty() || !db->read_cache().enabled())
-      return slot;
+    if (db == nullptr || !db->read_cache().enabled()) return slot;
     ReadCache& cache = db->read_cache();
     slot.generation = cache.generation();
-    slot.key = absl::StrCat(T::descriptor()->full_name(), "\n", key);
+    slot.key = absl::StrCat(T::descriptor()->full_name(), "\n");
+    if (!append_key(&slot.key)) {
+      slot.key.clear();
+      return slot;
+    }
     std::string bytes;
     if (cache.Find(slot.key, &bytes)) {
       slot.hit = true;

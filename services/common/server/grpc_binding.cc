@@ -24,7 +24,39 @@ grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+// How close to its deadline a CANCELLED counts as the deadline.
+constexpr std::chrono::milliseconds kDeadlineSlack(100);
+
+bool DeadlinePassed(std::chrono::system_clock::time_point deadline,
+                    std::chrono::milliseconds slack) {
+  const std::chrono::system_clock::time_point now =
+      std::chrono::system_clock::now();
+  return deadline <= now || deadline - now <= slack;
+}
+
 }  // namespace
+
+CallOutcome OutcomeOfStatus(int code, absl::string_view message,
+                            std::chrono::system_clock::time_point deadline) {
+  if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+      (DeadlinePassed(deadline, std::chrono::milliseconds(0)) ||
+       (code == grpc::StatusCode::CANCELLED &&
+        DeadlinePassed(deadline, kDeadlineSlack)))) {
+    return {grpc::StatusCode::DEADLINE_EXCEEDED,
+            absl::StrCat("deadline exceeded before the server responded (the "
+                         "handler returned ",
+                         GrpcCodeName(code), message.empty() ? "" : ": ",
+                         message, ")")};
+  }
+  return {code, std::string(message)};
+}
+
+CallOutcome OutcomeOfClose(std::chrono::system_clock::time_point deadline) {
+  if (DeadlinePassed(deadline, kDeadlineSlack))
+    return {grpc::StatusCode::DEADLINE_EXCEEDED,
+            "deadline exceeded before the server responded"};
+  return {grpc::StatusCode::CANCELLED, "cancelled before the server responded"};
+}
 
 Caller CallerOf(grpc::CallbackServerContext* ctx) {
   Caller c;
@@ -88,14 +120,6 @@ void CallTelemetry::Begin(CallObserver* observer, const char* method,
   ctx->AddInitialMetadata("traceparent", ids_.traceparent);
 }
 
-bool CallTelemetry::DeadlinePassed(std::chrono::milliseconds slack) const {
-  // time_point::max() for calls without a deadline.
-  const std::chrono::system_clock::time_point deadline = ctx_->deadline();
-  const std::chrono::system_clock::time_point now =
-      std::chrono::system_clock::now();
-  return deadline <= now || deadline - now <= slack;
-}
-
 void CallTelemetry::Sent(int code, absl::string_view message) {
   if (observer_ == nullptr) return;
   // An error may be sent trailers-only: its trailers carry the ids too.
@@ -104,31 +128,14 @@ void CallTelemetry::Sent(int code, absl::string_view message) {
     ctx_->AddTrailingMetadata("traceparent", ids_.traceparent);
   }
   if (ended_.load(std::memory_order_acquire)) return;
-  // Once the server's deadline has passed the client (whose deadline is a
-  // little earlier) has given up and sees DEADLINE_EXCEEDED, whatever is
-  // sent now; a CANCELLED close to the deadline answers the deadline.
-  constexpr std::chrono::milliseconds kSlack(100);
-  if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
-      (DeadlinePassed(std::chrono::milliseconds(0)) ||
-       (code == grpc::StatusCode::CANCELLED && DeadlinePassed(kSlack)))) {
-    End(grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("deadline exceeded before the server responded (the "
-                     "handler returned ",
-                     GrpcCodeName(code), message.empty() ? "" : ": ", message,
-                     ")"));
-    return;
-  }
-  End(code, message);
+  const CallOutcome seen = OutcomeOfStatus(code, message, ctx_->deadline());
+  End(seen.code, seen.message);
 }
 
 void CallTelemetry::Cancelled() {
   if (observer_ == nullptr || ended_.load(std::memory_order_acquire)) return;
-  constexpr std::chrono::milliseconds kSlack(100);
-  const bool expired = DeadlinePassed(kSlack);
-  End(expired ? grpc::StatusCode::DEADLINE_EXCEEDED
-              : grpc::StatusCode::CANCELLED,
-      expired ? "deadline exceeded before the server responded"
-              : "cancelled before the server responded");
+  const CallOutcome seen = OutcomeOfClose(ctx_->deadline());
+  End(seen.code, seen.message);
 }
 
 void CallTelemetry::Done() {

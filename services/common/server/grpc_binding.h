@@ -81,15 +81,30 @@ Caller CallerOf(grpc::CallbackServerContext* ctx);
 absl::Status DecodeRequest(const grpc::ByteBuffer& buffer,
                            google::protobuf::Message* out);
 
+// The code (and message) a client saw of a call, where the server can tell:
+// the status sent, unless the call's `deadline` (time_point::max() without
+// one) had passed by then, for the client (whose deadline is a little
+// earlier) has given up and sees DEADLINE_EXCEEDED; a CANCELLED sent within
+// 100 ms of the deadline answers the deadline too. OutcomeOfClose: a call
+// that closed before its status was sent, CANCELLED, or DEADLINE_EXCEEDED
+// within 100 ms of the deadline (the client's cancellation at its own
+// deadline may arrive first). Shared by the binding and the interceptor.
+struct CallOutcome {
+  int code;
+  std::string message;
+};
+CallOutcome OutcomeOfStatus(int code, absl::string_view message,
+                            std::chrono::system_clock::time_point deadline);
+CallOutcome OutcomeOfClose(std::chrono::system_clock::time_point deadline);
+
 namespace grpc_binding_internal {
 
 // One call's telemetry in its reactor (nothing without an observer): the
 // ids into the caller and the response metadata (`x-request-id` and
 // `traceparent`: in the initial metadata, and in the trailers of an error,
 // which may be sent trailers-only); the outcome once,
-// whichever of the status, a cancellation or the end comes first. A status
-// sent once the deadline has passed (or a CANCELLED within 100 ms of it)
-// counts as DEADLINE_EXCEEDED, as the client sees it.
+// whichever of the status, a cancellation or the end comes first, as the
+// client saw it (OutcomeOfStatus, OutcomeOfClose).
 class CallTelemetry {
  public:
   void Begin(CallObserver* observer, const char* method,
@@ -99,7 +114,6 @@ class CallTelemetry {
   void Done();
 
  private:
-  bool DeadlinePassed(std::chrono::milliseconds slack) const;
   void End(int code, absl::string_view message);
 
   CallObserver* observer_ = nullptr;

@@ -22,9 +22,6 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-// See the POST_RECV_CLOSE hook.
-constexpr std::chrono::milliseconds kDeadlineSlack(100);
-
 absl::string_view ToStringView(grpc::string_ref s) {
   return absl::string_view(s.data(), s.size());
 }
@@ -303,37 +300,17 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       AddResponseMetadata(methods->GetSendTrailingMetadata());
-      grpc::Status status = methods->GetSendStatus();
-      grpc::StatusCode code = status.error_code();
-      // Once the server's deadline has passed the client (whose deadline is
-      // a little earlier) has given up and sees DEADLINE_EXCEEDED, whatever
-      // is sent now. A handler that answers a cancellation near the deadline
-      // with CANCELLED is answering the deadline (see POST_RECV_CLOSE).
-      if (code != grpc::StatusCode::DEADLINE_EXCEEDED &&
-          (DeadlinePassed() || (code == grpc::StatusCode::CANCELLED &&
-                                DeadlinePassed(kDeadlineSlack)))) {
-        Finish(grpc::StatusCode::DEADLINE_EXCEEDED,
-               absl::StrCat("deadline exceeded before the server responded "
-                            "(the handler returned ",
-                            GrpcCodeName(code),
-                            status.error_message().empty() ? "" : ": ",
-                            status.error_message(), ")"));
-      } else {
-        Finish(code, status.error_message());
-      }
+      const grpc::Status status = methods->GetSendStatus();
+      const CallOutcome seen = OutcomeOfStatus(
+          status.error_code(), status.error_message(), Deadline());
+      Finish(seen.code, seen.message);
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_CLOSE)) {
       // Normally the status was sent (and the call accounted) before the
       // call closes; if not, the client cancelled or the deadline passed.
-      // The server's deadline is a little later than the client's, whose
-      // cancellation at its own deadline may arrive first: a cancellation
-      // that close to the deadline counts as DEADLINE_EXCEEDED.
-      bool expired = DeadlinePassed(kDeadlineSlack);
-      Finish(expired ? grpc::StatusCode::DEADLINE_EXCEEDED
-                     : grpc::StatusCode::CANCELLED,
-             expired ? "deadline exceeded before the server responded"
-                     : "cancelled before the server responded");
+      const CallOutcome seen = OutcomeOfClose(Deadline());
+      Finish(seen.code, seen.message);
     }
     methods->Proceed();
   }
@@ -374,15 +351,10 @@ class TelemetryInterceptor : public grpc::experimental::Interceptor {
     }
   }
 
-  // Whether the call's deadline is at most `slack` away.
-  bool DeadlinePassed(
-      std::chrono::milliseconds slack = std::chrono::milliseconds(0)) const {
-    if (context_ == nullptr) return false;
-    // time_point::max() for calls without a deadline.
-    std::chrono::system_clock::time_point deadline = context_->deadline();
-    std::chrono::system_clock::time_point now =
-        std::chrono::system_clock::now();
-    return deadline <= now || deadline - now <= slack;
+  // The call's deadline; time_point::max() without one.
+  std::chrono::system_clock::time_point Deadline() const {
+    return context_ != nullptr ? context_->deadline()
+                               : std::chrono::system_clock::time_point::max();
   }
 
   void EnsureIds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -434,8 +406,7 @@ void TelemetryInterceptorFactory::ServeInBinding(std::string method) {
 grpc::experimental::Interceptor*
 TelemetryInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  if (info->method() != nullptr && bound_.contains(info->method()))
-    return nullptr;  // the binding observes it
+  if (ServedInBinding(info->method())) return nullptr;  // the binding does
   return new TelemetryInterceptor(this, info);
 }
 

@@ -244,6 +244,10 @@ class TelemetryInterceptorFactory
   // Calls of `method` ("/pkg.Service/Method") are observed by the binding:
   // no interceptor for them. Before the server starts.
   void ServeInBinding(std::string method);
+  // Whether calls of `method` (null: unknown) are observed by the binding.
+  bool ServedInBinding(const char* method) const {
+    return method != nullptr && bound_.contains(method);
+  }
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;

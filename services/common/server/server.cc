@@ -14,7 +14,6 @@
 #include <sstream>
 #include <thread>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -245,13 +244,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 // drain can end as soon as none is left.
 class OpenCalls : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  // Calls of `method` are counted by the binding (Open and Close).
-  void ServeInBinding(std::string method) { bound_.insert(std::move(method)); }
+  // The calls of the methods `telemetry` leaves to the binding are counted
+  // there (Open and Close), not by an interceptor.
+  explicit OpenCalls(const TelemetryInterceptorFactory* telemetry)
+      : telemetry_(telemetry) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    if (info->method() != nullptr && bound_.contains(info->method()))
-      return nullptr;
+    if (telemetry_->ServedInBinding(info->method())) return nullptr;
     return new Counted(this);
   }
 
@@ -292,7 +292,7 @@ class OpenCalls : public grpc::experimental::ServerInterceptorFactoryInterface {
     OpenCalls* owner_;
   };
 
-  absl::flat_hash_set<std::string> bound_;
+  const TelemetryInterceptorFactory* const telemetry_;
   absl::Mutex mu_;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -490,12 +490,13 @@ int RunServices(int argc, char** argv, const std::string& program,
   SetMaxResponseBytes(st.max_message_bytes);  // List pages stay under it
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(st.max_concurrent_streams));
-  OpenCalls* open_calls = new OpenCalls();  // owned by the server
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       creators;
   auto telemetry = std::make_unique<TelemetryInterceptorFactory>(
       names, &metrics, &access_log);
+  OpenCalls* open_calls =
+      new OpenCalls(telemetry.get());  // owned by the server
   // The services' own methods are observed inside their reactors (no
   // interceptor: the two cost a third of a small call's time); health,
   // reflection and unknown methods through the interceptors. Lives as long
@@ -506,10 +507,8 @@ int RunServices(int argc, char** argv, const std::string& program,
     if (auto* bound =
             dynamic_cast<GrpcServiceBase*>(h.instance->grpc_service())) {
       bound->set_observer(binding_observer.get());
-      for (const std::string& path : bound->method_paths()) {
+      for (const std::string& path : bound->method_paths())
         telemetry->ServeInBinding(path);
-        open_calls->ServeInBinding(path);
-      }
     }
   }
   creators.push_back(std::move(telemetry));
