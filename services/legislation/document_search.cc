@@ -286,8 +286,10 @@ void DocumentSearch::Search(SearchQuery query, absl::Time deadline,
   if (FromCache(*p)) return FetchAsync(std::move(p), deadline);
   const bool fills_cache = cache_options_.max_entries > 0 && !p->has_after &&
                            p->page_size + 1 <= cache_options_.depth;
-  if (postgres_ && !fills_cache)
+  if (postgres_) {
+    if (fills_cache) return RankThenFetchAsync(std::move(p), deadline);
     return RankAndFetchAsync(std::move(p), deadline);
+  }
   RankAndFetchInTransaction(std::move(p), deadline);
 }
 
@@ -566,6 +568,30 @@ void DocumentSearch::RankAndFetchAsync(std::unique_ptr<Pending> p,
         Finish(std::move(p), std::move(s));
       },
       std::move(share));
+}
+
+// The cache's depth of the ranking, then the page's documents as a cached
+// ranking's are read: two statements, neither holding a store thread. A
+// document deleted in between drops out of the page (PageFetch::Done).
+void DocumentSearch::RankThenFetchAsync(std::unique_ptr<Pending> p,
+                                        absl::Time deadline) const {
+  std::string sql;
+  SqlValues params;
+  RankStatement(*p, cache_options_.depth + 1, &sql, &params);
+  auto ranking = std::make_unique<std::vector<Ranked>>();
+  std::vector<Ranked>* r = ranking.get();
+  db_->QueryOnceAsync(
+      std::move(sql), std::move(params), deadline,
+      [r](const SqlRow& row) -> absl::Status {
+        r->push_back({ScoreOf(row, 1), row.Value(0)});
+        return absl::OkStatus();
+      },
+      [this, p = std::move(p), ranking = std::move(ranking),
+       deadline](absl::Status s) mutable {
+        if (!s.ok()) return Finish(std::move(p), std::move(s));
+        Remember(*p, std::move(*ranking));
+        FetchAsync(std::move(p), deadline);
+      });
 }
 
 void DocumentSearch::RankAndFetchInTransaction(std::unique_ptr<Pending> p,

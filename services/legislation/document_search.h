@@ -94,9 +94,11 @@ class DocumentSearch {
 
   // One page of live documents that contain every word, best first (then by
   // name), restricted by the filter. Page tokens bind to the words and the
-  // filter. INVALID_ARGUMENT for a bad filter, page size or token. The
-  // store's work runs on its threads (one read transaction, or one
-  // statement); `done` runs once, there or on the calling thread.
+  // filter. INVALID_ARGUMENT for a bad filter, page size or token. On
+  // SQLite the store's work runs on its threads in one read transaction; on
+  // PostgreSQL as one or two asynchronous statements (Database::
+  // QueryOnceAsync), holding no thread. `done` runs once, on the thread
+  // that finished the work or on the calling thread.
   void Search(SearchQuery query, absl::Time deadline, Callback done) const;
 
  private:
@@ -143,7 +145,11 @@ class DocumentSearch {
   // PostgreSQL: the best `limit` matches and the documents of all but the
   // last, in one statement.
   void RankAndFetchAsync(std::unique_ptr<Pending> p, absl::Time deadline) const;
-  // Ranks and fetches in one read transaction (one snapshot).
+  // PostgreSQL, a first page that fills the cache: the cache's depth of
+  // the ranking, then the page's documents, one statement each.
+  void RankThenFetchAsync(std::unique_ptr<Pending> p,
+                          absl::Time deadline) const;
+  // SQLite: ranks and fetches in one read transaction (one snapshot).
   void RankAndFetchInTransaction(std::unique_ptr<Pending> p,
                                  absl::Time deadline) const;
   // Answers: the page and its next page token, or the error.

@@ -817,6 +817,33 @@ TEST_P(LegislationHandlerTest, SearchesAskedTogetherEachGetTheirOwnPage) {
   }
 }
 
+// On PostgreSQL search is on the asynchronous path, as Gets are: a first
+// page (ranked to the cache's depth, then fetched) and the pages after it
+// (fetched by the kept ranking) take no read transaction on the store's
+// threads.
+TEST_P(LegislationHandlerTest, OnPostgresqlSearchHoldsNoStoreThread) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite reads on its threads";
+  auto* counted = dynamic_cast<common::SchemaDroppingDatabase*>(db_.get());
+  ASSERT_NE(counted, nullptr);
+  for (int i = 0; i < 3; ++i)
+    MakeDocument(absl::StrCat("zephyr-", i),
+                 absl::StrCat("Model law on zephyr winds, part ", i));
+  const int64_t before = counted->read_transactions();
+  std::vector<std::string> seen;
+  std::string token;
+  do {
+    auto page = Search("zephyr", "", 1, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->results_size(), 1);
+    seen.push_back(page->results(0).document().name());
+    token = page->next_page_token();
+  } while (!token.empty() && seen.size() < 5);
+  EXPECT_THAT(seen,
+              UnorderedElementsAre("documents/zephyr-0", "documents/zephyr-1",
+                                   "documents/zephyr-2"));
+  EXPECT_EQ(counted->read_transactions(), before);
+}
+
 // A client may show snippets as HTML: stored markup arrives as text.
 TEST_P(LegislationHandlerTest, SnippetsEscapeTheStoredTextAsHtml) {
   MakeDocument("markup", "Model law on markup", "",

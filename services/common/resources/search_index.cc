@@ -92,6 +92,11 @@ struct SearchIndex::Pending {
   std::string match;  // the FTS5 expression or tsquery text
   int64_t offset = 0;
   int32_t page_size = 0;
+  // Set once ranked: the ranking, and the end of the page's ranks.
+  std::shared_ptr<const Ranking> ranking;
+  int64_t end = 0;
+  // Held while the page's rows are read asynchronously.
+  std::optional<TextAnalyzerPool::Handle> analyzer;
   SearchOutcome outcome;
 };
 
@@ -192,117 +197,221 @@ absl::Status SearchIndex::RebuildIfStale() {
   });
 }
 
-absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
-  const char* match = postgres_ ? kPostgresMatch : kSqliteMatch;
-  std::string where = p.condition.sql.empty()
-                          ? std::string()
-                          : absl::StrCat(" AND ", p.condition.sql);
+namespace {
 
-  // The ranking: from the cache, else one pass over the matches (the
-  // full-text match is the costly part, so it runs once): each match's key,
-  // name, type and score; the facets are counted and the ranking kept to
-  // the reachable depth here.
-  std::shared_ptr<const Ranking> ranking = Cached(p.cache_key, p.generation);
-  if (ranking == nullptr) {
-    const std::string score = postgres_
-                                  ? "ts_rank(e.keys, to_tsquery('simple', ?))"
-                                  : "-bm25(search_fts, 4.0, 1.0)";
-    // The match expression (twice on PostgreSQL: the score's and the
-    // WHERE's), then the filter's parameters.
-    SqlValues params = {p.match};
-    if (postgres_) params.push_back(p.match);
-    params.insert(params.end(), p.condition.params.begin(),
-                  p.condition.params.end());
-    auto built = std::make_shared<Ranking>();
-    std::vector<Ranking::Match>& matches = built->top;
-    absl::flat_hash_map<std::string, int64_t> counts;
-    absl::Status s = tx.QueryEach(
-        absl::StrCat("SELECT ", postgres_ ? "e.name" : "e.id",
-                     ", e.name, e.resource_type, ", score, match, where),
-        params, [&](const SqlRow& row) {
-          matches.push_back(
-              {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
-          ++counts[row.Bytes(2)];
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-    built->total = static_cast<int64_t>(matches.size());
-    built->type_counts.assign(counts.begin(), counts.end());
-    std::sort(built->type_counts.begin(), built->type_counts.end(),
-              [](const auto& a, const auto& b) {
-                return a.second != b.second ? a.second > b.second
-                                            : a.first < b.first;
-              });
-    // Best first, then by name, to the reachable depth.
-    const size_t depth =
-        std::min<size_t>(matches.size(), static_cast<size_t>(kMaxSearchDepth));
-    std::partial_sort(matches.begin(), matches.begin() + depth, matches.end(),
-                      [](const Ranking::Match& a, const Ranking::Match& b) {
-                        return a.score != b.score ? a.score > b.score
-                                                  : a.name < b.name;
-                      });
-    matches.resize(depth);
-    matches.shrink_to_fit();
-    Remember(p.cache_key, p.generation, built);
-    ranking = std::move(built);
+// Best first, then by name (bytewise, as PostgreSQL's ORDER BY ... COLLATE
+// "C" of the ranking statement).
+bool Better(double a_score, const std::string& a_name, double b_score,
+            const std::string& b_name) {
+  return a_score != b_score ? a_score > b_score : a_name < b_name;
+}
+
+}  // namespace
+
+void SearchIndex::Finalize(
+    Ranking& r, const absl::flat_hash_map<std::string, int64_t>& counts) {
+  r.total = 0;
+  for (const auto& [type, count] : counts) r.total += count;
+  r.type_counts.assign(counts.begin(), counts.end());
+  std::sort(r.type_counts.begin(), r.type_counts.end(),
+            [](const auto& a, const auto& b) {
+              return a.second != b.second ? a.second > b.second
+                                          : a.first < b.first;
+            });
+  // Best first, then by name, to the reachable depth.
+  std::vector<Ranking::Match>& matches = r.top;
+  const size_t depth =
+      std::min<size_t>(matches.size(), static_cast<size_t>(kMaxSearchDepth));
+  std::partial_sort(matches.begin(), matches.begin() + depth, matches.end(),
+                    [](const Ranking::Match& a, const Ranking::Match& b) {
+                      return Better(a.score, a.name, b.score, b.name);
+                    });
+  matches.resize(depth);
+  matches.shrink_to_fit();
+}
+
+std::string SearchIndex::RankingStatement(const Pending& p,
+                                          SqlValues* params) const {
+  const std::string where = p.condition.sql.empty()
+                                ? std::string()
+                                : absl::StrCat(" AND ", p.condition.sql);
+  params->clear();
+  if (!postgres_) {
+    // Every match's key, name, type and score; Run counts and ranks them.
+    params->push_back(p.match);
+    params->insert(params->end(), p.condition.params.begin(),
+                   p.condition.params.end());
+    return absl::StrCat(
+        "SELECT e.id, e.name, e.resource_type, -bm25(search_fts, 4.0, 1.0)",
+        kSqliteMatch, where);
   }
-  p.outcome.total = ranking->total;
-  p.outcome.type_counts = ranking->type_counts;
+  // PostgreSQL ranks and counts in the statement, so that the rows read
+  // back (on the store's one I/O thread) are at most kMaxSearchDepth
+  // matches and a row per type: kind 0 is a match (name, type, score),
+  // kind 1 a type's count (type, count). The matches are scored once: a
+  // common table read twice is computed once.
+  params->push_back(p.match);
+  params->push_back(p.match);
+  params->insert(params->end(), p.condition.params.begin(),
+                 p.condition.params.end());
+  return absl::StrCat(
+      "WITH m AS (SELECT e.name, e.resource_type, "
+      "ts_rank(e.keys, to_tsquery('simple', ?))::float8 AS score",
+      kPostgresMatch, where,
+      ") SELECT 0, name, resource_type, score FROM (SELECT * FROM m ORDER BY "
+      "score DESC, name COLLATE \"C\" LIMIT ",
+      kMaxSearchDepth,
+      ") best UNION ALL SELECT 1, NULL, resource_type, count(*)::float8 FROM m "
+      "GROUP BY resource_type");
+}
 
-  const int64_t end = std::min<int64_t>(
-      p.offset + p.page_size, static_cast<int64_t>(ranking->top.size()));
-  if (p.offset >= end) return absl::OkStatus();
+bool SearchIndex::PageStatement(Pending& p, std::string* sql,
+                                SqlValues* keys) const {
+  const Ranking& ranking = *p.ranking;
+  p.outcome.total = ranking.total;
+  p.outcome.type_counts = ranking.type_counts;
+  p.end = std::min<int64_t>(p.offset + p.page_size,
+                            static_cast<int64_t>(ranking.top.size()));
+  if (p.offset >= p.end) return false;
   // The page's rows, read by key (their texts are read for the page only).
-  const auto first = ranking->top.begin() + p.offset;
-  const auto last = ranking->top.begin() + end;
   std::string in;
-  SqlValues keys;
-  for (auto m = first; m != last; ++m) {
+  keys->clear();
+  for (int64_t i = p.offset; i < p.end; ++i) {
     in.append(in.empty() ? "?" : ", ?");
-    keys.push_back(m->key);
+    keys->push_back(ranking.top[static_cast<size_t>(i)].key);
   }
-  auto analyzer = analyzers_.Borrow();
-  if (!analyzer.ok()) return analyzer.status();
-  p.outcome.hits.resize(keys.size());
-  absl::Status s = tx.QueryEach(
-      absl::StrCat("SELECT ", postgres_ ? "name" : "id",
-                   ", name, resource_type, title, body, hit_date FROM "
-                   "search_entries WHERE ",
-                   postgres_ ? "name" : "id", " IN (", in, ")"),
-      keys, [&](const SqlRow& row) {
-        const SqlValue key = row.Value(0);
-        auto m = std::find_if(
-            first, last, [&](const Ranking::Match& r) { return r.key == key; });
-        if (m == last) return absl::OkStatus();
-        const size_t at = static_cast<size_t>(m - first);
-        cstopa::type::v1::SearchHit& hit = p.outcome.hits[at];
-        hit.set_name(std::string(row.Bytes(1)));
-        hit.set_type(std::string(row.Bytes(2)));
-        hit.set_title(std::string(row.Bytes(3)));
-        std::string snippet = MarkedSnippet(row.Bytes(4), p.words, **analyzer);
-        if (snippet.empty())
-          snippet = MarkedSnippet(row.Bytes(3), p.words, **analyzer);
-        hit.set_snippet(std::move(snippet));
-        if (!row.IsNull(5) && row.Int(5) > 0)
-          SetDate(row.Int(5), hit.mutable_date());
-        hit.set_score(m->score);
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  // A ranked row gone since the ranking was kept (a write through another
-  // replica, within the cache's ttl) is left out of the page.
+  p.outcome.hits.assign(keys->size(), {});
+  const char* key = postgres_ ? "name" : "id";
+  *sql = absl::StrCat("SELECT ", key,
+                      ", name, resource_type, title, body, hit_date FROM "
+                      "search_entries WHERE ",
+                      key, " IN (", in, ")");
+  return true;
+}
+
+absl::Status SearchIndex::PageRow(Pending& p, TextAnalyzer& analyzer,
+                                  const SqlRow& row) const {
+  const SqlValue key = row.Value(0);
+  const auto first = p.ranking->top.begin() + p.offset;
+  const auto last = p.ranking->top.begin() + p.end;
+  auto m = std::find_if(first, last,
+                        [&](const Ranking::Match& r) { return r.key == key; });
+  if (m == last) return absl::OkStatus();
+  cstopa::type::v1::SearchHit& hit =
+      p.outcome.hits[static_cast<size_t>(m - first)];
+  hit.set_name(std::string(row.Bytes(1)));
+  hit.set_type(std::string(row.Bytes(2)));
+  hit.set_title(std::string(row.Bytes(3)));
+  std::string snippet = MarkedSnippet(row.Bytes(4), p.words, analyzer);
+  if (snippet.empty()) snippet = MarkedSnippet(row.Bytes(3), p.words, analyzer);
+  hit.set_snippet(std::move(snippet));
+  if (!row.IsNull(5) && row.Int(5) > 0) SetDate(row.Int(5), hit.mutable_date());
+  hit.set_score(m->score);
+  return absl::OkStatus();
+}
+
+void SearchIndex::EndPage(Pending& p) const {
+  // A ranked row gone since the ranking was made (a write in between, or
+  // through another replica within the cache's ttl) is left out of the page.
   p.outcome.hits.erase(
       std::remove_if(p.outcome.hits.begin(), p.outcome.hits.end(),
                      [](const auto& h) { return h.name().empty(); }),
       p.outcome.hits.end());
   // The next page starts after this page's ranks (also when a row of it
   // was gone), if any are left within the reachable depth.
-  if (end >= std::min<int64_t>(kMaxSearchDepth, p.outcome.total))
-    return absl::OkStatus();
+  if (p.end >= std::min<int64_t>(kMaxSearchDepth, p.outcome.total)) return;
   PageCursor cursor;
-  cursor.last_values = {end};
+  cursor.last_values = {p.end};
   p.outcome.next_page_token = tokens_->Encode(cursor, Fingerprint(p.params));
+}
+
+absl::Status SearchIndex::Run(SqlTransaction& tx, Pending& p) {
+  // The ranking: from the cache, else one pass over the matches (the
+  // full-text match is the costly part, so it runs once): each match's key,
+  // name, type and score; the facets are counted and the ranking kept to
+  // the reachable depth here.
+  p.ranking = Cached(p.cache_key, p.generation);
+  if (p.ranking == nullptr) {
+    SqlValues params;
+    const std::string sql = RankingStatement(p, &params);
+    auto built = std::make_shared<Ranking>();
+    absl::flat_hash_map<std::string, int64_t> counts;
+    absl::Status s = tx.QueryEach(sql, params, [&](const SqlRow& row) {
+      built->top.push_back(
+          {row.Value(0), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
+      ++counts[row.Bytes(2)];
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    Finalize(*built, counts);
+    Remember(p.cache_key, p.generation, built);
+    p.ranking = std::move(built);
+  }
+  std::string sql;
+  SqlValues keys;
+  if (!PageStatement(p, &sql, &keys)) return absl::OkStatus();
+  auto analyzer = analyzers_.Borrow();
+  if (!analyzer.ok()) return analyzer.status();
+  absl::Status s = tx.QueryEach(sql, keys, [&](const SqlRow& row) {
+    return PageRow(p, **analyzer, row);
+  });
+  if (!s.ok()) return s;
+  EndPage(p);
   return absl::OkStatus();
+}
+
+void SearchIndex::RankAsync(std::unique_ptr<Pending> p, absl::Time deadline,
+                            Done done) {
+  SqlValues params;
+  std::string sql = RankingStatement(*p, &params);
+  struct Building {
+    std::shared_ptr<Ranking> ranking = std::make_shared<Ranking>();
+    absl::flat_hash_map<std::string, int64_t> counts;
+  };
+  auto building = std::make_unique<Building>();
+  Building* b = building.get();
+  db_->QueryOnceAsync(
+      std::move(sql), std::move(params), deadline,
+      [b](const SqlRow& row) {
+        if (row.Int(0) == 0) {
+          b->ranking->top.push_back(
+              {row.Value(1), std::string(row.Bytes(1)), ScoreOf(row.Value(3))});
+        } else {
+          b->counts[row.Bytes(2)] +=
+              static_cast<int64_t>(ScoreOf(row.Value(3)));
+        }
+        return absl::OkStatus();
+      },
+      [this, p = std::move(p), building = std::move(building), deadline,
+       done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return done(std::move(s));
+        Finalize(*building->ranking, building->counts);
+        Remember(p->cache_key, p->generation, building->ranking);
+        p->ranking = std::move(building->ranking);
+        FetchPageAsync(std::move(p), deadline, std::move(done));
+      });
+}
+
+void SearchIndex::FetchPageAsync(std::unique_ptr<Pending> p,
+                                 absl::Time deadline, Done done) {
+  std::string sql;
+  SqlValues keys;
+  if (!PageStatement(*p, &sql, &keys)) return done(std::move(p->outcome));
+  auto analyzer = analyzers_.Borrow();
+  if (!analyzer.ok()) return done(analyzer.status());
+  p->analyzer.emplace(*std::move(analyzer));
+  Pending* raw = p.get();
+  db_->QueryOnceAsync(
+      std::move(sql), std::move(keys), deadline,
+      [this, raw](const SqlRow& row) {
+        return PageRow(*raw, **raw->analyzer, row);
+      },
+      [this, p = std::move(p), done = std::move(done)](absl::Status s) mutable {
+        p->analyzer.reset();  // back to the pool
+        if (!s.ok()) return done(std::move(s));
+        EndPage(*p);
+        done(std::move(p->outcome));
+      });
 }
 
 std::shared_ptr<const SearchIndex::Ranking> SearchIndex::Cached(
@@ -377,6 +486,15 @@ void SearchIndex::Search(
   // generation on by then.
   p->generation = generation_.load(std::memory_order_acquire);
   p->cache_key = absl::StrCat(p->match, "\n", p->params.filter);
+  if (postgres_) {
+    // On the asynchronous path, as Gets are: two statements (the ranking,
+    // unless kept, then the page's rows), no store thread held.
+    p->ranking = Cached(p->cache_key, p->generation);
+    if (p->ranking != nullptr)
+      return FetchPageAsync(std::move(p), deadline, std::move(done));
+    return RankAsync(std::move(p), deadline, std::move(done));
+  }
+  // SQLite: in one read transaction on a store thread.
   Pending* raw = p.get();
   db_->ReadAsync(
       deadline, [this, raw](SqlTransaction& tx) { return Run(tx, *raw); },

@@ -162,8 +162,11 @@ class SearchIndex {
 
   // One page of hits. INVALID_ARGUMENT for a bad query (reason
   // INVALID_SEARCH_QUERY), filter (INVALID_FILTER), page size, skip or
-  // token (INVALID_PAGE_TOKEN). The store's work runs on its threads, in one
-  // read transaction; `done` runs once, there or on the calling thread.
+  // token (INVALID_PAGE_TOKEN). On SQLite the store's work runs on its
+  // threads, in one read transaction; on PostgreSQL as two asynchronous
+  // statements (the ranking, unless kept, then the page's rows; Database::
+  // QueryOnceAsync), holding no thread. `done` runs once, on the thread that
+  // finished the work or on the calling thread.
   void Search(SearchParams params, absl::Time deadline,
               absl::AnyInvocable<void(absl::StatusOr<SearchOutcome>)> done);
 
@@ -216,8 +219,29 @@ class SearchIndex {
     absl::Time created;
   };
 
+  using Done = absl::AnyInvocable<void(absl::StatusOr<SearchOutcome>)>;
+
   absl::Status Rebuild(SqlTransaction& tx);
+  // The ranking's statement and its parameters (see the .cc: SQLite reads
+  // every match, PostgreSQL ranks and counts in the statement).
+  std::string RankingStatement(const Pending& p, SqlValues* params) const;
+  // Counts and facets from `counts`; the matches sorted, to kMaxSearchDepth.
+  static void Finalize(Ranking& r,
+                       const absl::flat_hash_map<std::string, int64_t>& counts);
+  // From `p.ranking`: the outcome's total and facets, and the statement
+  // reading the page's rows by key; false when the page has none.
+  bool PageStatement(Pending& p, std::string* sql, SqlValues* keys) const;
+  absl::Status PageRow(Pending& p, TextAnalyzer& analyzer,
+                       const SqlRow& row) const;
+  // Drops hits whose rows were gone; sets the next page's token.
+  void EndPage(Pending& p) const;
+  // SQLite: ranking and page in one read transaction.
   absl::Status Run(SqlTransaction& tx, Pending& p);
+  // PostgreSQL: the ranking statement, then the page's, each with
+  // Database::QueryOnceAsync (no store thread held).
+  void RankAsync(std::unique_ptr<Pending> p, absl::Time deadline, Done done);
+  void FetchPageAsync(std::unique_ptr<Pending> p, absl::Time deadline,
+                      Done done);
   // The cached ranking of `key` when it was built at `generation` and is
   // younger than the ttl; else null.
   std::shared_ptr<const Ranking> Cached(const std::string& key,

@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -380,6 +382,87 @@ TEST_P(SearchIndexTest, RankingsAreKeptUntilAWriteOfThisProcess) {
   EXPECT_EQ(Names("council ").size(), 4u);
   Put({"bodies/heads2", "cstopa.org/Body", {"Council of Ministers", "", 0}});
   EXPECT_EQ(Names("council ").size(), 5u);
+}
+
+TEST_P(SearchIndexTest, FacetsCountEveryMatchAndPagesStopAtTheReachableDepth) {
+  // More matches than are reachable: 1,010 reports ranked by how often the
+  // word occurs in their titles, and 3 bodies.
+  ASSERT_TRUE(
+      db_->Write([&](SqlTransaction& tx) {
+           for (int i = 0; i < 1010; ++i) {
+             const SearchEntry entry{
+                 absl::StrCat("Zephyr report ", i, i % 2 == 0 ? " zephyr" : ""),
+                 "", 0};
+             absl::Status s =
+                 index_->Put(tx, absl::StrCat("reports/r", 10000 + i),
+                             "cstopa.org/Report", &entry);
+             if (!s.ok()) return s;
+           }
+           for (int i = 0; i < 3; ++i) {
+             const SearchEntry entry{absl::StrCat("Zephyr body ", i), "", 0};
+             absl::Status s = index_->Put(tx, absl::StrCat("bodies/z", i),
+                                          "cstopa.org/Body", &entry);
+             if (!s.ok()) return s;
+           }
+           return absl::OkStatus();
+         })
+          .ok());
+  SearchParams p;
+  p.query = "zephyr";
+  p.page_size = 100;
+  std::set<std::string> seen;
+  int pages = 0;
+  double last_score = 1e300;
+  while (true) {
+    auto r = Search(p);
+    ASSERT_TRUE(r.ok()) << r.status();
+    // Facets and total count every match, not only the reachable ones.
+    EXPECT_EQ(r->total, 1013);
+    ASSERT_EQ(r->type_counts.size(), 2u);
+    EXPECT_EQ(r->type_counts[0].first, "cstopa.org/Report");
+    EXPECT_EQ(r->type_counts[0].second, 1010);
+    EXPECT_EQ(r->type_counts[1].first, "cstopa.org/Body");
+    EXPECT_EQ(r->type_counts[1].second, 3);
+    for (const auto& h : r->hits) {
+      EXPECT_TRUE(seen.insert(h.name()).second) << "repeated: " << h.name();
+      EXPECT_LE(h.score(), last_score) << h.name();
+      last_score = h.score();
+    }
+    ++pages;
+    if (r->next_page_token.empty()) break;
+    p.page_token = r->next_page_token;
+    ASSERT_LT(pages, 20);
+  }
+  EXPECT_EQ(pages, kMaxSearchDepth / 100);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kMaxSearchDepth));
+  // The 505 titles with the word twice rank above every other match.
+  int doubled = 0;
+  for (const std::string& name : seen) {
+    int i = 0;
+    if (absl::SimpleAtoi(absl::StripPrefix(name, "reports/r"), &i) &&
+        (i - 10000) % 2 == 0)
+      ++doubled;
+  }
+  EXPECT_EQ(doubled, 505);
+}
+
+TEST_P(SearchIndexTest, OnPostgresqlASearchHoldsNoStoreThread) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite reads on its threads";
+  auto* counted = dynamic_cast<SchemaDroppingDatabase*>(db_.get());
+  ASSERT_NE(counted, nullptr);
+  const int64_t before = counted->read_transactions();
+  SearchParams p;
+  p.query = "council ";
+  p.page_size = 1;
+  auto first = Search(p);  // ranked, then its page read
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->hits.size(), 1u);
+  p.page_token = first->next_page_token;
+  auto second = Search(p);  // from the kept ranking
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->hits.size(), 1u);
+  EXPECT_NE(first->hits[0].name(), second->hits[0].name());
+  EXPECT_EQ(counted->read_transactions(), before);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SearchIndexTest,

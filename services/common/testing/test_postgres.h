@@ -10,6 +10,7 @@
 #ifndef CSTOPA_SERVICES_COMMON_TESTING_TEST_POSTGRES_H_
 #define CSTOPA_SERVICES_COMMON_TESTING_TEST_POSTGRES_H_
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -81,6 +82,7 @@ class SchemaDroppingDatabase : public Database {
   absl::Status Read(
       absl::Time deadline,
       absl::FunctionRef<absl::Status(SqlTransaction&)> fn) override {
+    read_transactions_.fetch_add(1, std::memory_order_relaxed);
     return db_->Read(deadline, fn);
   }
   absl::Status Write(
@@ -112,6 +114,7 @@ class SchemaDroppingDatabase : public Database {
   }
   void ReadAsync(absl::Time deadline, TransactionFn fn,
                  StatusCallback done) override {
+    read_transactions_.fetch_add(1, std::memory_order_relaxed);
     db_->ReadAsync(deadline, std::move(fn), std::move(done));
   }
   void WriteAsync(absl::Time deadline, TransactionFn fn,
@@ -123,9 +126,16 @@ class SchemaDroppingDatabase : public Database {
   absl::Status Ping() override { return db_->Ping(); }
   absl::string_view dialect() const override { return db_->dialect(); }
 
+  // Read transactions asked for so far (Read and ReadAsync): tests check
+  // that a read meant for the asynchronous path holds no store thread.
+  int64_t read_transactions() const {
+    return read_transactions_.load(std::memory_order_relaxed);
+  }
+
  private:
   std::unique_ptr<Database> db_;
   std::string schema_;
+  std::atomic<int64_t> read_transactions_{0};
 };
 
 // `schema` applied to a new database of `backend`: a private in-memory
