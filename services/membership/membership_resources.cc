@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,17 +89,16 @@ const common::ResourceSpec kRoles{
          "chamber_id", [](const v1::Role& r) { return r.chamber_id(); }, false),
      EnumColumn<v1::Role>("role_type", v1::RoleType_descriptor(),
                           [](const v1::Role& r) { return r.role_type(); }),
+     // The first and last day the role is known to be held (the days
+     // `as_of` finds it on; see common::FirstDayHeld).
      {"start_date", FilterFieldType::kDate, nullptr,
       [](const Message& m) -> SqlValue {
-        const auto& r = static_cast<const v1::Role&>(m);
-        return EarliestDay(r.period().start_date(),
-                           r.period().has_start_date());
+        return common::FirstDayHeld(static_cast<const v1::Role&>(m).period());
       },
       true},
      {"end_date", FilterFieldType::kDate, nullptr,
       [](const Message& m) -> SqlValue {
-        const auto& r = static_cast<const v1::Role&>(m);
-        return LatestDay(r.period().end_date(), r.period().has_end_date());
+        return common::LastDayHeld(static_cast<const v1::Role&>(m).period());
       },
       true}}};
 
@@ -257,27 +257,36 @@ void Validate(const v1::Partner& r, const std::string& p, Violations& v,
 // Computed ("as of") output fields
 // ---------------------------------------------------------------------------
 
+// Of the periods known to hold on `day`, the one known to hold from the
+// latest day wins; a period whose day is not known makes the answer NOT_KNOWN
+// only when none holds (DateRange in types.proto).
 void Compute(v1::State* s, int64_t day) {
   int64_t best_start = -1;
+  bool not_known = false;
   v1::MembershipStatus status = v1::MEMBERSHIP_STATUS_UNSPECIFIED;
   for (const auto& p : s->status_history()) {
-    if (!RangeHolds(p.period(), day)) continue;
-    int64_t start =
-        EarliestDay(p.period().start_date(), p.period().has_start_date());
+    const common::DayFact fact = common::RangeOn(p.period(), day);
+    if (fact == common::DayFact::kNotKnown) not_known = true;
+    if (fact != common::DayFact::kHeld) continue;
+    const int64_t start = common::FirstDayHeld(p.period());
     if (start > best_start) {
       best_start = start;
       status = p.status();
     }
   }
   s->set_current_status(status);
+  s->set_current_status_knowledge(common::KnowledgeOf(
+      status != v1::MEMBERSHIP_STATUS_UNSPECIFIED, not_known));
 }
 
 void Compute(v1::Delegation* d, int64_t day) {
   std::map<std::string, std::pair<int64_t, const v1::SeatAllocation*>> best;
+  std::set<std::string> not_known;  // chambers with an allocation not known
   for (const auto& a : d->seat_allocations()) {
-    if (!RangeHolds(a.period(), day)) continue;
-    int64_t start =
-        EarliestDay(a.period().start_date(), a.period().has_start_date());
+    const common::DayFact fact = common::RangeOn(a.period(), day);
+    if (fact == common::DayFact::kNotKnown) not_known.insert(a.chamber_id());
+    if (fact != common::DayFact::kHeld) continue;
+    const int64_t start = common::FirstDayHeld(a.period());
     auto it = best.find(a.chamber_id());
     if (it == best.end() || start > it->second.first)
       best[a.chamber_id()] = {start, &a};
@@ -288,8 +297,12 @@ void Compute(v1::Delegation* d, int64_t day) {
     *d->add_effective_seats() = *entry.second;
     total += entry.second->seats();
   }
+  bool unknown = false;
+  for (const std::string& chamber : not_known)
+    unknown = unknown || best.find(chamber) == best.end();
   d->set_total_seats(static_cast<int32_t>(
       std::min<int64_t>(total, std::numeric_limits<int32_t>::max())));
+  d->set_seats_knowledge(common::KnowledgeOf(!unknown, unknown));
   *d->mutable_as_of_date() = common::DayToDate(day);
 }
 
@@ -386,8 +399,7 @@ ResourceDecl<v1::Body> BodyDecl() {
 ResourceDecl<v1::Partner> PartnerDecl() {
   auto d = Declare<v1::Partner>("partners/{partner}", kPartners.columns);
   d.search = [](const v1::Partner& p) -> std::optional<common::SearchEntry> {
-    return NameEntry(p, common::SearchDate(p.period().start_date(),
-                                           p.period().has_start_date()));
+    return NameEntry(p, common::SearchDate(p.period()));
   };
   return d;
 }

@@ -357,14 +357,11 @@ void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
             if (it != work->dir.states.end())
               *out->mutable_state_display_name() = it->second.display_name();
           }
-          // Newest first: by the earliest possible start day, descending
-          // (no start is day 0, so last), then by name.
+          // Newest first: by the first day the role is known to be held,
+          // descending (an open start is day 0, so last), then by name.
           std::vector<std::pair<int64_t, v1::Role*>> order;
-          for (v1::Role& r : work->roles) {
-            order.emplace_back(common::EarliestDay(r.period().start_date(),
-                                                   r.period().has_start_date()),
-                               &r);
-          }
+          for (v1::Role& r : work->roles)
+            order.emplace_back(common::FirstDayHeld(r.period()), &r);
           std::sort(order.begin(), order.end(),
                     [](const auto& a, const auto& b) {
                       if (a.first != b.first) return a.first > b.first;
@@ -398,40 +395,45 @@ void MembershipHandler::SummarizeMembership(SummarizeMembershipCall call) {
   r_->ReadStates(deadline, &w->states, join.Add());
   r_->ReadDelegationsWithState(deadline, &w->delegations, join.Add());
   r_->ReadPartners(deadline, &w->partners, join.Add());
-  std::move(join).Start(
-      [this, day = *day, work = std::move(work)](absl::Status s) mutable {
-        if (!s.ok()) return work->call.Finish(std::move(s));
-        v1::MembershipSummary* out = work->call.response();
-        std::map<std::string, std::pair<v1::StateStanding*, int64_t>> standings;
-        for (v1::State& state : work->states) {
-          r_->states().Compute(&state, day);
-          v1::StateStanding* standing = out->add_states();
-          standing->set_state(state.name());
-          *standing->mutable_display_name() =
-              std::move(*state.mutable_display_name());
-          standing->set_status(state.current_status());
-          standings[state.name()] = {standing, 0};
-        }
-        int64_t total = 0;
-        for (StateDelegation& d : work->delegations) {
-          auto it = standings.find(d.state);
-          if (it == standings.end()) continue;  // its state is gone
-          r_->delegations().Compute(&d.delegation, day);
-          it->second.second += d.delegation.total_seats();
-          total += d.delegation.total_seats();
-          for (v1::SeatAllocation& a : *d.delegation.mutable_effective_seats())
-            *it->second.first->add_effective_seats() = std::move(a);
-        }
-        for (auto& [name, standing] : standings)
-          standing.first->set_seats(ClampSeats(standing.second));
-        out->set_total_seats(ClampSeats(total));
-        for (v1::Partner& p : work->partners) {
-          if (common::RangeHolds(p.period(), day))
-            *out->add_partners() = std::move(p);
-        }
-        *out->mutable_as_of_date() = common::DayToDate(day);
-        work->call.Finish(absl::OkStatus());
-      });
+  std::move(join).Start([this, day = *day,
+                         work = std::move(work)](absl::Status s) mutable {
+    if (!s.ok()) return work->call.Finish(std::move(s));
+    v1::MembershipSummary* out = work->call.response();
+    std::map<std::string, std::pair<v1::StateStanding*, int64_t>> standings;
+    for (v1::State& state : work->states) {
+      r_->states().Compute(&state, day);
+      v1::StateStanding* standing = out->add_states();
+      standing->set_state(state.name());
+      *standing->mutable_display_name() =
+          std::move(*state.mutable_display_name());
+      standing->set_status(state.current_status());
+      standing->set_status_knowledge(state.current_status_knowledge());
+      standing->set_seats_knowledge(cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN);
+      standings[state.name()] = {standing, 0};
+    }
+    int64_t total = 0;
+    for (StateDelegation& d : work->delegations) {
+      auto it = standings.find(d.state);
+      if (it == standings.end()) continue;  // its state is gone
+      r_->delegations().Compute(&d.delegation, day);
+      if (d.delegation.seats_knowledge() ==
+          cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN)
+        it->second.first->set_seats_knowledge(d.delegation.seats_knowledge());
+      it->second.second += d.delegation.total_seats();
+      total += d.delegation.total_seats();
+      for (v1::SeatAllocation& a : *d.delegation.mutable_effective_seats())
+        *it->second.first->add_effective_seats() = std::move(a);
+    }
+    for (auto& [name, standing] : standings)
+      standing.first->set_seats(ClampSeats(standing.second));
+    out->set_total_seats(ClampSeats(total));
+    for (v1::Partner& p : work->partners) {
+      if (common::RangeHolds(p.period(), day))
+        *out->add_partners() = std::move(p);
+    }
+    *out->mutable_as_of_date() = common::DayToDate(day);
+    work->call.Finish(absl::OkStatus());
+  });
 }
 
 // Change stream --------------------------------------------------------------

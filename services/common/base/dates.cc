@@ -24,9 +24,64 @@ int64_t LatestDay(const google::type::Date& d, bool present) {
   return int64_t{d.year()} * 10000 + month * 100 + day;
 }
 
+namespace {
+
+constexpr int64_t kNever = 99991231;
+
+// A partial-date bound that is set (a year at least).
+bool Set(bool present, const google::type::Date& d) {
+  return present && d.year() > 0;
+}
+
+}  // namespace
+
+int64_t FirstDayHeld(const cstopa::type::v1::DateRange& r) {
+  if (Set(r.has_start_date(), r.start_date()))
+    return EarliestDay(r.start_date(), true);
+  if (Set(r.has_known_from(), r.known_from()))
+    return EarliestDay(r.known_from(), true);
+  if (Set(r.has_start_after(), r.start_after())) return kNever + 1;
+  return 0;
+}
+
+int64_t LastDayHeld(const cstopa::type::v1::DateRange& r) {
+  if (Set(r.has_end_date(), r.end_date())) return LatestDay(r.end_date(), true);
+  if (Set(r.has_known_until(), r.known_until()))
+    return LatestDay(r.known_until(), true);
+  if (Set(r.has_ended_by(), r.ended_by())) return -1;
+  return kNever;
+}
+
+int64_t EarliestPossibleDay(const cstopa::type::v1::DateRange& r) {
+  if (Set(r.has_start_date(), r.start_date()))
+    return EarliestDay(r.start_date(), true);
+  if (Set(r.has_start_after(), r.start_after()))
+    return LatestDay(r.start_after(), true) + 1;  // a day count, not a date
+  return 0;
+}
+
+int64_t LatestPossibleDay(const cstopa::type::v1::DateRange& r) {
+  if (Set(r.has_end_date(), r.end_date())) return LatestDay(r.end_date(), true);
+  if (Set(r.has_ended_by(), r.ended_by())) return LatestDay(r.ended_by(), true);
+  return kNever;
+}
+
+DayFact RangeOn(const cstopa::type::v1::DateRange& range, int64_t day) {
+  if (day < EarliestPossibleDay(range) || day > LatestPossibleDay(range))
+    return DayFact::kNotHeld;
+  if (FirstDayHeld(range) <= day && day <= LastDayHeld(range))
+    return DayFact::kHeld;
+  return DayFact::kNotKnown;
+}
+
 bool RangeHolds(const cstopa::type::v1::DateRange& range, int64_t day) {
-  return EarliestDay(range.start_date(), range.has_start_date()) <= day &&
-         day <= LatestDay(range.end_date(), range.has_end_date());
+  return FirstDayHeld(range) <= day && day <= LastDayHeld(range);
+}
+
+cstopa::type::v1::AsOfKnowledge KnowledgeOf(bool any_held, bool any_not_known) {
+  return !any_held && any_not_known
+             ? cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN
+             : cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN;
 }
 
 google::type::Date DayToDate(int64_t day) {

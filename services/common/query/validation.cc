@@ -154,10 +154,54 @@ void CheckRange(Violations& v, const std::string& field, const DateRange& r) {
   size_t before = v.size();
   if (r.has_start_date()) CheckDate(v, field + ".start_date", r.start_date());
   if (r.has_end_date()) CheckDate(v, field + ".end_date", r.end_date());
-  if (v.size() == before && r.has_start_date() && r.has_end_date() &&
+  // What is known of an unstated start or end: only where it is unstated.
+  const struct {
+    bool set;
+    const char* name;
+    const google::type::Date& date;
+    bool stated;  // the end it stands for is stated too
+    const char* stated_name;
+  } bounds[] = {
+      {r.has_known_from(), "known_from", r.known_from(), r.has_start_date(),
+       "start_date"},
+      {r.has_start_after(), "start_after", r.start_after(), r.has_start_date(),
+       "start_date"},
+      {r.has_known_until(), "known_until", r.known_until(), r.has_end_date(),
+       "end_date"},
+      {r.has_ended_by(), "ended_by", r.ended_by(), r.has_end_date(),
+       "end_date"},
+  };
+  for (const auto& b : bounds) {
+    if (!b.set) continue;
+    const std::string f = absl::StrCat(field, ".", b.name);
+    CheckDate(v, f, b.date);
+    if (b.stated)
+      v.Add(f, absl::StrCat("is only for a range whose ", b.stated_name,
+                            " is not stated; this one has ", b.stated_name));
+  }
+  if (v.size() != before) return;
+  if (r.has_start_date() && r.has_end_date() &&
       EarliestDay(r.start_date(), true) > LatestDay(r.end_date(), true)) {
     v.Add(field + ".end_date", "ends before the start date");
+    return;
   }
+  // The bounds must leave a day the fact could have held on, and the days
+  // it is known to hold must lie within those.
+  const int64_t first_possible = EarliestPossibleDay(r);
+  const int64_t last_possible = LatestPossibleDay(r);
+  if (first_possible > last_possible) {
+    v.Add(field, "leaves no day on which the fact could have held");
+    return;
+  }
+  if (r.has_known_from() && !r.has_start_date() &&
+      FirstDayHeld(r) < first_possible)
+    v.Add(field + ".known_from", "is on or before start_after");
+  if (r.has_known_until() && !r.has_end_date() &&
+      LastDayHeld(r) > last_possible)
+    v.Add(field + ".known_until", "is after ended_by");
+  if (r.has_known_from() && r.has_known_until() && !r.has_start_date() &&
+      !r.has_end_date() && FirstDayHeld(r) > LastDayHeld(r))
+    v.Add(field + ".known_until", "is before known_from");
 }
 
 void CheckEnum(Violations& v, const std::string& field,

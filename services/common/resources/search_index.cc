@@ -77,6 +77,11 @@ int64_t SearchDate(const google::type::Date& date, bool present) {
   return int64_t{date.year()} * 10000 + date.month() * 100 + date.day();
 }
 
+int64_t SearchDate(const cstopa::type::v1::DateRange& range) {
+  if (range.has_start_date()) return SearchDate(range.start_date());
+  return SearchDate(range.known_from(), range.has_known_from());
+}
+
 absl::StatusOr<int32_t> SearchPageSize(int32_t requested) {
   auto size = NormalizePageSize(requested);
   if (!size.ok()) return size.status();

@@ -54,6 +54,7 @@
 #include "services/common/api/call.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/paging.h"
+#include "services/common/store/read_cache.h"
 #include "services/common/store/sql.h"
 #include "services/common/text/search_text.h"
 
@@ -83,6 +84,9 @@ void AppendTexts(const google::protobuf::RepeatedPtrField<
 // A (possibly partial) date as SearchEntry::date: YYYYMMDD with 00 for an
 // unknown month or day; 0 when `present` is false or the year is 0.
 int64_t SearchDate(const google::type::Date& date, bool present = true);
+// The date of a dated fact as SearchEntry::date: its start_date, else the
+// first day a source attests it (known_from); 0 when neither is known.
+int64_t SearchDate(const cstopa::type::v1::DateRange& range);
 
 // Hits beyond this rank are not reachable by paging.
 inline constexpr int kMaxSearchDepth = 1000;
@@ -174,27 +178,45 @@ class SearchIndex {
   // page_token and skip, and whose response has hits, next_page_token,
   // type_counts and total_size (every service's SearchRequest /
   // SearchResponse).
+  //
+  // Answers are kept in the store's read cache (store/read_cache.h) under
+  // the request's bytes, as Gets and Lists are: a search asked again before
+  // any write is answered with the bytes sent the first time.
   template <typename Request, typename Response>
   void Serve(UnaryCall<Request, Response> call) {
     const Request& req = call.request();
+    std::string key;
+    uint64_t generation = 0;
+    if (db_ != nullptr && db_->read_cache().enabled()) {
+      ReadCache& cache = db_->read_cache();
+      generation = cache.generation();
+      key = absl::StrCat(Request::descriptor()->full_name(), "\n");
+      req.AppendToString(&key);
+      std::string bytes;
+      if (cache.Find(key, &bytes))
+        return call.FinishSerialized(std::move(bytes));
+    }
     SearchParams p{req.query(), req.filter(), req.page_size(), req.page_token(),
                    req.skip()};
     Response* out = call.response();
     const absl::Time deadline = call.deadline();
-    Search(
-        std::move(p), deadline,
-        [out, call = std::move(call)](absl::StatusOr<SearchOutcome> r) mutable {
-          if (!r.ok()) return call.Finish(r.status());
-          for (auto& h : r->hits) *out->add_hits() = std::move(h);
-          out->set_next_page_token(std::move(r->next_page_token));
-          for (auto& [type, count] : r->type_counts) {
-            auto* c = out->add_type_counts();
-            c->set_type(type);
-            c->set_count(count);
-          }
-          out->set_total_size(r->total);
-          call.Finish(absl::OkStatus());
-        });
+    Search(std::move(p), deadline,
+           [this, out, key = std::move(key), generation,
+            call = std::move(call)](absl::StatusOr<SearchOutcome> r) mutable {
+             if (!r.ok()) return call.Finish(r.status());
+             for (auto& h : r->hits) *out->add_hits() = std::move(h);
+             out->set_next_page_token(std::move(r->next_page_token));
+             for (auto& [type, count] : r->type_counts) {
+               auto* c = out->add_type_counts();
+               c->set_type(type);
+               c->set_count(count);
+             }
+             out->set_total_size(r->total);
+             if (key.empty()) return call.Finish(absl::OkStatus());
+             std::string bytes = out->SerializeAsString();
+             db_->read_cache().Put(key, generation, bytes);
+             call.FinishSerialized(std::move(bytes));
+           });
   }
 
  private:
