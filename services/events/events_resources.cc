@@ -4,6 +4,7 @@
 // to.
 #include "services/events/events_resources.h"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
@@ -80,17 +81,64 @@ int64_t LocalDay(const google::protobuf::Timestamp& t, absl::TimeZone tz) {
   return d.year() * 10000 + d.month() * 100 + d.day();
 }
 
+// Adds a violation unless the local day of `t` lies in [first, last]
+// (YYYYMMDD; a bound may be a day count such as 20240431, the day after
+// 2024-04-30, which compares correctly), saying it falls `outside` them.
+void CheckTimeWithin(Violations& v, const std::string& field,
+                     const google::protobuf::Timestamp& t, absl::TimeZone tz,
+                     int64_t first, int64_t last, const std::string& outside) {
+  int64_t day = LocalDay(t, tz);
+  if (day < first || day > last)
+    v.Add(field,
+          absl::StrCat("falls on ", day / 10000, "-", day / 100 % 100, "-",
+                       day % 100, " in the event's time zone, ", outside));
+}
+
 void CheckTimeOnDate(Violations& v, const std::string& field,
                      const google::protobuf::Timestamp& t,
                      const google::type::Date& d, absl::TimeZone tz,
                      const std::string& date_field) {
-  int64_t day = LocalDay(t, tz);
-  if (day < common::EarliestDay(d, true) || day > common::LatestDay(d, true))
-    v.Add(field, absl::StrCat("falls on ", day / 10000, "-", day / 100 % 100,
-                              "-", day % 100,
-                              " in the event's time zone, "
-                              "outside ",
-                              date_field));
+  CheckTimeWithin(v, field, t, tz, common::EarliestDay(d, true),
+                  common::LatestDay(d, true), "outside " + date_field);
+}
+
+// A bound of `dates` that is set (a year at least).
+bool Stated(bool present, const google::type::Date& d) {
+  return present && d.year() > 0;
+}
+
+// The exact times of an event whose start or end day no source states must
+// still fit what `dates` says of them (types.proto, DateRange): a start
+// after `start_after`, on or before `known_from`, `known_until` and
+// `ended_by`; an end on or after `known_from` and `known_until`, on or
+// before `ended_by`. (With start_date or end_date, CheckTimeOnDate.)
+void CheckTimesAgainstUnstatedBounds(Violations& v, const std::string& p,
+                                     const v1::Event& e, absl::TimeZone tz,
+                                     bool start_ok, bool end_ok) {
+  const cstopa::type::v1::DateRange& r = e.dates();
+  const int64_t first_possible = common::EarliestPossibleDay(r);
+  const int64_t last_possible = common::LatestPossibleDay(r);
+  if (start_ok && e.has_start_time() && !r.has_start_date()) {
+    int64_t last = last_possible;
+    if (Stated(r.has_known_from(), r.known_from()))
+      last = std::min(last, common::LatestDay(r.known_from(), true));
+    if (Stated(r.has_known_until(), r.known_until()))
+      last = std::min(last, common::LatestDay(r.known_until(), true));
+    CheckTimeWithin(v, p + "start_time", e.start_time(), tz, first_possible,
+                    last,
+                    "outside the days dates allows for the start (after "
+                    "start_after, by known_from, known_until and ended_by)");
+  }
+  if (end_ok && e.has_end_time() && !r.has_end_date()) {
+    int64_t first = first_possible;
+    if (Stated(r.has_known_from(), r.known_from()))
+      first = std::max(first, common::EarliestDay(r.known_from(), true));
+    if (Stated(r.has_known_until(), r.known_until()))
+      first = std::max(first, common::EarliestDay(r.known_until(), true));
+    CheckTimeWithin(v, p + "end_time", e.end_time(), tz, first, last_possible,
+                    "outside the days dates allows for the end (from "
+                    "known_from and known_until, by ended_by)");
+  }
 }
 
 // What Search finds of an event: its titles, summaries, place and
@@ -165,6 +213,7 @@ void ValidateEvent(const v1::Event& e, const std::string& p, Violations& v,
     if (end_ok && e.has_end_time() && e.dates().has_end_date())
       CheckTimeOnDate(v, p + "end_time", e.end_time(), e.dates().end_date(), tz,
                       "dates.end_date");
+    CheckTimesAgainstUnstatedBounds(v, p, e, tz, start_ok, end_ok);
   }
 
   common::CheckTexts(v, p + "place.locality", e.place().locality(), false);
@@ -275,28 +324,67 @@ const common::SchemaSpec& EventsSchema() {
   return *schema;
 }
 
+// The effective bounds are what the `start_time` and `end_time` filter and
+// order columns hold. List filters ask "could the event overlap [A, B]"
+// (`start_time <= B AND end_time >= A`), so each bound is the earliest
+// possible start and the latest possible end that `dates` allows
+// (common::EarliestPossibleDay / LatestPossibleDay), read in the event's
+// zone:
+//   start: start_time; else 00:00 of the earliest possible first day
+//          (dates.start_date's earliest day, or the day after start_after);
+//          else kUnknownTime (no start is stated or bounded: `known_from`
+//          alone does not bound it from below).
+//   end:   end_time; else the last microsecond of dates.end_date's latest
+//          day; else of `ended_by` (the day by which it had ended); else,
+//          as for every event without a stated end, of the last day it is
+//          known to have taken place on: `known_until`, else the start day
+//          (dates.start_date, the local day of start_time, else the
+//          earliest possible day after start_after), else `known_from`;
+//          else kUnknownTime.
+//
+// An event whose start is unknown but whose end is bounded (a meeting a news
+// item reports as held, stored with `ended_by` the item's date) therefore
+// starts at kUnknownTime and ends on its `ended_by` day. It is neither lost
+// nor placed by a day it was not held on:
+//   - overlap filters find it for every range reaching back to on or
+//     before its `ended_by` day (it may have taken place on any such day),
+//     and never for a range wholly after that day;
+//   - `start_time >= X` never matches it (its start is not known to be on
+//     or after any day), `start_time <= X` always does;
+//   - ordered by `start_time` it sorts with the undated events: last in the
+//     default `start_time desc`, first in `start_time`; ordered by
+//     `end_time` it sorts by its `ended_by` day.
 int64_t EffectiveStart(const v1::Event& e) {
   if (e.has_start_time())
     return TimeUtil::TimestampToMicroseconds(e.start_time());
-  if (e.dates().has_start_date() && e.dates().start_date().year() > 0)
-    return DayStart(common::EarliestDay(e.dates().start_date(), true),
-                    ZoneOf(e));
+  const int64_t first = common::EarliestPossibleDay(e.dates());
+  // 0: neither start_date nor start_after.
+  if (first > 0) return DayStart(first, ZoneOf(e));
   return kUnknownTime;
 }
 
 int64_t EffectiveEnd(const v1::Event& e) {
   if (e.has_end_time()) return TimeUtil::TimestampToMicroseconds(e.end_time());
-  absl::TimeZone tz = ZoneOf(e);
-  if (e.dates().has_end_date() && e.dates().end_date().year() > 0)
-    return DayEnd(common::LatestDay(e.dates().end_date(), true), tz);
-  if (e.dates().has_start_date() && e.dates().start_date().year() > 0)
-    return DayEnd(common::LatestDay(e.dates().start_date(), true), tz);
+  const absl::TimeZone tz = ZoneOf(e);
+  const cstopa::type::v1::DateRange& r = e.dates();
+  // end_date, else ended_by: the latest day it could have ended on.
+  if (Stated(r.has_end_date(), r.end_date()) ||
+      Stated(r.has_ended_by(), r.ended_by()))
+    return DayEnd(common::LatestPossibleDay(r), tz);
+  if (Stated(r.has_known_until(), r.known_until()))
+    return DayEnd(common::LatestDay(r.known_until(), true), tz);
+  if (Stated(r.has_start_date(), r.start_date()))
+    return DayEnd(common::LatestDay(r.start_date(), true), tz);
   if (e.has_start_time()) {
     absl::CivilDay d = absl::ToCivilDay(
         absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(e.start_time())),
         tz);
     return absl::ToUnixMicros(absl::FromCivil(d + 1, tz)) - 1;
   }
+  if (Stated(r.has_start_after(), r.start_after()))
+    return DayEnd(common::EarliestPossibleDay(r), tz);
+  if (Stated(r.has_known_from(), r.known_from()))
+    return DayEnd(common::LatestDay(r.known_from(), true), tz);
   return kUnknownTime;
 }
 

@@ -12,12 +12,13 @@
 // Time columns. `start_time` and `end_time` (filterable and orderable) hold
 // an event's effective bounds in microseconds since the epoch:
 //   start: Event.start_time when set; else 00:00 of the earliest possible day
-//          of dates.start_date in the event's time zone (UTC when empty or
-//          unknown); else kUnknownTime.
+//          (dates.start_date's, or the day after dates.start_after) in the
+//          event's time zone (UTC when empty or unknown); else kUnknownTime.
 //   end:   Event.end_time when set; else the last microsecond of the latest
-//          possible day of dates.end_date (or, without one, of the start day:
-//          dates.start_date, or the local day of start_time); else
-//          kUnknownTime.
+//          possible day (dates.end_date's, else dates.ended_by's), else of
+//          the last day it is known to have taken place (known_until, the
+//          start day, known_from); else kUnknownTime.
+// (EffectiveStart and EffectiveEnd in the .cc say why, case by case.)
 #ifndef CSTOPA_SERVICES_EVENTS_EVENTS_RESOURCES_H_
 #define CSTOPA_SERVICES_EVENTS_EVENTS_RESOURCES_H_
 

@@ -117,15 +117,17 @@ TEST_F(EventsServiceTest, SeedHasTheDomainEventsWithProvenance) {
 }
 
 TEST_F(EventsServiceTest, DefaultOrderIsNewestFirstAndUndatedLast) {
+  // The ICMEC meeting's start is not known (only that it ended by its news
+  // item of 2024-04-18): it sorts with the undated, last.
   EXPECT_THAT(
       ListNames(""),
       ElementsAre("events/migration-coordination-council-28th-meeting",
                   "events/annual-training-2024",
                   "events/working-meeting-unrcca-2024",
-                  "events/icmec-meeting-2024-04",
                   "events/kz-mazhilis-deployment-agreement-bill-2022",
                   "events/consultations-international-military-flights-2022",
-                  "events/csto-forces-withdraw-from-kazakhstan-2022"));
+                  "events/csto-forces-withdraw-from-kazakhstan-2022",
+                  "events/icmec-meeting-2024-04"));
 }
 
 TEST_F(EventsServiceTest, DefaultOrderPagesAndAnOrderByOverridesIt) {
@@ -535,8 +537,11 @@ TEST_P(EventsSearchTest, CountsFiltersAndPagesAgree) {
   EXPECT_EQ(r->type_counts(0).type(), "cstopa.org/Event");
   EXPECT_EQ(r->type_counts(0).count(), static_cast<int64_t>(all.size()));
 
-  // Moscow: 2022-04-05 and 2024-04-18.
+  // Moscow: 2022-04-05, and the ICMEC meeting, whose own day is not stated
+  // (its news item is of 2024-04-18): a hit without a date.
   EXPECT_THAT(search_->Names("Moscow", "date >= 2024-01-01"),
+              ::testing::IsEmpty());
+  EXPECT_THAT(search_->Names("Moscow", "date != 2022-04-05"),
               ElementsAre(kIcmec));
   EXPECT_THAT(search_->Names("Moscow", "date < 2022-04-06"),
               ElementsAre(kConsultations));

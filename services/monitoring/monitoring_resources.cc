@@ -70,26 +70,27 @@ ColumnSpec TextListColumn(const char* name, F get) {
 }
 
 // `start_date` and `end_date`: the earliest and the latest day the
-// resource's (possibly partial) `period` can mean.
+// resource's `period` could have held on (common::EarliestPossibleDay and
+// LatestPossibleDay): a partial start reads as its earliest day, a partial
+// end as its latest; an unstated start as 0 unless `start_after` bounds it
+// (then the day after it), an unstated end as 99991231 unless `ended_by`
+// bounds it (then that day). These are the "could it overlap [A, B]"
+// columns of the List filters (`start_date <= B AND end_date >= A`), so a
+// record is left out only when the sources say it did not hold in [A, B]:
+// an operation reported completed by January 2022 (`ended_by` 2022-01) is
+// not among those of February 2022. No column answers "known to hold on a
+// day" (common::FirstDayHeld / LastDayHeld): the API has no "as of" filter.
 template <typename T>
 ColumnSpec StartDateColumn() {
   return IntColumn<T>(
       "start_date", FilterFieldType::kDate,
-      [](const T& r) {
-        return common::EarliestDay(r.period().start_date(),
-                                   r.period().has_start_date());
-      },
-      true);
+      [](const T& r) { return common::EarliestPossibleDay(r.period()); }, true);
 }
 template <typename T>
 ColumnSpec EndDateColumn() {
   return IntColumn<T>(
       "end_date", FilterFieldType::kDate,
-      [](const T& r) {
-        return common::LatestDay(r.period().end_date(),
-                                 r.period().has_end_date());
-      },
-      true);
+      [](const T& r) { return common::LatestPossibleDay(r.period()); }, true);
 }
 
 std::vector<ColumnSpec> MissionColumns() {
@@ -233,11 +234,11 @@ void CheckSize(Violations& v, const std::string& size_field,
           "the qualifier unspecified");
 }
 
-// Whether `d` (possibly partial) certainly lies before the range's start.
+// Whether `d` (possibly partial) certainly lies before the range's start:
+// before its start_date, or on or before its start_after.
 bool EndsBeforeStart(const DateRange& range, const google::type::Date& d) {
-  return range.has_start_date() &&
-         common::LatestDay(d, true) <
-             common::EarliestDay(range.start_date(), true);
+  const int64_t first = common::EarliestPossibleDay(range);
+  return first > 0 && common::LatestDay(d, true) < first;
 }
 
 void Validate(const v1::Mission& r, const std::string& p, Violations& v,
@@ -266,7 +267,8 @@ void Validate(const v1::Mission& r, const std::string& p, Violations& v,
     if (v.size() == before &&
         EndsBeforeStart(r.period(), r.conclusion_submitted_date()))
       v.Add(p + "conclusion_submitted_date",
-            "is before the mission started (period.start_date)");
+            "is before the mission started (period.start_date, or on or "
+            "before period.start_after)");
   }
   CheckName(v, p + "conclusion_recipient", r.conclusion_recipient(), {"bodies"},
             false);
@@ -288,7 +290,8 @@ void Validate(const v1::Operation& r, const std::string& p, Violations& v,
   if (v.size() == before && r.withdrawal_period().has_start_date() &&
       EndsBeforeStart(r.period(), r.withdrawal_period().start_date()))
     v.Add(p + "withdrawal_period.start_date",
-          "is before the forces arrived (period.start_date)");
+          "is before the forces arrived (period.start_date, or on or "
+          "before period.start_after)");
   if (r.withdrawal_days() < 0)
     v.Add(p + "withdrawal_days", "must not be negative (0 when not given)");
   if (r.withdrawal_days() > kMaxWithdrawalDays)

@@ -231,6 +231,9 @@ TEST_P(MonitoringHandlerTest, SeedHasTheKazakhstanOperationWithContingents) {
   EXPECT_EQ(op.period().start_date().month(), 1);
   EXPECT_EQ(op.period().start_date().day(), 6);
   EXPECT_FALSE(op.period().has_end_date());  // "on Wednesday": no date
+  // ... but it "had been completed" by the report of January 2022.
+  EXPECT_EQ(op.period().ended_by().year(), 2022);
+  EXPECT_EQ(op.period().ended_by().month(), 1);
   EXPECT_EQ(op.withdrawal_days(), 10);
   ASSERT_TRUE(op.has_total_size());
   EXPECT_EQ(op.total_size(), 2000);
