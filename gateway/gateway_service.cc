@@ -79,9 +79,18 @@ std::string LastMicrosecond(int64_t day) {
   return buf;
 }
 
-// Events filters: started by the end of `day`, or after it.
+// Events filters: known to have started by the end of `day`, or starting
+// after it. An event whose start no source states (the events service keeps
+// it at the first instant of year 1) has started by `day` only when it is
+// known to have ended by then: a meeting a news item reports as held, stored
+// with `ended_by` the item's date, is among the latest events once that
+// date is past, and never before.
 std::string StartedBy(int64_t day) {
-  return absl::StrCat("start_time <= ", LastMicrosecond(day));
+  constexpr char kUnknown[] = "0001-01-01T00:00:00Z";
+  const std::string end = LastMicrosecond(day);
+  return absl::StrCat("((start_time <= ", end, " AND start_time > ", kUnknown,
+                      ") OR (end_time <= ", end, " AND end_time > ", kUnknown,
+                      "))");
 }
 std::string StartsAfter(int64_t day) {
   return absl::StrCat("start_time > ", LastMicrosecond(day));
