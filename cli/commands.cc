@@ -139,12 +139,36 @@ std::string Date(const Value& date) {
 
 // A cstopa.type.v1.DateRange: "2020-01-01 – 2021", "2020 –", "– 2021".
 std::string Period(const Value& range) {
+  // What the sources say of an unstated start or end (cstopa.type.v1.
+  // DateRange): "known from 2022", "after 2025-08-29", "ended by 2024".
   std::string start = Date(F(range, "startDate"));
   std::string end = Date(F(range, "endDate"));
+  const std::string known_from = Date(F(range, "knownFrom"));
+  const std::string start_after = Date(F(range, "startAfter"));
+  const std::string known_until = Date(F(range, "knownUntil"));
+  const std::string ended_by = Date(F(range, "endedBy"));
+  if (start.empty() && !known_from.empty()) {
+    start = "known from " + known_from;
+  } else if (start.empty() && !start_after.empty()) {
+    start = "after " + start_after;
+  }
+  if (end.empty() && !ended_by.empty()) {
+    end = "ended by " + ended_by;
+  } else if (end.empty() && !known_until.empty() && known_until != known_from) {
+    end = "known until " + known_until;
+  }
   if (start.empty() && end.empty()) return "";
-  if (end.empty()) return start + " \xE2\x80\x93";
+  if (end.empty()) {
+    return known_from.empty() && start_after.empty() ? start + " \xE2\x80\x93"
+                                                     : start;
+  }
   if (start.empty()) return "\xE2\x80\x93 " + end;
   return start + " \xE2\x80\x93 " + end;
+}
+
+// Whether an AsOfKnowledge field says the sources do not tell.
+bool NotKnown(const Value& knowledge) {
+  return S(knowledge) == "AS_OF_KNOWLEDGE_NOT_KNOWN";
 }
 
 // A Timestamp's date, "2022-05-01".
@@ -435,12 +459,16 @@ std::string RoleName(const Printer& p, const Value& role) {
   return Enum(F(role, "roleType"), "ROLE_TYPE_");
 }
 
+// Since when the current status holds: its start ("2022-01"), or where no
+// source states one, the first source attesting it ("known from 2022-01").
 std::string StatusSince(const Value& state) {
   const std::string current = S(F(state, "currentStatus"));
   std::string since;
   for (const Value& period : L(F(state, "statusHistory")).values()) {
     if (S(F(period, "status")) != current) continue;
     std::string start = Date(F(F(period, "period"), "startDate"));
+    const std::string known = Date(F(F(period, "period"), "knownFrom"));
+    if (start.empty() && !known.empty()) start = "known from " + known;
     if (!start.empty()) since = start;
   }
   return since;
@@ -755,9 +783,14 @@ absl::StatusOr<int> Commands::State(const std::string& state,
     std::string status = Enum(F(st, "currentStatus"), "MEMBERSHIP_STATUS_");
     std::string since = StatusSince(st);
     std::vector<std::string> facts;
-    if (!status.empty()) {
+    if (NotKnown(F(st, "currentStatusKnowledge"))) {
+      facts.push_back("status: not known on this date");
+    } else if (!status.empty()) {
       facts.push_back(absl::StrCat("status: ", status,
-                                   since.empty() ? "" : " since " + since));
+                                   since.empty() ? ""
+                                   : absl::StartsWith(since, "known ")
+                                       ? " (" + since + ")"
+                                       : " since " + since));
     }
     if (!as_of_date.empty()) facts.push_back("as of: " + as_of_date);
     if (!facts.empty()) p.Line(absl::StrJoin(facts, "   "));
@@ -796,7 +829,10 @@ absl::StatusOr<int> Commands::State(const std::string& state,
       seats.AddRow(
           {delegation, chamber(S(F(s, "chamberId"))), S(F(s, "seats"))});
     }
-    seats.AddRow({delegation, "total", absl::StrCat(I(F(d, "totalSeats")))});
+    seats.AddRow({delegation, "total",
+                  NotKnown(F(d, "seatsKnowledge"))
+                      ? "not known"
+                      : absl::StrCat(I(F(d, "totalSeats")))});
     for (const Value& s : L(F(d, "seatAllocations")).values()) {
       const ListValue& provenance = L(F(s, "provenance"));
       history.AddRow({delegation, chamber(S(F(s, "chamberId"))),
@@ -958,8 +994,12 @@ absl::StatusOr<int> Commands::Dashboard(const std::string& as_of) {
   states.SetAlign(3, Align::kRight);
   for (const Value& s : L(F(v, "states")).values()) {
     states.AddRow({Id(S(F(s, "state"))), p.T(F(s, "displayName")),
-                   Enum(F(s, "status"), "MEMBERSHIP_STATUS_"),
-                   absl::StrCat(I(F(s, "seats")))});
+                   NotKnown(F(s, "statusKnowledge"))
+                       ? "not known"
+                       : Enum(F(s, "status"), "MEMBERSHIP_STATUS_"),
+                   NotKnown(F(s, "seatsKnowledge"))
+                       ? absl::StrCat(I(F(s, "seats")), " (not all known)")
+                       : absl::StrCat(I(F(s, "seats")))});
   }
   if (!states.empty()) {
     states.AddRow({"", "total", "", absl::StrCat(I(F(v, "totalSeats")))});

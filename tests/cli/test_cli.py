@@ -944,6 +944,23 @@ class RealSuiteTest(unittest.TestCase):
         self.assertEqual(self.seats_on("2022-05-01"), 6)
         self.assertEqual(self.seats_on("2024-06-01"), 7)
 
+    def test_state_seats_and_status_not_known_say_so(self):
+        # Between the 2022 source (6 seats) and the 2024 brochure (7) the
+        # Kyrgyz seats are not known; before January 2022 the status is not.
+        r = self.cli("state", "kg", "--as-of", "2023-06-01")
+        self.assert_ok(r)
+        lines = r.stdout.splitlines()
+        heading = lines.index("Seats on 2023-06-01")
+        total = [line for line in lines[heading:heading + 10]
+                 if " total " in line]
+        self.assertEqual(len(total), 1, r.stdout)
+        self.assertTrue(total[0].rstrip().endswith("not known"), total[0])
+        self.assertIn("known from 2022", r.stdout)   # the seat history
+        self.assertIn("ended by 2024", r.stdout)
+        early = self.cli("state", "kg", "--as-of", "2021-06-01")
+        self.assert_ok(early)
+        self.assertIn("status: not known on this date", early.stdout)
+
     def test_state_json_is_the_profile(self):
         r = self.cli("state", "kg", "--as-of", "2024-06-01", "--json")
         self.assert_ok(r)
