@@ -15,41 +15,16 @@
 #include "gtest/gtest.h"
 #include "membership/seed/membership_seed.pb.h"
 #include "services/common/base/dates.h"
-#include "services/common/testing/handler_test_kit.h"
-#include "services/membership/embedded_files.h"
-#include "services/membership/membership_resources.h"
-#include "services/membership/membership_service.h"
+#include "services/membership/membership_test_fixture.h"
 
 namespace cstopa::membership {
 namespace {
 
 using cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN;
 using cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN;
-using ::testing::Contains;
-using ::testing::Not;
 
-google::type::Date Day(int y, int m, int d) {
-  google::type::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-class MembershipAsOfTest : public ::testing::Test {
+class MembershipAsOfTest : public SeededMembershipTest {
  protected:
-  void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    resources_ = std::make_unique<MembershipResources>(
-        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
-    handler_ = std::make_unique<MembershipHandler>(resources_.get());
-    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
-    absl::Status s = handler_->LoadSeed(kMembershipSeed);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-
   v1::State State(const std::string& name, google::type::Date as_of) {
     v1::GetStateRequest req;
     req.set_name(name);
@@ -69,13 +44,6 @@ class MembershipAsOfTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s;
     return out;
   }
-
-  std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
-  common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<MembershipResources> resources_;
-  std::unique_ptr<MembershipHandler> handler_;
-  std::unique_ptr<v1::MembershipServiceBlocking> api_;
 };
 
 // Seed 003 (January 2022) names the members without saying since when:
@@ -101,9 +69,7 @@ TEST_F(MembershipAsOfTest, AStatedEndIsKnownNotToHoldAfterIt) {
   *period->mutable_period()->mutable_start_date() = Day(2019, 1, 1);
   *period->mutable_period()->mutable_end_date() = Day(2020, 12, 31);
   v1::State created;
-  ASSERT_TRUE(
-      api_->CreateState(common::testing::EditorCaller(), create, &created)
-          .ok());
+  ASSERT_TRUE(api_->CreateState(Editor(), create, &created).ok());
   const v1::State during = State("states/xx", Day(2020, 6, 1));
   EXPECT_EQ(during.current_status(), v1::MEMBERSHIP_STATUS_OBSERVER);
   const v1::State after = State("states/xx", Day(2021, 6, 1));
@@ -232,7 +198,7 @@ TEST_F(MembershipAsOfTest, BoundsOfUnstatedEndsAreChecked) {
     period->set_status(v1::MEMBERSHIP_STATUS_PARTNER);
     fill(period->mutable_period());
     v1::State out;
-    return api_->CreateState(common::testing::EditorCaller(), req, &out);
+    return api_->CreateState(Editor(), req, &out);
   };
   absl::Status both = create([](cstopa::type::v1::DateRange* r) {
     *r->mutable_start_date() = Day(2020, 1, 1);

@@ -12,21 +12,10 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "membership/seed/membership_seed.pb.h"
-#include "services/common/testing/handler_test_kit.h"
-#include "services/membership/embedded_files.h"
-#include "services/membership/membership_resources.h"
-#include "services/membership/membership_service.h"
+#include "services/membership/membership_test_fixture.h"
 
 namespace cstopa::membership {
 namespace {
-
-google::type::Date Day(int y, int m, int d) {
-  google::type::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
 
 std::string DateText(const google::type::Date& d) {
   return absl::StrCat(d.year(), "-", d.month(), "-", d.day());
@@ -40,19 +29,8 @@ std::string En(
   return "";
 }
 
-class MembershipSeedFactsTest : public ::testing::Test {
+class MembershipSeedFactsTest : public SeededMembershipTest {
  protected:
-  void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    resources_ = std::make_unique<MembershipResources>(
-        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
-    handler_ = std::make_unique<MembershipHandler>(resources_.get());
-    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
-    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
-  }
-
   // The roles held by `person`, in any period.
   std::vector<v1::Role> RolesOf(const std::string& person) {
     v1::ListRolesRequest req;
@@ -61,13 +39,6 @@ class MembershipSeedFactsTest : public ::testing::Test {
     EXPECT_TRUE(api_->ListRoles({}, req, &resp).ok());
     return {resp.roles().begin(), resp.roles().end()};
   }
-
-  std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
-  common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<MembershipResources> resources_;
-  std::unique_ptr<MembershipHandler> handler_;
-  std::unique_ptr<v1::MembershipServiceBlocking> api_;
 };
 
 // An official the seeds name with a post, and the post as the source names

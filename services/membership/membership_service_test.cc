@@ -32,6 +32,7 @@
 #include "services/common/testing/test_postgres.h"
 #include "services/membership/embedded_files.h"
 #include "services/membership/membership_resources.h"
+#include "services/membership/membership_test_fixture.h"
 
 namespace cstopa::membership {
 namespace {
@@ -43,37 +44,7 @@ using ::testing::UnorderedElementsAre;
 using common::Caller;
 using common::testing::FieldsOf;
 
-google::type::Date Day(int y, int m, int d) {
-  google::type::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-class MembershipHandlerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto db = common::OpenDatabase("sqlite::memory:", MembershipSchema());
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    resources_ = std::make_unique<MembershipResources>(
-        db_.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
-    handler_ = std::make_unique<MembershipHandler>(resources_.get());
-    api_ = std::make_unique<v1::MembershipServiceBlocking>(handler_.get());
-    ASSERT_TRUE(handler_->LoadSeed(kMembershipSeed).ok());
-  }
-
-  Caller Editor() { return common::testing::EditorCaller(); }
-  Caller Admin() { return common::testing::AdminCaller(); }
-
-  std::unique_ptr<common::Database> db_;
-  common::ApiKeyStore keys_ = common::testing::TestApiKeys();
-  common::PageTokenCodec tokens_{"test-secret"};
-  std::unique_ptr<MembershipResources> resources_;
-  std::unique_ptr<MembershipHandler> handler_;
-  std::unique_ptr<v1::MembershipServiceBlocking> api_;
-};
+using MembershipHandlerTest = SeededMembershipTest;
 
 TEST_F(MembershipHandlerTest, SeedHasTheSixMemberStatesWithProvenance) {
   v1::ListStatesRequest req;
