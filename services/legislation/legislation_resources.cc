@@ -194,6 +194,46 @@ const ResourceSpec kImplementations{
          "level", v1::ImplementationLevel_descriptor(),
          [](const v1::Implementation& i) { return i.level(); })}};
 
+// A stated figure's period bounds as ListActionPlans has them: an unstated
+// start is 0 (before every date), an unstated end 99991231.
+const ResourceSpec kStatedFigures{
+    "stated_figures",
+    {TextListColumn<v1::StatedFigure>(
+         "subject",
+         [](const v1::StatedFigure& f) { return JoinTexts(f.subject()); }),
+     EnumColumn<v1::StatedFigure>(
+         "kind", v1::DocumentKind_descriptor(),
+         [](const v1::StatedFigure& f) { return f.kind(); }),
+     TextListColumn<v1::StatedFigure>(
+         "topics",
+         [](const v1::StatedFigure& f) { return JoinStrings(f.topics()); }),
+     IntColumn<v1::StatedFigure>(
+         "value", FilterFieldType::kInt,
+         [](const v1::StatedFigure& f) { return f.value(); }, true),
+     EnumColumn<v1::StatedFigure>(
+         "qualifier", v1::FigureQualifier_descriptor(),
+         [](const v1::StatedFigure& f) { return f.qualifier(); }),
+     IntColumn<v1::StatedFigure>(
+         "start_date", FilterFieldType::kDate,
+         [](const v1::StatedFigure& f) {
+           return common::EarliestDay(f.period().start_date(),
+                                      f.period().has_start_date());
+         },
+         true),
+     IntColumn<v1::StatedFigure>(
+         "end_date", FilterFieldType::kDate,
+         [](const v1::StatedFigure& f) {
+           return common::LatestDay(f.period().end_date(),
+                                    f.period().has_end_date());
+         },
+         true),
+     TextListColumn<v1::StatedFigure>("source", [](const v1::StatedFigure& f) {
+       std::vector<std::string> sources;
+       for (const auto& p : f.provenance())
+         if (!p.source().empty()) sources.push_back(p.source());
+       return JoinStrings(sources);
+     })}};
+
 // ---------------------------------------------------------------------------
 // Validation of the writable content; `p` prefixes field paths (e.g.
 // "document."). References to documents and topics are checked in the write
@@ -288,6 +328,8 @@ void Validate(const v1::Treaty& t, const std::string& p, Violations& v, Refs&) {
     std::string f = absl::StrCat(p, "amendments[", i, "]");
     const auto& a = t.amendments(i);
     CheckTexts(v, f + ".summary", a.summary(), true);
+    CheckEnum(v, f + ".stage", v1::AmendmentStage_descriptor(), a.stage(),
+              false);
     if (a.has_proposed_date()) {
       size_t before = v.size();
       CheckDate(v, f + ".proposed_date", a.proposed_date());
@@ -333,6 +375,31 @@ void Validate(const v1::Implementation& i, const std::string& p, Violations& v,
   CheckOptionalDate(v, p + "national_act_date", i.has_national_act_date(),
                     i.national_act_date());
   CheckProvenance(v, p + "provenance", i.provenance());
+}
+
+// A figure is what a source states: it needs the source (at least one
+// provenance entry, each naming its source). Values are counts.
+void Validate(const v1::StatedFigure& f, const std::string& p, Violations& v,
+              Refs& refs) {
+  CheckTexts(v, p + "subject", f.subject(), true);
+  CheckEnum(v, p + "kind", v1::DocumentKind_descriptor(), f.kind(), false);
+  CheckNames(v, p + "topics", f.topics(), {"topics"}, &refs);
+  if (f.value() < 0)
+    v.Add(p + "value", absl::StrCat(f.value(),
+                                    " is negative; a stated figure "
+                                    "is a count, 0 or more"));
+  CheckEnum(v, p + "qualifier", v1::FigureQualifier_descriptor(), f.qualifier(),
+            true);
+  common::CheckRange(v, p + "period", f.period());
+  if (f.provenance().empty())
+    v.Add(p + "provenance",
+          "is required: the source that states the figure (at least one "
+          "entry with its `source`)");
+  for (int i = 0; i < f.provenance_size(); ++i)
+    if (f.provenance(i).source().empty())
+      v.Add(absl::StrCat(p, "provenance[", i, "].source"),
+            "is required: the source that states the figure");
+  CheckProvenance(v, p + "provenance", f.provenance());
 }
 
 // The state a ratification is of: the last ID of its name.
@@ -431,8 +498,7 @@ ResourceDecl<v1::ActionPlan> ActionPlanDecl() {
   auto d = Declare<v1::ActionPlan>("actionPlans/{action_plan}", kActionPlans);
   d.search = [](const v1::ActionPlan& p) -> std::optional<common::SearchEntry> {
     common::SearchEntry e =
-        TitleEntry(p.title(), common::SearchDate(p.period().start_date(),
-                                                 p.period().has_start_date()));
+        TitleEntry(p.title(), common::SearchDate(p.period()));
     common::AppendTexts(p.summary(), &e.text);
     return e;
   };
@@ -477,11 +543,23 @@ ResourceDecl<v1::Implementation> ImplementationDecl() {
                                      kImplementations);
 }
 
+// Found by its subject (every language), dated by the start of its period.
+ResourceDecl<v1::StatedFigure> StatedFigureDecl() {
+  auto d = Declare<v1::StatedFigure>("statedFigures/{stated_figure}",
+                                     kStatedFigures);
+  d.search =
+      [](const v1::StatedFigure& f) -> std::optional<common::SearchEntry> {
+    return TitleEntry(f.subject(), common::SearchDate(f.period()));
+  };
+  return d;
+}
+
 const std::vector<std::string>& WatchedCollections() {
   static const std::vector<std::string>* const collections =
       new std::vector<std::string>{
-          "documents", "revisions", "topics",        "actionPlans",
-          "items",     "treaties",  "ratifications", "implementations"};
+          "documents",     "revisions",       "topics",
+          "actionPlans",   "items",           "treaties",
+          "ratifications", "implementations", "statedFigures"};
   return *collections;
 }
 
@@ -507,6 +585,7 @@ LegislationResources::LegislationResources(common::Database* db,
       treaties_(&set_, TreatyDecl()),
       ratifications_(&set_, RatificationDecl()),
       implementations_(&set_, ImplementationDecl()),
+      stated_figures_(&set_, StatedFigureDecl()),
       search_(db, tokens, kDocuments.columns, cache) {
   // Every write (in this process, whatever its path) logs its change, and
   // a document write the revision it made, in its own transaction; the feed
@@ -642,6 +721,14 @@ absl::Status LegislationResources::ReadActionPlans(
   plans.reserve(out->size());
   for (v1::ActionPlan& p : *out) plans.push_back(&p);
   return FillProgress(tx, plans);
+}
+
+absl::Status LegislationResources::ReadStatedFigures(
+    common::SqlTransaction& tx, RepeatedPtrField<v1::StatedFigure>* out) const {
+  return ReadStored(tx,
+                    "SELECT data, name FROM stated_figures WHERE delete_time "
+                    "IS NULL ORDER BY name",
+                    {}, out);
 }
 
 absl::Status LegislationResources::ReadTreaties(

@@ -1,12 +1,13 @@
 // The legislation service's resources: documents, topics, action plans and
-// their items, treaties and their ratifications, implementations, each
+// their items, treaties and their ratifications, implementations, stated
+// figures, each
 // declared once (legislation_resources.cc) and served by the platform's
 // standard methods (services/common/resources/resource.h) over the service's
 // own tables (migrations/); plus what the standard methods do not cover:
 // plan progress, document revisions, the summaries' reads (adoptions counted
 // per year and kind, every plan or treaty at once, a state's records) and
 // full-text search (document_search.h). Documents, topics, plans, described
-// items and treaties are also found by the service's Search
+// items, treaties and stated figures are also found by the service's Search
 // (services/common/resources/search_index.h), which their declarations feed.
 //
 // Revisions and the SQLite full-text index are kept by triggers on the
@@ -64,6 +65,7 @@ common::ResourceDecl<v1::ActionPlanItem> ActionPlanItemDecl();
 common::ResourceDecl<v1::Treaty> TreatyDecl();
 common::ResourceDecl<v1::Ratification> RatificationDecl();
 common::ResourceDecl<v1::Implementation> ImplementationDecl();
+common::ResourceDecl<v1::StatedFigure> StatedFigureDecl();
 
 // The collection IDs WatchLegislation streams (and filters on), as they
 // appear in names.
@@ -95,6 +97,9 @@ class LegislationResources {
   common::Resource<v1::Implementation>& implementations() {
     return implementations_;
   }
+  common::Resource<v1::StatedFigure>& stated_figures() {
+    return stated_figures_;
+  }
   const DocumentSearch& search() const { return search_; }
   common::ChangeFeed& feed() { return feed_; }
 
@@ -119,6 +124,11 @@ class LegislationResources {
   absl::Status ReadActionPlans(
       common::SqlTransaction& tx,
       google::protobuf::RepeatedPtrField<v1::ActionPlan>* out) const;
+
+  // Every live stated figure, by name.
+  absl::Status ReadStatedFigures(
+      common::SqlTransaction& tx,
+      google::protobuf::RepeatedPtrField<v1::StatedFigure>* out) const;
 
   // Every live treaty; only those that list `party` among their parties
   // when it is not empty.
@@ -171,6 +181,7 @@ class LegislationResources {
   common::Resource<v1::Treaty> treaties_;
   common::Resource<v1::Ratification> ratifications_;
   common::Resource<v1::Implementation> implementations_;
+  common::Resource<v1::StatedFigure> stated_figures_;
   DocumentSearch search_;
 };
 

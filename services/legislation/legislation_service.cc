@@ -448,12 +448,29 @@ void LegislationHandler::SearchDocuments(SearchDocumentsCall call) {
   q.page_size = req.page_size();
   q.page_token = req.page_token();
   q.full = req.view() == v1::DOCUMENT_VIEW_FULL;
+  // Kept in the store's read cache under the request's bytes, as Gets and
+  // Lists are (store/read_cache.h): asked again before any write, the page
+  // is the bytes sent the first time.
+  common::ReadCache& cache = r_->db()->read_cache();
+  std::string key;
+  uint64_t generation = 0;
+  if (cache.enabled()) {
+    generation = cache.generation();
+    key = absl::StrCat(v1::SearchDocumentsRequest::descriptor()->full_name(),
+                       "\n");
+    req.AppendToString(&key);
+    std::string bytes;
+    if (cache.Find(key, &bytes)) return call.FinishSerialized(std::move(bytes));
+  }
   const absl::Time deadline = call.deadline();
   r_->search().Search(
       std::move(q), deadline,
-      [call = std::move(call)](absl::StatusOr<SearchPage> page) mutable {
+      [&cache, key = std::move(key), generation,
+       call = std::move(call)](absl::StatusOr<SearchPage> page) mutable {
         if (!page.ok()) return call.Finish(page.status());
-        call.FinishSerialized(EncodeSearchPage(*page));
+        std::string bytes = EncodeSearchPage(*page);
+        if (!key.empty()) cache.Put(key, generation, bytes);
+        call.FinishSerialized(std::move(bytes));
       });
 }
 
@@ -720,6 +737,29 @@ void LegislationHandler::UndeleteImplementation(
   r_->implementations().Undelete(std::move(call));
 }
 
+// Stated figures -------------------------------------------------------------
+// What sources state, kept apart from the stored records: nothing here
+// counts documents or makes any.
+
+void LegislationHandler::GetStatedFigure(GetStatedFigureCall call) {
+  r_->stated_figures().Get(std::move(call));
+}
+void LegislationHandler::ListStatedFigures(ListStatedFiguresCall call) {
+  r_->stated_figures().List(std::move(call));
+}
+void LegislationHandler::CreateStatedFigure(CreateStatedFigureCall call) {
+  r_->stated_figures().Create(std::move(call));
+}
+void LegislationHandler::UpdateStatedFigure(UpdateStatedFigureCall call) {
+  r_->stated_figures().Update(std::move(call));
+}
+void LegislationHandler::DeleteStatedFigure(DeleteStatedFigureCall call) {
+  r_->stated_figures().Delete(std::move(call));
+}
+void LegislationHandler::UndeleteStatedFigure(UndeleteStatedFigureCall call) {
+  r_->stated_figures().Undelete(std::move(call));
+}
+
 // Summaries ------------------------------------------------------------------
 // Each is read in one transaction (one snapshot of every record it shows) on
 // the store's threads, a few statements (legislation_resources.h), and the
@@ -773,7 +813,8 @@ void LegislationHandler::SummarizeStateLegislation(
 
 // Adoptions counted by the database; plans with their progress as
 // GetActionPlan computes it; each treaty's progress as
-// GetTreatyRatificationProgress computes it.
+// GetTreatyRatificationProgress computes it; the stated figures as stored,
+// beside the counts and never added to them.
 void LegislationHandler::SummarizeLegislation(SummarizeLegislationCall call) {
   v1::LegislationSummary* out = call.response();
   const absl::Time deadline = call.deadline();
@@ -809,7 +850,7 @@ void LegislationHandler::SummarizeLegislation(SummarizeLegislationCall call) {
           if (treaty.has_signing_date())
             *t->mutable_signing_date() = treaty.signing_date();
         }
-        return absl::OkStatus();
+        return r_->ReadStatedFigures(tx, out->mutable_stated_figures());
       },
       FinishWith(std::move(call)));
 }
@@ -846,6 +887,8 @@ absl::Status LegislationHandler::LoadSeed(const std::string& text) {
     s = r_->ratifications().Seed(seed.ratifications(), "ratifications");
   if (s.ok())
     s = r_->implementations().Seed(seed.implementations(), "implementations");
+  if (s.ok())
+    s = r_->stated_figures().Seed(seed.stated_figures(), "stated_figures");
   r_->feed().Notify();  // the inserts were logged: watchers see them now
   return s;
 }

@@ -88,6 +88,13 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void DeleteImplementation(DeleteImplementationCall call) override;
   void UndeleteImplementation(UndeleteImplementationCall call) override;
 
+  void GetStatedFigure(GetStatedFigureCall call) override;
+  void ListStatedFigures(ListStatedFiguresCall call) override;
+  void CreateStatedFigure(CreateStatedFigureCall call) override;
+  void UpdateStatedFigure(UpdateStatedFigureCall call) override;
+  void DeleteStatedFigure(DeleteStatedFigureCall call) override;
+  void UndeleteStatedFigure(UndeleteStatedFigureCall call) override;
+
   void SummarizeStateLegislation(SummarizeStateLegislationCall call) override;
   void SummarizeLegislation(SummarizeLegislationCall call) override;
 

@@ -83,6 +83,7 @@ const std::map<std::string, Declared>& Declarations() {
     Add(*m, legislation::TreatyDecl());
     Add(*m, legislation::RatificationDecl());
     Add(*m, legislation::ImplementationDecl());
+    Add(*m, legislation::StatedFigureDecl());
     Add(*m, events::EventDecl());
     Add(*m, monitoring::MissionDecl());
     Add(*m, monitoring::OperationDecl());
