@@ -25,6 +25,17 @@ std::string NormalizeForQuotes(absl::string_view text) {
         continue;
       }
     }
+    // Bold or italic marks of Markdown ("**", "__") are markup too.
+    if ((c == '*' || c == '_') && i + 1 < text.size() && text[i + 1] == c) {
+      ++i;
+      continue;
+    }
+    // A no-break space (U+00A0) is a space.
+    if (c == '\xC2' && i + 1 < text.size() && text[i + 1] == '\xA0') {
+      ++i;
+      space = true;
+      continue;
+    }
     if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
       space = true;
       continue;

@@ -1,7 +1,8 @@
 // How the seed check (seed_check.cc) finds a record's quote in its source.
 //
-// Both texts are compared after NormalizeForQuotes: markup (<tags>) removed
-// and every run of white space, line breaks included, read as one space. A
+// Both texts are compared after NormalizeForQuotes: markup (<tags>, and
+// Markdown's "**" and "__") removed and every run of white space (line
+// breaks and no-break spaces included) read as one space. A
 // quote of passages joined by " ... " (or "…") finds each in order.
 //
 //   std::string text = NormalizeForQuotes(ReadTheSeedFile());
@@ -17,7 +18,8 @@
 
 namespace cstopa::seed_check {
 
-// `text` without <tags>, its white space runs as single spaces, trimmed.
+// `text` without <tags>, "**" or "__", its white space runs (no-break
+// spaces too) as single spaces, trimmed.
 std::string NormalizeForQuotes(absl::string_view text);
 
 // Whether every passage of `quote` occurs in `normalized_source` (the

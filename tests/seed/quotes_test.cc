@@ -14,7 +14,11 @@ TEST(NormalizeForQuotesTest, LineBreaksAndMarkupReadAsOneSpace) {
                                "Federation \n"),
             "Chairman of the State Duma of the Federal Assembly of the "
             "Russian Federation");
-  // A '<' that opens no tag is text.
+  // Markdown's bold marks and no-break spaces (seed 004 has them).
+  EXPECT_EQ(NormalizeForQuotes(">90 **MODEL ACTS** adopted in\xC2\xA0" "2006"),
+            ">90 MODEL ACTS adopted in 2006");
+  // A '<' that opens no tag is text; a single '*' or '_' is text.
+  EXPECT_EQ(NormalizeForQuotes("a_b * c"), "a_b * c");
   EXPECT_EQ(NormalizeForQuotes("a < b and 3<4"), "a < b and 3<4");
 }
 
