@@ -683,6 +683,7 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
                 view.mutable_adoptions()->Swap(s.mutable_adoptions());
                 view.mutable_action_plans()->Swap(s.mutable_action_plans());
                 view.mutable_treaties()->Swap(s.mutable_treaties());
+                view.mutable_stated_figures()->Swap(s.mutable_stated_figures());
               }
               if (sections[2].complete()) {
                 auto& s = missions->response();
