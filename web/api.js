@@ -71,19 +71,66 @@ export function fmtDate(d) {
   return `${d.year}-${p(d.month)}-${p(d.day)}`;
 }
 
-// A period {startDate, endDate} as "2022 – 2024", "since 2024", "until 2025".
+// A period (cstopa.type.v1.DateRange) as text. Stated bounds as before:
+// "2022 – 2024", "since 2024", "until 2025". Bounds no source states are
+// said as what they are: "known from 2022" (the first source attesting it),
+// "after 2025-08-29" (it had not begun then), "known until 2023" (still held
+// then), "ended by 2024" (ended on or before), e.g. "known from 2022 – ended
+// by 2024". A knownUntil equal to the start is dropped when an endedBy is
+// given; one equal to knownFrom with no end is said as "known on 2025-08-29".
 export function fmtPeriod(p) {
   const a = fmtDate(p?.startDate);
   const b = fmtDate(p?.endDate);
-  if (a && b) return a === b ? a : `${a} – ${b}`;
-  if (a) return t("since", a);
-  if (b) return t("until", b);
-  return "";
+  const from = fmtDate(p?.knownFrom);
+  const after = fmtDate(p?.startAfter);
+  const until = fmtDate(p?.knownUntil);
+  const by = fmtDate(p?.endedBy);
+  // Only stated bounds (or none): the plain forms.
+  if (!from && !after && !until && !by) {
+    if (a && b) return a === b ? a : `${a} – ${b}`;
+    if (a) return t("since", a);
+    if (b) return t("until", b);
+    return "";
+  }
+  // Attested on one day only, no end known.
+  if (!a && !after && !b && !by && from && from === until) return t("knownOn", from);
+  let start = "";
+  if (a) start = a;
+  else start = [after && t("startAfter", after), from && t("knownFrom", from)].filter(Boolean).join(", ");
+  const ends = [];
+  if (b) ends.push(b);
+  else {
+    // A knownUntil on the day it is known from (or started) says nothing
+    // more once an endedBy is given.
+    if (until && !(by && (until === from || until === a))) ends.push(t("knownUntil", until));
+    if (by) ends.push(t("endedBy", by));
+  }
+  const end = ends.join(", ");
+  if (start && end) return `${start} – ${end}`;
+  if (start) return a ? t("since", a) : start;
+  return b ? t("until", b) : end;
 }
 
-// An event's date: its dates, else its start time's day.
+// The first and last year a period may cover, for drawing it on a time
+// axis: its stated start, else the day it is known from, else the day after
+// which it began; its stated end, else the day it ended by, else the last
+// day it is known to have held (undefined: open).
+export function periodYears(p) {
+  const year = (...ds) => ds.find((d) => d?.year)?.year;
+  return {
+    start: year(p?.startDate, p?.knownFrom, p?.startAfter),
+    end: year(p?.endDate, p?.endedBy, p?.knownUntil),
+  };
+}
+
+// An event's date: its dates (a single stated day or span as the day or
+// span, any unstated bound as fmtPeriod says it), else its start time's day.
 export function eventDate(e) {
-  if (e.dates) return e.dates.endDate ? fmtPeriod(e.dates) : fmtDate(e.dates.startDate);
+  const d = e.dates;
+  if (d) {
+    const onlyStart = !d.endDate && !d.knownFrom && !d.startAfter && !d.knownUntil && !d.endedBy;
+    return onlyStart ? fmtDate(d.startDate) : fmtPeriod(d);
+  }
   if (e.startTime) return e.startTime.slice(0, 10);
   return "";
 }

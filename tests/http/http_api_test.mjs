@@ -442,9 +442,16 @@ describe("gateway HTTP/JSON API", () => {
       assert.equal(y2022.delegations[0].totalSeats, 6);
       const camel = await on("asOf=2022-05-01");
       assert.equal(camel.delegations[0].totalSeats, 6);
+      assert.equal(y2022.delegations[0].seatsKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
+      const y2023 = await on("asOf=2023-06-01");
+      assert.equal(y2023.delegations[0].totalSeats ?? 0, 0);
+      assert.equal(y2023.delegations[0].seatsKnowledge, "AS_OF_KNOWLEDGE_NOT_KNOWN");
+      assert.equal(y2023.state.currentStatus, "MEMBERSHIP_STATUS_MEMBER");
+      assert.equal(y2023.state.currentStatusKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
       const y2024 = await on("asOf=2024-06-01");
       assert.deepEqual(y2024.asOfDate, { year: 2024, month: 6, day: 1 });
       assert.equal(y2024.delegations[0].totalSeats, 7);
+      assert.equal(y2024.delegations[0].seatsKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
     });
 
     test("the person profile names the person and a role", async () => {
@@ -458,17 +465,30 @@ describe("gateway HTTP/JSON API", () => {
     });
 
     test("the dashboard counts the states and seats on a date", async () => {
-      const res = await get("/v1/dashboard?asOf=2023-06-01");
+      const res = await get("/v1/dashboard?asOf=2022-06-01");
       assert.equal(res.status, 200, res.text);
       const d = res.json();
       assert.equal(d.name, "dashboard");
       assert.equal(d.states.length, 6);
-      assert.equal(d.states.find((s) => s.state === "states/kg").seats, 6);
+      const kg = d.states.find((s) => s.state === "states/kg");
+      assert.equal(kg.seats, 6);
+      assert.equal(kg.seatsKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
+      assert.equal(kg.statusKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
       assert.equal(
         d.totalSeats,
         d.states.reduce((n, s) => n + (s.seats ?? 0), 0),
       );
       assert.equal(d.totalMissions, 11);
+
+      // 2023-06-01: the Kyrgyz seats are not known (between the source
+      // giving 6 and the one giving 7), not 0 seats.
+      const later = await get("/v1/dashboard?asOf=2023-06-01");
+      assert.equal(later.status, 200, later.text);
+      const kg2023 = later.json().states.find((s) => s.state === "states/kg");
+      assert.equal(kg2023.seatsKnowledge, "AS_OF_KNOWLEDGE_NOT_KNOWN", JSON.stringify(kg2023));
+      assert.equal(kg2023.seats ?? 0, 0);
+      assert.equal(kg2023.statusKnowledge, "AS_OF_KNOWLEDGE_KNOWN");
+      assert.equal(kg2023.status, "MEMBERSHIP_STATUS_MEMBER");
     });
 
     test("a legislation search finds a seeded statement", async () => {

@@ -336,30 +336,87 @@ describe("web pages in chromium", () => {
     assert.equal(await page.$eval("#asof", (el) => el.value), today);
     assert.equal(await text(page, "#seats-total"), "7");
     const seats = await text(page, "#seats");
-    assert.match(seats, /6 seats · 2022 – 2024/);
-    assert.match(seats, /7 seats · since 2024/);
+    // Neither figure has a stated start: each is known from its source's
+    // year; the 6 seats ended by 2024 (when the next source gives 7).
+    assert.match(seats, /6 seats · known from 2022 – ended by 2024/);
+    assert.match(seats, /7 seats · known from 2024/);
+    assert.doesNotMatch(seats, /since|until/);
+    // The timeline draws both, in order, the 6 seats ending in 2024.
+    assert.deepEqual(await page.$$eval("#seats svg.timeline .span text.in", (ts) => ts.map((x) => x.textContent)), ["6", "7"]);
     assert.match(seats, /Delegation of the Jogorku Kenesh/);
     assert.match(await text(page, "#people"), /Nurlanbek Shakiev/);
     assert.match(await text(page, "#missions"), /kg-2021-1/);
     await review(page, "state-kg");
 
-    // The picker: 2023-06-01, when the delegation had 6 seats.
-    await page.$eval("#asof", (el) => { el.value = "2023-06-01"; });
-    await Promise.all([
-      page.waitForFunction(() => location.search === "?asOf=2023-06-01", { timeout: WAIT_MS }),
-      page.click("form.asof button[type=submit]"),
-    ]);
-    await waitText(page, "#seats-on", /Seats on 2023-06-01/);
+    // The picker: 2022-06-01, when the delegation had 6 seats.
+    const pick = async (day) => {
+      await page.$eval("#asof", (el, d) => { el.value = d; }, day);
+      await Promise.all([
+        page.waitForFunction((d) => location.search === `?asOf=${d}`, { timeout: WAIT_MS }, day),
+        page.click("form.asof button[type=submit]"),
+      ]);
+      await waitText(page, "#seats-on", new RegExp(`Seats on ${day}`));
+      assert.equal(await page.$eval("#asof", (el) => el.value), day);
+    };
+    await pick("2022-06-01");
     assert.equal(await text(page, "#seats-total"), "6");
-    assert.equal(await page.$eval("#asof", (el) => el.value), "2023-06-01");
+    assert.match(await text(page, ".heading .sub"), /^Member$/);
+    await review(page, "state-kg-2022-06-01");
+
+    // 2023-06-01: after the last source giving 6, before the first giving
+    // 7; the seats are not known (not 0).
+    await pick("2023-06-01");
+    assert.equal(await text(page, "#seats-total"), "not known");
+    assert.match(await text(page, "#seats"), /Seats on 2023-06-01: not known/);
+    assert.match(await text(page, ".heading .sub"), /^Member$/);
     await review(page, "state-kg-2023-06-01");
 
-    // Back returns to today's 7 seats.
+    // 2021-06-01: before the first source naming Kyrgyzstan a member; its
+    // status is not known, nor its seats.
+    await pick("2021-06-01");
+    assert.equal(await text(page, ".heading .sub"), "status not known");
+    assert.equal(await text(page, "#seats-total"), "not known");
+
+    // Back (three times) returns to today's 7 seats.
+    await page.goBack({ waitUntil: "domcontentloaded" });
+    await waitText(page, "#seats-on", /Seats on 2023-06-01/);
+    await page.goBack({ waitUntil: "domcontentloaded" });
+    await waitText(page, "#seats-on", /Seats on 2022-06-01/);
+    assert.equal(await text(page, "#seats-total"), "6");
     await page.goBack({ waitUntil: "domcontentloaded" });
     await waitText(page, "#seats-on", new RegExp(`Seats on ${today}`));
     assert.equal(await text(page, "#seats-total"), "7");
     assert.equal(new URL(page.url()).search, "");
     assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test("home: seats the sources do not give on the date are not known, not 0", async () => {
+    // The home page shows today's dashboard; its API call is sent to the
+    // dashboard of 2023-06-01, when the Kyrgyz seats (between the 2022
+    // source giving 6 and the 2024 one giving 7) and the Armenian ones
+    // (first given in 2024) are not known.
+    const { page, problems } = await openPage();
+    await page.setRequestInterception(true);
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === "/v1/dashboard") {
+        u.searchParams.set("asOf", "2023-06-01");
+        r.continue({ url: u.toString() });
+      } else {
+        r.continue();
+      }
+    });
+    await goto(page, "/");
+    await page.waitForSelector("#states-table");
+    await checkClean(page, problems, "home (2023-06-01)");
+    const row = (st) => page.$eval(`#states-table tr[data-state="states/${st}"]`,
+      (tr) => [...tr.children].map((c) => c.textContent.trim()));
+    assert.deepEqual(await row("kg"), ["Kyrgyzstan", "Member", "not known"]);
+    assert.deepEqual(await row("am"), ["Armenia", "Member", "not known"]);
+    assert.deepEqual(await row("by"), ["Belarus", "Member", "11"]);
+    assert.match(await text(page, "#total-seats"), /^at least 61 seats in all \(not all known\)$/);
+    assert.match(await text(page, ".heading .sub"), /as of 2023-06-01/);
     await page.close();
   });
 
@@ -459,8 +516,13 @@ describe("web pages in chromium", () => {
       assert.equal(await page.$eval("html", (el) => el.lang), "ru");
       assert.equal(await text(page, "h1"), "Кыргызстан");
       assert.match(await text(page, "#seats"), /Мест на \d{4}-\d{2}-\d{2}/);
+      assert.match(await text(page, "#seats"), /Мест: 6 · известно с 2022 – завершено не позднее 2024/);
+      assert.match(await text(page, "#seats"), /Мест: 7 · известно с 2024/);
       assert.match(await text(page, "nav"), /Главная/);
       await review(page, "state-kg-ru");
+      // A date on which the seats are not known.
+      await goto(page, "/states/kg?lang=ru&asOf=2023-06-01");
+      assert.equal(await text(page, "#seats-total"), "нет данных");
       await page.click('button[data-lang="en"]');
       await waitText(page, "h1", /^Kyrgyzstan$/);
       assert.equal(await page.$eval("html", (el) => el.lang), "en");

@@ -5,6 +5,8 @@ import { api, loc, fmtDate, fmtPeriod, refName, link, partialNotice, sectionOk }
 import { barChart, progressBar } from "../charts.js";
 import { list, eventItem, heading } from "./common.js";
 
+const NOT_KNOWN = "AS_OF_KNOWLEDGE_NOT_KNOWN";
+
 export async function render({ signal }) {
   const d = await api("/v1/dashboard", {}, { signal });
   document.title = `${t("homeTitle")} · ${t("brand")}`;
@@ -13,14 +15,21 @@ export async function render({ signal }) {
   const out = [heading(t("homeTitle"), t("asOf", fmtDate(d.asOfDate))), partialNotice(secs)];
 
   if (sectionOk(secs, "membership")) {
+    // A status or seat count the sources do not give for the date is said to
+    // be not known, not shown as none or 0.
+    const seatsText = (s) => s.seatsKnowledge !== NOT_KNOWN ? String(s.seats ?? 0)
+      : s.seats ? t("seatsAtLeast", s.seats) : t("notKnown");
+    const anySeatsUnknown = (d.states ?? []).some((s) => s.seatsKnowledge === NOT_KNOWN);
+    const total = d.totalSeats ?? 0;
     out.push(section("states", t("states"),
       h("table", { class: "table", id: "states-table" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("state")), h("th", { scope: "col" }, t("status")), h("th", { scope: "col", class: "num" }, t("seats")))),
-        h("tbody", {}, (d.states ?? []).map((s) => h("tr", {},
+        h("tbody", {}, (d.states ?? []).map((s) => h("tr", { "data-state": s.state },
           h("th", { scope: "row" }, link(s.state, loc(s.displayName))),
-          h("td", {}, enumLabel(s.status)),
-          h("td", { class: "num" }, s.seats ?? 0))))),
-      h("p", { class: "muted" }, t("totalSeats", d.totalSeats ?? 0)),
+          h("td", { class: "status" }, s.statusKnowledge === NOT_KNOWN ? t("notKnown") : enumLabel(s.status)),
+          h("td", { class: "num seats" }, seatsText(s)))))),
+      h("p", { class: "muted", id: "total-seats" },
+        !anySeatsUnknown ? t("totalSeats", total) : total ? t("totalSeatsAtLeast", total) : t("totalSeatsNotKnown")),
       h("h3", {}, t("partners")),
       list(d.partners, (p) => [loc(p.displayName), p.period ? h("span", { class: "muted" }, ` (${fmtPeriod(p.period)})`) : null])));
   }

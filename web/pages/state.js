@@ -2,11 +2,20 @@
 // "as of" picker that re-asks the API.
 import { h, section } from "../dom.js";
 import { t, enumLabel } from "../i18n.js";
-import { api, loc, fmtDate, fmtPeriod, refName, link, partialNotice, sectionOk } from "../api.js";
+import { api, loc, fmtDate, fmtPeriod, periodYears, refName, link, partialNotice, sectionOk } from "../api.js";
 import { timeline } from "../charts.js";
 import { list, eventItem, heading } from "./common.js";
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const NOT_KNOWN = "AS_OF_KNOWLEDGE_NOT_KNOWN";
+
+// A (possibly partial) date as a number that sorts: 2022 < 2022-05 < 2022-05-19.
+const dateKey = (d) => (d?.year ? d.year * 10000 + (d.month ?? 0) * 100 + (d.day ?? 0) : Infinity);
+// A period's start for ordering: stated, else known from, else started after;
+// then its end the same way (open last).
+const startKey = (p) => dateKey(p?.startDate ?? p?.knownFrom ?? p?.startAfter);
+const endKey = (p) => dateKey(p?.endDate ?? p?.endedBy ?? p?.knownUntil);
+const byPeriod = (a, b) => startKey(a.period) - startKey(b.period) || endKey(a.period) - endKey(b.period);
 
 export async function render({ params: [id], query, signal }) {
   const asOf = DATE_RE.test(query.get("asOf") ?? "") ? query.get("asOf") : "";
@@ -22,19 +31,27 @@ export async function render({ params: [id], query, signal }) {
     h("input", { id: "asof", name: "asOf", type: "date", value: date, required: true }),
     h("button", { type: "submit" }, t("asOfSubmit")));
 
-  const out = [heading(name, p.state ? enumLabel(p.state.currentStatus) : ""), picker, partialNotice(secs)];
+  // The status on the date; when no period holds and the sources do not
+  // say, that it is not known (not "none").
+  const status = !p.state ? ""
+    : p.state.currentStatusKnowledge === NOT_KNOWN ? t("statusNotKnown") : enumLabel(p.state.currentStatus);
+  const out = [heading(name, status), picker, partialNotice(secs)];
 
   if (sectionOk(secs, "membership")) {
     const total = (p.delegations ?? []).reduce((n, d) => n + (d.totalSeats ?? 0), 0);
+    // Some delegation's seats on the date are not known: the total counts
+    // only those known, so it is not shown as the number of seats.
+    const seatsUnknown = (p.delegations ?? []).some((d) => d.seatsKnowledge === NOT_KNOWN);
+    const totalText = !seatsUnknown ? String(total) : total ? t("seatsAtLeast", total) : t("notKnown");
     out.push(section("seats", t("seats"),
       h("p", { class: "big-number" }, h("span", { id: "seats-on" }, t("seatsOn", date)), ": ",
-        h("strong", { id: "seats-total" }, String(total))),
+        h("strong", { id: "seats-total", "data-known": String(!seatsUnknown) }, totalText)),
       (p.delegations ?? []).map((d) => {
-        const allocs = [...(d.seatAllocations ?? [])].sort((a, b) => (a.period?.startDate?.year ?? 0) - (b.period?.startDate?.year ?? 0));
+        const allocs = [...(d.seatAllocations ?? [])].sort(byPeriod);
         const items = allocs.map((a) => {
           const chamber = a.chamberId ? ` (${a.chamberId})` : "";
           const text = `${t("seatFigure", a.seats)}${chamber}: ${fmtPeriod(a.period)}`;
-          return { start: a.period?.startDate?.year, end: a.period?.endDate?.year, label: `${a.seats}${chamber}`, text, a };
+          return { ...periodYears(a.period), label: `${a.seats}${chamber}`, text, a };
         });
         const nowYear = p.asOfDate?.year ?? new Date().getFullYear();
         return h("div", { class: "delegation" },

@@ -271,9 +271,11 @@ func TestGateway(t *testing.T) {
 	}
 
 	t.Run("GetStateProfile has the seats on the date", func(t *testing.T) {
-		before := profile(t, "states/kg/profile", 2023, 6, 1)
+		before := profile(t, "states/kg/profile", 2022, 6, 1)
+		// Between the source giving 6 seats (2022) and the one giving 7.
+		between := profile(t, "states/kg/profile", 2023, 6, 1)
 		after := profile(t, "states/kg/profile", 2025, 6, 1)
-		for _, p := range []*gatewayv1.StateProfile{before, after} {
+		for _, p := range []*gatewayv1.StateProfile{before, between, after} {
 			if p.GetName() != "states/kg/profile" || p.GetState().GetName() != "states/kg" {
 				t.Errorf("profile %q of state %q", p.GetName(), p.GetState().GetName())
 			}
@@ -282,14 +284,26 @@ func TestGateway(t *testing.T) {
 			}
 		}
 		d := before.GetAsOfDate()
-		if d.GetYear() != 2023 || d.GetMonth() != 6 || d.GetDay() != 1 {
+		if d.GetYear() != 2022 || d.GetMonth() != 6 || d.GetDay() != 1 {
 			t.Errorf("as_of_date = %v", d)
 		}
-		if n := before.GetDelegations()[0].GetTotalSeats(); n != 6 {
-			t.Errorf("seats on 2023-06-01 = %d, want 6", n)
+		known := typev1.AsOfKnowledge_AS_OF_KNOWLEDGE_KNOWN
+		notKnown := typev1.AsOfKnowledge_AS_OF_KNOWLEDGE_NOT_KNOWN
+		if del := before.GetDelegations()[0]; del.GetTotalSeats() != 6 ||
+			del.GetSeatsKnowledge() != known {
+			t.Errorf("seats on 2022-06-01 = %d (%v), want 6 (KNOWN)",
+				del.GetTotalSeats(), del.GetSeatsKnowledge())
 		}
-		if n := after.GetDelegations()[0].GetTotalSeats(); n != 7 {
-			t.Errorf("seats on 2025-06-01 = %d, want 7", n)
+		if del := after.GetDelegations()[0]; del.GetTotalSeats() != 7 ||
+			del.GetSeatsKnowledge() != known {
+			t.Errorf("seats on 2025-06-01 = %d (%v), want 7 (KNOWN)",
+				del.GetTotalSeats(), del.GetSeatsKnowledge())
+		}
+		// Not known on 2023-06-01: no seats counted, and it says so.
+		if del := between.GetDelegations()[0]; del.GetTotalSeats() != 0 ||
+			del.GetSeatsKnowledge() != notKnown {
+			t.Errorf("seats on 2023-06-01 = %d (%v), want 0 (NOT_KNOWN)",
+				del.GetTotalSeats(), del.GetSeatsKnowledge())
 		}
 	})
 

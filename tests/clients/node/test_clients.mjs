@@ -449,19 +449,24 @@ describe("events", { skip: !eventsBin }, () => {
 
   test("lists the seeded events newest first", async () => {
     const page = await call(client, "ListEvents", { page_size: 100 });
-    // The seed's events by their dates, newest first (undated last).
+    // The seed's events by their starts, newest first; those whose start no
+    // source states last (the ICMEC meeting: only that it had ended by the
+    // 2024-04-18 item reporting it).
     assert.deepEqual(
       page.events.map((e) => e.name),
       [
         "events/migration-coordination-council-28th-meeting",
         "events/annual-training-2024",
         "events/working-meeting-unrcca-2024",
-        "events/icmec-meeting-2024-04",
         "events/kz-mazhilis-deployment-agreement-bill-2022",
         "events/consultations-international-military-flights-2022",
         "events/csto-forces-withdraw-from-kazakhstan-2022",
+        "events/icmec-meeting-2024-04",
       ],
     );
+    const icmec = page.events.find((e) => e.name === "events/icmec-meeting-2024-04");
+    assert.deepEqual(icmec.dates.ended_by, { year: 2024, month: 4, day: 18 });
+    assert.equal(icmec.dates.start_date, undefined);
     const moscow = page.events.find((e) =>
       /flights/i.test(text(e.title) ?? ""),
     );
@@ -602,6 +607,11 @@ describe(
     test("a state's profile has its seats on the date and its treaties", async () => {
       const before = await call(client, "GetStateProfile", {
         name: "states/kg/profile",
+        as_of: date(2022, 6, 1),
+      });
+      // Between the source giving 6 seats (2022) and the one giving 7 (2024).
+      const between = await call(client, "GetStateProfile", {
+        name: "states/kg/profile",
         as_of: date(2023, 6, 1),
       });
       const after = await call(client, "GetStateProfile", {
@@ -615,14 +625,19 @@ describe(
         "missions",
         "operations",
       ];
-      for (const p of [before, after]) {
+      for (const p of [before, between, after]) {
         assert.equal(p.name, "states/kg/profile");
         assertComplete(p, sections);
         assert.equal(p.state.name, "states/kg");
         assert.equal(p.delegations.length, 1);
       }
       assert.equal(before.delegations[0].total_seats, 6);
+      assert.equal(before.delegations[0].seats_knowledge, "AS_OF_KNOWLEDGE_KNOWN");
       assert.equal(after.delegations[0].total_seats, 7);
+      assert.equal(after.delegations[0].seats_knowledge, "AS_OF_KNOWLEDGE_KNOWN");
+      // Not known on 2023-06-01: no seats counted, and it says so.
+      assert.equal(between.delegations[0].total_seats ?? 0, 0);
+      assert.equal(between.delegations[0].seats_knowledge, "AS_OF_KNOWLEDGE_NOT_KNOWN");
 
       const kz = await call(client, "GetStateProfile", {
         name: "states/kz/profile",
@@ -669,7 +684,7 @@ describe(
     test("the dashboard counts states, seats and missions on the date", async () => {
       const d = await call(client, "GetAssemblyDashboard", {
         name: "dashboard",
-        as_of: date(2023, 6, 1),
+        as_of: date(2022, 6, 1),
       });
       assert.equal(d.name, "dashboard");
       assertComplete(d, [
@@ -684,8 +699,18 @@ describe(
         d.total_seats,
         d.states.reduce((n, s) => n + (s.seats ?? 0), 0),
       );
-      assert.equal(d.states.find((s) => s.state === "states/kg").seats, 6);
+      const kg = d.states.find((s) => s.state === "states/kg");
+      assert.equal(kg.seats, 6);
+      assert.equal(kg.seats_knowledge, "AS_OF_KNOWLEDGE_KNOWN");
       assert.equal(d.total_missions, 11);
+
+      const later = await call(client, "GetAssemblyDashboard", {
+        name: "dashboard",
+        as_of: date(2023, 6, 1),
+      });
+      const kg2023 = later.states.find((s) => s.state === "states/kg");
+      assert.equal(kg2023.seats ?? 0, 0);
+      assert.equal(kg2023.seats_knowledge, "AS_OF_KNOWLEDGE_NOT_KNOWN");
     });
 
     test("lists its four backends, ready, after calling them", async () => {

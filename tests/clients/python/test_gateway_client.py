@@ -46,6 +46,7 @@ g_pb = None
 g_grpc = None
 m_pb = None
 l_pb = None
+t_pb = None
 status_pb = None
 error_details_pb = None
 date_pb = None
@@ -63,18 +64,19 @@ def import_stubs(stubs_dir):
     """Imports grpc and the generated modules from `stubs_dir`."""
     # pylint: disable=import-outside-toplevel,global-statement
     global grpc, g_pb, g_grpc, m_pb, l_pb, status_pb, error_details_pb
-    global date_pb
+    global date_pb, t_pb
     sys.path.insert(0, os.path.abspath(stubs_dir))
     import grpc as grpc_mod
     from cstopa.gateway.v1 import gateway_pb2
     from cstopa.gateway.v1 import gateway_pb2_grpc
     from cstopa.legislation.v1 import legislation_pb2
     from cstopa.membership.v1 import membership_pb2
+    from cstopa.type.v1 import types_pb2
     from google.rpc import error_details_pb2
     from google.rpc import status_pb2
     from google.type import date_pb2
     grpc, g_pb, g_grpc = grpc_mod, gateway_pb2, gateway_pb2_grpc
-    m_pb, l_pb = membership_pb2, legislation_pb2
+    m_pb, l_pb, t_pb = membership_pb2, legislation_pb2, types_pb2
     status_pb, error_details_pb, date_pb = (status_pb2, error_details_pb2,
                                             date_pb2)
 
@@ -244,10 +246,12 @@ class GatewayClientTest(unittest.TestCase):
 
     # -- GetStateProfile ----------------------------------------------------
 
-    def test_state_profile_seats_on_two_dates(self):
-        before = self.state_profile("kg", day(2023, 6, 1))
+    def test_state_profile_seats_on_three_dates(self):
+        before = self.state_profile("kg", day(2022, 6, 1))
+        # Between the source giving 6 seats (2022) and the one giving 7.
+        between = self.state_profile("kg", day(2023, 6, 1))
         after = self.state_profile("kg", day(2025, 6, 1))
-        for p in (before, after):
+        for p in (before, between, after):
             self.assertEqual(p.name, "states/kg/profile")
             self.assert_all_complete(p, STATE_SECTIONS)
             self.assertEqual(p.state.name, "states/kg")
@@ -255,9 +259,17 @@ class GatewayClientTest(unittest.TestCase):
                              [d.name for d in p.delegations])
         self.assertEqual(
             (before.as_of_date.year, before.as_of_date.month,
-             before.as_of_date.day), (2023, 6, 1))
+             before.as_of_date.day), (2022, 6, 1))
         self.assertEqual(before.delegations[0].total_seats, 6)
+        self.assertEqual(before.delegations[0].seats_knowledge,
+                         t_pb.AS_OF_KNOWLEDGE_KNOWN)
         self.assertEqual(after.delegations[0].total_seats, 7)
+        self.assertEqual(after.delegations[0].seats_knowledge,
+                         t_pb.AS_OF_KNOWLEDGE_KNOWN)
+        # Not known on 2023-06-01: no seats counted, and it says so.
+        self.assertEqual(between.delegations[0].total_seats, 0)
+        self.assertEqual(between.delegations[0].seats_knowledge,
+                         t_pb.AS_OF_KNOWLEDGE_NOT_KNOWN)
 
     def test_state_profile_treaty_ratification(self):
         kz = self.state_profile("kz", day(2024, 6, 1))
@@ -288,8 +300,13 @@ class GatewayClientTest(unittest.TestCase):
         self.assertEqual(party["party"]["status"],
                          "RATIFICATION_STATUS_BILL_INTRODUCED")
         out = self.run_cli_json("state-profile", "states/kg/profile",
-                                "--as-of", "2023-06-01")
+                                "--as-of", "2022-06-01")
         self.assertEqual(out["delegations"][0]["total_seats"], 6)
+        out = self.run_cli_json("state-profile", "states/kg/profile",
+                                "--as-of", "2023-06-01")
+        self.assertEqual(out["delegations"][0]["seats_knowledge"],
+                         "AS_OF_KNOWLEDGE_NOT_KNOWN")
+        self.assertEqual(out["delegations"][0].get("total_seats", 0), 0)
 
     def test_cli_call_gateway_method(self):
         r = self.run_cli("call", "gateway.GetStateProfile",
@@ -386,7 +403,7 @@ class GatewayClientTest(unittest.TestCase):
     def test_dashboard(self):
         d = self.stub.GetAssemblyDashboard(
             g_pb.GetAssemblyDashboardRequest(name="dashboard",
-                                             as_of=day(2023, 6, 1)),
+                                             as_of=day(2022, 6, 1)),
             timeout=RPC_TIMEOUT)
         self.assertEqual(d.name, "dashboard")
         self.assert_all_complete(d, DASHBOARD_SECTIONS)
@@ -394,8 +411,18 @@ class GatewayClientTest(unittest.TestCase):
         for s in d.states:
             self.assertEqual(s.status, m_pb.MEMBERSHIP_STATUS_MEMBER, s.state)
         self.assertEqual(d.total_seats, sum(s.seats for s in d.states))
-        self.assertEqual(
-            {s.state: s.seats for s in d.states}.get("states/kg"), 6)
+        kg = {s.state: s for s in d.states}["states/kg"]
+        self.assertEqual(kg.seats, 6)
+        self.assertEqual(kg.seats_knowledge, t_pb.AS_OF_KNOWLEDGE_KNOWN)
+        self.assertEqual(kg.status_knowledge, t_pb.AS_OF_KNOWLEDGE_KNOWN)
+        later = self.stub.GetAssemblyDashboard(
+            g_pb.GetAssemblyDashboardRequest(name="dashboard",
+                                             as_of=day(2023, 6, 1)),
+            timeout=RPC_TIMEOUT)
+        kg = {s.state: s for s in later.states}["states/kg"]
+        self.assertEqual(kg.seats, 0)
+        self.assertEqual(kg.seats_knowledge, t_pb.AS_OF_KNOWLEDGE_NOT_KNOWN)
+        self.assertEqual(kg.status, m_pb.MEMBERSHIP_STATUS_MEMBER)
         self.assertEqual(d.total_missions, 11)
         self.assertEqual(d.total_missions,
                          sum(y.mission_count for y in d.missions_per_year))

@@ -191,16 +191,23 @@ class GatewayClientTest < Minitest::Test
   end
 
   def test_state_profile_has_the_seats_on_the_date
-    before = state_profile('states/kg/profile', 2023, 6, 1)
+    before = state_profile('states/kg/profile', 2022, 6, 1)
+    # Between the source giving 6 seats (2022) and the one giving 7 (2024).
+    between = state_profile('states/kg/profile', 2023, 6, 1)
     after = state_profile('states/kg/profile', 2025, 6, 1)
-    [before, after].each do |p|
+    [before, between, after].each do |p|
       assert_equal 'states/kg/profile', p.name
       assert_equal 'states/kg', p.state.name
       assert_equal 1, p.delegations.size
     end
-    assert_equal [2023, 6, 1], [before.as_of_date.year, before.as_of_date.month, before.as_of_date.day]
+    assert_equal [2022, 6, 1], [before.as_of_date.year, before.as_of_date.month, before.as_of_date.day]
     assert_equal 6, before.delegations[0].total_seats
+    assert_equal :AS_OF_KNOWLEDGE_KNOWN, before.delegations[0].seats_knowledge
     assert_equal 7, after.delegations[0].total_seats
+    assert_equal :AS_OF_KNOWLEDGE_KNOWN, after.delegations[0].seats_knowledge
+    # Not known on 2023-06-01: no seats counted, and it says so.
+    assert_equal 0, between.delegations[0].total_seats
+    assert_equal :AS_OF_KNOWLEDGE_NOT_KNOWN, between.delegations[0].seats_knowledge
   end
 
   def test_state_profile_has_the_treaty_ratification
