@@ -479,6 +479,14 @@ TEST_F(GatewayViewsTest, AssemblyDashboard) {
                                  "actionPlans/approximation-2016-2020 0/0",
                                  "actionPlans/approximation-2021-2025 35/35"));
   EXPECT_EQ(d.treaties_size(), 3);
+  // The brochure's stated figure, with its source, beside the counts of the
+  // documents on record (which it does not add to).
+  ASSERT_EQ(d.stated_figures_size(), 1);
+  EXPECT_EQ(d.stated_figures(0).value(), 90);
+  EXPECT_EQ(d.stated_figures(0).qualifier(),
+            cstopa::legislation::v1::FIGURE_QUALIFIER_MORE_THAN);
+  EXPECT_EQ(d.stated_figures(0).provenance(0).source(),
+            "001_2f9c2b9cd01aeccb.txt");
   // Missions per year: 2021 has 6 (Armenia, Kazakhstan, three to
   // Kyrgyzstan, Russia).
   int y2021 = -1;
