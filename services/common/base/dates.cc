@@ -48,7 +48,14 @@ int64_t LastDayHeld(const cstopa::type::v1::DateRange& r) {
   if (Set(r.has_end_date(), r.end_date())) return LatestDay(r.end_date(), true);
   if (Set(r.has_known_until(), r.known_until()))
     return LatestDay(r.known_until(), true);
-  if (Set(r.has_ended_by(), r.ended_by())) return -1;
+  if (Set(r.has_ended_by(), r.ended_by())) {
+    // Ended on an unstated day: known to hold only on a stated first day
+    // (a fact that began on a day held on it), if the start is one.
+    if (Set(r.has_start_date(), r.start_date()) &&
+        EarliestDay(r.start_date(), true) == LatestDay(r.start_date(), true))
+      return EarliestDay(r.start_date(), true);
+    return -1;
+  }
   return kNever;
 }
 

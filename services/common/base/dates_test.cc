@@ -76,6 +76,17 @@ TEST(RangeOnTest, AMeetingReportedAsOverEndedByTheReport) {
   EXPECT_EQ(RangeOn(later, 20260101), DayFact::kNotKnown);
 }
 
+TEST(RangeOnTest, AStatedFirstDayHoldsThoughTheEndIsOnlyBounded) {
+  // Arrived on 6 January 2022, withdrawn by the end of the month.
+  DateRange r;
+  *r.mutable_start_date() = D(2022, 1, 6);
+  *r.mutable_ended_by() = D(2022, 1);
+  EXPECT_EQ(RangeOn(r, 20220105), DayFact::kNotHeld);
+  EXPECT_EQ(RangeOn(r, 20220106), DayFact::kHeld);
+  EXPECT_EQ(RangeOn(r, 20220107), DayFact::kNotKnown);
+  EXPECT_EQ(RangeOn(r, 20220201), DayFact::kNotHeld);
+}
+
 TEST(RangeOnTest, AFigureAttestedTwiceIsNotKnownBetweenItsSources) {
   // 6 seats in a source of May 2022, 7 in one of 2024: the 6 ended by 2024.
   DateRange six;
