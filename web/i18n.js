@@ -28,6 +28,9 @@ const STRINGS = {
     adoptions: "Documents adopted per year",
     missionsPerYear: "Observation missions per year",
     totalMissions: (n) => `${n} missions in all`,
+    // A year whose missions are not all known (a source gap covers it).
+    missionsAtLeast: (n) => `${n}+ (not all known)`,
+    totalMissionsOnRecord: (n, years) => `${n} missions on record; the number for ${years} is not known`,
     undated: "undated",
     treatiesProgress: "Ratification progress per treaty",
     partiesRatified: (r, n) => `${r} of ${n} parties ratified`,
@@ -140,6 +143,8 @@ const STRINGS = {
     adoptions: "Принятые документы по годам",
     missionsPerYear: "Миссии наблюдателей по годам",
     totalMissions: (n) => `Всего миссий: ${n}`,
+    missionsAtLeast: (n) => `${n}+ (известны не все)`,
+    totalMissionsOnRecord: (n, years) => `Известно миссий: ${n}; число за ${years} г. неизвестно`,
     undated: "без даты",
     treatiesProgress: "Ратификация договоров",
     partiesRatified: (r, n) => `Ратифицировали ${r} из ${n}`,

@@ -175,6 +175,23 @@ std::vector<ColumnSpec> FieldVisitColumns() {
           StartDateColumn<F>(), EndDateColumn<F>()};
 }
 
+// A source gap's period is stated at both ends (no start_after/ended_by), so
+// its columns are the days of its start and end.
+std::vector<ColumnSpec> SourceGapColumns() {
+  using G = v1::SourceGap;
+  return {StringColumn<G>(
+              "collection", [](const G& r) { return r.collection(); }, true),
+          TextListColumn<G>("subject",
+                            [](const G& r) { return JoinTexts(r.subject()); }),
+          StartDateColumn<G>(), EndDateColumn<G>(),
+          TextListColumn<G>("source", [](const G& r) {
+            return JoinValues(r.provenance(),
+                              [](const cstopa::type::v1::Provenance& p) {
+                                return p.source();
+                              });
+          })};
+}
+
 // Troop numbers above this are typing errors, not deployments.
 constexpr int32_t kMaxTroops = 10'000'000;
 // A withdrawal longer than this many days is a typing error.
@@ -387,6 +404,54 @@ void Validate(const v1::FieldVisit& r, const std::string& p, Violations& v,
   CheckProvenance(v, p + "provenance", r.provenance());
 }
 
+// A gap is what a source leaves unknown: it needs the collection it
+// concerns, a period stated at both ends, why, and the source.
+void Validate(const v1::SourceGap& r, const std::string& p, Violations& v,
+              Refs&) {
+  CheckTexts(v, p + "subject", r.subject(), true);
+  if (r.collection().empty()) {
+    v.Add(p + "collection",
+          "is required: the collection ID the gap concerns, e.g. "
+          "\"missions\"");
+  } else if (const auto& known = GapCollections();
+             std::find(known.begin(), known.end(), r.collection()) ==
+             known.end()) {
+    v.Add(p + "collection", absl::StrCat("\"", r.collection(),
+                                         "\" is no collection of this "
+                                         "service; one of \"",
+                                         absl::StrJoin(known, "\", \""), "\""));
+  }
+  const DateRange& period = r.period();
+  if (!period.has_start_date())
+    v.Add(p + "period.start_date",
+          "is required: the first day, month or year not known");
+  if (!period.has_end_date())
+    v.Add(p + "period.end_date",
+          "is required: the last day, month or year not known (the same as "
+          "start_date for one year)");
+  for (const auto& [field, set] :
+       {std::pair<const char*, bool>{"known_from", period.has_known_from()},
+        {"start_after", period.has_start_after()},
+        {"known_until", period.has_known_until()},
+        {"ended_by", period.has_ended_by()}}) {
+    if (set)
+      v.Add(absl::StrCat(p, "period.", field),
+            "is not used by a source gap: state the period's start_date and "
+            "end_date");
+  }
+  CheckRange(v, p + "period", period);
+  CheckTexts(v, p + "reason", r.reason(), true);
+  if (r.provenance().empty())
+    v.Add(p + "provenance",
+          "is required: the source that leaves it unknown (at least one entry "
+          "with its `source`)");
+  for (int i = 0; i < r.provenance_size(); ++i)
+    if (r.provenance(i).source().empty())
+      v.Add(absl::StrCat(p, "provenance[", i, "].source"),
+            "is required: the document that leaves it unknown");
+  CheckProvenance(v, p + "provenance", r.provenance());
+}
+
 // A declaration with its validator; `table` is the migrations' table (the
 // collection IDs are camelCase, the tables snake_case).
 template <typename T>
@@ -420,6 +485,14 @@ int32_t MissionYear(const v1::Mission& m) {
 }
 
 const std::vector<std::string>& WatchedCollections() {
+  static const std::vector<std::string>* const collections =
+      new std::vector<std::string>{"missions",           "operations",
+                                   "regionalOperations", "complianceRecords",
+                                   "fieldVisits",        "sourceGaps"};
+  return *collections;
+}
+
+const std::vector<std::string>& GapCollections() {
   static const std::vector<std::string>* const collections =
       new std::vector<std::string>{"missions", "operations",
                                    "regionalOperations", "complianceRecords",
@@ -588,6 +661,11 @@ ResourceDecl<v1::FieldVisit> FieldVisitDecl() {
                                  FieldVisitColumns());
 }
 
+ResourceDecl<v1::SourceGap> SourceGapDecl() {
+  return Declare<v1::SourceGap>("sourceGaps/{source_gap}", "source_gaps",
+                                SourceGapColumns());
+}
+
 MonitoringResources::MonitoringResources(common::Database* db,
                                          const common::PageTokenCodec* tokens,
                                          const common::ApiKeyStore* keys,
@@ -598,7 +676,8 @@ MonitoringResources::MonitoringResources(common::Database* db,
       operations_(&set_, OperationDecl()),
       regional_operations_(&set_, RegionalOperationDecl()),
       compliance_records_(&set_, ComplianceRecordDecl()),
-      field_visits_(&set_, FieldVisitDecl()) {
+      field_visits_(&set_, FieldVisitDecl()),
+      source_gaps_(&set_, SourceGapDecl()) {
   // Each write logs its change in its own transaction, then wakes the feed.
   set_.set_write_hook(common::FeedWriteHook(&feed_));
   set_.set_after_commit([this] { feed_.Notify(); });
@@ -663,6 +742,42 @@ void MonitoringResources::CountMissions(const MissionCountQuery& query,
        done = std::move(done)](absl::Status s) mutable {
         if (!s.ok()) return done(std::move(s));
         done(std::move(*groups));
+      });
+}
+
+void MonitoringResources::GapYears(const std::string& collection,
+                                   int32_t start_year, int32_t end_year,
+                                   absl::Time deadline, GapYearsCallback done) {
+  // start_date and end_date are YYYYMMDD of the period's first and last day.
+  std::string sql =
+      "SELECT start_date, end_date FROM source_gaps WHERE delete_time IS NULL "
+      "AND collection = ?";
+  common::SqlValues params = {collection};
+  if (start_year != 0) {
+    sql += " AND end_date >= ?";
+    params.push_back(int64_t{start_year} * 10000);
+  }
+  if (end_year != 0) {
+    sql += " AND start_date <= ?";
+    params.push_back(int64_t{end_year} * 10000 + 1231);
+  }
+  auto years = std::make_unique<std::set<int32_t>>();
+  std::set<int32_t>* out = years.get();
+  set_.db()->QueryOnceAsync(
+      std::move(sql), std::move(params), deadline,
+      [out, start_year, end_year](const common::SqlRow& row) -> absl::Status {
+        int32_t first = static_cast<int32_t>(row.Int(0) / 10000);
+        int32_t last = static_cast<int32_t>(row.Int(1) / 10000);
+        first = std::max({first, start_year, int32_t{1}});
+        last = std::min(last, int32_t{9999});
+        if (end_year != 0) last = std::min(last, end_year);
+        for (int32_t y = first; y <= last; ++y) out->insert(y);
+        return absl::OkStatus();
+      },
+      [years = std::move(years),
+       done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return done(std::move(s));
+        done(std::move(*years));
       });
 }
 

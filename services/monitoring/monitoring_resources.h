@@ -1,8 +1,10 @@
 // The monitoring service's resources: missions, operations, regional
-// operations, compliance records and field visits, each declared once
+// operations, compliance records, field visits and source gaps (what the
+// sources leave unknown), each declared once
 // (monitoring_resources.cc) and served by the platform's standard methods
 // (services/common/resources/resource.h) over the service's own tables
-// (migrations/), and the aggregate query behind SummarizeMissions. Missions,
+// (migrations/), and the aggregate queries behind SummarizeMissions (the
+// missions counted, and the years source gaps leave not known). Missions,
 // operations and regional operations are found by the service's Search
 // (services/common/resources/search_index.h); a mission whose election has
 // no name is titled by its state and year.
@@ -25,6 +27,7 @@
 #define CSTOPA_SERVICES_MONITORING_MONITORING_RESOURCES_H_
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +53,7 @@ common::ResourceDecl<v1::Operation> OperationDecl();
 common::ResourceDecl<v1::RegionalOperation> RegionalOperationDecl();
 common::ResourceDecl<v1::ComplianceRecord> ComplianceRecordDecl();
 common::ResourceDecl<v1::FieldVisit> FieldVisitDecl();
+common::ResourceDecl<v1::SourceGap> SourceGapDecl();
 
 // The live missions of one year and state, as SummarizeMissions counts them.
 struct MissionGroup {
@@ -71,9 +75,17 @@ struct MissionCountQuery {
 using MissionCountCallback =
     absl::AnyInvocable<void(absl::StatusOr<std::vector<MissionGroup>>)>;
 
+// Receives the years source gaps cover, ascending, or the error.
+using GapYearsCallback =
+    absl::AnyInvocable<void(absl::StatusOr<std::set<int32_t>>)>;
+
 // The collection IDs WatchMonitoring streams (and filters on), as they
 // appear in names.
 const std::vector<std::string>& WatchedCollections();
+
+// The collection IDs a source gap may concern (SourceGap.collection): every
+// collection of the service but the gaps'.
+const std::vector<std::string>& GapCollections();
 
 // The change feed settings of the monitoring service: table
 // monitoring_changes, changes kept 7 days, watchers ended when 10,000
@@ -99,6 +111,7 @@ class MonitoringResources {
     return compliance_records_;
   }
   common::Resource<v1::FieldVisit>& field_visits() { return field_visits_; }
+  common::Resource<v1::SourceGap>& source_gaps() { return source_gaps_; }
   common::ChangeFeed& feed() { return feed_; }
 
   // Live missions grouped by year and state (missions without a state: by
@@ -110,6 +123,13 @@ class MonitoringResources {
   void CountMissions(const MissionCountQuery& query, absl::Time deadline,
                      MissionCountCallback done);
 
+  // The years that live source gaps of `collection` (e.g. "missions")
+  // cover: each year from that of a gap's start to that of its end, within
+  // [start_year, end_year] (0: unbounded), in one statement that no calling
+  // thread waits for; `done` runs once, perhaps on a store thread.
+  void GapYears(const std::string& collection, int32_t start_year,
+                int32_t end_year, absl::Time deadline, GapYearsCallback done);
+
  private:
   common::ResourceSet set_;
   common::ChangeFeed feed_;
@@ -118,6 +138,7 @@ class MonitoringResources {
   common::Resource<v1::RegionalOperation> regional_operations_;
   common::Resource<v1::ComplianceRecord> compliance_records_;
   common::Resource<v1::FieldVisit> field_visits_;
+  common::Resource<v1::SourceGap> source_gaps_;
 };
 
 }  // namespace cstopa::monitoring

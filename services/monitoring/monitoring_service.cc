@@ -1,6 +1,7 @@
 #include "services/monitoring/monitoring_service.h"
 
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -45,8 +46,11 @@ absl::Status CheckSummaryBounds(const v1::SummarizeMissionsRequest& req) {
 }
 
 // The summary of `groups` (ordered by year, state, region code): each group,
-// then the totals per year and per state.
+// then the totals per year and per state. A year in `unknown_years` (which
+// source gaps cover) has a row even without a group, and its count is
+// NOT_KNOWN; the other years' are KNOWN.
 void Summarize(const std::vector<MissionGroup>& groups,
+               const std::set<int32_t>& unknown_years,
                v1::SummarizeMissionsResponse* resp) {
   std::map<int32_t, int64_t> years;
   std::map<std::pair<std::string, std::string>, int64_t> states;
@@ -61,10 +65,14 @@ void Summarize(const std::vector<MissionGroup>& groups,
     states[{g.state, g.region_code}] += g.count;
     total += g.count;
   }
+  for (int32_t year : unknown_years) years.try_emplace(year, 0);
   for (const auto& [year, n] : years) {
     v1::YearCount* y = resp->add_years();
     y->set_year(year);
     y->set_mission_count(static_cast<int32_t>(n));
+    y->set_count_knowledge(unknown_years.count(year) > 0
+                               ? cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN
+                               : cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN);
   }
   for (const auto& [key, n] : states) {
     v1::StateCount* s = resp->add_states();
@@ -131,13 +139,22 @@ void MonitoringHandler::SummarizeMissions(SummarizeMissionsCall call) {
   q.end_year = req.end_year();
   q.state = req.state();
   const absl::Time deadline = call.deadline();
-  r_->CountMissions(
-      q, deadline,
-      [call = std::move(call)](
-          absl::StatusOr<std::vector<MissionGroup>> groups) mutable {
-        if (!groups.ok()) return call.Finish(groups.status());
-        Summarize(*groups, call.response());
-        call.Finish(absl::OkStatus());
+  // The years source gaps leave not known (a small table), then the count.
+  // The filter is checked when the count compiles it.
+  const int32_t start_year = q.start_year, end_year = q.end_year;
+  r_->GapYears(
+      "missions", start_year, end_year, deadline,
+      [this, q = std::move(q), deadline,
+       call = std::move(call)](absl::StatusOr<std::set<int32_t>> gaps) mutable {
+        if (!gaps.ok()) return call.Finish(gaps.status());
+        r_->CountMissions(
+            q, deadline,
+            [gaps = std::move(*gaps), call = std::move(call)](
+                absl::StatusOr<std::vector<MissionGroup>> groups) mutable {
+              if (!groups.ok()) return call.Finish(groups.status());
+              Summarize(*groups, gaps, call.response());
+              call.Finish(absl::OkStatus());
+            });
       });
 }
 
@@ -238,6 +255,27 @@ void MonitoringHandler::UndeleteFieldVisit(UndeleteFieldVisitCall call) {
   r_->field_visits().Undelete(std::move(call));
 }
 
+// Source gaps ----------------------------------------------------------------
+
+void MonitoringHandler::GetSourceGap(GetSourceGapCall call) {
+  r_->source_gaps().Get(std::move(call));
+}
+void MonitoringHandler::ListSourceGaps(ListSourceGapsCall call) {
+  r_->source_gaps().List(std::move(call));
+}
+void MonitoringHandler::CreateSourceGap(CreateSourceGapCall call) {
+  r_->source_gaps().Create(std::move(call));
+}
+void MonitoringHandler::UpdateSourceGap(UpdateSourceGapCall call) {
+  r_->source_gaps().Update(std::move(call));
+}
+void MonitoringHandler::DeleteSourceGap(DeleteSourceGapCall call) {
+  r_->source_gaps().Delete(std::move(call));
+}
+void MonitoringHandler::UndeleteSourceGap(UndeleteSourceGapCall call) {
+  r_->source_gaps().Undelete(std::move(call));
+}
+
 // Seed -----------------------------------------------------------------------
 
 absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
@@ -256,6 +294,7 @@ absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
   for (auto& r : *seed.mutable_compliance_records())
     common::ClearOutputOnly(&r);
   for (auto& r : *seed.mutable_field_visits()) common::ClearOutputOnly(&r);
+  for (auto& r : *seed.mutable_source_gaps()) common::ClearOutputOnly(&r);
   absl::Status s = r_->missions().Seed(seed.missions(), "missions");
   if (s.ok()) s = r_->operations().Seed(seed.operations(), "operations");
   if (s.ok())
@@ -265,6 +304,7 @@ absl::Status MonitoringHandler::LoadSeed(const std::string& text) {
     s = r_->compliance_records().Seed(seed.compliance_records(),
                                       "compliance_records");
   if (s.ok()) s = r_->field_visits().Seed(seed.field_visits(), "field_visits");
+  if (s.ok()) s = r_->source_gaps().Seed(seed.source_gaps(), "source_gaps");
   r_->feed().Notify();  // the inserts were logged: watchers see them now
   return s;
 }

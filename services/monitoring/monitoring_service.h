@@ -62,6 +62,13 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
   void DeleteFieldVisit(DeleteFieldVisitCall call) override;
   void UndeleteFieldVisit(UndeleteFieldVisitCall call) override;
 
+  void GetSourceGap(GetSourceGapCall call) override;
+  void ListSourceGaps(ListSourceGapsCall call) override;
+  void CreateSourceGap(CreateSourceGapCall call) override;
+  void UpdateSourceGap(UpdateSourceGapCall call) override;
+  void DeleteSourceGap(DeleteSourceGapCall call) override;
+  void UndeleteSourceGap(UndeleteSourceGapCall call) override;
+
   void WatchMonitoring(WatchMonitoringCall call) override;
 
   // Full-text search over every searchable record of the service (the

@@ -344,9 +344,17 @@ TEST_P(MonitoringHandlerTest, SummaryOfTheSeedCountsPerYearAndState) {
                            {"2024 states/by", 1},
                            {"2024 states/ru", 1},
                        }));
-  std::map<int, int> years;
-  for (const auto& y : r.years()) years[y.year()] = y.mission_count();
-  EXPECT_EQ(years, (std::map<int, int>{{2021, 6}, {2022, 3}, {2024, 2}}));
+  // Per year, in year order, with 2023 (whose source lines are garbled:
+  // sourceGaps/missions-2023) not known rather than 0.
+  std::vector<std::string> years;
+  for (const auto& y : r.years())
+    years.push_back(absl::StrCat(
+        y.year(), " ", y.mission_count(), " ",
+        cstopa::type::v1::AsOfKnowledge_Name(y.count_knowledge())));
+  EXPECT_THAT(years, ElementsAre("2021 6 AS_OF_KNOWLEDGE_KNOWN",
+                                 "2022 3 AS_OF_KNOWLEDGE_KNOWN",
+                                 "2023 0 AS_OF_KNOWLEDGE_NOT_KNOWN",
+                                 "2024 2 AS_OF_KNOWLEDGE_KNOWN"));
   std::map<std::string, int> states;
   for (const auto& s : r.states())
     states[s.state().empty() ? s.region_code() : s.state()] = s.mission_count();
@@ -411,6 +419,213 @@ TEST_P(MonitoringHandlerTest, SummaryFollowsCreatesAndDeletes) {
   v1::SummarizeMissionsRequest req;
   req.set_start_year(1);
   EXPECT_EQ(Summarize(req).total_mission_count(), 11);
+}
+
+// Source gaps -----------------------------------------------------------------
+
+constexpr char kMissions2023Gap[] = "sourceGaps/missions-2023";
+
+// What seed 001 leaves unknown is served with the source and the garbled
+// passage, verbatim.
+TEST_P(MonitoringHandlerTest, SourceGapComesWithItsSourceAndQuote) {
+  v1::GetSourceGapRequest g;
+  g.set_name(kMissions2023Gap);
+  v1::SourceGap gap;
+  ASSERT_TRUE(api_->GetSourceGap({}, g, &gap).ok());
+  EXPECT_EQ(gap.collection(), "missions");
+  ASSERT_FALSE(gap.subject().empty());
+  EXPECT_EQ(gap.subject(0).text(), "Election observation missions");
+  EXPECT_EQ(gap.period().start_date().year(), 2023);
+  EXPECT_EQ(gap.period().end_date().year(), 2023);
+  ASSERT_FALSE(gap.reason().empty());
+  EXPECT_THAT(gap.reason(0).text(), HasSubstr("garbled"));
+  ASSERT_EQ(gap.provenance_size(), 1);
+  EXPECT_EQ(gap.provenance(0).source(), kSeed001);
+  EXPECT_EQ(gap.provenance(0).source_date().year(), 2024);
+  EXPECT_THAT(gap.provenance(0).quote(),
+              HasSubstr("- khstan Kazakhstan - Serbia 2023 2024"));
+  EXPECT_FALSE(gap.provenance(0).note().empty());
+  EXPECT_FALSE(gap.etag().empty());
+  EXPECT_TRUE(gap.has_create_time());
+
+  v1::ListSourceGapsResponse list;
+  ASSERT_TRUE(api_->ListSourceGaps({}, {}, &list).ok());
+  ASSERT_EQ(list.source_gaps_size(), 1);
+  EXPECT_EQ(list.source_gaps(0).name(), kMissions2023Gap);
+  EXPECT_TRUE(list.next_page_token().empty());
+  for (const char* filter :
+       {"collection = \"missions\"",
+        "start_date <= 2023-12-31 AND end_date >= 2023-01-01",
+        "start_date = 2023-01-01 AND end_date = 2023-12-31",
+        "subject : \"observation\"", "source = \"001_2f9c2b9cd01aeccb.txt\""}) {
+    v1::ListSourceGapsRequest req;
+    req.set_filter(filter);
+    list.Clear();
+    absl::Status s = api_->ListSourceGaps({}, req, &list);
+    ASSERT_TRUE(s.ok()) << filter << " " << s;
+    ASSERT_EQ(list.source_gaps_size(), 1) << filter;
+  }
+  for (const char* filter :
+       {"collection = \"operations\"", "end_date < 2023-12-31",
+        "start_date > 2023-01-01", "start_date >= 2024-01-01"}) {
+    v1::ListSourceGapsRequest req;
+    req.set_filter(filter);
+    list.Clear();
+    ASSERT_TRUE(api_->ListSourceGaps({}, req, &list).ok()) << filter;
+    EXPECT_EQ(list.source_gaps_size(), 0) << filter;
+  }
+  v1::ListSourceGapsRequest bad;
+  bad.set_filter("year = 2023");
+  absl::Status s = api_->ListSourceGaps({}, bad, &list);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReasonOf(s), "INVALID_FILTER");
+}
+
+// A gap needs what, which collection, a period stated at both ends, why,
+// and the source; it is written, paged, deleted and undeleted like the other
+// resources, and the summary follows it.
+TEST_P(MonitoringHandlerTest, SourceGapsAreWrittenLikeOtherResources) {
+  v1::CreateSourceGapRequest c;
+  c.set_source_gap_id("operations-2019-2020");
+  v1::SourceGap* gap = c.mutable_source_gap();
+  gap->set_collection("treaties");
+  *gap->mutable_period()->mutable_start_date() = D(2019);
+  *gap->mutable_period()->mutable_ended_by() = D(2020);
+  v1::SourceGap out;
+  EXPECT_EQ(api_->CreateSourceGap({}, c, &out).code(),
+            absl::StatusCode::kUnauthenticated);
+  absl::Status s = api_->CreateSourceGap(Editor(), c, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldsOf(s),
+              UnorderedElementsAre(
+                  "source_gap.subject", "source_gap.collection",
+                  "source_gap.period.end_date", "source_gap.period.ended_by",
+                  "source_gap.reason", "source_gap.provenance"));
+
+  SetText(gap->add_subject(), "Missions");
+  gap->set_collection("missions");
+  gap->mutable_period()->clear_ended_by();
+  *gap->mutable_period()->mutable_end_date() = D(2020);
+  SetText(gap->add_reason(), "The pages for 2019 and 2020 are missing");
+  gap->add_provenance()->set_note("no source");
+  s = api_->CreateSourceGap(Editor(), c, &out);
+  EXPECT_THAT(FieldsOf(s), ElementsAre("source_gap.provenance[0].source"));
+  gap->mutable_provenance(0)->set_source(kSeed001);
+  ASSERT_TRUE(api_->CreateSourceGap(Editor(), c, &out).ok());
+  EXPECT_EQ(out.name(), "sourceGaps/operations-2019-2020");
+
+  // Both years are in the summary, not known, with no mission on record;
+  // the total counts the missions on record.
+  v1::SummarizeMissionsResponse r = Summarize({});
+  std::map<int, std::string> years;
+  for (const auto& y : r.years())
+    years[y.year()] =
+        absl::StrCat(y.mission_count(), " ",
+                     cstopa::type::v1::AsOfKnowledge_Name(y.count_knowledge()));
+  EXPECT_EQ(years,
+            (std::map<int, std::string>{{2019, "0 AS_OF_KNOWLEDGE_NOT_KNOWN"},
+                                        {2020, "0 AS_OF_KNOWLEDGE_NOT_KNOWN"},
+                                        {2021, "6 AS_OF_KNOWLEDGE_KNOWN"},
+                                        {2022, "3 AS_OF_KNOWLEDGE_KNOWN"},
+                                        {2023, "0 AS_OF_KNOWLEDGE_NOT_KNOWN"},
+                                        {2024, "2 AS_OF_KNOWLEDGE_KNOWN"}}));
+  EXPECT_EQ(r.total_mission_count(), 11);
+
+  // Paged by name.
+  v1::ListSourceGapsRequest lr;
+  lr.set_page_size(1);
+  v1::ListSourceGapsResponse page;
+  ASSERT_TRUE(api_->ListSourceGaps({}, lr, &page).ok());
+  ASSERT_EQ(page.source_gaps_size(), 1);
+  EXPECT_EQ(page.source_gaps(0).name(), kMissions2023Gap);
+  ASSERT_FALSE(page.next_page_token().empty());
+  lr.set_page_token(page.next_page_token());
+  page.Clear();
+  ASSERT_TRUE(api_->ListSourceGaps({}, lr, &page).ok());
+  ASSERT_EQ(page.source_gaps_size(), 1);
+  EXPECT_EQ(page.source_gaps(0).name(), out.name());
+  EXPECT_TRUE(page.next_page_token().empty());
+
+  // Moved to 2021: a gap of a year with missions on record keeps their
+  // count, not known.
+  v1::UpdateSourceGapRequest u;
+  u.mutable_source_gap()->set_name(out.name());
+  u.mutable_source_gap()->set_etag(out.etag());
+  *u.mutable_source_gap()->mutable_period()->mutable_start_date() = D(2021);
+  *u.mutable_source_gap()->mutable_period()->mutable_end_date() = D(2021);
+  v1::SourceGap updated;
+  ASSERT_TRUE(api_->UpdateSourceGap(Editor(), u, &updated).ok());
+  r = Summarize({});
+  years.clear();
+  for (const auto& y : r.years())
+    years[y.year()] =
+        absl::StrCat(y.mission_count(), " ",
+                     cstopa::type::v1::AsOfKnowledge_Name(y.count_knowledge()));
+  EXPECT_EQ(years,
+            (std::map<int, std::string>{{2021, "6 AS_OF_KNOWLEDGE_NOT_KNOWN"},
+                                        {2022, "3 AS_OF_KNOWLEDGE_KNOWN"},
+                                        {2023, "0 AS_OF_KNOWLEDGE_NOT_KNOWN"},
+                                        {2024, "2 AS_OF_KNOWLEDGE_KNOWN"}}));
+
+  // Deleted (admin only), a gap no longer marks its years; undeleted, it
+  // does again.
+  v1::DeleteSourceGapRequest d;
+  d.set_name(kMissions2023Gap);
+  EXPECT_EQ(api_->DeleteSourceGap(Editor(), d, &out).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(api_->DeleteSourceGap(Admin(), d, &out).ok());
+  v1::GetSourceGapRequest g;
+  g.set_name(kMissions2023Gap);
+  EXPECT_EQ(api_->GetSourceGap({}, g, &out).code(),
+            absl::StatusCode::kNotFound);
+  r = Summarize({});
+  std::vector<int> listed;
+  for (const auto& y : r.years()) listed.push_back(y.year());
+  EXPECT_THAT(listed, ElementsAre(2021, 2022, 2024));
+  v1::ListSourceGapsRequest deleted;
+  deleted.set_show_deleted(true);
+  deleted.set_filter("collection = \"missions\" AND start_date >= 2023-01-01");
+  page.Clear();
+  ASSERT_TRUE(api_->ListSourceGaps({}, deleted, &page).ok());
+  ASSERT_EQ(page.source_gaps_size(), 1);
+  EXPECT_TRUE(page.source_gaps(0).has_delete_time());
+  v1::UndeleteSourceGapRequest un;
+  un.set_name(kMissions2023Gap);
+  ASSERT_TRUE(api_->UndeleteSourceGap(Admin(), un, &out).ok());
+  ASSERT_TRUE(api_->GetSourceGap({}, g, &out).ok());
+  EXPECT_EQ(Summarize({}).years_size(), 4);
+}
+
+// A gap's years are in the summary only within the requested year range.
+TEST_P(MonitoringHandlerTest, SummaryShowsGapYearsWithinItsYearRange) {
+  v1::SummarizeMissionsRequest req;
+  req.set_start_year(2022);
+  req.set_end_year(2022);
+  v1::SummarizeMissionsResponse r = Summarize(req);
+  ASSERT_EQ(r.years_size(), 1);
+  EXPECT_EQ(r.years(0).year(), 2022);
+  EXPECT_EQ(r.years(0).count_knowledge(),
+            cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN);
+
+  req.set_end_year(2023);
+  r = Summarize(req);
+  ASSERT_EQ(r.years_size(), 2);
+  EXPECT_EQ(r.years(1).year(), 2023);
+  EXPECT_EQ(r.years(1).mission_count(), 0);
+  EXPECT_EQ(r.years(1).count_knowledge(),
+            cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN);
+  EXPECT_EQ(r.total_mission_count(), 3);
+
+  // One state's missions of 2023 are not known either.
+  req = {};
+  req.set_state("states/kz");
+  r = Summarize(req);
+  std::vector<std::string> years;
+  for (const auto& y : r.years())
+    years.push_back(absl::StrCat(y.year(), " ", y.mission_count()));
+  EXPECT_THAT(years, ElementsAre("2021 1", "2022 2", "2023 0"));
+  EXPECT_EQ(r.years(2).count_knowledge(),
+            cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN);
 }
 
 TEST_P(MonitoringHandlerTest, SummaryRejectsBadBounds) {
@@ -963,7 +1178,9 @@ TEST_P(MonitoringHandlerTest, WatchFromTheStartShowsTheSeedOnce) {
   for (const auto& x : seed.regional_operations()) expected.push_back(x.name());
   for (const auto& x : seed.compliance_records()) expected.push_back(x.name());
   for (const auto& x : seed.field_visits()) expected.push_back(x.name());
+  for (const auto& x : seed.source_gaps()) expected.push_back(x.name());
   ASSERT_GT(seed.missions_size(), 0);
+  ASSERT_GT(seed.source_gaps_size(), 0);
   ASSERT_GT(seed.compliance_records_size(), 0);
   ASSERT_EQ(FeedHead(), static_cast<int64_t>(expected.size()));
 

@@ -90,6 +90,7 @@ const std::map<std::string, Declared>& Declarations() {
     Add(*m, monitoring::RegionalOperationDecl());
     Add(*m, monitoring::ComplianceRecordDecl());
     Add(*m, monitoring::FieldVisitDecl());
+    Add(*m, monitoring::SourceGapDecl());
     return m;
   }();
   return *kDecls;

@@ -489,10 +489,21 @@ TEST_F(GatewayViewsTest, AssemblyDashboard) {
             "001_2f9c2b9cd01aeccb.txt");
   // Missions per year: 2021 has 6 (Armenia, Kazakhstan, three to
   // Kyrgyzstan, Russia).
+  // 2023, whose lines in the source are garbled, is listed as not known
+  // (sourceGaps/missions-2023), not left out as if it had none.
   int y2021 = -1;
-  for (const auto& y : d.missions_per_year())
+  std::vector<std::string> per_year;
+  for (const auto& y : d.missions_per_year()) {
     if (y.year() == 2021) y2021 = y.mission_count();
+    per_year.push_back(absl::StrCat(
+        y.year(), " ", y.mission_count(), " ",
+        cstopa::type::v1::AsOfKnowledge_Name(y.count_knowledge())));
+  }
   EXPECT_EQ(y2021, 6);
+  EXPECT_THAT(per_year, ElementsAre("2021 6 AS_OF_KNOWLEDGE_KNOWN",
+                                    "2022 3 AS_OF_KNOWLEDGE_KNOWN",
+                                    "2023 0 AS_OF_KNOWLEDGE_NOT_KNOWN",
+                                    "2024 2 AS_OF_KNOWLEDGE_KNOWN"));
   EXPECT_EQ(d.total_missions(), 11);
   // Events up to the date, newest first; those after it, soonest first.
   // The ICMEC meeting, which a 2024-04-18 item reports as held on a day it

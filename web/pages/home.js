@@ -67,10 +67,32 @@ export async function render({ signal }) {
   }
 
   if (sectionOk(secs, "missions")) {
-    const data = (d.missionsPerYear ?? []).map((y) => ({ label: y.year ? String(y.year) : t("undated"), value: y.missionCount ?? 0 }));
-    out.push(section("missions", t("missionsPerYear"),
-      data.length ? barChart(data, t("missionsPerYear")) : h("p", { class: "none" }, t("none")),
-      h("p", { class: "muted" }, t("totalMissions", d.totalMissions ?? 0))));
+    // A year whose number of missions the sources leave not known (a source
+    // gap covers it) is said to be not known, not drawn as 0: its bar reads
+    // "not known" (or "N+" for the missions on record), and so do its
+    // tooltip and the chart's description.
+    const perYear = d.missionsPerYear ?? [];
+    const data = perYear.map((y) => ({ label: y.year ? String(y.year) : t("undated"), value: y.missionCount ?? 0 }));
+    const shown = (y) => y.countKnowledge !== NOT_KNOWN ? String(y.missionCount ?? 0)
+      : y.missionCount ? t("missionsAtLeast", y.missionCount) : t("notKnown");
+    const unknownYears = perYear.filter((y) => y.countKnowledge === NOT_KNOWN);
+    let chart = h("p", { class: "none" }, t("none"));
+    if (data.length) {
+      chart = barChart(data, t("missionsPerYear"));
+      const bars = chart.querySelectorAll(".bar");
+      perYear.forEach((y, i) => {
+        if (y.countKnowledge !== NOT_KNOWN || !bars[i]) return;
+        bars[i].classList.add("not-known");
+        bars[i].setAttribute("data-knowledge", "not-known");
+        bars[i].querySelector("text.val").textContent = shown(y);
+        bars[i].querySelector("title").textContent = `${data[i].label}: ${shown(y)}`;
+      });
+      chart.querySelector("desc").textContent = data.map((x, i) => `${x.label}: ${shown(perYear[i])}`).join(", ");
+    }
+    out.push(section("missions", t("missionsPerYear"), chart,
+      h("p", { class: "muted" }, unknownYears.length
+        ? t("totalMissionsOnRecord", d.totalMissions ?? 0, unknownYears.map((y) => y.year).join(", "))
+        : t("totalMissions", d.totalMissions ?? 0))));
   }
   if (sectionOk(secs, "latest_events")) {
     out.push(section("latest", t("latestEvents"), list(d.latestEvents, (e) => eventItem(e, refs))));
