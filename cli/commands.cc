@@ -1075,14 +1075,41 @@ absl::StatusOr<int> Commands::Dashboard(const std::string& as_of) {
   }
   p.Section("Treaty ratification", "legislation", treaties);
 
+  // Figures as the sources state them, apart from the counts above.
+  Table figures({"STATED FIGURE", "VALUE", "PERIOD", "SOURCE"});
+  for (const Value& f : L(F(v, "statedFigures")).values()) {
+    std::string value = absl::StrCat(I(F(f, "value")));
+    const std::string qualifier = S(F(f, "qualifier"));
+    if (qualifier == "FIGURE_QUALIFIER_MORE_THAN") value = "> " + value;
+    if (qualifier == "FIGURE_QUALIFIER_AT_LEAST") value = ">= " + value;
+    if (qualifier == "FIGURE_QUALIFIER_ABOUT") value = "~ " + value;
+    if (qualifier == "FIGURE_QUALIFIER_AT_MOST") value = "<= " + value;
+    if (qualifier == "FIGURE_QUALIFIER_LESS_THAN") value = "< " + value;
+    const ListValue& provenance = L(F(f, "provenance"));
+    figures.AddRow({p.T(F(f, "subject")), value, Period(F(f, "period")),
+                    provenance.values_size() > 0
+                        ? S(F(provenance.values(0), "source"))
+                        : ""});
+  }
+  if (!figures.empty()) p.Section("Stated figures", "legislation", figures);
+
   Table missions({"YEAR", "MISSIONS"});
   missions.SetAlign(1, Align::kRight);
+  bool some_not_known = false;
   for (const Value& y : L(F(v, "missionsPerYear")).values()) {
-    missions.AddRow(
-        {absl::StrCat(I(F(y, "year"))), absl::StrCat(I(F(y, "missionCount")))});
+    // A year the sources leave unreadable: its count is not known.
+    const bool not_known = NotKnown(F(y, "countKnowledge"));
+    some_not_known = some_not_known || not_known;
+    const int64_t count = I(F(y, "missionCount"));
+    missions.AddRow({absl::StrCat(I(F(y, "year"))),
+                     !not_known   ? absl::StrCat(count)
+                     : count == 0 ? "not known"
+                                  : absl::StrCat(count, "+ (not all known)")});
   }
   if (!missions.empty()) {
-    missions.AddRow({"total", absl::StrCat(I(F(v, "totalMissions")))});
+    missions.AddRow(
+        {"total", absl::StrCat(I(F(v, "totalMissions")),
+                               some_not_known ? " on record" : "")});
   }
   p.Section("Observation missions per year", "missions", missions);
 

@@ -985,6 +985,18 @@ class RealSuiteTest(unittest.TestCase):
         for name in ("Armenia", "Belarus", "Kazakhstan", "Kyrgyzstan",
                      "Russia", "Tajikistan"):
             self.assertIn(name, r.stdout)
+        # The year whose source is unreadable reads "not known", not 0, and
+        # the brochure's stated figure stands apart from the counts.
+        lines = r.stdout.splitlines()
+        y2023 = [line for line in lines if line.startswith("2023 ")]
+        self.assertEqual(len(y2023), 1, r.stdout)
+        self.assertTrue(y2023[0].rstrip().endswith("not known"), y2023[0])
+        self.assertIn("11 on record", r.stdout)
+        self.assertIn("Stated figures", r.stdout)
+        figure = [line for line in lines if "Model acts adopted" in line]
+        self.assertEqual(len(figure), 1, r.stdout)
+        self.assertIn("> 90", figure[0])
+        self.assertIn("2006", figure[0])
 
     def test_search(self):
         r = self.cli("search", "outer space")
