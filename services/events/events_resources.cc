@@ -82,8 +82,7 @@ int64_t LocalDay(const google::protobuf::Timestamp& t, absl::TimeZone tz) {
 }
 
 // Adds a violation unless the local day of `t` lies in [first, last]
-// (YYYYMMDD; a bound may be a day count such as 20240431, the day after
-// 2024-04-30, which compares correctly), saying it falls `outside` them.
+// (YYYYMMDD), saying it falls `outside` them.
 void CheckTimeWithin(Violations& v, const std::string& field,
                      const google::protobuf::Timestamp& t, absl::TimeZone tz,
                      int64_t first, int64_t last, const std::string& outside) {
@@ -102,11 +101,6 @@ void CheckTimeOnDate(Violations& v, const std::string& field,
                   common::LatestDay(d, true), "outside " + date_field);
 }
 
-// A bound of `dates` that is set (a year at least).
-bool Stated(bool present, const google::type::Date& d) {
-  return present && d.year() > 0;
-}
-
 // The exact times of an event whose start or end day no source states must
 // still fit what `dates` says of them (types.proto, DateRange): a start
 // after `start_after`, on or before `known_from`, `known_until` and
@@ -120,9 +114,9 @@ void CheckTimesAgainstUnstatedBounds(Violations& v, const std::string& p,
   const int64_t last_possible = common::LatestPossibleDay(r);
   if (start_ok && e.has_start_time() && !r.has_start_date()) {
     int64_t last = last_possible;
-    if (Stated(r.has_known_from(), r.known_from()))
+    if (common::DateGiven(r.has_known_from(), r.known_from()))
       last = std::min(last, common::LatestDay(r.known_from(), true));
-    if (Stated(r.has_known_until(), r.known_until()))
+    if (common::DateGiven(r.has_known_until(), r.known_until()))
       last = std::min(last, common::LatestDay(r.known_until(), true));
     CheckTimeWithin(v, p + "start_time", e.start_time(), tz, first_possible,
                     last,
@@ -131,9 +125,9 @@ void CheckTimesAgainstUnstatedBounds(Violations& v, const std::string& p,
   }
   if (end_ok && e.has_end_time() && !r.has_end_date()) {
     int64_t first = first_possible;
-    if (Stated(r.has_known_from(), r.known_from()))
+    if (common::DateGiven(r.has_known_from(), r.known_from()))
       first = std::max(first, common::EarliestDay(r.known_from(), true));
-    if (Stated(r.has_known_until(), r.known_until()))
+    if (common::DateGiven(r.has_known_until(), r.known_until()))
       first = std::max(first, common::EarliestDay(r.known_until(), true));
     CheckTimeWithin(v, p + "end_time", e.end_time(), tz, first, last_possible,
                     "outside the days dates allows for the end (from "
@@ -368,12 +362,12 @@ int64_t EffectiveEnd(const v1::Event& e) {
   const absl::TimeZone tz = ZoneOf(e);
   const cstopa::type::v1::DateRange& r = e.dates();
   // end_date, else ended_by: the latest day it could have ended on.
-  if (Stated(r.has_end_date(), r.end_date()) ||
-      Stated(r.has_ended_by(), r.ended_by()))
+  if (common::DateGiven(r.has_end_date(), r.end_date()) ||
+      common::DateGiven(r.has_ended_by(), r.ended_by()))
     return DayEnd(common::LatestPossibleDay(r), tz);
-  if (Stated(r.has_known_until(), r.known_until()))
+  if (common::DateGiven(r.has_known_until(), r.known_until()))
     return DayEnd(common::LatestDay(r.known_until(), true), tz);
-  if (Stated(r.has_start_date(), r.start_date()))
+  if (common::DateGiven(r.has_start_date(), r.start_date()))
     return DayEnd(common::LatestDay(r.start_date(), true), tz);
   if (e.has_start_time()) {
     absl::CivilDay d = absl::ToCivilDay(
@@ -381,9 +375,9 @@ int64_t EffectiveEnd(const v1::Event& e) {
         tz);
     return absl::ToUnixMicros(absl::FromCivil(d + 1, tz)) - 1;
   }
-  if (Stated(r.has_start_after(), r.start_after()))
+  if (common::DateGiven(r.has_start_after(), r.start_after()))
     return DayEnd(common::EarliestPossibleDay(r), tz);
-  if (Stated(r.has_known_from(), r.known_from()))
+  if (common::DateGiven(r.has_known_from(), r.known_from()))
     return DayEnd(common::LatestDay(r.known_from(), true), tz);
   return kUnknownTime;
 }

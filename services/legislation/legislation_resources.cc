@@ -391,15 +391,8 @@ void Validate(const v1::StatedFigure& f, const std::string& p, Violations& v,
   CheckEnum(v, p + "qualifier", v1::FigureQualifier_descriptor(), f.qualifier(),
             true);
   common::CheckRange(v, p + "period", f.period());
-  if (f.provenance().empty())
-    v.Add(p + "provenance",
-          "is required: the source that states the figure (at least one "
-          "entry with its `source`)");
-  for (int i = 0; i < f.provenance_size(); ++i)
-    if (f.provenance(i).source().empty())
-      v.Add(absl::StrCat(p, "provenance[", i, "].source"),
-            "is required: the source that states the figure");
-  CheckProvenance(v, p + "provenance", f.provenance());
+  common::CheckSourcedProvenance(v, p + "provenance", f.provenance(),
+                                 "the source that states the figure");
 }
 
 // The state a ratification is of: the last ID of its name.

@@ -452,26 +452,21 @@ void LegislationHandler::SearchDocuments(SearchDocumentsCall call) {
   // Lists are (store/read_cache.h): asked again before any write, the page
   // is the bytes sent the first time.
   common::ReadCache& cache = r_->db()->read_cache();
-  std::string key;
-  uint64_t generation = 0;
+  common::ReadCache::Slot slot;
   if (cache.enabled()) {
-    generation = cache.generation();
-    key = absl::StrCat(v1::SearchDocumentsRequest::descriptor()->full_name(),
-                       "\n");
-    req.AppendToString(&key);
     std::string bytes;
-    if (cache.Find(key, &bytes)) return call.FinishSerialized(std::move(bytes));
+    if (cache.Lookup(common::RequestKey(req), &slot, &bytes))
+      return call.FinishSerialized(std::move(bytes));
   }
   const absl::Time deadline = call.deadline();
-  r_->search().Search(
-      std::move(q), deadline,
-      [&cache, key = std::move(key), generation,
-       call = std::move(call)](absl::StatusOr<SearchPage> page) mutable {
-        if (!page.ok()) return call.Finish(page.status());
-        std::string bytes = EncodeSearchPage(*page);
-        if (!key.empty()) cache.Put(key, generation, bytes);
-        call.FinishSerialized(std::move(bytes));
-      });
+  r_->search().Search(std::move(q), deadline,
+                      [&cache, slot = std::move(slot), call = std::move(call)](
+                          absl::StatusOr<SearchPage> page) mutable {
+                        if (!page.ok()) return call.Finish(page.status());
+                        std::string bytes = EncodeSearchPage(*page);
+                        cache.Keep(slot, bytes);
+                        call.FinishSerialized(std::move(bytes));
+                      });
 }
 
 // Topics ---------------------------------------------------------------------

@@ -441,15 +441,8 @@ void Validate(const v1::SourceGap& r, const std::string& p, Violations& v,
   }
   CheckRange(v, p + "period", period);
   CheckTexts(v, p + "reason", r.reason(), true);
-  if (r.provenance().empty())
-    v.Add(p + "provenance",
-          "is required: the source that leaves it unknown (at least one entry "
-          "with its `source`)");
-  for (int i = 0; i < r.provenance_size(); ++i)
-    if (r.provenance(i).source().empty())
-      v.Add(absl::StrCat(p, "provenance[", i, "].source"),
-            "is required: the document that leaves it unknown");
-  CheckProvenance(v, p + "provenance", r.provenance());
+  common::CheckSourcedProvenance(v, p + "provenance", r.provenance(),
+                                 "the source that leaves it unknown");
 }
 
 // A declaration with its validator; `table` is the migrations' table (the
@@ -493,10 +486,12 @@ const std::vector<std::string>& WatchedCollections() {
 }
 
 const std::vector<std::string>& GapCollections() {
-  static const std::vector<std::string>* const collections =
-      new std::vector<std::string>{"missions", "operations",
-                                   "regionalOperations", "complianceRecords",
-                                   "fieldVisits"};
+  // Every watched collection but the gaps' own.
+  static const std::vector<std::string>* const collections = [] {
+    auto* out = new std::vector<std::string>(WatchedCollections());
+    out->erase(std::remove(out->begin(), out->end(), "sourceGaps"), out->end());
+    return out;
+  }();
   return *collections;
 }
 

@@ -1,5 +1,7 @@
 #include "services/common/base/dates.h"
 
+#include "absl/time/civil_time.h"
+
 namespace cstopa::common {
 
 int DaysInMonth(int year, int month) {
@@ -24,34 +26,41 @@ int64_t LatestDay(const google::type::Date& d, bool present) {
   return int64_t{d.year()} * 10000 + month * 100 + day;
 }
 
+bool DateGiven(bool present, const google::type::Date& d) {
+  return present && d.year() > 0;
+}
+
 namespace {
 
 constexpr int64_t kNever = 99991231;
 
-// A partial-date bound that is set (a year at least).
-bool Set(bool present, const google::type::Date& d) {
-  return present && d.year() > 0;
+// The day after `day` (YYYYMMDD).
+int64_t NextDay(int64_t day) {
+  const absl::CivilDay next =
+      absl::CivilDay(day / 10000, day / 100 % 100, day % 100) + 1;
+  return next.year() * 10000 + next.month() * 100 + next.day();
 }
 
 }  // namespace
 
 int64_t FirstDayHeld(const cstopa::type::v1::DateRange& r) {
-  if (Set(r.has_start_date(), r.start_date()))
+  if (DateGiven(r.has_start_date(), r.start_date()))
     return EarliestDay(r.start_date(), true);
-  if (Set(r.has_known_from(), r.known_from()))
+  if (DateGiven(r.has_known_from(), r.known_from()))
     return EarliestDay(r.known_from(), true);
-  if (Set(r.has_start_after(), r.start_after())) return kNever + 1;
+  if (DateGiven(r.has_start_after(), r.start_after())) return kNever + 1;
   return 0;
 }
 
 int64_t LastDayHeld(const cstopa::type::v1::DateRange& r) {
-  if (Set(r.has_end_date(), r.end_date())) return LatestDay(r.end_date(), true);
-  if (Set(r.has_known_until(), r.known_until()))
+  if (DateGiven(r.has_end_date(), r.end_date()))
+    return LatestDay(r.end_date(), true);
+  if (DateGiven(r.has_known_until(), r.known_until()))
     return LatestDay(r.known_until(), true);
-  if (Set(r.has_ended_by(), r.ended_by())) {
+  if (DateGiven(r.has_ended_by(), r.ended_by())) {
     // Ended on an unstated day: known to hold only on a stated first day
     // (a fact that began on a day held on it), if the start is one.
-    if (Set(r.has_start_date(), r.start_date()) &&
+    if (DateGiven(r.has_start_date(), r.start_date()) &&
         EarliestDay(r.start_date(), true) == LatestDay(r.start_date(), true))
       return EarliestDay(r.start_date(), true);
     return -1;
@@ -60,16 +69,18 @@ int64_t LastDayHeld(const cstopa::type::v1::DateRange& r) {
 }
 
 int64_t EarliestPossibleDay(const cstopa::type::v1::DateRange& r) {
-  if (Set(r.has_start_date(), r.start_date()))
+  if (DateGiven(r.has_start_date(), r.start_date()))
     return EarliestDay(r.start_date(), true);
-  if (Set(r.has_start_after(), r.start_after()))
-    return LatestDay(r.start_after(), true) + 1;  // a day count, not a date
+  if (DateGiven(r.has_start_after(), r.start_after()))
+    return NextDay(LatestDay(r.start_after(), true));
   return 0;
 }
 
 int64_t LatestPossibleDay(const cstopa::type::v1::DateRange& r) {
-  if (Set(r.has_end_date(), r.end_date())) return LatestDay(r.end_date(), true);
-  if (Set(r.has_ended_by(), r.ended_by())) return LatestDay(r.ended_by(), true);
+  if (DateGiven(r.has_end_date(), r.end_date()))
+    return LatestDay(r.end_date(), true);
+  if (DateGiven(r.has_ended_by(), r.ended_by()))
+    return LatestDay(r.ended_by(), true);
   return kNever;
 }
 

@@ -22,6 +22,9 @@
 
 namespace cstopa::common {
 
+// Whether `d` is given: present, with a year at least (a zero year means
+// none).
+bool DateGiven(bool present, const google::type::Date& d);
 // The earliest day `d` can mean; 0 when absent (`present` false) or yearless.
 int64_t EarliestDay(const google::type::Date& d, bool present);
 // The latest day `d` can mean; 99991231 when absent or yearless.

@@ -228,6 +228,19 @@ void CheckProvenance(Violations& v, const std::string& field,
   }
 }
 
+void CheckSourcedProvenance(Violations& v, const std::string& field,
+                            const RepeatedPtrField<Provenance>& ps,
+                            const std::string& what) {
+  if (ps.empty())
+    v.Add(field, absl::StrCat("is required: ", what,
+                              " (at least one entry with its `source`)"));
+  for (int i = 0; i < ps.size(); ++i)
+    if (ps[i].source().empty())
+      v.Add(absl::StrCat(field, "[", i, "].source"),
+            absl::StrCat("is required: ", what));
+  CheckProvenance(v, field, ps);
+}
+
 void CheckRegionCode(Violations& v, const std::string& field,
                      const std::string& code) {
   if (code.empty()) return;

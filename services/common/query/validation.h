@@ -95,6 +95,14 @@ void CheckEnum(Violations& v, const std::string& field,
 void CheckProvenance(
     Violations& v, const std::string& field,
     const google::protobuf::RepeatedPtrField<cstopa::type::v1::Provenance>& ps);
+// CheckProvenance of a record that exists only because a source says so (a
+// stated figure, a source gap): at least one entry, each naming its
+// `source`. `what` says what the source is, e.g. "the source that states
+// the figure".
+void CheckSourcedProvenance(
+    Violations& v, const std::string& field,
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::Provenance>& ps,
+    const std::string& what);
 // ISO 3166-1 alpha-2 ("KZ"), when not empty.
 void CheckRegionCode(Violations& v, const std::string& field,
                      const std::string& code);

@@ -931,9 +931,7 @@ class Resource {
 
   // A read's place in the store's read cache (store/read_cache.h): its key
   // ("" when not cached) and the generation the read began at.
-  struct CacheSlot {
-    std::string key;
-    uint64_t generation = 0;
+  struct CacheSlot : ReadCache::Slot {
     bool hit = false;  // the call was answered from the cache
   };
 
@@ -945,23 +943,17 @@ class Resource {
     CacheSlot slot;
     Database* db = set_->db();
     if (db == nullptr || !db->read_cache().enabled()) return slot;
-    ReadCache& cache = db->read_cache();
-    slot.generation = cache.generation();
-    slot.key = absl::StrCat(T::descriptor()->full_name(), "\n");
-    if (!append_key(&slot.key)) {
-      slot.key.clear();
-      return slot;
-    }
+    std::string key = absl::StrCat(T::descriptor()->full_name(), "\n");
+    if (!append_key(&key)) return slot;
     std::string bytes;
-    if (cache.Find(slot.key, &bytes)) {
+    if (db->read_cache().Lookup(std::move(key), &slot, &bytes)) {
       slot.hit = true;
       call.FinishSerialized(std::move(bytes));
     }
     return slot;
   }
   void KeepCached(const CacheSlot& slot, absl::string_view bytes) {
-    if (!slot.key.empty())
-      set_->db()->read_cache().Put(slot.key, slot.generation, bytes);
+    if (!slot.key.empty()) set_->db()->read_cache().Keep(slot, bytes);
   }
   static void AppendKeyPart(const SqlValue& v, std::string* key) {
     if (const auto* i = std::get_if<int64_t>(&v)) {

@@ -185,15 +185,10 @@ class SearchIndex {
   template <typename Request, typename Response>
   void Serve(UnaryCall<Request, Response> call) {
     const Request& req = call.request();
-    std::string key;
-    uint64_t generation = 0;
+    ReadCache::Slot slot;
     if (db_ != nullptr && db_->read_cache().enabled()) {
-      ReadCache& cache = db_->read_cache();
-      generation = cache.generation();
-      key = absl::StrCat(Request::descriptor()->full_name(), "\n");
-      req.AppendToString(&key);
       std::string bytes;
-      if (cache.Find(key, &bytes))
+      if (db_->read_cache().Lookup(RequestKey(req), &slot, &bytes))
         return call.FinishSerialized(std::move(bytes));
     }
     SearchParams p{req.query(), req.filter(), req.page_size(), req.page_token(),
@@ -201,7 +196,7 @@ class SearchIndex {
     Response* out = call.response();
     const absl::Time deadline = call.deadline();
     Search(std::move(p), deadline,
-           [this, out, key = std::move(key), generation,
+           [this, out, slot = std::move(slot),
             call = std::move(call)](absl::StatusOr<SearchOutcome> r) mutable {
              if (!r.ok()) return call.Finish(r.status());
              for (auto& h : r->hits) *out->add_hits() = std::move(h);
@@ -212,9 +207,9 @@ class SearchIndex {
                c->set_count(count);
              }
              out->set_total_size(r->total);
-             if (key.empty()) return call.Finish(absl::OkStatus());
+             if (slot.key.empty()) return call.Finish(absl::OkStatus());
              std::string bytes = out->SerializeAsString();
-             db_->read_cache().Put(key, generation, bytes);
+             db_->read_cache().Keep(slot, bytes);
              call.FinishSerialized(std::move(bytes));
            });
   }

@@ -13,6 +13,14 @@ void ReadCache::set_options(ReadCacheOptions options) {
   bytes_ = 0;
 }
 
+bool ReadCache::Lookup(std::string key, Slot* slot, std::string* bytes) {
+  slot->key.clear();
+  if (!enabled()) return false;
+  slot->generation = generation();
+  slot->key = std::move(key);
+  return Find(slot->key, bytes);
+}
+
 bool ReadCache::Find(absl::string_view key, std::string* bytes) const {
   std::shared_ptr<const std::string> found;
   {

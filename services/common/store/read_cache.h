@@ -36,6 +36,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -72,6 +73,24 @@ class ReadCache {
   // Keeps `bytes` for `key` if the generation is still `generation`.
   void Put(absl::string_view key, uint64_t generation, absl::string_view bytes);
 
+  // The steps above for one read: Lookup takes the generation, then finds
+  // the answer kept for `key` (true, `bytes` filled); on a miss the read
+  // runs and Keep puts its answer. A slot whose key is empty (the cache is
+  // off) keeps nothing.
+  //
+  //   ReadCache::Slot slot;
+  //   if (cache.Lookup(key, &slot, &bytes)) return call.FinishSerialized(...);
+  //   ... read, encode to `bytes` ...
+  //   cache.Keep(slot, bytes);
+  struct Slot {
+    std::string key;
+    uint64_t generation = 0;
+  };
+  bool Lookup(std::string key, Slot* slot, std::string* bytes);
+  void Keep(const Slot& slot, absl::string_view bytes) {
+    if (!slot.key.empty()) Put(slot.key, slot.generation, bytes);
+  }
+
   // Counters for the server's metrics.
   int64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   int64_t misses() const { return misses_.load(std::memory_order_relaxed); }
@@ -92,6 +111,15 @@ class ReadCache {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
+
+// The key of an answer that depends on nothing but the request's bytes (a
+// search): the request type's full name, then the request.
+template <typename Request>
+std::string RequestKey(const Request& req) {
+  std::string key = absl::StrCat(Request::descriptor()->full_name(), "\n");
+  req.AppendToString(&key);
+  return key;
+}
 
 }  // namespace cstopa::common
 
