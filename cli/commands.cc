@@ -1,8 +1,14 @@
 #include "cli/commands.h"
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -18,10 +24,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cli/http_client.h"
 #include "cli/table.h"
 #include "google/protobuf/descriptor.h"
@@ -1232,6 +1241,229 @@ absl::StatusOr<int> Commands::Documents(const std::string& filter,
     *output_.err << "cstopa: more documents: add --page-token " << next
                  << " for the next page, or --all for every page\n";
   }
+  return kExitOk;
+}
+
+namespace {
+
+// Reads a cstopa export (gzip'd JSON Lines, gateway/http/record_export.h)
+// as it downloads: counts the records, and keeps the snapshots and the
+// last line, without holding more than a line.
+class ExportReader {
+ public:
+  ExportReader() { ok_ = inflateInit2(&z_, 15 + 16) == Z_OK; }
+  ~ExportReader() {
+    if (ok_) inflateEnd(&z_);
+  }
+  ExportReader(const ExportReader&) = delete;
+  ExportReader& operator=(const ExportReader&) = delete;
+
+  // Feeds compressed bytes; false (see error()) when they are not gzip.
+  bool Feed(absl::string_view in) {
+    if (!ok_) return Fail("zlib could not start");
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    while (z_.avail_in > 0 && !ended_) {
+      char buffer[32 << 10];
+      z_.next_out = reinterpret_cast<Bytef*>(buffer);
+      z_.avail_out = sizeof(buffer);
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        return Fail("the download is not gzip");
+      Lines(absl::string_view(buffer, sizeof(buffer) - z_.avail_out));
+      if (rc == Z_STREAM_END) ended_ = true;
+      if (rc == Z_BUF_ERROR) break;
+    }
+    return true;
+  }
+
+  bool gzip_ended() const { return ended_; }
+  int64_t records() const { return records_; }
+  int64_t lines() const { return lines_; }
+  const std::string& last_line() const { return last_; }
+  const std::string& error() const { return error_; }
+  // "membership: 161" per snapshot line seen, in order.
+  const std::vector<std::pair<std::string, int64_t>>& snapshots() const {
+    return snapshots_;
+  }
+  // The service whose records are coming (its package, "membership").
+  const std::string& current() const { return current_; }
+
+ private:
+  bool Fail(std::string why) {
+    error_ = std::move(why);
+    return false;
+  }
+
+  void Lines(absl::string_view text) {
+    partial_.append(text.data(), text.size());
+    size_t start = 0;
+    for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos;
+         start = nl + 1) {
+      Line(absl::string_view(partial_).substr(start, nl - start));
+    }
+    partial_.erase(0, start);
+  }
+
+  void Line(absl::string_view line) {
+    ++lines_;
+    if (absl::string_view type = RecordType(line); !type.empty()) {
+      ++records_;
+      if (absl::ConsumePrefix(&type, "cstopa."))
+        current_ = std::string(type.substr(0, type.find('.')));
+      return;
+    }
+    last_ = std::string(line);
+    if (absl::StartsWith(line, "{\"snapshot\":")) {
+      absl::StatusOr<Value> v = ParseJson(line);
+      if (!v.ok()) return;
+      const Value& snap = F(*v, "snapshot");
+      std::string service = S(F(snap, "service"));
+      if (absl::StartsWith(service, "cstopa.")) {
+        service = service.substr(7, service.find('.', 7) - 7);
+      }
+      snapshots_.push_back(
+          {service,
+           static_cast<int64_t>(F(snap, "recordCount").number_value())});
+    }
+  }
+
+  // The `type` of a record line (`{"type": "cstopa.x.v1.T", ...`, however
+  // spaced), without parsing the rest; "" for other lines.
+  static absl::string_view RecordType(absl::string_view line) {
+    auto skip = [&line] {
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+        line.remove_prefix(1);
+    };
+    if (!absl::ConsumePrefix(&line, "{")) return "";
+    skip();
+    if (!absl::ConsumePrefix(&line, "\"type\"")) return "";
+    skip();
+    if (!absl::ConsumePrefix(&line, ":")) return "";
+    skip();
+    if (!absl::ConsumePrefix(&line, "\"")) return "";
+    const size_t end = line.find('"');
+    return end == absl::string_view::npos ? "" : line.substr(0, end);
+  }
+
+  z_stream z_{};
+  bool ok_ = false;
+  bool ended_ = false;
+  std::string partial_;
+  std::string last_;
+  std::string error_;
+  std::string current_;
+  int64_t records_ = 0;
+  int64_t lines_ = 0;
+  std::vector<std::pair<std::string, int64_t>> snapshots_;
+};
+
+std::string Megabytes(int64_t bytes) {
+  return absl::StrFormat("%.1f MB", static_cast<double>(bytes) / 1e6);
+}
+
+}  // namespace
+
+absl::StatusOr<int> Commands::Export(const std::string& file,
+                                     bool show_deleted) {
+  if (file.empty() || file == "-")
+    return UsageError("export: FILE must be a file name (gzip'd JSON Lines)");
+  const std::string part = file + ".part";
+  std::ofstream sink(part, std::ios::binary | std::ios::trunc);
+  if (!sink) {
+    return UsageError(absl::StrCat("export: cannot write ", part, ": ",
+                                   std::strerror(errno)));
+  }
+  ExportReader reader;
+  int64_t bytes = 0;
+  bool write_failed = false;
+  bool unreadable = false;
+  absl::Time shown = absl::InfinitePast();
+  std::ostream& err = *output_.err;
+  auto show = [&](bool last) {
+    if (!output_.progress) return;
+    const absl::Time now = absl::Now();
+    if (!last && now - shown < absl::Milliseconds(100)) return;
+    shown = now;
+    std::string line = absl::StrCat("exporting: ", reader.records(),
+                                    " records, ", Megabytes(bytes));
+    if (!reader.current().empty() && !last)
+      absl::StrAppend(&line, " (", reader.current(), ")");
+    err << "\r" << line << "\x1b[K" << (last ? "\n" : "") << std::flush;
+  };
+  EndStreamsOnSignals();
+  absl::StatusOr<HttpResponse> response = client_.Download(
+      show_deleted ? "/v1/export?show_deleted=true" : "/v1/export",
+      [&](absl::string_view data) {
+        sink.write(data.data(), static_cast<std::streamsize>(data.size()));
+        if (!sink) {
+          write_failed = true;
+          return false;
+        }
+        bytes += static_cast<int64_t>(data.size());
+        if (!reader.Feed(data)) {
+          unreadable = true;
+          return false;
+        }
+        show(false);
+        return true;
+      });
+  sink.close();
+  auto discard = [&](absl::Status status) -> absl::StatusOr<int> {
+    std::remove(part.c_str());
+    return status;
+  };
+  if (output_.progress && bytes > 0) show(true);
+  if (!response.ok()) return discard(response.status());
+  if (response->interrupted) {
+    std::remove(part.c_str());
+    err << "cstopa: interrupted; nothing written to " << file << "\n";
+    return kExitOk;
+  }
+  if (response->status != 200)
+    return discard(ApiError(response->status, response->body));
+  if (write_failed || sink.fail()) {
+    return discard(UsageError(absl::StrCat("export: writing ", part,
+                                           " failed: ", std::strerror(errno))));
+  }
+  if (unreadable) {
+    return discard(absl::DataLossError(
+        absl::StrCat("the gateway's export is unreadable: ", reader.error())));
+  }
+  // A whole export ends with its `end` line; a failed one with an error.
+  absl::StatusOr<Value> last = ParseJson(reader.last_line());
+  if (last.ok() && F(*last, "error").kind_case() == Value::kStructValue)
+    return discard(ErrorOf(F(*last, "error"), 0));
+  if (!reader.gzip_ended() || !last.ok() ||
+      F(*last, "end").kind_case() != Value::kStructValue) {
+    return discard(absl::DataLossError(
+        absl::StrCat("the export ended early, after ", reader.records(),
+                     " records (no end line); nothing written to ", file)));
+  }
+  if (std::rename(part.c_str(), file.c_str()) != 0) {
+    return discard(
+        UsageError(absl::StrCat("export: cannot rename ", part, " to ", file,
+                                ": ", std::strerror(errno))));
+  }
+  std::ostream& out = *output_.out;
+  if (json_) {
+    Value summary;
+    auto& fields = *summary.mutable_struct_value()->mutable_fields();
+    fields["file"].set_string_value(file);
+    fields["records"].set_number_value(static_cast<double>(reader.records()));
+    fields["bytes"].set_number_value(static_cast<double>(bytes));
+    auto& services =
+        *fields["services"].mutable_struct_value()->mutable_fields();
+    for (const auto& [service, count] : reader.snapshots())
+      services[service].set_number_value(static_cast<double>(count));
+    PrintJson(summary);
+    return kExitOk;
+  }
+  std::vector<std::string> parts;
+  for (const auto& [service, count] : reader.snapshots())
+    parts.push_back(absl::StrCat(service, " ", count));
+  out << "wrote " << reader.records() << " records (" << Megabytes(bytes)
+      << ") to " << file << ": " << absl::StrJoin(parts, ", ") << std::endl;
   return kExitOk;
 }
 

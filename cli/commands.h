@@ -41,8 +41,9 @@ enum ExitCode : int {
 struct Output {
   std::ostream* out;
   std::ostream* err;
-  size_t width = 100;  // columns to fit tables to
-  bool tty = false;    // stdout is a terminal: bold headings and matches
+  size_t width = 100;     // columns to fit tables to
+  bool tty = false;       // stdout is a terminal: bold headings and matches
+  bool progress = false;  // stderr is a terminal: progress lines
 };
 
 // The query parameter the gateway reads a view's or list's date from
@@ -75,6 +76,11 @@ class Commands {
   absl::StatusOr<int> Documents(const std::string& filter,
                                 const std::string& order_by, int page_size,
                                 const std::string& page_token, bool all);
+  // GET /v1/export into `file` (gzip'd JSON Lines; written to FILE.part and
+  // renamed once the download is whole: its last line is the `end` line),
+  // with a progress line on stderr when it is a terminal. Prints what was
+  // written: records and snapshots per service.
+  absl::StatusOr<int> Export(const std::string& file, bool show_deleted);
   // GET /v1/{service}:watch as Server-Sent Events, until the stream ends.
   absl::StatusOr<int> Watch(const std::string& service,
                             const std::string& resume_token);

@@ -72,6 +72,8 @@ struct Transfer {
   CURL* curl = nullptr;
   HttpResponse* response = nullptr;
   const std::function<bool(absl::string_view)>* on_line = nullptr;
+  // For downloads: a 200 answer's body, piece by piece.
+  const std::function<bool(absl::string_view)>* on_data = nullptr;
   // For streams: decided at the first byte of the body.
   enum { kUndecided, kLines, kBody } mode = kUndecided;
   std::string partial;  // an incomplete line
@@ -81,6 +83,22 @@ struct Transfer {
 size_t OnWrite(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
+  if (t->on_data != nullptr) {
+    if (t->mode == Transfer::kUndecided) {
+      long status = 0;
+      curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+      t->mode = status == 200 ? Transfer::kLines : Transfer::kBody;
+    }
+    if (t->mode == Transfer::kBody) {
+      t->response->body.append(data, n);
+      return n;
+    }
+    if (!(*t->on_data)(absl::string_view(data, n))) {
+      t->stopped = true;
+      return 0;  // ends the transfer (CURLE_WRITE_ERROR)
+    }
+    return n;
+  }
   if (t->on_line == nullptr) {
     t->response->body.append(data, n);
     return n;
@@ -264,31 +282,26 @@ absl::StatusOr<HttpResponse> HttpClient::Call(absl::string_view method,
   return response;
 }
 
-absl::StatusOr<HttpResponse> HttpClient::Stream(
-    absl::string_view path, absl::string_view last_event_id,
-    std::function<bool(absl::string_view line)> on_line) const {
+namespace {
+
+// Runs a long GET of `url` (no total timeout; SIGINT/SIGTERM after
+// EndStreamsOnSignals end it) whose body goes to `transfer`'s callbacks.
+absl::StatusOr<HttpResponse> RunLongGet(const ClientOptions& options,
+                                        const std::string& url,
+                                        HeaderList& headers,
+                                        Transfer& transfer) {
+  GlobalInit();
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   HttpResponse response;
-  Transfer transfer;
   transfer.curl = curl;
   transfer.response = &response;
-  transfer.on_line = &on_line;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  const std::string url = BaseUrl(options_.gateway) + std::string(path);
-
-  HeaderList headers;
-  headers.Add("Accept: text/event-stream");
-  if (!last_event_id.empty()) {
-    headers.Add(absl::StrCat("Last-Event-ID: ", last_event_id));
-  }
-
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "cstopa-cli");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   options_.connect_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 0L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
@@ -304,7 +317,7 @@ absl::StatusOr<HttpResponse> HttpClient::Stream(
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   } else if (code != CURLE_OK &&
              !(code == CURLE_WRITE_ERROR && transfer.stopped)) {
-    status = TransportError(curl, code, errbuf, options_, true);
+    status = TransportError(curl, code, errbuf, options, true);
   } else {
     char* type = nullptr;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
@@ -314,6 +327,34 @@ absl::StatusOr<HttpResponse> HttpClient::Stream(
   curl_easy_cleanup(curl);
   if (!status.ok()) return status;
   return response;
+}
+
+}  // namespace
+
+absl::StatusOr<HttpResponse> HttpClient::Stream(
+    absl::string_view path, absl::string_view last_event_id,
+    std::function<bool(absl::string_view line)> on_line) const {
+  Transfer transfer;
+  transfer.on_line = &on_line;
+  HeaderList headers;
+  headers.Add("Accept: text/event-stream");
+  if (!last_event_id.empty()) {
+    headers.Add(absl::StrCat("Last-Event-ID: ", last_event_id));
+  }
+  return RunLongGet(options_, BaseUrl(options_.gateway) + std::string(path),
+                    headers, transfer);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Download(
+    absl::string_view path,
+    std::function<bool(absl::string_view data)> on_data) const {
+  Transfer transfer;
+  transfer.on_data = &on_data;
+  HeaderList headers;
+  if (!options_.api_key.empty())
+    headers.Add(absl::StrCat("Authorization: Bearer ", options_.api_key));
+  return RunLongGet(options_, BaseUrl(options_.gateway) + std::string(path),
+                    headers, transfer);
 }
 
 void EndStreamsOnSignals() {

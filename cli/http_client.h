@@ -88,6 +88,14 @@ class HttpClient {
       absl::string_view path, absl::string_view last_event_id,
       std::function<bool(absl::string_view line)> on_line) const;
 
+  // A GET of a file: the body of a 200 answer goes to `on_data` piece by
+  // piece as it arrives (it may return false to stop); any other answer's
+  // body is collected into the response. No total timeout; SIGINT or
+  // SIGTERM (after EndStreamsOnSignals) end it with `interrupted` set.
+  absl::StatusOr<HttpResponse> Download(
+      absl::string_view path,
+      std::function<bool(absl::string_view data)> on_data) const;
+
   // Percent-encodes a query parameter's value (RFC 3986 unreserved kept).
   static std::string Escape(absl::string_view value);
 

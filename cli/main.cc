@@ -171,6 +171,21 @@ int main(int argc, char** argv) {
   watch->callback(
       [&] { run = [&](Commands& c) { return c.Watch(service, resume); }; });
 
+  std::string export_file;
+  bool show_deleted = false;
+  CLI::App* exp = app.add_subcommand(
+      "export",
+      "Download the whole record (every service's records, then each "
+      "service's snapshot token) into FILE as gzip'd JSON Lines, with a "
+      "progress line; FILE appears only once the download is whole");
+  exp->add_option("FILE", export_file, "e.g. cstopa-export.jsonl.gz")
+      ->required();
+  exp->add_flag("--show-deleted", show_deleted,
+                "Deleted records too, with their deleteTime");
+  exp->callback([&] {
+    run = [&](Commands& c) { return c.Export(export_file, show_deleted); };
+  });
+
   std::string method, request = "{}";
   CLI::App* call = app.add_subcommand(
       "call",
@@ -199,9 +214,9 @@ int main(int argc, char** argv) {
   options.gateway = gateway;
   options.api_key = api_key;
   cstopa::cli::HttpClient client(options);
-  cstopa::cli::Output output{&std::cout, &std::cerr,
-                             cstopa::cli::TerminalWidth(),
-                             isatty(STDOUT_FILENO) != 0};
+  cstopa::cli::Output output{
+      &std::cout, &std::cerr, cstopa::cli::TerminalWidth(),
+      isatty(STDOUT_FILENO) != 0, isatty(STDERR_FILENO) != 0};
   Commands commands(client, output, json, lang);
   int code = cstopa::cli::ExitCodeFor(run(commands), std::cerr);
   std::cout.flush();

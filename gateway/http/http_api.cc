@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/http/openapi.h"
+#include "gateway/http/record_export.h"
 #include "gateway/http/web_assets.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
@@ -485,6 +486,40 @@ struct HttpApi::Impl {
 
   void Call(Request r, const Route& route, std::string request_bytes);
 
+  // GET /v1/export (record_export.h).
+  void Export(Request r) {
+    const HttpExchange& ex = *r.exchange;
+    absl::StatusOr<ExportQuery> query = ParseExportQuery(ex.query());
+    if (!query.ok()) {
+      FinishError(r, query.status());
+      return;
+    }
+    if (ex.method() == "HEAD") {
+      Finish(r, 200,
+             {{"Content-Type", "application/gzip"},
+              {"Content-Disposition",
+               "attachment; filename=\"cstopa-export.jsonl.gz\""}},
+             "", 0, "", "");
+      return;
+    }
+    BeginCall(nullptr);  // the download, until `done`
+    auto request = std::make_shared<Request>(std::move(r));
+    ExportHooks hooks;
+    hooks.begin_call = [this, request](grpc::ClientContext* ctx) {
+      PassMetadata(*request->exchange, ctx);
+      BeginCall(ctx);
+    };
+    hooks.end_call = [this](grpc::ClientContext* ctx) { EndCall(ctx); };
+    hooks.done = [this, request](int status, size_t bytes, int grpc_code,
+                                 const std::string& error) {
+      Record(*request, status, bytes, grpc_code, "", error);
+      EndCall(nullptr);  // last: Stop may free the HttpApi once it runs
+    };
+    std::vector<HttpHeader> extra = request->common;
+    StartRecordExport(export_sources, *query, &transcoder, request->exchange,
+                      std::move(extra), std::move(hooks));
+  }
+
   // Every call made for a request is counted from its start to the end of
   // its answer, so that Stop can wait for them: a completion must not run
   // after the HttpApi is gone. Forwarded calls register their context to be
@@ -555,7 +590,9 @@ struct HttpApi::Impl {
   std::vector<std::unique_ptr<RouteStats>> stats;
   std::vector<std::string> stat_names;
   size_t generic_stat = 0, openapi_stat = 0, static_stat = 0,
-         unmatched_stat = 0;
+         unmatched_stat = 0, export_stat = 0;
+  // GET /v1/export: the services' Export methods, in the order served.
+  std::vector<ExportSource> export_sources;
   // The gzip of each of WebAssets() (same index), "" when not worth it.
   std::vector<std::string> web_gzip;
 };
@@ -902,6 +939,13 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
   impl.stat_names.push_back("GET /v1/openapi.json");
   impl.static_stat = impl.stat_names.size();
   impl.stat_names.push_back("static");
+  impl.export_stat = impl.stat_names.size();
+  impl.stat_names.push_back("GET /v1/export");
+  impl.export_sources = FindExportSources(
+      *self->api_, [&impl](const std::string& service) -> grpc::GenericStub* {
+        auto it = impl.stubs.find(service);
+        return it == impl.stubs.end() ? nullptr : it->second.get();
+      });
   impl.unmatched_stat = impl.stat_names.size();
   impl.stat_names.push_back("unmatched");
   for (size_t i = 0; i < impl.stat_names.size(); ++i)
@@ -980,6 +1024,12 @@ void HttpApi::Handle(std::shared_ptr<HttpExchange> exchange) {
   if (path == "/v1/openapi.json" && (method == "GET" || method == "HEAD")) {
     r.stat = impl.openapi_stat;
     impl.FinishOpenApi(r);
+    return;
+  }
+
+  if (path == "/v1/export" && (method == "GET" || method == "HEAD")) {
+    r.stat = impl.export_stat;
+    impl.Export(std::move(r));
     return;
   }
 

@@ -6,6 +6,8 @@
 //  * CORS: an `Origin` among the configured origins (or any, with "*") gets
 //    Access-Control-Allow-Origin; an OPTIONS preflight is answered 204.
 //  * `GET /v1/openapi.json`: the OpenAPI 3 document of every route.
+//  * `GET /v1/export`: the whole record as one gzip'd JSON Lines download,
+//    from every service's Export stream (record_export.h).
 //  * `POST /<package.Service>/<Method>` with a JSON body: the unary method
 //    called with the whole request (what `cstopa call` uses).
 //  * The public web pages (web_assets.h), when `web_pages`: a GET or HEAD

@@ -65,6 +65,10 @@ void EventsHandler::WatchEvents(WatchEventsCall call) {
                      FillWatchEventsResponse, std::move(filter));
 }
 
+void EventsHandler::ExportEvents(ExportEventsCall call) {
+  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
+}
+
 void EventsHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "cstopa/events/v1/events.cstopa.h"
+#include "services/common/resources/export.h"
 #include "services/common/server/server.h"
 #include "services/events/events_resources.h"
 
@@ -34,6 +35,7 @@ class EventsHandler final : public v1::EventsServiceHandler {
   void DeleteEvent(DeleteEventCall call) override;
   void UndeleteEvent(UndeleteEventCall call) override;
   void WatchEvents(WatchEventsCall call) override;
+  void ExportEvents(ExportEventsCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.
@@ -50,6 +52,8 @@ class EventsHandler final : public v1::EventsServiceHandler {
 
  private:
   EventsResources* r_;
+  // The exports running (common::ServeExport).
+  common::Exports exports_;
 };
 
 // Fills a WatchEventsResponse from a change of the events feed (a

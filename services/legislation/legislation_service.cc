@@ -898,6 +898,20 @@ void LegislationHandler::WatchLegislation(WatchLegislationCall call) {
                      FillWatchLegislationResponse, std::move(filter));
 }
 
+void LegislationHandler::ExportLegislation(ExportLegislationCall call) {
+  // Computed fields as Get without `as_of` fills them: for today.
+  const int64_t today = r_->set().Today();
+  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call),
+                      [this, today](google::protobuf::Message* record) {
+                        const google::protobuf::Descriptor* d =
+                            record->GetDescriptor();
+                        if (d == v1::Ratification::descriptor()) {
+                          r_->ratifications().Compute(
+                              static_cast<v1::Ratification*>(record), today);
+                        }
+                      });
+}
+
 void LegislationHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

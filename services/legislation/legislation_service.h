@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "cstopa/legislation/v1/legislation.cstopa.h"
+#include "services/common/resources/export.h"
 #include "services/common/server/server.h"
 #include "services/legislation/legislation_resources.h"
 
@@ -99,6 +100,7 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   void SummarizeLegislation(SummarizeLegislationCall call) override;
 
   void WatchLegislation(WatchLegislationCall call) override;
+  void ExportLegislation(ExportLegislationCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.
@@ -119,6 +121,8 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   common::WriteHooks<v1::ActionPlan> WithProgress();
 
   LegislationResources* r_;
+  // The exports running (common::ServeExport).
+  common::Exports exports_;
 };
 
 // Fills a WatchLegislationResponse from a change of the legislation feed (a

@@ -81,8 +81,9 @@ common::WriteHooks<v1::Partner> PartnerKindHooks() {
 
 }  // namespace
 
-MembershipHandler::MembershipHandler(MembershipResources* resources)
-    : r_(resources) {}
+MembershipHandler::MembershipHandler(MembershipResources* resources,
+                                     common::ExportOptions exports)
+    : r_(resources), exports_(exports) {}
 
 // States ---------------------------------------------------------------------
 
@@ -449,6 +450,22 @@ void MembershipHandler::WatchMembership(WatchMembershipCall call) {
         FillWatchMembershipResponse(*r_, change, token, out);
       },
       std::move(filter));
+}
+
+void MembershipHandler::ExportMembership(ExportMembershipCall call) {
+  // Computed fields as Get without `as_of` fills them: for today.
+  const int64_t today = r_->set().Today();
+  common::ServeExport(
+      &r_->set(), &r_->feed(), &exports_, std::move(call),
+      [this, today](google::protobuf::Message* record) {
+        const google::protobuf::Descriptor* d = record->GetDescriptor();
+        if (d == v1::State::descriptor()) {
+          r_->states().Compute(static_cast<v1::State*>(record), today);
+        } else if (d == v1::Delegation::descriptor()) {
+          r_->delegations().Compute(static_cast<v1::Delegation*>(record),
+                                    today);
+        }
+      });
 }
 
 void MembershipHandler::Search(SearchCall call) {

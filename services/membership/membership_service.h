@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "cstopa/membership/v1/membership.cstopa.h"
+#include "services/common/resources/export.h"
 #include "services/common/server/server.h"
 #include "services/common/store/change_feed.h"
 #include "services/membership/membership_resources.h"
@@ -25,8 +26,10 @@ namespace cstopa::membership {
 
 class MembershipHandler final : public v1::MembershipServiceHandler {
  public:
-  // `resources` must outlive the handler.
-  explicit MembershipHandler(MembershipResources* resources);
+  // `resources` must outlive the handler. `exports` bounds ExportMembership
+  // (common::ExportOptions; the defaults serve a production server).
+  explicit MembershipHandler(MembershipResources* resources,
+                             common::ExportOptions exports = {});
 
   void GetState(GetStateCall call) override;
   void BatchGetStates(BatchGetStatesCall call) override;
@@ -88,6 +91,7 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   // Every change of every collection, or of those the request's filter
   // names.
   void WatchMembership(WatchMembershipCall call) override;
+  void ExportMembership(ExportMembershipCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.
@@ -104,6 +108,8 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
 
  private:
   MembershipResources* r_;
+  // The exports running (common::ServeExport).
+  common::Exports exports_;
 };
 
 // Fills a WatchMembershipResponse from a change of the membership feed of

@@ -844,30 +844,37 @@ TEST(MembershipOnPostgresTest, ComputedListsAskedTogetherEachGetTheirOwnDay) {
   ASSERT_FALSE(google::protobuf::util::MessageDifferencer::Equals(expected[0],
                                                                   expected[1]));
 
+  // Whether the reads overlap depends on the scheduler (on a loaded
+  // machine the threads may run one after another), so bursts are asked
+  // until one was shared; every answer of every burst must be right.
   constexpr int kClients = 40;
-  std::vector<v1::ListDelegationsResponse> got(kClients);
-  std::vector<absl::Status> results(kClients);
-  absl::Notification go;
-  std::vector<std::thread> clients;
-  for (int i = 0; i < kClients; ++i) {
-    clients.emplace_back([&, i] {
-      go.WaitForNotification();
-      results[i] = api.ListDelegations({}, requests[i % 2], &got[i]);
-    });
-  }
-  go.Notify();
-  for (auto& t : clients) t.join();
-  for (int i = 0; i < kClients; ++i) {
-    ASSERT_TRUE(results[i].ok()) << results[i];
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-        got[i], expected[i % 2]))
-        << "client " << i << " got " << got[i].ShortDebugString();
-  }
+  constexpr int kMaxBursts = 50;
   double per_statement = 0;
-  for (const auto& g : (*db)->Gauges()) {
-    if (g.name == "cstopa_store_reads_per_statement") per_statement = g.value;
+  for (int burst = 0; burst < kMaxBursts && per_statement <= 1.0; ++burst) {
+    std::vector<v1::ListDelegationsResponse> got(kClients);
+    std::vector<absl::Status> results(kClients);
+    absl::Notification go;
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.emplace_back([&, i] {
+        go.WaitForNotification();
+        results[i] = api.ListDelegations({}, requests[i % 2], &got[i]);
+      });
+    }
+    go.Notify();
+    for (auto& t : clients) t.join();
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_TRUE(results[i].ok()) << results[i];
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+          got[i], expected[i % 2]))
+          << "burst " << burst << " client " << i << " got "
+          << got[i].ShortDebugString();
+    }
+    for (const auto& g : (*db)->Gauges()) {
+      if (g.name == "cstopa_store_reads_per_statement") per_statement = g.value;
+    }
   }
-  EXPECT_GT(per_statement, 1.0);  // the reads did wait together
+  EXPECT_GT(per_statement, 1.0);  // some reads did wait together
 }
 
 // ---------------------------------------------------------------------------

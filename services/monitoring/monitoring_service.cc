@@ -319,6 +319,10 @@ void MonitoringHandler::WatchMonitoring(WatchMonitoringCall call) {
                      FillWatchMonitoringResponse, std::move(filter));
 }
 
+void MonitoringHandler::ExportMonitoring(ExportMonitoringCall call) {
+  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
+}
+
 void MonitoringHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

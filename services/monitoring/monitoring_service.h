@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "cstopa/monitoring/v1/monitoring.cstopa.h"
+#include "services/common/resources/export.h"
 #include "services/common/server/server.h"
 #include "services/monitoring/monitoring_resources.h"
 
@@ -70,6 +71,7 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
   void UndeleteSourceGap(UndeleteSourceGapCall call) override;
 
   void WatchMonitoring(WatchMonitoringCall call) override;
+  void ExportMonitoring(ExportMonitoringCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.
@@ -89,6 +91,8 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
 
  private:
   MonitoringResources* r_;
+  // The exports running (common::ServeExport).
+  common::Exports exports_;
 };
 
 // Fills a WatchMonitoringResponse from a change of the monitoring feed (a

@@ -31,10 +31,11 @@ import threading
 import time
 import unittest
 import urllib.parse
+import gzip
 
 CLI = os.environ.get("CSTOPA_CLI", "build/cli/cstopa")
 COMMANDS = ["states", "state", "person", "dashboard", "search", "documents",
-            "watch", "call"]
+            "watch", "export", "call"]
 
 
 def en_ru(en, ru):
@@ -392,6 +393,22 @@ class FakeGateway(http.server.BaseHTTPRequestHandler):
                         json.dumps(message, ensure_ascii=False))).encode())
                 self.wfile.flush()
             # The stream ends: the connection closes.
+        elif path == "/v1/export":
+            # A download cut short: the records, then a line of an error
+            # (`broken`) or nothing (`truncated`, by the show_deleted flag).
+            lines = [{"format": "cstopa-export", "version": 1},
+                     {"type": "cstopa.membership.v1.State",
+                      "resource": {"name": "states/kz"}}]
+            if query.get("show_deleted") != "true":
+                lines.append({"error": {"code": 503, "status": "UNAVAILABLE",
+                                        "message": "events is down"}})
+            data = gzip.compress("".join(
+                json.dumps(l) + "\n" for l in lines).encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "application/gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif path == "/v1/monitoring:watch":
             # One change, then the stream ends with an error event.
             self.send_response(200)
@@ -718,6 +735,19 @@ class FakeGatewayTest(unittest.TestCase):
         self.assertEqual(r.stderr, "cstopa: UNAVAILABLE: server shutting "
                          "down; resume with --resume m1\n")
 
+    def test_export_that_fails_midway_writes_no_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            target = os.path.join(tmp, "out.jsonl.gz")
+            r = run("export", target, gateway=self.gateway)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertEqual(r.stderr.strip(),
+                             "cstopa: UNAVAILABLE: events is down")
+            # Cut short without an error line: no `end` line.
+            t = run("export", "--show-deleted", target, gateway=self.gateway)
+            self.assertEqual(t.returncode, 1, t.stdout + t.stderr)
+            self.assertIn("the export ended early, after 1 records", t.stderr)
+            self.assertEqual(os.listdir(tmp), [])
+
     def test_call_sends_the_request_and_the_key(self):
         r = self.cli("--key", "secret-key", "call",
                      "membership.v1.MembershipService.GetState",
@@ -939,6 +969,33 @@ class RealSuiteTest(unittest.TestCase):
                  if " total " in line]
         self.assertEqual(len(total), 1, r.stdout)
         return int(total[0].split()[-1])
+
+    def test_export_writes_the_whole_record(self):
+        target = os.path.join(self.tmp, "export.jsonl.gz")
+        r = self.cli("export", target)
+        self.assert_ok(r)
+        with gzip.open(target, "rt", encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(lines[0]["format"], "cstopa-export")
+        records = [l for l in lines if "type" in l]
+        snapshots = [l["snapshot"] for l in lines if "snapshot" in l]
+        self.assertEqual(lines[-1], {"end": {"recordCount": len(records)}})
+        self.assertEqual(len(snapshots), 4)
+        # The summary line names the file and each service's count.
+        self.assertTrue(r.stdout.startswith(
+            "wrote %d records (" % len(records)), r.stdout)
+        self.assertIn(") to %s: " % target, r.stdout)
+        for s in snapshots:
+            service = s["service"].split(".")[1]
+            self.assertIn("%s %d" % (service, s["recordCount"]), r.stdout)
+        self.assertFalse(os.path.exists(target + ".part"))
+        j = self.cli("export", "--json", target)
+        self.assert_ok(j)
+        summary = json.loads(j.stdout)
+        self.assertEqual(summary["records"], len(records))
+        self.assertEqual(summary["file"], target)
+        self.assertEqual(sorted(summary["services"]),
+                         ["events", "legislation", "membership", "monitoring"])
 
     def test_state_seats_change_with_as_of(self):
         self.assertEqual(self.seats_on("2022-05-01"), 6)

@@ -1268,6 +1268,113 @@ describe("gateway HTTP/JSON API", () => {
     });
   });
 
+  describe("GET /v1/export", () => {
+    const services = [
+      "cstopa.membership.v1.MembershipService",
+      "cstopa.legislation.v1.LegislationService",
+      "cstopa.events.v1.EventsService",
+      "cstopa.monitoring.v1.MonitoringService",
+    ];
+    // The download's lines, parsed, after checking its framing.
+    async function download(query = "") {
+      const res = await get(`/v1/export${query}`);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers["content-type"], "application/gzip");
+      assert.match(res.headers["content-disposition"] ?? "", /filename="cstopa-export\.jsonl\.gz"/);
+      const lines = zlib.gunzipSync(res.body).toString("utf8").split("\n");
+      assert.equal(lines.pop(), "", "the file ends with a newline");
+      return lines.map((l) => JSON.parse(l));
+    }
+
+    test("is every record of every service as JSON Lines, each service's snapshot token after its records, then the end", async () => {
+      const lines = await download();
+      assert.equal(lines[0].format, "cstopa-export");
+      assert.equal(lines[0].version, 1);
+      assert.equal(lines[0].showDeleted, false);
+      assert.match(lines[0].exportTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      const end = lines.at(-1).end;
+      assert.ok(end, `no end line: ${JSON.stringify(lines.at(-1))}`);
+      let records = 0;
+      let pending = [];
+      const snapshots = {};
+      for (const line of lines.slice(1, -1)) {
+        if (line.type) {
+          assert.ok(line.resource?.name, JSON.stringify(line).slice(0, 200));
+          pending.push(line);
+          records++;
+        } else {
+          const s = line.snapshot;
+          assert.ok(s, `neither a record nor a snapshot: ${JSON.stringify(line)}`);
+          assert.ok(services.includes(s.service), s.service);
+          assert.ok(s.resumeToken.length > 0);
+          assert.equal(s.recordCount, pending.length, s.service);
+          // A service's records carry the types of its package.
+          const pkg = s.service.slice(0, s.service.lastIndexOf(".") + 1);
+          for (const r of pending) assert.ok(r.type.startsWith(pkg), `${r.type} before ${s.service}'s snapshot`);
+          snapshots[s.service] = s;
+          pending = [];
+        }
+      }
+      assert.deepEqual(Object.keys(snapshots).sort(), [...services].sort());
+      assert.equal(pending.length, 0, "records after the last snapshot");
+      assert.equal(end.recordCount, records);
+
+      // A record is what Get answers.
+      const kz = lines.find((l) => l.type === "cstopa.membership.v1.State" && l.resource.name === "states/kz");
+      assert.ok(kz);
+      assert.deepEqual(kz.resource, (await get("/v1/states/kz")).json());
+      assert.ok(lines.some((l) => l.type === "cstopa.events.v1.Event"));
+      assert.ok(lines.some((l) => l.type === "cstopa.legislation.v1.Document"));
+      assert.ok(lines.some((l) => l.type === "cstopa.monitoring.v1.Mission"));
+
+      // Watching from a snapshot's token starts with the first write after
+      // the export.
+      const token = snapshots["cstopa.membership.v1.MembershipService"].resumeToken;
+      const stream = sse(`/v1/membership:watch?resumeToken=${encodeURIComponent(token)}`);
+      try {
+        assert.equal((await stream.started()).status, 200);
+        await createPerson("after-http-export");
+        const first = change(await stream.event(isChange, "the first change"));
+        assert.equal(first.name, "persons/after-http-export");
+        assert.equal(first.changeType, "CHANGE_TYPE_CREATED");
+      } finally {
+        stream.close();
+      }
+    });
+
+    test("show_deleted adds the deleted records; other parameters are refused", async () => {
+      const del = await request("DELETE", "/v1/persons/after-http-export", { headers: adminAuth });
+      assert.equal(del.status, 200, del.text);
+      const live = await download();
+      const all = await download("?show_deleted=true");
+      assert.equal(all[0].showDeleted, true);
+      const names = (lines) => lines.filter((l) => l.type).map((l) => l.resource.name);
+      assert.ok(!names(live).includes("persons/after-http-export"));
+      const deleted = all.find((l) => l.resource?.name === "persons/after-http-export");
+      assert.ok(deleted?.resource.deleteTime, "the deleted person, with its deleteTime");
+      assert.ok(names(all).length > names(live).length);
+
+      const bad = await get("/v1/export?format=xml");
+      assert.equal(violations(errorOf(bad, 400, "INVALID_ARGUMENT"))[0].field, "format");
+      const badValue = await get("/v1/export?show_deleted=perhaps");
+      assert.equal(violations(errorOf(badValue, 400, "INVALID_ARGUMENT"))[0].field, "show_deleted");
+    });
+
+    test("each service's export is also its own route, as Server-Sent Events", async () => {
+      const stream = sse("/v1/monitoring:export?collections=sourceGaps");
+      try {
+        assert.equal((await stream.started()).status, 200);
+        const first = JSON.parse((await stream.event()).data);
+        assert.ok(first.sourceGap?.name.startsWith("sourceGaps/"), JSON.stringify(first));
+        const last = JSON.parse((await stream.event((e) => JSON.parse(e.data).resumeToken !== undefined, "the last message")).data);
+        assert.ok(Number(last.recordCount) >= 1, JSON.stringify(last));
+        await stream.finished();
+      } finally {
+        stream.close();
+      }
+    });
+  });
+
   test("GET /v1/openapi.json is an OpenAPI 3 document with the routes", async () => {
     const res = await get("/v1/openapi.json");
     assert.equal(res.status, 200);

@@ -248,11 +248,16 @@ class ResourceSet {
   // services' resources are only checked for shape, by validation.
   absl::Status CheckReferences(SqlTransaction& tx, const Refs& refs) const;
 
- private:
+  // A registered collection: its name pattern's collection IDs ("parliaments",
+  // "delegations") and its store.
   struct Collection {
     std::vector<std::string> ids;
     const ResourceStore* store;
   };
+  // Every registered collection, in the order registered.
+  const std::vector<Collection>& collections() const { return collections_; }
+
+ private:
   Database* db_;
   const PageTokenCodec* tokens_;
   const ApiKeyStore* keys_;

@@ -94,6 +94,18 @@ void ChangeFeed::Notify() {
   wake_ = true;
 }
 
+absl::StatusOr<int64_t> ChangeFeed::HeadIn(SqlTransaction& tx) const {
+  int64_t head = 0;
+  absl::Status s = tx.QueryEach(
+      absl::StrCat("SELECT COALESCE(MAX(seq), 0) FROM ", options_.table), {},
+      [&](const SqlRow& row) {
+        head = row.Int(0);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return head;
+}
+
 absl::StatusOr<std::pair<int64_t, int64_t>> ChangeFeed::Bounds() {
   std::pair<int64_t, int64_t> out{0, 0};
   absl::Status s = db_->QueryOnce(

@@ -174,6 +174,11 @@ class ChangeFeed {
   // message is sent) and refuses new ones. For server drain.
   void Shutdown(const absl::Status& status);
 
+  // Inside a read transaction: the seq of the newest change `tx` sees (0
+  // when none). With TokenFor, the point a snapshot read in `tx` resumes
+  // from: every change after it is a write the snapshot does not hold.
+  absl::StatusOr<int64_t> HeadIn(SqlTransaction& tx) const;
+
   // The token that resumes after `seq`, and back.
   std::string TokenFor(int64_t seq) const;
   absl::StatusOr<int64_t> ParseToken(absl::string_view token) const;

@@ -51,8 +51,10 @@ void Database::QueryKeyAsync(const KeyedQuery* query, std::string key,
 
 void Database::StartStoreThreads(absl::string_view name, int readers,
                                  int writers) {
-  read_executor_ = std::make_unique<Executor>(absl::StrCat(name, "_rd"), readers);
-  write_executor_ = std::make_unique<Executor>(absl::StrCat(name, "_wr"), writers);
+  read_executor_ =
+      std::make_unique<Executor>(absl::StrCat(name, "_rd"), readers);
+  write_executor_ =
+      std::make_unique<Executor>(absl::StrCat(name, "_wr"), writers);
 }
 
 void Database::StopStoreThreads() {
@@ -99,6 +101,11 @@ void Database::RunOn(Executor* executor, bool write, absl::Time deadline,
 
 void Database::ReadAsync(absl::Time deadline, TransactionFn fn,
                          StatusCallback done) {
+  RunOn(read_executor_.get(), false, deadline, std::move(fn), std::move(done));
+}
+
+void Database::ReadOnStoreThread(absl::Time deadline, TransactionFn fn,
+                                 StatusCallback done) {
   RunOn(read_executor_.get(), false, deadline, std::move(fn), std::move(done));
 }
 

@@ -240,6 +240,15 @@ class Database {
   virtual void WriteAsync(absl::Time deadline, TransactionFn fn,
                           StatusCallback done);
 
+  // ReadAsync that always runs on one of the store's read threads, never on
+  // the calling thread (SQLite's ReadAsync runs a read at once on the
+  // caller's thread when a reader connection is free): for a long read that
+  // waits for something else while its transaction is open, such as an
+  // export waiting for its client. It holds that thread, and its
+  // connection, until `fn` returns.
+  virtual void ReadOnStoreThread(absl::Time deadline, TransactionFn fn,
+                                 StatusCallback done);
+
   // Answers of recent reads, kept until a write commits (read_cache.h).
   // Every back end's Write invalidates it when its transaction ends, before
   // returning; a change feed, when it sees rows another replica wrote.

@@ -117,6 +117,11 @@ class SchemaDroppingDatabase : public Database {
     read_transactions_.fetch_add(1, std::memory_order_relaxed);
     db_->ReadAsync(deadline, std::move(fn), std::move(done));
   }
+  void ReadOnStoreThread(absl::Time deadline, TransactionFn fn,
+                         StatusCallback done) override {
+    read_transactions_.fetch_add(1, std::memory_order_relaxed);
+    db_->ReadOnStoreThread(deadline, std::move(fn), std::move(done));
+  }
   void WriteAsync(absl::Time deadline, TransactionFn fn,
                   StatusCallback done) override {
     db_->WriteAsync(deadline, std::move(fn), std::move(done));

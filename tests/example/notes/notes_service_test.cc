@@ -183,38 +183,44 @@ TEST_P(NotesTest, IdenticalListsAskedTogetherEachGetTheWholePage) {
   ASSERT_EQ(expected.notes_size(), 3);
   ASSERT_FALSE(expected.next_page_token().empty());
 
+  // Whether the reads overlap depends on the scheduler (on a loaded
+  // machine the threads may run one after another), so on PostgreSQL
+  // bursts are asked until one was shared; every answer must be right.
   constexpr int kClients = 40;
-  std::vector<v1::ListNotesResponse> pages(kClients);
-  std::vector<absl::Status> results(kClients);
-  absl::Notification go;
-  std::vector<std::thread> clients;
-  for (int i = 0; i < kClients; ++i) {
-    clients.emplace_back([&, i] {
-      go.WaitForNotification();
-      results[i] = notes_->ListNotes({}, list, &pages[i]);
-    });
-  }
-  go.Notify();
-  for (auto& t : clients) t.join();
-  for (int i = 0; i < kClients; ++i) {
-    ASSERT_TRUE(results[i].ok()) << results[i];
-    ASSERT_EQ(pages[i].notes_size(), 3) << "client " << i;
-    for (int k = 0; k < 3; ++k)
-      EXPECT_EQ(pages[i].notes(k).name(), expected.notes(k).name());
-    v1::ListNotesRequest next = list;
-    next.set_page_token(pages[i].next_page_token());
-    v1::ListNotesResponse rest;
-    ASSERT_TRUE(notes_->ListNotes({}, next, &rest).ok()) << "client " << i;
-    ASSERT_EQ(rest.notes_size(), 2);
-    EXPECT_EQ(rest.notes(0).name(), "notes/n3");
-    EXPECT_TRUE(rest.next_page_token().empty());
-  }
-  if (GetParam() == "postgresql") {
-    // The reads did wait together: some statement answered several.
-    double per_statement = 0;
+  const int bursts = GetParam() == "postgresql" ? 50 : 1;
+  double per_statement = 0;
+  for (int burst = 0; burst < bursts && per_statement <= 1.0; ++burst) {
+    std::vector<v1::ListNotesResponse> pages(kClients);
+    std::vector<absl::Status> results(kClients);
+    absl::Notification go;
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.emplace_back([&, i] {
+        go.WaitForNotification();
+        results[i] = notes_->ListNotes({}, list, &pages[i]);
+      });
+    }
+    go.Notify();
+    for (auto& t : clients) t.join();
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_TRUE(results[i].ok()) << results[i];
+      ASSERT_EQ(pages[i].notes_size(), 3) << "client " << i;
+      for (int k = 0; k < 3; ++k)
+        EXPECT_EQ(pages[i].notes(k).name(), expected.notes(k).name());
+      v1::ListNotesRequest next = list;
+      next.set_page_token(pages[i].next_page_token());
+      v1::ListNotesResponse rest;
+      ASSERT_TRUE(notes_->ListNotes({}, next, &rest).ok()) << "client " << i;
+      ASSERT_EQ(rest.notes_size(), 2);
+      EXPECT_EQ(rest.notes(0).name(), "notes/n3");
+      EXPECT_TRUE(rest.next_page_token().empty());
+    }
     for (const auto& g : db_->Gauges()) {
       if (g.name == "cstopa_store_reads_per_statement") per_statement = g.value;
     }
+  }
+  // The reads did wait together: some statement answered several.
+  if (GetParam() == "postgresql") {
     EXPECT_GT(per_statement, 1.0);
   }
 }

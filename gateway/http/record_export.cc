@@ -1,0 +1,448 @@
+#include "gateway/http/record_export.h"
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/client_callback.h"
+#include "services/common/base/errors.h"
+#include "services/common/server/interceptors.h"
+
+namespace cstopa::gateway::http {
+namespace {
+
+using cstopa::http::HttpExchange;
+using cstopa::http::HttpHeader;
+using google::protobuf::internal::WireFormatLite;
+
+// Compressed output is handed to the socket once this much has gathered.
+constexpr size_t kChunkBytes = 64 << 10;
+
+// A gzip stream written a piece at a time.
+class GzipStream {
+ public:
+  GzipStream() {
+    ok_ = deflateInit2(&z_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
+          Z_OK;
+  }
+  ~GzipStream() {
+    if (ok_) deflateEnd(&z_);
+  }
+  GzipStream(const GzipStream&) = delete;
+  GzipStream& operator=(const GzipStream&) = delete;
+
+  // Compresses `in` (Z_NO_FLUSH) or ends the stream (`finish`), appending
+  // what zlib gives to output(). False when zlib fails.
+  bool Write(absl::string_view in, bool finish) {
+    if (!ok_) return false;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_.avail_in = static_cast<uInt>(in.size());
+    const int flush = finish ? Z_FINISH : Z_NO_FLUSH;
+    for (;;) {
+      char buffer[16 << 10];
+      z_.next_out = reinterpret_cast<Bytef*>(buffer);
+      z_.avail_out = sizeof(buffer);
+      const int rc = deflate(&z_, flush);
+      if (rc == Z_STREAM_ERROR) return ok_ = false;
+      out_.append(buffer, sizeof(buffer) - z_.avail_out);
+      if (finish ? rc == Z_STREAM_END : z_.avail_in == 0 && z_.avail_out != 0)
+        return true;
+    }
+  }
+  std::string& output() { return out_; }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+  std::string out_;
+};
+
+std::string ToString(const grpc::ByteBuffer& buffer) {
+  grpc::Slice slice;
+  if (!buffer.DumpToSingleSlice(&slice).ok()) return "";
+  return std::string(reinterpret_cast<const char*>(slice.begin()),
+                     slice.size());
+}
+
+// One Export... response, read from its wire bytes.
+struct ExportMessage {
+  std::string resume_token;
+  int64_t record_count = 0;
+  const google::protobuf::Descriptor* type = nullptr;  // null: the last one
+  absl::string_view record;                            // its bytes
+};
+
+bool ReadExportMessage(const google::protobuf::Descriptor& response,
+                       absl::string_view bytes, ExportMessage* out) {
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  while (uint32_t tag = in.ReadTag()) {
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    const auto wire = WireFormatLite::GetTagWireType(tag);
+    const google::protobuf::FieldDescriptor* field =
+        response.FindFieldByNumber(number);
+    if (field != nullptr && field->name() == "record_count" &&
+        wire == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v)) return false;
+      out->record_count = static_cast<int64_t>(v);
+      continue;
+    }
+    if (field != nullptr && wire == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!in.ReadVarint32(&length)) return false;
+      const int at = in.CurrentPosition();
+      if (!in.Skip(static_cast<int>(length))) return false;
+      const absl::string_view value = bytes.substr(at, length);
+      if (field->name() == "resume_token") {
+        out->resume_token = std::string(value);
+      } else if (field->message_type() != nullptr) {
+        out->type = field->message_type();
+        out->record = value;
+      }
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+  }
+  return true;
+}
+
+std::string TrueOrFalse(bool b) { return b ? "true" : "false"; }
+
+// The whole download: its state across the services' calls.
+class Download : public std::enable_shared_from_this<Download> {
+ public:
+  Download(std::vector<ExportSource> sources, ExportQuery query,
+           const Transcoder* transcoder, std::shared_ptr<HttpExchange> exchange,
+           std::vector<HttpHeader> extra, ExportHooks hooks)
+      : sources_(std::move(sources)),
+        query_(query),
+        transcoder_(transcoder),
+        exchange_(std::move(exchange)),
+        extra_(std::move(extra)),
+        hooks_(std::move(hooks)) {}
+
+  void Start();
+  // What the current source's call does after a message.
+  enum class Next {
+    kRead,  // read the next message now
+    kWait,  // `resume` runs once the output is sent: true to read on
+    kStop,  // the download failed: cancel the call (`resume` never runs)
+  };
+  Next OnMessage(const std::string& bytes, std::function<void(bool)> resume);
+  void OnSourceDone(const grpc::Status& status, grpc::ClientContext* ctx);
+  std::function<void(grpc::ClientContext*)> begin_call() const {
+    return hooks_.begin_call;
+  }
+  void SetCurrent(grpc::ClientContext* ctx) {
+    absl::MutexLock lock(&mu_);
+    current_ = ctx;
+    if (gone_ && ctx != nullptr) ctx->TryCancel();
+  }
+  const ExportSource& source() const { return sources_[index_]; }
+  const ExportQuery& query() const { return query_; }
+
+ private:
+  void StartSource();
+  // Starts the answer (status 200) with the file's first line.
+  void StartAnswer();
+  // Appends a line to the gzip stream.
+  bool Append(const std::string& line) {
+    bytes_in_ += line.size();
+    return gzip_.Write(line, false);
+  }
+  // Ends the answer: `tail` (an error line or the end line), then the gzip
+  // trailer, then the end of the stream.
+  void EndAnswer(const std::string& tail, int grpc_code,
+                 const std::string& error);
+
+  std::vector<ExportSource> sources_;
+  const ExportQuery query_;
+  const Transcoder* const transcoder_;
+  std::shared_ptr<HttpExchange> exchange_;
+  std::vector<HttpHeader> extra_;
+  ExportHooks hooks_;
+
+  size_t index_ = 0;  // the source being read (calls run one at a time)
+  bool started_ = false;
+  bool failed_ = false;
+  int64_t records_ = 0;
+  size_t bytes_in_ = 0;   // JSON bytes before compression
+  size_t bytes_out_ = 0;  // compressed bytes handed to the socket
+  GzipStream gzip_;
+
+  absl::Mutex mu_;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool gone_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One service's Export call; deletes itself when done.
+class SourceCall final
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit SourceCall(std::shared_ptr<Download> download)
+      : download_(std::move(download)) {}
+
+  void Start() {
+    const ExportSource& s = download_->source();
+    // The request: show_deleted (field 1) when asked.
+    std::string request;
+    if (download_->query().show_deleted) request = std::string("\x08\x01", 2);
+    grpc::Slice slice(request);
+    request_ = grpc::ByteBuffer(&slice, 1);
+    if (download_->begin_call()) download_->begin_call()(&ctx_);
+    download_->SetCurrent(&ctx_);
+    s.stub->PrepareBidiStreamingCall(
+        &ctx_, absl::StrCat("/", s.service, "/", s.method->name()),
+        grpc::StubOptions(), this);
+    StartWriteLast(&request_, grpc::WriteOptions());
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void OnWriteDone(bool) override {}
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the status follows in OnDone
+    AddHold();
+    switch (download_->OnMessage(ToString(response_), [this](bool go_on) {
+      if (go_on) {
+        StartRead(&response_);
+      } else {
+        ctx_.TryCancel();
+      }
+      RemoveHold();
+    })) {
+      case Download::Next::kRead:
+        StartRead(&response_);
+        RemoveHold();
+        break;
+      case Download::Next::kWait:
+        break;
+      case Download::Next::kStop:
+        ctx_.TryCancel();
+        RemoveHold();
+        break;
+    }
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::shared_ptr<Download> download = std::move(download_);
+    grpc::ClientContext* ctx = &ctx_;
+    download->SetCurrent(nullptr);
+    // The download may start the next call; this one's context is ended
+    // first.
+    download->OnSourceDone(status, ctx);
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<Download> download_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+};
+
+void Download::Start() {
+  exchange_->OnClientGone([weak = std::weak_ptr<Download>(shared_from_this())] {
+    if (auto self = weak.lock()) {
+      absl::MutexLock lock(&self->mu_);
+      self->gone_ = true;
+      if (self->current_ != nullptr) self->current_->TryCancel();
+    }
+  });
+  if (sources_.empty()) {
+    StartAnswer();
+    EndAnswer("{\"end\":{\"recordCount\":0}}\n", 0, "");
+    return;
+  }
+  StartSource();
+}
+
+void Download::StartSource() { (new SourceCall(shared_from_this()))->Start(); }
+
+void Download::StartAnswer() {
+  started_ = true;
+  std::vector<HttpHeader> headers = {
+      {"Content-Type", "application/gzip"},
+      {"Content-Disposition",
+       "attachment; filename=\"cstopa-export.jsonl.gz\""},
+      {"Cache-Control", "no-store"},
+      {"X-Content-Type-Options", "nosniff"}};
+  for (HttpHeader& h : extra_) headers.push_back(std::move(h));
+  exchange_->StartStream(200, std::move(headers));
+  Append(absl::StrCat(
+      "{\"format\":\"cstopa-export\",\"version\":1,\"exportTime\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()),
+      "\",\"showDeleted\":", TrueOrFalse(query_.show_deleted), "}\n"));
+}
+
+Download::Next Download::OnMessage(const std::string& bytes,
+                                   std::function<void(bool)> resume) {
+  if (failed_) return Next::kStop;
+  const ExportSource& s = sources_[index_];
+  ExportMessage m;
+  std::string line;
+  if (!ReadExportMessage(*s.method->output_type(), bytes, &m)) {
+    failed_ = true;
+  } else if (m.type != nullptr) {
+    absl::StatusOr<std::string> json =
+        transcoder_->ResponseJson(*m.type, m.record);
+    if (!json.ok()) {
+      failed_ = true;
+    } else {
+      ++records_;
+      line = absl::StrCat("{\"type\":\"", m.type->full_name(),
+                          "\",\"resource\":", *json, "}\n");
+    }
+  } else {
+    line = absl::StrCat("{\"snapshot\":{\"service\":\"", s.service,
+                        "\",\"resumeToken\":\"",
+                        common::JsonEscape(m.resume_token),
+                        "\",\"recordCount\":", m.record_count, "}}\n");
+  }
+  // A failure ends the download in OnSourceDone, with the error, once the
+  // cancelled call is done.
+  if (failed_) return Next::kStop;
+  if (!started_) StartAnswer();
+  if (!Append(line)) {
+    failed_ = true;
+    return Next::kStop;
+  }
+  if (gzip_.output().size() < kChunkBytes) return Next::kRead;
+  std::string chunk = std::move(gzip_.output());
+  gzip_.output().clear();
+  bytes_out_ += chunk.size();
+  exchange_->SendChunk(std::move(chunk), std::move(resume));
+  return Next::kWait;
+}
+
+void Download::OnSourceDone(const grpc::Status& status,
+                            grpc::ClientContext* ctx) {
+  if (hooks_.end_call) hooks_.end_call(ctx);
+  bool gone;
+  {
+    absl::MutexLock lock(&mu_);
+    gone = gone_;
+  }
+  if (gone) {
+    if (started_) exchange_->EndStream();
+    if (hooks_.done)
+      hooks_.done(499, bytes_out_, grpc::StatusCode::CANCELLED,
+                  "the client went away");
+    return;
+  }
+  if (failed_ || !status.ok()) {
+    const int code = failed_ ? grpc::StatusCode::INTERNAL : status.error_code();
+    const std::string message =
+        failed_ ? absl::StrCat("a message of ", sources_[index_].service,
+                               " could not be read or printed")
+                : status.error_message();
+    auto [http_status, json] = transcoder_->ErrorJson(
+        code, message, failed_ ? "" : status.error_details());
+    if (!started_) {
+      std::vector<HttpHeader> headers = {
+          {"Content-Type", "application/json; charset=utf-8"}};
+      for (HttpHeader& h : extra_) headers.push_back(std::move(h));
+      bytes_out_ = json.size();
+      exchange_->Reply(http_status, std::move(headers), std::move(json));
+      if (hooks_.done) hooks_.done(http_status, bytes_out_, code, message);
+      return;
+    }
+    // `json` is {"error": {...}}: one line.
+    EndAnswer(absl::StrCat(json, "\n"), code, message);
+    return;
+  }
+  if (++index_ < sources_.size()) {
+    // The output so far stays in the gzip stream until the next chunk.
+    StartSource();
+    return;
+  }
+  if (!started_) StartAnswer();
+  EndAnswer(absl::StrCat("{\"end\":{\"recordCount\":", records_, "}}\n"), 0,
+            "");
+}
+
+void Download::EndAnswer(const std::string& tail, int grpc_code,
+                         const std::string& error) {
+  if (!gzip_.Write(tail, /*finish=*/true)) {
+    grpc_code = grpc::StatusCode::INTERNAL;
+  }
+  std::string chunk = std::move(gzip_.output());
+  bytes_out_ += chunk.size();
+  exchange_->SendChunk(std::move(chunk), nullptr);
+  exchange_->EndStream();
+  if (hooks_.done) hooks_.done(200, bytes_out_, grpc_code, error);
+}
+
+}  // namespace
+
+std::vector<ExportSource> FindExportSources(
+    const ApiDescriptors& api,
+    const std::function<grpc::GenericStub*(const std::string& service)>&
+        stubs) {
+  std::vector<ExportSource> out;
+  for (const google::protobuf::ServiceDescriptor* s : api.services()) {
+    grpc::GenericStub* stub = stubs(s->full_name());
+    if (stub == nullptr) continue;
+    for (int i = 0; i < s->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* m = s->method(i);
+      if (!m->server_streaming() || m->client_streaming() ||
+          !absl::StartsWith(m->name(), "Export"))
+        continue;
+      out.push_back({s->full_name(), m, stub});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ExportQuery> ParseExportQuery(absl::string_view query) {
+  ExportQuery out;
+  if (query.empty()) return out;
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    if (pair.empty()) continue;
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.first == "show_deleted" || kv.first == "showDeleted") {
+      if (kv.second == "true" || kv.second == "1") {
+        out.show_deleted = true;
+      } else if (kv.second == "false" || kv.second == "0") {
+        out.show_deleted = false;
+      } else {
+        return common::InvalidArgument(
+            "show_deleted",
+            absl::StrCat("must be true or false, not \"", kv.second, "\""));
+      }
+    } else {
+      return common::InvalidArgument(
+          std::string(kv.first),
+          "unknown parameter; GET /v1/export takes show_deleted");
+    }
+  }
+  return out;
+}
+
+void StartRecordExport(std::vector<ExportSource> sources, ExportQuery query,
+                       const Transcoder* transcoder,
+                       std::shared_ptr<HttpExchange> exchange,
+                       std::vector<HttpHeader> extra, ExportHooks hooks) {
+  std::make_shared<Download>(std::move(sources), query, transcoder,
+                             std::move(exchange), std::move(extra),
+                             std::move(hooks))
+      ->Start();
+}
+
+}  // namespace cstopa::gateway::http
