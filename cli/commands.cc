@@ -1467,6 +1467,244 @@ absl::StatusOr<int> Commands::Export(const std::string& file,
   return kExitOk;
 }
 
+namespace {
+
+// `in` gunzip'd, or an error naming `file`.
+absl::StatusOr<std::string> Gunzip(const std::string& file,
+                                   absl::string_view in) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK)
+    return absl::InternalError("zlib could not start");
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    char buffer[64 << 10];
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof(buffer);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buffer, sizeof(buffer) - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    return UsageError(
+        absl::StrCat("import: ", file,
+                     " is not a whole gzip file (as cstopa export writes)"));
+  }
+  return out;
+}
+
+// "ActionPlanItem" -> "actionPlanItem": a record's member in a service's
+// Record message (its JSON name) from its type's name.
+std::string MemberOf(absl::string_view type) {
+  std::string name(type.substr(type.rfind('.') + 1));
+  if (!name.empty()) name[0] = absl::ascii_tolower(name[0]);
+  return name;
+}
+
+// One service's part of an import file.
+struct ImportBatch {
+  std::string service;  // "membership"
+  Value records;        // a list of {"<member>": resource}
+  std::vector<int> lines;
+  std::vector<std::string> names;
+};
+
+// The body of POST /v1/{service}:import.
+std::string ImportBody(const ImportBatch& batch, bool validate_only) {
+  Value body;
+  auto& fields = *body.mutable_struct_value()->mutable_fields();
+  fields["records"] = batch.records;
+  fields["validateOnly"].set_bool_value(validate_only);
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(body, &out);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return UsageError(
+        absl::StrCat("import: cannot read ", file, ": ", std::strerror(errno)));
+  }
+  std::string zipped((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+  absl::StatusOr<std::string> text = Gunzip(file, zipped);
+  if (!text.ok()) return text.status();
+  std::vector<absl::string_view> lines = absl::StrSplit(*text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+
+  // Every line is read, and every bad one named, before any call.
+  std::vector<std::string> problems;
+  auto problem = [&](size_t i, absl::string_view what) {
+    problems.push_back(absl::StrCat(file, ":", i + 1, ": ", what));
+  };
+  std::vector<ImportBatch> batches;
+  bool ended = false;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::StatusOr<Value> line = ParseJson(lines[i]);
+    if (!line.ok() || line->kind_case() != Value::kStructValue) {
+      problem(i, "not a JSON object");
+      continue;
+    }
+    if (i == 0) {
+      if (S(F(*line, "format")) != "cstopa-export" ||
+          F(*line, "version").number_value() != 1) {
+        problem(i,
+                "not the first line of a cstopa export (format "
+                "\"cstopa-export\", version 1)");
+        break;
+      }
+      continue;
+    }
+    if (ended) {
+      problem(i, "a line after the end line");
+      continue;
+    }
+    const std::string type = S(F(*line, "type"));
+    if (!type.empty()) {
+      std::vector<std::string> parts = absl::StrSplit(type, '.');
+      const Value& resource = F(*line, "resource");
+      if (parts.size() != 4 || parts[0] != "cstopa" ||
+          resource.kind_case() != Value::kStructValue) {
+        problem(i, absl::StrCat("a record of unknown type \"", type,
+                                "\" or without its resource"));
+        continue;
+      }
+      auto batch = std::find_if(
+          batches.begin(), batches.end(),
+          [&](const ImportBatch& b) { return b.service == parts[1]; });
+      if (batch == batches.end()) {
+        batches.push_back({parts[1], Value(), {}, {}});
+        batches.back().records.mutable_list_value();
+        batch = batches.end() - 1;
+      }
+      Value record;
+      (*record.mutable_struct_value()->mutable_fields())[MemberOf(type)] =
+          resource;
+      *batch->records.mutable_list_value()->add_values() = std::move(record);
+      batch->lines.push_back(static_cast<int>(i + 1));
+      batch->names.push_back(S(F(resource, "name")));
+      continue;
+    }
+    if (F(*line, "snapshot").kind_case() == Value::kStructValue) continue;
+    if (F(*line, "end").kind_case() == Value::kStructValue) {
+      ended = true;
+      continue;
+    }
+    if (F(*line, "error").kind_case() == Value::kStructValue) {
+      problem(i, "the export failed here (an error line): export again");
+      continue;
+    }
+    problem(i, "neither a record, a snapshot nor the end");
+  }
+  if (!ended && problems.empty())
+    problems.push_back(absl::StrCat(
+        file, ": incomplete: no end line (the download was cut short?)"));
+  std::ostream& out = *output_.out;
+  std::ostream& err = *output_.err;
+  auto refuse = [&](absl::string_view why) -> absl::StatusOr<int> {
+    for (const std::string& p : problems) err << p << "\n";
+    return absl::InvalidArgumentError(
+        absl::StrCat(problems.size(), " ", why, "; nothing was imported"));
+  };
+  if (!problems.empty()) return refuse("bad lines");
+
+  // Each service checks its records; every refusal is reported by line.
+  std::vector<std::string> would;
+  for (const ImportBatch& batch : batches) {
+    const std::string path = absl::StrCat("/v1/", batch.service, ":import");
+    absl::StatusOr<HttpResponse> r =
+        client_.Call("POST", path, ImportBody(batch, true), /*with_key=*/true);
+    if (!r.ok()) return r.status();
+    if (r->status == 200) {
+      absl::StatusOr<Value> answer = ParseJson(r->body);
+      if (answer.ok()) {
+        would.push_back(absl::StrCat(
+            batch.service, ": ",
+            static_cast<int64_t>(F(*answer, "createdCount").number_value()),
+            " to create, ",
+            static_cast<int64_t>(F(*answer, "skippedCount").number_value()),
+            " to skip"));
+      }
+      continue;
+    }
+    absl::StatusOr<Value> error = ParseJson(r->body);
+    bool listed = false;
+    if (r->status == 400 && error.ok()) {
+      for (const Value& detail :
+           F(F(*error, "error"), "details").list_value().values()) {
+        for (const Value& violation :
+             F(detail, "fieldViolations").list_value().values()) {
+          std::string field = S(F(violation, "field"));
+          size_t index = 0;
+          std::vector<absl::string_view> head =
+              absl::StrSplit(field, absl::MaxSplits(']', 1));
+          if (absl::ConsumePrefix(&head[0], "records[") &&
+              absl::SimpleAtoi(head[0], &index) && index < batch.lines.size()) {
+            absl::string_view rest = head.size() > 1 ? head[1] : "";
+            absl::ConsumePrefix(&rest, ".");
+            problems.push_back(absl::StrCat(file, ":", batch.lines[index], ": ",
+                                            batch.names[index], ": ", rest,
+                                            rest.empty() ? "" : ": ",
+                                            S(F(violation, "description"))));
+          } else {
+            problems.push_back(absl::StrCat(batch.service, ": ", field, ": ",
+                                            S(F(violation, "description"))));
+          }
+          listed = true;
+        }
+      }
+    }
+    if (!listed) return ApiError(r->status, r->body);
+  }
+  if (!problems.empty()) return refuse("records refused");
+  if (dry_run) {
+    out << "would import: " << absl::StrJoin(would, "; ") << std::endl;
+    return kExitOk;
+  }
+
+  int64_t created = 0, skipped = 0;
+  for (const ImportBatch& batch : batches) {
+    const std::string path = absl::StrCat("/v1/", batch.service, ":import");
+    absl::StatusOr<HttpResponse> r =
+        client_.Call("POST", path, ImportBody(batch, false), /*with_key=*/true);
+    absl::Status failed;
+    if (!r.ok()) {
+      failed = r.status();
+    } else if (r->status != 200) {
+      failed = ApiError(r->status, r->body);
+    }
+    if (!failed.ok()) {
+      // The services before this one are loaded: a second run skips them.
+      return WithSuffix(failed,
+                        absl::StrCat(" (importing ", batch.service,
+                                     "; the services before it are loaded: "
+                                     "run the import again to finish)"));
+    }
+    absl::StatusOr<Value> answer = ParseJson(r->body);
+    const int64_t c =
+        answer.ok()
+            ? static_cast<int64_t>(F(*answer, "createdCount").number_value())
+            : 0;
+    const int64_t k =
+        answer.ok()
+            ? static_cast<int64_t>(F(*answer, "skippedCount").number_value())
+            : 0;
+    created += c;
+    skipped += k;
+    out << batch.service << ": " << c << " created, " << k
+        << " skipped (already there)" << std::endl;
+  }
+  out << "imported " << file << ": " << created << " created, " << skipped
+      << " skipped" << std::endl;
+  return kExitOk;
+}
+
 absl::StatusOr<int> Commands::Watch(const std::string& service,
                                     const std::string& resume_token) {
   static const std::set<std::string>* const kServices =

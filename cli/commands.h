@@ -81,6 +81,14 @@ class Commands {
   // with a progress line on stderr when it is a terminal. Prints what was
   // written: records and snapshots per service.
   absl::StatusOr<int> Export(const std::string& file, bool show_deleted);
+  // Loads an export file (as Export writes it) into the services: reads
+  // every line first (a line that is not a record, a snapshot or the end is
+  // refused by number), then asks each service to check its records
+  // (POST /v1/{service}:import, validateOnly), printing every refused
+  // record by its line; only when none is refused, imports each service's
+  // records (one transaction each) and prints what was created and
+  // skipped. `dry_run`: the check only. Sends the key (admin).
+  absl::StatusOr<int> Import(const std::string& file, bool dry_run);
   // GET /v1/{service}:watch as Server-Sent Events, until the stream ends.
   absl::StatusOr<int> Watch(const std::string& service,
                             const std::string& resume_token);

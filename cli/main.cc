@@ -186,6 +186,22 @@ int main(int argc, char** argv) {
     run = [&](Commands& c) { return c.Export(export_file, show_deleted); };
   });
 
+  std::string import_file;
+  bool dry_run = false;
+  CLI::App* imp = app.add_subcommand(
+      "import",
+      "Load an export FILE (as cstopa export writes it) into the services: "
+      "every record is checked first and each refused one named by its "
+      "line, nothing is loaded unless all pass; records already there are "
+      "skipped, so a second import changes nothing. Sends --key (admin)");
+  imp->add_option("FILE", import_file, "e.g. cstopa-export.jsonl.gz")
+      ->required();
+  imp->add_flag("--dry-run", dry_run,
+                "Check and count only: what the import would create and skip");
+  imp->callback([&] {
+    run = [&](Commands& c) { return c.Import(import_file, dry_run); };
+  });
+
   std::string method, request = "{}";
   CLI::App* call = app.add_subcommand(
       "call",

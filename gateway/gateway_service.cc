@@ -858,6 +858,7 @@ class GatewayInstance final : public common::ServiceInstance {
   struct HttpFlags {
     std::string listen;
     int threads = 2;
+    size_t max_body_bytes = 1 << 20;
     http::HttpApiOptions api;
   };
 
@@ -932,6 +933,7 @@ class GatewayInstance final : public common::ServiceInstance {
     http_api_ = *std::move(api);
     cstopa::http::HttpServerOptions options;
     options.threads = http_flags_.threads;
+    options.max_body_bytes = http_flags_.max_body_bytes;
     options.error_body = &http::HttpApi::ServerErrorBody;
     auto server = cstopa::http::HttpServer::Start(
         http_flags_.listen, options,
@@ -1150,6 +1152,12 @@ common::ServiceDefinition GatewayService() {
                              "event loops serving HTTP connections",
                              Whole(1, 64, "threads")});
   def.extra_flags.push_back(
+      {"http_max_body_bytes", "CSTOPA_HTTP_MAX_BODY_BYTES", "1048576",
+       "largest HTTP request body (larger ones get 413); an import sends a "
+       "service's records in one body, so raise it (up to the services' "
+       "--max_message_bytes) to import more than about 1 MiB of one service",
+       Whole(1024, 1 << 30, "bytes")});
+  def.extra_flags.push_back(
       {"http_cors_origins", "CSTOPA_HTTP_CORS_ORIGINS", "",
        "comma-separated origins (https://example.org) whose pages may call "
        "the HTTP API from a browser, or * for any; empty: none",
@@ -1197,6 +1205,9 @@ common::ServiceDefinition GatewayService() {
     int64_t threads = 2;
     (void)absl::SimpleAtoi(flag("http_threads"), &threads);
     http.threads = static_cast<int>(threads);
+    int64_t max_body = 1 << 20;
+    (void)absl::SimpleAtoi(flag("http_max_body_bytes"), &max_body);
+    http.max_body_bytes = static_cast<size_t>(max_body);
     for (absl::string_view origin :
          absl::StrSplit(flag("http_cors_origins"), ',', absl::SkipWhitespace()))
       http.api.cors_origins.emplace_back(absl::StripAsciiWhitespace(origin));

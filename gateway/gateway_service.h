@@ -93,7 +93,8 @@ class GatewayHandler final : public v1::GatewayServiceHandler {
 // --backend_margin_ms, --breaker_open_ms, --names_refresh_ms, --coalesce,
 // --view_cache, --view_cache_mb, and the HTTP/JSON front door
 // (http/http_api.h): --http_listen (off when empty, the default),
-// --http_threads, --http_cors_origins, --http_deadline_ms.
+// --http_threads, --http_max_body_bytes, --http_cors_origins,
+// --http_deadline_ms.
 common::ServiceDefinition GatewayService();
 
 }  // namespace cstopa::gateway

@@ -69,6 +69,10 @@ void EventsHandler::ExportEvents(ExportEventsCall call) {
   common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
 }
 
+void EventsHandler::ImportEvents(ImportEventsCall call) {
+  common::ServeImport(&r_->set(), std::move(call));
+}
+
 void EventsHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

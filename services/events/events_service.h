@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "cstopa/events/v1/events.cstopa.h"
 #include "services/common/resources/export.h"
+#include "services/common/resources/import.h"
 #include "services/common/server/server.h"
 #include "services/events/events_resources.h"
 
@@ -36,6 +37,7 @@ class EventsHandler final : public v1::EventsServiceHandler {
   void UndeleteEvent(UndeleteEventCall call) override;
   void WatchEvents(WatchEventsCall call) override;
   void ExportEvents(ExportEventsCall call) override;
+  void ImportEvents(ImportEventsCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.

@@ -912,6 +912,10 @@ void LegislationHandler::ExportLegislation(ExportLegislationCall call) {
                       });
 }
 
+void LegislationHandler::ImportLegislation(ImportLegislationCall call) {
+  common::ServeImport(&r_->set(), std::move(call));
+}
+
 void LegislationHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "cstopa/legislation/v1/legislation.cstopa.h"
 #include "services/common/resources/export.h"
+#include "services/common/resources/import.h"
 #include "services/common/server/server.h"
 #include "services/legislation/legislation_resources.h"
 
@@ -101,6 +102,7 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
 
   void WatchLegislation(WatchLegislationCall call) override;
   void ExportLegislation(ExportLegislationCall call) override;
+  void ImportLegislation(ImportLegislationCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "membership/seed/membership_seed.pb.h"
@@ -315,6 +316,191 @@ TEST_P(ExportTest, AClientThatStallsEndsItsExport) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->reason(), "RESOURCE_EXHAUSTED");
 }
+
+// ImportMembership -------------------------------------------------------
+
+// An empty store of the same back end, to import into.
+struct EmptyStore {
+  std::unique_ptr<common::Database> db;
+  std::unique_ptr<MembershipResources> resources;
+  std::unique_ptr<MembershipHandler> handler;
+  std::unique_ptr<v1::MembershipServiceBlocking> api;
+};
+
+// The records of an export as an import request (the Record message has
+// the export's oneof, under the same field numbers).
+v1::ImportMembershipRequest AsImport(
+    const std::vector<v1::ExportMembershipResponse>& records) {
+  v1::ImportMembershipRequest req;
+  for (const auto& m : records) {
+    v1::MembershipRecord* r = req.add_records();
+    EXPECT_TRUE(r->ParseFromString(m.SerializeAsString()));
+    r->DiscardUnknownFields();  // the export's name, token and count
+  }
+  return req;
+}
+
+// The records without their etags (a store's version tokens: an imported
+// record is its store's revision 1).
+std::vector<std::string> WithoutEtags(
+    const std::vector<v1::ExportMembershipResponse>& records) {
+  std::vector<std::string> out;
+  for (v1::ExportMembershipResponse m : records) {
+    const google::protobuf::Descriptor* d = m.GetDescriptor();
+    for (int i = 0; i < d->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* f = d->field(i);
+      if (f->message_type() == nullptr || !m.GetReflection()->HasField(m, f))
+        continue;
+      google::protobuf::Message* record =
+          m.GetReflection()->MutableMessage(&m, f);
+      record->GetReflection()->ClearField(
+          record, record->GetDescriptor()->FindFieldByName("etag"));
+    }
+    out.push_back(m.ShortDebugString());
+  }
+  return out;
+}
+
+class ImportTest : public ExportTest {
+ protected:
+  void SetUp() override {
+    ExportTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto db = common::OpenTestDatabase(GetParam(), MembershipSchema());
+    ASSERT_TRUE(db.ok()) << db.status();
+    target_.db = std::move(*db);
+    target_.resources = std::make_unique<MembershipResources>(
+        target_.db.get(), &tokens_, &keys_, [] { return int64_t{20261122}; });
+    target_.handler =
+        std::make_unique<MembershipHandler>(target_.resources.get());
+    target_.api =
+        std::make_unique<v1::MembershipServiceBlocking>(target_.handler.get());
+  }
+
+  Exported ExportTarget() {
+    v1::ExportMembershipRequest req;
+    req.set_show_deleted(true);
+    return common::testing::ExportAll<v1::ExportMembershipResponse>(
+        [&](const auto& on_message) {
+          return target_.api->ExportMembership({}, req, on_message);
+        });
+  }
+
+  absl::Status Import(const v1::ImportMembershipRequest& req,
+                      v1::ImportMembershipResponse* out) {
+    return target_.api->ImportMembership(common::testing::AdminCaller(), req,
+                                         out);
+  }
+
+  EmptyStore target_;
+};
+
+TEST_P(ImportTest,
+       ARoundTripGivesTheSameRecordsAndASecondImportChangesNothing) {
+  ASSERT_TRUE(DeletePerson("persons/vyacheslav-volodin").ok());
+  v1::ExportMembershipRequest all;
+  all.set_show_deleted(true);
+  Exported source = Export(all);
+  ASSERT_TRUE(source.status.ok()) << source.status;
+  const v1::ImportMembershipRequest req = AsImport(source.records);
+  const int n = req.records_size();
+
+  // A check first: it counts, and stores nothing.
+  v1::ImportMembershipRequest check = req;
+  check.set_validate_only(true);
+  v1::ImportMembershipResponse counted;
+  ASSERT_TRUE(Import(check, &counted).ok());
+  EXPECT_EQ(counted.created_count(), n);
+  EXPECT_EQ(counted.skipped_count(), 0);
+  EXPECT_TRUE(ExportTarget().records.empty());
+
+  v1::ImportMembershipResponse done;
+  ASSERT_TRUE(Import(req, &done).ok());
+  EXPECT_EQ(done.created_count(), n);
+  EXPECT_EQ(done.skipped_count(), 0);
+  Exported copy = ExportTarget();
+  ASSERT_TRUE(copy.status.ok()) << copy.status;
+  EXPECT_EQ(WithoutEtags(copy.records), WithoutEtags(source.records));
+
+  v1::ImportMembershipResponse again;
+  ASSERT_TRUE(Import(req, &again).ok());
+  EXPECT_EQ(again.created_count(), 0);
+  EXPECT_EQ(again.skipped_count(), n);
+  EXPECT_EQ(again.skipped_names_size(), n);
+  Exported after = ExportTarget();
+  EXPECT_EQ(WithoutEtags(after.records), WithoutEtags(copy.records));
+  // Nothing was written the second time: the records are byte for byte
+  // the first import's.
+  for (size_t i = 0; i < after.records.size() && i < copy.records.size(); ++i)
+    EXPECT_EQ(after.records[i].SerializeAsString(),
+              copy.records[i].SerializeAsString());
+
+  // The imported records are indexed for search (the deleted one is not).
+  v1::SearchRequest search;
+  search.set_query("Volodin");
+  v1::SearchResponse found;
+  ASSERT_TRUE(target_.api->Search({}, search, &found).ok());
+  EXPECT_EQ(found.hits_size(), 0) << "a deleted record is not found";
+  search.set_query("Rogalev");
+  ASSERT_TRUE(target_.api->Search({}, search, &found).ok());
+  EXPECT_GT(found.hits_size(), 0);
+}
+
+TEST_P(ImportTest, RefusedRecordsAreNamedByPathAndNothingIsStored) {
+  v1::ImportMembershipRequest req;
+  auto* ok = req.add_records()->mutable_person();
+  ok->set_name("persons/fine");
+  auto* t = ok->add_display_name();
+  t->set_language_code("en");
+  t->set_text("Fine");
+  req.add_records();  // no record in it
+  *req.add_records()->mutable_person() = *ok;
+  req.mutable_records(2)->mutable_person()->set_name("persons/Not An Id");
+  *req.add_records()->mutable_person() = *ok;  // the same name again
+  auto* nameless = req.add_records()->mutable_person();
+  nameless->set_name("persons/no-name");  // no display_name
+  v1::ImportMembershipResponse out;
+  absl::Status s = Import(req, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(common::testing::FieldsOf(s),
+              ::testing::UnorderedElementsAre(
+                  "records[1]", "records[2].person.name",
+                  "records[3].person.name", "records[4].person.display_name"));
+  EXPECT_TRUE(ExportTarget().records.empty());
+
+  // A reference to a record neither imported nor stored.
+  v1::ImportMembershipRequest orphan;
+  *orphan.add_records()->mutable_person() = *ok;
+  auto* role = orphan.add_records()->mutable_role();
+  role->set_name("roles/orphan");
+  role->set_person("persons/nobody");
+  role->set_organization("bodies/nowhere");
+  role->set_role_type(v1::ROLE_TYPE_MEMBER);
+  s = Import(orphan, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(common::testing::ReasonOf(s), "UNKNOWN_REFERENCE");
+  EXPECT_THAT(common::testing::FieldsOf(s),
+              ::testing::UnorderedElementsAre("records[1].role.person",
+                                              "records[1].role.organization"));
+  EXPECT_TRUE(ExportTarget().records.empty()) << "the person was rolled back";
+}
+
+TEST_P(ImportTest, OnlyAnAdminImports) {
+  v1::ImportMembershipRequest req;
+  auto* p = req.add_records()->mutable_person();
+  p->set_name("persons/fine");
+  v1::ImportMembershipResponse out;
+  EXPECT_EQ(
+      target_.api->ImportMembership(common::testing::EditorCaller(), req, &out)
+          .code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(target_.api->ImportMembership({}, req, &out).code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ImportTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExportTest,
                          ::testing::Values("sqlite", "postgresql"),

@@ -468,6 +468,10 @@ void MembershipHandler::ExportMembership(ExportMembershipCall call) {
       });
 }
 
+void MembershipHandler::ImportMembership(ImportMembershipCall call) {
+  common::ServeImport(&r_->set(), std::move(call));
+}
+
 void MembershipHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "cstopa/membership/v1/membership.cstopa.h"
 #include "services/common/resources/export.h"
+#include "services/common/resources/import.h"
 #include "services/common/server/server.h"
 #include "services/common/store/change_feed.h"
 #include "services/membership/membership_resources.h"
@@ -92,6 +93,7 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   // names.
   void WatchMembership(WatchMembershipCall call) override;
   void ExportMembership(ExportMembershipCall call) override;
+  void ImportMembership(ImportMembershipCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.

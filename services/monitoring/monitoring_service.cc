@@ -323,6 +323,10 @@ void MonitoringHandler::ExportMonitoring(ExportMonitoringCall call) {
   common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
 }
 
+void MonitoringHandler::ImportMonitoring(ImportMonitoringCall call) {
+  common::ServeImport(&r_->set(), std::move(call));
+}
+
 void MonitoringHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }

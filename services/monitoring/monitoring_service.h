@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "cstopa/monitoring/v1/monitoring.cstopa.h"
 #include "services/common/resources/export.h"
+#include "services/common/resources/import.h"
 #include "services/common/server/server.h"
 #include "services/monitoring/monitoring_resources.h"
 
@@ -72,6 +73,7 @@ class MonitoringHandler final : public v1::MonitoringServiceHandler {
 
   void WatchMonitoring(WatchMonitoringCall call) override;
   void ExportMonitoring(ExportMonitoringCall call) override;
+  void ImportMonitoring(ImportMonitoringCall call) override;
 
   // Full-text search over every searchable record of the service (the
   // declarations' `search`), served by the resource set's index.

@@ -35,7 +35,7 @@ import gzip
 
 CLI = os.environ.get("CSTOPA_CLI", "build/cli/cstopa")
 COMMANDS = ["states", "state", "person", "dashboard", "search", "documents",
-            "watch", "export", "call"]
+            "watch", "export", "import", "call"]
 
 
 def en_ru(en, ru):
@@ -896,10 +896,13 @@ class RealSuiteTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="cstopa-cli-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.key = secrets.token_hex(24)
+        cls.admin_key = secrets.token_hex(24)
         keys = os.path.join(cls.tmp, "api_keys")
         with open(keys, "w", encoding="ascii") as f:
             f.write("sha256:%s editor cli-test\n" % hashlib.sha256(
                 cls.key.encode("ascii")).hexdigest())
+            f.write("sha256:%s admin cli-test-admin\n" % hashlib.sha256(
+                cls.admin_key.encode("ascii")).hexdigest())
         cls.servers = {}
         # Cleanups run last-in first-out: each is registered right after its
         # start, so whatever fails later, every started server is stopped.
@@ -996,6 +999,157 @@ class RealSuiteTest(unittest.TestCase):
         self.assertEqual(summary["file"], target)
         self.assertEqual(sorted(summary["services"]),
                          ["events", "legislation", "membership", "monitoring"])
+
+    def start_empty_suite(self, name):
+        """Four services with empty stores (--seed=none) and a gateway in
+        front of them; returns the gateway's HTTP address."""
+        keys = os.path.join(self.tmp, "api_keys")
+        servers = {}
+        for service in BACKENDS:
+            server = Server("%s-%s" % (name, service), self.binaries[service],
+                            self.tmp, ["--store=sqlite::memory:",
+                                       "--seed=none",
+                                       "--api_keys_file=" + keys])
+            self.addCleanup(server.stop)
+            servers[service] = server
+        for server in servers.values():
+            server.wait_for_ports("grpc_port")
+        gateway = self.start_gateway(name + "-gateway", {
+            s: servers[s].ports["grpc_port"] for s in BACKENDS})
+        self.addCleanup(gateway.stop)
+        return "127.0.0.1:%d" % gateway.wait_for_ports(
+            "grpc_port", "http_port")["http_port"]
+
+    @staticmethod
+    def records_of(path):
+        """The records of an export file, without their etags (an imported
+        record is its new store's revision 1), in file order."""
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f]
+        records = [l for l in lines if "type" in l]
+        for r in records:
+            r["resource"].pop("etag", None)
+        return sorted(records, key=lambda r: (r["type"], r["resource"]["name"]))
+
+    def test_import_round_trip_and_a_second_import_changes_nothing(self):
+        source = os.path.join(self.tmp, "round-trip.jsonl.gz")
+        self.assert_ok(self.cli("export", "--show-deleted", source))
+        empty = self.start_empty_suite("round-trip")
+        admin = {"CSTOPA_API_KEY": self.admin_key}
+        expected = self.records_of(source)
+
+        dry = self.cli("import", "--dry-run", source, gateway=empty, env=admin)
+        self.assert_ok(dry)
+        self.assertTrue(dry.stdout.startswith("would import: "), dry.stdout)
+        self.assertIn("membership: ", dry.stdout)
+        self.assertIn(" to create, 0 to skip", dry.stdout)
+
+        first = self.cli("import", source, gateway=empty, env=admin)
+        self.assert_ok(first)
+        self.assertIn("imported %s: %d created, 0 skipped" % (
+            source, len(expected)), first.stdout)
+        copy = os.path.join(self.tmp, "round-trip-copy.jsonl.gz")
+        self.assert_ok(self.cli("export", "--show-deleted", copy,
+                                gateway=empty))
+        self.assertEqual(self.records_of(copy), expected)
+
+        second = self.cli("import", source, gateway=empty, env=admin)
+        self.assert_ok(second)
+        self.assertIn("imported %s: 0 created, %d skipped" % (
+            source, len(expected)), second.stdout)
+        again = os.path.join(self.tmp, "round-trip-again.jsonl.gz")
+        self.assert_ok(self.cli("export", "--show-deleted", again,
+                                gateway=empty))
+        self.assertEqual(self.records_of(again), expected)
+
+        # An editor may not import.
+        editor = self.cli("import", source, gateway=empty,
+                          env={"CSTOPA_API_KEY": self.key})
+        self.assert_api_error(editor, "PERMISSION_DENIED")
+
+    def test_import_names_bad_lines_and_refused_records_and_loads_nothing(self):
+        empty = self.start_empty_suite("refused")
+        admin = {"CSTOPA_API_KEY": self.admin_key}
+        head = {"format": "cstopa-export", "version": 1}
+        good = {"type": "cstopa.membership.v1.Person", "resource": {
+            "name": "persons/good", "displayName": en_ru("Good", "Хороший")}}
+        bad = {"type": "cstopa.membership.v1.Person", "resource": {
+            "name": "persons/nameless"}}
+        end = {"end": {"recordCount": 2}}
+
+        def write(name, lines):
+            path = os.path.join(self.tmp, name)
+            with gzip.open(path, "wt", encoding="utf-8") as f:
+                for line in lines:
+                    f.write(line if isinstance(line, str) else json.dumps(line))
+                    f.write("\n")
+            return path
+
+        # Lines that are no records are refused before any call.
+        garbled = write("garbled.jsonl.gz", [head, good, "{not json", end])
+        r = self.cli("import", garbled, gateway=empty, env=admin)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("%s:3: not a JSON object" % garbled, r.stderr)
+        self.assertIn("nothing was imported", r.stderr)
+        cut = write("cut.jsonl.gz", [head, good])
+        r = self.cli("import", cut, gateway=empty, env=admin)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("incomplete: no end line", r.stderr)
+
+        # A record the service refuses is named by its line.
+        refused = write("refused.jsonl.gz", [head, good, bad, end])
+        r = self.cli("import", refused, gateway=empty, env=admin)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("%s:3: persons/nameless: person.display_name: " %
+                      refused, r.stderr)
+        self.assertIn("1 records refused; nothing was imported", r.stderr)
+        listed = self.cli("--json", "person", "good", gateway=empty)
+        self.assertEqual(listed.returncode, 1, listed.stdout + listed.stderr)
+
+    def test_another_assembly_is_data(self):
+        """The invented Northwind Compact (tests/data/) loads into empty
+        services and is served by the views, with nothing of the CSTO's."""
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "data", "northwind-assembly.jsonl")
+        zipped = os.path.join(self.tmp, "northwind.jsonl.gz")
+        with open(data, "rb") as f, gzip.open(zipped, "wb") as z:
+            z.write(f.read())
+        empty = self.start_empty_suite("northwind")
+        r = self.cli("import", zipped, gateway=empty,
+                     env={"CSTOPA_API_KEY": self.admin_key})
+        self.assert_ok(r)
+        self.assertIn(": 19 created, 0 skipped", r.stdout)
+
+        states = self.cli("states", gateway=empty)
+        self.assert_ok(states)
+        rows = [line.split()[0] for line in states.stdout.splitlines()[1:]]
+        self.assertEqual(rows, ["xa", "xb", "xc"])
+        xa = self.cli("state", "xa", gateway=empty)
+        self.assert_ok(xa)
+        self.assertIn("Avalonia", xa.stdout)
+        self.assertIn("Ines Arvid", xa.stdout)
+        self.assertEqual(self.seats_today(xa.stdout), 5)
+        dashboard = self.cli("--json", "dashboard", gateway=empty)
+        self.assert_ok(dashboard)
+        view = json.loads(dashboard.stdout)
+        self.assertIn("Plenary session of the NCPA", dashboard.stdout)
+        self.assertNotIn("Kazakhstan", dashboard.stdout)
+        self.assertNotIn("CSTO", json.dumps(view))
+        found = self.cli("--json", "search", "Avalonia", gateway=empty)
+        self.assert_ok(found)
+        self.assertGreater(len(json.loads(found.stdout).get("hits", [])), 0)
+        none = self.cli("--json", "search", "Kazakhstan", gateway=empty)
+        self.assert_ok(none)
+        self.assertEqual(json.loads(none.stdout).get("hits", []), [])
+
+    @staticmethod
+    def seats_today(stdout):
+        lines = stdout.splitlines()
+        heading = [i for i, line in enumerate(lines)
+                   if line.startswith("Seats on ")][0]
+        total = [line for line in lines[heading:heading + 10]
+                 if " total " in line]
+        return int(total[0].split()[-1])
 
     def test_state_seats_change_with_as_of(self):
         self.assertEqual(self.seats_on("2022-05-01"), 6)

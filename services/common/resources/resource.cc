@@ -51,8 +51,10 @@ ResourceSet::ResourceSet(Database* db, const PageTokenCodec* tokens,
 }
 
 void ResourceSet::Register(std::vector<std::string> collections,
-                           const ResourceStore* store) {
-  collections_.push_back({std::move(collections), store});
+                           ResourceStore* store, Validator validate,
+                           Decomputer decompute) {
+  collections_.push_back({std::move(collections), store, std::move(validate),
+                          std::move(decompute)});
 }
 
 const ResourceStore* ResourceSet::StoreFor(absl::string_view name) const {

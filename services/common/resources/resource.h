@@ -234,10 +234,19 @@ class ResourceSet {
     if (after_commit_) after_commit_();
   }
 
+  // Checks a resource's writable content as Create does (the declaration's
+  // `validate`): violations with paths after `prefix`, the names it refers
+  // to.
+  using Validator =
+      std::function<void(const google::protobuf::Message&,
+                         const std::string& prefix, Violations&, Refs&)>;
+  // Drops from a resource about to be imported what is computed on read.
+  using Decomputer = std::function<void(google::protobuf::Message*)>;
   // Adds a collection (by its name pattern's collection IDs) whose store
-  // answers for references to it.
-  void Register(std::vector<std::string> collections,
-                const ResourceStore* store);
+  // answers for references to it, and its validation and decomputing (for
+  // imports).
+  void Register(std::vector<std::string> collections, ResourceStore* store,
+                Validator validate, Decomputer decompute);
   // The store of the collection `name` belongs to; null for names of other
   // services.
   const ResourceStore* StoreFor(absl::string_view name) const;
@@ -252,7 +261,9 @@ class ResourceSet {
   // "delegations") and its store.
   struct Collection {
     std::vector<std::string> ids;
-    const ResourceStore* store;
+    ResourceStore* store;
+    Validator validate;
+    Decomputer decompute;
   };
   // Every registered collection, in the order registered.
   const std::vector<Collection>& collections() const { return collections_; }
@@ -411,7 +422,17 @@ class Resource {
             return decl_.search(r);
           });
     }
-    set_->Register(collections_, &store_);
+    set_->Register(
+        collections_, &store_,
+        [this](const google::protobuf::Message& m, const std::string& prefix,
+               Violations& v, Refs& refs) {
+          decl_.validate(static_cast<const T&>(m), prefix, v, refs);
+        },
+        [this](google::protobuf::Message* m) {
+          // What `compute` fills is not data; other output-only fields
+          // (a document's stage, say) are stored.
+          if (decl_.compute) ClearComputed(m);
+        });
   }
 
   Resource(const Resource&) = delete;

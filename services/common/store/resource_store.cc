@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -764,6 +765,67 @@ absl::StatusOr<bool> ResourceStore::Exists(SqlTransaction& tx,
   absl::Status s = tx.QueryEach(
       hold && db_->dialect() == "postgresql" ? live_held_sql_ : live_sql_,
       {std::string(name)}, [&](const SqlRow&) {
+        found = true;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return found;
+}
+
+namespace {
+
+// A google.protobuf.Timestamp field in microseconds; nullopt when unset.
+std::optional<int64_t> TimestampOf(const Message& m, const char* field) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field);
+  if (f == nullptr || !m.GetReflection()->HasField(m, f)) return std::nullopt;
+  const auto& ts = static_cast<const google::protobuf::Timestamp&>(
+      m.GetReflection()->GetMessage(m, f));
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> ResourceStore::Import(SqlTransaction& tx,
+                                           Message* resource) {
+  const std::string name = GetString(*resource, "name");
+  const int64_t now = NextTime();
+  const int64_t created = TimestampOf(*resource, "create_time").value_or(now);
+  const int64_t updated =
+      TimestampOf(*resource, "update_time").value_or(created);
+  const std::optional<int64_t> deleted = TimestampOf(*resource, "delete_time");
+  SetTimestamp(resource, "create_time", created);
+  SetTimestamp(resource, "update_time", updated);
+  SetString(resource, "etag", "");
+  const std::string etag = MakeEtag(resource->SerializeAsString(), 1);
+  SetString(resource, "etag", etag);
+  SqlValues params = {
+      name,
+      ParentOf(name),
+      resource->SerializeAsString(),
+      etag,
+      int64_t{1},
+      created,
+      updated,
+      deleted.has_value() ? SqlValue(*deleted) : SqlValue(std::monostate{})};
+  for (const ColumnSpec& c : spec_->columns)
+    params.push_back(c.extract(*resource));
+  auto inserted = tx.Execute(insert_if_absent_sql_, params);
+  if (!inserted.ok()) return inserted.status();
+  if (*inserted == 1 && write_hook_) {
+    if (absl::Status s = write_hook_(
+            tx, deleted.has_value() ? WriteKind::kDelete : WriteKind::kCreate,
+            *resource);
+        !s.ok())
+      return s;
+  }
+  return *inserted == 1;
+}
+
+absl::StatusOr<bool> ResourceStore::Used(SqlTransaction& tx,
+                                         absl::string_view name) const {
+  bool found = false;
+  absl::Status s =
+      tx.QueryEach(exists_sql_, {std::string(name)}, [&](const SqlRow&) {
         found = true;
         return absl::OkStatus();
       });

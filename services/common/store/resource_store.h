@@ -252,6 +252,17 @@ class ResourceStore {
                         google::protobuf::Message* out,
                         absl::Time deadline = absl::InfiniteFuture());
 
+  // Inside `tx`: inserts `resource` as given (an import) when its name was
+  // never used, keeping its create_time, update_time and delete_time (now
+  // when unset), as revision 1 with a new etag. Returns whether it was
+  // inserted. The write hook sees a create, or a delete when the resource
+  // has a delete_time.
+  absl::StatusOr<bool> Import(SqlTransaction& tx,
+                              google::protobuf::Message* resource);
+  // Whether a resource named `name` was ever stored (live or deleted),
+  // inside `tx`.
+  absl::StatusOr<bool> Used(SqlTransaction& tx, absl::string_view name) const;
+
   // Inserts every resource whose name was never used, in one transaction,
   // leaving existing (or deleted) ones untouched. Returns how many were new.
   absl::StatusOr<int> InsertMissing(
