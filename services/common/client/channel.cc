@@ -72,7 +72,7 @@ std::string HostPortProblem(absl::string_view host_port) {
   for (char c : host) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
         c != '.' && c != '_') {
-      return absl::StrCat("host \"", host, "\" has the character '", 
+      return absl::StrCat("host \"", host, "\" has the character '",
                           std::string(1, c), "'");
     }
   }
@@ -196,9 +196,9 @@ absl::StatusOr<std::string> ServiceConfigJson(const ChannelOptions& options) {
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
             name);
     if (service == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown gRPC service \"", name,
-          "\": give its full name, and link its generated code"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown gRPC service \"", name,
+                       "\": give its full name, and link its generated code"));
     }
     for (int i = 0; i < service->method_count(); ++i) {
       const std::string& method = service->method(i)->name();
@@ -243,7 +243,9 @@ absl::StatusOr<std::string> ServiceConfigJson(const ChannelOptions& options) {
         R"(","maxBackoff":")", JsonDuration(retry.max_backoff),
         R"(","backoffMultiplier":)",
         absl::StrFormat("%g", retry.backoff_multiplier),
-        R"(,"retryableStatusCodes":["UNAVAILABLE"]}}])",
+        // CANCELLED too: a server that shuts down cancels the calls still
+        // running on it (a call this client cancels is never retried).
+        R"(,"retryableStatusCodes":["UNAVAILABLE","CANCELLED"]}}])",
         // Retries stop while more than half of the token bucket is spent
         // (each failure takes 1, each success gives back 0.1): a backend
         // that fails most calls is not sent three times the load.
@@ -259,7 +261,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(
   absl::StatusOr<std::string> config = ServiceConfigJson(options);
   if (!config.ok()) return config.status();
   // A config gRPC rejects would make a channel that fails every call.
-  if (std::string invalid = grpc::experimental::ValidateServiceConfigJSON(*config);
+  if (std::string invalid =
+          grpc::experimental::ValidateServiceConfigJSON(*config);
       !invalid.empty()) {
     return absl::InternalError(
         absl::StrCat("the service config is invalid: ", invalid));
@@ -303,7 +306,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(
     credentials = grpc::InsecureChannelCredentials();
   }
 
-  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
   if (options.propagate_ids) {
     interceptors.push_back(std::make_unique<CallIdsInterceptorFactory>());

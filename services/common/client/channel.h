@@ -5,7 +5,8 @@
 // NewChannel(target, options) checks the target and returns a channel with:
 //  * round_robin load balancing over every address the target resolves to
 //    (a headless Kubernetes service's dns:/// name gives one per replica);
-//  * a service config that retries READS on UNAVAILABLE, with bounded
+//  * a service config that retries READS on UNAVAILABLE and CANCELLED (a
+//    server that shuts down cancels the calls it still runs), with bounded
 //    attempts and exponential backoff, within the call's deadline. Reads are
 //    the methods of `options.services` that IsReadMethod() names (Get*,
 //    BatchGet*, List*, Search*, Summarize*, Watch*), plus

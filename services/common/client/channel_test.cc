@@ -15,17 +15,17 @@ namespace cstopa::common {
 namespace {
 
 using ::testing::AllOf;
+using testing::EchoBackend;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::EchoBackend;
 using testing::TestServer;
 
 constexpr char kEchoService[] = "cstopa.clienttest.EchoService";
 
 TEST(IsReadMethodTest, FollowsTheNamingRule) {
-  for (const char* read : {"GetPerson", "BatchGetStates", "ListPersons",
-                           "SearchDocuments", "SummarizeMissions",
-                           "WatchEvents"}) {
+  for (const char* read :
+       {"GetPerson", "BatchGetStates", "ListPersons", "SearchDocuments",
+        "SummarizeMissions", "WatchEvents"}) {
     EXPECT_TRUE(IsReadMethod(read)) << read;
   }
   for (const char* write :
@@ -37,11 +37,11 @@ TEST(IsReadMethodTest, FollowsTheNamingRule) {
 
 TEST(ValidateTargetTest, AcceptsWhatGrpcDials) {
   for (const char* target :
-       {"localhost:50051", "membership:8080", "10.0.0.7:443",
-        "[::1]:50051", "dns:///membership.cstopa.svc.cluster.local:8080",
+       {"localhost:50051", "membership:8080", "10.0.0.7:443", "[::1]:50051",
+        "dns:///membership.cstopa.svc.cluster.local:8080",
         "dns://8.8.8.8/membership:8080", "dns:membership:8080",
-        "ipv4:127.0.0.1:80", "ipv4:127.0.0.1:80,127.0.0.2:81",
-        "ipv6:[::1]:80", "ipv6:[::1]:80,[fe80::1]:81", "unix:relative.sock",
+        "ipv4:127.0.0.1:80", "ipv4:127.0.0.1:80,127.0.0.2:81", "ipv6:[::1]:80",
+        "ipv6:[::1]:80,[fe80::1]:81", "unix:relative.sock",
         "unix:///tmp/cstopa.sock", "unix-abstract:cstopa"}) {
     EXPECT_TRUE(ValidateTarget(target).ok())
         << target << ": " << ValidateTarget(target);
@@ -78,8 +78,9 @@ TEST(ValidateTargetTest, RejectsWithAClearMessage) {
        }) {
     absl::Status s = ValidateTarget(c.target);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.target;
-    EXPECT_THAT(s.message(), AllOf(HasSubstr(absl::StrCat("\"", c.target, "\"")),
-                                   HasSubstr(c.says)))
+    EXPECT_THAT(
+        s.message(),
+        AllOf(HasSubstr(absl::StrCat("\"", c.target, "\"")), HasSubstr(c.says)))
         << c.target;
   }
 }
@@ -126,11 +127,14 @@ TEST(ServiceConfigJsonTest, RetriesTheReadsOnly) {
   EXPECT_THAT(*config, HasSubstr(R"("round_robin")"));
   EXPECT_THAT(*config, HasSubstr(R"("method":"GetEcho")"));
   EXPECT_THAT(*config, HasSubstr(R"("method":"ListEchoes")"));
-  EXPECT_THAT(*config,
-              HasSubstr(R"({"service":"grpc.health.v1.Health","method":"Check"})"));
+  EXPECT_THAT(
+      *config,
+      HasSubstr(R"({"service":"grpc.health.v1.Health","method":"Check"})"));
   EXPECT_THAT(*config, Not(HasSubstr("CreateEcho")));
   EXPECT_THAT(*config, Not(HasSubstr("UpdateEcho")));
-  EXPECT_THAT(*config, HasSubstr(R"("retryableStatusCodes":["UNAVAILABLE"])"));
+  EXPECT_THAT(
+      *config,
+      HasSubstr(R"("retryableStatusCodes":["UNAVAILABLE","CANCELLED"])"));
   EXPECT_THAT(*config, HasSubstr(R"("maxAttempts":3)"));
 
   options.retry.max_attempts = 1;  // off
@@ -151,7 +155,8 @@ TEST(ServiceConfigJsonTest, RetriesTheReadsOnly) {
 class ChannelRetryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<TestServer>(std::vector<grpc::Service*>{&backend_});
+    server_ =
+        std::make_unique<TestServer>(std::vector<grpc::Service*>{&backend_});
     ASSERT_GT(server_->port(), 0);
   }
 
@@ -289,8 +294,7 @@ TEST(NewChannelTest, DialsEveryKindOfTarget) {
         absl::StrCat("ipv4:127.0.0.1:", port), absl::StrCat("unix:", socket),
         absl::StrCat("unix://", socket)}) {
     SCOPED_TRACE(target);
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-        NewChannel(target);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = NewChannel(target);
     ASSERT_TRUE(channel.ok()) << channel.status();
     auto stub = clienttest::EchoService::NewStub(*channel);
     grpc::ClientContext ctx;
