@@ -513,6 +513,7 @@ struct HttpApi::Impl {
     hooks.done = [this, request](int status, size_t bytes, int grpc_code,
                                  const std::string& error) {
       Record(*request, status, bytes, grpc_code, "", error);
+      request->exchange.reset();
       EndCall(nullptr);  // last: Stop may free the HttpApi once it runs
     };
     std::vector<HttpHeader> extra = request->common;

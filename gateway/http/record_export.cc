@@ -168,6 +168,8 @@ class Download : public std::enable_shared_from_this<Download> {
   // trailer, then the end of the stream.
   void EndAnswer(const std::string& tail, int grpc_code,
                  const std::string& error);
+  // The download ended (its answer given): hooks_.done, last.
+  void Done(int status, int grpc_code, const std::string& error);
 
   std::vector<ExportSource> sources_;
   const ExportQuery query_;
@@ -340,9 +342,7 @@ void Download::OnSourceDone(const grpc::Status& status,
   }
   if (gone) {
     if (started_) exchange_->EndStream();
-    if (hooks_.done)
-      hooks_.done(499, bytes_out_, grpc::StatusCode::CANCELLED,
-                  "the client went away");
+    Done(499, grpc::StatusCode::CANCELLED, "the client went away");
     return;
   }
   if (failed_ || !status.ok()) {
@@ -359,7 +359,7 @@ void Download::OnSourceDone(const grpc::Status& status,
       for (HttpHeader& h : extra_) headers.push_back(std::move(h));
       bytes_out_ = json.size();
       exchange_->Reply(http_status, std::move(headers), std::move(json));
-      if (hooks_.done) hooks_.done(http_status, bytes_out_, code, message);
+      Done(http_status, code, message);
       return;
     }
     // `json` is {"error": {...}}: one line.
@@ -385,7 +385,13 @@ void Download::EndAnswer(const std::string& tail, int grpc_code,
   bytes_out_ += chunk.size();
   exchange_->SendChunk(std::move(chunk), nullptr);
   exchange_->EndStream();
-  if (hooks_.done) hooks_.done(200, bytes_out_, grpc_code, error);
+  Done(200, grpc_code, error);
+}
+
+void Download::Done(int status, int grpc_code, const std::string& error) {
+  // The exchange is let go first: `done` may let the gateway stop.
+  exchange_.reset();
+  if (hooks_.done) hooks_.done(status, bytes_out_, grpc_code, error);
 }
 
 }  // namespace
