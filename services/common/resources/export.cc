@@ -82,10 +82,14 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
       if (field == nullptr)
         return absl::InternalError(absl::StrCat(
             d.full_name(), " has no field for \"", c->ids.back(), "\""));
+      // Deleted rows are skipped here rather than in SQL: with
+      // `delete_time IS NULL` in the statement SQLite may pick an index on
+      // delete_time and sort every page, which made an export of 100,000
+      // documents quadratic; on `name > ?` alone each page is an index
+      // range.
       const std::string sql = absl::StrCat(
-          "SELECT name, data FROM ", c->store->spec().table, " WHERE name > ?",
-          plan.show_deleted ? "" : " AND delete_time IS NULL",
-          " ORDER BY name LIMIT ?");
+          "SELECT name, data, delete_time FROM ", c->store->spec().table,
+          " WHERE name > ? ORDER BY name LIMIT ?");
       std::string after;
       for (;;) {
         int rows = 0;
@@ -94,6 +98,8 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
             [&](const SqlRow& row) -> absl::Status {
               ++rows;
               after = std::string(row.Bytes(0));
+              if (!plan.show_deleted && !row.IsNull(2))
+                return absl::OkStatus();
               std::unique_ptr<Message> m(prototype_->New());
               const auto* r = m->GetReflection();
               r->SetString(m.get(), name_field, after);

@@ -326,7 +326,15 @@ absl::StatusOr<ListPlan> ResourceStore::PlanList(const ListQuery& q) const {
 
   std::vector<std::string> where;
   SqlValues params;
-  if (!q.show_deleted) where.push_back("delete_time IS NULL");
+  if (!q.show_deleted) {
+    // On SQLite the unary + keeps the planner from reading the page through
+    // an index that starts with delete_time (legislation's documents have
+    // one, for the summaries) and then sorting every live row for each page;
+    // the page is then a range of the index its order names. PostgreSQL
+    // keeps the plain term (partial indexes may be written on it).
+    const bool sqlite = db_ != nullptr && db_->dialect() == "sqlite";
+    where.push_back(sqlite ? "+delete_time IS NULL" : "delete_time IS NULL");
+  }
   if (!q.parent.empty() && !absl::EndsWith(q.parent, "/-")) {
     where.push_back("parent = ?");
     params.push_back(q.parent);
