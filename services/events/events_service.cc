@@ -88,7 +88,10 @@ absl::Status EventsHandler::LoadSeed(const std::string& text) {
   return s;
 }
 
-void EventsHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+void EventsHandler::BeginDrain() {
+  common::DrainWatches(&r_->feed());
+  exports_.StopAll();
+}
 
 void FillWatchEventsResponse(const common::Change& change,
                              const std::string& token,

@@ -920,7 +920,10 @@ void LegislationHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }
 
-void LegislationHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+void LegislationHandler::BeginDrain() {
+  common::DrainWatches(&r_->feed());
+  exports_.StopAll();
+}
 
 void FillWatchLegislationResponse(const common::Change& change,
                                   const std::string& token,

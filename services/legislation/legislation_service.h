@@ -112,10 +112,12 @@ class LegislationHandler final : public v1::LegislationServiceHandler {
   // The records it inserts are logged to the feed like any write.
   absl::Status LoadSeed(const std::string& text);
 
-  // Ends every watch stream with UNAVAILABLE (reason SERVER_SHUTTING_DOWN,
-  // "reconnect with your last token") and refuses new ones. The server
-  // calls it when draining starts, before it stops taking calls, so that
-  // streams end at once instead of at the drain deadline.
+  // Ends every watch stream and export with UNAVAILABLE (reason
+  // SERVER_SHUTTING_DOWN: reconnect with your last token, export again
+  // elsewhere) and refuses new ones. The server calls it when draining
+  // starts, before it stops taking calls, so that streams end at once
+  // instead of at the drain deadline, and no export's read is still
+  // running when the server stops.
   void BeginDrain();
 
  private:

@@ -502,6 +502,21 @@ INSTANTIATE_TEST_SUITE_P(Backends, ImportTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
+TEST_P(ExportTest, ADrainEndsRunningExportsAndRefusesNewOnes) {
+  UseOptions({.max_buffered_bytes = 1});
+  Exported running = Export({}, [&](size_t i) {
+    if (i == 0) handler_->BeginDrain();
+    return true;
+  });
+  EXPECT_EQ(running.status.code(), absl::StatusCode::kUnavailable)
+      << running.status;
+  EXPECT_EQ(common::testing::ReasonOf(running.status), "SERVER_SHUTTING_DOWN");
+  EXPECT_LT(running.records.size(), static_cast<size_t>(SeededRecords()));
+  Exported refused = Export({});
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(refused.records.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ExportTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });

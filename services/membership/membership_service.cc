@@ -476,7 +476,10 @@ void MembershipHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }
 
-void MembershipHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+void MembershipHandler::BeginDrain() {
+  common::DrainWatches(&r_->feed());
+  exports_.StopAll();
+}
 
 void FillWatchMembershipResponse(MembershipResources& resources,
                                  const common::Change& change,

@@ -331,7 +331,10 @@ void MonitoringHandler::Search(SearchCall call) {
   r_->set().search_index().Serve(std::move(call));
 }
 
-void MonitoringHandler::BeginDrain() { common::DrainWatches(&r_->feed()); }
+void MonitoringHandler::BeginDrain() {
+  common::DrainWatches(&r_->feed());
+  exports_.StopAll();
+}
 
 void FillWatchMonitoringResponse(const common::Change& change,
                                  const std::string& token,

@@ -16,7 +16,38 @@
 
 namespace cstopa::common {
 
+bool Exports::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+void Exports::Add(std::weak_ptr<Stream> stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                [](const std::weak_ptr<Stream>& s) {
+                                  return s.expired();
+                                }),
+                 streams_.end());
+  streams_.push_back(std::move(stream));
+}
+
+void Exports::StopAll() {
+  std::vector<std::weak_ptr<Stream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    streams.swap(streams_);
+  }
+  const absl::Status status = ErrorWithInfo(
+      absl::StatusCode::kUnavailable, "SERVER_SHUTTING_DOWN",
+      "the server is shutting down; export again (from another replica)");
+  for (const std::weak_ptr<Stream>& weak : streams) {
+    if (std::shared_ptr<Stream> s = weak.lock()) s->Stop(status);
+  }
+}
+
 std::shared_ptr<std::atomic<int>> Exports::TryStart() {
+  if (stopping()) return nullptr;
   int now = running_->load();
   while (now < options_.max_concurrent) {
     if (running_->compare_exchange_weak(now, now + 1)) return running_;
@@ -50,7 +81,8 @@ const FieldDescriptor* RecordField(const Descriptor& response,
 // One export stream: a reader on a store thread that fills a bounded queue,
 // and a writer that sends the queue one message at a time. Owned by shared
 // pointers: the read's callbacks and each outstanding write's.
-class ExportStream : public std::enable_shared_from_this<ExportStream> {
+class ExportStream : public Exports::Stream,
+                     public std::enable_shared_from_this<ExportStream> {
  public:
   ExportStream(ServerStreamState* stream, std::unique_ptr<Message> prototype,
                const ExportOptions& options,
@@ -98,8 +130,7 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
             [&](const SqlRow& row) -> absl::Status {
               ++rows;
               after = std::string(row.Bytes(0));
-              if (!plan.show_deleted && !row.IsNull(2))
-                return absl::OkStatus();
+              if (!plan.show_deleted && !row.IsNull(2)) return absl::OkStatus();
               std::unique_ptr<Message> m(prototype_->New());
               const auto* r = m->GetReflection();
               r->SetString(m.get(), name_field, after);
@@ -139,16 +170,19 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
   }
 
   // The client cancelled, or the deadline passed.
-  void Cancelled() {
+  void Cancelled() { Stop(absl::CancelledError("the export was cancelled")); }
+
+  void Stop(const absl::Status& status) override {
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
+      if (stopped_) return;
       stopped_ = true;
+      stop_status_ = status;
       Drop();
       if (!writing_ && !finished_) finish = finished_ = true;
     }
-    if (finish)
-      stream_->Finish(absl::CancelledError("the export was cancelled"));
+    if (finish) stream_->Finish(status);
   }
 
  private:
@@ -215,10 +249,14 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
         writing_ = false;
         if (!finished_ && (!ok || stopped_ || read_done_)) {
           finish = finished_ = true;
-          status = ok && !stopped_ ? end_
-                                   : absl::CancelledError(
-                                         "the client went away during the "
-                                         "export");
+          if (!ok) {
+            status =
+                absl::CancelledError("the client went away during the export");
+          } else if (stopped_) {
+            status = stop_status_;
+          } else {
+            status = end_;
+          }
         }
       }
     }
@@ -249,6 +287,7 @@ class ExportStream : public std::enable_shared_from_this<ExportStream> {
   bool read_done_ ABSL_GUARDED_BY(mu_) = false;  // end_ is the read's
   bool finished_ ABSL_GUARDED_BY(mu_) = false;   // Finish called
   absl::Status end_ ABSL_GUARDED_BY(mu_);
+  absl::Status stop_status_ ABSL_GUARDED_BY(mu_);  // why Stop ended it
 };
 
 }  // namespace
@@ -295,6 +334,12 @@ void StartExport(ResourceSet* set, ChangeFeed* feed, Exports* exports,
                  std::unique_ptr<google::protobuf::Message> response,
                  ExportComplete complete) {
   std::shared_ptr<std::atomic<int>> slot = exports->TryStart();
+  if (slot == nullptr && exports->stopping()) {
+    stream->Finish(ErrorWithInfo(
+        absl::StatusCode::kUnavailable, "SERVER_SHUTTING_DOWN",
+        "the server is shutting down; export from another replica"));
+    return;
+  }
   if (slot == nullptr) {
     stream->Finish(ErrorWithInfo(
         absl::StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED",
@@ -306,6 +351,7 @@ void StartExport(ResourceSet* set, ChangeFeed* feed, Exports* exports,
   auto self = std::make_shared<ExportStream>(
       stream, std::move(response), exports->options(), std::move(slot),
       std::move(complete));
+  exports->Add(self);
   stream->SetOnCancel([weak = std::weak_ptr<ExportStream>(self)] {
     if (auto s = weak.lock()) s->Cancelled();
   });

@@ -50,8 +50,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "services/common/api/call.h"
@@ -81,18 +83,37 @@ using ExportComplete = std::function<void(google::protobuf::Message* record)>;
 // gone holds the count, not the handler.
 class Exports {
  public:
+  // A running export, as Exports sees it.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Ends the export with `status` (its read stops at its next record).
+    virtual void Stop(const absl::Status& status) = 0;
+  };
+
   explicit Exports(ExportOptions options = {})
       : options_(options), running_(std::make_shared<std::atomic<int>>(0)) {}
   const ExportOptions& options() const { return options_; }
-  // Takes a slot; false when max_concurrent run. The slot is the returned
-  // count's until Release.
+  // Takes a slot; null when max_concurrent run or StopAll was called. The
+  // slot is the returned count's until Release.
   std::shared_ptr<std::atomic<int>> TryStart();
   static void Release(std::atomic<int>& running) { running.fetch_sub(1); }
   int running() const { return running_->load(); }
+  bool stopping() const;
+
+  // Tracks a running export, for StopAll.
+  void Add(std::weak_ptr<Stream> stream);
+  // Ends every running export with UNAVAILABLE (reason
+  // SERVER_SHUTTING_DOWN) and refuses new ones: for a handler's BeginDrain,
+  // so that no export's read is still running when the server stops.
+  void StopAll();
 
  private:
   const ExportOptions options_;
   const std::shared_ptr<std::atomic<int>> running_;
+  mutable absl::Mutex mu_;
+  std::vector<std::weak_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace export_internal {
