@@ -1246,40 +1246,67 @@ absl::StatusOr<int> Commands::Documents(const std::string& filter,
 
 namespace {
 
-// Reads a cstopa export (gzip'd JSON Lines, gateway/http/record_export.h)
-// as it downloads: counts the records, and keeps the snapshots and the
-// last line, without holding more than a line.
-class ExportReader {
+// Gunzips a stream a piece at a time.
+class Gunzipper {
  public:
-  ExportReader() { ok_ = inflateInit2(&z_, 15 + 16) == Z_OK; }
-  ~ExportReader() {
+  Gunzipper() { ok_ = inflateInit2(&z_, 15 + 16) == Z_OK; }
+  ~Gunzipper() {
     if (ok_) inflateEnd(&z_);
   }
-  ExportReader(const ExportReader&) = delete;
-  ExportReader& operator=(const ExportReader&) = delete;
+  Gunzipper(const Gunzipper&) = delete;
+  Gunzipper& operator=(const Gunzipper&) = delete;
 
-  // Feeds compressed bytes; false (see error()) when they are not gzip.
-  bool Feed(absl::string_view in) {
-    if (!ok_) return Fail("zlib could not start");
+  // Inflates `in`, handing what comes out to `out`; false when `in` is not
+  // gzip (or zlib could not start).
+  bool Feed(absl::string_view in,
+            const std::function<void(absl::string_view)>& out) {
+    if (!ok_) return false;
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     z_.avail_in = static_cast<uInt>(in.size());
     while (z_.avail_in > 0 && !ended_) {
-      char buffer[32 << 10];
+      char buffer[64 << 10];
       z_.next_out = reinterpret_cast<Bytef*>(buffer);
       z_.avail_out = sizeof(buffer);
       const int rc = inflate(&z_, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-        return Fail("the download is not gzip");
-      Lines(absl::string_view(buffer, sizeof(buffer) - z_.avail_out));
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return false;
+      out(absl::string_view(buffer, sizeof(buffer) - z_.avail_out));
       if (rc == Z_STREAM_END) ended_ = true;
       if (rc == Z_BUF_ERROR) break;
     }
     return true;
   }
+  // The gzip stream's end was read.
+  bool ended() const { return ended_; }
 
-  bool gzip_ended() const { return ended_; }
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+  bool ended_ = false;
+};
+
+// "membership" for "cstopa.membership.v1.State" or
+// "cstopa.membership.v1.MembershipService"; "" for a name outside cstopa.*.
+std::string ServiceOf(absl::string_view full_name) {
+  if (!absl::ConsumePrefix(&full_name, "cstopa.")) return "";
+  return std::string(full_name.substr(0, full_name.find('.')));
+}
+
+// Reads a cstopa export (gzip'd JSON Lines, gateway/http/record_export.h)
+// as it downloads: counts the records, and keeps the snapshots and the
+// last line, without holding more than a line.
+class ExportReader {
+ public:
+  // Feeds compressed bytes; false (see error()) when they are not gzip.
+  bool Feed(absl::string_view in) {
+    if (!gunzip_.Feed(in, [this](absl::string_view text) { Lines(text); })) {
+      error_ = "the download is not gzip";
+      return false;
+    }
+    return true;
+  }
+
+  bool gzip_ended() const { return gunzip_.ended(); }
   int64_t records() const { return records_; }
-  int64_t lines() const { return lines_; }
   const std::string& last_line() const { return last_; }
   const std::string& error() const { return error_; }
   // "membership: 161" per snapshot line seen, in order.
@@ -1290,11 +1317,6 @@ class ExportReader {
   const std::string& current() const { return current_; }
 
  private:
-  bool Fail(std::string why) {
-    error_ = std::move(why);
-    return false;
-  }
-
   void Lines(absl::string_view text) {
     partial_.append(text.data(), text.size());
     size_t start = 0;
@@ -1306,11 +1328,9 @@ class ExportReader {
   }
 
   void Line(absl::string_view line) {
-    ++lines_;
     if (absl::string_view type = RecordType(line); !type.empty()) {
       ++records_;
-      if (absl::ConsumePrefix(&type, "cstopa."))
-        current_ = std::string(type.substr(0, type.find('.')));
+      current_ = ServiceOf(type);
       return;
     }
     last_ = std::string(line);
@@ -1318,12 +1338,8 @@ class ExportReader {
       absl::StatusOr<Value> v = ParseJson(line);
       if (!v.ok()) return;
       const Value& snap = F(*v, "snapshot");
-      std::string service = S(F(snap, "service"));
-      if (absl::StartsWith(service, "cstopa.")) {
-        service = service.substr(7, service.find('.', 7) - 7);
-      }
       snapshots_.push_back(
-          {service,
+          {ServiceOf(S(F(snap, "service"))),
            static_cast<int64_t>(F(snap, "recordCount").number_value())});
     }
   }
@@ -1346,15 +1362,12 @@ class ExportReader {
     return end == absl::string_view::npos ? "" : line.substr(0, end);
   }
 
-  z_stream z_{};
-  bool ok_ = false;
-  bool ended_ = false;
+  Gunzipper gunzip_;
   std::string partial_;
   std::string last_;
   std::string error_;
   std::string current_;
   int64_t records_ = 0;
-  int64_t lines_ = 0;
   std::vector<std::pair<std::string, int64_t>> snapshots_;
 };
 
@@ -1472,23 +1485,13 @@ namespace {
 // `in` gunzip'd, or an error naming `file`.
 absl::StatusOr<std::string> Gunzip(const std::string& file,
                                    absl::string_view in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK)
-    return absl::InternalError("zlib could not start");
+  Gunzipper gunzip;
   std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    char buffer[64 << 10];
-    z.next_out = reinterpret_cast<Bytef*>(buffer);
-    z.avail_out = sizeof(buffer);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buffer, sizeof(buffer) - z.avail_out);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) {
+  if (!gunzip.Feed(in,
+                   [&out](absl::string_view text) {
+                     out.append(text.data(), text.size());
+                   }) ||
+      !gunzip.ended()) {
     return UsageError(
         absl::StrCat("import: ", file,
                      " is not a whole gzip file (as cstopa export writes)"));
@@ -1567,9 +1570,9 @@ absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
     }
     const std::string type = S(F(*line, "type"));
     if (!type.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(type, '.');
+      const std::string service = ServiceOf(type);
       const Value& resource = F(*line, "resource");
-      if (parts.size() != 4 || parts[0] != "cstopa" ||
+      if (service.empty() || std::count(type.begin(), type.end(), '.') != 3 ||
           resource.kind_case() != Value::kStructValue) {
         problem(i, absl::StrCat("a record of unknown type \"", type,
                                 "\" or without its resource"));
@@ -1577,9 +1580,9 @@ absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
       }
       auto batch = std::find_if(
           batches.begin(), batches.end(),
-          [&](const ImportBatch& b) { return b.service == parts[1]; });
+          [&](const ImportBatch& b) { return b.service == service; });
       if (batch == batches.end()) {
-        batches.push_back({parts[1], Value(), {}, {}});
+        batches.push_back({service, Value(), {}, {}});
         batches.back().records.mutable_list_value();
         batch = batches.end() - 1;
       }
@@ -1614,23 +1617,27 @@ absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
   };
   if (!problems.empty()) return refuse("bad lines");
 
+  auto post = [&](const ImportBatch& batch, bool validate_only) {
+    return client_.Call("POST", absl::StrCat("/v1/", batch.service, ":import"),
+                        ImportBody(batch, validate_only), /*with_key=*/true);
+  };
+  // An import's counts (0 for an answer that is not JSON).
+  auto counts = [](const std::string& body) -> std::pair<int64_t, int64_t> {
+    absl::StatusOr<Value> answer = ParseJson(body);
+    if (!answer.ok()) return {0, 0};
+    return {static_cast<int64_t>(F(*answer, "createdCount").number_value()),
+            static_cast<int64_t>(F(*answer, "skippedCount").number_value())};
+  };
+
   // Each service checks its records; every refusal is reported by line.
   std::vector<std::string> would;
   for (const ImportBatch& batch : batches) {
-    const std::string path = absl::StrCat("/v1/", batch.service, ":import");
-    absl::StatusOr<HttpResponse> r =
-        client_.Call("POST", path, ImportBody(batch, true), /*with_key=*/true);
+    absl::StatusOr<HttpResponse> r = post(batch, true);
     if (!r.ok()) return r.status();
     if (r->status == 200) {
-      absl::StatusOr<Value> answer = ParseJson(r->body);
-      if (answer.ok()) {
-        would.push_back(absl::StrCat(
-            batch.service, ": ",
-            static_cast<int64_t>(F(*answer, "createdCount").number_value()),
-            " to create, ",
-            static_cast<int64_t>(F(*answer, "skippedCount").number_value()),
-            " to skip"));
-      }
+      const auto [c, k] = counts(r->body);
+      would.push_back(
+          absl::StrCat(batch.service, ": ", c, " to create, ", k, " to skip"));
       continue;
     }
     absl::StatusOr<Value> error = ParseJson(r->body);
@@ -1670,9 +1677,7 @@ absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
 
   int64_t created = 0, skipped = 0;
   for (const ImportBatch& batch : batches) {
-    const std::string path = absl::StrCat("/v1/", batch.service, ":import");
-    absl::StatusOr<HttpResponse> r =
-        client_.Call("POST", path, ImportBody(batch, false), /*with_key=*/true);
+    absl::StatusOr<HttpResponse> r = post(batch, false);
     absl::Status failed;
     if (!r.ok()) {
       failed = r.status();
@@ -1686,15 +1691,7 @@ absl::StatusOr<int> Commands::Import(const std::string& file, bool dry_run) {
                                      "; the services before it are loaded: "
                                      "run the import again to finish)"));
     }
-    absl::StatusOr<Value> answer = ParseJson(r->body);
-    const int64_t c =
-        answer.ok()
-            ? static_cast<int64_t>(F(*answer, "createdCount").number_value())
-            : 0;
-    const int64_t k =
-        answer.ok()
-            ? static_cast<int64_t>(F(*answer, "skippedCount").number_value())
-            : 0;
+    const auto [c, k] = counts(r->body);
     created += c;
     skipped += k;
     out << batch.service << ": " << c << " created, " << k

@@ -22,6 +22,7 @@
 #include "gateway/http/openapi.h"
 #include "gateway/http/record_export.h"
 #include "gateway/http/web_assets.h"
+#include "gateway/http/wire.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -62,18 +63,6 @@ struct RouteStats {
   std::atomic<uint64_t> sum_nanos{0};
 };
 
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  grpc::Slice slice;
-  if (!buffer.DumpToSingleSlice(&slice).ok()) return "";
-  return std::string(reinterpret_cast<const char*>(slice.begin()),
-                     slice.size());
-}
-
-grpc::ByteBuffer ToBuffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-
 // A strong validator of `body`: its CRC-32 and Adler-32 and length.
 std::string EtagOf(absl::string_view body) {
   const auto* data = reinterpret_cast<const Bytef*>(body.data());
@@ -110,23 +99,8 @@ bool AcceptsGzip(const std::optional<std::string>& accept_encoding) {
   return false;
 }
 
-// `in` gzip'd, or nullopt when zlib fails.
-std::optional<std::string> Gzip(absl::string_view in) {
-  z_stream z{};
-  if (deflateInit2(&z, 5, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return std::nullopt;
-  std::string out(deflateBound(&z, in.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&z, Z_FINISH);
-  const size_t produced = out.size() - z.avail_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  out.resize(produced);
-  return out;
-}
+// How hard answers are gzip'd (zlib level): most of the gain, little CPU.
+constexpr int kGzipLevel = 5;
 
 std::string PercentEncode(absl::string_view s) {
   std::string out;
@@ -289,7 +263,7 @@ struct HttpApi::Impl {
         made->etag = EtagOf(made->json);
       }
       if (want_gzip && made->json.size() >= options.gzip_min_bytes) {
-        if (std::optional<std::string> zipped = Gzip(made->json))
+        if (std::optional<std::string> zipped = Gzip(made->json, kGzipLevel))
           made->gzip = std::move(*zipped);
       }
       rendered.Put(type, made);
@@ -307,7 +281,7 @@ struct HttpApi::Impl {
       doc = openapi;
     }
     if (r.gzip_ok && doc->gzip.empty()) {
-      if (std::optional<std::string> zipped = Gzip(doc->json)) {
+      if (std::optional<std::string> zipped = Gzip(doc->json, kGzipLevel)) {
         auto made = std::make_shared<RenderedAnswers::Answer>(*doc);
         made->gzip = std::move(*zipped);
         doc = made;
@@ -341,7 +315,7 @@ struct HttpApi::Impl {
         Finish(r, 200, std::move(headers), answer.gzip, 0, request_id, "");
         return;
       }
-      if (std::optional<std::string> zipped = Gzip(answer.json)) {
+      if (std::optional<std::string> zipped = Gzip(answer.json, kGzipLevel)) {
         headers.push_back({"Content-Encoding", "gzip"});
         Finish(r, 200, std::move(headers), std::move(*zipped), 0, request_id,
                "");
@@ -495,11 +469,7 @@ struct HttpApi::Impl {
       return;
     }
     if (ex.method() == "HEAD") {
-      Finish(r, 200,
-             {{"Content-Type", "application/gzip"},
-              {"Content-Disposition",
-               "attachment; filename=\"cstopa-export.jsonl.gz\""}},
-             "", 0, "", "");
+      Finish(r, 200, ExportAnswerHeaders(), "", 0, "", "");
       return;
     }
     BeginCall(nullptr);  // the download, until `done`
@@ -957,7 +927,7 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
     for (size_t i = 0; i < WebAssets().size(); ++i) {
       const WebAsset& asset = WebAssets()[i];
       if (!IsTextType(asset.content_type)) continue;
-      std::optional<std::string> zipped = Gzip(asset.bytes);
+      std::optional<std::string> zipped = Gzip(asset.bytes, kGzipLevel);
       if (zipped && zipped->size() < asset.bytes.size())
         impl.web_gzip[i] = *std::move(zipped);
     }

@@ -1,7 +1,5 @@
 #include "gateway/http/record_export.h"
 
-#include <zlib.h>
-
 #include <cstdint>
 #include <utility>
 
@@ -12,7 +10,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/http/wire.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -29,52 +29,9 @@ using google::protobuf::internal::WireFormatLite;
 
 // Compressed output is handed to the socket once this much has gathered.
 constexpr size_t kChunkBytes = 64 << 10;
-
-// A gzip stream written a piece at a time.
-class GzipStream {
- public:
-  GzipStream() {
-    ok_ = deflateInit2(&z_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK;
-  }
-  ~GzipStream() {
-    if (ok_) deflateEnd(&z_);
-  }
-  GzipStream(const GzipStream&) = delete;
-  GzipStream& operator=(const GzipStream&) = delete;
-
-  // Compresses `in` (Z_NO_FLUSH) or ends the stream (`finish`), appending
-  // what zlib gives to output(). False when zlib fails.
-  bool Write(absl::string_view in, bool finish) {
-    if (!ok_) return false;
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z_.avail_in = static_cast<uInt>(in.size());
-    const int flush = finish ? Z_FINISH : Z_NO_FLUSH;
-    for (;;) {
-      char buffer[16 << 10];
-      z_.next_out = reinterpret_cast<Bytef*>(buffer);
-      z_.avail_out = sizeof(buffer);
-      const int rc = deflate(&z_, flush);
-      if (rc == Z_STREAM_ERROR) return ok_ = false;
-      out_.append(buffer, sizeof(buffer) - z_.avail_out);
-      if (finish ? rc == Z_STREAM_END : z_.avail_in == 0 && z_.avail_out != 0)
-        return true;
-    }
-  }
-  std::string& output() { return out_; }
-
- private:
-  z_stream z_{};
-  bool ok_ = false;
-  std::string out_;
-};
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  grpc::Slice slice;
-  if (!buffer.DumpToSingleSlice(&slice).ok()) return "";
-  return std::string(reinterpret_cast<const char*>(slice.begin()),
-                     slice.size());
-}
+// The download's zlib level: a file to keep, worth a little more CPU than
+// an answer.
+constexpr int kGzipLevel = 6;
 
 // One Export... response, read from its wire bytes.
 struct ExportMessage {
@@ -122,6 +79,20 @@ bool ReadExportMessage(const google::protobuf::Descriptor& response,
 
 std::string TrueOrFalse(bool b) { return b ? "true" : "false"; }
 
+// The Export... request `method` takes for `query`, encoded.
+std::string ExportRequest(const google::protobuf::MethodDescriptor& method,
+                          const ExportQuery& query) {
+  std::string out;
+  const google::protobuf::FieldDescriptor* show_deleted =
+      method.input_type()->FindFieldByName("show_deleted");
+  if (query.show_deleted && show_deleted != nullptr) {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    WireFormatLite::WriteBool(show_deleted->number(), true, &coded);
+  }
+  return out;
+}
+
 // The whole download: its state across the services' calls.
 class Download : public std::enable_shared_from_this<Download> {
  public:
@@ -144,8 +115,11 @@ class Download : public std::enable_shared_from_this<Download> {
   };
   Next OnMessage(const std::string& bytes, std::function<void(bool)> resume);
   void OnSourceDone(const grpc::Status& status, grpc::ClientContext* ctx);
-  std::function<void(grpc::ClientContext*)> begin_call() const {
-    return hooks_.begin_call;
+  // A source's call starts: the gateway's hook, then it is the current one
+  // (cancelled at once if the client is gone).
+  void BeginCall(grpc::ClientContext* ctx) {
+    if (hooks_.begin_call) hooks_.begin_call(ctx);
+    SetCurrent(ctx);
   }
   void SetCurrent(grpc::ClientContext* ctx) {
     absl::MutexLock lock(&mu_);
@@ -160,10 +134,7 @@ class Download : public std::enable_shared_from_this<Download> {
   // Starts the answer (status 200) with the file's first line.
   void StartAnswer();
   // Appends a line to the gzip stream.
-  bool Append(const std::string& line) {
-    bytes_in_ += line.size();
-    return gzip_.Write(line, false);
-  }
+  bool Append(const std::string& line) { return gzip_.Write(line, false); }
   // Ends the answer: `tail` (an error line or the end line), then the gzip
   // trailer, then the end of the stream.
   void EndAnswer(const std::string& tail, int grpc_code,
@@ -182,9 +153,8 @@ class Download : public std::enable_shared_from_this<Download> {
   bool started_ = false;
   bool failed_ = false;
   int64_t records_ = 0;
-  size_t bytes_in_ = 0;   // JSON bytes before compression
   size_t bytes_out_ = 0;  // compressed bytes handed to the socket
-  GzipStream gzip_;
+  GzipStream gzip_{kGzipLevel};
 
   absl::Mutex mu_;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -200,13 +170,8 @@ class SourceCall final
 
   void Start() {
     const ExportSource& s = download_->source();
-    // The request: show_deleted (field 1) when asked.
-    std::string request;
-    if (download_->query().show_deleted) request = std::string("\x08\x01", 2);
-    grpc::Slice slice(request);
-    request_ = grpc::ByteBuffer(&slice, 1);
-    if (download_->begin_call()) download_->begin_call()(&ctx_);
-    download_->SetCurrent(&ctx_);
+    request_ = ToBuffer(ExportRequest(*s.method, download_->query()));
+    download_->BeginCall(&ctx_);
     s.stub->PrepareBidiStreamingCall(
         &ctx_, absl::StrCat("/", s.service, "/", s.method->name()),
         grpc::StubOptions(), this);
@@ -278,12 +243,7 @@ void Download::StartSource() { (new SourceCall(shared_from_this()))->Start(); }
 
 void Download::StartAnswer() {
   started_ = true;
-  std::vector<HttpHeader> headers = {
-      {"Content-Type", "application/gzip"},
-      {"Content-Disposition",
-       "attachment; filename=\"cstopa-export.jsonl.gz\""},
-      {"Cache-Control", "no-store"},
-      {"X-Content-Type-Options", "nosniff"}};
+  std::vector<HttpHeader> headers = ExportAnswerHeaders();
   for (HttpHeader& h : extra_) headers.push_back(std::move(h));
   exchange_->StartStream(200, std::move(headers));
   Append(absl::StrCat(
@@ -395,6 +355,14 @@ void Download::Done(int status, int grpc_code, const std::string& error) {
 }
 
 }  // namespace
+
+std::vector<HttpHeader> ExportAnswerHeaders() {
+  return {{"Content-Type", "application/gzip"},
+          {"Content-Disposition",
+           "attachment; filename=\"cstopa-export.jsonl.gz\""},
+          {"Cache-Control", "no-store"},
+          {"X-Content-Type-Options", "nosniff"}};
+}
 
 std::vector<ExportSource> FindExportSources(
     const ApiDescriptors& api,

@@ -61,6 +61,9 @@ std::vector<ExportSource> FindExportSources(
     const ApiDescriptors& api,
     const std::function<grpc::GenericStub*(const std::string& service)>& stubs);
 
+// The headers of the download's answer (and of a HEAD of it).
+std::vector<cstopa::http::HttpHeader> ExportAnswerHeaders();
+
 // The download's options, from the query string. INVALID_ARGUMENT (with a
 // field violation) for an unknown parameter or a bad value.
 struct ExportQuery {

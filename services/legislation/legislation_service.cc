@@ -899,17 +899,7 @@ void LegislationHandler::WatchLegislation(WatchLegislationCall call) {
 }
 
 void LegislationHandler::ExportLegislation(ExportLegislationCall call) {
-  // Computed fields as Get without `as_of` fills them: for today.
-  const int64_t today = r_->set().Today();
-  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call),
-                      [this, today](google::protobuf::Message* record) {
-                        const google::protobuf::Descriptor* d =
-                            record->GetDescriptor();
-                        if (d == v1::Ratification::descriptor()) {
-                          r_->ratifications().Compute(
-                              static_cast<v1::Ratification*>(record), today);
-                        }
-                      });
+  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
 }
 
 void LegislationHandler::ImportLegislation(ImportLegislationCall call) {

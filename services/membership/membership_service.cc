@@ -453,19 +453,7 @@ void MembershipHandler::WatchMembership(WatchMembershipCall call) {
 }
 
 void MembershipHandler::ExportMembership(ExportMembershipCall call) {
-  // Computed fields as Get without `as_of` fills them: for today.
-  const int64_t today = r_->set().Today();
-  common::ServeExport(
-      &r_->set(), &r_->feed(), &exports_, std::move(call),
-      [this, today](google::protobuf::Message* record) {
-        const google::protobuf::Descriptor* d = record->GetDescriptor();
-        if (d == v1::State::descriptor()) {
-          r_->states().Compute(static_cast<v1::State*>(record), today);
-        } else if (d == v1::Delegation::descriptor()) {
-          r_->delegations().Compute(static_cast<v1::Delegation*>(record),
-                                    today);
-        }
-      });
+  common::ServeExport(&r_->set(), &r_->feed(), &exports_, std::move(call));
 }
 
 void MembershipHandler::ImportMembership(ImportMembershipCall call) {

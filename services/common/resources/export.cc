@@ -2,33 +2,41 @@
 
 #include <algorithm>
 #include <deque>
-#include <map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "google/api/resource.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/watch.h"
 
 namespace cstopa::common {
 
-bool Exports::stopping() const {
+absl::Status Exports::Admit(const std::shared_ptr<Stream>& stream) {
   absl::MutexLock lock(&mu_);
-  return stopping_;
-}
-
-void Exports::Add(std::weak_ptr<Stream> stream) {
-  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    return ErrorWithInfo(
+        absl::StatusCode::kUnavailable, "SERVER_SHUTTING_DOWN",
+        "the server is shutting down; export from another replica");
+  }
+  // A stream counts while it lives.
   streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
                                 [](const std::weak_ptr<Stream>& s) {
                                   return s.expired();
                                 }),
                  streams_.end());
-  streams_.push_back(std::move(stream));
+  if (static_cast<int>(streams_.size()) >= options_.max_concurrent) {
+    return ErrorWithInfo(
+        absl::StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED",
+        absl::StrCat(options_.max_concurrent,
+                     " exports of this service are running, the most it "
+                     "serves at once; retry in a minute"));
+  }
+  streams_.push_back(stream);
+  return absl::OkStatus();
 }
 
 void Exports::StopAll() {
@@ -46,37 +54,12 @@ void Exports::StopAll() {
   }
 }
 
-std::shared_ptr<std::atomic<int>> Exports::TryStart() {
-  if (stopping()) return nullptr;
-  int now = running_->load();
-  while (now < options_.max_concurrent) {
-    if (running_->compare_exchange_weak(now, now + 1)) return running_;
-  }
-  return nullptr;
-}
-
 namespace export_internal {
 namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-
-// The field of a Response that holds records of `collection`; null if none.
-const FieldDescriptor* RecordField(const Descriptor& response,
-                                   absl::string_view collection) {
-  for (int i = 0; i < response.field_count(); ++i) {
-    const FieldDescriptor* f = response.field(i);
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated())
-      continue;
-    const google::api::ResourceDescriptor& resource =
-        f->message_type()->options().GetExtension(google::api::resource);
-    if (resource.pattern_size() > 0 &&
-        CollectionOf(resource.pattern(0)) == collection)
-      return f;
-  }
-  return nullptr;
-}
 
 // One export stream: a reader on a store thread that fills a bounded queue,
 // and a writer that sends the queue one message at a time. Owned by shared
@@ -85,14 +68,11 @@ class ExportStream : public Exports::Stream,
                      public std::enable_shared_from_this<ExportStream> {
  public:
   ExportStream(ServerStreamState* stream, std::unique_ptr<Message> prototype,
-               const ExportOptions& options,
-               std::shared_ptr<std::atomic<int>> slot, ExportComplete complete)
+               const ExportOptions& options, int64_t today)
       : stream_(stream),
         prototype_(std::move(prototype)),
         options_(options),
-        slot_(std::move(slot)),
-        complete_(std::move(complete)) {}
-  ~ExportStream() { Exports::Release(*slot_); }
+        today_(today) {}
 
   // The snapshot: the feed's head, then every record of `plan`, then the
   // last message. Runs in the read transaction, on a store thread.
@@ -110,7 +90,8 @@ class ExportStream : public Exports::Stream,
     if (!head.ok()) return head.status();
     int64_t count = 0;
     for (const ResourceSet::Collection* c : plan.collections) {
-      const FieldDescriptor* field = RecordField(d, c->ids.back());
+      const FieldDescriptor* field =
+          resource_internal::RecordFieldOf(d, c->ids.back());
       if (field == nullptr)
         return absl::InternalError(absl::StrCat(
             d.full_name(), " has no field for \"", c->ids.back(), "\""));
@@ -141,7 +122,7 @@ class ExportStream : public Exports::Stream,
                 return absl::DataLossError(absl::StrCat(
                     "the stored record ", after, " does not parse as ",
                     record->GetDescriptor()->full_name()));
-              if (complete_) complete_(record);
+              c->compute(record, today_);
               ++count;
               return Push(std::move(m));
             });
@@ -276,8 +257,7 @@ class ExportStream : public Exports::Stream,
   ServerStreamState* const stream_;
   const std::unique_ptr<Message> prototype_;
   const ExportOptions options_;
-  const std::shared_ptr<std::atomic<int>> slot_;  // the running count
-  const ExportComplete complete_;
+  const int64_t today_;  // the day computed fields are for
 
   absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
@@ -299,31 +279,22 @@ absl::StatusOr<ExportPlan> PlanExport(
   ExportPlan plan;
   if (const FieldDescriptor* f = d.FindFieldByName("show_deleted"))
     plan.show_deleted = r->GetBool(request, f);
-  std::vector<std::string> asked;
+  google::protobuf::RepeatedPtrField<std::string> asked;
   if (const FieldDescriptor* f = d.FindFieldByName("collections")) {
     for (int i = 0; i < r->FieldSize(request, f); ++i)
-      asked.push_back(r->GetRepeatedString(request, f, i));
+      *asked.Add() = r->GetRepeatedString(request, f, i);
   }
   std::vector<std::string> known;
   for (const ResourceSet::Collection& c : set.collections())
     known.push_back(c.ids.back());
   Violations v;
-  for (size_t i = 0; i < asked.size(); ++i) {
-    const std::string field = absl::StrCat("collections[", i, "]");
-    if (std::find(known.begin(), known.end(), asked[i]) == known.end()) {
-      v.Add(field,
-            absl::StrCat("unknown collection \"", asked[i],
-                         "\"; this service has: ", absl::StrJoin(known, ", ")));
-    } else if (std::find(asked.begin(), asked.begin() + i, asked[i]) !=
-               asked.begin() + i) {
-      v.Add(field, absl::StrCat("\"", asked[i], "\" is listed twice"));
-    }
-  }
+  const std::vector<std::string> wanted =
+      CheckCollections(asked, known, "service", v);
   absl::Status status = v.ToStatus();
   if (!status.ok()) return status;
   for (const ResourceSet::Collection& c : set.collections()) {
-    if (asked.empty() ||
-        std::find(asked.begin(), asked.end(), c.ids.back()) != asked.end())
+    if (wanted.empty() ||
+        std::find(wanted.begin(), wanted.end(), c.ids.back()) != wanted.end())
       plan.collections.push_back(&c);
   }
   return plan;
@@ -331,27 +302,13 @@ absl::StatusOr<ExportPlan> PlanExport(
 
 void StartExport(ResourceSet* set, ChangeFeed* feed, Exports* exports,
                  ExportPlan plan, ServerStreamState* stream,
-                 std::unique_ptr<google::protobuf::Message> response,
-                 ExportComplete complete) {
-  std::shared_ptr<std::atomic<int>> slot = exports->TryStart();
-  if (slot == nullptr && exports->stopping()) {
-    stream->Finish(ErrorWithInfo(
-        absl::StatusCode::kUnavailable, "SERVER_SHUTTING_DOWN",
-        "the server is shutting down; export from another replica"));
+                 std::unique_ptr<google::protobuf::Message> response) {
+  auto self = std::make_shared<ExportStream>(stream, std::move(response),
+                                             exports->options(), set->Today());
+  if (absl::Status admitted = exports->Admit(self); !admitted.ok()) {
+    stream->Finish(std::move(admitted));
     return;
   }
-  if (slot == nullptr) {
-    stream->Finish(ErrorWithInfo(
-        absl::StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED",
-        absl::StrCat(exports->options().max_concurrent,
-                     " exports of this service are running, the most it "
-                     "serves at once; retry in a minute")));
-    return;
-  }
-  auto self = std::make_shared<ExportStream>(
-      stream, std::move(response), exports->options(), std::move(slot),
-      std::move(complete));
-  exports->Add(self);
   stream->SetOnCancel([weak = std::weak_ptr<ExportStream>(self)] {
     if (auto s = weak.lock()) s->Cancelled();
   });

@@ -3,12 +3,11 @@
 // that a mirror exports once and then watches from there, missing nothing
 // and seeing nothing twice.
 //
-// A service serves its export in one line, with a function that fills the
-// computed fields of a record (none when it has none):
+// A service serves its export in one line:
 //
 //   void MembershipHandler::ExportMembership(ExportMembershipCall call) {
-//     common::ServeExport(&r_->set(), &r_->feed(), std::move(call),
-//                         [this](google::protobuf::Message* record) {...});
+//     common::ServeExport(&r_->set(), &r_->feed(), &exports_,
+//                         std::move(call));
 //   }
 //
 // The Request and Response types follow a convention (checked by
@@ -43,7 +42,6 @@
 #ifndef CSTOPA_SERVICES_COMMON_RESOURCES_EXPORT_H_
 #define CSTOPA_SERVICES_COMMON_RESOURCES_EXPORT_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -74,13 +72,9 @@ struct ExportOptions {
   absl::Duration stall_timeout = absl::Seconds(60);
 };
 
-// Fills the computed fields of `record` (a resource read for an export), on
-// the store's thread; must not block.
-using ExportComplete = std::function<void(google::protobuf::Message* record)>;
-
-// The exports of one service: how many run, and their options. One per
-// service (a handler member). A stream still ending after the handler is
-// gone holds the count, not the handler.
+// The exports of one service: those running, and their options. One per
+// service (a handler member). It holds its streams weakly: a stream still
+// ending after the handler is gone holds nothing of it.
 class Exports {
  public:
   // A running export, as Exports sees it.
@@ -91,18 +85,13 @@ class Exports {
     virtual void Stop(const absl::Status& status) = 0;
   };
 
-  explicit Exports(ExportOptions options = {})
-      : options_(options), running_(std::make_shared<std::atomic<int>>(0)) {}
+  explicit Exports(ExportOptions options = {}) : options_(options) {}
   const ExportOptions& options() const { return options_; }
-  // Takes a slot; null when max_concurrent run or StopAll was called. The
-  // slot is the returned count's until Release.
-  std::shared_ptr<std::atomic<int>> TryStart();
-  static void Release(std::atomic<int>& running) { running.fetch_sub(1); }
-  int running() const { return running_->load(); }
-  bool stopping() const;
 
-  // Tracks a running export, for StopAll.
-  void Add(std::weak_ptr<Stream> stream);
+  // Counts `stream` among the running exports until it is destroyed. OK, or
+  // RESOURCE_EXHAUSTED when max_concurrent run, or UNAVAILABLE
+  // (SERVER_SHUTTING_DOWN) after StopAll.
+  absl::Status Admit(const std::shared_ptr<Stream>& stream);
   // Ends every running export with UNAVAILABLE (reason
   // SERVER_SHUTTING_DOWN) and refuses new ones: for a handler's BeginDrain,
   // so that no export's read is still running when the server stops.
@@ -110,8 +99,7 @@ class Exports {
 
  private:
   const ExportOptions options_;
-  const std::shared_ptr<std::atomic<int>> running_;
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::vector<std::weak_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -130,30 +118,28 @@ struct ExportPlan {
 absl::StatusOr<ExportPlan> PlanExport(const ResourceSet& set,
                                       const google::protobuf::Message& request);
 
-// Starts the stream: takes a slot of `exports` (or ends `stream` with
-// RESOURCE_EXHAUSTED), then reads on a store thread of `set`'s database.
-// `response` is an empty Response the stream fills its messages in.
+// Starts the stream: admits it to `exports` (or ends `stream` with the
+// refusal), then reads on a store thread of `set`'s database. `response`
+// is an empty Response the stream fills its messages in.
 void StartExport(ResourceSet* set, ChangeFeed* feed, Exports* exports,
                  ExportPlan plan, ServerStreamState* stream,
-                 std::unique_ptr<google::protobuf::Message> response,
-                 ExportComplete complete);
+                 std::unique_ptr<google::protobuf::Message> response);
 
 }  // namespace export_internal
 
 // Serves the `Export...` stream `call` as the file comment describes: the
-// records of `set` and then the token of `feed` (the service's change feed,
-// over the same database). `exports` counts the service's running exports.
-// `complete` (may be null) fills each record's computed fields.
+// records of `set`, each with the fields its declaration computes for
+// today (as Get without `as_of` answers it), then the token of `feed` (the
+// service's change feed, over the same database). `exports` counts the
+// service's running exports.
 template <typename Request, typename Response>
 void ServeExport(ResourceSet* set, ChangeFeed* feed, Exports* exports,
-                 ServerStreamCall<Request, Response> call,
-                 ExportComplete complete = nullptr) {
+                 ServerStreamCall<Request, Response> call) {
   absl::StatusOr<export_internal::ExportPlan> plan =
       export_internal::PlanExport(*set, call.request());
   if (!plan.ok()) return call.Finish(plan.status());
   export_internal::StartExport(set, feed, exports, *std::move(plan),
-                               call.Release(), std::make_unique<Response>(),
-                               std::move(complete));
+                               call.Release(), std::make_unique<Response>());
 }
 
 }  // namespace cstopa::common

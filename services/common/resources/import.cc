@@ -1,16 +1,13 @@
 #include "services/common/resources/import.h"
 
 #include <map>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/api/resource.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
-#include "services/common/store/change_feed.h"
 
 namespace cstopa::common::import_internal {
 namespace {
@@ -22,26 +19,30 @@ using google::protobuf::Message;
 // One record of the request, checked.
 struct Item {
   const Message* resource;
+  std::string name;
   const ResourceSet::Collection* collection;
 };
 
 // What the write transaction needs, shared with its callbacks.
 struct Work {
   std::vector<Item> items;
-  std::set<std::string> names;  // of the records
-  Refs refs;                    // what they refer to
+  std::map<std::string, int> index;  // a record's name -> its place
+  Refs refs;                         // what they refer to
   bool validate_only = false;
   ImportCounts counts;
   bool rolled_back = false;  // validate_only's rollback, not a failure
 };
 
-// The collection ID a record message's type is stored in (the last
-// collection of its google.api.resource pattern); "" when none.
-std::string CollectionOfType(const Descriptor& type) {
-  const google::api::ResourceDescriptor& resource =
-      type.options().GetExtension(google::api::resource);
-  if (resource.pattern_size() == 0) return "";
-  return std::string(CollectionOf(resource.pattern(0)));
+// The message fields of a Record message, for the error of one with none
+// set.
+std::string MembersOf(const Descriptor& record) {
+  std::vector<std::string> members;
+  for (int k = 0; k < record.field_count(); ++k) {
+    const FieldDescriptor* f = record.field(k);
+    if (f->message_type() != nullptr && !f->is_repeated())
+      members.push_back(f->name());
+  }
+  return absl::StrJoin(members, ", ");
 }
 
 }  // namespace
@@ -74,26 +75,23 @@ void RunImport(ResourceSet* set, const Caller& caller,
           absl::StrCat(n, " records; at most ", kMaxImportRecords, " a call"));
     return done(v.ToStatus());
   }
-  std::map<std::string, int> first_index;
   for (int i = 0; i < n && static_cast<int>(v.size()) < kMaxImportViolations;
        ++i) {
     const Message& record = r->GetRepeatedMessage(request, records, i);
     const std::string path = absl::StrCat("records[", i, "]");
-    const Descriptor& rd = *record.GetDescriptor();
+    // The one member set (a oneof): the record's only field present.
+    std::vector<const FieldDescriptor*> set_fields;
+    record.GetReflection()->ListFields(record, &set_fields);
     const FieldDescriptor* member = nullptr;
-    std::vector<std::string> members;
-    for (int k = 0; k < rd.field_count(); ++k) {
-      const FieldDescriptor* f = rd.field(k);
-      if (f->message_type() == nullptr || f->is_repeated()) continue;
-      members.push_back(f->name());
-      if (record.GetReflection()->HasField(record, f)) member = f;
-    }
+    for (const FieldDescriptor* f : set_fields)
+      if (f->message_type() != nullptr && !f->is_repeated()) member = f;
     if (member == nullptr) {
       v.Add(path, absl::StrCat("holds no record; set one of ",
-                               absl::StrJoin(members, ", ")));
+                               MembersOf(*record.GetDescriptor())));
       continue;
     }
-    auto c = by_collection.find(CollectionOfType(*member->message_type()));
+    auto c = by_collection.find(
+        resource_internal::CollectionOfType(*member->message_type()));
     if (c == by_collection.end()) {
       v.Add(path, absl::StrCat(member->name(), " is not stored here"));
       continue;
@@ -110,19 +108,15 @@ void RunImport(ResourceSet* set, const Caller& caller,
     std::vector<absl::string_view> shape(c->second->ids.begin(),
                                          c->second->ids.end());
     CheckName(v, prefix + ".name", name, shape, true);
-    if (auto [it, fresh] = first_index.emplace(name, i); !fresh) {
+    if (auto [it, fresh] = work->index.emplace(name, i); !fresh) {
       v.Add(prefix + ".name",
             absl::StrCat("\"", name, "\" is also records[", it->second, "]"));
     }
     c->second->validate(resource, prefix + ".", v, work->refs);
-    work->items.push_back({&resource, c->second});
-    work->names.insert(name);
+    work->items.push_back({&resource, name, c->second});
   }
   if (!v.empty()) return done(v.ToStatus());
 
-  auto shared_done =
-      std::make_shared<absl::AnyInvocable<void(absl::StatusOr<ImportCounts>)>>(
-          std::move(done));
   set->db()->WriteAsync(
       caller.deadline,
       [set, work](SqlTransaction& tx) -> absl::Status {
@@ -130,8 +124,8 @@ void RunImport(ResourceSet* set, const Caller& caller,
         for (const Item& item : work->items) {
           std::unique_ptr<Message> copy(item.resource->New());
           copy->CopyFrom(*item.resource);
-          // Computed on read; the times are the record's.
-          item.collection->decompute(copy.get());
+          // Computed on read (day 0: cleared); the times are the record's.
+          item.collection->compute(copy.get(), 0);
           absl::StatusOr<bool> inserted =
               item.collection->store->Import(tx, copy.get());
           if (!inserted.ok()) return inserted.status();
@@ -140,15 +134,12 @@ void RunImport(ResourceSet* set, const Caller& caller,
           } else {
             ++work->counts.skipped;
             if (work->counts.skipped_names.size() < kMaxSkippedNames)
-              work->counts.skipped_names.push_back(
-                  item.resource->GetReflection()->GetString(
-                      *item.resource,
-                      item.resource->GetDescriptor()->FindFieldByName("name")));
+              work->counts.skipped_names.push_back(item.name);
           }
         }
         Violations missing;
         for (const auto& [field, name] : work->refs) {
-          if (work->names.count(name) > 0) continue;
+          if (work->index.count(name) > 0) continue;
           const ResourceStore* store = set->StoreFor(name);
           if (store == nullptr) continue;  // another service's: shape only
           absl::StatusOr<bool> used = store->Used(tx, name);
@@ -167,17 +158,12 @@ void RunImport(ResourceSet* set, const Caller& caller,
         }
         return absl::OkStatus();
       },
-      [set, work, shared_done](absl::Status status) {
-        if (work->rolled_back) {
-          (*shared_done)(std::move(work->counts));
-          return;
+      [set, work, done = std::move(done)](absl::Status status) mutable {
+        if (!work->rolled_back) {
+          if (!status.ok()) return done(std::move(status));
+          set->AfterCommit();
         }
-        if (!status.ok()) {
-          (*shared_done)(std::move(status));
-          return;
-        }
-        set->AfterCommit();
-        (*shared_done)(std::move(work->counts));
+        done(std::move(work->counts));
       });
 }
 

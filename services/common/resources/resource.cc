@@ -12,6 +12,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/common/base/dates.h"
+#include "services/common/store/change_feed.h"
 
 namespace cstopa::common {
 
@@ -52,9 +53,9 @@ ResourceSet::ResourceSet(Database* db, const PageTokenCodec* tokens,
 
 void ResourceSet::Register(std::vector<std::string> collections,
                            ResourceStore* store, Validator validate,
-                           Decomputer decompute) {
-  collections_.push_back({std::move(collections), store, std::move(validate),
-                          std::move(decompute)});
+                           Computer compute) {
+  collections_.push_back(
+      {std::move(collections), store, std::move(validate), std::move(compute)});
 }
 
 const ResourceStore* ResourceSet::StoreFor(absl::string_view name) const {
@@ -84,6 +85,23 @@ namespace resource_internal {
 
 std::string ResourceTypeOf(const google::protobuf::Descriptor& message) {
   return message.options().GetExtension(google::api::resource).type();
+}
+
+std::string CollectionOfType(const google::protobuf::Descriptor& message) {
+  const google::api::ResourceDescriptor& resource =
+      message.options().GetExtension(google::api::resource);
+  if (resource.pattern_size() == 0) return "";
+  return std::string(CollectionOf(resource.pattern(0)));
+}
+
+const google::protobuf::FieldDescriptor* RecordFieldOf(
+    const google::protobuf::Descriptor& holder, absl::string_view collection) {
+  for (int i = 0; i < holder.field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = holder.field(i);
+    if (f->message_type() == nullptr || f->is_repeated()) continue;
+    if (CollectionOfType(*f->message_type()) == collection) return f;
+  }
+  return nullptr;
 }
 
 std::vector<std::string> CollectionsOf(absl::string_view pattern) {

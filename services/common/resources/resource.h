@@ -240,13 +240,15 @@ class ResourceSet {
   using Validator =
       std::function<void(const google::protobuf::Message&,
                          const std::string& prefix, Violations&, Refs&)>;
-  // Drops from a resource about to be imported what is computed on read.
-  using Decomputer = std::function<void(google::protobuf::Message*)>;
+  // Fills the fields a resource's declaration computes for a day
+  // (YYYYMMDD), as Get does; `day` 0 clears them instead (what is computed
+  // on read is not data: an import drops it). No-op without `compute`.
+  using Computer = std::function<void(google::protobuf::Message*, int64_t)>;
   // Adds a collection (by its name pattern's collection IDs) whose store
-  // answers for references to it, and its validation and decomputing (for
-  // imports).
+  // answers for references to it, with its declaration's validation and
+  // computed fields (for exports and imports).
   void Register(std::vector<std::string> collections, ResourceStore* store,
-                Validator validate, Decomputer decompute);
+                Validator validate, Computer compute);
   // The store of the collection `name` belongs to; null for names of other
   // services.
   const ResourceStore* StoreFor(absl::string_view name) const;
@@ -263,7 +265,7 @@ class ResourceSet {
     std::vector<std::string> ids;
     ResourceStore* store;
     Validator validate;
-    Decomputer decompute;
+    Computer compute;
   };
   // Every registered collection, in the order registered.
   const std::vector<Collection>& collections() const { return collections_; }
@@ -287,6 +289,13 @@ std::vector<std::string> CollectionsOf(absl::string_view pattern);
 // The google.api.resource type of `message` ("cstopa.org/State"); "" when
 // it has none.
 std::string ResourceTypeOf(const google::protobuf::Descriptor& message);
+// The collection ID a resource message is stored in: the last collection
+// of its google.api.resource pattern ("delegations"); "" when it has none.
+std::string CollectionOfType(const google::protobuf::Descriptor& message);
+// The singular message field of `holder` (a Watch, Export or Record message)
+// whose type is stored in `collection`; null if none.
+const google::protobuf::FieldDescriptor* RecordFieldOf(
+    const google::protobuf::Descriptor& holder, absl::string_view collection);
 // The first field of `type` whose message type is `resource`; null if none.
 const google::protobuf::FieldDescriptor* FieldOfType(
     const google::protobuf::Descriptor& type,
@@ -428,10 +437,11 @@ class Resource {
                Violations& v, Refs& refs) {
           decl_.validate(static_cast<const T&>(m), prefix, v, refs);
         },
-        [this](google::protobuf::Message* m) {
-          // What `compute` fills is not data; other output-only fields
-          // (a document's stage, say) are stored.
-          if (decl_.compute) ClearComputed(m);
+        [this](google::protobuf::Message* m, int64_t day) {
+          if (!decl_.compute) return;
+          // Other output-only fields (a document's stage, say) are stored.
+          if (day == 0) return ClearComputed(m);
+          Compute(static_cast<T*>(m), day);
         });
   }
 

@@ -7,12 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "google/api/resource.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
+#include "services/common/resources/resource.h"
 
 namespace cstopa::common {
 namespace {
@@ -63,22 +63,13 @@ google::protobuf::Message* FillWatchResponse(const Change& change,
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
             change.commit_time));
   }
-  const absl::string_view collection = CollectionOf(change.name);
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated())
-      continue;
-    const google::api::ResourceDescriptor& resource =
-        f->message_type()->options().GetExtension(google::api::resource);
-    if (resource.pattern_size() == 0 ||
-        CollectionOf(resource.pattern(0)) != collection)
-      continue;
-    Message* record = r->MutableMessage(out, f);
-    // The feed logged the bytes from the resource as stored: they parse.
-    (void)record->ParseFromString(change.data);
-    return record;
-  }
-  return nullptr;
+  const FieldDescriptor* f =
+      resource_internal::RecordFieldOf(*d, CollectionOf(change.name));
+  if (f == nullptr) return nullptr;
+  Message* record = r->MutableMessage(out, f);
+  // The feed logged the bytes from the resource as stored: they parse.
+  (void)record->ParseFromString(change.data);
+  return record;
 }
 
 WriteHook FeedWriteHook(ChangeFeed* feed) {
@@ -107,25 +98,34 @@ void DrainWatches(ChangeFeed* feed) {
       "last resume_token received"));
 }
 
+std::vector<std::string> CheckCollections(
+    const google::protobuf::RepeatedPtrField<std::string>& asked,
+    const std::vector<std::string>& known, absl::string_view owner,
+    Violations& v) {
+  std::vector<std::string> accepted;
+  for (int i = 0; i < asked.size(); ++i) {
+    const std::string& c = asked[i];
+    const std::string field = absl::StrCat("collections[", i, "]");
+    if (std::find(known.begin(), known.end(), c) == known.end()) {
+      v.Add(field, absl::StrCat("unknown collection \"", c, "\"; this ", owner,
+                                " has: ", absl::StrJoin(known, ", ")));
+    } else if (std::find(accepted.begin(), accepted.end(), c) !=
+               accepted.end()) {
+      v.Add(field, absl::StrCat("\"", c, "\" is listed twice"));
+    } else {
+      accepted.push_back(c);
+    }
+  }
+  return accepted;
+}
+
 absl::StatusOr<ChangeFilter> MakeChangeFilter(
     const google::protobuf::RepeatedPtrField<std::string>& collections,
     const std::string& name, const std::vector<std::string>& known) {
   Violations v;
   ChangeFilter filter;
   const std::string choices = absl::StrJoin(known, ", ");
-  for (int i = 0; i < collections.size(); ++i) {
-    const std::string& c = collections[i];
-    const std::string field = absl::StrCat("collections[", i, "]");
-    if (std::find(known.begin(), known.end(), c) == known.end()) {
-      v.Add(field, absl::StrCat("unknown collection \"", c,
-                                "\"; this stream has: ", choices));
-    } else if (std::find(filter.collections.begin(), filter.collections.end(),
-                         c) != filter.collections.end()) {
-      v.Add(field, absl::StrCat("\"", c, "\" is listed twice"));
-    } else {
-      filter.collections.push_back(c);
-    }
-  }
+  filter.collections = CheckCollections(collections, known, "stream", v);
   if (!name.empty()) {
     // A well-formed name: ID segments and collections of this stream, the
     // last collection one of `known`.

@@ -64,6 +64,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "services/common/api/call.h"
+#include "services/common/query/validation.h"
 #include "services/common/store/change_feed.h"
 #include "services/common/store/resource_store.h"
 #include "services/common/store/sql.h"
@@ -94,6 +95,15 @@ google::protobuf::Message* FillWatchResponse(const Change& change,
 // resource's name, the resource as stored and its update_time as the commit
 // time. `feed` must outlive the hook.
 WriteHook FeedWriteHook(ChangeFeed* feed);
+
+// The collection IDs a request's `collections` field asks for, checked
+// against `known` (the service's): a violation on `collections[i]` for one
+// that is unknown or listed twice; returns the others, in the order asked.
+// `owner` names whose collections they are in the message ("stream").
+std::vector<std::string> CheckCollections(
+    const google::protobuf::RepeatedPtrField<std::string>& asked,
+    const std::vector<std::string>& known, absl::string_view owner,
+    Violations& v);
 
 // Checks a Watch request's filter fields against the collections a service
 // streams (`known`, as in names: "states", "actionPlans"): INVALID_ARGUMENT

@@ -40,6 +40,21 @@ void SetString(Message* m, const char* field, const std::string& value) {
   if (f != nullptr) m->GetReflection()->SetString(m, f, value);
 }
 
+// A google.protobuf.Timestamp field in microseconds; nullopt when unset.
+std::optional<int64_t> TimestampOf(const Message& m, const char* field) {
+  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field);
+  if (f == nullptr || !m.GetReflection()->HasField(m, f)) return std::nullopt;
+  const auto& ts = static_cast<const google::protobuf::Timestamp&>(
+      m.GetReflection()->GetMessage(m, f));
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+// The delete_time column's value: its micros, or NULL for a live resource.
+SqlValue DeleteTimeOf(const Message& m) {
+  std::optional<int64_t> t = TimestampOf(m, "delete_time");
+  return t.has_value() ? SqlValue(*t) : SqlValue(std::monostate{});
+}
+
 std::string GetString(const Message& m, const char* field) {
   const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field);
   return f == nullptr ? "" : m.GetReflection()->GetString(m, f);
@@ -597,18 +612,9 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   std::string content = resource->SerializeAsString();
   std::string etag = MakeEtag(content, revision);
   SetString(resource, "etag", etag);
-  SqlValues params = {resource->SerializeAsString(), etag, revision, now};
-  const FieldDescriptor* del =
-      resource->GetDescriptor()->FindFieldByName("delete_time");
-  const bool deleted =
-      del != nullptr && resource->GetReflection()->HasField(*resource, del);
-  if (deleted) {
-    const auto& ts = static_cast<const google::protobuf::Timestamp&>(
-        resource->GetReflection()->GetMessage(*resource, del));
-    params.push_back(ts.seconds() * 1000000 + ts.nanos() / 1000);
-  } else {
-    params.push_back(std::monostate{});
-  }
+  const SqlValue deleted = DeleteTimeOf(*resource);
+  SqlValues params = {resource->SerializeAsString(), etag, revision, now,
+                      deleted};
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
   const std::string name = GetString(*resource, "name");
@@ -619,30 +625,37 @@ absl::Status ResourceStore::Store(SqlTransaction& tx, Message* resource,
   if (*changed != 1) return EtagMismatch(name);
   if (write_hook_) {
     // Update refuses deleted resources, so a delete_time here is new.
-    return write_hook_(tx, deleted ? WriteKind::kDelete : WriteKind::kUpdate,
+    const bool is_deleted = !std::holds_alternative<std::monostate>(deleted);
+    return write_hook_(tx, is_deleted ? WriteKind::kDelete : WriteKind::kUpdate,
                        *resource);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ResourceStore::Insert(SqlTransaction& tx,
-                                              Message* resource, int64_t now,
+                                              Message* resource,
+                                              int64_t created, int64_t updated,
                                               bool if_absent) {
   std::string name = GetString(*resource, "name");
-  SetTimestamp(resource, "create_time", now);
-  SetTimestamp(resource, "update_time", now);
+  SetTimestamp(resource, "create_time", created);
+  SetTimestamp(resource, "update_time", updated);
   SetString(resource, "etag", "");
   std::string etag = MakeEtag(resource->SerializeAsString(), 1);
   SetString(resource, "etag", etag);
-  SqlValues params = {name, ParentOf(name),  resource->SerializeAsString(),
-                      etag, int64_t{1},      now,
-                      now,  std::monostate{}};
+  const SqlValue deleted = DeleteTimeOf(*resource);
+  SqlValues params = {name,    ParentOf(name), resource->SerializeAsString(),
+                      etag,    int64_t{1},     created,
+                      updated, deleted};
   for (const ColumnSpec& c : spec_->columns)
     params.push_back(c.extract(*resource));
   auto inserted =
       tx.Execute(if_absent ? insert_if_absent_sql_ : insert_sql_, params);
   if (inserted.ok() && *inserted == 1 && write_hook_) {
-    if (absl::Status s = write_hook_(tx, WriteKind::kCreate, *resource);
+    // Only an import inserts a resource that is deleted already.
+    const bool is_deleted = !std::holds_alternative<std::monostate>(deleted);
+    if (absl::Status s = write_hook_(
+            tx, is_deleted ? WriteKind::kDelete : WriteKind::kCreate,
+            *resource);
         !s.ok())
       return s;
   }
@@ -654,7 +667,8 @@ absl::Status ResourceStore::Create(SqlTransaction& tx, Message* resource) {
   auto exists = tx.Query(exists_sql_, {name});
   if (!exists.ok()) return exists.status();
   if (!exists->empty()) return AlreadyExists(name, spec_->resource_type);
-  absl::Status s = Insert(tx, resource, NextTime(), false).status();
+  const int64_t now = NextTime();
+  absl::Status s = Insert(tx, resource, now, now, false).status();
   // Another writer inserted the same name since the check above.
   if (s.code() == absl::StatusCode::kAlreadyExists)
     return AlreadyExists(name, spec_->resource_type);
@@ -780,52 +794,15 @@ absl::StatusOr<bool> ResourceStore::Exists(SqlTransaction& tx,
   return found;
 }
 
-namespace {
-
-// A google.protobuf.Timestamp field in microseconds; nullopt when unset.
-std::optional<int64_t> TimestampOf(const Message& m, const char* field) {
-  const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(field);
-  if (f == nullptr || !m.GetReflection()->HasField(m, f)) return std::nullopt;
-  const auto& ts = static_cast<const google::protobuf::Timestamp&>(
-      m.GetReflection()->GetMessage(m, f));
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
-}  // namespace
-
 absl::StatusOr<bool> ResourceStore::Import(SqlTransaction& tx,
                                            Message* resource) {
-  const std::string name = GetString(*resource, "name");
-  const int64_t now = NextTime();
-  const int64_t created = TimestampOf(*resource, "create_time").value_or(now);
+  const int64_t created =
+      TimestampOf(*resource, "create_time").value_or(NextTime());
   const int64_t updated =
       TimestampOf(*resource, "update_time").value_or(created);
-  const std::optional<int64_t> deleted = TimestampOf(*resource, "delete_time");
-  SetTimestamp(resource, "create_time", created);
-  SetTimestamp(resource, "update_time", updated);
-  SetString(resource, "etag", "");
-  const std::string etag = MakeEtag(resource->SerializeAsString(), 1);
-  SetString(resource, "etag", etag);
-  SqlValues params = {
-      name,
-      ParentOf(name),
-      resource->SerializeAsString(),
-      etag,
-      int64_t{1},
-      created,
-      updated,
-      deleted.has_value() ? SqlValue(*deleted) : SqlValue(std::monostate{})};
-  for (const ColumnSpec& c : spec_->columns)
-    params.push_back(c.extract(*resource));
-  auto inserted = tx.Execute(insert_if_absent_sql_, params);
+  absl::StatusOr<int64_t> inserted =
+      Insert(tx, resource, created, updated, /*if_absent=*/true);
   if (!inserted.ok()) return inserted.status();
-  if (*inserted == 1 && write_hook_) {
-    if (absl::Status s = write_hook_(
-            tx, deleted.has_value() ? WriteKind::kDelete : WriteKind::kCreate,
-            *resource);
-        !s.ok())
-      return s;
-  }
   return *inserted == 1;
 }
 
@@ -851,7 +828,8 @@ absl::StatusOr<int> ResourceStore::InsertMissing(
       copy->CopyFrom(*r);
       // ON CONFLICT DO NOTHING: replicas seeding one database at the same
       // time each insert what no one has, and none fails.
-      auto n = Insert(tx, copy.get(), NextTime(), /*if_absent=*/true);
+      const int64_t now = NextTime();
+      auto n = Insert(tx, copy.get(), now, now, /*if_absent=*/true);
       if (!n.ok()) return n.status();
       inserted += static_cast<int>(*n);
     }

@@ -296,10 +296,13 @@ class ResourceStore {
       const ListQuery& query,
       absl::FunctionRef<absl::Status(absl::string_view)> row_data,
       absl::Time deadline) const;
-  // Rows inserted (0 when `if_absent` and the name exists).
+  // Rows inserted (0 when `if_absent` and the name exists), as revision 1
+  // with these times and the resource's delete_time (set only by imports);
+  // the write hook sees a create, or a delete for a deleted resource.
   absl::StatusOr<int64_t> Insert(SqlTransaction& tx,
                                  google::protobuf::Message* resource,
-                                 int64_t now, bool if_absent);
+                                 int64_t created, int64_t updated,
+                                 bool if_absent);
   absl::Status Store(SqlTransaction& tx, google::protobuf::Message* resource,
                      int64_t revision, int64_t now);
   int64_t NextTime();

@@ -101,7 +101,7 @@ void Database::RunOn(Executor* executor, bool write, absl::Time deadline,
 
 void Database::ReadAsync(absl::Time deadline, TransactionFn fn,
                          StatusCallback done) {
-  RunOn(read_executor_.get(), false, deadline, std::move(fn), std::move(done));
+  Database::ReadOnStoreThread(deadline, std::move(fn), std::move(done));
 }
 
 void Database::ReadOnStoreThread(absl::Time deadline, TransactionFn fn,
