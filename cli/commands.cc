@@ -1296,6 +1296,10 @@ std::string ServiceOf(absl::string_view full_name) {
 // last line, without holding more than a line.
 class ExportReader {
  public:
+  // `popolo`: the Popolo document (gateway/http/popolo.h), one object a
+  // line, its `meta` (or `error`) on the line before the last `}`.
+  explicit ExportReader(bool popolo) : popolo_(popolo) {}
+
   // Feeds compressed bytes; false (see error()) when they are not gzip.
   bool Feed(absl::string_view in) {
     if (!gunzip_.Feed(in, [this](absl::string_view text) { Lines(text); })) {
@@ -1328,6 +1332,7 @@ class ExportReader {
   }
 
   void Line(absl::string_view line) {
+    if (popolo_) return PopoloLine(line);
     if (absl::string_view type = RecordType(line); !type.empty()) {
       ++records_;
       current_ = ServiceOf(type);
@@ -1342,6 +1347,29 @@ class ExportReader {
           {ServiceOf(S(F(snap, "service"))),
            static_cast<int64_t>(F(snap, "recordCount").number_value())});
     }
+  }
+
+  void PopoloLine(absl::string_view line) {
+    if (absl::StartsWith(line, "{\"id\":")) {
+      ++records_;
+      return;
+    }
+    if (absl::StartsWith(line, "\"") && absl::EndsWith(line, "\":[")) {
+      current_ = std::string(line.substr(1, line.size() - 4));
+      return;
+    }
+    if (!absl::StartsWith(line, "\"meta\":") &&
+        !absl::StartsWith(line, "\"error\":"))
+      return;
+    // The member as an object of its own: {"meta": {...}}.
+    last_ = absl::StrCat("{", line, "}");
+    absl::StatusOr<Value> v = ParseJson(last_);
+    if (!v.ok()) return;
+    for (const Value& snap :
+         F(F(*v, "meta"), "snapshots").list_value().values())
+      snapshots_.push_back(
+          {ServiceOf(S(F(snap, "service"))),
+           static_cast<int64_t>(F(snap, "recordCount").number_value())});
   }
 
   // The `type` of a record line (`{"type": "cstopa.x.v1.T", ...`, however
@@ -1362,6 +1390,7 @@ class ExportReader {
     return end == absl::string_view::npos ? "" : line.substr(0, end);
   }
 
+  const bool popolo_;
   Gunzipper gunzip_;
   std::string partial_;
   std::string last_;
@@ -1377,17 +1406,21 @@ std::string Megabytes(int64_t bytes) {
 
 }  // namespace
 
-absl::StatusOr<int> Commands::Export(const std::string& file,
+absl::StatusOr<int> Commands::Export(const std::string& file, bool popolo,
                                      bool show_deleted) {
   if (file.empty() || file == "-")
-    return UsageError("export: FILE must be a file name (gzip'd JSON Lines)");
+    return UsageError("export: FILE must be a file name (a gzip file)");
+  if (popolo && show_deleted)
+    return UsageError(
+        "export: --show-deleted is for --format jsonl: the Popolo document "
+        "holds live records only");
   const std::string part = file + ".part";
   std::ofstream sink(part, std::ios::binary | std::ios::trunc);
   if (!sink) {
     return UsageError(absl::StrCat("export: cannot write ", part, ": ",
                                    std::strerror(errno)));
   }
-  ExportReader reader;
+  ExportReader reader(popolo);
   int64_t bytes = 0;
   bool write_failed = false;
   bool unreadable = false;
@@ -1406,7 +1439,9 @@ absl::StatusOr<int> Commands::Export(const std::string& file,
   };
   EndStreamsOnSignals();
   absl::StatusOr<HttpResponse> response = client_.Download(
-      show_deleted ? "/v1/export?show_deleted=true" : "/v1/export",
+      popolo         ? "/v1/export?format=popolo"
+      : show_deleted ? "/v1/export?show_deleted=true"
+                     : "/v1/export",
       [&](absl::string_view data) {
         sink.write(data.data(), static_cast<std::streamsize>(data.size()));
         if (!sink) {
@@ -1443,15 +1478,16 @@ absl::StatusOr<int> Commands::Export(const std::string& file,
     return discard(absl::DataLossError(
         absl::StrCat("the gateway's export is unreadable: ", reader.error())));
   }
-  // A whole export ends with its `end` line; a failed one with an error.
+  // A whole export ends with its `end` line (the document with its
+  // `meta`); a failed one with an error.
   absl::StatusOr<Value> last = ParseJson(reader.last_line());
   if (last.ok() && F(*last, "error").kind_case() == Value::kStructValue)
     return discard(ErrorOf(F(*last, "error"), 0));
   if (!reader.gzip_ended() || !last.ok() ||
-      F(*last, "end").kind_case() != Value::kStructValue) {
-    return discard(absl::DataLossError(
-        absl::StrCat("the export ended early, after ", reader.records(),
-                     " records (no end line); nothing written to ", file)));
+      F(*last, popolo ? "meta" : "end").kind_case() != Value::kStructValue) {
+    return discard(absl::DataLossError(absl::StrCat(
+        "the export ended early, after ", reader.records(), " records (no ",
+        popolo ? "meta" : "end line", "); nothing written to ", file)));
   }
   if (std::rename(part.c_str(), file.c_str()) != 0) {
     return discard(
@@ -1475,7 +1511,8 @@ absl::StatusOr<int> Commands::Export(const std::string& file,
   std::vector<std::string> parts;
   for (const auto& [service, count] : reader.snapshots())
     parts.push_back(absl::StrCat(service, " ", count));
-  out << "wrote " << reader.records() << " records (" << Megabytes(bytes)
+  out << "wrote " << reader.records()
+      << (popolo ? " Popolo objects (" : " records (") << Megabytes(bytes)
       << ") to " << file << ": " << absl::StrJoin(parts, ", ") << std::endl;
   return kExitOk;
 }

@@ -76,11 +76,13 @@ class Commands {
   absl::StatusOr<int> Documents(const std::string& filter,
                                 const std::string& order_by, int page_size,
                                 const std::string& page_token, bool all);
-  // GET /v1/export into `file` (gzip'd JSON Lines; written to FILE.part and
-  // renamed once the download is whole: its last line is the `end` line),
-  // with a progress line on stderr when it is a terminal. Prints what was
-  // written: records and snapshots per service.
-  absl::StatusOr<int> Export(const std::string& file, bool show_deleted);
+  // GET /v1/export into `file` (gzip'd JSON Lines, or with `popolo` the
+  // gzip'd Popolo document; written to FILE.part and renamed once the
+  // download is whole: it ends with its `end` line, or the document with
+  // its `meta`), with a progress line on stderr when it is a terminal.
+  // Prints what was written: records and snapshots per service.
+  absl::StatusOr<int> Export(const std::string& file, bool popolo,
+                             bool show_deleted);
   // Loads an export file (as Export writes it) into the services: reads
   // every line first (a line that is not a record, a snapshot or the end is
   // refused by number), then asks each service to check its records

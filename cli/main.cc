@@ -172,18 +172,28 @@ int main(int argc, char** argv) {
       [&] { run = [&](Commands& c) { return c.Watch(service, resume); }; });
 
   std::string export_file;
+  std::string export_format = "jsonl";
   bool show_deleted = false;
   CLI::App* exp = app.add_subcommand(
       "export",
       "Download the whole record (every service's records, then each "
-      "service's snapshot token) into FILE as gzip'd JSON Lines, with a "
-      "progress line; FILE appears only once the download is whole");
-  exp->add_option("FILE", export_file, "e.g. cstopa-export.jsonl.gz")
+      "service's snapshot token) into FILE as gzip'd JSON Lines, or as a "
+      "gzip'd Popolo JSON document (--format popolo), with a progress line; "
+      "FILE appears only once the download is whole");
+  exp->add_option("FILE", export_file,
+                  "e.g. cstopa-export.jsonl.gz, cstopa-popolo.json.gz")
       ->required();
+  exp->add_option("--format", export_format,
+                  "jsonl (every record, for cstopa import and mirrors) or "
+                  "popolo (persons, organizations, posts, memberships and "
+                  "events, for tools that read Popolo)")
+      ->check(CLI::IsMember({"jsonl", "popolo"}));
   exp->add_flag("--show-deleted", show_deleted,
-                "Deleted records too, with their deleteTime");
+                "Deleted records too, with their deleteTime (jsonl only)");
   exp->callback([&] {
-    run = [&](Commands& c) { return c.Export(export_file, show_deleted); };
+    run = [&](Commands& c) {
+      return c.Export(export_file, export_format == "popolo", show_deleted);
+    };
   });
 
   std::string import_file;

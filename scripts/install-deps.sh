@@ -46,6 +46,9 @@ packages=(
   postgresql-15
   # tools and clients used by the tests and the benchmark
   sqlite3 nghttp2-client python3-grpcio python3-protobuf openssl
+  # the Popolo export checked against Popolo's JSON schemas (draft 3), URIs
+  # and times included (tests/popolo)
+  python3-jsonschema python3-rfc3987
   # Go and Ruby clients generated from the protos (tests/clients/{go,ruby});
   # Go builds offline from the sources these put in /usr/share/gocode
   golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev

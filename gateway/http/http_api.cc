@@ -468,8 +468,9 @@ struct HttpApi::Impl {
       FinishError(r, query.status());
       return;
     }
+    std::unique_ptr<ExportFormat> format = NewExportFormat(*query, &transcoder);
     if (ex.method() == "HEAD") {
-      Finish(r, 200, ExportAnswerHeaders(), "", 0, "", "");
+      Finish(r, 200, format->Headers(), "", 0, "", "");
       return;
     }
     BeginCall(nullptr);  // the download, until `done`
@@ -487,8 +488,8 @@ struct HttpApi::Impl {
       EndCall(nullptr);  // last: Stop may free the HttpApi once it runs
     };
     std::vector<HttpHeader> extra = request->common;
-    StartRecordExport(export_sources, *query, &transcoder, request->exchange,
-                      std::move(extra), std::move(hooks));
+    StartRecordExport(export_sources, *query, std::move(format), &transcoder,
+                      request->exchange, std::move(extra), std::move(hooks));
   }
 
   // Every call made for a request is counted from its start to the end of

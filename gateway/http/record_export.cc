@@ -1,5 +1,6 @@
 #include "gateway/http/record_export.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/http/popolo.h"
 #include "gateway/http/wire.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -97,10 +99,12 @@ std::string ExportRequest(const google::protobuf::MethodDescriptor& method,
 class Download : public std::enable_shared_from_this<Download> {
  public:
   Download(std::vector<ExportSource> sources, ExportQuery query,
-           const Transcoder* transcoder, std::shared_ptr<HttpExchange> exchange,
+           std::unique_ptr<ExportFormat> format, const Transcoder* transcoder,
+           std::shared_ptr<HttpExchange> exchange,
            std::vector<HttpHeader> extra, ExportHooks hooks)
       : sources_(std::move(sources)),
         query_(query),
+        format_(std::move(format)),
         transcoder_(transcoder),
         exchange_(std::move(exchange)),
         extra_(std::move(extra)),
@@ -131,10 +135,10 @@ class Download : public std::enable_shared_from_this<Download> {
 
  private:
   void StartSource();
-  // Starts the answer (status 200) with the file's first line.
+  // Starts the answer (status 200) with the file's first bytes.
   void StartAnswer();
-  // Appends a line to the gzip stream.
-  bool Append(const std::string& line) { return gzip_.Write(line, false); }
+  // Appends text to the gzip stream.
+  bool Append(const std::string& text) { return gzip_.Write(text, false); }
   // Ends the answer: `tail` (an error line or the end line), then the gzip
   // trailer, then the end of the stream.
   void EndAnswer(const std::string& tail, int grpc_code,
@@ -144,6 +148,7 @@ class Download : public std::enable_shared_from_this<Download> {
 
   std::vector<ExportSource> sources_;
   const ExportQuery query_;
+  const std::unique_ptr<ExportFormat> format_;
   const Transcoder* const transcoder_;
   std::shared_ptr<HttpExchange> exchange_;
   std::vector<HttpHeader> extra_;
@@ -152,7 +157,6 @@ class Download : public std::enable_shared_from_this<Download> {
   size_t index_ = 0;  // the source being read (calls run one at a time)
   bool started_ = false;
   bool failed_ = false;
-  int64_t records_ = 0;
   size_t bytes_out_ = 0;  // compressed bytes handed to the socket
   GzipStream gzip_{kGzipLevel};
 
@@ -233,7 +237,7 @@ void Download::Start() {
   });
   if (sources_.empty()) {
     StartAnswer();
-    EndAnswer("{\"end\":{\"recordCount\":0}}\n", 0, "");
+    EndAnswer(format_->End(), 0, "");
     return;
   }
   StartSource();
@@ -243,13 +247,10 @@ void Download::StartSource() { (new SourceCall(shared_from_this()))->Start(); }
 
 void Download::StartAnswer() {
   started_ = true;
-  std::vector<HttpHeader> headers = ExportAnswerHeaders();
+  std::vector<HttpHeader> headers = format_->Headers();
   for (HttpHeader& h : extra_) headers.push_back(std::move(h));
   exchange_->StartStream(200, std::move(headers));
-  Append(absl::StrCat(
-      "{\"format\":\"cstopa-export\",\"version\":1,\"exportTime\":\"",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"showDeleted\":", TrueOrFalse(query_.show_deleted), "}\n"));
+  Append(format_->Begin());
 }
 
 Download::Next Download::OnMessage(const std::string& bytes,
@@ -257,30 +258,20 @@ Download::Next Download::OnMessage(const std::string& bytes,
   if (failed_) return Next::kStop;
   const ExportSource& s = sources_[index_];
   ExportMessage m;
-  std::string line;
+  absl::StatusOr<std::string> text;
   if (!ReadExportMessage(*s.method->output_type(), bytes, &m)) {
     failed_ = true;
-  } else if (m.type != nullptr) {
-    absl::StatusOr<std::string> json =
-        transcoder_->ResponseJson(*m.type, m.record);
-    if (!json.ok()) {
-      failed_ = true;
-    } else {
-      ++records_;
-      line = absl::StrCat("{\"type\":\"", m.type->full_name(),
-                          "\",\"resource\":", *json, "}\n");
-    }
   } else {
-    line = absl::StrCat("{\"snapshot\":{\"service\":\"", s.service,
-                        "\",\"resumeToken\":\"",
-                        common::JsonEscape(m.resume_token),
-                        "\",\"recordCount\":", m.record_count, "}}\n");
+    text = m.type != nullptr
+               ? format_->Record(*m.type, m.record)
+               : format_->Snapshot(s.service, m.resume_token, m.record_count);
+    failed_ = !text.ok();
   }
   // A failure ends the download in OnSourceDone, with the error, once the
   // cancelled call is done.
   if (failed_) return Next::kStop;
   if (!started_) StartAnswer();
-  if (!Append(line)) {
+  if (!Append(*text)) {
     failed_ = true;
     return Next::kStop;
   }
@@ -322,8 +313,7 @@ void Download::OnSourceDone(const grpc::Status& status,
       Done(http_status, code, message);
       return;
     }
-    // `json` is {"error": {...}}: one line.
-    EndAnswer(absl::StrCat(json, "\n"), code, message);
+    EndAnswer(format_->Failure(json), code, message);
     return;
   }
   if (++index_ < sources_.size()) {
@@ -332,8 +322,7 @@ void Download::OnSourceDone(const grpc::Status& status,
     return;
   }
   if (!started_) StartAnswer();
-  EndAnswer(absl::StrCat("{\"end\":{\"recordCount\":", records_, "}}\n"), 0,
-            "");
+  EndAnswer(format_->End(), 0, "");
 }
 
 void Download::EndAnswer(const std::string& tail, int grpc_code,
@@ -354,14 +343,63 @@ void Download::Done(int status, int grpc_code, const std::string& error) {
   if (hooks_.done) hooks_.done(status, bytes_out_, grpc_code, error);
 }
 
+// The JSON Lines file of the header comment.
+class JsonLinesFormat final : public ExportFormat {
+ public:
+  JsonLinesFormat(const ExportQuery& query, const Transcoder* transcoder)
+      : query_(query), transcoder_(transcoder) {}
+
+  std::vector<HttpHeader> Headers() const override {
+    return {{"Content-Type", "application/gzip"},
+            {"Content-Disposition",
+             "attachment; filename=\"cstopa-export.jsonl.gz\""},
+            {"Cache-Control", "no-store"},
+            {"X-Content-Type-Options", "nosniff"}};
+  }
+  int Order(const std::string&) const override { return 0; }
+  std::string Begin() override {
+    return absl::StrCat(
+        "{\"format\":\"cstopa-export\",\"version\":1,\"exportTime\":\"",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
+                         absl::UTCTimeZone()),
+        "\",\"showDeleted\":", TrueOrFalse(query_.show_deleted), "}\n");
+  }
+  absl::StatusOr<std::string> Record(const google::protobuf::Descriptor& type,
+                                     absl::string_view bytes) override {
+    absl::StatusOr<std::string> json = transcoder_->ResponseJson(type, bytes);
+    if (!json.ok()) return json.status();
+    ++records_;
+    return absl::StrCat("{\"type\":\"", type.full_name(),
+                        "\",\"resource\":", *json, "}\n");
+  }
+  absl::StatusOr<std::string> Snapshot(const std::string& service,
+                                       const std::string& resume_token,
+                                       int64_t record_count) override {
+    return absl::StrCat("{\"snapshot\":{\"service\":\"", service,
+                        "\",\"resumeToken\":\"",
+                        common::JsonEscape(resume_token),
+                        "\",\"recordCount\":", record_count, "}}\n");
+  }
+  std::string End() override {
+    return absl::StrCat("{\"end\":{\"recordCount\":", records_, "}}\n");
+  }
+  // `error_json` is {"error": {...}}: one line.
+  std::string Failure(const std::string& error_json) override {
+    return absl::StrCat(error_json, "\n");
+  }
+
+ private:
+  const ExportQuery query_;
+  const Transcoder* const transcoder_;
+  int64_t records_ = 0;
+};
+
 }  // namespace
 
-std::vector<HttpHeader> ExportAnswerHeaders() {
-  return {{"Content-Type", "application/gzip"},
-          {"Content-Disposition",
-           "attachment; filename=\"cstopa-export.jsonl.gz\""},
-          {"Cache-Control", "no-store"},
-          {"X-Content-Type-Options", "nosniff"}};
+std::unique_ptr<ExportFormat> NewExportFormat(const ExportQuery& query,
+                                              const Transcoder* transcoder) {
+  if (query.format == ExportQuery::Format::kPopolo) return NewPopoloFormat();
+  return std::make_unique<JsonLinesFormat>(query, transcoder);
 }
 
 std::vector<ExportSource> FindExportSources(
@@ -390,7 +428,18 @@ absl::StatusOr<ExportQuery> ParseExportQuery(absl::string_view query) {
     if (pair.empty()) continue;
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (kv.first == "show_deleted" || kv.first == "showDeleted") {
+    if (kv.first == "format") {
+      if (kv.second == "jsonl") {
+        out.format = ExportQuery::Format::kJsonLines;
+      } else if (kv.second == "popolo") {
+        out.format = ExportQuery::Format::kPopolo;
+      } else {
+        return common::InvalidArgument(
+            "format", absl::StrCat("must be jsonl (the default) or popolo, "
+                                   "not \"",
+                                   kv.second, "\""));
+      }
+    } else if (kv.first == "show_deleted" || kv.first == "showDeleted") {
       if (kv.second == "true" || kv.second == "1") {
         out.show_deleted = true;
       } else if (kv.second == "false" || kv.second == "0") {
@@ -403,18 +452,33 @@ absl::StatusOr<ExportQuery> ParseExportQuery(absl::string_view query) {
     } else {
       return common::InvalidArgument(
           std::string(kv.first),
-          "unknown parameter; GET /v1/export takes show_deleted");
+          "unknown parameter; GET /v1/export takes format and show_deleted");
     }
+  }
+  if (out.format == ExportQuery::Format::kPopolo && out.show_deleted) {
+    return common::InvalidArgument(
+        "show_deleted",
+        "the Popolo document holds live records only; ask format=jsonl for "
+        "deleted ones");
   }
   return out;
 }
 
 void StartRecordExport(std::vector<ExportSource> sources, ExportQuery query,
+                       std::unique_ptr<ExportFormat> format,
                        const Transcoder* transcoder,
                        std::shared_ptr<HttpExchange> exchange,
                        std::vector<HttpHeader> extra, ExportHooks hooks) {
-  std::make_shared<Download>(std::move(sources), query, transcoder,
-                             std::move(exchange), std::move(extra),
+  std::vector<ExportSource> read;
+  for (ExportSource& s : sources) {
+    if (format->Order(s.service) >= 0) read.push_back(std::move(s));
+  }
+  std::stable_sort(read.begin(), read.end(),
+                   [&format](const ExportSource& a, const ExportSource& b) {
+                     return format->Order(a.service) < format->Order(b.service);
+                   });
+  std::make_shared<Download>(std::move(read), query, std::move(format),
+                             transcoder, std::move(exchange), std::move(extra),
                              std::move(hooks))
       ->Start();
 }

@@ -26,7 +26,9 @@
 //   A failure before the first byte is a plain error answer.
 //
 // Query parameters: `show_deleted=true` (deleted records too, with their
-// `deleteTime`). Anything else is 400.
+// `deleteTime`); `format=popolo` for the Popolo JSON document instead
+// (popolo.h; `cstopa-popolo.json.gz`, live records only). Anything else is
+// 400.
 //
 // Backpressure: a service's next message is read only once the compressed
 // output so far has been handed to the socket, so a slow client slows the
@@ -35,6 +37,7 @@
 #ifndef CSTOPA_GATEWAY_HTTP_RECORD_EXPORT_H_
 #define CSTOPA_GATEWAY_HTTP_RECORD_EXPORT_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,15 +64,45 @@ std::vector<ExportSource> FindExportSources(
     const ApiDescriptors& api,
     const std::function<grpc::GenericStub*(const std::string& service)>& stubs);
 
-// The headers of the download's answer (and of a HEAD of it).
-std::vector<cstopa::http::HttpHeader> ExportAnswerHeaders();
-
 // The download's options, from the query string. INVALID_ARGUMENT (with a
 // field violation) for an unknown parameter or a bad value.
 struct ExportQuery {
+  enum class Format { kJsonLines, kPopolo };
+  Format format = Format::kJsonLines;
   bool show_deleted = false;
 };
 absl::StatusOr<ExportQuery> ParseExportQuery(absl::string_view query);
+
+// How the download is written from the services' Export messages. The
+// download calls Begin, then Record for each record and Snapshot after each
+// service's records, then End, or Failure when a service fails after the
+// answer began. Each returns the text to append (possibly none).
+class ExportFormat {
+ public:
+  virtual ~ExportFormat() = default;
+  // The headers of the answer (and of a HEAD of it).
+  virtual std::vector<cstopa::http::HttpHeader> Headers() const = 0;
+  // Where the records of `service` (its full name) go in the download:
+  // services are read in ascending order (those of one order as the API
+  // lists them); a negative order: the service is not read.
+  virtual int Order(const std::string& service) const = 0;
+  virtual std::string Begin() = 0;
+  // `bytes`: the wire form of a record of message type `type`. An error
+  // when they cannot be read or written.
+  virtual absl::StatusOr<std::string> Record(
+      const google::protobuf::Descriptor& type, absl::string_view bytes) = 0;
+  virtual absl::StatusOr<std::string> Snapshot(const std::string& service,
+                                               const std::string& resume_token,
+                                               int64_t record_count) = 0;
+  virtual std::string End() = 0;
+  // `error_json`: the AIP-193 error as JSON, `{"error": {...}}`.
+  virtual std::string Failure(const std::string& error_json) = 0;
+};
+
+// The format `query` asks for: the JSON Lines file above (records printed
+// by `transcoder`, which must outlive it) or Popolo (popolo.h).
+std::unique_ptr<ExportFormat> NewExportFormat(const ExportQuery& query,
+                                              const Transcoder* transcoder);
 
 // What the gateway does around each forwarded call and at the end.
 struct ExportHooks {
@@ -84,9 +117,11 @@ struct ExportHooks {
 };
 
 // Streams the download to `exchange` (headers `extra` added to the
-// answer's) from `sources`, in order. Returns at once; `hooks.done` runs
-// once at the end, on a gRPC or HTTP thread.
+// answer's) in `format` from those of `sources` it reads, in order.
+// Returns at once; `hooks.done` runs once at the end, on a gRPC or HTTP
+// thread.
 void StartRecordExport(std::vector<ExportSource> sources, ExportQuery query,
+                       std::unique_ptr<ExportFormat> format,
                        const Transcoder* transcoder,
                        std::shared_ptr<cstopa::http::HttpExchange> exchange,
                        std::vector<cstopa::http::HttpHeader> extra,
