@@ -1034,16 +1034,18 @@ class RealSuiteTest(unittest.TestCase):
         self.assertEqual(sorted(summary["services"]),
                          ["events", "legislation", "membership", "monitoring"])
 
-    def start_empty_suite(self, name):
+    def start_empty_suite(self, name, extra=None):
         """Four services with empty stores (--seed=none) and a gateway in
-        front of them; returns the gateway's HTTP address."""
+        front of them; returns the gateway's HTTP address. `extra`: service
+        -> more flags."""
         keys = os.path.join(self.tmp, "api_keys")
         servers = {}
         for service in BACKENDS:
             server = Server("%s-%s" % (name, service), self.binaries[service],
                             self.tmp, ["--store=sqlite::memory:",
                                        "--seed=none",
-                                       "--api_keys_file=" + keys])
+                                       "--api_keys_file=" + keys] +
+                            (extra or {}).get(service, []))
             self.addCleanup(server.stop)
             servers[service] = server
         for server in servers.values():
@@ -1293,6 +1295,73 @@ class RealSuiteTest(unittest.TestCase):
                          ["states/xa", "states/xb", "states/xc"])
         self.assertNotIn("CSTO", json.dumps(doc, ensure_ascii=False))
         self.assertGreater(len(doc["events"]), 0)
+
+    def test_servers_import_an_export_at_start(self):
+        """--import=FILE: each service loads its records of an export at
+        start (gzip'd or not), idempotently; a bad record stops the start,
+        naming its line."""
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "data", "northwind-assembly.jsonl")
+        zipped = os.path.join(self.tmp, "northwind-start.jsonl.gz")
+        with open(data, "rb") as f, gzip.open(zipped, "wb") as z:
+            z.write(f.read())
+        stores = {s: "sqlite://%s/start-%s.db" % (self.tmp, s)
+                  for s in BACKENDS}
+        extra = {s: ["--store=" + stores[s],
+                     "--import=" + (zipped if s == "membership" else data)]
+                 for s in BACKENDS}
+        empty = self.start_empty_suite("started", extra)
+        states = self.cli("states", gateway=empty)
+        self.assert_ok(states)
+        rows = [line.split()[0] for line in states.stdout.splitlines()[1:]]
+        self.assertEqual(rows, ["xa", "xb", "xc"])
+        dashboard = self.cli("--json", "dashboard", gateway=empty)
+        self.assert_ok(dashboard)
+        self.assertIn("Plenary session of the NCPA", dashboard.stdout)
+        with open(data, encoding="utf-8") as f:
+            expected = {}
+            for line in f:
+                l = json.loads(line)
+                if "type" in l:
+                    service = l["type"].split(".")[1]
+                    expected[service] = expected.get(service, 0) + 1
+
+        def imported(server):
+            with open(server.log, encoding="utf-8") as f:
+                logged = [json.loads(l) for l in f if '"imported"' in l]
+            self.assertEqual(len(logged), 1, server.log_tail())
+            return int(logged[0]["created"]), int(logged[0]["skipped"])
+
+        for s in BACKENDS:
+            log = os.path.join(self.tmp, "started-%s.log" % s)
+            with open(log, encoding="utf-8") as f:
+                logged = [json.loads(l) for l in f if '"imported"' in l]
+            self.assertEqual([(l["created"], l["skipped"]) for l in logged],
+                             [(str(expected.get(s, 0)), "0")], s)
+        # Started again on the same store: nothing new.
+        again = Server("again-membership", self.binaries["membership"],
+                       self.tmp, ["--store=" + stores["membership"],
+                                  "--seed=none", "--import=" + zipped])
+        self.addCleanup(again.stop)
+        again.wait_for_ports("grpc_port")
+        self.assertEqual(imported(again), (0, expected["membership"]))
+        # A record that is not valid: the server does not start.
+        bad = os.path.join(self.tmp, "bad-start.jsonl")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write('{"format": "cstopa-export", "version": 1}\n')
+            f.write('{"type": "cstopa.membership.v1.State", "resource": '
+                    '{"name": "states/q"}}\n')
+        refused = Server("refused-membership", self.binaries["membership"],
+                         self.tmp, ["--store=sqlite::memory:", "--seed=none",
+                                    "--import=" + bad])
+        self.assertEqual(refused.proc.wait(timeout=START_TIMEOUT), 1)
+        self.assertIn("line 2: records[0].state.display_name",
+                      refused.log_tail())
+        missing = Server("missing-membership", self.binaries["membership"],
+                         self.tmp, ["--store=sqlite::memory:",
+                                    "--import=" + bad + ".nothing"])
+        self.assertEqual(missing.proc.wait(timeout=START_TIMEOUT), 1)
+        self.assertIn("cannot read", missing.log_tail())
 
     @staticmethod
     def seats_today(stdout):

@@ -1,11 +1,22 @@
 #include "services/common/resources/import.h"
 
+#include <zlib.h>
+
 #include <map>
+#include <memory>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
 
@@ -52,6 +63,13 @@ void RunImport(ResourceSet* set, const Caller& caller,
                absl::AnyInvocable<void(absl::StatusOr<ImportCounts>)> done) {
   if (absl::Status s = RequireRole(set->keys(), caller, Role::kAdmin); !s.ok())
     return done(s);
+  RunImportUnchecked(set, request, caller.deadline, std::move(done));
+}
+
+void RunImportUnchecked(
+    ResourceSet* set, const google::protobuf::Message& request,
+    absl::Time deadline,
+    absl::AnyInvocable<void(absl::StatusOr<ImportCounts>)> done) {
   const Descriptor& d = *request.GetDescriptor();
   const auto* r = request.GetReflection();
   const FieldDescriptor* records = d.FindFieldByName("records");
@@ -118,7 +136,7 @@ void RunImport(ResourceSet* set, const Caller& caller,
   if (!v.empty()) return done(v.ToStatus());
 
   set->db()->WriteAsync(
-      caller.deadline,
+      deadline,
       [set, work](SqlTransaction& tx) -> absl::Status {
         work->counts = ImportCounts();
         for (const Item& item : work->items) {
@@ -168,3 +186,156 @@ void RunImport(ResourceSet* set, const Caller& caller,
 }
 
 }  // namespace cstopa::common::import_internal
+
+namespace cstopa::common {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// `text` gunzip'd when it is gzip (magic 1f 8b), else as it is.
+absl::StatusOr<std::string> MaybeGunzip(absl::string_view text) {
+  if (text.size() < 2 || static_cast<unsigned char>(text[0]) != 0x1f ||
+      static_cast<unsigned char>(text[1]) != 0x8b)
+    return std::string(text);
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK)
+    return absl::InternalError("zlib: inflateInit2 failed");
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof(buf);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    return absl::InvalidArgumentError(
+        "not a whole gzip file (as cstopa export writes it)");
+  return out;
+}
+
+// The member of `record` (a <Service>Record message) that holds a `type`.
+const FieldDescriptor* MemberFor(const Descriptor& record,
+                                 absl::string_view type) {
+  for (int i = 0; i < record.field_count(); ++i) {
+    const FieldDescriptor* f = record.field(i);
+    if (f->message_type() != nullptr && f->message_type()->full_name() == type)
+      return f;
+  }
+  return nullptr;
+}
+
+// `message` with each `records[N]` preceded by the line record N came from.
+std::string NameLines(absl::string_view message,
+                      const std::vector<int>& line_of) {
+  std::string out;
+  constexpr absl::string_view kRecords = "records[";
+  size_t at = 0;
+  for (size_t found;
+       (found = message.find(kRecords, at)) != absl::string_view::npos;) {
+    const size_t close = message.find(']', found);
+    if (close == absl::string_view::npos) break;
+    int index = -1;
+    const absl::string_view digits = message.substr(
+        found + kRecords.size(), close - found - kRecords.size());
+    if (!absl::SimpleAtoi(digits, &index) || index < 0 ||
+        index >= static_cast<int>(line_of.size())) {
+      absl::StrAppend(&out, message.substr(at, close + 1 - at));
+      at = close + 1;
+      continue;
+    }
+    absl::StrAppend(&out, message.substr(at, found - at), "line ",
+                    line_of[index], ": ",
+                    message.substr(found, close + 1 - found));
+    at = close + 1;
+  }
+  absl::StrAppend(&out, message.substr(at));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
+    ResourceSet* set, const Descriptor& request_type, absl::string_view text) {
+  absl::StatusOr<std::string> plain = MaybeGunzip(text);
+  if (!plain.ok()) return plain.status();
+  const Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+          &request_type);
+  const FieldDescriptor* records = request_type.FindFieldByName("records");
+  if (prototype == nullptr || records == nullptr ||
+      records->message_type() == nullptr)
+    return absl::InternalError(
+        absl::StrCat(request_type.full_name(), " is not an Import request"));
+  std::unique_ptr<Message> request(prototype->New());
+  const auto* reflection = request->GetReflection();
+  // The package whose records are this service's: "cstopa.membership.v1.".
+  const std::string package = absl::StrCat(request_type.file()->package(), ".");
+  std::vector<int> line_of;
+  google::protobuf::util::JsonParseOptions options;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(*plain, '\n')) {
+    ++number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    auto fail = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", number, ": ", why));
+    };
+    google::protobuf::Struct object;
+    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &object,
+                                                     options)
+             .ok())
+      return fail("not a JSON object");
+    const auto& fields = object.fields();
+    if (fields.contains("error"))
+      return fail("the export failed here (an error line): export again");
+    auto type = fields.find("type");
+    if (type == fields.end()) continue;  // header, snapshot or end
+    const std::string& type_name = type->second.string_value();
+    if (!absl::StartsWith(type_name, package)) continue;  // another service's
+    const FieldDescriptor* member =
+        MemberFor(*records->message_type(), type_name);
+    auto resource = fields.find("resource");
+    if (member == nullptr)
+      return fail(absl::StrCat("no record type ", type_name, " in ",
+                               records->message_type()->full_name()));
+    if (resource == fields.end() || !resource->second.has_struct_value())
+      return fail("a record line without its `resource` object");
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(resource->second, &json)
+             .ok())
+      return fail("the resource cannot be read");
+    Message* record = reflection->AddMessage(request.get(), records);
+    Message* value = record->GetReflection()->MutableMessage(record, member);
+    if (auto s =
+            google::protobuf::util::JsonStringToMessage(json, value, options);
+        !s.ok())
+      return fail(
+          absl::StrCat("not a ", type_name, ": ", std::string(s.message())));
+    line_of.push_back(number);
+  }
+  if (line_of.empty()) return import_internal::ImportCounts();
+  absl::Notification done;
+  absl::StatusOr<import_internal::ImportCounts> result;
+  import_internal::RunImportUnchecked(
+      set, *request, absl::InfiniteFuture(),
+      [&](absl::StatusOr<import_internal::ImportCounts> counts) {
+        result = std::move(counts);
+        done.Notify();
+      });
+  done.WaitForNotification();
+  if (!result.ok()) {
+    return absl::Status(result.status().code(),
+                        NameLines(result.status().message(), line_of));
+  }
+  return result;
+}
+
+}  // namespace cstopa::common

@@ -15,16 +15,19 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "services/common/resources/import.h"
 #include "services/common/server/admin_http.h"
 #include "services/common/server/config.h"
 #include "services/common/server/grpc_binding.h"
@@ -50,6 +53,39 @@ void LogEvent(absl::string_view level, absl::string_view msg,
   std::fflush(stderr);
 }
 
+// --import: the records of `def`'s service in the export file at `path`,
+// loaded through its Import method's request (resources/import.h).
+absl::Status ImportAtStart(const ServiceDefinition& def, ResourceSet* set,
+                           const std::string& path) {
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          def.grpc_service_name);
+  const google::protobuf::Descriptor* request = nullptr;
+  for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* m = service->method(i);
+    if (absl::StartsWith(m->name(), "Import") && !m->client_streaming() &&
+        !m->server_streaming())
+      request = m->input_type();
+  }
+  if (set == nullptr || request == nullptr)
+    return absl::FailedPreconditionError(
+        absl::StrCat(def.name, " has no Import method to load records with"));
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<import_internal::ImportCounts> counts =
+      ImportExportFile(set, *request, *text);
+  if (!counts.ok()) return counts.status();
+  LogEvent(
+      "info", "imported",
+      {{"service", def.name},
+       {"file", path},
+       {"created", absl::StrCat(counts->created)},
+       {"skipped", absl::StrCat(counts->skipped)},
+       {"seconds", absl::StrCat(absl::ToDoubleSeconds(absl::Now() - start))}});
+  return absl::OkStatus();
+}
+
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& content) {
   std::string tmp = path + ".tmp";
@@ -65,7 +101,7 @@ absl::Status WriteFileAtomically(const std::string& path,
 
 // What one hosted service was given on the command line.
 struct ServiceSettings {
-  std::string store, seed;
+  std::string store, seed, import_file;
   std::map<std::string, std::string> extra;  // the service's own flags
 };
 
@@ -117,6 +153,14 @@ absl::StatusOr<Settings> ParseFlags(
               absl::StrCat(several ? d.name + " " : "",
                            "seed data to load at start: `builtin`, `none`, "
                            "or a file path"));
+    flags.Add(flag_of(d, "import"), env_of(d, "import"), "",
+              absl::StrCat(several ? d.name + " " : "",
+                           "an export file (cstopa export; JSON Lines, "
+                           "gzip'd or not) whose records of this service to "
+                           "load at start, after the seed, as its Import "
+                           "method would: all or none, records already "
+                           "stored skipped (so every later start changes "
+                           "nothing). With --seed=none: another assembly"));
   }
   flags.Add("api_keys_file", "CSTOPA_API_KEYS_FILE", "",
             "key file (lines `sha256:<hex> editor|admin label`, see "
@@ -160,6 +204,7 @@ absl::StatusOr<Settings> ParseFlags(
     if (!d.schema.service.empty()) {
       ss.store = flags.Get(flag_of(d, "store"));
       ss.seed = flags.Get(flag_of(d, "seed"));
+      ss.import_file = flags.Get(flag_of(d, "import"));
     }
     for (const ServiceFlag& f : d.extra_flags) {
       std::string value = flags.Get(f.name);
@@ -447,6 +492,12 @@ int RunServices(int argc, char** argv, const std::string& program,
       }
       if (auto s = h.instance->LoadSeed(text); !s.ok())
         return fail(absl::StrCat(def.name, " seed"), s);
+    }
+    if (h.db != nullptr && !ss.import_file.empty()) {
+      if (auto s =
+              ImportAtStart(def, h.instance->resource_set(), ss.import_file);
+          !s.ok())
+        return fail(absl::StrCat(def.name, " --import ", ss.import_file), s);
     }
     hosted.push_back(std::move(h));
   }

@@ -9,7 +9,8 @@
 //   }
 //
 // What RunService does, in order: parses and validates flags (see --help),
-// opens the store and applies migrations, loads the seed (idempotent),
+// opens the store and applies migrations, loads the seed (idempotent) and
+// the service's records of an export file given with --import (idempotent),
 // starts the gRPC server (callback API, standard health service, server
 // reflection, request-id/traceparent/access-log/metrics interceptors,
 // message-size and stream limits, optional TLS or mutual TLS) and the admin
@@ -46,6 +47,7 @@ namespace cstopa::common {
 
 class AccessLog;
 class Metrics;
+class ResourceSet;
 
 // What a service implementation gets from the runner.
 struct ServiceContext {
@@ -83,6 +85,9 @@ class ServiceInstance {
   // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
   // that clients reconnect to another replica and resume). Must not block.
   virtual void BeginDrain() {}
+  // The service's resources, for a server's --import (resources/import.h);
+  // null for a service without any.
+  virtual ResourceSet* resource_set() { return nullptr; }
   // More metrics for /metrics, in Prometheus text format (whole families,
   // with their HELP and TYPE lines); "" for none.
   virtual std::string MetricsText() const { return ""; }
@@ -177,6 +182,7 @@ class HandlerInstance : public ServiceInstance {
     if constexpr (server_internal::HasBeginDrain<Handler>::value)
       handler_.BeginDrain();
   }
+  ResourceSet* resource_set() override { return &resources_.set(); }
 
  private:
   Resources resources_;
