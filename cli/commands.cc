@@ -855,21 +855,29 @@ absl::StatusOr<int> Commands::State(const std::string& state,
             "membership", seats);
   p.Section("Seat history", "membership", history);
 
-  Table posts({"POST", "PERSON", "ORGANIZATION", "CHAMBER", "SINCE"});
-  for (const Value& nr : L(F(v, "posts")).values()) {
-    const Value& role = F(nr, "role");
-    std::string person = p.T(F(nr, "personDisplayName"));
-    if (person.empty()) {
-      person =
-          S(F(role, "person")).empty() ? "(vacant)" : Id(S(F(role, "person")));
+  auto posts_of = [&](const char* field) {
+    Table posts({"POST", "PERSON", "ORGANIZATION", "CHAMBER", "PERIOD"});
+    for (const Value& nr : L(F(v, field)).values()) {
+      const Value& role = F(nr, "role");
+      std::string person = p.T(F(nr, "personDisplayName"));
+      if (person.empty()) {
+        person = S(F(role, "person")).empty() ? "(vacant)"
+                                              : Id(S(F(role, "person")));
+      }
+      std::string chamber_name = p.T(F(nr, "chamberDisplayName"));
+      if (chamber_name.empty()) chamber_name = S(F(role, "chamberId"));
+      posts.AddRow({RoleName(p, role), person,
+                    p.T(F(nr, "organizationDisplayName")), chamber_name,
+                    Period(F(role, "period"))});
     }
-    std::string chamber_name = p.T(F(nr, "chamberDisplayName"));
-    if (chamber_name.empty()) chamber_name = S(F(role, "chamberId"));
-    posts.AddRow({RoleName(p, role), person,
-                  p.T(F(nr, "organizationDisplayName")), chamber_name,
-                  Date(F(F(role, "period"), "startDate"))});
+    return posts;
+  };
+  p.Section("Posts", "membership", posts_of("posts"));
+  // Neither held nor not held on the date: the sources do not say.
+  if (L(F(v, "postsNotKnown")).values_size() > 0) {
+    p.Section("Posts not known to be held on this date", "membership",
+              posts_of("postsNotKnown"));
   }
-  p.Section("Posts", "membership", posts);
 
   Table treaties({"TREATY", "SIGNED", "RATIFICATION", "SINCE", "BEHIND"});
   for (const Value& tp : L(F(v, "treaties")).values()) {

@@ -371,6 +371,8 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                 view.mutable_parliaments()->Swap(s.mutable_parliaments());
                 view.mutable_delegations()->Swap(s.mutable_delegations());
                 view.mutable_posts()->Swap(s.mutable_roles());
+                view.mutable_posts_not_known()->Swap(
+                    s.mutable_not_known_roles());
               }
               if (sections[1].complete()) {
                 auto& s = legislation->response();

@@ -576,20 +576,18 @@ void MembershipResources::ReadDelegationsOfState(
            {std::move(state)}, deadline, out, std::move(done));
 }
 
-void MembershipResources::ReadRolesOfState(std::string state, int64_t day,
+void MembershipResources::ReadRolesOfState(std::string state,
                                            absl::Time deadline,
                                            std::vector<v1::Role>* out,
                                            common::StatusCallback done) {
-  // The period test of ListRoles with `as_of` (RoleDecl's date columns).
   const std::string where = absl::StrCat(
-      "start_date <= ? AND end_date >= ? AND ("
       "person IN (SELECT name FROM persons WHERE delete_time IS NULL AND "
       "state = ?) OR organization IN (",
       kParliamentsOfState,
       ") OR organization IN (SELECT name FROM delegations WHERE "
       "delete_time IS NULL AND parent IN (",
-      kParliamentsOfState, ")))");
-  ReadLive(roles_, where, {day, day, state, state, state}, deadline, out,
+      kParliamentsOfState, "))");
+  ReadLive(roles_, where, {state, state, state}, deadline, out,
            std::move(done));
 }
 

@@ -170,10 +170,10 @@ class MembershipResources {
   void ReadDelegationsOfState(std::string state, absl::Time deadline,
                               std::vector<v1::Delegation>* out,
                               common::StatusCallback done);
-  // The roles whose period holds on `day` (YYYYMMDD; as ListRoles with
-  // `as_of`) and whose person's `state` is `state`, or whose organization is
-  // one of its parliaments or one of their delegations.
-  void ReadRolesOfState(std::string state, int64_t day, absl::Time deadline,
+  // The live roles whose person's `state` is `state`, or whose organization
+  // is one of its parliaments or one of their delegations, whatever their
+  // period.
+  void ReadRolesOfState(std::string state, absl::Time deadline,
                         std::vector<v1::Role>* out,
                         common::StatusCallback done);
   // Every role of `person`, whatever its period.

@@ -279,7 +279,7 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
                                 out->mutable_state(), deadline, join.Add());
   r_->ReadParliamentsOfState(name, deadline, &w->parliaments, join.Add());
   r_->ReadDelegationsOfState(name, deadline, &w->delegations, join.Add());
-  r_->ReadRolesOfState(name, *day, deadline, &w->roles, join.Add());
+  r_->ReadRolesOfState(name, deadline, &w->roles, join.Add());
   std::move(join).Start([this, out, day = *day, deadline,
                          work = std::move(work)](absl::Status s) mutable {
     if (!s.ok()) return work->call.Finish(std::move(s));
@@ -310,8 +310,19 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
                         return a.role_type() < b.role_type();
                       return a.name() < b.name();
                     });
-          for (v1::Role& r : roles)
-            NameRole(work->dir, std::move(r), out->add_roles());
+          // Held on the day, or not known to be: the rest did not hold.
+          for (v1::Role& r : roles) {
+            switch (common::RangeOn(r.period(), day)) {
+              case common::DayFact::kHeld:
+                NameRole(work->dir, std::move(r), out->add_roles());
+                break;
+              case common::DayFact::kNotKnown:
+                NameRole(work->dir, std::move(r), out->add_not_known_roles());
+                break;
+              case common::DayFact::kNotHeld:
+                break;
+            }
+          }
           *out->mutable_as_of_date() = common::DayToDate(day);
           work->call.Finish(absl::OkStatus());
         });

@@ -1066,6 +1066,43 @@ TEST_P(SummaryTest, KyrgyzPostsOnEachDateWithNamesResolved) {
   EXPECT_EQ(later.roles(1).role().role_type(), v1::ROLE_TYPE_PRESIDING_OFFICER);
 }
 
+TEST_P(SummaryTest, PostsNotKnownOnADateAreListedApart) {
+  // Alishev's post is known from 2022 (seed 000), its start not stated:
+  // before 2022 it is neither held nor not held, so it is listed apart,
+  // named as the held ones are.
+  v1::StateSummary before = State("states/kg", Day(2021, 6, 1));
+  EXPECT_TRUE(before.roles().empty());
+  ASSERT_THAT(RoleNames(before.not_known_roles()),
+              ::testing::Contains("roles/alishev-kg-plenipotentiary"));
+  for (const v1::NamedRole& r : before.not_known_roles()) {
+    if (r.role().name() == "roles/alishev-kg-plenipotentiary") {
+      EXPECT_EQ(En(r.person_display_name()), "Shabdanbek Alishev");
+      EXPECT_FALSE(r.organization_display_name().empty());
+    }
+  }
+  // Once a source attests it: held, and no longer among the not known.
+  v1::StateSummary then = State("states/kg", Day(2022, 6, 1));
+  EXPECT_THAT(RoleNames(then.roles()),
+              ::testing::Contains("roles/alishev-kg-plenipotentiary"));
+  EXPECT_THAT(RoleNames(then.not_known_roles()),
+              ::testing::Not(
+                  ::testing::Contains("roles/alishev-kg-plenipotentiary")));
+  // A post that ended is in neither list after its end; one that began
+  // later is in neither list before its start.
+  AddRole("alishev-ended", "persons/shabdanbek-alishev", "bodies/csto-pa",
+          YearMonth(2020, 1), YearMonth(2021, 12));
+  v1::StateSummary after = State("states/kg", Day(2023, 1, 1));
+  EXPECT_THAT(RoleNames(after.roles()),
+              ::testing::Not(::testing::Contains("roles/alishev-ended")));
+  EXPECT_THAT(RoleNames(after.not_known_roles()),
+              ::testing::Not(::testing::Contains("roles/alishev-ended")));
+  v1::StateSummary earlier = State("states/kg", Day(2019, 1, 1));
+  EXPECT_THAT(RoleNames(earlier.not_known_roles()),
+              ::testing::Not(::testing::Contains("roles/alishev-ended")));
+  EXPECT_THAT(RoleNames(State("states/kg", Day(2021, 1, 1)).roles()),
+              ::testing::Contains("roles/alishev-ended"));
+}
+
 TEST_P(SummaryTest, ChambersAreNamedAndVacantPostsKept) {
   v1::StateSummary ru = State("states/ru", Day(2024, 6, 1));
   ASSERT_THAT(RoleNames(ru.roles()),

@@ -1392,6 +1392,15 @@ class RealSuiteTest(unittest.TestCase):
         early = self.cli("state", "kg", "--as-of", "2021-06-01")
         self.assert_ok(early)
         self.assertIn("status: not known on this date", early.stdout)
+        # Alishev's post, known from 2022 with no stated start, is shown
+        # apart: neither held nor not held in 2021.
+        lines = early.stdout.splitlines()
+        apart = lines.index("Posts not known to be held on this date")
+        self.assertIn("Shabdanbek Alishev", "\n".join(lines[apart:apart + 6]))
+        self.assertIn("known from 2022", "\n".join(lines[apart:apart + 6]))
+        held = self.cli("state", "kg", "--as-of", "2024-06-01")
+        self.assert_ok(held)
+        self.assertNotIn("Posts not known", held.stdout)
 
     def test_state_json_is_the_profile(self):
         r = self.cli("state", "kg", "--as-of", "2024-06-01", "--json")

@@ -63,11 +63,16 @@ export async function render({ params: [id], query, signal }) {
               (it.a.provenance ?? [])[0]?.sourceDate ? h("span", { class: "muted small" }, ` (${fmtDate(it.a.provenance[0].sourceDate)})`) : null))));
       })));
     out.push(section("parliaments", t("parliaments"), list(p.parliaments, (x) => loc(x.displayName))));
-    out.push(section("people", t("people"), list(p.posts, (r) => [
+    const post = (r) => [
       link(r.role.person, loc(r.personDisplayName) || refName(refs, r.role.person)),
       ` — ${loc(r.role.title) || enumLabel(r.role.roleType)}`,
       h("span", { class: "muted" }, ` (${fmtPeriod(r.role.period)})`),
-    ])));
+    ];
+    out.push(section("people", t("people"), list(p.posts, post)));
+    // Posts the sources neither show held nor not held on the date.
+    if (p.postsNotKnown?.length) {
+      out.push(section("people-not-known", t("postsNotKnown"), list(p.postsNotKnown, post)));
+    }
     if (p.state?.statusHistory?.length) {
       out.push(section("history", t("statusHistory"), list(p.state.statusHistory, (s) => [enumLabel(s.status), h("span", { class: "muted" }, ` ${fmtPeriod(s.period)}`)])));
     }

@@ -119,6 +119,13 @@ template <typename Handler>
 struct HasBeginDrain<
     Handler, std::void_t<decltype(std::declval<Handler&>().BeginDrain())>>
     : std::true_type {};
+// Whether Resources has a `set()` (a ResourceSet, resources/).
+template <typename Resources, typename = void>
+struct HasResourceSet : std::false_type {};
+template <typename Resources>
+struct HasResourceSet<
+    Resources, std::void_t<decltype(&std::declval<Resources&>().set())>>
+    : std::true_type {};
 // Whether Resources has a `set()` with a search index (resources/).
 template <typename Resources, typename = void>
 struct HasSearchIndex : std::false_type {};
@@ -182,7 +189,11 @@ class HandlerInstance : public ServiceInstance {
     if constexpr (server_internal::HasBeginDrain<Handler>::value)
       handler_.BeginDrain();
   }
-  ResourceSet* resource_set() override { return &resources_.set(); }
+  ResourceSet* resource_set() override {
+    if constexpr (server_internal::HasResourceSet<Resources>::value)
+      return &resources_.set();
+    return nullptr;
+  }
 
  private:
   Resources resources_;
