@@ -207,11 +207,7 @@ std::string ParentOf(absl::string_view name) {
 class PopoloFormat final : public ExportFormat {
  public:
   std::vector<HttpHeader> Headers() const override {
-    return {{"Content-Type", "application/gzip"},
-            {"Content-Disposition",
-             "attachment; filename=\"cstopa-popolo.json.gz\""},
-            {"Cache-Control", "no-store"},
-            {"X-Content-Type-Options", "nosniff"}};
+    return DownloadHeaders("cstopa-popolo.json.gz");
   }
   // Membership first: events name its persons and states.
   int Order(const std::string& service) const override {

@@ -350,11 +350,7 @@ class JsonLinesFormat final : public ExportFormat {
       : query_(query), transcoder_(transcoder) {}
 
   std::vector<HttpHeader> Headers() const override {
-    return {{"Content-Type", "application/gzip"},
-            {"Content-Disposition",
-             "attachment; filename=\"cstopa-export.jsonl.gz\""},
-            {"Cache-Control", "no-store"},
-            {"X-Content-Type-Options", "nosniff"}};
+    return DownloadHeaders("cstopa-export.jsonl.gz");
   }
   int Order(const std::string&) const override { return 0; }
   std::string Begin() override {
@@ -395,6 +391,14 @@ class JsonLinesFormat final : public ExportFormat {
 };
 
 }  // namespace
+
+std::vector<HttpHeader> DownloadHeaders(absl::string_view filename) {
+  return {{"Content-Type", "application/gzip"},
+          {"Content-Disposition",
+           absl::StrCat("attachment; filename=\"", filename, "\"")},
+          {"Cache-Control", "no-store"},
+          {"X-Content-Type-Options", "nosniff"}};
+}
 
 std::unique_ptr<ExportFormat> NewExportFormat(const ExportQuery& query,
                                               const Transcoder* transcoder) {

@@ -99,6 +99,10 @@ class ExportFormat {
   virtual std::string Failure(const std::string& error_json) = 0;
 };
 
+// The headers of a download saved as `filename` (application/gzip).
+std::vector<cstopa::http::HttpHeader> DownloadHeaders(
+    absl::string_view filename);
+
 // The format `query` asks for: the JSON Lines file above (records printed
 // by `transcoder`, which must outlive it) or Popolo (popolo.h).
 std::unique_ptr<ExportFormat> NewExportFormat(const ExportQuery& query,

@@ -1050,6 +1050,7 @@ class RealSuiteTest(unittest.TestCase):
             servers[service] = server
         for server in servers.values():
             server.wait_for_ports("grpc_port")
+        self.last_servers = servers
         gateway = self.start_gateway(name + "-gateway", {
             s: servers[s].ports["grpc_port"] for s in BACKENDS})
         self.addCleanup(gateway.stop)
@@ -1311,6 +1312,7 @@ class RealSuiteTest(unittest.TestCase):
                      "--import=" + (zipped if s == "membership" else data)]
                  for s in BACKENDS}
         empty = self.start_empty_suite("started", extra)
+        self.started = self.last_servers
         states = self.cli("states", gateway=empty)
         self.assert_ok(states)
         rows = [line.split()[0] for line in states.stdout.splitlines()[1:]]
@@ -1333,11 +1335,8 @@ class RealSuiteTest(unittest.TestCase):
             return int(logged[0]["created"]), int(logged[0]["skipped"])
 
         for s in BACKENDS:
-            log = os.path.join(self.tmp, "started-%s.log" % s)
-            with open(log, encoding="utf-8") as f:
-                logged = [json.loads(l) for l in f if '"imported"' in l]
-            self.assertEqual([(l["created"], l["skipped"]) for l in logged],
-                             [(str(expected.get(s, 0)), "0")], s)
+            self.assertEqual(imported(self.started[s]),
+                             (expected.get(s, 0), 0), s)
         # Started again on the same store: nothing new.
         again = Server("again-membership", self.binaries["membership"],
                        self.tmp, ["--store=" + stores["membership"],

@@ -338,4 +338,12 @@ absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
   return result;
 }
 
+absl::StatusOr<std::pair<int, int>> ResourceSet::ImportExportText(
+    const Descriptor& request_type, absl::string_view text) {
+  absl::StatusOr<import_internal::ImportCounts> counts =
+      ImportExportFile(this, request_type, text);
+  if (!counts.ok()) return counts.status();
+  return std::make_pair(counts->created, counts->skipped);
+}
+
 }  // namespace cstopa::common

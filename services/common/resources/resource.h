@@ -212,6 +212,12 @@ class ResourceSet {
   const ApiKeyStore& keys() const { return *keys_; }
   int64_t Today() const { return today_(); }
 
+  // A server's --import: the records of a cstopa export file that belong
+  // to the service whose Import request is `request_type`, loaded as that
+  // call would; {created, skipped}. See ImportExportFile (import.h).
+  absl::StatusOr<std::pair<int, int>> ImportExportText(
+      const google::protobuf::Descriptor& request_type, absl::string_view text);
+
   // The largest response a List page may make (MaxResponseBytes() unless
   // set; for tests).
   int64_t max_response_bytes() const {

@@ -27,7 +27,6 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
-#include "services/common/resources/import.h"
 #include "services/common/server/admin_http.h"
 #include "services/common/server/config.h"
 #include "services/common/server/grpc_binding.h"
@@ -55,8 +54,8 @@ void LogEvent(absl::string_view level, absl::string_view msg,
 
 // --import: the records of `def`'s service in the export file at `path`,
 // loaded through its Import method's request (resources/import.h).
-absl::Status ImportAtStart(const ServiceDefinition& def, ResourceSet* set,
-                           const std::string& path) {
+absl::Status ImportAtStart(const ServiceDefinition& def,
+                           ServiceInstance* instance, const std::string& path) {
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           def.grpc_service_name);
@@ -67,21 +66,21 @@ absl::Status ImportAtStart(const ServiceDefinition& def, ResourceSet* set,
         !m->server_streaming())
       request = m->input_type();
   }
-  if (set == nullptr || request == nullptr)
+  if (request == nullptr)
     return absl::FailedPreconditionError(
         absl::StrCat(def.name, " has no Import method to load records with"));
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   const absl::Time start = absl::Now();
-  absl::StatusOr<import_internal::ImportCounts> counts =
-      ImportExportFile(set, *request, *text);
+  absl::StatusOr<std::pair<int, int>> counts =
+      instance->ImportExport(*request, *text);
   if (!counts.ok()) return counts.status();
   LogEvent(
       "info", "imported",
       {{"service", def.name},
        {"file", path},
-       {"created", absl::StrCat(counts->created)},
-       {"skipped", absl::StrCat(counts->skipped)},
+       {"created", absl::StrCat(counts->first)},
+       {"skipped", absl::StrCat(counts->second)},
        {"seconds", absl::StrCat(absl::ToDoubleSeconds(absl::Now() - start))}});
   return absl::OkStatus();
 }
@@ -494,8 +493,7 @@ int RunServices(int argc, char** argv, const std::string& program,
         return fail(absl::StrCat(def.name, " seed"), s);
     }
     if (h.db != nullptr && !ss.import_file.empty()) {
-      if (auto s =
-              ImportAtStart(def, h.instance->resource_set(), ss.import_file);
+      if (auto s = ImportAtStart(def, h.instance.get(), ss.import_file);
           !s.ok())
         return fail(absl::StrCat(def.name, " --import ", ss.import_file), s);
     }

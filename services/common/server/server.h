@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/impl/service_type.h"
 #include "services/common/api/auth.h"
 #include "services/common/query/paging.h"
@@ -47,7 +48,6 @@ namespace cstopa::common {
 
 class AccessLog;
 class Metrics;
-class ResourceSet;
 
 // What a service implementation gets from the runner.
 struct ServiceContext {
@@ -85,9 +85,16 @@ class ServiceInstance {
   // taking calls: end long-lived streams here (e.g. with UNAVAILABLE, so
   // that clients reconnect to another replica and resume). Must not block.
   virtual void BeginDrain() {}
-  // The service's resources, for a server's --import (resources/import.h);
-  // null for a service without any.
-  virtual ResourceSet* resource_set() { return nullptr; }
+  // A server's --import: loads the records of a cstopa export file (its
+  // bytes, gzip'd or not) that belong to this service, as its Import
+  // method, whose request is `request_type`, would (resources/import.h,
+  // ImportExportFile). Returns {created, skipped}.
+  virtual absl::StatusOr<std::pair<int, int>> ImportExport(
+      const google::protobuf::Descriptor& request_type,
+      const std::string& text) {
+    return absl::FailedPreconditionError(
+        "this service has no records to import");
+  }
   // More metrics for /metrics, in Prometheus text format (whole families,
   // with their HELP and TYPE lines); "" for none.
   virtual std::string MetricsText() const { return ""; }
@@ -123,8 +130,8 @@ struct HasBeginDrain<
 template <typename Resources, typename = void>
 struct HasResourceSet : std::false_type {};
 template <typename Resources>
-struct HasResourceSet<
-    Resources, std::void_t<decltype(&std::declval<Resources&>().set())>>
+struct HasResourceSet<Resources,
+                      std::void_t<decltype(&std::declval<Resources&>().set())>>
     : std::true_type {};
 // Whether Resources has a `set()` with a search index (resources/).
 template <typename Resources, typename = void>
@@ -189,10 +196,12 @@ class HandlerInstance : public ServiceInstance {
     if constexpr (server_internal::HasBeginDrain<Handler>::value)
       handler_.BeginDrain();
   }
-  ResourceSet* resource_set() override {
+  absl::StatusOr<std::pair<int, int>> ImportExport(
+      const google::protobuf::Descriptor& request_type,
+      const std::string& text) override {
     if constexpr (server_internal::HasResourceSet<Resources>::value)
-      return &resources_.set();
-    return nullptr;
+      return resources_.set().ImportExportText(request_type, text);
+    return ServiceInstance::ImportExport(request_type, text);
   }
 
  private:
