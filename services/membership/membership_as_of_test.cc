@@ -162,6 +162,92 @@ TEST_F(MembershipAsOfTest, RolesAreNotListedBeforeTheirFirstSource) {
   EXPECT_GT(after.roles_size(), 5);
 }
 
+// With include_not_known, the roles whose holding the sources do not state
+// on the day are listed too, each saying which it is; the roles known not to
+// be held stay out.
+TEST_F(MembershipAsOfTest, RolesNotKnownOnADateAreListedWhenAsked) {
+  v1::ListRolesRequest req;
+  req.set_filter("organization = \"bodies/csto-pa-council\"");
+  req.set_page_size(100);
+  req.set_include_not_known(true);
+  *req.mutable_as_of() = Day(2023, 6, 1);
+  v1::ListRolesResponse before;
+  ASSERT_TRUE(api_->ListRoles({}, req, &before).ok());
+  // Known from 2024 (the brochure), no start stated: not known in 2023.
+  ASSERT_GT(before.roles_size(), 5);
+  for (const v1::Role& r : before.roles())
+    EXPECT_EQ(r.as_of_knowledge(), AS_OF_KNOWLEDGE_NOT_KNOWN) << r.name();
+  *req.mutable_as_of() = Day(2024, 6, 1);
+  v1::ListRolesResponse after;
+  ASSERT_TRUE(api_->ListRoles({}, req, &after).ok());
+  EXPECT_EQ(after.roles_size(), before.roles_size());
+  for (const v1::Role& r : after.roles())
+    EXPECT_EQ(r.as_of_knowledge(), AS_OF_KNOWLEDGE_KNOWN) << r.name();
+
+  // A role that ended is known not to be held after its end: not listed.
+  v1::CreateRoleRequest create;
+  create.set_role_id("ended-council-member");
+  v1::Role* role = create.mutable_role();
+  role->set_person("persons/viktor-rogalev");
+  role->set_organization("bodies/csto-pa-council");
+  role->set_role_type(v1::ROLE_TYPE_MEMBER);
+  *role->mutable_period()->mutable_start_date() = Day(2020, 1, 1);
+  *role->mutable_period()->mutable_end_date() = Day(2020, 12, 31);
+  role->set_as_of_knowledge(AS_OF_KNOWLEDGE_KNOWN);  // output only: dropped
+  v1::Role created;
+  ASSERT_TRUE(
+      api_->CreateRole(common::testing::AdminCaller(), create, &created).ok());
+  EXPECT_EQ(created.as_of_knowledge(),
+            cstopa::type::v1::AS_OF_KNOWLEDGE_UNSPECIFIED);
+  *req.mutable_as_of() = Day(2021, 6, 1);
+  v1::ListRolesResponse later;
+  ASSERT_TRUE(api_->ListRoles({}, req, &later).ok());
+  std::vector<std::string> names;
+  for (const v1::Role& r : later.roles()) names.push_back(r.name());
+  EXPECT_THAT(
+      names, ::testing::Not(::testing::Contains("roles/ended-council-member")));
+  *req.mutable_as_of() = Day(2020, 6, 1);
+  v1::ListRolesResponse during;
+  ASSERT_TRUE(api_->ListRoles({}, req, &during).ok());
+  bool found = false;
+  for (const v1::Role& r : during.roles()) {
+    if (r.name() != "roles/ended-council-member") continue;
+    found = true;
+    EXPECT_EQ(r.as_of_knowledge(), AS_OF_KNOWLEDGE_KNOWN);
+  }
+  EXPECT_TRUE(found);
+
+  // Pages of one role each reach every role once.
+  req.set_page_size(1);
+  *req.mutable_as_of() = Day(2023, 6, 1);
+  std::vector<std::string> paged;
+  for (int i = 0; i < 100; ++i) {
+    v1::ListRolesResponse page;
+    ASSERT_TRUE(api_->ListRoles({}, req, &page).ok());
+    for (const v1::Role& r : page.roles()) paged.push_back(r.name());
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  std::vector<std::string> whole;
+  for (const v1::Role& r : before.roles()) whole.push_back(r.name());
+  EXPECT_EQ(paged, whole);
+
+  // Without as_of it is refused, naming the field.
+  v1::ListRolesRequest bad;
+  bad.set_include_not_known(true);
+  v1::ListRolesResponse none;
+  absl::Status refused = api_->ListRoles({}, bad, &none);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("include_not_known"), std::string::npos);
+  // Without include_not_known the list is as before: the known ones only.
+  req.clear_include_not_known();
+  req.clear_page_token();
+  req.set_page_size(100);
+  v1::ListRolesResponse plain;
+  ASSERT_TRUE(api_->ListRoles({}, req, &plain).ok());
+  EXPECT_EQ(plain.roles_size(), 0);
+}
+
 // The summary of every state says which figures are not known on the day.
 TEST_F(MembershipAsOfTest, TheMembershipSummarySaysWhatIsNotKnown) {
   v1::SummarizeMembershipRequest req;

@@ -185,7 +185,33 @@ void MembershipHandler::GetRole(GetRoleCall call) {
   r_->roles().Get(std::move(call));
 }
 void MembershipHandler::ListRoles(ListRolesCall call) {
-  r_->roles().List(std::move(call));
+  const v1::ListRolesRequest& req = call.request();
+  if (!req.include_not_known()) return r_->roles().List(std::move(call));
+  if (!req.has_as_of()) {
+    return call.Finish(
+        common::InvalidArgument("include_not_known",
+                                "needs `as_of`: the date the roles are known, "
+                                "or not, to be held on"));
+  }
+  // Every role the query finds, whatever its period, less those known not
+  // to be held on the day; the rest say whether they are known to be held.
+  common::ListCondition extra;
+  extra.fingerprint = "include_not_known";
+  extra.keep = [](google::protobuf::Message* m, int64_t day) {
+    auto* role = static_cast<v1::Role*>(m);
+    switch (common::RangeOn(role->period(), day)) {
+      case common::DayFact::kHeld:
+        role->set_as_of_knowledge(cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN);
+        return true;
+      case common::DayFact::kNotKnown:
+        role->set_as_of_knowledge(cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN);
+        return true;
+      case common::DayFact::kNotHeld:
+        break;
+    }
+    return false;
+  };
+  r_->roles().List(std::move(call), std::move(extra));
 }
 void MembershipHandler::CreateRole(CreateRoleCall call) {
   r_->roles().Create(std::move(call));

@@ -1084,9 +1084,9 @@ TEST_P(SummaryTest, PostsNotKnownOnADateAreListedApart) {
   v1::StateSummary then = State("states/kg", Day(2022, 6, 1));
   EXPECT_THAT(RoleNames(then.roles()),
               ::testing::Contains("roles/alishev-kg-plenipotentiary"));
-  EXPECT_THAT(RoleNames(then.not_known_roles()),
-              ::testing::Not(
-                  ::testing::Contains("roles/alishev-kg-plenipotentiary")));
+  EXPECT_THAT(
+      RoleNames(then.not_known_roles()),
+      ::testing::Not(::testing::Contains("roles/alishev-kg-plenipotentiary")));
   // A post that ended is in neither list after its end; one that began
   // later is in neither list before its start.
   AddRole("alishev-ended", "persons/shabdanbek-alishev", "bodies/csto-pa",

@@ -195,6 +195,12 @@ struct ListCondition {
   std::string sql;
   SqlValues params;
   std::string fingerprint;
+  // With `as_of`: read every row the query finds whatever its period (the
+  // declaration's as_of columns are not compared), and keep those for which
+  // `keep(resource, day)` is true (it may fill fields); the others are left
+  // out of the page, which may then be shorter than asked (AIP-158 allows
+  // it), its next_page_token as ever.
+  std::function<bool(google::protobuf::Message*, int64_t day)> keep;
 };
 
 // What every resource of one service shares: the store, page tokens, API
@@ -554,7 +560,7 @@ class Resource {
             &q.extra_fingerprint, "\n",
             resource_internal::AsOfFingerprint(req.as_of(), req.has_as_of()));
       }
-      if (by_period && req.has_as_of()) {
+      if (by_period && req.has_as_of() && !extra.keep) {
         std::string cond = absl::StrCat(decl_.as_of_start_column, " <= ? AND ",
                                         decl_.as_of_end_column, " >= ?");
         q.extra_sql = q.extra_sql.empty()
@@ -587,7 +593,7 @@ class Resource {
       return req.AppendToString(key);
     });
     if (slot.hit) return;
-    if (!decl_.compute) {
+    if (!decl_.compute && !extra.keep) {
       // The stored bytes, sent as they are (less the fields the view leaves
       // out). Room for the page is made at the first row: growing a string
       // of tens of kilobytes row by row copies it again and again.
@@ -664,9 +670,23 @@ class Resource {
         },
         deadline,
         [this, out, day = *day, slot = std::move(slot),
+         keep = std::move(extra.keep),
          call = std::move(call)](absl::StatusOr<std::string> next) mutable {
           if (!next.ok()) return call.Finish(next.status());
           ComputeAll(out, day);
+          if (keep) {
+            const auto* refl = out->GetReflection();
+            const int n = refl->FieldSize(*out, fields.items);
+            int kept = 0;
+            for (int i = 0; i < n; ++i) {
+              if (!keep(refl->MutableRepeatedMessage(out, fields.items, i),
+                        day))
+                continue;
+              if (i != kept) refl->SwapElements(out, fields.items, i, kept);
+              ++kept;
+            }
+            for (int i = kept; i < n; ++i) refl->RemoveLast(out, fields.items);
+          }
           out->GetReflection()->SetString(out, fields.next_page_token,
                                           *std::move(next));
           if (slot.key.empty()) return call.Finish(absl::OkStatus());
