@@ -1,7 +1,5 @@
 #include "cli/commands.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -12,6 +10,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -40,6 +39,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
+#include "services/common/base/gzip.h"
 
 namespace cstopa::cli {
 namespace {
@@ -1254,44 +1254,6 @@ absl::StatusOr<int> Commands::Documents(const std::string& filter,
 
 namespace {
 
-// Gunzips a stream a piece at a time.
-class Gunzipper {
- public:
-  Gunzipper() { ok_ = inflateInit2(&z_, 15 + 16) == Z_OK; }
-  ~Gunzipper() {
-    if (ok_) inflateEnd(&z_);
-  }
-  Gunzipper(const Gunzipper&) = delete;
-  Gunzipper& operator=(const Gunzipper&) = delete;
-
-  // Inflates `in`, handing what comes out to `out`; false when `in` is not
-  // gzip (or zlib could not start).
-  bool Feed(absl::string_view in,
-            const std::function<void(absl::string_view)>& out) {
-    if (!ok_) return false;
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z_.avail_in = static_cast<uInt>(in.size());
-    while (z_.avail_in > 0 && !ended_) {
-      char buffer[64 << 10];
-      z_.next_out = reinterpret_cast<Bytef*>(buffer);
-      z_.avail_out = sizeof(buffer);
-      const int rc = inflate(&z_, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return false;
-      out(absl::string_view(buffer, sizeof(buffer) - z_.avail_out));
-      if (rc == Z_STREAM_END) ended_ = true;
-      if (rc == Z_BUF_ERROR) break;
-    }
-    return true;
-  }
-  // The gzip stream's end was read.
-  bool ended() const { return ended_; }
-
- private:
-  z_stream z_{};
-  bool ok_ = false;
-  bool ended_ = false;
-};
-
 // "membership" for "cstopa.membership.v1.State" or
 // "cstopa.membership.v1.MembershipService"; "" for a name outside cstopa.*.
 std::string ServiceOf(absl::string_view full_name) {
@@ -1399,7 +1361,7 @@ class ExportReader {
   }
 
   const bool popolo_;
-  Gunzipper gunzip_;
+  common::Gunzipper gunzip_;
   std::string partial_;
   std::string last_;
   std::string error_;
@@ -1530,18 +1492,13 @@ namespace {
 // `in` gunzip'd, or an error naming `file`.
 absl::StatusOr<std::string> Gunzip(const std::string& file,
                                    absl::string_view in) {
-  Gunzipper gunzip;
-  std::string out;
-  if (!gunzip.Feed(in,
-                   [&out](absl::string_view text) {
-                     out.append(text.data(), text.size());
-                   }) ||
-      !gunzip.ended()) {
+  std::optional<std::string> out = common::Gunzip(in);
+  if (!out) {
     return UsageError(
         absl::StrCat("import: ", file,
                      " is not a whole gzip file (as cstopa export writes)"));
   }
-  return out;
+  return *std::move(out);
 }
 
 // "ActionPlanItem" -> "actionPlanItem": a record's member in a service's

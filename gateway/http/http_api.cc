@@ -30,6 +30,7 @@
 #include "grpcpp/support/client_callback.h"
 #include "services/common/api/trace_context.h"
 #include "services/common/base/errors.h"
+#include "services/common/base/gzip.h"
 #include "services/common/server/interceptors.h"
 #include "services/common/server/local_binding.h"
 #include "services/common/server/metrics.h"
@@ -263,7 +264,8 @@ struct HttpApi::Impl {
         made->etag = EtagOf(made->json);
       }
       if (want_gzip && made->json.size() >= options.gzip_min_bytes) {
-        if (std::optional<std::string> zipped = Gzip(made->json, kGzipLevel))
+        if (std::optional<std::string> zipped =
+                common::Gzip(made->json, kGzipLevel))
           made->gzip = std::move(*zipped);
       }
       rendered.Put(type, made);
@@ -281,7 +283,8 @@ struct HttpApi::Impl {
       doc = openapi;
     }
     if (r.gzip_ok && doc->gzip.empty()) {
-      if (std::optional<std::string> zipped = Gzip(doc->json, kGzipLevel)) {
+      if (std::optional<std::string> zipped =
+              common::Gzip(doc->json, kGzipLevel)) {
         auto made = std::make_shared<RenderedAnswers::Answer>(*doc);
         made->gzip = std::move(*zipped);
         doc = made;
@@ -315,7 +318,8 @@ struct HttpApi::Impl {
         Finish(r, 200, std::move(headers), answer.gzip, 0, request_id, "");
         return;
       }
-      if (std::optional<std::string> zipped = Gzip(answer.json, kGzipLevel)) {
+      if (std::optional<std::string> zipped =
+              common::Gzip(answer.json, kGzipLevel)) {
         headers.push_back({"Content-Encoding", "gzip"});
         Finish(r, 200, std::move(headers), std::move(*zipped), 0, request_id,
                "");
@@ -928,7 +932,7 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(
     for (size_t i = 0; i < WebAssets().size(); ++i) {
       const WebAsset& asset = WebAssets()[i];
       if (!IsTextType(asset.content_type)) continue;
-      std::optional<std::string> zipped = Gzip(asset.bytes, kGzipLevel);
+      std::optional<std::string> zipped = common::Gzip(asset.bytes, kGzipLevel);
       if (zipped && zipped->size() < asset.bytes.size())
         impl.web_gzip[i] = *std::move(zipped);
     }

@@ -22,6 +22,7 @@
 #include "cstopa/membership/v1/membership.pb.h"
 #include "gateway/http/json_text.h"
 #include "google/protobuf/descriptor.h"
+#include "services/common/api/language.h"
 
 namespace cstopa::gateway::http {
 namespace {
@@ -86,26 +87,17 @@ std::string Words(const google::protobuf::EnumDescriptor* e, int value,
 }
 
 // The text to name a thing by: the English one, else the first.
-const LocalizedText* Preferred(const Texts& texts) {
-  for (const LocalizedText& t : texts) {
-    if (t.language_code() == "en" || absl::StartsWith(t.language_code(), "en-"))
-      return &t;
-  }
-  return texts.empty() ? nullptr : &texts[0];
-}
-std::string Name(const Texts& texts) {
-  const LocalizedText* t = Preferred(texts);
-  return t == nullptr ? "" : t->text();
-}
+std::string Name(const Texts& texts) { return common::PreferredText(texts); }
 
-// The texts other than the preferred one, as Popolo other_names (with the
-// language beside them); `note` says what they are.
+// The texts of `texts` other than the one it is named by, as Popolo
+// other_names (with the language beside them); `note` says what they are.
+// With `include_preferred`, that one too.
 std::vector<std::string> OtherNames(const Texts& texts, absl::string_view note,
                                     bool include_preferred = false) {
   std::vector<std::string> out;
-  const LocalizedText* preferred = Preferred(texts);
+  const std::string name = include_preferred ? "" : Name(texts);
   for (const LocalizedText& t : texts) {
-    if ((&t == preferred && !include_preferred) || t.text().empty()) continue;
+    if (t.text().empty() || t.text() == name) continue;
     out.push_back(Object()
                       .Str("name", t.text())
                       .Str("lang", t.language_code())
@@ -113,6 +105,24 @@ std::vector<std::string> OtherNames(const Texts& texts, absl::string_view note,
                       .Close());
   }
   return out;
+}
+
+// A new Popolo object: its id, name and other names.
+Object Named(absl::string_view id, const Texts& display_name) {
+  Object o;
+  o.Str("id", id)
+      .Str("name", Name(display_name))
+      .Raw("other_names", Array(OtherNames(display_name, "")));
+  return o;
+}
+
+// An ISO 3166-1 country code as Popolo `identifiers`; "" without one.
+std::string IsoIdentifier(const std::string& region_code) {
+  if (region_code.empty()) return "";
+  return Array({Object()
+                    .Str("identifier", region_code)
+                    .Str("scheme", "ISO 3166-1 alpha-2")
+                    .Close()});
 }
 
 // A date as precise as it is: "2024", "2024-05", "2024-05-31"; "" unset.
@@ -124,10 +134,11 @@ std::string DateText(const google::type::Date& d) {
 }
 
 // A time as Popolo's patterns take it, to the second, in UTC.
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
 std::string TimeText(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                          absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
+  return TimeText(absl::FromUnixSeconds(t.seconds()));
 }
 
 // `start_date` and `end_date` of `range`: only the dates the sources state;
@@ -260,7 +271,7 @@ class PopoloFormat final : public ExportFormat {
 
   std::string End() override {
     std::string out = MembershipSections();
-    if (opened_.count("events") == 0) out += Open("events");
+    if (events_ == 0) out += Open("events");  // none came: an empty array
     out += Close();
     absl::StrAppend(
         &out, "\"meta\":",
@@ -268,9 +279,7 @@ class PopoloFormat final : public ExportFormat {
             .Str("format", "popolo")
             .Str("generator", "cstopa")
             .Str("spec", "https://www.popoloproject.com/specs/")
-            .Str("exportTime",
-                 absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
-                                  absl::UTCTimeZone()))
+            .Str("exportTime", TimeText(absl::Now()))
             .Raw("snapshots",
                  absl::StrCat("[", absl::StrJoin(snapshots_, ","), "]"))
             .Raw("recordCount", absl::StrCat(objects_))
@@ -311,7 +320,6 @@ class PopoloFormat final : public ExportFormat {
   // Opens array `key` (closing the one open); "" when it is open already.
   std::string Open(absl::string_view key) {
     if (open_ == key) return "";
-    opened_.insert(std::string(key));
     std::string out = Close();
     absl::StrAppend(&out, "\"", key, "\":[\n");
     open_ = std::string(key);
@@ -368,10 +376,7 @@ class PopoloFormat final : public ExportFormat {
   std::vector<std::string> Persons() const {
     std::vector<std::string> out;
     for (const mv1::Person& p : persons_) {
-      Object o;
-      o.Str("id", p.name())
-          .Str("name", Name(p.display_name()))
-          .Raw("other_names", Array(OtherNames(p.display_name(), "")));
+      Object o = Named(p.name(), p.display_name());
       if (auto it = state_names_.find(p.state()); it != state_names_.end())
         o.Str("national_identity", it->second);
       Times(o, p).Raw("sources", SourcesJson(p.provenance()));
@@ -384,17 +389,9 @@ class PopoloFormat final : public ExportFormat {
     std::vector<std::string> out;
     const auto* body_kind = mv1::BodyKind_descriptor();
     for (const mv1::State& s : states_) {
-      Object o;
-      o.Str("id", s.name())
-          .Str("name", Name(s.display_name()))
-          .Raw("other_names", Array(OtherNames(s.display_name(), "")))
-          .Str("classification", "state");
-      if (!s.region_code().empty()) {
-        o.Raw("identifiers", Array({Object()
-                                        .Str("identifier", s.region_code())
-                                        .Str("scheme", "ISO 3166-1 alpha-2")
-                                        .Close()}));
-      }
+      Object o = Named(s.name(), s.display_name());
+      o.Str("classification", "state")
+          .Raw("identifiers", IsoIdentifier(s.region_code()));
       Times(o, s).Raw("sources", SourcesJson(s.provenance()));
       out.push_back(o.Close());
     }
@@ -419,21 +416,15 @@ class PopoloFormat final : public ExportFormat {
       out.push_back(o.Close());
     }
     for (const mv1::Parliament& p : parliaments_) {
-      Object o;
-      o.Str("id", p.name())
-          .Str("name", Name(p.display_name()))
-          .Raw("other_names", Array(OtherNames(p.display_name(), "")))
-          .Str("classification", "legislature")
+      Object o = Named(p.name(), p.display_name());
+      o.Str("classification", "legislature")
           .Str("parent_id", p.state())
           .Raw("links", Website(p.website_uri()));
       Times(o, p).Raw("sources", SourcesJson(p.provenance()));
       out.push_back(o.Close());
       for (const mv1::Chamber& c : p.chambers()) {
         out.push_back(
-            Object()
-                .Str("id", ChamberId(p.name(), c.chamber_id()))
-                .Str("name", Name(c.display_name()))
-                .Raw("other_names", Array(OtherNames(c.display_name(), "")))
+            Named(ChamberId(p.name(), c.chamber_id()), c.display_name())
                 .Str("classification", "chamber")
                 .Str("parent_id", p.name())
                 .Raw("links", Website(c.website_uri()))
@@ -442,29 +433,18 @@ class PopoloFormat final : public ExportFormat {
       }
     }
     for (const mv1::Delegation& d : delegations_) {
-      Object o;
-      o.Str("id", d.name())
-          .Str("name", Name(d.display_name()))
-          .Raw("other_names", Array(OtherNames(d.display_name(), "")))
-          .Str("classification", "delegation")
+      Object o = Named(d.name(), d.display_name());
+      o.Str("classification", "delegation")
           .Str("parent_id", ParentOf(d.name()));
       Times(o, d).Raw("sources", SourcesJson(d.provenance()));
       out.push_back(o.Close());
     }
     for (const mv1::Partner& p : partners_) {
-      Object o;
       std::string kind = Words(mv1::OrganizationType_descriptor(),
                                p.organization_type(), "ORGANIZATION_TYPE_");
-      o.Str("id", p.name())
-          .Str("name", Name(p.display_name()))
-          .Raw("other_names", Array(OtherNames(p.display_name(), "")))
-          .Str("classification", kind.empty() ? "partner" : kind);
-      if (!p.region_code().empty()) {
-        o.Raw("identifiers", Array({Object()
-                                        .Str("identifier", p.region_code())
-                                        .Str("scheme", "ISO 3166-1 alpha-2")
-                                        .Close()}));
-      }
+      Object o = Named(p.name(), p.display_name());
+      o.Str("classification", kind.empty() ? "partner" : kind)
+          .Raw("identifiers", IsoIdentifier(p.region_code()));
       Times(o, p).Raw("sources", SourcesJson(p.provenance()));
       out.push_back(o.Close());
     }
@@ -656,7 +636,6 @@ class PopoloFormat final : public ExportFormat {
 
   bool membership_written_ = false;
   std::string open_;  // the array being written
-  std::set<std::string> opened_;
   int64_t events_ = 0;
   int64_t objects_ = 0;
   std::vector<std::string> snapshots_;

@@ -20,6 +20,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_callback.h"
 #include "services/common/base/errors.h"
+#include "services/common/base/gzip.h"
 #include "services/common/server/interceptors.h"
 
 namespace cstopa::gateway::http {
@@ -158,7 +159,7 @@ class Download : public std::enable_shared_from_this<Download> {
   bool started_ = false;
   bool failed_ = false;
   size_t bytes_out_ = 0;  // compressed bytes handed to the socket
-  GzipStream gzip_{kGzipLevel};
+  common::GzipStream gzip_{kGzipLevel};
 
   absl::Mutex mu_;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -1034,12 +1034,12 @@ class RealSuiteTest(unittest.TestCase):
         self.assertEqual(sorted(summary["services"]),
                          ["events", "legislation", "membership", "monitoring"])
 
-    def start_empty_suite(self, name, extra=None):
+    def start_empty_suite(self, name, extra=None, servers=None):
         """Four services with empty stores (--seed=none) and a gateway in
         front of them; returns the gateway's HTTP address. `extra`: service
-        -> more flags."""
+        -> more flags; `servers`, when given, gets service -> Server."""
         keys = os.path.join(self.tmp, "api_keys")
-        servers = {}
+        servers = {} if servers is None else servers
         for service in BACKENDS:
             server = Server("%s-%s" % (name, service), self.binaries[service],
                             self.tmp, ["--store=sqlite::memory:",
@@ -1050,7 +1050,6 @@ class RealSuiteTest(unittest.TestCase):
             servers[service] = server
         for server in servers.values():
             server.wait_for_ports("grpc_port")
-        self.last_servers = servers
         gateway = self.start_gateway(name + "-gateway", {
             s: servers[s].ports["grpc_port"] for s in BACKENDS})
         self.addCleanup(gateway.stop)
@@ -1311,8 +1310,8 @@ class RealSuiteTest(unittest.TestCase):
         extra = {s: ["--store=" + stores[s],
                      "--import=" + (zipped if s == "membership" else data)]
                  for s in BACKENDS}
-        empty = self.start_empty_suite("started", extra)
-        self.started = self.last_servers
+        started = {}
+        empty = self.start_empty_suite("started", extra, started)
         states = self.cli("states", gateway=empty)
         self.assert_ok(states)
         rows = [line.split()[0] for line in states.stdout.splitlines()[1:]]
@@ -1335,7 +1334,7 @@ class RealSuiteTest(unittest.TestCase):
             return int(logged[0]["created"]), int(logged[0]["skipped"])
 
         for s in BACKENDS:
-            self.assertEqual(imported(self.started[s]),
+            self.assertEqual(imported(started[s]),
                              (expected.get(s, 0), 0), s)
         # Started again on the same store: nothing new.
         again = Server("again-membership", self.binaries["membership"],

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "cstopa/type/v1/types.pb.h"
 #include "google/protobuf/descriptor.h"
 
 namespace cstopa::common {
@@ -118,6 +119,16 @@ bool PreferLanguagesSerialized(const std::vector<std::string>& languages,
   PreferLanguages(languages, message);
   bytes->clear();
   return message->SerializeToString(bytes);
+}
+
+std::string PreferredText(
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
+        texts) {
+  for (const auto& t : texts) {
+    if (t.language_code() == "en" || absl::StartsWith(t.language_code(), "en-"))
+      return t.text();
+  }
+  return texts.empty() ? std::string() : texts[0].text();
 }
 
 }  // namespace cstopa::common

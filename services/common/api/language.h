@@ -20,6 +20,11 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
+
+namespace cstopa::type::v1 {
+class LocalizedText;
+}  // namespace cstopa::type::v1
 
 namespace cstopa::common {
 
@@ -47,6 +52,13 @@ std::unique_ptr<google::protobuf::Message> InLanguages(
 bool PreferLanguagesSerialized(const std::vector<std::string>& languages,
                                google::protobuf::Message* message,
                                std::string* bytes);
+
+// The text to name a thing by where one language must be chosen (search
+// hits, the Popolo export): the English text of `texts`, else the first; ""
+// when there is none.
+std::string PreferredText(
+    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
+        texts);
 
 }  // namespace cstopa::common
 

@@ -1,9 +1,8 @@
 #include "services/common/resources/import.h"
 
-#include <zlib.h>
-
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -18,6 +17,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/base/errors.h"
+#include "services/common/base/gzip.h"
 #include "services/common/query/validation.h"
 
 namespace cstopa::common::import_internal {
@@ -194,44 +194,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// `text` gunzip'd when it is gzip (magic 1f 8b), else as it is.
-absl::StatusOr<std::string> MaybeGunzip(absl::string_view text) {
-  if (text.size() < 2 || static_cast<unsigned char>(text[0]) != 0x1f ||
-      static_cast<unsigned char>(text[1]) != 0x8b)
-    return std::string(text);
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK)
-    return absl::InternalError("zlib: inflateInit2 failed");
-  std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  char buf[1 << 16];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - z.avail_out);
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END)
-    return absl::InvalidArgumentError(
-        "not a whole gzip file (as cstopa export writes it)");
-  return out;
-}
-
-// The member of `record` (a <Service>Record message) that holds a `type`.
-const FieldDescriptor* MemberFor(const Descriptor& record,
-                                 absl::string_view type) {
-  for (int i = 0; i < record.field_count(); ++i) {
-    const FieldDescriptor* f = record.field(i);
-    if (f->message_type() != nullptr && f->message_type()->full_name() == type)
-      return f;
-  }
-  return nullptr;
-}
-
 // `message` with each `records[N]` preceded by the line record N came from.
 std::string NameLines(absl::string_view message,
                       const std::vector<int>& line_of) {
@@ -262,10 +224,13 @@ std::string NameLines(absl::string_view message,
 
 }  // namespace
 
-absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
-    ResourceSet* set, const Descriptor& request_type, absl::string_view text) {
-  absl::StatusOr<std::string> plain = MaybeGunzip(text);
-  if (!plain.ok()) return plain.status();
+absl::StatusOr<std::pair<int, int>> ResourceSet::ImportExportText(
+    const Descriptor& request_type, absl::string_view text) {
+  std::optional<std::string> plain =
+      LooksGzipped(text) ? Gunzip(text) : std::string(text);
+  if (!plain)
+    return absl::InvalidArgumentError(
+        "not a whole gzip file (as cstopa export writes it)");
   const Message* prototype =
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(
           &request_type);
@@ -300,8 +265,13 @@ absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
     if (type == fields.end()) continue;  // header, snapshot or end
     const std::string& type_name = type->second.string_value();
     if (!absl::StartsWith(type_name, package)) continue;  // another service's
+    const Descriptor* type_descriptor =
+        request_type.file()->pool()->FindMessageTypeByName(type_name);
     const FieldDescriptor* member =
-        MemberFor(*records->message_type(), type_name);
+        type_descriptor == nullptr
+            ? nullptr
+            : resource_internal::FieldOfType(*records->message_type(),
+                                             *type_descriptor);
     auto resource = fields.find("resource");
     if (member == nullptr)
       return fail(absl::StrCat("no record type ", type_name, " in ",
@@ -321,11 +291,11 @@ absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
           absl::StrCat("not a ", type_name, ": ", std::string(s.message())));
     line_of.push_back(number);
   }
-  if (line_of.empty()) return import_internal::ImportCounts();
+  if (line_of.empty()) return std::make_pair(0, 0);
   absl::Notification done;
   absl::StatusOr<import_internal::ImportCounts> result;
   import_internal::RunImportUnchecked(
-      set, *request, absl::InfiniteFuture(),
+      this, *request, absl::InfiniteFuture(),
       [&](absl::StatusOr<import_internal::ImportCounts> counts) {
         result = std::move(counts);
         done.Notify();
@@ -335,15 +305,7 @@ absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
     return absl::Status(result.status().code(),
                         NameLines(result.status().message(), line_of));
   }
-  return result;
-}
-
-absl::StatusOr<std::pair<int, int>> ResourceSet::ImportExportText(
-    const Descriptor& request_type, absl::string_view text) {
-  absl::StatusOr<import_internal::ImportCounts> counts =
-      ImportExportFile(this, request_type, text);
-  if (!counts.ok()) return counts.status();
-  return std::make_pair(counts->created, counts->skipped);
+  return std::make_pair(result->created, result->skipped);
 }
 
 }  // namespace cstopa::common

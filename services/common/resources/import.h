@@ -78,22 +78,6 @@ void RunImportUnchecked(
 
 }  // namespace import_internal
 
-// What a server's `--import=FILE` does at start: loads the records of a
-// cstopa export file (the gateway's `GET /v1/export`, as `cstopa export`
-// writes it: JSON Lines, gzip'd or not) that belong to the service whose
-// Import... request is `request_type` (a generated message), as that call
-// would: every record checked first, all stored in one transaction or none,
-// records whose names were ever used skipped (so that importing the same
-// file at every start changes nothing after the first). Lines of other
-// services, the header, snapshot and end lines are passed over. Blocks until
-// the store is done. A line that is not JSON, a record of an unknown type,
-// an export that ended with an error, or a refused record fails it, naming
-// the line (`line 12: ...`). A file without records of the service imports
-// nothing.
-absl::StatusOr<import_internal::ImportCounts> ImportExportFile(
-    ResourceSet* set, const google::protobuf::Descriptor& request_type,
-    absl::string_view text);
-
 // Serves the `Import...` call `call` over the collections of `set`.
 template <typename Request, typename Response>
 void ServeImport(ResourceSet* set, UnaryCall<Request, Response> call) {

@@ -218,9 +218,19 @@ class ResourceSet {
   const ApiKeyStore& keys() const { return *keys_; }
   int64_t Today() const { return today_(); }
 
-  // A server's --import: the records of a cstopa export file that belong
-  // to the service whose Import request is `request_type`, loaded as that
-  // call would; {created, skipped}. See ImportExportFile (import.h).
+  // What a server's `--import=FILE` does at start (import.cc): loads the
+  // records of a cstopa export file (the gateway's `GET /v1/export`, as
+  // `cstopa export` writes it: JSON Lines, gzip'd or not) that belong to the
+  // service whose Import... request is `request_type` (a generated
+  // message), as that call would (import.h): every record checked first,
+  // all stored in one transaction or none, records whose names were ever
+  // used skipped (so that importing the same file at every start changes
+  // nothing after the first). Lines of other services, the header,
+  // snapshot and end lines are passed over. Blocks until the store is done.
+  // A line that is not JSON, a record of an unknown type, an export that
+  // ended with an error, or a refused record fails it, naming the line
+  // (`line 12: ...`). Returns {created, skipped}; a file without records of
+  // the service imports nothing.
   absl::StatusOr<std::pair<int, int>> ImportExportText(
       const google::protobuf::Descriptor& request_type, absl::string_view text);
 

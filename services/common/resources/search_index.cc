@@ -52,16 +52,6 @@ void SetDate(int64_t day, google::type::Date* out) {
 
 }  // namespace
 
-std::string PreferredText(
-    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
-        texts) {
-  for (const auto& t : texts) {
-    if (t.language_code() == "en" || absl::StartsWith(t.language_code(), "en-"))
-      return t.text();
-  }
-  return texts.empty() ? std::string() : texts[0].text();
-}
-
 void AppendTexts(const google::protobuf::RepeatedPtrField<
                      cstopa::type::v1::LocalizedText>& texts,
                  std::string* out) {

@@ -52,6 +52,7 @@
 #include "absl/time/time.h"
 #include "cstopa/type/v1/types.pb.h"
 #include "services/common/api/call.h"
+#include "services/common/api/language.h"
 #include "services/common/base/dates.h"
 #include "services/common/query/paging.h"
 #include "services/common/store/read_cache.h"
@@ -71,12 +72,8 @@ struct SearchEntry {
   int64_t date = 0;
 };
 
-// Helpers for ResourceDecl::search.
+// Helpers for ResourceDecl::search (with PreferredText, api/language.h).
 //
-// The English text of `texts`, else the first; "" when there is none.
-std::string PreferredText(
-    const google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>&
-        texts);
 // Appends every text of `texts` to `out`, each on a line of its own.
 void AppendTexts(const google::protobuf::RepeatedPtrField<
                      cstopa::type::v1::LocalizedText>& texts,

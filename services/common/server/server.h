@@ -87,8 +87,8 @@ class ServiceInstance {
   virtual void BeginDrain() {}
   // A server's --import: loads the records of a cstopa export file (its
   // bytes, gzip'd or not) that belong to this service, as its Import
-  // method, whose request is `request_type`, would (resources/import.h,
-  // ImportExportFile). Returns {created, skipped}.
+  // method, whose request is `request_type`, would
+  // (ResourceSet::ImportExportText). Returns {created, skipped}.
   virtual absl::StatusOr<std::pair<int, int>> ImportExport(
       const google::protobuf::Descriptor& request_type,
       const std::string& text) {
