@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -77,6 +78,22 @@ common::WriteHooks<v1::Partner> PartnerKindHooks() {
   common::WriteHooks<v1::Partner> hooks;
   hooks.prepare = [](const v1::Partner*, v1::Partner* p) { SettleKind(p); };
   return hooks;
+}
+
+// What the sources say of `role` on `day`: KNOWN when it is known to be
+// held, NOT_KNOWN when they do not say; nullopt when it is known not to be
+// held.
+std::optional<cstopa::type::v1::AsOfKnowledge> HeldOn(const v1::Role& role,
+                                                      int64_t day) {
+  switch (common::RangeOn(role.period(), day)) {
+    case common::DayFact::kHeld:
+      return cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN;
+    case common::DayFact::kNotKnown:
+      return cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN;
+    case common::DayFact::kNotHeld:
+      break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -199,17 +216,9 @@ void MembershipHandler::ListRoles(ListRolesCall call) {
   extra.fingerprint = "include_not_known";
   extra.keep = [](google::protobuf::Message* m, int64_t day) {
     auto* role = static_cast<v1::Role*>(m);
-    switch (common::RangeOn(role->period(), day)) {
-      case common::DayFact::kHeld:
-        role->set_as_of_knowledge(cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN);
-        return true;
-      case common::DayFact::kNotKnown:
-        role->set_as_of_knowledge(cstopa::type::v1::AS_OF_KNOWLEDGE_NOT_KNOWN);
-        return true;
-      case common::DayFact::kNotHeld:
-        break;
-    }
-    return false;
+    std::optional<cstopa::type::v1::AsOfKnowledge> held = HeldOn(*role, day);
+    if (held) role->set_as_of_knowledge(*held);
+    return held.has_value();
   };
   r_->roles().List(std::move(call), std::move(extra));
 }
@@ -338,16 +347,13 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
                     });
           // Held on the day, or not known to be: the rest did not hold.
           for (v1::Role& r : roles) {
-            switch (common::RangeOn(r.period(), day)) {
-              case common::DayFact::kHeld:
-                NameRole(work->dir, std::move(r), out->add_roles());
-                break;
-              case common::DayFact::kNotKnown:
-                NameRole(work->dir, std::move(r), out->add_not_known_roles());
-                break;
-              case common::DayFact::kNotHeld:
-                break;
-            }
+            std::optional<cstopa::type::v1::AsOfKnowledge> held =
+                HeldOn(r, day);
+            if (!held) continue;
+            NameRole(work->dir, std::move(r),
+                     *held == cstopa::type::v1::AS_OF_KNOWLEDGE_KNOWN
+                         ? out->add_roles()
+                         : out->add_not_known_roles());
           }
           *out->mutable_as_of_date() = common::DayToDate(day);
           work->call.Finish(absl::OkStatus());
