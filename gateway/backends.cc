@@ -103,11 +103,38 @@ Breaker::Snapshot Breaker::Get() const {
 }
 
 Backend::Backend(std::string service, std::string target,
-                 std::shared_ptr<grpc::Channel> channel, BreakerOptions breaker)
+                 std::shared_ptr<grpc::Channel> channel, BreakerOptions breaker,
+                 const std::string& grpc_service, int batches)
     : service_(std::move(service)),
       target_(std::move(target)),
       channel_(std::move(channel)),
-      breaker_(breaker) {}
+      breaker_(breaker) {
+  const google::protobuf::ServiceDescriptor* descriptor =
+      batches > 0 ? google::protobuf::DescriptorPool::generated_pool()
+                        ->FindServiceByName(grpc_service)
+                  : nullptr;
+  if (descriptor == nullptr) return;
+  absl::flat_hash_map<const google::protobuf::Descriptor*, int> uses;
+  for (int i = 0; i < descriptor->method_count(); ++i)
+    ++uses[descriptor->method(i)->input_type()];
+  for (int i = 0; i < descriptor->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* m = descriptor->method(i);
+    if (m->client_streaming() || m->server_streaming() ||
+        !common::IsReadMethod(m->name()) || uses[m->input_type()] != 1)
+      continue;
+    batched_[m->input_type()] =
+        absl::StrCat("/", descriptor->full_name(), "/", m->name());
+  }
+  common::CallBatcher::Options options;
+  options.max_in_flight = batches;
+  batcher_ = std::make_unique<common::CallBatcher>(channel_, options);
+}
+
+const std::string* Backend::BatchedMethod(
+    const google::protobuf::Descriptor* request_type) const {
+  auto it = batched_.find(request_type);
+  return it == batched_.end() ? nullptr : &it->second;
+}
 
 std::string Backend::Connectivity() const {
   switch (channel_->GetState(/*try_to_connect=*/false)) {
@@ -127,7 +154,7 @@ std::string Backend::Connectivity() const {
 
 absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
     const BackendTargets& targets, BreakerOptions breaker,
-    std::optional<common::TlsOptions> tls) {
+    std::optional<common::TlsOptions> tls, int batches) {
   struct Spec {
     const char* service;
     const std::string* target;
@@ -147,6 +174,9 @@ absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
   for (const Spec& spec : specs) {
     common::ChannelOptions options;
     options.services = {spec.grpc_service};
+    // A batch holds reads only (the server refuses anything else), so it is
+    // retried as they are.
+    options.read_methods = {"cstopa.batch.v1.BatchService/CallBatch"};
     options.tls = tls;
     auto channel = common::NewChannel(*spec.target, options);
     if (!channel.ok()) {
@@ -158,7 +188,8 @@ absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
     // do not wait for connections and readiness shows at once.
     (*channel)->GetState(/*try_to_connect=*/true);
     backends->all_.push_back(std::make_unique<Backend>(
-        spec.service, *spec.target, std::move(*channel), breaker));
+        spec.service, *spec.target, std::move(*channel), breaker,
+        spec.grpc_service, batches));
   }
   return backends;
 }

@@ -26,12 +26,15 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/channel.h"
+#include "services/common/client/call_batcher.h"
 #include "services/common/client/channel.h"
 
 namespace cstopa::gateway {
@@ -92,15 +95,27 @@ class Breaker {
   Snapshot stats_ ABSL_GUARDED_BY(mu_);
 };
 
-// One backend service: its name, target, channel and breaker.
+// One backend service: its name, target, channel, breaker and, when its
+// reads are batched, its batcher.
 class Backend {
  public:
+  // With `batches` > 0 the backend's unary reads go through a CallBatcher
+  // (client/call_batcher.h) with that many batches in flight; `grpc_service`
+  // is the backend's full service name.
   Backend(std::string service, std::string target,
-          std::shared_ptr<grpc::Channel> channel, BreakerOptions breaker);
+          std::shared_ptr<grpc::Channel> channel, BreakerOptions breaker,
+          const std::string& grpc_service = "", int batches = 0);
 
   const std::string& service() const { return service_; }
   const std::string& target() const { return target_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // The batcher of the backend's reads; null when they are not batched.
+  common::CallBatcher* batcher() { return batcher_.get(); }
+  // The path ("/pkg.Service/Method") of the unary read whose request is
+  // `request_type`, when it is batched; null otherwise (a request type that
+  // two methods share is never batched).
+  const std::string* BatchedMethod(
+      const google::protobuf::Descriptor* request_type) const;
   Breaker& breaker() { return breaker_; }
   const Breaker& breaker() const { return breaker_; }
 
@@ -113,6 +128,9 @@ class Backend {
   const std::string target_;
   const std::shared_ptr<grpc::Channel> channel_;
   Breaker breaker_;
+  std::unique_ptr<common::CallBatcher> batcher_;
+  absl::flat_hash_map<const google::protobuf::Descriptor*, std::string>
+      batched_;
 };
 
 // The four backends, made once when the gateway starts.
@@ -129,9 +147,10 @@ class Backends {
   // on UNAVAILABLE, request ids and trace context), over TLS when `tls` is
   // set (mutual TLS when it has a client certificate). INVALID_ARGUMENT for
   // a bad target or inconsistent TLS options.
+  // `batches`: see Backend (0: every call a gRPC call of its own).
   static absl::StatusOr<std::unique_ptr<Backends>> Connect(
       const BackendTargets& targets, BreakerOptions breaker = {},
-      std::optional<common::TlsOptions> tls = std::nullopt);
+      std::optional<common::TlsOptions> tls = std::nullopt, int batches = 0);
 
   Backend& membership() { return *all_[0]; }
   Backend& legislation() { return *all_[1]; }

@@ -22,6 +22,8 @@
 #ifndef CSTOPA_GATEWAY_FAN_OUT_H_
 #define CSTOPA_GATEWAY_FAN_OUT_H_
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,7 +48,8 @@ class FanOut {
 
   FanOut(const common::Caller& caller, absl::Time backend_deadline)
       : calls_(caller, backend_deadline),
-        fair_budget_(backend_deadline - absl::Now() >= kFairBudget) {}
+        fair_budget_(backend_deadline - absl::Now() >= kFairBudget),
+        ids_{caller.request_id, caller.traceparent, caller.accept_language} {}
 
   template <typename Response, typename Request, typename StartFn>
   common::CallResult<Response>* Add(absl::string_view section, Backend* backend,
@@ -54,7 +57,16 @@ class FanOut {
     Part part{std::string(section), backend, nullptr, absl::InfinitePast()};
     common::CallResult<Response>* result = nullptr;
     if (backend->breaker().Admit(absl::Now())) {
-      result = calls_.Add<Response>(std::move(request), std::move(start));
+      const std::string* method =
+          backend->batcher() == nullptr
+              ? nullptr
+              : backend->BatchedMethod(Request::descriptor());
+      if (method != nullptr) {
+        result = calls_.Add<Response>(
+            std::move(request), Batched<Request, Response>(backend, method));
+      } else {
+        result = calls_.Add<Response>(std::move(request), std::move(start));
+      }
       part.status = &result->status();
     } else {
       part.retry_time = backend->breaker().RetryTime();
@@ -75,8 +87,42 @@ class FanOut {
     const absl::Status* status;  // null: refused by the breaker
     absl::Time retry_time;       // when refused: the breaker's retry time
   };
+  // A start function (ParallelCalls::Add) that sends the call through the
+  // backend's batcher, with the caller's ids and the context's deadline.
+  template <typename Request, typename Response>
+  auto Batched(Backend* backend, const std::string* method) const {
+    return [batcher = backend->batcher(), method, ids = ids_](
+               grpc::ClientContext* ctx, const Request* request,
+               Response* response, std::function<void(grpc::Status)> done) {
+      common::CallBatcher::Call call;
+      call.method = *method;
+      call.request = request->SerializeAsString();
+      call.request_id = ids.request_id;
+      call.traceparent = ids.traceparent;
+      call.accept_language = ids.accept_language;
+      if (ctx->deadline() != std::chrono::system_clock::time_point::max())
+        call.deadline = absl::FromChrono(ctx->deadline());
+      call.done = [response, done = std::move(done)](grpc::Status status,
+                                                     std::string bytes) {
+        if (status.ok() && !response->ParseFromString(bytes)) {
+          status = grpc::Status(grpc::StatusCode::INTERNAL,
+                                "the backend's answer does not decode");
+        }
+        done(std::move(status));
+      };
+      batcher->Start(std::move(call));
+    };
+  }
+
   common::ParallelCalls calls_;
   const bool fair_budget_;
+  // What batched calls carry on of the incoming call.
+  struct Ids {
+    std::string request_id;
+    std::string traceparent;
+    std::string accept_language;
+  };
+  Ids ids_;
   std::vector<Part> parts_;
 };
 

@@ -1126,6 +1126,12 @@ common::ServiceDefinition GatewayService() {
        "name to check the backends' certificates against instead of the "
        "target's host",
        any});
+  def.extra_flags.push_back(
+      {"backend_batches", "CSTOPA_BACKEND_BATCHES", "2",
+       "batches of reads in flight per backend before further reads wait and "
+       "leave together as one call (cstopa.batch.v1.BatchService); 0: every "
+       "backend call is a gRPC call of its own",
+       Whole(0, 64, "batches")});
   def.extra_flags.push_back({"coalesce", "CSTOPA_COALESCE", "true",
                              "identical views in flight together share one "
                              "set of backend calls",
@@ -1187,10 +1193,12 @@ common::ServiceDefinition GatewayService() {
     breaker.max_open_for = breaker.open_for * 16;
     auto tls = BackendTls(ctx.flags);
     if (!tls.ok()) return tls.status();
+    int64_t batches = 0;
+    (void)absl::SimpleAtoi(flag("backend_batches"), &batches);
     auto backends = Backends::Connect(
         {flag("membership_target"), flag("legislation_target"),
          flag("events_target"), flag("monitoring_target")},
-        breaker, std::move(*tls));
+        breaker, std::move(*tls), static_cast<int>(batches));
     if (!backends.ok()) return backends.status();
     GatewayOptions options;
     options.page_tokens = ctx.page_tokens;

@@ -31,14 +31,18 @@ bool IsMembershipName(absl::string_view s) {
   return false;
 }
 
-void CollectNames(const Message& m, absl::flat_hash_set<std::string>* out) {
+}  // namespace
+
+// Walks `m` by its plan: only the fields that can hold names are read.
+template <typename Plan>
+void CollectNames(const Message& m, const Plan& plan,
+                  absl::flat_hash_set<std::string>* out) {
   const Reflection* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
+  for (const auto& [f, sub] : plan.fields) {
+    if (sub == nullptr) {  // a string
       if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        const int n = r->FieldSize(m, f);
+        for (int i = 0; i < n; ++i) {
           std::string scratch;
           const std::string& v =
               r->GetRepeatedStringReference(m, f, i, &scratch);
@@ -49,18 +53,15 @@ void CollectNames(const Message& m, absl::flat_hash_set<std::string>* out) {
         const std::string& v = r->GetStringReference(m, f, &scratch);
         if (IsMembershipName(v)) out->insert(v);
       }
-    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < r->FieldSize(m, f); ++i)
-          CollectNames(r->GetRepeatedMessage(m, f, i), out);
-      } else {
-        CollectNames(r->GetMessage(m, f), out);
-      }
+    } else if (f->is_repeated()) {
+      const int n = r->FieldSize(m, f);
+      for (int i = 0; i < n; ++i)
+        CollectNames(r->GetRepeatedMessage(m, f, i), *sub, out);
+    } else if (r->HasField(m, f)) {
+      CollectNames(r->GetMessage(m, f), *sub, out);
     }
   }
 }
-
-}  // namespace
 
 NameDirectory::NameDirectory(std::shared_ptr<grpc::Channel> membership,
                              absl::Duration period)
@@ -247,7 +248,7 @@ void NameDirectory::Resolve(
   std::shared_ptr<const Names> names = Get();
   if (names->empty()) return;
   absl::flat_hash_set<std::string> found;
-  CollectNames(view, &found);
+  CollectNames(view, *PlanFor(view.GetDescriptor()), &found);
   std::vector<std::string> sorted(found.begin(), found.end());
   std::sort(sorted.begin(), sorted.end());
   for (const std::string& name : sorted) {
@@ -257,6 +258,32 @@ void NameDirectory::Resolve(
     r->set_name(name);
     *r->mutable_display_name() = it->second;
   }
+}
+
+const NameDirectory::Plan* NameDirectory::PlanFor(
+    const google::protobuf::Descriptor* type) const {
+  absl::MutexLock lock(&plans_mu_);
+  return PlanLocked(type);
+}
+
+const NameDirectory::Plan* NameDirectory::PlanLocked(
+    const google::protobuf::Descriptor* type) const {
+  if (auto it = plans_.find(type); it != plans_.end()) return it->second.get();
+  // Entered before its fields, so that a recursive type ends.
+  Plan* plan = (plans_[type] = std::make_unique<Plan>()).get();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      plan->fields.emplace_back(f, nullptr);
+    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      const Plan* sub = PlanLocked(f->message_type());
+      // A type with no strings anywhere is skipped (a recursive type whose
+      // plan is still being made is kept).
+      if (!sub->fields.empty() || !sub->done) plan->fields.emplace_back(f, sub);
+    }
+  }
+  plan->done = true;
+  return plan;
 }
 
 }  // namespace cstopa::gateway

@@ -23,6 +23,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -84,8 +86,25 @@ class NameDirectory {
   template <typename Request, typename Response, typename Call, typename Items>
   absl::Status LoadAll(Request request, Call call, Items items, Names* names);
 
+  // Where names can be in a message type: its string fields, and its
+  // message fields whose type can hold strings (with their own plan).
+  struct Plan {
+    std::vector<
+        std::pair<const google::protobuf::FieldDescriptor*, const Plan*>>
+        fields;
+    bool done = false;  // false while it is being made (a recursive type)
+  };
+  // The plan of `type` (made once per type, kept for the process's life).
+  const Plan* PlanFor(const google::protobuf::Descriptor* type) const;
+  const Plan* PlanLocked(const google::protobuf::Descriptor* type) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(plans_mu_);
+
   const std::shared_ptr<grpc::Channel> membership_;
   const absl::Duration period_;
+  mutable absl::Mutex plans_mu_;
+  mutable absl::flat_hash_map<const google::protobuf::Descriptor*,
+                              std::unique_ptr<Plan>>
+      plans_ ABSL_GUARDED_BY(plans_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Names> names_ ABSL_GUARDED_BY(mu_);
   // Changes applied while a load is in progress, re-applied on top of it

@@ -12,3 +12,11 @@ add_test(NAME membership_postgres_integration_test
 set_tests_properties(membership_postgres_integration_test PROPERTIES
   LABELS integration TIMEOUT 240)
 cstopa_needs_postgres(membership_postgres_integration_test)
+
+# cstopa.batch.v1.BatchService on membership_server, and the client's
+# CallBatcher through it.
+cstopa_integration_test(batch_integration_test
+  SERVER membership_server
+  SRCS ${CMAKE_CURRENT_LIST_DIR}/batch_integration_test.cc
+  DEPS cstopa_membership_v1_proto cstopa_batch_v1_proto
+  TIMEOUT 120)

@@ -210,7 +210,11 @@ class Generator final : public google::protobuf::compiler::CodeGenerator {
               "its unary\n// RPCs called with serialized requests "
               "(services/common/server/local_binding.h).\n"
               "std::unique_ptr<::cstopa::common::LocalService> "
-              "New$svc$Local(\n    $svc$Handler* handler);\n\n");
+              "New$svc$Local(\n    $svc$Handler* handler);\n\n"
+              "// New$svc$Local by the handler's type, for templates that "
+              "host any\n// service (services/common/server/server.h).\n"
+              "std::unique_ptr<::cstopa::common::LocalService> "
+              "NewLocalFace(\n    $svc$Handler* handler);\n\n");
       p.Print(sv,
               "// The blocking face of $svc$Handler: each method calls the\n"
               "// handler and waits for its answer. For tests and tools, never "
@@ -296,6 +300,11 @@ class Generator final : public google::protobuf::compiler::CodeGenerator {
           "\nstd::unique_ptr<::cstopa::common::LocalService> New$svc$Local(\n"
           "    $svc$Handler* handler) {\n"
           "  return std::make_unique<$svc$Local>(handler);\n}\n",
+          "svc", file.service(s)->name());
+      p.Print(
+          "\nstd::unique_ptr<::cstopa::common::LocalService> NewLocalFace(\n"
+          "    $svc$Handler* handler) {\n"
+          "  return New$svc$Local(handler);\n}\n",
           "svc", file.service(s)->name());
     }
     p.Print("\n}  // namespace $ns$\n", "ns", Namespace(file));

@@ -29,6 +29,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace google::protobuf {
@@ -36,6 +37,12 @@ class Message;
 }  // namespace google::protobuf
 
 namespace cstopa::common {
+
+// Whether `method` (a bare RPC name such as "GetPerson") reads only, by the
+// suite's naming rule (AIP): it starts with Get, BatchGet, List, Search,
+// Summarize or Watch followed by an upper-case letter. Clients retry such
+// calls (client/channel.h); servers batch them (server/batch_handler.h).
+bool IsReadMethod(absl::string_view method);
 
 // Who is calling, and until when.
 struct Caller {
@@ -160,7 +167,8 @@ class ServerStreamCall {
   ServerStreamCall(const Request* request, ServerStreamState* state)
       : request_(request), state_(state) {}
   ServerStreamCall(ServerStreamCall&& other) noexcept
-      : request_(other.request_), state_(std::exchange(other.state_, nullptr)) {}
+      : request_(other.request_),
+        state_(std::exchange(other.state_, nullptr)) {}
   ServerStreamCall& operator=(ServerStreamCall&& other) noexcept {
     if (this != &other) {
       Abandon();

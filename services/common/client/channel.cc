@@ -134,17 +134,6 @@ std::string JsonDuration(absl::Duration d) {
 
 }  // namespace
 
-bool IsReadMethod(absl::string_view method) {
-  for (absl::string_view verb :
-       {"Get", "BatchGet", "List", "Search", "Summarize", "Watch"}) {
-    if (method.size() > verb.size() && absl::StartsWith(method, verb) &&
-        absl::ascii_isupper(static_cast<unsigned char>(method[verb.size()]))) {
-      return true;
-    }
-  }
-  return false;
-}
-
 absl::Status ValidateTarget(absl::string_view target) {
   std::string problem;
   absl::string_view rest = target;

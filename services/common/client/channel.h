@@ -26,7 +26,8 @@
 // target for code that learns its targets late.
 //
 //   ChannelOptions options;
-//   options.services = {membership::v1::MembershipService::service_full_name()};
+//   options.services =
+//   {membership::v1::MembershipService::service_full_name()};
 //   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
 //       NewChannel("dns:///membership:8080", options);
 //   if (!channel.ok()) return channel.status();  // a bad target, say
@@ -47,6 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "services/common/api/call.h"
 
 namespace cstopa::common {
 
@@ -105,11 +107,6 @@ struct ChannelOptions {
   // (client/interceptor.h). Off only for tests of raw metadata.
   bool propagate_ids = true;
 };
-
-// Whether `method` (a bare RPC name such as "GetPerson") reads only, by the
-// suite's naming rule (AIP): it starts with Get, BatchGet, List, Search,
-// Summarize or Watch followed by an upper-case letter.
-bool IsReadMethod(absl::string_view method);
 
 // OK when gRPC can dial `target`, else INVALID_ARGUMENT saying what is wrong.
 // Accepted forms (a port is always required, except for unix sockets):

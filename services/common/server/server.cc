@@ -28,6 +28,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "services/common/server/admin_http.h"
+#include "services/common/server/batch_handler.h"
 #include "services/common/server/config.h"
 #include "services/common/server/grpc_binding.h"
 #include "services/common/server/interceptors.h"
@@ -534,6 +535,18 @@ int RunServices(int argc, char** argv, const std::string& program,
   int port = 0;
   builder.AddListeningPort(st.listen, *creds, &port);
   for (Hosted& h : hosted) builder.RegisterService(h.instance->grpc_service());
+  // BatchService: the hosted services' reads, several in one call.
+  BatchHandler batch;
+  for (Hosted& h : hosted) {
+    auto* bound = dynamic_cast<GrpcServiceBase*>(h.instance->grpc_service());
+    if (bound != nullptr && h.instance->local_service() != nullptr)
+      batch.AddService(h.instance->local_service(), bound->method_paths());
+  }
+  std::unique_ptr<grpc::Service> batch_service;
+  if (!batch.empty()) {
+    batch_service = batch::v1::NewBatchServiceGrpc(&batch);
+    builder.RegisterService(batch_service.get());
+  }
   builder.SetMaxReceiveMessageSize(static_cast<int>(st.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(st.max_message_bytes));
   SetMaxResponseBytes(st.max_message_bytes);  // List pages stay under it
@@ -552,14 +565,17 @@ int RunServices(int argc, char** argv, const std::string& program,
   // as the server's calls (destroyed after the server below).
   auto binding_observer =
       std::make_unique<BindingObserver>(telemetry.get(), open_calls);
-  for (Hosted& h : hosted) {
-    if (auto* bound =
-            dynamic_cast<GrpcServiceBase*>(h.instance->grpc_service())) {
+  std::vector<grpc::Service*> bound_services;
+  for (Hosted& h : hosted) bound_services.push_back(h.instance->grpc_service());
+  if (batch_service != nullptr) bound_services.push_back(batch_service.get());
+  for (grpc::Service* service : bound_services) {
+    if (auto* bound = dynamic_cast<GrpcServiceBase*>(service)) {
       bound->set_observer(binding_observer.get());
       for (const std::string& path : bound->method_paths())
         telemetry->ServeInBinding(path);
     }
   }
+  batch.set_observer(binding_observer.get());
   creators.push_back(std::move(telemetry));
   creators.emplace_back(open_calls);
   builder.experimental().SetInterceptorCreators(std::move(creators));

@@ -42,6 +42,7 @@
 #include "grpcpp/impl/service_type.h"
 #include "services/common/api/auth.h"
 #include "services/common/query/paging.h"
+#include "services/common/server/local_binding.h"
 #include "services/common/store/sql.h"
 
 namespace cstopa::common {
@@ -74,6 +75,10 @@ class ServiceInstance {
  public:
   virtual ~ServiceInstance() = default;
   virtual grpc::Service* grpc_service() = 0;
+  // The service's in-process face (local_binding.h), through which the
+  // server's BatchService (batch_handler.h) runs batched reads; null for
+  // none (the service's methods are then not batched).
+  virtual LocalService* local_service() { return nullptr; }
   // Loads seed data from `text` (the service's seed file format). Must be
   // idempotent: records that exist, or were deleted, are left alone.
   virtual absl::Status LoadSeed(const std::string& text) = 0;
@@ -170,7 +175,8 @@ class HandlerInstance : public ServiceInstance {
       : resources_(ctx.db, ctx.page_tokens, ctx.api_keys,
                    std::forward<Extra>(extra)...),
         handler_(&resources_),
-        service_(face(&handler_)) {}
+        service_(face(&handler_)),
+        local_(NewLocalFace(static_cast<Interface*>(&handler_))) {}
 
   // The ServiceDefinition::create of such a service.
   template <typename Interface>
@@ -184,6 +190,7 @@ class HandlerInstance : public ServiceInstance {
   }
 
   grpc::Service* grpc_service() override { return service_.get(); }
+  LocalService* local_service() override { return local_.get(); }
   absl::Status LoadSeed(const std::string& text) override {
     return handler_.LoadSeed(text);
   }
@@ -208,6 +215,7 @@ class HandlerInstance : public ServiceInstance {
   Resources resources_;
   Handler handler_;
   std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<LocalService> local_;
 };
 
 struct ServiceDefinition {

@@ -1,0 +1,19 @@
+#include "services/common/api/call.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
+namespace cstopa::common {
+
+bool IsReadMethod(absl::string_view method) {
+  for (absl::string_view verb :
+       {"Get", "BatchGet", "List", "Search", "Summarize", "Watch"}) {
+    if (method.size() > verb.size() && absl::StartsWith(method, verb) &&
+        absl::ascii_isupper(static_cast<unsigned char>(method[verb.size()]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace cstopa::common

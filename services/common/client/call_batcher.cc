@@ -1,0 +1,137 @@
+#include "services/common/client/call_batcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "grpcpp/client_context.h"
+
+namespace cstopa::common {
+
+// One batch in flight.
+struct CallBatcher::Batch {
+  grpc::ClientContext context;
+  batch::v1::CallBatchRequest request;
+  batch::v1::CallBatchResponse response;
+  std::vector<absl::AnyInvocable<void(grpc::Status, std::string)>> done;
+  absl::Time deadline;
+};
+
+CallBatcher::CallBatcher(const std::shared_ptr<grpc::Channel>& channel,
+                         Options options)
+    : options_{std::max(1, options.max_in_flight),
+               std::clamp(options.max_calls, 1, 256)},
+      stub_(batch::v1::BatchService::NewStub(channel)) {}
+
+void CallBatcher::Start(Call call) {
+  std::vector<Call> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.calls;
+    const bool room =
+        static_cast<int>(in_flight_.size()) < options_.max_in_flight;
+    // A call due before the earliest in-flight batch is sure to end (it
+    // may hang until its deadline) does not wait behind it.
+    const bool urgent =
+        !in_flight_.empty() && call.deadline < *in_flight_.begin();
+    queue_.push_back(std::move(call));
+    if (!room && !urgent) return;
+    batch = TakeLocked();
+  }
+  Send(std::move(batch));
+}
+
+std::vector<CallBatcher::Call> CallBatcher::TakeLocked() {
+  absl::Time first = absl::InfiniteFuture();
+  for (const Call& c : queue_) first = std::min(first, c.deadline);
+  std::vector<Call> taken, left;
+  for (Call& c : queue_) {
+    if (static_cast<int>(taken.size()) < options_.max_calls &&
+        c.deadline <= first + kDeadlineSlack) {
+      taken.push_back(std::move(c));
+    } else {
+      left.push_back(std::move(c));
+    }
+  }
+  queue_ = std::move(left);
+  absl::Time deadline = absl::InfiniteFuture();  // as Send computes it
+  for (const Call& c : taken) deadline = std::min(deadline, c.deadline);
+  in_flight_.insert(deadline);
+  ++stats_.batches;
+  return taken;
+}
+
+void CallBatcher::Send(std::vector<Call> calls) {
+  auto* batch = new Batch;
+  const absl::Time now = absl::Now();
+  batch->deadline = absl::InfiniteFuture();
+  batch->done.reserve(calls.size());
+  batch->request.mutable_calls()->Reserve(static_cast<int>(calls.size()));
+  for (Call& c : calls) {
+    batch::v1::BatchedCall* out = batch->request.add_calls();
+    out->set_method(std::move(c.method));
+    out->set_request(std::move(c.request));
+    out->set_request_id(std::move(c.request_id));
+    out->set_traceparent(std::move(c.traceparent));
+    out->set_accept_language(std::move(c.accept_language));
+    if (c.deadline != absl::InfiniteFuture()) {
+      const absl::Duration left =
+          std::max(c.deadline - now, absl::ZeroDuration());
+      absl::Duration nanos;
+      const int64_t seconds =
+          absl::IDivDuration(left, absl::Seconds(1), &nanos);
+      out->mutable_timeout()->set_seconds(seconds);
+      out->mutable_timeout()->set_nanos(
+          static_cast<int32_t>(absl::ToInt64Nanoseconds(nanos)));
+    }
+    batch->deadline = std::min(batch->deadline, c.deadline);
+    batch->done.push_back(std::move(c.done));
+  }
+  if (batch->deadline != absl::InfiniteFuture())
+    batch->context.set_deadline(absl::ToChronoTime(batch->deadline));
+  stub_->async()->CallBatch(
+      &batch->context, &batch->request, &batch->response,
+      [this, batch](grpc::Status status) { Ended(batch, status); });
+}
+
+void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
+  std::vector<Call> next;
+  {
+    absl::MutexLock lock(&mu_);
+    // The deadline TakeLocked recorded for this batch (the earliest of its
+    // calls', as computed in Send).
+    auto it = in_flight_.find(batch->deadline);
+    if (it != in_flight_.end()) in_flight_.erase(it);
+    if (!queue_.empty()) next = TakeLocked();
+  }
+  if (!next.empty()) Send(std::move(next));
+  const int results = batch->response.results_size();
+  for (size_t i = 0; i < batch->done.size(); ++i) {
+    auto& done = batch->done[i];
+    if (!status.ok()) {
+      done(status, "");
+    } else if (static_cast<int>(i) >= results) {
+      done(grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the batch's answer has fewer results than calls"),
+           "");
+    } else {
+      batch::v1::BatchedResult* r =
+          batch->response.mutable_results(static_cast<int>(i));
+      if (r->status().code() == 0) {
+        done(grpc::Status::OK, std::move(*r->mutable_response()));
+      } else {
+        done(grpc::Status(static_cast<grpc::StatusCode>(r->status().code()),
+                          r->status().message(),
+                          r->status().SerializeAsString()),
+             "");
+      }
+    }
+  }
+  delete batch;
+}
+
+CallBatcher::Stats CallBatcher::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace cstopa::common
