@@ -489,6 +489,9 @@ absl::StatusOr<std::unique_ptr<ApiDescriptors>> ApiDescriptors::FromSet(
   }
   for (const auto& proto : set.file()) {
     if (!absl::StartsWith(proto.package(), "cstopa.")) continue;
+    // Batches of reads are how a client saves gRPC calls to one server,
+    // not part of the record's API: HTTP has nothing to batch.
+    if (absl::StartsWith(proto.package(), "cstopa.batch.")) continue;
     const pb::FileDescriptor* file = api->pool_.FindFileByName(proto.name());
     for (int i = 0; i < file->service_count(); ++i) {
       api->services_.push_back(file->service(i));

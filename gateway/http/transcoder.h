@@ -56,7 +56,9 @@ class ApiDescriptors {
   }
   // Messages of pool()'s types. Thread-safe.
   google::protobuf::MessageFactory* factory() { return &factory_; }
-  // Every service of a cstopa.* package, in the set's order.
+  // Every service of a cstopa.* package, in the set's order, but
+  // cstopa.batch.v1.BatchService (a gRPC transport, not an API of the
+  // record).
   const std::vector<const google::protobuf::ServiceDescriptor*>& services()
       const {
     return services_;

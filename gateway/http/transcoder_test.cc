@@ -112,6 +112,8 @@ TEST_F(TranscoderTest, LoadsEveryCstopaService) {
   EXPECT_TRUE(names.count("cstopa.events.v1.EventsService"));
   EXPECT_TRUE(names.count("cstopa.monitoring.v1.MonitoringService"));
   EXPECT_TRUE(names.count("cstopa.gateway.v1.GatewayService"));
+  // Batches of gRPC reads are not an HTTP API.
+  EXPECT_FALSE(names.count("cstopa.batch.v1.BatchService"));
   EXPECT_NE(api_->pool().FindMessageTypeByName("google.rpc.ErrorInfo"),
             nullptr);
 }
