@@ -23,12 +23,22 @@ using google::protobuf::Reflection;
 constexpr absl::Duration kLoadDeadline = absl::Seconds(5);
 constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
+// Called on every string of every view (texts too), so it looks at the
+// first letter before comparing prefixes.
 bool IsMembershipName(absl::string_view s) {
-  for (absl::string_view prefix :
-       {"states/", "bodies/", "parliaments/", "persons/", "partners/"}) {
-    if (absl::StartsWith(s, prefix)) return true;
+  if (s.size() < 8) return false;  // "bodies/" and an ID
+  switch (s[0]) {
+    case 's':
+      return absl::StartsWith(s, "states/");
+    case 'b':
+      return absl::StartsWith(s, "bodies/");
+    case 'p':
+      return absl::StartsWith(s, "parliaments/") ||
+             absl::StartsWith(s, "persons/") ||
+             absl::StartsWith(s, "partners/");
+    default:
+      return false;
   }
-  return false;
 }
 
 }  // namespace
