@@ -195,7 +195,7 @@ absl::StatusOr<std::unique_ptr<Backends>> Backends::Connect(
 }
 
 std::string Backends::MetricsText() const {
-  std::string up, open, calls, failures, refused, opened;
+  std::string up, open, calls, failures, refused, opened, batches, batched;
   for (const auto& b : all_) {
     const Breaker::Snapshot s = b->breaker().Get();
     const std::string label = absl::StrCat("{service=\"", b->service(), "\"}");
@@ -214,6 +214,13 @@ std::string Backends::MetricsText() const {
                     " ", s.refused, "\n");
     absl::StrAppend(&opened, "cstopa_gateway_backend_breaker_opened_total",
                     label, " ", s.opened, "\n");
+    if (b->batcher() != nullptr) {
+      const common::CallBatcher::Stats stats = b->batcher()->stats();
+      absl::StrAppend(&batches, "cstopa_gateway_backend_batches_total", label,
+                      " ", stats.batches, "\n");
+      absl::StrAppend(&batched, "cstopa_gateway_backend_batched_calls_total",
+                      label, " ", stats.calls, "\n");
+    }
   }
   return absl::StrCat(
       "# HELP cstopa_gateway_backend_up 1 when the backend's channel is "
@@ -238,7 +245,18 @@ std::string Backends::MetricsText() const {
       "# HELP cstopa_gateway_backend_breaker_opened_total Times the circuit "
       "breaker opened.\n"
       "# TYPE cstopa_gateway_backend_breaker_opened_total counter\n",
-      opened);
+      opened,
+      batches.empty()
+          ? ""
+          : absl::StrCat(
+                "# HELP cstopa_gateway_backend_batches_total Batches of reads "
+                "sent (cstopa.batch.v1.BatchService/CallBatch).\n"
+                "# TYPE cstopa_gateway_backend_batches_total counter\n",
+                batches,
+                "# HELP cstopa_gateway_backend_batched_calls_total Reads "
+                "sent in batches (calls / batches: the mean batch).\n"
+                "# TYPE cstopa_gateway_backend_batched_calls_total counter\n",
+                batched));
 }
 
 }  // namespace cstopa::gateway

@@ -572,6 +572,15 @@ TEST_F(GatewayViewsTest, ListBackendsAndRequestIdsPassedOn) {
     EXPECT_TRUE(absl::StartsWith(b.target(), "ipv4:127.0.0.1:"));
     EXPECT_GT(b.call_count(), 0) << b.service();
   }
+  // The reads went in batches (the default), which /metrics counts.
+  auto metrics = HttpGet(suite_->gateway->admin_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(*metrics, testing::ContainsRegex(
+                            "cstopa_gateway_backend_batches_total\\{service="
+                            "\"membership\"\\} [1-9]"));
+  EXPECT_THAT(*metrics, testing::ContainsRegex(
+                            "cstopa_gateway_backend_batched_calls_total\\{"
+                            "service=\"events\"\\} [1-9]"));
 }
 
 // --- Faults ----------------------------------------------------------------
