@@ -6,6 +6,8 @@
 namespace cstopa::common {
 
 bool IsReadMethod(absl::string_view method) {
+  // A service's own search across its collections (AIP-136 custom method).
+  if (method == "Search") return true;
   for (absl::string_view verb :
        {"Get", "BatchGet", "List", "Search", "Summarize", "Watch"}) {
     if (method.size() > verb.size() && absl::StartsWith(method, verb) &&

@@ -40,7 +40,8 @@ namespace cstopa::common {
 
 // Whether `method` (a bare RPC name such as "GetPerson") reads only, by the
 // suite's naming rule (AIP): it starts with Get, BatchGet, List, Search,
-// Summarize or Watch followed by an upper-case letter. Clients retry such
+// Summarize or Watch followed by an upper-case letter, or it is a service's
+// own `Search` across its collections. Clients retry such
 // calls (client/channel.h); servers batch them (server/batch_handler.h).
 bool IsReadMethod(absl::string_view method);
 

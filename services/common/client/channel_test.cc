@@ -25,12 +25,13 @@ constexpr char kEchoService[] = "cstopa.clienttest.EchoService";
 TEST(IsReadMethodTest, FollowsTheNamingRule) {
   for (const char* read :
        {"GetPerson", "BatchGetStates", "ListPersons", "SearchDocuments",
-        "SummarizeMissions", "WatchEvents"}) {
+        "Search", "SummarizeMissions", "WatchEvents"}) {
     EXPECT_TRUE(IsReadMethod(read)) << read;
   }
   for (const char* write :
        {"CreatePerson", "UpdatePerson", "DeletePerson", "TransitionDocument",
-        "Get", "Getaway", "Listen", "ListenForever", "getPerson", ""}) {
+        "Get", "Getaway", "Listen", "ListenForever", "getPerson", "Searcher",
+        "search", ""}) {
     EXPECT_FALSE(IsReadMethod(write)) << write;
   }
 }
