@@ -236,6 +236,74 @@ TEST_F(BatchTest, TheBatcherSendsWaitingCallsTogether) {
   EXPECT_LT(stats.batches, kCalls / 2);
 }
 
+// A server whose messages are small fills a batch's answer only up to its
+// limit: the calls past it are RESOURCE_EXHAUSTED, and the batcher sends
+// each of those again alone, so every call still gets its answer.
+TEST(BatchLimitTest, AFullAnswerSendsTheRestAgainAlone) {
+  ServerProcess::Options o;
+  o.binary = CSTOPA_MEMBERSHIP_SERVER;
+  o.extra_args = {"--max_message_bytes=16384"};
+  ServerProcess server(o);
+  ASSERT_TRUE(server.Start().ok());
+
+  constexpr int kCalls = 40;
+  bv1::CallBatchRequest req;
+  for (int i = 0; i < kCalls; ++i) {
+    mv1::GetStateRequest get;
+    get.set_name("states/kz");
+    bv1::BatchedCall* c = req.add_calls();
+    c->set_method(kGetState);
+    c->set_request(get.SerializeAsString());
+  }
+  bv1::CallBatchResponse resp;
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    grpc::Status s = bv1::BatchService::NewStub(server.channel())
+                         ->CallBatch(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(resp.results_size(), kCalls);
+  EXPECT_LE(resp.ByteSizeLong(), 16384u);
+  int ok = 0, full = 0;
+  for (const auto& r : resp.results()) {
+    if (r.status().code() == 0) {
+      mv1::State state;
+      EXPECT_TRUE(state.ParseFromString(r.response()));
+      ++ok;
+    } else {
+      EXPECT_EQ(r.status().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_THAT(r.status().message(), HasSubstr("alone"));
+      ++full;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(full, 0);
+
+  common::CallBatcher batcher(server.channel(), {/*max_in_flight=*/1, 64});
+  absl::Mutex mu;
+  int answered = 0, good = 0;
+  absl::Notification all;
+  for (int i = 0; i < kCalls; ++i) {
+    common::CallBatcher::Call c;
+    c.method = kGetState;
+    c.request = req.calls(i).request();
+    c.deadline = absl::Now() + absl::Seconds(20);
+    c.done = [&](grpc::Status status, std::string bytes) {
+      absl::MutexLock lock(&mu);
+      mv1::State state;
+      if (status.ok() && state.ParseFromString(bytes) &&
+          state.name() == "states/kz")
+        ++good;
+      if (++answered == kCalls) all.Notify();
+    };
+    batcher.Start(std::move(c));
+  }
+  ASSERT_TRUE(all.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(good, kCalls);
+  EXPECT_GT(batcher.stats().resent, 0);
+}
+
 // A batch that fails as a whole (nothing listens) ends each call with its
 // status, and a call due before the batch in flight is sure to end does not
 // wait behind it.

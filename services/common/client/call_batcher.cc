@@ -13,6 +13,7 @@ struct CallBatcher::Batch {
   batch::v1::CallBatchRequest request;
   batch::v1::CallBatchResponse response;
   std::vector<absl::AnyInvocable<void(grpc::Status, std::string)>> done;
+  std::vector<absl::Time> deadlines;  // each call's
   absl::Time deadline;
 };
 
@@ -84,6 +85,7 @@ void CallBatcher::Send(std::vector<Call> calls) {
           static_cast<int32_t>(absl::ToInt64Nanoseconds(nanos)));
     }
     batch->deadline = std::min(batch->deadline, c.deadline);
+    batch->deadlines.push_back(c.deadline);
     batch->done.push_back(std::move(c.done));
   }
   if (batch->deadline != absl::InfiniteFuture())
@@ -116,7 +118,30 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
     } else {
       batch::v1::BatchedResult* r =
           batch->response.mutable_results(static_cast<int>(i));
-      if (r->status().code() == 0) {
+      if (r->status().code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+          batch->done.size() > 1) {
+        // The batch's answer was full (or the service is short of
+        // something): this call goes again, alone, now.
+        batch::v1::BatchedCall* c =
+            batch->request.mutable_calls(static_cast<int>(i));
+        Call again;
+        again.method = std::move(*c->mutable_method());
+        again.request = std::move(*c->mutable_request());
+        again.request_id = std::move(*c->mutable_request_id());
+        again.traceparent = std::move(*c->mutable_traceparent());
+        again.accept_language = std::move(*c->mutable_accept_language());
+        again.deadline = batch->deadlines[i];
+        again.done = std::move(done);
+        {
+          absl::MutexLock lock(&mu_);
+          in_flight_.insert(again.deadline);
+          ++stats_.batches;
+          ++stats_.resent;
+        }
+        std::vector<Call> alone;
+        alone.push_back(std::move(again));
+        Send(std::move(alone));
+      } else if (r->status().code() == 0) {
         done(grpc::Status::OK, std::move(*r->mutable_response()));
       } else {
         done(grpc::Status(static_cast<grpc::StatusCode>(r->status().code()),

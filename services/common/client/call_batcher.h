@@ -23,6 +23,10 @@
 //   c.done = [](grpc::Status status, std::string response) { ... };
 //   batcher.Start(std::move(c));
 //
+// A call of a batch of several answered RESOURCE_EXHAUSTED (the server
+// fills a batch's answer only up to its largest message, and answers the
+// calls past it so) is sent again at once as a batch of its own.
+//
 // `done` runs once, on a gRPC thread (or inside Start when the batch cannot
 // be sent), with the call's own status (its error details as the
 // `grpc-status-details-bin` of a call of its own) and, when OK, the
@@ -72,6 +76,7 @@ class CallBatcher {
   struct Stats {
     int64_t calls = 0;    // calls started
     int64_t batches = 0;  // batches sent
+    int64_t resent = 0;   // calls sent again alone (see Start)
   };
 
   CallBatcher(const std::shared_ptr<grpc::Channel>& channel, Options options);

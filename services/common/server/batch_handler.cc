@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <utility>
@@ -23,14 +24,29 @@ constexpr char kTraceparentKey[] = "traceparent";
 // running. Deletes itself when the last has answered.
 class RunningBatch {
  public:
-  RunningBatch(batch::v1::BatchServiceHandler::CallBatchCall call, int calls)
-      : call_(std::move(call)), pending_(calls) {
+  RunningBatch(batch::v1::BatchServiceHandler::CallBatchCall call, int calls,
+               int64_t max_bytes)
+      : call_(std::move(call)),
+        pending_(calls),
+        room_(max_bytes > 0 ? max_bytes : std::numeric_limits<int64_t>::max()) {
     call_.response()->mutable_results()->Reserve(calls);
     for (int i = 0; i < calls; ++i) call_.response()->add_results();
   }
 
   batch::v1::BatchedResult* result(int i) {
     return call_.response()->mutable_results(i);
+  }
+
+  // Takes room for `bytes` of answer; false when the batch is full (the
+  // first answer always fits).
+  bool Take(int64_t bytes) {
+    if (first_.exchange(false, std::memory_order_acq_rel)) {
+      room_.fetch_sub(bytes, std::memory_order_acq_rel);
+      return true;
+    }
+    if (room_.fetch_sub(bytes, std::memory_order_acq_rel) >= bytes) return true;
+    room_.fetch_add(bytes, std::memory_order_acq_rel);
+    return false;
   }
 
   // One call has answered (its result is written).
@@ -44,6 +60,8 @@ class RunningBatch {
  private:
   batch::v1::BatchServiceHandler::CallBatchCall call_;
   std::atomic<int> pending_;
+  std::atomic<int64_t> room_;
+  std::atomic<bool> first_{true};
 };
 
 // `status` as the call's own gRPC face would have sent it: the details with
@@ -116,7 +134,7 @@ void BatchHandler::CallBatch(CallBatchCall call) {
   const absl::Time now = absl::Now();
   const batch::v1::CallBatchRequest* request = &call.request();
   const int n = request->calls_size();
-  auto* running = new RunningBatch(std::move(call), n);
+  auto* running = new RunningBatch(std::move(call), n, max_answer_bytes_);
   // The request and the results live until the batch is finished, which is
   // after the last call's Done: nothing of them is touched after that.
   for (int i = 0; i < n; ++i) {
@@ -148,6 +166,13 @@ void BatchHandler::CallBatch(CallBatchCall call) {
     LocalService::Done done = [this, running, result, &method, ids, start,
                                deadline](absl::Status status,
                                          std::string response) mutable {
+      // A result's framing beside its bytes: tags, lengths, a status.
+      constexpr int64_t kFraming = 32;
+      if (status.ok() &&
+          !running->Take(static_cast<int64_t>(response.size()) + kFraming)) {
+        status = absl::ResourceExhaustedError(
+            "the batch's answer is full: send this call again alone");
+      }
       if (status.ok()) {
         *result->mutable_response() = std::move(response);
       } else {

@@ -19,6 +19,7 @@
 #ifndef CSTOPA_SERVICES_COMMON_SERVER_BATCH_HANDLER_H_
 #define CSTOPA_SERVICES_COMMON_SERVER_BATCH_HANDLER_H_
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -42,6 +43,12 @@ class BatchHandler final : public batch::v1::BatchServiceHandler {
   // The telemetry each batched call reports to (not owned; null: none).
   // Before serving.
   void set_observer(CallObserver* observer) { observer_ = observer; }
+  // The most bytes of answers one batch carries (the server's largest
+  // message, less room for framing). A call whose answer would pass it is
+  // answered RESOURCE_EXHAUSTED instead, to be sent again alone (each
+  // answer alone fits: list pages are bounded by the same limit). Before
+  // serving; 0 (the default): no bound.
+  void set_max_answer_bytes(int64_t bytes) { max_answer_bytes_ = bytes; }
   // Whether no method was added (the server then need not serve it).
   bool empty() const { return methods_.empty(); }
 
@@ -56,6 +63,7 @@ class BatchHandler final : public batch::v1::BatchServiceHandler {
   absl::flat_hash_map<std::string, Method> methods_;
   std::deque<std::string> paths_;
   CallObserver* observer_ = nullptr;
+  int64_t max_answer_bytes_ = 0;
 };
 
 }  // namespace cstopa::common

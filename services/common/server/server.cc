@@ -537,6 +537,10 @@ int RunServices(int argc, char** argv, const std::string& program,
   for (Hosted& h : hosted) builder.RegisterService(h.instance->grpc_service());
   // BatchService: the hosted services' reads, several in one call.
   BatchHandler batch;
+  // Room for the results' framing and any error messages.
+  batch.set_max_answer_bytes(
+      st.max_message_bytes -
+      std::min<int64_t>(64 << 10, st.max_message_bytes / 4));
   for (Hosted& h : hosted) {
     auto* bound = dynamic_cast<GrpcServiceBase*>(h.instance->grpc_service());
     if (bound != nullptr && h.instance->local_service() != nullptr)
