@@ -119,9 +119,7 @@ Backend::Backend(std::string service, std::string target,
     ++uses[descriptor->method(i)->input_type()];
   for (int i = 0; i < descriptor->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* m = descriptor->method(i);
-    if (m->client_streaming() || m->server_streaming() ||
-        !common::IsReadMethod(m->name()) || uses[m->input_type()] != 1)
-      continue;
+    if (!common::IsUnaryReadMethod(*m) || uses[m->input_type()] != 1) continue;
     batched_[m->input_type()] =
         absl::StrCat("/", descriptor->full_name(), "/", m->name());
   }

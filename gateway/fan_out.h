@@ -91,15 +91,17 @@ class FanOut {
   // backend's batcher, with the caller's ids and the context's deadline.
   template <typename Request, typename Response>
   auto Batched(Backend* backend, const std::string* method) const {
+    // Started once: the ids are moved into the call.
     return [batcher = backend->batcher(), method, ids = ids_](
                grpc::ClientContext* ctx, const Request* request,
-               Response* response, std::function<void(grpc::Status)> done) {
+               Response* response,
+               std::function<void(grpc::Status)> done) mutable {
       common::CallBatcher::Call call;
       call.method = *method;
       call.request = request->SerializeAsString();
-      call.request_id = ids.request_id;
-      call.traceparent = ids.traceparent;
-      call.accept_language = ids.accept_language;
+      call.request_id = std::move(ids.request_id);
+      call.traceparent = std::move(ids.traceparent);
+      call.accept_language = std::move(ids.accept_language);
       if (ctx->deadline() != std::chrono::system_clock::time_point::max())
         call.deadline = absl::FromChrono(ctx->deadline());
       call.done = [response, done = std::move(done)](grpc::Status status,

@@ -36,6 +36,26 @@ constexpr char kGetState[] = "/cstopa.membership.v1.MembershipService/GetState";
 constexpr char kSummarizeState[] =
     "/cstopa.membership.v1.MembershipService/SummarizeState";
 
+// A batched GetState of `name`.
+bv1::BatchedCall GetState(const std::string& name,
+                          const std::string& request_id = "") {
+  mv1::GetStateRequest req;
+  req.set_name(name);
+  bv1::BatchedCall c;
+  c.set_method(kGetState);
+  c.set_request(req.SerializeAsString());
+  c.set_request_id(request_id);
+  return c;
+}
+
+grpc::Status CallBatch(ServerProcess& server, const bv1::CallBatchRequest& req,
+                       bv1::CallBatchResponse* resp) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  return bv1::BatchService::NewStub(server.channel())
+      ->CallBatch(&ctx, req, resp);
+}
+
 class BatchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -51,23 +71,9 @@ class BatchTest : public ::testing::Test {
     server_ = nullptr;
   }
 
-  static bv1::BatchedCall GetState(const std::string& name,
-                                   const std::string& request_id = "") {
-    mv1::GetStateRequest req;
-    req.set_name(name);
-    bv1::BatchedCall c;
-    c.set_method(kGetState);
-    c.set_request(req.SerializeAsString());
-    c.set_request_id(request_id);
-    return c;
-  }
-
   static grpc::Status Call(const bv1::CallBatchRequest& req,
                            bv1::CallBatchResponse* resp) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    return bv1::BatchService::NewStub(server_->channel())
-        ->CallBatch(&ctx, req, resp);
+    return CallBatch(*server_, req, resp);
   }
 
   static ServerProcess* server_;
@@ -248,21 +254,10 @@ TEST(BatchLimitTest, AFullAnswerSendsTheRestAgainAlone) {
 
   constexpr int kCalls = 40;
   bv1::CallBatchRequest req;
-  for (int i = 0; i < kCalls; ++i) {
-    mv1::GetStateRequest get;
-    get.set_name("states/kz");
-    bv1::BatchedCall* c = req.add_calls();
-    c->set_method(kGetState);
-    c->set_request(get.SerializeAsString());
-  }
+  for (int i = 0; i < kCalls; ++i) *req.add_calls() = GetState("states/kz");
   bv1::CallBatchResponse resp;
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    grpc::Status s = bv1::BatchService::NewStub(server.channel())
-                         ->CallBatch(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  grpc::Status s = CallBatch(server, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_EQ(resp.results_size(), kCalls);
   EXPECT_LE(resp.ByteSizeLong(), 16384u);
   int ok = 0, full = 0;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "google/protobuf/descriptor.h"
 
 namespace cstopa::common {
 
@@ -16,6 +17,11 @@ bool IsReadMethod(absl::string_view method) {
     }
   }
   return false;
+}
+
+bool IsUnaryReadMethod(const google::protobuf::MethodDescriptor& method) {
+  return !method.client_streaming() && !method.server_streaming() &&
+         IsReadMethod(method.name());
 }
 
 }  // namespace cstopa::common

@@ -34,6 +34,7 @@
 
 namespace google::protobuf {
 class Message;
+class MethodDescriptor;
 }  // namespace google::protobuf
 
 namespace cstopa::common {
@@ -44,6 +45,8 @@ namespace cstopa::common {
 // own `Search` across its collections. Clients retry such
 // calls (client/channel.h); servers batch them (server/batch_handler.h).
 bool IsReadMethod(absl::string_view method);
+// A read (IsReadMethod) that is unary: what a BatchService batches.
+bool IsUnaryReadMethod(const google::protobuf::MethodDescriptor& method);
 
 // Who is calling, and until when.
 struct Caller {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 
 namespace cstopa::common {
@@ -24,7 +25,7 @@ CallBatcher::CallBatcher(const std::shared_ptr<grpc::Channel>& channel,
       stub_(batch::v1::BatchService::NewStub(channel)) {}
 
 void CallBatcher::Start(Call call) {
-  std::vector<Call> batch;
+  Outgoing batch;
   {
     absl::MutexLock lock(&mu_);
     ++stats_.calls;
@@ -41,30 +42,31 @@ void CallBatcher::Start(Call call) {
   Send(std::move(batch));
 }
 
-std::vector<CallBatcher::Call> CallBatcher::TakeLocked() {
+CallBatcher::Outgoing CallBatcher::TakeLocked() {
   absl::Time first = absl::InfiniteFuture();
   for (const Call& c : queue_) first = std::min(first, c.deadline);
-  std::vector<Call> taken, left;
+  Outgoing taken;
+  std::vector<Call> left;
   for (Call& c : queue_) {
-    if (static_cast<int>(taken.size()) < options_.max_calls &&
+    if (static_cast<int>(taken.calls.size()) < options_.max_calls &&
         c.deadline <= first + kDeadlineSlack) {
-      taken.push_back(std::move(c));
+      taken.deadline = std::min(taken.deadline, c.deadline);
+      taken.calls.push_back(std::move(c));
     } else {
       left.push_back(std::move(c));
     }
   }
   queue_ = std::move(left);
-  absl::Time deadline = absl::InfiniteFuture();  // as Send computes it
-  for (const Call& c : taken) deadline = std::min(deadline, c.deadline);
-  in_flight_.insert(deadline);
+  in_flight_.insert(taken.deadline);
   ++stats_.batches;
   return taken;
 }
 
-void CallBatcher::Send(std::vector<Call> calls) {
+void CallBatcher::Send(Outgoing outgoing) {
+  std::vector<Call>& calls = outgoing.calls;
   auto* batch = new Batch;
   const absl::Time now = absl::Now();
-  batch->deadline = absl::InfiniteFuture();
+  batch->deadline = outgoing.deadline;
   batch->done.reserve(calls.size());
   batch->request.mutable_calls()->Reserve(static_cast<int>(calls.size()));
   for (Call& c : calls) {
@@ -75,16 +77,11 @@ void CallBatcher::Send(std::vector<Call> calls) {
     out->set_traceparent(std::move(c.traceparent));
     out->set_accept_language(std::move(c.accept_language));
     if (c.deadline != absl::InfiniteFuture()) {
-      const absl::Duration left =
-          std::max(c.deadline - now, absl::ZeroDuration());
-      absl::Duration nanos;
-      const int64_t seconds =
-          absl::IDivDuration(left, absl::Seconds(1), &nanos);
-      out->mutable_timeout()->set_seconds(seconds);
-      out->mutable_timeout()->set_nanos(
-          static_cast<int32_t>(absl::ToInt64Nanoseconds(nanos)));
+      *out->mutable_timeout() =
+          google::protobuf::util::TimeUtil::NanosecondsToDuration(
+              absl::ToInt64Nanoseconds(
+                  std::max(c.deadline - now, absl::ZeroDuration())));
     }
-    batch->deadline = std::min(batch->deadline, c.deadline);
     batch->deadlines.push_back(c.deadline);
     batch->done.push_back(std::move(c.done));
   }
@@ -96,16 +93,15 @@ void CallBatcher::Send(std::vector<Call> calls) {
 }
 
 void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
-  std::vector<Call> next;
+  Outgoing next;
   {
     absl::MutexLock lock(&mu_);
-    // The deadline TakeLocked recorded for this batch (the earliest of its
-    // calls', as computed in Send).
+    // The deadline recorded when this batch was taken.
     auto it = in_flight_.find(batch->deadline);
     if (it != in_flight_.end()) in_flight_.erase(it);
     if (!queue_.empty()) next = TakeLocked();
   }
-  if (!next.empty()) Send(std::move(next));
+  if (!next.calls.empty()) Send(std::move(next));
   const int results = batch->response.results_size();
   for (size_t i = 0; i < batch->done.size(); ++i) {
     auto& done = batch->done[i];
@@ -132,14 +128,15 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
         again.accept_language = std::move(*c->mutable_accept_language());
         again.deadline = batch->deadlines[i];
         again.done = std::move(done);
+        Outgoing alone;
+        alone.deadline = again.deadline;
+        alone.calls.push_back(std::move(again));
         {
           absl::MutexLock lock(&mu_);
-          in_flight_.insert(again.deadline);
+          in_flight_.insert(alone.deadline);
           ++stats_.batches;
           ++stats_.resent;
         }
-        std::vector<Call> alone;
-        alone.push_back(std::move(again));
         Send(std::move(alone));
       } else if (r->status().code() == 0) {
         done(grpc::Status::OK, std::move(*r->mutable_response()));

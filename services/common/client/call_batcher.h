@@ -88,9 +88,15 @@ class CallBatcher {
 
  private:
   struct Batch;
-  // Takes the next batch's calls from the queue.
-  std::vector<Call> TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Send(std::vector<Call> calls);
+  // The calls of a batch about to be sent, and its deadline (the earliest
+  // of theirs, recorded in in_flight_).
+  struct Outgoing {
+    std::vector<Call> calls;
+    absl::Time deadline = absl::InfiniteFuture();
+  };
+  // Takes the next batch's calls from the queue and records it in flight.
+  Outgoing TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Send(Outgoing outgoing);
   void Ended(Batch* batch, const grpc::Status& status);
 
   const Options options_;

@@ -11,14 +11,13 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/time_util.h"
 #include "google/rpc/status.pb.h"
+#include "services/common/api/trace_context.h"
 #include "services/common/base/errors.h"
 
 namespace cstopa::common {
 namespace {
-
-constexpr char kRequestIdKey[] = "x-request-id";
-constexpr char kTraceparentKey[] = "traceparent";
 
 // One batch in flight: the call, and how many of its calls are still
 // running. Deletes itself when the last has answered.
@@ -64,23 +63,11 @@ class RunningBatch {
   std::atomic<bool> first_{true};
 };
 
-// `status` as the call's own gRPC face would have sent it: the details with
-// the service's ErrorInfo domain.
-void SetStatus(const absl::Status& status, const std::string& domain,
-               google::rpc::Status* out) {
-  const grpc::Status sent = ToGrpcStatus(status, domain);
-  if (sent.error_details().empty() ||
-      !out->ParseFromString(sent.error_details())) {
-    out->set_code(sent.error_code());
-    out->set_message(sent.error_message());
-  }
-}
-
 absl::Time Deadline(const batch::v1::BatchedCall& c, absl::Time batch,
                     absl::Time now) {
   if (!c.has_timeout()) return batch;
-  const absl::Duration left = absl::Seconds(c.timeout().seconds()) +
-                              absl::Nanoseconds(c.timeout().nanos());
+  const absl::Duration left = absl::Nanoseconds(
+      google::protobuf::util::TimeUtil::DurationToNanoseconds(c.timeout()));
   return std::min(batch, now + std::max(left, absl::ZeroDuration()));
 }
 
@@ -89,21 +76,18 @@ absl::Time Deadline(const batch::v1::BatchedCall& c, absl::Time batch,
 void BatchHandler::AddService(LocalService* service,
                               const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
+    // "/pkg.Service/Method" names the method "pkg.Service.Method".
     absl::string_view rest = path;
     if (!absl::ConsumePrefix(&rest, "/")) continue;
     const size_t slash = rest.find('/');
-    if (slash == absl::string_view::npos ||
-        !IsReadMethod(rest.substr(slash + 1)))
-      continue;
+    if (slash == absl::string_view::npos) continue;
     const google::protobuf::MethodDescriptor* descriptor =
         google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
             absl::StrCat(rest.substr(0, slash), ".", rest.substr(slash + 1)));
-    if (descriptor == nullptr || descriptor->client_streaming() ||
-        descriptor->server_streaming())
-      continue;
+    if (descriptor == nullptr || !IsUnaryReadMethod(*descriptor)) continue;
     paths_.push_back(path);
-    methods_[path] =
-        Method{service, &paths_.back(), ErrorDomainOf(rest.substr(0, slash))};
+    methods_[path] = Method{service, &paths_.back(),
+                            ErrorDomainOf(descriptor->service()->full_name())};
   }
 }
 
@@ -176,7 +160,10 @@ void BatchHandler::CallBatch(CallBatchCall call) {
       if (status.ok()) {
         *result->mutable_response() = std::move(response);
       } else {
-        SetStatus(status, method.domain, result->mutable_status());
+        // As the call's own gRPC face would send it (ToGrpcStatus): with
+        // the service's ErrorInfo domain.
+        EnsureErrorInfo(status, method.domain);
+        *result->mutable_status() = ToRpcStatus(status);
       }
       if (observer_ != nullptr) {
         const CallOutcome outcome =
