@@ -24,6 +24,12 @@ CallBatcher::CallBatcher(const std::shared_ptr<grpc::Channel>& channel,
                std::clamp(options.max_calls, 1, 256)},
       stub_(batch::v1::BatchService::NewStub(channel)) {}
 
+CallBatcher::~CallBatcher() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* outstanding) { return *outstanding == 0; }, &outstanding_));
+}
+
 void CallBatcher::Start(Call call) {
   Outgoing batch;
   {
@@ -59,6 +65,7 @@ CallBatcher::Outgoing CallBatcher::TakeLocked() {
   queue_ = std::move(left);
   in_flight_.insert(taken.deadline);
   ++stats_.batches;
+  ++outstanding_;
   return taken;
 }
 
@@ -136,6 +143,7 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
           in_flight_.insert(alone.deadline);
           ++stats_.batches;
           ++stats_.resent;
+          ++outstanding_;
         }
         Send(std::move(alone));
       } else if (r->status().code() == 0) {
@@ -148,7 +156,11 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
       }
     }
   }
+  // The batch's call is released before the destructor may go on: the
+  // last reference to the channel is then never dropped on a gRPC thread.
   delete batch;
+  absl::MutexLock lock(&mu_);
+  --outstanding_;
 }
 
 CallBatcher::Stats CallBatcher::stats() const {

@@ -32,7 +32,10 @@
 // `grpc-status-details-bin` of a call of its own) and, when OK, the
 // serialized response. A batch that fails as a whole (the backend is down,
 // its deadline passed) ends each of its calls with the batch's status.
-// Thread-safe. Destroy only when no call is in flight.
+// Thread-safe. The destructor waits for the batches in flight to end and
+// their `done`s to return (so it must not run inside a `done`): no gRPC
+// callback touches a batcher, or drops the last reference to its channel,
+// after it is gone.
 #ifndef CSTOPA_SERVICES_COMMON_CLIENT_CALL_BATCHER_H_
 #define CSTOPA_SERVICES_COMMON_CLIENT_CALL_BATCHER_H_
 
@@ -80,6 +83,9 @@ class CallBatcher {
   };
 
   CallBatcher(const std::shared_ptr<grpc::Channel>& channel, Options options);
+  CallBatcher(const CallBatcher&) = delete;
+  CallBatcher& operator=(const CallBatcher&) = delete;
+  ~CallBatcher();
 
   // Sends `call` now or with the next batch (see the file comment).
   void Start(Call call);
@@ -106,6 +112,8 @@ class CallBatcher {
   // The deadlines of the batches in flight.
   std::multiset<absl::Time> in_flight_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  // Batches sent whose Ended has not returned yet.
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace cstopa::common
