@@ -17,6 +17,10 @@
 //     if (sections[0].complete()) ... summary->response() ...
 //   });
 //
+// AddBytes leaves an answer serialized, as the backend sent it (through a
+// batch it never is decoded): the views splice answers into their own
+// bytes (view_bytes.h) rather than decode and encode them again.
+//
 // A result pointer is null when the breaker refused the call; otherwise it
 // lives until the continuation returns.
 #ifndef CSTOPA_GATEWAY_FAN_OUT_H_
@@ -24,7 +28,9 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,25 +60,18 @@ class FanOut {
   template <typename Response, typename Request, typename StartFn>
   common::CallResult<Response>* Add(absl::string_view section, Backend* backend,
                                     Request request, StartFn start) {
-    Part part{std::string(section), backend, nullptr, absl::InfinitePast()};
-    common::CallResult<Response>* result = nullptr;
-    if (backend->breaker().Admit(absl::Now())) {
-      const std::string* method =
-          backend->batcher() == nullptr
-              ? nullptr
-              : backend->BatchedMethod(Request::descriptor());
-      if (method != nullptr) {
-        result = calls_.Add<Response>(
-            std::move(request), Batched<Request, Response>(backend, method));
-      } else {
-        result = calls_.Add<Response>(std::move(request), std::move(start));
-      }
-      part.status = &result->status();
-    } else {
-      part.retry_time = backend->breaker().RetryTime();
-    }
-    parts_.push_back(std::move(part));
-    return result;
+    return AddCall<Response, Response>(section, backend, std::move(request),
+                                       std::move(start));
+  }
+
+  // As Add, but the answer is left serialized, as the backend sent it (a
+  // Response; see view_bytes.h for what a view makes of it).
+  template <typename Response, typename Request, typename StartFn>
+  common::CallResult<std::string>* AddBytes(absl::string_view section,
+                                            Backend* backend, Request request,
+                                            StartFn start) {
+    return AddCall<Response, std::string>(section, backend, std::move(request),
+                                          std::move(start));
   }
 
   // Starts the calls; `done` gets one SectionStatus per Add, in order.
@@ -87,14 +86,45 @@ class FanOut {
     const absl::Status* status;  // null: refused by the breaker
     absl::Time retry_time;       // when refused: the breaker's retry time
   };
+  // A call of `request` answered with a Response, kept in a Held: the
+  // Response itself, or its bytes (std::string).
+  template <typename Response, typename Held, typename Request,
+            typename StartFn>
+  common::CallResult<Held>* AddCall(absl::string_view section, Backend* backend,
+                                    Request request, StartFn start) {
+    Part part{std::string(section), backend, nullptr, absl::InfinitePast()};
+    common::CallResult<Held>* result = nullptr;
+    if (backend->breaker().Admit(absl::Now())) {
+      const std::string* method =
+          backend->batcher() == nullptr
+              ? nullptr
+              : backend->BatchedMethod(Request::descriptor());
+      if (method != nullptr) {
+        result = calls_.Add<Held>(std::move(request),
+                                  Batched<Request, Held>(backend, method));
+      } else if constexpr (std::is_same_v<Held, Response>) {
+        result = calls_.Add<Held>(std::move(request), std::move(start));
+      } else {
+        result =
+            calls_.Add<Held>(std::move(request),
+                             Serializing<Request, Response>(std::move(start)));
+      }
+      part.status = &result->status();
+    } else {
+      part.retry_time = backend->breaker().RetryTime();
+    }
+    parts_.push_back(std::move(part));
+    return result;
+  }
+
   // A start function (ParallelCalls::Add) that sends the call through the
-  // backend's batcher, with the caller's ids and the context's deadline.
-  template <typename Request, typename Response>
+  // backend's batcher, with the caller's ids and the context's deadline,
+  // and parses the answer into a Held message or keeps its bytes.
+  template <typename Request, typename Held>
   auto Batched(Backend* backend, const std::string* method) const {
     // Started once: the ids are moved into the call.
     return [batcher = backend->batcher(), method, ids = ids_](
-               grpc::ClientContext* ctx, const Request* request,
-               Response* response,
+               grpc::ClientContext* ctx, const Request* request, Held* held,
                std::function<void(grpc::Status)> done) mutable {
       common::CallBatcher::Call call;
       call.method = *method;
@@ -104,15 +134,36 @@ class FanOut {
       call.accept_language = std::move(ids.accept_language);
       if (ctx->deadline() != std::chrono::system_clock::time_point::max())
         call.deadline = absl::FromChrono(ctx->deadline());
-      call.done = [response, done = std::move(done)](grpc::Status status,
-                                                     std::string bytes) {
-        if (status.ok() && !response->ParseFromString(bytes)) {
+      call.done = [held, done = std::move(done)](grpc::Status status,
+                                                 std::string bytes) {
+        if constexpr (std::is_same_v<Held, std::string>) {
+          *held = std::move(bytes);
+        } else if (status.ok() && !held->ParseFromString(bytes)) {
           status = grpc::Status(grpc::StatusCode::INTERNAL,
                                 "the backend's answer does not decode");
         }
         done(std::move(status));
       };
       batcher->Start(std::move(call));
+    };
+  }
+
+  // A start function for a call not batched whose answer is kept as bytes:
+  // `start`'s Response, serialized.
+  template <typename Request, typename Response, typename StartFn>
+  static auto Serializing(StartFn start) {
+    return [start = std::move(start)](
+               grpc::ClientContext* ctx, const Request* request,
+               std::string* bytes,
+               std::function<void(grpc::Status)> done) mutable {
+      auto response = std::make_shared<Response>();
+      Response* r = response.get();
+      start(ctx, request, r,
+            [response = std::move(response), bytes,
+             done = std::move(done)](grpc::Status status) {
+              if (status.ok()) response->SerializeToString(bytes);
+              done(std::move(status));
+            });
     };
   }
 

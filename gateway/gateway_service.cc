@@ -26,6 +26,7 @@
 #include "gateway/http/http_api.h"
 #include "gateway/name_directory.h"
 #include "gateway/search_fusion.h"
+#include "gateway/view_bytes.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/base/dates.h"
@@ -141,19 +142,52 @@ struct Built {
   bool complete = false;
 };
 
-// The view's answer: its sections appended, the membership resources it
-// names resolved (when `names` is set), serialized.
-template <typename View>
-Built Finished(View& view, std::vector<gw::SectionStatus>& sections,
-               const NameDirectory* names) {
-  bool all_complete = true;
-  for (gw::SectionStatus& s : sections) {
-    all_complete = all_complete && s.complete();
-    *view.add_sections() = std::move(s);
+// A view assembled from its backends' answers as bytes (view_bytes.h):
+// each complete section's answer spliced in, then the view's own fields,
+// its sections and the membership resources it names.
+class ViewBytes {
+ public:
+  explicit ViewBytes(std::vector<gw::SectionStatus>& sections)
+      : sections_(sections) {
+    bytes_.reserve(16 * 1024);
   }
-  if (names != nullptr) names->Resolve(view, view.mutable_references());
-  return Built(view.SerializeAsString(), all_complete);
-}
+
+  // Splices the answer of section `i` when it is complete; an answer that
+  // is not well formed leaves the section incomplete, INTERNAL.
+  void Add(size_t i, const Splice& splice,
+           common::CallResult<std::string>* result) {
+    gw::SectionStatus& section = sections_[i];
+    if (!section.complete() || result == nullptr) return;
+    if (splice.AppendTo(result->response(), &bytes_, &names_)) return;
+    absl::Status bad = absl::InternalError(absl::StrCat(
+        "the ", section.service(), " service's answer does not decode"));
+    common::EnsureErrorInfo(
+        bad, common::ErrorDomainOf(gw::GatewayService::service_full_name()));
+    section.set_complete(false);
+    *section.mutable_status() = common::ToRpcStatus(bad);
+  }
+
+  // The view: `own` (its name, date...) with the sections, then the
+  // spliced answers and the references.
+  template <typename View>
+  Built Finish(View& own, const NameDirectory* names) && {
+    bool all_complete = true;
+    for (gw::SectionStatus& s : sections_) {
+      all_complete = all_complete && s.complete();
+      *own.add_sections() = std::move(s);
+    }
+    own.AppendToString(&bytes_);
+    if (names != nullptr) {
+      names->AppendReferences(&names_, View::kReferencesFieldNumber, &bytes_);
+    }
+    return Built(std::move(bytes_), all_complete);
+  }
+
+ private:
+  std::vector<gw::SectionStatus>& sections_;
+  std::string bytes_;
+  std::vector<absl::string_view> names_;  // into the answers
+};
 
 // Every view has its `freshness` under the same field number, so the bytes
 // of that field can be appended to any view's serialized form (a message
@@ -323,13 +357,13 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
         mem::SummarizeStateRequest m;
         m.set_name(state);
         *m.mutable_as_of() = as_of;
-        auto* summary = fan.Add<mem::StateSummary>(
+        auto* summary = fan.AddBytes<mem::StateSummary>(
             "membership", &backends_->membership(), std::move(m),
             CSTOPA_ASYNC(membership_, SummarizeState));
 
         leg::SummarizeStateLegislationRequest l;
         l.set_state(state);
-        auto* legislation = fan.Add<leg::StateLegislationSummary>(
+        auto* legislation = fan.AddBytes<leg::StateLegislationSummary>(
             "legislation", &backends_->legislation(), std::move(l),
             CSTOPA_ASYNC(legislation_, SummarizeStateLegislation));
 
@@ -337,14 +371,14 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
         e.set_page_size(kStateEvents);
         e.set_filter(
             absl::StrCat("state = \"", state, "\" AND ", StartedBy(day)));
-        auto* events = fan.Add<ev::ListEventsResponse>(
+        auto* events = fan.AddBytes<ev::ListEventsResponse>(
             "events", &backends_->events(), std::move(e),
             CSTOPA_ASYNC(events_, ListEvents));
 
         mon::ListMissionsRequest mi;
         mi.set_page_size(kMissions);
         mi.set_filter(absl::StrCat("state = \"", state, "\""));
-        auto* missions = fan.Add<mon::ListMissionsResponse>(
+        auto* missions = fan.AddBytes<mon::ListMissionsResponse>(
             "missions", &backends_->monitoring(), std::move(mi),
             CSTOPA_ASYNC(monitoring_, ListMissions));
 
@@ -352,7 +386,7 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
         op.set_page_size(kMissions);
         op.set_filter(absl::StrCat("state = \"", state,
                                    "\" OR contingent_state = \"", state, "\""));
-        auto* operations = fan.Add<mon::ListOperationsResponse>(
+        auto* operations = fan.AddBytes<mon::ListOperationsResponse>(
             "operations", &backends_->monitoring(), std::move(op),
             CSTOPA_ASYNC(monitoring_, ListOperations));
 
@@ -360,39 +394,42 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
             [names = names_, state, day, summary, legislation, events, missions,
              operations, answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
+              static const Splice* const kSummary =
+                  new Splice(mem::StateSummary::descriptor(),
+                             gw::StateProfile::descriptor(),
+                             {{"state", "state"},
+                              {"parliaments", "parliaments"},
+                              {"delegations", "delegations"},
+                              {"roles", "posts"},
+                              {"not_known_roles", "posts_not_known"}});
+              static const Splice* const kLegislation =
+                  new Splice(leg::StateLegislationSummary::descriptor(),
+                             gw::StateProfile::descriptor(),
+                             {{"treaties", "treaties"},
+                              {"implementations", "implementations"}});
+              static const Splice* const kEvents =
+                  new Splice(ev::ListEventsResponse::descriptor(),
+                             gw::StateProfile::descriptor(),
+                             {{"events", "recent_events"}});
+              static const Splice* const kMissions = new Splice(
+                  mon::ListMissionsResponse::descriptor(),
+                  gw::StateProfile::descriptor(), {{"missions", "missions"}});
+              static const Splice* const kOperations =
+                  new Splice(mon::ListOperationsResponse::descriptor(),
+                             gw::StateProfile::descriptor(),
+                             {{"operations", "operations"}});
+              ViewBytes view(sections);
+              view.Add(0, *kSummary, summary);
+              view.Add(1, *kLegislation, legislation);
+              view.Add(2, *kEvents, events);
+              view.Add(3, *kMissions, missions);
+              view.Add(4, *kOperations, operations);
               if (absl::Status refused = Refusal(sections, true); !refused.ok())
                 return std::move(answer)(std::move(refused));
-              gw::StateProfile view;
-              view.set_name(absl::StrCat(state, "/profile"));
-              *view.mutable_as_of_date() = common::DayToDate(day);
-              if (sections[0].complete()) {
-                auto& s = summary->response();
-                view.mutable_state()->Swap(s.mutable_state());
-                view.mutable_parliaments()->Swap(s.mutable_parliaments());
-                view.mutable_delegations()->Swap(s.mutable_delegations());
-                view.mutable_posts()->Swap(s.mutable_roles());
-                view.mutable_posts_not_known()->Swap(
-                    s.mutable_not_known_roles());
-              }
-              if (sections[1].complete()) {
-                auto& s = legislation->response();
-                view.mutable_treaties()->Swap(s.mutable_treaties());
-                view.mutable_implementations()->Swap(
-                    s.mutable_implementations());
-              }
-              if (sections[2].complete()) {
-                auto& s = events->response();
-                view.mutable_recent_events()->Swap(s.mutable_events());
-              }
-              if (sections[3].complete()) {
-                auto& s = missions->response();
-                view.mutable_missions()->Swap(s.mutable_missions());
-              }
-              if (sections[4].complete()) {
-                auto& s = operations->response();
-                view.mutable_operations()->Swap(s.mutable_operations());
-              }
-              std::move(answer)(Finished(view, sections, names));
+              gw::StateProfile own;
+              own.set_name(absl::StrCat(state, "/profile"));
+              *own.mutable_as_of_date() = common::DayToDate(day);
+              std::move(answer)(std::move(view).Finish(own, names));
             });
       });
 }
@@ -405,60 +442,61 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("person ", *id);
-  ServeView(coalescer_, cache_,
-            ServiceBit(kMembershipIndex) | ServiceBit(kEventsIndex) |
-                ServiceBit(kMonitoringIndex),
-            std::move(call), key, deadline, backend_deadline,
-            [this, person, backend_deadline](const common::Caller& caller,
-                                             Answer answer) {
-              FanOut fan(caller, backend_deadline);
-              mem::SummarizePersonRequest m;
-              m.set_name(person);
-              auto* summary = fan.Add<mem::PersonSummary>(
-                  "membership", &backends_->membership(), std::move(m),
-                  CSTOPA_ASYNC(membership_, SummarizePerson));
+  ServeView(
+      coalescer_, cache_,
+      ServiceBit(kMembershipIndex) | ServiceBit(kEventsIndex) |
+          ServiceBit(kMonitoringIndex),
+      std::move(call), key, deadline, backend_deadline,
+      [this, person, backend_deadline](const common::Caller& caller,
+                                       Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        mem::SummarizePersonRequest m;
+        m.set_name(person);
+        auto* summary = fan.AddBytes<mem::PersonSummary>(
+            "membership", &backends_->membership(), std::move(m),
+            CSTOPA_ASYNC(membership_, SummarizePerson));
 
-              ev::ListEventsRequest e;
-              e.set_page_size(kPersonEvents);
-              e.set_filter(absl::StrCat("participant = \"", person, "\""));
-              auto* events = fan.Add<ev::ListEventsResponse>(
-                  "events", &backends_->events(), std::move(e),
-                  CSTOPA_ASYNC(events_, ListEvents));
+        ev::ListEventsRequest e;
+        e.set_page_size(kPersonEvents);
+        e.set_filter(absl::StrCat("participant = \"", person, "\""));
+        auto* events = fan.AddBytes<ev::ListEventsResponse>(
+            "events", &backends_->events(), std::move(e),
+            CSTOPA_ASYNC(events_, ListEvents));
 
-              mon::ListMissionsRequest mi;
-              mi.set_page_size(kMissions);
-              mi.set_filter(absl::StrCat("observer = \"", person, "\""));
-              auto* missions = fan.Add<mon::ListMissionsResponse>(
-                  "missions", &backends_->monitoring(), std::move(mi),
-                  CSTOPA_ASYNC(monitoring_, ListMissions));
+        mon::ListMissionsRequest mi;
+        mi.set_page_size(kMissions);
+        mi.set_filter(absl::StrCat("observer = \"", person, "\""));
+        auto* missions = fan.AddBytes<mon::ListMissionsResponse>(
+            "missions", &backends_->monitoring(), std::move(mi),
+            CSTOPA_ASYNC(monitoring_, ListMissions));
 
-              std::move(fan).Start(
-                  [names = names_, person, summary, events, missions,
-                   answer = std::move(answer)](
-                      std::vector<gw::SectionStatus> sections) mutable {
-                    if (absl::Status refused = Refusal(sections, true);
-                        !refused.ok())
-                      return std::move(answer)(std::move(refused));
-                    gw::PersonProfile view;
-                    view.set_name(absl::StrCat(person, "/profile"));
-                    if (sections[0].complete()) {
-                      auto& s = summary->response();
-                      view.mutable_person()->Swap(s.mutable_person());
-                      view.mutable_state_display_name()->Swap(
-                          s.mutable_state_display_name());
-                      view.mutable_roles()->Swap(s.mutable_roles());
-                    }
-                    if (sections[1].complete()) {
-                      auto& s = events->response();
-                      view.mutable_events()->Swap(s.mutable_events());
-                    }
-                    if (sections[2].complete()) {
-                      auto& s = missions->response();
-                      view.mutable_missions()->Swap(s.mutable_missions());
-                    }
-                    std::move(answer)(Finished(view, sections, names));
-                  });
+        std::move(fan).Start(
+            [names = names_, person, summary, events, missions,
+             answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              static const Splice* const kSummary =
+                  new Splice(mem::PersonSummary::descriptor(),
+                             gw::PersonProfile::descriptor(),
+                             {{"person", "person"},
+                              {"state_display_name", "state_display_name"},
+                              {"roles", "roles"}});
+              static const Splice* const kEvents = new Splice(
+                  ev::ListEventsResponse::descriptor(),
+                  gw::PersonProfile::descriptor(), {{"events", "events"}});
+              static const Splice* const kMissions = new Splice(
+                  mon::ListMissionsResponse::descriptor(),
+                  gw::PersonProfile::descriptor(), {{"missions", "missions"}});
+              ViewBytes view(sections);
+              view.Add(0, *kSummary, summary);
+              view.Add(1, *kEvents, events);
+              view.Add(2, *kMissions, missions);
+              if (absl::Status refused = Refusal(sections, true); !refused.ok())
+                return std::move(answer)(std::move(refused));
+              gw::PersonProfile own;
+              own.set_name(absl::StrCat(person, "/profile"));
+              std::move(answer)(std::move(view).Finish(own, names));
             });
+      });
 }
 
 namespace {
@@ -627,82 +665,87 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("dashboard ", *day);
-  ServeView(
-      coalescer_, cache_, kAllServices, std::move(call), key, deadline,
-      backend_deadline,
-      [this, day = *day, backend_deadline](const common::Caller& caller,
-                                           Answer answer) {
-        FanOut fan(caller, backend_deadline);
-        mem::SummarizeMembershipRequest m;
-        *m.mutable_as_of() = common::DayToDate(day);
-        auto* membership = fan.Add<mem::MembershipSummary>(
-            "membership", &backends_->membership(), std::move(m),
-            CSTOPA_ASYNC(membership_, SummarizeMembership));
+  ServeView(coalescer_, cache_, kAllServices, std::move(call), key, deadline,
+            backend_deadline,
+            [this, day = *day, backend_deadline](const common::Caller& caller,
+                                                 Answer answer) {
+              FanOut fan(caller, backend_deadline);
+              mem::SummarizeMembershipRequest m;
+              *m.mutable_as_of() = common::DayToDate(day);
+              auto* membership = fan.AddBytes<mem::MembershipSummary>(
+                  "membership", &backends_->membership(), std::move(m),
+                  CSTOPA_ASYNC(membership_, SummarizeMembership));
 
-        auto* legislation = fan.Add<leg::LegislationSummary>(
-            "legislation", &backends_->legislation(),
-            leg::SummarizeLegislationRequest(),
-            CSTOPA_ASYNC(legislation_, SummarizeLegislation));
+              auto* legislation = fan.AddBytes<leg::LegislationSummary>(
+                  "legislation", &backends_->legislation(),
+                  leg::SummarizeLegislationRequest(),
+                  CSTOPA_ASYNC(legislation_, SummarizeLegislation));
 
-        auto* missions = fan.Add<mon::SummarizeMissionsResponse>(
-            "missions", &backends_->monitoring(),
-            mon::SummarizeMissionsRequest(),
-            CSTOPA_ASYNC(monitoring_, SummarizeMissions));
+              auto* missions = fan.AddBytes<mon::SummarizeMissionsResponse>(
+                  "missions", &backends_->monitoring(),
+                  mon::SummarizeMissionsRequest(),
+                  CSTOPA_ASYNC(monitoring_, SummarizeMissions));
 
-        ev::ListEventsRequest latest;
-        latest.set_page_size(kDashboardEvents);
-        latest.set_filter(StartedBy(day));
-        auto* latest_events = fan.Add<ev::ListEventsResponse>(
-            "latest_events", &backends_->events(), std::move(latest),
-            CSTOPA_ASYNC(events_, ListEvents));
+              ev::ListEventsRequest latest;
+              latest.set_page_size(kDashboardEvents);
+              latest.set_filter(StartedBy(day));
+              auto* latest_events = fan.AddBytes<ev::ListEventsResponse>(
+                  "latest_events", &backends_->events(), std::move(latest),
+                  CSTOPA_ASYNC(events_, ListEvents));
 
-        ev::ListEventsRequest next;
-        next.set_page_size(kDashboardEvents);
-        next.set_filter(StartsAfter(day));
-        next.set_order_by("start_time");
-        auto* next_events = fan.Add<ev::ListEventsResponse>(
-            "next_events", &backends_->events(), std::move(next),
-            CSTOPA_ASYNC(events_, ListEvents));
+              ev::ListEventsRequest next;
+              next.set_page_size(kDashboardEvents);
+              next.set_filter(StartsAfter(day));
+              next.set_order_by("start_time");
+              auto* next_events = fan.AddBytes<ev::ListEventsResponse>(
+                  "next_events", &backends_->events(), std::move(next),
+                  CSTOPA_ASYNC(events_, ListEvents));
 
-        std::move(fan).Start(
-            [names = names_, day, membership, legislation, missions,
-             latest_events, next_events, answer = std::move(answer)](
-                std::vector<gw::SectionStatus> sections) mutable {
-              if (absl::Status refused = Refusal(sections, false);
-                  !refused.ok())
-                return std::move(answer)(std::move(refused));
-              gw::AssemblyDashboard view;
-              view.set_name("dashboard");
-              *view.mutable_as_of_date() = common::DayToDate(day);
-              if (sections[0].complete()) {
-                auto& s = membership->response();
-                view.mutable_states()->Swap(s.mutable_states());
-                view.set_total_seats(s.total_seats());
-                view.mutable_partners()->Swap(s.mutable_partners());
-              }
-              if (sections[1].complete()) {
-                auto& s = legislation->response();
-                view.mutable_adoptions()->Swap(s.mutable_adoptions());
-                view.mutable_action_plans()->Swap(s.mutable_action_plans());
-                view.mutable_treaties()->Swap(s.mutable_treaties());
-                view.mutable_stated_figures()->Swap(s.mutable_stated_figures());
-              }
-              if (sections[2].complete()) {
-                auto& s = missions->response();
-                view.mutable_missions_per_year()->Swap(s.mutable_years());
-                view.set_total_missions(s.total_mission_count());
-              }
-              if (sections[3].complete()) {
-                auto& s = latest_events->response();
-                view.mutable_latest_events()->Swap(s.mutable_events());
-              }
-              if (sections[4].complete()) {
-                auto& s = next_events->response();
-                view.mutable_next_events()->Swap(s.mutable_events());
-              }
-              std::move(answer)(Finished(view, sections, names));
+              std::move(fan).Start(
+                  [names = names_, day, membership, legislation, missions,
+                   latest_events, next_events, answer = std::move(answer)](
+                      std::vector<gw::SectionStatus> sections) mutable {
+                    static const Splice* const kMembership =
+                        new Splice(mem::MembershipSummary::descriptor(),
+                                   gw::AssemblyDashboard::descriptor(),
+                                   {{"states", "states"},
+                                    {"total_seats", "total_seats"},
+                                    {"partners", "partners"}});
+                    static const Splice* const kLegislation =
+                        new Splice(leg::LegislationSummary::descriptor(),
+                                   gw::AssemblyDashboard::descriptor(),
+                                   {{"adoptions", "adoptions"},
+                                    {"action_plans", "action_plans"},
+                                    {"treaties", "treaties"},
+                                    {"stated_figures", "stated_figures"}});
+                    static const Splice* const kMissions =
+                        new Splice(mon::SummarizeMissionsResponse::descriptor(),
+                                   gw::AssemblyDashboard::descriptor(),
+                                   {{"years", "missions_per_year"},
+                                    {"total_mission_count", "total_missions"}});
+                    static const Splice* const kLatest =
+                        new Splice(ev::ListEventsResponse::descriptor(),
+                                   gw::AssemblyDashboard::descriptor(),
+                                   {{"events", "latest_events"}});
+                    static const Splice* const kNext =
+                        new Splice(ev::ListEventsResponse::descriptor(),
+                                   gw::AssemblyDashboard::descriptor(),
+                                   {{"events", "next_events"}});
+                    ViewBytes view(sections);
+                    view.Add(0, *kMembership, membership);
+                    view.Add(1, *kLegislation, legislation);
+                    view.Add(2, *kMissions, missions);
+                    view.Add(3, *kLatest, latest_events);
+                    view.Add(4, *kNext, next_events);
+                    if (absl::Status refused = Refusal(sections, false);
+                        !refused.ok())
+                      return std::move(answer)(std::move(refused));
+                    gw::AssemblyDashboard own;
+                    own.set_name("dashboard");
+                    *own.mutable_as_of_date() = common::DayToDate(day);
+                    std::move(answer)(std::move(view).Finish(own, names));
+                  });
             });
-      });
 }
 
 std::string GatewayHandler::MetricsText() const {

@@ -4,10 +4,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cstopa/membership/v1/membership.grpc.pb.h"
+#include "gateway/view_bytes.h"
 #include "grpcpp/client_context.h"
 #include "services/common/client/call_context.h"
 #include "services/common/client/error_details.h"
@@ -23,55 +23,16 @@ using google::protobuf::Reflection;
 constexpr absl::Duration kLoadDeadline = absl::Seconds(5);
 constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
-// Called on every string of every view (texts too), so it looks at the
-// first letter before comparing prefixes.
-bool IsMembershipName(absl::string_view s) {
-  if (s.size() < 8) return false;  // "bodies/" and an ID
-  switch (s[0]) {
-    case 's':
-      return absl::StartsWith(s, "states/");
-    case 'b':
-      return absl::StartsWith(s, "bodies/");
-    case 'p':
-      return absl::StartsWith(s, "parliaments/") ||
-             absl::StartsWith(s, "persons/") ||
-             absl::StartsWith(s, "partners/");
-    default:
-      return false;
-  }
+// `name`'s NamedResource, serialized.
+std::string NamedBytes(const std::string& name,
+                       const NameDirectory::Texts& texts) {
+  v1::NamedResource r;
+  r.set_name(name);
+  *r.mutable_display_name() = texts;
+  return r.SerializeAsString();
 }
 
 }  // namespace
-
-// Walks `m` by its plan: only the fields that can hold names are read.
-template <typename Plan>
-void CollectNames(const Message& m, const Plan& plan,
-                  absl::flat_hash_set<std::string>* out) {
-  const Reflection* r = m.GetReflection();
-  for (const auto& [f, sub] : plan.fields) {
-    if (sub == nullptr) {  // a string
-      if (f->is_repeated()) {
-        const int n = r->FieldSize(m, f);
-        for (int i = 0; i < n; ++i) {
-          std::string scratch;
-          const std::string& v =
-              r->GetRepeatedStringReference(m, f, i, &scratch);
-          if (IsMembershipName(v)) out->insert(v);
-        }
-      } else {
-        std::string scratch;
-        const std::string& v = r->GetStringReference(m, f, &scratch);
-        if (IsMembershipName(v)) out->insert(v);
-      }
-    } else if (f->is_repeated()) {
-      const int n = r->FieldSize(m, f);
-      for (int i = 0; i < n; ++i)
-        CollectNames(r->GetRepeatedMessage(m, f, i), *sub, out);
-    } else if (r->HasField(m, f)) {
-      CollectNames(r->GetMessage(m, f), *sub, out);
-    }
-  }
-}
 
 NameDirectory::NameDirectory(std::shared_ptr<grpc::Channel> membership,
                              absl::Duration period)
@@ -100,7 +61,7 @@ absl::Status NameDirectory::LoadAll(Request request, Call call, Items items,
     }
     if (!s.ok()) return common::FromGrpcStatus(s);
     for (const auto& item : items(response))
-      (*names)[item.name()] = item.display_name();
+      (*names)[item.name()] = NamedBytes(item.name(), item.display_name());
     if (response.next_page_token().empty()) return absl::OkStatus();
     request.set_page_token(response.next_page_token());
   }
@@ -145,27 +106,28 @@ void NameDirectory::RefreshSoon() {
 
 void NameDirectory::Apply(const std::string& name, const Message* resource) {
   if (!IsMembershipName(name)) return;
-  std::optional<Texts> texts;
+  std::optional<std::string> named;
   if (resource != nullptr) {
-    texts.emplace();
+    Texts texts;
     const FieldDescriptor* f =
         resource->GetDescriptor()->FindFieldByName("display_name");
     if (f != nullptr && f->is_repeated() &&
         f->message_type() == type::v1::LocalizedText::descriptor()) {
       const Reflection* r = resource->GetReflection();
       for (int i = 0; i < r->FieldSize(*resource, f); ++i)
-        texts->Add()->CopyFrom(r->GetRepeatedMessage(*resource, f, i));
+        texts.Add()->CopyFrom(r->GetRepeatedMessage(*resource, f, i));
     }
+    named = NamedBytes(name, texts);
   }
   absl::MutexLock lock(&mu_);
   auto next = std::make_shared<Names>(*names_);
-  if (texts.has_value()) {
-    (*next)[name] = *texts;
+  if (named.has_value()) {
+    (*next)[name] = *named;
   } else {
     next->erase(name);
   }
   names_ = std::move(next);
-  if (loading_) pending_[name] = std::move(texts);
+  if (loading_) pending_[name] = std::move(named);
 }
 
 absl::Status NameDirectory::Refresh() {
@@ -234,9 +196,9 @@ absl::Status NameDirectory::Refresh() {
   loading_ = false;
   if (s.ok()) {
     // Changes heard of during the load may be missing from it.
-    for (auto& [name, texts] : pending_) {
-      if (texts.has_value()) {
-        (*names)[name] = std::move(*texts);
+    for (auto& [name, named] : pending_) {
+      if (named.has_value()) {
+        (*names)[name] = std::move(*named);
       } else {
         names->erase(name);
       }
@@ -252,48 +214,19 @@ std::shared_ptr<const NameDirectory::Names> NameDirectory::Get() const {
   return names_;
 }
 
-void NameDirectory::Resolve(
-    const Message& view,
-    google::protobuf::RepeatedPtrField<v1::NamedResource>* out) const {
-  std::shared_ptr<const Names> names = Get();
-  if (names->empty()) return;
-  absl::flat_hash_set<std::string> found;
-  CollectNames(view, *PlanFor(view.GetDescriptor()), &found);
-  std::vector<std::string> sorted(found.begin(), found.end());
-  std::sort(sorted.begin(), sorted.end());
-  for (const std::string& name : sorted) {
-    auto it = names->find(name);
-    if (it == names->end()) continue;
-    v1::NamedResource* r = out->Add();
-    r->set_name(name);
-    *r->mutable_display_name() = it->second;
+void NameDirectory::AppendReferences(std::vector<absl::string_view>* names,
+                                     int field_number,
+                                     std::string* view) const {
+  std::shared_ptr<const Names> known = Get();
+  if (known->empty()) return;
+  std::sort(names->begin(), names->end());
+  names->erase(std::unique(names->begin(), names->end()), names->end());
+  for (absl::string_view name : *names) {
+    auto it = known->find(name);
+    if (it != known->end())
+      AppendLengthDelimited(static_cast<uint32_t>(field_number), it->second,
+                            view);
   }
-}
-
-const NameDirectory::Plan* NameDirectory::PlanFor(
-    const google::protobuf::Descriptor* type) const {
-  absl::MutexLock lock(&plans_mu_);
-  return PlanLocked(type);
-}
-
-const NameDirectory::Plan* NameDirectory::PlanLocked(
-    const google::protobuf::Descriptor* type) const {
-  if (auto it = plans_.find(type); it != plans_.end()) return it->second.get();
-  // Entered before its fields, so that a recursive type ends.
-  Plan* plan = (plans_[type] = std::make_unique<Plan>()).get();
-  for (int i = 0; i < type->field_count(); ++i) {
-    const FieldDescriptor* f = type->field(i);
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
-      plan->fields.emplace_back(f, nullptr);
-    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
-      const Plan* sub = PlanLocked(f->message_type());
-      // A type with no strings anywhere is skipped (a recursive type whose
-      // plan is still being made is kept).
-      if (!sub->fields.empty() || !sub->done) plan->fields.emplace_back(f, sub);
-    }
-  }
-  plan->done = true;
-  return plan;
 }
 
 }  // namespace cstopa::gateway

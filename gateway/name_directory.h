@@ -15,7 +15,7 @@
 //   NameDirectory names(membership_channel, absl::Seconds(30));
 //   names.Start();
 //   ...
-//   names.Resolve(view, view.mutable_references());
+//   names.AppendReferences(&found, kReferencesFieldNumber, &view_bytes);
 #ifndef CSTOPA_GATEWAY_NAME_DIRECTORY_H_
 #define CSTOPA_GATEWAY_NAME_DIRECTORY_H_
 
@@ -29,6 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -44,7 +45,9 @@ class NameDirectory {
  public:
   using Texts =
       google::protobuf::RepeatedPtrField<cstopa::type::v1::LocalizedText>;
-  using Names = absl::flat_hash_map<std::string, Texts>;
+  // Each name's serialized `NamedResource` (the name and its display
+  // names), as views carry it.
+  using Names = absl::flat_hash_map<std::string, std::string>;
 
   NameDirectory(std::shared_ptr<grpc::Channel> membership,
                 absl::Duration period);
@@ -74,11 +77,11 @@ class NameDirectory {
   // The latest load (empty before the first), with the changes since.
   std::shared_ptr<const Names> Get() const;
 
-  // Adds to `out`, sorted by name, every membership resource named in a
-  // string field of `view` (at any depth) that the latest load knows.
-  void Resolve(
-      const google::protobuf::Message& view,
-      google::protobuf::RepeatedPtrField<v1::NamedResource>* out) const;
+  // Appends to `view` (a serialized view) one `NamedResource` under
+  // `field_number` for each distinct name among `names` that the latest
+  // load knows, sorted by name (`names` is sorted and deduplicated).
+  void AppendReferences(std::vector<absl::string_view>* names, int field_number,
+                        std::string* view) const;
 
  private:
   // Every page of one List method into `names`. `call(ctx, request,
@@ -86,31 +89,14 @@ class NameDirectory {
   template <typename Request, typename Response, typename Call, typename Items>
   absl::Status LoadAll(Request request, Call call, Items items, Names* names);
 
-  // Where names can be in a message type: its string fields, and its
-  // message fields whose type can hold strings (with their own plan).
-  struct Plan {
-    std::vector<
-        std::pair<const google::protobuf::FieldDescriptor*, const Plan*>>
-        fields;
-    bool done = false;  // false while it is being made (a recursive type)
-  };
-  // The plan of `type` (made once per type, kept for the process's life).
-  const Plan* PlanFor(const google::protobuf::Descriptor* type) const;
-  const Plan* PlanLocked(const google::protobuf::Descriptor* type) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(plans_mu_);
-
   const std::shared_ptr<grpc::Channel> membership_;
   const absl::Duration period_;
-  mutable absl::Mutex plans_mu_;
-  mutable absl::flat_hash_map<const google::protobuf::Descriptor*,
-                              std::unique_ptr<Plan>>
-      plans_ ABSL_GUARDED_BY(plans_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Names> names_ ABSL_GUARDED_BY(mu_);
   // Changes applied while a load is in progress, re-applied on top of it
   // (nullopt: deleted).
   bool loading_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, std::optional<Texts>> pending_
+  absl::flat_hash_map<std::string, std::optional<std::string>> pending_
       ABSL_GUARDED_BY(mu_);
   absl::Mutex wake_mu_;
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
