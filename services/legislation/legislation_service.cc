@@ -19,6 +19,7 @@
 #include "services/common/base/errors.h"
 #include "services/common/query/validation.h"
 #include "services/common/resources/watch.h"
+#include "services/common/store/read_cache.h"
 #include "services/legislation/embedded_files.h"
 #include "services/legislation/search_query.h"
 
@@ -226,6 +227,17 @@ template <typename Call>
 common::StatusCallback FinishWith(Call call) {
   return [call = std::move(call)](absl::Status s) mutable {
     call.Finish(std::move(s));
+  };
+}
+
+// As FinishWith, and a successful answer is kept in `cache` under the
+// slot's key (common::FinishKept).
+template <typename Call>
+common::StatusCallback FinishKeptWith(common::ReadCache& cache,
+                                      common::ReadCache::Slot slot, Call call) {
+  return [&cache, slot = std::move(slot),
+          call = std::move(call)](absl::Status s) mutable {
+    common::FinishKept(cache, slot, call, std::move(s));
   };
 }
 
@@ -769,6 +781,11 @@ void LegislationHandler::SummarizeStateLegislation(
   if (auto s = common::CheckRequestName("state", req.state(), {"states"});
       !s.ok())
     return call.Finish(std::move(s));
+  // Summaries are kept in the read cache as Gets and Lists are.
+  common::ReadCache& cache = r_->db()->read_cache();
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(cache, common::RequestKey(req), call, &slot))
+    return;
   v1::StateLegislationSummary* out = call.response();
   out->set_state(req.state());
   const absl::Time deadline = call.deadline();
@@ -803,7 +820,7 @@ void LegislationHandler::SummarizeStateLegislation(
         return r_->ReadImplementations(tx, req.state(),
                                        out->mutable_implementations());
       },
-      FinishWith(std::move(call)));
+      FinishKeptWith(cache, std::move(slot), std::move(call)));
 }
 
 // Adoptions counted by the database; plans with their progress as
@@ -811,6 +828,11 @@ void LegislationHandler::SummarizeStateLegislation(
 // GetTreatyRatificationProgress computes it; the stated figures as stored,
 // beside the counts and never added to them.
 void LegislationHandler::SummarizeLegislation(SummarizeLegislationCall call) {
+  common::ReadCache& cache = r_->db()->read_cache();
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(cache, common::RequestKey(call.request()), call,
+                              &slot))
+    return;
   v1::LegislationSummary* out = call.response();
   const absl::Time deadline = call.deadline();
   r_->db()->ReadAsync(
@@ -847,7 +869,7 @@ void LegislationHandler::SummarizeLegislation(SummarizeLegislationCall call) {
         }
         return r_->ReadStatedFigures(tx, out->mutable_stated_figures());
       },
-      FinishWith(std::move(call)));
+      FinishKeptWith(cache, std::move(slot), std::move(call)));
 }
 
 // Seed -----------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "services/common/base/dates.h"
 #include "services/common/query/validation.h"
 #include "services/common/resources/watch.h"
+#include "services/common/store/read_cache.h"
 #include "services/membership/embedded_files.h"
 
 namespace cstopa::membership {
@@ -296,9 +297,16 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
   const absl::StatusOr<int64_t> day =
       common::AsOfDay(req.as_of(), req.has_as_of(), "as_of", r_->set().Today());
   if (!day.ok()) return call.Finish(day.status());
+  // Answered from the read cache while nothing was written since it was
+  // built (store/read_cache.h), as Gets and Lists are.
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(Cache(), common::RequestKey(req, *day), call,
+                              &slot))
+    return;
   struct Work {
     explicit Work(SummarizeStateCall c) : call(std::move(c)) {}
     SummarizeStateCall call;
+    common::ReadCache::Slot slot;
     std::vector<v1::Parliament> parliaments;
     std::vector<v1::Delegation> delegations;
     std::vector<v1::Role> roles;
@@ -308,6 +316,7 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
   const std::string name = req.name();
   v1::StateSummary* out = call.response();
   auto work = std::make_unique<Work>(std::move(call));
+  work->slot = std::move(slot);
   Work* w = work.get();
   ReadJoin join;
   r_->states().store().GetAsync(name, /*allow_deleted=*/false,
@@ -356,7 +365,7 @@ void MembershipHandler::SummarizeState(SummarizeStateCall call) {
                          : out->add_not_known_roles());
           }
           *out->mutable_as_of_date() = common::DayToDate(day);
-          work->call.Finish(absl::OkStatus());
+          common::FinishKept(Cache(), work->slot, work->call, absl::OkStatus());
         });
   });
 }
@@ -368,9 +377,13 @@ void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
   if (auto s = common::CheckRequestName("name", req.name(), {"persons"});
       !s.ok())
     return call.Finish(std::move(s));
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(Cache(), common::RequestKey(req), call, &slot))
+    return;
   struct Work {
     explicit Work(SummarizePersonCall c) : call(std::move(c)) {}
     SummarizePersonCall call;
+    common::ReadCache::Slot slot;
     std::vector<v1::Role> roles;
     Directory dir;
   };
@@ -378,6 +391,7 @@ void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
   const std::string name = req.name();
   v1::PersonSummary* out = call.response();
   auto work = std::make_unique<Work>(std::move(call));
+  work->slot = std::move(slot);
   Work* w = work.get();
   ReadJoin join;
   r_->persons().store().GetAsync(name, /*allow_deleted=*/false,
@@ -393,7 +407,7 @@ void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
     if (!out->person().state().empty()) names.insert(out->person().state());
     r_->ResolveNames(
         names, deadline, &w->dir,
-        [out, work = std::move(work)](absl::Status s) mutable {
+        [this, out, work = std::move(work)](absl::Status s) mutable {
           if (!s.ok()) return work->call.Finish(std::move(s));
           const std::string& state = out->person().state();
           if (!state.empty()) {
@@ -413,7 +427,7 @@ void MembershipHandler::SummarizePerson(SummarizePersonCall call) {
                     });
           for (auto& [start, r] : order)
             NameRole(work->dir, std::move(*r), out->add_roles());
-          work->call.Finish(absl::OkStatus());
+          common::FinishKept(Cache(), work->slot, work->call, absl::OkStatus());
         });
   });
 }
@@ -425,15 +439,21 @@ void MembershipHandler::SummarizeMembership(SummarizeMembershipCall call) {
   const absl::StatusOr<int64_t> day =
       common::AsOfDay(req.as_of(), req.has_as_of(), "as_of", r_->set().Today());
   if (!day.ok()) return call.Finish(day.status());
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(Cache(), common::RequestKey(req, *day), call,
+                              &slot))
+    return;
   struct Work {
     explicit Work(SummarizeMembershipCall c) : call(std::move(c)) {}
     SummarizeMembershipCall call;
+    common::ReadCache::Slot slot;
     std::vector<v1::State> states;
     std::vector<StateDelegation> delegations;
     std::vector<v1::Partner> partners;
   };
   const absl::Time deadline = call.deadline();
   auto work = std::make_unique<Work>(std::move(call));
+  work->slot = std::move(slot);
   Work* w = work.get();
   ReadJoin join;
   r_->ReadStates(deadline, &w->states, join.Add());
@@ -476,7 +496,7 @@ void MembershipHandler::SummarizeMembership(SummarizeMembershipCall call) {
         *out->add_partners() = std::move(p);
     }
     *out->mutable_as_of_date() = common::DayToDate(day);
-    work->call.Finish(absl::OkStatus());
+    common::FinishKept(Cache(), work->slot, work->call, absl::OkStatus());
   });
 }
 

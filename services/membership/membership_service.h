@@ -111,6 +111,9 @@ class MembershipHandler final : public v1::MembershipServiceHandler {
   void BeginDrain();
 
  private:
+  // The store's read cache: the summaries' answers are kept there too.
+  common::ReadCache& Cache() const { return r_->set().db()->read_cache(); }
+
   MembershipResources* r_;
   // The exports running (common::ServeExport).
   common::Exports exports_;

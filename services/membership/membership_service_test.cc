@@ -1246,6 +1246,57 @@ TEST_P(SummaryTest, StateErrorsAreThoseOfGetState) {
   }
 }
 
+// Summaries are answered from the read cache while nothing is written,
+// and a write is seen by the next summary.
+TEST_P(SummaryTest, SummariesAreKeptOnlyUntilAWrite) {
+  const google::type::Date day = Day(2024, 6, 1);
+  const v1::StateSummary before = State("states/kg", day);
+  ASSERT_FALSE(before.roles().empty());
+  const std::string person = before.roles(0).role().person();
+  // Asked twice with no write between, the second answer is the first's,
+  // from the cache. (The change feed drops every answer kept when it first
+  // sees the seed's rows, so this is tried until it holds, within 2 s.)
+  auto kept = [this](auto ask) {
+    for (int i = 0; i < 200; ++i) {
+      const auto first = ask();
+      const int64_t hits = db_->read_cache().hits();
+      const auto second = ask();
+      if (db_->read_cache().hits() > hits) {
+        EXPECT_TRUE(
+            google::protobuf::util::MessageDifferencer::Equals(first, second));
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  };
+  EXPECT_TRUE(kept([&] { return State("states/kg", day); }));
+  EXPECT_TRUE(kept([&] { return Membership(day); }));
+  EXPECT_TRUE(kept([&] { return Person(person); }));
+
+  v1::UpdateStateRequest rename;
+  *rename.mutable_state() = before.state();
+  for (auto& t : *rename.mutable_state()->mutable_display_name())
+    if (t.language_code() == "en") t.set_text("Kyrgyz Republic (renamed)");
+  rename.mutable_update_mask()->add_paths("display_name");
+  v1::State renamed;
+  ASSERT_TRUE(
+      api_->UpdateState(common::testing::EditorCaller(), rename, &renamed)
+          .ok());
+  EXPECT_EQ(En(State("states/kg", day).state().display_name()),
+            "Kyrgyz Republic (renamed)");
+  bool seen = false;
+  const v1::MembershipSummary membership_after = Membership(day);
+  for (const v1::StateStanding& s : membership_after.states()) {
+    if (s.state() != "states/kg") continue;
+    seen = true;
+    EXPECT_EQ(En(s.display_name()), "Kyrgyz Republic (renamed)");
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(En(Person(person).state_display_name()),
+            "Kyrgyz Republic (renamed)");
+}
+
 TEST_P(SummaryTest, WithoutAsOfTheSummaryIsForToday) {
   v1::StateSummary kg = State("states/kg", std::nullopt);
   EXPECT_EQ(kg.as_of_date().year(), 2026);

@@ -11,6 +11,7 @@
 #include "monitoring/seed/monitoring_seed.pb.h"
 #include "services/common/query/validation.h"
 #include "services/common/resources/watch.h"
+#include "services/common/store/read_cache.h"
 #include "services/monitoring/embedded_files.h"
 
 namespace cstopa::monitoring {
@@ -133,6 +134,11 @@ void MonitoringHandler::SummarizeMissions(SummarizeMissionsCall call) {
   const v1::SummarizeMissionsRequest& req = call.request();
   if (auto s = CheckSummaryBounds(req); !s.ok())
     return call.Finish(std::move(s));
+  // Kept in the read cache as Gets and Lists are (store/read_cache.h).
+  common::ReadCache::Slot slot;
+  if (common::FinishFromCache(r_->set().db()->read_cache(),
+                              common::RequestKey(req), call, &slot))
+    return;
   MissionCountQuery q;
   q.filter = req.filter();
   q.start_year = req.start_year();
@@ -144,16 +150,18 @@ void MonitoringHandler::SummarizeMissions(SummarizeMissionsCall call) {
   const int32_t start_year = q.start_year, end_year = q.end_year;
   r_->GapYears(
       "missions", start_year, end_year, deadline,
-      [this, q = std::move(q), deadline,
+      [this, q = std::move(q), deadline, slot = std::move(slot),
        call = std::move(call)](absl::StatusOr<std::set<int32_t>> gaps) mutable {
         if (!gaps.ok()) return call.Finish(gaps.status());
         r_->CountMissions(
             q, deadline,
-            [gaps = std::move(*gaps), call = std::move(call)](
+            [this, gaps = std::move(*gaps), slot = std::move(slot),
+             call = std::move(call)](
                 absl::StatusOr<std::vector<MissionGroup>> groups) mutable {
               if (!groups.ok()) return call.Finish(groups.status());
               Summarize(*groups, gaps, call.response());
-              call.Finish(absl::OkStatus());
+              common::FinishKept(r_->set().db()->read_cache(), slot, call,
+                                 absl::OkStatus());
             });
       });
 }

@@ -36,6 +36,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -119,6 +120,44 @@ std::string RequestKey(const Request& req) {
   std::string key = absl::StrCat(Request::descriptor()->full_name(), "\n");
   req.AppendToString(&key);
   return key;
+}
+
+// The key of an answer computed for a day (YYYYMMDD) from the request: the
+// request's key and the day (a request without a date means today, so the
+// same bytes ask a different question tomorrow).
+template <typename Request>
+std::string RequestKey(const Request& req, int64_t day) {
+  std::string key = RequestKey(req);
+  absl::StrAppend(&key, "\n", day);
+  return key;
+}
+
+// A computed read (a summary) served through the cache: the answer kept
+// for `key` finishes `call` at once (true); otherwise `slot` is set for
+// FinishKept, which ends the call when the answer is built.
+//
+//   ReadCache::Slot slot;
+//   if (FinishFromCache(cache, key, call, &slot)) return;
+//   ... fill call.response() ...
+//   FinishKept(cache, slot, call, status);
+template <typename Call>
+bool FinishFromCache(ReadCache& cache, std::string key, Call& call,
+                     ReadCache::Slot* slot) {
+  std::string bytes;
+  if (!cache.Lookup(std::move(key), slot, &bytes)) return false;
+  call.FinishSerialized(std::move(bytes));
+  return true;
+}
+
+// Ends `call` with `status`; when OK, with its response, kept for the
+// slot's key (see FinishFromCache).
+template <typename Call>
+void FinishKept(ReadCache& cache, const ReadCache::Slot& slot, Call& call,
+                absl::Status status) {
+  if (!status.ok() || slot.key.empty()) return call.Finish(std::move(status));
+  std::string bytes = call.response()->SerializeAsString();
+  cache.Keep(slot, bytes);
+  call.FinishSerialized(std::move(bytes));
 }
 
 }  // namespace cstopa::common
