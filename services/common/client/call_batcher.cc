@@ -31,17 +31,27 @@ CallBatcher::~CallBatcher() {
 }
 
 void CallBatcher::Start(Call call) {
+  std::vector<Call> calls;
+  calls.push_back(std::move(call));
+  Start(std::move(calls));
+}
+
+void CallBatcher::Start(std::vector<Call> calls) {
+  if (calls.empty()) return;
   Outgoing batch;
   {
     absl::MutexLock lock(&mu_);
-    ++stats_.calls;
+    stats_.calls += static_cast<int64_t>(calls.size());
     const bool room =
         static_cast<int>(in_flight_.size()) < options_.max_in_flight;
     // A call due before the earliest in-flight batch is sure to end (it
     // may hang until its deadline) does not wait behind it.
-    const bool urgent =
-        !in_flight_.empty() && call.deadline < *in_flight_.begin();
-    queue_.push_back(std::move(call));
+    bool urgent = false;
+    for (Call& call : calls) {
+      urgent = urgent ||
+               (!in_flight_.empty() && call.deadline < *in_flight_.begin());
+      queue_.push_back(std::move(call));
+    }
     if (!room && !urgent) return;
     batch = TakeLocked();
   }

@@ -89,6 +89,10 @@ class CallBatcher {
 
   // Sends `call` now or with the next batch (see the file comment).
   void Start(Call call);
+  // Sends `calls` as Start would each, but in one batch when one leaves
+  // now: a fan-out's reads of one backend go together even when nothing
+  // else is in flight.
+  void Start(std::vector<Call> calls);
 
   Stats stats() const;
 

@@ -99,6 +99,9 @@ class CallBatcherTest : public ::testing::Test {
   // Starts a call whose request is `request`; its answer goes to `answers`.
   void Start(CallBatcher& batcher, const std::string& request,
              absl::Time deadline) {
+    batcher.Start(MakeCall(request, deadline));
+  }
+  CallBatcher::Call MakeCall(const std::string& request, absl::Time deadline) {
     CallBatcher::Call c;
     c.method = "/test.Service/GetThing";
     c.request = request;
@@ -108,7 +111,7 @@ class CallBatcherTest : public ::testing::Test {
       answers_.push_back(
           status.ok() ? response : absl::StrCat("error ", status.error_code()));
     };
-    batcher.Start(std::move(c));
+    return c;
   }
   std::vector<std::string> WaitForAnswers(size_t n) {
     absl::MutexLock lock(&mu_);
@@ -139,6 +142,20 @@ TEST_F(CallBatcherTest, CallsWaitingForABatchLeaveTogether) {
   EXPECT_EQ(service_.Sizes(), (std::vector<int>{1, 5}));
   EXPECT_EQ(batcher.stats().calls, 6);
   EXPECT_EQ(batcher.stats().batches, 2);
+}
+
+// A fan-out's reads of one backend, started together, leave as one batch
+// though nothing else is in flight.
+TEST_F(CallBatcherTest, CallsStartedTogetherLeaveAsOneBatch) {
+  CallBatcher batcher(channel_, {/*max_in_flight=*/2, 64});
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::vector<CallBatcher::Call> calls;
+  for (const char* r : {"a", "b", "c"}) calls.push_back(MakeCall(r, deadline));
+  batcher.Start(std::move(calls));
+  EXPECT_EQ(WaitForAnswers(3), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(service_.Sizes(), (std::vector<int>{3}));
+  EXPECT_EQ(batcher.stats().calls, 3);
+  EXPECT_EQ(batcher.stats().batches, 1);
 }
 
 TEST_F(CallBatcherTest, ACallDueEarlierDoesNotWaitBehindABatch) {
