@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -42,22 +41,36 @@ bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
   return false;
 }
 
-// A field's tag: false at the end of the input or when it is not one.
+// A field's tag, read as protobuf's parser reads one: at most five bytes,
+// the bits past 32 dropped. False when it is not one (or number 0).
 bool ReadTag(const char*& p, const char* end, uint32_t* number,
              uint32_t* wire) {
-  uint64_t tag = 0;
-  if (!ReadVarint(p, end, &tag) || tag > std::numeric_limits<uint32_t>::max())
-    return false;
-  *number = static_cast<uint32_t>(tag >> 3);
-  *wire = static_cast<uint32_t>(tag & 7);
-  return *number != 0;
+  uint32_t tag = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (p == end) return false;
+    const auto b = static_cast<uint8_t>(*p++);
+    tag |= static_cast<uint32_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      *number = tag >> 3;
+      *wire = tag & 7;
+      return *number != 0;
+    }
+  }
+  return false;
 }
 
-// A length-delimited value's bytes, after its tag.
+// A length-delimited value's bytes, after its tag. The length as protobuf's
+// parser takes it: at most five bytes, under 2 GiB.
 bool ReadDelimited(const char*& p, const char* end, absl::string_view* out) {
   uint64_t n = 0;
-  if (!ReadVarint(p, end, &n) || n > static_cast<uint64_t>(end - p))
-    return false;
+  for (int i = 0;; ++i) {
+    if (i == 5 || p == end) return false;
+    const auto b = static_cast<uint8_t>(*p++);
+    if (i == 4 && b >= 8) return false;
+    n |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) break;
+  }
+  if (n > static_cast<uint64_t>(end - p)) return false;
   *out = absl::string_view(p, n);
   p += n;
   return true;

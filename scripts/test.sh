@@ -31,7 +31,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DCSTOPA_FUZZ=ON -DCSTOPA_UNIT_ONLY=ON \
   -DCSTOPA_FUZZ_SECONDS="${CSTOPA_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build build-fuzz -j "$jobs" --target filter_fuzz page_token_fuzz search_query_fuzz \
-  request_decoding_fuzz
+  request_decoding_fuzz view_bytes_fuzz
 ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$jobs"
 
 echo "== regular build: every test"
