@@ -7,16 +7,24 @@
 //
 // Writes {"grpc_port":N,"admin_port":0} to --port_file once serving (the same
 // format as the services' port file) and stops on SIGTERM or SIGINT.
+//
+// With --fan_out_targets=host:port,... it is instead a bare fan-out: each
+// Echo calls Echo once on every target at once (callback API, one shared
+// channel per target) and answers when all have: what a gateway's view
+// costs with no work of its own, for the benchmark to set beside the views.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/server/config.h"
@@ -37,6 +45,57 @@ class EchoServiceImpl final : public EchoService::CallbackService {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+};
+
+// Each Echo fans out to every target and answers when all have answered
+// (the first error, if any).
+class FanOutEchoImpl final : public EchoService::CallbackService {
+ public:
+  explicit FanOutEchoImpl(const std::vector<std::string>& targets) {
+    for (const std::string& t : targets) {
+      stubs_.push_back(EchoService::NewStub(
+          grpc::CreateChannel(t, grpc::InsecureChannelCredentials())));
+    }
+  }
+
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const EchoRequest* request,
+                                 EchoResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto* fan = new Fan(stubs_.size(), reactor);
+    response->set_payload(request->payload());
+    for (size_t i = 0; i < stubs_.size(); ++i) {
+      Fan::Call& c = fan->calls[i];
+      stubs_[i]->async()->Echo(&c.context, request, &c.response,
+                               [fan](grpc::Status s) { fan->Done(s); });
+    }
+    return reactor;
+  }
+
+ private:
+  struct Fan {
+    struct Call {
+      grpc::ClientContext context;
+      EchoResponse response;
+    };
+    Fan(size_t n, grpc::ServerUnaryReactor* r)
+        : calls(n), pending(n), reactor(r) {}
+    void Done(const grpc::Status& s) {
+      if (!s.ok()) {
+        bool expected = false;
+        if (failed.compare_exchange_strong(expected, true)) status = s;
+      }
+      if (pending.fetch_sub(1) != 1) return;
+      reactor->Finish(failed ? status : grpc::Status::OK);
+      delete this;
+    }
+    std::vector<Call> calls;
+    std::atomic<size_t> pending;
+    std::atomic<bool> failed{false};
+    grpc::Status status;
+    grpc::ServerUnaryReactor* reactor;
+  };
+  std::vector<std::unique_ptr<EchoService::Stub>> stubs_;
 };
 
 bool WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -62,6 +121,9 @@ int main(int argc, char** argv) {
             "after start, write {\"grpc_port\":N,\"admin_port\":0} here");
   flags.Add("max_concurrent_streams", "", "200",
             "concurrent calls per client connection (as the services)");
+  flags.Add("fan_out_targets", "", "",
+            "comma-separated host:port list: each Echo calls Echo on every "
+            "one at once and answers when all have (a bare fan-out)");
   if (auto s = flags.Parse(argc, argv); !s.ok()) {
     if (absl::IsCancelled(s)) {
       std::cout << s.message();
@@ -91,11 +153,21 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  EchoServiceImpl service;
+  EchoServiceImpl echo;
+  std::unique_ptr<FanOutEchoImpl> fan_out;
+  const std::string targets = flags.Get("fan_out_targets");
+  if (!targets.empty()) {
+    fan_out = std::make_unique<FanOutEchoImpl>(
+        absl::StrSplit(targets, ',', absl::SkipEmpty()));
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+  if (fan_out != nullptr) {
+    builder.RegisterService(fan_out.get());
+  } else {
+    builder.RegisterService(&echo);
+  }
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(*streams));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -948,6 +948,41 @@ bench_gateway() {
     --custom="ListMissions=$o/ListMissions@$r/o_missions.bin,ListOperations=$o/ListOperations@$r/o_operations.bin,SummarizeMissions=$o/SummarizeMissions@$r/o_all.bin" \
     --channels=1 --outstanding=1
   cat "$tmp/out.txt" >>"$tmp/backends.txt"
+  # The floor of this machine: a bare callback fan-out (bench_echo_server
+  # --fan_out_targets) to four echo servers, one call in flight, beside echo
+  # itself: what any gateway's view of four backends pays before it does
+  # any work of its own (two hops, six processes on the cores).
+  local fan_targets=() fan_pids=() i fan_port
+  for i in 1 2 3 4; do
+    "$echo_bin" --listen=127.0.0.1:0 --port_file="$tmp/fan$i.json" \
+      2>"$tmp/fan$i.log" &
+    fan_pids+=($!)
+    pids+=($!)
+    fan_targets+=("127.0.0.1:$(wait_port "$tmp/fan$i.json" "$!" "$tmp/fan$i.log")")
+  done
+  "$echo_bin" --listen=127.0.0.1:0 --port_file="$tmp/fan.json" \
+    --fan_out_targets="$(IFS=,; echo "${fan_targets[*]}")" 2>"$tmp/fan.log" &
+  fan_pids+=($!)
+  pids+=($!)
+  fan_port=$(wait_port "$tmp/fan.json" "$!" "$tmp/fan.log")
+  # An EchoRequest with a 100-byte payload, as the echo scenario sends.
+  { printf '\x0a\x64'; printf 'x%.0s' {1..100}; } >"$r/echo_req.bin"
+  grpc_port=$fan_port
+  run_loadgen --scenarios=echo,FanOutEcho4 \
+    --custom="FanOutEcho4=/cstopa.bench.v1.EchoService/Echo@$r/echo_req.bin" \
+    --channels=1 --outstanding=1
+  awk '/^\{/ {
+      s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
+      p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
+      p50[s] = p + 0
+    }
+    END {
+      if (p50["echo"] > 0)
+        printf "floor: a bare fan-out of 4 echo calls, one in flight, p50 %.3f ms = %.1f x echo alone (%.3f ms)\n",
+               p50["FanOutEcho4"], p50["FanOutEcho4"] / p50["echo"], p50["echo"]
+    }' "$tmp/out.txt"
+  kill "${fan_pids[@]}" 2>/dev/null || true
+  wait "${fan_pids[@]}" 2>/dev/null || true
   grpc_port=$gateway_port
   echo
   # Each view's p50 against 1.5 x its slowest backend call's p50.
