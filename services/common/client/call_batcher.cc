@@ -120,9 +120,16 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
   }
   if (!next.calls.empty()) Send(std::move(next));
   const int results = batch->response.results_size();
+  // An answer too large for this side's receive limit fails the whole
+  // batch RESOURCE_EXHAUSTED; each of its calls goes again alone.
+  const bool too_large =
+      status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+      batch->done.size() > 1;
   for (size_t i = 0; i < batch->done.size(); ++i) {
     auto& done = batch->done[i];
-    if (!status.ok()) {
+    if (too_large) {
+      Resend(batch, i);
+    } else if (!status.ok()) {
       done(status, "");
     } else if (static_cast<int>(i) >= results) {
       done(grpc::Status(grpc::StatusCode::INTERNAL,
@@ -135,27 +142,7 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
           batch->done.size() > 1) {
         // The batch's answer was full (or the service is short of
         // something): this call goes again, alone, now.
-        batch::v1::BatchedCall* c =
-            batch->request.mutable_calls(static_cast<int>(i));
-        Call again;
-        again.method = std::move(*c->mutable_method());
-        again.request = std::move(*c->mutable_request());
-        again.request_id = std::move(*c->mutable_request_id());
-        again.traceparent = std::move(*c->mutable_traceparent());
-        again.accept_language = std::move(*c->mutable_accept_language());
-        again.deadline = batch->deadlines[i];
-        again.done = std::move(done);
-        Outgoing alone;
-        alone.deadline = again.deadline;
-        alone.calls.push_back(std::move(again));
-        {
-          absl::MutexLock lock(&mu_);
-          in_flight_.insert(alone.deadline);
-          ++stats_.batches;
-          ++stats_.resent;
-          ++outstanding_;
-        }
-        Send(std::move(alone));
+        Resend(batch, i);
       } else if (r->status().code() == 0) {
         done(grpc::Status::OK, std::move(*r->mutable_response()));
       } else {
@@ -171,6 +158,29 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
   delete batch;
   absl::MutexLock lock(&mu_);
   --outstanding_;
+}
+
+void CallBatcher::Resend(Batch* batch, size_t i) {
+  batch::v1::BatchedCall* c = batch->request.mutable_calls(static_cast<int>(i));
+  Call again;
+  again.method = std::move(*c->mutable_method());
+  again.request = std::move(*c->mutable_request());
+  again.request_id = std::move(*c->mutable_request_id());
+  again.traceparent = std::move(*c->mutable_traceparent());
+  again.accept_language = std::move(*c->mutable_accept_language());
+  again.deadline = batch->deadlines[i];
+  again.done = std::move(batch->done[i]);
+  Outgoing alone;
+  alone.deadline = again.deadline;
+  alone.calls.push_back(std::move(again));
+  {
+    absl::MutexLock lock(&mu_);
+    in_flight_.insert(alone.deadline);
+    ++stats_.batches;
+    ++stats_.resent;
+    ++outstanding_;
+  }
+  Send(std::move(alone));
 }
 
 CallBatcher::Stats CallBatcher::stats() const {

@@ -25,7 +25,9 @@
 //
 // A call of a batch of several answered RESOURCE_EXHAUSTED (the server
 // fills a batch's answer only up to its largest message, and answers the
-// calls past it so) is sent again at once as a batch of its own.
+// calls past it so) is sent again at once as a batch of its own; so is
+// every call of a batch of several that failed as a whole RESOURCE_EXHAUSTED
+// (its answer larger than this channel's receive limit).
 //
 // `done` runs once, on a gRPC thread (or inside Start when the batch cannot
 // be sent), with the call's own status (its error details as the
@@ -108,6 +110,8 @@ class CallBatcher {
   Outgoing TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Send(Outgoing outgoing);
   void Ended(Batch* batch, const grpc::Status& status);
+  // Sends call `i` of `batch` again as a batch of its own.
+  void Resend(Batch* batch, size_t i);
 
   const Options options_;
   std::unique_ptr<batch::v1::BatchService::Stub> stub_;

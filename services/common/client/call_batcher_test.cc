@@ -88,7 +88,8 @@ class CallBatcherTest : public ::testing::Test {
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+    server_address_ = absl::StrCat("127.0.0.1:", port);
+    channel_ = grpc::CreateChannel(server_address_,
                                    grpc::InsecureChannelCredentials());
   }
   void TearDown() override {
@@ -122,6 +123,7 @@ class CallBatcherTest : public ::testing::Test {
 
   FakeBatchService service_;
   std::unique_ptr<grpc::Server> server_;
+  std::string server_address_;
   std::shared_ptr<grpc::Channel> channel_;
   absl::Mutex mu_;
   std::vector<std::string> answers_ ABSL_GUARDED_BY(mu_);
@@ -186,6 +188,29 @@ TEST_F(CallBatcherTest, AFullAnswerIsSentAgainAlone) {
   EXPECT_EQ(std::count(answers.begin(), answers.end(), "full"), 1);
   EXPECT_EQ(batcher.stats().resent, 1);
   EXPECT_EQ(service_.Sizes(), (std::vector<int>{1, 3, 1}));
+}
+
+// A batch whose answer is over this side's receive limit fails as a whole
+// (RESOURCE_EXHAUSTED); each of its calls, small enough alone, goes again.
+TEST_F(CallBatcherTest, AnAnswerOverTheReceiveLimitIsSentAgainCallByCall) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(400);
+  CallBatcher batcher(
+      grpc::CreateCustomChannel(server_address_,
+                                grpc::InsecureChannelCredentials(), args),
+      {/*max_in_flight=*/2, 64});
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::vector<CallBatcher::Call> calls;
+  for (char c : std::string("abc"))
+    calls.push_back(MakeCall(std::string(200, c), deadline));
+  batcher.Start(std::move(calls));
+  std::vector<std::string> answers = WaitForAnswers(3);
+  ASSERT_EQ(answers.size(), 3u);
+  std::sort(answers.begin(), answers.end());
+  EXPECT_EQ(answers[0], std::string(200, 'a'));
+  EXPECT_EQ(answers[2], std::string(200, 'c'));
+  EXPECT_EQ(batcher.stats().resent, 3);
+  EXPECT_EQ(service_.Sizes(), (std::vector<int>{3, 1, 1, 1}));
 }
 
 TEST_F(CallBatcherTest, ABatchThatFailsEndsEachCallWithItsStatus) {
