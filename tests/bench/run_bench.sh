@@ -66,7 +66,9 @@
 #     Targets: each view >= 0.6 of echo/(1+k) = 0.1 of echo, with identical
 #     views in flight sharing a fan-out (the default) and without
 #     (--coalesce=false: StateProfileAlone, DashboardAlone); its p50 one call
-#     at a time <= 1.5 x the p50 of its slowest backend call.
+#     at a time <= 1.5 x the p50 of its slowest backend call, uncached and
+#     cached (the default gateway); beside them the machine's floor, a bare
+#     fan-out of four echo calls (bench_echo_server --fan_out_targets).
 #   search: one search across the record on a large record: --documents
 #     generated documents, --events generated events, --search_persons
 #     persons created through the API (10,000), the four services seeded on
@@ -879,6 +881,11 @@ bench_gateway() {
   echo
   check_targets StateProfileCached:0.5 DashboardCached:0.5
   check_strict echo StateProfileCached DashboardCached
+  echo "-- latency, one call in flight, views cached (the default gateway)"
+  run_loadgen --scenarios=StateProfileCached,DashboardCached \
+    --custom="$cached" --channels=1 --outstanding=1
+  check_strict StateProfileCached DashboardCached
+  cp "$tmp/out.txt" "$tmp/views_cached.txt"
   bench_http "$r" "$pm"
   echo "-- freshness: a write, then the first view that shows it (cache on)"
   "$build/tests/bench/gateway_freshness_bench" \
@@ -986,14 +993,17 @@ bench_gateway() {
   grpc_port=$gateway_port
   echo
   # Each view's p50 against 1.5 x its slowest backend call's p50.
-  cat "$tmp/views.txt" "$tmp/backends.txt" | awk '
+  cat "$tmp/views.txt" "$tmp/views_cached.txt" "$tmp/backends.txt" | awk '
     /^\{/ {
       s = $0; sub(/.*"scenario":"/, "", s); sub(/".*/, "", s)
       p = $0; sub(/.*"p50_ms":/, "", p); sub(/[,}].*/, "", p)
       p50[s] = p + 0
     }
     END {
-      split("GetStateProfile:SummarizeState,SummarizeStateLegislation,ListEventsOfState,ListMissions,ListOperations GetAssemblyDashboard:SummarizeMembership,SummarizeLegislation,SummarizeMissions,ListEventsLatest", views, " ")
+      state = "SummarizeState,SummarizeStateLegislation,ListEventsOfState,ListMissions,ListOperations"
+      dashboard = "SummarizeMembership,SummarizeLegislation,SummarizeMissions,ListEventsLatest"
+      split("GetStateProfile:" state " GetAssemblyDashboard:" dashboard \
+            " StateProfileCached:" state " DashboardCached:" dashboard, views, " ")
       for (i in views) {
         split(views[i], vb, ":"); n = split(vb[2], calls, ",")
         slowest = 0; which = ""
