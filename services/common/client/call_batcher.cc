@@ -8,8 +8,17 @@
 
 namespace cstopa::common {
 
-// One batch in flight.
-struct CallBatcher::Batch {
+// One batch in flight: the call's reactor. OnDone runs once gRPC has let
+// go of the call, so nothing of gRPC's outlives Ended on that thread.
+struct CallBatcher::Batch final : public grpc::ClientUnaryReactor {
+  explicit Batch(CallBatcher* b) : batcher(b) {}
+  void OnDone(const grpc::Status& status) override {
+    batcher->Ended(this, status);
+  }
+
+  CallBatcher* const batcher;
+  // The call's reference, and the destructor's while it cancels (mu_).
+  int refs = 1;
   grpc::ClientContext context;
   batch::v1::CallBatchRequest request;
   batch::v1::CallBatchResponse response;
@@ -25,9 +34,43 @@ CallBatcher::CallBatcher(const std::shared_ptr<grpc::Channel>& channel,
       stub_(batch::v1::BatchService::NewStub(channel)) {}
 
 CallBatcher::~CallBatcher() {
+  // Batches in flight are cancelled (each is held while it is: its OnDone
+  // may run inside TryCancel), calls still waiting end CANCELLED, and the
+  // destructor returns once every batch has ended.
+  std::vector<Batch*> live;
+  std::vector<Call> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (Batch* b : live_) {
+      ++b->refs;
+      live.push_back(b);
+    }
+    waiting.swap(queue_);
+  }
+  for (Batch* b : live) b->context.TryCancel();
+  for (Batch* b : live) Release(b);
+  for (Call& c : waiting)
+    c.done(grpc::Status(grpc::StatusCode::CANCELLED, "the batcher is stopping"),
+           "");
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](int* outstanding) { return *outstanding == 0; }, &outstanding_));
+}
+
+void CallBatcher::Release(Batch* batch) {
+  bool last = false;
+  {
+    absl::MutexLock lock(&mu_);
+    last = --batch->refs == 0;
+    if (last) live_.erase(batch);
+  }
+  if (!last) return;
+  // The batch's context (and its hold on the call) goes before the
+  // destructor may go on.
+  delete batch;
+  absl::MutexLock lock(&mu_);
+  --outstanding_;
 }
 
 void CallBatcher::Start(Call call) {
@@ -81,7 +124,7 @@ CallBatcher::Outgoing CallBatcher::TakeLocked() {
 
 void CallBatcher::Send(Outgoing outgoing) {
   std::vector<Call>& calls = outgoing.calls;
-  auto* batch = new Batch;
+  auto* batch = new Batch(this);
   const absl::Time now = absl::Now();
   batch->deadline = outgoing.deadline;
   batch->done.reserve(calls.size());
@@ -104,9 +147,17 @@ void CallBatcher::Send(Outgoing outgoing) {
   }
   if (batch->deadline != absl::InfiniteFuture())
     batch->context.set_deadline(absl::ToChronoTime(batch->deadline));
-  stub_->async()->CallBatch(
-      &batch->context, &batch->request, &batch->response,
-      [this, batch](grpc::Status status) { Ended(batch, status); });
+  bool stopping = false;
+  {
+    absl::MutexLock lock(&mu_);
+    live_.insert(batch);
+    stopping = stopping_;
+  }
+  // Sent while the destructor runs (a resend): cancelled as it starts.
+  if (stopping) batch->context.TryCancel();
+  stub_->async()->CallBatch(&batch->context, &batch->request, &batch->response,
+                            batch);
+  batch->StartCall();
 }
 
 void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
@@ -116,7 +167,7 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
     // The deadline recorded when this batch was taken.
     auto it = in_flight_.find(batch->deadline);
     if (it != in_flight_.end()) in_flight_.erase(it);
-    if (!queue_.empty()) next = TakeLocked();
+    if (!queue_.empty() && !stopping_) next = TakeLocked();
   }
   if (!next.calls.empty()) Send(std::move(next));
   const int results = batch->response.results_size();
@@ -153,11 +204,7 @@ void CallBatcher::Ended(Batch* batch, const grpc::Status& status) {
       }
     }
   }
-  // The batch's call is released before the destructor may go on: the
-  // last reference to the channel is then never dropped on a gRPC thread.
-  delete batch;
-  absl::MutexLock lock(&mu_);
-  --outstanding_;
+  Release(batch);
 }
 
 void CallBatcher::Resend(Batch* batch, size_t i) {

@@ -34,9 +34,10 @@
 // `grpc-status-details-bin` of a call of its own) and, when OK, the
 // serialized response. A batch that fails as a whole (the backend is down,
 // its deadline passed) ends each of its calls with the batch's status.
-// Thread-safe. The destructor waits for the batches in flight to end and
-// their `done`s to return (so it must not run inside a `done`): no gRPC
-// callback touches a batcher, or drops the last reference to its channel,
+// Thread-safe. The destructor cancels the batches in flight, ends the
+// calls still waiting CANCELLED, and waits until every batch has ended and
+// its `done`s have returned (so it must not run inside a `done`): no gRPC
+// callback touches a batcher, or holds the call of one of its batches,
 // after it is gone.
 #ifndef CSTOPA_SERVICES_COMMON_CLIENT_CALL_BATCHER_H_
 #define CSTOPA_SERVICES_COMMON_CLIENT_CALL_BATCHER_H_
@@ -48,6 +49,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -110,6 +112,8 @@ class CallBatcher {
   Outgoing TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Send(Outgoing outgoing);
   void Ended(Batch* batch, const grpc::Status& status);
+  // Drops one reference to `batch`; the last deletes it.
+  void Release(Batch* batch);
   // Sends call `i` of `batch` again as a batch of its own.
   void Resend(Batch* batch, size_t i);
 
@@ -120,8 +124,10 @@ class CallBatcher {
   // The deadlines of the batches in flight.
   std::multiset<absl::Time> in_flight_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  // Batches sent whose Ended has not returned yet.
+  // Batches taken whose Ended has not finished yet, and those sent.
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<Batch*> live_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace cstopa::common

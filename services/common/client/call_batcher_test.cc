@@ -213,6 +213,24 @@ TEST_F(CallBatcherTest, AnAnswerOverTheReceiveLimitIsSentAgainCallByCall) {
   EXPECT_EQ(service_.Sizes(), (std::vector<int>{3, 1, 1, 1}));
 }
 
+// Destroyed with a batch held by the server and a call waiting behind it,
+// neither with a deadline: the batch is cancelled, the waiting call ends
+// CANCELLED, and the destructor returns.
+TEST_F(CallBatcherTest, DestroyingTheBatcherEndsWhatIsInFlight) {
+  service_.Hold(true);
+  {
+    CallBatcher batcher(channel_, {/*max_in_flight=*/1, 64});
+    Start(batcher, "held", absl::InfiniteFuture());
+    ASSERT_TRUE(service_.WaitForBatches(1));
+    Start(batcher, "waiting", absl::InfiniteFuture());
+  }
+  std::vector<std::string> answers = WaitForAnswers(2);
+  EXPECT_EQ(answers, (std::vector<std::string>{
+                         absl::StrCat("error ", grpc::StatusCode::CANCELLED),
+                         absl::StrCat("error ", grpc::StatusCode::CANCELLED)}));
+  EXPECT_EQ(service_.Sizes(), (std::vector<int>{1}));
+}
+
 TEST_F(CallBatcherTest, ABatchThatFailsEndsEachCallWithItsStatus) {
   CallBatcher batcher(channel_, {/*max_in_flight=*/1, 64});
   service_.Hold(true);
