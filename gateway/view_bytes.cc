@@ -124,8 +124,25 @@ bool CheckValue(const char*& p, const char* end, uint32_t number, uint32_t wire,
     return SkipValue(p, end, number, wire, depth);
   absl::string_view value;
   if (!ReadDelimited(p, end, &value)) return false;
-  if (field.kind == WireType::Kind::kMessage)
-    return depth < kMaxDepth && Check(value, *field.message, names, depth + 1);
+  switch (field.kind) {
+    case WireType::Kind::kMessage:
+      return depth < kMaxDepth &&
+             Check(value, *field.message, names, depth + 1);
+    case WireType::Kind::kPacked32:
+      return value.size() % 4 == 0;
+    case WireType::Kind::kPacked64:
+      return value.size() % 8 == 0;
+    case WireType::Kind::kPackedVarint: {
+      const char* q = value.data();
+      const char* q_end = q + value.size();
+      uint64_t v = 0;
+      while (q < q_end)
+        if (!ReadVarint(q, q_end, &v)) return false;
+      return true;
+    }
+    default:
+      break;  // a string
+  }
   if (field.utf8 && !google::protobuf::internal::IsStructurallyValidUTF8(
                         value.data(), static_cast<int>(value.size())))
     return false;
@@ -186,17 +203,8 @@ const WireType* WireTypes::For(const Descriptor* type) {
   WireType* wire = (types_[type] = std::make_unique<WireType>()).get();
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* f = type->field(i);
-    WireType::Field field;
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
-      field.kind = WireType::Kind::kString;
-      // As protobuf's parser: proto3 strings must be UTF-8.
-      field.utf8 = f->file()->syntax() == FileDescriptor::SYNTAX_PROTO3;
-    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
-      field.kind = WireType::Kind::kMessage;
-      field.message = For(f->message_type());
-    } else {
-      continue;  // groups and scalars are skipped by their wire type
-    }
+    const WireType::Field field = FieldOf(f);
+    if (field.kind == WireType::Kind::kOther) continue;  // skipped by wire type
     const auto number = static_cast<uint32_t>(f->number());
     if (number < kIndexed) {
       if (wire->by_number_.size() <= number)
@@ -207,6 +215,43 @@ const WireType* WireTypes::For(const Descriptor* type) {
     }
   }
   return wire;
+}
+
+WireType::Field WireTypes::FieldOf(const FieldDescriptor* f) {
+  WireType::Field field;
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_STRING:
+      field.kind = WireType::Kind::kString;
+      // As protobuf's parser: proto3 strings must be UTF-8.
+      field.utf8 = f->file()->syntax() == FileDescriptor::SYNTAX_PROTO3;
+      break;
+    case FieldDescriptor::TYPE_MESSAGE:
+      field.kind = WireType::Kind::kMessage;
+      field.message = For(f->message_type());
+      break;
+    case FieldDescriptor::TYPE_GROUP:
+    case FieldDescriptor::TYPE_BYTES:
+      break;  // skipped by their wire type
+    default:
+      if (!f->is_repeated()) break;
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          field.kind = WireType::Kind::kPacked32;
+          break;
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          field.kind = WireType::Kind::kPacked64;
+          break;
+        default:
+          field.kind = f->type() == FieldDescriptor::TYPE_FIXED32 ||
+                               f->type() == FieldDescriptor::TYPE_SFIXED32
+                           ? WireType::Kind::kPacked32
+                       : f->type() == FieldDescriptor::TYPE_FIXED64 ||
+                               f->type() == FieldDescriptor::TYPE_SFIXED64
+                           ? WireType::Kind::kPacked64
+                           : WireType::Kind::kPackedVarint;
+      }
+  }
+  return field;
 }
 
 void AppendLengthDelimited(uint32_t number, absl::string_view value,
@@ -242,14 +287,11 @@ Splice::Splice(const Descriptor* answer, const Descriptor* view,
     }
     Mapped mapped;
     mapped.view_number = static_cast<uint32_t>(to->number());
-    if (from->type() == FieldDescriptor::TYPE_STRING) {
-      mapped.field.kind = WireType::Kind::kString;
-      mapped.field.utf8 =
-          from->file()->syntax() == FileDescriptor::SYNTAX_PROTO3;
-    } else if (from->type() == FieldDescriptor::TYPE_MESSAGE) {
-      mapped.field.kind = WireType::Kind::kMessage;
-      mapped.field.message = types_.For(from->message_type());
-    }
+    mapped.field = types_.FieldOf(from);
+    // A string copied into a proto3 view must be UTF-8 whatever its source.
+    if (to->type() == FieldDescriptor::TYPE_STRING &&
+        to->file()->syntax() == FileDescriptor::SYNTAX_PROTO3)
+      mapped.field.utf8 = true;
     const auto number = static_cast<uint32_t>(from->number());
     if (by_number_.size() <= number) by_number_.resize(number + 1);
     by_number_[number] = mapped;

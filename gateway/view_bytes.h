@@ -53,7 +53,16 @@ void AppendLengthDelimited(uint32_t number, absl::string_view value,
 // serialized form (made once, immutable).
 class WireType {
  public:
-  enum class Kind : uint8_t { kOther, kString, kMessage };
+  // kPacked*: a repeated scalar, whose packed form (one length-delimited
+  // run) is checked as a parser reads it: varints, or 4- or 8-byte values.
+  enum class Kind : uint8_t {
+    kOther,
+    kString,
+    kMessage,
+    kPackedVarint,
+    kPacked32,
+    kPacked64
+  };
   struct Field {
     Kind kind = Kind::kOther;
     bool utf8 = false;                  // a kString that must be UTF-8
@@ -79,6 +88,8 @@ class WireType {
 class WireTypes {
  public:
   const WireType* For(const google::protobuf::Descriptor* type);
+  // How field `f` is walked (its message type's WireType made as needed).
+  WireType::Field FieldOf(const google::protobuf::FieldDescriptor* f);
 
  private:
   absl::flat_hash_map<const google::protobuf::Descriptor*,

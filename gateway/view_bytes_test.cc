@@ -7,6 +7,7 @@
 #include "cstopa/gateway/v1/gateway.pb.h"
 #include "cstopa/membership/v1/membership.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -171,6 +172,28 @@ TEST(SpliceTest, FieldsOfDifferentTypesCannotBeSpliced) {
   EXPECT_DEATH(Splice(mem::StateSummary::descriptor(),
                       gw::StateProfile::descriptor(), {{"state", "nothing"}}),
                "no such field");
+}
+
+// A repeated scalar's packed run is checked as a parser reads it.
+TEST(SpliceTest, PackedRunsAreChecked) {
+  using google::protobuf::SourceCodeInfo;
+  const Splice splice(SourceCodeInfo::Location::descriptor(),
+                      SourceCodeInfo::Location::descriptor(),
+                      {{"path", "span"}});
+  SourceCodeInfo::Location good;
+  for (int v : {1, 300, 70000}) good.add_path(v);
+  std::string view;
+  std::vector<absl::string_view> names;
+  ASSERT_TRUE(splice.AppendTo(good.SerializeAsString(), &view, &names));
+  SourceCodeInfo::Location got;
+  ASSERT_TRUE(got.ParseFromString(view));
+  EXPECT_THAT(got.span(), ElementsAre(1, 300, 70000));
+  // path (1), packed, one byte: a varint that never ends.
+  const std::string bad("\x0a\x01\x80", 3);
+  view.clear();
+  EXPECT_FALSE(splice.AppendTo(bad, &view, &names));
+  EXPECT_TRUE(view.empty());
+  EXPECT_FALSE(got.ParseFromString(bad));
 }
 
 TEST(CheckMessageTest, WalksEveryNestedMessage) {
