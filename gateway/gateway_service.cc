@@ -153,14 +153,16 @@ class ViewBytes {
   }
 
   // Splices the answer of section `i` when it is complete; an answer that
-  // is not well formed leaves the section incomplete, INTERNAL.
+  // is not well formed leaves the section incomplete, INTERNAL, and counts
+  // as a failure in `backend`'s circuit breaker.
   void Add(size_t i, const Splice& splice,
-           common::CallResult<std::string>* result) {
+           common::CallResult<std::string>* result, Backend* backend) {
     gw::SectionStatus& section = sections_[i];
     if (!section.complete() || result == nullptr) return;
     if (splice.AppendTo(result->response(), &bytes_, &names_)) return;
     absl::Status bad = absl::InternalError(absl::StrCat(
         "the ", section.service(), " service's answer does not decode"));
+    backend->breaker().Record(bad, absl::Now());
     common::EnsureErrorInfo(
         bad, common::ErrorDomainOf(gw::GatewayService::service_full_name()));
     section.set_complete(false);
@@ -391,8 +393,9 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
             CSTOPA_ASYNC(monitoring_, ListOperations));
 
         std::move(fan).Start(
-            [names = names_, state, day, summary, legislation, events, missions,
-             operations, answer = std::move(answer)](
+            [names = names_, backends = backends_, state, day, summary,
+             legislation, events, missions, operations,
+             answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
               static const Splice* const kSummary =
                   new Splice(mem::StateSummary::descriptor(),
@@ -419,11 +422,11 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                              gw::StateProfile::descriptor(),
                              {{"operations", "operations"}});
               ViewBytes view(sections);
-              view.Add(0, *kSummary, summary);
-              view.Add(1, *kLegislation, legislation);
-              view.Add(2, *kEvents, events);
-              view.Add(3, *kMissions, missions);
-              view.Add(4, *kOperations, operations);
+              view.Add(0, *kSummary, summary, &backends->membership());
+              view.Add(1, *kLegislation, legislation, &backends->legislation());
+              view.Add(2, *kEvents, events, &backends->events());
+              view.Add(3, *kMissions, missions, &backends->monitoring());
+              view.Add(4, *kOperations, operations, &backends->monitoring());
               if (absl::Status refused = Refusal(sections, true); !refused.ok())
                 return std::move(answer)(std::move(refused));
               gw::StateProfile own;
@@ -471,8 +474,8 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
             CSTOPA_ASYNC(monitoring_, ListMissions));
 
         std::move(fan).Start(
-            [names = names_, person, summary, events, missions,
-             answer = std::move(answer)](
+            [names = names_, backends = backends_, person, summary, events,
+             missions, answer = std::move(answer)](
                 std::vector<gw::SectionStatus> sections) mutable {
               static const Splice* const kSummary =
                   new Splice(mem::PersonSummary::descriptor(),
@@ -487,9 +490,9 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
                   mon::ListMissionsResponse::descriptor(),
                   gw::PersonProfile::descriptor(), {{"missions", "missions"}});
               ViewBytes view(sections);
-              view.Add(0, *kSummary, summary);
-              view.Add(1, *kEvents, events);
-              view.Add(2, *kMissions, missions);
+              view.Add(0, *kSummary, summary, &backends->membership());
+              view.Add(1, *kEvents, events, &backends->events());
+              view.Add(2, *kMissions, missions, &backends->monitoring());
               if (absl::Status refused = Refusal(sections, true); !refused.ok())
                 return std::move(answer)(std::move(refused));
               gw::PersonProfile own;
@@ -665,87 +668,88 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
   const absl::Time deadline = ViewDeadline(call.deadline());
   const absl::Time backend_deadline = BackendDeadline(deadline);
   const std::string key = absl::StrCat("dashboard ", *day);
-  ServeView(coalescer_, cache_, kAllServices, std::move(call), key, deadline,
-            backend_deadline,
-            [this, day = *day, backend_deadline](const common::Caller& caller,
-                                                 Answer answer) {
-              FanOut fan(caller, backend_deadline);
-              mem::SummarizeMembershipRequest m;
-              *m.mutable_as_of() = common::DayToDate(day);
-              auto* membership = fan.AddBytes<mem::MembershipSummary>(
-                  "membership", &backends_->membership(), std::move(m),
-                  CSTOPA_ASYNC(membership_, SummarizeMembership));
+  ServeView(
+      coalescer_, cache_, kAllServices, std::move(call), key, deadline,
+      backend_deadline,
+      [this, day = *day, backend_deadline](const common::Caller& caller,
+                                           Answer answer) {
+        FanOut fan(caller, backend_deadline);
+        mem::SummarizeMembershipRequest m;
+        *m.mutable_as_of() = common::DayToDate(day);
+        auto* membership = fan.AddBytes<mem::MembershipSummary>(
+            "membership", &backends_->membership(), std::move(m),
+            CSTOPA_ASYNC(membership_, SummarizeMembership));
 
-              auto* legislation = fan.AddBytes<leg::LegislationSummary>(
-                  "legislation", &backends_->legislation(),
-                  leg::SummarizeLegislationRequest(),
-                  CSTOPA_ASYNC(legislation_, SummarizeLegislation));
+        auto* legislation = fan.AddBytes<leg::LegislationSummary>(
+            "legislation", &backends_->legislation(),
+            leg::SummarizeLegislationRequest(),
+            CSTOPA_ASYNC(legislation_, SummarizeLegislation));
 
-              auto* missions = fan.AddBytes<mon::SummarizeMissionsResponse>(
-                  "missions", &backends_->monitoring(),
-                  mon::SummarizeMissionsRequest(),
-                  CSTOPA_ASYNC(monitoring_, SummarizeMissions));
+        auto* missions = fan.AddBytes<mon::SummarizeMissionsResponse>(
+            "missions", &backends_->monitoring(),
+            mon::SummarizeMissionsRequest(),
+            CSTOPA_ASYNC(monitoring_, SummarizeMissions));
 
-              ev::ListEventsRequest latest;
-              latest.set_page_size(kDashboardEvents);
-              latest.set_filter(StartedBy(day));
-              auto* latest_events = fan.AddBytes<ev::ListEventsResponse>(
-                  "latest_events", &backends_->events(), std::move(latest),
-                  CSTOPA_ASYNC(events_, ListEvents));
+        ev::ListEventsRequest latest;
+        latest.set_page_size(kDashboardEvents);
+        latest.set_filter(StartedBy(day));
+        auto* latest_events = fan.AddBytes<ev::ListEventsResponse>(
+            "latest_events", &backends_->events(), std::move(latest),
+            CSTOPA_ASYNC(events_, ListEvents));
 
-              ev::ListEventsRequest next;
-              next.set_page_size(kDashboardEvents);
-              next.set_filter(StartsAfter(day));
-              next.set_order_by("start_time");
-              auto* next_events = fan.AddBytes<ev::ListEventsResponse>(
-                  "next_events", &backends_->events(), std::move(next),
-                  CSTOPA_ASYNC(events_, ListEvents));
+        ev::ListEventsRequest next;
+        next.set_page_size(kDashboardEvents);
+        next.set_filter(StartsAfter(day));
+        next.set_order_by("start_time");
+        auto* next_events = fan.AddBytes<ev::ListEventsResponse>(
+            "next_events", &backends_->events(), std::move(next),
+            CSTOPA_ASYNC(events_, ListEvents));
 
-              std::move(fan).Start(
-                  [names = names_, day, membership, legislation, missions,
-                   latest_events, next_events, answer = std::move(answer)](
-                      std::vector<gw::SectionStatus> sections) mutable {
-                    static const Splice* const kMembership =
-                        new Splice(mem::MembershipSummary::descriptor(),
-                                   gw::AssemblyDashboard::descriptor(),
-                                   {{"states", "states"},
-                                    {"total_seats", "total_seats"},
-                                    {"partners", "partners"}});
-                    static const Splice* const kLegislation =
-                        new Splice(leg::LegislationSummary::descriptor(),
-                                   gw::AssemblyDashboard::descriptor(),
-                                   {{"adoptions", "adoptions"},
-                                    {"action_plans", "action_plans"},
-                                    {"treaties", "treaties"},
-                                    {"stated_figures", "stated_figures"}});
-                    static const Splice* const kMissions =
-                        new Splice(mon::SummarizeMissionsResponse::descriptor(),
-                                   gw::AssemblyDashboard::descriptor(),
-                                   {{"years", "missions_per_year"},
-                                    {"total_mission_count", "total_missions"}});
-                    static const Splice* const kLatest =
-                        new Splice(ev::ListEventsResponse::descriptor(),
-                                   gw::AssemblyDashboard::descriptor(),
-                                   {{"events", "latest_events"}});
-                    static const Splice* const kNext =
-                        new Splice(ev::ListEventsResponse::descriptor(),
-                                   gw::AssemblyDashboard::descriptor(),
-                                   {{"events", "next_events"}});
-                    ViewBytes view(sections);
-                    view.Add(0, *kMembership, membership);
-                    view.Add(1, *kLegislation, legislation);
-                    view.Add(2, *kMissions, missions);
-                    view.Add(3, *kLatest, latest_events);
-                    view.Add(4, *kNext, next_events);
-                    if (absl::Status refused = Refusal(sections, false);
-                        !refused.ok())
-                      return std::move(answer)(std::move(refused));
-                    gw::AssemblyDashboard own;
-                    own.set_name("dashboard");
-                    *own.mutable_as_of_date() = common::DayToDate(day);
-                    std::move(answer)(std::move(view).Finish(own, names));
-                  });
+        std::move(fan).Start(
+            [names = names_, backends = backends_, day, membership, legislation,
+             missions, latest_events, next_events, answer = std::move(answer)](
+                std::vector<gw::SectionStatus> sections) mutable {
+              static const Splice* const kMembership =
+                  new Splice(mem::MembershipSummary::descriptor(),
+                             gw::AssemblyDashboard::descriptor(),
+                             {{"states", "states"},
+                              {"total_seats", "total_seats"},
+                              {"partners", "partners"}});
+              static const Splice* const kLegislation =
+                  new Splice(leg::LegislationSummary::descriptor(),
+                             gw::AssemblyDashboard::descriptor(),
+                             {{"adoptions", "adoptions"},
+                              {"action_plans", "action_plans"},
+                              {"treaties", "treaties"},
+                              {"stated_figures", "stated_figures"}});
+              static const Splice* const kMissions =
+                  new Splice(mon::SummarizeMissionsResponse::descriptor(),
+                             gw::AssemblyDashboard::descriptor(),
+                             {{"years", "missions_per_year"},
+                              {"total_mission_count", "total_missions"}});
+              static const Splice* const kLatest =
+                  new Splice(ev::ListEventsResponse::descriptor(),
+                             gw::AssemblyDashboard::descriptor(),
+                             {{"events", "latest_events"}});
+              static const Splice* const kNext =
+                  new Splice(ev::ListEventsResponse::descriptor(),
+                             gw::AssemblyDashboard::descriptor(),
+                             {{"events", "next_events"}});
+              ViewBytes view(sections);
+              view.Add(0, *kMembership, membership, &backends->membership());
+              view.Add(1, *kLegislation, legislation, &backends->legislation());
+              view.Add(2, *kMissions, missions, &backends->monitoring());
+              view.Add(3, *kLatest, latest_events, &backends->events());
+              view.Add(4, *kNext, next_events, &backends->events());
+              if (absl::Status refused = Refusal(sections, false);
+                  !refused.ok())
+                return std::move(answer)(std::move(refused));
+              gw::AssemblyDashboard own;
+              own.set_name("dashboard");
+              *own.mutable_as_of_date() = common::DayToDate(day);
+              std::move(answer)(std::move(view).Finish(own, names));
             });
+      });
 }
 
 std::string GatewayHandler::MetricsText() const {
