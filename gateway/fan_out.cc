@@ -49,21 +49,8 @@ void FanOut::Start(
   });
   // Each backend's reads leave together (ParallelCalls::Start ran every
   // start function before it returned).
-  Waiting waiting = std::move(*waiting_);
-  while (!waiting.empty()) {
-    common::CallBatcher* batcher = waiting.front().first;
-    std::vector<common::CallBatcher::Call> calls;
-    Waiting rest;
-    for (auto& [b, call] : waiting) {
-      if (b == batcher) {
-        calls.push_back(std::move(call));
-      } else {
-        rest.emplace_back(b, std::move(call));
-      }
-    }
-    batcher->Start(std::move(calls));
-    waiting = std::move(rest);
-  }
+  for (auto& [batcher, calls] : waiting_) batcher->Start(std::move(calls));
+  waiting_.clear();
 }
 
 }  // namespace cstopa::gateway

@@ -26,6 +26,7 @@
 #ifndef CSTOPA_GATEWAY_FAN_OUT_H_
 #define CSTOPA_GATEWAY_FAN_OUT_H_
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -55,8 +56,12 @@ class FanOut {
   FanOut(const common::Caller& caller, absl::Time backend_deadline)
       : calls_(caller, backend_deadline),
         fair_budget_(backend_deadline - absl::Now() >= kFairBudget),
-        ids_{caller.request_id, caller.traceparent, caller.accept_language},
-        waiting_(std::make_shared<Waiting>()) {}
+        ids_{caller.request_id, caller.traceparent, caller.accept_language} {}
+
+  // Not movable: the start functions of batched calls hold its address
+  // until Start.
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
 
   template <typename Response, typename Request, typename StartFn>
   common::CallResult<Response>* Add(absl::string_view section, Backend* backend,
@@ -122,34 +127,40 @@ class FanOut {
   // backend's batcher, with the caller's ids and the context's deadline,
   // and parses the answer into a Held message or keeps its bytes.
   template <typename Request, typename Held>
-  auto Batched(Backend* backend, const std::string* method) const {
+  auto Batched(Backend* backend, const std::string* method) {
     // Started once: the ids are moved into the call.
-    return
-        [batcher = backend->batcher(), method, ids = ids_, waiting = waiting_](
-            grpc::ClientContext* ctx, const Request* request, Held* held,
-            std::function<void(grpc::Status)> done) mutable {
-          common::CallBatcher::Call call;
-          call.method = *method;
-          call.request = request->SerializeAsString();
-          call.request_id = std::move(ids.request_id);
-          call.traceparent = std::move(ids.traceparent);
-          call.accept_language = std::move(ids.accept_language);
-          if (ctx->deadline() != std::chrono::system_clock::time_point::max())
-            call.deadline = absl::FromChrono(ctx->deadline());
-          call.done = [held, done = std::move(done)](grpc::Status status,
-                                                     std::string bytes) {
-            if constexpr (std::is_same_v<Held, std::string>) {
-              *held = std::move(bytes);
-            } else if (status.ok() && !held->ParseFromString(bytes)) {
-              status = grpc::Status(grpc::StatusCode::INTERNAL,
-                                    "the backend's answer does not decode");
-            }
-            done(std::move(status));
-          };
-          // Sent by Start once every call is started, with the view's other
-          // reads of the same backend.
-          waiting->push_back({batcher, std::move(call)});
-        };
+    return [batcher = backend->batcher(), method, ids = ids_,
+            waiting = &waiting_](
+               grpc::ClientContext* ctx, const Request* request, Held* held,
+               std::function<void(grpc::Status)> done) mutable {
+      common::CallBatcher::Call call;
+      call.method = *method;
+      call.request = request->SerializeAsString();
+      call.request_id = std::move(ids.request_id);
+      call.traceparent = std::move(ids.traceparent);
+      call.accept_language = std::move(ids.accept_language);
+      if (ctx->deadline() != std::chrono::system_clock::time_point::max())
+        call.deadline = absl::FromChrono(ctx->deadline());
+      call.done = [held, done = std::move(done)](grpc::Status status,
+                                                 std::string bytes) {
+        if constexpr (std::is_same_v<Held, std::string>) {
+          *held = std::move(bytes);
+        } else if (status.ok() && !held->ParseFromString(bytes)) {
+          status = grpc::Status(grpc::StatusCode::INTERNAL,
+                                "the backend's answer does not decode");
+        }
+        done(std::move(status));
+      };
+      // Sent by Start once every call is started, with the view's other
+      // reads of the same backend.
+      auto group =
+          std::find_if(waiting->begin(), waiting->end(),
+                       [batcher](const auto& g) { return g.first == batcher; });
+      if (group == waiting->end())
+        group = waiting->emplace(waiting->end(), batcher,
+                                 std::vector<common::CallBatcher::Call>());
+      group->second.push_back(std::move(call));
+    };
   }
 
   // A start function for a call not batched whose answer is kept as bytes:
@@ -181,10 +192,10 @@ class FanOut {
   };
   Ids ids_;
   std::vector<Part> parts_;
-  // The batched calls the start functions made, to send by backend.
-  using Waiting =
-      std::vector<std::pair<common::CallBatcher*, common::CallBatcher::Call>>;
-  std::shared_ptr<Waiting> waiting_;
+  // The batched calls the start functions made, by backend, sent by Start.
+  std::vector<
+      std::pair<common::CallBatcher*, std::vector<common::CallBatcher::Call>>>
+      waiting_;
 };
 
 }  // namespace cstopa::gateway

@@ -147,22 +147,24 @@ struct Built {
 // its sections and the membership resources it names.
 class ViewBytes {
  public:
-  explicit ViewBytes(std::vector<gw::SectionStatus>& sections)
-      : sections_(sections) {
+  ViewBytes(std::vector<gw::SectionStatus>& sections, Backends* backends)
+      : sections_(sections), backends_(backends) {
     bytes_.reserve(16 * 1024);
   }
 
   // Splices the answer of section `i` when it is complete; an answer that
   // is not well formed leaves the section incomplete, INTERNAL, and counts
-  // as a failure in `backend`'s circuit breaker.
+  // as a failure in its backend's circuit breaker.
   void Add(size_t i, const Splice& splice,
-           common::CallResult<std::string>* result, Backend* backend) {
+           common::CallResult<std::string>* result) {
     gw::SectionStatus& section = sections_[i];
     if (!section.complete() || result == nullptr) return;
     if (splice.AppendTo(result->response(), &bytes_, &names_)) return;
     absl::Status bad = absl::InternalError(absl::StrCat(
         "the ", section.service(), " service's answer does not decode"));
-    backend->breaker().Record(bad, absl::Now());
+    for (const auto& backend : backends_->all())
+      if (backend->service() == section.service())
+        backend->breaker().Record(bad, absl::Now());
     common::EnsureErrorInfo(
         bad, common::ErrorDomainOf(gw::GatewayService::service_full_name()));
     section.set_complete(false);
@@ -187,6 +189,7 @@ class ViewBytes {
 
  private:
   std::vector<gw::SectionStatus>& sections_;
+  Backends* const backends_;
   std::string bytes_;
   std::vector<absl::string_view> names_;  // into the answers
 };
@@ -421,12 +424,12 @@ void GatewayHandler::GetStateProfile(GetStateProfileCall call) {
                   new Splice(mon::ListOperationsResponse::descriptor(),
                              gw::StateProfile::descriptor(),
                              {{"operations", "operations"}});
-              ViewBytes view(sections);
-              view.Add(0, *kSummary, summary, &backends->membership());
-              view.Add(1, *kLegislation, legislation, &backends->legislation());
-              view.Add(2, *kEvents, events, &backends->events());
-              view.Add(3, *kMissions, missions, &backends->monitoring());
-              view.Add(4, *kOperations, operations, &backends->monitoring());
+              ViewBytes view(sections, backends);
+              view.Add(0, *kSummary, summary);
+              view.Add(1, *kLegislation, legislation);
+              view.Add(2, *kEvents, events);
+              view.Add(3, *kMissions, missions);
+              view.Add(4, *kOperations, operations);
               if (absl::Status refused = Refusal(sections, true); !refused.ok())
                 return std::move(answer)(std::move(refused));
               gw::StateProfile own;
@@ -489,10 +492,10 @@ void GatewayHandler::GetPersonProfile(GetPersonProfileCall call) {
               static const Splice* const kMissions = new Splice(
                   mon::ListMissionsResponse::descriptor(),
                   gw::PersonProfile::descriptor(), {{"missions", "missions"}});
-              ViewBytes view(sections);
-              view.Add(0, *kSummary, summary, &backends->membership());
-              view.Add(1, *kEvents, events, &backends->events());
-              view.Add(2, *kMissions, missions, &backends->monitoring());
+              ViewBytes view(sections, backends);
+              view.Add(0, *kSummary, summary);
+              view.Add(1, *kEvents, events);
+              view.Add(2, *kMissions, missions);
               if (absl::Status refused = Refusal(sections, true); !refused.ok())
                 return std::move(answer)(std::move(refused));
               gw::PersonProfile own;
@@ -735,12 +738,12 @@ void GatewayHandler::GetAssemblyDashboard(GetAssemblyDashboardCall call) {
                   new Splice(ev::ListEventsResponse::descriptor(),
                              gw::AssemblyDashboard::descriptor(),
                              {{"events", "next_events"}});
-              ViewBytes view(sections);
-              view.Add(0, *kMembership, membership, &backends->membership());
-              view.Add(1, *kLegislation, legislation, &backends->legislation());
-              view.Add(2, *kMissions, missions, &backends->monitoring());
-              view.Add(3, *kLatest, latest_events, &backends->events());
-              view.Add(4, *kNext, next_events, &backends->events());
+              ViewBytes view(sections, backends);
+              view.Add(0, *kMembership, membership);
+              view.Add(1, *kLegislation, legislation);
+              view.Add(2, *kMissions, missions);
+              view.Add(3, *kLatest, latest_events);
+              view.Add(4, *kNext, next_events);
               if (absl::Status refused = Refusal(sections, false);
                   !refused.ok())
                 return std::move(answer)(std::move(refused));

@@ -28,11 +28,13 @@ enum WireKind : uint32_t {
   kFixed32 = 5,
 };
 
-bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
+// A varint of at most `max_bytes` (≤ 10) bytes, the bits past 64 dropped.
+bool ReadVarint(const char*& p, const char* end, uint64_t* out,
+                int max_bytes = 10) {
   uint64_t v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+  for (int i = 0; i < max_bytes && p < end; ++i) {
     const auto b = static_cast<uint8_t>(*p++);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
     if ((b & 0x80) == 0) {
       *out = v;
       return true;
@@ -45,32 +47,20 @@ bool ReadVarint(const char*& p, const char* end, uint64_t* out) {
 // the bits past 32 dropped. False when it is not one (or number 0).
 bool ReadTag(const char*& p, const char* end, uint32_t* number,
              uint32_t* wire) {
-  uint32_t tag = 0;
-  for (int i = 0; i < 5; ++i) {
-    if (p == end) return false;
-    const auto b = static_cast<uint8_t>(*p++);
-    tag |= static_cast<uint32_t>(b & 0x7f) << (7 * i);
-    if ((b & 0x80) == 0) {
-      *number = tag >> 3;
-      *wire = tag & 7;
-      return *number != 0;
-    }
-  }
-  return false;
+  uint64_t tag = 0;
+  if (!ReadVarint(p, end, &tag, 5)) return false;
+  *number = static_cast<uint32_t>(tag) >> 3;
+  *wire = static_cast<uint32_t>(tag) & 7;
+  return *number != 0;
 }
 
 // A length-delimited value's bytes, after its tag. The length as protobuf's
 // parser takes it: at most five bytes, under 2 GiB.
 bool ReadDelimited(const char*& p, const char* end, absl::string_view* out) {
   uint64_t n = 0;
-  for (int i = 0;; ++i) {
-    if (i == 5 || p == end) return false;
-    const auto b = static_cast<uint8_t>(*p++);
-    if (i == 4 && b >= 8) return false;
-    n |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-    if ((b & 0x80) == 0) break;
-  }
-  if (n > static_cast<uint64_t>(end - p)) return false;
+  if (!ReadVarint(p, end, &n, 5) || n >= (uint64_t{1} << 31) ||
+      n > static_cast<uint64_t>(end - p))
+    return false;
   *out = absl::string_view(p, n);
   p += n;
   return true;

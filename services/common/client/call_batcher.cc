@@ -118,7 +118,6 @@ CallBatcher::Outgoing CallBatcher::TakeLocked() {
   queue_ = std::move(left);
   in_flight_.insert(taken.deadline);
   ++stats_.batches;
-  ++outstanding_;
   return taken;
 }
 
@@ -151,6 +150,7 @@ void CallBatcher::Send(Outgoing outgoing) {
   {
     absl::MutexLock lock(&mu_);
     live_.insert(batch);
+    ++outstanding_;
     stopping = stopping_;
   }
   // Sent while the destructor runs (a resend): cancelled as it starts.
@@ -225,7 +225,6 @@ void CallBatcher::Resend(Batch* batch, size_t i) {
     in_flight_.insert(alone.deadline);
     ++stats_.batches;
     ++stats_.resent;
-    ++outstanding_;
   }
   Send(std::move(alone));
 }

@@ -124,9 +124,12 @@ class CallBatcher {
   // The deadlines of the batches in flight.
   std::multiset<absl::Time> in_flight_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  // Batches taken whose Ended has not finished yet, and those sent.
-  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  // The batches sent and not yet released (a batch leaves `live_` before it
+  // is deleted, and counts in `outstanding_` until it has been). A batch
+  // sent while the destructor runs comes from the Ended of one still
+  // counted, so the destructor never misses one.
   absl::flat_hash_set<Batch*> live_ ABSL_GUARDED_BY(mu_);
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
